@@ -1,0 +1,29 @@
+# The two commands of the README:
+#   make demo   set up, print the budget verdict for the three phase stacks, serve the runtime's demo page
+#   make test   set up, lint, and run every test (real Redis, PostgreSQL and Chromium)
+PY := .venv/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup setup-test demo test lint budget serve
+
+setup:
+	@bash .ci/setup
+
+setup-test:
+	@bash .ci/setup --test
+
+budget: setup
+	@$(PY) -m budget check --all; rc=$$?; if [ $$rc -gt 1 ]; then exit $$rc; fi
+
+serve: setup
+	$(PY) -m runtime serve --host $(HOST) --port $(PORT)
+
+demo: budget serve
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+test: setup-test lint
+	@.venv/bin/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
