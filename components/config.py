@@ -1,0 +1,441 @@
+"""The typed, validated configuration of one phase stack.
+
+The stack file (``Pulumi.<stack>.yaml``) is read once into :class:`StackConfig`. Every tier and the
+budget check read this model, never the raw Pulumi config, so a typo or an impossible value is
+caught in one place with a message that names the key, the value and what is allowed.
+
+Structured blocks live under the ``stars:`` namespace (``stars:api``, ``stars:database`` ...) because
+the ``Pulumi.yaml`` schema has no object type; the region is Pulumi's own ``aws:region``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAMESPACE = "stars"
+
+#: Regions whose prices the budget catalog carries.
+SUPPORTED_REGIONS = ("us-east-1", "eu-west-1", "af-south-1")
+
+#: Instance types the program may deploy: exactly those the budget catalog prices in every region.
+EC2_INSTANCE_TYPES = (
+    "t3.small",
+    "t3.medium",
+    "t3.large",
+    "t4g.medium",
+    "t4g.large",
+    "c6g.large",
+    "c7g.large",
+)
+RDS_INSTANCE_CLASSES = ("db.t3.medium", "db.t3.large", "db.t4g.medium", "db.t4g.large")
+CACHE_NODE_TYPES = ("cache.t3.small", "cache.t4g.small", "cache.t3.medium", "cache.t4g.medium")
+
+#: Retention values CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+
+#: CloudFront edge-location pricing buckets the budget catalog knows.
+EDGE_REGIONS = ("north_america", "europe", "south_africa_kenya_nigeria_middle_east", "india")
+
+PHASES = ("phase1", "phase2", "phase3")
+
+
+class ConfigError(ValueError):
+    """An invalid stack configuration; the message names each bad key, its value and what is allowed."""
+
+
+class _Strict(BaseModel):
+    """Base for every block: unknown keys are errors (a typo must not silently fall back to a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _one_of(value: Any, allowed: tuple[Any, ...]) -> Any:
+    if value not in allowed:
+        raise ValueError(f"must be one of {', '.join(map(str, allowed))}")
+    return value
+
+
+class NetworkConfig(_Strict):
+    """VPC layout. ``private_egress`` decides how private subnets reach AWS APIs and package mirrors."""
+
+    cidr: str = Field(description="VPC IPv4 CIDR, /16 to /24")
+    az_count: int = Field(ge=2, le=3, description="availability zones to spread subnets over")
+    private_egress: Literal["nat", "endpoints", "none"] = Field(
+        description="nat: NAT gateway(s); endpoints: VPC endpoints for AWS services only; none: no egress"
+    )
+    nat_gateways: Literal["single", "per_az"] = "single"
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            net = ipaddress.IPv4Network(value)
+        except ValueError as exc:
+            raise ValueError(f"must be an IPv4 CIDR such as 10.20.0.0/16 ({exc})") from None
+        if not 16 <= net.prefixlen <= 24:
+            raise ValueError("prefix length must be between /16 and /24")
+        return value
+
+
+class LoadBalancerConfig(_Strict):
+    """The ALB. A long idle timeout keeps quiet WebSocket connections open."""
+
+    idle_timeout_seconds: int = Field(ge=60, le=4000)
+    deregistration_delay_seconds: int = Field(ge=0, le=3600)
+    certificate_arn: str | None = Field(default=None, description="ACM certificate; enables HTTPS")
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _arn(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("arn:aws:acm:"):
+            raise ValueError("must be an ACM certificate ARN (arn:aws:acm:...)")
+        return value
+
+
+class SpotConfig(_Strict):
+    """Mixed-instances policy: ``on_demand_base`` instances on demand, then ``spot_percentage`` on spot."""
+
+    enabled: bool = False
+    on_demand_base: int = Field(default=0, ge=0)
+    spot_percentage: int = Field(default=0, ge=0, le=100)
+
+
+class ScheduleConfig(_Strict):
+    """Scheduled off-peak scale-down (cron in ``timezone``)."""
+
+    enabled: bool = False
+    timezone: str = "Africa/Dar_es_Salaam"
+    scale_down_cron: str = "0 23 * * *"
+    scale_up_cron: str = "0 6 * * *"
+    off_peak_min_size: int = Field(default=1, ge=0)
+    off_peak_max_size: int = Field(default=1, ge=0)
+    off_peak_hours_per_day: float = Field(default=7.0, ge=0, le=24, description="for the cost estimate")
+
+
+class TierConfig(_Strict):
+    """An auto-scaling group of identical servers (the API tier or the realtime tier)."""
+
+    instance_type: str
+    min_size: int = Field(ge=0, le=100)
+    desired_capacity: int = Field(ge=0, le=100)
+    max_size: int = Field(ge=1, le=100)
+    cpu_target_percent: int = Field(ge=50, le=80, description="target tracking, inside the plan's 50-80%")
+    root_volume_gb: int = Field(ge=8, le=1000)
+    workers: int = Field(default=2, ge=1, le=16, description="runtime processes per instance")
+    spot: SpotConfig = SpotConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+
+    @field_validator("instance_type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        return _one_of(value, EC2_INSTANCE_TYPES)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Self:
+        if self.min_size > self.max_size:
+            raise ValueError(f"min_size ({self.min_size}) must not exceed max_size ({self.max_size})")
+        if not self.min_size <= self.desired_capacity <= self.max_size:
+            raise ValueError(
+                f"desired_capacity ({self.desired_capacity}) must lie between min_size ({self.min_size})"
+                f" and max_size ({self.max_size})"
+            )
+        if self.spot.on_demand_base > self.max_size:
+            raise ValueError(
+                f"spot.on_demand_base ({self.spot.on_demand_base}) must not exceed max_size ({self.max_size})"
+            )
+        if self.schedule.enabled and self.schedule.off_peak_min_size > self.schedule.off_peak_max_size:
+            raise ValueError("schedule.off_peak_min_size must not exceed schedule.off_peak_max_size")
+        return self
+
+    @property
+    def architecture(self) -> Literal["x86_64", "arm64"]:
+        """Graviton families (t4g, c6g, c7g) need arm64 images."""
+        family = self.instance_type.split(".")[0]
+        return "arm64" if family.endswith("g") else "x86_64"
+
+
+class DatabaseConfig(_Strict):
+    """RDS PostgreSQL."""
+
+    instance_class: str
+    engine_version: str = "16"
+    storage_type: Literal["gp3", "gp2"] = "gp3"
+    allocated_storage_gb: int = Field(ge=20, le=65536)
+    max_allocated_storage_gb: int = Field(ge=20, le=65536, description="storage autoscaling ceiling")
+    multi_az: bool
+    read_replica: bool
+    backup_retention_days: int = Field(ge=1, le=35)
+    performance_insights: bool = False
+    deletion_protection: bool = True
+
+    @field_validator("instance_class")
+    @classmethod
+    def _class(cls, value: str) -> str:
+        return _one_of(value, RDS_INSTANCE_CLASSES)
+
+    @model_validator(mode="after")
+    def _storage(self) -> Self:
+        if self.max_allocated_storage_gb < self.allocated_storage_gb:
+            raise ValueError(
+                f"max_allocated_storage_gb ({self.max_allocated_storage_gb}) must be at least"
+                f" allocated_storage_gb ({self.allocated_storage_gb})"
+            )
+        return self
+
+
+class CacheConfig(_Strict):
+    """ElastiCache Redis replication group (sessions, presence, API cache, pub/sub)."""
+
+    node_type: str
+    engine: Literal["redis", "valkey"] = "redis"
+    engine_version: str = "7.1"
+    num_cache_clusters: int = Field(ge=1, le=6, description="primary plus replicas")
+    automatic_failover: bool
+    snapshot_retention_days: int = Field(default=1, ge=0, le=35)
+
+    @field_validator("node_type")
+    @classmethod
+    def _node(cls, value: str) -> str:
+        return _one_of(value, CACHE_NODE_TYPES)
+
+    @model_validator(mode="after")
+    def _failover(self) -> Self:
+        if self.automatic_failover and self.num_cache_clusters < 2:
+            raise ValueError("automatic_failover needs num_cache_clusters of at least 2")
+        return self
+
+
+class CdnConfig(_Strict):
+    """S3 bucket for static assets and uploads, served through CloudFront."""
+
+    enabled: bool = True
+    price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
+    default_ttl_seconds: int = Field(default=86400, ge=0)
+    intelligent_tiering: bool = True
+
+
+class MonitoringConfig(_Strict):
+    """CloudWatch alarms and dashboard; ``level`` picks the alarm set (basic < enhanced < production)."""
+
+    level: Literal["basic", "enhanced", "production"]
+    alarm_email: str | None = None
+    dashboard: bool = True
+    detailed_instance_monitoring: bool = False
+    log_retention_days: int = 14
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        return _one_of(value, LOG_RETENTION_DAYS)
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and ("@" not in value or value.startswith("@") or value.endswith("@")):
+            raise ValueError("must be an e-mail address")
+        return value
+
+
+class UsageConfig(_Strict):
+    """Monthly usage assumptions behind every usage-based cost line. No defaults: each stack states its own.
+
+    Derivation in each stack file's comments; the plan's target is 10-50 TB/month of transfer at phase 3.
+    """
+
+    cloudfront_egress_gb: float = Field(ge=0, description="GB/month served by CloudFront to viewers")
+    cloudfront_requests: float = Field(ge=0, description="HTTPS requests/month at CloudFront")
+    viewer_region: str = Field(description="where viewers are, for CloudFront's regional price buckets")
+    internet_egress_gb: float = Field(ge=0, description="GB/month from the ALB (WebSocket, API) to viewers")
+    cross_az_gb: float = Field(ge=0, description="GB/month between availability zones (each direction)")
+    nat_processed_gb: float = Field(ge=0, description="GB/month through NAT gateways")
+    alb_new_connections_per_second: float = Field(ge=0)
+    alb_active_connections: float = Field(ge=0, description="concurrent connections (per minute, for LCU)")
+    alb_processed_gb_per_hour: float = Field(ge=0)
+    alb_rule_evaluations_per_second: float = Field(ge=0)
+    s3_storage_gb: float = Field(ge=0)
+    s3_objects: float = Field(ge=0, description="objects monitored by Intelligent-Tiering")
+    s3_put_requests: float = Field(ge=0)
+    s3_get_requests: float = Field(ge=0)
+    rds_backup_storage_gb: float = Field(ge=0, description="total backup storage; up to allocated is free")
+    logs_ingested_gb: float = Field(ge=0)
+    logs_stored_gb: float = Field(ge=0)
+    secrets_api_calls: float = Field(ge=0)
+    sns_notifications: float = Field(ge=0)
+
+    @field_validator("viewer_region")
+    @classmethod
+    def _viewer(cls, value: str) -> str:
+        return _one_of(value, EDGE_REGIONS)
+
+
+class BudgetOverride(_Strict):
+    """An owner's explicit decision to deploy over the limit. The reason is printed and exported."""
+
+    reason: str = Field(min_length=10, description="why spending over the limit is accepted")
+    approved_by: str = Field(min_length=1)
+
+
+class BudgetConfig(_Strict):
+    """The phase's monthly limit in TZS (the plan's upper bound) and warning level (its lower bound)."""
+
+    limit_tzs: int = Field(gt=0)
+    warn_tzs: int = Field(gt=0)
+    usd_to_tzs: float = Field(default=2500.0, gt=0)
+    usd_to_tzs_date: dt.date = dt.date(2026, 1, 16)
+    usd_to_tzs_source: str = "planning rate; BoT range 2,450-2,650 over 2025 to Jan 2026 (aws-prices.md)"
+    override: BudgetOverride | None = None
+
+    @model_validator(mode="after")
+    def _levels(self) -> Self:
+        if self.warn_tzs > self.limit_tzs:
+            raise ValueError(f"warn_tzs ({self.warn_tzs}) must not exceed limit_tzs ({self.limit_tzs})")
+        return self
+
+
+class StackConfig(_Strict):
+    """Everything one phase stack deploys and is allowed to cost."""
+
+    stack: str
+    phase: Literal["phase1", "phase2", "phase3"]
+    region: str
+    cost_center: str = Field(min_length=1)
+    network: NetworkConfig
+    load_balancer: LoadBalancerConfig
+    api: TierConfig
+    realtime: TierConfig
+    database: DatabaseConfig
+    cache: CacheConfig
+    cdn: CdnConfig
+    monitoring: MonitoringConfig
+    usage: UsageConfig
+    budget: BudgetConfig
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        return _one_of(value, SUPPORTED_REGIONS)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Cost allocation tags shared by every taggable resource (each tier adds ``tier``)."""
+        return {"project": "stars", "phase": self.phase, "cost-center": self.cost_center, "stack": self.stack}
+
+
+#: Stack config key (without namespace) -> StackConfig field.
+_KEYS = {
+    "phase": "phase",
+    "costCenter": "cost_center",
+    "network": "network",
+    "loadBalancer": "load_balancer",
+    "api": "api",
+    "realtime": "realtime",
+    "database": "database",
+    "cache": "cache",
+    "cdn": "cdn",
+    "monitoring": "monitoring",
+    "usage": "usage",
+    "budget": "budget",
+}
+_FIELD_TO_KEY = {field: key for key, field in _KEYS.items()}
+
+
+def _describe(errors: list[Any], values: Mapping[str, Any]) -> str:
+    lines = []
+    for err in errors:
+        loc = [str(part) for part in err["loc"]]
+        if loc and loc[0] == "region":
+            key = "aws:region"
+        elif loc:
+            key = f"{NAMESPACE}:{_FIELD_TO_KEY.get(loc[0], loc[0])}" + "".join(f".{p}" for p in loc[1:])
+        else:
+            key = f"{NAMESPACE}:<stack>"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            lines.append(f"{key}: missing (required)")
+        elif err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key (check the spelling; see the README's config reference)")
+        else:
+            lines.append(f"{key} = {err.get('input')!r}: {msg}")
+    return "invalid stack configuration:\n  " + "\n  ".join(lines)
+
+
+def parse_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
+    """Build the model from flat Pulumi config values (``{"stars:api": {...} or JSON text, "aws:region": ...}``)."""
+    raw: dict[str, Any] = {"stack": stack}
+    unknown = []
+    for full_key, value in values.items():
+        namespace, _, key = full_key.partition(":")
+        if full_key == "aws:region":
+            raw["region"] = value
+        elif namespace == NAMESPACE:
+            if key not in _KEYS:
+                unknown.append(full_key)
+                continue
+            if isinstance(value, str) and value[:1] in "{[":
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ConfigError(
+                        f"invalid stack configuration:\n  {full_key}: not valid JSON ({exc})"
+                    ) from None
+            raw[_KEYS[key]] = value
+    if unknown:
+        allowed = ", ".join(f"{NAMESPACE}:{k}" for k in _KEYS)
+        raise ConfigError(
+            "invalid stack configuration:\n  "
+            + "\n  ".join(f"{k}: unknown key (allowed: {allowed})" for k in sorted(unknown))
+        )
+    try:
+        return StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors(), values)) from None
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """The ``config:`` mapping of a ``Pulumi.<stack>.yaml`` file, with clear errors for a broken file."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"stack file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'config:' section")
+    return dict(document["config"])
+
+
+def stack_name_of(path: Path) -> str:
+    """``Pulumi.phase1.yaml`` -> ``phase1``."""
+    name = path.name
+    if not (name.startswith("Pulumi.") and name.endswith(".yaml")) or name == "Pulumi.yaml":
+        raise ConfigError(f"{path}: not a stack file (expected Pulumi.<stack>.yaml)")
+    return name.removeprefix("Pulumi.").removesuffix(".yaml")
+
+
+def load_stack_file(path: Path) -> StackConfig:
+    """Read and validate one stack file."""
+    return parse_stack_config(stack_name_of(path), read_stack_file(path))
+
+
+def load_from_pulumi() -> StackConfig:
+    """Read the current stack's config through the Pulumi SDK (inside ``pulumi up``/``preview`` or mocks)."""
+    import pulumi
+
+    config = pulumi.Config(NAMESPACE)
+    values: dict[str, Any] = {}
+    for key in _KEYS:
+        value = config.get(key)
+        if value is not None:
+            values[f"{NAMESPACE}:{key}"] = value
+    region = pulumi.Config("aws").get("region")
+    if region is not None:
+        values["aws:region"] = region
+    return parse_stack_config(pulumi.get_stack(), values)
