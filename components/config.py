@@ -368,7 +368,7 @@ def _describe(errors: list[Any], values: Mapping[str, Any]) -> str:
 
 
 def parse_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
-    """Build the model from flat Pulumi config values (``{"stars:api": {...} or JSON text, "aws:region": ...}``)."""
+    """Build the model from flat Pulumi config values (``stars:api`` as mapping or JSON, ``aws:region``)."""
     raw: dict[str, Any] = {"stack": stack}
     unknown = []
     for full_key, value in values.items():
