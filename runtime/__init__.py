@@ -1,0 +1,1 @@
+"""STARS real-time runtime: durable WebSocket fan-out across servers through Redis pub/sub."""

@@ -1,0 +1,57 @@
+"""Command line: ``python -m runtime serve|token|migrate``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _patterns(values: list[str] | None) -> list[str]:
+    return [p.strip() for v in values or [] for p in v.split(",") if p.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime", description="STARS real-time runtime")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API and WebSocket server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default=os.environ.get("STARS_LOG_LEVEL", "info"))
+
+    token = sub.add_parser("token", help="print a signed token (needs STARS_JWT_SECRET)")
+    token.add_argument("--sub", required=True)
+    token.add_argument("--subscribe", action="append", help="channel pattern, repeatable or comma-separated")
+    token.add_argument("--publish", action="append", help="channel pattern, repeatable or comma-separated")
+    token.add_argument("--ttl", type=int, default=3600)
+
+    sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        from runtime.server import serve as run
+
+        run(args.host, args.port, args.workers, args.log_level)
+    elif args.command == "token":
+        from runtime.auth import issue
+
+        secret = os.environ.get("STARS_JWT_SECRET")
+        if not secret:
+            print(
+                "STARS_JWT_SECRET is not set; tokens must be signed with the server's secret", file=sys.stderr
+            )
+            return 2
+        print(issue(secret, args.sub, _patterns(args.subscribe), _patterns(args.publish), args.ttl))
+    elif args.command == "migrate":
+        from runtime.config import Settings
+        from runtime.migrate import upgrade
+
+        upgrade(Settings.from_env().database_url)
+        print("database schema is up to date")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

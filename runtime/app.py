@@ -1,0 +1,195 @@
+"""The Starlette application: WebSocket endpoint, REST API, health, metrics and the demo page."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from runtime import auth, metrics
+from runtime.config import STATIC_DIR, Settings
+from runtime.connection import WebSocketEndpoint
+from runtime.service import Runtime
+from runtime.store import StoreUnavailable
+
+log = logging.getLogger("runtime")
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": code, "message": message}, status_code=status)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    rt = Runtime(settings)
+
+    def claims_of(request: Request) -> auth.Claims | JSONResponse:
+        header = request.headers.get("authorization", "")
+        token = header[7:] if header[:7].lower() == "bearer " else None
+        try:
+            return auth.verify(settings.jwt_secret, token)
+        except auth.AuthError as exc:
+            return _error(401, "unauthorized", str(exc))
+
+    def channel_of(request: Request) -> str | JSONResponse:
+        channel = request.path_params["channel"]
+        return channel if auth.valid_channel(channel) else _error(400, "bad_channel", "invalid channel name")
+
+    async def publish(request: Request) -> Response:
+        claims = claims_of(request)
+        if isinstance(claims, Response):
+            return claims
+        channel = channel_of(request)
+        if isinstance(channel, Response):
+            return channel
+        if not claims.may_publish(channel):
+            return _error(403, "forbidden", f"token may not publish on {channel}")
+        body = await request.body()
+        if len(body) > settings.max_frame_bytes:
+            return _error(413, "too_large", f"body larger than {settings.max_frame_bytes} bytes")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _error(400, "bad_json", "body is not valid JSON")
+        if not isinstance(payload, dict) or "data" not in payload:
+            return _error(400, "bad_frame", 'body must be {"data": ...}')
+        data = json.dumps(payload["data"], separators=(",", ":"), ensure_ascii=False)
+        try:
+            offset = await rt.hub.publish(channel, data)
+        except StoreUnavailable:
+            return _error(503, "unavailable", "database unavailable; message not stored, retry later")
+        metrics.MESSAGES_IN.labels("rest").inc()
+        return JSONResponse({"channel": channel, "offset": offset}, status_code=201)
+
+    async def history(request: Request) -> Response:
+        claims = claims_of(request)
+        if isinstance(claims, Response):
+            return claims
+        channel = channel_of(request)
+        if isinstance(channel, Response):
+            return channel
+        if not claims.may_subscribe(channel):
+            return _error(403, "forbidden", f"token may not read {channel}")
+        try:
+            since = int(request.query_params.get("since", "0"))
+            limit = int(request.query_params.get("limit", "100"))
+        except ValueError:
+            return _error(400, "bad_request", "since and limit must be integers")
+        if since < 0 or not 1 <= limit <= settings.history_limit:
+            return _error(400, "bad_request", f"since >= 0 and 1 <= limit <= {settings.history_limit}")
+        key = rt.cache.key(channel, since, limit)
+        cached = await rt.cache.get(key)
+        if cached is not None:
+            return Response(cached, media_type="application/json", headers={"x-cache": "hit"})
+        try:
+            rows = await rt.store.fetch(channel, since, limit)
+        except StoreUnavailable:
+            return _error(503, "unavailable", "database unavailable")
+        items = ",".join(
+            f'{{"offset":{r.offset},"data":{r.data},"published_at":"{r.published_iso}"}}' for r in rows
+        )
+        body = f'{{"channel":"{channel}","messages":[{items}]}}'.encode()
+        if len(rows) == limit:  # a full page is immutable
+            await rt.cache.put(key, body)
+        return Response(body, media_type="application/json", headers={"x-cache": "miss"})
+
+    async def presence(request: Request) -> Response:
+        claims = claims_of(request)
+        if isinstance(claims, Response):
+            return claims
+        channel = channel_of(request)
+        if isinstance(channel, Response):
+            return channel
+        if not claims.may_subscribe(channel):
+            return _error(403, "forbidden", f"token may not see {channel}")
+        try:
+            users = await rt.presence.users(channel)
+        except Exception:
+            return _error(503, "unavailable", "presence store unavailable")
+        return JSONResponse(
+            {"channel": channel, "users": [{"sub": u, "connections": n} for u, n in sorted(users.items())]}
+        )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(request: Request) -> Response:
+        if rt.draining:
+            return JSONResponse({"status": "draining"}, status_code=503)
+        checks = await rt.ready()
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503
+        )
+
+    async def metrics_endpoint(request: Request) -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-store"})
+
+    async def demo_token(request: Request) -> Response:
+        """A short-lived token for the demo page, only for a local run with a generated secret."""
+        client = request.client.host if request.client else ""
+        try:
+            loopback = ipaddress.ip_address(client).is_loopback
+        except ValueError:
+            loopback = False
+        if not (settings.secret_generated and loopback):
+            return _error(404, "not_found", "demo tokens are only issued on loopback with a generated secret")
+        token = auth.issue(
+            settings.jwt_secret,
+            "demo-" + request.headers.get("x-demo-user", "guest")[:32],
+            subscribe=["demo:*"],
+            publish=["demo:*"],
+            ttl=3600,
+        )
+        return JSONResponse({"token": token})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        await rt.start()
+        try:
+            yield {"runtime": rt}
+        finally:
+            await rt.stop()
+
+    routes = [
+        WebSocketRoute("/ws", WebSocketEndpoint(rt)),
+        Route("/api/channels/{channel}/messages", publish, methods=["POST"]),
+        Route("/api/channels/{channel}/messages", history, methods=["GET"]),
+        Route("/api/channels/{channel}/presence", presence, methods=["GET"]),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+        Route("/demo/token", demo_token),
+        Route("/", index),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = rt
+    return app
+
+
+class _RedactTokens(logging.Filter):
+    """uvicorn logs each WebSocket's path with its query string; never let a token reach the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_RE.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args
+            )
+        return True
+
+
+_TOKEN_RE = re.compile(r"(token=)[^&\s\"]+")
+logging.getLogger("uvicorn.error").addFilter(_RedactTokens())

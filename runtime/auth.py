@@ -1,0 +1,80 @@
+"""Signed tokens (JWT, HS256) that say who a client is and which channels it may use."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+import jwt
+
+ALGORITHM = "HS256"
+# Channel names: no glob characters, so a name can never widen a token's patterns.
+CHANNEL_RE = re.compile(r"^[A-Za-z0-9_\-:.@/]{1,128}$")
+
+
+class AuthError(Exception):
+    """The token is missing, malformed, badly signed or expired."""
+
+
+def valid_channel(name: object) -> bool:
+    return isinstance(name, str) and CHANNEL_RE.match(name) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    sub: str
+    exp: float
+    subscribe: tuple[str, ...]
+    publish: tuple[str, ...]
+
+    def may_subscribe(self, channel: str) -> bool:
+        return any(fnmatchcase(channel, p) for p in self.subscribe)
+
+    def may_publish(self, channel: str) -> bool:
+        return any(fnmatchcase(channel, p) for p in self.publish)
+
+
+def issue(
+    secret: str,
+    sub: str,
+    subscribe: list[str] | tuple[str, ...] = (),
+    publish: list[str] | tuple[str, ...] = (),
+    ttl: int = 3600,
+) -> str:
+    now = int(time.time())
+    payload = {
+        "sub": sub,
+        "iat": now,
+        "exp": now + ttl,
+        "subscribe": list(subscribe),
+        "publish": list(publish),
+    }
+    return jwt.encode(payload, secret, algorithm=ALGORITHM)
+
+
+def _patterns(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        raise AuthError("subscribe/publish claims must be lists of strings")
+    return tuple(value)
+
+
+def verify(secret: str, token: str | None) -> Claims:
+    if not token:
+        raise AuthError("missing token")
+    try:
+        payload = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+    except jwt.PyJWTError as exc:
+        raise AuthError(str(exc)) from None
+    sub = payload.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise AuthError("sub claim must be a non-empty string")
+    return Claims(
+        sub=sub,
+        exp=float(payload["exp"]),
+        subscribe=_patterns(payload.get("subscribe")),
+        publish=_patterns(payload.get("publish")),
+    )

@@ -1,0 +1,321 @@
+"""One WebSocket client: a reader (the ASGI task) and a writer task around a bounded outgoing queue.
+
+A raw ASGI endpoint rather than Starlette's ``WebSocket`` wrapper: the writer hands frames straight to
+the server's ``send``, one dict per frame and nothing else per delivery. The hub appends pre-encoded
+frames to ``queue``; if the client does not keep up and the queue passes its message or byte bound,
+the connection is closed with 4008 (the client resumes with ``since``), so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from runtime import metrics
+from runtime.auth import AuthError, Claims, valid_channel, verify
+from runtime.hub import PAGE, Subscription, message_frame
+from runtime.store import StoreUnavailable
+
+if TYPE_CHECKING:
+    from runtime.service import Runtime
+
+log = logging.getLogger("runtime.connection")
+
+# Close codes (documented in runtime/README.md).
+CLOSE_GOING_AWAY = 1001  # server draining: reconnect elsewhere and resume with since
+CLOSE_TOO_BIG = 1009  # frame larger than STARS_MAX_FRAME_BYTES (sent by the protocol layer)
+CLOSE_SLOW = 4008  # outgoing queue bound exceeded: resume with since
+CLOSE_UNAUTHORIZED = 4401  # token missing, invalid or expired
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class Connection:
+    __slots__ = (
+        "claims",
+        "close_code",
+        "close_reason",
+        "closing",
+        "id",
+        "queue",
+        "queued_bytes",
+        "rt",
+        "send",
+        "stamp",
+        "subs",
+        "tokens",
+        "wake",
+        "writer",
+    )
+
+    def __init__(self, rt: Runtime, send: Any, claims: Claims) -> None:
+        self.rt = rt
+        self.send = send
+        self.claims = claims
+        self.id = uuid.uuid4().hex[:16]
+        self.queue: deque[str] = deque()
+        self.queued_bytes = 0
+        self.wake = asyncio.Event()
+        self.closing = False
+        self.close_code = 1000
+        self.close_reason = ""
+        self.subs: dict[str, Subscription] = {}
+        self.tokens = float(rt.settings.publish_burst)
+        self.stamp = time.monotonic()
+        self.writer: asyncio.Task[None] | None = None
+
+    # -- outgoing (called by the hub on the hot path) --------------------------------------------
+
+    def send_frame(self, frame: str) -> None:
+        if self.closing:
+            return
+        queue = self.queue
+        queue.append(frame)
+        self.queued_bytes += len(frame)
+        settings = self.rt.settings
+        if len(queue) > settings.queue_messages or self.queued_bytes > settings.queue_bytes:
+            self.overflow()
+        elif len(queue) == 1:
+            self.wake.set()
+
+    def overflow(self) -> None:
+        """Slow consumer: drop what is queued and close with 4008; the client resumes with since."""
+        if self.closing:
+            return
+        metrics.SLOW_DISCONNECTS.inc()
+        self.queue.clear()
+        self.queued_bytes = 0
+        self.close(CLOSE_SLOW, "slow consumer")
+
+    def close(self, code: int, reason: str) -> None:
+        """Flush what is queued, then close with ``code``."""
+        if self.closing:
+            return
+        self.closing = True
+        self.close_code = code
+        self.close_reason = reason
+        self.wake.set()
+
+    def reply(self, obj: dict[str, Any]) -> None:
+        self.send_frame(_dumps(obj))
+
+    def error(self, code: str, message: str, ref: Any = None) -> None:
+        metrics.REJECTED.labels(code).inc()
+        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
+        if ref is not None:
+            frame["id"] = ref
+        self.reply(frame)
+
+    async def run_writer(self) -> None:
+        send = self.send
+        queue = self.queue
+        wake = self.wake
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                while queue:
+                    frame = queue.popleft()
+                    self.queued_bytes -= len(frame)
+                    await send({"type": "websocket.send", "text": frame})
+                if self.closing:
+                    await send(
+                        {"type": "websocket.close", "code": self.close_code, "reason": self.close_reason}
+                    )
+                    return
+        except Exception:  # the peer went away; the reader sees the disconnect
+            self.closing = True
+
+    # -- incoming ------------------------------------------------------------------------------------
+
+    async def handle(self, text: str) -> None:
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            self.error("bad_json", "frame is not valid JSON")
+            return
+        if not isinstance(frame, dict):
+            self.error("bad_frame", "frame must be a JSON object")
+            return
+        ref = frame.get("id")
+        if ref is not None and not (isinstance(ref, str | int) and len(str(ref)) <= 64):
+            self.error("bad_frame", "id must be a string or integer of at most 64 characters")
+            return
+        kind = frame.get("type")
+        if kind == "ping":
+            self.reply({"type": "pong"})
+            return
+        if kind not in ("publish", "subscribe", "unsubscribe"):
+            self.error("unknown_type", f"unknown frame type {kind!r}", ref)
+            return
+        channel = frame.get("channel")
+        if not valid_channel(channel):
+            self.error("bad_channel", "channel must match [A-Za-z0-9_-:.@/]{1,128}", ref)
+            return
+        if kind == "publish":
+            await self._publish(channel, frame, ref)
+        elif kind == "subscribe":
+            await self._subscribe(channel, frame.get("since"), ref)
+        else:
+            self._unsubscribe(channel, ref)
+
+    def _rate_ok(self) -> bool:
+        settings = self.rt.settings
+        now = time.monotonic()
+        self.tokens = min(
+            float(settings.publish_burst), self.tokens + (now - self.stamp) * settings.publish_rate
+        )
+        self.stamp = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+    async def _publish(self, channel: str, frame: dict[str, Any], ref: Any) -> None:
+        if not self.claims.may_publish(channel):
+            self.error("forbidden", f"token may not publish on {channel}", ref)
+            return
+        if "data" not in frame:
+            self.error("bad_frame", "publish needs data", ref)
+            return
+        if not self._rate_ok():
+            self.error("rate_limited", f"at most {self.rt.settings.publish_rate:g} publishes/s", ref)
+            return
+        try:
+            offset = await self.rt.hub.publish(channel, _dumps(frame["data"]))
+        except StoreUnavailable:
+            self.error("unavailable", "database unavailable; message not stored, retry later", ref)
+            return
+        metrics.MESSAGES_IN.labels("ws").inc()
+        ack: dict[str, Any] = {"type": "ack", "id": ref, "channel": channel, "offset": offset}
+        self.reply(ack)
+
+    async def _subscribe(self, channel: str, since: Any, ref: Any) -> None:
+        if not self.claims.may_subscribe(channel):
+            self.error("forbidden", f"token may not subscribe to {channel}", ref)
+            return
+        if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
+            self.error("bad_frame", "since must be a non-negative integer", ref)
+            return
+        if channel in self.subs:
+            self.error("already_subscribed", f"already subscribed to {channel}", ref)
+            return
+        if len(self.subs) >= self.rt.settings.max_subscriptions:
+            self.error("too_many_subscriptions", f"at most {self.rt.settings.max_subscriptions}", ref)
+            return
+        sub = Subscription(self, channel)
+        self.subs[channel] = sub
+        try:
+            latest = await self.rt.hub.join(sub, since)
+        except StoreUnavailable:
+            del self.subs[channel]
+            self.error("unavailable", "database unavailable; retry later", ref)
+            return
+        if self.closing:
+            return
+        self.rt.presence.join(channel, self.id, self.claims.sub)
+        self.reply({"type": "subscribed", "channel": channel, "offset": latest})
+        if since is not None:
+            await self._replay(sub)
+
+    async def _replay(self, sub: Subscription) -> None:
+        """Database replay from ``sub.last``, paced by the writer, then the live frames buffered meanwhile."""
+        store = self.rt.store
+        settings = self.rt.settings
+        try:
+            while not self.closing:
+                rows = await store.fetch(sub.channel, sub.last, PAGE)
+                for row in rows:
+                    if row.offset > sub.last:
+                        sub.last = row.offset
+                        self.send_frame(message_frame(sub.channel, row.offset, row.data))
+                if len(rows) < PAGE:
+                    break
+                while len(self.queue) > settings.queue_messages // 2 and not self.closing:
+                    await asyncio.sleep(0.005)
+        except StoreUnavailable:
+            self._unsubscribe(sub.channel, None, reply=False)
+            self.error("unavailable", f"database unavailable; replay of {sub.channel} stopped")
+            return
+        self.rt.hub.end_replay(sub)
+
+    def _unsubscribe(self, channel: str, ref: Any, reply: bool = True) -> None:
+        sub = self.subs.pop(channel, None)
+        if sub is None:
+            if reply:
+                self.error("not_subscribed", f"not subscribed to {channel}", ref)
+            return
+        self.rt.hub.leave(sub)
+        self.rt.presence.leave(channel, self.id)
+        if reply:
+            self.reply({"type": "unsubscribed", "channel": channel})
+
+    def teardown(self) -> None:
+        for channel in list(self.subs):
+            self._unsubscribe(channel, None, reply=False)
+
+
+class WebSocketEndpoint:
+    """ASGI app for ``/ws?token=…``: authenticate at the handshake, then read frames until disconnect."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        rt = self.rt
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        token = parse_qs(scope.get("query_string", b"").decode()).get("token", [None])[0]
+        try:
+            claims = verify(rt.settings.jwt_secret, token)
+        except AuthError:
+            await send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})  # HTTP 403 at the handshake
+            return
+        if rt.draining:
+            await send({"type": "websocket.close", "code": 1013})
+            return
+        await send({"type": "websocket.accept"})
+        conn = Connection(rt, send, claims)
+        conn.writer = asyncio.create_task(conn.run_writer())
+        loop = asyncio.get_running_loop()
+        expiry = loop.call_later(
+            max(0.0, claims.exp - time.time()), conn.close, CLOSE_UNAUTHORIZED, "token expired"
+        )
+        rt.connections.add(conn)
+        metrics.CONNECTIONS.inc()
+        try:
+            while True:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    if conn.closing:
+                        continue
+                    text = message.get("text")
+                    if text is None:
+                        conn.error("bad_frame", "binary frames are not supported; send JSON text")
+                        continue
+                    try:
+                        await conn.handle(text)
+                    except Exception:
+                        log.exception("error handling a frame")
+                        conn.error("internal", "internal error")
+                elif kind == "websocket.disconnect":
+                    break
+        finally:
+            expiry.cancel()
+            conn.closing = True
+            conn.teardown()
+            rt.connections.discard(conn)
+            metrics.CONNECTIONS.dec()
+            if conn.writer is not None and not conn.writer.done():
+                conn.writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await conn.writer

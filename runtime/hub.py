@@ -1,0 +1,280 @@
+"""Per-process fan-out: one broker subscription per channel, ordered gap-free delivery to many sockets.
+
+Why not ``broadcaster.Broadcast``: see ``runtime.pubsub``. The hub keeps, per channel, the last
+offset it fanned out (``delivered``). A live message is delivered only if it is exactly the next
+offset; an older one is a duplicate and dropped; a newer one means something was missed (a Redis
+outage, a dropped pub/sub message, publishes racing across workers), so the hub reads the gap from
+the database, where every acknowledged message already is, and then continues with what arrived in
+the meantime. Each message is encoded once to a text frame and appended to every subscriber's
+bounded outgoing queue: no task and no encoding per subscriber.
+
+Broker payloads are ``"<offset> <commit unix time> <client frame>"`` so the hub parses two numbers,
+never the JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from broadcaster._backends.base import BroadcastBackend
+
+from runtime import metrics
+from runtime.pubsub import RESYNC
+from runtime.store import Store, Stored, StoreUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+log = logging.getLogger("runtime.hub")
+
+PAGE = 500  # rows per database read when replaying or filling a gap
+MAX_PENDING = 10_000  # live messages held per channel while a gap is filled; beyond, re-read instead
+
+
+class Sink(Protocol):
+    """What a subscriber's connection offers the hub (implemented by runtime.connection)."""
+
+    def send_frame(self, frame: str) -> None: ...
+
+    def overflow(self) -> None: ...
+
+
+class Subscription:
+    """One socket's interest in one channel. ``replay`` buffers live frames while a ``since`` replay runs."""
+
+    __slots__ = ("channel", "last", "replay", "sink")
+
+    def __init__(self, sink: Sink, channel: str) -> None:
+        self.sink = sink
+        self.channel = channel
+        self.last = 0
+        self.replay: list[tuple[int, str]] | None = None
+
+
+class Channel:
+    __slots__ = ("delivered", "fill_task", "filling", "name", "opened", "pending", "refill", "subs")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.subs: set[Subscription] = set()
+        self.delivered = 0
+        self.opened: asyncio.Task[None] | None = None
+        self.filling = True  # until opened: live messages wait in ``pending``
+        self.pending: list[tuple[int, str]] = []
+        self.refill = False
+        self.fill_task: asyncio.Task[None] | None = None
+
+
+def message_frame(channel: str, offset: int, data: str) -> str:
+    """The one encoding of a message, shared by live delivery and replay (channel names need no escaping)."""
+    return f'{{"type":"message","channel":"{channel}","offset":{offset},"data":{data}}}'
+
+
+class Hub:
+    def __init__(self, backend: BroadcastBackend, store: Store, replay_buffer: int = 1000) -> None:
+        self.backend = backend
+        self.store = store
+        self.replay_buffer = replay_buffer
+        self.channels: dict[str, Channel] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        await self.backend.connect()
+        self._listener = asyncio.create_task(self._listen(), name="hub-listener")
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._listener, *self._background) if t is not None]
+        tasks += [c.fill_task for c in self.channels.values() if c.fill_task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.backend.disconnect()
+
+    # -- subscribers ---------------------------------------------------------------------------
+
+    async def join(self, sub: Subscription, since: int | None) -> int:
+        """Register ``sub``; returns the offset after which it receives live messages.
+
+        Concurrent first joins share one ``_open`` (the channel object is created without awaiting),
+        so no first subscriber is lost.
+        """
+        ch = self.channels.get(sub.channel)
+        if ch is None:
+            ch = Channel(sub.channel)
+            self.channels[sub.channel] = ch
+            ch.opened = asyncio.create_task(self._open(ch))
+        assert ch.opened is not None
+        await asyncio.shield(ch.opened)
+        if self.channels.get(sub.channel) is not ch:  # closed while we waited; start over
+            return await self.join(sub, since)
+        if since is None:
+            sub.last = ch.delivered
+        else:
+            sub.last = since
+            sub.replay = []
+        ch.subs.add(sub)
+        metrics.SUBSCRIPTIONS.inc()
+        return ch.delivered
+
+    def leave(self, sub: Subscription) -> None:
+        ch = self.channels.get(sub.channel)
+        if ch is None or sub not in ch.subs:
+            return
+        ch.subs.discard(sub)
+        metrics.SUBSCRIPTIONS.dec()
+        if not ch.subs:
+            del self.channels[ch.name]
+            if ch.fill_task is not None:
+                ch.fill_task.cancel()
+            self._spawn(self.backend.unsubscribe(ch.name))
+
+    def end_replay(self, sub: Subscription) -> None:
+        """Switch ``sub`` from its database replay to the live frames buffered meanwhile."""
+        buffered, sub.replay = sub.replay or [], None
+        for offset, frame in buffered:
+            if offset > sub.last:
+                sub.last = offset
+                sub.sink.send_frame(frame)
+
+    async def _open(self, ch: Channel) -> None:
+        try:
+            await self.backend.subscribe(ch.name)
+            ch.delivered = await self.store.latest(ch.name)
+        except BaseException:
+            if self.channels.get(ch.name) is ch:
+                del self.channels[ch.name]
+                self._spawn(self.backend.unsubscribe(ch.name))
+            raise
+        ch.filling = False
+        if ch.pending:
+            self._request_fill(ch)
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    async def publish(self, channel: str, data: str) -> int:
+        """Commit, then broadcast; raises StoreUnavailable (and nothing is broadcast) if the commit fails."""
+        offset, _ = await self.store.publish(channel, data)
+        payload = f"{offset} {time.time():.6f} {message_frame(channel, offset, data)}"
+        try:
+            await self.backend.publish(channel, payload)
+        except Exception as exc:  # broker down: stored anyway; local subscribers get it now,
+            log.warning("broker publish failed (%s); delivering locally", exc)  # others on resync
+            self.on_message(channel, payload)
+        return offset
+
+    # -- live path ---------------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        backend = self.backend
+        while True:
+            event = await backend.next_published()
+            try:
+                self.on_message(event.channel, event.message)
+            except Exception:
+                log.exception("bad broker message on %s", event.channel)
+
+    def on_message(self, channel: str, message: str) -> None:
+        ch = self.channels.get(channel)
+        if ch is None:
+            return
+        if message == RESYNC:
+            self._request_fill(ch)
+            return
+        offset_s, stamp, frame = message.split(" ", 2)
+        offset = int(offset_s)
+        if ch.filling:
+            if len(ch.pending) < MAX_PENDING:
+                ch.pending.append((offset, frame))
+            else:
+                ch.refill = True
+            return
+        if offset == ch.delivered + 1:
+            self._dispatch(ch, offset, frame)
+            metrics.LATENCY.observe(max(0.0, time.time() - float(stamp)))
+        elif offset > ch.delivered:
+            ch.pending.append((offset, frame))
+            self._request_fill(ch)
+
+    def _dispatch(self, ch: Channel, offset: int, frame: str) -> None:
+        ch.delivered = offset
+        n = 0
+        for sub in ch.subs:
+            if sub.replay is not None:
+                sub.replay.append((offset, frame))
+                if len(sub.replay) > self.replay_buffer:
+                    sub.sink.overflow()
+            elif offset > sub.last:
+                sub.last = offset
+                sub.sink.send_frame(frame)
+                n += 1
+        if n:
+            metrics.DELIVERIES.inc(n)
+
+    # -- catching up from the database ------------------------------------------------------------
+
+    def _request_fill(self, ch: Channel) -> None:
+        if ch.fill_task is not None:
+            ch.refill = True
+            return
+        ch.filling = True
+        ch.fill_task = asyncio.create_task(self._fill(ch))
+
+    async def _fill(self, ch: Channel) -> None:
+        metrics.CATCHUPS.inc()
+        stuck = 0
+        try:
+            while True:
+                ch.refill = False
+                before = ch.delivered
+                rows = await self._fetch_retrying(ch)
+                self._dispatch_rows(ch, rows)
+                if len(rows) == PAGE:
+                    continue
+                if ch.delivered == before and ch.pending and min(ch.pending)[0] > ch.delivered + 1:
+                    stuck += 1  # a live offset the database does not have (yet): wait, then give up on it
+                    if stuck > 20:
+                        first = min(ch.pending)[0]
+                        log.error(
+                            "%s: offsets %d..%d missing from the database", ch.name, before + 1, first - 1
+                        )
+                        ch.delivered = first - 1
+                    else:
+                        await asyncio.sleep(0.05 * stuck)
+                pending, ch.pending = sorted(ch.pending), []
+                for i, (offset, frame) in enumerate(pending):
+                    if offset <= ch.delivered:
+                        continue
+                    if offset != ch.delivered + 1:
+                        ch.pending = pending[i:]
+                        ch.refill = True
+                        break
+                    self._dispatch(ch, offset, frame)
+                if not ch.refill:
+                    return
+        finally:
+            ch.filling = False
+            ch.fill_task = None
+
+    async def _fetch_retrying(self, ch: Channel) -> list[Stored]:
+        delay = 0.1
+        while True:
+            try:
+                return await self.store.fetch(ch.name, ch.delivered, PAGE)
+            except StoreUnavailable as exc:
+                log.warning("catch-up of %s waits for the database: %s", ch.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _dispatch_rows(self, ch: Channel, rows: Iterable[Stored]) -> None:
+        for row in rows:
+            if row.offset == ch.delivered + 1:
+                self._dispatch(ch, row.offset, message_frame(ch.name, row.offset, row.data))
+
+    def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

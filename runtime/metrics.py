@@ -1,0 +1,41 @@
+"""Prometheus metrics. With several workers, ``serve`` sets PROMETHEUS_MULTIPROC_DIR so that
+/metrics on any worker reports the sum over all of them.
+
+Hot-path counters are incremented once per message per process (``inc(n)``), not once per delivery.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+
+CONNECTIONS = Gauge("stars_connections", "Open WebSocket connections", multiprocess_mode="livesum")
+SUBSCRIPTIONS = Gauge("stars_subscriptions", "Active channel subscriptions", multiprocess_mode="livesum")
+MESSAGES_IN = Counter("stars_messages_in", "Messages published and committed", ["via"])
+DELIVERIES = Counter("stars_deliveries", "Message frames queued to subscribers")
+SLOW_DISCONNECTS = Counter("stars_slow_client_disconnects", "Connections closed as slow consumers (4008)")
+REDIS_RECONNECTS = Counter("stars_redis_reconnects", "Redis pub/sub reconnections")
+CATCHUPS = Counter("stars_catchups", "Channel catch-ups from the database (gaps, Redis reconnects)")
+REJECTED = Counter("stars_rejected_frames", "Client frames answered with an error", ["code"])
+LATENCY = Histogram(
+    "stars_publish_to_delivery_seconds",
+    "Time from commit of a message to its fan-out on this worker",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        _multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,112 @@
+"""Who is subscribed to a channel, across workers: Redis sorted sets with expiring members.
+
+Joins and leaves are recorded locally at once and written to Redis in batches by one task per
+worker (one pipeline per flush), which also refreshes the expiry of everything local, so a crashed
+worker's members vanish after ``ttl`` seconds. Without Redis the local table is the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter, defaultdict
+
+from redis import asyncio as aioredis
+
+log = logging.getLogger("runtime.presence")
+
+
+class Presence:
+    def __init__(self, redis: aioredis.Redis | None, prefix: str = "stars:", ttl: int = 60) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.ttl = ttl
+        self.local: dict[str, dict[str, str]] = defaultdict(dict)  # channel -> {member: user}
+        self._added: set[tuple[str, str]] = set()
+        self._removed: set[tuple[str, str]] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._last_refresh = 0.0
+
+    def _key(self, channel: str) -> str:
+        return f"{self.prefix}presence:{channel}"
+
+    async def start(self) -> None:
+        if self.redis is not None:
+            self._task = asyncio.create_task(self._flusher())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def join(self, channel: str, member: str, user: str) -> None:
+        self.local[channel][member] = user
+        self._added.add((channel, f"{user}\x1f{member}"))
+        self._wake.set()
+
+    def leave(self, channel: str, member: str) -> None:
+        users = self.local.get(channel)
+        if users is None or member not in users:
+            return
+        user = users.pop(member)
+        if not users:
+            del self.local[channel]
+        entry = (channel, f"{user}\x1f{member}")
+        self._added.discard(entry)
+        self._removed.add(entry)
+        self._wake.set()
+
+    async def users(self, channel: str) -> dict[str, int]:
+        """User -> number of connections subscribed to ``channel``."""
+        if self.redis is None:
+            return dict(Counter(self.local.get(channel, {}).values()))
+        key = self._key(channel)
+        now = time.time()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zrange(key, 0, -1)
+            _, members = await pipe.execute()
+        return dict(Counter(m.decode().split("\x1f", 1)[0] for m in members))
+
+    async def _flusher(self) -> None:
+        assert self.redis is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.ttl / 3)
+            self._wake.clear()
+            try:
+                await self._flush()
+            except Exception as exc:  # Redis away: keep the local truth, write it when it is back
+                log.debug("presence flush failed: %s", exc)
+                self._last_refresh = 0.0
+                await asyncio.sleep(1.0)
+            else:
+                await asyncio.sleep(0.2)  # batch bursts of joins
+
+    async def _flush(self) -> None:
+        assert self.redis is not None
+        now = time.time()
+        refresh = now - self._last_refresh > self.ttl / 3
+        added = self._added
+        if refresh:
+            added = {(c, f"{u}\x1f{m}") for c, users in self.local.items() for m, u in users.items()}
+        removed = self._removed
+        if not added and not removed:
+            return
+        expiry = now + self.ttl
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for channel, member in removed:
+                pipe.zrem(self._key(channel), member)
+            for channel, member in added:
+                pipe.zadd(self._key(channel), {member: expiry})
+            for channel in {c for c, _ in added}:
+                pipe.expire(self._key(channel), self.ttl * 2)
+            await pipe.execute()
+        self._removed = set()
+        self._added = set()
+        if refresh:
+            self._last_refresh = now

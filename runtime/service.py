@@ -1,0 +1,78 @@
+"""The per-process runtime: store, broker, hub, presence and cache wired together, plus drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from runtime import metrics
+from runtime.cache import PageCache
+from runtime.config import Settings
+from runtime.hub import Hub
+from runtime.presence import Presence
+from runtime.pubsub import MemoryBackend, RedisBackend
+from runtime.store import Store, make_engine
+
+if TYPE_CHECKING:
+    from runtime.connection import Connection
+
+log = logging.getLogger("runtime")
+
+# The process's runtime, so that the server's signal handling can drain it.
+CURRENT: list[Runtime] = []
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store(
+            make_engine(settings.database_url, settings.db_pool_size, settings.db_max_overflow),
+            timeout=settings.db_timeout,
+        )
+        if settings.redis_url:
+            self.backend: RedisBackend | MemoryBackend = RedisBackend(
+                settings.redis_url, prefix=settings.redis_prefix, on_reconnect=metrics.REDIS_RECONNECTS.inc
+            )
+            redis = self.backend.client
+        else:
+            self.backend = MemoryBackend()
+            redis = None
+        self.hub = Hub(self.backend, self.store, replay_buffer=settings.queue_messages)
+        self.presence = Presence(redis, prefix=settings.redis_prefix, ttl=settings.presence_ttl)
+        self.cache = PageCache(redis, prefix=settings.redis_prefix)
+        self.connections: set[Connection] = set()
+        self.draining = False
+
+    async def start(self) -> None:
+        await self.hub.start()
+        await self.presence.start()
+        CURRENT.append(self)
+
+    async def stop(self) -> None:
+        if self in CURRENT:
+            CURRENT.remove(self)
+        await self.presence.stop()
+        await self.hub.stop()
+        await self.store.close()
+
+    async def ready(self) -> dict[str, bool]:
+        database, broker = await asyncio.gather(self.store.ping(), self.backend.ping())
+        return {"database": database, "broker": broker}
+
+    async def drain(self) -> None:
+        """Report not ready, refuse new sockets, wait ``drain_grace`` for the load balancer to notice,
+        close every socket with 1001 (clients reconnect elsewhere and resume with ``since``), and wait
+        at most ``drain_timeout`` for them to go."""
+        from runtime.connection import CLOSE_GOING_AWAY
+
+        self.draining = True
+        log.info("draining: %d connections", len(self.connections))
+        await asyncio.sleep(self.settings.drain_grace)
+        for conn in list(self.connections):
+            conn.close(CLOSE_GOING_AWAY, "server draining")
+        deadline = time.monotonic() + self.settings.drain_timeout
+        while self.connections and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        log.info("drained; %d connections left", len(self.connections))
