@@ -1,0 +1,188 @@
+"""Command-line entry points of the review tools: ``diff``, ``comment``, ``report`` and ``prices``.
+
+They are registered into the budget CLI by :func:`register`, so ``python -m budget diff ...`` works; this
+module also runs on its own (``python -m budget.review_cli diff ...``). Exit codes follow the check:
+0 fine, 1 a budget policy fails, 2 bad input or a service that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_POLICY, EXIT_INPUT = 0, 1, 2
+
+
+def _add_policy_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("when to comment and when to fail")
+    g.add_argument(
+        "--only-if-changed", action="store_true", help="comment only when some stack's cost changes"
+    )
+    g.add_argument(
+        "--min-change-tzs", type=float, metavar="TZS", help="comment only if a stack moves this much"
+    )
+    g.add_argument(
+        "--min-change-percent", type=float, metavar="PCT", help="comment only if a stack moves this %%"
+    )
+    g.add_argument("--fail-over-limit", action="store_true", help="exit 1 when any stack is over its limit")
+    g.add_argument("--fail-increase-tzs", type=float, metavar="TZS", help="exit 1 when a stack rises by more")
+    g.add_argument(
+        "--fail-increase-percent", type=float, metavar="PCT", help="exit 1 when a stack rises by more %%"
+    )
+
+
+def _policy(args: argparse.Namespace) -> Any:
+    from budget.comment import CommentPolicy
+
+    return CommentPolicy(
+        only_if_changed=args.only_if_changed,
+        min_change_tzs=args.min_change_tzs,
+        min_change_percent=args.min_change_percent,
+        fail_over_limit=args.fail_over_limit,
+        fail_increase_tzs=args.fail_increase_tzs,
+        fail_increase_percent=args.fail_increase_percent,
+    )
+
+
+def _load_diff(args: argparse.Namespace) -> Any:
+    from budget.diff import diff_reports, load_report
+
+    base = load_report(Path(args.base)) if args.base else {}
+    return diff_reports(base, load_report(Path(args.head)))
+
+
+def _write(text: str, output: str | None) -> None:
+    if output and output != "-":
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """``diff``: print the change between two check reports."""
+    import json
+
+    from budget.comment import render_markdown
+    from budget.diff import ReportError, render_table, to_json
+
+    try:
+        diff = _load_diff(args)
+    except ReportError as exc:
+        print(f"budget diff: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    policy = _policy(args)
+    if args.format == "json":
+        text = json.dumps(to_json(diff), indent=2) + "\n"
+    elif args.format == "markdown":
+        text = render_markdown(diff, policy, top=args.top)
+    else:
+        text = render_table(diff, top=args.top)
+    _write(text, args.output)
+    reasons = policy.failures(diff)
+    for reason in reasons:
+        print(f"budget diff: {reason}", file=sys.stderr)
+    return EXIT_POLICY if reasons else EXIT_OK
+
+
+def _github_output(path: str | None, values: dict[str, str]) -> None:
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as fh:
+        for key, value in values.items():
+            fh.write(f"{key}={value}\n")
+
+
+def run_comment(args: argparse.Namespace) -> int:
+    """``comment``: write the PR comment body and create or update it on the pull request."""
+    from budget.comment import GitHubComments, GitHubError, plan_action, publish, render_markdown
+    from budget.diff import ReportError
+
+    try:
+        diff = _load_diff(args)
+    except ReportError as exc:
+        print(f"budget comment: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    policy = _policy(args)
+    body = render_markdown(diff, policy, top=args.top)
+    post = policy.should_post(diff)
+    if args.body_file:
+        Path(args.body_file).write_text(body, encoding="utf-8")
+    repo = args.repo or os.environ.get("GITHUB_REPOSITORY", "")
+    token = os.environ.get(args.token_env, "")
+    if args.dry_run or not args.pr:
+        action = plan_action([], body, post)
+        print(f"budget comment: {'would post' if post else 'would not post'} (dry run)", file=sys.stderr)
+        if not args.body_file:
+            sys.stdout.write(body)
+    else:
+        if not repo or not token:
+            print(
+                f"budget comment: need --repo (or GITHUB_REPOSITORY) and ${args.token_env}", file=sys.stderr
+            )
+            return EXIT_INPUT
+        client = GitHubComments(
+            args.api_url or os.environ.get("GITHUB_API_URL", "https://api.github.com"), repo, token
+        )
+        try:
+            action = publish(client, args.pr, body, post)
+        except GitHubError as exc:
+            print(f"budget comment: {exc}", file=sys.stderr)
+            return EXIT_INPUT
+        print(f"budget comment: {action.kind} ({action.reason})", file=sys.stderr)
+    _github_output(
+        args.github_output or os.environ.get("GITHUB_OUTPUT"),
+        {
+            "post": str(post).lower(),
+            "action": action.kind,
+            "comment_id": str(action.comment_id or ""),
+            "change_tzs": f"{diff.change_tzs:.0f}",
+            "over": ",".join(s.stack for s in diff.over),
+        },
+    )
+    reasons = policy.failures(diff)
+    for reason in reasons:
+        print(f"budget comment: {reason}", file=sys.stderr)
+    return EXIT_POLICY if reasons else EXIT_OK
+
+
+def _add_diff_inputs(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", help="check report (JSON) of the base branch; omitted or empty: no baseline")
+    p.add_argument("--head", required=True, help="check report (JSON) of the head")
+    p.add_argument("--top", type=int, default=10, help="changed resources shown per stack")
+
+
+def register(subparsers: Any) -> None:
+    """Add the review subcommands to the budget CLI's subparsers (each sets ``func``)."""
+    p = subparsers.add_parser("diff", help="cost change between two check reports (base vs head)")
+    _add_diff_inputs(p)
+    p.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    p.add_argument("-o", "--output", help="write to this file instead of standard output")
+    _add_policy_options(p)
+    p.set_defaults(func=run_diff)
+
+    p = subparsers.add_parser("comment", help="post or update the pull request's cost comment")
+    _add_diff_inputs(p)
+    p.add_argument("--body-file", help="also write the comment body here")
+    p.add_argument("--repo", help="owner/name (default: $GITHUB_REPOSITORY)")
+    p.add_argument("--pr", type=int, help="pull request number; without it nothing is posted")
+    p.add_argument("--api-url", help="GitHub API base URL (default: $GITHUB_API_URL or api.github.com)")
+    p.add_argument("--token-env", default="GITHUB_TOKEN", help="environment variable that holds the token")
+    p.add_argument("--dry-run", action="store_true", help="decide and print, post nothing")
+    p.add_argument("--github-output", help="append step outputs here (default: $GITHUB_OUTPUT)")
+    _add_policy_options(p)
+    p.set_defaults(func=run_comment)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m budget.review_cli", description=__doc__.splitlines()[0])
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
