@@ -7,6 +7,7 @@ import ipaddress
 import json
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from runtime import auth, metrics
 from runtime.config import STATIC_DIR, Settings
 from runtime.connection import WebSocketEndpoint
+from runtime.server import install_drain_handler
 from runtime.service import Runtime
 from runtime.store import StoreUnavailable
 
@@ -159,6 +161,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await rt.start()
+        if threading.current_thread() is threading.main_thread():
+            install_drain_handler(rt)
         try:
             yield {"runtime": rt}
         finally:

@@ -91,22 +91,25 @@ class Presence:
         assert self.redis is not None
         now = time.time()
         refresh = now - self._last_refresh > self.ttl / 3
-        added = self._added
+        # Take the batches before awaiting, so joins and leaves during the write are kept for the next one.
+        added, removed = self._added, self._removed
+        self._added, self._removed = set(), set()
         if refresh:
             added = {(c, f"{u}\x1f{m}") for c, users in self.local.items() for m, u in users.items()}
-        removed = self._removed
         if not added and not removed:
             return
         expiry = now + self.ttl
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for channel, member in removed:
-                pipe.zrem(self._key(channel), member)
-            for channel, member in added:
-                pipe.zadd(self._key(channel), {member: expiry})
-            for channel in {c for c, _ in added}:
-                pipe.expire(self._key(channel), self.ttl * 2)
-            await pipe.execute()
-        self._removed = set()
-        self._added = set()
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for channel, member in removed:
+                    pipe.zrem(self._key(channel), member)
+                for channel, member in added:
+                    pipe.zadd(self._key(channel), {member: expiry})
+                for channel in {c for c, _ in added}:
+                    pipe.expire(self._key(channel), self.ttl * 2)
+                await pipe.execute()
+        except BaseException:
+            self._removed |= removed - self._added
+            raise
         if refresh:
             self._last_refresh = now

@@ -1,8 +1,9 @@
 """Launching uvicorn the way the runtime needs it, and draining on SIGTERM.
 
-uvicorn's own shutdown closes WebSockets with 1012; we want 1001 plus a period in which /readyz
-answers 503, so the first SIGTERM/SIGINT starts our drain and only then lets uvicorn exit. A second
-SIGINT forces the exit as usual.
+uvicorn's own shutdown closes WebSockets with 1012 at once. We want /readyz to answer 503 first, then
+1001 so clients reconnect elsewhere and resume. Each worker's lifespan start-up (inside uvicorn's
+signal capture) therefore wraps uvicorn's SIGTERM/SIGINT handler: the first signal runs our drain
+and only then hands the signal to uvicorn; a second SIGINT forces the exit as usual.
 """
 
 from __future__ import annotations
@@ -14,42 +15,50 @@ import secrets
 import signal
 import tempfile
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
 
-from runtime import service
+if TYPE_CHECKING:
+    from runtime.service import Runtime
 
 log = logging.getLogger("runtime")
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-class DrainingServer(uvicorn.Server):
-    _drain_started = False
-    _loop: asyncio.AbstractEventLoop | None = None
 
-    async def serve(self, sockets=None) -> None:  # type: ignore[no-untyped-def]
-        self._loop = asyncio.get_running_loop()
-        await super().serve(sockets)
+def install_drain_handler(rt: Runtime) -> None:
+    """Call from the running loop in the main thread (the lifespan start-up)."""
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+    started = False
 
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self._drain_started:
+    def hand_over(sig: int, frame: FrameType | None) -> None:
+        handler = previous[sig]
+        if callable(handler):
+            handler(sig, frame)
+        else:
+            signal.signal(sig, signal.SIG_DFL)
+            signal.raise_signal(sig)
+
+    def on_signal(sig: int, frame: FrameType | None) -> None:
+        nonlocal started
+        if started:
             if sig == signal.SIGINT:
-                super().handle_exit(sig, frame)
+                hand_over(sig, frame)
             return
-        loop = self._loop
-        if loop is None or not service.CURRENT or not self.started:
-            super().handle_exit(sig, frame)
-            return
-        self._drain_started = True
-        runtime = service.CURRENT[0]
+        started = True
 
         async def drain_then_exit() -> None:
             try:
-                await runtime.drain()
+                await rt.drain()
             finally:
-                uvicorn.Server.handle_exit(self, sig, frame)
+                hand_over(sig, frame)
 
         loop.call_soon_threadsafe(lambda: loop.create_task(drain_then_exit()))
+
+    for sig in _SIGNALS:
+        signal.signal(sig, on_signal)
 
 
 def serve(host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
@@ -93,9 +102,10 @@ def serve(host: str, port: int, workers: int = 1, log_level: str = "info") -> No
         timeout_graceful_shutdown=int(settings.drain_timeout) + 5,
         backlog=4096,
     )
-    server = DrainingServer(config)
+    server = uvicorn.Server(config)
     if workers > 1:
-        sock = config.bind_socket()
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
         server.run()

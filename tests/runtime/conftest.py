@@ -1,0 +1,51 @@
+"""Fixtures: real Redis and PostgreSQL for the session, runtime server processes per test."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.runtime.helpers import SECRET, RuntimeServer
+from tests.servers import PostgresServer, RedisServer, postgres_server, redis_server
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def database_url(postgres: PostgresServer) -> str:
+    """A fresh database per test, so offsets start at 1 and tests cannot see each other."""
+    return postgres.create_database("t" + uuid.uuid4().hex[:12])
+
+
+@pytest.fixture
+def start_runtime() -> Iterator[Callable[..., RuntimeServer]]:
+    started: list[RuntimeServer] = []
+
+    def start(env: dict[str, str] | None = None, workers: int = 1, cwd: Path | None = None) -> RuntimeServer:
+        server = RuntimeServer({"STARS_JWT_SECRET": SECRET, **(env or {})}, workers=workers, cwd=cwd)
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+@pytest.fixture
+def services_env(redis: RedisServer, database_url: str) -> dict[str, str]:
+    return {"STARS_REDIS_URL": redis.url, "STARS_DATABASE_URL": database_url}
