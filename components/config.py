@@ -220,6 +220,7 @@ class CdnConfig(_Strict):
     price_class: Literal["PriceClass_100", "PriceClass_200", "PriceClass_All"]
     default_ttl_seconds: int = Field(default=86400, ge=0)
     intelligent_tiering: bool = True
+    versioning: bool = Field(default=False, description="keep old object versions (30 days)")
 
 
 class MonitoringConfig(_Strict):

@@ -1,0 +1,275 @@
+"""Run the program under Pulumi mocks and record what it would register.
+
+The budget check prices exactly these records, and the infrastructure tests assert on them, so both look
+at the resources (types, names, inputs) that ``pulumi up`` would create, without the CLI or AWS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.stack import run_pulumi_func
+
+from components.config import StackConfig
+
+PROJECT = "stars"
+MOCK_ACCOUNT = "123456789012"
+
+
+@dataclass
+class RecordedResource:
+    """One resource registration as the engine would see it (inputs use the provider's camelCase keys)."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    id: str
+    tier: str
+    urn: str
+    #: False for this program's ComponentResources (type ``stars:index:*``): they cost nothing.
+    custom: bool = True
+
+
+def _short(text: str, n: int = 8) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Plausible provider state for the types this program uses; records every registration."""
+
+    def __init__(self, stack: str, region: str) -> None:
+        self.stack = stack
+        self.region = region
+        self.records: list[RecordedResource] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+
+    # -- resources ---------------------------------------------------------------------------------
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        rid, extra = self._state(typ, name, inputs)
+        record = RecordedResource(
+            type=typ,
+            name=name,
+            inputs=inputs,
+            id=rid,
+            tier=name.split("-")[0],
+            urn=f"urn:pulumi:{self.stack}::{PROJECT}::{typ}::{name}",
+            custom=bool(args.custom),
+        )
+        with self._lock:
+            self.records.append(record)
+        return rid, {**inputs, **extra}
+
+    def _arn(self, service: str, resource: str, *, region: bool = True) -> str:
+        return f"arn:aws:{service}:{self.region if region else ''}:{MOCK_ACCOUNT}:{resource}"
+
+    def _state(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The id and the output properties a real create would add to the inputs."""
+        h = _short(f"{typ}/{name}")
+        physical = inputs.get("name") or f"{name}-{h[:7]}"
+        module, _, kind = typ.partition(":")[2].partition("/")
+        kind = kind.split(":")[0]
+        state: dict[str, Any] = {}
+        rid = f"{name}-{h}"
+        match typ:
+            case "aws:ec2/vpc:Vpc":
+                rid = f"vpc-{h}"
+            case "aws:ec2/subnet:Subnet":
+                rid = f"subnet-{h}"
+            case "aws:ec2/securityGroup:SecurityGroup":
+                rid = f"sg-{h}"
+            case "aws:ec2/internetGateway:InternetGateway":
+                rid = f"igw-{h}"
+            case "aws:ec2/natGateway:NatGateway":
+                rid = f"nat-{h}"
+            case "aws:ec2/eip:Eip":
+                rid = f"eipalloc-{h}"
+                state["publicIp"] = f"203.0.113.{int(h[:2], 16) % 250 + 1}"
+            case "aws:ec2/routeTable:RouteTable":
+                rid = f"rtb-{h}"
+            case "aws:ec2/vpcEndpoint:VpcEndpoint":
+                rid = f"vpce-{h}"
+                state["prefixListId"] = f"pl-{h}"
+            case "aws:ec2/launchTemplate:LaunchTemplate":
+                rid = f"lt-{h}"
+                state["latestVersion"] = 1
+            case "aws:lb/loadBalancer:LoadBalancer":
+                state["arnSuffix"] = f"app/{physical}/{h}"
+                state["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/app/{physical}/{h}")
+                state["dnsName"] = f"{physical}-{h}.{self.region}.elb.amazonaws.com"
+                state["zoneId"] = "Z0000000MOCK"
+                rid = state["arn"]
+            case "aws:lb/targetGroup:TargetGroup":
+                state["arnSuffix"] = f"targetgroup/{physical}/{h}"
+                state["arn"] = self._arn("elasticloadbalancing", state["arnSuffix"])
+                rid = state["arn"]
+            case "aws:rds/instance:Instance":
+                ident = inputs.get("identifier") or physical
+                state["identifier"] = ident
+                state["address"] = f"{ident}.{h}.{self.region}.rds.amazonaws.com"
+                state["endpoint"] = f"{state['address']}:{inputs.get('port', 5432)}"
+                if inputs.get("manageMasterUserPassword"):
+                    state["masterUserSecrets"] = [
+                        {
+                            "secretArn": self._arn("secretsmanager", f"secret:rds!db-{h}-AbCdEf"),
+                            "secretStatus": "active",
+                            "kmsKeyId": self._arn("kms", f"key/{h}"),
+                        }
+                    ]
+                rid = ident
+            case "aws:elasticache/replicationGroup:ReplicationGroup":
+                group = inputs.get("replicationGroupId") or physical
+                state["primaryEndpointAddress"] = f"master.{group}.{h[:6]}.{self.region}.cache.amazonaws.com"
+                state["readerEndpointAddress"] = f"replica.{group}.{h[:6]}.{self.region}.cache.amazonaws.com"
+                state["memberClusters"] = [
+                    f"{group}-{i:03d}" for i in range(1, int(inputs.get("numCacheClusters", 1)) + 1)
+                ]
+                rid = group
+            case "aws:s3/bucket:Bucket":
+                bucket = inputs.get("bucket") or physical
+                state["bucket"] = bucket
+                state["bucketRegionalDomainName"] = f"{bucket}.s3.{self.region}.amazonaws.com"
+                state["arn"] = f"arn:aws:s3:::{bucket}"
+                rid = bucket
+            case "aws:cloudfront/distribution:Distribution":
+                rid = f"E{h.upper()}"
+                state["domainName"] = f"d{h}.cloudfront.net"
+                state["arn"] = f"arn:aws:cloudfront::{MOCK_ACCOUNT}:distribution/{rid}"
+                state["hostedZoneId"] = "Z2FDTNDATAQYW2"
+            case (
+                "aws:cloudfront/originAccessControl:OriginAccessControl"
+                | "aws:cloudfront/cachePolicy:CachePolicy"
+            ):
+                rid = f"{h}-{_short(name, 4)}"
+            case "aws:secretsmanager/secret:Secret":
+                state["arn"] = self._arn("secretsmanager", f"secret:{physical}-{h[:6]}")
+                rid = state["arn"]
+            case "aws:cloudwatch/logGroup:LogGroup":
+                state["arn"] = self._arn("logs", f"log-group:{physical}")
+            case "aws:iam/role:Role" | "aws:iam/instanceProfile:InstanceProfile":
+                path = "role" if kind == "role" else "instance-profile"
+                state["arn"] = self._arn("iam", f"{path}/{physical}", region=False)
+                rid = physical
+            case "aws:autoscaling/group:Group":
+                rid = physical
+            case "aws:sns/topic:Topic":
+                state["arn"] = self._arn("sns", physical)
+                rid = state["arn"]
+            case "aws:kms/key:Key":
+                rid = f"{h}-0000-4000-8000-{h}{h[:4]}"
+                state["keyId"] = rid
+                state["arn"] = self._arn("kms", f"key/{rid}")
+            case "random:index/randomPassword:RandomPassword":
+                # Deterministic, obviously fake, long enough to be found by the no-secret checks.
+                state["result"] = f"MockSecret{_short(name, 16)}{h}"
+                state["bcryptHash"] = "mock"
+                rid = "none"
+        state.setdefault("name", physical)
+        if "arn" not in state and module:
+            state["arn"] = self._arn(module, f"{kind}/{physical}")
+        state.setdefault("tagsAll", inputs.get("tags") or {})
+        return rid, state
+
+    # -- invokes ---------------------------------------------------------------------------------------
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        token, a = args.token, dict(args.args)
+        with self._lock:
+            self.calls.append((token, a))
+        match token:
+            case "aws:index/getAvailabilityZones:getAvailabilityZones":
+                names = [f"{self.region}{s}" for s in "abc"]
+                return {"id": self.region, "names": names, "zoneIds": [f"mock-az{i}" for i in (1, 2, 3)]}, []
+            case "aws:ec2/getAmi:getAmi":
+                arch = next(
+                    (f["values"][0] for f in a.get("filters", []) if f.get("name") == "architecture"),
+                    "x86_64",
+                )
+                ami = f"ami-{_short(self.region + arch, 17)}"
+                return {
+                    "id": ami,
+                    "imageId": ami,
+                    "architecture": arch,
+                    "name": f"al2023-ami-mock-{arch}",
+                }, []
+            case "aws:index/getCallerIdentity:getCallerIdentity":
+                return {
+                    "id": MOCK_ACCOUNT,
+                    "accountId": MOCK_ACCOUNT,
+                    "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/mock",
+                    "userId": "AIDAMOCK",
+                }, []
+            case "aws:index/getRegion:getRegion":
+                return {"id": self.region, "region": self.region, "name": self.region}, []
+            case "aws:index/getPartition:getPartition":
+                return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com"}, []
+        raise NotImplementedError(
+            f"RecordingMocks has no answer for invoke {token}; add one in components/mocks.py"
+        )
+
+
+@dataclass
+class Plan:
+    """Everything a mocked run produced: the records and the resolved stack outputs."""
+
+    resources: list[RecordedResource]
+    outputs: dict[str, Any] = field(default_factory=dict)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+def _run(cfg: StackConfig, result: dict[str, Any]) -> None:
+    """Body of the worker thread: its own event loop and a fresh context, so no state leaks between runs."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        from components.stack import build_stack
+
+        mocks = RecordingMocks(stack=cfg.stack, region=cfg.region)
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=cfg.stack, preview=False)
+        outputs: dict[str, Any] = {}
+
+        async def resolve(values: dict[str, Any]) -> None:
+            outputs.update(await pulumi.Output.from_input(values).future() or {})
+
+        def program() -> Any:
+            return resolve(build_stack(cfg))
+
+        loop.run_until_complete(run_pulumi_func(program))
+        result["plan"] = Plan(
+            resources=sorted(mocks.records, key=lambda r: r.urn), outputs=outputs, invokes=list(mocks.calls)
+        )
+    except BaseException as exc:  # handed to the calling thread
+        result["error"] = exc
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
+def plan(cfg: StackConfig) -> Plan:
+    """Run ``build_stack(cfg)`` under :class:`RecordingMocks` and wait for every registration.
+
+    Each run happens in a new thread: Pulumi keeps its runtime settings in context variables and the
+    event loop is per thread, so a fresh thread gives every run a clean runtime (several stacks in one
+    process work, and a caller that is itself inside a real Pulumi program is not disturbed).
+    """
+    result: dict[str, Any] = {}
+    worker = threading.Thread(target=_run, args=(cfg, result), name=f"plan-{cfg.stack}")
+    worker.start()
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["plan"]
+
+
+def plan_resources(cfg: StackConfig) -> list[RecordedResource]:
+    """The resources ``pulumi up`` would register for ``cfg`` (sorted by URN), from a mocked run."""
+    return plan(cfg).resources

@@ -1,0 +1,293 @@
+"""Network tier: VPC, public/private subnets over several AZs, private egress and security groups.
+
+Security groups encode the baseline: only the ALB is open to the internet (80/443); the app tiers accept
+traffic only from the ALB; the database and cache accept traffic only from the app tiers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.tagging import tier_tags
+
+#: Port the runtime listens on behind the ALB.
+APP_PORT = 8000
+POSTGRES_PORT = 5432
+REDIS_PORT = 6379
+
+#: Interface endpoints created when ``private_egress`` is ``endpoints`` (what the instances call).
+INTERFACE_ENDPOINT_SERVICES = ("secretsmanager", "logs", "monitoring", "ssm", "ssmmessages", "ec2messages")
+
+
+@dataclass
+class NetworkArgs:
+    """Inputs of :class:`Network` (from ``stars:network``)."""
+
+    cidr: str
+    az_count: int
+    private_egress: Literal["nat", "endpoints", "none"]
+    nat_gateways: Literal["single", "per_az"]
+    region: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def subnet_cidrs(cidr: str, az_count: int) -> tuple[list[str], list[str]]:
+    """Public and private subnet CIDRs: the VPC split in 16 equal blocks, public from 0, private from 8."""
+    net = ipaddress.IPv4Network(cidr)
+    blocks = list(net.subnets(prefixlen_diff=4))
+    return [str(b) for b in blocks[:az_count]], [str(b) for b in blocks[8 : 8 + az_count]]
+
+
+class Network(pulumi.ComponentResource):
+    """VPC with one public and one private subnet per AZ, egress per config, and the tier security groups."""
+
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stars:index:Network", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tags = args.tags
+
+        zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self))
+        if len(zones.names) < args.az_count:
+            raise ValueError(
+                f"{args.region} offers {len(zones.names)} AZs, stars:network.az_count asks {args.az_count}"
+            )
+        self.azs: list[str] = list(zones.names[: args.az_count])
+
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags=tier_tags(tags, name, f"{name}-vpc"),
+            opts=child,
+        )
+        vpc_child = pulumi.ResourceOptions(parent=self.vpc)
+        self.igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=self.vpc.id, tags=tier_tags(tags, name, f"{name}-igw"), opts=vpc_child
+        )
+
+        public_cidrs, private_cidrs = subnet_cidrs(args.cidr, args.az_count)
+        self.public_subnets: list[aws.ec2.Subnet] = []
+        self.private_subnets: list[aws.ec2.Subnet] = []
+        for i, az in enumerate(self.azs):
+            self.public_subnets.append(
+                aws.ec2.Subnet(
+                    f"{name}-public-{i}",
+                    vpc_id=self.vpc.id,
+                    cidr_block=public_cidrs[i],
+                    availability_zone=az,
+                    map_public_ip_on_launch=False,
+                    tags={**tier_tags(tags, name, f"{name}-public-{az}"), "subnet-type": "public"},
+                    opts=vpc_child,
+                )
+            )
+            self.private_subnets.append(
+                aws.ec2.Subnet(
+                    f"{name}-private-{i}",
+                    vpc_id=self.vpc.id,
+                    cidr_block=private_cidrs[i],
+                    availability_zone=az,
+                    map_public_ip_on_launch=False,
+                    tags={**tier_tags(tags, name, f"{name}-private-{az}"), "subnet-type": "private"},
+                    opts=vpc_child,
+                )
+            )
+
+        self.public_route_table = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=self.vpc.id,
+            tags=tier_tags(tags, name, f"{name}-public"),
+            opts=vpc_child,
+        )
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=self.public_route_table.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=self.igw.id,
+            opts=vpc_child,
+        )
+        for i, subnet in enumerate(self.public_subnets):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-rta-{i}",
+                subnet_id=subnet.id,
+                route_table_id=self.public_route_table.id,
+                opts=vpc_child,
+            )
+
+        # One private route table per AZ, so NAT per AZ keeps traffic (and its cost) inside the AZ.
+        self.private_route_tables: list[aws.ec2.RouteTable] = []
+        for i, subnet in enumerate(self.private_subnets):
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-rt-{i}",
+                vpc_id=self.vpc.id,
+                tags=tier_tags(tags, name, f"{name}-private-{self.azs[i]}"),
+                opts=vpc_child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-rta-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=vpc_child
+            )
+            self.private_route_tables.append(rt)
+
+        self.security_groups = self._security_groups(name, args)
+
+        self.nat_gateways: list[aws.ec2.NatGateway] = []
+        self.endpoints: list[aws.ec2.VpcEndpoint] = []
+        if args.private_egress == "nat":
+            self._nat(name, args)
+        elif args.private_egress == "endpoints":
+            self._endpoints(name, args)
+
+        self.vpc_id = self.vpc.id
+        self.public_subnet_ids = [s.id for s in self.public_subnets]
+        self.private_subnet_ids = [s.id for s in self.private_subnets]
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc.id,
+                "public_subnet_ids": self.public_subnet_ids,
+                "private_subnet_ids": self.private_subnet_ids,
+            }
+        )
+
+    def _nat(self, name: str, args: NetworkArgs) -> None:
+        """NAT gateway(s) in the public subnets; ``single`` saves money, ``per_az`` survives an AZ outage."""
+        count = args.az_count if args.nat_gateways == "per_az" else 1
+        opts = pulumi.ResourceOptions(parent=self.vpc, depends_on=[self.igw])
+        for i in range(count):
+            eip = aws.ec2.Eip(f"{name}-nat-eip-{i}", domain="vpc", tags=tier_tags(args.tags, name), opts=opts)
+            self.nat_gateways.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i}",
+                    allocation_id=eip.id,
+                    subnet_id=self.public_subnets[i].id,
+                    connectivity_type="public",
+                    tags=tier_tags(args.tags, name, f"{name}-nat-{self.azs[i]}"),
+                    opts=opts,
+                )
+            )
+        for i, rt in enumerate(self.private_route_tables):
+            aws.ec2.Route(
+                f"{name}-private-default-{i}",
+                route_table_id=rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=self.nat_gateways[i % count].id,
+                opts=pulumi.ResourceOptions(parent=self.vpc),
+            )
+
+    def _endpoints(self, name: str, args: NetworkArgs) -> None:
+        """S3 gateway endpoint (free) and interface endpoints for the AWS APIs the instances call."""
+        opts = pulumi.ResourceOptions(parent=self.vpc)
+        self.endpoints.append(
+            aws.ec2.VpcEndpoint(
+                f"{name}-s3",
+                vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{args.region}.s3",
+                vpc_endpoint_type="Gateway",
+                route_table_ids=[rt.id for rt in self.private_route_tables],
+                tags=tier_tags(args.tags, name, f"{name}-s3"),
+                opts=opts,
+            )
+        )
+        for tier in ("api", "realtime"):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-{tier}-to-s3",
+                security_group_id=self.security_groups[tier].id,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                prefix_list_id=self.endpoints[0].prefix_list_id,
+                description=f"{tier} to S3 through the gateway endpoint",
+                tags=tier_tags(args.tags, name),
+                opts=opts,
+            )
+        for service in INTERFACE_ENDPOINT_SERVICES:
+            self.endpoints.append(
+                aws.ec2.VpcEndpoint(
+                    f"{name}-{service}",
+                    vpc_id=self.vpc.id,
+                    service_name=f"com.amazonaws.{args.region}.{service}",
+                    vpc_endpoint_type="Interface",
+                    private_dns_enabled=True,
+                    subnet_ids=[s.id for s in self.private_subnets],
+                    security_group_ids=[self.security_groups["endpoints"].id],
+                    tags=tier_tags(args.tags, name, f"{name}-{service}"),
+                    opts=opts,
+                )
+            )
+
+    def _security_groups(self, name: str, args: NetworkArgs) -> dict[str, aws.ec2.SecurityGroup]:
+        """ALB, app (api, realtime), data (database, cache) and endpoint groups with rule resources."""
+        opts = pulumi.ResourceOptions(parent=self.vpc)
+        purposes = {
+            "alb": "ALB: HTTP/HTTPS from the internet",
+            "api": "API servers: app port from the ALB only",
+            "realtime": "Realtime servers: app port from the ALB only",
+            "database": "PostgreSQL: from the app servers only",
+            "cache": "Redis: from the app servers only",
+        }
+        if args.private_egress == "endpoints":
+            purposes["endpoints"] = "VPC interface endpoints: HTTPS from the app servers only"
+        groups = {
+            key: aws.ec2.SecurityGroup(
+                f"{name}-{key}-sg",
+                vpc_id=self.vpc.id,
+                description=text,
+                tags=tier_tags(args.tags, name, f"{name}-{key}"),
+                opts=opts,
+            )
+            for key, text in purposes.items()
+        }
+        app = ("api", "realtime")
+
+        def ingress(
+            rule: str, group: str, port: int, *, cidr: str | None = None, source: str | None = None
+        ) -> None:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-{rule}",
+                security_group_id=groups[group].id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4=cidr,
+                referenced_security_group_id=groups[source].id if source else None,
+                description=f"{rule} to {group}",
+                tags=tier_tags(args.tags, name),
+                opts=opts,
+            )
+
+        def egress(
+            rule: str, group: str, port: int, *, cidr: str | None = None, dest: str | None = None
+        ) -> None:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-{rule}",
+                security_group_id=groups[group].id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4=cidr,
+                referenced_security_group_id=groups[dest].id if dest else None,
+                description=f"{group} {rule}",
+                tags=tier_tags(args.tags, name),
+                opts=opts,
+            )
+
+        ingress("alb-http-in", "alb", 80, cidr="0.0.0.0/0")
+        ingress("alb-https-in", "alb", 443, cidr="0.0.0.0/0")
+        for tier in app:
+            ingress(f"{tier}-from-alb", tier, APP_PORT, source="alb")
+            egress(f"alb-to-{tier}", "alb", APP_PORT, dest=tier)
+            ingress(f"database-from-{tier}", "database", POSTGRES_PORT, source=tier)
+            ingress(f"cache-from-{tier}", "cache", REDIS_PORT, source=tier)
+            egress(f"{tier}-to-database", tier, POSTGRES_PORT, dest="database")
+            egress(f"{tier}-to-cache", tier, REDIS_PORT, dest="cache")
+            if args.private_egress == "endpoints":
+                ingress(f"endpoints-from-{tier}", "endpoints", 443, source=tier)
+                egress(f"{tier}-to-endpoints", tier, 443, dest="endpoints")
+            if args.private_egress == "nat":
+                # AWS APIs, the release artifact and OS packages are HTTPS only.
+                egress(f"{tier}-https-out", tier, 443, cidr="0.0.0.0/0")
+        return groups

@@ -1,0 +1,354 @@
+"""A tier of identical servers behind the ALB (used twice: ``api`` and ``realtime``).
+
+Each tier gets its own least-privilege role, launch template, auto-scaling group, log group and scaling
+policies, so the budget report and CloudWatch can tell the two apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.config import ScheduleConfig, SpotConfig, TierConfig
+from components.network import APP_PORT
+from components.tagging import asg_tags, tier_tags
+from components.userdata import UserDataSpec, render_user_data
+
+#: Amazon Linux 2023 image names per architecture (the newest is picked at deploy time).
+AL2023_NAME = "al2023-ami-2023.*-kernel-6.*-{arch}"
+SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+#: CloudWatch namespaces the agent and the runtime may write metrics to.
+METRIC_NAMESPACES = ["CWAgent", "STARS"]
+
+
+@dataclass
+class ServerTierArgs:
+    """Inputs of :class:`ServerTier`: the tier's sizes plus where it runs and what it may read."""
+
+    tier: TierConfig
+    region: str
+    subnet_ids: list[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    target_group_arn: pulumi.Input[str]
+    log_retention_days: int
+    detailed_monitoring: bool
+    database_host: pulumi.Input[str]
+    database_name: str
+    database_secret_arn: pulumi.Input[str]
+    redis_host: pulumi.Input[str]
+    redis_port: int
+    redis_secret_arn: pulumi.Input[str]
+    #: The JWT signing key secret; ``None`` makes this tier create it (the API tier owns it).
+    signing_key_secret_arn: pulumi.Input[str] | None = None
+    release_bucket: pulumi.Input[str] | None = None
+    release_key: str = "releases/stars-runtime.tar.gz"
+    drain_seconds: int = 60
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _policy(statements: list[dict[str, object]]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+class ServerTier(pulumi.ComponentResource):
+    """Launch template + auto-scaling group with target tracking, optional spot mix and off-peak schedule."""
+
+    def __init__(self, name: str, args: ServerTierArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stars:index:ServerTier", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tier = args.tier
+        tags = tier_tags(args.tags, name)
+        stack = args.tags.get("stack", pulumi.get_stack())
+
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/stars/{stack}/{name}",
+            retention_in_days=args.log_retention_days,
+            tags=tags,
+            opts=child,
+        )
+
+        if args.signing_key_secret_arn is None:
+            key = random.RandomPassword(f"{name}-signing-key-value", length=48, special=False, opts=child)
+            self.signing_key_secret: aws.secretsmanager.Secret | None = aws.secretsmanager.Secret(
+                f"{name}-signing-key",
+                name=f"stars/{stack}/jwt-signing-key",
+                description="HS256 key the runtime signs and verifies connection tokens with",
+                recovery_window_in_days=7,
+                tags=tags,
+                opts=child,
+            )
+            aws.secretsmanager.SecretVersion(
+                f"{name}-signing-key-version",
+                secret_id=self.signing_key_secret.id,
+                secret_string=key.result.apply(lambda v: json.dumps({"secret": v})),
+                opts=child,
+            )
+            signing_key_arn: pulumi.Input[str] = self.signing_key_secret.arn
+        else:
+            self.signing_key_secret = None
+            signing_key_arn = args.signing_key_secret_arn
+        self.signing_key_secret_arn = pulumi.Output.from_input(signing_key_arn)
+
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=_policy(
+                [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ec2.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ]
+            ),
+            description=f"STARS {name} servers",
+            tags=tags,
+            opts=child,
+        )
+        release_arn = (
+            pulumi.Output.from_input(args.release_bucket).apply(
+                lambda b: f"arn:aws:s3:::{b}/{args.release_key}"
+            )
+            if args.release_bucket is not None
+            else None
+        )
+        policy = pulumi.Output.all(
+            secrets=pulumi.Output.all(args.database_secret_arn, args.redis_secret_arn, signing_key_arn),
+            log_group=self.log_group.arn,
+            release=release_arn,
+        ).apply(
+            lambda v: _policy(
+                [
+                    {
+                        "Sid": "ReadOwnSecrets",
+                        "Effect": "Allow",
+                        "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                        "Resource": sorted(v["secrets"]),
+                    },
+                    {
+                        "Sid": "WriteOwnLogs",
+                        "Effect": "Allow",
+                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                        "Resource": [v["log_group"], f"{v['log_group']}:*"],
+                    },
+                    {
+                        "Sid": "PutOwnMetrics",
+                        "Effect": "Allow",
+                        "Action": "cloudwatch:PutMetricData",
+                        "Resource": "*",
+                        "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACES}},
+                    },
+                ]
+                + (
+                    [
+                        {
+                            "Sid": "ReadRelease",
+                            "Effect": "Allow",
+                            "Action": "s3:GetObject",
+                            "Resource": v["release"],
+                        }
+                    ]
+                    if v["release"]
+                    else []
+                )
+            )
+        )
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-policy", role=self.role.id, policy=policy, opts=pulumi.ResourceOptions(parent=self.role)
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-ssm-core",
+            role=self.role.name,
+            policy_arn=SSM_CORE_POLICY,
+            opts=pulumi.ResourceOptions(parent=self.role),
+        )
+        self.instance_profile = aws.iam.InstanceProfile(
+            f"{name}-profile", role=self.role.name, tags=tags, opts=child
+        )
+
+        ami = aws.ec2.get_ami_output(
+            most_recent=True,
+            owners=["amazon"],
+            filters=[
+                {"name": "name", "values": [AL2023_NAME.format(arch=tier.architecture)]},
+                {"name": "architecture", "values": [tier.architecture]},
+                {"name": "virtualization-type", "values": ["hvm"]},
+            ],
+            opts=pulumi.InvokeOptions(parent=self),
+        )
+
+        release_uri = (
+            pulumi.Output.from_input(args.release_bucket).apply(lambda b: f"s3://{b}/{args.release_key}")
+            if args.release_bucket is not None
+            else None
+        )
+        user_data = pulumi.Output.all(
+            db_host=args.database_host,
+            db_secret=args.database_secret_arn,
+            redis_host=args.redis_host,
+            redis_secret=args.redis_secret_arn,
+            key_secret=signing_key_arn,
+            log_group=self.log_group.name,
+            release=release_uri,
+        ).apply(
+            lambda v: render_user_data(
+                UserDataSpec(
+                    role=name,
+                    region=args.region,
+                    app_port=APP_PORT,
+                    workers=tier.workers,
+                    log_group=v["log_group"],
+                    database_host=v["db_host"],
+                    database_name=args.database_name,
+                    database_secret_arn=v["db_secret"],
+                    redis_host=v["redis_host"],
+                    redis_port=args.redis_port,
+                    redis_secret_arn=v["redis_secret"],
+                    signing_key_secret_arn=v["key_secret"],
+                    release_uri=v["release"],
+                    drain_seconds=args.drain_seconds,
+                )
+            )
+        )
+        self.user_data = user_data
+        instance_tags = tier_tags(args.tags, name, f"stars-{stack}-{name}")
+        self.launch_template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            description=f"STARS {name} servers ({tier.instance_type}, {tier.architecture})",
+            image_id=ami.id,
+            instance_type=tier.instance_type,
+            iam_instance_profile={"arn": self.instance_profile.arn},
+            vpc_security_group_ids=[args.security_group_id],
+            metadata_options={
+                "http_endpoint": "enabled",
+                "http_tokens": "required",
+                "http_put_response_hop_limit": 1,
+                "instance_metadata_tags": "enabled",
+            },
+            block_device_mappings=[
+                {
+                    "device_name": "/dev/xvda",
+                    "ebs": {
+                        "volume_size": tier.root_volume_gb,
+                        "volume_type": "gp3",
+                        "encrypted": "true",
+                        "delete_on_termination": "true",
+                    },
+                }
+            ],
+            monitoring={"enabled": args.detailed_monitoring},
+            user_data=user_data.apply(lambda s: base64.b64encode(s.encode()).decode()),
+            update_default_version=True,
+            tag_specifications=[
+                {"resource_type": "instance", "tags": instance_tags},
+                {"resource_type": "volume", "tags": instance_tags},
+                {"resource_type": "network-interface", "tags": instance_tags},
+            ],
+            tags=tags,
+            opts=child,
+        )
+
+        lt_spec = {"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)}
+        mixed = self._mixed_instances(tier.spot, tier.instance_type, lt_spec) if tier.spot.enabled else None
+        self.asg = aws.autoscaling.Group(
+            f"{name}-asg",
+            min_size=tier.min_size,
+            max_size=tier.max_size,
+            desired_capacity=tier.desired_capacity,
+            vpc_zone_identifiers=args.subnet_ids,
+            target_group_arns=[args.target_group_arn],
+            health_check_type="ELB",
+            health_check_grace_period=300,
+            default_instance_warmup=120,
+            launch_template=None if mixed else lt_spec,
+            mixed_instances_policy=mixed,
+            capacity_rebalance=tier.spot.enabled,
+            instance_refresh={
+                "strategy": "Rolling",
+                "preferences": {"min_healthy_percentage": 90, "instance_warmup": 120},
+            },
+            enabled_metrics=[
+                "GroupMinSize",
+                "GroupMaxSize",
+                "GroupDesiredCapacity",
+                "GroupInServiceInstances",
+                "GroupTotalInstances",
+            ],
+            metrics_granularity="1Minute",
+            termination_policies=["OldestLaunchTemplate", "Default"],
+            tags=asg_tags(instance_tags),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desired_capacity"]),
+        )
+        self.scaling_policy = aws.autoscaling.Policy(
+            f"{name}-cpu-target",
+            autoscaling_group_name=self.asg.name,
+            policy_type="TargetTrackingScaling",
+            estimated_instance_warmup=120,
+            target_tracking_configuration={
+                "predefined_metric_specification": {"predefined_metric_type": "ASGAverageCPUUtilization"},
+                "target_value": float(tier.cpu_target_percent),
+            },
+            opts=child,
+        )
+        self.schedules: list[aws.autoscaling.Schedule] = []
+        if tier.schedule.enabled:
+            self._schedules(name, tier, tier.schedule, child)
+
+        self.asg_name = self.asg.name
+        self.register_outputs(
+            {
+                "asg_name": self.asg.name,
+                "launch_template_id": self.launch_template.id,
+                "role_arn": self.role.arn,
+                "log_group": self.log_group.name,
+            }
+        )
+
+    @staticmethod
+    def _mixed_instances(
+        spot: SpotConfig, instance_type: str, lt_spec: dict[str, object]
+    ) -> dict[str, object]:
+        """On-demand base, then ``spot_percentage`` of the rest on spot (price-capacity-optimized)."""
+        return {
+            "instances_distribution": {
+                "on_demand_base_capacity": spot.on_demand_base,
+                "on_demand_percentage_above_base_capacity": 100 - spot.spot_percentage,
+                "spot_allocation_strategy": "price-capacity-optimized",
+            },
+            "launch_template": {
+                "launch_template_specification": {
+                    "launch_template_id": lt_spec["id"],
+                    "version": lt_spec["version"],
+                },
+                "overrides": [{"instance_type": instance_type}],
+            },
+        }
+
+    def _schedules(
+        self, name: str, tier: TierConfig, schedule: ScheduleConfig, child: pulumi.ResourceOptions
+    ) -> None:
+        """Scale down for the night and back up in the morning (cron in the configured time zone)."""
+        off_min = min(schedule.off_peak_min_size, tier.max_size)
+        off_max = max(off_min, min(schedule.off_peak_max_size, tier.max_size))
+        for part, cron, low, high, desired in (
+            ("scale-down", schedule.scale_down_cron, off_min, off_max, off_min),
+            ("scale-up", schedule.scale_up_cron, tier.min_size, tier.max_size, tier.desired_capacity),
+        ):
+            self.schedules.append(
+                aws.autoscaling.Schedule(
+                    f"{name}-{part}",
+                    scheduled_action_name=f"{name}-{part}",
+                    autoscaling_group_name=self.asg.name,
+                    recurrence=cron,
+                    time_zone=schedule.timezone,
+                    min_size=low,
+                    max_size=high,
+                    desired_capacity=desired,
+                    opts=child,
+                )
+            )
