@@ -1,0 +1,200 @@
+"""The HTML cost report: one self-contained page with, per phase, cost by tier against the limit.
+
+The page is rendered from the check's own JSON, so it cannot disagree with the check. Charts are inline
+SVG computed here (no script, no CDN, no fonts to fetch): the file opens offline, in a mail attachment or
+a CI artifact, and prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from budget.diff import StackCost, format_tzs
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+#: Tier colours, colour-blind safe (Okabe-Ito), in the order tiers are drawn.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999", "#000000")
+ESTIMATED_STATUSES = ("RECALLED", "ESTIMATE")
+
+CHART_WIDTH = 760.0
+BAR_X, BAR_Y, BAR_H = 10.0, 30.0, 34.0
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One tier's share of a stack's bar."""
+
+    tier: str
+    usd: float
+    tzs: float
+    x: float
+    width: float
+    colour: str
+
+
+@dataclass(frozen=True)
+class Driver:
+    """One cost line, for the top drivers and the assumptions tables."""
+
+    resource: str
+    tier: str
+    line: str
+    quantity: str
+    unit_price_usd: float
+    tzs: float
+    source: str
+    usage_based: bool
+    estimated: bool
+
+
+@dataclass(frozen=True)
+class PhaseView:
+    """Everything the template draws for one stack."""
+
+    stack: StackCost
+    segments: tuple[Segment, ...]
+    limit_x: float
+    warn_x: float | None
+    range_x: tuple[float, float, float] | None
+    ticks: tuple[tuple[float, str], ...]
+    range_tzs: Mapping[str, float]
+    drivers: tuple[Driver, ...]
+    assumptions: tuple[Driver, ...]
+    share_of_limit: float
+    bar_tzs: float
+    warn_tzs: float | None
+
+
+def line_estimated(line: Mapping[str, Any]) -> bool:
+    """Whether a line rests on a RECALLED or ESTIMATE figure (the check's flag, else its citation)."""
+    if "estimated" in line:
+        return bool(line["estimated"])
+    source = str(line.get("source", ""))
+    return any(f"[{s}]" in source or f"({s})" in source for s in ESTIMATED_STATUSES)
+
+
+def _quantity(value: Any, unit: str) -> str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return f"{value} {unit}"
+    text = f"{number:,.0f}" if number == int(number) else f"{number:,.2f}"
+    return f"{text} {unit}".strip()
+
+
+def _nice_step(span: float) -> float:
+    """A round tick step that gives four to eight ticks over ``span``."""
+    raw = span / 5 if span > 0 else 1.0
+    power = 10 ** len(str(int(raw))) / 10
+    for mult in (1, 2, 2.5, 5, 10):
+        if raw <= mult * power:
+            return mult * power
+    return 10 * power
+
+
+def _drivers(stack: StackCost) -> list[Driver]:
+    out = []
+    for resource in stack.raw.get("resources") or ():
+        for line in resource.get("lines") or ():
+            out.append(
+                Driver(
+                    resource=str(resource.get("name", "")),
+                    tier=str(resource.get("tier") or "other"),
+                    line=str(line.get("name", "")),
+                    quantity=_quantity(line.get("quantity"), str(line.get("unit", ""))),
+                    unit_price_usd=float(line.get("unit_price_usd") or 0.0),
+                    tzs=stack.tzs(float(line.get("monthly_usd") or 0.0)),
+                    source=str(line.get("source", "")),
+                    usage_based=bool(line.get("usage_based")),
+                    estimated=line_estimated(line),
+                )
+            )
+    out.sort(key=lambda d: -d.tzs)
+    return out
+
+
+def phase_view(stack: StackCost, tier_order: list[str], top: int = 8) -> PhaseView:
+    """Lay out one stack's chart: tier segments, the limit, the warning level and the min-max range."""
+    by_tier: dict[str, float] = {}
+    for resource in stack.resources.values():
+        by_tier[resource.tier] = by_tier.get(resource.tier, 0.0) + resource.monthly_usd
+    for tier in by_tier:
+        if tier not in tier_order:
+            tier_order.append(tier)
+    range_tzs = {k: stack.tzs(v) for k, v in stack.totals_usd.items() if k in ("min", "desired", "max")}
+    raw_warn = stack.raw.get("warn_tzs")
+    warn_tzs = float(raw_warn) if isinstance(raw_warn, int | float) else None
+    bar_tzs = stack.tzs(sum(by_tier.values()))
+    scale_max = max([stack.limit_tzs, bar_tzs, stack.total_tzs, *range_tzs.values()]) * 1.08
+    step = _nice_step(scale_max)
+    width = CHART_WIDTH - 2 * BAR_X
+
+    def x_of(tzs: float) -> float:
+        return BAR_X + width * tzs / scale_max
+
+    segments, cursor = [], BAR_X
+    for tier in sorted(by_tier, key=tier_order.index):
+        usd = by_tier[tier]
+        if usd <= 0:
+            continue
+        seg_w = width * stack.tzs(usd) / scale_max
+        colour = PALETTE[tier_order.index(tier) % len(PALETTE)]
+        segments.append(Segment(tier, usd, stack.tzs(usd), round(cursor, 2), round(seg_w, 2), colour))
+        cursor += seg_w
+    ticks = []
+    value = 0.0
+    while value <= scale_max:
+        ticks.append((round(x_of(value), 2), f"{value / 1000:,.0f}k" if value else "0"))
+        value += step
+    range_x = None
+    if {"min", "desired", "max"} <= set(range_tzs):
+        range_x = (x_of(range_tzs["min"]), x_of(range_tzs["desired"]), x_of(range_tzs["max"]))
+    drivers = _drivers(stack)
+    return PhaseView(
+        stack=stack,
+        segments=tuple(segments),
+        limit_x=round(x_of(stack.limit_tzs), 2),
+        warn_x=round(x_of(warn_tzs), 2) if warn_tzs else None,
+        range_x=range_x,
+        ticks=tuple(ticks),
+        range_tzs=range_tzs,
+        drivers=tuple(drivers[:top]),
+        assumptions=tuple(d for d in drivers if d.usage_based or d.estimated),
+        share_of_limit=100.0 * stack.total_tzs / stack.limit_tzs if stack.limit_tzs else 0.0,
+        bar_tzs=bar_tzs,
+        warn_tzs=warn_tzs,
+    )
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+
+
+def render_html(stacks: Iterable[StackCost], generated: dt.datetime | None = None, title: str = "") -> str:
+    """The whole page for the given stacks, in their order."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
+    env.filters["tzs"] = format_tzs
+    env.filters["slug"] = _slug
+    tier_order: list[str] = []
+    phases = [phase_view(s, tier_order) for s in stacks]
+    rates = sorted({(s.stack.usd_to_tzs) for s in phases})
+    when = (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    template = env.get_template("report.html.j2")
+    return template.render(
+        title=title or "STARS platform: monthly cost by phase",
+        phases=phases,
+        tiers=[(t, PALETTE[i % len(PALETTE)]) for i, t in enumerate(tier_order)],
+        rates=rates,
+        generated=when,
+        chart_width=CHART_WIDTH,
+        bar_y=BAR_Y,
+        bar_h=BAR_H,
+    )

@@ -1,0 +1,104 @@
+"""The HTML report: self-contained, and its chart renders in headless Chromium with the check's numbers."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import DATA
+
+from budget.diff import format_tzs, load_report
+from budget.html_report import line_estimated, render_html
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _report(tmp_path: Path, source: Path = DATA / "head_all.json") -> tuple[Path, dict[str, Any]]:
+    stacks = load_report(source)
+    page = tmp_path / "report.html"
+    page.write_text(render_html(stacks.values()), encoding="utf-8")
+    return page, json.loads(source.read_text(encoding="utf-8"))
+
+
+def test_page_is_self_contained(tmp_path: Path) -> None:
+    page, _ = _report(tmp_path)
+    html = page.read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "the page must not load anything"
+    assert "@import" not in html and "<script" not in html
+    assert html.count('<section class="phase"') == 3
+
+
+def test_estimated_lines_are_recognised() -> None:
+    assert line_estimated({"estimated": True})
+    assert not line_estimated({"estimated": False, "source": "x [ESTIMATE]"})
+    assert line_estimated({"source": "no figure found; x 1.30 [ESTIMATE]"})
+    assert not line_estimated({"source": "infracost golden file, n/a [CONFIRMED]"})
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium is missing: apt-get install -y chromium (or run .ci/setup --test)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.mark.browser
+def test_chart_renders_with_the_checks_numbers(tmp_path: Path, browser: Any) -> None:
+    page_file, report = _report(tmp_path)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(page_file.as_uri())
+    assert all(url.startswith("file://") for url in requests), requests
+    for stack in report["stacks"]:
+        name = stack["stack"]
+        section = page.locator(f'section[data-stack="{name}"]')
+        assert section.locator(".total-tzs").inner_text() == f"TZS {format_tzs(stack['total_tzs'])}"
+        assert section.locator(".total-usd").inner_text() == f"USD {stack['total_usd']:,.2f}"
+        assert section.locator(".limit-tzs").inner_text() == f"TZS {format_tzs(stack['limit_tzs'])}"
+        tiers: dict[str, float] = {}
+        for resource in stack["resources"]:
+            tiers[resource["tier"]] = tiers.get(resource["tier"], 0.0) + resource["monthly_usd"]
+        priced = {t for t, usd in tiers.items() if usd > 0}
+        bars = section.locator("svg.chart rect.seg")
+        assert bars.count() == len(priced)
+        widths = {}
+        for i in range(bars.count()):
+            bar = bars.nth(i)
+            box = bar.bounding_box()
+            assert box and box["width"] > 0 and box["height"] > 0
+            widths[bar.get_attribute("data-tier")] = box["width"]
+            tier = bar.get_attribute("data-tier")
+            assert float(bar.get_attribute("data-tzs") or 0) == pytest.approx(
+                tiers[tier] * stack["usd_to_tzs"], abs=1
+            )
+        assert set(widths) == priced
+        # bar lengths are proportional to cost: compare the two largest tiers
+        big = sorted(priced, key=lambda t: -tiers[t])[:2]
+        assert widths[big[0]] / widths[big[1]] == pytest.approx(tiers[big[0]] / tiers[big[1]], rel=0.02)
+        assert section.locator(".limit-line").bounding_box()
+        for size in ("min", "desired", "max"):
+            text = section.locator(f".range-{size} b").inner_text()
+            assert text == f"TZS {format_tzs(stack['totals'][size] * stack['usd_to_tzs'])}"
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+    page.close()
