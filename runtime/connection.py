@@ -233,13 +233,16 @@ class Connection:
             while not self.closing:
                 rows = await store.fetch(sub.channel, sub.last, PAGE)
                 for row in rows:
+                    while (
+                        len(self.queue) > settings.queue_messages // 2
+                        or self.queued_bytes > settings.queue_bytes // 2
+                    ) and not self.closing:  # pace the replay by the writer, within the queue bound
+                        await asyncio.sleep(0.002)
                     if row.offset > sub.last:
                         sub.last = row.offset
                         self.send_frame(message_frame(sub.channel, row.offset, row.data))
                 if len(rows) < PAGE:
                     break
-                while len(self.queue) > settings.queue_messages // 2 and not self.closing:
-                    await asyncio.sleep(0.005)
         except StoreUnavailable:
             self._unsubscribe(sub.channel, None, reply=False)
             self.error("unavailable", f"database unavailable; replay of {sub.channel} stopped")

@@ -154,9 +154,11 @@ class PostgresServer:
         )
 
     def start(self) -> None:
+        # fsync=off only matters if the machine crashes; synchronous_commit stays on, because a
+        # committed (acknowledged) message must survive a killed server.
         options = (
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+            "-c fsync=off -c full_page_writes=off -c max_connections=300"
         )
         subprocess.run(
             _as_postgres(
