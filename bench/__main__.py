@@ -1,0 +1,269 @@
+"""Command line: ``python -m bench fanout|api|all``; prints a summary table and writes JSON.
+
+Every run has a global timeout and stops everything it started (see bench.procs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+from bench import procs
+from bench.api import ApiParams, run_api
+from bench.common import fmt, machine, table, versions, write_json
+from bench.fanout import FanoutParams, run_fanout
+from bench.targets import api_targets, fanout_targets
+
+
+def _run(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    try:
+        import uvloop
+
+        return uvloop.run(coro)
+    except ImportError:  # pragma: no cover
+        return asyncio.run(coro)
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def fanout_params(args: argparse.Namespace) -> FanoutParams:
+    return FanoutParams(
+        workload=args.workload,
+        connections=args.connections,
+        workers=args.workers,
+        rate=args.rate,
+        duration=args.duration,
+        clients=args.clients,
+        payload=args.payload,
+        baseline=args.baseline,
+        sweep=args.sweep,
+        sweep_start=args.sweep_start,
+        sweep_factor=args.sweep_factor,
+        sweep_duration=args.sweep_duration,
+    )
+
+
+def run_fanout_cmd(params: FanoutParams, label: str = "fanout") -> dict[str, Any]:
+    _log(
+        f"== {label}: {params.workload}, {params.connections:,} connections, {params.workers} workers, "
+        + (
+            f"sweep from {params.sweep_start:,.0f} deliveries/s x{params.sweep_factor}"
+            if params.sweep
+            else f"{params.rate:g} messages/s for {params.duration:g}s"
+        )
+    )
+    out = _run(run_fanout(params, _log))
+    result = {"benchmark": label, "params": params.__dict__, **out}
+    result["targets"] = fanout_targets(params, out)
+    print_fanout(result)
+    return result
+
+
+def print_fanout(result: dict[str, Any]) -> None:
+    rows = []
+    for name, r in result["servers"].items():
+        for w in r["windows"]:
+            rows.append(
+                [
+                    name,
+                    r.get("connections_held_at_end"),
+                    r.get("connect_rate"),
+                    w["deliveries_per_s"],
+                    w["p50_ms"],
+                    w["p99_ms"],
+                    w["max_ms"],
+                    w["server_cpu_us_per_delivery"],
+                    r["memory"]["rss_per_conn_kb"],
+                    w["lost"],
+                    w["client_cpu_cores"],
+                    w["other_cpu_cores"],
+                    "yes" if w["pass"] else "no",
+                ]
+            )
+    print()
+    print(
+        table(
+            [
+                "server",
+                "held",
+                "conn/s",
+                "deliv/s",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "CPU us/deliv",
+                "KB/conn",
+                "lost",
+                "client cores",
+                "other cores",
+                "p99<100",
+            ],
+            rows,
+        )
+    )
+    for name, ratios in result.get("ratios", {}).items():
+        print(f"\nours / {name}: " + ", ".join(f"{k} {fmt(v, 2)}" for k, v in ratios.items()))
+    print_targets(result["targets"])
+
+
+def print_targets(targets: list[dict[str, Any]]) -> None:
+    if not targets:
+        return
+    print()
+    print(
+        table(
+            ["target", "goal", "measured", "met", "by"],
+            [
+                [t["target"], t["goal"], t["measured"], "yes" if t["met"] else "NO", t["margin"]]
+                for t in targets
+            ],
+        )
+    )
+
+
+def run_api_cmd(params: ApiParams) -> dict[str, Any]:
+    _log(f"== api: {params.rate:g} requests/s for {params.duration:g}s, {params.workers} workers")
+    out = _run(run_api(params, _log))
+    result = {"benchmark": "api", **out}
+    result["targets"] = api_targets(params, out)
+    rows = [
+        [
+            w["target_rps"],
+            w["throughput_rps"],
+            w["p50_ms"],
+            w["p99_ms"],
+            w["publish"]["p99_ms"],
+            w["history"]["p99_ms"],
+            w["errors"],
+            w["db_queries_per_s"],
+            w["server_cpu_cores"],
+            w["db_cpu_cores"],
+            w["client_cpu_cores"],
+            "yes" if w["pass"] else "no",
+        ]
+        for w in out.get("windows", [])
+    ]
+    print()
+    print(
+        table(
+            [
+                "target req/s",
+                "done req/s",
+                "p50 ms",
+                "p99 ms",
+                "publish p99",
+                "history p99",
+                "errors",
+                "db q/s",
+                "server cores",
+                "db cores",
+                "client cores",
+                "p99<50",
+            ],
+            rows,
+        )
+    )
+    print_targets(result["targets"])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--json", help="write the results to this JSON file")
+    parser.add_argument("--timeout", type=float, default=1500, help="global time limit, seconds")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    fan = sub.add_parser("fanout", help="WebSocket fan-out, ours and the baseline")
+    fan.add_argument("--workload", choices=["broadcast", "rooms"], default="rooms")
+    fan.add_argument("--connections", type=int, default=25_000)
+    fan.add_argument("--workers", type=int, default=2)
+    fan.add_argument("--rate", type=float, default=1000.0, help="messages published per second")
+    fan.add_argument("--duration", type=float, default=60.0)
+    fan.add_argument("--clients", type=int, default=0, help="load-client processes (0: auto, >= 2)")
+    fan.add_argument("--payload", type=int, default=64, help="padding bytes per message")
+    fan.add_argument("--baseline", choices=["none", "nodeflate", "default", "both"], default="both")
+    fan.add_argument("--sweep", action="store_true", help="raise the rate until p99 >= 100 ms or a loss")
+    fan.add_argument("--sweep-start", type=float, default=2500.0, help="first sweep step, deliveries/s")
+    fan.add_argument("--sweep-factor", type=float, default=1.5)
+    fan.add_argument("--sweep-duration", type=float, default=8.0)
+
+    api = sub.add_parser("api", help="REST publish + history against PostgreSQL and Redis")
+    api.add_argument("--rate", type=float, default=1000.0, help="requests per second")
+    api.add_argument("--duration", type=float, default=30.0)
+    api.add_argument("--workers", type=int, default=2)
+    api.add_argument("--read-ratio", type=float, default=0.5)
+    api.add_argument("--extra-rates", default="", help="comma-separated further rates (capacity)")
+
+    every = sub.add_parser("all", help="the full set (about 10 minutes), or a small one with --quick")
+    every.add_argument("--quick", action="store_true", help="small numbers, about a minute")
+
+    args = parser.parse_args(argv)
+    results: dict[str, Any] = {"machine": machine(), "versions": versions()}
+    with procs.global_timeout(args.timeout):
+        if args.command == "fanout":
+            results["runs"] = [run_fanout_cmd(fanout_params(args))]
+        elif args.command == "api":
+            extra = tuple(float(x) for x in args.extra_rates.split(",") if x.strip())
+            params = ApiParams(
+                rate=args.rate,
+                duration=args.duration,
+                workers=args.workers,
+                read_ratio=args.read_ratio,
+                extra_rates=extra,
+            )
+            results["runs"] = [run_api_cmd(params)]
+        else:
+            results["runs"] = run_all(args.quick)
+    results["machine"]["loadavg_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
+    write_json(args.json, results)
+    if args.json:
+        print(f"\nwrote {args.json}")
+    met = [t["met"] for r in results["runs"] for t in r.get("targets", []) if t["applies"]]
+    return 0 if all(met) else 1
+
+
+def run_all(quick: bool) -> list[dict[str, Any]]:
+    """Hold + latency at 10k deliveries/s (rooms), the broadcast sweep, then the API."""
+    if quick:
+        hold = FanoutParams(
+            workload="rooms", connections=400, workers=2, rate=100, duration=5, settle=1, drain=3
+        )
+        sweep = FanoutParams(
+            workload="broadcast",
+            connections=200,
+            workers=1,
+            sweep=True,
+            sweep_start=2000,
+            sweep_factor=2.0,
+            sweep_max=8000,
+            sweep_duration=3,
+            baseline="nodeflate",
+            settle=1,
+            drain=3,
+        )
+        api = ApiParams(rate=200, duration=5, workers=1, channels=20, prefill=60)
+    else:
+        hold = FanoutParams(workload="rooms", connections=25_000, workers=2, rate=1000, duration=60)
+        sweep = FanoutParams(
+            workload="broadcast",
+            connections=5000,
+            workers=2,
+            sweep=True,
+            sweep_start=5000,
+            baseline="nodeflate",
+        )
+        api = ApiParams(rate=1000, duration=30, workers=2, extra_rates=(1500.0,))
+    return [
+        run_fanout_cmd(hold, "fanout-hold"),
+        run_fanout_cmd(sweep, "fanout-sweep"),
+        run_api_cmd(api),
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
