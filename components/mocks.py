@@ -34,6 +34,8 @@ class RecordedResource:
     urn: str
     #: False for this program's ComponentResources (type ``stars:index:*``): they cost nothing.
     custom: bool = True
+    #: Inputs plus what the mock answered (ids, ARNs, endpoints, generated passwords).
+    state: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def _short(text: str, n: int = 8) -> str:
@@ -62,6 +64,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             tier=name.split("-")[0],
             urn=f"urn:pulumi:{self.stack}::{PROJECT}::{typ}::{name}",
             custom=bool(args.custom),
+            state={**inputs, **extra},
         )
         with self._lock:
             self.records.append(record)

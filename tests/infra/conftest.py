@@ -39,3 +39,8 @@ def cfg(phase: str) -> StackConfig:
 @pytest.fixture
 def stack_plan(phase: str) -> Plan:
     return planned(phase)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pulumi_aws warns about its own deprecated aliases on import; they are not ours to fix."""
+    config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulumi_aws.*")

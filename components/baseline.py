@@ -1,0 +1,409 @@
+"""The security baseline as code: checks over the recorded resources of a mocked run.
+
+``violations(resources)`` returns one readable line per breach (empty list: the baseline holds). The
+tests run it on every phase and on deliberately broken records, so each check is shown to be able to fail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from components.mocks import RecordedResource
+from components.tagging import REQUIRED_TAG_KEYS
+
+WORLD = ("0.0.0.0/0", "::/0")
+ALB_PUBLIC_PORTS = (80, 443)
+#: Pulumi's marker for a secret value in deserialized inputs.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+#: AWS resource types without a ``tags`` input (tests/infra checks this list against the provider SDK).
+UNTAGGABLE_TYPES = frozenset(
+    {
+        "aws:ec2/route:Route",
+        "aws:ec2/routeTableAssociation:RouteTableAssociation",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        "aws:autoscaling/policy:Policy",
+        "aws:autoscaling/schedule:Schedule",
+        "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+        "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketPolicy:BucketPolicy",
+        "aws:cloudfront/originAccessControl:OriginAccessControl",
+        "aws:cloudfront/cachePolicy:CachePolicy",
+        "aws:secretsmanager/secretVersion:SecretVersion",
+        "aws:sns/topicPolicy:TopicPolicy",
+        "aws:sns/topicSubscription:TopicSubscription",
+        "aws:cloudwatch/dashboard:Dashboard",
+        "aws:kms/alias:Alias",
+        "random:index/randomPassword:RandomPassword",
+    }
+)
+#: Where a generated secret may legitimately appear as an input.
+SECRET_CONSUMERS = {
+    ("aws:secretsmanager/secretVersion:SecretVersion", "secretString"),
+    ("aws:elasticache/replicationGroup:ReplicationGroup", "authToken"),
+}
+#: Input keys that would put a password into state or config.
+PASSWORD_KEYS = ("password", "masterPassword", "masterUserPassword", "authTokenWo")
+
+
+#: A shell/env assignment of a password, token or signing key (an ARN pointing to one is fine).
+CLEAR_SECRET = re.compile(r"^\s*(export\s+)?[A-Z_]*(PASSWORD|AUTH_TOKEN|JWT_SECRET)[A-Z_]*=(?!arn:)\S")
+#: ``scheme://user:password@host`` with a literal password (``%s`` templates filled at boot are fine).
+URL_CREDENTIALS = re.compile(r"://[^/\s:@]*:(?!%s@)[^@\s/]+@")
+
+
+def _of(resources: Iterable[RecordedResource], typ: str) -> list[RecordedResource]:
+    return [r for r in resources if r.type == typ]
+
+
+def _port(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """Every string inside an input value, with its path (secrets unwrapped)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{path}[{i}]")
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and SECRET_SIG in value
+
+
+def _policy(text: Any) -> dict[str, Any]:
+    if _is_secret(text):
+        text = text["value"]
+    return json.loads(text) if isinstance(text, str) else dict(text or {})
+
+
+def _statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    st = doc.get("Statement", [])
+    return [st] if isinstance(st, dict) else list(st)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _public_subnets(resources: list[RecordedResource]) -> set[str]:
+    """Subnets whose route table sends traffic to an internet gateway, or that assign public IPs."""
+    igws = {r.id for r in _of(resources, "aws:ec2/internetGateway:InternetGateway")}
+    to_igw = {
+        r.inputs.get("routeTableId")
+        for r in _of(resources, "aws:ec2/route:Route")
+        if r.inputs.get("gatewayId") in igws
+    }
+    for rt in _of(resources, "aws:ec2/routeTable:RouteTable"):
+        if any(route.get("gatewayId") in igws for route in rt.inputs.get("routes") or []):
+            to_igw.add(rt.id)
+    public = {
+        r.inputs.get("subnetId")
+        for r in _of(resources, "aws:ec2/routeTableAssociation:RouteTableAssociation")
+        if r.inputs.get("routeTableId") in to_igw
+    }
+    public |= {r.id for r in _of(resources, "aws:ec2/subnet:Subnet") if r.inputs.get("mapPublicIpOnLaunch")}
+    return public
+
+
+def violations(resources: Iterable[RecordedResource]) -> list[str]:
+    """Every breach of the security baseline in ``resources`` (one line each, naming the resource)."""
+    res = list(resources)
+    out: list[str] = []
+    out += _network_checks(res)
+    out += _data_store_checks(res)
+    out += _server_checks(res)
+    out += _storage_checks(res)
+    out += _edge_checks(res)
+    out += _secret_checks(res)
+    out += tag_violations(res)
+    return out
+
+
+def _network_checks(res: list[RecordedResource]) -> list[str]:
+    out: list[str] = []
+    alb_sgs = {
+        sg for r in _of(res, "aws:lb/loadBalancer:LoadBalancer") for sg in r.inputs.get("securityGroups", [])
+    }
+    app_sgs = {
+        sg
+        for r in _of(res, "aws:ec2/launchTemplate:LaunchTemplate")
+        for sg in r.inputs.get("vpcSecurityGroupIds", [])
+    }
+    data_sgs = {
+        sg for r in _of(res, "aws:rds/instance:Instance") for sg in r.inputs.get("vpcSecurityGroupIds", [])
+    } | {
+        sg
+        for r in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup")
+        for sg in r.inputs.get("securityGroupIds", [])
+    }
+    rules: list[tuple[str, str, dict[str, Any]]] = [
+        (r.name, r.inputs.get("securityGroupId", ""), r.inputs)
+        for r in _of(res, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    ]
+    for sg in _of(res, "aws:ec2/securityGroup:SecurityGroup"):
+        for i, rule in enumerate(sg.inputs.get("ingress") or []):
+            for cidr in (rule.get("cidrBlocks") or []) + (rule.get("ipv6CidrBlocks") or []):
+                flat = {
+                    "cidrIpv4": cidr,
+                    "fromPort": rule.get("fromPort"),
+                    "toPort": rule.get("toPort"),
+                    "ipProtocol": rule.get("protocol"),
+                }
+                rules.append((f"{sg.name}.ingress[{i}]", sg.id, flat))
+            for ref in rule.get("securityGroups") or []:
+                rules.append(
+                    (
+                        f"{sg.name}.ingress[{i}]",
+                        sg.id,
+                        {
+                            "referencedSecurityGroupId": ref,
+                            "fromPort": rule.get("fromPort"),
+                            "toPort": rule.get("toPort"),
+                        },
+                    )
+                )
+    for name, group, rule in rules:
+        cidr = rule.get("cidrIpv4") or rule.get("cidrIpv6")
+        lo, hi = _port(rule.get("fromPort")), _port(rule.get("toPort"))
+        if cidr in WORLD:
+            if group not in alb_sgs:
+                out.append(f"{name}: {cidr} ingress on {group}, which is not the ALB security group")
+            elif str(rule.get("ipProtocol")) != "tcp" or lo != hi or lo not in ALB_PUBLIC_PORTS:
+                out.append(f"{name}: {cidr} ingress on the ALB must be tcp 80 or 443 only (got {lo}-{hi})")
+        if group in data_sgs:
+            source = rule.get("referencedSecurityGroupId")
+            if cidr is not None or rule.get("prefixListId") is not None or source not in app_sgs:
+                out.append(
+                    f"{name}: data security group {group} admits {cidr or source}, not an app security group"
+                )
+        if group in app_sgs and group not in alb_sgs:
+            source = rule.get("referencedSecurityGroupId")
+            if source not in alb_sgs:
+                out.append(f"{name}: app security group {group} admits {cidr or source}, not the ALB")
+    return out
+
+
+def _data_store_checks(res: list[RecordedResource]) -> list[str]:
+    out: list[str] = []
+    public = _public_subnets(res)
+    rds_groups = {
+        r.inputs.get("name") or r.state.get("name"): r for r in _of(res, "aws:rds/subnetGroup:SubnetGroup")
+    }
+    cache_groups = {
+        r.inputs.get("name") or r.state.get("name"): r
+        for r in _of(res, "aws:elasticache/subnetGroup:SubnetGroup")
+    }
+
+    def private_group(owner: str, groups: dict[str, RecordedResource], group: Any) -> None:
+        sg = groups.get(group)
+        if sg is None:
+            out.append(f"{owner}: subnet group {group!r} is not one of this stack's subnet groups")
+            return
+        exposed = sorted(set(sg.inputs.get("subnetIds", [])) & public)
+        if exposed:
+            out.append(f"{owner}: subnet group {sg.name} includes public subnets {exposed}")
+
+    for db in _of(res, "aws:rds/instance:Instance"):
+        i = db.inputs
+        replica = bool(i.get("replicateSourceDb"))
+        if i.get("storageEncrypted") is not True:
+            out.append(f"{db.name}: storage_encrypted must be true")
+        if i.get("publiclyAccessible"):
+            out.append(f"{db.name}: publicly_accessible must be false")
+        if not replica and i.get("manageMasterUserPassword") is not True:
+            out.append(f"{db.name}: the master password must be RDS-managed (manage_master_user_password)")
+        if not replica and (i.get("skipFinalSnapshot") or not i.get("finalSnapshotIdentifier")):
+            out.append(f"{db.name}: a final snapshot must be taken on delete")
+        private_group(db.name, rds_groups, i.get("dbSubnetGroupName"))
+    for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
+        i = rg.inputs
+        if i.get("atRestEncryptionEnabled") is not True:
+            out.append(f"{rg.name}: at_rest_encryption_enabled must be true")
+        if i.get("transitEncryptionEnabled") is not True:
+            out.append(f"{rg.name}: transit_encryption_enabled (TLS) must be true")
+        if not i.get("authToken") and not i.get("userGroupIds"):
+            out.append(f"{rg.name}: clients must authenticate (auth_token or user groups)")
+        private_group(rg.name, cache_groups, i.get("subnetGroupName"))
+    for asg in _of(res, "aws:autoscaling/group:Group"):
+        exposed = sorted(set(asg.inputs.get("vpcZoneIdentifiers", [])) & public)
+        if exposed:
+            out.append(f"{asg.name}: servers placed in public subnets {exposed}")
+    return out
+
+
+def _server_checks(res: list[RecordedResource]) -> list[str]:
+    out: list[str] = []
+    for lt in _of(res, "aws:ec2/launchTemplate:LaunchTemplate"):
+        meta = lt.inputs.get("metadataOptions") or {}
+        if meta.get("httpTokens") != "required":
+            out.append(f"{lt.name}: IMDSv2 must be required (metadata_options.http_tokens)")
+        if int(meta.get("httpPutResponseHopLimit", 1)) > 2:
+            out.append(f"{lt.name}: metadata hop limit above 2 lets containers reach instance credentials")
+        mappings = lt.inputs.get("blockDeviceMappings") or []
+        if not mappings:
+            out.append(f"{lt.name}: the root volume must be declared (and encrypted)")
+        for m in mappings:
+            ebs = m.get("ebs") or {}
+            if str(ebs.get("encrypted")).lower() != "true":
+                out.append(f"{lt.name}: EBS volume {m.get('deviceName')} must be encrypted")
+    for pol in _of(res, "aws:iam/rolePolicy:RolePolicy"):
+        for st in _statements(_policy(pol.inputs.get("policy"))):
+            if st.get("Effect") != "Allow":
+                continue
+            actions = _as_list(st.get("Action", []))
+            resources = _as_list(st.get("Resource", []))
+            if any(a == "*" or a.endswith(":*") for a in actions):
+                out.append(f"{pol.name}: wildcard action {actions}")
+            if "*" in resources and not (actions == ["cloudwatch:PutMetricData"] and st.get("Condition")):
+                out.append(f"{pol.name}: {actions} on every resource ('*')")
+    return out
+
+
+def _storage_checks(res: list[RecordedResource]) -> list[str]:
+    out: list[str] = []
+
+    def configs(typ: str) -> dict[str, dict[str, Any]]:
+        return {r.inputs.get("bucket"): r.inputs for r in _of(res, typ)}
+
+    blocks = configs("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    sse = configs("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    owners = configs("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    for b in _of(res, "aws:s3/bucket:Bucket"):
+        block = blocks.get(b.id)
+        flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        if block is None or not all(block.get(f) is True for f in flags):
+            out.append(f"{b.name}: public access must be blocked (all four settings)")
+        rules = (sse.get(b.id) or {}).get("rules") or []
+        algos = {(r.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") for r in rules}
+        if not algos & {"AES256", "aws:kms", "aws:kms:dsse"}:
+            out.append(f"{b.name}: default encryption must be configured")
+        rule = (owners.get(b.id) or {}).get("rule") or {}
+        if rule.get("objectOwnership") != "BucketOwnerEnforced":
+            out.append(f"{b.name}: ACLs must be disabled (BucketOwnerEnforced)")
+    return out
+
+
+def _edge_checks(res: list[RecordedResource]) -> list[str]:
+    out: list[str] = []
+    for alb in _of(res, "aws:lb/loadBalancer:LoadBalancer"):
+        if alb.inputs.get("dropInvalidHeaderFields") is not True:
+            out.append(f"{alb.name}: drop_invalid_header_fields must be true")
+    listeners = _of(res, "aws:lb/listener:Listener")
+    if any(li.inputs.get("protocol") == "HTTPS" for li in listeners):
+        for li in listeners:
+            actions = li.inputs.get("defaultActions") or []
+            if li.inputs.get("protocol") == "HTTP" and [a.get("type") for a in actions] != ["redirect"]:
+                out.append(f"{li.name}: with HTTPS configured, plain HTTP must redirect to HTTPS")
+
+    oacs = {r.id: r.inputs for r in _of(res, "aws:cloudfront/originAccessControl:OriginAccessControl")}
+    buckets = {r.state.get("bucketRegionalDomainName"): r for r in _of(res, "aws:s3/bucket:Bucket")}
+    distributions = _of(res, "aws:cloudfront/distribution:Distribution")
+    dist_arns = {d.state.get("arn") for d in distributions}
+    for d in distributions:
+        behaviors = [
+            d.inputs.get("defaultCacheBehavior") or {},
+            *(d.inputs.get("orderedCacheBehaviors") or []),
+        ]
+        for b in behaviors:
+            if b.get("viewerProtocolPolicy") not in ("redirect-to-https", "https-only"):
+                out.append(f"{d.name}: viewers must use HTTPS (got {b.get('viewerProtocolPolicy')})")
+        for origin in d.inputs.get("origins") or []:
+            if origin.get("domainName") in buckets or ".s3." in str(origin.get("domainName")):
+                oac = oacs.get(origin.get("originAccessControlId"))
+                if oac is None:
+                    out.append(f"{d.name}: S3 origin {origin.get('originId')} must use Origin Access Control")
+                elif (
+                    oac.get("signingBehavior"),
+                    oac.get("signingProtocol"),
+                    oac.get("originAccessControlOriginType"),
+                ) != ("always", "sigv4", "s3"):
+                    out.append(f"{d.name}: Origin Access Control must sign always with sigv4 for s3")
+    served = {
+        buckets[o.get("domainName")].id
+        for d in distributions
+        for o in d.inputs.get("origins") or []
+        if o.get("domainName") in buckets
+    }
+    policies = {p.inputs.get("bucket"): p for p in _of(res, "aws:s3/bucketPolicy:BucketPolicy")}
+    for bucket in sorted(served):
+        pol = policies.get(bucket)
+        if pol is None:
+            out.append(f"{bucket}: a bucket served by CloudFront needs a policy limited to the distribution")
+            continue
+        for st in _statements(_policy(pol.inputs.get("policy"))):
+            if st.get("Effect") != "Allow":
+                continue
+            principal = st.get("Principal")
+            source = ((st.get("Condition") or {}).get("StringEquals") or {}).get("AWS:SourceArn")
+            if principal != {"Service": "cloudfront.amazonaws.com"} or source not in dist_arns:
+                out.append(f"{pol.name}: allows {principal} (SourceArn {source}), not only this distribution")
+    return out
+
+
+def _secret_checks(res: list[RecordedResource]) -> list[str]:
+    """No password input anywhere; generated secrets only where they belong; user data holds none."""
+    out: list[str] = []
+    generated = [
+        str(r.state.get("result"))
+        for r in _of(res, "random:index/randomPassword:RandomPassword")
+        if r.state.get("result")
+    ]
+    for r in res:
+        for key in PASSWORD_KEYS:
+            if r.inputs.get(key):
+                out.append(f"{r.name}: input {key} puts a password into config/state")
+        for key, value in r.inputs.items():
+            allowed = (r.type, key) in SECRET_CONSUMERS
+            if _is_secret(value) and not allowed:
+                out.append(f"{r.name}: input {key} is derived from a secret")
+            for path, text in _strings(value, key):
+                if not allowed and any(g in text for g in generated):
+                    out.append(f"{r.name}: {path} contains a generated secret value")
+    for lt in _of(res, "aws:ec2/launchTemplate:LaunchTemplate"):
+        raw = lt.inputs.get("userData")
+        if not isinstance(raw, str):
+            continue
+        try:
+            script = base64.b64decode(raw).decode()
+        except ValueError:
+            script = raw
+        if any(g in script for g in generated):
+            out.append(f"{lt.name}: user data contains a generated secret value")
+        for line in script.splitlines():
+            if CLEAR_SECRET.search(line) or URL_CREDENTIALS.search(line):
+                out.append(f"{lt.name}: user data sets a credential in clear: {line.strip()[:60]}")
+    return out
+
+
+def tag_violations(resources: Iterable[RecordedResource]) -> list[str]:
+    """Cost allocation tags (project, phase, tier, cost-center) on every taggable resource."""
+    out: list[str] = []
+    for r in resources:
+        if not r.custom or r.type in UNTAGGABLE_TYPES:
+            continue
+        if r.type == "aws:autoscaling/group:Group":  # a list; only propagated tags reach the instances
+            tags = {
+                t.get("key"): t.get("value") for t in r.inputs.get("tags") or [] if t.get("propagateAtLaunch")
+            }
+        else:
+            tags = r.inputs.get("tags") or {}
+        missing = [k for k in REQUIRED_TAG_KEYS if not tags.get(k)]
+        if missing:
+            out.append(f"{r.name} ({r.type}): missing tags {missing}")
+        elif tags.get("tier") != r.tier:
+            out.append(f"{r.name}: tag tier={tags.get('tier')!r} but the resource belongs to {r.tier!r}")
+    return out

@@ -1,0 +1,72 @@
+"""Alarm sets by monitoring level (cumulative) and the dashboard."""
+
+from __future__ import annotations
+
+from components.mocks import Plan
+from tests.infra.helpers import of_type
+
+BASIC = {"alb-5xx", "alb-target-5xx", "database-cpu", "database-free-storage"}
+ENHANCED = BASIC | {
+    "alb-latency",
+    "api-unhealthy-targets",
+    "realtime-unhealthy-targets",
+    "api-in-service",
+    "realtime-in-service",
+    "cache-memory-001",
+}
+PRODUCTION = ENHANCED | {
+    "cache-memory-002",
+    "cache-evictions-001",
+    "cache-evictions-002",
+    "cache-cpu-001",
+    "cache-cpu-002",
+    "alb-rejected-connections",
+    "database-read-latency",
+    "database-connections",
+    "database-replica-lag",
+}
+EXPECTED = {"phase1": BASIC, "phase2": ENHANCED, "phase3": PRODUCTION}
+
+
+def alarms(stack_plan: Plan) -> dict[str, dict]:
+    return {
+        r.name.removeprefix("monitoring-"): r.inputs
+        for r in of_type(stack_plan.resources, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+
+
+def test_alarm_set_per_level(phase: str, stack_plan: Plan) -> None:
+    assert set(alarms(stack_plan)) == EXPECTED[phase]
+
+
+def test_alarms_notify_the_topic(stack_plan: Plan) -> None:
+    topic = next(r for r in stack_plan.resources if r.name == "monitoring-alarms")
+    for name, a in alarms(stack_plan).items():
+        assert a["alarmActions"] == [topic.state["arn"]], name
+        assert a["dimensions"], name
+
+
+def test_in_service_floor_follows_the_off_peak_schedule(phase: str, stack_plan: Plan) -> None:
+    """The capacity alarm must not fire every night when the schedule lowers the minimum on purpose."""
+    found = alarms(stack_plan)
+    if "api-in-service" in found:
+        schedules = {
+            r.name: r.inputs for r in of_type(stack_plan.resources, "aws:autoscaling/schedule:Schedule")
+        }
+        night = schedules.get("api-scale-down")
+        floor = found["api-in-service"]["threshold"]
+        if night:
+            assert floor <= night["minSize"]
+
+
+def test_topic_encrypted_and_dashboard(stack_plan: Plan) -> None:
+    topic = next(r for r in stack_plan.resources if r.name == "monitoring-alarms")
+    key = next(r for r in stack_plan.resources if r.name == "monitoring-key")
+    assert topic.inputs["kmsMasterKeyId"] == key.state["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    assert len(of_type(stack_plan.resources, "aws:cloudwatch/dashboard:Dashboard")) == 1
+
+
+def test_log_groups_per_server_tier(stack_plan: Plan) -> None:
+    groups = {r.name: r.inputs for r in of_type(stack_plan.resources, "aws:cloudwatch/logGroup:LogGroup")}
+    assert set(groups) == {"api-logs", "realtime-logs"}
