@@ -1,0 +1,172 @@
+"""``python -m budget check``: price the planned stack(s), judge them against their limits, print a report.
+
+Exit codes: 0 within budget (warnings allowed, or over with the owner's override), 1 over budget,
+2 bad input (stack config, preview file, catalog) or anything unpriced. With several stacks the highest wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from budget.catalog import DEFAULT_CATALOG, CatalogError, load_catalog
+from budget.report import markdown, table
+from budget.report.document import error_report, stack_report
+
+ROOT = Path(__file__).resolve().parents[1]
+FORMATS = ("table", "json", "markdown")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One stack to check: where its config comes from and what to price."""
+
+    stack: str
+    stack_file: Path | None
+    config_json: str | None
+    preview_json: Path | None
+    catalog: Path
+    what_ifs: bool
+
+
+def _load_config(job: Job) -> Any:
+    from pydantic import ValidationError
+
+    from components.config import ConfigError, StackConfig, load_stack_file, parse_stack_config
+
+    if job.config_json is not None:
+        try:
+            cfg = StackConfig.model_validate_json(job.config_json)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid stack configuration (--config-json):\n  {exc}") from None
+        if cfg.stack != job.stack:
+            raise ConfigError(f"--config-json is for stack {cfg.stack!r}, not {job.stack!r}")
+        return cfg
+    assert job.stack_file is not None
+    cfg = load_stack_file(job.stack_file)
+    if cfg.stack != job.stack:  # another file given with --stack-file: keep the requested name
+        from components.config import read_stack_file
+
+        cfg = parse_stack_config(job.stack, read_stack_file(job.stack_file))
+    return cfg
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Check one stack; every failure becomes a report with status "error" and exit code 2."""
+    from budget.estimator import estimate
+    from budget.plan import PlanError, plan_offline
+    from budget.preview import PreviewError, read_preview
+    from budget.whatif import what_ifs
+    from components.config import ConfigError
+
+    try:
+        cfg = _load_config(job)
+        catalog = load_catalog(job.catalog)
+        resources = read_preview(job.preview_json) if job.preview_json else plan_offline(cfg)
+    except (ConfigError, CatalogError, PlanError, PreviewError) as exc:
+        return error_report(job.stack, str(exc))
+    est = estimate(resources, cfg, catalog)
+    scenarios = what_ifs(resources, cfg, catalog) if job.what_ifs and not est.unpriced else []
+    return stack_report(est, scenarios)
+
+
+def _run_all(jobs: Sequence[Job]) -> list[dict[str, Any]]:
+    """Run stacks in parallel processes forked after the heavy imports: each pays only for its plan."""
+    if len(jobs) == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [run_job(job) for job in jobs]
+    try:  # import once in the parent: forked workers inherit pulumi, pulumi_aws and the program's modules
+        import components.mocks
+        import components.stack  # noqa: F401
+    except ImportError:
+        pass
+    import budget.estimator
+    import budget.whatif  # noqa: F401
+
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(processes=min(len(jobs), 3)) as pool:
+        return pool.map(run_job, jobs)
+
+
+def _stack_files() -> list[Path]:
+    return sorted(p for p in ROOT.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m budget", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="price the planned stack(s) and judge them against their budget")
+    which = check.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", help="stack name (reads Pulumi.<stack>.yaml from the project root)")
+    which.add_argument("--all", action="store_true", help="every Pulumi.<stack>.yaml in the project root")
+    check.add_argument("--stack-file", type=Path, help="read the stack config from this file instead")
+    check.add_argument(
+        "--config-json", help="validated stack config as JSON ('-' = stdin); used by the guard"
+    )
+    check.add_argument("--preview-json", type=Path, help="price a 'pulumi preview --json' document")
+    check.add_argument("--format", choices=FORMATS, default="table")
+    check.add_argument("--json-out", type=Path, help="also write the JSON report to this file")
+    check.add_argument(
+        "--catalog", type=Path, default=DEFAULT_CATALOG, help="price catalog (default: built in)"
+    )
+    check.add_argument("--no-what-ifs", action="store_true", help="skip the what-if scenarios")
+    return parser
+
+
+def _jobs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Job]:
+    common = {"catalog": args.catalog, "what_ifs": not args.no_what_ifs}
+    if args.all:
+        if args.stack_file or args.config_json or args.preview_json:
+            parser.error(
+                "--all takes no --stack-file, --config-json or --preview-json (they describe one stack)"
+            )
+        files = _stack_files()
+        if not files:
+            parser.error(f"no Pulumi.<stack>.yaml files in {ROOT}")
+        return [Job(f.name[len("Pulumi.") : -len(".yaml")], f, None, None, **common) for f in files]
+    config_json = None
+    if args.config_json is not None:
+        config_json = (
+            sys.stdin.read()
+            if args.config_json == "-"
+            else Path(args.config_json).read_text(encoding="utf-8")
+        )
+    stack_file = args.stack_file or ROOT / f"Pulumi.{args.stack}.yaml"
+    return [Job(args.stack, stack_file, config_json, args.preview_json, **common)]
+
+
+def render(docs: list[dict[str, Any]], fmt: str, many: bool) -> str:
+    if fmt == "json":
+        return json.dumps({"stacks": docs} if many else docs[0], indent=1, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return markdown.render(docs)
+    return table.render(docs)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    jobs = _jobs(args, parser)
+    docs = _run_all(jobs)
+    sys.stdout.write(render(docs, args.format, many=args.all))
+    if args.json_out:
+        args.json_out.write_text(render(docs, "json", many=args.all), encoding="utf-8")
+    code = max(doc["exit_code"] for doc in docs)
+    for doc in docs:
+        if doc.get("status") == "error":
+            print(f"budget check: {doc['stack']}: {doc['error']}", file=sys.stderr)
+        elif doc["unpriced"]:
+            names = ", ".join(f"{u['type']} '{u['name']}'" for u in doc["unpriced"])
+            print(f"budget check: {doc['stack']}: unpriced (fails closed): {names}", file=sys.stderr)
+        elif doc["exit_code"] == 1:
+            print(
+                f"budget check: {doc['stack']} is over budget: TZS {doc['total_tzs']:,} at max size >"
+                f" limit TZS {doc['limit_tzs']:,}",
+                file=sys.stderr,
+            )
+    return code

@@ -1,0 +1,60 @@
+"""Offline input: run the Pulumi program under mocks and take every resource it registers.
+
+The program's own planner (``components.mocks.plan_resources``) calls ``build_stack`` directly, never
+``__main__``, so the budget guard does not recurse. The check prices exactly what would be deployed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from budget.model import PlannedResource
+from components.config import StackConfig
+
+
+class PlanError(RuntimeError):
+    """The program could not be planned (import failure or an exception while registering resources)."""
+
+
+def tier_of(type_token: str, inputs: Mapping[str, Any], fallback: str = "untiered") -> str:
+    """The ``tier`` cost-allocation tag (map tags, or an auto-scaling group's list of tags)."""
+    tags = inputs.get("tags")
+    if isinstance(tags, Mapping) and isinstance(tags.get("tier"), str):
+        return tags["tier"]
+    if isinstance(tags, list):
+        for tag in tags:
+            if isinstance(tag, Mapping) and tag.get("key") == "tier" and isinstance(tag.get("value"), str):
+                return tag["value"]
+    return fallback
+
+
+def from_record(record: Any) -> PlannedResource:
+    """A mocks record (type, name, inputs, id, tier, urn) as a :class:`PlannedResource`."""
+    inputs = dict(getattr(record, "inputs", None) or {})
+    tier = getattr(record, "tier", None) or tier_of(record.type, inputs)
+    return PlannedResource(
+        type=record.type,
+        name=record.name,
+        inputs=inputs,
+        urn=getattr(record, "urn", None) or f"urn:pulumi:-::-::{record.type}::{record.name}",
+        tier=tier,
+        id=getattr(record, "id", None),
+        custom=getattr(record, "custom", True),
+        parent=getattr(record, "parent", None),
+    )
+
+
+def plan_offline(cfg: StackConfig) -> list[PlannedResource]:
+    """Plan ``cfg`` under Pulumi mocks and return what the program would register."""
+    try:
+        from components.mocks import plan_resources
+    except ImportError as exc:
+        raise PlanError(f"cannot plan offline: components.mocks is not importable ({exc})") from None
+    try:
+        records = plan_resources(cfg)
+    except Exception as exc:  # the program failed: report it, price nothing
+        raise PlanError(
+            f"planning stack {cfg.stack} under mocks failed: {type(exc).__name__}: {exc}"
+        ) from None
+    return [from_record(r) for r in records]

@@ -1,0 +1,93 @@
+"""Input from ``pulumi preview --json``: price the steps' ``newState`` (type, inputs) with the same rules.
+
+Steps that delete or only read are skipped; a resource replaced in place appears once (the last state per
+URN). Values unknown until deploy are the placeholder ``04da6b54-...``; rules resolve links through each
+state's ``propertyDependencies`` instead of ids.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from budget.model import PlannedResource
+from budget.plan import tier_of
+
+SKIPPED_OPS = frozenset(
+    {
+        "delete",
+        "delete-replaced",
+        "discard",
+        "discard-replaced",
+        "read",
+        "read-replacement",
+        "remove-pending-replace",
+    }
+)
+
+
+class PreviewError(ValueError):
+    """The preview file is missing, not JSON, or not a ``pulumi preview --json`` document."""
+
+
+def _name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+def parse_preview(document: Any, where: str = "preview") -> list[PlannedResource]:
+    """The planned resources of a preview document."""
+    if not isinstance(document, dict) or not isinstance(document.get("steps"), list):
+        raise PreviewError(
+            f"{where}: not a 'pulumi preview --json' document (expected an object with 'steps': [...])"
+        )
+    states: dict[str, dict[str, Any]] = {}
+    for n, step in enumerate(document["steps"]):
+        if not isinstance(step, dict) or not isinstance(step.get("op"), str):
+            raise PreviewError(f"{where}: steps[{n}] is not a step object with an 'op'")
+        if step["op"] in SKIPPED_OPS:
+            continue
+        state = step.get("newState")
+        if not isinstance(state, dict):
+            raise PreviewError(f"{where}: steps[{n}] ({step['op']}) has no 'newState'")
+        urn = state.get("urn") or step.get("urn")
+        if not isinstance(urn, str) or not isinstance(state.get("type"), str):
+            raise PreviewError(f"{where}: steps[{n}].newState needs 'urn' and 'type'")
+        if not isinstance(state.get("inputs", {}), dict):
+            raise PreviewError(f"{where}: steps[{n}].newState.inputs is not an object")
+        states[urn] = state
+    parents: dict[str, str] = {}
+    resources = []
+    for urn, state in states.items():
+        inputs = state.get("inputs") or {}
+        parent = state.get("parent")
+        fallback = parents.get(parent, "untiered") if parent else "untiered"
+        tier = tier_of(state["type"], inputs, fallback)
+        parents[urn] = tier
+        deps = state.get("propertyDependencies") or {}
+        resources.append(
+            PlannedResource(
+                type=state["type"],
+                name=_name(urn),
+                inputs=inputs,
+                urn=urn,
+                tier=tier,
+                id=state.get("id") or None,
+                custom=bool(state.get("custom", True)),
+                parent=parent,
+                property_dependencies={k: list(v) for k, v in deps.items() if isinstance(v, list)},
+            )
+        )
+    return resources
+
+
+def read_preview(path: Path) -> list[PlannedResource]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PreviewError(f"preview file not found: {path}") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PreviewError(f"{path}: not valid JSON ({exc})") from None
+    return parse_preview(document, where=str(path))

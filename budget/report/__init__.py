@@ -1,0 +1,1 @@
+"""Report formats: the JSON document, a terminal table and Markdown for pull-request comments."""

@@ -1,0 +1,120 @@
+"""What a pricing rule sees: the stack config, the catalog for the stack's region, and every planned resource.
+
+Rules resolve links between resources here (an auto-scaling group to its launch template, a schedule to its
+group) by id under mocks and by ``propertyDependencies`` URNs in a preview, where ids are still unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from budget.catalog import Catalog, Price
+from budget.model import CostLine, PlannedResource, Quantity, line
+from components.config import StackConfig
+
+#: The placeholder ``pulumi preview --json`` prints for a value not known until deploy.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+class RuleError(ValueError):
+    """A resource cannot be priced (a required input is missing or has no catalog price)."""
+
+
+@dataclass(frozen=True)
+class PricingOptions:
+    """Purchase options for the what-ifs: 1-year no-upfront reservations for the always-on baseline."""
+
+    reserved: bool = False
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    cfg: StackConfig
+    catalog: Catalog
+    resources: Sequence[PlannedResource]
+    options: PricingOptions = PricingOptions()
+
+    @property
+    def region(self) -> str:
+        return self.cfg.region
+
+    @property
+    def hours(self) -> float:
+        return self.catalog.hours_per_month
+
+    def price(self, key: str) -> Price:
+        return self.catalog.get(self.region, key)
+
+    def of_type(self, *types: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type in types]
+
+    def is_first(self, resource: PlannedResource, *types: str) -> bool:
+        """Whether ``resource`` is the first of ``types`` in plan order (stack-wide usage attaches there)."""
+        same = self.of_type(*types)
+        return bool(same) and same[0].urn == resource.urn
+
+    def linked(
+        self,
+        source: PlannedResource,
+        prop: str,
+        value: Any,
+        types: Iterable[str],
+        match: Callable[[PlannedResource, Any], bool] | None = None,
+    ) -> PlannedResource | None:
+        """The resource of ``types`` that ``source``'s input ``prop`` refers to.
+
+        Known values are matched against the candidates' id (or ``match``); an unknown value (preview)
+        is resolved through ``source.property_dependencies[prop]``.
+        """
+        candidates = self.of_type(*types)
+        if value not in (None, UNKNOWN):
+            for cand in candidates:
+                if (match or _id_match)(cand, value):
+                    return cand
+        urns = set(source.property_dependencies.get(prop, ()))
+        hits = [c for c in candidates if c.urn in urns]
+        return hits[0] if len(hits) == 1 else None
+
+
+def _id_match(candidate: PlannedResource, value: Any) -> bool:
+    return candidate.id is not None and candidate.id == value
+
+
+def require(inputs: Mapping[str, Any], key: str, resource: PlannedResource) -> Any:
+    """An input the rule cannot price without: missing or unknown is an error naming the input."""
+    value = inputs.get(key)
+    if value is None or value == UNKNOWN:
+        raise RuleError(f"input '{key}' is missing or unknown")
+    return value
+
+
+def number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise RuleError(f"{what} is not a number: {value!r}")
+    try:
+        return float(value)
+    except ValueError:
+        raise RuleError(f"{what} is not a number: {value!r}") from None
+
+
+Rule = Callable[[PlannedResource, RuleContext], list[CostLine]]
+
+
+def reservable_line(
+    ctx: RuleContext, name: str, unit: str, quantity: float | Quantity, price: Price, discount_key: str
+) -> CostLine:
+    """A line for an always-on instance: on demand, or 1-year no-upfront reserved in the reserved what-if."""
+    if not ctx.options.reserved:
+        return line(f"{name}, on-demand", unit, quantity, price)
+    discount = ctx.price(discount_key)
+    return line(
+        f"{name}, reserved 1 yr no upfront",
+        unit,
+        quantity,
+        price,
+        factor=1 - discount.amount,
+        also=[discount],
+        how="on-demand x (1 - RI discount)",
+    )

@@ -1,0 +1,114 @@
+"""RDS PostgreSQL instance (primary or read replica).
+
+Instance hours by class (Multi-AZ = a standby, twice the price), storage (Multi-AZ twice), backup storage
+beyond the free amount (free = the provisioned storage), and the master-password secret RDS creates in
+Secrets Manager when it manages the password. A read replica is priced as its own instance. Cross-AZ traffic
+between the app servers and the data stores is attached to the primary database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from budget.model import CostLine, PlannedResource, line
+from budget.rules.base import UNKNOWN, RuleContext, RuleError, number, require, reservable_line
+
+TYPES = ("aws:rds/instance:Instance",)
+SECRET = "aws:secretsmanager/secret:Secret"
+
+
+def _source(replica: PlannedResource, ctx: RuleContext) -> PlannedResource:
+    ref = replica.inputs.get("replicateSourceDb")
+
+    def match(cand: PlannedResource, value: Any) -> bool:
+        return value in (cand.id, cand.inputs.get("identifier"), cand.name) or (
+            isinstance(value, str) and value.endswith(f":db:{cand.inputs.get('identifier')}")
+        )
+
+    source = ctx.linked(replica, "replicateSourceDb", ref, TYPES, match)
+    if source is None:
+        raise RuleError(f"read replica's source database {ref!r} not found among the planned resources")
+    return source
+
+
+def is_primary(db: PlannedResource) -> bool:
+    return db.inputs.get("replicateSourceDb") in (None, "")
+
+
+def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
+    inputs = db.inputs
+    source = None if is_primary(db) else _source(db, ctx)
+    engine = inputs.get("engine") or (source.inputs.get("engine") if source else None)
+    if engine in (None, UNKNOWN):
+        raise RuleError("input 'engine' is missing or unknown")
+    if engine != "postgres":
+        raise RuleError(f"engine '{engine}' has no prices in the catalog (only postgres)")
+    klass = require(inputs, "instanceClass", db)
+    multi = bool(inputs.get("multiAz"))
+    az, az_label = ("multi_az", "Multi-AZ") if multi else ("single_az", "Single-AZ")
+    role = "read replica" if source else "primary"
+    lines = [
+        reservable_line(
+            ctx,
+            f"Database instance ({role}, {klass}, {az_label})",
+            "hours",
+            ctx.hours,
+            ctx.price(f"rds.postgres.{klass}.{az}"),
+            "discount.rds.ri_1yr_no_upfront",
+        )
+    ]
+    storage_raw = inputs.get("allocatedStorage") or (
+        source.inputs.get("allocatedStorage") if source else None
+    )
+    if storage_raw in (None, UNKNOWN):
+        raise RuleError("input 'allocatedStorage' is missing or unknown")
+    storage = number(storage_raw, "allocatedStorage")
+    kind = inputs.get("storageType") or (source.inputs.get("storageType") if source else None) or "gp2"
+    lines.append(
+        line(f"Storage ({kind}, {az_label})", "GB-months", storage, ctx.price(f"rds.storage.{kind}.{az}"))
+    )
+    if source is None:
+        extra = max(0.0, ctx.cfg.usage.rds_backup_storage_gb - storage)
+        lines.append(
+            line(
+                "Backup storage beyond the free amount (free = provisioned storage)",
+                "GB-months",
+                extra,
+                ctx.price("rds.backup"),
+                usage_based=True,
+                how=f"{ctx.cfg.usage.rds_backup_storage_gb:g} GB total - {storage:g} GB free",
+            )
+        )
+        if inputs.get("manageMasterUserPassword"):
+            lines.append(
+                line(
+                    "Master password secret (created by RDS)",
+                    "secrets",
+                    1,
+                    ctx.price("secretsmanager.secret"),
+                )
+            )
+            if not ctx.of_type(SECRET):
+                lines.append(_api_calls(ctx))
+        primaries = [r for r in ctx.of_type(*TYPES) if is_primary(r)]
+        if primaries and primaries[0].urn == db.urn:
+            lines.append(
+                line(
+                    "Cross-AZ data transfer (app servers <-> data stores, both directions)",
+                    "GB",
+                    ctx.cfg.usage.cross_az_gb * 2,
+                    ctx.price("transfer.inter_az"),
+                    usage_based=True,
+                )
+            )
+    return lines
+
+
+def _api_calls(ctx: RuleContext) -> CostLine:
+    return line(
+        "Secrets Manager API calls",
+        "10k requests",
+        ctx.cfg.usage.secrets_api_calls / 10_000,
+        ctx.price("secretsmanager.api_calls"),
+        usage_based=True,
+    )
