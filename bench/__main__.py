@@ -45,6 +45,7 @@ def fanout_params(args: argparse.Namespace) -> FanoutParams:
         sweep_start=args.sweep_start,
         sweep_factor=args.sweep_factor,
         sweep_duration=args.sweep_duration,
+        sweep_max=args.sweep_max,
     )
 
 
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     fan.add_argument("--sweep-start", type=float, default=2500.0, help="first sweep step, deliveries/s")
     fan.add_argument("--sweep-factor", type=float, default=1.5)
     fan.add_argument("--sweep-duration", type=float, default=8.0)
+    fan.add_argument("--sweep-max", type=float, default=400_000.0, help="last sweep step, deliveries/s")
 
     api = sub.add_parser("api", help="REST publish + history against PostgreSQL and Redis")
     api.add_argument("--rate", type=float, default=1000.0, help="requests per second")

@@ -1,0 +1,148 @@
+"""Small runs of every benchmark, so that the harness cannot rot: real servers, real sockets, real counts."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import psutil
+import pytest
+
+from bench import wsproto
+from bench.api import ApiParams, run_api
+from bench.common import percentiles
+from bench.fanout import FanoutParams, run_fanout
+from bench.loadclient import bucket
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.services
+
+
+def _run(coro):  # type: ignore[no-untyped-def]
+    import uvloop
+
+    return uvloop.run(coro)
+
+
+def _no_children_left() -> None:
+    alive = [
+        p for p in psutil.Process().children(recursive=True) if p.is_running() and p.status() != "zombie"
+    ]
+    assert not alive, f"benchmark left processes behind: {[p.cmdline()[:3] for p in alive]}"
+
+
+def test_fanout_rooms_ours_and_baseline_lose_nothing() -> None:
+    params = FanoutParams(
+        workload="rooms",
+        connections=200,
+        workers=1,
+        rate=40,
+        duration=2,
+        baseline="nodeflate",
+        settle=0.5,
+        drain=3,
+    )
+    out = _run(run_fanout(params, log=lambda _m: None))
+    assert set(out["servers"]) == {"ours", "baseline-nodeflate"}
+    for name, r in out["servers"].items():
+        assert r["connections_opened"] == 200, (name, r.get("client_error_samples"), r.get("server_log_tail"))
+        assert r["connections_held_at_end"] == 200, name
+        assert r["connect_rate"] > 0
+        (w,) = r["windows"]
+        assert w["messages_sent"] >= 70, name
+        assert w["deliveries_expected"] == 10 * w["messages_sent"]
+        assert w["delivered"] == w["deliveries_expected"], (name, w)
+        assert w["lost"] == 0 and w["duplicates"] == 0 and w["gaps"] == 0, (name, w)
+        assert w["deliveries_per_s"] > 0 and w["server_cpu_s"] > 0
+        assert 0 < w["p50_ms"] <= w["p99_ms"] <= w["max_ms"] < 5000
+        assert r["memory"]["rss_per_conn_kb"] > 0
+    assert out["ratios"]["baseline-nodeflate"]["deliveries_per_server_cpu_s"] > 0
+    _no_children_left()
+
+
+def test_cli_broadcast_sweep_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "fanout.json"
+    cmd = [sys.executable, "-m", "bench", "--json", str(out), "--timeout", "120", "fanout"]
+    cmd += ["--workload", "broadcast", "--connections", "100", "--workers", "2", "--baseline", "default"]
+    cmd += [
+        "--sweep",
+        "--sweep-start",
+        "500",
+        "--sweep-factor",
+        "2",
+        "--sweep-max",
+        "1000",
+        "--sweep-duration",
+        "2",
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    assert "deliv/s" in proc.stdout and "ours / baseline" in proc.stdout
+    doc = json.loads(out.read_text())
+    assert {"machine", "versions", "runs"} <= set(doc)
+    assert doc["machine"]["cpus"] >= 1 and doc["versions"]["broadcaster"] == "0.3.1"
+    (run,) = doc["runs"]
+    assert run["params"]["workload"] == "broadcast"
+    ours, base = run["servers"]["ours"], run["servers"]["baseline"]
+    assert ours["server_processes"] >= 3  # supervisor + 2 workers
+    for r in (ours, base):
+        assert [round(w["target_deliveries_per_s"]) for w in r["windows"]] == [500, 1000]
+        assert all(w["lost"] == 0 and w["delivered"] > 0 for w in r["windows"])
+    assert ours["max_rate_p99_under_100ms"] >= 900
+    assert {t["target"] for t in run["targets"]} >= {
+        "messages lost",
+        "server memory per idle connection (RSS)",
+    }
+
+
+def test_api_publish_and_history() -> None:
+    params = ApiParams(rate=100, duration=2, workers=1, channels=10, prefill=10, limit=5)
+    out = _run(run_api(params, log=lambda _m: None))
+    (w,) = out["windows"]
+    assert w["errors"] == 0, w["error_samples"]
+    assert w["status"].get("201", 0) > 50 and w["status"].get("200", 0) > 50
+    assert w["throughput_rps"] > 80
+    assert w["db_queries"] > w["status"]["201"]  # every publish is at least one statement
+    assert w["p99_ms"] is not None and w["p99_ms"] < 1000
+    assert w["history_cache_hit_ratio"] is not None
+    _no_children_left()
+
+
+def test_client_frames_are_masked_and_server_frames_parsed() -> None:
+    frame = wsproto.encode_frame(b"hello", 1)
+    assert frame[0] == 0x81 and frame[1] == 0x80 | 5
+    key, body = frame[2:6], frame[6:]
+    assert bytes(b ^ key[i % 4] for i, b in enumerate(body)) == b"hello"
+
+    got: list[bytes] = []
+
+    async def feed() -> None:
+        c = wsproto.WSClient("h", "/", lambda _c, p: got.append(p))
+        c.transport = None  # type: ignore[assignment]
+        c._shook = True
+        c._inflate = zlib.decompressobj(-15)
+        deflate = zlib.compressobj(wbits=-15)
+        compressed = deflate.compress(b'{"x":1}') + deflate.flush(zlib.Z_SYNC_FLUSH)
+        compressed = compressed[:-4]  # permessage-deflate strips the empty block's tail
+        big = b"y" * 300
+        data = bytes([0xC1, len(compressed)]) + compressed + bytes([0x81, 126]) + struct.pack("!H", 300) + big
+        c.data_received(data[:3])
+        c.data_received(data[3:])
+
+    _run(feed())
+    assert got == [b'{"x":1}', b"y" * 300]
+
+
+def test_percentiles_from_histogram() -> None:
+    hist: dict[int, int] = {}
+    for ms in [1.0] * 98 + [50.0, 2000.0]:
+        hist[bucket(ms)] = hist.get(bucket(ms), 0) + 1
+    p = percentiles(hist)
+    assert p["p50_ms"] == pytest.approx(1.1)
+    assert p["p99_ms"] == pytest.approx(50.1)
+    assert p["max_ms"] == pytest.approx(2010.0)
