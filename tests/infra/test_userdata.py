@@ -1,0 +1,53 @@
+"""The user data script: systemd service, secrets by ARN only, and no value that could break out."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.userdata import UserDataSpec, render_user_data
+
+SPEC = UserDataSpec(
+    role="realtime",
+    region="af-south-1",
+    app_port=8000,
+    workers=2,
+    log_group="/stars/phase1/realtime",
+    database_host="db.example.internal",
+    database_name="stars",
+    database_secret_arn="arn:aws:secretsmanager:af-south-1:123456789012:secret:rds!db-1-AbC",
+    redis_host="master.cache.example.internal",
+    redis_port=6379,
+    redis_secret_arn="arn:aws:secretsmanager:af-south-1:123456789012:secret:cache-AbC",
+    signing_key_secret_arn="arn:aws:secretsmanager:af-south-1:123456789012:secret:jwt-AbC",
+    release_uri="s3://bucket/releases/stars-runtime.tar.gz",
+)
+
+
+def test_runs_under_systemd_with_workers_and_arns() -> None:
+    script = render_user_data(SPEC)
+    assert script.startswith("#!/bin/bash")
+    assert "systemctl enable --now stars.service" in script
+    assert "--workers 2" in script and "--port 8000" in script
+    assert "STARS_DATABASE_SECRET_ARN=arn:aws:secretsmanager:" in script
+    assert "aws s3 cp s3://bucket/releases/stars-runtime.tar.gz" in script
+    assert "ExecStartPre=+/opt/stars/bin/stars-secrets" in script
+
+
+def test_without_release_it_says_so() -> None:
+    script = render_user_data(UserDataSpec(**{**SPEC.__dict__, "release_uri": None}))
+    assert "aws s3 cp" not in script and "baked into the image" in script
+
+
+@pytest.mark.parametrize(
+    ("field", "named"),
+    [
+        ("database_host", "STARS_DATABASE_HOST"),
+        ("redis_secret_arn", "STARS_REDIS_SECRET_ARN"),
+        ("log_group", "log_group"),
+        ("release_uri", "release_uri"),
+    ],
+)
+def test_values_that_need_quoting_are_refused(field: str, named: str) -> None:
+    spec = UserDataSpec(**{**SPEC.__dict__, field: "x\nexport EVIL=1"})
+    with pytest.raises(ValueError, match=named):
+        render_user_data(spec)
