@@ -115,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
         "--catalog", type=Path, default=DEFAULT_CATALOG, help="price catalog (default: built in)"
     )
     check.add_argument("--no-what-ifs", action="store_true", help="skip the what-if scenarios")
+    from budget.review_cli import register  # review tools: diff, comment, report, prices
+
+    register(sub)
     return parser
 
 
@@ -151,6 +154,8 @@ def render(docs: list[dict[str, Any]], fmt: str, many: bool) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command != "check":
+        return int(args.func(args))
     jobs = _jobs(args, parser)
     docs = _run_all(jobs)
     sys.stdout.write(render(docs, args.format, many=args.all))
