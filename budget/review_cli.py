@@ -155,6 +155,92 @@ def _add_diff_inputs(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top", type=int, default=10, help="changed resources shown per stack")
 
 
+def run_report(args: argparse.Namespace) -> int:
+    """``report``: the HTML page for every stack (from a saved check report, or by running the check)."""
+    from budget.diff import ReportError, load_report, parse_report
+    from budget.html_report import render_html
+
+    try:
+        stacks = load_report(Path(args.input)) if args.input else parse_report(_check_all())
+    except ReportError as exc:
+        print(f"budget report: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if not stacks:
+        print("budget report: no stacks to report", file=sys.stderr)
+        return EXIT_INPUT
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(render_html(stacks.values()), encoding="utf-8")
+    print(f"budget report: wrote {args.output} ({len(stacks)} stacks)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _check_all() -> Any:
+    """The check's JSON for every stack, produced by the check's own command (same numbers by design)."""
+    import json
+    import subprocess
+
+    from budget.diff import ReportError
+
+    cmd = [sys.executable, "-m", "budget", "check", "--all", "--format", "json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode > 1:
+        raise ReportError(f"the budget check failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"the budget check printed no JSON: {exc}") from exc
+
+
+def run_prices_show(args: argparse.Namespace) -> int:
+    """``prices show``: every catalog figure with its source, date and status."""
+    from budget.catalog import CatalogError, load_catalog
+    from budget.prices import show
+
+    try:
+        catalog = load_catalog(Path(args.catalog))
+    except CatalogError as exc:
+        print(f"budget prices: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.region and args.region not in catalog.regions:
+        print(f"budget prices: region {args.region} is not in the catalog", file=sys.stderr)
+        return EXIT_INPUT
+    sys.stdout.write(show(catalog, region=args.region, fmt=args.format))
+    return EXIT_OK
+
+
+def run_prices_refresh(args: argparse.Namespace) -> int:
+    """``prices refresh``: rebuild a region's entries from the AWS Price List API (needs AWS credentials)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from budget.catalog import CatalogError
+    from budget.prices import PRICING_REGION, refresh, render_refresh
+
+    session = boto3.Session()
+    if session.get_credentials() is None:
+        print(
+            "budget prices refresh: no AWS credentials found. The Price List API needs an AWS identity "
+            "(any IAM user or role allowed pricing:GetProducts); set AWS_PROFILE or AWS_ACCESS_KEY_ID/"
+            "AWS_SECRET_ACCESS_KEY. The catalog was not changed.",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    client = session.client("pricing", region_name=PRICING_REGION)
+    try:
+        result = refresh(client, Path(args.catalog), args.region, dry_run=args.dry_run)
+    except (BotoCoreError, ClientError) as exc:
+        print(
+            f"budget prices refresh: the Price List API failed: {exc}. The catalog was not changed.",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    except CatalogError as exc:
+        print(f"budget prices refresh: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    sys.stdout.write(render_refresh(result))
+    return EXIT_OK
+
+
 def register(subparsers: Any) -> None:
     """Add the review subcommands to the budget CLI's subparsers (each sets ``func``)."""
     p = subparsers.add_parser("diff", help="cost change between two check reports (base vs head)")
@@ -175,6 +261,27 @@ def register(subparsers: Any) -> None:
     p.add_argument("--github-output", help="append step outputs here (default: $GITHUB_OUTPUT)")
     _add_policy_options(p)
     p.set_defaults(func=run_comment)
+
+    p = subparsers.add_parser("report", help="self-contained HTML cost report for every stack")
+    p.add_argument("--format", choices=("html",), default="html")
+    p.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    p.add_argument("--input", help="a saved `check --all --format json` report (default: run the check)")
+    p.set_defaults(func=run_report)
+
+    from budget.catalog import DEFAULT_CATALOG
+
+    prices = subparsers.add_parser("prices", help="show or refresh the price catalog")
+    sub = prices.add_subparsers(dest="prices_command", required=True)
+    p = sub.add_parser("show", help="every price with its source, date and status")
+    p.add_argument("--region", help="only this region (and the global prices)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--catalog", default=str(DEFAULT_CATALOG), help=argparse.SUPPRESS)
+    p.set_defaults(func=run_prices_show)
+    p = sub.add_parser("refresh", help="rebuild a region's prices from the AWS Price List API")
+    p.add_argument("--region", required=True)
+    p.add_argument("--dry-run", action="store_true", help="report the changes, write nothing")
+    p.add_argument("--catalog", default=str(DEFAULT_CATALOG), help="catalog file to update")
+    p.set_defaults(func=run_prices_refresh)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
