@@ -6,7 +6,6 @@ so servers read it by ARN and the launch template never carries it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -87,6 +86,7 @@ class Cache(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        # A plain string, the format the runtime's installer reads (``STARS_REDIS_AUTH_SECRET_ARN``).
         self.auth_secret = aws.secretsmanager.Secret(
             f"{name}-auth",
             name=f"stars/{stack}/cache-auth",
@@ -98,11 +98,7 @@ class Cache(pulumi.ComponentResource):
         aws.secretsmanager.SecretVersion(
             f"{name}-auth-version",
             secret_id=self.auth_secret.id,
-            secret_string=pulumi.Output.secret(
-                pulumi.Output.all(
-                    self.auth_token.result, self.replication_group.primary_endpoint_address
-                ).apply(lambda v: json.dumps({"auth_token": v[0], "host": v[1], "port": REDIS_PORT}))
-            ),
+            secret_string=self.auth_token.result,
             opts=child,
         )
 

@@ -86,7 +86,7 @@ class ServerTier(pulumi.ComponentResource):
             aws.secretsmanager.SecretVersion(
                 f"{name}-signing-key-version",
                 secret_id=self.signing_key_secret.id,
-                secret_string=key.result.apply(lambda v: json.dumps({"secret": v})),
+                secret_string=key.result,  # a plain string, as the runtime's installer reads it
                 opts=child,
             )
             signing_key_arn: pulumi.Input[str] = self.signing_key_secret.arn

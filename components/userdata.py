@@ -1,8 +1,9 @@
-"""User data for the API and realtime servers: install the runtime and run it under systemd.
+"""User data for the API and realtime servers: fetch the release, hand over to the runtime's installer.
 
-The script carries only non-secret values (region, endpoints, secret ARNs). Secrets are fetched by ARN
-from Secrets Manager when the service starts, into a root-only file under /run (tmpfs, never on disk
-and never in the launch template, which anyone with ``ec2:DescribeLaunchTemplateVersions`` can read).
+The runtime ships its own installer (``runtime/deploy/bootstrap.sh``: virtualenv, systemd unit, secrets
+read by ARN with the instance role). This script only prepares the machine, downloads the release from
+the private bucket and calls that installer with non-secret settings: region, endpoints and secret ARNs.
+It never carries a secret value: anyone with ``ec2:DescribeLaunchTemplateVersions`` can read user data.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass, field
 
 #: Values written into the script must be plain tokens (ARNs, host names, numbers): nothing to escape.
 _SAFE = re.compile(r"^[A-Za-z0-9_.:/@+=,*!-]*$")
+#: Where the runtime writes its log (a systemd drop-in routes stdout/stderr there for the agent).
+APP_LOG = "/var/log/stars/runtime.log"
+UNIT = "stars-runtime.service"
 
 
 @dataclass(frozen=True)
@@ -27,49 +31,15 @@ class UserDataSpec:
     log_group: str
     database_host: str
     database_name: str
-    database_secret_arn: str
+    database_secret_arn: str  # RDS-managed master secret (JSON with username and password)
     redis_host: str
     redis_port: int
-    redis_secret_arn: str
-    signing_key_secret_arn: str
-    release_uri: str | None = None  # s3://bucket/key of the runtime release (a wheel or sdist)
-    app: str = "runtime.app:app"
+    redis_secret_arn: str  # the AUTH token (plain string)
+    signing_key_secret_arn: str  # the JWT signing key (plain string)
+    release_uri: str | None = None  # s3://bucket/key of the release tarball (the repository)
+    database_port: int = 5432
     drain_seconds: int = 60
     extra_env: Mapping[str, str] = field(default_factory=dict)
-
-
-#: Runs as root before the service starts (``ExecStartPre=+``): secrets by ARN -> a tmpfs file for ``stars``.
-SECRETS_SCRIPT = r"""#!/opt/stars/venv/bin/python
-# Reads the secrets by ARN and writes the runtime's connection settings to a root-only tmpfs file.
-import json, os, pwd, shlex, subprocess, urllib.parse
-
-def secret(arn):
-    out = subprocess.run(["aws", "secretsmanager", "get-secret-value", "--secret-id", arn,
-                          "--query", "SecretString", "--output", "text"], check=True,
-                         capture_output=True, text=True).stdout
-    return json.loads(out)
-
-db = secret(os.environ["STARS_DATABASE_SECRET_ARN"])
-redis = secret(os.environ["STARS_REDIS_SECRET_ARN"])
-key = secret(os.environ["STARS_SIGNING_KEY_SECRET_ARN"])
-q = urllib.parse.quote
-values = {
-    "STARS_DATABASE_URL": "postgresql+asyncpg://%s:%s@%s:5432/%s?ssl=require" % (
-        q(db["username"], safe=""), q(db["password"], safe=""), os.environ["STARS_DATABASE_HOST"],
-        os.environ["STARS_DATABASE_NAME"]),
-    "STARS_REDIS_URL": "rediss://:%s@%s:%s/0" % (
-        q(redis["auth_token"], safe=""), os.environ["STARS_REDIS_HOST"], os.environ["STARS_REDIS_PORT"]),
-    "STARS_JWT_SECRET": key["secret"],
-}
-lines = ["export %s=%s" % (k, shlex.quote(v)) for k, v in values.items()]
-user = pwd.getpwnam("stars")
-os.makedirs("/run/stars", mode=0o700, exist_ok=True)
-os.chown("/run/stars", user.pw_uid, user.pw_gid)
-fd = os.open("/run/stars/secrets.env", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-os.fchown(fd, user.pw_uid, user.pw_gid)
-with os.fdopen(fd, "w") as f:
-    f.write("\n".join(lines) + "\n")
-"""
 
 
 def _check(name: str, value: object) -> str:
@@ -79,26 +49,29 @@ def _check(name: str, value: object) -> str:
     return text
 
 
-def render_user_data(spec: UserDataSpec) -> str:
-    """A cloud-init shell script; every value is validated so none can break out of its line."""
+def installer_env(spec: UserDataSpec) -> dict[str, str]:
+    """The environment ``runtime/deploy/bootstrap.sh`` reads (see the header of that script)."""
     env = {
-        "STARS_ROLE": spec.role,
         "AWS_REGION": spec.region,
-        "AWS_DEFAULT_REGION": spec.region,
-        "STARS_PORT": spec.app_port,
-        "STARS_WORKERS": spec.workers,
-        "STARS_DATABASE_HOST": spec.database_host,
-        "STARS_DATABASE_NAME": spec.database_name,
-        "STARS_DATABASE_SECRET_ARN": spec.database_secret_arn,
-        "STARS_REDIS_HOST": spec.redis_host,
-        "STARS_REDIS_PORT": spec.redis_port,
-        "STARS_REDIS_SECRET_ARN": spec.redis_secret_arn,
-        "STARS_SIGNING_KEY_SECRET_ARN": spec.signing_key_secret_arn,
-        "STARS_DRAIN_TIMEOUT": spec.drain_seconds,
+        "STARS_ROLE": spec.role,
+        "STARS_JWT_SECRET_ARN": spec.signing_key_secret_arn,
+        "STARS_DB_SECRET_ARN": spec.database_secret_arn,
+        "STARS_DB_ENDPOINT": f"{spec.database_host}:{spec.database_port}",
+        "STARS_DB_NAME": spec.database_name,
+        "STARS_REDIS_ENDPOINT": f"{spec.redis_host}:{spec.redis_port}",
+        "STARS_REDIS_AUTH_SECRET_ARN": spec.redis_secret_arn,
+        "STARS_REDIS_TLS": "1",
+        "STARS_HOST": "0.0.0.0",
+        "STARS_PORT": str(spec.app_port),
+        "STARS_WORKERS": str(spec.workers),
         **spec.extra_env,
     }
-    env_lines = "\n".join(f"{_check('key', k)}={_check(k, v)}" for k, v in env.items())
-    app = _check("app", spec.app)
+    return {_check("key", k): _check(k, v) for k, v in env.items()}
+
+
+def render_user_data(spec: UserDataSpec) -> str:
+    """A cloud-init shell script; every value is validated so none can break out of its line."""
+    exports = "\n".join(f"export {k}={v}" for k, v in installer_env(spec).items())
     log_group = _check("log_group", spec.log_group)
     agent = json.dumps(
         {
@@ -107,7 +80,7 @@ def render_user_data(spec: UserDataSpec) -> str:
                     "files": {
                         "collect_list": [
                             {
-                                "file_path": "/var/log/stars/app.log",
+                                "file_path": APP_LOG,
                                 "log_group_name": log_group,
                                 "log_stream_name": "{instance_id}",
                             }
@@ -118,63 +91,36 @@ def render_user_data(spec: UserDataSpec) -> str:
         }
     )
     if spec.release_uri:
-        install = (
-            f"aws s3 cp {_check('release_uri', spec.release_uri)} /opt/stars/release/\n"
-            "/opt/stars/venv/bin/pip install /opt/stars/release/*"
+        fetch = (
+            f"aws s3 cp --region {_check('region', spec.region)} {_check('release_uri', spec.release_uri)}"
+            " /opt/stars/release.tar.gz\n"
+            "tar -xzf /opt/stars/release.tar.gz -C /opt/stars/src"
         )
     else:
-        install = 'echo "no release configured: the runtime must be baked into the image" >&2'
+        fetch = 'echo "no release configured: expecting the repository baked into /opt/stars/src" >&2'
     return f"""#!/bin/bash
-# STARS {spec.role} server. Contains no secret: secrets are read by ARN when the service starts.
+# STARS {spec.role} server. No secret in here: the installer reads secrets by ARN with the instance role.
 set -euo pipefail
-dnf install -y python3.11 python3.11-pip amazon-cloudwatch-agent
-id stars >/dev/null 2>&1 || useradd --system --home-dir /opt/stars --shell /sbin/nologin stars
-mkdir -p /opt/stars/release /opt/stars/bin /etc/stars /var/log/stars
-chown stars:stars /var/log/stars
-python3.11 -m venv /opt/stars/venv
-{install}
+dnf install -y python3.11 amazon-cloudwatch-agent tar
+mkdir -p /opt/stars/src /var/log/stars /etc/systemd/system/{UNIT}.d
+[ -x /opt/stars/venv/bin/python ] || python3.11 -m venv /opt/stars/venv
+{fetch}
+SRC="$(dirname "$(dirname "$(find /opt/stars/src -maxdepth 4 -path '*/runtime/__main__.py' | head -n 1)")")"
 
-cat > /etc/stars/stars.env <<'ENV'
-{env_lines}
-ENV
-
-cat > /opt/stars/bin/stars-secrets <<'SCRIPT'
-{SECRETS_SCRIPT}SCRIPT
-chmod 0700 /opt/stars/bin/stars-secrets
-
-cat > /etc/systemd/system/stars.service <<'UNIT'
-[Unit]
-Description=STARS {spec.role} runtime
-After=network-online.target
-Wants=network-online.target
-
+# Logs to a file the CloudWatch agent ships; give connections time to drain on scale-in.
+cat > /etc/systemd/system/{UNIT}.d/10-stars-platform.conf <<'UNIT'
 [Service]
-User=stars
-EnvironmentFile=/etc/stars/stars.env
-ExecStartPre=+/opt/stars/bin/stars-secrets
-ExecStart=/bin/sh -c '. /run/stars/secrets.env && exec /opt/stars/venv/bin/uvicorn {app} \\
-    --host 0.0.0.0 --port {spec.app_port} --workers {spec.workers} --loop uvloop --http httptools \\
-    --ws-per-message-deflate false'
-KillSignal=SIGTERM
+StandardOutput=append:{APP_LOG}
+StandardError=append:{APP_LOG}
 TimeoutStopSec={spec.drain_seconds + 15}
-Restart=always
-RestartSec=2
-LimitNOFILE=65536
-StandardOutput=append:/var/log/stars/app.log
-StandardError=append:/var/log/stars/app.log
-NoNewPrivileges=true
-ProtectSystem=strict
-ReadWritePaths=/var/log/stars
-
-[Install]
-WantedBy=multi-user.target
 UNIT
 
 cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'AGENT'
 {agent}
 AGENT
-
-systemctl daemon-reload
 systemctl enable --now amazon-cloudwatch-agent
-systemctl enable --now stars.service
+
+{exports}
+export STARS_SOURCE_DIR="$SRC" STARS_VENV=/opt/stars/venv
+sh "$SRC/runtime/deploy/bootstrap.sh"
 """

@@ -201,6 +201,6 @@ def test_no_password_inputs_and_user_data_carries_only_arns(stack_plan: Plan) ->
     for lt in of_type(stack_plan.resources, "aws:ec2/launchTemplate:LaunchTemplate"):
         script = base64.b64decode(lt.inputs["userData"]).decode()
         assert not any(s in script for s in secrets)
-        assert "STARS_DATABASE_SECRET_ARN=arn:aws:secretsmanager:" in script
-        assert "STARS_REDIS_SECRET_ARN=arn:aws:secretsmanager:" in script
-        assert "STARS_SIGNING_KEY_SECRET_ARN=arn:aws:secretsmanager:" in script
+        assert "STARS_DB_SECRET_ARN=arn:aws:secretsmanager:" in script
+        assert "STARS_REDIS_AUTH_SECRET_ARN=arn:aws:secretsmanager:" in script
+        assert "STARS_JWT_SECRET_ARN=arn:aws:secretsmanager:" in script

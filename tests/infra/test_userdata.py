@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from components.userdata import UserDataSpec, render_user_data
@@ -26,23 +28,39 @@ SPEC = UserDataSpec(
 def test_runs_under_systemd_with_workers_and_arns() -> None:
     script = render_user_data(SPEC)
     assert script.startswith("#!/bin/bash")
-    assert "systemctl enable --now stars.service" in script
-    assert "--workers 2" in script and "--port 8000" in script
-    assert "STARS_DATABASE_SECRET_ARN=arn:aws:secretsmanager:" in script
-    assert "aws s3 cp s3://bucket/releases/stars-runtime.tar.gz" in script
-    assert "ExecStartPre=+/opt/stars/bin/stars-secrets" in script
+    assert 'sh "$SRC/runtime/deploy/bootstrap.sh"' in script
+    assert "export STARS_WORKERS=2" in script and "export STARS_PORT=8000" in script
+    assert "export STARS_DB_SECRET_ARN=arn:aws:secretsmanager:" in script
+    assert "export STARS_DB_ENDPOINT=db.example.internal:5432" in script
+    assert "export STARS_REDIS_TLS=1" in script
+    assert "aws s3 cp --region af-south-1 s3://bucket/releases/stars-runtime.tar.gz" in script
+    assert "TimeoutStopSec=75" in script
 
 
 def test_without_release_it_says_so() -> None:
     script = render_user_data(UserDataSpec(**{**SPEC.__dict__, "release_uri": None}))
-    assert "aws s3 cp" not in script and "baked into the image" in script
+    assert "aws s3 cp" not in script and "baked into /opt/stars/src" in script
+
+
+def test_installer_reads_what_we_export() -> None:
+    """Every variable the runtime's installer requires is exported (names from its header)."""
+    from pathlib import Path
+
+    installer = Path(__file__).resolve().parents[2] / "runtime" / "deploy" / "bootstrap.sh"
+    if not installer.exists():
+        pytest.skip("runtime/deploy/bootstrap.sh is not in this checkout")
+    required = re.findall(r"^need (\w+)", installer.read_text(encoding="utf-8"), flags=re.M)
+    assert required, "the installer declares no required variables any more"
+    script = render_user_data(SPEC)
+    for name in required:
+        assert f"export {name}=" in script, name
 
 
 @pytest.mark.parametrize(
     ("field", "named"),
     [
-        ("database_host", "STARS_DATABASE_HOST"),
-        ("redis_secret_arn", "STARS_REDIS_SECRET_ARN"),
+        ("database_host", "STARS_DB_ENDPOINT"),
+        ("redis_secret_arn", "STARS_REDIS_AUTH_SECRET_ARN"),
         ("log_group", "log_group"),
         ("release_uri", "release_uri"),
     ],
