@@ -19,6 +19,8 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SCHEDULE = "aws:autoscaling/schedule:Schedule"
 #: EC2 detailed monitoring publishes 7 metrics per instance (infracost instance_test: 7 x $0.30 = $2.10).
 DETAILED_METRICS_PER_INSTANCE = 7
+#: Burstable families: launched in unlimited credit mode unless the launch template says "standard".
+BURSTABLE = ("t3", "t3a", "t4g")
 
 
 @dataclass(frozen=True)
@@ -190,9 +192,23 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     fleet = fleet_hours(group, ctx, off_peak)
     how = off_peak.how if off_peak else ""
     lines: list[CostLine] = []
+    credits = lt.get("creditSpecification") or {}
+    note = ""
+    if family in BURSTABLE and credits.get("cpuCredits", "unlimited") == "unlimited":
+        note = (
+            "unlimited CPU credits: sustained CPU above the baseline bills surplus credits (us-east-1"
+            " $0.05/vCPU-hour), not priced: the stack config has no CPU utilisation assumption"
+        )
     if any(fleet.on_demand.at(s) for s in SIZES):
         lines.append(
-            line(f"Instance usage (Linux, on-demand, {itype})", "hours", fleet.on_demand, od_price, how=how)
+            line(
+                f"Instance usage (Linux, on-demand, {itype})",
+                "hours",
+                fleet.on_demand,
+                od_price,
+                how=how,
+                note=note,
+            )
         )
     if any(fleet.reserved.at(s) for s in SIZES):
         discount = ctx.price("discount.ec2.ri_1yr_no_upfront")

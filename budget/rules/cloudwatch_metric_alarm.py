@@ -1,7 +1,7 @@
 """CloudWatch alarm: per alarm metric a month; high-resolution (period < 60 s) alarms cost more.
 
-Metric-math alarms are billed per metric they read; anomaly detection bills three metrics. The CloudWatch
-free tier (10 alarms) is recalled, not sourced, so it is not applied.
+Metric-math alarms are billed per metric they read; anomaly detection bills three (the metric and its two
+bounds). The CloudWatch free tier (10 alarms) is recalled, not sourced, so it is not applied.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def metric_count(inputs: dict) -> tuple[float, bool]:
     for query in queries:
         expression = str(query.get("expression") or "")
         if "ANOMALY_DETECTION_BAND" in expression:
-            metrics += 3
+            metrics += 2  # the band's upper and lower bound: with its metric, three billed metrics
         if query.get("metric"):
             metrics += 1
             high = high or number(query["metric"].get("period") or 60, "period") < 60

@@ -1,0 +1,21 @@
+"""The STARS Pulumi program: read the stack's config, check its budget, build the tiers, export.
+
+The budget check runs before any resource is registered: over budget (without the owner's override) or
+anything unpriced, and ``pulumi preview``/``up`` fail with the report and change nothing.
+"""
+
+import pulumi
+
+from budget.guard import enforce_budget
+from components.config import load_from_pulumi
+from components.stack import build_stack
+
+cfg = load_from_pulumi()
+verdict = enforce_budget(cfg)
+outputs = build_stack(cfg)
+for key, value in outputs.items():
+    pulumi.export(key, value)
+pulumi.export("budget_status", verdict.status)
+pulumi.export("budget_monthly_tzs_max", verdict.total_tzs)
+if verdict.override_reason is not None:
+    pulumi.export("budget_override_reason", verdict.override_reason)

@@ -1,0 +1,107 @@
+"""The guard inside the Pulumi program: check the budget before any resource is registered.
+
+It runs ``python -m budget check`` as a subprocess (same interpreter) because the program is already inside
+the Pulumi engine: the check plans the stack under mocks in a separate process, and only the planner calls
+``build_stack`` there (never ``__main__``), so the guard does not recurse. The exact validated config is
+passed on stdin, so the check prices what this update would deploy.
+
+Over budget without an override, or anything unpriced: raise, so ``pulumi preview``/``up`` fail with the
+report and change nothing. With an override the update proceeds; the reason is logged and exported.
+Unpriced resources are never overridable.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from components.config import StackConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT_SECONDS = 300
+
+Runner = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+class BudgetRefused(pulumi.RunError):
+    """The budget check refused the update; the message carries its report."""
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    status: str
+    total_tzs: int
+    total_usd: float
+    override_reason: str | None
+
+
+def check_command(cfg: StackConfig, json_out: Path) -> list[str]:
+    """The check the guard runs (plans under mocks in a fresh process)."""
+    return [
+        sys.executable,
+        "-m",
+        "budget",
+        "check",
+        "--stack",
+        cfg.stack,
+        "--config-json",
+        "-",
+        "--format",
+        "table",
+        "--json-out",
+        str(json_out),
+        "--no-what-ifs",
+    ]
+
+
+def enforce_budget(cfg: StackConfig, run: Runner = subprocess.run) -> GuardResult:
+    """Run the budget check for ``cfg``; raise :class:`BudgetRefused` unless the stack may proceed."""
+    with tempfile.TemporaryDirectory(prefix="budget-guard-") as tmp:
+        json_out = Path(tmp) / "report.json"
+        proc = run(
+            check_command(cfg, json_out),
+            input=cfg.model_dump_json(),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=TIMEOUT_SECONDS,
+        )
+        report = (proc.stdout or "") + (proc.stderr or "")
+        doc: dict[str, Any] | None = None
+        if json_out.exists():
+            doc = json.loads(json_out.read_text(encoding="utf-8"))
+    if proc.returncode == 2:
+        raise BudgetRefused(
+            f"budget check for stack {cfg.stack}: invalid input or unpriced resources (never overridable);"
+            f" nothing was changed.\n{report}"
+        )
+    if proc.returncode == 1:
+        raise BudgetRefused(
+            f"budget check for stack {cfg.stack}: over budget; nothing was changed. To deploy anyway, set"
+            f" stars:budget.override with a reason and approved_by.\n{report}"
+        )
+    if proc.returncode != 0 or doc is None:
+        raise BudgetRefused(f"budget check for stack {cfg.stack} failed (exit {proc.returncode}).\n{report}")
+    override = cfg.budget.override
+    reason = None
+    if doc.get("overridden") and override is not None:
+        reason = override.reason
+        pulumi.log.warn(
+            f"budget override for stack {cfg.stack} by {override.approved_by}: {override.reason}"
+            f" (TZS {doc['total_tzs']:,} at max size > limit TZS {doc['limit_tzs']:,})"
+        )
+    pulumi.log.info(report)
+    return GuardResult(
+        status=doc["status"],
+        total_tzs=int(doc["total_tzs"]),
+        total_usd=float(doc["total_usd"]),
+        override_reason=reason,
+    )

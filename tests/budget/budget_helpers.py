@@ -1,0 +1,78 @@
+"""Helpers for the budget tests: the real stack configs, hand-made resources, pricing one resource."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from budget.catalog import Catalog
+from budget.estimator import price_resource
+from budget.model import PlannedResource, PricedResource, Unpriced
+from budget.rules import PricingOptions, RuleContext
+from components.config import StackConfig, load_stack_file
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def stack_cfg(phase: str = "phase1", region: str | None = None, **usage: float | str) -> StackConfig:
+    """A phase's real config, optionally in another region and with some usage figures replaced."""
+    cfg = load_stack_file(ROOT / f"Pulumi.{phase}.yaml")
+    update: dict[str, Any] = {}
+    if region:
+        update["region"] = region
+    if usage:
+        update["usage"] = cfg.usage.model_copy(update=usage)
+    return cfg.model_copy(update=update)
+
+
+def res(
+    type_: str,
+    name: str,
+    inputs: dict[str, Any] | None = None,
+    *,
+    id_: str | None = None,
+    tier: str = "test",
+    deps: dict[str, list[str]] | None = None,
+    custom: bool = True,
+) -> PlannedResource:
+    return PlannedResource(
+        type=type_,
+        name=name,
+        inputs=inputs or {},
+        urn=f"urn:pulumi:test::stars::{type_}::{name}",
+        tier=tier,
+        id=id_ if id_ is not None else f"{name}-id",
+        custom=custom,
+        property_dependencies=deps or {},
+    )
+
+
+def price(
+    resource: PlannedResource,
+    cfg: StackConfig,
+    catalog: Catalog,
+    others: Sequence[PlannedResource] = (),
+    options: PricingOptions = PricingOptions(),  # noqa: B008 (immutable)
+) -> PricedResource:
+    """Price one resource (with its neighbours for links); fail the test if it is unpriced."""
+    ctx = RuleContext(cfg=cfg, catalog=catalog, resources=(resource, *others), options=options)
+    result = price_resource(resource, ctx)
+    assert not isinstance(result, Unpriced), result.reason
+    return result
+
+
+def unpriced(
+    resource: PlannedResource, cfg: StackConfig, catalog: Catalog, others: Sequence[PlannedResource] = ()
+) -> Unpriced:
+    ctx = RuleContext(cfg=cfg, catalog=catalog, resources=(resource, *others))
+    result = price_resource(resource, ctx)
+    assert isinstance(result, Unpriced), f"expected unpriced, got {result}"
+    return result
+
+
+def line_named(priced: PricedResource, prefix: str) -> Any:
+    """The one line whose name starts with ``prefix``."""
+    found = [item for item in priced.lines if item.name.startswith(prefix)]
+    assert len(found) == 1, [item.name for item in priced.lines]
+    return found[0]

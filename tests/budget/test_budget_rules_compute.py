@@ -1,0 +1,338 @@
+"""Each rule against figures computed by hand from the sourced catalog prices (arithmetic in the comments)."""
+
+from __future__ import annotations
+
+import pytest
+from budget_helpers import line_named, price, res, stack_cfg, unpriced
+
+from budget.rules import PricingOptions
+
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+ASG = "aws:autoscaling/group:Group"
+SCHEDULE = "aws:autoscaling/schedule:Schedule"
+RDS = "aws:rds/instance:Instance"
+ALB = "aws:lb/loadBalancer:LoadBalancer"
+
+
+def _template(itype: str = "t3.medium", monitoring: bool = False, **extra: object) -> object:
+    inputs = {
+        "instanceType": itype,
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": 20, "volumeType": "gp3"}}],
+        "monitoring": {"enabled": monitoring},
+        **extra,
+    }
+    return res(LT, "api-lt", inputs, id_="lt-123")
+
+
+def _group(low: int, desired: int, high: int, **extra: object) -> object:
+    inputs = {"minSize": low, "desiredCapacity": desired, "maxSize": high, "launchTemplate": {"id": "lt-123"}}
+    inputs.update(extra)
+    return res(ASG, "api-asg", inputs, id_="api-asg-1")
+
+
+def test_asg_instance_hours_at_min_desired_max_and_root_volumes(catalog):
+    cfg = stack_cfg(region="us-east-1")
+    priced = price(_group(2, 3, 4), cfg, catalog, [_template()])
+    hours = line_named(priced, "Instance usage (Linux, on-demand, t3.medium)")
+    # 2 / 3 / 4 instances x 730 h = 1,460 / 2,190 / 2,920 h; x 0.0416 $/h (us-east-1 t3.medium, CONFIRMED)
+    assert (hours.quantity.min, hours.quantity.desired, hours.quantity.max) == (1460, 2190, 2920)
+    assert hours.monthly("min") == pytest.approx(60.736)  # 1,460 x 0.0416
+    assert hours.monthly("max") == pytest.approx(121.472)  # 2,920 x 0.0416
+    assert not hours.usage_based and not hours.estimated
+    root = line_named(priced, "Root volume (gp3")
+    assert root.monthly("max") == pytest.approx(6.40)  # 4 instances x 20 GB x 0.08 $/GB-month
+    assert root.monthly("min") == pytest.approx(3.20)  # 2 x 20 x 0.08
+
+
+def test_asg_scheduled_off_peak_scale_down(catalog):
+    """Phase 3's API group: 4-8 servers, scaled to 1-4 from 23:00 to 06:00 (7 h a day)."""
+    cfg = stack_cfg("phase3")  # af-south-1
+    group = _group(4, 4, 8)
+    down = res(
+        SCHEDULE,
+        "api-scale-down",
+        {
+            "autoscalingGroupName": "api-asg-1",
+            "recurrence": "0 23 * * *",
+            "minSize": 1,
+            "maxSize": 4,
+            "desiredCapacity": 1,
+        },
+    )
+    up = res(
+        SCHEDULE,
+        "api-scale-up",
+        {
+            "autoscalingGroupName": "api-asg-1",
+            "recurrence": "0 6 * * *",
+            "minSize": 4,
+            "maxSize": 8,
+            "desiredCapacity": 4,
+        },
+    )
+    priced = price(group, cfg, catalog, [_template(), down, up])
+    hours = line_named(priced, "Instance usage")
+    # max: 8 x 730 x 17/24 + 4 x 730 x 7/24 = 4,136.667 + 851.667 = 4,988.333 h
+    assert hours.quantity.max == pytest.approx(4988.3333, abs=1e-3)
+    assert hours.monthly("max") == pytest.approx(270.3677, abs=1e-3)  # 4,988.333 x 0.0542 (af-south-1)
+    # min: 4 x 730 x 17/24 + 1 x 730 x 7/24 = 2,068.333 + 212.917 = 2,281.25 h x 0.0542 = 123.64375
+    assert hours.quantity.min == pytest.approx(2281.25)
+    assert hours.monthly("min") == pytest.approx(123.64375)
+
+
+def test_asg_spot_share_from_mixed_instances_policy(catalog):
+    cfg = stack_cfg()  # af-south-1
+    mixed = {
+        "instancesDistribution": {"onDemandBaseCapacity": 1, "onDemandPercentageAboveBaseCapacity": 25},
+        "launchTemplate": {"launchTemplateSpecification": {"launchTemplateId": "lt-123"}},
+    }
+    group = res(
+        ASG, "api-asg", {"minSize": 1, "desiredCapacity": 1, "maxSize": 5, "mixedInstancesPolicy": mixed}
+    )
+    priced = price(group, cfg, catalog, [_template()])
+    on_demand = line_named(priced, "Instance usage (Linux, on-demand")
+    spot = line_named(priced, "Instance usage (Linux, spot")
+    # at max 5: on demand = base 1 + 25% of the other 4 = 2 -> 2 x 730 = 1,460 h x 0.0542 = 79.132
+    assert on_demand.monthly("max") == pytest.approx(79.132)
+    # spot 3 x 730 = 2,190 h x 0.0542 x (1 - 0.70) = 2,190 x 0.01626 = 35.6094
+    assert spot.monthly("max") == pytest.approx(35.6094)
+    assert spot.estimated  # a spot price is a market price
+    assert spot.quantity.min == 0  # at min size (1) the base is on demand
+
+
+def test_asg_reserved_baseline_in_the_reserved_what_if(catalog):
+    cfg = stack_cfg(region="us-east-1")
+    priced = price(_group(2, 2, 4), cfg, catalog, [_template()], options=PricingOptions(reserved=True))
+    reserved = line_named(priced, "Instance usage (Linux, reserved")
+    on_demand = line_named(priced, "Instance usage (Linux, on-demand")
+    # baseline 2 x 730 = 1,460 h x 0.0416 x (1 - 0.373) = 1,460 x 0.0260832 = 38.081472
+    assert reserved.monthly("max") == pytest.approx(38.081472)
+    # the rest at max: 4 x 730 - 1,460 = 1,460 h on demand x 0.0416 = 60.736; none at min
+    assert on_demand.monthly("max") == pytest.approx(60.736)
+    assert on_demand.monthly("min") == 0
+
+
+def test_asg_detailed_monitoring_and_public_ips(catalog):
+    cfg = stack_cfg()  # af-south-1
+    template = _template(monitoring=True, networkInterfaces=[{"associatePublicIpAddress": "true"}])
+    priced = price(_group(2, 2, 2), cfg, catalog, [template])
+    # 2 instances x 7 metrics x 0.39 $ (af-south-1 ESTIMATE = 0.30 x 1.30) = 5.46
+    assert line_named(priced, "Detailed monitoring").monthly() == pytest.approx(5.46)
+    # 2 x 730 h x 0.005 $/IP-hour = 7.30
+    assert line_named(priced, "Public IPv4 address per instance").monthly() == pytest.approx(7.30)
+
+
+def test_asg_resolves_template_through_property_dependencies(catalog):
+    """In a preview the template's id is unknown; propertyDependencies ties the group to it."""
+    cfg = stack_cfg(region="us-east-1")
+    template = res(LT, "api-lt", _template().inputs, id_="")
+    group = res(
+        ASG,
+        "api-asg",
+        {"minSize": 1, "maxSize": 1, "launchTemplate": {"id": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}},
+        deps={"launchTemplate": [template.urn]},
+    )
+    priced = price(group, cfg, catalog, [template])
+    assert line_named(priced, "Instance usage").monthly() == pytest.approx(30.368)  # 730 x 0.0416
+
+
+def test_asg_unknown_instance_type_is_unpriced(catalog):
+    cfg = stack_cfg()
+    result = unpriced(_group(1, 1, 1), cfg, catalog, [_template("m5.large")])
+    assert "ec2.instance.m5.large" in result.reason and "af-south-1" in result.reason
+
+
+def test_asg_missing_template_is_unpriced(catalog):
+    result = unpriced(_group(1, 1, 1), stack_cfg(), catalog)
+    assert "launch template" in result.reason
+
+
+def test_alb_hours_lcu_public_ips_and_egress(catalog):
+    cfg = stack_cfg("phase3")  # af-south-1, 100,000 active connections, 6,000 GB egress
+    alb = res(ALB, "edge-alb", {"loadBalancerType": "application", "internal": False, "subnets": ["a", "b"]})
+    priced = price(alb, cfg, catalog)
+    assert line_named(priced, "Application load balancer").monthly() == pytest.approx(21.17)  # 730 x 0.029
+    lcu = line_named(priced, "Load balancer capacity units")
+    # max(50/25 = 2, 100,000/3,000 = 33.33, 8.2/1 = 8.2, 1,000/1,000 = 1) = 33.333 LCU
+    # 33.333 x 730 = 24,333.33 LCU-h x 0.0102 = 248.20
+    assert lcu.monthly() == pytest.approx(248.20, abs=0.005)
+    assert "active connections" in lcu.name and lcu.usage_based
+    assert line_named(priced, "Public IPv4 addresses").monthly() == pytest.approx(7.30)  # 2 x 730 x 0.005
+    # 6,000 GB: first 100 GB free (RECALLED), then 5,900 x 0.154 = 908.60
+    assert line_named(priced, "Data transfer out to internet (first 10 TB)").monthly() == pytest.approx(
+        908.60
+    )
+    free = line_named(priced, "Data transfer out to internet (free allowance)")
+    assert free.monthly() == 0 and free.estimated and "RECALLED" in free.source
+    assert priced.monthly() == pytest.approx(1185.27)  # 21.17 + 248.20 + 7.30 + 908.60
+
+
+def test_internet_egress_volume_tiers(catalog):
+    cfg = stack_cfg("phase3", internet_egress_gb=60_000)
+    alb = res(ALB, "edge-alb", {"internal": True})
+    priced = price(alb, cfg, catalog)
+    egress = sum(item.monthly() for item in priced.lines if item.name.startswith("Data transfer"))
+    # 100 free; 10,240 x 0.154 = 1,576.96; 40,960 x 0.147 = 6,021.12;
+    # 60,000 - 100 - 10,240 - 40,960 = 8,700 x 0.126 = 1,096.20; total 8,694.28
+    assert egress == pytest.approx(8694.28)
+
+
+def test_rds_multi_az_primary_backup_secret_and_cross_az(catalog):
+    cfg = stack_cfg("phase3")  # backup usage 750 GB, cross-AZ 2,000 GB
+    db = res(
+        RDS,
+        "database-primary",
+        {
+            "engine": "postgres",
+            "instanceClass": "db.t3.medium",
+            "multiAz": True,
+            "allocatedStorage": 500,
+            "storageType": "gp3",
+            "manageMasterUserPassword": True,
+            "identifier": "stars-db",
+        },
+        id_="stars-db",
+    )
+    priced = price(db, cfg, catalog)
+    assert line_named(priced, "Database instance").monthly() == pytest.approx(136.656)  # 730 x 0.1872
+    assert line_named(priced, "Storage (gp3, Multi-AZ)").monthly() == pytest.approx(149.5)  # 500 x 0.299
+    backup = line_named(priced, "Backup storage")
+    assert backup.quantity.max == 250  # 750 GB of backups - 500 GB free (= provisioned storage)
+    assert backup.monthly() == pytest.approx(30.875)  # 250 x 0.1235
+    assert line_named(priced, "Master password secret").monthly() == pytest.approx(0.52)
+    # 2,000 GB each direction x 2 x 0.01 = 40.00
+    assert line_named(priced, "Cross-AZ data transfer").monthly() == pytest.approx(40.0)
+
+
+def test_rds_us_east_single_az_matches_infracost(catalog):
+    cfg = stack_cfg(region="us-east-1", rds_backup_storage_gb=0)
+    db = res(
+        RDS,
+        "db",
+        {"engine": "postgres", "instanceClass": "db.t3.large", "allocatedStorage": 400, "storageType": "gp3"},
+    )
+    priced = price(db, cfg, catalog)
+    assert line_named(priced, "Database instance").monthly() == pytest.approx(105.85)  # 730 x 0.145
+    assert line_named(priced, "Storage").monthly() == pytest.approx(46.00)  # 400 x 0.115
+
+
+def test_rds_read_replica_priced_as_its_own_instance(catalog):
+    cfg = stack_cfg("phase2")  # af-south-1
+    primary = res(
+        RDS,
+        "database-primary",
+        {
+            "engine": "postgres",
+            "instanceClass": "db.t3.medium",
+            "allocatedStorage": 250,
+            "identifier": "stars-db",
+        },
+        id_="stars-db",
+    )
+    replica = res(
+        RDS,
+        "database-replica",
+        {"instanceClass": "db.t3.medium", "replicateSourceDb": "stars-db", "storageType": "gp3"},
+    )
+    priced = price(replica, cfg, catalog, [primary])
+    assert line_named(priced, "Database instance (read replica").monthly() == pytest.approx(
+        68.328
+    )  # 730 x 0.0936
+    assert line_named(priced, "Storage (gp3, Single-AZ)").monthly() == pytest.approx(37.375)  # 250 x 0.1495
+    assert not any(item.name.startswith("Backup") for item in priced.lines)
+
+
+def test_rds_reserved_what_if(catalog):
+    cfg = stack_cfg(region="us-east-1")
+    db = res(RDS, "db", {"engine": "postgres", "instanceClass": "db.t3.large", "allocatedStorage": 20})
+    priced = price(db, cfg, catalog, options=PricingOptions(reserved=True))
+    # 730 x 0.145 x (1 - 0.296) = 105.85 x 0.704 = 74.5184
+    assert line_named(priced, "Database instance").monthly() == pytest.approx(74.5184)
+
+
+def test_elasticache_nodes_redis_valkey_and_reserved(catalog):
+    group = "aws:elasticache/replicationGroup:ReplicationGroup"
+    redis = res(
+        group, "cache-redis", {"nodeType": "cache.t3.small", "numCacheClusters": 2, "engine": "redis"}
+    )
+    # 2 nodes x 730 h x 0.0442 (af-south-1 ESTIMATE = 0.034 x 1.30) = 64.532
+    assert price(redis, stack_cfg(), catalog).monthly() == pytest.approx(64.532)
+    us = stack_cfg(region="us-east-1")
+    valkey = res(group, "cache-valkey", {"nodeType": "cache.t4g.small", "engine": "valkey"})
+    assert price(valkey, us, catalog).monthly() == pytest.approx(18.688)  # 730 x 0.032 x 0.8
+    # 2 x 730 x 0.034 x (1 - 0.317) = 1,460 x 0.023222 = 33.90412
+    reserved = price(redis, us, catalog, options=PricingOptions(reserved=True))
+    assert reserved.monthly() == pytest.approx(33.90412)
+
+
+def test_s3_intelligent_tiering_storage_and_requests(catalog):
+    priced = price(res("aws:s3/bucket:Bucket", "cdn-bucket"), stack_cfg("phase3"), catalog)
+    assert line_named(priced, "Storage (Intelligent-Tiering").monthly() == pytest.approx(
+        27.40
+    )  # 1,000 GB x 0.0274
+    assert line_named(priced, "Intelligent-Tiering monitoring").monthly() == pytest.approx(
+        3.00
+    )  # 1,000 x 0.003
+    assert line_named(priced, "PUT").monthly() == pytest.approx(24.00)  # 4,000,000 / 1,000 x 0.006
+    assert line_named(priced, "GET").monthly() == pytest.approx(11.52)  # 24,000,000 / 1,000 x 0.00048
+    assert all(item.usage_based for item in priced.lines)
+
+
+def test_cloudfront_price_class_100_bills_african_viewers_at_europe_rates(catalog):
+    cfg = stack_cfg("phase1")  # 2,400 GB, 24M requests, viewers in south_africa_kenya_nigeria_middle_east
+    dist = res("aws:cloudfront/distribution:Distribution", "cdn", {"priceClass": "PriceClass_100"})
+    priced = price(dist, cfg, catalog)
+    transfer = line_named(priced, "Data transfer out to viewers (europe) (first 10 TB)")
+    assert transfer.monthly() == pytest.approx(116.96)  # (2,400 - 1,024 free) = 1,376 GB x 0.085
+    assert "excludes" in transfer.source
+    requests = line_named(priced, "HTTPS requests (europe)")
+    assert requests.monthly() == pytest.approx(16.80)  # (24M - 10M free) / 10,000 x 0.012
+
+
+def test_cloudfront_price_class_200_africa_tiers(catalog):
+    cfg = stack_cfg("phase3")  # 24,000 GB, 240M requests
+    dist = res("aws:cloudfront/distribution:Distribution", "cdn", {"priceClass": "PriceClass_200"})
+    priced = price(dist, cfg, catalog)
+    # 1,024 free; 10,240 x 0.110 = 1,126.40; 24,000 - 1,024 - 10,240 = 12,736 x 0.105 = 1,337.28;
+    # requests (240M - 10M) / 10,000 = 23,000 x 0.012 = 276.00; total 2,739.68
+    assert priced.monthly() == pytest.approx(2739.68)
+
+
+def test_nat_gateways_hours_and_processed_data(catalog):
+    cfg = stack_cfg("phase3")  # 300 GB through NAT, two gateways
+    nats = [res("aws:ec2/natGateway:NatGateway", f"nat-{i}") for i in range(2)]
+    priced = price(nats[0], cfg, catalog, nats[1:])
+    # 730 x 0.06 = 43.80 + 300 / 2 = 150 GB x 0.06 = 9.00 -> 52.80
+    assert priced.monthly() == pytest.approx(52.80)
+
+
+def test_small_resources(catalog):
+    af, us = stack_cfg("phase3"), stack_cfg("phase3", region="us-east-1")
+    assert price(res("aws:ec2/eip:Eip", "eip"), af, catalog).monthly() == pytest.approx(3.65)  # 730 x 0.005
+    alarm = "aws:cloudwatch/metricAlarm:MetricAlarm"
+    assert price(res(alarm, "a", {"period": 60}), us, catalog).monthly() == pytest.approx(0.10)
+    assert price(res(alarm, "a", {"period": 10}), us, catalog).monthly() == pytest.approx(
+        0.30
+    )  # high resolution
+    anomaly = {
+        "metricQueries": [
+            {"id": "m1", "metric": {"period": 60}},
+            {"id": "b", "expression": "ANOMALY_DETECTION_BAND(m1)"},
+        ]
+    }
+    assert price(res(alarm, "a", anomaly), us, catalog).monthly() == pytest.approx(0.30)  # 3 metrics x 0.10
+    assert price(res("aws:cloudwatch/dashboard:Dashboard", "d"), af, catalog).monthly() == pytest.approx(3.90)
+    logs = [res("aws:cloudwatch/logGroup:LogGroup", f"logs-{i}") for i in range(2)]
+    # 120 GB / 2 = 60 x 0.65 = 39.00 + 60 GB stored / 2 = 30 x 0.039 = 1.17 -> 40.17
+    assert price(logs[0], af, catalog, logs[1:]).monthly() == pytest.approx(40.17)
+    # 0.40 + 20,000 / 10,000 x 0.05 = 0.50
+    assert price(res("aws:secretsmanager/secret:Secret", "s"), us, catalog).monthly() == pytest.approx(0.50)
+    sns = price(res("aws:sns/topic:Topic", "t"), af, catalog)
+    assert sns.monthly() == pytest.approx(0.13) and sns.lines[0].estimated  # 5,000 / 100,000 x 2.60
+    budget = price(res("aws:budgets/budget:Budget", "b"), af, catalog)
+    assert budget.monthly() == 0 and budget.lines and not budget.lines[0].estimated  # sourced $0
+    assert price(res("aws:kms/key:Key", "k"), af, catalog).monthly() == pytest.approx(1.30)
+    endpoint = "aws:ec2/vpcEndpoint:VpcEndpoint"
+    interface = res(endpoint, "e", {"vpcEndpointType": "Interface", "subnetIds": ["a", "b"]})
+    assert price(interface, us, catalog).monthly() == pytest.approx(14.60)  # 2 AZ x 730 x 0.01
+    assert price(res(endpoint, "g", {"vpcEndpointType": "Gateway"}), us, catalog).monthly() == 0
