@@ -63,11 +63,24 @@ class StackCost:
     totals_usd: Mapping[str, float]
     resources: Mapping[str, ResourceCost]
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    overridden: bool = False
+    basis: str = ""
 
     @property
     def usage_usd(self) -> float:
         """The part of the total that rests on usage assumptions (transfer, requests, LCUs...)."""
+        reported = self.raw.get("usage_based_usd")
+        if isinstance(reported, int | float) and not isinstance(reported, bool):
+            return float(reported)
         return sum(line.monthly_usd for r in self.resources.values() for line in r.lines if line.usage_based)
+
+    @property
+    def totals_tzs(self) -> dict[str, float]:
+        """min / desired / max in TZS: the check's own figures when it gives them, else converted here."""
+        reported = self.raw.get("totals_tzs")
+        if isinstance(reported, Mapping) and reported:
+            return {k: float(v) for k, v in reported.items() if isinstance(v, int | float)}
+        return {k: v * self.usd_to_tzs for k, v in self.totals_usd.items()}
 
     def tzs(self, usd: float) -> float:
         return usd * self.usd_to_tzs
@@ -162,6 +175,11 @@ class StackDiff:
     def newly_over(self) -> bool:
         return self.status == "over" and self.base_status != "over"
 
+    @property
+    def overridden(self) -> bool:
+        """Over the limit with the owner's recorded override: reported, but not a policy failure."""
+        return bool(self.head and self.head.overridden)
+
 
 @dataclass(frozen=True)
 class CostDiff:
@@ -232,6 +250,10 @@ def parse_stack(data: Mapping[str, Any]) -> StackCost:
     if not isinstance(data, Mapping) or "stack" not in data:
         raise ReportError(f"not a stack of a budget check report: {str(data)[:80]!r}")
     name = str(data["stack"])
+    if data.get("status") == "error":
+        raise ReportError(
+            f"{name}: the check could not price this stack: {data.get('error', 'unknown error')}"
+        )
     resources: dict[str, ResourceCost] = {}
     for item in data.get("resources") or ():
         resource = _resource(item, name)
@@ -250,6 +272,8 @@ def parse_stack(data: Mapping[str, Any]) -> StackCost:
         totals_usd={k: float(v) for k, v in totals.items() if isinstance(v, int | float)},
         resources=resources,
         raw=data,
+        overridden=bool(data.get("overridden", False)),
+        basis=str(data.get("basis", "")),
     )
 
 
@@ -400,6 +424,7 @@ def to_json(diff: CostDiff) -> dict[str, Any]:
                 "limit_tzs": s.limit_tzs,
                 "base_status": s.base_status,
                 "status": s.status,
+                "overridden": s.overridden,
                 "resources": [
                     {
                         "urn": r.key,

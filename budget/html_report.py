@@ -71,6 +71,8 @@ class PhaseView:
     share_of_limit: float
     bar_tzs: float
     warn_tzs: float | None
+    what_ifs: tuple[Mapping[str, Any], ...]
+    cannot_fit: tuple[str, ...]
 
 
 def line_estimated(line: Mapping[str, Any]) -> bool:
@@ -126,10 +128,13 @@ def phase_view(stack: StackCost, tier_order: list[str], top: int = 8) -> PhaseVi
     by_tier: dict[str, float] = {}
     for resource in stack.resources.values():
         by_tier[resource.tier] = by_tier.get(resource.tier, 0.0) + resource.monthly_usd
+    reported = [t for t in stack.raw.get("tiers") or () if isinstance(t, Mapping) and "tier" in t]
+    if reported:  # the check's own (unrounded) tier sums, so the bars equal its numbers exactly
+        by_tier = {str(t["tier"]): float(t.get("monthly_usd") or 0.0) for t in reported}
     for tier in by_tier:
         if tier not in tier_order:
             tier_order.append(tier)
-    range_tzs = {k: stack.tzs(v) for k, v in stack.totals_usd.items() if k in ("min", "desired", "max")}
+    range_tzs = {k: v for k, v in stack.totals_tzs.items() if k in ("min", "desired", "max")}
     raw_warn = stack.raw.get("warn_tzs")
     warn_tzs = float(raw_warn) if isinstance(raw_warn, int | float) else None
     bar_tzs = stack.tzs(sum(by_tier.values()))
@@ -171,6 +176,10 @@ def phase_view(stack: StackCost, tier_order: list[str], top: int = 8) -> PhaseVi
         share_of_limit=100.0 * stack.total_tzs / stack.limit_tzs if stack.limit_tzs else 0.0,
         bar_tzs=bar_tzs,
         warn_tzs=warn_tzs,
+        what_ifs=tuple(
+            w for w in stack.raw.get("what_ifs") or () if isinstance(w, Mapping) and w.get("computable")
+        ),
+        cannot_fit=tuple(str(x) for x in stack.raw.get("cannot_fit") or ()),
     )
 
 
@@ -186,6 +195,7 @@ def render_html(stacks: Iterable[StackCost], generated: dt.datetime | None = Non
     tier_order: list[str] = []
     phases = [phase_view(s, tier_order) for s in stacks]
     rates = sorted({(s.stack.usd_to_tzs) for s in phases})
+    basis = next((s.stack.basis for s in phases if s.stack.basis), "")
     when = (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC")
     template = env.get_template("report.html.j2")
     return template.render(
@@ -193,6 +203,7 @@ def render_html(stacks: Iterable[StackCost], generated: dt.datetime | None = Non
         phases=phases,
         tiers=[(t, PALETTE[i % len(PALETTE)]) for i, t in enumerate(tier_order)],
         rates=rates,
+        basis=basis,
         generated=when,
         chart_width=CHART_WIDTH,
         bar_y=BAR_Y,

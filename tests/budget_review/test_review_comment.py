@@ -234,3 +234,21 @@ def test_step_dry_run_and_missing_base(tmp_path: Path, head_report: Any) -> None
     )
     assert "action=create" in out.read_text(encoding="utf-8")
     assert DATA.is_dir()
+
+
+def test_an_owner_override_is_shown_but_does_not_fail(base_report: Any, head_report: Any) -> None:
+    head = clone(head_report)
+    for name in ("phase2", "phase3"):
+        stack_of(head, name)["overridden"] = True
+    diff = _diff(base_report, head)
+    assert CommentPolicy(fail_over_limit=True).failures(diff) == []
+    assert "❌ over (override) |" in render_markdown(diff)
+
+
+def test_a_stack_the_check_could_not_price_is_an_input_error(head_report: Any) -> None:
+    from budget.diff import ReportError
+
+    head = clone(head_report)
+    stack_of(head, "phase1").update(status="error", error="config: stars:api.instance_type")
+    with pytest.raises(ReportError, match="could not price this stack: config"):
+        parse_report(head)
