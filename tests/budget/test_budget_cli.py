@@ -1,0 +1,154 @@
+"""The CLI: exit codes (0 within budget, 1 over, 2 invalid or unpriced), formats, and the real stacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from budget_helpers import ROOT
+
+from budget.cli import main
+
+DATA = Path(__file__).with_name("data")
+
+
+def _stack_file(tmp_path: Path, phase: str = "phase1", **budget: object) -> Path:
+    document = yaml.safe_load((ROOT / f"Pulumi.{phase}.yaml").read_text(encoding="utf-8"))
+    document["config"]["stars:budget"].update(budget)
+    path = tmp_path / f"Pulumi.{phase}.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def _run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["check", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_within_budget_exits_0_with_the_documented_json(tmp_path, capsys):
+    path = _stack_file(tmp_path, limit_tzs=100_000_000, warn_tzs=90_000_000)
+    code, out, _ = _run(capsys, "--stack", "phase1", "--stack-file", str(path), "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["status"] == "ok" and doc["stack"] == "phase1" and doc["region"] == "af-south-1"
+    for key in ("usd_to_tzs", "limit_tzs", "total_usd", "total_tzs", "totals", "resources"):
+        assert key in doc
+    assert doc["totals"]["min"] <= doc["totals"]["desired"] <= doc["totals"]["max"] == doc["total_usd"]
+    assert (
+        doc["total_tzs"] == round(doc["total_usd"] * doc["usd_to_tzs"], -0)
+        or abs(doc["total_tzs"] - doc["total_usd"] * doc["usd_to_tzs"]) < 15
+    )
+    priced = [r for r in doc["resources"] if r["lines"]]
+    assert priced and all({"urn", "type", "name", "tier", "monthly_usd"} <= set(r) for r in priced)
+    first = priced[0]["lines"][0]
+    assert {"name", "unit", "quantity", "unit_price_usd", "monthly_usd", "source", "usage_based"} <= set(
+        first
+    )
+    assert any(line["usage_based"] for r in priced for line in r["lines"])
+    assert [w["key"] for w in doc["what_ifs"]] == ["spot", "reserved", "graviton", "combined"]
+
+
+def test_warning_level_still_exits_0(tmp_path, capsys):
+    path = _stack_file(tmp_path, limit_tzs=100_000_000, warn_tzs=1_000)
+    code, out, _ = _run(capsys, "--stack", "phase1", "--stack-file", str(path), "--no-what-ifs")
+    assert code == 0 and "WARN" in out
+
+
+def test_over_budget_exits_1_with_table(capsys):
+    code, out, err = _run(capsys, "--stack", "phase1", "--no-what-ifs")
+    assert code == 1
+    assert "OVER BUDGET" in out and "Top cost drivers" in out and "tier" in out
+    assert "over budget" in err
+
+
+def test_override_lets_an_over_budget_stack_pass(tmp_path, capsys):
+    path = _stack_file(tmp_path, override={"reason": "launch month traffic accepted", "approved_by": "cfo"})
+    code, out, _ = _run(
+        capsys, "--stack", "phase1", "--stack-file", str(path), "--format", "json", "--no-what-ifs"
+    )
+    doc = json.loads(out)
+    assert code == 0 and doc["status"] == "over" and doc["overridden"]
+    assert doc["override"]["reason"] == "launch month traffic accepted"
+
+
+def test_override_without_a_reason_is_invalid_config(tmp_path, capsys):
+    path = _stack_file(tmp_path, override={"approved_by": "cfo"})
+    code, _, err = _run(capsys, "--stack", "phase1", "--stack-file", str(path))
+    assert code == 2
+    assert "stars:budget.override.reason: missing" in err
+
+
+def test_malformed_stack_config_exits_2_naming_the_key(tmp_path, capsys):
+    path = _stack_file(tmp_path, limit_tzss=5)
+    code, _, err = _run(capsys, "--stack", "phase1", "--stack-file", str(path))
+    assert code == 2 and "stars:budget.limit_tzss: unknown key" in err
+    broken = tmp_path / "Pulumi.phase9.yaml"
+    broken.write_text("config: [unclosed", encoding="utf-8")
+    code, _, err = _run(capsys, "--stack", "phase9", "--stack-file", str(broken))
+    assert code == 2 and "not valid YAML" in err
+    code, _, err = _run(capsys, "--stack", "nosuch")
+    assert code == 2 and "stack file not found" in err
+
+
+def test_preview_json_priced_with_the_same_rules(capsys):
+    preview = DATA / "preview_phase1.json"
+    code, out, _ = _run(
+        capsys, "--stack", "phase1", "--preview-json", str(preview), "--format", "json", "--no-what-ifs"
+    )
+    doc = json.loads(out)
+    assert code == 1  # 390.96 USD x 2,500 = 977,399 TZS > 400,000
+    assert doc["total_usd"] == 390.96
+    names = {r["name"] for r in doc["resources"]}
+    assert {"api-asg", "edge-alb", "database-primary"} <= names
+
+
+def test_malformed_preview_json_exits_2(tmp_path, capsys):
+    bad = tmp_path / "preview.json"
+    bad.write_text('{"steps": "nope"}', encoding="utf-8")
+    code, out, err = _run(capsys, "--stack", "phase1", "--preview-json", str(bad), "--format", "json")
+    assert code == 2 and "not a 'pulumi preview --json' document" in err
+    assert json.loads(out)["status"] == "error"
+
+
+def test_unknown_type_in_preview_exits_2_and_names_it(tmp_path, capsys):
+    document = json.loads((DATA / "preview_phase1.json").read_text(encoding="utf-8"))
+    urn = "urn:pulumi:phase1::stars::aws:ec2/instance:Instance::bastion"
+    document["steps"].append(
+        {
+            "op": "create",
+            "newState": {
+                "urn": urn,
+                "type": "aws:ec2/instance:Instance",
+                "inputs": {"instanceType": "t3.micro"},
+            },
+        }
+    )
+    path = tmp_path / "preview.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    code, out, err = _run(capsys, "--stack", "phase1", "--preview-json", str(path))
+    assert code == 2
+    assert "aws:ec2/instance:Instance 'bastion'" in err and "UNPRICED" in out
+
+
+def test_markdown_format(capsys):
+    code, out, _ = _run(capsys, "--stack", "phase1", "--format", "markdown")
+    assert code == 1 and out.startswith("## Budget check") and "| what-if |" in out
+
+
+def test_all_stacks_real_command_json():
+    """The command the pre-commit hook and CI run: every stack, in parallel processes."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "budget", "check", "--all", "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    doc = json.loads(proc.stdout)
+    assert [s["stack"] for s in doc["stacks"]] == ["phase1", "phase2", "phase3"]
+    assert proc.returncode == max(s["exit_code"] for s in doc["stacks"])
+    assert all(not s["unpriced"] for s in doc["stacks"])

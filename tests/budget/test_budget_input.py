@@ -1,0 +1,171 @@
+"""Inputs: the catalog file, the preview JSON document, and fail-closed pricing of whatever is planned."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from budget_helpers import res, stack_cfg
+
+from budget.catalog import CatalogError, parse_catalog
+from budget.estimator import estimate
+from budget.policy import judge, status_for
+from budget.preview import PreviewError, parse_preview, read_preview
+from budget.rules import FREE, RULES
+from components.config import CACHE_NODE_TYPES, EC2_INSTANCE_TYPES, RDS_INSTANCE_CLASSES, SUPPORTED_REGIONS
+
+DATA = Path(__file__).with_name("data")
+
+
+@pytest.mark.parametrize(
+    ("region", "key", "usd", "status"),
+    [
+        # transcribed exactly from the price reference
+        ("us-east-1", "ec2.instance.t3.medium", 0.0416, "CONFIRMED"),
+        ("af-south-1", "ec2.instance.t3.medium", 0.0542, "CONFIRMED-3P"),
+        ("af-south-1", "ec2.instance.t3.large", 0.1084, "DERIVED"),
+        ("af-south-1", "ec2.instance.t4g.medium", 0.043, "ESTIMATE"),
+        ("eu-west-1", "ec2.instance.t3.large", 0.0912, "CONFIRMED-3P"),
+        ("us-east-1", "rds.postgres.db.t3.medium.multi_az", 0.144, "DERIVED"),
+        ("af-south-1", "transfer.internet.first_10tb", 0.154, "CONFIRMED"),
+        ("af-south-1", "transfer.internet.over_150tb", 0.112, "CONFIRMED"),
+        ("af-south-1", "elb.alb.lcu_hour", 0.0102, "ESTIMATE"),
+        ("eu-west-1", "nat.hour", 0.048, "RECALLED"),
+        ("af-south-1", "s3.standard", 0.0274, "RECALLED"),
+        (
+            "us-east-1",
+            "cloudfront.transfer.south_africa_kenya_nigeria_middle_east.first_10tb",
+            0.110,
+            "CONFIRMED",
+        ),
+        ("us-east-1", "vpc.public_ipv4", 0.005, "CONFIRMED"),
+    ],
+)
+def test_catalog_transcriptions(catalog, region, key, usd, status):
+    entry = catalog.get(region, key)
+    assert (entry.amount, entry.status) == (usd, status)
+    assert entry.confirmed == (status in ("CONFIRMED", "CONFIRMED-3P", "DERIVED"))
+    assert entry.source and entry.source_date
+
+
+def test_catalog_prices_every_type_the_config_allows_in_every_region(catalog):
+    for region in SUPPORTED_REGIONS:
+        for itype in EC2_INSTANCE_TYPES:
+            catalog.get(region, f"ec2.instance.{itype}")
+            catalog.get(region, f"ec2.spot_discount.{itype.split('.')[0]}")
+        for klass in RDS_INSTANCE_CLASSES:
+            for az in ("single_az", "multi_az"):
+                catalog.get(region, f"rds.postgres.{klass}.{az}")
+        for node in CACHE_NODE_TYPES:
+            catalog.get(region, f"elasticache.redis.{node}")
+
+
+def test_every_estimate_says_how_it_was_derived(catalog):
+    for entry in catalog.all_prices():
+        if entry.status == "ESTIMATE":
+            assert len(entry.source) > 20, entry.key
+
+
+def test_broken_catalog_is_rejected():
+    with pytest.raises(CatalogError, match="status 'GUESS'"):
+        parse_catalog(
+            {
+                "regions": {
+                    "us-east-1": {
+                        "x": {"usd": 1, "unit": "h", "source": "s", "source_date": "-", "status": "GUESS"}
+                    }
+                }
+            }
+        )
+    with pytest.raises(CatalogError, match="exactly one of 'usd' or 'value'"):
+        parse_catalog(
+            {
+                "regions": {
+                    "us-east-1": {"x": {"unit": "h", "source": "s", "source_date": "-", "status": "ESTIMATE"}}
+                }
+            }
+        )
+
+
+def test_rules_and_free_list_do_not_overlap():
+    assert not set(RULES) & set(FREE)
+    assert all(reason for reason in FREE.values())
+
+
+def test_unknown_type_fails_closed_and_is_named(catalog):
+    cfg = stack_cfg()
+    planned = [res("aws:ec2/instance:Instance", "stray"), res("aws:ec2/vpc:Vpc", "vpc")]
+    est = estimate(planned, cfg, catalog)
+    assert [u.type for u in est.unpriced] == ["aws:ec2/instance:Instance"]
+    assert "no pricing rule" in est.unpriced[0].reason
+    assert judge(est).exit_code == 2
+
+
+def test_unpriced_is_not_overridable(catalog):
+    cfg = stack_cfg()
+    override = cfg.budget.model_copy(update={"override": {"reason": "launch month", "approved_by": "cfo"}})
+    cfg = cfg.model_copy(update={"budget": override})
+    est = estimate([res("aws:ec2/instance:Instance", "stray")], cfg, catalog)
+    assert judge(est).exit_code == 2
+
+
+def test_free_types_and_components_cost_nothing(catalog):
+    est = estimate(
+        [res("aws:iam/role:Role", "role"), res("stars:index:Edge", "edge", custom=False)],
+        stack_cfg(),
+        catalog,
+    )
+    assert not est.unpriced and est.total() == 0
+    assert all(p.free_reason for p in est.priced)
+
+
+def test_missing_required_input_is_unpriced(catalog):
+    est = estimate([res("aws:rds/instance:Instance", "db", {"engine": "postgres"})], stack_cfg(), catalog)
+    assert "instanceClass" in est.unpriced[0].reason
+
+
+def test_status_levels():
+    assert status_for(400_001, 400_000, 300_000) == "over"
+    assert status_for(400_000, 400_000, 300_000) == "warn"
+    assert status_for(300_000, 400_000, 300_000) == "ok"
+
+
+def test_preview_document_is_priced_with_the_same_rules(catalog):
+    planned = read_preview(DATA / "preview_phase1.json")
+    types = [p.type for p in planned]
+    assert "aws:ec2/instance:Instance" not in types  # the delete step is not part of the result
+    group = next(p for p in planned if p.type == "aws:autoscaling/group:Group")
+    assert group.tier == "api"  # from the group's list of tags
+    est = estimate(planned, stack_cfg("phase1"), catalog)
+    assert not est.unpriced
+    # group 4 x 730 x 0.0542 = 158.264 + root 4 x 20 x 0.105 = 8.40 (template found via propertyDependencies)
+    # ALB 21.17 + LCU 3.3333 x 730 x 0.0102 = 24.82 + IPv4 7.30 + egress (600 - 100) x 0.154 = 77.00
+    # RDS 68.328 + 100 x 0.1495 + (150 - 100) x 0.1235 + secret 0.52 + API 5,000/10,000 x 0.065
+    #     + cross-AZ 200 x 2 x 0.01
+    expected = (
+        158.264 + 8.40 + (21.17 + 24.82 + 7.30 + 77.00) + (68.328 + 14.95 + 6.175 + 0.52 + 0.0325 + 4.00)
+    )
+    assert est.total("max") == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ([], "expected an object with 'steps'"),
+        ({"steps": [{"nop": 1}]}, "not a step object"),
+        ({"steps": [{"op": "create"}]}, "has no 'newState'"),
+        ({"steps": [{"op": "create", "newState": {"urn": "u"}}]}, "needs 'urn' and 'type'"),
+    ],
+)
+def test_malformed_preview_documents(document, message):
+    with pytest.raises(PreviewError, match=message):
+        parse_preview(document)
+
+
+def test_preview_file_not_json(tmp_path):
+    bad = tmp_path / "preview.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(PreviewError, match="not valid JSON"):
+        read_preview(bad)
+    assert json.loads((DATA / "preview_phase1.json").read_text())["steps"]
