@@ -377,7 +377,7 @@ def show(catalog: Catalog, region: str | None = None, fmt: str = "table") -> str
         )
         for p in prices
     ]
-    header = ("region", "key", "USD", "unit", "status", "", "source date", "source")
+    header = ("region", "key", "USD", "unit", "status", "kind", "source date", "source")
     counts: dict[str, int] = {}
     for p in prices:
         counts[p.status] = counts.get(p.status, 0) + 1

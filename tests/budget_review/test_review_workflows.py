@@ -3,17 +3,21 @@ runs on recorded inputs against a local stand-in for the GitHub API."""
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from conftest import load, write
+from test_review_comment import _FakeGitHub  # the recorded GitHub API
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -113,14 +117,8 @@ def _expand(text: str, values: dict[str, str]) -> str:
     return re.sub(r"\$\{\{\s*([^}]+?)\s*\}\}", lambda m: values[m.group(1)], text)
 
 
-@pytest.mark.skipif(not (ROOT / "budget" / "__main__.py").exists(), reason="the budget CLI is not there yet")
 def test_comment_step_runs_on_recorded_inputs(tmp_path: Path, base_report: Any, head_report: Any) -> None:
     """Runs the workflow's own comment step (its shell text) with recorded check reports and comments."""
-    import http.server
-    import threading
-
-    from test_review_comment import _FakeGitHub  # the recorded GitHub API
-
     handler = type("Handler", (_FakeGitHub,), {"pages": {1: load("pr_comments_page2.json")}, "requests": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -136,7 +134,6 @@ def test_comment_step_runs_on_recorded_inputs(tmp_path: Path, base_report: Any, 
         workspace = tmp_path / "workspace"
         workspace.mkdir()
         (workspace / "head").symlink_to(ROOT)
-        (workspace / "head" / ".venv").exists() or pytest.skip("no .venv")
         outputs = tmp_path / "github_output"
         env = {
             **os.environ,
@@ -164,3 +161,48 @@ def test_comment_step_runs_on_recorded_inputs(tmp_path: Path, base_report: Any, 
     assert handler.requests[1][2]["body"] == body
     assert "| phase2 | 689,175 | 87,750 | +203,075 (+29.5%) | 892,250 | 700,000 | ❌ over |" in body
     assert "action=update" in outputs.read_text(encoding="utf-8")
+
+
+def _run_step(step: dict[str, Any], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    values = {
+        "secrets.GITHUB_TOKEN": "test-token",
+        "github.event.pull_request.number": "42",
+        "github.event.pull_request.head.repo.full_name": "stars-corp/stars-platform",
+        "github.repository": "stars-corp/stars-platform",
+    }
+    step_env = {k: _expand(str(v), values) for k, v in (step.get("env") or {}).items()}
+    return subprocess.run(
+        ["bash", "-e", "-c", _expand(step["run"], values)],
+        cwd=cwd / step.get("working-directory", "."),
+        env={**os.environ, **env, **step_env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_cost_job_prices_both_checkouts_with_the_real_check(tmp_path: Path) -> None:
+    """The cost job's own pricing steps on two checkouts of this tree (base = head: no change)."""
+    workspace = tmp_path / "workspace"
+    (workspace / "base").mkdir(parents=True)
+    (workspace / "head").symlink_to(ROOT)
+    for item in ROOT.iterdir():  # a separate base checkout, made of links to this tree
+        if item.name not in (".git", ".venv"):
+            (workspace / "base" / item.name).symlink_to(item)
+    runner_temp = tmp_path / "runner"
+    runner_temp.mkdir()
+    env = {"RUNNER_TEMP": str(runner_temp), "GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_API_URL": "-"}
+    steps = {s.get("name"): s for s in _workflow("pull-request.yml")["jobs"]["cost"]["steps"]}
+    for name in ("Price the base branch", "Price the head"):
+        result = _run_step(steps[name], workspace, env)
+        assert result.returncode == 0, (name, result.stdout, result.stderr)
+    base = json.loads((runner_temp / "base.json").read_text(encoding="utf-8"))
+    head = json.loads((runner_temp / "head.json").read_text(encoding="utf-8"))
+    assert [s["stack"] for s in head["stacks"]] == ["phase1", "phase2", "phase3"]
+    assert [s["total_tzs"] for s in base["stacks"]] == [s["total_tzs"] for s in head["stacks"]]
+    fork = dict(steps["Cost verdict (pull requests from forks)"])
+    result = _run_step(fork, workspace, env)
+    body = (runner_temp / "cost-comment.md").read_text(encoding="utf-8")
+    assert "No change in monthly cost." in body
+    over = [s for s in head["stacks"] if s["status"] == "over" and not s.get("overridden")]
+    assert result.returncode == (1 if over else 0), result.stderr
