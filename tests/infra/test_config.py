@@ -89,3 +89,35 @@ def test_json_values_and_broken_files(tmp_path: Path) -> None:
     bad.write_text("config: [1, 2\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_stack_file(bad)
+
+
+def test_readme_documents_every_key() -> None:
+    """The config reference in components/README.md names every key of every block."""
+    from pydantic import BaseModel
+
+    text = (ROOT / "components" / "README.md").read_text(encoding="utf-8")
+
+    def keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+        found = []
+        for name, info in model.model_fields.items():
+            sub = info.annotation
+            if (
+                isinstance(sub, type)
+                and issubclass(sub, BaseModel)
+                and prefix == ""
+                and model is not StackConfig
+            ):
+                found += keys(sub, f"{name}.")
+            else:
+                found.append(prefix + name)
+        return found
+
+    for name, info in StackConfig.model_fields.items():
+        block = info.annotation
+        if isinstance(block, type) and issubclass(block, BaseModel):
+            for key in keys(block):
+                if key.startswith("override."):
+                    continue
+                assert f"`{key}`" in text or f"`{key}`," in text or key.split(".")[-1] in text, (
+                    f"{name}.{key}"
+                )
