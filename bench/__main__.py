@@ -46,6 +46,8 @@ def fanout_params(args: argparse.Namespace) -> FanoutParams:
         sweep_factor=args.sweep_factor,
         sweep_duration=args.sweep_duration,
         sweep_max=args.sweep_max,
+        profile=args.profile,
+        drain=args.drain,
     )
 
 
@@ -187,11 +189,13 @@ def main(argv: list[str] | None = None) -> int:
     fan.add_argument("--duration", type=float, default=60.0)
     fan.add_argument("--clients", type=int, default=0, help="load-client processes (0: auto, >= 2)")
     fan.add_argument("--payload", type=int, default=64, help="padding bytes per message")
-    fan.add_argument("--baseline", choices=["none", "nodeflate", "default", "both"], default="both")
+    fan.add_argument("--baseline", choices=["none", "only", "nodeflate", "default", "both"], default="both")
     fan.add_argument("--sweep", action="store_true", help="raise the rate until p99 >= 100 ms or a loss")
     fan.add_argument("--sweep-start", type=float, default=2500.0, help="first sweep step, deliveries/s")
     fan.add_argument("--sweep-factor", type=float, default=1.5)
     fan.add_argument("--sweep-duration", type=float, default=8.0)
+    fan.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late deliveries")
+    fan.add_argument("--profile", help="directory for py-spy profiles of the servers (first window)")
     fan.add_argument("--sweep-max", type=float, default=400_000.0, help="last sweep step, deliveries/s")
 
     api = sub.add_parser("api", help="REST publish + history against PostgreSQL and Redis")

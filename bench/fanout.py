@@ -14,6 +14,7 @@ import contextlib
 import json
 import math
 import os
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -49,6 +50,7 @@ class FanoutParams:
     sweep_duration: float = 8.0
     settle: float = 3.0
     drain: float = 5.0
+    profile: str | None = None  # directory: py-spy records every server process during the first window
 
     def channels(self) -> dict[str, int]:
         """Channel -> number of subscribed connections."""
@@ -275,7 +277,8 @@ class Publisher:
                     self.stats.behind += 1
                     sent += 1
                     continue
-                ch = channels[k % len(channels)]
+                c = k % len(channels)
+                ch = channels[c]
                 k += 1
                 s = seq.get(ch, 0) + 1
                 seq[ch] = s
@@ -287,7 +290,7 @@ class Publisher:
                     frame = f'{{"type":"publish","channel":"{ch}","id":{ident},"data":{data}}}'
                 else:
                     frame = f'{{"type":"message","channel":"{ch}","data":{data}}}'
-                self.conns[k % self.n].send_text(frame)
+                self.conns[c % self.n].send_text(frame)  # one connection per channel keeps its order
                 self.stats.sent[ch] = self.stats.sent.get(ch, 0) + 1
                 sent += 1
             await asyncio.sleep(0.002)
@@ -317,6 +320,7 @@ class Bench:
         self.logdir = logdir
         self.channels = params.channels()
         self.window_id = 0
+        self._first_window = 1
 
     def _infra_procs(self) -> tuple[list[psutil.Process], list[psutil.Process]]:
         redis = procs.tree(self.redis.process.pid) if self.redis.process else []
@@ -405,6 +409,7 @@ class Bench:
             )
             publisher = Publisher(name if name == "ours" else "baseline", port, token, payload=p.payload)
             await publisher.open()
+            self._first_window = self.window_id + 1
             fan = p.fanout()
             if p.sweep:
                 target = p.sweep_start
@@ -439,6 +444,38 @@ class Bench:
                 result["server_log_tail"] = tail[-2000:]
         return result
 
+    def _profile(self, name: str, server_p: list[psutil.Process], duration: float) -> list[Any]:
+        """py-spy (if installed) samples each server process; collapsed stacks go to the profile dir."""
+        import shutil
+
+        spy = shutil.which("py-spy") or str(Path(procs.PYTHON).with_name("py-spy"))
+        if not Path(spy).exists():
+            return []
+        out = Path(self.p.profile or ".")
+        out.mkdir(parents=True, exist_ok=True)
+        return [
+            procs.spawn(
+                [
+                    spy,
+                    "record",
+                    "--pid",
+                    str(p.pid),
+                    "--duration",
+                    str(max(1, int(duration))),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "--output",
+                    str(out / f"{name}-{p.pid}.txt"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for p in server_p
+        ]
+
     @staticmethod
     def _line(name: str, win: dict[str, Any]) -> str:
         return (
@@ -468,6 +505,7 @@ class Bench:
         before = {k: procs.cpu_seconds(v) for k, v in groups.items()}
         busy0 = _cpu_busy()
         t0 = time.monotonic()
+        spies = self._profile(name, server_p, duration) if self.p.profile and w == self._first_window else []
         stats = await publisher.run(w, list(self.channels), rate, duration)
         publish_s = time.monotonic() - t0
         expected = sum(n * self.channels[ch] for ch, n in stats.sent.items())
@@ -480,6 +518,8 @@ class Bench:
                 break
             await asyncio.sleep(0.25)
         wall = time.monotonic() - t0
+        for spy in spies:
+            await asyncio.to_thread(spy.wait, 30)
         after = {k: procs.cpu_seconds(v) for k, v in groups.items()}
         busy = _cpu_busy() - busy0
         cpu = {k: after[k] - before[k] for k in groups}
@@ -538,6 +578,7 @@ class Bench:
 def servers_for(baseline: str) -> list[str]:
     return {
         "none": ["ours"],
+        "only": ["baseline-nodeflate"],
         "nodeflate": ["ours", "baseline-nodeflate"],
         "default": ["ours", "baseline"],
         "both": ["ours", "baseline-nodeflate", "baseline"],
