@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import DATA, clone, load, stack_of, write
+from review_data import DATA, clone, load, stack_of, write
 
 from budget.comment import MARKER, CommentPolicy, plan_action, render_markdown
 from budget.diff import diff_reports, parse_report

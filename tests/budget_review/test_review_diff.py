@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import clone, stack_of, write
+from review_data import clone, stack_of, write
 
 from budget.diff import ReportError, diff_reports, load_report, parse_report, render_table, to_json
 from budget.review_cli import main

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DATA
+from review_data import DATA
 
 from budget.diff import format_tzs, load_report
 from budget.html_report import line_estimated, render_html

@@ -14,7 +14,7 @@ import boto3
 import pytest
 import yaml
 from botocore.stub import Stubber
-from conftest import DATA
+from review_data import DATA
 
 from budget.catalog import DEFAULT_CATALOG, parse_catalog
 from budget.prices import query_for, refresh, render_refresh, rewrite_entries, show

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import load, write
+from review_data import load, write
 from test_review_comment import _FakeGitHub  # the recorded GitHub API
 
 ROOT = Path(__file__).resolve().parents[2]
