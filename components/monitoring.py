@@ -389,10 +389,11 @@ class Monitoring(pulumi.ComponentResource):
             limit_amount=limit,
             limit_unit="USD",
             # Needs the project and phase tags activated as cost allocation tags in Billing.
+            metrics="UnblendedCost",
             filter_expression={
                 "ands": [
-                    {"tags": {"key": "user:project", "values": [args.tags.get("project", "stars")]}},
-                    {"tags": {"key": "user:phase", "values": [args.phase]}},
+                    {"tags": {"key": "project", "values": [args.tags.get("project", "stars")]}},
+                    {"tags": {"key": "phase", "values": [args.phase]}},
                 ]
             },
             notifications=[

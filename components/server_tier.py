@@ -270,7 +270,7 @@ class ServerTier(pulumi.ComponentResource):
             capacity_rebalance=tier.spot.enabled,
             instance_refresh={
                 "strategy": "Rolling",
-                "preferences": {"min_healthy_percentage": 90, "instance_warmup": 120},
+                "preferences": {"min_healthy_percentage": 90, "instance_warmup": "120"},
             },
             enabled_metrics=[
                 "GroupMinSize",

@@ -130,6 +130,9 @@ def test_budget(stack_plan: Plan, cfg: StackConfig) -> None:
     assert budget["limitAmount"] == f"{cfg.budget.limit_tzs / cfg.budget.usd_to_tzs:.2f}"
     kinds = {(n["notificationType"], n["threshold"]) for n in budget["notifications"]}
     assert kinds == {("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100)}
+    assert budget["metrics"] == "UnblendedCost"  # required with a filter expression
+    tags = {(f["tags"]["key"], tuple(f["tags"]["values"])) for f in budget["filterExpression"]["ands"]}
+    assert tags == {("project", ("stars",)), ("phase", (cfg.phase,))}
     topic = named(stack_plan.resources, "monitoring-alarms").state["arn"]
     assert all(n["subscriberSnsTopicArns"] == [topic] for n in budget["notifications"])
 
