@@ -7,6 +7,7 @@ Exit codes: 0 within budget (warnings allowed, or over with the owner's override
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import sys
@@ -80,11 +81,12 @@ def _run_all(jobs: Sequence[Job]) -> list[dict[str, Any]]:
     """Run stacks in parallel processes forked after the heavy imports: each pays only for its plan."""
     if len(jobs) == 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [run_job(job) for job in jobs]
-    try:  # import once in the parent: forked workers inherit pulumi, pulumi_aws and the program's modules
-        import components.mocks
-        import components.stack  # noqa: F401
-    except ImportError:
-        pass
+    from budget.plan import warm_imports
+
+    # Once in the parent: forked workers inherit pulumi, the provider modules and the program. An import
+    # failure is left for each worker to report as its own error.
+    with contextlib.suppress(ImportError):
+        warm_imports()
     import budget.estimator
     import budget.whatif  # noqa: F401
 

@@ -6,7 +6,8 @@ The program's own planner (``components.mocks.plan_resources``) calls ``build_st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from budget.model import PlannedResource
@@ -15,6 +16,34 @@ from components.config import StackConfig
 
 class PlanError(RuntimeError):
     """The program could not be planned (import failure or an exception while registering resources)."""
+
+
+def provider_modules(type_tokens: Iterable[str]) -> list[str]:
+    """The provider SDK modules behind type tokens: ``aws:ec2/vpc:Vpc`` -> ``pulumi_aws.ec2``."""
+    modules = set()
+    for token in type_tokens:
+        package, _, rest = token.partition(":")
+        if package in ("aws", "random") and "/" in rest:
+            modules.add("pulumi_random" if package == "random" else f"pulumi_aws.{rest.split('/')[0]}")
+    return sorted(modules)
+
+
+def warm_imports() -> None:
+    """Load the provider modules the program can use, once, before forking one worker per stack.
+
+    ``pulumi_aws`` loads its submodules lazily on first use, which is most of a first mocked run; loading
+    only the submodules of the types the rules know (not the SDK's 250) in the parent lets every forked
+    worker start warm.
+    """
+    from budget.rules import FREE, RULES
+
+    for name in provider_modules([*RULES, *FREE]):
+        try:
+            module = importlib.import_module(name)
+            hasattr(module, "__budget_warm__")  # any non-introspection attribute forces the lazy load
+        except ImportError:
+            continue
+    importlib.import_module("components.stack")
 
 
 def tier_of(type_token: str, inputs: Mapping[str, Any], fallback: str = "untiered") -> str:

@@ -1,0 +1,149 @@
+"""Benchmark of ``python -m budget check --all``: is it fit for a pre-commit hook (target: < 5 s wall)?
+
+Measured in the same run, each as the median of ``--repeat`` fresh processes:
+
+- floor: a fresh interpreter that only imports pulumi and the pulumi_aws submodules the program uses (no
+  planning, no pricing): the least any offline check of a Pulumi program can cost here;
+- naive: one ``check --stack phaseN`` process per stack, one after the other (what a hook would do without
+  ``--all``);
+- check --all (the hook's command, without what-ifs) and check --all with what-ifs and JSON.
+
+Prints a table and writes JSON (machine, versions, figures, ratio to the floor).
+Run: ``.venv/bin/python bench/budget_check.py [--repeat 5] [--json bench/results/budget_check.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_SECONDS = 5.0
+STACKS = ("phase1", "phase2", "phase3")
+
+
+def _floor_code() -> str:
+    sys.path.insert(0, str(ROOT))
+    from budget.plan import provider_modules
+    from budget.rules import FREE, RULES
+
+    modules = provider_modules([*RULES, *FREE])
+    return "import importlib, pulumi\n" + "".join(
+        f"hasattr(importlib.import_module({m!r}), '__bench__')\n" for m in modules
+    )
+
+
+def _wall(args: list[str]) -> tuple[float, int]:
+    start = time.perf_counter()
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
+    return time.perf_counter() - start, proc.returncode
+
+
+def measure(name: str, commands: list[list[str]], repeat: int) -> dict[str, Any]:
+    """Median, min and max wall seconds of running ``commands`` in sequence, ``repeat`` times."""
+    walls, codes = [], set()
+    for _ in range(repeat):
+        total = 0.0
+        for cmd in commands:
+            seconds, code = _wall(cmd)
+            total += seconds
+            codes.add(code)
+        walls.append(total)
+    return {
+        "name": name,
+        "command": " && ".join(" ".join(c[1:]) for c in commands),
+        "median_s": round(statistics.median(walls), 3),
+        "min_s": round(min(walls), 3),
+        "max_s": round(max(walls), 3),
+        "runs": [round(w, 3) for w in walls],
+        "exit_codes": sorted(codes),
+    }
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "time_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for package in ("pulumi", "pulumi_aws", "pydantic", "PyYAML"):
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            out[package] = "missing"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "budget_check.json")
+    args = parser.parse_args(argv)
+    py = sys.executable
+    check = [py, "-m", "budget", "check"]
+    results: dict[str, Any] = {"machine": machine(), "versions": versions(), "target_s": TARGET_SECONDS}
+    figures = [
+        measure(
+            "floor: import pulumi + used pulumi_aws submodules", [[py, "-c", _floor_code()]], args.repeat
+        ),
+        measure(
+            "naive: one check process per stack",
+            [[*check, "--stack", s, "--no-what-ifs"] for s in STACKS],
+            args.repeat,
+        ),
+        measure("check --all (pre-commit hook)", [[*check, "--all", "--no-what-ifs"]], args.repeat),
+        measure("check --all with what-ifs, JSON", [[*check, "--all", "--format", "json"]], args.repeat),
+    ]
+    floor = figures[0]["median_s"]
+    for fig in figures:
+        fig["ratio_to_floor"] = round(fig["median_s"] / floor, 2) if floor else None
+    hook = figures[2]
+    results["figures"] = figures
+    results["hook_median_s"] = hook["median_s"]
+    results["hook_ratio_to_floor"] = hook["ratio_to_floor"]
+    results["meets_target"] = hook["median_s"] < TARGET_SECONDS and figures[3]["median_s"] < TARGET_SECONDS
+    results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    width = max(len(f["name"]) for f in figures)
+    info = results["machine"]
+    print(f"budget check benchmark ({info['cpus']} CPUs, load {info['loadavg_at_start']})")
+    print(f"{'figure'.ljust(width)}  median s   min s   max s  x floor  exit")
+    for fig in figures:
+        print(
+            f"{fig['name'].ljust(width)}  {fig['median_s']:8.2f}  {fig['min_s']:6.2f}  {fig['max_s']:6.2f}"
+            f"  {fig['ratio_to_floor']:7.2f}  {','.join(map(str, fig['exit_codes']))}"
+        )
+    verdict = "meets" if results["meets_target"] else "MISSES"
+    print(f"check --all: {hook['median_s']:.2f} s median, {verdict} the {TARGET_SECONDS:.0f} s target")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
+    return 0 if results["meets_target"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
