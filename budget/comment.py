@@ -94,7 +94,18 @@ def _quantity(value: float | None) -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
-def _explain(change: ResourceChange, stack: StackDiff) -> str:
+def _headline(diff: CostDiff) -> str:
+    if not diff.changed:
+        return "No change in monthly cost."
+    amount = f"**TZS {format_tzs(abs(diff.change_tzs))}**"
+    if round(diff.change_tzs) > 0:
+        return f"Monthly cost will increase by {amount}"
+    if round(diff.change_tzs) < 0:
+        return f"Monthly cost will decrease by {amount}"
+    return "Resources changed, with no net change in monthly cost."
+
+
+def _explain(change: ResourceChange) -> str:
     """What moved inside a resource, e.g. "Instance usage: 730 → 1,460 hours"."""
     if change.kind != "changed":
         return change.kind
@@ -125,16 +136,7 @@ def render_markdown(
     head_rate = next((s.head.usd_to_tzs for s in diff.stacks if s.head), None)
     basis = next((s.head.basis for s in diff.stacks if s.head and s.head.basis), "")
     lines = [MARKER, f"### {title or '💰 Monthly cost estimate (TZS)'}", ""]
-    if diff.changed:
-        sign = "increase" if diff.change_tzs > 0 else "decrease" if diff.change_tzs < 0 else "no net change"
-        lines.append(
-            f"Monthly cost will {sign if sign == 'no net change' else sign + ' by'} "
-            f"**TZS {format_tzs(abs(diff.change_tzs))}**"
-            if sign != "no net change"
-            else "Resources changed, with no net change in monthly cost."
-        )
-    else:
-        lines.append("No change in monthly cost.")
+    lines.append(_headline(diff))
     lines += [
         "",
         "| stack | baseline | usage-based | change | new monthly cost | limit | status |",
@@ -169,7 +171,7 @@ def render_markdown(
             before = format_tzs(r.base_usd * rate_base) if rate_base and r.kind != "added" else "–"
             after = format_tzs(r.head_usd * rate_head) if rate_head and r.kind != "removed" else "–"
             lines.append(
-                f"| `{_md(r.name)}` ({_md(r.type)}) | {_md(r.tier)} | {_explain(r, s)} | {before} | {after} "
+                f"| `{_md(r.name)}` ({_md(r.type)}) | {_md(r.tier)} | {_explain(r)} | {before} | {after} "
                 f"| {format_tzs(r.delta_tzs, signed=True)} |"
             )
         lines += ["", "</details>"]

@@ -252,3 +252,10 @@ def test_a_stack_the_check_could_not_price_is_an_input_error(head_report: Any) -
     stack_of(head, "phase1").update(status="error", error="config: stars:api.instance_type")
     with pytest.raises(ReportError, match="could not price this stack: config"):
         parse_report(head)
+
+
+def test_a_decrease_is_reported_as_such(base_report: Any, head_report: Any) -> None:
+    body = render_markdown(_diff(head_report, base_report))
+    assert "Monthly cost will decrease by **TZS 203,075**" in body
+    assert "| phase2 | 892,250 | 87,750 | -203,075 (-22.8%) | 689,175 | 700,000 | ⚠️ warn |" in body
+    assert "**phase2** fits within its limit: TZS 689,175 of 700,000 (98%)" in body
