@@ -205,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("--read-ratio", type=float, default=0.5)
     api.add_argument("--extra-rates", default="", help="comma-separated further rates (capacity)")
 
+    floor = sub.add_parser("floor", help="CPU of one small write per loopback socket: the floor per delivery")
+    floor.add_argument("--connections", type=int, default=2000)
+
     every = sub.add_parser("all", help="the full set (about 10 minutes), or a small one with --quick")
     every.add_argument("--quick", action="store_true", help="small numbers, about a minute")
 
@@ -223,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 extra_rates=extra,
             )
             results["runs"] = [run_api_cmd(params)]
+        elif args.command == "floor":
+            results["runs"] = [run_floor_cmd(args.connections)]
         else:
             results["runs"] = run_all(args.quick)
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
@@ -264,11 +269,35 @@ def run_all(quick: bool) -> list[dict[str, Any]]:
             baseline="nodeflate",
         )
         api = ApiParams(rate=1000, duration=30, workers=2, extra_rates=(1500.0,))
+    rooms_sweep = FanoutParams(
+        workload="rooms",
+        connections=400 if quick else 2000,
+        workers=1 if quick else 2,
+        sweep=True,
+        sweep_start=500 if quick else 1000,
+        sweep_factor=2.0 if quick else 1.5,
+        sweep_max=1000 if quick else 400_000,
+        sweep_duration=3 if quick else 8,
+        baseline="nodeflate",
+        settle=1 if quick else 3,
+        drain=3 if quick else 5,
+    )
     return [
         run_fanout_cmd(hold, "fanout-hold"),
-        run_fanout_cmd(sweep, "fanout-sweep"),
+        run_fanout_cmd(sweep, "fanout-sweep-broadcast"),
+        run_fanout_cmd(rooms_sweep, "fanout-sweep-rooms"),
         run_api_cmd(api),
+        run_floor_cmd(200 if quick else 2000),
     ]
+
+
+def run_floor_cmd(connections: int) -> dict[str, Any]:
+    from bench.floor import run_floor
+
+    _log(f"== floor: one small frame written to each of {connections:,} loopback sockets")
+    out = _run(run_floor(connections, rounds=20 if connections < 1000 else 50))
+    _log("   CPU per delivery, us: " + ", ".join(f"{k} {v}" for k, v in out.items() if isinstance(v, float)))
+    return {"benchmark": "floor", **out}
 
 
 if __name__ == "__main__":
