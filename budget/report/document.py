@@ -90,6 +90,7 @@ def _what_if(w: WhatIf, rate: float, limit: float) -> dict[str, Any]:
         "total_usd": _usd(total),
         "total_tzs": round(total * rate),
         "totals": {size: _usd(w.estimate.total(size)) for size in SIZES},
+        "fixed_min_usd": _usd(w.estimate.total("min") - w.estimate.usage_total("min")),
         "fits": total * rate <= limit,
         "estimated_lines": sum(1 for p in w.estimate.priced for item in p.lines if item.estimated),
     }
@@ -116,6 +117,17 @@ def _cannot_fit(est: Estimate, verdict: Verdict, whatifs: list[dict[str, Any]]) 
             f"Even the cheapest what-if ({best['title']}) costs TZS {best['total_tzs']:,} at max size,"
             f" {best['total_tzs'] / budget.limit_tzs:.1f} x the limit."
         )
+        fixed_tzs = best["fixed_min_usd"] * rate
+        if fixed_tzs > budget.limit_tzs:
+            out.append(
+                f"Its fixed part at minimum size with no traffic costs TZS {fixed_tzs:,.0f}: the stack"
+                " as sized does not fit before a single user arrives; fewer always-on resources are needed."
+            )
+        else:
+            out.append(
+                f"Its fixed part at minimum size with no traffic costs TZS {fixed_tzs:,.0f}, leaving"
+                f" TZS {budget.limit_tzs - fixed_tzs:,.0f} for usage (transfer, LCUs, requests, logs)."
+            )
     return out
 
 

@@ -2,8 +2,9 @@
 
 Instance hours by class (Multi-AZ = a standby, twice the price), storage (Multi-AZ twice), backup storage
 beyond the free amount (free = the provisioned storage), and the master-password secret RDS creates in
-Secrets Manager when it manages the password. A read replica is priced as its own instance. Cross-AZ traffic
-between the app servers and the data stores is attached to the primary database.
+Secrets Manager when it manages the password. A read replica is priced as its own instance. Performance
+Insights is free at its 7-day retention (recalled); a longer retention is unpriced (fails closed).
+Cross-AZ traffic between the app servers and the data stores is attached to the primary database.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     multi = bool(inputs.get("multiAz"))
     az, az_label = ("multi_az", "Multi-AZ") if multi else ("single_az", "Single-AZ")
     role = "read replica" if source else "primary"
+    retention = inputs.get("performanceInsightsRetentionPeriod") or 7
+    if (
+        inputs.get("performanceInsightsEnabled")
+        and number(retention, "performanceInsightsRetentionPeriod") > 7
+    ):
+        raise RuleError("Performance Insights retention beyond the free 7 days has no price in the catalog")
     lines = [
         reservable_line(
             ctx,
