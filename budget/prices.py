@@ -49,6 +49,11 @@ def _suffix(field_name: str, suffix: str) -> Callable[[Attributes], bool]:
     return lambda a: a.get(field_name, "").endswith(suffix)
 
 
+def _postgres_storage(a: Attributes) -> bool:
+    """RDS storage is listed per engine ("PostgreSQL") in newer offers and as "Any" in older ones."""
+    return a.get("databaseEngine") in ("PostgreSQL", "Any")
+
+
 _DEPLOYMENT = {"single_az": "Single-AZ", "multi_az": "Multi-AZ"}
 _RDS_VOLUME = {"gp3": "General Purpose-GP3", "gp2": "General Purpose"}
 
@@ -97,10 +102,9 @@ def query_for(key: str) -> Query | None:
         filters = {
             "productFamily": "Database Storage",
             "volumeType": _RDS_VOLUME[m[1]],
-            "databaseEngine": "PostgreSQL",
             "deploymentOption": _DEPLOYMENT[m[2]],
         }
-        return Query("AmazonRDS", filters, "GB-Mo")
+        return Query("AmazonRDS", filters, "GB-Mo", _postgres_storage)
     if m := re.fullmatch(r"elasticache\.redis\.(cache\..+)", key):
         filters = {"productFamily": "Cache Instance", "instanceType": m[1], "cacheEngine": "Redis"}
         return Query("AmazonElastiCache", filters, "Hrs")
@@ -184,7 +188,10 @@ def fetch(client: Any, region: str, key: str, query: Query) -> Fetched:
         for raw in page.get("PriceList", []):
             item = json.loads(raw) if isinstance(raw, str) else raw
             product = item.get("product", {})
-            if not query.match(product.get("attributes", {})):
+            attributes = product.get("attributes", {})
+            if attributes.get("locationType", "AWS Region") != "AWS Region":
+                continue  # Outposts, Local Zones and Wavelength Zones carry the region code too
+            if not query.match(attributes):
                 continue
             price = _on_demand_price(item, query)
             if price is not None:

@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from review_data import DATA
 
 from budget.catalog import DEFAULT_CATALOG, parse_catalog
-from budget.prices import query_for, refresh, render_refresh, rewrite_entries, show
+from budget.prices import fetch, query_for, refresh, render_refresh, rewrite_entries, show
 
 TODAY = dt.date(2026, 11, 27)
 
@@ -55,12 +55,12 @@ def test_refresh_updates_what_it_can_pin_and_reports_the_rest(catalog: Path, pri
         "ec2.instance.t4g.medium": (0.043, 0.0434),
         "elb.alb.hour": (0.029, 0.0294),
         "elb.alb.lcu_hour": (0.0102, 0.0104),
+        "rds.postgres.db.t3.medium.single_az": (0.0936, 0.094),  # the Outposts product is not the region's
         "s3.standard": (0.0274, 0.0274),  # first 50 TB tier of three
         "s3.requests.put": (0.006, 0.006),  # per request in the API, per 1,000 in the catalog
     }
     skipped = dict(result.skipped)
     assert skipped["ec2.spot_discount.t3"].startswith("not a price")
-    assert skipped["rds.postgres.db.t3.medium.single_az"] == "2 products with different prices (0.094, 0.129)"
     assert skipped["elasticache.redis.cache.t3.small"] == "no matching on-demand product"
     assert skipped["transfer.inter_az"] == "no Price List query for this key"
 
@@ -68,8 +68,8 @@ def test_refresh_updates_what_it_can_pin_and_reports_the_rest(catalog: Path, pri
     t4g = after.get("af-south-1", "ec2.instance.t4g.medium")
     assert (t4g.amount, t4g.status, t4g.source_date, t4g.unit) == (0.0434, "CONFIRMED", "2026-11-27", "hour")
     assert t4g.source == "AWS Price List API, AmazonEC2 ZK2N3CQ8E6V9WQ7M, publication 2026-11-13"
-    rds = after.get("af-south-1", "rds.postgres.db.t3.medium.single_az")
-    assert (rds.amount, rds.status) == (0.0936, "ESTIMATE")  # untouched
+    cache = after.get("af-south-1", "elasticache.redis.cache.t3.small")
+    assert (cache.amount, cache.status) == (0.0442, "ESTIMATE")  # untouched
     assert after.get("us-east-1", "ec2.instance.t3.medium").amount == 0.0416  # other regions untouched
     # only the refreshed lines changed: comments, anchors and the other entries stay byte for byte
     old_lines, new_lines = before.splitlines(), catalog.read_text(encoding="utf-8").splitlines()
@@ -79,7 +79,7 @@ def test_refresh_updates_what_it_can_pin_and_reports_the_rest(catalog: Path, pri
 
     text = render_refresh(result)
     assert "ec2.instance.t4g.medium" in text and "+0.9%" in text and "ESTIMATE → CONFIRMED" in text
-    assert "Left as they were:" in text and "different prices" in text
+    assert "Left as they were:" in text and "no matching on-demand product" in text
     assert "written to the catalog" in text
 
 
@@ -87,7 +87,7 @@ def test_dry_run_reports_without_writing(catalog: Path, pricing: Any) -> None:
     client, _ = pricing
     before = catalog.read_text(encoding="utf-8")
     result = refresh(client, catalog, "af-south-1", today=TODAY, dry_run=True)
-    assert not result.written and len(result.changes) == 7
+    assert not result.written and len(result.changes) == 8
     assert catalog.read_text(encoding="utf-8") == before
     assert "not written (dry run)" in render_refresh(result)
 
@@ -161,3 +161,22 @@ def test_show_command(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(["prices", "show", "--catalog", str(catalog), "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 13
     assert main(["prices", "show", "--catalog", str(catalog), "--region", "eu-west-1"]) == 2
+
+
+def test_products_with_different_prices_are_not_guessed_between() -> None:
+    """Two matching products at different prices: the key is left alone rather than one picked."""
+    client = boto3.client(
+        "pricing", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    recorded = json.loads((DATA / "pricing_af-south-1.json").read_text(encoding="utf-8"))["calls"]
+    wanted = ("ec2.instance.t3.large", "ec2.instance.t4g.medium")
+    t3, t4g = (json.loads(c["response"]["PriceList"][0]) for c in recorded if c["key"] in wanted)
+    t4g["product"]["attributes"]["instanceType"] = "t3.large"  # same query, another price
+    query = query_for("ec2.instance.t3.large")
+    assert query is not None
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "get_products", {"FormatVersion": "aws_v1", "PriceList": [json.dumps(t3), json.dumps(t4g)]}
+        )
+        with pytest.raises(LookupError, match=r"2 products with different prices \(0.0434, 0.1084\)"):
+            fetch(client, "af-south-1", "ec2.instance.t3.large", query)
