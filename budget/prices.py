@@ -45,8 +45,13 @@ class Query:
     first_tier: bool = True
 
 
-def _suffix(field_name: str, suffix: str) -> Callable[[Attributes], bool]:
-    return lambda a: a.get(field_name, "").endswith(suffix)
+def _usage(name: str) -> Callable[[Attributes], bool]:
+    """Match a usage type exactly, with or without its region prefix ("AFS1-", "EU-"; none in us-east-1).
+
+    Exact matching keeps look-alikes apart: "NatGateway-Hours" is not "RegionalNatGateway-Hours".
+    """
+    pattern = re.compile(rf"(?:[A-Z]{{2,4}}[0-9]?-)?{re.escape(name)}")
+    return lambda a: bool(pattern.fullmatch(a.get("usagetype", "")))
 
 
 def _postgres_storage(a: Attributes) -> bool:
@@ -81,14 +86,14 @@ def query_for(key: str) -> Query | None:
             "AWSELB",
             {"productFamily": "Load Balancer-Application"},
             "Hrs",
-            _suffix("usagetype", "LoadBalancerUsage"),
+            _usage("LoadBalancerUsage"),
         )
     if key == "elb.alb.lcu_hour":
         return Query(
             "AWSELB",
             {"productFamily": "Load Balancer-Application"},
             "LCU-Hrs",
-            _suffix("usagetype", "LCUUsage"),
+            _usage("LCUUsage"),
         )
     if m := re.fullmatch(r"rds\.postgres\.(db\..+)\.(single_az|multi_az)", key):
         filters = {
@@ -115,7 +120,7 @@ def query_for(key: str) -> Query | None:
         return Query("AmazonS3", {"productFamily": "API Request", "group": group}, "Requests", per=1000)
     if key in ("nat.hour", "nat.gb"):
         suffix, unit = ("NatGateway-Hours", "Hrs") if key == "nat.hour" else ("NatGateway-Bytes", "GB")
-        return Query("AmazonEC2", {"productFamily": "NAT Gateway"}, unit, _suffix("usagetype", suffix))
+        return Query("AmazonEC2", {"productFamily": "NAT Gateway"}, unit, _usage(suffix))
     if key == "secretsmanager.secret":
         return Query("AWSSecretsManager", {"productFamily": "Secret"}, "Secrets")
     if key == "secretsmanager.api_calls":
@@ -127,14 +132,14 @@ def query_for(key: str) -> Query | None:
             "AmazonCloudWatch",
             {"productFamily": "Alarm"},
             "Alarms",
-            _suffix("usagetype", "CW:AlarmMonitorUsage"),
+            _usage("CW:AlarmMonitorUsage"),
         )
     if key == "cloudwatch.logs.ingest":
         return Query(
             "AmazonCloudWatch",
             {"productFamily": "Data Payload"},
             "GB",
-            _suffix("usagetype", "DataProcessing-Bytes"),
+            _usage("DataProcessing-Bytes"),
         )
     return None
 

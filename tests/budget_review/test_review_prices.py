@@ -180,3 +180,12 @@ def test_products_with_different_prices_are_not_guessed_between() -> None:
         )
         with pytest.raises(LookupError, match=r"2 products with different prices \(0.0434, 0.1084\)"):
             fetch(client, "af-south-1", "ec2.instance.t3.large", query)
+
+
+def test_usage_types_match_exactly_with_or_without_region_prefix() -> None:
+    nat = query_for("nat.hour")
+    assert nat is not None
+    assert nat.match({"usagetype": "AFS1-NatGateway-Hours"}) and nat.match({"usagetype": "NatGateway-Hours"})
+    assert nat.match({"usagetype": "EU-NatGateway-Hours"})
+    assert not nat.match({"usagetype": "AFS1-RegionalNatGateway-Hours"})
+    assert not nat.match({"usagetype": "AFS1-NatGateway-Bytes"})
