@@ -70,6 +70,9 @@ def run_fanout_cmd(params: FanoutParams, label: str = "fanout") -> dict[str, Any
 def print_fanout(result: dict[str, Any]) -> None:
     rows = []
     for name, r in result["servers"].items():
+        if not r["windows"]:
+            rows.append([name, r.get("connections_opened"), r.get("connect_rate"), *["-"] * 5])
+            rows[-1] += [r["memory"]["rss_per_conn_kb"], "-", "-", "-", "-"]
         for w in r["windows"]:
             rows.append(
                 [
@@ -189,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     fan.add_argument("--duration", type=float, default=60.0)
     fan.add_argument("--clients", type=int, default=0, help="load-client processes (0: auto, >= 2)")
     fan.add_argument("--payload", type=int, default=64, help="padding bytes per message")
-    fan.add_argument("--baseline", choices=["none", "only", "nodeflate", "default", "both"], default="both")
+    fan.add_argument(
+        "--baseline", choices=["none", "only", "minimal", "nodeflate", "default", "both"], default="both"
+    )
     fan.add_argument("--sweep", action="store_true", help="raise the rate until p99 >= 100 ms or a loss")
     fan.add_argument("--sweep-start", type=float, default=2500.0, help="first sweep step, deliveries/s")
     fan.add_argument("--sweep-factor", type=float, default=1.5)

@@ -96,6 +96,11 @@ def server_spec(
         return ServerSpec(
             name, [procs.PYTHON, "-m", "runtime", "serve", *host, "--log-level", "warning"], env
         )
+    if name == "minimal":  # the floor: uvicorn with our settings and an app that only holds sockets
+        args = [procs.PYTHON, "-m", "uvicorn", "bench.minimal_app:app", *host, "--log-level", "warning"]
+        args += ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio"]
+        args += ["--ws-per-message-deflate", "false", "--no-access-log", "--lifespan", "off"]
+        return ServerSpec(name, args, {})
     args = [procs.PYTHON, "-m", "uvicorn", "bench.baseline_app:app", *host, "--log-level", "warning"]
     if name == "baseline-nodeflate":
         args += ["--ws-per-message-deflate", "false"]
@@ -407,6 +412,8 @@ class Bench:
                 f"[{name}] idle memory per connection: {result['memory']['rss_per_conn_kb']} KB RSS, "
                 f"{result['memory']['uss_per_conn_kb']} KB USS"
             )
+            if name == "minimal":
+                return result
             publisher = Publisher(name if name == "ours" else "baseline", port, token, payload=p.payload)
             await publisher.open()
             self._first_window = self.window_id + 1
@@ -579,9 +586,10 @@ def servers_for(baseline: str) -> list[str]:
     return {
         "none": ["ours"],
         "only": ["baseline-nodeflate"],
+        "minimal": ["ours", "minimal"],
         "nodeflate": ["ours", "baseline-nodeflate"],
         "default": ["ours", "baseline"],
-        "both": ["ours", "baseline-nodeflate", "baseline"],
+        "both": ["ours", "baseline-nodeflate", "baseline", "minimal"],
     }[baseline]
 
 

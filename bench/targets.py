@@ -63,7 +63,7 @@ def fanout_targets(params: Any, out: dict[str, Any]) -> list[dict[str, Any]]:
             _t(
                 f"p99 delivery latency at {rate:,.0f} deliveries/s",
                 "< 100 ms at >= 10,000/s",
-                f"{p99} ms",
+                f"{p99} ms" if p99 is not None else "no deliveries",
                 p99 is not None and p99 < P99_DELIVERY_MS and rate >= 0.98 * DELIVERY_RATE,
                 f"{p99 - P99_DELIVERY_MS:+.1f} ms" if p99 is not None else "no deliveries",
                 applies=win["target_deliveries_per_s"] >= DELIVERY_RATE,
