@@ -3,6 +3,9 @@
 They are registered into the budget CLI by :func:`register`, so ``python -m budget diff ...`` works; this
 module also runs on its own (``python -m budget.review_cli diff ...``). Exit codes follow the check:
 0 fine, 1 a budget policy fails, 2 bad input or a service that cannot be reached.
+
+Each command imports its module when it runs: ``check`` (the pre-deploy guard) builds this parser too and
+should not pay for Jinja2 or boto3.
 """
 
 from __future__ import annotations
@@ -12,7 +15,11 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from budget.comment import CommentPolicy
+    from budget.diff import CostDiff
 
 EXIT_OK, EXIT_POLICY, EXIT_INPUT = 0, 1, 2
 
@@ -35,7 +42,7 @@ def _add_policy_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _policy(args: argparse.Namespace) -> Any:
+def _policy(args: argparse.Namespace) -> CommentPolicy:
     from budget.comment import CommentPolicy
 
     return CommentPolicy(
@@ -48,7 +55,7 @@ def _policy(args: argparse.Namespace) -> Any:
     )
 
 
-def _load_diff(args: argparse.Namespace) -> Any:
+def _load_diff(args: argparse.Namespace) -> CostDiff:
     from budget.diff import diff_reports, load_report
 
     base = load_report(Path(args.base)) if args.base else {}
