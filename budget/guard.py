@@ -13,6 +13,7 @@ Unpriced resources are never overridable.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -58,8 +59,12 @@ def check_command(cfg: StackConfig, json_out: Path) -> list[str]:
         "table",
         "--json-out",
         str(json_out),
-        "--no-what-ifs",
     ]
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without the engine's PULUMI_* settings: the check runs its own mocked program."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("PULUMI_")}
 
 
 def enforce_budget(cfg: StackConfig, run: Runner = subprocess.run) -> GuardResult:
@@ -73,6 +78,7 @@ def enforce_budget(cfg: StackConfig, run: Runner = subprocess.run) -> GuardResul
             text=True,
             cwd=ROOT,
             timeout=TIMEOUT_SECONDS,
+            env=_clean_env(),
         )
         report = (proc.stdout or "") + (proc.stderr or "")
         doc: dict[str, Any] | None = None

@@ -57,17 +57,33 @@ def render_stack(doc: dict[str, Any]) -> str:
     out += _grid(rows, right=(1, 2, 3, 4))
     out.append("")
     out.append("Top cost drivers (max size):")
-    rows = [["resource", "line", "USD", "share", ""]]
+    rows = [["resource", "line", "USD", "share", "kind"]]
     for d in doc["top_drivers"]:
         rows.append(
             [
                 d["resource"],
-                d["line"][:78],
+                d["line"][:96],
                 f"{d['monthly_usd']:,.2f}",
                 f"{100 * d['share']:.0f}%",
-                "usage" if d["usage_based"] else "",
+                "usage" if d["usage_based"] else "fixed",
             ]
         )
+    out += _grid(rows, right=(2, 3))
+    out.append("")
+    out.append("Usage-based lines (from the stack's stars:usage assumptions; * = estimated price):")
+    rows = [["resource", "line", "quantity", "USD"]]
+    for r in doc["resources"]:
+        for item in r["lines"]:
+            if item["usage_based"]:
+                mark = " *" if item["estimated"] else ""
+                rows.append(
+                    [
+                        r["name"],
+                        item["name"][:96] + mark,
+                        f"{item['quantity']:,.2f} {item['unit']}",
+                        f"{item['monthly_usd']:,.2f}",
+                    ]
+                )
     out += _grid(rows, right=(2, 3))
     out.append("")
     out.append(
