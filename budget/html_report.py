@@ -26,6 +26,7 @@ ESTIMATED_STATUSES = ("RECALLED", "ESTIMATE")
 
 CHART_WIDTH = 760.0
 BAR_X, BAR_Y, BAR_H = 10.0, 30.0, 34.0
+LABEL_ROOM = 100.0  # px a "warn 1,000,000" label needs
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class PhaseView:
     segments: tuple[Segment, ...]
     limit_x: float
     warn_x: float | None
+    label_x: float
+    label_anchor: str
+    warn_apart: bool
     range_x: tuple[float, float, float] | None
     ticks: tuple[tuple[float, str], ...]
     range_tzs: Mapping[str, float]
@@ -73,6 +77,19 @@ class PhaseView:
     warn_tzs: float | None
     what_ifs: tuple[Mapping[str, Any], ...]
     cannot_fit: tuple[str, ...]
+
+    @property
+    def usage_tzs(self) -> float:
+        return sum(d.tzs for d in self.assumptions if d.usage_based)
+
+    @property
+    def estimated_tzs(self) -> float:
+        return sum(d.tzs for d in self.assumptions if d.estimated)
+
+    @property
+    def costly_assumptions(self) -> tuple[Driver, ...]:
+        """The assumption lines that cost something (free-tier lines at TZS 0 are only counted)."""
+        return tuple(d for d in self.assumptions if round(d.tzs) > 0)
 
 
 def line_estimated(line: Mapping[str, Any]) -> bool:
@@ -163,11 +180,25 @@ def phase_view(stack: StackCost, tier_order: list[str], top: int = 8) -> PhaseVi
     if {"min", "desired", "max"} <= set(range_tzs):
         range_x = (x_of(range_tzs["min"]), x_of(range_tzs["desired"]), x_of(range_tzs["max"]))
     drivers = _drivers(stack)
+    limit_x = round(x_of(stack.limit_tzs), 2)
+    warn_x = round(x_of(warn_tzs), 2) if warn_tzs else None
+    # The warning level gets its own label just left of its line when there is room; otherwise it joins
+    # the limit's label, which starts right of the limit line when the limit is near the left edge.
+    warn_apart = warn_x is not None and warn_x > LABEL_ROOM and limit_x - warn_x > LABEL_ROOM
+    if limit_x < 2 * LABEL_ROOM:
+        label_x, anchor = limit_x + 5, "start"
+    elif limit_x > CHART_WIDTH * 0.7:
+        label_x, anchor = limit_x, "end"
+    else:
+        label_x, anchor = limit_x, "middle"
     return PhaseView(
         stack=stack,
         segments=tuple(segments),
-        limit_x=round(x_of(stack.limit_tzs), 2),
-        warn_x=round(x_of(warn_tzs), 2) if warn_tzs else None,
+        limit_x=limit_x,
+        warn_x=warn_x,
+        label_x=label_x,
+        label_anchor=anchor,
+        warn_apart=warn_apart,
         range_x=range_x,
         ticks=tuple(ticks),
         range_tzs=range_tzs,
