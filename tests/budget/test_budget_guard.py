@@ -33,7 +33,9 @@ def _config(phase: str = "phase1", **budget: Any) -> dict[str, str]:
     }
 
 
-def _run_program(config: dict[str, str], stack: str = "phase1") -> tuple[list[Any], BaseException | None]:
+def _run_program(
+    config: dict[str, str], stack: str = "phase1", exports: dict[str, Any] | None = None
+) -> tuple[list[Any], BaseException | None]:
     """Run ``__main__.py`` under recording mocks (own thread and loop); return the records and any error."""
     result: dict[str, Any] = {}
 
@@ -46,7 +48,18 @@ def _run_program(config: dict[str, str], stack: str = "phase1") -> tuple[list[An
             pulumi.runtime.set_all_config(config)
 
             def program() -> None:
-                runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+                real_export = pulumi.export
+
+                def export(name: str, value: Any) -> None:
+                    if exports is not None:
+                        exports[name] = value
+                    real_export(name, value)
+
+                pulumi.export = export
+                try:
+                    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+                finally:
+                    pulumi.export = real_export
 
             loop.run_until_complete(run_pulumi_func(program))
         except BaseException as exc:
@@ -69,11 +82,15 @@ def test_over_budget_stack_registers_nothing():
 
 
 def test_override_with_reason_lets_the_program_run():
+    exports: dict[str, Any] = {}
     records, error = _run_program(
-        _config("phase1", override={"reason": "launch month traffic accepted", "approved_by": "cfo"})
+        _config("phase1", override={"reason": "launch month traffic accepted", "approved_by": "cfo"}),
+        exports=exports,
     )
     assert error is None
     assert any(r.type == "aws:autoscaling/group:Group" for r in records)
+    assert exports["budget_override_reason"] == "launch month traffic accepted"
+    assert exports["budget_status"] == "over" and exports["budget_monthly_tzs_max"] > 400_000
 
 
 def test_override_without_reason_is_rejected_before_anything():
