@@ -80,7 +80,7 @@ class PhaseView:
 
     @property
     def usage_tzs(self) -> float:
-        return sum(d.tzs for d in self.assumptions if d.usage_based)
+        return self.stack.tzs(self.stack.usage_usd)
 
     @property
     def estimated_tzs(self) -> float:

@@ -91,5 +91,7 @@ def test_html_report_shows_the_checks_numbers(tmp_path: Path, all_stacks: Any, b
                 tiers[tier] * doc["usd_to_tzs"], abs=2
             )
         assert section.locator(".status").inner_text() == doc["status"]
+        usage = f"TZS {format_tzs(doc['usage_based_usd'] * doc['usd_to_tzs'])} a month"
+        assert section.locator(".assumption-summary").inner_text().startswith(usage)
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     page.close()
