@@ -14,7 +14,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route
 
 from runtime import auth, metrics
 from runtime.config import STATIC_DIR, Settings
@@ -30,7 +30,7 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> RuntimeApp:
     settings = settings or Settings.from_env()
     rt = Runtime(settings)
 
@@ -169,7 +169,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await rt.stop()
 
     routes = [
-        WebSocketRoute("/ws", WebSocketEndpoint(rt)),
         Route("/api/channels/{channel}/messages", publish, methods=["POST"]),
         Route("/api/channels/{channel}/messages", history, methods=["GET"]),
         Route("/api/channels/{channel}/presence", presence, methods=["GET"]),
@@ -181,7 +180,24 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = rt
-    return app
+    return RuntimeApp(app, WebSocketEndpoint(rt))
+
+
+class RuntimeApp:
+    """Top-level ASGI app: ``/ws`` goes straight to the WebSocket endpoint, so that it receives the
+    server's own ``send`` and can write pre-encoded frames directly (``runtime.wire``); everything
+    else, lifespan included, goes through Starlette."""
+
+    def __init__(self, starlette: Starlette, websocket: WebSocketEndpoint) -> None:
+        self.starlette = starlette
+        self.websocket = websocket
+        self.state = starlette.state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            await self.websocket(scope, receive, send)
+        else:
+            await self.starlette(scope, receive, send)
 
 
 class _RedactTokens(logging.Filter):

@@ -22,6 +22,7 @@ from runtime import metrics
 from runtime.auth import AuthError, Claims, valid_channel, verify
 from runtime.hub import PAGE, Subscription, message_frame
 from runtime.store import StoreUnavailable
+from runtime.wire import DirectWriter, text_frame
 
 if TYPE_CHECKING:
     from runtime.service import Runtime
@@ -38,11 +39,16 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class Connection:
+    """Outgoing path: while the socket keeps up, a delivery is one synchronous ``transport.write`` of
+    the frame the hub encoded once; only when the socket pushes back are frames queued (bounded),
+    and only then does a writer task exist."""
+
     __slots__ = (
         "claims",
         "close_code",
         "close_reason",
         "closing",
+        "direct",
         "id",
         "queue",
         "queued_bytes",
@@ -55,14 +61,15 @@ class Connection:
         "writer",
     )
 
-    def __init__(self, rt: Runtime, send: Any, claims: Claims) -> None:
+    def __init__(self, rt: Runtime, send: Any, claims: Claims, direct: DirectWriter | None) -> None:
         self.rt = rt
         self.send = send
         self.claims = claims
+        self.direct = direct
         self.id = uuid.uuid4().hex[:16]
-        self.queue: deque[str] = deque()
+        self.queue: deque[Any] | None = None
         self.queued_bytes = 0
-        self.wake = asyncio.Event()
+        self.wake: asyncio.Event | None = None
         self.closing = False
         self.close_code = 1000
         self.close_reason = ""
@@ -73,24 +80,48 @@ class Connection:
 
     # -- outgoing (called by the hub on the hot path) --------------------------------------------
 
-    def send_frame(self, frame: str) -> None:
+    def send_frame(self, frame: str, wire: bytes | None = None) -> None:
         if self.closing:
             return
+        direct = self.direct
+        if direct is not None:
+            if self.queue is None and direct.ready():
+                direct.write(wire if wire is not None else text_frame(frame))
+                return
+            item: Any = wire if wire is not None else text_frame(frame)
+        else:
+            item = frame
+        self._enqueue(item)
+
+    def _enqueue(self, item: str | bytes) -> None:
         queue = self.queue
-        queue.append(frame)
-        self.queued_bytes += len(frame)
+        if queue is None:
+            queue = self.queue = deque()
+        queue.append(item)
+        self.queued_bytes += len(item)
         settings = self.rt.settings
         if len(queue) > settings.queue_messages or self.queued_bytes > settings.queue_bytes:
             self.overflow()
-        elif len(queue) == 1:
+            return
+        self._start_writer()
+
+    def _start_writer(self) -> None:
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write())
+        elif self.wake is not None:
             self.wake.set()
+
+    @property
+    def backlog(self) -> int:
+        return len(self.queue) if self.queue else 0
 
     def overflow(self) -> None:
         """Slow consumer: drop what is queued and close with 4008; the client resumes with since."""
         if self.closing:
             return
         metrics.SLOW_DISCONNECTS.inc()
-        self.queue.clear()
+        if self.queue is not None:
+            self.queue.clear()
         self.queued_bytes = 0
         self.close(CLOSE_SLOW, "slow consumer")
 
@@ -101,7 +132,7 @@ class Connection:
         self.closing = True
         self.close_code = code
         self.close_reason = reason
-        self.wake.set()
+        self._start_writer()
 
     def reply(self, obj: dict[str, Any]) -> None:
         self.send_frame(_dumps(obj))
@@ -113,23 +144,35 @@ class Connection:
             frame["id"] = ref
         self.reply(frame)
 
-    async def run_writer(self) -> None:
+    async def _write(self) -> None:
+        """Drain the backlog as the socket allows, then exit (direct mode) or wait for more."""
         send = self.send
-        queue = self.queue
-        wake = self.wake
+        direct = self.direct
         try:
             while True:
-                await wake.wait()
-                wake.clear()
+                queue = self.queue
                 while queue:
-                    frame = queue.popleft()
-                    self.queued_bytes -= len(frame)
-                    await send({"type": "websocket.send", "text": frame})
+                    item = queue.popleft()
+                    self.queued_bytes -= len(item)
+                    if direct is not None:
+                        await direct.writable.wait()
+                        if not direct.open():
+                            raise ConnectionError("closed")
+                        direct.write(item)
+                    else:
+                        await send({"type": "websocket.send", "text": item})
                 if self.closing:
-                    await send(
-                        {"type": "websocket.close", "code": self.close_code, "reason": self.close_reason}
-                    )
+                    close = {"type": "websocket.close", "code": self.close_code, "reason": self.close_reason}
+                    await send(close)
                     return
+                if direct is not None:
+                    self.queue = None  # caught up: back to synchronous writes
+                    self.writer = None
+                    return
+                if self.wake is None:
+                    self.wake = asyncio.Event()
+                await self.wake.wait()
+                self.wake.clear()
         except Exception:  # the peer went away; the reader sees the disconnect
             self.closing = True
 
@@ -234,7 +277,7 @@ class Connection:
                 rows = await store.fetch(sub.channel, sub.last, PAGE)
                 for row in rows:
                     while (
-                        len(self.queue) > settings.queue_messages // 2
+                        self.backlog > settings.queue_messages // 2
                         or self.queued_bytes > settings.queue_bytes // 2
                     ) and not self.closing:  # pace the replay by the writer, within the queue bound
                         await asyncio.sleep(0.002)
@@ -286,8 +329,7 @@ class WebSocketEndpoint:
             await send({"type": "websocket.close", "code": 1013})
             return
         await send({"type": "websocket.accept"})
-        conn = Connection(rt, send, claims)
-        conn.writer = asyncio.create_task(conn.run_writer())
+        conn = Connection(rt, send, claims, DirectWriter.attach(send))
         loop = asyncio.get_running_loop()
         expiry = loop.call_later(
             max(0.0, claims.exp - time.time()), conn.close, CLOSE_UNAUTHORIZED, "token expired"

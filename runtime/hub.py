@@ -24,6 +24,7 @@ from broadcaster._backends.base import BroadcastBackend
 from runtime import metrics
 from runtime.pubsub import RESYNC
 from runtime.store import Store, Stored, StoreUnavailable
+from runtime.wire import text_frame
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -37,7 +38,7 @@ MAX_PENDING = 10_000  # live messages held per channel while a gap is filled; be
 class Sink(Protocol):
     """What a subscriber's connection offers the hub (implemented by runtime.connection)."""
 
-    def send_frame(self, frame: str) -> None: ...
+    def send_frame(self, frame: str, wire: bytes | None = None) -> None: ...
 
     def overflow(self) -> None: ...
 
@@ -201,6 +202,9 @@ class Hub:
 
     def _dispatch(self, ch: Channel, offset: int, frame: str) -> None:
         ch.delivered = offset
+        if not ch.subs:
+            return
+        wire = text_frame(frame)  # the bytes on the wire, the same for every subscriber
         n = 0
         for sub in ch.subs:
             if sub.replay is not None:
@@ -209,7 +213,7 @@ class Hub:
                     sub.sink.overflow()
             elif offset > sub.last:
                 sub.last = offset
-                sub.sink.send_frame(frame)
+                sub.sink.send_frame(frame, wire)
                 n += 1
         if n:
             metrics.DELIVERIES.inc(n)

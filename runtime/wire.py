@@ -1,0 +1,58 @@
+"""Encode a WebSocket text frame once and write it to many sockets directly.
+
+Server-to-client frames are unmasked, and we run without extensions (per-message deflate off), so the
+bytes of a message's frame are the same for every subscriber: encode once, then one
+``transport.write`` per delivery, the approach of ``websockets.broadcast()``. This needs uvicorn's
+``websockets-sansio`` protocol object, found as the owner of the ASGI ``send`` callable; under any
+other server ``DirectWriter.attach`` returns None and the connection uses ASGI ``send`` instead.
+Whole frames are written synchronously, so they never interleave with the protocol's own control
+frames (pings, close), and writing stops as soon as the protocol has sent or received a close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from typing import Any
+
+
+def text_frame(payload: str) -> bytes:
+    """An unfragmented, unmasked text frame (RFC 6455 section 5.2)."""
+    data = payload.encode()
+    n = len(data)
+    if n < 126:
+        return bytes((0x81, n)) + data
+    if n < 65536:
+        return struct.pack("!BBH", 0x81, 126, n) + data
+    return struct.pack("!BBQ", 0x81, 127, n) + data
+
+
+class DirectWriter:
+    __slots__ = ("proto", "transport", "writable")
+
+    def __init__(self, proto: Any) -> None:
+        self.proto = proto
+        self.transport: asyncio.Transport = proto.transport
+        self.writable: asyncio.Event = proto.writable
+
+    @classmethod
+    def attach(cls, send: Any) -> DirectWriter | None:
+        proto = getattr(send, "__self__", None)
+        if proto is None or type(proto).__name__ != "WebSocketsSansIOProtocol":
+            return None
+        if not all(hasattr(proto, a) for a in ("transport", "writable", "close_sent", "conn")):
+            return None
+        if getattr(proto.config, "ws_per_message_deflate", True):
+            return None  # frames would have to be compressed per connection
+        return cls(proto)
+
+    def open(self) -> bool:
+        proto = self.proto
+        return not (proto.close_sent or proto.disconnected or self.transport.is_closing())
+
+    def ready(self) -> bool:
+        """Can take a frame now without growing past the transport's high-water mark."""
+        return self.writable.is_set() and self.open()
+
+    def write(self, frame: bytes) -> None:
+        self.transport.write(frame)
