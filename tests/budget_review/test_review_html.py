@@ -102,3 +102,14 @@ def test_chart_renders_with_the_checks_numbers(tmp_path: Path, browser: Any) -> 
             assert text == f"TZS {format_tzs(stack['totals'][size] * stack['usd_to_tzs'])}"
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     page.close()
+
+
+def test_report_command(tmp_path: Path) -> None:
+    from budget.review_cli import main
+
+    out = tmp_path / "site" / "cost.html"
+    assert main(["report", "--format", "html", "-o", str(out), "--input", str(DATA / "head_all.json")]) == 0
+    assert out.read_text(encoding="utf-8").count('<section class="phase"') == 3
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]", encoding="utf-8")
+    assert main(["report", "-o", str(tmp_path / "x.html"), "--input", str(empty)]) == 2
