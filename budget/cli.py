@@ -39,7 +39,7 @@ class Job:
 def _load_config(job: Job) -> Any:
     from pydantic import ValidationError
 
-    from components.config import ConfigError, StackConfig, load_stack_file, parse_stack_config
+    from components.config import ConfigError, StackConfig, parse_stack_config, read_stack_file
 
     if job.config_json is not None:
         try:
@@ -50,12 +50,8 @@ def _load_config(job: Job) -> Any:
             raise ConfigError(f"--config-json is for stack {cfg.stack!r}, not {job.stack!r}")
         return cfg
     assert job.stack_file is not None
-    cfg = load_stack_file(job.stack_file)
-    if cfg.stack != job.stack:  # another file given with --stack-file: keep the requested name
-        from components.config import read_stack_file
-
-        cfg = parse_stack_config(job.stack, read_stack_file(job.stack_file))
-    return cfg
+    # The requested stack name wins, so --stack-file may point at a file of any name.
+    return parse_stack_config(job.stack, read_stack_file(job.stack_file))
 
 
 def run_job(job: Job) -> dict[str, Any]:
@@ -135,12 +131,13 @@ def _jobs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Job
             parser.error(f"no Pulumi.<stack>.yaml files in {ROOT}")
         return [Job(f.name[len("Pulumi.") : -len(".yaml")], f, None, None, **common) for f in files]
     config_json = None
-    if args.config_json is not None:
-        config_json = (
-            sys.stdin.read()
-            if args.config_json == "-"
-            else Path(args.config_json).read_text(encoding="utf-8")
-        )
+    if args.config_json == "-":
+        config_json = sys.stdin.read()
+    elif args.config_json is not None:
+        try:
+            config_json = Path(args.config_json).read_text(encoding="utf-8")
+        except OSError as exc:
+            parser.error(f"--config-json: cannot read {args.config_json} ({exc.strerror})")
     stack_file = args.stack_file or ROOT / f"Pulumi.{args.stack}.yaml"
     return [Job(args.stack, stack_file, config_json, args.preview_json, **common)]
 

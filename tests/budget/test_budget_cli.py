@@ -152,3 +152,17 @@ def test_all_stacks_real_command_json():
     assert [s["stack"] for s in doc["stacks"]] == ["phase1", "phase2", "phase3"]
     assert proc.returncode == max(s["exit_code"] for s in doc["stacks"])
     assert all(not s["unpriced"] for s in doc["stacks"])
+
+
+def test_stack_file_of_any_name_and_a_broken_catalog(tmp_path, capsys):
+    path = _stack_file(tmp_path, limit_tzs=100_000_000, warn_tzs=90_000_000)
+    other = tmp_path / "proposal.yaml"
+    other.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    code, out, _ = _run(
+        capsys, "--stack", "phase1", "--stack-file", str(other), "--format", "json", "--no-what-ifs"
+    )
+    assert code == 0 and json.loads(out)["stack"] == "phase1"
+    catalog = tmp_path / "prices.yaml"
+    catalog.write_text("regions: {us-east-1: {x: {usd: 1}}}", encoding="utf-8")
+    code, _, err = _run(capsys, "--stack", "phase1", "--catalog", str(catalog))
+    assert code == 2 and "'unit' is required" in err
