@@ -208,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("--duration", type=float, default=30.0)
     api.add_argument("--workers", type=int, default=2)
     api.add_argument("--read-ratio", type=float, default=0.5)
+    api.add_argument("--profile", help="directory for py-spy profiles of the server (first window)")
     api.add_argument("--extra-rates", default="", help="comma-separated further rates (capacity)")
 
     floor = sub.add_parser("floor", help="CPU of one small write per loopback socket: the floor per delivery")
@@ -229,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 workers=args.workers,
                 read_ratio=args.read_ratio,
                 extra_rates=extra,
+                profile=args.profile,
             )
             results["runs"] = [run_api_cmd(params)]
         elif args.command == "floor":

@@ -42,6 +42,7 @@ class ApiParams:
     pool: int = 64  # keep-alive connections
     extra_rates: tuple[float, ...] = ()  # further windows (capacity), after the main one
     timeout: float = 10.0
+    profile: str | None = None  # directory: py-spy records the server processes in the first window
 
 
 class HttpConn(asyncio.Protocol):
@@ -167,6 +168,25 @@ class Load:
         self.inflight -= 1
         self.idle.append(conn)
 
+    async def fill(self, count: int) -> int:
+        """Publish ``count`` messages round-robin over the channels, one request per idle connection."""
+        conns, self.idle = self.idle, []
+        todo = iter(range(count))
+
+        async def worker(conn: HttpConn) -> None:
+            for i in todo:
+                ch = f"room:api-{i % self.p.channels}"
+                body = json.dumps({"data": {"t": time.time(), "text": "x" * 64}}).encode()
+                status, _, raw = await conn.request(
+                    _request("POST", f"/api/channels/{ch}/messages", self.token, body), 60
+                )
+                if status == 201:
+                    self.latest[ch] = max(self.latest.get(ch, 0), json.loads(raw)["offset"])
+            self.idle.append(conn)
+
+        await asyncio.gather(*(worker(c) for c in conns))
+        return count
+
     async def run(self, rate: float, duration: float, seed: int = 1) -> float:
         rng = random.Random(seed)
         start = time.monotonic()
@@ -196,16 +216,35 @@ class Load:
 
 
 async def _pg_counters(url: str) -> tuple[int, int]:
-    """(statements executed, transactions committed) so far, cluster-wide, from PostgreSQL itself."""
+    """(statements executed, of which data statements, i.e. not BEGIN/COMMIT/ROLLBACK) so far,
+    cluster-wide, from PostgreSQL itself."""
     import asyncpg
 
     conn = await asyncpg.connect(url)
     try:
-        calls = await conn.fetchval(
-            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat%'"
+        row = await conn.fetchrow(
+            "SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(calls) FILTER (WHERE upper(query) NOT IN"
+            " ('BEGIN', 'COMMIT', 'ROLLBACK')), 0) AS data FROM pg_stat_statements"
+            " WHERE query NOT ILIKE '%pg_stat%'"
         )
-        xacts = await conn.fetchval("SELECT sum(xact_commit) FROM pg_stat_database")
-        return int(calls), int(xacts)
+        return int(row["calls"]), int(row["data"])
+    finally:
+        await conn.close()
+
+
+async def _pg_top(url: str, n: int = 10) -> list[dict[str, Any]]:
+    """The statements PostgreSQL ran most over the whole run: how many round trips a request costs."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT calls, round(mean_exec_time::numeric, 3) AS ms,"
+            " left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query FROM pg_stat_statements"
+            " WHERE query NOT ILIKE '%pg_stat%' ORDER BY calls DESC LIMIT $1",
+            n,
+        )
+        return [{"calls": r["calls"], "mean_ms": float(r["ms"]), "query": r["query"]} for r in rows]
     finally:
         await conn.close()
 
@@ -248,12 +287,8 @@ async def run_api(params: ApiParams, log: Any = print) -> dict[str, Any]:
         token = issue(secret, "bench-api", ["room:*"], ["room:*"], ttl=7200)
         load = Load(port, token, params)
         await load.open()
-        # Prefill: every channel gets history to page through.
-        prefill = ApiParams(**{**params.__dict__, "read_ratio": 0.0})
-        load.p = prefill
-        pre_rate = 800.0
-        await load.run(rate=pre_rate, duration=params.channels * params.prefill / pre_rate)
-        load.p = params
+        # Prefill, closed loop (as fast as the server answers): every channel gets history to page through.
+        prefill_requests = await load.fill(params.channels * params.prefill)
         log(f"[api] prefilled {sum(load.latest.values()):,} messages over {len(load.latest)} channels")
         windows = []
         for rate in (params.rate, *params.extra_rates):
@@ -261,6 +296,8 @@ async def run_api(params: ApiParams, log: Any = print) -> dict[str, Any]:
             windows.append(await _window(load, server, redis, postgres, db_url, rate, params.duration))
             log(_line(windows[-1]))
         result["windows"] = windows
+        result["db_top_statements"] = await _pg_top(db_url)
+        result["requests_total"] = sum(w["requests"] for w in windows) + prefill_requests
         result["server_alive"] = server.proc.poll() is None
     finally:
         if load is not None:
@@ -294,8 +331,11 @@ async def _window(
     before = {k: procs.cpu_seconds(v) for k, v in groups.items()}
     q0, x0 = await _pg_counters(db_url)
     t0 = time.monotonic()
+    spies = procs.spy(groups["server"], duration, load.p.profile, "api") if load.p.profile else []
     publish_s = await load.run(rate, duration, seed=int(rate))
     wall = time.monotonic() - t0
+    for spy in spies:
+        await asyncio.to_thread(spy.wait, 30)
     q1, x1 = await _pg_counters(db_url)
     groups["db"] = procs.tree(pg_pid)  # backends come and go; count those alive now as well
     cpu = {k: procs.cpu_seconds(v) - before[k] for k, v in groups.items()}
@@ -319,7 +359,8 @@ async def _window(
         "history_cache_hit_ratio": round(load.cache_hits / reads, 3) if reads else None,
         "db_queries": q1 - q0,
         "db_queries_per_s": round((q1 - q0) / wall, 1),
-        "db_transactions_per_s": round((x1 - x0) / wall, 1),
+        "db_data_queries_per_s": round((x1 - x0) / wall, 1),
+        "db_queries_per_request": round((q1 - q0) / max(load.done, 1), 2),
         "server_cpu_cores": round(cpu["server"] / wall, 3),
         "server_cpu_us_per_request": round(cpu["server"] / max(load.done, 1) * 1e6, 1),
         "db_cpu_cores": round(cpu["db"] / wall, 3),

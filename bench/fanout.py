@@ -14,7 +14,6 @@ import contextlib
 import json
 import math
 import os
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -452,36 +451,7 @@ class Bench:
         return result
 
     def _profile(self, name: str, server_p: list[psutil.Process], duration: float) -> list[Any]:
-        """py-spy (if installed) samples each server process; collapsed stacks go to the profile dir."""
-        import shutil
-
-        spy = shutil.which("py-spy") or str(Path(procs.PYTHON).with_name("py-spy"))
-        if not Path(spy).exists():
-            return []
-        out = Path(self.p.profile or ".")
-        out.mkdir(parents=True, exist_ok=True)
-        return [
-            procs.spawn(
-                [
-                    spy,
-                    "record",
-                    "--pid",
-                    str(p.pid),
-                    "--duration",
-                    str(max(1, int(duration))),
-                    "--rate",
-                    "200",
-                    "--format",
-                    "raw",
-                    "--nonblocking",
-                    "--output",
-                    str(out / f"{name}-{p.pid}.txt"),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            for p in server_p
-        ]
+        return procs.spy(server_p, duration, self.p.profile or ".", name)
 
     @staticmethod
     def _line(name: str, win: dict[str, Any]) -> str:

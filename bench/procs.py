@@ -133,3 +133,38 @@ def wait_http(port: int, path: str = "/healthz", timeout: float = 30.0) -> None:
             last = exc
         time.sleep(0.1)
     raise TimeoutError(f"server on port {port} not healthy after {timeout}s: {last}")
+
+
+def spy(
+    processes: list[psutil.Process], duration: float, outdir: str, name: str
+) -> list[subprocess.Popen[bytes]]:
+    """py-spy (if installed) samples each process; collapsed stacks go to ``outdir/name-PID.txt``."""
+    import shutil
+
+    exe = shutil.which("py-spy") or str(Path(PYTHON).with_name("py-spy"))
+    if not Path(exe).exists():
+        return []
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        spawn(
+            [
+                exe,
+                "record",
+                "--pid",
+                str(p.pid),
+                "--duration",
+                str(max(1, int(duration))),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--nonblocking",
+                "--output",
+                str(out / f"{name}-{p.pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for p in processes
+    ]
