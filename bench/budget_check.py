@@ -49,25 +49,33 @@ def _wall(args: list[str]) -> tuple[float, int]:
     return time.perf_counter() - start, proc.returncode
 
 
-def measure(name: str, commands: list[list[str]], repeat: int) -> dict[str, Any]:
-    """Median, min and max wall seconds of running ``commands`` in sequence, ``repeat`` times."""
-    walls, codes = [], set()
+def measure(figures: list[tuple[str, list[list[str]]]], repeat: int) -> list[dict[str, Any]]:
+    """Median, min and max wall seconds of each figure's commands (run in sequence), ``repeat`` times.
+
+    The figures are interleaved round by round, so a change in the machine's load hits them all alike.
+    """
+    walls: dict[str, list[float]] = {name: [] for name, _ in figures}
+    codes: dict[str, set[int]] = {name: set() for name, _ in figures}
     for _ in range(repeat):
-        total = 0.0
-        for cmd in commands:
-            seconds, code = _wall(cmd)
-            total += seconds
-            codes.add(code)
-        walls.append(total)
-    return {
-        "name": name,
-        "command": " && ".join(" ".join(c[1:]) for c in commands),
-        "median_s": round(statistics.median(walls), 3),
-        "min_s": round(min(walls), 3),
-        "max_s": round(max(walls), 3),
-        "runs": [round(w, 3) for w in walls],
-        "exit_codes": sorted(codes),
-    }
+        for name, commands in figures:
+            total = 0.0
+            for cmd in commands:
+                seconds, code = _wall(cmd)
+                total += seconds
+                codes[name].add(code)
+            walls[name].append(total)
+    return [
+        {
+            "name": name,
+            "command": " && ".join(" ".join(c[1:]) for c in commands),
+            "median_s": round(statistics.median(walls[name]), 3),
+            "min_s": round(min(walls[name]), 3),
+            "max_s": round(max(walls[name]), 3),
+            "runs": [round(w, 3) for w in walls[name]],
+            "exit_codes": sorted(codes[name]),
+        }
+        for name, commands in figures
+    ]
 
 
 def machine() -> dict[str, Any]:
@@ -107,18 +115,15 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     check = [py, "-m", "budget", "check"]
     results: dict[str, Any] = {"machine": machine(), "versions": versions(), "target_s": TARGET_SECONDS}
-    figures = [
-        measure(
-            "floor: import pulumi + used pulumi_aws submodules", [[py, "-c", _floor_code()]], args.repeat
-        ),
-        measure(
-            "naive: one check process per stack",
-            [[*check, "--stack", s, "--no-what-ifs"] for s in STACKS],
-            args.repeat,
-        ),
-        measure("check --all (pre-commit hook)", [[*check, "--all", "--no-what-ifs"]], args.repeat),
-        measure("check --all with what-ifs, JSON", [[*check, "--all", "--format", "json"]], args.repeat),
-    ]
+    figures = measure(
+        [
+            ("floor: import pulumi + used pulumi_aws submodules", [[py, "-c", _floor_code()]]),
+            ("naive: one check process per stack", [[*check, "--stack", s, "--no-what-ifs"] for s in STACKS]),
+            ("check --all (pre-commit hook)", [[*check, "--all", "--no-what-ifs"]]),
+            ("check --all with what-ifs, JSON", [[*check, "--all", "--format", "json"]]),
+        ],
+        args.repeat,
+    )
     floor = figures[0]["median_s"]
     for fig in figures:
         fig["ratio_to_floor"] = round(fig["median_s"] / floor, 2) if floor else None

@@ -50,7 +50,7 @@ def price(alb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     )
     if not inputs.get("internal"):
         subnets = inputs.get("subnets") or inputs.get("subnetMappings") or []
-        if not subnets:
+        if not isinstance(subnets, list) or not subnets:
             raise RuleError("internet-facing load balancer without subnets: its public addresses are unknown")
         lines.append(
             line(

@@ -19,7 +19,7 @@ def price(endpoint: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     if kind != "Interface":
         raise RuleError(f"vpcEndpointType '{kind}' has no rule")
     subnets = endpoint.inputs.get("subnetIds") or []
-    if not subnets:
+    if not isinstance(subnets, list) or not subnets:
         raise RuleError("interface endpoint without subnetIds: its AZ count is unknown")
     return [
         line(

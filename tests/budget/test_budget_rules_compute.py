@@ -336,3 +336,9 @@ def test_small_resources(catalog):
     interface = res(endpoint, "e", {"vpcEndpointType": "Interface", "subnetIds": ["a", "b"]})
     assert price(interface, us, catalog).monthly() == pytest.approx(14.60)  # 2 AZ x 730 x 0.01
     assert price(res(endpoint, "g", {"vpcEndpointType": "Gateway"}), us, catalog).monthly() == 0
+
+
+def test_alb_with_unknown_subnet_list_is_unpriced(catalog):
+    """A preview may show the whole list as unknown: its address count is then unknown, not 36."""
+    alb = res(ALB, "edge-alb", {"subnets": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"})
+    assert "subnets" in unpriced(alb, stack_cfg(), catalog).reason
