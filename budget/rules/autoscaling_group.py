@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from budget.model import SIZES, CostLine, PlannedResource, Quantity, line
-from budget.rules.base import UNKNOWN, RuleContext, RuleError, number, require
+from budget.rules.base import UNKNOWN, RuleContext, RuleError, flag, number, require
 
 TYPES = ("aws:autoscaling/group:Group",)
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -241,7 +241,7 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     instance_months = fleet.total.scaled(1 / ctx.hours)
     lines.extend(_root_volumes(template, ctx, instance_months))
     monitoring = lt.get("monitoring")
-    if isinstance(monitoring, Mapping) and monitoring.get("enabled"):
+    if isinstance(monitoring, Mapping) and flag(monitoring, "enabled"):
         lines.append(
             line(
                 "Detailed monitoring (7 metrics per instance)",

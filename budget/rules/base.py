@@ -90,6 +90,18 @@ def require(inputs: Mapping[str, Any], key: str, resource: PlannedResource) -> A
     return value
 
 
+def flag(inputs: Mapping[str, Any], key: str, default: bool = False) -> bool:
+    """A boolean input; unknown until deploy is an error (guessing either way could under-price)."""
+    value = inputs.get(key, default)
+    if value is None:
+        return default
+    if value == UNKNOWN:
+        raise RuleError(f"input '{key}' is unknown until deploy")
+    if isinstance(value, str):
+        return value.lower() == "true"
+    return bool(value)
+
+
 def number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise RuleError(f"{what} is not a number: {value!r}")

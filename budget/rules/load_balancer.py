@@ -8,7 +8,7 @@ internet (WebSocket and API responses) is caused by the ALB's targets answering 
 from __future__ import annotations
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import RuleContext, RuleError
+from budget.rules.base import RuleContext, RuleError, flag
 from budget.rules.tiers import INTERNET_TIERS, tiered_lines
 
 TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
@@ -48,7 +48,7 @@ def price(alb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             usage_based=True,
         )
     )
-    if not inputs.get("internal"):
+    if not flag(inputs, "internal"):
         subnets = inputs.get("subnets") or inputs.get("subnetMappings") or []
         if not isinstance(subnets, list) or not subnets:
             raise RuleError("internet-facing load balancer without subnets: its public addresses are unknown")

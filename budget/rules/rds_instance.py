@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import UNKNOWN, RuleContext, RuleError, number, require, reservable_line
+from budget.rules.base import UNKNOWN, RuleContext, RuleError, flag, number, require, reservable_line
 
 TYPES = ("aws:rds/instance:Instance",)
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -45,7 +45,7 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     if engine != "postgres":
         raise RuleError(f"engine '{engine}' has no prices in the catalog (only postgres)")
     klass = require(inputs, "instanceClass", db)
-    multi = bool(inputs.get("multiAz"))
+    multi = flag(inputs, "multiAz")
     az, az_label = ("multi_az", "Multi-AZ") if multi else ("single_az", "Single-AZ")
     role = "read replica" if source else "primary"
     retention = inputs.get("performanceInsightsRetentionPeriod") or 7
@@ -86,7 +86,7 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
                 how=f"{ctx.cfg.usage.rds_backup_storage_gb:g} GB total - {storage:g} GB free",
             )
         )
-        if inputs.get("manageMasterUserPassword"):
+        if flag(inputs, "manageMasterUserPassword"):
             lines.append(
                 line(
                     "Master password secret (created by RDS)",
