@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import time
@@ -36,6 +37,9 @@ CLOSE_SLOW = 4008  # outgoing queue bound exceeded: resume with since
 CLOSE_UNAUTHORIZED = 4401  # token missing, invalid or expired
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# Connection ids: unique across workers and hosts (presence members), cheap within a process.
+_PROCESS = uuid.uuid4().hex[:8]
+_counter = itertools.count(1)
 
 
 class Connection:
@@ -66,7 +70,7 @@ class Connection:
         self.send = send
         self.claims = claims
         self.direct = direct
-        self.id = uuid.uuid4().hex[:16]
+        self.id = f"{_PROCESS}-{next(_counter)}"
         self.queue: deque[Any] | None = None
         self.queued_bytes = 0
         self.wake: asyncio.Event | None = None
@@ -329,11 +333,10 @@ class WebSocketEndpoint:
             await send({"type": "websocket.close", "code": 1013})
             return
         await send({"type": "websocket.accept"})
-        conn = Connection(rt, send, claims, DirectWriter.attach(send))
-        loop = asyncio.get_running_loop()
-        expiry = loop.call_later(
-            max(0.0, claims.exp - time.time()), conn.close, CLOSE_UNAUTHORIZED, "token expired"
-        )
+        direct = DirectWriter.attach(send)
+        if direct is not None:
+            direct.trim()
+        conn = Connection(rt, send, claims, direct)
         rt.connections.add(conn)
         metrics.CONNECTIONS.inc()
         try:
@@ -355,7 +358,6 @@ class WebSocketEndpoint:
                 elif kind == "websocket.disconnect":
                     break
         finally:
-            expiry.cancel()
             conn.closing = True
             conn.teardown()
             rt.connections.discard(conn)

@@ -44,15 +44,28 @@ class Runtime:
         self.cache = PageCache(redis, prefix=settings.redis_prefix)
         self.connections: set[Connection] = set()
         self.draining = False
+        self._expiry: asyncio.Task[None] = None  # type: ignore[assignment]
 
     async def start(self) -> None:
         await self.hub.start()
         await self.presence.start()
+        self._expiry = asyncio.create_task(self._expire_tokens())
         CURRENT.append(self)
+
+    async def _expire_tokens(self) -> None:
+        """Close sockets whose token expired (4401): one sweep a second instead of a timer per socket."""
+        from runtime.connection import CLOSE_UNAUTHORIZED
+
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.time()
+            for conn in [c for c in self.connections if c.claims.exp <= now]:
+                conn.close(CLOSE_UNAUTHORIZED, "token expired")
 
     async def stop(self) -> None:
         if self in CURRENT:
             CURRENT.remove(self)
+        self._expiry.cancel()
         await self.presence.stop()
         await self.hub.stop()
         await self.store.close()

@@ -46,6 +46,13 @@ class DirectWriter:
             return None  # frames would have to be compressed per connection
         return cls(proto)
 
+    def trim(self) -> None:
+        """Drop the handshake request and response the protocol keeps (~2 KB) once accepted:
+        it reads them only before the handshake completes."""
+        if self.proto.handshake_complete:
+            self.proto.request = None
+            self.proto.response = None
+
     def open(self) -> bool:
         proto = self.proto
         return not (proto.close_sent or proto.disconnected or self.transport.is_closing())
