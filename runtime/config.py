@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_SQLITE = "sqlite+aiosqlite:///stars-runtime.db"
+DEFAULT_SQLITE = "sqlite+aiosqlite:///var/stars-runtime.db"  # relative to the working directory
 
 
 def async_database_url(url: str) -> str:
@@ -17,6 +17,14 @@ def async_database_url(url: str) -> str:
     if url.startswith("sqlite:///") or url == "sqlite://":
         return "sqlite+aiosqlite://" + url[len("sqlite:") + 2 :]
     return url
+
+
+def ensure_sqlite_dir(url: str) -> None:
+    """SQLite creates the file but not its directory."""
+    if url.startswith("sqlite") and ":///" in url:
+        path = url.split(":///", 1)[1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _int(name: str, default: int) -> int:

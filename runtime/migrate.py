@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from runtime.config import ensure_sqlite_dir
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -19,4 +21,5 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe to run from several hosts at once on PostgreSQL."""
+    ensure_sqlite_dir(database_url)
     command.upgrade(alembic_config(database_url), revision)

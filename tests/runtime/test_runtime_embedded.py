@@ -41,7 +41,7 @@ def embedded():
 
 @pytest.mark.asyncio
 async def test_embedded_default_runs_without_redis_or_postgres(embedded: RuntimeServer) -> None:
-    assert (embedded.cwd / "stars-runtime.db").exists()
+    assert (embedded.cwd / "var/stars-runtime.db").exists()
     status, ready = embedded.get("/readyz")
     assert status == 200 and ready == {"status": "ready", "database": True, "broker": True}
     status, body = embedded.get("/demo/token")
