@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 
 from components.config import StackConfig
@@ -226,6 +227,20 @@ class Plan:
     invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
+def _isolate_settings() -> None:
+    """Give this thread's context its own mutable runtime state.
+
+    Pulumi keeps its settings in context variables, but a setting's first assignment also becomes the
+    default every *other* context sees, so a new thread would share the caller's set of pending outputs
+    (and wait for tasks of another event loop, forever) and its package registry. ``set_mocks`` replaces
+    the monitor, engine and RPC manager; the rest is replaced here.
+    """
+    SETTINGS.outputs = set()
+    SETTINGS.lock = threading.Lock()
+    SETTINGS.package_refs = {}
+    SETTINGS.base_providers_by_ref = {}
+
+
 def _run(cfg: StackConfig, result: dict[str, Any]) -> None:
     """Body of the worker thread: its own event loop and a fresh context, so no state leaks between runs."""
     loop = asyncio.new_event_loop()
@@ -233,6 +248,7 @@ def _run(cfg: StackConfig, result: dict[str, Any]) -> None:
     try:
         from components.stack import build_stack
 
+        _isolate_settings()
         mocks = RecordingMocks(stack=cfg.stack, region=cfg.region)
         pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=cfg.stack, preview=False)
         outputs: dict[str, Any] = {}
@@ -260,9 +276,10 @@ def _run(cfg: StackConfig, result: dict[str, Any]) -> None:
 def plan(cfg: StackConfig) -> Plan:
     """Run ``build_stack(cfg)`` under :class:`RecordingMocks` and wait for every registration.
 
-    Each run happens in a new thread: Pulumi keeps its runtime settings in context variables and the
-    event loop is per thread, so a fresh thread gives every run a clean runtime (several stacks in one
-    process work, and a caller that is itself inside a real Pulumi program is not disturbed).
+    Each run happens in a new thread with its own event loop and its own Pulumi runtime state (see
+    :func:`_isolate_settings`), so several stacks can be planned in one process, one after the other or
+    at once, and a caller that is itself inside a running Pulumi program (the budget guard in
+    ``__main__``) keeps its own settings and pending outputs.
     """
     result: dict[str, Any] = {}
     worker = threading.Thread(target=_run, args=(cfg, result), name=f"plan-{cfg.stack}")

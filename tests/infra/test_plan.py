@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
+import pulumi
+import pytest
+from pulumi.runtime.mocks import MockCallArgs
+from pulumi.runtime.settings import SETTINGS
+from pulumi.runtime.stack import run_pulumi_func
+
 from components.config import StackConfig
-from components.mocks import Plan, plan_resources
+from components.mocks import Plan, RecordingMocks, plan_resources
 from components.stack import TIERS
+from tests.infra.conftest import planned, stack_config
 
 
 def test_every_tier_is_registered(stack_plan: Plan) -> None:
@@ -26,3 +36,65 @@ def test_repeated_runs_give_the_same_plan(stack_plan: Plan, cfg: StackConfig) ->
     assert [(r.type, r.name, r.inputs) for r in again] == [
         (r.type, r.name, r.inputs) for r in stack_plan.resources
     ]
+
+
+def test_a_failing_program_raises_and_the_next_run_works(monkeypatch: pytest.MonkeyPatch) -> None:
+    import components.stack
+
+    cfg = stack_config("phase1")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("tier exploded")
+
+    with monkeypatch.context() as m:
+        m.setattr(components.stack, "Cache", broken)
+        with pytest.raises(RuntimeError, match="tier exploded"):
+            plan_resources(cfg)
+    assert len(plan_resources(cfg)) == len(planned("phase1").resources)
+
+
+def test_unknown_invokes_are_refused() -> None:
+    mocks = RecordingMocks(stack="phase1", region="af-south-1")
+    with pytest.raises(NotImplementedError, match="aws:ec2/getVpc:getVpc"):
+        mocks.call(MockCallArgs(token="aws:ec2/getVpc:getVpc", args={}, provider=""))
+
+
+def test_a_caller_inside_pulumi_keeps_its_settings() -> None:
+    """The budget guard plans from inside a running Pulumi program: the caller's runtime must not change."""
+    seen: dict[str, object] = {}
+
+    def caller() -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        pulumi.runtime.set_mocks(
+            RecordingMocks(stack="outer", region="eu-west-1"), project="outer", stack="outer"
+        )
+        seen["records"] = len(plan_resources(stack_config("phase2")))
+        seen["stack"], seen["project"] = pulumi.get_stack(), pulumi.get_project()
+        seen["foreign_tasks"] = [t for t in SETTINGS.outputs if t.get_loop() is not loop]
+        loop.run_until_complete(run_pulumi_func(lambda: None))  # the outer program still finishes
+        loop.close()
+
+    worker = threading.Thread(target=caller)
+    worker.start()
+    worker.join()
+    assert seen == {
+        "records": len(planned("phase2").resources),
+        "stack": "outer",
+        "project": "outer",
+        "foreign_tasks": [],
+    }
+
+
+def test_stacks_can_be_planned_at_the_same_time() -> None:
+    counts: dict[str, int] = {}
+
+    def run(phase: str) -> None:
+        counts[phase] = len(plan_resources(stack_config(phase)))
+
+    workers = [threading.Thread(target=run, args=(p,)) for p in ("phase1", "phase2", "phase3")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert counts == {p: len(planned(p).resources) for p in ("phase1", "phase2", "phase3")}
