@@ -138,10 +138,12 @@ async def test_slow_client_is_disconnected_with_4008_and_memory_stays_bounded(
         await slow.ws.close()
 
 
-async def test_sigterm_drains_readyz_503_then_close_1001(start_runtime, services_env) -> None:
-    a = start_runtime({**services_env, "STARS_DRAIN_GRACE": "1.5"})
+@pytest.mark.parametrize("workers", [1, 2])
+async def test_sigterm_drains_readyz_503_then_close_1001(start_runtime, services_env, workers: int) -> None:
+    a = start_runtime({**services_env, "STARS_DRAIN_GRACE": "1.5"}, workers=workers)
     tok = token()
     ch = channel()
+    others = [await Client.connect(a.ws(tok)) for _ in range(4)]  # spread over the workers
     async with await Client.connect(a.ws(tok)) as c:
         await c.subscribe(ch)
         assert a.get("/readyz")[0] == 200
@@ -158,5 +160,9 @@ async def test_sigterm_drains_readyz_503_then_close_1001(start_runtime, services
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await c.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
-        assert a.process.wait(timeout=15) is not None
+        for other in others:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await other.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
+        assert a.process.wait(timeout=15) in (0, -15)  # uvicorn re-raises the SIGTERM it handled
         assert time.monotonic() - t0 < 12
