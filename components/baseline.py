@@ -176,6 +176,14 @@ def _network_checks(res: list[RecordedResource]) -> list[str]:
                         },
                     )
                 )
+    closed = {
+        r.inputs.get("vpcId")
+        for r in _of(res, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
+        if not r.inputs.get("ingress") and not r.inputs.get("egress")
+    }
+    for vpc in _of(res, "aws:ec2/vpc:Vpc"):
+        if vpc.id not in closed:
+            out.append(f"{vpc.name}: the default security group must be adopted with no rules")
     for name, group, rule in rules:
         cidr = rule.get("cidrIpv4") or rule.get("cidrIpv6")
         lo, hi = _port(rule.get("fromPort")), _port(rule.get("toPort"))

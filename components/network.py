@@ -67,6 +67,16 @@ class Network(pulumi.ComponentResource):
             opts=child,
         )
         vpc_child = pulumi.ResourceOptions(parent=self.vpc)
+        # Adopt the VPC's default security group and strip its rules (it allows all traffic among its
+        # members and all egress): nothing can use it by accident.
+        self.default_security_group = aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=self.vpc.id,
+            ingress=[],
+            egress=[],
+            tags=tier_tags(tags, name, f"{name}-default-closed"),
+            opts=vpc_child,
+        )
         self.igw = aws.ec2.InternetGateway(
             f"{name}-igw", vpc_id=self.vpc.id, tags=tier_tags(tags, name, f"{name}-igw"), opts=vpc_child
         )

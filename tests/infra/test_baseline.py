@@ -58,6 +58,11 @@ BROKEN: dict[str, tuple[str, Callable[[RecordedResource], None], str]] = {
         lambda r: r.inputs.update(cidrIpv4="10.0.0.0/8", referencedSecurityGroupId=None),
         "not an app security group",
     ),
+    "default SG left open": (
+        "network-default-sg",
+        _set("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}]),
+        "default security group",
+    ),
     "rds unencrypted": ("database-primary", _set("storageEncrypted", False), "storage_encrypted"),
     "rds public": ("database-primary", _set("publiclyAccessible", True), "publicly_accessible"),
     "rds password in config": (
