@@ -18,6 +18,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9_.:/@+=,*!-]*$")
 #: Where the runtime writes its log (a systemd drop-in routes stdout/stderr there for the agent).
 APP_LOG = "/var/log/stars/runtime.log"
 UNIT = "stars-runtime.service"
+AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/stars-platform.json"
 
 
 @dataclass(frozen=True)
@@ -115,10 +116,10 @@ StandardError=append:{APP_LOG}
 TimeoutStopSec={spec.drain_seconds + 15}
 UNIT
 
-cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'AGENT'
+cat > {AGENT_CONFIG} <<'AGENT'
 {agent}
 AGENT
-systemctl enable --now amazon-cloudwatch-agent
+/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:{AGENT_CONFIG}
 
 {exports}
 export STARS_SOURCE_DIR="$SRC" STARS_VENV=/opt/stars/venv

@@ -35,6 +35,8 @@ def test_runs_under_systemd_with_workers_and_arns() -> None:
     assert "export STARS_REDIS_TLS=1" in script
     assert "aws s3 cp --region af-south-1 s3://bucket/releases/stars-runtime.tar.gz" in script
     assert "TimeoutStopSec=75" in script
+    assert "amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:" in script
+    assert '"log_group_name": "/stars/phase1/realtime"' in script
 
 
 def test_without_release_it_says_so() -> None:
