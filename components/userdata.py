@@ -19,6 +19,7 @@ _SAFE = re.compile(r"^[A-Za-z0-9_.:/@+=,*!-]*$")
 APP_LOG = "/var/log/stars/runtime.log"
 UNIT = "stars-runtime.service"
 AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/stars-platform.json"
+AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ UNIT
 cat > {AGENT_CONFIG} <<'AGENT'
 {agent}
 AGENT
-/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:{AGENT_CONFIG}
+{AGENT_CTL} -a fetch-config -m ec2 -s -c file:{AGENT_CONFIG}
 
 {exports}
 export STARS_SOURCE_DIR="$SRC" STARS_VENV=/opt/stars/venv
