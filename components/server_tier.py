@@ -263,14 +263,20 @@ class ServerTier(pulumi.ComponentResource):
             vpc_zone_identifiers=args.subnet_ids,
             target_group_arns=[args.target_group_arn],
             health_check_type="ELB",
-            health_check_grace_period=300,
+            # Boot installs Python packages and runs migrations: give it time before ELB checks count.
+            health_check_grace_period=600,
             default_instance_warmup=120,
             launch_template=None if mixed else lt_spec,
             mixed_instances_policy=mixed,
             capacity_rebalance=tier.spot.enabled,
             instance_refresh={
                 "strategy": "Rolling",
-                "preferences": {"min_healthy_percentage": 90, "instance_warmup": "120"},
+                # Launch before terminate: a one-server tier keeps serving while it is replaced.
+                "preferences": {
+                    "min_healthy_percentage": 100,
+                    "max_healthy_percentage": 200,
+                    "instance_warmup": "120",
+                },
             },
             enabled_metrics=[
                 "GroupMinSize",

@@ -39,6 +39,7 @@ def test_server_tier_sizes(phase: str, stack_plan: Plan, tier: str) -> None:
     assert named(stack_plan.resources, f"{tier}-lt").inputs["instanceType"] == instance_type
     assert asg["healthCheckType"] == "ELB" and asg["healthCheckGracePeriod"] > 0
     assert asg["instanceRefresh"]["strategy"] == "Rolling"
+    assert asg["instanceRefresh"]["preferences"]["minHealthyPercentage"] == 100  # launch before terminate
     assert len(asg["vpcZoneIdentifiers"]) == 2
 
 
