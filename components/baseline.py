@@ -55,9 +55,12 @@ PASSWORD_KEYS = ("password", "masterPassword", "masterUserPassword", "authTokenW
 
 
 #: A shell/env assignment of a password, token or signing key (an ARN pointing to one is fine).
-CLEAR_SECRET = re.compile(r"^\s*(export\s+)?[A-Z_]*(PASSWORD|AUTH_TOKEN|JWT_SECRET)[A-Z_]*=(?!arn:)\S")
-#: ``scheme://user:password@host`` with a literal password (``%s`` templates filled at boot are fine).
-URL_CREDENTIALS = re.compile(r"://[^/\s:@]*:(?!%s@)[^@\s/]+@")
+CLEAR_SECRET = re.compile(
+    r"^\s*(export\s+)?[A-Z_]*(PASSWORD|AUTH_TOKEN|JWT_SECRET)[A-Z_]*=(?![\'\"]?(arn:|\$))\S"
+)
+#: ``scheme://user:password@host`` with a literal password (templates filled at boot, ``%s``, ``{password}``
+#: or ``$PASSWORD``, are fine).
+URL_CREDENTIALS = re.compile(r"://[^/\s:@]*:(?![%{$])[^@\s/]+@")
 
 
 def _of(resources: Iterable[RecordedResource], typ: str) -> list[RecordedResource]:

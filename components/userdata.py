@@ -1,9 +1,11 @@
-"""User data for the API and realtime servers: fetch the release, hand over to the runtime's installer.
+"""User data for the API and realtime servers: prepare the machine, then run the runtime's own installer.
 
-The runtime ships its own installer (``runtime/deploy/bootstrap.sh``: virtualenv, systemd unit, secrets
-read by ARN with the instance role). This script only prepares the machine, downloads the release from
-the private bucket and calls that installer with non-secret settings: region, endpoints and secret ARNs.
-It never carries a secret value: anyone with ``ec2:DescribeLaunchTemplateVersions`` can read user data.
+The runtime owns how it is installed (``runtime.deploy.render_user_data``: exports, then its
+``bootstrap.sh`` builds the virtualenv, the systemd unit and reads the secrets by ARN with the instance
+role). This module adds what only the infrastructure knows: Python 3.11 and the CloudWatch agent, the
+release from the private bucket, the log file the agent ships and a stop timeout that covers the ALB's
+deregistration delay. The script never carries a secret value: anyone with
+``ec2:DescribeLaunchTemplateVersions`` can read user data.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from runtime.deploy import render_user_data as render_installer
+
 #: Values written into the script must be plain tokens (ARNs, host names, numbers): nothing to escape.
 _SAFE = re.compile(r"^[A-Za-z0-9_.:/@+=,*!-]*$")
 #: Where the runtime writes its log (a systemd drop-in routes stdout/stderr there for the agent).
 APP_LOG = "/var/log/stars/runtime.log"
 UNIT = "stars-runtime.service"
+#: The release is unpacked under /opt/stars/src; this link points at the directory holding ``runtime/``.
+SOURCE_DIR = "/opt/stars/current"
 AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/stars-platform.json"
 AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
+_MARKER = "STARS_INSTALLER_EOF"
+#: EC2 refuses user data above 16 KB.
+MAX_USER_DATA_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -51,29 +60,29 @@ def _check(name: str, value: object) -> str:
     return text
 
 
-def installer_env(spec: UserDataSpec) -> dict[str, str]:
-    """The environment ``runtime/deploy/bootstrap.sh`` reads (see the header of that script)."""
-    env = {
-        "AWS_REGION": spec.region,
-        "STARS_ROLE": spec.role,
-        "STARS_JWT_SECRET_ARN": spec.signing_key_secret_arn,
-        "STARS_DB_SECRET_ARN": spec.database_secret_arn,
-        "STARS_DB_ENDPOINT": f"{spec.database_host}:{spec.database_port}",
-        "STARS_DB_NAME": spec.database_name,
-        "STARS_REDIS_ENDPOINT": f"{spec.redis_host}:{spec.redis_port}",
-        "STARS_REDIS_AUTH_SECRET_ARN": spec.redis_secret_arn,
-        "STARS_REDIS_TLS": "1",
-        "STARS_HOST": "0.0.0.0",
-        "STARS_PORT": str(spec.app_port),
-        "STARS_WORKERS": str(spec.workers),
-        **spec.extra_env,
-    }
-    return {_check("key", k): _check(k, v) for k, v in env.items()}
+def installer_script(spec: UserDataSpec) -> str:
+    """The runtime's installer with this server's settings (region, endpoints, secret ARNs)."""
+    return render_installer(
+        region=_check("region", spec.region),
+        jwt_secret_arn=_check("signing_key_secret_arn", spec.signing_key_secret_arn),
+        db_secret_arn=_check("database_secret_arn", spec.database_secret_arn),
+        db_endpoint=_check("database_host", spec.database_host) + f":{int(spec.database_port)}",
+        redis_endpoint=_check("redis_host", spec.redis_host) + f":{int(spec.redis_port)}",
+        redis_auth_secret_arn=_check("redis_secret_arn", spec.redis_secret_arn),
+        redis_tls=True,
+        source_dir=SOURCE_DIR,
+        db_name=_check("database_name", spec.database_name),
+        port=int(spec.app_port),
+        workers=int(spec.workers),
+        extra_env={
+            "STARS_ROLE": _check("role", spec.role),
+            **{k: _check(k, v) for k, v in spec.extra_env.items()},
+        },
+    )
 
 
 def render_user_data(spec: UserDataSpec) -> str:
-    """A cloud-init shell script; every value is validated so none can break out of its line."""
-    exports = "\n".join(f"export {k}={v}" for k, v in installer_env(spec).items())
+    """A cloud-init shell script: machine preparation, then the runtime's installer, under 16 KB."""
     log_group = _check("log_group", spec.log_group)
     agent = json.dumps(
         {
@@ -96,25 +105,30 @@ def render_user_data(spec: UserDataSpec) -> str:
         fetch = (
             f"aws s3 cp --region {_check('region', spec.region)} {_check('release_uri', spec.release_uri)}"
             " /opt/stars/release.tar.gz\n"
-            "tar -xzf /opt/stars/release.tar.gz -C /opt/stars/src"
+            "tar -xzf /opt/stars/release.tar.gz -C /opt/stars/src\n"
+            'SRC="$(dirname "$(dirname "$(find /opt/stars/src -maxdepth 4 -path \'*/runtime/__main__.py\''
+            ' | head -n 1)")")"\n'
+            f'ln -sfn "$SRC" {SOURCE_DIR}'
         )
     else:
-        fetch = 'echo "no release configured: expecting the repository baked into /opt/stars/src" >&2'
-    return f"""#!/bin/bash
+        fetch = f'echo "no release configured: expecting the repository baked into {SOURCE_DIR}" >&2'
+    installer = installer_script(spec)
+    if _MARKER in installer:
+        raise ValueError(f"the runtime's installer contains the marker {_MARKER}")
+    script = f"""#!/bin/bash
 # STARS {spec.role} server. No secret in here: the installer reads secrets by ARN with the instance role.
 set -euo pipefail
 dnf install -y python3.11 amazon-cloudwatch-agent tar
 mkdir -p /opt/stars/src /var/log/stars /etc/systemd/system/{UNIT}.d
 [ -x /opt/stars/venv/bin/python ] || python3.11 -m venv /opt/stars/venv
 {fetch}
-SRC="$(dirname "$(dirname "$(find /opt/stars/src -maxdepth 4 -path '*/runtime/__main__.py' | head -n 1)")")"
 
 # Logs to a file the CloudWatch agent ships; give connections time to drain on scale-in.
 cat > /etc/systemd/system/{UNIT}.d/10-stars-platform.conf <<'UNIT'
 [Service]
 StandardOutput=append:{APP_LOG}
 StandardError=append:{APP_LOG}
-TimeoutStopSec={spec.drain_seconds + 15}
+TimeoutStopSec={int(spec.drain_seconds) + 15}
 UNIT
 
 cat > {AGENT_CONFIG} <<'AGENT'
@@ -122,7 +136,13 @@ cat > {AGENT_CONFIG} <<'AGENT'
 AGENT
 {AGENT_CTL} -a fetch-config -m ec2 -s -c file:{AGENT_CONFIG}
 
-{exports}
-export STARS_SOURCE_DIR="$SRC" STARS_VENV=/opt/stars/venv
-sh "$SRC/runtime/deploy/bootstrap.sh"
+cat > /opt/stars/install.sh <<'{_MARKER}'
+{installer.rstrip()}
+{_MARKER}
+STARS_VENV=/opt/stars/venv sh /opt/stars/install.sh
 """
+    if len(script.encode()) > MAX_USER_DATA_BYTES:
+        raise ValueError(
+            f"user data is {len(script.encode())} bytes; EC2 accepts at most {MAX_USER_DATA_BYTES}"
+        )
+    return script
