@@ -421,15 +421,20 @@ class Monitoring(pulumi.ComponentResource):
 
     @staticmethod
     def _dashboard_body(args: MonitoringArgs) -> pulumi.Output[str]:
-        """Traffic, latency, errors, capacity, database and cache on one page."""
+        """Traffic, latency, errors, capacity, database, cache and CDN on one page."""
 
         def build(v: dict[str, object]) -> str:
             alb = v["alb"]
             region = args.region
 
             def widget(
-                title: str, metrics: list[list[object]], x: int, y: int, stat: str = "Average"
-            ) -> dict:
+                title: str,
+                metrics: list[list[object]],
+                x: int,
+                y: int,
+                stat: str = "Average",
+                where: str | None = None,
+            ) -> dict[str, object]:
                 return {
                     "type": "metric",
                     "x": x,
@@ -438,7 +443,7 @@ class Monitoring(pulumi.ComponentResource):
                     "height": 6,
                     "properties": {
                         "title": title,
-                        "region": region,
+                        "region": where or region,
                         "stat": stat,
                         "period": 60,
                         "metrics": metrics,
@@ -507,8 +512,21 @@ class Monitoring(pulumi.ComponentResource):
                     18,
                 ),
             ]
+            if v.get("cdn"):
+                # CloudFront publishes its metrics in us-east-1 only, with Region=Global.
+                cdn = ["DistributionId", v["cdn"], "Region", "Global"]
+                widgets.append(
+                    widget(
+                        "CDN requests and 5xx rate",
+                        [["AWS/CloudFront", "Requests", *cdn], ["AWS/CloudFront", "5xxErrorRate", *cdn]],
+                        0,
+                        24,
+                        "Sum",
+                        where="us-east-1",
+                    )
+                )
             return json.dumps({"widgets": widgets}, sort_keys=True)
 
         return pulumi.Output.all(
-            alb=args.alb_arn_suffix, asgs=dict(args.asg_names), db=args.database_id
+            alb=args.alb_arn_suffix, asgs=dict(args.asg_names), db=args.database_id, cdn=args.distribution_id
         ).apply(build)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from components.mocks import Plan
 from tests.infra.helpers import of_type
 
@@ -64,7 +66,13 @@ def test_topic_encrypted_and_dashboard(stack_plan: Plan) -> None:
     key = next(r for r in stack_plan.resources if r.name == "monitoring-key")
     assert topic.inputs["kmsMasterKeyId"] == key.state["arn"]
     assert key.inputs["enableKeyRotation"] is True
-    assert len(of_type(stack_plan.resources, "aws:cloudwatch/dashboard:Dashboard")) == 1
+    (dashboard,) = of_type(stack_plan.resources, "aws:cloudwatch/dashboard:Dashboard")
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    titles = {w["properties"]["title"]: w["properties"] for w in widgets}
+    assert {"Requests", "Target response time p95", "Database", "Cache"} <= set(titles)
+    cdn = next(r for r in stack_plan.resources if r.name == "cdn-distribution")
+    assert titles["CDN requests and 5xx rate"]["region"] == "us-east-1"
+    assert titles["CDN requests and 5xx rate"]["metrics"][0][3] == cdn.id
 
 
 def test_log_groups_per_server_tier(stack_plan: Plan) -> None:
