@@ -212,6 +212,14 @@ class Load:
         deadline = time.monotonic() + self.p.timeout + 5
         while (tasks or self.waiting) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        unfinished = len(self.waiting) + len(tasks)
+        if unfinished:  # still queued or in flight at the deadline: count them as failed
+            self.status["unfinished"] = self.status.get("unfinished", 0) + unfinished
+            self.done += unfinished
+            self.waiting.clear()
+            for t in list(tasks):
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         return publish_s
 
 
@@ -329,6 +337,7 @@ async def _window(
         "client": [psutil.Process()],
     }
     before = {k: procs.cpu_seconds(v) for k, v in groups.items()}
+    per_proc0 = [procs.cpu_seconds([q]) for q in groups["server"]]
     q0, x0 = await _pg_counters(db_url)
     t0 = time.monotonic()
     spies = procs.spy(groups["server"], duration, load.p.profile, "api") if load.p.profile else []
@@ -362,6 +371,10 @@ async def _window(
         "db_data_queries_per_s": round((x1 - x0) / wall, 1),
         "db_queries_per_request": round((q1 - q0) / max(load.done, 1), 2),
         "server_cpu_cores": round(cpu["server"] / wall, 3),
+        "server_cpu_cores_by_process": [
+            round((procs.cpu_seconds([q]) - c0) / wall, 3)
+            for q, c0 in zip(groups["server"], per_proc0, strict=True)
+        ],
         "server_cpu_us_per_request": round(cpu["server"] / max(load.done, 1) * 1e6, 1),
         "db_cpu_cores": round(cpu["db"] / wall, 3),
         "redis_cpu_cores": round(cpu["redis"] / wall, 3),

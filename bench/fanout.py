@@ -41,6 +41,7 @@ class FanoutParams:
     clients: int = 0  # load-client processes; 0 = enough for the file limit (>= 2)
     source_ips: int = 8
     payload: int = 64  # padding bytes in each message's data
+    publishers: int = 64  # publisher connections (at most one per channel, so each channel keeps its order)
     baseline: str = "both"  # none | nodeflate | default | both
     sweep: bool = False
     sweep_start: float = 2500.0  # deliveries/s
@@ -413,7 +414,13 @@ class Bench:
             )
             if name == "minimal":
                 return result
-            publisher = Publisher(name if name == "ours" else "baseline", port, token, payload=p.payload)
+            publisher = Publisher(
+                name if name == "ours" else "baseline",
+                port,
+                token,
+                conns=min(len(self.channels), p.publishers),
+                payload=p.payload,
+            )
             await publisher.open()
             self._first_window = self.window_id + 1
             fan = p.fanout()
@@ -424,6 +431,13 @@ class Bench:
                     win = await self.window(server, clients, publisher, target / fan, p.sweep_duration, name)
                     result["windows"].append(win)
                     log(self._line(name, win))
+                    if not win["pass"] and win["lost"] == 0:  # the machine is shared: one retry of a step
+                        win = await self.window(
+                            server, clients, publisher, target / fan, p.sweep_duration, name
+                        )
+                        win["retry"] = True
+                        result["windows"].append(win)
+                        log(self._line(name, win) + " (retry)")
                     if not win["pass"]:
                         break
                     best = win
@@ -480,6 +494,7 @@ class Bench:
         me = [psutil.Process()]
         groups = {"server": server_p, "redis": redis_p, "db": pg_p, "clients": client_p, "publisher": me}
         before = {k: procs.cpu_seconds(v) for k, v in groups.items()}
+        per_proc0 = [procs.cpu_seconds([q]) for q in server_p]
         busy0 = _cpu_busy()
         t0 = time.monotonic()
         spies = self._profile(name, server_p, duration) if self.p.profile and w == self._first_window else []
@@ -527,6 +542,10 @@ class Bench:
             "ack_p99_ms": percentiles(stats.ack_hist)["p99_ms"],
             "server_cpu_s": round(cpu["server"], 3),
             "server_cpu_cores": round(cpu["server"] / wall, 3),
+            "server_cpu_cores_by_process": [
+                round((procs.cpu_seconds([q]) - c0) / wall, 3)
+                for q, c0 in zip(server_p, per_proc0, strict=True)
+            ],
             "server_cpu_us_per_delivery": round(cpu["server"] / unique * 1e6, 2) if unique else None,
             "deliveries_per_server_cpu_s": round(unique / cpu["server"], 1) if cpu["server"] > 0 else None,
             "redis_cpu_s": round(cpu["redis"], 3),

@@ -146,3 +146,14 @@ def test_percentiles_from_histogram() -> None:
     assert p["p50_ms"] == pytest.approx(1.1)
     assert p["p99_ms"] == pytest.approx(50.1)
     assert p["max_ms"] == pytest.approx(2010.0)
+
+
+def test_db_publish_paths_both_store_messages() -> None:
+    from bench.dbpath import run_db
+
+    out = _run(run_db(seconds=0.5, concurrency=4, channels=5))
+    for name in ("store", "one-statement"):
+        r = out[name]
+        assert r["publishes_per_s"] > 10, (name, r)
+        assert r["app_cpu_us_per_publish"] > 0
+    _no_children_left()

@@ -1,0 +1,104 @@
+"""What one durable publish costs in the application process: the runtime's Store against one statement.
+
+Both variants run in this process against the same PostgreSQL, with the same concurrency, for the
+same time; CPU is this process's own (``time.process_time``), the database's is read from its
+processes. ``store`` is ``runtime.store.Store.publish`` as the server runs it (SQLAlchemy Core on
+asyncpg, pool pre-ping, BEGIN + upsert + insert + COMMIT). ``one-statement`` is a prototype, not used
+by the runtime: the same upsert and insert as one CTE, prepared once, on a plain asyncpg pool, one
+round trip in autocommit (the channel row lock still orders offsets). The gap between the two is what
+the publish path could save.
+
+``python -m bench db --seconds 5 --concurrency 32``
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import psutil
+
+from bench import procs
+
+ONE_STATEMENT = """
+WITH c AS (
+  INSERT INTO channels (name, last_offset) VALUES ($1, 1)
+  ON CONFLICT (name) DO UPDATE SET last_offset = channels.last_offset + 1
+  RETURNING last_offset
+)
+INSERT INTO messages (channel, "offset", data, published_at)
+SELECT $1, c.last_offset, $2, now() FROM c
+RETURNING "offset"
+"""
+
+
+async def _drive(publish: Any, seconds: float, concurrency: int, channels: int) -> tuple[int, float, float]:
+    """Run ``publish(channel, data)`` from ``concurrency`` tasks; returns (count, wall, own CPU)."""
+    count = 0
+    stop = time.monotonic() + seconds
+    data = '{"text":"' + "x" * 64 + '"}'
+
+    async def worker(k: int) -> None:
+        nonlocal count
+        i = k
+        while time.monotonic() < stop:
+            await publish(f"room:db-{i % channels}", data)
+            count += 1
+            i += concurrency
+
+    c0, t0 = time.process_time(), time.monotonic()
+    await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return count, time.monotonic() - t0, time.process_time() - c0
+
+
+async def run_db(seconds: float = 5.0, concurrency: int = 32, channels: int = 100) -> dict[str, Any]:
+    import asyncpg
+
+    from runtime.config import async_database_url
+    from runtime.migrate import upgrade
+    from runtime.store import Store, make_engine
+    from tests.servers import PostgresServer
+
+    postgres = PostgresServer()
+    out: dict[str, Any] = {"seconds": seconds, "concurrency": concurrency, "channels": channels}
+    try:
+        await asyncio.to_thread(postgres.init)
+        await asyncio.to_thread(postgres.start)
+        url = postgres.create_database("bench_db")
+        await asyncio.to_thread(upgrade, async_database_url(url))
+        pg_pid = int((postgres.data / "postmaster.pid").read_text().splitlines()[0])
+
+        async def measure(name: str, publish: Any) -> None:
+            await _drive(publish, 0.5, concurrency, channels)  # warm up: connections, prepared statements
+            pg = procs.tree(pg_pid)
+            pg0 = procs.cpu_seconds(pg)
+            n, wall, cpu = await _drive(publish, seconds, concurrency, channels)
+            pg_cpu = procs.cpu_seconds(pg) - pg0
+            out[name] = {
+                "publishes_per_s": round(n / wall, 1),
+                "app_cpu_us_per_publish": round(cpu / n * 1e6, 1),
+                "db_cpu_us_per_publish": round(pg_cpu / n * 1e6, 1),
+                "app_cpu_cores": round(cpu / wall, 3),
+            }
+
+        store = Store(make_engine(async_database_url(url), pool_size=concurrency, max_overflow=0))
+        try:
+            await measure("store", store.publish)
+        finally:
+            await store.close()
+        pool = await asyncpg.create_pool(url, min_size=concurrency, max_size=concurrency)
+        try:
+
+            async def one(channel: str, data: str) -> int:
+                return int(await pool.fetchval(ONE_STATEMENT, channel, data))
+
+            await measure("one-statement", one)
+        finally:
+            await pool.close()
+        out["machine_busy_cores"] = round(
+            psutil.cpu_percent(interval=0.2) / 100 * (psutil.cpu_count() or 1), 2
+        )
+    finally:
+        postgres.cleanup()
+    return out
