@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         "--catalog", type=Path, default=DEFAULT_CATALOG, help="price catalog (default: built in)"
     )
     check.add_argument("--no-what-ifs", action="store_true", help="skip the what-if scenarios")
+    check.add_argument("--details", action="store_true", help="table: also list every cost line")
     from budget.review_cli import register  # review tools: diff, comment, report, prices
 
     register(sub)
@@ -142,12 +143,12 @@ def _jobs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Job
     return [Job(args.stack, stack_file, config_json, args.preview_json, **common)]
 
 
-def render(docs: list[dict[str, Any]], fmt: str, many: bool) -> str:
+def render(docs: list[dict[str, Any]], fmt: str, many: bool, details: bool = False) -> str:
     if fmt == "json":
         return json.dumps({"stacks": docs} if many else docs[0], indent=1, ensure_ascii=False) + "\n"
     if fmt == "markdown":
         return markdown.render(docs)
-    return table.render(docs)
+    return table.render(docs, details=details)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     jobs = _jobs(args, parser)
     docs = _run_all(jobs)
-    sys.stdout.write(render(docs, args.format, many=args.all))
+    sys.stdout.write(render(docs, args.format, many=args.all, details=args.details))
     if args.json_out:
         args.json_out.write_text(render(docs, "json", many=args.all), encoding="utf-8")
     code = max(doc["exit_code"] for doc in docs)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+SIZES = ("min", "desired", "max")
+
 STATUS_TEXT = {
     "ok": "OK: within budget",
     "warn": "WARN: above the warning level, within the limit",
@@ -120,5 +122,35 @@ def render_stack(doc: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(docs: Sequence[dict[str, Any]]) -> str:
-    return "\n".join(render_stack(doc) for doc in docs)
+def render_details(doc: dict[str, Any]) -> str:
+    """Every priced resource with every cost line at min / desired / max size (``--details``)."""
+    if doc.get("status") == "error":
+        return ""
+    rows = [["resource / line", "quantity (max)", "unit price", "min USD", "desired USD", "max USD", ""]]
+    for r in sorted(doc["resources"], key=lambda r: (r["tier"], r["name"])):
+        if not r["lines"]:
+            continue
+        by = r["monthly_usd_by_size"]
+        rows.append([f"{r['tier']}/{r['name']} ({r['type']})", "", "", *(f"{by[s]:,.2f}" for s in SIZES), ""])
+        for item in r["lines"]:
+            sizes = item.get("by_size") or {s: {"monthly_usd": item["monthly_usd"]} for s in SIZES}
+            marks = ("usage " if item["usage_based"] else "") + ("est." if item["estimated"] else "")
+            rows.append(
+                [
+                    f"  {item['name'][:90]}",
+                    f"{item['quantity']:,.2f} {item['unit']}",
+                    f"{item['unit_price_usd']:.6g}",
+                    *(f"{sizes[s]['monthly_usd']:,.2f}" for s in SIZES),
+                    marks.strip(),
+                ]
+            )
+    return f"-- {doc['stack']}: every cost line --\n" + "\n".join(_grid(rows, right=(1, 2, 3, 4, 5))) + "\n"
+
+
+def render(docs: Sequence[dict[str, Any]], details: bool = False) -> str:
+    parts = []
+    for doc in docs:
+        parts.append(render_stack(doc))
+        if details:
+            parts.append(render_details(doc))
+    return "\n".join(parts)

@@ -166,3 +166,9 @@ def test_stack_file_of_any_name_and_a_broken_catalog(tmp_path, capsys):
     catalog.write_text("regions: {us-east-1: {x: {usd: 1}}}", encoding="utf-8")
     code, _, err = _run(capsys, "--stack", "phase1", "--catalog", str(catalog))
     assert code == 2 and "'unit' is required" in err
+
+
+def test_details_lists_every_cost_line(capsys):
+    code, out, _ = _run(capsys, "--stack", "phase1", "--details", "--no-what-ifs")
+    assert code == 1
+    assert "every cost line" in out and "Root volume (gp3, 20 GB per instance)" in out
