@@ -106,7 +106,7 @@ def _cannot_fit(est: Estimate, verdict: Verdict, whatifs: list[dict[str, Any]]) 
     usage_tzs = est.usage_total("max") * rate
     if usage_tzs > budget.limit_tzs:
         out.append(
-            f"The usage-based lines alone (data transfer, LCUs, requests, storage, logs) cost"
+            f"The usage-based lines alone (data transfer, LCUs, requests, storage, logs, CPU credits) cost"
             f" TZS {usage_tzs:,.0f} a month, above the limit of TZS {budget.limit_tzs:,}: no instance type or"
             " purchase option makes this stack fit; only less usage (or cheaper delivery) or a higher limit."
         )

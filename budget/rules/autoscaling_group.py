@@ -2,7 +2,8 @@
 
 Instance hours at the group's min, desired and max size; the spot share from the mixed-instances policy;
 a scheduled off-peak scale-down; root volumes, detailed-monitoring metrics and public IPv4 addresses per
-instance. The launch template itself is free: it is priced here, through the group that launches it.
+instance; for burstable types in unlimited credit mode, surplus CPU credits at the group's CPU target.
+The launch template itself is free: it is priced here, through the group that launches it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from budget.rules.base import UNKNOWN, RuleContext, RuleError, flag, number, req
 TYPES = ("aws:autoscaling/group:Group",)
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SCHEDULE = "aws:autoscaling/schedule:Schedule"
+POLICY = "aws:autoscaling/policy:Policy"
 #: EC2 detailed monitoring publishes 7 metrics per instance (infracost instance_test: 7 x $0.30 = $2.10).
 DETAILED_METRICS_PER_INSTANCE = 7
 #: Burstable families: launched in unlimited credit mode unless the launch template says "standard".
@@ -192,13 +194,7 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     fleet = fleet_hours(group, ctx, off_peak)
     how = off_peak.how if off_peak else ""
     lines: list[CostLine] = []
-    credits = lt.get("creditSpecification") or {}
-    note = ""
-    if family in BURSTABLE and credits.get("cpuCredits", "unlimited") == "unlimited":
-        note = (
-            "unlimited CPU credits: sustained CPU above the baseline bills surplus credits (us-east-1"
-            " $0.05/vCPU-hour), not priced: the stack config has no CPU utilisation assumption"
-        )
+    credit_line, note = _cpu_credits(group, template, str(itype), fleet, ctx)
     if any(fleet.on_demand.at(s) for s in SIZES):
         lines.append(
             line(
@@ -238,6 +234,8 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
                 note="spot prices move with the market",
             )
         )
+    if credit_line is not None:
+        lines.append(credit_line)
     instance_months = fleet.total.scaled(1 / ctx.hours)
     lines.extend(_root_volumes(template, ctx, instance_months))
     monitoring = lt.get("monitoring")
@@ -256,6 +254,62 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             line("Public IPv4 address per instance", "hours", fleet.total, ctx.price("vpc.public_ipv4"))
         )
     return lines
+
+
+def _cpu_target(group: PlannedResource, ctx: RuleContext) -> float | None:
+    """The group's target-tracking CPU target (percent), from its scaling policy, if it has one."""
+    names = {group.id, group.inputs.get("name"), group.name} - {None}
+    for policy in ctx.of_type(POLICY):
+        linked = policy.inputs.get(
+            "autoscalingGroupName"
+        ) in names or group.urn in policy.property_dependencies.get("autoscalingGroupName", ())
+        tracking = policy.inputs.get("targetTrackingConfiguration") or {}
+        metric = (tracking.get("predefinedMetricSpecification") or {}).get("predefinedMetricType")
+        if (
+            linked
+            and metric == "ASGAverageCPUUtilization"
+            and tracking.get("targetValue") not in (None, UNKNOWN)
+        ):
+            return number(tracking["targetValue"], "targetValue")
+    return None
+
+
+def _cpu_credits(
+    group: PlannedResource, template: PlannedResource, itype: str, fleet: Fleet, ctx: RuleContext
+) -> tuple[CostLine | None, str]:
+    """Surplus CPU credits of burstable instances in unlimited mode, at the group's CPU target.
+
+    Target tracking holds the group's average CPU at its target; above the type's baseline, unlimited mode
+    bills the difference per vCPU-hour. Without a CPU target there is no utilisation to price: a note says so.
+    """
+    family = itype.split(".")[0]
+    credits = template.inputs.get("creditSpecification") or {}
+    if family not in BURSTABLE or credits.get("cpuCredits", "unlimited") != "unlimited":
+        return None, ""
+    target = _cpu_target(group, ctx)
+    if target is None:
+        return None, (
+            "unlimited CPU credits: CPU above the baseline bills surplus credits; not priced, the group"
+            " has no CPU target to take the utilisation from"
+        )
+    baseline = ctx.price(f"ec2.burst.{itype}.baseline")
+    vcpus = ctx.price(f"ec2.vcpus.{itype}")
+    surplus = max(0.0, target / 100 - baseline.amount)
+    if surplus == 0:
+        return None, ""
+    return (
+        line(
+            f"Surplus CPU credits (unlimited mode; CPU at the {target:g}% target"
+            f" vs {baseline.amount:.0%} baseline)",
+            "vCPU-hours",
+            fleet.total.scaled(vcpus.amount * surplus),
+            ctx.price(f"ec2.cpu_credit.{family}"),
+            usage_based=True,
+            also=[baseline, vcpus],
+            how=f"instance-hours x {vcpus.amount:g} vCPU x ({target:g}% - {baseline.amount:.0%})",
+        ),
+        "",
+    )
 
 
 def _root_volumes(template: PlannedResource, ctx: RuleContext, instance_months: Quantity) -> list[CostLine]:

@@ -342,3 +342,43 @@ def test_alb_with_unknown_subnet_list_is_unpriced(catalog):
     """A preview may show the whole list as unknown: its address count is then unknown, not 36."""
     alb = res(ALB, "edge-alb", {"subnets": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"})
     assert "subnets" in unpriced(alb, stack_cfg(), catalog).reason
+
+
+def _policy(target: float) -> object:
+    tracking = {
+        "predefinedMetricSpecification": {"predefinedMetricType": "ASGAverageCPUUtilization"},
+        "targetValue": target,
+    }
+    return res(
+        "aws:autoscaling/policy:Policy",
+        "api-cpu-target",
+        {
+            "autoscalingGroupName": "api-asg-1",
+            "policyType": "TargetTrackingScaling",
+            "targetTrackingConfiguration": tracking,
+        },
+    )
+
+
+def test_asg_surplus_cpu_credits_at_the_cpu_target(catalog):
+    cfg = stack_cfg(region="us-east-1")
+    priced = price(_group(2, 2, 4), cfg, catalog, [_template(), _policy(60)])
+    credits = line_named(priced, "Surplus CPU credits")
+    # max: 2,920 instance-h x 2 vCPU x (60% - 20% baseline) = 2,336 vCPU-h x 0.05 $ = 116.80
+    assert credits.monthly("max") == pytest.approx(116.80)
+    # min: 1,460 x 2 x 0.40 = 1,168 vCPU-h x 0.05 = 58.40
+    assert credits.monthly("min") == pytest.approx(58.40)
+    assert credits.usage_based and credits.estimated  # the baseline figure is recalled
+    standard = _template(creditSpecification={"cpuCredits": "standard"})
+    assert not [
+        i for i in price(_group(2, 2, 4), cfg, catalog, [standard, _policy(60)]).lines if "credits" in i.name
+    ]
+
+
+def test_asg_graviton_credits_and_no_credits_below_baseline(catalog):
+    cfg = stack_cfg(region="us-east-1")
+    priced = price(_group(1, 1, 1), cfg, catalog, [_template("t4g.large"), _policy(50)])
+    # 730 h x 2 vCPU x (50% - 30%) = 292 vCPU-h x 0.04 $ (T4g, recalled) = 11.68
+    assert line_named(priced, "Surplus CPU credits").monthly() == pytest.approx(11.68)
+    quiet = price(_group(1, 1, 1), cfg, catalog, [_template("t3.large"), _policy(30)])
+    assert not [i for i in quiet.lines if "credits" in i.name]  # 30% target = the t3.large baseline
