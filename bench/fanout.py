@@ -295,7 +295,17 @@ class Publisher:
                     frame = f'{{"type":"publish","channel":"{ch}","id":{ident},"data":{data}}}'
                 else:
                     frame = f'{{"type":"message","channel":"{ch}","data":{data}}}'
-                self.conns[c % self.n].send_text(frame)  # one connection per channel keeps its order
+                conn = self.conns[c % self.n]  # one connection per channel keeps its order
+                if conn.closed.done():
+                    self.inflight.pop(ident, None)
+                    self.stats.errors += 1
+                    if len(self.stats.error_samples) < 5:
+                        self.stats.error_samples.append(
+                            f"publisher connection closed by server: {conn.close_code}"
+                        )
+                    sent += 1
+                    continue
+                conn.send_text(frame)
                 self.stats.sent[ch] = self.stats.sent.get(ch, 0) + 1
                 sent += 1
             await asyncio.sleep(0.002)
@@ -309,6 +319,14 @@ class Publisher:
 
 
 # -- one server under load ---------------------------------------------------------------------------
+
+
+def _fds(proc: psutil.Process) -> int | None:
+    """Open files of a server process: how the kernel spread the connections over the workers."""
+    try:
+        return proc.num_fds()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
 
 
 def _cpu_busy() -> float:
@@ -401,6 +419,7 @@ class Bench:
             )
             log(f"[{name}] {ok:,} connections subscribed in {connect_s:.1f}s ({failed} failed)")
             await asyncio.sleep(p.settle)
+            result["open_files_by_process"] = [_fds(q) for q in server_procs]
             mem1 = procs.memory(server_procs)
             result["memory"] = {
                 "rss_before_mb": round(mem0["rss"] / 2**20, 1),

@@ -55,6 +55,7 @@ class WSClient(asyncio.Protocol):
         "_inflate_reset",
         "_path",
         "_shook",
+        "close_code",
         "closed",
         "deflate",
         "index",
@@ -83,6 +84,7 @@ class WSClient(asyncio.Protocol):
         self._inflate: zlib._Decompress | None = None
         self._inflate_reset = False
         self.transport: asyncio.Transport | None = None
+        self.close_code: int | None = None
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -183,7 +185,10 @@ class WSClient(asyncio.Protocol):
                 self._message(whole, self._frag_rsv1)
         elif opcode == 9:
             self.transport.write(encode_frame(payload, 0xA))  # type: ignore[union-attr]
-        elif opcode == 8 and not self.transport.is_closing():  # type: ignore[union-attr]
+        elif opcode == 8:
+            self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+            if self.transport.is_closing():  # type: ignore[union-attr]
+                return
             self.transport.write(encode_frame(payload[:2], 0x8))  # type: ignore[union-attr]
             self.transport.close()  # type: ignore[union-attr]
 
