@@ -54,6 +54,7 @@ class Connection:
         "closing",
         "direct",
         "id",
+        "pending",
         "queue",
         "queued_bytes",
         "rt",
@@ -72,6 +73,7 @@ class Connection:
         self.direct = direct
         self.id = f"{_PROCESS}-{next(_counter)}"
         self.queue: deque[Any] | None = None
+        self.pending: list[bytes] | None = None
         self.queued_bytes = 0
         self.wake: asyncio.Event | None = None
         self.closing = False
@@ -89,10 +91,23 @@ class Connection:
             return
         direct = self.direct
         if direct is not None:
+            data = wire if wire is not None else text_frame(frame)
             if self.queue is None and direct.ready():
-                direct.write(wire if wire is not None else text_frame(frame))
+                pending = self.pending
+                if pending is None:
+                    if not self.rt.hub.bursting:
+                        direct.write(data)  # the common case: one write, no bookkeeping
+                        return
+                    # A burst: this socket's frames of this loop iteration leave in one write.
+                    self.pending = [data]
+                    self.rt.coalescer.add(self)
+                else:
+                    pending.append(data)
+                self.queued_bytes += len(data)
+                if self.queued_bytes > self.rt.settings.queue_bytes:
+                    self.overflow()
                 return
-            item: Any = wire if wire is not None else text_frame(frame)
+            item: Any = data
         else:
             item = frame
         self._enqueue(item)
@@ -108,6 +123,17 @@ class Connection:
             self.overflow()
             return
         self._start_writer()
+
+    def flush(self) -> None:
+        """Write the frames coalesced in this loop iteration (called by the Coalescer)."""
+        pending, self.pending = self.pending, None
+        if not pending:
+            return
+        size = sum(map(len, pending)) if len(pending) > 1 else len(pending[0])
+        self.queued_bytes -= size
+        direct = self.direct
+        if direct is not None and direct.open():
+            direct.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def _start_writer(self) -> None:
         if self.writer is None:
@@ -126,6 +152,7 @@ class Connection:
         metrics.SLOW_DISCONNECTS.inc()
         if self.queue is not None:
             self.queue.clear()
+        self.pending = None
         self.queued_bytes = 0
         self.close(CLOSE_SLOW, "slow consumer")
 

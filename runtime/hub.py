@@ -82,6 +82,8 @@ class Hub:
         self.channels: dict[str, Channel] = {}
         self._listener: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        # True while more messages are already waiting: connections then coalesce their writes.
+        self.bursting = False
 
     async def start(self) -> None:
         await self.backend.connect()
@@ -171,8 +173,10 @@ class Hub:
 
     async def _listen(self) -> None:
         backend = self.backend
+        backlog = getattr(backend, "backlog", lambda: 0)
         while True:
             event = await backend.next_published()
+            self.bursting = backlog() > 0
             try:
                 self.on_message(event.channel, event.message)
             except Exception:
@@ -274,9 +278,13 @@ class Hub:
                 delay = min(delay * 2, 5.0)
 
     def _dispatch_rows(self, ch: Channel, rows: Iterable[Stored]) -> None:
-        for row in rows:
-            if row.offset == ch.delivered + 1:
-                self._dispatch(ch, row.offset, message_frame(ch.name, row.offset, row.data))
+        self.bursting = True
+        try:
+            for row in rows:
+                if row.offset == ch.delivered + 1:
+                    self._dispatch(ch, row.offset, message_frame(ch.name, row.offset, row.data))
+        finally:
+            self.bursting = False
 
     def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.create_task(coro)

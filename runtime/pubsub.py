@@ -47,6 +47,9 @@ class BoundedEvents:
         self._ready = asyncio.Event()
         self.dropped = 0
 
+    def __len__(self) -> int:
+        return len(self._items)
+
     def put(self, event: Event) -> None:
         if len(self._items) >= self._maxlen:
             self._lost[event.channel] = None
@@ -97,6 +100,10 @@ class MemoryBackend(BroadcastBackend):
 
     async def next_published(self) -> Event:
         return await self._events.get()
+
+    def backlog(self) -> int:
+        """Events waiting for the hub: more than zero means a burst is being processed."""
+        return len(self._events)
 
     async def ping(self) -> bool:
         return True
@@ -182,6 +189,10 @@ class RedisBackend(BroadcastBackend):
 
     async def next_published(self) -> Event:
         return await self._events.get()
+
+    def backlog(self) -> int:
+        """Events waiting for the hub: more than zero means a burst is being processed."""
+        return len(self._events)
 
     async def ping(self) -> bool:
         try:

@@ -14,6 +14,7 @@ from runtime.hub import Hub
 from runtime.presence import Presence
 from runtime.pubsub import MemoryBackend, RedisBackend
 from runtime.store import Store, make_engine
+from runtime.wire import Coalescer
 
 if TYPE_CHECKING:
     from runtime.connection import Connection
@@ -43,6 +44,7 @@ class Runtime:
         self.presence = Presence(redis, prefix=settings.redis_prefix, ttl=settings.presence_ttl)
         self.cache = PageCache(redis, prefix=settings.redis_prefix)
         self.connections: set[Connection] = set()
+        self.coalescer = Coalescer()
         self.draining = False
         self._expiry: asyncio.Task[None] = None  # type: ignore[assignment]
 

@@ -63,3 +63,30 @@ class DirectWriter:
 
     def write(self, frame: bytes) -> None:
         self.transport.write(frame)
+
+
+class Coalescer:
+    """Collects the sockets written to during one event-loop iteration and flushes each once at its end.
+
+    When several messages reach a subscriber in the same iteration (a burst read from Redis), they
+    leave in one ``write`` (one system call) instead of one each; otherwise the cost is one callback
+    per iteration. Order is kept: a socket's frames are flushed before anything its writer task sends.
+    """
+
+    __slots__ = ("_dirty", "_scheduled")
+
+    def __init__(self) -> None:
+        self._dirty: list[Any] = []
+        self._scheduled = False
+
+    def add(self, conn: Any) -> None:
+        self._dirty.append(conn)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            conn.flush()
