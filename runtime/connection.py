@@ -1,9 +1,10 @@
-"""One WebSocket client: a reader (the ASGI task) and a writer task around a bounded outgoing queue.
+"""One WebSocket client: its reader (the ASGI task) and its outgoing path.
 
-A raw ASGI endpoint rather than Starlette's ``WebSocket`` wrapper: the writer hands frames straight to
-the server's ``send``, one dict per frame and nothing else per delivery. The hub appends pre-encoded
-frames to ``queue``; if the client does not keep up and the queue passes its message or byte bound,
-the connection is closed with 4008 (the client resumes with ``since``), so memory stays bounded.
+A raw ASGI endpoint rather than Starlette's ``WebSocket`` wrapper, mounted ahead of Starlette so it
+receives the server's own ``send``: a frame the hub encoded once is written straight to the socket
+(``runtime.wire``), nothing else per delivery. Only when the socket pushes back are frames queued;
+if the client does not keep up and the queue passes its message or byte bound, the connection is
+closed with 4008 (the client resumes with ``since``), so memory stays bounded.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ offset it fanned out (``delivered``). A live message is delivered only if it is 
 offset; an older one is a duplicate and dropped; a newer one means something was missed (a Redis
 outage, a dropped pub/sub message, publishes racing across workers), so the hub reads the gap from
 the database, where every acknowledged message already is, and then continues with what arrived in
-the meantime. Each message is encoded once to a text frame and appended to every subscriber's
-bounded outgoing queue: no task and no encoding per subscriber.
+the meantime. Each message is encoded once, to a text frame and to its wire bytes, and handed to
+every subscriber's connection: no task, no queue and no encoding per subscriber while sockets keep up.
 
 Broker payloads are ``"<offset> <commit unix time> <client frame>"`` so the hub parses two numbers,
 never the JSON.
