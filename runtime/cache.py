@@ -7,6 +7,7 @@ no invalidation. Redis when configured (shared by all API servers), otherwise a 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 
@@ -34,7 +35,8 @@ class PageCache:
                 self._local.move_to_end(key)
         else:
             try:
-                value = await self.redis.get(key)
+                async with asyncio.timeout(0.5):
+                    value = await self.redis.get(key)
             except Exception as exc:
                 log.debug("cache get failed: %s", exc)
                 return None
@@ -49,6 +51,7 @@ class PageCache:
                 self._local.popitem(last=False)
             return
         try:
-            await self.redis.set(key, body, ex=self.ttl)
+            async with asyncio.timeout(0.5):
+                await self.redis.set(key, body, ex=self.ttl)
         except Exception as exc:
             log.debug("cache put failed: %s", exc)

@@ -162,8 +162,9 @@ class Hub:
         """Commit, then broadcast; raises StoreUnavailable (and nothing is broadcast) if the commit fails."""
         offset, _ = await self.store.publish(channel, data)
         payload = f"{offset} {time.time():.6f} {message_frame(channel, offset, data)}"
-        try:
-            await self.backend.publish(channel, payload)
+        try:  # the message is durable already: never hold the acknowledgement long for the broker
+            async with asyncio.timeout(1.0):
+                await self.backend.publish(channel, payload)
         except Exception as exc:  # broker down: stored anyway; local subscribers get it now,
             log.warning("broker publish failed (%s); delivering locally", exc)  # others on resync
             self.on_message(channel, payload)

@@ -66,7 +66,7 @@ class Presence:
             return dict(Counter(self.local.get(channel, {}).values()))
         key = self._key(channel)
         now = time.time()
-        async with self.redis.pipeline(transaction=False) as pipe:
+        async with asyncio.timeout(2.0), self.redis.pipeline(transaction=False) as pipe:
             pipe.zremrangebyscore(key, "-inf", now)
             pipe.zrange(key, 0, -1)
             _, members = await pipe.execute()
@@ -100,7 +100,7 @@ class Presence:
             return
         expiry = now + self.ttl
         try:
-            async with self.redis.pipeline(transaction=False) as pipe:
+            async with asyncio.timeout(5.0), self.redis.pipeline(transaction=False) as pipe:
                 for channel, member in removed:
                     pipe.zrem(self._key(channel), member)
                 for channel, member in added:
