@@ -6,6 +6,7 @@ import contextlib
 import ipaddress
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import AsyncIterator
@@ -200,10 +201,19 @@ class RuntimeApp:
             await self.starlette(scope, receive, send)
 
 
-class _RedactTokens(logging.Filter):
-    """uvicorn logs each WebSocket's path with its query string; never let a token reach the logs."""
+class _ConnectionLogFilter(logging.Filter):
+    """uvicorn logs every WebSocket's path, query string included, and its open and close: never let a
+    token reach the logs, and keep per-connection lines (tens of thousands) for STARS_ACCESS_LOG=1."""
+
+    def __init__(self, per_connection: bool) -> None:
+        super().__init__()
+        self.per_connection = per_connection
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not self.per_connection and record.levelno <= logging.INFO:
+            message = record.msg if isinstance(record.msg, str) else ""
+            if message in _PER_CONNECTION or message.startswith('%s - "WebSocket %s"'):
+                return False
         if isinstance(record.args, tuple):
             record.args = tuple(
                 _TOKEN_RE.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args
@@ -212,4 +222,5 @@ class _RedactTokens(logging.Filter):
 
 
 _TOKEN_RE = re.compile(r"(token=)[^&\s\"]+")
-logging.getLogger("uvicorn.error").addFilter(_RedactTokens())
+_PER_CONNECTION = {"connection open", "connection closed", "connection rejected (%d %s)"}
+logging.getLogger("uvicorn.error").addFilter(_ConnectionLogFilter(os.environ.get("STARS_ACCESS_LOG") == "1"))
