@@ -82,8 +82,9 @@ class HttpConn(asyncio.Protocol):
             self.waiter.set_result((status, head, body))
 
     async def request(self, raw: bytes, timeout: float) -> tuple[int, bytes, bytes]:
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionResetError("keep-alive connection closed by the server")
         self.waiter = asyncio.get_running_loop().create_future()
-        assert self.transport is not None
         self.transport.write(raw)
         return await asyncio.wait_for(self.waiter, timeout)
 
@@ -113,6 +114,7 @@ class Load:
         self.status: dict[str, int] = {}
         self.errors: list[str] = []
         self.cache_hits = 0
+        self.reconnects = 0
         self.done = 0
         self.inflight = 0
 
@@ -140,23 +142,33 @@ class Load:
 
     async def _serve(self, conn: HttpConn, scheduled: float, kind: str, raw: bytes) -> None:
         self.inflight += 1
+        loop = asyncio.get_running_loop()
         while True:
             try:
-                status, head, body = await conn.request(raw, self.p.timeout)
+                try:
+                    status, head, body = await conn.request(raw, self.p.timeout)
+                except ConnectionResetError:  # idle keep-alive closed by the server: reconnect, as clients do
+                    _, conn = await loop.create_connection(HttpConn, "127.0.0.1", self.port)
+                    self.reconnects += 1
+                    status, head, body = await conn.request(raw, self.p.timeout)
                 key = str(status)
                 if kind == "publish" and status == 201:
                     doc = json.loads(body)
                     self.latest[doc["channel"]] = max(self.latest.get(doc["channel"], 0), doc["offset"])
                 elif kind == "history" and b"x-cache: hit" in head.lower():
                     self.cache_hits += 1
-            except (TimeoutError, ConnectionError, ValueError) as exc:
+            except (TimeoutError, ConnectionError, ValueError, RuntimeError) as exc:
                 key = type(exc).__name__
                 if len(self.errors) < 5:
                     self.errors.append(f"{kind}: {key}: {exc}")
                 with contextlib.suppress(Exception):
                     if conn.transport is not None:
                         conn.transport.close()
-                _, conn = await asyncio.get_running_loop().create_connection(HttpConn, "127.0.0.1", self.port)
+                try:
+                    _, conn = await loop.create_connection(HttpConn, "127.0.0.1", self.port)
+                except OSError as exc2:
+                    key = f"reconnect {type(exc2).__name__}"
+                    conn = HttpConn()  # closed placeholder: the next request on it reconnects
             self.status[key] = self.status.get(key, 0) + 1
             h = self.hist[kind]
             b = bucket((time.monotonic() - scheduled) * 1000)
@@ -365,6 +377,7 @@ async def _window(
         **pct,
         "publish": percentiles(load.hist["publish"]),
         "history": percentiles(load.hist["history"]),
+        "keepalive_reconnects": load.reconnects,
         "history_cache_hit_ratio": round(load.cache_hits / reads, 3) if reads else None,
         "db_queries": q1 - q0,
         "db_queries_per_s": round((q1 - q0) / wall, 1),

@@ -37,6 +37,13 @@ def _cmd_version(args: list[str]) -> str:
         return "unknown"
 
 
+def _pg_ctl() -> str:
+    import glob
+    import shutil
+
+    return shutil.which("pg_ctl") or (sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")) or ["pg_ctl"])[-1]
+
+
 def machine() -> dict[str, Any]:
     """Where the figures come from: they mean little without the CPU, the core count and the load."""
     model = platform.processor()
@@ -66,6 +73,16 @@ def versions(extra: dict[str, str] | None = None) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             out[name] = "missing"
     out["redis-server"] = _cmd_version(["redis-server", "--version"])
+    out["postgres"] = _cmd_version([_pg_ctl(), "--version"])
+    root = Path(__file__).resolve().parent.parent
+    commit = _cmd_version(["git", "-C", str(root), "rev-parse", "--short", "HEAD"])
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--", "runtime", "bench"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    out["git_commit"] = commit + (" (runtime or bench modified)" if dirty else "")
     return {**out, **(extra or {})}
 
 

@@ -521,12 +521,18 @@ class Bench:
         publish_s = time.monotonic() - t0
         expected = sum(n * self.channels[ch] for ch, n in stats.sent.items())
         await publisher.settle(self.p.drain)
+        # Late is not lost: wait while deliveries still arrive (up to 90 s), then `drain` s without progress.
         deadline = time.monotonic() + self.p.drain
+        hard = time.monotonic() + 90
+        seen = -1
         while True:
             reports = await asyncio.gather(*(c.ask({"cmd": "report", "w": w}) for c in clients))
             unique = sum(sum(r["channels"].values()) for r in reports)
-            if unique >= expected or time.monotonic() > deadline:
+            if unique >= expected or time.monotonic() > min(deadline, hard):
                 break
+            if unique > seen:
+                seen = unique
+                deadline = time.monotonic() + self.p.drain
             await asyncio.sleep(0.25)
         wall = time.monotonic() - t0
         for spy in spies:
