@@ -9,9 +9,11 @@ and only then hands the signal to uvicorn; a second SIGINT forces the exit as us
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import os
 import secrets
+import shutil
 import signal
 import tempfile
 from types import FrameType
@@ -84,7 +86,9 @@ def serve(host: str, port: int, workers: int = 1, log_level: str = "info") -> No
         workers = 1
     upgrade(settings.database_url)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="stars-metrics-")
+        metrics_dir = tempfile.mkdtemp(prefix="stars-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
     config = uvicorn.Config(
         "runtime.app:create_app",
         factory=True,

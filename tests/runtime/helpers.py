@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ class RuntimeServer:
     def __init__(self, env: dict[str, str], workers: int = 1, cwd: Path | None = None) -> None:
         self.port = free_port()
         self.workers = workers
+        self.own_cwd = cwd is None
         self.cwd = cwd or Path(tempfile.mkdtemp(prefix="stars-rt-"))
         self.log_path = self.cwd / f"server-{self.port}.log"
         self.env = {
@@ -65,8 +67,9 @@ class RuntimeServer:
             except (OSError, urllib.error.URLError):
                 pass
             if time.monotonic() > deadline:
+                logs = self.logs()
                 self.stop()
-                raise TimeoutError(f"runtime not healthy in {timeout}s:\n{self.logs()}")
+                raise TimeoutError(f"runtime not healthy in {timeout}s:\n{logs}")
             time.sleep(0.05)
 
     def logs(self) -> str:
@@ -86,6 +89,8 @@ class RuntimeServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=5)
+        if self.own_cwd:
+            shutil.rmtree(self.cwd, ignore_errors=True)
         return self.process.returncode
 
     def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
