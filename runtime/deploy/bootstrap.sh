@@ -13,6 +13,7 @@
 #   STARS_HOST, STARS_PORT, STARS_WORKERS   where and how to serve (0.0.0.0, 8000, CPU count)
 #   STARS_BOOTSTRAP_ROOT     local mode: install under this directory, no user, no systemctl
 #   STARS_VENV               virtualenv to use (default: <root>/opt/stars/venv)
+#   STARS_PYTHON             interpreter for the virtualenv (default: python3.11, else python3; >= 3.11)
 # Secrets are read at boot with the instance role and written only to <root>/etc/stars/runtime.env (0600).
 set -eu
 
@@ -38,7 +39,14 @@ need STARS_JWT_SECRET_ARN
 need STARS_DB_SECRET_ARN
 need STARS_DB_ENDPOINT
 need STARS_REDIS_ENDPOINT
-PY="$(command -v python3)" || die "python3 is required"
+# Python 3.11 (Amazon Linux 2023: the python3.11 package; Debian 12: python3).
+if [ -z "${STARS_PYTHON:-}" ] && ! command -v python3.11 >/dev/null 2>&1 && [ -z "$ROOT" ] \
+  && command -v dnf >/dev/null 2>&1; then
+  dnf install -y -q python3.11 >/dev/null
+fi
+PY="${STARS_PYTHON:-$(command -v python3.11 || command -v python3 || true)}"
+[ -n "$PY" ] || die "python3 is required"
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "$PY is older than Python 3.11"
 
 # 1. Source: a local checkout or a release tarball.
 WORK="$(mktemp -d)"
