@@ -52,6 +52,7 @@ class Settings:
     max_subscriptions: int = 100
     queue_messages: int = 1000
     queue_bytes: int = 1024 * 1024
+    slow_abort: float = 5.0
     publish_rate: float = 50.0
     publish_burst: int = 100
     history_limit: int = 1000
@@ -83,6 +84,7 @@ class Settings:
             max_subscriptions=_int("STARS_MAX_SUBSCRIPTIONS", cls.max_subscriptions),
             queue_messages=_int("STARS_QUEUE_MESSAGES", cls.queue_messages),
             queue_bytes=_int("STARS_QUEUE_BYTES", cls.queue_bytes),
+            slow_abort=_float("STARS_SLOW_CLIENT_ABORT", cls.slow_abort),
             publish_rate=_float("STARS_PUBLISH_RATE", cls.publish_rate),
             publish_burst=_int("STARS_PUBLISH_BURST", cls.publish_burst),
             history_limit=_int("STARS_HISTORY_LIMIT", cls.history_limit),

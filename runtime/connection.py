@@ -156,6 +156,8 @@ class Connection:
         self.pending = None
         self.queued_bytes = 0
         self.close(CLOSE_SLOW, "slow consumer")
+        if self.direct is not None:  # a client that never reads again must not keep its socket
+            asyncio.get_running_loop().call_later(self.rt.settings.slow_abort, self.direct.abort)
 
     def close(self, code: int, reason: str) -> None:
         """Flush what is queued, then close with ``code``."""

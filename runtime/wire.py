@@ -61,6 +61,11 @@ class DirectWriter:
         """Can take a frame now without growing past the transport's high-water mark."""
         return self.writable.is_set() and self.open()
 
+    def abort(self) -> None:
+        """Cut the TCP connection now, dropping what is buffered (a peer that stopped reading)."""
+        if not self.proto.disconnected:
+            self.transport.abort()
+
     def write(self, frame: bytes) -> None:
         self.transport.write(frame)
 

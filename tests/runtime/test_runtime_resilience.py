@@ -99,7 +99,8 @@ async def test_slow_client_is_disconnected_with_4008_and_memory_stays_bounded(
     start_runtime, services_env
 ) -> None:
     env = {**services_env, "STARS_QUEUE_MESSAGES": "200", "STARS_QUEUE_BYTES": "262144",
-           "STARS_PUBLISH_RATE": "100000", "STARS_PUBLISH_BURST": "100000"}  # fmt: skip
+           "STARS_PUBLISH_RATE": "100000", "STARS_PUBLISH_BURST": "100000",
+           "STARS_SLOW_CLIENT_ABORT": "120"}  # fmt: skip
     a = start_runtime(env)
     proc = psutil.Process(a.process.pid)
     ch = channel()
@@ -166,3 +167,28 @@ async def test_sigterm_drains_readyz_503_then_close_1001(start_runtime, services
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
         assert a.process.wait(timeout=15) in (0, -15)  # uvicorn re-raises the SIGTERM it handled
         assert time.monotonic() - t0 < 12
+
+
+async def test_slow_client_that_never_reads_again_is_cut_off(start_runtime, services_env) -> None:
+    env = {**services_env, "STARS_QUEUE_MESSAGES": "50", "STARS_QUEUE_BYTES": "65536",
+           "STARS_SLOW_CLIENT_ABORT": "0.5",
+           "STARS_PUBLISH_RATE": "100000", "STARS_PUBLISH_BURST": "100000"}  # fmt: skip
+    a = start_runtime(env)
+    ch = channel()
+    tok = token()
+    slow = await Client.connect(a.ws(tok), max_queue=1, max_size=2**20)
+    try:
+        await slow.subscribe(ch)
+        async with await Client.connect(a.ws(tok)) as pub:
+            assert metric(a, "stars_connections") == 2
+            for i in range(1500):  # ~12 MB: the socket buffers fill, then the 50-message queue
+                await pub.send({"type": "publish", "channel": ch, "data": "y" * 8000, "id": i})
+                await pub.expect("ack")
+            for _ in range(200):  # the slow socket is aborted, though its client never reads
+                if metric(a, "stars_connections") == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert metric(a, "stars_connections") == 1
+            assert metric(a, "stars_slow_client_disconnects_total") == 1
+    finally:
+        await slow.ws.close()
