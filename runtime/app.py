@@ -20,6 +20,7 @@ from starlette.routing import Route
 from runtime import auth, metrics
 from runtime.config import STATIC_DIR, Settings
 from runtime.connection import WebSocketEndpoint
+from runtime.hub import encode_data
 from runtime.server import install_drain_handler
 from runtime.service import Runtime
 from runtime.store import StoreUnavailable
@@ -65,7 +66,10 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
             return _error(400, "bad_json", "body is not valid JSON")
         if not isinstance(payload, dict) or "data" not in payload:
             return _error(400, "bad_frame", 'body must be {"data": ...}')
-        data = json.dumps(payload["data"], separators=(",", ":"), ensure_ascii=False)
+        try:
+            data = encode_data(payload["data"])
+        except ValueError as exc:
+            return _error(400, "bad_frame", str(exc))
         try:
             offset = await rt.hub.publish(channel, data)
         except StoreUnavailable:

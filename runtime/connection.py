@@ -22,7 +22,7 @@ from urllib.parse import parse_qs
 
 from runtime import metrics
 from runtime.auth import AuthError, Claims, valid_channel, verify
-from runtime.hub import PAGE, Subscription, message_frame
+from runtime.hub import PAGE, Subscription, encode_data, message_frame
 from runtime.store import StoreUnavailable
 from runtime.wire import DirectWriter, text_frame
 
@@ -266,7 +266,12 @@ class Connection:
             self.error("rate_limited", f"at most {self.rt.settings.publish_rate:g} publishes/s", ref)
             return
         try:
-            offset = await self.rt.hub.publish(channel, _dumps(frame["data"]))
+            data = encode_data(frame["data"])
+        except ValueError as exc:
+            self.error("bad_frame", str(exc), ref)
+            return
+        try:
+            offset = await self.rt.hub.publish(channel, data)
         except StoreUnavailable:
             self.error("unavailable", "database unavailable; message not stored, retry later", ref)
             return

@@ -15,6 +15,7 @@ never the JSON.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Protocol
@@ -67,6 +68,20 @@ class Channel:
         self.pending: list[tuple[int, str]] = []
         self.refill = False
         self.fill_task: asyncio.Task[None] | None = None
+
+
+_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def encode_data(data: object) -> str:
+    """Compact JSON text of a message's data, as stored and sent; ValueError if it cannot be UTF-8
+    (a lone surrogate parsed from a \\ud800 escape would otherwise poison the channel)."""
+    text = _encode_json(data)
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ValueError("data must be valid Unicode text (no lone surrogates)") from None
+    return text
 
 
 def message_frame(channel: str, offset: int, data: str) -> str:

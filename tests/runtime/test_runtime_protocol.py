@@ -82,6 +82,7 @@ async def test_malformed_frames_get_error_frames_and_the_connection_survives(ser
         ('{"type": "publish", "channel": "' + ch + '"}', "bad_frame"),
         ('{"type": "unsubscribe", "channel": "' + ch + '"}', "not_subscribed"),
         ('{"type": "ping", "id": {"a": 1}}', "bad_frame"),
+        ('{"type": "publish", "channel": "' + ch + '", "data": "\\ud800"}', "bad_frame"),  # lone surrogate
     ]
     async with await Client.connect(server.ws(token())) as c:
         for text, code in cases:
@@ -100,6 +101,7 @@ async def test_malformed_frames_get_error_frames_and_the_connection_survives(ser
     assert metric(server, "stars_rejected_frames_total") >= len(cases)
     assert server.post(f"/api/channels/{ch}/messages", b"{nope", token=token())[0] == 400
     assert server.post(f"/api/channels/{ch}/messages", {"nodata": 1}, token=token())[0] == 400
+    assert server.post(f"/api/channels/{ch}/messages", b'{"data": "\\ud800"}', token=token())[0] == 400
     assert server.get(f"/api/channels/{ch}/messages?limit=0", token=token())[0] == 400
     assert server.get("/api/channels/bad*name/messages", token=token())[0] == 400
 
