@@ -208,11 +208,13 @@ class RedisBackend(BroadcastBackend):
             keepalive: asyncio.Task[None] | None = None
             try:
                 await conn.connect()
+                # No await between taking the list and marking the connection usable: a channel
+                # subscribed concurrently is either in the list or SUBSCRIBEs by itself.
                 self._conn = conn
                 channels = list(self._channels)
+                self._connected.set()
                 if channels:
                     await conn.send_command("SUBSCRIBE", *[self._prefix + c for c in channels])
-                self._connected.set()
                 self._last_rx = time.monotonic()
                 keepalive = asyncio.create_task(self._keepalive(conn))
                 if connected_before:
