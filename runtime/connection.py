@@ -364,8 +364,10 @@ class WebSocketEndpoint:
         except AuthError:
             await send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})  # HTTP 403 at the handshake
             return
-        if rt.draining:
-            await send({"type": "websocket.close", "code": 1013})
+        if rt.draining:  # HTTP 503 at the handshake: the client retries, the load balancer elsewhere
+            headers = [(b"content-type", b"text/plain"), (b"retry-after", b"1")]
+            await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+            await send({"type": "websocket.http.response.body", "body": b"draining"})
             return
         await send({"type": "websocket.accept"})
         direct = DirectWriter.attach(send)

@@ -156,8 +156,9 @@ async def test_sigterm_drains_readyz_503_then_close_1001(start_runtime, services
                 break
             await asyncio.sleep(0.02)
         assert (status, body) == (503, {"status": "draining"})
-        with pytest.raises(websockets.InvalidStatus):  # no new sockets while draining
+        with pytest.raises(websockets.InvalidStatus) as refused:  # no new sockets while draining
             await Client.connect(a.ws(tok))
+        assert refused.value.response.status_code == 503
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await c.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001
