@@ -58,6 +58,8 @@ async def test_embedded_default_runs_without_redis_or_postgres(embedded: Runtime
         assert await a.messages(ch, 20) == list(range(1, 21))
         await b.subscribe(ch, since=15)
         assert await b.messages(ch, 20) == [16, 17, 18, 19, 20]
+        status, presence = embedded.get(f"/api/channels/{ch}/presence", token=demo)
+        assert status == 200 and presence["users"] == [{"sub": "demo-guest", "connections": 2}]
     # tokens signed with another secret (the generated one is unknown to outsiders) are refused
     assert embedded.post(f"/api/channels/{ch}/messages", {"data": 1}, token=token())[0] == 401
 
