@@ -252,33 +252,37 @@ class Hub:
         stuck = 0
         try:
             while True:
-                ch.refill = False
-                before = ch.delivered
-                rows = await self._fetch_retrying(ch)
-                self._dispatch_rows(ch, rows)
-                if len(rows) == PAGE:
-                    continue
-                if ch.delivered == before and ch.pending and min(ch.pending)[0] > ch.delivered + 1:
-                    stuck += 1  # a live offset the database does not have (yet): wait, then give up on it
-                    if stuck > 20:
-                        first = min(ch.pending)[0]
-                        log.error(
-                            "%s: offsets %d..%d missing from the database", ch.name, before + 1, first - 1
-                        )
-                        ch.delivered = first - 1
-                    else:
-                        await asyncio.sleep(0.05 * stuck)
-                pending, ch.pending = sorted(ch.pending), []
-                for i, (offset, frame) in enumerate(pending):
-                    if offset <= ch.delivered:
+                try:
+                    ch.refill = False
+                    before = ch.delivered
+                    rows = await self._fetch_retrying(ch)
+                    self._dispatch_rows(ch, rows)
+                    if len(rows) == PAGE:
                         continue
-                    if offset != ch.delivered + 1:
-                        ch.pending = pending[i:]
-                        ch.refill = True
-                        break
-                    self._dispatch(ch, offset, frame)
-                if not ch.refill:
-                    return
+                    if ch.delivered == before and ch.pending and min(ch.pending)[0] > ch.delivered + 1:
+                        stuck += 1  # a live offset the database does not have (yet): wait, then give up on it
+                        if stuck > 20:
+                            first = min(ch.pending)[0]
+                            log.error(
+                                "%s: offsets %d..%d missing from the database", ch.name, before + 1, first - 1
+                            )
+                            ch.delivered = first - 1
+                        else:
+                            await asyncio.sleep(0.05 * stuck)
+                    pending, ch.pending = sorted(ch.pending), []
+                    for i, (offset, frame) in enumerate(pending):
+                        if offset <= ch.delivered:
+                            continue
+                        if offset != ch.delivered + 1:
+                            ch.pending = pending[i:]
+                            ch.refill = True
+                            break
+                        self._dispatch(ch, offset, frame)
+                    if not ch.refill:
+                        return
+                except Exception:  # a bug must not leave the channel stalled: log, wait, go on
+                    log.exception("catch-up of %s failed; retrying", ch.name)
+                    await asyncio.sleep(1.0)
         finally:
             ch.filling = False
             ch.fill_task = None
