@@ -1,0 +1,170 @@
+"""Markdown tables from a benchmark JSON file, for the README: ``python -m bench.markdown results.json``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from bench.common import fmt
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def fanout(run: dict[str, Any]) -> str:
+    rows = []
+    for name, r in run["servers"].items():
+        mem = r["memory"]["rss_per_conn_kb"]
+        if not r["windows"]:
+            rows.append([name, r.get("connections_opened"), r.get("connect_rate"), *["-"] * 7, mem, "-"])
+        for w in r["windows"]:
+            rows.append(
+                [
+                    name + (" (retry)" if w.get("retry") else ""),
+                    w["connections_open"],
+                    r.get("connect_rate"),
+                    round(w["target_deliveries_per_s"]),
+                    w["deliveries_per_s"],
+                    w["p50_ms"],
+                    w["p99_ms"],
+                    w["max_ms"],
+                    w["lost"],
+                    w["server_cpu_us_per_delivery"],
+                    mem,
+                    f"{w['client_cpu_cores']:.2f} / {w['other_cpu_cores']:.2f}",
+                ]
+            )
+    headers = [
+        "server",
+        "connections",
+        "connect/s",
+        "target deliv/s",
+        "deliv/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "lost",
+        "server CPU µs/deliv",
+        "KB/conn idle",
+        "clients / others (cores)",
+    ]
+    text = _table(headers, rows)
+    for name, ratios in run.get("ratios", {}).items():
+        text += f"\n\nours / {name}: " + ", ".join(f"{k} **{fmt(v, 2)}**" for k, v in ratios.items())
+    return text
+
+
+def api(run: dict[str, Any]) -> str:
+    rows = [
+        [
+            w["target_rps"],
+            w["throughput_rps"],
+            w["p50_ms"],
+            w["p99_ms"],
+            w["publish"]["p99_ms"],
+            w["history"]["p99_ms"],
+            w["errors"],
+            w["db_queries_per_s"],
+            w["db_data_queries_per_s"],
+            w["db_queries_per_request"],
+            w["server_cpu_us_per_request"],
+            " + ".join(f"{c:.2f}" for c in w["server_cpu_cores_by_process"] if c > 0.01),
+        ]
+        for w in run["windows"]
+    ]
+    headers = [
+        "target req/s",
+        "done req/s",
+        "p50 ms",
+        "p99 ms",
+        "publish p99",
+        "history p99",
+        "errors",
+        "DB stmts/s",
+        "of which data",
+        "stmts/request",
+        "server CPU µs/req",
+        "worker cores",
+    ]
+    text = _table(headers, rows)
+    top = run.get("db_top_statements", [])
+    if top:
+        text += "\n\nPostgreSQL's statement counts over the run (pg_stat_statements):\n\n"
+        text += _table(
+            ["calls", "mean ms", "statement"], [[t["calls"], t["mean_ms"], t["query"]] for t in top[:6]]
+        )
+    return text
+
+
+def targets(run: dict[str, Any]) -> str:
+    rows = [
+        [t["target"], t["goal"], t["measured"], ("met" if t["met"] else "**missed**"), t["margin"]]
+        for t in run.get("targets", [])
+        if t["applies"]
+    ]
+    return _table(["target", "goal", "measured", "", "by"], rows) if rows else ""
+
+
+def render(doc: dict[str, Any]) -> str:
+    m, v = doc["machine"], doc["versions"]
+    parts = [
+        f"Machine: {m['cpu_model']}, {m['cpus']} vCPUs, {m['memory_gb']} GB, Linux {m['kernel']}, "
+        f"Python {m['python']}; load average {m['loadavg_at_start']} at start, {m.get('loadavg_at_end')} "
+        f"at end; {m['time_utc']}; commit {v.get('git_commit')}. "
+        + ", ".join(
+            f"{k} {v[k]}"
+            for k in ("starlette", "uvicorn", "websockets", "broadcaster", "redis", "SQLAlchemy")
+        )
+        + f", {v.get('redis-server', '').split(' sha')[0]}, {v.get('postgres')}."
+    ]
+    for run in doc["runs"]:
+        kind = run["benchmark"]
+        parts.append(f"#### {kind}")
+        if kind.startswith("fanout"):
+            p = run["params"]
+            parts.append(
+                f"{p['workload']}, {p['connections']:,} connections, {p['workers']} workers, "
+                + (
+                    f"sweep x{p['sweep_factor']} from {p['sweep_start']:,.0f} deliveries/s, "
+                    f"{p['sweep_duration']:g} s per step"
+                    if p["sweep"]
+                    else f"{p['rate']:g} messages/s for {p['duration']:g} s"
+                )
+                + "."
+            )
+            parts.append(fanout(run))
+        elif kind == "api":
+            parts.append(api(run))
+        elif kind == "db":
+            parts.append(
+                _table(
+                    ["publish path", "publishes/s", "app CPU µs/publish", "DB CPU µs/publish"],
+                    [
+                        [
+                            n,
+                            run[n]["publishes_per_s"],
+                            run[n]["app_cpu_us_per_publish"],
+                            run[n]["db_cpu_us_per_publish"],
+                        ]
+                        for n in ("store", "one-statement")
+                    ],
+                )
+            )
+        elif kind == "floor":
+            parts.append(
+                ", ".join(f"{k}: {v} µs" for k, v in run.items() if isinstance(v, float))
+                + f" ({run['connections']:,} sockets, {run['frame_bytes']}-byte frame)."
+            )
+        t = targets(run)
+        if t:
+            parts.append(t)
+    return "\n\n".join(parts) + "\n"
+
+
+if __name__ == "__main__":
+    with open(sys.argv[1]) as f:
+        print(render(json.load(f)))
