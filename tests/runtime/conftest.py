@@ -13,8 +13,10 @@ from tests.runtime.helpers import SECRET, RuntimeServer
 from tests.servers import PostgresServer, RedisServer, postgres_server, redis_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def redis() -> Iterator[RedisServer]:
+    """Per module, so it is stopped before other suites of the same session (the bench smoke tests
+    check that nothing of theirs is left running, and a redis-server of ours would look like theirs)."""
     with redis_server() as server:
         yield server
 
