@@ -1,9 +1,18 @@
 """Durable message log: per-channel consecutive offsets, committed before anyone is told.
 
-A publish is ONE transaction: bump ``channels.last_offset`` (upsert, so concurrent first publishes
-are race-free in PostgreSQL and SQLite alike) and insert the message. The row lock on the channel
-row makes commit order equal offset order, so committed offsets are always a gap-free prefix.
-Message data is stored as its compact JSON text, so a replayed frame is spliced, never re-encoded.
+A publish is ONE atomic statement or transaction: bump ``channels.last_offset`` (upsert, so
+concurrent first publishes are race-free in PostgreSQL and SQLite alike) and insert the message. The
+row lock on the channel row makes commit order equal offset order, so committed offsets are always a
+gap-free prefix. Message data is stored as its compact JSON text, so a replayed frame is spliced,
+never re-encoded.
+
+On PostgreSQL the hot statements run on a plain asyncpg pool, not through SQLAlchemy: a publish is
+one prepared CTE in autocommit (one round trip, its own transaction), a history page and the latest
+offset one prepared SELECT each. No ping on checkout and no reset query on release: a connection
+the pool knows to be closed is replaced when it is next acquired, and a statement that fails on a
+dead connection fails the call with StoreUnavailable. It is never retried, because a statement that
+was sent may have committed. SQLite (the embedded default) keeps the SQLAlchemy path. Alembic owns
+the schema in both cases; the tables below only describe it.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -24,7 +34,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -45,6 +55,25 @@ messages = Table(
     Column("data", Text, nullable=False),
     Column("published_at", DateTime(timezone=True), nullable=False),
 )
+
+# PostgreSQL: the upsert and the insert in one statement, i.e. one implicit transaction. The
+# upsert's row lock on the channel is held until that transaction commits, so a concurrent publish
+# to the same channel waits for it and commit order is offset order.
+PG_PUBLISH = """
+WITH c AS (
+  INSERT INTO channels (name, last_offset) VALUES ($1, 1)
+  ON CONFLICT (name) DO UPDATE SET last_offset = channels.last_offset + 1
+  RETURNING last_offset
+)
+INSERT INTO messages (channel, "offset", data, published_at)
+SELECT $1, c.last_offset, $2, $3 FROM c
+RETURNING "offset"
+"""
+PG_FETCH = (
+    'SELECT "offset", data, published_at FROM messages'
+    ' WHERE channel = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3'
+)
+PG_LATEST = "SELECT last_offset FROM channels WHERE name = $1"
 
 
 class StoreUnavailable(Exception):
@@ -78,9 +107,14 @@ def make_engine(url: str, pool_size: int = 10, max_overflow: int = 10) -> AsyncE
             cur.close()
 
         return engine
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_recycle=1800
-    )
+    # On PostgreSQL the Store runs its statements on its own asyncpg pool of pool_size + max_overflow
+    # connections; this engine only carries the URL and the sizes (and connects only if used directly).
+    return create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
+
+
+async def _no_reset(_conn: Any) -> None:
+    """Nothing to reset on release: the Store sets no session state, locks or listeners (an open
+    transaction, which it never leaves, is still rolled back by asyncpg)."""
 
 
 class Store:
@@ -92,31 +126,51 @@ class Store:
         self._sqlite = engine.dialect.name == "sqlite"
         # SQLite has one writer: serialise in-process so writers queue here, not on the file lock.
         self._write_lock = asyncio.Lock() if self._sqlite else None
-        self._insert = sqlite.insert if self._sqlite else postgresql.insert
+        self._pool: Any = None  # asyncpg.Pool, created on first use (PostgreSQL only)
+        self._pool_lock = asyncio.Lock()
+
+    async def _pg(self) -> Any:
+        pool = self._pool
+        if pool is not None:
+            return pool
+        async with self._pool_lock:
+            if self._pool is None:
+                import asyncpg
+
+                url = self.engine.url.set(drivername="postgresql")
+                size = self.engine.pool.size() + getattr(self.engine.pool, "_max_overflow", 0)  # type: ignore[attr-defined]
+                self._pool = await asyncpg.create_pool(
+                    url.render_as_string(hide_password=False),
+                    min_size=0,
+                    max_size=max(1, size),
+                    max_inactive_connection_lifetime=300.0,
+                    reset=_no_reset,
+                )
+            return self._pool
 
     async def publish(self, channel: str, data: str) -> tuple[int, dt.datetime]:
         """Store one message and return its offset; raises StoreUnavailable, never half-commits."""
         now = dt.datetime.now(dt.UTC)
+        try:
+            async with asyncio.timeout(self.timeout):
+                if self._write_lock is None:
+                    pool = self._pool or await self._pg()
+                    offset = await pool.fetchval(PG_PUBLISH, channel, data, now)
+                    return int(offset), now
+                async with self._write_lock:
+                    return await self._publish_sqlite(channel, data, now)
+        except (TimeoutError, OSError, Exception) as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _publish_sqlite(self, channel: str, data: str, now: dt.datetime) -> tuple[int, dt.datetime]:
         upsert = (
-            self._insert(channels)
+            sqlite.insert(channels)
             .values(name=channel, last_offset=1)
             .on_conflict_do_update(
                 index_elements=[channels.c.name], set_={"last_offset": channels.c.last_offset + 1}
             )
             .returning(channels.c.last_offset)
         )
-        try:
-            async with asyncio.timeout(self.timeout):
-                if self._write_lock is not None:
-                    async with self._write_lock:
-                        return await self._publish(upsert, channel, data, now)
-                return await self._publish(upsert, channel, data, now)
-        except StoreUnavailable:
-            raise
-        except (TimeoutError, OSError, Exception) as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
-    async def _publish(self, upsert, channel: str, data: str, now: dt.datetime) -> tuple[int, dt.datetime]:  # type: ignore[no-untyped-def]
         async with self.engine.begin() as conn:
             offset = (await conn.execute(upsert)).scalar_one()
             await conn.execute(
@@ -126,34 +180,57 @@ class Store:
 
     async def latest(self, channel: str) -> int:
         try:
-            async with asyncio.timeout(self.timeout), self.engine.connect() as conn:
-                value = await conn.scalar(select(channels.c.last_offset).where(channels.c.name == channel))
+            async with asyncio.timeout(self.timeout):
+                if not self._sqlite:
+                    pool = self._pool or await self._pg()
+                    value = await pool.fetchval(PG_LATEST, channel)
+                else:
+                    async with self.engine.connect() as conn:
+                        value = await conn.scalar(
+                            select(channels.c.last_offset).where(channels.c.name == channel)
+                        )
         except Exception as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return int(value or 0)
 
     async def fetch(self, channel: str, since: int, limit: int) -> list[Stored]:
         """Messages with offset > since, in offset order."""
-        query = (
-            select(messages.c.offset, messages.c.data, messages.c.published_at)
-            .where(messages.c.channel == channel, messages.c.offset > since)
-            .order_by(messages.c.offset)
-            .limit(limit)
-        )
         try:
-            async with asyncio.timeout(self.timeout), self.engine.connect() as conn:
-                rows = (await conn.execute(query)).all()
+            async with asyncio.timeout(self.timeout):
+                if not self._sqlite:
+                    pool = self._pool or await self._pg()
+                    rows = await pool.fetch(PG_FETCH, channel, since, limit)
+                else:
+                    query = (
+                        select(messages.c.offset, messages.c.data, messages.c.published_at)
+                        .where(messages.c.channel == channel, messages.c.offset > since)
+                        .order_by(messages.c.offset)
+                        .limit(limit)
+                    )
+                    async with self.engine.connect() as conn:
+                        rows = (await conn.execute(query)).all()
         except Exception as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         return [Stored(int(r[0]), r[1], r[2]) for r in rows]
 
     async def ping(self) -> bool:
         try:
-            async with asyncio.timeout(min(self.timeout, 2.0)), self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(min(self.timeout, 2.0)):
+                if not self._sqlite:
+                    pool = self._pool or await self._pg()
+                    await pool.fetchval("SELECT 1")
+                else:
+                    async with self.engine.connect() as conn:
+                        await conn.execute(text("SELECT 1"))
             return True
         except Exception:
             return False
 
     async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 5.0)
+            except Exception:
+                pool.terminate()
         await self.engine.dispose()
