@@ -114,7 +114,9 @@ def test_unpriced_is_refused_even_with_an_override():
     cfg = stack_cfg()
     cfg = cfg.model_copy(
         update={
-            "budget": cfg.budget.model_copy(update={"override": {"reason": "accepted", "approved_by": "x"}})
+            "budget": cfg.budget.model_copy(
+                update={"override": BudgetOverride(reason="accepted for a test", approved_by="x")}
+            )
         }
     )
     with pytest.raises(BudgetRefused, match="never overridable"):
