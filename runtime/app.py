@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from runtime import auth, metrics
+from runtime import auth, gctune, metrics
 from runtime.config import STATIC_DIR, Settings
 from runtime.connection import WebSocketEndpoint
 from runtime.hub import encode_data
@@ -165,12 +165,19 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        if os.environ.get("STARS_GC_TRACE"):
+            gctune.install_trace(os.environ["STARS_GC_TRACE"])
         await rt.start()
         if threading.current_thread() is threading.main_thread():
             install_drain_handler(rt)
+        freezer = gctune.GcFreezer(rt.connection_count, rt.closed_count) if settings.gc_freeze else None
+        if freezer is not None:
+            freezer.start()
         try:
             yield {"runtime": rt}
         finally:
+            if freezer is not None:
+                await freezer.stop()
             await rt.stop()
 
     routes = [

@@ -60,6 +60,7 @@ class Settings:
     drain_grace: float = 1.0
     drain_timeout: float = 10.0
     redis_prefix: str = "stars:"
+    gc_freeze: bool = True
 
     @property
     def embedded_broker(self) -> bool:
@@ -91,6 +92,7 @@ class Settings:
             presence_ttl=_int("STARS_PRESENCE_TTL", cls.presence_ttl),
             drain_grace=_float("STARS_DRAIN_GRACE", cls.drain_grace),
             drain_timeout=_float("STARS_DRAIN_TIMEOUT", cls.drain_timeout),
+            gc_freeze=os.environ.get("STARS_GC_FREEZE", "1") != "0",
         )
 
 

@@ -361,6 +361,7 @@ class WebSocketEndpoint:
         token = parse_qs(scope.get("query_string", b"").decode()).get("token", [None])[0]
         try:
             claims = verify(rt.settings.jwt_secret, token)
+            del token  # not kept for the connection's lifetime (nor is the scope: see trim)
         except AuthError:
             await send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})  # HTTP 403 at the handshake
             return
@@ -372,7 +373,8 @@ class WebSocketEndpoint:
         await send({"type": "websocket.accept"})
         direct = DirectWriter.attach(send)
         if direct is not None:
-            direct.trim()
+            direct.trim(scope)
+        message = None
         conn = Connection(rt, send, claims, direct)
         rt.connections.add(conn)
         metrics.CONNECTIONS.inc()
@@ -387,17 +389,20 @@ class WebSocketEndpoint:
                     if text is None:
                         conn.error("bad_frame", "binary frames are not supported; send JSON text")
                         continue
+                    message = None  # an idle connection keeps neither its last frame nor its dict
                     try:
                         await conn.handle(text)
                     except Exception:
                         log.exception("error handling a frame")
                         conn.error("internal", "internal error")
+                    text = None
                 elif kind == "websocket.disconnect":
                     break
         finally:
             conn.closing = True
             conn.teardown()
             rt.connections.discard(conn)
+            rt.closed_connections += 1
             metrics.CONNECTIONS.dec()
             if conn.writer is not None and not conn.writer.done():
                 conn.writer.cancel()

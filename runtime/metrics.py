@@ -26,6 +26,7 @@ SLOW_DISCONNECTS = Counter("stars_slow_client_disconnects", "Connections closed 
 REDIS_RECONNECTS = Counter("stars_redis_reconnects", "Redis pub/sub reconnections")
 CATCHUPS = Counter("stars_catchups", "Channel catch-ups from the database (gaps, Redis reconnects)")
 REJECTED = Counter("stars_rejected_frames", "Client frames answered with an error", ["code"])
+GC_RECLAIMS = Counter("stars_gc_reclaims", "Full collections including frozen objects (runtime.gctune)")
 LATENCY = Histogram(
     "stars_publish_to_delivery_seconds",
     "Time from commit of a message to its fan-out on this worker",

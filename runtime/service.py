@@ -44,9 +44,16 @@ class Runtime:
         self.presence = Presence(redis, prefix=settings.redis_prefix, ttl=settings.presence_ttl)
         self.cache = PageCache(redis, prefix=settings.redis_prefix)
         self.connections: set[Connection] = set()
+        self.closed_connections = 0
         self.coalescer = Coalescer()
         self.draining = False
         self._expiry: asyncio.Task[None] = None  # type: ignore[assignment]
+
+    def connection_count(self) -> int:
+        return len(self.connections)
+
+    def closed_count(self) -> int:
+        return self.closed_connections
 
     async def start(self) -> None:
         await self.hub.start()

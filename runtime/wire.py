@@ -46,12 +46,17 @@ class DirectWriter:
             return None  # frames would have to be compressed per connection
         return cls(proto)
 
-    def trim(self) -> None:
-        """Drop the handshake request and response the protocol keeps (~2 KB) once accepted:
-        it reads them only before the handshake completes."""
-        if self.proto.handshake_complete:
-            self.proto.request = None
-            self.proto.response = None
+    def trim(self, scope: dict[str, Any] | None = None) -> None:
+        """Drop what the protocol keeps of the handshake once accepted: the request and response
+        (~2 KB) and the ASGI scope's contents (headers, query string with the token, a copy of the
+        lifespan state: ~1.5 KB). uvicorn reads them only before the handshake completes (the
+        scope for its log lines), and the endpoint has taken what it needs from the scope."""
+        proto = self.proto
+        if proto.handshake_complete:
+            proto.request = None
+            proto.response = None
+            if scope is not None and getattr(proto, "scope", None) is scope:
+                scope.clear()
 
     def open(self) -> bool:
         proto = self.proto
