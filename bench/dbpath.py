@@ -2,11 +2,13 @@
 
 Both variants run in this process against the same PostgreSQL, with the same concurrency, for the
 same time; CPU is this process's own (``time.process_time``), the database's is read from its
-processes. ``store`` is ``runtime.store.Store.publish`` as the server runs it (SQLAlchemy Core on
-asyncpg, pool pre-ping, BEGIN + upsert + insert + COMMIT). ``one-statement`` is a prototype, not used
-by the runtime: the same upsert and insert as one CTE, prepared once, on a plain asyncpg pool, one
-round trip in autocommit (the channel row lock still orders offsets). The gap between the two is what
-the publish path could save.
+processes. ``store`` is ``runtime.store.Store.publish`` as the server runs it: on PostgreSQL one
+prepared statement (the upsert of the channel's ``last_offset`` and the insert as one CTE) in
+autocommit on a plain asyncpg pool, without a ping per checkout or a reset query per release.
+``one-statement`` is the prototype that path was modelled on, kept as a reference: the same CTE,
+prepared once, on an asyncpg pool with its default reset query on every release. (Before 2026-11-27
+``store`` measured SQLAlchemy Core with pool pre-ping and BEGIN + upsert + insert + COMMIT; see
+bench/README.md.)
 
 ``python -m bench db --seconds 5 --concurrency 32``
 """
