@@ -48,8 +48,8 @@ class DirectWriter:
 
     def trim(self, scope: dict[str, Any] | None = None) -> None:
         """Drop what the protocol keeps of the handshake once accepted: the request and response
-        (~2 KB) and the ASGI scope's contents (headers, query string with the token, a copy of the
-        lifespan state: ~1.5 KB). uvicorn reads them only before the handshake completes (the
+        (~2 KB) and the ASGI scope's contents (headers, the query string with the token, a copy of
+        the lifespan state). uvicorn reads them only before the handshake completes (the
         scope for its log lines), and the endpoint has taken what it needs from the scope."""
         proto = self.proto
         if proto.handshake_complete:
