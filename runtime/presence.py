@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 
 from redis import asyncio as aioredis
 
@@ -90,6 +92,22 @@ class Presence:
             else:
                 await asyncio.sleep(0.2)  # batch bursts of joins
 
+    def _commands(
+        self, removed: set[tuple[str, str]], added: set[tuple[str, str]], refresh: bool
+    ) -> Iterator[tuple[str, str, str]]:
+        for channel, member in removed:
+            yield "zrem", channel, member
+        if not refresh:
+            for channel, member in added:
+                yield "zadd", channel, member
+            return
+        # Every local member (joins since the last flush are among them), read channel by channel as
+        # the batches go; one that leaves meanwhile is removed by the next flush.
+        for channel in list(self.local):
+            users = self.local.get(channel)
+            for member, user in list(users.items()) if users else ():
+                yield "zadd", channel, f"{user}\x1f{member}"
+
     async def _flush(self) -> None:
         assert self.redis is not None
         now = time.time()
@@ -97,20 +115,18 @@ class Presence:
         # Take the batches before awaiting, so joins and leaves during the write are kept for the next one.
         added, removed = self._added, self._removed
         self._added, self._removed = set(), set()
-        if refresh:
-            added = {(c, f"{u}\x1f{m}") for c, users in self.local.items() for m, u in users.items()}
-        if not added and not removed:
+        if not (refresh and self.local) and not added and not removed:
             return
         expiry = now + self.ttl
-        commands: list[tuple[str, str, str]] = [("zrem", c, m) for c, m in removed]
-        commands += [("zadd", c, m) for c, m in added]
+        commands = self._commands(removed, added, refresh)
         try:
-            # In pipelines of BATCH commands: a refresh of every local member (12,500 on a busy worker)
-            # as one pipeline held the event loop and ~150,000 objects for a garbage collection at once.
-            for start in range(0, len(commands), BATCH):
-                if start:
+            # In pipelines of BATCH commands, built as they go: a refresh of every local member (12,500
+            # on a busy worker) as one pipeline held the event loop and ~150,000 objects at once.
+            first = True
+            while batch := list(itertools.islice(commands, BATCH)):
+                if not first:
                     await asyncio.sleep(BATCH_PAUSE)  # spread a refresh out: ~1 s for 12,500 members
-                batch = commands[start : start + BATCH]
+                first = False
                 async with asyncio.timeout(5.0), self.redis.pipeline(transaction=False) as pipe:
                     for op, channel, member in batch:
                         if op == "zrem":
