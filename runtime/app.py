@@ -48,15 +48,21 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
         channel = request.path_params["channel"]
         return channel if auth.valid_channel(channel) else _error(400, "bad_channel", "invalid channel name")
 
-    async def publish(request: Request) -> Response:
+    def authorized_channel(request: Request, *, publish: bool, verb: str) -> str | JSONResponse:
+        """The request's channel, if its bearer token may publish on it (or subscribe to it: read, see)."""
         claims = claims_of(request)
         if isinstance(claims, Response):
             return claims
         channel = channel_of(request)
         if isinstance(channel, Response):
             return channel
-        if not claims.may_publish(channel):
-            return _error(403, "forbidden", f"token may not publish on {channel}")
+        allowed = claims.may_publish(channel) if publish else claims.may_subscribe(channel)
+        return channel if allowed else _error(403, "forbidden", f"token may not {verb} {channel}")
+
+    async def publish(request: Request) -> Response:
+        channel = authorized_channel(request, publish=True, verb="publish on")
+        if isinstance(channel, Response):
+            return channel
         body = await request.body()
         if len(body) > settings.max_frame_bytes:
             return _error(413, "too_large", f"body larger than {settings.max_frame_bytes} bytes")
@@ -78,14 +84,9 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
         return JSONResponse({"channel": channel, "offset": offset}, status_code=201)
 
     async def history(request: Request) -> Response:
-        claims = claims_of(request)
-        if isinstance(claims, Response):
-            return claims
-        channel = channel_of(request)
+        channel = authorized_channel(request, publish=False, verb="read")
         if isinstance(channel, Response):
             return channel
-        if not claims.may_subscribe(channel):
-            return _error(403, "forbidden", f"token may not read {channel}")
         try:
             since = int(request.query_params.get("since", "0"))
             limit = int(request.query_params.get("limit", "100"))
@@ -110,14 +111,9 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
         return Response(body, media_type="application/json", headers={"x-cache": "miss"})
 
     async def presence(request: Request) -> Response:
-        claims = claims_of(request)
-        if isinstance(claims, Response):
-            return claims
-        channel = channel_of(request)
+        channel = authorized_channel(request, publish=False, verb="see")
         if isinstance(channel, Response):
             return channel
-        if not claims.may_subscribe(channel):
-            return _error(403, "forbidden", f"token may not see {channel}")
         try:
             users = await rt.presence.users(channel)
         except Exception:
