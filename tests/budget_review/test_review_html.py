@@ -13,17 +13,7 @@ from review_data import DATA
 
 from budget.diff import format_tzs, load_report
 from budget.html_report import line_estimated, render_html
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.browser import chromium
 
 
 def _report(tmp_path: Path, source: Path = DATA / "head_all.json") -> tuple[Path, dict[str, Any]]:
@@ -50,16 +40,8 @@ def test_estimated_lines_are_recognised() -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium (or run .ci/setup --test)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with chromium() as instance:
+        yield instance
 
 
 @pytest.mark.browser

@@ -11,18 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import chromium
 from tests.runtime.helpers import Client, RuntimeServer, token
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture
@@ -88,24 +78,18 @@ def test_token_cli_prints_a_token_the_server_accepts(tmp_path) -> None:
 
 @pytest.mark.browser
 def test_demo_page_in_headless_chromium(embedded: RuntimeServer) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed; run .ci/setup --test")
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            first = browser.new_page()
-            second = browser.new_page()
-            for page in (first, second):
-                page.goto(embedded.http + "/")
-                expect(page.locator("#status")).to_have_text("connected", timeout=15000)
-                expect(page.locator("#log")).to_contain_text("subscribed to demo:lobby", timeout=15000)
-            first.fill("#text", "hello from the first tab")
-            first.click("button[type=submit]")
-            for page in (first, second):  # both tabs show it live
-                expect(page.locator("#log li.message")).to_contain_text(
-                    ["#1 demo:lobby: hello from the first tab"], timeout=15000
-                )
-        finally:
-            browser.close()
+    with chromium() as browser:
+        first = browser.new_page()
+        second = browser.new_page()
+        for page in (first, second):
+            page.goto(embedded.http + "/")
+            expect(page.locator("#status")).to_have_text("connected", timeout=15000)
+            expect(page.locator("#log")).to_contain_text("subscribed to demo:lobby", timeout=15000)
+        first.fill("#text", "hello from the first tab")
+        first.click("button[type=submit]")
+        for page in (first, second):  # both tabs show it live
+            expect(page.locator("#log li.message")).to_contain_text(
+                ["#1 demo:lobby: hello from the first tab"], timeout=15000
+            )
