@@ -15,11 +15,9 @@ Run: ``.venv/bin/python bench/budget_check.py [--repeat 5] [--json bench/results
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import importlib.metadata
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -28,6 +26,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: bench/budget_check.py
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import machine  # noqa: E402
+
 TARGET_SECONDS = 5.0
 STACKS = ("phase1", "phase2", "phase3")
 
@@ -76,25 +79,6 @@ def measure(figures: list[tuple[str, list[list[str]]]], repeat: int) -> list[dic
         }
         for name, commands in figures
     ]
-
-
-def machine() -> dict[str, Any]:
-    model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu_model": model,
-        "cpus": os.cpu_count(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
-        "time_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
 
 
 def versions() -> dict[str, str]:
