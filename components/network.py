@@ -253,37 +253,37 @@ class Network(pulumi.ComponentResource):
         }
         app = ("api", "realtime")
 
-        def ingress(
-            rule: str, group: str, port: int, *, cidr: str | None = None, source: str | None = None
+        def rule(
+            kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule],
+            name_: str,
+            group: str,
+            port: int,
+            description: str,
+            cidr: str | None,
+            peer: str | None,
         ) -> None:
-            aws.vpc.SecurityGroupIngressRule(
-                f"{name}-{rule}",
+            kind(
+                f"{name}-{name_}",
                 security_group_id=groups[group].id,
                 ip_protocol="tcp",
                 from_port=port,
                 to_port=port,
                 cidr_ipv4=cidr,
-                referenced_security_group_id=groups[source].id if source else None,
-                description=f"{rule} to {group}",
+                referenced_security_group_id=groups[peer].id if peer else None,
+                description=description,
                 tags=tier_tags(args.tags, name),
                 opts=opts,
             )
 
-        def egress(
-            rule: str, group: str, port: int, *, cidr: str | None = None, dest: str | None = None
+        def ingress(
+            name_: str, group: str, port: int, *, cidr: str | None = None, source: str | None = None
         ) -> None:
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-{rule}",
-                security_group_id=groups[group].id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                cidr_ipv4=cidr,
-                referenced_security_group_id=groups[dest].id if dest else None,
-                description=f"{group} {rule}",
-                tags=tier_tags(args.tags, name),
-                opts=opts,
-            )
+            rule(aws.vpc.SecurityGroupIngressRule, name_, group, port, f"{name_} to {group}", cidr, source)
+
+        def egress(
+            name_: str, group: str, port: int, *, cidr: str | None = None, dest: str | None = None
+        ) -> None:
+            rule(aws.vpc.SecurityGroupEgressRule, name_, group, port, f"{group} {name_}", cidr, dest)
 
         ingress("alb-http-in", "alb", 80, cidr="0.0.0.0/0")
         ingress("alb-https-in", "alb", 443, cidr="0.0.0.0/0")
