@@ -376,7 +376,7 @@ class WebSocketEndpoint:
             direct.trim(scope)
         message = None
         conn = Connection(rt, send, claims, direct)
-        rt.connections.add(conn)
+        rt.register(conn)
         metrics.CONNECTIONS.inc()
         try:
             while True:
@@ -401,8 +401,7 @@ class WebSocketEndpoint:
         finally:
             conn.closing = True
             conn.teardown()
-            rt.connections.discard(conn)
-            rt.closed_connections += 1
+            rt.unregister(conn)
             metrics.CONNECTIONS.dec()
             if conn.writer is not None and not conn.writer.done():
                 conn.writer.cancel()
