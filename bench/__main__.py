@@ -15,7 +15,7 @@ from bench import procs
 from bench.api import ApiParams, run_api
 from bench.common import fmt, machine, table, versions, write_json
 from bench.fanout import FanoutParams, run_fanout
-from bench.targets import api_targets, fanout_targets
+from bench.targets import api_targets, db_targets, fanout_targets
 
 
 def _run(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     floor.add_argument("--connections", type=int, default=2000)
 
     db = sub.add_parser(
-        "db", help="CPU per durable publish: the runtime's Store against a one-statement prototype"
+        "db", help="CPU per durable publish (Store vs a one-statement prototype); queries/s at the API mix"
     )
     db.add_argument("--seconds", type=float, default=5.0)
     db.add_argument("--concurrency", type=int, default=32)
@@ -310,7 +310,7 @@ def run_all(quick: bool) -> list[dict[str, Any]]:
 def run_db_cmd(seconds: float, concurrency: int) -> dict[str, Any]:
     from bench.dbpath import run_db
 
-    _log(f"== db: durable publishes from {concurrency} tasks for {seconds:g}s, in-process")
+    _log(f"== db: durable publishes from {concurrency} tasks for {seconds:g}s, in-process; then the API mix")
     out = _run(run_db(seconds, concurrency))
     for name in ("store", "one-statement"):
         r = out[name]
@@ -318,7 +318,16 @@ def run_db_cmd(seconds: float, concurrency: int) -> dict[str, Any]:
             f"   {name}: {r['publishes_per_s']:,.0f} publishes/s, {r['app_cpu_us_per_publish']} us app CPU"
             f" and {r['db_cpu_us_per_publish']} us database CPU per publish"
         )
-    return {"benchmark": "db", **out}
+    q = out["queries"]
+    _log(
+        f"   queries (API mix, {q['concurrency']} tasks): {q['queries_per_s']:,.0f} statements/s"
+        f" by PostgreSQL's count ({q['statements_per_call']} per Store call),"
+        f" p50 {q['p50_ms']} ms, p99 {q['p99_ms']} ms,"
+        f" {q['app_cpu_us_per_query']} us app + {q['db_cpu_us_per_query']} us database CPU per query"
+    )
+    result = {"benchmark": "db", **out, "targets": db_targets(seconds, out)}
+    print_targets(result["targets"])
+    return result
 
 
 def run_floor_cmd(connections: int) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from bench import procs
 from bench.common import merge_hist, percentiles
 from bench.fanout import Server, ServerSpec, server_spec
 from bench.loadclient import bucket, raise_nofile
+from bench.pgstat import create_extension, enable_pg_stat_statements, pg_counters, pg_top
 
 P99_LIMIT_MS = 50.0
 
@@ -235,49 +236,8 @@ class Load:
         return publish_s
 
 
-async def _pg_counters(url: str) -> tuple[int, int]:
-    """(statements executed, of which data statements, i.e. not BEGIN/COMMIT/ROLLBACK) so far,
-    cluster-wide, from PostgreSQL itself."""
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        row = await conn.fetchrow(
-            "SELECT coalesce(sum(calls), 0) AS calls, coalesce(sum(calls) FILTER (WHERE upper(query) NOT IN"
-            " ('BEGIN', 'COMMIT', 'ROLLBACK')), 0) AS data FROM pg_stat_statements"
-            " WHERE query NOT ILIKE '%pg_stat%'"
-        )
-        return int(row["calls"]), int(row["data"])
-    finally:
-        await conn.close()
-
-
-async def _pg_top(url: str, n: int = 10) -> list[dict[str, Any]]:
-    """The statements PostgreSQL ran most over the whole run: how many round trips a request costs."""
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        rows = await conn.fetch(
-            "SELECT calls, round(mean_exec_time::numeric, 3) AS ms,"
-            " left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS query FROM pg_stat_statements"
-            " WHERE query NOT ILIKE '%pg_stat%' ORDER BY calls DESC LIMIT $1",
-            n,
-        )
-        return [{"calls": r["calls"], "mean_ms": float(r["ms"]), "query": r["query"]} for r in rows]
-    finally:
-        await conn.close()
-
-
-def _enable_pg_stat_statements(postgres: Any) -> None:
-    conf = postgres.data / "postgresql.conf"
-    with conf.open("a") as f:
-        f.write("\nshared_preload_libraries = 'pg_stat_statements'\npg_stat_statements.track = all\n")
-
-
 async def run_api(params: ApiParams, log: Any = print) -> dict[str, Any]:
     """Start Redis, PostgreSQL and the runtime; prefill; run the windows; stop everything."""
-    import asyncpg
 
     from runtime.auth import issue
     from tests.servers import PostgresServer, RedisServer, free_port
@@ -292,12 +252,10 @@ async def run_api(params: ApiParams, log: Any = print) -> dict[str, Any]:
     try:
         redis.start()
         await asyncio.to_thread(postgres.init)
-        _enable_pg_stat_statements(postgres)
+        enable_pg_stat_statements(postgres)
         await asyncio.to_thread(postgres.start)
         db_url = postgres.create_database("bench_api")
-        conn = await asyncpg.connect(db_url)
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        await conn.close()
+        await create_extension(db_url)
         secret = secrets.token_urlsafe(32)
         port = free_port()
         spec: ServerSpec = server_spec("ours", port, params.workers, redis.url, db_url, secret)
@@ -316,7 +274,7 @@ async def run_api(params: ApiParams, log: Any = print) -> dict[str, Any]:
             windows.append(await _window(load, server, redis, postgres, db_url, rate, params.duration))
             log(_line(windows[-1]))
         result["windows"] = windows
-        result["db_top_statements"] = await _pg_top(db_url)
+        result["db_top_statements"] = await pg_top(db_url)
         result["requests_total"] = sum(w["requests"] for w in windows) + prefill_requests
         result["server_alive"] = server.proc.poll() is None
     finally:
@@ -350,14 +308,14 @@ async def _window(
     }
     before = {k: procs.cpu_seconds(v) for k, v in groups.items()}
     per_proc0 = [procs.cpu_seconds([q]) for q in groups["server"]]
-    q0, x0 = await _pg_counters(db_url)
+    q0, x0 = await pg_counters(db_url)
     t0 = time.monotonic()
     spies = procs.spy(groups["server"], duration, load.p.profile, "api") if load.p.profile else []
     publish_s = await load.run(rate, duration, seed=int(rate))
     wall = time.monotonic() - t0
     for spy in spies:
         await asyncio.to_thread(spy.wait, 30)
-    q1, x1 = await _pg_counters(db_url)
+    q1, x1 = await pg_counters(db_url)
     groups["db"] = procs.tree(pg_pid)  # backends come and go; count those alive now as well
     cpu = {k: procs.cpu_seconds(v) - before[k] for k, v in groups.items()}
     overall = merge_hist([load.hist["publish"], load.hist["history"]])

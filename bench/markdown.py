@@ -154,6 +154,32 @@ def render(doc: dict[str, Any]) -> str:
                     ],
                 )
             )
+            q = run.get("queries")
+            if q:
+                parts.append(
+                    _table(
+                        [
+                            "API mix on the Store",
+                            "queries/s (PostgreSQL)",
+                            "per call",
+                            "p50 ms",
+                            "p99 ms",
+                            "app CPU µs/query",
+                            "DB CPU µs/query",
+                        ],
+                        [
+                            [
+                                f"{q['concurrency']} tasks",
+                                q["queries_per_s"],
+                                q["statements_per_call"],
+                                q["p50_ms"],
+                                q["p99_ms"],
+                                q["app_cpu_us_per_query"],
+                                q["db_cpu_us_per_query"],
+                            ]
+                        ],
+                    )
+                )
         elif kind == "floor":
             parts.append(
                 ", ".join(f"{k}: {v} µs" for k, v in run.items() if isinstance(v, float))

@@ -151,9 +151,18 @@ def test_percentiles_from_histogram() -> None:
 def test_db_publish_paths_both_store_messages() -> None:
     from bench.dbpath import run_db
 
-    out = _run(run_db(seconds=0.5, concurrency=4, channels=5))
+    out = _run(run_db(seconds=0.5, concurrency=4, channels=5, queries_concurrency=8))
     for name in ("store", "one-statement"):
         r = out[name]
         assert r["publishes_per_s"] > 10, (name, r)
         assert r["app_cpu_us_per_publish"] > 0
+    q = out["queries"]
+    assert q["calls"]["publish"] > 10 and q["calls"]["history"] > 10, q
+    # PostgreSQL's own count: exactly one statement per Store call, nothing else (no BEGIN/COMMIT, pings)
+    assert q["statements_per_call"] == pytest.approx(1.0, abs=0.01), q
+    assert q["p99_ms"] is not None and q["p99_ms"] >= q["p50_ms"] > 0
+    from bench.targets import db_targets
+
+    (target,) = db_targets(0.5, out)
+    assert target["applies"] is False  # a half-second run proves nothing at the target's scale
     _no_children_left()
