@@ -61,6 +61,8 @@ class Settings:
     drain_timeout: float = 10.0
     redis_prefix: str = "stars:"
     gc_freeze: bool = True
+    ws_ping_interval: float = 20.0  # uvicorn's default; 0 turns server pings off
+    ws_ping_timeout: float = 20.0
 
     @property
     def embedded_broker(self) -> bool:
@@ -93,6 +95,8 @@ class Settings:
             drain_grace=_float("STARS_DRAIN_GRACE", cls.drain_grace),
             drain_timeout=_float("STARS_DRAIN_TIMEOUT", cls.drain_timeout),
             gc_freeze=os.environ.get("STARS_GC_FREEZE", "1") != "0",
+            ws_ping_interval=_float("STARS_WS_PING_INTERVAL", cls.ws_ping_interval),
+            ws_ping_timeout=_float("STARS_WS_PING_TIMEOUT", cls.ws_ping_timeout),
         )
 
 
