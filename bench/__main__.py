@@ -254,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_all(quick: bool) -> list[dict[str, Any]]:
-    """Hold + latency at 10k deliveries/s (rooms), the broadcast sweep, then the API."""
+    """Hold + latency at 10k deliveries/s (rooms), the broadcast sweep, broadcast to 25,000 sockets,
+    the rooms sweep, the API, the database and the floor."""
     if quick:
         hold = FanoutParams(
             workload="rooms", connections=400, workers=2, rate=100, duration=5, settle=1, drain=3
@@ -273,6 +274,16 @@ def run_all(quick: bool) -> list[dict[str, Any]]:
             drain=3,
         )
         api = ApiParams(rate=200, duration=5, workers=1, channels=20, prefill=60)
+        scale = FanoutParams(
+            workload="broadcast",
+            connections=400,
+            workers=2,
+            rate=5,
+            duration=5,
+            settle=1,
+            drain=3,
+            baseline="nodeflate",
+        )
     else:
         hold = FanoutParams(workload="rooms", connections=25_000, workers=2, rate=1000, duration=60)
         sweep = FanoutParams(
@@ -284,6 +295,10 @@ def run_all(quick: bool) -> list[dict[str, Any]]:
             baseline="nodeflate",
         )
         api = ApiParams(rate=1000, duration=30, workers=2, extra_rates=(1500.0,))
+        # Fan-out cost at the plan's scale: one message a second to all 25,000 sockets (25,000 deliveries/s).
+        scale = FanoutParams(
+            workload="broadcast", connections=25_000, workers=2, rate=1, duration=30, baseline="nodeflate"
+        )
     rooms_sweep = FanoutParams(
         workload="rooms",
         connections=400 if quick else 2000,
@@ -300,6 +315,7 @@ def run_all(quick: bool) -> list[dict[str, Any]]:
     return [
         run_fanout_cmd(hold, "fanout-hold"),
         run_fanout_cmd(sweep, "fanout-sweep-broadcast"),
+        run_fanout_cmd(scale, "fanout-broadcast-scale"),
         run_fanout_cmd(rooms_sweep, "fanout-sweep-rooms"),
         run_api_cmd(api),
         run_db_cmd(1.0 if quick else 5.0, 32),
