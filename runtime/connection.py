@@ -56,6 +56,7 @@ class Connection:
         "direct",
         "id",
         "pending",
+        "ping_sent",
         "queue",
         "queued_bytes",
         "rt",
@@ -84,6 +85,10 @@ class Connection:
         self.tokens = float(rt.settings.publish_burst)
         self.stamp = time.monotonic()
         self.writer: asyncio.Task[None] | None = None
+        self.ping_sent = 0.0  # monotonic time of the keepalive ping awaiting its pong; 0: none
+
+    def pong(self) -> None:
+        self.rt.keepalive.pong(self)
 
     # -- outgoing (called by the hub on the hot path) --------------------------------------------
 

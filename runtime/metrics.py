@@ -23,6 +23,7 @@ SUBSCRIPTIONS = Gauge("stars_subscriptions", "Active channel subscriptions", mul
 MESSAGES_IN = Counter("stars_messages_in", "Messages published and committed", ["via"])
 DELIVERIES = Counter("stars_deliveries", "Message frames queued to subscribers")
 SLOW_DISCONNECTS = Counter("stars_slow_client_disconnects", "Connections closed as slow consumers (4008)")
+KEEPALIVE_TIMEOUTS = Counter("stars_keepalive_timeouts", "Connections closed for an unanswered ping (1011)")
 REDIS_RECONNECTS = Counter("stars_redis_reconnects", "Redis pub/sub reconnections")
 CATCHUPS = Counter("stars_catchups", "Channel catch-ups from the database (gaps, Redis reconnects)")
 REJECTED = Counter("stars_rejected_frames", "Client frames answered with an error", ["code"])

@@ -100,8 +100,7 @@ def serve(host: str, port: int, workers: int = 1, log_level: str = "info") -> No
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=settings.max_frame_bytes,
-        ws_ping_interval=settings.ws_ping_interval or None,
-        ws_ping_timeout=settings.ws_ping_timeout or None,
+        ws_ping_interval=None,  # runtime.keepalive pings every socket from one task instead
         lifespan="on",
         log_level=log_level,
         access_log=os.environ.get("STARS_ACCESS_LOG") == "1",

@@ -12,6 +12,7 @@ from runtime.cache import PageCache
 from runtime.config import Settings
 from runtime.expiry import ExpiryIndex
 from runtime.hub import Hub
+from runtime.keepalive import Keepalive
 from runtime.presence import Presence
 from runtime.pubsub import MemoryBackend, RedisBackend
 from runtime.store import Store, make_engine
@@ -46,6 +47,7 @@ class Runtime:
         self.cache = PageCache(redis, prefix=settings.redis_prefix)
         self.connections: set[Connection] = set()
         self.expiring: ExpiryIndex[Connection] = ExpiryIndex()
+        self.keepalive = Keepalive(settings.ws_ping_interval, settings.ws_ping_timeout)
         self.closed_connections = 0
         self.coalescer = Coalescer()
         self.draining = False
@@ -54,10 +56,12 @@ class Runtime:
     def register(self, conn: Connection) -> None:
         self.connections.add(conn)
         self.expiring.add(conn, conn.claims.exp)
+        self.keepalive.add(conn)
 
     def unregister(self, conn: Connection) -> None:
         self.connections.discard(conn)
         self.expiring.discard(conn)
+        self.keepalive.discard(conn)
         self.closed_connections += 1
 
     def connection_count(self) -> int:
@@ -70,6 +74,7 @@ class Runtime:
         await self.hub.start()
         await self.presence.start()
         self._expiry = asyncio.create_task(self._expire_tokens())
+        self.keepalive.start()
         CURRENT.append(self)
 
     async def _expire_tokens(self) -> None:
@@ -86,6 +91,7 @@ class Runtime:
         if self in CURRENT:
             CURRENT.remove(self)
         self._expiry.cancel()
+        await self.keepalive.stop()
         await self.presence.stop()
         await self.hub.stop()
         await self.store.close()

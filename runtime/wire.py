@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from collections.abc import Callable
 from typing import Any
 
 
@@ -73,6 +74,26 @@ class DirectWriter:
 
     def write(self, frame: bytes) -> None:
         self.transport.write(frame)
+
+    def on_pong(self, callback: Callable[[], None]) -> bool:
+        """Call ``callback`` for every pong the protocol receives, instead of uvicorn's own pong handler
+        (which only serves its keepalive, turned off by ``runtime serve``). False if not possible."""
+        proto = self.proto
+        if not callable(getattr(proto, "handle_pong", None)) or not hasattr(proto, "__dict__"):
+            return False
+        proto.handle_pong = lambda _event: callback()
+        return True
+
+    def fail(self, code: int, reason: str) -> None:
+        """Fail the connection now, as uvicorn does on a keepalive timeout: a close frame, then the TCP
+        close, without waiting for the peer's close (it has stopped answering)."""
+        proto = self.proto
+        if proto.close_sent or self.transport.is_closing():
+            return
+        proto.conn.fail(code, reason)
+        self.transport.write(b"".join(proto.conn.data_to_send()))
+        proto.close_sent = True
+        self.transport.close()
 
 
 class Coalescer:

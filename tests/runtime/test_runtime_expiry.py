@@ -53,3 +53,20 @@ def test_a_long_gap_between_sweeps_visits_only_the_buckets() -> None:
     index.add("y", 3e9)
     assert index.pop_due(2e9) == ["x"]  # would be 2e9 seconds to walk one by one
     assert len(index) == 1
+
+
+def test_a_finer_resolution_keeps_sub_second_times() -> None:
+    index: ExpiryIndex[str] = ExpiryIndex(now=0.0, resolution=0.1)
+    index.add("a", 0.25)
+    index.add("b", 0.71)
+    assert index.pop_due(0.2) == []
+    assert index.pop_due(0.3) == ["a"]
+    assert index.pop_due(0.7) == []
+    assert index.pop_due(0.8) == ["b"]
+
+
+def test_resolution_must_be_positive() -> None:
+    import pytest
+
+    with pytest.raises(ValueError):
+        ExpiryIndex(resolution=0)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.runtime.helpers import token
+from tests.runtime.helpers import metric, token
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio]
 
@@ -71,3 +71,43 @@ async def test_interval_zero_sends_no_pings(start_runtime, services_env) -> None
         assert await _frames(reader, 1.5) == []
     finally:
         writer.close()
+
+
+def _pong(payload: bytes) -> bytes:
+    """A masked pong frame (clients mask), echoing the ping's payload."""
+    mask = os.urandom(4)
+    return bytes((0x8A, 0x80 | len(payload))) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def test_a_client_that_answers_stays_connected_and_keeps_being_pinged(
+    start_runtime, services_env
+) -> None:
+    server = start_runtime({**services_env, "STARS_WS_PING_INTERVAL": "0.3", "STARS_WS_PING_TIMEOUT": "0.3"})
+    reader, writer = await _open(server.port)
+    pings = 0
+    try:
+        deadline = time.monotonic() + 2.5  # more than five intervals and timeouts
+        while time.monotonic() < deadline:
+            frames = await _frames(reader, 0.1)
+            for opcode, payload in frames:
+                assert opcode == 9, frames  # pings only: never a close
+                pings += 1
+                writer.write(_pong(payload))
+            await writer.drain()
+        assert pings >= 4
+        assert metric(server, "stars_keepalive_timeouts_total") == 0
+    finally:
+        writer.close()
+
+
+async def test_unanswered_pings_are_counted(start_runtime, services_env) -> None:
+    server = start_runtime({**services_env, "STARS_WS_PING_INTERVAL": "0.2", "STARS_WS_PING_TIMEOUT": "0.2"})
+    opened = [await _open(server.port) for _ in range(3)]
+    try:
+        for reader, _ in opened:
+            frames = await _frames(reader, 3.0)
+            assert frames[-1][0] == 8 and int.from_bytes(frames[-1][1][:2], "big") == 1011
+        assert metric(server, "stars_keepalive_timeouts_total") == 3
+    finally:
+        for _, writer in opened:
+            writer.close()
