@@ -337,7 +337,8 @@ def run_db_cmd(seconds: float, concurrency: int) -> dict[str, Any]:
     q = out["queries"]
     _log(
         f"   queries (API mix, {q['concurrency']} tasks): {q['queries_per_s']:,.0f} statements/s"
-        f" by PostgreSQL's count ({q['statements_per_call']} per Store call),"
+        f" by PostgreSQL's count ({q['statements_per_call']} per Store call,"
+        f" {q['publishes_per_statement']} publishes per publish statement),"
         f" p50 {q['p50_ms']} ms, p99 {q['p99_ms']} ms,"
         f" {q['app_cpu_us_per_query']} us app + {q['db_cpu_us_per_query']} us database CPU per query"
     )

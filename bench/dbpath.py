@@ -3,17 +3,18 @@
 Both variants run in this process against the same PostgreSQL, with the same concurrency, for the
 same time; CPU is this process's own (``time.process_time``), the database's is read from its
 processes. ``store`` is ``runtime.store.Store.publish`` as the server runs it: on PostgreSQL one
-prepared statement (the upsert of the channel's ``last_offset`` and the insert as one CTE) in
-autocommit on a plain asyncpg pool, without a ping per checkout or a reset query per release.
-``one-statement`` is the prototype that path was modelled on, kept as a reference: the same CTE,
-prepared once, on an asyncpg pool with its default reset query on every release. (Before 2026-11-27
-``store`` measured SQLAlchemy Core with pool pre-ping and BEGIN + upsert + insert + COMMIT; see
-bench/README.md.)
+prepared statement in autocommit on a plain asyncpg pool (the upsert of the channel's
+``last_offset`` and the insert as one CTE), shared by the publishes that arrive while others are
+being written (group commit). ``one-statement`` is the prototype that path was modelled on, kept as
+a reference: the CTE for one message per call, on an asyncpg pool with its default reset query on
+every release. (Earlier on 2026-11-27 ``store`` measured SQLAlchemy Core with pool pre-ping and
+BEGIN + upsert + insert + COMMIT, then one statement per publish; see bench/README.md.)
 
 ``queries`` is the database tier's capacity on the runtime's own data path: the Store serving the
 API's mix (half durable publishes, half history pages of 50 from a random offset, over 100 channels
 prefilled with 100 messages each) from 64 tasks, counted by PostgreSQL itself
-(``pg_stat_statements``), with the latency of each call.
+(``pg_stat_statements``), with the latency of each call. Publishes that arrive together share one
+statement (group commit, ``runtime/groupcommit.py``), so there are fewer statements than calls.
 
 ``python -m bench db --seconds 5 --concurrency 32``
 """
@@ -108,7 +109,9 @@ async def _measure_queries(
     pg = procs.tree(pg_pid)
     pg0 = procs.cpu_seconds(pg)
     q0, _ = await pg_counters(url)
+    b0 = store.group.batches
     calls, wall, cpu, hist = await _drive_queries(store, seconds, concurrency, channels, prefill)
+    batches = store.group.batches - b0
     q1, _ = await pg_counters(url)
     pg_cpu = procs.cpu_seconds(pg) - pg0
     n = sum(calls.values())
@@ -116,9 +119,13 @@ async def _measure_queries(
     return {
         "concurrency": concurrency,
         "calls": calls,
+        "statements": statements,
         "queries_per_s": round(statements / wall, 1),
         "store_calls_per_s": round(n / wall, 1),
         "statements_per_call": round(statements / n, 3) if n else None,
+        # group commit: publishes arriving together share one statement
+        "publish_statements": batches,
+        "publishes_per_statement": round(calls["publish"] / batches, 2) if batches else None,
         **percentiles(hist),
         "app_cpu_us_per_query": round(cpu / n * 1e6, 1) if n else None,
         "db_cpu_us_per_query": round(pg_cpu / n * 1e6, 1) if n else None,

@@ -38,6 +38,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from runtime.groupcommit import GroupCommit
+
 metadata = MetaData()
 
 channels = Table(
@@ -68,6 +70,30 @@ WITH c AS (
 INSERT INTO messages (channel, "offset", data, published_at)
 SELECT $1, c.last_offset, $2, $3 FROM c
 RETURNING "offset"
+"""
+# Several publishes in one statement (group commit, runtime.groupcommit): each channel's row is
+# bumped once by its number of messages, and the messages take its offsets in submission order.
+PG_PUBLISH_MANY = """
+WITH input AS (
+  SELECT t.channel, t.data, t.published_at, t.ord
+  FROM unnest($1::varchar[], $2::text[], $3::timestamptz[])
+       WITH ORDINALITY AS t(channel, data, published_at, ord)
+), counts AS (
+  SELECT channel, count(*) AS n FROM input GROUP BY channel
+), c AS (
+  INSERT INTO channels AS ch (name, last_offset) SELECT channel, n FROM counts
+  ON CONFLICT (name) DO UPDATE SET last_offset = ch.last_offset + EXCLUDED.last_offset
+  RETURNING ch.name, ch.last_offset
+), numbered AS (
+  SELECT i.ord, i.channel, i.data, i.published_at,
+         c.last_offset - count(*) OVER w + row_number() OVER (w ORDER BY i.ord) AS "offset"
+  FROM input i JOIN c ON c.name = i.channel
+  WINDOW w AS (PARTITION BY i.channel)
+), ins AS (
+  INSERT INTO messages (channel, "offset", data, published_at)
+  SELECT channel, "offset", data, published_at FROM numbered
+)
+SELECT "offset" FROM numbered ORDER BY ord
 """
 PG_FETCH = (
     'SELECT "offset", data, published_at FROM messages'
@@ -117,6 +143,15 @@ async def _no_reset(_conn: Any) -> None:
     transaction, which it never leaves, is still rolled back by asyncpg)."""
 
 
+async def _write_publishes(conn: Any, items: list[tuple[str, str, dt.datetime]]) -> list[int]:
+    """One statement for a batch of publishes; their offsets, in the same order."""
+    if len(items) == 1:
+        return [int(await conn.fetchval(PG_PUBLISH, *items[0]))]
+    channels_, data, times = zip(*items, strict=True)
+    rows = await conn.fetch(PG_PUBLISH_MANY, list(channels_), list(data), list(times))
+    return [int(r[0]) for r in rows]
+
+
 class Store:
     """The async API the hub, the WebSocket handler and the REST API use."""
 
@@ -128,6 +163,16 @@ class Store:
         self._write_lock = asyncio.Lock() if self._sqlite else None
         self._pool: Any = None  # asyncpg.Pool, created on first use (PostgreSQL only)
         self._pool_lock = asyncio.Lock()
+        # Publishes that arrive while others are being written share a statement (PostgreSQL only);
+        # at most half the pool writes, so history reads always find connections.
+        pool_max = 1 if self._sqlite else self._pool_max()
+        self.group: GroupCommit[tuple[str, str, dt.datetime], int] = GroupCommit(
+            lambda: self._pool.acquire(), _write_publishes, max_writers=max(1, pool_max // 2), timeout=timeout
+        )
+
+    def _pool_max(self) -> int:
+        pool = self.engine.pool
+        return int(pool.size() + getattr(pool, "_max_overflow", 0))  # type: ignore[attr-defined]
 
     async def _pg(self) -> Any:
         pool = self._pool
@@ -138,7 +183,7 @@ class Store:
                 import asyncpg
 
                 url = self.engine.url.set(drivername="postgresql")
-                size = self.engine.pool.size() + getattr(self.engine.pool, "_max_overflow", 0)  # type: ignore[attr-defined]
+                size = self._pool_max()
                 self._pool = await asyncpg.create_pool(
                     url.render_as_string(hide_password=False),
                     min_size=0,
@@ -154,9 +199,9 @@ class Store:
         try:
             async with asyncio.timeout(self.timeout):
                 if self._write_lock is None:
-                    pool = self._pool or await self._pg()
-                    offset = await pool.fetchval(PG_PUBLISH, channel, data, now)
-                    return int(offset), now
+                    if self._pool is None:
+                        await self._pg()
+                    return await self.group.submit((channel, data, now)), now
                 async with self._write_lock:
                     return await self._publish_sqlite(channel, data, now)
         except (TimeoutError, OSError, Exception) as exc:
