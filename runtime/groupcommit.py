@@ -5,7 +5,7 @@ writes them with one statement and hands every submitter its own result. With th
 publish is written alone, at once; under load the batches grow by themselves, so the database sees
 fewer, larger statements (one round trip, one transaction, one WAL flush for many messages) and no
 one waits for a timer. If the statement fails, every item of its batch fails: nothing of it was
-committed.
+committed. The Redis backend uses the same for PUBLISH pipelines.
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ from broadcaster._base import Event
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from runtime.groupcommit import GroupCommit
+
 log = logging.getLogger("runtime.pubsub")
 
 RESYNC = ""  # message body of a resync marker: "fetch this channel's recent messages from the database"
@@ -109,6 +111,12 @@ class MemoryBackend(BroadcastBackend):
         return True
 
 
+async def _publish_batch(pipe: Any, items: list[tuple[str, Any]]) -> list[Any]:
+    for channel, message in items:
+        pipe.publish(channel, message)
+    return list(await pipe.execute())
+
+
 class RedisBackend(BroadcastBackend):
     """Redis pub/sub with reconnect, resubscribe, resync markers and a bounded hand-off queue."""
 
@@ -136,6 +144,11 @@ class RedisBackend(BroadcastBackend):
         self._last_rx = time.monotonic()
         self.on_reconnect = on_reconnect
         self.reconnects = 0
+        # PUBLISHes issued while others are on their way leave together, as one pipeline; one at a
+        # time, so messages of a channel reach Redis in the order they were committed.
+        self.publishes: GroupCommit[tuple[str, Any], Any] = GroupCommit(
+            lambda: self._client.pipeline(transaction=False), _publish_batch, max_writers=1, timeout=2.0
+        )
 
     @property
     def client(self) -> aioredis.Redis:
@@ -185,7 +198,7 @@ class RedisBackend(BroadcastBackend):
                 await self._conn.send_command("UNSUBSCRIBE", self._prefix + channel)
 
     async def publish(self, channel: str, message: Any) -> None:
-        await self._client.publish(self._prefix + channel, message)
+        await self.publishes.submit((self._prefix + channel, message))
 
     async def next_published(self) -> Event:
         return await self._events.get()
