@@ -168,3 +168,36 @@ def test_db_publish_paths_both_store_messages() -> None:
     (target,) = db_targets(0.5, out)
     assert target["applies"] is False  # a half-second run proves nothing at the target's scale
     _no_children_left()
+
+
+def test_floor_writes_to_every_socket_and_batching_is_cheaper_per_frame() -> None:
+    from bench.floor import run_floor
+
+    out = _run(run_floor(connections=50, rounds=3, batch=4))
+    one, four = out["1 frame per write"], out["4 frames per write"]
+    assert one > 0 and four > 0
+    assert four < one, "four frames in one write must cost less per frame than one frame per write"
+    assert out["loop without write"] < one
+    _no_children_left()
+
+
+def test_budget_check_benchmark_writes_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "budget_check.json"
+    proc = subprocess.run(
+        [sys.executable, "bench/budget_check.py", "--repeat", "1", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr  # 1: the hook missed its 5 s target on this machine
+    doc = json.loads(out.read_text())
+    names = [f["name"] for f in doc["figures"]]
+    assert names[0].startswith("floor") and "check --all (pre-commit hook)" in names
+    for fig in doc["figures"]:
+        assert fig["median_s"] > 0 and len(fig["runs"]) == 1
+    # the seed plan is over budget: every check exits 1, never 0, never a crash (2)
+    assert all(f["exit_codes"] == [1] for f in doc["figures"][1:]), doc["figures"]
+    assert doc["hook_ratio_to_floor"] >= 1.0
+    assert "check --all" in proc.stdout
