@@ -72,9 +72,9 @@ class GroupCommit(Generic[I, R]):
             async with asyncio.timeout(self.timeout), self._acquire() as conn:
                 self._starting -= 1
                 took = True
-                batch = self._queue[: self.max_batch]
-                del self._queue[: self.max_batch]
-                await self._write_batch(conn, batch)
+                batch = self._take()
+                if batch:
+                    await self._write_batch(conn, batch)
         except BaseException as exc:
             if not took:  # no connection: what is queued now fails (nothing of it was written)
                 self._starting -= 1
@@ -89,6 +89,20 @@ class GroupCommit(Generic[I, R]):
             self._writers -= 1
             if self._queue and self._starting == 0 and self._writers < self.max_writers:
                 self._start_writer()  # for what was queued during this batch
+
+    def _take(self) -> list[tuple[I, asyncio.Future[R]]]:
+        """Up to ``max_batch`` queued items whose submitters still wait: one that gave up (timed out,
+        was cancelled, and may have been told the write failed) is dropped, never written later."""
+        batch: list[tuple[I, asyncio.Future[R]]] = []
+        queue = self._queue
+        taken = 0
+        for taken, entry in enumerate(queue, 1):  # noqa: B007 - the count is used after the loop
+            if not entry[1].done():
+                batch.append(entry)
+                if len(batch) == self.max_batch:
+                    break
+        del queue[:taken]
+        return batch
 
     async def _write_batch(self, conn: Any, batch: list[tuple[I, asyncio.Future[R]]]) -> None:
         results = await self._write(conn, [item for item, _ in batch])

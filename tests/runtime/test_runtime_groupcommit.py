@@ -87,3 +87,15 @@ async def test_a_slow_database_times_out_the_batch() -> None:
     with pytest.raises(TimeoutError):
         await group.submit(1)
     assert group.writers == 0
+
+
+async def test_an_item_whose_submitter_gave_up_is_never_written() -> None:
+    db = FakeDb(delay=0.2)
+    group: GroupCommit[int, int] = GroupCommit(db.acquire, db.write, max_writers=1)
+    first = asyncio.ensure_future(group.submit(1))  # the only writer is busy with it for 0.2 s
+    await asyncio.sleep(0.01)
+    with pytest.raises(TimeoutError):  # e.g. the publisher's own timeout: it is told "not stored"
+        await asyncio.wait_for(group.submit(2), 0.05)
+    third = asyncio.ensure_future(group.submit(3))
+    assert await first == 10 and await third == 30
+    assert db.statements == [[1], [3]], "item 2 was given up before a writer took it"
