@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ from runtime.expiry import ExpiryIndex
 
 if TYPE_CHECKING:
     from runtime.connection import Connection
+
+log = logging.getLogger("runtime.keepalive")
 
 PING_FRAME = b"\x89\x00"  # FIN + ping, unmasked, empty payload (RFC 6455 5.5.2)
 CLOSE_KEEPALIVE_TIMEOUT = 1011
@@ -35,6 +38,7 @@ class Keepalive:
         steps = [1.0, interval / 4] + ([timeout / 4] if timeout > 0 else [])
         self.due: ExpiryIndex[Connection] = ExpiryIndex(time.monotonic(), resolution=max(0.01, min(steps)))
         self._task: asyncio.Task[None] | None = None
+        self._warned = False
 
     def start(self) -> None:
         if self.enabled:
@@ -47,8 +51,13 @@ class Keepalive:
                 await self._task
 
     def add(self, conn: Connection) -> None:
-        if self.enabled and conn.direct is not None and conn.direct.on_pong(conn.pong):
+        if not self.enabled:
+            return
+        if conn.direct is not None and conn.direct.on_pong(conn.pong):
             self.due.add(conn, time.monotonic() + self.interval)
+        elif not self._warned:  # e.g. another server or protocol: say so once, do not fail the socket
+            self._warned = True
+            log.warning("keepalive pings unavailable with this server's WebSocket protocol: none are sent")
 
     def discard(self, conn: Connection) -> None:
         self.due.discard(conn)
@@ -61,19 +70,25 @@ class Keepalive:
 
     def sweep(self, now: float) -> None:
         for conn in self.due.pop_due(now):
-            direct = conn.direct
-            if conn.closing or direct is None or not direct.open():
-                continue
-            if conn.ping_sent:  # the last ping went unanswered for `timeout` seconds
-                metrics.KEEPALIVE_TIMEOUTS.inc()
-                direct.fail(CLOSE_KEEPALIVE_TIMEOUT, "keepalive ping timeout")
-                continue
-            direct.write(PING_FRAME)
-            if self.timeout > 0:
-                conn.ping_sent = now
-                self.due.add(conn, now + self.timeout)
-            else:
-                self.due.add(conn, now + self.interval)
+            try:
+                self._visit(conn, now)
+            except Exception:  # one socket's failure must not cost the others their pings
+                log.exception("keepalive failed for one connection")
+
+    def _visit(self, conn: Connection, now: float) -> None:
+        direct = conn.direct
+        if conn.closing or direct is None or not direct.open():
+            return
+        if conn.ping_sent:  # the last ping went unanswered for `timeout` seconds
+            metrics.KEEPALIVE_TIMEOUTS.inc()
+            direct.fail(CLOSE_KEEPALIVE_TIMEOUT, "keepalive ping timeout")
+            return
+        direct.write(PING_FRAME)
+        if self.timeout > 0:
+            conn.ping_sent = now
+            self.due.add(conn, now + self.timeout)
+        else:
+            self.due.add(conn, now + self.interval)
 
     async def _run(self) -> None:
         while True:
