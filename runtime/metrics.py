@@ -27,6 +27,12 @@ KEEPALIVE_TIMEOUTS = Counter("stars_keepalive_timeouts", "Connections closed for
 REDIS_RECONNECTS = Counter("stars_redis_reconnects", "Redis pub/sub reconnections")
 CATCHUPS = Counter("stars_catchups", "Channel catch-ups from the database (gaps, Redis reconnects)")
 REJECTED = Counter("stars_rejected_frames", "Client frames answered with an error", ["code"])
+PUBLISH_STATEMENTS = Counter(
+    "stars_db_publish_statements", "Statements that stored publishes (group commit: several per statement)"
+)
+PUBLISHES_STORED = Counter(
+    "stars_db_publishes_stored", "Publishes stored; divided by the statements: publishes per statement"
+)
 GC_RECLAIMS = Counter("stars_gc_reclaims", "Full collections including frozen objects (runtime.gctune)")
 LATENCY = Histogram(
     "stars_publish_to_delivery_seconds",

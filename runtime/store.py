@@ -38,6 +38,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from runtime import metrics
 from runtime.groupcommit import GroupCommit
 
 metadata = MetaData()
@@ -146,10 +147,14 @@ async def _no_reset(_conn: Any) -> None:
 async def _write_publishes(conn: Any, items: list[tuple[str, str, dt.datetime]]) -> list[int]:
     """One statement for a batch of publishes; their offsets, in the same order."""
     if len(items) == 1:
-        return [int(await conn.fetchval(PG_PUBLISH, *items[0]))]
-    channels_, data, times = zip(*items, strict=True)
-    rows = await conn.fetch(PG_PUBLISH_MANY, list(channels_), list(data), list(times))
-    return [int(r[0]) for r in rows]
+        offsets = [int(await conn.fetchval(PG_PUBLISH, *items[0]))]
+    else:
+        channels_, data, times = zip(*items, strict=True)
+        rows = await conn.fetch(PG_PUBLISH_MANY, list(channels_), list(data), list(times))
+        offsets = [int(r[0]) for r in rows]
+    metrics.PUBLISH_STATEMENTS.inc()
+    metrics.PUBLISHES_STORED.inc(len(items))
+    return offsets
 
 
 class Store:

@@ -45,6 +45,11 @@ async def test_fanout_across_two_server_processes_in_order_without_gaps(start_ru
             await c.close()
     assert metric(a, "stars_messages_in_total") + metric(b, "stars_messages_in_total") == 200
     assert metric(a, "stars_deliveries_total") >= 200
+    stored, statements = (
+        sum(metric(s, name) for s in (a, b))
+        for name in ("stars_db_publishes_stored_total", "stars_db_publish_statements_total")
+    )
+    assert stored == 200 and 1 <= statements <= 200
 
 
 async def test_since_replays_what_was_missed_then_continues_live(start_runtime, services_env) -> None:
