@@ -20,6 +20,9 @@ R = TypeVar("R")
 
 
 class GroupCommit(Generic[I, R]):
+    """``submit(item)`` returns ``write``'s result for that item; ``write(conn, items)`` gets a batch
+    on a connection from ``acquire()`` and returns one result per item, in order."""
+
     def __init__(
         self,
         acquire: Callable[[], AbstractAsyncContextManager[Any]],
@@ -35,7 +38,7 @@ class GroupCommit(Generic[I, R]):
         self.timeout = timeout
         self._queue: list[tuple[I, asyncio.Future[R]]] = []
         self._writers = 0
-        self._starting = 0  # writers that have not taken their first batch yet
+        self._starting = 0  # writers still waiting for a connection (they take the queue once they have one)
         self._tasks: set[asyncio.Task[None]] = set()
         self.batches = 0  # statements written (for metrics and tests)
         self.items = 0
