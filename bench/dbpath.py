@@ -5,9 +5,9 @@ same time; CPU is this process's own (``time.process_time``), the database's is 
 processes. ``store`` is ``runtime.store.Store.publish`` as the server runs it: on PostgreSQL one
 prepared statement in autocommit on a plain asyncpg pool (the upsert of the channel's
 ``last_offset`` and the insert as one CTE), shared by the publishes that arrive while others are
-being written (group commit). ``one-statement`` is the prototype that path was modelled on, kept as
-a reference: the CTE for one message per call, on an asyncpg pool with its default reset query on
-every release. (Earlier on 2026-11-27 ``store`` measured SQLAlchemy Core with pool pre-ping and
+being written (group commit). ``one-statement`` is kept as a reference: the Store's own one-message
+statement (``PG_PUBLISH``) once per call, on an asyncpg pool with its default reset query on every
+release. (Earlier on 2026-11-27 ``store`` measured SQLAlchemy Core with pool pre-ping and
 BEGIN + upsert + insert + COMMIT, then one statement per publish; see bench/README.md.)
 
 ``queries`` is the database tier's capacity on the runtime's own data path: the Store serving the
@@ -22,6 +22,7 @@ statement (group commit, ``runtime/groupcommit.py``), so there are fewer stateme
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from typing import Any
 
@@ -31,17 +32,7 @@ from bench import procs
 from bench.common import percentiles
 from bench.loadclient import bucket
 from bench.pgstat import create_extension, enable_pg_stat_statements, pg_counters
-
-ONE_STATEMENT = """
-WITH c AS (
-  INSERT INTO channels (name, last_offset) VALUES ($1, 1)
-  ON CONFLICT (name) DO UPDATE SET last_offset = channels.last_offset + 1
-  RETURNING last_offset
-)
-INSERT INTO messages (channel, "offset", data, published_at)
-SELECT $1, c.last_offset, $2, now() FROM c
-RETURNING "offset"
-"""
+from runtime.store import PG_PUBLISH
 
 
 async def _drive(publish: Any, seconds: float, concurrency: int, channels: int) -> tuple[int, float, float]:
@@ -182,7 +173,7 @@ async def run_db(
         try:
 
             async def one(channel: str, data: str) -> int:
-                return int(await pool.fetchval(ONE_STATEMENT, channel, data))
+                return int(await pool.fetchval(PG_PUBLISH, channel, data, dt.datetime.now(dt.UTC)))
 
             await measure("one-statement", one)
         finally:

@@ -145,7 +145,9 @@ async def _no_reset(_conn: Any) -> None:
 
 
 async def _write_publishes(conn: Any, items: list[tuple[str, str, dt.datetime]]) -> list[int]:
-    """One statement for a batch of publishes; their offsets, in the same order."""
+    """One statement for a batch of publishes; their offsets, in the same order. A lone publish keeps
+    the one-message statement: the batch statement for one item took 35-50% longer (193-229 against
+    143-167 us a call, measured in one process on one connection, 2026-11-27)."""
     if len(items) == 1:
         offsets = [int(await conn.fetchval(PG_PUBLISH, *items[0]))]
     else:
