@@ -12,7 +12,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from bench import procs
-from bench.api import ApiParams, run_api
+from bench.api import WINDOW_HEADERS, ApiParams, run_api, window_row
 from bench.common import fmt, machine, table, versions, write_json
 from bench.fanout import FanoutParams, run_fanout
 from bench.targets import api_targets, db_targets, fanout_targets
@@ -139,13 +139,7 @@ def run_api_cmd(params: ApiParams) -> dict[str, Any]:
     result["targets"] = api_targets(params, out)
     rows = [
         [
-            w["target_rps"],
-            w["throughput_rps"],
-            w["p50_ms"],
-            w["p99_ms"],
-            w["publish"]["p99_ms"],
-            w["history"]["p99_ms"],
-            w["errors"],
+            *window_row(w),
             w["db_queries_per_s"],
             w["server_cpu_cores"],
             w["db_cpu_cores"],
@@ -154,26 +148,9 @@ def run_api_cmd(params: ApiParams) -> dict[str, Any]:
         ]
         for w in out.get("windows", [])
     ]
+    headers = [*WINDOW_HEADERS, "db q/s", "server cores", "db cores", "client cores", "p99<50"]
     print()
-    print(
-        table(
-            [
-                "target req/s",
-                "done req/s",
-                "p50 ms",
-                "p99 ms",
-                "publish p99",
-                "history p99",
-                "errors",
-                "db q/s",
-                "server cores",
-                "db cores",
-                "client cores",
-                "p99<50",
-            ],
-            rows,
-        )
-    )
+    print(table(headers, rows))
     print_targets(result["targets"])
     return result
 

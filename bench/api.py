@@ -46,6 +46,22 @@ class ApiParams:
     profile: str | None = None  # directory: py-spy records the server processes in the first window
 
 
+# The columns every report of an API window starts with (terminal table and Markdown).
+WINDOW_HEADERS = ["target req/s", "done req/s", "p50 ms", "p99 ms", "publish p99", "history p99", "errors"]
+
+
+def window_row(w: dict[str, Any]) -> list[Any]:
+    return [
+        w["target_rps"],
+        w["throughput_rps"],
+        w["p50_ms"],
+        w["p99_ms"],
+        w["publish"]["p99_ms"],
+        w["history"]["p99_ms"],
+        w["errors"],
+    ]
+
+
 class HttpConn(asyncio.Protocol):
     """One keep-alive HTTP/1.1 connection, one request at a time."""
 

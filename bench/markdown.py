@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+from bench.api import WINDOW_HEADERS, window_row
 from bench.common import fmt
 
 
@@ -61,13 +62,7 @@ def fanout(run: dict[str, Any]) -> str:
 def api(run: dict[str, Any]) -> str:
     rows = [
         [
-            w["target_rps"],
-            w["throughput_rps"],
-            w["p50_ms"],
-            w["p99_ms"],
-            w["publish"]["p99_ms"],
-            w["history"]["p99_ms"],
-            w["errors"],
+            *window_row(w),
             w["db_queries_per_s"],
             w["db_data_queries_per_s"],
             w["db_queries_per_request"],
@@ -77,13 +72,7 @@ def api(run: dict[str, Any]) -> str:
         for w in run["windows"]
     ]
     headers = [
-        "target req/s",
-        "done req/s",
-        "p50 ms",
-        "p99 ms",
-        "publish p99",
-        "history p99",
-        "errors",
+        *WINDOW_HEADERS,
         "DB stmts/s",
         "of which data",
         "stmts/request",
