@@ -82,31 +82,20 @@ class Network(pulumi.ComponentResource):
         )
 
         public_cidrs, private_cidrs = subnet_cidrs(args.cidr, args.az_count)
-        self.public_subnets: list[aws.ec2.Subnet] = []
-        self.private_subnets: list[aws.ec2.Subnet] = []
-        for i, az in enumerate(self.azs):
-            self.public_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-public-{i}",
-                    vpc_id=self.vpc.id,
-                    cidr_block=public_cidrs[i],
-                    availability_zone=az,
-                    map_public_ip_on_launch=False,
-                    tags={**tier_tags(tags, name, f"{name}-public-{az}"), "subnet-type": "public"},
-                    opts=vpc_child,
-                )
+
+        def subnet(kind: str, i: int, az: str, cidr: str) -> aws.ec2.Subnet:
+            return aws.ec2.Subnet(
+                f"{name}-{kind}-{i}",
+                vpc_id=self.vpc.id,
+                cidr_block=cidr,
+                availability_zone=az,
+                map_public_ip_on_launch=False,
+                tags={**tier_tags(tags, name, f"{name}-{kind}-{az}"), "subnet-type": kind},
+                opts=vpc_child,
             )
-            self.private_subnets.append(
-                aws.ec2.Subnet(
-                    f"{name}-private-{i}",
-                    vpc_id=self.vpc.id,
-                    cidr_block=private_cidrs[i],
-                    availability_zone=az,
-                    map_public_ip_on_launch=False,
-                    tags={**tier_tags(tags, name, f"{name}-private-{az}"), "subnet-type": "private"},
-                    opts=vpc_child,
-                )
-            )
+
+        self.public_subnets = [subnet("public", i, az, public_cidrs[i]) for i, az in enumerate(self.azs)]
+        self.private_subnets = [subnet("private", i, az, private_cidrs[i]) for i, az in enumerate(self.azs)]
 
         self.public_route_table = aws.ec2.RouteTable(
             f"{name}-public-rt",
