@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import multiprocessing
 import sys
 from collections.abc import Sequence
@@ -17,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from budget.catalog import DEFAULT_CATALOG, CatalogError, load_catalog
+from budget.exit_codes import ExitCode
 from budget.report import markdown, table
-from budget.report.document import error_report, stack_report
+from budget.report.build import stack_report
+from budget.report.model import CostReport, StackError, StackResult
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ("table", "json", "markdown")
@@ -54,8 +55,8 @@ def _load_config(job: Job) -> Any:
     return parse_stack_config(job.stack, read_stack_file(job.stack_file))
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Check one stack; every failure becomes a report with status "error" and exit code 2."""
+def run_job(job: Job) -> StackResult:
+    """Check one stack; every failure becomes a :class:`StackError` (exit code 2)."""
     from budget.estimator import estimate
     from budget.plan import PlanError, plan_offline
     from budget.preview import PreviewError, read_preview
@@ -67,13 +68,13 @@ def run_job(job: Job) -> dict[str, Any]:
         catalog = load_catalog(job.catalog)
         resources = read_preview(job.preview_json) if job.preview_json else plan_offline(cfg)
     except (ConfigError, CatalogError, PlanError, PreviewError) as exc:
-        return error_report(job.stack, str(exc))
+        return StackError(job.stack, str(exc))
     est = estimate(resources, cfg, catalog)
     scenarios = what_ifs(resources, cfg, catalog) if job.what_ifs and not est.unpriced else []
     return stack_report(est, scenarios)
 
 
-def _run_all(jobs: Sequence[Job]) -> list[dict[str, Any]]:
+def _run_all(jobs: Sequence[Job]) -> list[StackResult]:
     """Run stacks in parallel processes forked after the heavy imports: each pays only for its plan."""
     if len(jobs) == 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [run_job(job) for job in jobs]
@@ -143,12 +144,12 @@ def _jobs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Job
     return [Job(args.stack, stack_file, config_json, args.preview_json, **common)]
 
 
-def render(docs: list[dict[str, Any]], fmt: str, many: bool, details: bool = False) -> str:
+def render(report: CostReport, fmt: str, details: bool = False) -> str:
     if fmt == "json":
-        return json.dumps({"stacks": docs} if many else docs[0], indent=1, ensure_ascii=False) + "\n"
+        return report.dumps()
     if fmt == "markdown":
-        return markdown.render(docs)
-    return table.render(docs, details=details)
+        return markdown.render(report.stacks)
+    return table.render(report.stacks, details=details)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,21 +158,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "check":
         return int(args.func(args))
     jobs = _jobs(args, parser)
-    docs = _run_all(jobs)
-    sys.stdout.write(render(docs, args.format, many=args.all, details=args.details))
+    report = CostReport(tuple(_run_all(jobs)), single=not args.all)
+    sys.stdout.write(render(report, args.format, details=args.details))
     if args.json_out:
-        args.json_out.write_text(render(docs, "json", many=args.all), encoding="utf-8")
-    code = max(doc["exit_code"] for doc in docs)
-    for doc in docs:
-        if doc.get("status") == "error":
-            print(f"budget check: {doc['stack']}: {doc['error']}", file=sys.stderr)
-        elif doc["unpriced"]:
-            names = ", ".join(f"{u['type']} '{u['name']}'" for u in doc["unpriced"])
-            print(f"budget check: {doc['stack']}: unpriced (fails closed): {names}", file=sys.stderr)
-        elif doc["exit_code"] == 1:
+        args.json_out.write_text(report.dumps(), encoding="utf-8")
+    for doc in report.stacks:
+        if isinstance(doc, StackError):
+            print(f"budget check: {doc.stack}: {doc.error}", file=sys.stderr)
+        elif doc.unpriced:
+            names = ", ".join(f"{u.type} '{u.name}'" for u in doc.unpriced)
+            print(f"budget check: {doc.stack}: unpriced (fails closed): {names}", file=sys.stderr)
+        elif doc.exit_code == ExitCode.OVER:
             print(
-                f"budget check: {doc['stack']} is over budget: TZS {doc['total_tzs']:,} at max size >"
-                f" limit TZS {doc['limit_tzs']:,}",
+                f"budget check: {doc.stack} is over budget: TZS {doc.total_tzs:,} at max size >"
+                f" limit TZS {doc.limit_tzs:,}",
                 file=sys.stderr,
             )
-    return code
+    return report.exit_code

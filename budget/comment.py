@@ -16,11 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from budget.diff import CostDiff, ResourceChange, StackDiff, format_percent, format_tzs
+from budget.diff import CostDiff, ResourceChange, StackDiff
+from budget.report.formatting import format_percent, format_tzs, status_label
 
 MARKER = "<!-- stars-budget-comment -->"
-
-STATUS_LABELS = {"ok": "✅ ok", "warn": "⚠️ warn", "over": "❌ over", "removed": "removed"}
 
 
 # ---------------------------------------------------------------------------------------------- policy
@@ -147,7 +146,7 @@ def render_markdown(
         lines.append(
             f"| {_md(s.stack)} | {format_tzs(s.base_tzs)} | {format_tzs(s.usage_tzs)} | {change} "
             f"| {format_tzs(s.head_tzs)} | {format_tzs(s.limit_tzs) if s.limit_tzs is not None else '–'} "
-            f"| {STATUS_LABELS.get(s.status, s.status)}{' (override)' if s.overridden else ''} |"
+            f"| {status_label(s.status).short(s.status)}{' (override)' if s.overridden else ''} |"
         )
     lines.append("")
     for s in diff.stacks:

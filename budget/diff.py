@@ -8,82 +8,17 @@ of exchange rate between base and head is visible in the TZS change rather than 
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
+
+from budget.report.formatting import format_percent, format_tzs, grid
+from budget.report.model import LineReport, ResourceReport, StackReport
 
 ChangeKind = Literal["added", "removed", "changed"]
 
 #: Changes smaller than this (USD per month) are rounding noise, not a change.
 EPSILON_USD = 0.005
-
-
-class ReportError(ValueError):
-    """A check report that cannot be read; the CLI turns it into exit code 2."""
-
-
-@dataclass(frozen=True)
-class LineCost:
-    """One priced line of a resource as the check reported it."""
-
-    name: str
-    unit: str
-    quantity: float
-    unit_price_usd: float
-    monthly_usd: float
-    source: str
-    usage_based: bool
-
-
-@dataclass(frozen=True)
-class ResourceCost:
-    """One planned resource with its monthly cost and lines."""
-
-    key: str
-    type: str
-    name: str
-    tier: str
-    monthly_usd: float
-    lines: tuple[LineCost, ...]
-
-
-@dataclass(frozen=True)
-class StackCost:
-    """One stack's verdict from the check, reduced to what a diff and a report need."""
-
-    stack: str
-    region: str
-    usd_to_tzs: float
-    limit_tzs: float
-    status: str
-    total_usd: float
-    total_tzs: float
-    totals_usd: Mapping[str, float]
-    resources: Mapping[str, ResourceCost]
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
-    overridden: bool = False
-    basis: str = ""
-
-    @property
-    def usage_usd(self) -> float:
-        """The part of the total that rests on usage assumptions (transfer, requests, LCUs...)."""
-        reported = self.raw.get("usage_based_usd")
-        if isinstance(reported, int | float) and not isinstance(reported, bool):
-            return float(reported)
-        return sum(line.monthly_usd for r in self.resources.values() for line in r.lines if line.usage_based)
-
-    @property
-    def totals_tzs(self) -> dict[str, float]:
-        """min / desired / max in TZS: the check's own figures when it gives them, else converted here."""
-        reported = self.raw.get("totals_tzs")
-        if isinstance(reported, Mapping) and reported:
-            return {k: float(v) for k, v in reported.items() if isinstance(v, int | float)}
-        return {k: v * self.usd_to_tzs for k, v in self.totals_usd.items()}
-
-    def tzs(self, usd: float) -> float:
-        return usd * self.usd_to_tzs
 
 
 @dataclass(frozen=True)
@@ -126,17 +61,17 @@ class StackDiff:
     """One stack's baseline, new cost, change and verdict. A side is None when the stack is new or gone."""
 
     stack: str
-    base: StackCost | None
-    head: StackCost | None
+    base: StackReport | None
+    head: StackReport | None
     resources: tuple[ResourceChange, ...]
 
     @property
     def base_tzs(self) -> float:
-        return self.base.total_tzs if self.base else 0.0
+        return float(self.base.total_tzs) if self.base else 0.0
 
     @property
     def head_tzs(self) -> float:
-        return self.head.total_tzs if self.head else 0.0
+        return float(self.head.total_tzs) if self.head else 0.0
 
     @property
     def change_tzs(self) -> float:
@@ -156,7 +91,7 @@ class StackDiff:
     @property
     def limit_tzs(self) -> float | None:
         side = self.head or self.base
-        return side.limit_tzs if side else None
+        return float(side.limit_tzs) if side else None
 
     @property
     def status(self) -> str:
@@ -208,123 +143,12 @@ class CostDiff:
         return tuple(s for s in self.stacks if s.status == "over")
 
 
-# ---------------------------------------------------------------------------------------------- reading
-
-
-def _number(data: Mapping[str, Any], key: str, where: str) -> float:
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ReportError(f"{where}: '{key}' must be a number, got {value!r}")
-    return float(value)
-
-
-def _line(data: Mapping[str, Any], where: str) -> LineCost:
-    return LineCost(
-        name=str(data.get("name", "")),
-        unit=str(data.get("unit", "")),
-        quantity=float(data.get("quantity") or 0.0),
-        unit_price_usd=float(data.get("unit_price_usd") or 0.0),
-        monthly_usd=_number(data, "monthly_usd", where),
-        source=str(data.get("source", "")),
-        usage_based=bool(data.get("usage_based", False)),
-    )
-
-
-def _resource(data: Mapping[str, Any], where: str) -> ResourceCost:
-    rtype = str(data.get("type", ""))
-    name = str(data.get("name", ""))
-    key = str(data.get("urn") or f"{rtype}::{name}")
-    lines = tuple(_line(item, f"{where} {name}") for item in data.get("lines") or ())
-    return ResourceCost(
-        key=key,
-        type=rtype,
-        name=name,
-        tier=str(data.get("tier") or "other"),
-        monthly_usd=_number(data, "monthly_usd", f"{where} {name}"),
-        lines=lines,
-    )
-
-
-def parse_stack(data: Mapping[str, Any]) -> StackCost:
-    """Read one stack of a check report."""
-    if not isinstance(data, Mapping) or "stack" not in data:
-        raise ReportError(f"not a stack of a budget check report: {str(data)[:80]!r}")
-    name = str(data["stack"])
-    if data.get("status") == "error":
-        raise ReportError(
-            f"{name}: the check could not price this stack: {data.get('error', 'unknown error')}"
-        )
-    resources: dict[str, ResourceCost] = {}
-    for item in data.get("resources") or ():
-        resource = _resource(item, name)
-        resources[resource.key] = resource
-    totals = data.get("totals") or {}
-    total_usd = _number(data, "total_usd", name)
-    rate = _number(data, "usd_to_tzs", name)
-    return StackCost(
-        stack=name,
-        region=str(data.get("region", "")),
-        usd_to_tzs=rate,
-        limit_tzs=_number(data, "limit_tzs", name),
-        status=str(data.get("status", "")),
-        total_usd=total_usd,
-        total_tzs=float(data["total_tzs"]) if "total_tzs" in data else total_usd * rate,
-        totals_usd={k: float(v) for k, v in totals.items() if isinstance(v, int | float)},
-        resources=resources,
-        raw=data,
-        overridden=bool(data.get("overridden", False)),
-        basis=str(data.get("basis", "")),
-    )
-
-
-def stack_entries(data: Any) -> list[Mapping[str, Any]]:
-    """The stacks of a report, whatever its container: one stack, a list, or an object holding them."""
-    if isinstance(data, list):
-        return data
-    if isinstance(data, Mapping):
-        if "stack" in data and "resources" in data:
-            return [data]
-        stacks = data.get("stacks")
-        if isinstance(stacks, list):
-            return stacks
-        if isinstance(stacks, Mapping):
-            return list(stacks.values())
-        values = list(data.values())
-        if values and all(isinstance(v, Mapping) and "stack" in v for v in values):
-            return values
-    raise ReportError("not a budget check report: expected one stack, a list of stacks or {'stacks': [...]}")
-
-
-def parse_report(data: Any) -> dict[str, StackCost]:
-    """Every stack of a report by name (an empty list is a valid report: no stacks yet)."""
-    stacks: dict[str, StackCost] = {}
-    for entry in stack_entries(data):
-        stack = parse_stack(entry)
-        stacks[stack.stack] = stack
-    return stacks
-
-
-def load_report(path: Path) -> dict[str, StackCost]:
-    """Read a saved check report; an empty file counts as "no stacks" (the base had no budget yet)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ReportError(f"cannot read {path}: {exc.strerror}") from exc
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path} is not JSON: {exc}") from exc
-    return parse_report(data)
-
-
 # ---------------------------------------------------------------------------------------------- diffing
 
 
-def _line_changes(base: ResourceCost | None, head: ResourceCost | None) -> tuple[LineChange, ...]:
-    def keyed(resource: ResourceCost | None) -> dict[tuple[str, int], LineCost]:
-        out: dict[tuple[str, int], LineCost] = {}
+def _line_changes(base: ResourceReport | None, head: ResourceReport | None) -> tuple[LineChange, ...]:
+    def keyed(resource: ResourceReport | None) -> dict[tuple[str, int], LineReport]:
+        out: dict[tuple[str, int], LineReport] = {}
         for line in resource.lines if resource else ():
             n = sum(1 for name, _ in out if name == line.name)
             out[(line.name, n)] = line
@@ -334,16 +158,16 @@ def _line_changes(base: ResourceCost | None, head: ResourceCost | None) -> tuple
     changes = []
     for key in list(new) + [k for k in old if k not in new]:
         a, b = old.get(key), new.get(key)
-        base_usd = a.monthly_usd if a else 0.0
-        head_usd = b.monthly_usd if b else 0.0
+        base_usd = float(a.monthly_usd) if a else 0.0
+        head_usd = float(b.monthly_usd) if b else 0.0
         if a and b and abs(head_usd - base_usd) < EPSILON_USD and a.quantity == b.quantity:
             continue
         changes.append(
             LineChange(
                 name=key[0],
                 unit=(b or a).unit,  # type: ignore[union-attr]
-                base_quantity=a.quantity if a else None,
-                head_quantity=b.quantity if b else None,
+                base_quantity=float(a.quantity) if a else None,
+                head_quantity=float(b.quantity) if b else None,
                 base_usd=base_usd,
                 head_usd=head_usd,
             )
@@ -351,15 +175,15 @@ def _line_changes(base: ResourceCost | None, head: ResourceCost | None) -> tuple
     return tuple(changes)
 
 
-def diff_stack(name: str, base: StackCost | None, head: StackCost | None) -> StackDiff:
+def diff_stack(name: str, base: StackReport | None, head: StackReport | None) -> StackDiff:
     """Compare one stack; resources are matched by URN and sorted by the size of their change."""
-    base_res = base.resources if base else {}
-    head_res = head.resources if head else {}
+    base_res = {r.key: r for r in base.resources} if base else {}
+    head_res = {r.key: r for r in head.resources} if head else {}
     changes: list[ResourceChange] = []
     for key in list(head_res) + [k for k in base_res if k not in head_res]:
         a, b = base_res.get(key), head_res.get(key)
-        base_usd = a.monthly_usd if a else 0.0
-        head_usd = b.monthly_usd if b else 0.0
+        base_usd = float(a.monthly_usd) if a else 0.0
+        head_usd = float(b.monthly_usd) if b else 0.0
         kind: ChangeKind = "added" if a is None else "removed" if b is None else "changed"
         lines = _line_changes(a, b)
         if kind == "changed" and abs(head_usd - base_usd) < EPSILON_USD and not lines:
@@ -385,28 +209,13 @@ def diff_stack(name: str, base: StackCost | None, head: StackCost | None) -> Sta
     return StackDiff(stack=name, base=base, head=head, resources=tuple(changes))
 
 
-def diff_reports(base: Mapping[str, StackCost], head: Mapping[str, StackCost]) -> CostDiff:
+def diff_reports(base: Mapping[str, StackReport], head: Mapping[str, StackReport]) -> CostDiff:
     """Compare two reports stack by stack (stacks only on one side are new or removed)."""
     names = list(head) + [n for n in base if n not in head]
     return CostDiff(stacks=tuple(diff_stack(n, base.get(n), head.get(n)) for n in names))
 
 
 # ---------------------------------------------------------------------------------------------- output
-
-
-def format_tzs(value: float, signed: bool = False) -> str:
-    """TZS are shown whole, with thousands separators; a sign only where a change is meant."""
-    rounded = round(value)
-    text = f"{abs(rounded):,}"
-    if signed:
-        return ("+" if rounded > 0 else "-" if rounded < 0 else "±") + text
-    return ("-" if rounded < 0 else "") + text
-
-
-def format_percent(value: float | None) -> str:
-    if value is None:
-        return "new"
-    return f"{value:+.1f}%"
 
 
 def to_json(diff: CostDiff) -> dict[str, Any]:
@@ -460,19 +269,6 @@ def to_json(diff: CostDiff) -> dict[str, Any]:
     }
 
 
-def _table(rows: Iterable[Iterable[str]], header: Iterable[str], right: set[int]) -> list[str]:
-    grid = [list(header), *[list(r) for r in rows]]
-    widths = [max(len(row[i]) for row in grid) for i in range(len(grid[0]))]
-
-    def fmt(row: list[str]) -> str:
-        cells = (
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        )
-        return "  ".join(cells).rstrip()
-
-    return [fmt(grid[0]), "  ".join("-" * w for w in widths), *(fmt(r) for r in grid[1:])]
-
-
 def render_table(diff: CostDiff, top: int = 10) -> str:
     """The terminal form: one summary table, then each stack's changed resources."""
     header = ["stack", "baseline TZS", "new TZS", "change TZS", "change", "limit TZS", "status"]
@@ -488,7 +284,7 @@ def render_table(diff: CostDiff, top: int = 10) -> str:
         ]
         for s in diff.stacks
     ]
-    out = _table(rows, header, right={1, 2, 3, 4, 5})
+    out = grid(header, rows, right={1, 2, 3, 4, 5})
     for s in diff.stacks:
         if not s.resources:
             continue
@@ -505,8 +301,8 @@ def render_table(diff: CostDiff, top: int = 10) -> str:
             ]
             for r in s.resources[:top]
         ]
-        out += _table(
-            res_rows, ["change", "resource", "type", "tier", "USD before", "USD after", "TZS"], {4, 5, 6}
+        out += grid(
+            ["change", "resource", "type", "tier", "USD before", "USD after", "TZS"], res_rows, {4, 5, 6}
         )
         if len(s.resources) > top:
             out.append(f"... and {len(s.resources) - top} more")

@@ -12,7 +12,6 @@ Unpriced resources are never overridable.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,10 +19,11 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pulumi
 
+from budget.exit_codes import ExitCode
+from budget.report.model import CostReport, ReportError, StackReport
 from components.config import StackConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,33 +81,36 @@ def enforce_budget(cfg: StackConfig, run: Runner = subprocess.run) -> GuardResul
             env=_clean_env(),
         )
         report = (proc.stdout or "") + (proc.stderr or "")
-        doc: dict[str, Any] | None = None
+        doc: StackReport | None = None
         if json_out.exists():
-            doc = json.loads(json_out.read_text(encoding="utf-8"))
-    if proc.returncode == 2:
+            try:
+                doc = CostReport.loads(json_out.read_text(encoding="utf-8")).verdicts().get(cfg.stack)
+            except ReportError:
+                doc = None
+    if proc.returncode == ExitCode.INVALID:
         raise BudgetRefused(
             f"budget check for stack {cfg.stack}: invalid input or unpriced resources (never overridable);"
             f" nothing was changed.\n{report}"
         )
-    if proc.returncode == 1:
+    if proc.returncode == ExitCode.OVER:
         raise BudgetRefused(
             f"budget check for stack {cfg.stack}: over budget; nothing was changed. To deploy anyway, set"
             f" stars:budget.override with a reason and approved_by.\n{report}"
         )
-    if proc.returncode != 0 or doc is None:
+    if proc.returncode != ExitCode.OK or doc is None:
         raise BudgetRefused(f"budget check for stack {cfg.stack} failed (exit {proc.returncode}).\n{report}")
     override = cfg.budget.override
     reason = None
-    if doc.get("overridden") and override is not None:
+    if doc.overridden and override is not None:
         reason = override.reason
         pulumi.log.warn(
             f"budget override for stack {cfg.stack} by {override.approved_by}: {override.reason}"
-            f" (TZS {doc['total_tzs']:,} at max size > limit TZS {doc['limit_tzs']:,})"
+            f" (TZS {doc.total_tzs:,} at max size > limit TZS {doc.limit_tzs:,})"
         )
     pulumi.log.info(report)
     return GuardResult(
-        status=doc["status"],
-        total_tzs=int(doc["total_tzs"]),
-        total_usd=float(doc["total_usd"]),
+        status=doc.status,
+        total_tzs=int(doc.total_tzs),
+        total_usd=float(doc.total_usd),
         override_reason=reason,
     )

@@ -16,13 +16,14 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from budget.diff import StackCost, format_tzs
+from budget.model import SIZES
+from budget.report.formatting import format_tzs
+from budget.report.model import StackReport, WhatIfReport
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 #: Tier colours, colour-blind safe (Okabe-Ito), in the order tiers are drawn.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999", "#000000")
-ESTIMATED_STATUSES = ("RECALLED", "ESTIMATE")
 
 CHART_WIDTH = 760.0
 BAR_X, BAR_Y, BAR_H = 10.0, 30.0, 34.0
@@ -60,7 +61,7 @@ class Driver:
 class PhaseView:
     """Everything the template draws for one stack."""
 
-    stack: StackCost
+    stack: StackReport
     segments: tuple[Segment, ...]
     limit_x: float
     warn_x: float | None
@@ -75,7 +76,7 @@ class PhaseView:
     share_of_limit: float
     bar_tzs: float
     warn_tzs: float | None
-    what_ifs: tuple[Mapping[str, Any], ...]
+    what_ifs: tuple[WhatIfReport, ...]
     cannot_fit: tuple[str, ...]
 
     @property
@@ -90,14 +91,6 @@ class PhaseView:
     def costly_assumptions(self) -> tuple[Driver, ...]:
         """The assumption lines that cost something (free-tier lines at TZS 0 are only counted)."""
         return tuple(d for d in self.assumptions if round(d.tzs) > 0)
-
-
-def line_estimated(line: Mapping[str, Any]) -> bool:
-    """Whether a line rests on a RECALLED or ESTIMATE figure (the check's flag, else its citation)."""
-    if "estimated" in line:
-        return bool(line["estimated"])
-    source = str(line.get("source", ""))
-    return any(f"[{s}]" in source or f"({s})" in source for s in ESTIMATED_STATUSES)
 
 
 def _quantity(value: Any, unit: str) -> str:
@@ -119,41 +112,38 @@ def _nice_step(span: float) -> float:
     return 10 * power
 
 
-def _drivers(stack: StackCost) -> list[Driver]:
-    out = []
-    for resource in stack.raw.get("resources") or ():
-        for line in resource.get("lines") or ():
-            out.append(
-                Driver(
-                    resource=str(resource.get("name", "")),
-                    tier=str(resource.get("tier") or "other"),
-                    line=str(line.get("name", "")),
-                    quantity=_quantity(line.get("quantity"), str(line.get("unit", ""))),
-                    unit_price_usd=float(line.get("unit_price_usd") or 0.0),
-                    tzs=stack.tzs(float(line.get("monthly_usd") or 0.0)),
-                    source=str(line.get("source", "")),
-                    usage_based=bool(line.get("usage_based")),
-                    estimated=line_estimated(line),
-                )
-            )
+def _drivers(stack: StackReport) -> list[Driver]:
+    out = [
+        Driver(
+            resource=resource.name,
+            tier=resource.tier,
+            line=line.name,
+            quantity=_quantity(line.quantity, line.unit),
+            unit_price_usd=float(line.unit_price_usd),
+            tzs=stack.tzs(float(line.monthly_usd)),
+            source=line.source,
+            usage_based=line.usage_based,
+            estimated=line.estimated,
+        )
+        for resource in stack.resources
+        for line in resource.lines
+    ]
     out.sort(key=lambda d: -d.tzs)
     return out
 
 
-def phase_view(stack: StackCost, tier_order: list[str], top: int = 8) -> PhaseView:
+def phase_view(stack: StackReport, tier_order: list[str], top: int = 8) -> PhaseView:
     """Lay out one stack's chart: tier segments, the limit, the warning level and the min-max range."""
     by_tier: dict[str, float] = {}
-    for resource in stack.resources.values():
+    for resource in stack.resources:
         by_tier[resource.tier] = by_tier.get(resource.tier, 0.0) + resource.monthly_usd
-    reported = [t for t in stack.raw.get("tiers") or () if isinstance(t, Mapping) and "tier" in t]
-    if reported:  # the check's own (unrounded) tier sums, so the bars equal its numbers exactly
-        by_tier = {str(t["tier"]): float(t.get("monthly_usd") or 0.0) for t in reported}
+    if stack.tiers:  # the check's own tier sums, so the bars equal its numbers exactly
+        by_tier = {t.tier: float(t.monthly_usd) for t in stack.tiers}
     for tier in by_tier:
         if tier not in tier_order:
             tier_order.append(tier)
-    range_tzs = {k: v for k, v in stack.totals_tzs.items() if k in ("min", "desired", "max")}
-    raw_warn = stack.raw.get("warn_tzs")
-    warn_tzs = float(raw_warn) if isinstance(raw_warn, int | float) else None
+    range_tzs = {size: float(stack.tzs_by_size.at(size)) for size in SIZES}
+    warn_tzs = float(stack.warn_tzs) if stack.warn_tzs is not None else None
     bar_tzs = stack.tzs(sum(by_tier.values()))
     scale_max = max([stack.limit_tzs, bar_tzs, stack.total_tzs, *range_tzs.values()]) * 1.08
     step = _nice_step(scale_max)
@@ -207,10 +197,8 @@ def phase_view(stack: StackCost, tier_order: list[str], top: int = 8) -> PhaseVi
         share_of_limit=100.0 * stack.total_tzs / stack.limit_tzs if stack.limit_tzs else 0.0,
         bar_tzs=bar_tzs,
         warn_tzs=warn_tzs,
-        what_ifs=tuple(
-            w for w in stack.raw.get("what_ifs") or () if isinstance(w, Mapping) and w.get("computable")
-        ),
-        cannot_fit=tuple(str(x) for x in stack.raw.get("cannot_fit") or ()),
+        what_ifs=tuple(w for w in stack.what_ifs if w.computable),
+        cannot_fit=stack.cannot_fit,
     )
 
 
@@ -218,7 +206,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
 
 
-def render_html(stacks: Iterable[StackCost], generated: dt.datetime | None = None, title: str = "") -> str:
+def render_html(stacks: Iterable[StackReport], generated: dt.datetime | None = None, title: str = "") -> str:
     """The whole page for the given stacks, in their order."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["tzs"] = format_tzs

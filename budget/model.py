@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from budget.catalog import Price
 
-SIZES: tuple[str, str, str] = ("min", "desired", "max")
+Size = Literal["min", "desired", "max"]
+#: The three fleet sizes every cost is reported at; the policy judges ``max``.
+SIZES: tuple[Size, Size, Size] = ("min", "desired", "max")
+#: A stack's verdict against its limit.
+Status = Literal["ok", "warn", "over"]
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,10 @@ override (with a reason) lets an over-budget stack proceed; nothing lets an unpr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from budget.estimator import Estimate
-
-Status = Literal["ok", "warn", "over"]
-EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2
+from budget.exit_codes import ExitCode
+from budget.model import Status
 
 
 @dataclass(frozen=True)
@@ -24,13 +22,13 @@ class Verdict:
     unpriced: int
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         """0 within budget (or overridden), 1 over budget, 2 anything unpriced (never overridable)."""
         if self.unpriced:
-            return EXIT_INVALID
+            return ExitCode.INVALID
         if self.status == "over" and not self.overridden:
-            return EXIT_OVER
-        return EXIT_OK
+            return ExitCode.OVER
+        return ExitCode.OK
 
 
 def status_for(total_tzs: float, limit_tzs: float, warn_tzs: float) -> Status:

@@ -35,6 +35,20 @@ def _name(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
+def _check_links(state: dict[str, Any], where: str) -> None:
+    """``parent``, ``id`` and ``propertyDependencies`` link resources: a wrong shape is refused."""
+    for key in ("parent", "id"):
+        if state.get(key) is not None and not isinstance(state[key], str):
+            raise PreviewError(f"{where}.{key} must be a string")
+    deps = state.get("propertyDependencies")
+    if deps is None:
+        return
+    if not isinstance(deps, dict) or not all(
+        isinstance(urns, list) and all(isinstance(u, str) for u in urns) for urns in deps.values()
+    ):
+        raise PreviewError(f"{where}.propertyDependencies must map input names to lists of URNs")
+
+
 def parse_preview(document: Any, where: str = "preview") -> list[PlannedResource]:
     """The planned resources of a preview document."""
     if not isinstance(document, dict) or not isinstance(document.get("steps"), list):
@@ -55,6 +69,7 @@ def parse_preview(document: Any, where: str = "preview") -> list[PlannedResource
             raise PreviewError(f"{where}: steps[{n}].newState needs 'urn' and 'type'")
         if not isinstance(state.get("inputs", {}), dict):
             raise PreviewError(f"{where}: steps[{n}].newState.inputs is not an object")
+        _check_links(state, f"{where}: steps[{n}].newState")
         states[urn] = state
     parents: dict[str, str] = {}
     resources = []
@@ -75,7 +90,7 @@ def parse_preview(document: Any, where: str = "preview") -> list[PlannedResource
                 id=state.get("id") or None,
                 custom=bool(state.get("custom", True)),
                 parent=parent,
-                property_dependencies={k: list(v) for k, v in deps.items() if isinstance(v, list)},
+                property_dependencies={k: list(v) for k, v in deps.items()},
             )
         )
     return resources

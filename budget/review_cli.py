@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from budget.exit_codes import ExitCode
+
 if TYPE_CHECKING:
     from budget.comment import CommentPolicy
     from budget.diff import CostDiff
-
-EXIT_OK, EXIT_POLICY, EXIT_INPUT = 0, 1, 2
 
 
 def _add_policy_options(p: argparse.ArgumentParser) -> None:
@@ -56,7 +56,8 @@ def _policy(args: argparse.Namespace) -> CommentPolicy:
 
 
 def _load_diff(args: argparse.Namespace) -> CostDiff:
-    from budget.diff import diff_reports, load_report
+    from budget.diff import diff_reports
+    from budget.report.model import load_report
 
     base = load_report(Path(args.base)) if args.base else {}
     return diff_reports(base, load_report(Path(args.head)))
@@ -74,13 +75,14 @@ def run_diff(args: argparse.Namespace) -> int:
     import json
 
     from budget.comment import render_markdown
-    from budget.diff import ReportError, render_table, to_json
+    from budget.diff import render_table, to_json
+    from budget.report.model import ReportError
 
     try:
         diff = _load_diff(args)
     except ReportError as exc:
         print(f"budget diff: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INVALID
     policy = _policy(args)
     if args.format == "json":
         text = json.dumps(to_json(diff), indent=2) + "\n"
@@ -92,7 +94,7 @@ def run_diff(args: argparse.Namespace) -> int:
     reasons = policy.failures(diff)
     for reason in reasons:
         print(f"budget diff: {reason}", file=sys.stderr)
-    return EXIT_POLICY if reasons else EXIT_OK
+    return ExitCode.OVER if reasons else ExitCode.OK
 
 
 def _github_output(path: str | None, values: dict[str, str]) -> None:
@@ -106,13 +108,13 @@ def _github_output(path: str | None, values: dict[str, str]) -> None:
 def run_comment(args: argparse.Namespace) -> int:
     """``comment``: write the PR comment body and create or update it on the pull request."""
     from budget.comment import GitHubComments, GitHubError, plan_action, publish, render_markdown
-    from budget.diff import ReportError
+    from budget.report.model import ReportError
 
     try:
         diff = _load_diff(args)
     except ReportError as exc:
         print(f"budget comment: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INVALID
     policy = _policy(args)
     body = render_markdown(diff, policy, top=args.top)
     post = policy.should_post(diff)
@@ -130,7 +132,7 @@ def run_comment(args: argparse.Namespace) -> int:
             print(
                 f"budget comment: need --repo (or GITHUB_REPOSITORY) and ${args.token_env}", file=sys.stderr
             )
-            return EXIT_INPUT
+            return ExitCode.INVALID
         client = GitHubComments(
             args.api_url or os.environ.get("GITHUB_API_URL", "https://api.github.com"), repo, token
         )
@@ -138,7 +140,7 @@ def run_comment(args: argparse.Namespace) -> int:
             action = publish(client, args.pr, body, post)
         except GitHubError as exc:
             print(f"budget comment: {exc}", file=sys.stderr)
-            return EXIT_INPUT
+            return ExitCode.INVALID
         print(f"budget comment: {action.kind} ({action.reason})", file=sys.stderr)
     _github_output(
         args.github_output or os.environ.get("GITHUB_OUTPUT"),
@@ -153,7 +155,7 @@ def run_comment(args: argparse.Namespace) -> int:
     reasons = policy.failures(diff)
     for reason in reasons:
         print(f"budget comment: {reason}", file=sys.stderr)
-    return EXIT_POLICY if reasons else EXIT_OK
+    return ExitCode.OVER if reasons else ExitCode.OK
 
 
 def _add_diff_inputs(p: argparse.ArgumentParser) -> None:
@@ -164,21 +166,21 @@ def _add_diff_inputs(p: argparse.ArgumentParser) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """``report``: the HTML page for every stack (from a saved check report, or by running the check)."""
-    from budget.diff import ReportError, load_report, parse_report
     from budget.html_report import render_html
+    from budget.report.model import ReportError, load_report, parse_report
 
     try:
         stacks = load_report(Path(args.input)) if args.input else parse_report(_check_all())
     except ReportError as exc:
         print(f"budget report: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INVALID
     if not stacks:
         print("budget report: no stacks to report", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INVALID
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(render_html(stacks.values()), encoding="utf-8")
     print(f"budget report: wrote {args.output} ({len(stacks)} stacks)", file=sys.stderr)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _check_all() -> Any:
@@ -186,7 +188,7 @@ def _check_all() -> Any:
     import json
     import subprocess
 
-    from budget.diff import ReportError
+    from budget.report.model import ReportError
 
     cmd = [sys.executable, "-m", "budget", "check", "--all", "--format", "json"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -207,12 +209,12 @@ def run_prices_show(args: argparse.Namespace) -> int:
         catalog = load_catalog(Path(args.catalog))
     except CatalogError as exc:
         print(f"budget prices: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INVALID
     if args.region and args.region not in catalog.regions:
         print(f"budget prices: region {args.region} is not in the catalog", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INVALID
     sys.stdout.write(show(catalog, region=args.region, fmt=args.format))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def run_prices_refresh(args: argparse.Namespace) -> int:
@@ -231,7 +233,7 @@ def run_prices_refresh(args: argparse.Namespace) -> int:
             "AWS_SECRET_ACCESS_KEY. The catalog was not changed.",
             file=sys.stderr,
         )
-        return EXIT_INPUT
+        return ExitCode.INVALID
     client = session.client("pricing", region_name=PRICING_REGION)
     try:
         result = refresh(client, Path(args.catalog), args.region, dry_run=args.dry_run)
@@ -240,12 +242,12 @@ def run_prices_refresh(args: argparse.Namespace) -> int:
             f"budget prices refresh: the Price List API failed: {exc}. The catalog was not changed.",
             file=sys.stderr,
         )
-        return EXIT_INPUT
+        return ExitCode.INVALID
     except CatalogError as exc:
         print(f"budget prices refresh: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return ExitCode.INVALID
     sys.stdout.write(render_refresh(result))
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def register(subparsers: Any) -> None:

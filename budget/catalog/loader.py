@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import yaml
 
-Status = Literal["CONFIRMED", "CONFIRMED-3P", "DERIVED", "RECALLED", "ESTIMATE"]
+PriceStatus = Literal["CONFIRMED", "CONFIRMED-3P", "DERIVED", "RECALLED", "ESTIMATE"]
 STATUSES: tuple[str, ...] = ("CONFIRMED", "CONFIRMED-3P", "DERIVED", "RECALLED", "ESTIMATE")
 #: Statuses whose figure is printed in a source or computed from printed figures by a stated rule.
 CONFIRMED_STATUSES = frozenset({"CONFIRMED", "CONFIRMED-3P", "DERIVED"})
@@ -45,7 +45,7 @@ class Price:
     unit: str
     source: str
     source_date: str
-    status: Status
+    status: PriceStatus
     is_price: bool
 
     @property

@@ -3,41 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-ICON = {"ok": "✅", "warn": "⚠️", "over": "❌", "error": "⛔"}
+from budget.model import SIZES
+from budget.report.formatting import status_label
+from budget.report.model import StackError, StackResult
 
 
-def render_stack(doc: dict[str, Any]) -> str:
-    if doc.get("status") == "error":
-        return f"### ⛔ `{doc['stack']}`: error\n\n```\n{doc['error']}\n```\n"
-    rate = doc["usd_to_tzs"]
+def render_stack(doc: StackResult) -> str:
+    if isinstance(doc, StackError):
+        return f"### {status_label('error').icon} `{doc.stack}`: error\n\n```\n{doc.error}\n```\n"
+    rate = doc.usd_to_tzs
+    tzs = doc.tzs_by_size
     out = [
-        f"### {ICON[doc['status']]} `{doc['stack']}` ({doc['region']}): **{doc['status']}**,"
-        f" TZS {doc['total_tzs']:,} at max size vs limit TZS {doc['limit_tzs']:,}",
+        f"### {status_label(doc.status).icon} `{doc.stack}` ({doc.region}): **{doc.status}**,"
+        f" TZS {doc.total_tzs:,} at max size vs limit TZS {doc.limit_tzs:,}",
         "",
-        f"USD→TZS {rate:,.0f} ({doc['usd_to_tzs_date']}); warning level TZS {doc['warn_tzs']:,}.",
+        f"USD→TZS {rate:,.0f} ({doc.usd_to_tzs_date}); warning level TZS {doc.warn_tzs:,}.",
         "",
         "| | min | desired | max |",
         "|---|---:|---:|---:|",
-        "| USD / month | " + " | ".join(f"{doc['totals'][s]:,.2f}" for s in ("min", "desired", "max")) + " |",
-        "| TZS / month | "
-        + " | ".join(f"{doc['totals_tzs'][s]:,}" for s in ("min", "desired", "max"))
-        + " |",
+        "| USD / month | " + " | ".join(f"{doc.totals.at(s):,.2f}" for s in SIZES) + " |",
+        "| TZS / month | " + " | ".join(f"{tzs.at(s):,.0f}" for s in SIZES) + " |",
         "",
         "| tier | max USD | max TZS |",
         "|---|---:|---:|",
     ]
-    out += [
-        f"| {t['tier']} | {t['monthly_usd']:,.2f} | {t['monthly_usd'] * rate:,.0f} |" for t in doc["tiers"]
-    ]
+    out += [f"| {t.tier} | {t.monthly_usd:,.2f} | {t.monthly_usd * rate:,.0f} |" for t in doc.tiers]
     out += ["", "**Top cost drivers**", "", "| resource | line | USD | share |", "|---|---|---:|---:|"]
     out += [
-        f"| {d['resource']} | {d['line']}{' (usage)' if d['usage_based'] else ''} | {d['monthly_usd']:,.2f} |"
-        f" {100 * d['share']:.0f}% |"
-        for d in doc["top_drivers"]
+        f"| {d.resource} | {d.line}{' (usage)' if d.usage_based else ''} | {d.monthly_usd:,.2f} |"
+        f" {100 * d.share:.0f}% |"
+        for d in doc.top_drivers
     ]
-    if doc["what_ifs"]:
+    if doc.what_ifs:
         out += [
             "",
             "**What would fit** (max size)",
@@ -45,24 +43,24 @@ def render_stack(doc: dict[str, Any]) -> str:
             "| what-if | USD | TZS | fits |",
             "|---|---:|---:|---|",
         ]
-        for w in doc["what_ifs"]:
-            if w["computable"]:
-                fits = "yes" if w["fits"] else "no"
-                out.append(f"| {w['title']} | {w['total_usd']:,.2f} | {w['total_tzs']:,} | {fits} |")
+        for w in doc.what_ifs:
+            if w.computable:
+                fits = "yes" if w.fits else "no"
+                out.append(f"| {w.title} | {w.total_usd:,.2f} | {w.total_tzs:,} | {fits} |")
             else:
-                out.append(f"| {w['title']} | - | - | not computable |")
-    out += [f"\n> {s}" for s in doc["cannot_fit"]]
-    if doc["override"]:
-        out.append(f"\n**Override** by {doc['override']['approved_by']}: {doc['override']['reason']}")
-    if doc["unpriced"]:
-        out += ["", f"**Unpriced ({len(doc['unpriced'])})**: the check fails closed.", ""]
-        out += [f"- `{u['type']}` `{u['name']}`: {u['reason']}" for u in doc["unpriced"]]
+                out.append(f"| {w.title} | - | - | not computable |")
+    out += [f"\n> {s}" for s in doc.cannot_fit]
+    if doc.override:
+        out.append(f"\n**Override** by {doc.override.approved_by}: {doc.override.reason}")
+    if doc.unpriced:
+        out += ["", f"**Unpriced ({len(doc.unpriced)})**: the check fails closed.", ""]
+        out += [f"- `{u.type}` `{u.name}`: {u.reason}" for u in doc.unpriced]
     out.append(
-        f"\n<sub>{doc['lines']} cost lines, {doc['usage_based_lines']} usage-based, {doc['estimated_lines']}"
+        f"\n<sub>{doc.lines} cost lines, {doc.usage_based_lines} usage-based, {doc.estimated_lines}"
         " on estimated prices (RECALLED/ESTIMATE).</sub>"
     )
     return "\n".join(out) + "\n"
 
 
-def render(docs: Sequence[dict[str, Any]]) -> str:
+def render(docs: Sequence[StackResult]) -> str:
     return "## Budget check\n\n" + "\n".join(render_stack(doc) for doc in docs)

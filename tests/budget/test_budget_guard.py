@@ -129,12 +129,15 @@ def test_guard_returns_the_override_reason_for_export():
         update={"override": BudgetOverride(reason="launch month ok", approved_by="cfo")}
     )
     cfg = cfg.model_copy(update={"budget": override})
-    doc = {
+    doc = {  # the fields the guard reads, in the check's JSON shape for one stack
+        "stack": "phase1",
         "status": "over",
         "overridden": True,
         "total_tzs": 2_000_000,
         "total_usd": 800.0,
+        "usd_to_tzs": 2500.0,
         "limit_tzs": 400_000,
+        "resources": [],
     }
     result = enforce_budget(cfg, run=_fake(0, doc))
     assert result.override_reason == "launch month ok" and result.total_tzs == 2_000_000

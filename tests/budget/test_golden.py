@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from budget.comment import render_markdown
-from budget.diff import diff_reports, load_report, render_table, to_json
+from budget.diff import diff_reports, render_table, to_json
 from budget.html_report import render_html
 from budget.report import markdown, table
+from budget.report.model import CostReport, load_report
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -62,7 +63,7 @@ def test_check_json(check_all: str) -> None:
 
 
 def test_check_table_and_markdown(check_all: str) -> None:
-    docs = json.loads(check_all)["stacks"]
+    docs = CostReport.loads(check_all).stacks
     _compare("check-all.txt", table.render(docs, details=True))
     _compare("check-all.md", markdown.render(docs))
 
@@ -88,3 +89,11 @@ def test_diff_of_the_phase_stacks_against_themselves(check_all: str, tmp_path: P
     diff = diff_reports(stacks, stacks)
     assert not diff.changed
     _compare("comment-unchanged.md", render_markdown(diff))
+
+
+def test_the_report_model_round_trips_the_documented_json(check_all: str) -> None:
+    """Reading the check's JSON into the typed model and writing it again changes nothing."""
+    assert CostReport.loads(check_all).dumps() == check_all
+    one = json.loads(check_all)["stacks"][0]
+    single = json.dumps(one, indent=1, ensure_ascii=False) + "\n"
+    assert CostReport.loads(single).dumps() == single

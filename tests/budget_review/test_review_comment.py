@@ -17,7 +17,8 @@ import pytest
 from review_data import DATA, clone, load, stack_of, write
 
 from budget.comment import MARKER, CommentPolicy, plan_action, render_markdown
-from budget.diff import diff_reports, parse_report
+from budget.diff import diff_reports
+from budget.report.model import parse_report
 from budget.review_cli import main
 
 
@@ -246,7 +247,7 @@ def test_an_owner_override_is_shown_but_does_not_fail(base_report: Any, head_rep
 
 
 def test_a_stack_the_check_could_not_price_is_an_input_error(head_report: Any) -> None:
-    from budget.diff import ReportError
+    from budget.report.model import ReportError
 
     head = clone(head_report)
     stack_of(head, "phase1").update(status="error", error="config: stars:api.instance_type")

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from review_data import clone, stack_of, write
 
-from budget.diff import ReportError, diff_reports, load_report, parse_report, render_table, to_json
+from budget.diff import diff_reports, render_table, to_json
+from budget.report.model import ReportError, load_report, parse_report
 from budget.review_cli import main
 
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from review_data import DATA
 
-from budget.diff import format_tzs, load_report
-from budget.html_report import line_estimated, render_html
+from budget.html_report import render_html
+from budget.report.formatting import format_tzs
+from budget.report.model import LineReport, load_report
 from tests.browser import chromium
 
 
@@ -31,11 +32,16 @@ def test_page_is_self_contained(tmp_path: Path) -> None:
     assert html.count('<section class="phase"') == 3
 
 
+def _estimated(line: dict[str, Any]) -> bool:
+    return LineReport.from_json({"monthly_usd": 1.0, **line}, "test").estimated
+
+
 def test_estimated_lines_are_recognised() -> None:
-    assert line_estimated({"estimated": True})
-    assert not line_estimated({"estimated": False, "source": "x [ESTIMATE]"})
-    assert line_estimated({"source": "no figure found; x 1.30 [ESTIMATE]"})
-    assert not line_estimated({"source": "infracost golden file, n/a [CONFIRMED]"})
+    assert _estimated({"estimated": True})
+    assert not _estimated({"estimated": False, "source": "x [ESTIMATE]"})
+    # a document written before the flag existed: the citation's status decides
+    assert _estimated({"source": "no figure found; x 1.30 [ESTIMATE]"})
+    assert not _estimated({"source": "infracost golden file, n/a [CONFIRMED]"})
 
 
 @pytest.fixture(scope="module")

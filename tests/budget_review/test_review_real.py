@@ -14,8 +14,10 @@ import yaml
 from test_review_html import browser  # noqa: F401  (fixture)
 
 from budget.comment import CommentPolicy, render_markdown
-from budget.diff import diff_reports, format_tzs, parse_report
+from budget.diff import diff_reports
 from budget.html_report import render_html
+from budget.report.formatting import format_tzs
+from budget.report.model import parse_report
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,0 +1,193 @@
+"""Property-based fuzzing of every parser of outside input in budget/: previews, stack files, reports.
+
+Each parser must either return its typed result or raise its own documented error (which the commands turn
+into a clear message and exit code 2): never another exception, never a silent partial result. Pricing
+what a hostile preview describes must fail closed (an ``Unpriced`` entry), never crash the check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from budget_helpers import stack_cfg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from budget.catalog import load_catalog
+from budget.estimator import estimate
+from budget.model import PricedResource
+from budget.preview import PreviewError, parse_preview
+from budget.report.model import CostReport, ReportError
+from budget.rules import FREE, RULES
+from components.config import ConfigError, parse_stack_config, read_stack_file
+
+GOLDEN = Path(__file__).parent / "golden"
+#: Examples per property in CI; ``STARS_FUZZ_EXAMPLES=5000`` for a long run.
+FUZZ = settings(
+    max_examples=int(os.environ.get("STARS_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+CATALOG = load_catalog()
+
+scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=20)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+#: Input names the rules read, so generated inputs reach the rules' arithmetic, not only their lookups.
+INPUT_KEYS = (
+    "instanceType",
+    "minSize",
+    "maxSize",
+    "desiredCapacity",
+    "launchTemplate",
+    "mixedInstancesPolicy",
+    "blockDeviceMappings",
+    "instanceClass",
+    "allocatedStorage",
+    "storageType",
+    "multiAz",
+    "nodeType",
+    "numCacheClusters",
+    "loadBalancerType",
+    "internal",
+    "subnets",
+    "priceClass",
+    "vpcEndpointType",
+    "period",
+    "tags",
+    "engine",
+    "replicateSourceDb",
+)
+rule_inputs = st.dictionaries(st.sampled_from(INPUT_KEYS), json_values, max_size=8)
+types = st.sampled_from(sorted(RULES) + sorted(FREE)) | st.text(max_size=30)
+
+
+@st.composite
+def steps(draw: st.DrawFn) -> dict[str, Any]:
+    typ = draw(types)
+    name = draw(st.text(min_size=1, max_size=12))
+    state: dict[str, Any] = {
+        "urn": f"urn:pulumi:fuzz::stars::{typ}::{name}",
+        "type": typ,
+        "inputs": draw(rule_inputs),
+    }
+    if draw(st.booleans()):
+        state["propertyDependencies"] = draw(json_values)
+    if draw(st.booleans()):
+        state["parent"] = draw(json_values)
+    if draw(st.booleans()):
+        state["id"] = draw(json_values)
+    op = draw(st.sampled_from(["create", "same", "update", "replace", "delete", "read", "refresh", ""]))
+    return {"op": op, "newState": state}
+
+
+@FUZZ
+@given(json_values)
+def test_any_json_is_a_preview_or_a_preview_error(document: Any) -> None:
+    try:
+        resources = parse_preview(document)
+    except PreviewError:
+        return
+    assert isinstance(resources, list)
+
+
+@FUZZ
+@given(st.lists(steps(), max_size=6))
+def test_hostile_previews_are_priced_or_refused_never_crash(step_list: list[dict[str, Any]]) -> None:
+    try:
+        resources = parse_preview({"steps": step_list})
+    except PreviewError:
+        return
+    est = estimate(resources, stack_cfg(), CATALOG)
+    assert len(est.priced) + len(est.unpriced) == len(resources)
+    for priced in est.priced:
+        assert isinstance(priced, PricedResource)
+        total = priced.monthly("max")
+        assert total == total and total >= 0, f"{priced.resource.type}: {total}"  # not NaN, not negative
+
+
+stack_values = st.dictionaries(
+    st.sampled_from(
+        ["aws:region", "stars:phase", "stars:api", "stars:database", "stars:budget", "stars:usage", "stars:x"]
+    )
+    | st.text(max_size=15),
+    json_values,
+    max_size=6,
+)
+
+
+@FUZZ
+@given(stack_values)
+def test_any_stack_config_is_valid_or_a_config_error(values: dict[str, Any]) -> None:
+    try:
+        parse_stack_config("fuzz", values)
+    except ConfigError as exc:
+        assert str(exc).startswith("invalid stack configuration")
+
+
+@FUZZ
+@given(st.text(max_size=200) | json_values.map(lambda v: yaml.safe_dump({"config": v})))
+def test_any_stack_file_is_read_or_refused(tmp_path_factory: Any, text: str) -> None:
+    path = tmp_path_factory.mktemp("stack") / "Pulumi.fuzz.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        parse_stack_config("fuzz", read_stack_file(path))
+    except ConfigError:
+        return
+
+
+@FUZZ
+@given(json_values)
+def test_any_json_is_a_report_or_a_report_error(document: Any) -> None:
+    try:
+        CostReport.from_json(document)
+    except ReportError:
+        return
+
+
+def _mutations(doc: Any) -> st.SearchStrategy[Any]:
+    """The golden report with one value somewhere replaced by anything."""
+    paths: list[tuple[Any, ...]] = []
+
+    def walk(node: Any, path: tuple[Any, ...]) -> None:
+        paths.append(path)
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, (*path, key))
+        elif isinstance(node, list):
+            for i, value in enumerate(node[:3]):
+                walk(value, (*path, i))
+
+    walk(doc, ())
+
+    def mutate(args: tuple[tuple[Any, ...], Any]) -> Any:
+        path, value = args
+        copy = json.loads(json.dumps(doc))
+        if not path:
+            return value
+        node = copy
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        return copy
+
+    return st.tuples(st.sampled_from(paths), json_values).map(mutate)
+
+
+GOLDEN_STACK = json.loads((GOLDEN / "check-all.json").read_text(encoding="utf-8"))["stacks"][0]
+
+
+@FUZZ
+@given(_mutations(GOLDEN_STACK))
+def test_a_report_with_one_bad_value_is_read_or_refused(document: Any) -> None:
+    try:
+        CostReport.from_json(document)
+    except ReportError:
+        return
