@@ -1,6 +1,6 @@
 """Offline input: run the Pulumi program under mocks and take every resource it registers.
 
-The program's own planner (``components.mocks.plan_resources``) calls ``build_stack`` directly, never
+The program's own planner (``components.planning.mocks.plan_resources``) calls ``build_stack`` directly, never
 ``__main__``, so the budget guard does not recurse. The check prices exactly what would be deployed.
 """
 
@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from budget.model import PlannedResource
 from components.config import StackConfig
+
+if TYPE_CHECKING:
+    from components.planning.mocks import RecordedResource
 
 
 class PlanError(RuntimeError):
@@ -58,28 +61,25 @@ def tier_of(type_token: str, inputs: Mapping[str, Any], fallback: str = "untiere
     return fallback
 
 
-def from_record(record: Any) -> PlannedResource:
-    """A mocks record (type, name, inputs, id, tier, urn) as a :class:`PlannedResource`."""
-    inputs = dict(getattr(record, "inputs", None) or {})
-    tier = getattr(record, "tier", None) or tier_of(record.type, inputs)
+def from_record(record: RecordedResource) -> PlannedResource:
+    """A mocks record as a :class:`PlannedResource` (a record's ``tier`` is its name's first part)."""
     return PlannedResource(
         type=record.type,
         name=record.name,
-        inputs=inputs,
-        urn=getattr(record, "urn", None) or f"urn:pulumi:-::-::{record.type}::{record.name}",
-        tier=tier,
-        id=getattr(record, "id", None),
-        custom=getattr(record, "custom", True),
-        parent=getattr(record, "parent", None),
+        inputs=dict(record.inputs),
+        urn=record.urn,
+        tier=record.tier or tier_of(record.type, record.inputs),
+        id=record.id,
+        custom=record.custom,
     )
 
 
 def plan_offline(cfg: StackConfig) -> list[PlannedResource]:
     """Plan ``cfg`` under Pulumi mocks and return what the program would register."""
     try:
-        from components.mocks import plan_resources
+        from components.planning.mocks import plan_resources
     except ImportError as exc:
-        raise PlanError(f"cannot plan offline: components.mocks is not importable ({exc})") from None
+        raise PlanError(f"cannot plan offline: components.planning.mocks is not importable ({exc})") from None
     try:
         records = plan_resources(cfg)
     except Exception as exc:  # the program failed: report it, price nothing

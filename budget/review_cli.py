@@ -203,7 +203,7 @@ def _check_all() -> Any:
 def run_prices_show(args: argparse.Namespace) -> int:
     """``prices show``: every catalog figure with its source, date and status."""
     from budget.catalog import CatalogError, load_catalog
-    from budget.prices import show
+    from budget.catalog.refresh import show
 
     try:
         catalog = load_catalog(Path(args.catalog))
@@ -223,7 +223,7 @@ def run_prices_refresh(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from budget.catalog import CatalogError
-    from budget.prices import PRICING_REGION, refresh, render_refresh
+    from budget.catalog.refresh import PRICING_REGION, refresh, render_refresh
 
     session = boto3.Session()
     if session.get_credentials() is None:

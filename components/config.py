@@ -120,7 +120,7 @@ class ScheduleConfig(_Strict):
     off_peak_hours_per_day: float = Field(default=7.0, ge=0, le=24, description="for the cost estimate")
 
 
-class TierConfig(_Strict):
+class ServerTierConfig(_Strict):
     """An auto-scaling group of identical servers (the API tier or the realtime tier)."""
 
     instance_type: str
@@ -310,8 +310,8 @@ class StackConfig(_Strict):
     cost_center: str = Field(min_length=1)
     network: NetworkConfig
     load_balancer: LoadBalancerConfig
-    api: TierConfig
-    realtime: TierConfig
+    api: ServerTierConfig
+    realtime: ServerTierConfig
     database: DatabaseConfig
     cache: CacheConfig
     cdn: CdnConfig
@@ -331,7 +331,7 @@ class StackConfig(_Strict):
 
 
 #: Stack config key (without namespace) -> StackConfig field.
-_KEYS = {
+CONFIG_KEYS = {
     "phase": "phase",
     "costCenter": "cost_center",
     "network": "network",
@@ -345,7 +345,7 @@ _KEYS = {
     "usage": "usage",
     "budget": "budget",
 }
-_FIELD_TO_KEY = {field: key for key, field in _KEYS.items()}
+_FIELD_TO_KEY = {field: key for key, field in CONFIG_KEYS.items()}
 
 
 def _describe(errors: list[Any], values: Mapping[str, Any]) -> str:
@@ -377,7 +377,7 @@ def parse_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
         if full_key == "aws:region":
             raw["region"] = value
         elif namespace == NAMESPACE:
-            if key not in _KEYS:
+            if key not in CONFIG_KEYS:
                 unknown.append(full_key)
                 continue
             if isinstance(value, str) and value[:1] in "{[":
@@ -387,9 +387,9 @@ def parse_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
                     raise ConfigError(
                         f"invalid stack configuration:\n  {full_key}: not valid JSON ({exc})"
                     ) from None
-            raw[_KEYS[key]] = value
+            raw[CONFIG_KEYS[key]] = value
     if unknown:
-        allowed = ", ".join(f"{NAMESPACE}:{k}" for k in _KEYS)
+        allowed = ", ".join(f"{NAMESPACE}:{k}" for k in CONFIG_KEYS)
         raise ConfigError(
             "invalid stack configuration:\n  "
             + "\n  ".join(f"{k}: unknown key (allowed: {allowed})" for k in sorted(unknown))
@@ -432,7 +432,7 @@ def load_from_pulumi() -> StackConfig:
 
     config = pulumi.Config(NAMESPACE)
     values: dict[str, Any] = {}
-    for key in _KEYS:
+    for key in CONFIG_KEYS:
         value = config.get(key)
         if value is not None:
             values[f"{NAMESPACE}:{key}"] = value

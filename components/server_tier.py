@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.config import ScheduleConfig, SpotConfig, TierConfig
+from components.config import ScheduleConfig, ServerTierConfig, SpotConfig
 from components.network import APP_PORT
 from components.tagging import asg_tags, tier_tags
 from components.userdata import UserDataSpec, render_user_data
@@ -30,7 +30,7 @@ METRIC_NAMESPACES = ["CWAgent", "STARS"]
 class ServerTierArgs:
     """Inputs of :class:`ServerTier`: the tier's sizes plus where it runs and what it may read."""
 
-    tier: TierConfig
+    tier: ServerTierConfig
     region: str
     subnet_ids: list[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
@@ -336,7 +336,7 @@ class ServerTier(pulumi.ComponentResource):
         }
 
     def _schedules(
-        self, name: str, tier: TierConfig, schedule: ScheduleConfig, child: pulumi.ResourceOptions
+        self, name: str, tier: ServerTierConfig, schedule: ScheduleConfig, child: pulumi.ResourceOptions
     ) -> None:
         """Scale down for the night and back up in the morning (cron in the configured time zone)."""
         off_min = min(schedule.off_peak_min_size, tier.max_size)

@@ -8,7 +8,7 @@ import pulumi
 
 from components.cache import Cache, CacheArgs
 from components.cdn import Cdn, CdnArgs
-from components.config import StackConfig, TierConfig
+from components.config import ServerTierConfig, StackConfig
 from components.database import DB_NAME, Database, DatabaseArgs
 from components.edge import Edge, EdgeArgs
 from components.monitoring import Monitoring, MonitoringArgs, budget_limit_usd
@@ -19,7 +19,7 @@ from components.server_tier import ServerTier, ServerTierArgs
 TIERS = ("network", "edge", "api", "realtime", "database", "cache", "cdn", "monitoring")
 
 
-def capacity_floor(tier: TierConfig) -> int:
+def capacity_floor(tier: ServerTierConfig) -> int:
     """The fewest instances the group is meant to run at any hour (off-peak schedules lower the minimum)."""
     if tier.schedule.enabled:
         return min(tier.min_size, tier.schedule.off_peak_min_size)
@@ -73,7 +73,9 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     )
     cdn = Cdn("cdn", CdnArgs(config=cfg.cdn, tags=tags)) if cfg.cdn.enabled else None
 
-    def tier_args(tier: TierConfig, key: str, signing_key_arn: pulumi.Input[str] | None) -> ServerTierArgs:
+    def tier_args(
+        tier: ServerTierConfig, key: str, signing_key_arn: pulumi.Input[str] | None
+    ) -> ServerTierArgs:
         return ServerTierArgs(
             tier=tier,
             region=cfg.region,

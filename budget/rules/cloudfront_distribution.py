@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from budget.model import CostLine, PlannedResource, line
 from budget.rules.base import RuleContext, RuleError
-from budget.rules.tiers import CLOUDFRONT_TIERS, tiered_lines
+from budget.rules.volume_tiers import CLOUDFRONT_TIERS, tiered_lines
 
 TYPES = ("aws:cloudfront/distribution:Distribution",)
 #: Edge region buckets each price class includes (AWS CloudFront price classes; only the buckets the

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from budget.model import CostLine, PlannedResource, line
 from budget.rules.base import RuleContext, RuleError, flag
-from budget.rules.tiers import INTERNET_TIERS, tiered_lines
+from budget.rules.volume_tiers import INTERNET_TIERS, tiered_lines
 
 TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 #: One LCU per dimension (CONFIRMED-3P in the price reference: internettoolset.com load-balancer calculator).

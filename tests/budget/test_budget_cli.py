@@ -10,7 +10,11 @@ from pathlib import Path
 import yaml
 from budget_helpers import ROOT
 
+from budget.catalog import load_catalog
 from budget.cli import main
+from budget.estimator import estimate
+from budget.plan import plan_offline
+from components.config import load_stack_file
 
 DATA = Path(__file__).with_name("data")
 
@@ -38,10 +42,11 @@ def test_within_budget_exits_0_with_the_documented_json(tmp_path, capsys):
     for key in ("usd_to_tzs", "limit_tzs", "total_usd", "total_tzs", "totals", "resources"):
         assert key in doc
     assert doc["totals"]["min"] <= doc["totals"]["desired"] <= doc["totals"]["max"] == doc["total_usd"]
-    assert (
-        doc["total_tzs"] == round(doc["total_usd"] * doc["usd_to_tzs"], -0)
-        or abs(doc["total_tzs"] - doc["total_usd"] * doc["usd_to_tzs"]) < 15
-    )
+    # TZS come from the unrounded USD total: equal to the estimate's own figure, and within half a cent
+    # of USD (as printed) at the rate
+    est = estimate(plan_offline(load_stack_file(path)), load_stack_file(path), load_catalog())
+    assert doc["total_tzs"] == round(est.total("max") * doc["usd_to_tzs"]) == doc["totals_tzs"]["max"]
+    assert abs(doc["total_tzs"] - doc["total_usd"] * doc["usd_to_tzs"]) <= 0.005 * doc["usd_to_tzs"] + 0.5
     priced = [r for r in doc["resources"] if r["lines"]]
     assert priced and all({"urn", "type", "name", "tier", "monthly_usd"} <= set(r) for r in priced)
     first = priced[0]["lines"][0]

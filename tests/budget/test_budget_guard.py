@@ -19,7 +19,7 @@ from pulumi.runtime.stack import run_pulumi_func
 
 from budget.guard import BudgetRefused, enforce_budget
 from components.config import BudgetOverride
-from components.mocks import RecordingMocks
+from components.planning.mocks import RecordingMocks
 
 
 def _config(phase: str = "phase1", **budget: Any) -> dict[str, str]:

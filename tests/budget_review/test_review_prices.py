@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from review_data import DATA
 
 from budget.catalog import DEFAULT_CATALOG, parse_catalog
-from budget.prices import fetch, query_for, refresh, render_refresh, rewrite_entries, show
+from budget.catalog.refresh import fetch, query_for, refresh, render_refresh, rewrite_entries, show
 
 TODAY = dt.date(2026, 11, 27)
 

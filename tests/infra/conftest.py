@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from components.config import StackConfig, load_stack_file
-from components.mocks import Plan, plan
+from components.planning.mocks import Plan, plan
 
 ROOT = Path(__file__).resolve().parents[2]
 PHASES = ("phase1", "phase2", "phase3")

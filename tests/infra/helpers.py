@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable
 
-from components.mocks import RecordedResource
+from components.planning.mocks import RecordedResource
 
 
 def of_type(resources: Iterable[RecordedResource], typ: str) -> list[RecordedResource]:

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from components.baseline import violations
-from components.mocks import Plan, RecordedResource
+from components.planning.baseline import violations
+from components.planning.mocks import Plan, RecordedResource
 from tests.infra.conftest import planned
 from tests.infra.helpers import mutated, named, of_type
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
-from components.mocks import Plan
+from components.planning.mocks import Plan, plan
+from tests.infra.conftest import stack_config
 from tests.infra.helpers import of_type
+
+ASG = "aws:autoscaling/group:Group"
+SCHEDULE = "aws:autoscaling/schedule:Schedule"
 
 BASIC = {"alb-5xx", "alb-target-5xx", "database-cpu", "database-free-storage"}
 ENHANCED = BASIC | {
@@ -48,17 +52,41 @@ def test_alarms_notify_the_topic(stack_plan: Plan) -> None:
         assert a["dimensions"], name
 
 
+def _in_service_floors(stack_plan: Plan) -> dict[str, tuple[float, int]]:
+    """Per server tier: the in-service alarm's threshold, and the fewest instances the group may run."""
+    groups = {r.name.removesuffix("-asg"): r.inputs for r in of_type(stack_plan.resources, ASG)}
+    nights = {r.name.removesuffix("-scale-down"): r.inputs for r in of_type(stack_plan.resources, SCHEDULE)}
+    found = alarms(stack_plan)
+    floors = {}
+    for tier, group in groups.items():
+        fewest = min(group["minSize"], nights[tier]["minSize"]) if tier in nights else group["minSize"]
+        floors[tier] = (found[f"{tier}-in-service"]["threshold"], fewest)
+    return floors
+
+
 def test_in_service_floor_follows_the_off_peak_schedule(phase: str, stack_plan: Plan) -> None:
     """The capacity alarm must not fire every night when the schedule lowers the minimum on purpose."""
-    found = alarms(stack_plan)
-    if "api-in-service" in found:
-        schedules = {
-            r.name: r.inputs for r in of_type(stack_plan.resources, "aws:autoscaling/schedule:Schedule")
-        }
-        night = schedules.get("api-scale-down")
-        floor = found["api-in-service"]["threshold"]
-        if night:
-            assert floor <= night["minSize"]
+    if "api-in-service" not in EXPECTED[phase]:  # basic monitoring has no capacity alarm at all
+        assert not any(name.endswith("-in-service") for name in alarms(stack_plan))
+        return
+    floors = _in_service_floors(stack_plan)
+    assert set(floors) == {"api", "realtime"}
+    for tier, (threshold, fewest) in floors.items():
+        assert threshold == fewest, tier
+
+
+def test_in_service_floor_with_a_schedule_on_a_small_stack() -> None:
+    """Phase 1's sizes with enhanced monitoring and a night schedule down to one API server."""
+    cfg = stack_config("phase1")
+    api = cfg.api.model_copy(
+        update={"schedule": cfg.api.schedule.model_copy(update={"enabled": True, "off_peak_min_size": 1})}
+    )
+    cfg = cfg.model_copy(
+        update={"api": api, "monitoring": cfg.monitoring.model_copy(update={"level": "enhanced"})}
+    )
+    floors = _in_service_floors(plan(cfg))
+    assert floors["api"] == (1, 1) and cfg.api.min_size == 2  # the night minimum, not the day's
+    assert floors["realtime"] == (cfg.realtime.min_size, cfg.realtime.min_size)
 
 
 def test_topic_encrypted_and_dashboard(stack_plan: Plan) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from components.baseline import violations
 from components.config import StackConfig
-from components.mocks import RecordedResource, plan_resources
+from components.planning.baseline import violations
+from components.planning.mocks import RecordedResource, plan_resources
 from tests.infra.conftest import planned, stack_config
 from tests.infra.helpers import named, of_type
 
@@ -130,7 +130,7 @@ def test_spot_mix() -> None:
 def test_graviton_uses_an_arm64_image() -> None:
     base = stack_config("phase1")
     arm = {**base.realtime.model_dump(), "instance_type": "t4g.large"}
-    from components.mocks import plan
+    from components.planning.mocks import plan
 
     result = plan(variant(base, realtime=arm))
     amis = [a for t, a in result.invokes if t == "aws:ec2/getAmi:getAmi"]

@@ -12,7 +12,7 @@ from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 
 from components.config import StackConfig
-from components.mocks import Plan, RecordingMocks, plan_resources
+from components.planning.mocks import Plan, RecordingMocks, plan_resources
 from components.stack import TIERS
 from tests.infra.conftest import planned, stack_config
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.mocks import Plan
+from components.planning.mocks import Plan
 from tests.infra.conftest import planned
 from tests.infra.helpers import named
 from tests.infra.schema import schema_errors

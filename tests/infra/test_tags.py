@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from components.baseline import UNTAGGABLE_TYPES, tag_violations
-from components.mocks import Plan
+from components.planning.baseline import UNTAGGABLE_TYPES, tag_violations
+from components.planning.mocks import Plan
 from tests.infra.conftest import planned
 from tests.infra.helpers import mutated
 

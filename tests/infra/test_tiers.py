@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.config import StackConfig
-from components.mocks import Plan
+from components.planning.mocks import Plan
 from tests.infra.conftest import planned, stack_config
 from tests.infra.helpers import named, of_type
 

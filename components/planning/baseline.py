@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from components.mocks import RecordedResource
+from components.planning.mocks import RecordedResource
 from components.tagging import REQUIRED_TAG_KEYS
 
 WORLD = ("0.0.0.0/0", "::/0")

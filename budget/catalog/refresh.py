@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from budget.catalog import CONFIRMED_STATUSES, Catalog, CatalogError, Price, parse_catalog
+from budget.report.formatting import grid
 
 #: The Price List query API is served from us-east-1 (and ap-south-1) whatever region is priced.
 PRICING_REGION = "us-east-1"
@@ -328,7 +329,7 @@ def render_refresh(result: RefreshResult) -> str:
             )
             for c in result.changes
         ]
-        out += ["", *_table(("key", "old USD", "new USD", "change", "status"), rows, right={1, 2, 3})]
+        out += ["", *grid(("key", "old USD", "new USD", "change", "status"), rows, right={1, 2, 3})]
     if result.skipped:
         out += ["", "Left as they were:"]
         out += [f"  {key}: {why}" for key, why in result.skipped]
@@ -340,18 +341,6 @@ def render_refresh(result: RefreshResult) -> str:
 
 def _pct(value: float | None) -> str:
     return "new" if value is None else f"{value:+.1f}%"
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int]) -> list[str]:
-    grid = [list(header), *map(list, rows)]
-    widths = [max(len(r[i]) for r in grid) for i in range(len(header))]
-
-    def fmt(row: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ).rstrip()
-
-    return [fmt(grid[0]), "  ".join("-" * w for w in widths), *(fmt(r) for r in grid[1:])]
 
 
 # ---------------------------------------------------------------------------------------------- show
@@ -394,4 +383,4 @@ def show(catalog: Catalog, region: str | None = None, fmt: str = "table") -> str
     for p in prices:
         counts[p.status] = counts.get(p.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    return "\n".join([*_table(header, rows, right={2}), "", f"{len(prices)} figures: {summary}"]) + "\n"
+    return "\n".join([*grid(header, rows, right={2}), "", f"{len(prices)} figures: {summary}"]) + "\n"

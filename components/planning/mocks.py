@@ -214,7 +214,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
             case "aws:index/getPartition:getPartition":
                 return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         raise NotImplementedError(
-            f"RecordingMocks has no answer for invoke {token}; add one in components/mocks.py"
+            f"RecordingMocks has no answer for invoke {token}; add one in components/planning/mocks.py"
         )
 
 
