@@ -1,12 +1,21 @@
-"""The whole STARS stack for one phase: every tier wired together from one validated config."""
+"""The whole STARS stack for one phase: every tier wired together from one validated config.
+
+Each tier is built by one function from the config and the :class:`Links` the earlier tiers produced
+(ids, ARNs, endpoints). ``build_stack`` builds them in order, filling the links as it goes; ``build_tier``
+builds a single tier against stand-in links, so a planner can re-plan one tier without the others
+(``budget fit`` prices thousands of configurations this way: a tier's resources depend on its own config,
+never on the value of another tier's id).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
-from components.cache import Cache, CacheArgs
+from components.cache import Cache, CacheArgs, member_cluster_ids
 from components.cdn import Cdn, CdnArgs
 from components.config import ServerTierConfig, StackConfig
 from components.database import DB_NAME, Database, DatabaseArgs
@@ -17,6 +26,8 @@ from components.server_tier import ServerTier, ServerTierArgs
 
 #: Component names; the first part of every resource name, so ``tier = name.split("-")[0]``.
 TIERS = ("network", "edge", "api", "realtime", "database", "cache", "cdn", "monitoring")
+#: Security groups the network creates, one per role.
+SECURITY_GROUPS = ("alb", "api", "realtime", "database", "cache", "endpoints")
 
 
 def capacity_floor(tier: ServerTierConfig) -> int:
@@ -26,10 +37,62 @@ def capacity_floor(tier: ServerTierConfig) -> int:
     return tier.min_size
 
 
-def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
-    """Create every tier for ``cfg`` and return the stack outputs (the caller exports them)."""
-    tags = cfg.tags
-    network = Network(
+@dataclass
+class Links:
+    """What the tiers take from each other; every value is a Pulumi input (an Output once deployed)."""
+
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: list[pulumi.Input[str]]
+    private_subnet_ids: list[pulumi.Input[str]]
+    security_group_ids: dict[str, pulumi.Input[str]]
+    target_group_arns: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    target_group_arn_suffixes: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    alb_arn_suffix: pulumi.Input[str] = ""
+    database_address: pulumi.Input[str] = ""
+    database_secret_arn: pulumi.Input[str] = ""
+    database_id: pulumi.Input[str] = ""
+    replica_id: pulumi.Input[str] | None = None
+    cache_endpoint: pulumi.Input[str] = ""
+    cache_secret_arn: pulumi.Input[str] = ""
+    cache_member_ids: list[str] = field(default_factory=list)
+    signing_key_secret_arn: pulumi.Input[str] | None = None
+    release_bucket: pulumi.Input[str] | None = None
+    distribution_id: pulumi.Input[str] | None = None
+    asg_names: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+
+    @classmethod
+    def stand_in(cls, cfg: StackConfig) -> Links:
+        """Plausible placeholders shaped like the real links of ``cfg`` (same counts, same optional parts)."""
+        azs = range(cfg.network.az_count)
+        stack = cfg.stack
+        arn = f"arn:aws:elasticloadbalancing:{cfg.region}:000000000000"
+        return cls(
+            vpc_id="vpc-stand-in",
+            public_subnet_ids=[f"subnet-public-{i}" for i in azs],
+            private_subnet_ids=[f"subnet-private-{i}" for i in azs],
+            security_group_ids={key: f"sg-{key}" for key in SECURITY_GROUPS},
+            target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in ("api", "realtime")},
+            target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in ("api", "realtime")},
+            alb_arn_suffix="app/stand-in/0",
+            database_address=f"primary.{cfg.region}.rds.amazonaws.com",
+            database_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:rds-stand-in",
+            database_id=f"stars-{stack}-primary",
+            replica_id=f"stars-{stack}-replica" if cfg.database.read_replica else None,
+            cache_endpoint=f"master.cache.{cfg.region}.cache.amazonaws.com",
+            cache_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:cache-stand-in",
+            cache_member_ids=member_cluster_ids(f"stars-{stack}-cache", cfg.cache.num_cache_clusters),
+            signing_key_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:jwt-stand-in",
+            release_bucket="stand-in-bucket" if cfg.cdn.enabled else None,
+            distribution_id="ESTANDIN" if cfg.cdn.enabled else None,
+            asg_names={k: f"stars-{stack}-{k}" for k in ("api", "realtime")},
+        )
+
+
+# -------------------------------------------------------------------------------------------- tiers
+
+
+def build_network(cfg: StackConfig, links: Links | None = None) -> Network:
+    return Network(
         "network",
         NetworkArgs(
             cidr=cfg.network.cidr,
@@ -37,69 +100,90 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
             private_egress=cfg.network.private_egress,
             nat_gateways=cfg.network.nat_gateways,
             region=cfg.region,
-            tags=tags,
+            tags=cfg.tags,
         ),
     )
-    sgs = network.security_groups
-    edge = Edge(
+
+
+def build_edge(cfg: StackConfig, links: Links) -> Edge:
+    return Edge(
         "edge",
         EdgeArgs(
-            vpc_id=network.vpc_id,
-            public_subnet_ids=network.public_subnet_ids,
-            security_group_id=sgs["alb"].id,
+            vpc_id=links.vpc_id,
+            public_subnet_ids=links.public_subnet_ids,
+            security_group_id=links.security_group_ids["alb"],
             idle_timeout_seconds=cfg.load_balancer.idle_timeout_seconds,
             deregistration_delay_seconds=cfg.load_balancer.deregistration_delay_seconds,
             certificate_arn=cfg.load_balancer.certificate_arn,
-            tags=tags,
+            tags=cfg.tags,
         ),
     )
-    database = Database(
+
+
+def build_database(cfg: StackConfig, links: Links) -> Database:
+    return Database(
         "database",
         DatabaseArgs(
             config=cfg.database,
-            subnet_ids=network.private_subnet_ids,
-            security_group_id=sgs["database"].id,
-            tags=tags,
+            subnet_ids=links.private_subnet_ids,
+            security_group_id=links.security_group_ids["database"],
+            tags=cfg.tags,
         ),
     )
-    cache = Cache(
+
+
+def build_cache(cfg: StackConfig, links: Links) -> Cache:
+    return Cache(
         "cache",
         CacheArgs(
             config=cfg.cache,
-            subnet_ids=network.private_subnet_ids,
-            security_group_id=sgs["cache"].id,
-            tags=tags,
+            subnet_ids=links.private_subnet_ids,
+            security_group_id=links.security_group_ids["cache"],
+            tags=cfg.tags,
         ),
     )
-    cdn = Cdn("cdn", CdnArgs(config=cfg.cdn, tags=tags)) if cfg.cdn.enabled else None
 
-    def tier_args(
-        tier: ServerTierConfig, key: str, signing_key_arn: pulumi.Input[str] | None
-    ) -> ServerTierArgs:
-        return ServerTierArgs(
+
+def build_cdn(cfg: StackConfig, links: Links | None = None) -> Cdn | None:
+    return Cdn("cdn", CdnArgs(config=cfg.cdn, tags=cfg.tags)) if cfg.cdn.enabled else None
+
+
+def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfig) -> ServerTier:
+    return ServerTier(
+        key,
+        ServerTierArgs(
             tier=tier,
             region=cfg.region,
-            subnet_ids=network.private_subnet_ids,
-            security_group_id=sgs[key].id,
-            target_group_arn=edge.target_groups[key].arn,
+            subnet_ids=links.private_subnet_ids,
+            security_group_id=links.security_group_ids[key],
+            target_group_arn=links.target_group_arns[key],
             log_retention_days=cfg.monitoring.log_retention_days,
             detailed_monitoring=cfg.monitoring.detailed_instance_monitoring,
-            database_host=database.address,
+            database_host=links.database_address,
             database_name=DB_NAME,
-            database_secret_arn=database.master_secret_arn,
-            redis_host=cache.primary_endpoint,
+            database_secret_arn=links.database_secret_arn,
+            redis_host=links.cache_endpoint,
             redis_port=REDIS_PORT,
-            redis_secret_arn=cache.auth_secret_arn,
-            signing_key_secret_arn=signing_key_arn,
-            release_bucket=cdn.bucket_name if cdn else None,
+            redis_secret_arn=links.cache_secret_arn,
+            # The API tier creates the JWT signing key; the realtime tier reads the same secret.
+            signing_key_secret_arn=None if key == "api" else links.signing_key_secret_arn,
+            release_bucket=links.release_bucket,
             drain_seconds=cfg.load_balancer.deregistration_delay_seconds,
-            tags=tags,
-        )
+            tags=cfg.tags,
+        ),
+    )
 
-    api = ServerTier("api", tier_args(cfg.api, "api", None))
-    realtime = ServerTier("realtime", tier_args(cfg.realtime, "realtime", api.signing_key_secret_arn))
 
-    monitoring = Monitoring(
+def build_api(cfg: StackConfig, links: Links) -> ServerTier:
+    return _server_tier(cfg, links, "api", cfg.api)
+
+
+def build_realtime(cfg: StackConfig, links: Links) -> ServerTier:
+    return _server_tier(cfg, links, "realtime", cfg.realtime)
+
+
+def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
+    return Monitoring(
         "monitoring",
         MonitoringArgs(
             level=cfg.monitoring.level,
@@ -108,18 +192,70 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
             alarm_email=cfg.monitoring.alarm_email,
             dashboard=cfg.monitoring.dashboard,
             budget_limit_usd=budget_limit_usd(cfg.budget.limit_tzs, cfg.budget.usd_to_tzs),
-            alb_arn_suffix=edge.alb.arn_suffix,
-            target_group_arn_suffixes={k: tg.arn_suffix for k, tg in edge.target_groups.items()},
-            asg_names={"api": api.asg_name, "realtime": realtime.asg_name},
+            alb_arn_suffix=links.alb_arn_suffix,
+            target_group_arn_suffixes=links.target_group_arn_suffixes,
+            asg_names=links.asg_names,
             asg_floor={"api": capacity_floor(cfg.api), "realtime": capacity_floor(cfg.realtime)},
-            database_id=database.primary.identifier,
+            database_id=links.database_id,
             database_allocated_gb=cfg.database.allocated_storage_gb,
-            replica_id=database.replica.identifier if database.replica else None,
-            cache_member_ids=cache.member_cluster_ids,
-            distribution_id=cdn.distribution.id if cdn else None,
-            tags=tags,
+            replica_id=links.replica_id,
+            cache_member_ids=links.cache_member_ids,
+            distribution_id=links.distribution_id,
+            tags=cfg.tags,
         ),
     )
+
+
+TierBuilder = Callable[[StackConfig, Links], Any]
+#: How each tier is built, in the order ``build_stack`` builds them.
+BUILDERS: dict[str, TierBuilder] = {
+    "network": build_network,
+    "edge": build_edge,
+    "database": build_database,
+    "cache": build_cache,
+    "cdn": build_cdn,
+    "api": build_api,
+    "realtime": build_realtime,
+    "monitoring": build_monitoring,
+}
+
+
+def build_tier(cfg: StackConfig, tier: str) -> Any:
+    """Build one tier alone, against stand-in links (for planning it under mocks)."""
+    return BUILDERS[tier](cfg, Links.stand_in(cfg))
+
+
+def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
+    """Create every tier for ``cfg`` and return the stack outputs (the caller exports them)."""
+    network = build_network(cfg)
+    links = Links(
+        vpc_id=network.vpc_id,
+        public_subnet_ids=network.public_subnet_ids,
+        private_subnet_ids=network.private_subnet_ids,
+        security_group_ids={key: sg.id for key, sg in network.security_groups.items()},
+    )
+    edge = build_edge(cfg, links)
+    links.target_group_arns = {k: tg.arn for k, tg in edge.target_groups.items()}
+    links.target_group_arn_suffixes = {k: tg.arn_suffix for k, tg in edge.target_groups.items()}
+    links.alb_arn_suffix = edge.alb.arn_suffix
+    database = build_database(cfg, links)
+    links.database_address = database.address
+    links.database_secret_arn = database.master_secret_arn
+    links.database_id = database.primary.identifier
+    links.replica_id = database.replica.identifier if database.replica else None
+    cache = build_cache(cfg, links)
+    links.cache_endpoint = cache.primary_endpoint
+    links.cache_secret_arn = cache.auth_secret_arn
+    links.cache_member_ids = cache.member_cluster_ids
+    cdn = build_cdn(cfg, links)
+    if cdn is not None:
+        links.release_bucket = cdn.bucket_name
+        links.distribution_id = cdn.distribution.id
+    api = build_api(cfg, links)
+    links.signing_key_secret_arn = api.signing_key_secret_arn
+    realtime = build_realtime(cfg, links)
+    links.asg_names = {"api": api.asg_name, "realtime": realtime.asg_name}
+    monitoring = build_monitoring(cfg, links)
 
     outputs: dict[str, pulumi.Output[Any] | Any] = {
         "phase": cfg.phase,
