@@ -277,6 +277,43 @@ class UsageConfig(_Strict):
         return _one_of(value, EDGE_REGIONS)
 
 
+class DemandConfig(_Strict):
+    """What the phase's users need, from the plan: the input of ``budget fit`` and of the usage derivation.
+
+    Every figure is per concurrent user (the plan's peak) unless its name says otherwise; each stack file
+    states the derivation beside it. ``budget/demand.py`` turns these into the ``stars:usage`` figures an
+    architecture implies, and ``budget/capacity.py`` into the servers that carry them.
+    """
+
+    concurrent_users: int = Field(gt=0, description="the phase's target (plan: 10k, 50k, 100k)")
+    connections_per_user: float = Field(gt=0, description="persistent WebSocket connections per user")
+    deliveries_per_user_per_second: float = Field(ge=0, description="real-time frames delivered per user")
+    publishes_per_user_per_second: float = Field(ge=0, description="messages published (and stored)")
+    api_requests_per_user_per_second: float = Field(ge=0)
+    db_statements_per_user_per_second: float = Field(ge=0)
+    new_connections_per_user_per_second: float = Field(ge=0, description="reconnects and API connections")
+    database_storage_gb: float = Field(ge=20, description="data the database holds (RDS minimum 20 GB)")
+    transfer_gb_per_user_per_month: float = Field(ge=0, description="all data served to a user")
+    static_share: float = Field(ge=0, le=1, description="share of the transfer that is static assets")
+    average_object_kb: float = Field(gt=0, description="average static object (CloudFront requests)")
+    websocket_gb_per_user_per_month: float = Field(ge=0, description="server-to-client WebSocket bytes")
+    websocket_upload_gb_per_user_per_month: float = Field(ge=0, description="client-to-server bytes")
+    availability: Literal["single_az", "multi_az"] = Field(
+        description="single_az: data stores may live in one AZ; multi_az: survives the loss of one AZ"
+    )
+    latency_budget_ms: float = Field(gt=0, description="WebSocket delivery at the user (plan: < 100 ms)")
+
+    @model_validator(mode="after")
+    def _dynamic(self) -> Self:
+        dynamic = self.transfer_gb_per_user_per_month * (1 - self.static_share)
+        if self.websocket_gb_per_user_per_month > dynamic + 1e-9:
+            raise ValueError(
+                f"websocket_gb_per_user_per_month ({self.websocket_gb_per_user_per_month}) exceeds the"
+                f" dynamic part of the transfer ({dynamic:.4f} GB = transfer x (1 - static_share))"
+            )
+        return self
+
+
 class BudgetOverride(_Strict):
     """An owner's explicit decision to deploy over the limit. The reason is printed and exported."""
 
@@ -318,6 +355,7 @@ class StackConfig(_Strict):
     monitoring: MonitoringConfig
     usage: UsageConfig
     budget: BudgetConfig
+    demand: DemandConfig | None = None
 
     @field_validator("region")
     @classmethod
@@ -344,6 +382,7 @@ CONFIG_KEYS = {
     "monitoring": "monitoring",
     "usage": "usage",
     "budget": "budget",
+    "demand": "demand",
 }
 _FIELD_TO_KEY = {field: key for key, field in CONFIG_KEYS.items()}
 
