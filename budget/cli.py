@@ -115,9 +115,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--no-what-ifs", action="store_true", help="skip the what-if scenarios")
     check.add_argument("--details", action="store_true", help="table: also list every cost line")
+    from budget.fit.cli import register as register_fit
     from budget.review_cli import register  # review tools: diff, comment, report, prices
 
     register(sub)
+    register_fit(sub, DEFAULT_CATALOG)
     return parser
 
 

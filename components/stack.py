@@ -206,6 +206,48 @@ def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
     )
 
 
+#: Config every tier reads: its tags (stack, phase, cost center) and the region of its ARNs and zones.
+COMMON_READS = ("stack", "phase", "cost_center", "region")
+#: What else each tier's builder reads from the config, directly or through its links (a subnet list
+#: follows ``network.az_count``): a planner may reuse a tier's plan for any config that agrees on these.
+#: tests/infra/test_plan_tiers.py changes every other key and checks that the tier's plan does not move.
+TIER_READS: dict[str, tuple[str, ...]] = {
+    "network": ("network",),
+    "edge": ("network.az_count", "load_balancer"),
+    "database": ("network.az_count", "database"),
+    "cache": ("network.az_count", "cache"),
+    "cdn": ("cdn",),
+    "api": (
+        "network.az_count",
+        "api",
+        "monitoring.log_retention_days",
+        "monitoring.detailed_instance_monitoring",
+        "load_balancer.deregistration_delay_seconds",
+        "cdn.enabled",
+    ),
+    "realtime": (
+        "network.az_count",
+        "realtime",
+        "monitoring.log_retention_days",
+        "monitoring.detailed_instance_monitoring",
+        "load_balancer.deregistration_delay_seconds",
+        "cdn.enabled",
+    ),
+    "monitoring": (
+        "monitoring",
+        "budget.limit_tzs",
+        "budget.usd_to_tzs",
+        "api.min_size",
+        "api.schedule",
+        "realtime.min_size",
+        "realtime.schedule",
+        "database.read_replica",
+        "database.allocated_storage_gb",
+        "cache.num_cache_clusters",
+        "cdn.enabled",
+    ),
+}
+
 TierBuilder = Callable[[StackConfig, Links], Any]
 #: How each tier is built, in the order ``build_stack`` builds them.
 BUILDERS: dict[str, TierBuilder] = {

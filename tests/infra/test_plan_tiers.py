@@ -5,13 +5,18 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
+from pydantic import ValidationError
 
 from budget.catalog import load_catalog
 from budget.estimator import estimate
 from budget.plan import from_record
-from components.planning.mocks import Plan, plan_tiers
-from components.stack import BUILDERS, TIERS
+from components.config import CACHE_NODE_TYPES, EC2_INSTANCE_TYPES, RDS_INSTANCE_CLASSES, StackConfig
+from components.planning.mocks import Plan, RecordedResource, plan_tiers
+from components.stack import BUILDERS, COMMON_READS, TIER_READS, TIERS
 from tests.infra.conftest import stack_config
 
 
@@ -33,3 +38,80 @@ def test_a_tier_alone_registers_the_same_resources(phase: str, stack_plan: Plan,
     assert not mixed.unpriced
     assert mixed.by_tier("max").get(tier, 0.0) == pytest.approx(full.by_tier("max").get(tier, 0.0), abs=1e-9)
     assert mixed.totals() == pytest.approx(full.totals(), abs=1e-9)
+
+
+def _leaves(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    if isinstance(data, dict) and data:
+        return [leaf for key, value in data.items() for leaf in _leaves(value, f"{prefix}{key}.")]
+    return [(prefix.rstrip("."), data)]
+
+
+def _alternatives(value: Any) -> list[Any]:
+    """Other values a config leaf might take (those that fail validation are skipped)."""
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int):
+        return [value + 1, value - 1, 2 * value, 60, 7]
+    if isinstance(value, float):
+        return [value * 1.5 + 1]
+    if isinstance(value, str):
+        words = ["valkey", "per_az", "endpoints", "PriceClass_200", "production", "basic", "7.2", "15", "gp2"]
+        more = ["0 22 * * *", "Europe/London", "other@stars.example", "10.99.0.0/16", "2026-02-01"]
+        return [*EC2_INSTANCE_TYPES, *RDS_INSTANCE_CLASSES, *CACHE_NODE_TYPES, *words, *more]
+    if value is None:
+        return ["ops@stars.example", "arn:aws:acm:af-south-1:123456789012:certificate/x"]
+    return []
+
+
+def _with(cfg: StackConfig, path: str, value: Any) -> StackConfig | None:
+    data = cfg.model_dump(mode="json")
+    node = data
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node[key]
+    if node[last] == value:
+        return None
+    node[last] = value
+    try:
+        return StackConfig.model_validate(data)
+    except ValidationError:
+        return None
+
+
+def _reads(declared: tuple[str, ...], path: str) -> bool:
+    return any(path == r or path.startswith(f"{r}.") for r in (*COMMON_READS, *declared))
+
+
+def _signature(resources: list[RecordedResource]) -> list[tuple[str, str, str]]:
+    return [(r.type, r.name, json.dumps(r.inputs, sort_keys=True, default=str)) for r in resources]
+
+
+def _plan_moves(tier: str, declared: tuple[str, ...]) -> tuple[bool, list[str]]:
+    """Change every phase-3 config key outside ``declared`` to another valid value and re-plan the tier."""
+    cfg = stack_config("phase3")
+    changed, moved = cfg, []
+    for path, value in _leaves(cfg.model_dump(mode="json")):
+        if _reads(declared, path):
+            continue
+        for alternative in _alternatives(value):
+            candidate = _with(changed, path, alternative)
+            if candidate is not None:
+                changed, moved = candidate, [*moved, path]
+                break
+    return _signature(plan_tiers(changed, (tier,))) != _signature(plan_tiers(cfg, (tier,))), moved
+
+
+@pytest.mark.parametrize("tier", TIERS)
+def test_a_tier_reads_nothing_but_what_it_declares(tier: str) -> None:
+    """A tier's plan does not move when keys outside its TIER_READS change (else the fit's plan cache
+    would price a stale tier)."""
+    moves, changed = _plan_moves(tier, TIER_READS[tier])
+    assert len(changed) >= 40, changed  # most keys outside the tier's own were changed
+    assert not moves
+
+
+def test_the_declaration_check_catches_an_undeclared_read() -> None:
+    """With the API tier's log retention left out of its declaration, the check above fails."""
+    declared = tuple(r for r in TIER_READS["api"] if r != "monitoring.log_retention_days")
+    moves, changed = _plan_moves("api", declared)
+    assert "monitoring.log_retention_days" in changed and moves

@@ -1,0 +1,422 @@
+"""How many servers of which type carry a phase's demand: from this project's own benchmark runs.
+
+The figures come from the runs kept in ``bench/measured/*.json`` (``python -m bench --json FILE all``),
+measured on a shared 2-vCPU machine. A window counts only if it met its target (p99 delivery under
+100 ms with nothing lost, or the API's own pass mark): a failed window shows what does *not* work, not
+capacity. Runs of the same code drift on a shared machine (a day's `bench api` can be twice as slow as
+another's), so each figure is the slowest qualifying window of any kept run, and names that run. Keep a
+new run in ``bench/measured/`` and the model reads it on the next call: nothing is copied by hand.
+
+Scaling to an instance type (stated, not measured): CPU work scales with vCPUs at the measured cost per
+vCPU (arm64 vCPUs assumed as fast as the measuring machine's: ``arm64_speed``, not measured here);
+connections scale with memory at the measured KB per connection plus each worker's base memory, and with
+the per-worker connection count a run held; every capacity keeps ``headroom`` spare. A burstable server
+may run above its baseline because the budget rule prices its surplus CPU credits at the group's CPU
+target (which the fit sets to ``1 - headroom``); burstable database and cache nodes are held to their
+baseline, because their credits are not priced.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from budget.catalog import Catalog, MissingPrice
+
+ROOT = Path(__file__).resolve().parents[1]
+MEASURED = ROOT / "bench" / "measured"
+#: The latency every counted fan-out window met (the plan's WebSocket delivery target).
+P99_TARGET_MS = 100.0
+#: Memory an instance keeps for the OS, the agent and page cache before any worker (assumption).
+OS_RESERVE_MB = 400.0
+#: The config's ceiling on worker processes per server.
+MAX_WORKERS = 16
+#: Presence and session memory in Redis per connection: not measured; one ZSET member and a session key
+#: are well under this (assumption, stated in every report).
+CACHE_KB_PER_CONNECTION = 1.0
+
+
+class CapacityError(ValueError):
+    """No kept run qualifies for a figure, or an instance's specification is unknown."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured cost, with the run and window it comes from."""
+
+    value: float
+    unit: str
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "unit": self.unit, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """The runtime's costs as measured: the slowest qualifying window of the kept runs, per figure."""
+
+    realtime_us_per_connection: Figure
+    realtime_us_per_delivery: Figure
+    deliveries_per_connection_measured: Figure
+    kb_per_connection: Figure
+    worker_base_mb: Figure
+    connections_per_worker: Figure
+    api_us_per_request: Figure
+    db_us_per_statement: Figure
+    redis_us_per_delivery: Figure
+    redis_us_per_request: Figure
+    runs: tuple[str, ...] = ()
+
+    def figures(self) -> dict[str, Figure]:
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, Figure)}
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+
+def _runs(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    when = str((data.get("machine") or {}).get("time_utc", ""))[:10] if isinstance(data, dict) else ""
+    label = f"{path.name}" + (f" ({when})" if when else "")
+    runs = data.get("runs") if isinstance(data, dict) and "runs" in data else [data]
+    for run in runs or ():
+        if isinstance(run, dict):
+            yield label, run
+
+
+def _pick(candidates: Iterable[tuple[float, str]], unit: str, what: str, *, least: bool) -> Figure:
+    found = [c for c in candidates if c[0] > 0 and math.isfinite(c[0])]
+    if not found:
+        raise CapacityError(f"no kept benchmark run qualifies for {what}; keep a full run in bench/measured/")
+    value, source = min(found) if least else max(found)
+    return Figure(round(value, 4), unit, source)
+
+
+def _slowest(candidates: Iterable[tuple[float, str]], unit: str, what: str) -> Figure:
+    """The highest cost any qualifying window measured."""
+    return _pick(candidates, unit, what, least=False)
+
+
+def _least(candidates: Iterable[tuple[float, str]], unit: str, what: str) -> Figure:
+    """The lowest capacity any qualifying window showed."""
+    return _pick(candidates, unit, what, least=True)
+
+
+def _base_mb(ours: Mapping[str, Any]) -> float:
+    """A server process's memory before any connection: the run's RSS before load over its processes."""
+    return float((ours.get("memory") or {}).get("rss_before_mb") or 0) / max(
+        1, ours.get("server_processes", 1)
+    )
+
+
+def load_measured(folder: Path = MEASURED) -> Measured:
+    """Read every kept run in ``folder`` (``*.json``; sub-folders hold experiments and are not read)."""
+    holds: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+    api: list[tuple[str, dict[str, Any]]] = []
+    db: list[tuple[str, dict[str, Any]]] = []
+    files = sorted(folder.glob("*.json"))
+    for path in files:
+        for label, run in _runs(path):
+            bench = str(run.get("benchmark", ""))
+            if bench.startswith("fanout") and (run.get("params") or {}).get("workload") == "rooms":
+                ours = (run.get("servers") or {}).get("ours") or {}
+                if (run.get("params") or {}).get("sweep"):
+                    continue
+                for window in ours.get("windows") or ():
+                    holds.append((f"{label} {bench} window {window.get('window')}", run, ours, window))
+            elif bench == "api":
+                api += [
+                    (f"{label} api at {w.get('target_rps')} req/s", w)
+                    for w in run.get("windows") or ()
+                    if w.get("pass") and w.get("errors") == 0
+                ]
+            elif bench == "db":
+                db.append((f"{label} db", run))
+
+    def passed(window: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
+        p99 = window.get("p99_ms")
+        return (
+            bool(window.get("pass"))
+            and window.get("lost") == 0
+            and p99 is not None
+            and p99 < P99_TARGET_MS
+            and ours.get("connect_failures", 1) == 0
+        )
+
+    good = [(src, run, ours, w) for src, run, ours, w in holds if passed(w, ours)]
+    held = [(src, run, ours, w) for src, run, ours, w in good if w.get("connections_open")]
+
+    def per(window: Mapping[str, Any], key: str, denominator: str) -> float:
+        d = window.get(denominator) or 0
+        return float(window.get(key) or 0) / d if d else 0.0
+
+    return Measured(
+        realtime_us_per_connection=_slowest(
+            ((1e6 * per(w, "server_cpu_cores", "connections_open"), s) for s, _r, _o, w in held),
+            "us of CPU per connection-second",
+            "realtime CPU per connection",
+        ),
+        realtime_us_per_delivery=_slowest(
+            ((float(w.get("server_cpu_us_per_delivery") or 0), s) for s, _r, _o, w in good),
+            "us per delivery",
+            "realtime CPU per delivery",
+        ),
+        deliveries_per_connection_measured=_least(
+            # the per-connection cost was measured at this many deliveries per connection per second
+            ((per(w, "deliveries_per_s", "connections_open"), s) for s, _r, _o, w in held),
+            "deliveries per connection per second",
+            "deliveries per connection",
+        ),
+        kb_per_connection=_slowest(
+            ((float((o.get("memory") or {}).get("rss_per_conn_kb") or 0), s) for s, _r, o, _w in held),
+            "KB per connection",
+            "memory per connection",
+        ),
+        worker_base_mb=_slowest(
+            (
+                (
+                    float((o.get("memory") or {}).get("rss_before_mb") or 0)
+                    / max(1, o.get("server_processes", 1)),
+                    s,
+                )
+                for s, _r, o, _w in held
+            ),
+            "MB per process",
+            "a worker's base memory",
+        ),
+        connections_per_worker=_least(
+            # what a counted run held per worker (capacity is what was shown, not the file limit)
+            (
+                (o.get("connections_held_at_end", 0) / max(1, r["params"].get("workers", 1)), s)
+                for s, r, o, _w in held
+            ),
+            "connections per worker",
+            "connections per worker",
+        ),
+        api_us_per_request=_slowest(
+            ((float(w.get("server_cpu_us_per_request") or 0), s) for s, w in api),
+            "us per request",
+            "API CPU per request",
+        ),
+        db_us_per_statement=_slowest(
+            [
+                *((1e6 * per(w, "db_cpu_cores", "db_queries_per_s"), s) for s, w in api),
+                *(
+                    (float((r.get("queries") or {}).get("db_cpu_us_per_query") or 0), s)
+                    for s, r in db
+                    if (r.get("queries") or {}).get("p99_ms", 1e9) < 50
+                ),
+            ],
+            "us per statement",
+            "database CPU per statement",
+        ),
+        redis_us_per_delivery=_slowest(
+            (
+                (1e6 * float(w.get("redis_cpu_s") or 0) / max(1.0, float(w.get("delivered") or 0)), s)
+                for s, _r, _o, w in good
+            ),
+            "us per delivery",
+            "Redis CPU per delivery",
+        ),
+        redis_us_per_request=_slowest(
+            ((1e6 * per(w, "redis_cpu_cores", "throughput_rps"), s) for s, w in api),
+            "us per request",
+            "Redis CPU per request",
+        ),
+        runs=tuple(p.name for p in files),
+    )
+
+
+# ------------------------------------------------------------------------------------------ instances
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What an instance type offers: vCPUs, memory, and (burstable only) the baseline per vCPU."""
+
+    name: str
+    vcpus: float
+    memory_gib: float
+    baseline: float | None
+    arm64: bool
+    estimated: bool
+
+
+def _value(catalog: Catalog, key: str) -> tuple[float, bool]:
+    """A specification: a global catalog figure (the same in every region)."""
+    price = catalog.global_prices.get(key)
+    if price is None:
+        raise MissingPrice("global", key)
+    return price.amount, not price.confirmed
+
+
+def spec(catalog: Catalog, family: str, name: str) -> Spec:
+    """``family`` is ``ec2``, ``rds`` or ``elasticache``; the figures are the catalog's global entries."""
+    try:
+        vcpus, e1 = _value(catalog, f"{family}.vcpus.{name}")
+        memory, e2 = _value(catalog, f"{family}.memory_gib.{name}")
+    except MissingPrice as exc:
+        raise CapacityError(f"{name}: the catalog lacks its specification ({exc})") from None
+    try:
+        baseline, e3 = _value(catalog, f"{family}.burst.{name}.baseline")
+    except MissingPrice:
+        baseline, e3 = None, False
+    kind = name.removeprefix("db.").removeprefix("cache.").split(".")[0]
+    return Spec(name, vcpus, memory, baseline, kind.endswith("g"), e1 or e2 or e3)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The named knobs of the model; every report prints them."""
+
+    #: Share of every capacity kept spare (CPU, memory, connections); also sets the CPU scaling target.
+    headroom: float = 0.30
+    #: arm64 (Graviton) work per vCPU relative to the measuring machine: not measured here.
+    arm64_speed: float = 1.0
+
+    @property
+    def cpu_target_percent(self) -> int:
+        """The groups' target-tracking CPU target, inside the plan's 50-80%."""
+        return max(50, min(80, round(100 * (1 - self.headroom))))
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one server group must carry at peak."""
+
+    connections: float = 0.0
+    deliveries_per_s: float = 0.0
+    api_rps: float = 0.0
+
+    def __add__(self, other: Load) -> Load:
+        return Load(
+            self.connections + other.connections,
+            self.deliveries_per_s + other.deliveries_per_s,
+            self.api_rps + other.api_rps,
+        )
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """Servers of one type for one load, with what decided the count."""
+
+    instance_type: str
+    count: int
+    workers: int
+    cpu_cores_needed: float
+    cpu_cores_per_server: float
+    connections_per_server: float
+    decided_by: str
+    estimated: bool
+    notes: tuple[str, ...] = field(default=())
+
+    def capacity(self) -> dict[str, float]:
+        """What ``count`` servers carry at the headroom (for the report)."""
+        return {
+            "servers": self.count,
+            "cpu_cores": round(self.count * self.cpu_cores_per_server, 3),
+            "connections": math.floor(self.count * self.connections_per_server),
+        }
+
+
+@dataclass(frozen=True)
+class CapacityModel:
+    measured: Measured
+    catalog: Catalog
+    settings: Settings = Settings()
+
+    def cores_for(self, load: Load) -> float:
+        """CPU (measuring-machine cores) a load needs: per connection while its deliveries per connection
+        stay within what the measured runs carried, else per delivery; plus the API's requests."""
+        m = self.measured
+        realtime = max(
+            load.connections * m.realtime_us_per_connection.value / 1e6,
+            load.deliveries_per_s * m.realtime_us_per_delivery.value / 1e6,
+        )
+        return realtime + load.api_rps * m.api_us_per_request.value / 1e6
+
+    def _workers(self, s: Spec) -> tuple[int, float, float]:
+        """Worker processes per server and the connections memory and workers allow.
+
+        At least one worker per vCPU (CPU-bound work); more while each added worker lets the server hold
+        more connections than its memory already allows (a worker holds what the runs showed, and the
+        per-process open-file limit), at most 16 (the config's ceiling).
+        """
+        m = self.measured
+
+        def allowed(workers: int) -> tuple[float, float]:
+            free_mb = s.memory_gib * 1024 - OS_RESERVE_MB - workers * m.worker_base_mb.value
+            return max(
+                0.0, free_mb
+            ) * 1024 / m.kb_per_connection.value, workers * m.connections_per_worker.value
+
+        workers = max(1, int(s.vcpus))
+        while workers < MAX_WORKERS:
+            memory, by_workers = allowed(workers)
+            if by_workers >= memory or min(*allowed(workers + 1)) <= min(memory, by_workers):
+                break
+            workers += 1
+        return workers, *allowed(workers)
+
+    def size_servers(self, instance_type: str, load: Load) -> Sizing:
+        """The fewest servers of ``instance_type`` that carry ``load`` with the headroom kept, and the
+        fewest workers per server that hold their share of the connections."""
+        s = spec(self.catalog, "ec2", instance_type)
+        m, h = self.measured, self.settings.headroom
+        speed = self.settings.arm64_speed if s.arm64 else 1.0
+        cores_per_server = s.vcpus * speed * (1 - h)
+        most_workers, by_memory, by_workers = self._workers(s)
+        conns_per_server = min(by_memory, by_workers) * (1 - h)
+        if load.connections and conns_per_server <= 0:
+            raise CapacityError(f"{instance_type}: no memory left for connections after the workers")
+        needed = self.cores_for(load)
+        by_cpu = math.ceil(needed / cores_per_server - 1e-9) if needed else 0
+        by_conns = math.ceil(load.connections / conns_per_server - 1e-9) if load.connections else 0
+        count = max(1, by_cpu, by_conns)
+        if by_conns > by_cpu:
+            decided = "memory per connection" if by_memory < by_workers else "connections per worker"
+        else:
+            decided = "CPU" if by_cpu else "one server"
+        share = load.connections / count
+        workers = max(int(s.vcpus), math.ceil(share / (m.connections_per_worker.value * (1 - h)) - 1e-9))
+        notes = (f"arm64 assumed {speed:g}x the measured per-vCPU speed (not measured)",) if s.arm64 else ()
+        return Sizing(
+            instance_type=instance_type,
+            count=count,
+            workers=min(most_workers, max(1, workers)),
+            cpu_cores_needed=round(needed, 4),
+            cpu_cores_per_server=cores_per_server,
+            connections_per_server=conns_per_server,
+            decided_by=decided,
+            estimated=s.estimated,
+            notes=notes,
+        )
+
+    def database_carries(self, instance_class: str, statements_per_s: float) -> bool:
+        """Whether a database class sustains the statements within its baseline CPU and the headroom."""
+        s = spec(self.catalog, "rds", instance_class)
+        usable = s.vcpus * (s.baseline if s.baseline is not None else 1.0) * (1 - self.settings.headroom)
+        return statements_per_s * self.measured.db_us_per_statement.value / 1e6 <= usable
+
+    def cache_carries(self, node_type: str, load: Load) -> bool:
+        """Whether a cache node carries the pub/sub and API cache work (Redis runs on one core) and keeps
+        the presence and session keys of every connection in memory, with the headroom."""
+        s = spec(self.catalog, "elasticache", node_type)
+        h = self.settings.headroom
+        core = min(1.0, s.vcpus) * (s.baseline if s.baseline is not None else 1.0) * (1 - h)
+        m = self.measured
+        cpu = (
+            load.deliveries_per_s * m.redis_us_per_delivery.value
+            + load.api_rps * m.redis_us_per_request.value
+        ) / 1e6
+        memory_gib = load.connections * CACHE_KB_PER_CONNECTION / 1024 / 1024
+        return cpu <= core and memory_gib <= s.memory_gib * (1 - h)
+
+
+def load_model(catalog: Catalog, settings: Settings = Settings(), folder: Path = MEASURED) -> CapacityModel:
+    return CapacityModel(load_measured(folder), catalog, settings)

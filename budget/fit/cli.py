@@ -1,0 +1,124 @@
+"""``python -m budget fit --stack phaseN | --all [--format table|json|markdown] [--write]``.
+
+Exit codes as ``check``: 0 a fitting plan exists (for every stack), 1 none fits (for some stack), 2 bad
+input (stack config, demand block, catalog, benchmark runs). With several stacks the highest wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import multiprocessing
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from budget.exit_codes import ExitCode
+
+ROOT = Path(__file__).resolve().parents[2]
+FORMATS = ("table", "json", "markdown")
+
+
+@dataclass(frozen=True)
+class FitJob:
+    stack: str
+    stack_file: Path
+    catalog: Path
+    measured: Path
+    headroom: float
+
+
+def run_job(job: FitJob) -> Any:
+    """Fit one stack; every failure of the input becomes a FitFailure (exit code 2)."""
+    from budget.capacity import CapacityError, Settings, load_model
+    from budget.catalog import CatalogError, load_catalog
+    from budget.demand import DemandError
+    from budget.fit.pricer import FitError
+    from budget.fit.report import FitFailure
+    from budget.fit.run import fit_stack
+    from budget.plan import PlanError
+    from components.config import ConfigError, parse_stack_config, read_stack_file
+
+    try:
+        cfg = parse_stack_config(job.stack, read_stack_file(job.stack_file))
+        catalog = load_catalog(job.catalog)
+        model = load_model(catalog, Settings(headroom=job.headroom), job.measured)
+        return fit_stack(cfg, catalog, model)
+    except (ConfigError, CatalogError, DemandError, CapacityError, FitError, PlanError) as exc:
+        return FitFailure(job.stack, str(exc))
+
+
+def _run_all(jobs: Sequence[FitJob]) -> list[Any]:
+    if len(jobs) == 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [run_job(job) for job in jobs]
+    from budget.plan import warm_imports
+
+    with contextlib.suppress(ImportError):
+        warm_imports()
+    import budget.fit.run  # noqa: F401  (loaded once, inherited by every worker)
+
+    with multiprocessing.get_context("fork").Pool(processes=min(len(jobs), 3)) as pool:
+        return pool.map(run_job, jobs)
+
+
+def run_fit(args: argparse.Namespace) -> int:
+    from budget.fit.render import render, render_markdown
+    from budget.fit.report import FitFailure, FitReport, dumps
+    from budget.fit.write import WriteError, write_fit
+
+    if args.all:
+        files = sorted(p for p in ROOT.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
+        if not files:
+            print(f"budget fit: no Pulumi.<stack>.yaml files in {ROOT}", file=sys.stderr)
+            return ExitCode.INVALID
+        stacks = [(f.name.removeprefix("Pulumi.").removesuffix(".yaml"), f) for f in files]
+    else:
+        stacks = [(args.stack, args.stack_file or ROOT / f"Pulumi.{args.stack}.yaml")]
+    jobs = [FitJob(s, p, args.catalog, args.measured, args.headroom) for s, p in stacks]
+    results = _run_all(jobs)
+    if args.format == "json":
+        sys.stdout.write(dumps(results, many=args.all))
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(results))
+    else:
+        sys.stdout.write(render(results))
+    code = max(int(r.exit_code) for r in results)
+    paths = dict(stacks)
+    for r in results:
+        if isinstance(r, FitFailure):
+            print(f"budget fit: {r.stack}: {r.error}", file=sys.stderr)
+        elif args.write and isinstance(r, FitReport):
+            if not r.fits:
+                print(
+                    f"budget fit: {r.stack}: nothing fits; {paths[r.stack].name} left as it is",
+                    file=sys.stderr,
+                )
+                continue
+            try:
+                keys = write_fit(r, paths[r.stack])
+            except (WriteError, OSError) as exc:
+                print(f"budget fit: {r.stack}: {exc}", file=sys.stderr)
+                code = max(code, int(ExitCode.INVALID))
+                continue
+            print(f"budget fit: {r.stack}: wrote {len(keys)} keys to {paths[r.stack].name}", file=sys.stderr)
+    return code
+
+
+def register(subparsers: Any, default_catalog: Path) -> None:
+    from budget.capacity import MEASURED, Settings
+
+    p = subparsers.add_parser("fit", help="the cheapest configuration that carries a phase's users")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--stack", help="stack name (reads Pulumi.<stack>.yaml from the project root)")
+    which.add_argument("--all", action="store_true", help="every Pulumi.<stack>.yaml in the project root")
+    p.add_argument("--stack-file", type=Path, help="read the stack config from this file instead")
+    p.add_argument("--format", choices=FORMATS, default="table")
+    p.add_argument("--write", action="store_true", help="write a fitting configuration into the stack file")
+    p.add_argument("--catalog", type=Path, default=default_catalog, help="price catalog (default: built in)")
+    p.add_argument("--measured", type=Path, default=MEASURED, help="folder of kept benchmark runs")
+    p.add_argument(
+        "--headroom", type=float, default=Settings.headroom, help="share of every capacity kept spare"
+    )
+    p.set_defaults(func=run_fit)

@@ -1,0 +1,156 @@
+"""Fit one stack: price the plan as configured, search, verify, and explain what the limit buys."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from budget.capacity import CapacityModel
+from budget.catalog import Catalog
+from budget.demand import demand_of
+from budget.estimator import Estimate, estimate
+from budget.fit.pricer import Pricer, verify
+from budget.fit.report import FitReport, PlanFigures, Proposal, changes
+from budget.fit.search import Candidate, assumptions, front, max_users, search, with_demand
+from budget.model import SIZES
+from budget.plan import plan_offline
+from components.config import StackConfig
+
+#: Runner-ups reported (each is re-planned whole under mocks, like the best).
+ALTERNATIVES = 3
+#: "max users within the limit" is searched up to this multiple of the phase's users when it fits.
+GROWTH_SEARCHED = 4
+
+
+def _figures(cfg: StackConfig, est: Estimate, users: int) -> PlanFigures:
+    rate = cfg.budget.usd_to_tzs
+    return PlanFigures(
+        config=cfg,
+        totals_tzs={size: round(est.total(size) * rate) for size in SIZES},
+        users=users,
+        by_tier_tzs={tier: round(usd * rate) for tier, usd in sorted(est.by_tier("max").items())},
+    )
+
+
+def _capacity(candidate: Candidate, model: CapacityModel) -> dict[str, float]:
+    """What the proposal's servers carry at the headroom, in the demand's units."""
+    m = model.measured
+    out = {"connections": 0.0, "deliveries_per_s": 0.0, "api_rps": 0.0}
+    for s in candidate.choice.servers:
+        cores = s.count * s.sizing.cpu_cores_per_server
+        if s.group == "realtime":
+            by_cpu = cores * 1e6 / m.realtime_us_per_connection.value
+            out["connections"] += min(s.count * s.sizing.connections_per_server, by_cpu)
+            out["deliveries_per_s"] += cores * 1e6 / m.realtime_us_per_delivery.value
+        else:
+            out["api_rps"] += cores * 1e6 / m.api_us_per_request.value
+    return {k: math.floor(v) for k, v in out.items()}
+
+
+def _summary(candidate: Candidate) -> str:
+    c = candidate.choice
+    servers = "; ".join(f"{s.group} {s.label()}" for s in c.servers)
+    engine = f"{c.cache.engine} {c.cache.node_type}"
+    return f"{servers}; {c.database.instance_class}; {engine}; {c.shape.label()}"
+
+
+def _proposal(plan: StackConfig, candidate: Candidate, model: CapacityModel, catalog: Catalog) -> Proposal:
+    full = verify(candidate.priced, catalog)
+    users = demand_of(plan).concurrent_users
+    return Proposal(
+        figures=_figures(candidate.priced.cfg, full, users),
+        changes=tuple(changes(plan, candidate.priced.cfg)),
+        capacity=_capacity(candidate, model),
+        availability=candidate.availability,
+        latency=candidate.latency,
+        summary=_summary(candidate),
+    )
+
+
+def fit_stack(
+    cfg: StackConfig, catalog: Catalog, model: CapacityModel, pricer: Pricer | None = None
+) -> FitReport:
+    """The whole answer for one stack (raises DemandError, CapacityError, FitError on bad input)."""
+    pricer = pricer or Pricer(catalog)
+    demand = demand_of(cfg)
+    users = demand.concurrent_users
+    limit = cfg.budget.limit_tzs
+    plan_est = estimate(plan_offline(cfg), cfg, catalog)
+    plan = _figures(cfg, plan_est, users)
+    result = search(cfg, catalog, model, pricer)
+    notes = [*dict.fromkeys(result.unpriced)][:10]
+    best = _proposal(cfg, result.best, model, catalog) if result.best else None
+    alternatives = (
+        tuple(_proposal(cfg, c, model, catalog) for c in front(result.per_shape, result.best, ALTERNATIVES))
+        if result.best
+        else ()
+    )
+    fits = best is not None and best.figures.total_tzs <= limit
+    deciding: dict[str, Any] | None = None
+    tested: list[dict[str, Any]] = []
+    zero_traffic = None
+    if fits:
+        grown = with_demand(cfg, concurrent_users=users * GROWTH_SEARCHED)
+        most = max_users(grown, catalog, model, pricer)
+    else:
+        most = max_users(cfg, catalog, model, pricer)
+        found = assumptions(cfg, catalog, model, pricer)
+        tested = [
+            {"key": a.key, "stated": a.stated, "fits_at": a.fits_at, "unit": a.unit, "why": a.why}
+            for a in found
+        ]
+        reachable = [a for a in found if a.fits_at is not None]
+        if reachable:
+            a = min(reachable, key=lambda a: a.change)
+            deciding = {**next(t for t in tested if t["key"] == a.key), "change": round(a.change, 4)}
+        floor = search(
+            with_demand(cfg, transfer_gb_per_user_per_month=0.0, websocket_gb_per_user_per_month=0.0),
+            catalog,
+            model,
+            pricer,
+        ).best
+        if floor is not None:
+            zero_traffic = round(floor.tzs)
+            if deciding is None:
+                deciding = {
+                    "key": "fixed_costs",
+                    "stated": None,
+                    "fits_at": None,
+                    "unit": "TZS per month",
+                    "why": (
+                        f"with no data transfer at all the cheapest plan still costs TZS {zero_traffic:,},"
+                        f" above the limit of TZS {limit:,}: no usage assumption alone makes it fit"
+                    ),
+                }
+    settings = model.settings
+    return FitReport(
+        stack=cfg.stack,
+        limit_tzs=limit,
+        usd_to_tzs=cfg.budget.usd_to_tzs,
+        users=users,
+        availability=demand.availability,
+        plan=plan,
+        best=best,
+        alternatives=alternatives,
+        min_limit_tzs=best.figures.total_tzs if best else None,
+        max_users_within_limit=most,
+        deciding_assumption=deciding,
+        assumptions=tuple(tested),
+        zero_traffic_tzs=zero_traffic,
+        demand=demand.model_dump(mode="json"),
+        capacity_model={
+            "headroom": settings.headroom,
+            "arm64_speed": settings.arm64_speed,
+            "cpu_target_percent": settings.cpu_target_percent,
+            "runs": list(model.measured.runs),
+            "figures": {k: f.to_json() for k, f in model.measured.figures().items()},
+        },
+        notes=tuple(notes),
+        verified=best is not None,
+        search={
+            "shapes": len(result.per_shape),
+            "tier_plans": pricer.tier_plans,
+            "estimates": pricer.estimates,
+            "rejected": [*dict.fromkeys(result.rejected)],
+        },
+    )

@@ -1,0 +1,127 @@
+"""``budget fit --write``: put the fitted configuration into the stack file, changing only what changes.
+
+The file is edited as YAML that keeps its comments, key order and flow style (ruamel.yaml round trip),
+each changed key is set where it stands, and a comment above the config records the date and the fit's
+figures. The result is read back through the config model and must equal the fitted config, or the file
+is left as it was: an edit is complete or not made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import tempfile
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from budget.fit.report import FitReport, flatten, stack_file_config
+from components.config import ConfigError, StackConfig, parse_stack_config, read_stack_file
+
+
+class WriteError(RuntimeError):
+    """The stack file could not be updated (nothing was changed)."""
+
+
+def _yaml() -> YAML:
+    y = YAML()
+    y.preserve_quotes = True
+    y.width = 4096
+    y.representer.add_representer(
+        type(None), lambda r, _d: r.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    return y
+
+
+def _set(config: CommentedMap, key: str, value: Any) -> None:
+    """Set ``stars:api.spot.enabled``-style keys, creating blocks that do not exist yet."""
+    top, *rest = key.split(".")
+    if not rest:
+        config[top] = value
+        return
+    node = config.setdefault(top, CommentedMap())
+    for part in rest[:-1]:
+        child = node.get(part)
+        if not isinstance(child, Mapping):
+            child = CommentedMap()
+            node[part] = child
+        node = child
+    node[rest[-1]] = value
+
+
+def _delete(config: CommentedMap, key: str) -> None:
+    top, *rest = key.split(".")
+    if not rest:
+        config.pop(top, None)
+        return
+    node = config.get(top)
+    for part in rest[:-1]:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    if isinstance(node, dict):
+        node.pop(rest[-1], None)
+
+
+def comment(report: FitReport, today: dt.date) -> str:
+    assert report.best is not None
+    best = report.best.figures
+    return (
+        f"budget fit {today.isoformat()}: the cheapest configuration that carries {report.users:,} users,"
+        f" TZS {best.total_tzs:,} a month at max size (TZS {round(best.total_tzs * 1000 / report.users):,}"
+        f" per 1,000 users) against the limit of TZS {report.limit_tzs:,}; the plan's configuration costs"
+        f" TZS {report.plan.total_tzs:,}. {len(report.best.changes)} keys changed (`python -m budget fit`)."
+    )
+
+
+def write_fit(report: FitReport, path: Path, today: dt.date | None = None) -> list[str]:
+    """Write ``report``'s best configuration into ``path``; returns the keys it changed."""
+    if not report.fits or report.best is None:
+        raise WriteError(f"{report.stack}: nothing fits the limit; the stack file was not changed")
+    original = path.read_text(encoding="utf-8")
+    y = _yaml()
+    document = y.load(original)
+    config = document["config"]
+    fitted = flatten(stack_file_config(report.best.figures.config))
+    keys = []
+    for change in report.best.changes:
+        if change["key"] in fitted:
+            _set(config, change["key"], change["to"])
+        else:  # a block the fitted configuration no longer has (one server group instead of two)
+            _delete(config, change["key"])
+        keys.append(change["key"])
+    first = next(iter(config))
+    note = "\n".join(textwrap.wrap(comment(report, today or dt.date.today()), width=104))
+    config.yaml_set_comment_before_after_key(first, before=note, indent=2)
+    out = io.StringIO()
+    y.dump(document, out)
+    text = out.getvalue()
+    _check(report, path, text)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return keys
+
+
+def _check(report: FitReport, path: Path, text: str) -> None:
+    """The edited text must read back as exactly the fitted configuration."""
+    assert report.best is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / path.name
+        probe.write_text(text, encoding="utf-8")
+        try:
+            written: StackConfig = parse_stack_config(report.stack, read_stack_file(probe))
+        except ConfigError as exc:
+            raise WriteError(
+                f"{path}: the edit would not be a valid stack file ({exc}); nothing changed"
+            ) from None
+    if written != report.best.figures.config:
+        raise WriteError(f"{path}: the edit does not read back as the fitted configuration; nothing changed")
