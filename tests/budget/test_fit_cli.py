@@ -1,0 +1,115 @@
+"""python -m budget fit: the JSON fields users depend on, exit codes, and --write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from budget_helpers import ROOT
+
+from budget.cli import main
+
+FIELDS = {
+    "stack",
+    "limit_tzs",
+    "fits",
+    "plan",
+    "best",
+    "alternatives",
+    "min_limit_tzs",
+    "max_users_within_limit",
+    "deciding_assumption",
+}
+
+
+def _stack_file(tmp_path: Path, phase: str = "phase1", **budget: object) -> Path:
+    text = (ROOT / f"Pulumi.{phase}.yaml").read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    for key, value in budget.items():
+        # edit the line in place so the file keeps its comments (as the owner's file would)
+        old = document["config"]["stars:budget"][key]
+        text = text.replace(f"    {key}: {old}", f"    {key}: {value}", 1)
+    path = tmp_path / f"Pulumi.{phase}.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _fit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["fit", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_phase_that_does_not_fit_says_how_far(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _fit(capsys, "--stack", "phase1", "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and set(doc) >= FIELDS and doc["fits"] is False
+    assert doc["plan"]["total_tzs"] > doc["best"]["total_tzs"] > doc["limit_tzs"]
+    best = doc["best"]
+    assert {"total_tzs", "tzs_per_1000_users", "changes", "config", "capacity"} <= set(best)
+    assert set(best["capacity"]) == {"connections", "deliveries_per_s", "api_rps"}
+    # the proposal carries the phase's demand by the capacity model
+    demand = doc["demand"]
+    users = demand["concurrent_users"]
+    assert best["capacity"]["connections"] >= users * demand["connections_per_user"]
+    assert best["capacity"]["api_rps"] >= users * demand["api_requests_per_user_per_second"]
+    assert all({"key", "from", "to"} == set(c) for c in best["changes"])
+    assert doc["min_limit_tzs"] == best["total_tzs"]
+    assert doc["deciding_assumption"] is not None and doc["verified"] is True
+
+
+def test_write_puts_a_fitting_plan_into_the_stack_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _stack_file(tmp_path, limit_tzs=3_000_000, warn_tzs=2_500_000)
+    before = path.read_text(encoding="utf-8")
+    code, out, err = _fit(
+        capsys, "--stack", "phase1", "--stack-file", str(path), "--write", "--format", "json"
+    )
+    doc = json.loads(out)
+    assert code == 0 and doc["fits"] and "wrote" in err
+    after = path.read_text(encoding="utf-8")
+    assert "# budget fit " in after and after != before
+    # comments and every key the fit did not change survive
+    changed = {c["key"] for c in doc["best"]["changes"]}
+    for line in before.splitlines():
+        if line.strip().startswith("#") or "  # " in line:
+            key = line.split(":")[0].strip()
+            if not any(c.endswith(f".{key}") for c in changed):
+                assert line in after, line
+    # and the written file passes the check with no override, at the fit's own figure
+    code = main(
+        ["check", "--stack", "phase1", "--stack-file", str(path), "--format", "json", "--no-what-ifs"]
+    )
+    checked = json.loads(capsys.readouterr().out)
+    assert code == 0 and checked["override"] is None
+    assert checked["total_tzs"] == doc["best"]["total_tzs"]
+
+
+def test_write_leaves_a_file_alone_when_nothing_fits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _stack_file(tmp_path)
+    before = path.read_text(encoding="utf-8")
+    code, _, err = _fit(capsys, "--stack", "phase1", "--stack-file", str(path), "--write")
+    assert code == 1 and "left as it is" in err
+    assert path.read_text(encoding="utf-8") == before
+
+
+def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "Pulumi.phase1.yaml"
+    text = (ROOT / "Pulumi.phase1.yaml").read_text(encoding="utf-8")
+    start = text.index("  stars:demand:")
+    end = text.index("  stars:usage:")
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    code, _, err = _fit(capsys, "--stack", "phase1", "--stack-file", str(path))
+    assert code == 2 and "no stars:demand block" in err
+    code, _, err = _fit(capsys, "--stack", "phase1", "--stack-file", str(tmp_path / "missing.yaml"))
+    assert code == 2 and "not found" in err
+
+
+def test_markdown_names_the_deciding_assumption(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _fit(capsys, "--stack", "phase1", "--format", "markdown")
+    assert code == 1 and out.startswith("## Budget fit") and "| phase1 |" in out

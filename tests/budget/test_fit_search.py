@@ -1,0 +1,127 @@
+"""budget fit's search: on a hand-made catalog the optimum is known by hand, and the search finds it;
+on a small space it equals the brute-force minimum; and its fast pricing agrees with check's path."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import pytest
+from budget_helpers import stack_cfg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from budget.capacity import Load, load_model
+from budget.catalog import Catalog, load_catalog
+from budget.estimator import estimate
+from budget.fit import space as space_module
+from budget.fit.pricer import Pricer, verify
+from budget.fit.search import search
+from budget.fit.space import Choice, Shape, Space
+from budget.plan import plan_offline
+
+REGION = "af-south-1"
+
+
+def _priced(catalog: Catalog, changes: dict[str, float]) -> Catalog:
+    """The real catalog with some af-south-1 figures replaced by hand-made ones."""
+    regional = dict(catalog.regions[REGION])
+    glob = dict(catalog.global_prices)
+    for key, amount in changes.items():
+        target = regional if key in regional else glob
+        target[key] = replace(target[key], amount=amount, source="hand-made for a test")
+    return replace(catalog, regions={**catalog.regions, REGION: regional}, global_prices=glob)
+
+
+@pytest.fixture(scope="module")
+def hand_made() -> Catalog:
+    real = load_catalog()
+    regional = real.regions[REGION]
+    changes: dict[str, float] = {k: 1.0 for k in regional if k.startswith("ec2.instance.")}
+    changes["ec2.instance.t4g.large"] = 0.01  # the one cheap server type
+    changes |= {k: 0.0 for k in regional if k.startswith("ec2.spot_discount.")}  # spot saves nothing
+    changes |= {k: 1.0 for k in regional if k.startswith("rds.postgres.")}
+    changes["rds.postgres.db.t4g.large.single_az"] = 0.02  # the one cheap database
+    changes |= {k: 1.0 for k in regional if k.startswith("elasticache.redis.")}
+    changes["elasticache.redis.cache.t3.medium"] = 0.01  # the one cheap cache node (Valkey 0.8 x)
+    changes["nat.hour"] = 5.0  # NAT far dearer than the interface endpoints
+    changes["cloudfront.transfer.europe.first_10tb"] = 1.0  # PriceClass_100 serves Africa from Europe
+    return _priced(real, changes)
+
+
+def test_the_search_finds_the_optimum_known_by_hand(hand_made: Catalog) -> None:
+    cfg = stack_cfg("phase1")
+    model = load_model(hand_made)
+    found = search(cfg, hand_made, model, Pricer(hand_made)).best
+    assert found is not None
+    c = found.choice
+    # by hand: 10,000 connections x 26.2 us = 0.26 cores and 100 req/s x 523 us = 0.05 cores; one t4g.large
+    # (2 vCPU x 0.7 headroom = 1.4 cores) carries each group, on demand (spot saves nothing here)
+    assert [(s.group, s.instance_type, s.count, s.purchase) for s in c.servers] == [
+        ("api", "t4g.large", 1, "on_demand"),
+        ("realtime", "t4g.large", 1, "on_demand"),
+    ]
+    assert c.database.instance_class == "db.t4g.large"
+    assert (c.cache.node_type, c.cache.engine) == ("cache.t3.medium", "valkey")
+    # NAT at $5/h loses to six interface endpoints; African edges beat Europe at $1/GB (200 before All)
+    assert c.shape == Shape("endpoints", "PriceClass_200")
+    # and the figure is check's own for that configuration
+    whole = estimate(plan_offline(found.priced.cfg), found.priced.cfg, hand_made)
+    assert found.priced.total() == pytest.approx(whole.total(), abs=0.005)
+
+
+def test_the_search_equals_the_brute_force_minimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = load_catalog()
+    monkeypatch.setattr(space_module, "EC2_INSTANCE_TYPES", ("t3.small", "t4g.large", "c6g.large"))
+    monkeypatch.setattr(space_module, "RDS_INSTANCE_CLASSES", ("db.t3.large", "db.t4g.large"))
+    monkeypatch.setattr(space_module, "CACHE_NODE_TYPES", ("cache.t3.small", "cache.t3.medium"))
+    cfg = stack_cfg("phase2")
+    model = load_model(catalog)
+    pricer = Pricer(catalog)
+    best = search(cfg, catalog, model, pricer).best
+    assert best is not None
+    space = Space(cfg, catalog, model)
+    api, realtime = space.server_choices("api"), space.server_choices("realtime")
+    totals = [
+        pricer.price(space.config(Choice(shape, (a, r), db, cache))).total()
+        for shape, a, r, db, cache in itertools.product(
+            list(space.shapes()), api, realtime, space.database_choices(), space.cache_choices()
+        )
+    ]
+    assert len(totals) == 6 * 6 * 6 * 2 * 4
+    assert best.priced.total() == pytest.approx(min(totals), abs=1e-6)
+
+
+@st.composite
+def choices(draw: st.DrawFn) -> tuple[Space, Choice]:
+    phase = draw(st.sampled_from(["phase1", "phase2", "phase3"]))
+    catalog = load_catalog()
+    space = Space(stack_cfg(phase), catalog, load_model(catalog))
+    servers = tuple(draw(st.sampled_from(space.server_choices(g))) for g in ("api", "realtime"))
+    databases = space.database_choices() or [space_module.DatabaseChoice("db.t4g.large")]
+    shape = draw(st.sampled_from(list(space.shapes())))
+    return space, Choice(
+        shape, servers, draw(st.sampled_from(databases)), draw(st.sampled_from(space.cache_choices()))
+    )
+
+
+PRICER = Pricer(load_catalog())
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(choices())
+def test_the_fast_planner_agrees_with_checks_path_to_the_cent(drawn: tuple[Space, Choice]) -> None:
+    space, choice = drawn
+    priced = PRICER.price(space.config(choice))
+    assert priced.priced, priced.why_unpriced()
+    verify(priced, space.catalog)  # raises unless every size agrees to the cent
+
+
+def test_servers_are_sized_by_the_capacity_model() -> None:
+    catalog = load_catalog()
+    model = load_model(catalog)
+    sizing = model.size_servers("t3.medium", Load(connections=100_000, deliveries_per_s=10_000))
+    # 100,000 connections x 26.2 us = 2.62 cores; a t3.medium gives 2 vCPU x 0.7 = 1.4 cores: 2 servers
+    assert sizing.count == 2 and sizing.decided_by == "CPU"
+    # each holds 50,000 connections: 50,000 / (12,500 x 0.7 per worker) = 5.7, so 6 workers
+    assert sizing.workers == 6
