@@ -1,0 +1,154 @@
+"""Benchmark of ``python -m budget fit --all``: does it answer within 60 s on this 2-core machine?
+
+Measured in the same run:
+
+- floor: a fresh interpreter that only imports pulumi and the pulumi_aws submodules the program uses;
+- check --all (no what-ifs): pricing the three phase stacks once, as configured;
+- fit --all: the search for every phase, with its verification, front and "how far" figures, each the
+  median of ``--repeat`` fresh processes (the figures interleaved round by round);
+- baseline, the naive search: every candidate the fit prices, planned whole under mocks instead of from
+  reused tier plans. Its time per candidate is measured on ``--sample`` candidates drawn from the space and
+  multiplied by the number of candidates ``fit --all`` priced (from its own JSON): the ratio is the naive
+  search's projected time over the real one.
+
+Prints a table and writes JSON. Run: ``.venv/bin/python bench/budget_fit.py [--repeat 3] [--json FILE]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: bench/budget_fit.py
+    sys.path.insert(0, str(ROOT))
+
+from bench.budget_check import _floor_code, measure, versions  # noqa: E402
+from bench.common import machine  # noqa: E402
+
+TARGET_SECONDS = 60.0
+STACKS = ("phase1", "phase2", "phase3")
+
+
+def naive_seconds_per_candidate(sample: int, seed: int = 7) -> dict[str, Any]:
+    """Median wall time of pricing one candidate by planning it whole under mocks (in this process)."""
+    from budget.capacity import load_model
+    from budget.catalog import load_catalog
+    from budget.estimator import estimate
+    from budget.fit.space import Choice, Space
+    from budget.plan import plan_offline, warm_imports
+    from components.config import load_stack_file
+
+    warm_imports()
+    catalog = load_catalog()
+    model = load_model(catalog)
+    rng = random.Random(seed)
+    walls = []
+    for n in range(sample):
+        space = Space(load_stack_file(ROOT / f"Pulumi.{STACKS[n % len(STACKS)]}.yaml"), catalog, model)
+        servers = tuple(rng.choice(space.server_choices(g)) for g in ("api", "realtime"))
+        databases = space.database_choices()
+        caches = space.cache_choices()
+        if not databases or not caches:
+            continue
+        choice = Choice(rng.choice(list(space.shapes())), servers, rng.choice(databases), rng.choice(caches))
+        cfg = space.config(choice)
+        start = time.perf_counter()
+        estimate(plan_offline(cfg), cfg, catalog)
+        walls.append(time.perf_counter() - start)
+    return {
+        "candidates_timed": len(walls),
+        "median_s": round(statistics.median(walls), 4),
+        "min_s": round(min(walls), 4),
+        "max_s": round(max(walls), 4),
+    }
+
+
+def fit_counts() -> dict[str, Any]:
+    """One ``fit --all --format json`` run: how many candidates and tier plans it priced."""
+    done = subprocess.run(
+        [sys.executable, "-m", "budget", "fit", "--all", "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    stacks = json.loads(done.stdout)["stacks"]
+    searched = [s["search"] for s in stacks if "search" in s]
+    return {
+        "exit_code": done.returncode,
+        "candidates_priced": sum(s["estimates"] for s in searched),
+        "tier_plans": sum(s["tier_plans"] for s in searched),
+        "fits": {s["stack"]: s.get("fits") for s in stacks},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--sample", type=int, default=12, help="candidates planned whole for the baseline")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "budget_fit.json")
+    args = parser.parse_args(argv)
+    py = sys.executable
+    budget = [py, "-m", "budget"]
+    results: dict[str, Any] = {"machine": machine(), "versions": versions(), "target_s": TARGET_SECONDS}
+    figures = measure(
+        [
+            ("floor: import pulumi + used pulumi_aws submodules", [[py, "-c", _floor_code()]]),
+            ("check --all (no what-ifs)", [[*budget, "check", "--all", "--no-what-ifs"]]),
+            ("fit --all", [[*budget, "fit", "--all", "--format", "json"]]),
+        ],
+        args.repeat,
+    )
+    floor = figures[0]["median_s"]
+    for fig in figures:
+        fig["ratio_to_floor"] = round(fig["median_s"] / floor, 2) if floor else None
+    fit = figures[2]
+    counts = fit_counts()
+    naive = naive_seconds_per_candidate(args.sample)
+    projected = naive["median_s"] * counts["candidates_priced"]
+    results.update(
+        figures=figures,
+        fit_median_s=fit["median_s"],
+        counts=counts,
+        baseline={
+            "what": "every priced candidate planned whole under mocks (projected from a timed sample)",
+            **naive,
+            "projected_s": round(projected, 1),
+        },
+        speedup_vs_naive=round(projected / fit["median_s"], 1) if fit["median_s"] else None,
+        meets_target=fit["median_s"] < TARGET_SECONDS,
+    )
+    results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    width = max(len(f["name"]) for f in figures)
+    info = results["machine"]
+    print(f"budget fit benchmark ({info['cpus']} CPUs, load {info['loadavg_at_start']})")
+    print(f"{'figure'.ljust(width)}  median s   min s   max s  x floor  exit")
+    for f in figures:
+        print(
+            f"{f['name'].ljust(width)}  {f['median_s']:8.2f}  {f['min_s']:6.2f}  {f['max_s']:6.2f}"
+            f"  {f['ratio_to_floor']:7.2f}  {','.join(map(str, f['exit_codes']))}"
+        )
+    print(
+        f"fit --all priced {counts['candidates_priced']:,} candidates from {counts['tier_plans']} tier plans;"
+        f" planning each whole would take {naive['median_s']:.3f} s a candidate, {projected:,.0f} s in all:"
+        f" {results['speedup_vs_naive']}x the real search"
+    )
+    verdict = "meets" if results["meets_target"] else "MISSES"
+    print(f"fit --all: {fit['median_s']:.2f} s median, {verdict} the {TARGET_SECONDS:.0f} s target")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
+    return 0 if results["meets_target"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
