@@ -9,15 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
 
 import pulumi
 
-if TYPE_CHECKING:
-    from components.monitoring import MonitoringArgs
+from components.monitoring.args import LEVELS, Level, MonitoringArgs
 
-Level = Literal["basic", "enhanced", "production"]
-LEVELS: tuple[Level, ...] = ("basic", "enhanced", "production")
 #: The plan's API latency target (seconds, p95 at the ALB).
 LATENCY_TARGET_SECONDS = 0.2
 

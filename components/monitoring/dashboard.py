@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import pulumi
 
-if TYPE_CHECKING:
-    from components.monitoring import MonitoringArgs
+from components.monitoring.args import MonitoringArgs
 
 
 def dashboard_body(args: MonitoringArgs) -> pulumi.Output[str]:

@@ -7,37 +7,14 @@ to a topic encrypted with the AWS-managed ``alias/aws/sns`` key (its key policy 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import Level, alarm_specs, alarms_for_level
-from components.dashboard import dashboard_body
+from components.monitoring.alarms import alarm_specs, alarms_for_level
+from components.monitoring.args import MonitoringArgs
+from components.monitoring.dashboard import dashboard_body
 from components.tagging import tier_tags
-
-
-@dataclass
-class MonitoringArgs:
-    """Inputs of :class:`Monitoring`: what to watch (from the other tiers) and how closely (config)."""
-
-    level: Level
-    region: str
-    phase: str
-    alarm_email: str | None
-    dashboard: bool
-    budget_limit_usd: float
-    alb_arn_suffix: pulumi.Input[str]
-    target_group_arn_suffixes: Mapping[str, pulumi.Input[str]]
-    asg_names: Mapping[str, pulumi.Input[str]]
-    asg_floor: Mapping[str, int]
-    database_id: pulumi.Input[str]
-    database_allocated_gb: int
-    replica_id: pulumi.Input[str] | None
-    cache_member_ids: list[str]
-    distribution_id: pulumi.Input[str] | None = None
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 def budget_limit_usd(limit_tzs: int, usd_to_tzs: float) -> float:
