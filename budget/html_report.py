@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from budget.fit.render import FitSummary
 from budget.model import SIZES
 from budget.report.formatting import format_tzs
 from budget.report.model import StackReport, WhatIfReport
@@ -206,7 +207,12 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
 
 
-def render_html(stacks: Iterable[StackReport], generated: dt.datetime | None = None, title: str = "") -> str:
+def render_html(
+    stacks: Iterable[StackReport],
+    generated: dt.datetime | None = None,
+    title: str = "",
+    fits: Mapping[str, FitSummary] | None = None,
+) -> str:
     """The whole page for the given stacks, in their order."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["tzs"] = format_tzs
@@ -220,6 +226,7 @@ def render_html(stacks: Iterable[StackReport], generated: dt.datetime | None = N
     return template.render(
         title=title or "STARS platform: monthly cost by phase",
         phases=phases,
+        fits=fits or {},
         tiers=[(t, PALETTE[i % len(PALETTE)]) for i, t in enumerate(tier_order)],
         rates=rates,
         basis=basis,

@@ -166,6 +166,7 @@ def _add_diff_inputs(p: argparse.ArgumentParser) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """``report``: the HTML page for every stack (from a saved check report, or by running the check)."""
+    from budget.fit.render import summaries
     from budget.html_report import render_html
     from budget.report.model import ReportError, load_report, parse_report
 
@@ -177,10 +178,47 @@ def run_report(args: argparse.Namespace) -> int:
     if not stacks:
         print("budget report: no stacks to report", file=sys.stderr)
         return ExitCode.INVALID
+    try:
+        fits = (
+            summaries(_json_of(Path(args.fit_input)) if args.fit_input else _fit_all())
+            if not args.no_fit
+            else {}
+        )
+    except ReportError as exc:
+        print(f"budget report: {exc}", file=sys.stderr)
+        return ExitCode.INVALID
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(render_html(stacks.values()), encoding="utf-8")
+    Path(args.output).write_text(render_html(stacks.values(), fits=fits), encoding="utf-8")
     print(f"budget report: wrote {args.output} ({len(stacks)} stacks)", file=sys.stderr)
     return ExitCode.OK
+
+
+def _json_of(path: Path) -> Any:
+    import json
+
+    from budget.report.model import ReportError
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ReportError(f"cannot read {path}: {exc}") from exc
+
+
+def _fit_all() -> Any:
+    """``fit --all``'s JSON, from the fit's own command (exit 1 only means a phase does not fit)."""
+    import json
+    import subprocess
+
+    from budget.report.model import ReportError
+
+    cmd = [sys.executable, "-m", "budget", "fit", "--all", "--format", "json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode > 1:
+        raise ReportError(f"budget fit failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+    try:
+        return json.loads(done.stdout)
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"budget fit printed no JSON: {exc}") from exc
 
 
 def _check_all() -> Any:
@@ -275,6 +313,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", choices=("html",), default="html")
     p.add_argument("-o", "--output", required=True, help="the HTML file to write")
     p.add_argument("--input", help="a saved `check --all --format json` report (default: run the check)")
+    p.add_argument("--fit-input", help="a saved `fit --all --format json` result (default: run the fit)")
+    p.add_argument("--no-fit", action="store_true", help="leave out the cheapest fitting configurations")
     p.set_defaults(func=run_report)
 
     from budget.catalog import DEFAULT_CATALOG

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from budget.fit.report import FitFailure, FitReport, FitResult, Proposal, per_thousand
 from budget.report.formatting import format_tzs, grid
@@ -141,3 +143,55 @@ def render_markdown(results: Sequence[FitResult]) -> str:
             out += ["| key | from | to |", "|---|---|---|"]
             out += [f"| `{c['key']}` | {c['from']} | {c['to']} |" for c in r.best.changes]
     return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True)
+class FitSummary:
+    """What the HTML report shows of a stack's fit (read from ``fit --format json``)."""
+
+    stack: str
+    fits: bool
+    users: int
+    plan_tzs: int
+    best_tzs: int | None
+    best_per_thousand: int | None
+    summary: str
+    changes: tuple[tuple[str, str, str], ...]
+    deciding: str
+    min_limit_tzs: int | None
+    max_users: int | None
+
+
+def summaries(document: Mapping[str, Any]) -> dict[str, FitSummary]:
+    """Each stack's fit from a saved ``fit --all --format json`` document (errors are left out)."""
+    out = {}
+    for doc in document.get("stacks") or [document]:
+        if not isinstance(doc, Mapping) or doc.get("status") == "error" or "plan" not in doc:
+            continue
+        best = doc.get("best") or None
+        deciding = doc.get("deciding_assumption") or None
+        text = ""
+        if deciding and not doc.get("fits"):
+            if deciding.get("key") == "fixed_costs":
+                text = str(deciding.get("why", ""))
+            else:
+                stated, at = f"{deciding['stated']:g}", f"{deciding['fits_at']:g}"
+                text = (
+                    f"{deciding['key']}: stated {stated} {deciding['unit']}, the cheapest plan fits at {at}"
+                )
+        out[str(doc["stack"])] = FitSummary(
+            stack=str(doc["stack"]),
+            fits=bool(doc.get("fits")),
+            users=int(doc.get("users") or 0),
+            plan_tzs=int(doc["plan"]["total_tzs"]),
+            best_tzs=int(best["total_tzs"]) if best else None,
+            best_per_thousand=int(best["tzs_per_1000_users"]) if best else None,
+            summary=str(best.get("summary", "")) if best else "",
+            changes=tuple(
+                (str(c["key"]), str(c["from"]), str(c["to"])) for c in (best or {}).get("changes", ())
+            ),
+            deciding=text,
+            min_limit_tzs=doc.get("min_limit_tzs"),
+            max_users=doc.get("max_users_within_limit"),
+        )
+    return out

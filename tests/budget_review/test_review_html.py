@@ -101,3 +101,40 @@ def test_report_command(tmp_path: Path) -> None:
     empty = tmp_path / "empty.json"
     empty.write_text("[]", encoding="utf-8")
     assert main(["report", "-o", str(tmp_path / "x.html"), "--input", str(empty)]) == 2
+
+
+def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> None:
+    """The page shows, per phase, the plan's cost, the cheapest deployable one and what decides the fit."""
+    from budget.fit.render import summaries
+
+    fit = {
+        "stacks": [
+            {
+                "stack": "phase2",
+                "fits": False,
+                "users": 50_000,
+                "plan": {"total_tzs": 6_849_579},
+                "best": {
+                    "total_tzs": 2_000_000,
+                    "tzs_per_1000_users": 40_000,
+                    "summary": "app 2 x t4g.small",
+                    "changes": [{"key": "stars:api.instance_type", "from": "t3.medium", "to": "t4g.small"}],
+                },
+                "min_limit_tzs": 2_000_000,
+                "max_users_within_limit": 12_300,
+                "deciding_assumption": {
+                    "key": "transfer_gb_per_user_per_month",
+                    "stated": 0.3,
+                    "fits_at": 0.05,
+                    "unit": "GB per user per month",
+                },
+            }
+        ]
+    }
+    stacks = load_report(DATA / "head_all.json")
+    html = render_html(stacks.values(), fits=summaries(fit))
+    section = html[html.index('data-stack="phase2"') :]
+    assert "The cheapest configuration that carries 50,000 users" in html
+    assert "TZS 2,000,000 a month" in section and "buys 12,300 concurrent users" in section
+    assert "transfer_gb_per_user_per_month: stated 0.3 GB per user per month" in section
+    assert "stars:api.instance_type" in section and html.count('class="fit"') == 1
