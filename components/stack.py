@@ -30,6 +30,12 @@ TIERS = ("network", "edge", "api", "realtime", "database", "cache", "cdn", "moni
 SECURITY_GROUPS = ("alb", "api", "realtime", "database", "cache", "endpoints")
 
 
+def lb_server_tiers(cfg: StackConfig) -> tuple[str, ...]:
+    """The server tiers behind the load balancer, first the default target (what target groups, listeners,
+    public ports and the WebSocket port are keyed by)."""
+    return SERVER_TIERS
+
+
 def capacity_floor(tier: ServerTierConfig) -> int:
     """The fewest instances the group is meant to run at any hour (off-peak schedules lower the minimum)."""
     if tier.schedule.enabled:
@@ -103,7 +109,9 @@ def build_network(cfg: StackConfig, links: Links | None = None) -> Network:
             private_egress=cfg.network.private_egress,
             nat_gateways=cfg.network.nat_gateways,
             region=cfg.region,
-            public_ports=public_ports(cfg.load_balancer.type, cfg.load_balancer.certificate_arn is not None),
+            public_ports=public_ports(
+                cfg.load_balancer.type, cfg.load_balancer.certificate_arn is not None, lb_server_tiers(cfg)
+            ),
             load_balancer_type=cfg.load_balancer.type,
             tags=cfg.tags,
         ),
@@ -121,7 +129,7 @@ def build_edge(cfg: StackConfig, links: Links) -> Edge:
             deregistration_delay_seconds=cfg.load_balancer.deregistration_delay_seconds,
             certificate_arn=cfg.load_balancer.certificate_arn,
             load_balancer_type=cfg.load_balancer.type,
-            server_tiers=SERVER_TIERS,
+            server_tiers=lb_server_tiers(cfg),
             tags=cfg.tags,
         ),
     )
@@ -161,7 +169,7 @@ def build_cdn(cfg: StackConfig, links: Links | None = None) -> Cdn | None:
         https = cfg.load_balancer.certificate_arn is not None
         origin = WebSocketOrigin(
             domain_name=links.load_balancer_dns_name,
-            port=websocket_port(cfg.load_balancer.type, https),
+            port=websocket_port(cfg.load_balancer.type, https, lb_server_tiers(cfg)),
             https=https,
         )
     return Cdn("cdn", CdnArgs(config=cfg.cdn, websocket_origin=origin, tags=cfg.tags))
