@@ -46,6 +46,17 @@ EDGE_REGIONS = ("north_america", "europe", "south_africa_kenya_nigeria_middle_ea
 
 PHASES = ("phase1", "phase2", "phase3")
 
+#: CloudFront flat-rate plans that allow only AWS-managed cache policies, and the TTL of the managed
+#: CachingOptimized policy the assets use then.
+CDN_MANAGED_POLICY_PLANS = ("free", "pro")
+MANAGED_CACHE_POLICY_TTL = 86400
+#: Usage that only exists when WebSockets go through CloudFront.
+WEBSOCKET_USAGE_KEYS = (
+    "cloudfront_websocket_egress_gb",
+    "cloudfront_websocket_ingress_gb",
+    "cloudfront_websocket_connections",
+)
+
 
 class ConfigError(ValueError):
     """An invalid stack configuration; the message names each bad key, its value and what is allowed."""
@@ -86,11 +97,23 @@ class NetworkConfig(_Strict):
 
 
 class LoadBalancerConfig(_Strict):
-    """The ALB. A long idle timeout keeps quiet WebSocket connections open."""
+    """The load balancer. A long idle timeout keeps quiet WebSocket connections open.
 
+    ``type`` network: an NLB (TCP, or TLS with a certificate), priced by NLCUs instead of LCUs; it cannot
+    route by path, so each server tier gets its own listener port. ``websockets_via_cdn``: viewers reach
+    ``/ws`` through CloudFront, which bills their bytes at CloudFront's rates instead of the region's.
+    """
+
+    type: Literal["application", "network"] = Field(
+        default="application",
+        description="application (ALB, path routing) or network (NLB, one port per tier)",
+    )
     idle_timeout_seconds: int = Field(ge=60, le=4000)
     deregistration_delay_seconds: int = Field(ge=0, le=3600)
     certificate_arn: str | None = Field(default=None, description="ACM certificate; enables HTTPS")
+    websockets_via_cdn: bool = Field(
+        default=False, description="route /ws through the CloudFront distribution (needs stars:cdn.enabled)"
+    )
 
     @field_validator("certificate_arn")
     @classmethod
@@ -221,6 +244,20 @@ class CdnConfig(_Strict):
     default_ttl_seconds: int = Field(default=86400, ge=0)
     intelligent_tiering: bool = True
     versioning: bool = Field(default=False, description="keep old object versions (30 days)")
+    plan: Literal["pay_as_you_go", "free", "pro", "business", "premium"] = Field(
+        default="pay_as_you_go",
+        description="CloudFront pricing: pay as you go, or a flat-rate plan (with its WAF web ACL)",
+    )
+
+    @model_validator(mode="after")
+    def _plan(self) -> Self:
+        # Free and Pro distributions may use only AWS-managed cache policies (pricing-levers.md section 1).
+        if self.plan in CDN_MANAGED_POLICY_PLANS and self.default_ttl_seconds != MANAGED_CACHE_POLICY_TTL:
+            raise ValueError(
+                f"plan {self.plan} allows only AWS-managed cache policies: default_ttl_seconds must be"
+                f" {MANAGED_CACHE_POLICY_TTL} (CachingOptimized), not {self.default_ttl_seconds}"
+            )
+        return self
 
 
 class MonitoringConfig(_Strict):
@@ -270,6 +307,16 @@ class UsageConfig(_Strict):
     logs_stored_gb: float = Field(ge=0)
     secrets_api_calls: float = Field(ge=0)
     sns_notifications: float = Field(ge=0)
+    # WebSockets through CloudFront (``stars:loadBalancer.websockets_via_cdn``); 0 unless it is on.
+    cloudfront_websocket_egress_gb: float = Field(
+        default=0, ge=0, description="GB/month of WebSocket frames CloudFront sends to viewers"
+    )
+    cloudfront_websocket_ingress_gb: float = Field(
+        default=0, ge=0, description="GB/month of WebSocket frames viewers send through CloudFront"
+    )
+    cloudfront_websocket_connections: float = Field(
+        default=0, ge=0, description="WebSocket upgrade requests/month at CloudFront"
+    )
 
     @field_validator("viewer_region")
     @classmethod
@@ -362,6 +409,25 @@ class StackConfig(_Strict):
     def _region(cls, value: str) -> str:
         return _one_of(value, SUPPORTED_REGIONS)
 
+    @model_validator(mode="after")
+    def _websockets_via_cdn(self) -> Self:
+        """WebSocket usage only with CloudFront in front of /ws: no stack pays for traffic it never routes."""
+        if self.load_balancer.websockets_via_cdn and not self.cdn.enabled:
+            raise ValueError(
+                f"{NAMESPACE}:loadBalancer.websockets_via_cdn = True: needs {NAMESPACE}:cdn.enabled"
+                " (the distribution carries /ws)"
+            )
+        if not self.load_balancer.websockets_via_cdn:
+            for key in WEBSOCKET_USAGE_KEYS:
+                value = getattr(self.usage, key)
+                if value:
+                    raise ValueError(
+                        f"{NAMESPACE}:usage.{key} = {value!r}: must be 0 unless"
+                        f" {NAMESPACE}:loadBalancer.websockets_via_cdn is true (no WebSocket traffic"
+                        " goes through CloudFront)"
+                    )
+        return self
+
     @property
     def tags(self) -> dict[str, str]:
         """Cost allocation tags shared by every taggable resource (each tier adds ``tier``)."""
@@ -396,7 +462,9 @@ def _describe(errors: list[Any], values: Mapping[str, Any]) -> str:
         elif loc:
             key = f"{NAMESPACE}:{_FIELD_TO_KEY.get(loc[0], loc[0])}" + "".join(f".{p}" for p in loc[1:])
         else:
-            key = f"{NAMESPACE}:<stack>"
+            # A check across blocks (StackConfig's own validators): its message names the keys itself.
+            lines.append(err["msg"].removeprefix("Value error, "))
+            continue
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             lines.append(f"{key}: missing (required)")

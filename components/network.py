@@ -1,7 +1,8 @@
 """Network tier: VPC, public/private subnets over several AZs, private egress and security groups.
 
-Security groups encode the baseline: only the ALB is open to the internet (80/443); the app tiers accept
-traffic only from the ALB; the database and cache accept traffic only from the app tiers.
+Security groups encode the baseline: only the load balancer is open to the internet, on its listener ports
+(80/443; an NLB's realtime listener 8080/8443); the app tiers accept traffic only from the load balancer's
+group; the database and cache accept traffic only from the app tiers.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ class NetworkArgs:
     private_egress: Literal["nat", "endpoints", "none"]
     nat_gateways: Literal["single", "per_az"]
     region: str
+    #: Ports the load balancer's group opens to the internet: exactly its listeners' (``edge.public_ports``).
+    public_ports: tuple[int, ...] = (80, 443)
+    #: The load balancer in front (its group's description says which).
+    load_balancer_type: Literal["application", "network"] = "application"
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -222,7 +227,11 @@ class Network(pulumi.ComponentResource):
         """ALB, app (api, realtime), data (database, cache) and endpoint groups with rule resources."""
         opts = pulumi.ResourceOptions(parent=self.vpc)
         purposes = {
-            "alb": "ALB: HTTP/HTTPS from the internet",
+            "alb": (
+                "ALB: HTTP/HTTPS from the internet"
+                if args.load_balancer_type == "application"
+                else "NLB: its listener ports from the internet"
+            ),
             "api": "API servers: app port from the ALB only",
             "realtime": "Realtime servers: app port from the ALB only",
             "database": "PostgreSQL: from the app servers only",
@@ -274,8 +283,9 @@ class Network(pulumi.ComponentResource):
         ) -> None:
             rule(aws.vpc.SecurityGroupEgressRule, name_, group, port, f"{group} {name_}", cidr, dest)
 
-        ingress("alb-http-in", "alb", 80, cidr="0.0.0.0/0")
-        ingress("alb-https-in", "alb", 443, cidr="0.0.0.0/0")
+        for port in args.public_ports:
+            label = {80: "http", 443: "https"}.get(port, str(port))
+            ingress(f"alb-{label}-in", "alb", port, cidr="0.0.0.0/0")
         for tier in app:
             ingress(f"{tier}-from-alb", tier, APP_PORT, source="alb")
             egress(f"alb-to-{tier}", "alb", APP_PORT, dest=tier)

@@ -16,10 +16,10 @@ from typing import Any
 import pulumi
 
 from components.cache import Cache, CacheArgs, member_cluster_ids
-from components.cdn import Cdn, CdnArgs
+from components.cdn import Cdn, CdnArgs, WebSocketOrigin
 from components.config import ServerTierConfig, StackConfig
 from components.database import DB_NAME, Database, DatabaseArgs
-from components.edge import Edge, EdgeArgs
+from components.edge import SERVER_TIERS, Edge, EdgeArgs, public_ports, websocket_port
 from components.monitoring import Monitoring, MonitoringArgs, budget_limit_usd
 from components.network import REDIS_PORT, Network, NetworkArgs
 from components.server_tier import ServerTier, ServerTierArgs
@@ -28,6 +28,12 @@ from components.server_tier import ServerTier, ServerTierArgs
 TIERS = ("network", "edge", "api", "realtime", "database", "cache", "cdn", "monitoring")
 #: Security groups the network creates, one per role.
 SECURITY_GROUPS = ("alb", "api", "realtime", "database", "cache", "endpoints")
+
+
+def lb_server_tiers(cfg: StackConfig) -> tuple[str, ...]:
+    """The server tiers behind the load balancer, first the default target (what target groups, listeners,
+    public ports and the WebSocket port are keyed by)."""
+    return SERVER_TIERS
 
 
 def capacity_floor(tier: ServerTierConfig) -> int:
@@ -48,6 +54,7 @@ class Links:
     target_group_arns: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     target_group_arn_suffixes: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     alb_arn_suffix: pulumi.Input[str] = ""
+    load_balancer_dns_name: pulumi.Input[str] = ""
     database_address: pulumi.Input[str] = ""
     database_secret_arn: pulumi.Input[str] = ""
     database_id: pulumi.Input[str] = ""
@@ -66,6 +73,7 @@ class Links:
         azs = range(cfg.network.az_count)
         stack = cfg.stack
         arn = f"arn:aws:elasticloadbalancing:{cfg.region}:000000000000"
+        kind = "app" if cfg.load_balancer.type == "application" else "net"
         return cls(
             vpc_id="vpc-stand-in",
             public_subnet_ids=[f"subnet-public-{i}" for i in azs],
@@ -73,7 +81,8 @@ class Links:
             security_group_ids={key: f"sg-{key}" for key in SECURITY_GROUPS},
             target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in ("api", "realtime")},
             target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in ("api", "realtime")},
-            alb_arn_suffix="app/stand-in/0",
+            alb_arn_suffix=f"{kind}/stand-in/0",
+            load_balancer_dns_name=f"stand-in-0.{cfg.region}.elb.amazonaws.com",
             database_address=f"primary.{cfg.region}.rds.amazonaws.com",
             database_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:rds-stand-in",
             database_id=f"stars-{stack}-primary",
@@ -100,6 +109,10 @@ def build_network(cfg: StackConfig, links: Links | None = None) -> Network:
             private_egress=cfg.network.private_egress,
             nat_gateways=cfg.network.nat_gateways,
             region=cfg.region,
+            public_ports=public_ports(
+                cfg.load_balancer.type, cfg.load_balancer.certificate_arn is not None, lb_server_tiers(cfg)
+            ),
+            load_balancer_type=cfg.load_balancer.type,
             tags=cfg.tags,
         ),
     )
@@ -115,6 +128,8 @@ def build_edge(cfg: StackConfig, links: Links) -> Edge:
             idle_timeout_seconds=cfg.load_balancer.idle_timeout_seconds,
             deregistration_delay_seconds=cfg.load_balancer.deregistration_delay_seconds,
             certificate_arn=cfg.load_balancer.certificate_arn,
+            load_balancer_type=cfg.load_balancer.type,
+            server_tiers=lb_server_tiers(cfg),
             tags=cfg.tags,
         ),
     )
@@ -145,7 +160,19 @@ def build_cache(cfg: StackConfig, links: Links) -> Cache:
 
 
 def build_cdn(cfg: StackConfig, links: Links | None = None) -> Cdn | None:
-    return Cdn("cdn", CdnArgs(config=cfg.cdn, tags=cfg.tags)) if cfg.cdn.enabled else None
+    if not cfg.cdn.enabled:
+        return None
+    origin = None
+    if cfg.load_balancer.websockets_via_cdn:
+        if links is None:
+            raise ValueError("websockets_via_cdn needs the load balancer's DNS name (links)")
+        https = cfg.load_balancer.certificate_arn is not None
+        origin = WebSocketOrigin(
+            domain_name=links.load_balancer_dns_name,
+            port=websocket_port(cfg.load_balancer.type, https, lb_server_tiers(cfg)),
+            https=https,
+        )
+    return Cdn("cdn", CdnArgs(config=cfg.cdn, websocket_origin=origin, tags=cfg.tags))
 
 
 def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfig) -> ServerTier:
@@ -193,6 +220,7 @@ def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
             dashboard=cfg.monitoring.dashboard,
             budget_limit_usd=budget_limit_usd(cfg.budget.limit_tzs, cfg.budget.usd_to_tzs),
             alb_arn_suffix=links.alb_arn_suffix,
+            load_balancer_type=cfg.load_balancer.type,
             target_group_arn_suffixes=links.target_group_arn_suffixes,
             asg_names=links.asg_names,
             asg_floor={"api": capacity_floor(cfg.api), "realtime": capacity_floor(cfg.realtime)},
@@ -212,11 +240,16 @@ COMMON_READS = ("stack", "phase", "cost_center", "region")
 #: follows ``network.az_count``): a planner may reuse a tier's plan for any config that agrees on these.
 #: tests/infra/test_plan_tiers.py changes every other key and checks that the tier's plan does not move.
 TIER_READS: dict[str, tuple[str, ...]] = {
-    "network": ("network",),
+    "network": ("network", "load_balancer.type", "load_balancer.certificate_arn"),
     "edge": ("network.az_count", "load_balancer"),
     "database": ("network.az_count", "database"),
     "cache": ("network.az_count", "cache"),
-    "cdn": ("cdn",),
+    "cdn": (
+        "cdn",
+        "load_balancer.websockets_via_cdn",
+        "load_balancer.type",
+        "load_balancer.certificate_arn",
+    ),
     "api": (
         "network.az_count",
         "api",
@@ -235,6 +268,7 @@ TIER_READS: dict[str, tuple[str, ...]] = {
     ),
     "monitoring": (
         "monitoring",
+        "load_balancer.type",
         "budget.limit_tzs",
         "budget.usd_to_tzs",
         "api.min_size",
@@ -279,7 +313,8 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     edge = build_edge(cfg, links)
     links.target_group_arns = {k: tg.arn for k, tg in edge.target_groups.items()}
     links.target_group_arn_suffixes = {k: tg.arn_suffix for k, tg in edge.target_groups.items()}
-    links.alb_arn_suffix = edge.alb.arn_suffix
+    links.alb_arn_suffix = edge.load_balancer.arn_suffix
+    links.load_balancer_dns_name = edge.dns_name
     database = build_database(cfg, links)
     links.database_address = database.address
     links.database_secret_arn = database.master_secret_arn
@@ -317,4 +352,9 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     if cdn is not None:
         outputs["cdn_domain"] = cdn.domain_name
         outputs["assets_bucket"] = cdn.bucket_name
+    if cfg.load_balancer.type == "network":
+        # Clients of a split layout reach the realtime tier on its own port.
+        outputs["load_balancer_ports"] = {tier: port for tier, port in edge.ports.items()}
+    if cdn is not None and cfg.load_balancer.websockets_via_cdn:
+        outputs["websocket_url"] = cdn.domain_name.apply(lambda domain: f"wss://{domain}/ws")
     return outputs

@@ -17,12 +17,21 @@ from components.tagging import REQUIRED_TAG_KEYS
 
 WORLD = ("0.0.0.0/0", "::/0")
 ALB_PUBLIC_PORTS = (80, 443)
+#: An NLB cannot route by path: a split layout's realtime tier has its own listener (TCP 8080, TLS 8443).
+NLB_REALTIME_PORTS = (8080, 8443)
+#: CloudFront-scoped AWS WAF web ACLs can only be created in us-east-1.
+CLOUDFRONT_WAF_REGION = "us-east-1"
 #: Pulumi's marker for a secret value in deserialized inputs.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 #: AWS resource types without a ``tags`` input (tests/infra checks this list against the provider SDK).
 UNTAGGABLE_TYPES = frozenset(
     {
+        # A provider configuration, not a cloud resource: it has ``default_tags``, no ``tags``.
+        "pulumi:providers:aws",
+        # The CloudFront flat-rate plan subscription has no tags input; its cost is tagged by the
+        # distribution and web ACL it covers.
+        "aws:pricingplanmanager/subscription:Subscription",
         "aws:ec2/route:Route",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
         "aws:iam/rolePolicy:RolePolicy",
@@ -136,11 +145,34 @@ def violations(resources: Iterable[RecordedResource]) -> list[str]:
     return out
 
 
+def _listeners_of(res: list[RecordedResource], lb: RecordedResource) -> list[RecordedResource]:
+    """The listeners attached to a load balancer (by its ARN, which the mocks also return as its id)."""
+    arns = {lb.id, lb.state.get("arn")}
+    return [li for li in _of(res, "aws:lb/listener:Listener") if li.inputs.get("loadBalancerArn") in arns]
+
+
+def _is_network(lb: RecordedResource) -> bool:
+    return lb.inputs.get("loadBalancerType") == "network"
+
+
+def _nlb_world_ports(res: list[RecordedResource]) -> dict[str, set[int]]:
+    """Per load balancer security group: the NLB realtime listener ports it may open to the world."""
+    ports: dict[str, set[int]] = {}
+    for lb in _of(res, "aws:lb/loadBalancer:LoadBalancer"):
+        if not _is_network(lb):
+            continue
+        listening = {_port(li.inputs.get("port")) for li in _listeners_of(res, lb)}
+        for sg in lb.inputs.get("securityGroups", []):
+            ports.setdefault(sg, set()).update(p for p in listening if p in NLB_REALTIME_PORTS)
+    return ports
+
+
 def _network_checks(res: list[RecordedResource]) -> list[str]:
     out: list[str] = []
     alb_sgs = {
         sg for r in _of(res, "aws:lb/loadBalancer:LoadBalancer") for sg in r.inputs.get("securityGroups", [])
     }
+    realtime_ports = _nlb_world_ports(res)
     app_sgs = {
         sg
         for r in _of(res, "aws:ec2/launchTemplate:LaunchTemplate")
@@ -193,8 +225,15 @@ def _network_checks(res: list[RecordedResource]) -> list[str]:
         if cidr in WORLD:
             if group not in alb_sgs:
                 out.append(f"{name}: {cidr} ingress on {group}, which is not the ALB security group")
-            elif str(rule.get("ipProtocol")) != "tcp" or lo != hi or lo not in ALB_PUBLIC_PORTS:
-                out.append(f"{name}: {cidr} ingress on the ALB must be tcp 80 or 443 only (got {lo}-{hi})")
+            elif (
+                str(rule.get("ipProtocol")) != "tcp"
+                or lo != hi
+                or lo not in (*ALB_PUBLIC_PORTS, *realtime_ports.get(group, ()))
+            ):
+                out.append(
+                    f"{name}: {cidr} ingress on the ALB must be tcp 80 or 443 only, or an NLB's realtime"
+                    f" listener port ({'/'.join(map(str, NLB_REALTIME_PORTS))}) (got {lo}-{hi})"
+                )
         if group in data_sgs:
             source = rule.get("referencedSecurityGroupId")
             if cidr is not None or rule.get("prefixListId") is not None or source not in app_sgs:
@@ -310,8 +349,9 @@ def _storage_checks(res: list[RecordedResource]) -> list[str]:
 
 def _edge_checks(res: list[RecordedResource]) -> list[str]:
     out: list[str] = []
-    for alb in _of(res, "aws:lb/loadBalancer:LoadBalancer"):
-        if alb.inputs.get("dropInvalidHeaderFields") is not True:
+    lbs = _of(res, "aws:lb/loadBalancer:LoadBalancer")
+    for alb in lbs:
+        if not _is_network(alb) and alb.inputs.get("dropInvalidHeaderFields") is not True:
             out.append(f"{alb.name}: drop_invalid_header_fields must be true")
     listeners = _of(res, "aws:lb/listener:Listener")
     if any(li.inputs.get("protocol") == "HTTPS" for li in listeners):
@@ -319,6 +359,14 @@ def _edge_checks(res: list[RecordedResource]) -> list[str]:
             actions = li.inputs.get("defaultActions") or []
             if li.inputs.get("protocol") == "HTTP" and [a.get("type") for a in actions] != ["redirect"]:
                 out.append(f"{li.name}: with HTTPS configured, plain HTTP must redirect to HTTPS")
+    for nlb in filter(_is_network, lbs):
+        # An NLB cannot redirect: with TLS, a plain TCP listener would serve the same tiers unencrypted.
+        own = _listeners_of(res, nlb)
+        if any(li.inputs.get("protocol") == "TLS" for li in own):
+            for li in own:
+                if li.inputs.get("protocol") != "TLS":
+                    out.append(f"{li.name}: with TLS configured, the NLB must not also listen in plain TCP")
+    out += _cdn_origin_checks(res, lbs, listeners)
 
     oacs = {r.id: r.inputs for r in _of(res, "aws:cloudfront/originAccessControl:OriginAccessControl")}
     buckets = {r.state.get("bucketRegionalDomainName"): r for r in _of(res, "aws:s3/bucket:Bucket")}
@@ -362,6 +410,52 @@ def _edge_checks(res: list[RecordedResource]) -> list[str]:
             source = ((st.get("Condition") or {}).get("StringEquals") or {}).get("AWS:SourceArn")
             if principal != {"Service": "cloudfront.amazonaws.com"} or source not in dist_arns:
                 out.append(f"{pol.name}: allows {principal} (SourceArn {source}), not only this distribution")
+    return out
+
+
+def _cdn_origin_checks(
+    res: list[RecordedResource], lbs: list[RecordedResource], listeners: list[RecordedResource]
+) -> list[str]:
+    """Load balancer origins (``/ws`` through CloudFront) and the flat-rate plan's web ACL."""
+    out: list[str] = []
+    lb_names = {lb.state.get("dnsName") for lb in lbs} - {None}
+    lb_has_tls = any(li.inputs.get("protocol") in ("HTTPS", "TLS") for li in listeners)
+    wafs = {w.state.get("arn"): w for w in _of(res, "aws:wafv2/webAcl:WebAcl")}
+    for w in wafs.values():
+        if w.inputs.get("scope") == "CLOUDFRONT" and w.region != CLOUDFRONT_WAF_REGION:
+            out.append(
+                f"{w.name}: a CLOUDFRONT web ACL must be created in {CLOUDFRONT_WAF_REGION} (got {w.region})"
+            )
+    for d in _of(res, "aws:cloudfront/distribution:Distribution"):
+        custom = {
+            o.get("originId"): o
+            for o in d.inputs.get("origins") or []
+            if o.get("customOriginConfig") is not None
+        }
+        for b in d.inputs.get("orderedCacheBehaviors") or []:
+            if b.get("targetOriginId") in custom and b.get("viewerProtocolPolicy") != "https-only":
+                out.append(
+                    f"{d.name}: behavior {b.get('pathPattern')} to the load balancer must be https-only"
+                    f" (got {b.get('viewerProtocolPolicy')})"
+                )
+        for origin in custom.values():
+            policy = (origin.get("customOriginConfig") or {}).get("originProtocolPolicy")
+            if origin.get("domainName") in lb_names and lb_has_tls and policy != "https-only":
+                out.append(
+                    f"{d.name}: origin {origin.get('originId')} reaches a load balancer that has TLS over"
+                    f" {policy}; it must be https-only"
+                )
+        arns = {d.state.get("arn"), d.id}
+        for sub in _of(res, "aws:pricingplanmanager/subscription:Subscription"):
+            covered = set(sub.inputs.get("resourceArns") or [])
+            if not covered & arns:
+                continue
+            acls = sorted(str(a) for a in covered if a in wafs)
+            if d.inputs.get("webAclId") not in acls:
+                out.append(
+                    f"{d.name}: protected by {d.inputs.get('webAclId')}, not the web ACL its flat-rate plan"
+                    f" {sub.name} covers ({acls})"
+                )
     return out
 
 

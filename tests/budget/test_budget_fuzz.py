@@ -64,6 +64,13 @@ INPUT_KEYS = (
     "tags",
     "engine",
     "replicateSourceDb",
+    "loadBalancerArn",
+    "protocol",
+    "planFamily",
+    "planTier",
+    "usageLevel",
+    "resourceArns",
+    "scope",
 )
 rule_inputs = st.dictionaries(st.sampled_from(INPUT_KEYS), json_values, max_size=8)
 types = st.sampled_from(sorted(RULES) + sorted(FREE)) | st.text(max_size=30)
