@@ -25,7 +25,8 @@ NAMESPACE = "stars"
 #: Regions whose prices the budget catalog carries.
 SUPPORTED_REGIONS = ("us-east-1", "eu-west-1", "af-south-1")
 
-#: Instance types the program may deploy: exactly those the budget catalog prices in every region.
+#: Instance types the program may deploy: exactly those the budget catalog prices in every region that
+#: offers them (see ``UNAVAILABLE_IN_REGION``).
 EC2_INSTANCE_TYPES = (
     "t3.small",
     "t3.medium",
@@ -34,9 +35,50 @@ EC2_INSTANCE_TYPES = (
     "t4g.large",
     "c6g.large",
     "c7g.large",
+    "t3.micro",
+    "t3.xlarge",
+    "t4g.micro",
+    "t4g.small",
+    "t4g.xlarge",
+    "m7g.large",
+    "m7g.xlarge",
+    "m6g.large",
+    "c6g.xlarge",
 )
-RDS_INSTANCE_CLASSES = ("db.t3.medium", "db.t3.large", "db.t4g.medium", "db.t4g.large")
-CACHE_NODE_TYPES = ("cache.t3.small", "cache.t4g.small", "cache.t3.medium", "cache.t4g.medium")
+RDS_INSTANCE_CLASSES = (
+    "db.t3.medium",
+    "db.t3.large",
+    "db.t4g.medium",
+    "db.t4g.large",
+    "db.t3.micro",
+    "db.t3.small",
+    "db.t4g.micro",
+    "db.t4g.small",
+)
+CACHE_NODE_TYPES = (
+    "cache.t3.small",
+    "cache.t4g.small",
+    "cache.t3.medium",
+    "cache.t4g.medium",
+    "cache.t3.micro",
+    "cache.t4g.micro",
+)
+
+#: Types a region does not offer (a fact about the region, not a price), with the source that says so.
+#: Config validation refuses them there; the budget catalog need not price them there.
+UNAVAILABLE_IN_REGION: dict[str, dict[str, str]] = {
+    "af-south-1": {
+        **{
+            node: "ElastiCache offers no cache.t4g nodes in af-south-1: only cache.t3 (micro/small/medium),"
+            " cache.m5 and cache.r5 have af-south-1 prices (LeanerCloud/ec2-instances-info"
+            " data/elasticache-instances.json, 2025-04-24; reference/pricing-levers.md section 9)"
+            for node in ("cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium")
+        },
+        "c7g.large": "c7g is not listed for af-south-1 while t4g, m6g, m7g and c6g are (AWS Spot Instance"
+        " Advisor data in alexei-led/spotinfo, 2025-06-28; reference/pricing-levers.md section 4;"
+        " inferred, not confirmed by an on-demand price list)",
+    },
+}
 
 #: Retention values CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
@@ -157,7 +199,7 @@ class ServerTierConfig(_Strict):
 
     @property
     def architecture(self) -> Literal["x86_64", "arm64"]:
-        """Graviton families (t4g, c6g, c7g) need arm64 images."""
+        """Graviton families (t4g, m6g, m7g, c6g, c7g: a "g" after the generation) need arm64 images."""
         family = self.instance_type.split(".")[0]
         return "arm64" if family.endswith("g") else "x86_64"
 
@@ -324,6 +366,25 @@ class StackConfig(_Strict):
     def _region(cls, value: str) -> str:
         return _one_of(value, SUPPORTED_REGIONS)
 
+    @model_validator(mode="after")
+    def _offered_in_region(self) -> Self:
+        """Every instance type, DB class and cache node must be one the stack's region offers."""
+        unavailable = UNAVAILABLE_IN_REGION.get(self.region, {})
+        chosen = [
+            ("api.instance_type", self.api.instance_type),
+            ("realtime.instance_type", self.realtime.instance_type),
+            ("database.instance_class", self.database.instance_class),
+            ("cache.node_type", self.cache.node_type),
+        ]
+        problems = [
+            f"{NAMESPACE}:{key} = {value!r}: not offered in {self.region} ({unavailable[value]})"
+            for key, value in chosen
+            if value in unavailable
+        ]
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
+
     @property
     def tags(self) -> dict[str, str]:
         """Cost allocation tags shared by every taggable resource (each tier adds ``tier``)."""
@@ -357,7 +418,9 @@ def _describe(errors: list[Any], values: Mapping[str, Any]) -> str:
         elif loc:
             key = f"{NAMESPACE}:{_FIELD_TO_KEY.get(loc[0], loc[0])}" + "".join(f".{p}" for p in loc[1:])
         else:
-            key = f"{NAMESPACE}:<stack>"
+            # A check across blocks (region availability, the server layout): its message names the keys.
+            lines.append(err["msg"].removeprefix("Value error, "))
+            continue
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             lines.append(f"{key}: missing (required)")

@@ -145,3 +145,29 @@ def test_readme_documents_every_key() -> None:
             continue
         assert key in documented, f"stars:{key} has no section in the config reference"
         assert documented[key] == _model_keys(model), f"stars:{key}"
+
+
+def test_type_the_region_does_not_offer() -> None:
+    """A fact about the region, not a price: the message names the key, the type, the region and why."""
+    values = raw()  # af-south-1
+    values["stars:cache"]["node_type"] = "cache.t4g.micro"
+    msg = error_for(values)
+    assert "stars:cache.node_type = 'cache.t4g.micro': not offered in af-south-1" in msg
+    assert "no cache.t4g nodes in af-south-1" in msg and "pricing-levers.md" in msg
+    values["stars:realtime"]["instance_type"] = "c7g.large"
+    msg = error_for(values)
+    assert "stars:realtime.instance_type = 'c7g.large': not offered in af-south-1" in msg
+    assert "stars:cache.node_type" in msg  # both problems at once
+    values["aws:region"] = "eu-west-1"  # both are offered there
+    assert parse_stack_config("phase1", values).cache.node_type == "cache.t4g.micro"
+
+
+def test_small_and_graviton_types_are_accepted() -> None:
+    values = raw()
+    values["stars:api"]["instance_type"] = "m7g.large"
+    values["stars:realtime"]["instance_type"] = "t4g.small"
+    values["stars:database"]["instance_class"] = "db.t4g.micro"
+    values["stars:cache"]["node_type"] = "cache.t3.micro"
+    cfg = parse_stack_config("phase1", values)
+    assert (cfg.api.architecture, cfg.realtime.architecture) == ("arm64", "arm64")
+    assert cfg.database.instance_class == "db.t4g.micro"
