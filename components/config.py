@@ -162,8 +162,23 @@ class ScheduleConfig(_Strict):
     off_peak_hours_per_day: float = Field(default=7.0, ge=0, le=24, description="for the cost estimate")
 
 
+#: Purchase options a stack records for its always-on capacity. Buying the reservation (or a Savings Plan)
+#: is a billing action the owner takes; the stack records the intent as a ``purchase`` tag so the budget
+#: check prices it.
+Commitment = Literal["none", "reserved_1yr"]
+COMMITMENT_HELP = "none: on demand; reserved_1yr: 1-year no-upfront reservation for the always-on part"
+
+
+def _on_demand_share(count: float, spot: SpotConfig) -> float:
+    """On-demand instances among ``count``: the base, then the policy's on-demand share of the rest."""
+    if not spot.enabled:
+        return float(count)
+    base = spot.on_demand_base
+    return min(count, base) + max(0, count - base) * (100 - spot.spot_percentage) / 100
+
+
 class ServerTierConfig(_Strict):
-    """An auto-scaling group of identical servers (the API tier or the realtime tier)."""
+    """An auto-scaling group of identical servers (the API tier, the realtime tier, or both as ``app``)."""
 
     instance_type: str
     min_size: int = Field(ge=0, le=100)
@@ -174,6 +189,7 @@ class ServerTierConfig(_Strict):
     workers: int = Field(default=2, ge=1, le=16, description="runtime processes per instance")
     spot: SpotConfig = SpotConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    commitment: Commitment = Field(default="none", description=COMMITMENT_HELP + " (the group's minimum)")
 
     @field_validator("instance_type")
     @classmethod
@@ -195,7 +211,21 @@ class ServerTierConfig(_Strict):
             )
         if self.schedule.enabled and self.schedule.off_peak_min_size > self.schedule.off_peak_max_size:
             raise ValueError("schedule.off_peak_min_size must not exceed schedule.off_peak_max_size")
+        if self.commitment != "none" and self.always_on_demand == 0:
+            raise ValueError(
+                f"commitment {self.commitment} covers the instances that run on demand all month; with"
+                " min_size 0, an off-peak minimum of 0 or the whole minimum on spot there are none"
+            )
         return self
+
+    @property
+    def always_on_demand(self) -> float:
+        """Instances on demand at every hour (the minimum, off-peak minimum if lower, minus spot): what a
+        reservation covers. The budget rule for auto-scaling groups computes the same from the plan."""
+        floor = self.min_size
+        if self.schedule.enabled:
+            floor = min(floor, self.schedule.off_peak_min_size)
+        return _on_demand_share(floor, self.spot)
 
     @property
     def architecture(self) -> Literal["x86_64", "arm64"]:
@@ -217,6 +247,7 @@ class DatabaseConfig(_Strict):
     backup_retention_days: int = Field(ge=1, le=35)
     performance_insights: bool = False
     deletion_protection: bool = True
+    commitment: Commitment = Field(default="none", description=COMMITMENT_HELP + " (every instance)")
 
     @field_validator("instance_class")
     @classmethod
@@ -242,6 +273,7 @@ class CacheConfig(_Strict):
     num_cache_clusters: int = Field(ge=1, le=6, description="primary plus replicas")
     automatic_failover: bool
     snapshot_retention_days: int = Field(default=1, ge=0, le=35)
+    commitment: Commitment = Field(default="none", description=COMMITMENT_HELP + " (every node)")
 
     @field_validator("node_type")
     @classmethod

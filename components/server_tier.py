@@ -16,7 +16,7 @@ import pulumi_random as random
 
 from components.config import ScheduleConfig, ServerTierConfig, SpotConfig
 from components.network import APP_PORT
-from components.tagging import asg_tags, tier_tags
+from components.tagging import asg_tags, purchase_tags, tier_tags
 from components.userdata import UserDataSpec, render_user_data
 
 #: Amazon Linux 2023 image names per architecture (the newest is picked at deploy time).
@@ -287,7 +287,8 @@ class ServerTier(pulumi.ComponentResource):
             ],
             metrics_granularity="1Minute",
             termination_policies=["OldestLaunchTemplate", "Default"],
-            tags=asg_tags(instance_tags),
+            # The purchase tag stays on the group: instances above the reserved minimum run on demand.
+            tags=asg_tags(instance_tags) + asg_tags(purchase_tags(tier.commitment), propagate=False),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desired_capacity"]),
         )
         self.scaling_policy = aws.autoscaling.Policy(

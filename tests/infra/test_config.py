@@ -171,3 +171,32 @@ def test_small_and_graviton_types_are_accepted() -> None:
     cfg = parse_stack_config("phase1", values)
     assert (cfg.api.architecture, cfg.realtime.architecture) == ("arm64", "arm64")
     assert cfg.database.instance_class == "db.t4g.micro"
+
+
+def test_commitments() -> None:
+    values = raw()
+    values["stars:database"]["commitment"] = "reserved_3yr"
+    msg = error_for(values)
+    assert "stars:database.commitment = 'reserved_3yr'" in msg and "'none' or 'reserved_1yr'" in msg
+    values = raw()
+    values["stars:api"].update(commitment="reserved_1yr", min_size=0, desired_capacity=0)
+    msg = error_for(values)
+    assert "stars:api" in msg and "commitment reserved_1yr covers the instances that run on demand" in msg
+    values = raw()
+    values["stars:api"].update(commitment="reserved_1yr", spot={"enabled": True, "spot_percentage": 100})
+    assert "on spot there are none" in error_for(values)
+    values = raw()
+    values["stars:api"].update(
+        commitment="reserved_1yr", schedule={"enabled": True, "off_peak_min_size": 0, "off_peak_max_size": 1}
+    )
+    assert "off-peak minimum of 0" in error_for(values)
+    values = raw()
+    values["stars:api"]["commitment"] = "reserved_1yr"
+    values["stars:cache"]["commitment"] = "reserved_1yr"
+    cfg = parse_stack_config("phase1", values)
+    assert (cfg.api.commitment, cfg.realtime.commitment, cfg.cache.commitment) == (
+        "reserved_1yr",
+        "none",
+        "reserved_1yr",
+    )
+    assert cfg.api.always_on_demand == 2
