@@ -384,8 +384,11 @@ class StackConfig(_Strict):
     cost_center: str = Field(min_length=1)
     network: NetworkConfig
     load_balancer: LoadBalancerConfig
-    api: ServerTierConfig
-    realtime: ServerTierConfig
+    api: ServerTierConfig | None = Field(default=None, description="REST API servers (with realtime)")
+    realtime: ServerTierConfig | None = Field(default=None, description="WebSocket servers (with api)")
+    app: ServerTierConfig | None = Field(
+        default=None, description="one group serving the API and /ws on the same port, instead of both"
+    )
     database: DatabaseConfig
     cache: CacheConfig
     cdn: CdnConfig
@@ -399,12 +402,23 @@ class StackConfig(_Strict):
         return _one_of(value, SUPPORTED_REGIONS)
 
     @model_validator(mode="after")
+    def _server_layout(self) -> Self:
+        """Either one combined ``app`` group, or separate ``api`` and ``realtime`` groups (the plan's)."""
+        given = [f"{NAMESPACE}:{k}" for k in ("api", "realtime", "app") if getattr(self, k) is not None]
+        split = self.api is not None and self.realtime is not None
+        if (self.app is None and not split) or (self.app is not None and len(given) > 1):
+            raise ValueError(
+                f"set either {NAMESPACE}:app (API and WebSocket servers in one group), or both"
+                f" {NAMESPACE}:api and {NAMESPACE}:realtime; found {', '.join(given) or 'none of them'}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _offered_in_region(self) -> Self:
         """Every instance type, DB class and cache node must be one the stack's region offers."""
         unavailable = UNAVAILABLE_IN_REGION.get(self.region, {})
         chosen = [
-            ("api.instance_type", self.api.instance_type),
-            ("realtime.instance_type", self.realtime.instance_type),
+            *((f"{tier}.instance_type", group.instance_type) for tier, group in self.server_tiers.items()),
             ("database.instance_class", self.database.instance_class),
             ("cache.node_type", self.cache.node_type),
         ]
@@ -416,6 +430,13 @@ class StackConfig(_Strict):
         if problems:
             raise ValueError("\n  ".join(problems))
         return self
+
+    @property
+    def server_tiers(self) -> dict[str, ServerTierConfig]:
+        """The server groups this stack deploys, by tier name: ``api`` and ``realtime``, or ``app``."""
+        if self.app is not None:
+            return {"app": self.app}
+        return {k: v for k, v in (("api", self.api), ("realtime", self.realtime)) if v is not None}
 
     @property
     def tags(self) -> dict[str, str]:
@@ -431,6 +452,7 @@ CONFIG_KEYS = {
     "loadBalancer": "load_balancer",
     "api": "api",
     "realtime": "realtime",
+    "app": "app",
     "database": "database",
     "cache": "cache",
     "cdn": "cdn",

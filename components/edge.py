@@ -1,5 +1,8 @@
 """Load-balancing tier (``edge``): the ALB, one target group per server tier, listeners and path routing.
 
+With separate ``api`` and ``realtime`` tiers, ``/ws`` goes to realtime and the rest to api; a combined ``app``
+tier serves both on one port, so its target group is the listener's default and no rule is needed.
+
 WebSockets need a long idle timeout (clients also ping) and a deregistration delay that gives the runtime
 time to drain (close 1001, clients resume on another server with their last offset).
 """
@@ -31,11 +34,14 @@ class EdgeArgs:
     deregistration_delay_seconds: int
     certificate_arn: str | None = None
     access_logs_bucket: pulumi.Input[str] | None = None
+    #: Server tiers behind the ALB, one target group each: ``api`` and ``realtime``, or ``app``.
+    server_tiers: tuple[str, ...] = ("api", "realtime")
     tags: dict[str, str] = field(default_factory=dict)
 
 
 class Edge(pulumi.ComponentResource):
-    """Internet-facing ALB: ``/ws`` and ``/ws/*`` to the realtime tier, everything else to the API tier."""
+    """Internet-facing ALB: ``/ws`` and ``/ws/*`` to the realtime tier, everything else to the API tier
+    (or everything to the combined app tier)."""
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stars:index:Edge", name, None, opts)
@@ -82,9 +88,10 @@ class Edge(pulumi.ComponentResource):
                 tags=tags,
                 opts=child,
             )
-            for tier in ("api", "realtime")
+            for tier in args.server_tiers
         }
-        forward_api = [{"type": "forward", "target_group_arn": self.target_groups["api"].arn}]
+        default_tier = "app" if "app" in self.target_groups else "api"
+        forward_default = [{"type": "forward", "target_group_arn": self.target_groups[default_tier].arn}]
 
         if args.certificate_arn:
             self.http_listener = aws.lb.Listener(
@@ -108,7 +115,7 @@ class Edge(pulumi.ComponentResource):
                 protocol="HTTPS",
                 ssl_policy=SSL_POLICY,
                 certificate_arn=args.certificate_arn,
-                default_actions=forward_api,
+                default_actions=forward_default,
                 tags=tags,
                 opts=child,
             )
@@ -119,22 +126,24 @@ class Edge(pulumi.ComponentResource):
                 load_balancer_arn=self.alb.arn,
                 port=80,
                 protocol="HTTP",
-                default_actions=forward_api,
+                default_actions=forward_default,
                 tags=tags,
                 opts=child,
             )
             self.https_listener = None
             routing_listener = self.http_listener
 
-        self.realtime_rule = aws.lb.ListenerRule(
-            f"{name}-ws-rule",
-            listener_arn=routing_listener.arn,
-            priority=10,
-            conditions=[{"path_pattern": {"values": REALTIME_PATHS}}],
-            actions=[{"type": "forward", "target_group_arn": self.target_groups["realtime"].arn}],
-            tags=tags,
-            opts=child,
-        )
+        self.realtime_rule: aws.lb.ListenerRule | None = None
+        if "realtime" in self.target_groups:
+            self.realtime_rule = aws.lb.ListenerRule(
+                f"{name}-ws-rule",
+                listener_arn=routing_listener.arn,
+                priority=10,
+                conditions=[{"path_pattern": {"values": REALTIME_PATHS}}],
+                actions=[{"type": "forward", "target_group_arn": self.target_groups["realtime"].arn}],
+                tags=tags,
+                opts=child,
+            )
 
         self.dns_name = self.alb.dns_name
         self.register_outputs(

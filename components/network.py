@@ -1,7 +1,8 @@
 """Network tier: VPC, public/private subnets over several AZs, private egress and security groups.
 
-Security groups encode the baseline: only the ALB is open to the internet (80/443); the app tiers accept
-traffic only from the ALB; the database and cache accept traffic only from the app tiers.
+Security groups encode the baseline: only the ALB is open to the internet (80/443); the app tiers (api and
+realtime, or the combined app) accept traffic only from the ALB; the database and cache accept traffic only
+from the app tiers.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class NetworkArgs:
     private_egress: Literal["nat", "endpoints", "none"]
     nat_gateways: Literal["single", "per_az"]
     region: str
+    #: The server tiers that get a security group: the plan's two, or the combined ``app``.
+    server_tiers: tuple[str, ...] = ("api", "realtime")
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -191,7 +194,7 @@ class Network(pulumi.ComponentResource):
                 opts=opts,
             )
         )
-        for tier in ("api", "realtime"):
+        for tier in args.server_tiers:
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-{tier}-to-s3",
                 security_group_id=self.security_groups[tier].id,
@@ -219,12 +222,16 @@ class Network(pulumi.ComponentResource):
             )
 
     def _security_groups(self, name: str, args: NetworkArgs) -> dict[str, aws.ec2.SecurityGroup]:
-        """ALB, app (api, realtime), data (database, cache) and endpoint groups with rule resources."""
+        """ALB, app (api and realtime, or app), data (database, cache) and endpoint groups with rules."""
         opts = pulumi.ResourceOptions(parent=self.vpc)
-        purposes = {
-            "alb": "ALB: HTTP/HTTPS from the internet",
+        servers = {
             "api": "API servers: app port from the ALB only",
             "realtime": "Realtime servers: app port from the ALB only",
+            "app": "App servers (API and WebSocket): app port from the ALB only",
+        }
+        purposes = {
+            "alb": "ALB: HTTP/HTTPS from the internet",
+            **{tier: servers[tier] for tier in args.server_tiers},
             "database": "PostgreSQL: from the app servers only",
             "cache": "Redis: from the app servers only",
         }
@@ -240,7 +247,6 @@ class Network(pulumi.ComponentResource):
             )
             for key, text in purposes.items()
         }
-        app = ("api", "realtime")
 
         def rule(
             kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule],
@@ -276,7 +282,7 @@ class Network(pulumi.ComponentResource):
 
         ingress("alb-http-in", "alb", 80, cidr="0.0.0.0/0")
         ingress("alb-https-in", "alb", 443, cidr="0.0.0.0/0")
-        for tier in app:
+        for tier in args.server_tiers:
             ingress(f"{tier}-from-alb", tier, APP_PORT, source="alb")
             egress(f"alb-to-{tier}", "alb", APP_PORT, dest=tier)
             ingress(f"database-from-{tier}", "database", POSTGRES_PORT, source=tier)

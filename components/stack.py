@@ -24,10 +24,21 @@ from components.monitoring import Monitoring, MonitoringArgs, budget_limit_usd
 from components.network import REDIS_PORT, Network, NetworkArgs
 from components.server_tier import ServerTier, ServerTierArgs
 
-#: Component names; the first part of every resource name, so ``tier = name.split("-")[0]``.
-TIERS = ("network", "edge", "api", "realtime", "database", "cache", "cdn", "monitoring")
-#: Security groups the network creates, one per role.
-SECURITY_GROUPS = ("alb", "api", "realtime", "database", "cache", "endpoints")
+#: Component names; the first part of every resource name, so ``tier = name.split("-")[0]``. A stack has
+#: either the ``api`` and ``realtime`` server tiers or the combined ``app`` tier (``tiers_of``).
+TIERS = ("network", "edge", "api", "realtime", "app", "database", "cache", "cdn", "monitoring")
+#: Security groups the network may create, one per role (server groups: those of the stack's tiers).
+SECURITY_GROUPS = ("alb", "api", "realtime", "app", "database", "cache", "endpoints")
+#: The tier that creates the JWT signing key; the realtime tier reads it.
+KEY_OWNERS = ("api", "app")
+
+
+def tiers_of(cfg: StackConfig) -> tuple[str, ...]:
+    """The components ``cfg`` registers, in ``TIERS`` order (no ``app`` in a split stack, no CDN if off)."""
+    absent = {"api", "realtime", "app"} - set(cfg.server_tiers)
+    if not cfg.cdn.enabled:
+        absent.add("cdn")
+    return tuple(t for t in TIERS if t not in absent)
 
 
 def capacity_floor(tier: ServerTierConfig) -> int:
@@ -71,8 +82,8 @@ class Links:
             public_subnet_ids=[f"subnet-public-{i}" for i in azs],
             private_subnet_ids=[f"subnet-private-{i}" for i in azs],
             security_group_ids={key: f"sg-{key}" for key in SECURITY_GROUPS},
-            target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in ("api", "realtime")},
-            target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in ("api", "realtime")},
+            target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in cfg.server_tiers},
+            target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in cfg.server_tiers},
             alb_arn_suffix="app/stand-in/0",
             database_address=f"primary.{cfg.region}.rds.amazonaws.com",
             database_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:rds-stand-in",
@@ -84,7 +95,7 @@ class Links:
             signing_key_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:jwt-stand-in",
             release_bucket="stand-in-bucket" if cfg.cdn.enabled else None,
             distribution_id="ESTANDIN" if cfg.cdn.enabled else None,
-            asg_names={k: f"stars-{stack}-{k}" for k in ("api", "realtime")},
+            asg_names={k: f"stars-{stack}-{k}" for k in cfg.server_tiers},
         )
 
 
@@ -100,6 +111,7 @@ def build_network(cfg: StackConfig, links: Links | None = None) -> Network:
             private_egress=cfg.network.private_egress,
             nat_gateways=cfg.network.nat_gateways,
             region=cfg.region,
+            server_tiers=tuple(cfg.server_tiers),
             tags=cfg.tags,
         ),
     )
@@ -115,6 +127,7 @@ def build_edge(cfg: StackConfig, links: Links) -> Edge:
             idle_timeout_seconds=cfg.load_balancer.idle_timeout_seconds,
             deregistration_delay_seconds=cfg.load_balancer.deregistration_delay_seconds,
             certificate_arn=cfg.load_balancer.certificate_arn,
+            server_tiers=tuple(cfg.server_tiers),
             tags=cfg.tags,
         ),
     )
@@ -165,8 +178,8 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
             redis_host=links.cache_endpoint,
             redis_port=REDIS_PORT,
             redis_secret_arn=links.cache_secret_arn,
-            # The API tier creates the JWT signing key; the realtime tier reads the same secret.
-            signing_key_secret_arn=None if key == "api" else links.signing_key_secret_arn,
+            # The API (or combined app) tier creates the JWT signing key; the realtime tier reads it.
+            signing_key_secret_arn=None if key in KEY_OWNERS else links.signing_key_secret_arn,
             release_bucket=links.release_bucket,
             drain_seconds=cfg.load_balancer.deregistration_delay_seconds,
             tags=cfg.tags,
@@ -174,12 +187,17 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
     )
 
 
-def build_api(cfg: StackConfig, links: Links) -> ServerTier:
-    return _server_tier(cfg, links, "api", cfg.api)
+def build_api(cfg: StackConfig, links: Links) -> ServerTier | None:
+    return _server_tier(cfg, links, "api", cfg.api) if cfg.api is not None else None
 
 
-def build_realtime(cfg: StackConfig, links: Links) -> ServerTier:
-    return _server_tier(cfg, links, "realtime", cfg.realtime)
+def build_realtime(cfg: StackConfig, links: Links) -> ServerTier | None:
+    return _server_tier(cfg, links, "realtime", cfg.realtime) if cfg.realtime is not None else None
+
+
+def build_app(cfg: StackConfig, links: Links) -> ServerTier | None:
+    """The combined group: API and ``/ws`` on one port, for stacks small enough not to split them."""
+    return _server_tier(cfg, links, "app", cfg.app) if cfg.app is not None else None
 
 
 def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
@@ -195,7 +213,7 @@ def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
             alb_arn_suffix=links.alb_arn_suffix,
             target_group_arn_suffixes=links.target_group_arn_suffixes,
             asg_names=links.asg_names,
-            asg_floor={"api": capacity_floor(cfg.api), "realtime": capacity_floor(cfg.realtime)},
+            asg_floor={key: capacity_floor(tier) for key, tier in cfg.server_tiers.items()},
             database_id=links.database_id,
             database_allocated_gb=cfg.database.allocated_storage_gb,
             replica_id=links.replica_id,
@@ -216,6 +234,7 @@ BUILDERS: dict[str, TierBuilder] = {
     "cdn": build_cdn,
     "api": build_api,
     "realtime": build_realtime,
+    "app": build_app,
     "monitoring": build_monitoring,
 }
 
@@ -251,10 +270,12 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     if cdn is not None:
         links.release_bucket = cdn.bucket_name
         links.distribution_id = cdn.distribution.id
-    api = build_api(cfg, links)
-    links.signing_key_secret_arn = api.signing_key_secret_arn
-    realtime = build_realtime(cfg, links)
-    links.asg_names = {"api": api.asg_name, "realtime": realtime.asg_name}
+    servers: dict[str, ServerTier] = {}
+    for key in cfg.server_tiers:  # api before realtime: the realtime tier reads the API tier's key
+        servers[key] = BUILDERS[key](cfg, links)
+        if key in KEY_OWNERS:
+            links.signing_key_secret_arn = servers[key].signing_key_secret_arn
+    links.asg_names = {key: tier.asg_name for key, tier in servers.items()}
     monitoring = build_monitoring(cfg, links)
 
     outputs: dict[str, pulumi.Output[Any] | Any] = {
@@ -262,8 +283,7 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
         "region": cfg.region,
         "vpc_id": network.vpc_id,
         "alb_dns_name": edge.dns_name,
-        "api_asg": api.asg_name,
-        "realtime_asg": realtime.asg_name,
+        **{f"{key}_asg": tier.asg_name for key, tier in servers.items()},
         "database_address": database.address,
         "database_secret_arn": database.master_secret_arn,
         "cache_endpoint": cache.primary_endpoint,

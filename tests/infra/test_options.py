@@ -3,13 +3,19 @@ schema and keeps the security baseline; each breakage of it is reported with its
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
+import pytest
+
 from components.config import StackConfig
+from components.network import APP_PORT
 from components.planning.baseline import violations
-from components.planning.mocks import RecordedResource, plan_resources
+from components.planning.mocks import RecordedResource, plan, plan_resources
+from components.stack import tiers_of
 from tests.infra.conftest import stack_config
-from tests.infra.helpers import named
+from tests.infra.helpers import named, of_type
 from tests.infra.schema import schema_errors
 from tests.infra.test_phases import variant
 
@@ -54,3 +60,109 @@ def test_no_commitment_adds_no_tag(phase: str) -> None:
         "purchase" in (r.inputs.get("tags") or {}) for r in res if isinstance(r.inputs.get("tags"), dict)
     )
     assert not any(t["key"] == "purchase" for t in named(res, "api-asg").inputs["tags"])
+
+
+# ------------------------------------------------------------------------ the combined application tier
+
+
+def combined(base: StackConfig, **changes: Any) -> StackConfig:
+    """``base`` with its api and realtime groups replaced by one ``app`` group of the realtime sizes."""
+    data = base.model_dump()
+    data["app"] = {**data["realtime"], **changes}
+    data["api"] = data["realtime"] = None
+    return StackConfig.model_validate(data)
+
+
+def test_combined_app_tier(phase: str) -> None:
+    cfg = combined(stack_config(phase))
+    result = plan(cfg)
+    res = sound(result.resources)
+    assert {r.tier for r in res} == set(tiers_of(cfg)) and "app" in tiers_of(cfg)
+    assert not [
+        r.name for r in res if r.tier in ("api", "realtime") or "-api-" in r.name or "realtime" in r.name
+    ]
+    app = [r for r in res if r.tier == "app" and r.custom]
+    assert all(r.inputs["tags"]["tier"] == "app" for r in app if isinstance(r.inputs.get("tags"), dict))
+    asg = named(res, "app-asg").inputs
+    assert (asg["minSize"], asg["maxSize"]) == (cfg.app.min_size, cfg.app.max_size)
+    # one target group, the listener's default: API and /ws on the same port, no path rule
+    (tg,) = of_type(res, "aws:lb/targetGroup:TargetGroup")
+    assert tg.name == "edge-app-tg" and tg.inputs["port"] == APP_PORT
+    assert asg["targetGroupArns"] == [tg.state["arn"]]
+    assert named(res, "edge-http").inputs["defaultActions"][0]["targetGroupArn"] == tg.state["arn"]
+    assert of_type(res, "aws:lb/listenerRule:ListenerRule") == []
+    # the network: an app security group the ALB reaches and the data stores admit
+    groups = {r.name: r.id for r in of_type(res, "aws:ec2/securityGroup:SecurityGroup")}
+    assert "network-app-sg" in groups and not {"network-api-sg", "network-realtime-sg"} & set(groups)
+    app_sg = groups["network-app-sg"]
+    assert named(res, "app-lt").inputs["vpcSecurityGroupIds"] == [app_sg]
+    for rule, group, peer in (
+        ("network-app-from-alb", "network-app-sg", "network-alb-sg"),
+        ("network-database-from-app", "network-database-sg", "network-app-sg"),
+        ("network-cache-from-app", "network-cache-sg", "network-app-sg"),
+    ):
+        inputs = named(res, rule).inputs
+        assert (inputs["securityGroupId"], inputs["referencedSecurityGroupId"]) == (
+            groups[group],
+            groups[peer],
+        )
+    assert named(res, "network-alb-to-app").inputs["referencedSecurityGroupId"] == app_sg
+    # the app tier owns the JWT signing key, reads it, and runs with the role "app"
+    key = named(res, "app-signing-key")
+    statements = json.loads(named(res, "app-policy").inputs["policy"])["Statement"]
+    assert key.state["arn"] in next(s for s in statements if s["Sid"] == "ReadOwnSecrets")["Resource"]
+    script = base64.b64decode(named(res, "app-lt").inputs["userData"]).decode()
+    assert "STARS_ROLE=app" in script.replace("'", "") and key.state["arn"] in script
+    # monitoring follows whichever server tiers exist
+    alarms = {r.name for r in of_type(res, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    if cfg.monitoring.level != "basic":
+        assert {"monitoring-app-in-service", "monitoring-app-unhealthy-targets"} <= alarms
+        floor = named(res, "monitoring-app-in-service").inputs["threshold"]
+        assert floor == cfg.app.min_size
+    assert not [a for a in alarms if "-api-" in a or "realtime" in a]
+    assert "app_asg" in result.outputs and "api_asg" not in result.outputs
+
+
+def test_split_and_combined_layouts_are_exclusive() -> None:
+    base = stack_config("phase1").model_dump()
+    for drop in (["app", "realtime"], ["app", "api"], ["app", "api", "realtime"]):
+        data = {**base, **dict.fromkeys(drop)}
+        with pytest.raises(ValueError, match="set either stars:app"):
+            StackConfig.model_validate(data)
+    with pytest.raises(ValueError, match="found stars:api, stars:realtime, stars:app"):
+        StackConfig.model_validate({**base, "app": base["api"]})
+
+
+# --------------------------------------------------------------- the options together, per phase
+
+
+def lean(phase: str) -> StackConfig:
+    """A phase-like stack with every lean option: one app group of small Graviton servers, reserved,
+    the smallest data stores, reserved."""
+    base = stack_config(phase)
+    return variant(
+        combined(base, instance_type="t4g.small", **RESERVED),
+        database={
+            "instance_class": "db.t4g.micro",
+            "allocated_storage_gb": 20,
+            "max_allocated_storage_gb": 100,
+        }
+        | RESERVED,
+        cache={"node_type": "cache.t3.micro"} | RESERVED,
+    )
+
+
+#: Named configurations for the tests that hold for every configuration (tier alone == tier in the plan).
+LEAN_VARIANTS = {
+    "combined-phase1": lambda: combined(stack_config("phase1")),
+    **{f"lean-{p}": (lambda p=p: lean(p)) for p in ("phase1", "phase2", "phase3")},
+}
+
+
+@pytest.mark.parametrize("phase", ["phase1", "phase2", "phase3"])
+def test_lean_options_together(phase: str) -> None:
+    res = sound(plan_resources(lean(phase)))
+    lt = named(res, "app-lt").inputs
+    assert lt["instanceType"] == "t4g.small" and "arm64" in lt["description"]
+    assert named(res, "database-primary").inputs["instanceClass"] == "db.t4g.micro"
+    assert named(res, "cache-redis").inputs["nodeType"] == "cache.t3.micro"
