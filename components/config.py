@@ -106,12 +106,14 @@ def _one_of(value: Any, allowed: tuple[Any, ...]) -> Any:
 
 
 class NetworkConfig(_Strict):
-    """VPC layout. ``private_egress`` decides how private subnets reach AWS APIs and package mirrors."""
+    """VPC layout. ``private_egress`` decides how the servers reach AWS APIs and package mirrors."""
 
     cidr: str = Field(description="VPC IPv4 CIDR, /16 to /24")
     az_count: int = Field(ge=2, le=3, description="availability zones to spread subnets over")
-    private_egress: Literal["nat", "endpoints", "none"] = Field(
-        description="nat: NAT gateway(s); endpoints: VPC endpoints for AWS services only; none: no egress"
+    private_egress: Literal["nat", "endpoints", "none", "public"] = Field(
+        description="nat: NAT gateway(s); endpoints: VPC endpoints for AWS services only; none: no egress;"
+        " public: servers in the public subnets with a public IPv4 each, reachable only from the load"
+        " balancer (no NAT, no endpoints; data stores stay private)"
     )
     nat_gateways: Literal["single", "per_az"] = "single"
 
@@ -125,6 +127,11 @@ class NetworkConfig(_Strict):
         if not 16 <= net.prefixlen <= 24:
             raise ValueError("prefix length must be between /16 and /24")
         return value
+
+    @property
+    def servers_public(self) -> bool:
+        """Whether the servers run in the public subnets with their own public IPv4 (``public`` egress)."""
+        return self.private_egress == "public"
 
 
 class LoadBalancerConfig(_Strict):

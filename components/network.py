@@ -31,7 +31,7 @@ class NetworkArgs:
 
     cidr: str
     az_count: int
-    private_egress: Literal["nat", "endpoints", "none"]
+    private_egress: Literal["nat", "endpoints", "none", "public"]
     nat_gateways: Literal["single", "per_az"]
     region: str
     #: The server tiers that get a security group: the plan's two, or the combined ``app``.
@@ -292,7 +292,8 @@ class Network(pulumi.ComponentResource):
             if args.private_egress == "endpoints":
                 ingress(f"endpoints-from-{tier}", "endpoints", 443, source=tier)
                 egress(f"{tier}-to-endpoints", tier, 443, dest="endpoints")
-            if args.private_egress == "nat":
-                # AWS APIs, the release artifact and OS packages are HTTPS only.
+            if args.private_egress in ("nat", "public"):
+                # AWS APIs, the release artifact and OS packages are HTTPS only (through NAT, or with
+                # ``public`` from the servers' own addresses; ingress stays the ALB's alone).
                 egress(f"{tier}-https-out", tier, 443, cidr="0.0.0.0/0")
         return groups

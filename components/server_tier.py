@@ -45,6 +45,9 @@ class ServerTierArgs:
     redis_secret_arn: pulumi.Input[str]
     #: The JWT signing key secret; ``None`` makes this tier create it (the API tier owns it).
     signing_key_secret_arn: pulumi.Input[str] | None = None
+    #: A public IPv4 on each instance (``private_egress: public``: the servers run in public subnets and
+    #: reach the internet themselves; their security group still admits only the load balancer).
+    public_ip: bool = False
     release_bucket: pulumi.Input[str] | None = None
     release_key: str = "releases/stars-runtime.tar.gz"
     drain_seconds: int = 60
@@ -217,13 +220,28 @@ class ServerTier(pulumi.ComponentResource):
         )
         self.user_data = user_data
         instance_tags = tier_tags(args.tags, name, f"stars-{stack}-{name}")
+        # With a public IPv4 the security group moves onto the network interface (EC2 refuses both).
+        placement: dict[str, object] = (
+            {
+                "network_interfaces": [
+                    {
+                        "device_index": 0,
+                        "associate_public_ip_address": "true",
+                        "delete_on_termination": "true",
+                        "security_groups": [args.security_group_id],
+                    }
+                ]
+            }
+            if args.public_ip
+            else {"vpc_security_group_ids": [args.security_group_id]}
+        )
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             description=f"STARS {name} servers ({tier.instance_type}, {tier.architecture})",
             image_id=ami.id,
             instance_type=tier.instance_type,
             iam_instance_profile={"arn": self.instance_profile.arn},
-            vpc_security_group_ids=[args.security_group_id],
+            **placement,
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",

@@ -167,7 +167,8 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
         ServerTierArgs(
             tier=tier,
             region=cfg.region,
-            subnet_ids=links.private_subnet_ids,
+            subnet_ids=links.public_subnet_ids if cfg.network.servers_public else links.private_subnet_ids,
+            public_ip=cfg.network.servers_public,
             security_group_id=links.security_group_ids[key],
             target_group_arn=links.target_group_arns[key],
             log_retention_days=cfg.monitoring.log_retention_days,

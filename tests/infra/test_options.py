@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from components.planning.baseline import violations
 from components.planning.mocks import RecordedResource, plan, plan_resources
 from components.stack import tiers_of
 from tests.infra.conftest import stack_config
-from tests.infra.helpers import named, of_type
+from tests.infra.helpers import mutated, named, of_type
 from tests.infra.schema import schema_errors
 from tests.infra.test_phases import variant
 
@@ -133,13 +134,123 @@ def test_split_and_combined_layouts_are_exclusive() -> None:
         StackConfig.model_validate({**base, "app": base["api"]})
 
 
+# ---------------------------------------------------------------------- egress without NAT: public
+
+
+PUBLIC = {"private_egress": "public"}
+
+
+def test_public_egress(phase: str) -> None:
+    cfg = variant(stack_config(phase), network=PUBLIC)
+    res = sound(plan_resources(cfg))
+    for typ in ("aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/vpcEndpoint:VpcEndpoint"):
+        assert of_type(res, typ) == [], typ
+    assert not any(r.inputs.get("natGatewayId") for r in of_type(res, "aws:ec2/route:Route"))
+    public = [named(res, f"network-public-{i}").id for i in range(cfg.network.az_count)]
+    private = [named(res, f"network-private-{i}").id for i in range(cfg.network.az_count)]
+    groups = {r.name: r.id for r in of_type(res, "aws:ec2/securityGroup:SecurityGroup")}
+    ingress = of_type(res, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    egress = of_type(res, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    for tier in ("api", "realtime"):
+        assert named(res, f"{tier}-asg").inputs["vpcZoneIdentifiers"] == public
+        lt = named(res, f"{tier}-lt").inputs
+        sg = groups[f"network-{tier}-sg"]
+        assert "vpcSecurityGroupIds" not in lt  # EC2 takes the groups on the interface instead
+        assert lt["networkInterfaces"] == [
+            {
+                "deviceIndex": 0,
+                "associatePublicIpAddress": "true",
+                "deleteOnTermination": "true",
+                "securityGroups": [sg],
+            }
+        ]
+        # reachable only from the load balancer's security group, on the app port
+        (only,) = [r.inputs for r in ingress if r.inputs["securityGroupId"] == sg]
+        assert (only["referencedSecurityGroupId"], only["fromPort"]) == (groups["network-alb-sg"], APP_PORT)
+        assert "cidrIpv4" not in only
+        out = {
+            (r.inputs.get("cidrIpv4"), r.inputs["fromPort"])
+            for r in egress
+            if r.inputs["securityGroupId"] == sg
+        }
+        assert ("0.0.0.0/0", 443) in out
+    # data stores stay in the private subnets
+    assert named(res, "database-subnets").inputs["subnetIds"] == private
+    assert named(res, "cache-subnets").inputs["subnetIds"] == private
+
+
+def _interface(change: Callable[[dict[str, Any]], None]) -> Callable[[RecordedResource], None]:
+    return lambda r: change(r.inputs["networkInterfaces"][0])
+
+
+#: Breakages of the public layout: (resource, change, fragment of the message).
+BROKEN_PUBLIC: dict[str, tuple[str, Callable[[RecordedResource], None], str]] = {
+    "public server open to the world": (
+        "network-app-from-alb",
+        lambda r: r.inputs.update(cidrIpv4="0.0.0.0/0", referencedSecurityGroupId=None),
+        "which is not the ALB security group",
+    ),
+    "public server admits an office network": (
+        "network-app-from-alb",
+        lambda r: r.inputs.update(
+            cidrIpv4="198.51.100.0/24", fromPort=22, toPort=22, referencedSecurityGroupId=None
+        ),
+        "admits 198.51.100.0/24, not the ALB",
+    ),
+    "public server without a security group": (
+        "app-lt",
+        _interface(lambda i: i.update(securityGroups=[])),
+        "must name their security groups",
+    ),
+    "servers in public subnets without the public layout": (
+        "app-lt",
+        _interface(lambda i: i.update(associatePublicIpAddress="false")),
+        "app-asg: servers placed in public subnets",
+    ),
+    "database in a public subnet": (
+        "database-subnets",
+        lambda r: r.inputs.update(subnetIds=[*r.inputs["subnetIds"], "PUBLIC"]),
+        "includes public subnets",
+    ),
+    "cache admits the internet": (
+        "network-cache-from-app",
+        lambda r: r.inputs.update(cidrIpv4="0.0.0.0/0", referencedSecurityGroupId=None),
+        "data security group",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_PUBLIC))
+def test_each_breakage_of_the_public_layout_is_reported(case: str) -> None:
+    res = plan_resources(combined(variant(stack_config("phase1"), network=PUBLIC)))
+    public = named(res, "network-public-0").id
+    name, change, fragment = BROKEN_PUBLIC[case]
+
+    def apply(r: RecordedResource) -> None:
+        change(r)
+        if "subnetIds" in r.inputs:
+            r.inputs["subnetIds"] = [public if s == "PUBLIC" else s for s in r.inputs["subnetIds"]]
+
+    found = violations(mutated(res, name, apply))
+    assert any(fragment in v for v in found), f"{case}: no violation mentioning {fragment!r} in {found}"
+
+
+def test_a_public_server_in_the_load_balancers_group_is_reported() -> None:
+    res = plan_resources(variant(stack_config("phase2"), network=PUBLIC))
+    alb = named(res, "network-alb-sg").id
+    broken = mutated(res, "realtime-lt", _interface(lambda i: i["securityGroups"].append(alb)))
+    assert f"realtime-lt: servers with a public IPv4 are in {alb}, which admits the internet" in violations(
+        broken
+    )
+
+
 # --------------------------------------------------------------- the options together, per phase
 
 
 def lean(phase: str) -> StackConfig:
-    """A phase-like stack with every lean option: one app group of small Graviton servers, reserved,
-    the smallest data stores, reserved."""
-    base = stack_config(phase)
+    """A phase-like stack with every lean option: one app group of small Graviton servers in the public
+    subnets (no NAT), reserved, and the smallest data stores, reserved."""
+    base = variant(stack_config(phase), network=PUBLIC)
     return variant(
         combined(base, instance_type="t4g.small", **RESERVED),
         database={
@@ -155,6 +266,7 @@ def lean(phase: str) -> StackConfig:
 #: Named configurations for the tests that hold for every configuration (tier alone == tier in the plan).
 LEAN_VARIANTS = {
     "combined-phase1": lambda: combined(stack_config("phase1")),
+    "public-phase3": lambda: variant(stack_config("phase3"), network=PUBLIC),
     **{f"lean-{p}": (lambda p=p: lean(p)) for p in ("phase1", "phase2", "phase3")},
 }
 
@@ -164,5 +276,6 @@ def test_lean_options_together(phase: str) -> None:
     res = sound(plan_resources(lean(phase)))
     lt = named(res, "app-lt").inputs
     assert lt["instanceType"] == "t4g.small" and "arm64" in lt["description"]
+    assert lt["networkInterfaces"][0]["associatePublicIpAddress"] == "true"
     assert named(res, "database-primary").inputs["instanceClass"] == "db.t4g.micro"
     assert named(res, "cache-redis").inputs["nodeType"] == "cache.t3.micro"
