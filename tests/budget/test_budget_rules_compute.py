@@ -491,3 +491,54 @@ def test_an_unknown_purchase_value_fails_closed_and_unknown_tags_price_on_demand
     assert line_named(price(unknown, cfg, catalog), "Database instance").monthly() == pytest.approx(11.68)
     explicit = res(RDS, "db", {**db, "tags": _purchase("on-demand")})
     assert line_named(price(explicit, cfg, catalog), "Database instance").name.endswith("on-demand")
+
+
+# ------------------------------------------------------------------ the types added for lean plans
+
+
+def test_new_instance_types_by_hand(catalog):
+    us, af = stack_cfg(region="us-east-1"), stack_cfg()
+    # t4g.xlarge: 730 h x 0.1344 = 98.112; credits 730 x 4 vCPU x (60% - 40% baseline) = 584 x 0.04 = 23.36
+    priced = price(_group(1, 1, 1), us, catalog, [_template("t4g.xlarge"), _policy(60)])
+    assert line_named(priced, "Instance usage").monthly() == pytest.approx(98.112)
+    assert line_named(priced, "Surplus CPU credits").monthly() == pytest.approx(23.36)
+    # t3.micro: 730 x 0.0104 = 7.592 (DERIVED, confirmed status); credits 730 x 2 x (50% - 10%) x 0.05 = 29.20
+    priced = price(_group(1, 1, 1), us, catalog, [_template("t3.micro"), _policy(50)])
+    assert line_named(priced, "Instance usage").monthly() == pytest.approx(7.592)
+    assert not line_named(priced, "Instance usage").estimated
+    assert line_named(priced, "Surplus CPU credits").monthly() == pytest.approx(29.20)
+    # c6g.xlarge is not burstable: no credit line; 730 x 0.1768 (af-south-1 ESTIMATE 0.136 x 1.30) = 129.064
+    priced = price(_group(1, 1, 1), af, catalog, [_template("c6g.xlarge"), _policy(70)])
+    assert [i.name for i in priced.lines if "credits" in i.name] == []
+    assert line_named(priced, "Instance usage").monthly() == pytest.approx(129.064)
+    # m7g.large all on spot in af-south-1: 2 x 730 = 1,460 h x 0.10608 x (1 - 0.88 Spot Advisor) = 18.585216
+    mixed = {
+        "instancesDistribution": {"onDemandBaseCapacity": 0, "onDemandPercentageAboveBaseCapacity": 0},
+        "launchTemplate": {"launchTemplateSpecification": {"launchTemplateId": "lt-123"}},
+    }
+    group = res(
+        ASG, "api-asg", {"minSize": 2, "desiredCapacity": 2, "maxSize": 2, "mixedInstancesPolicy": mixed}
+    )
+    spot = line_named(price(group, af, catalog, [_template("m7g.large")]), "Instance usage (Linux, spot")
+    assert spot.monthly() == pytest.approx(18.585216)
+
+
+def test_new_db_classes_and_cache_nodes_by_hand(catalog):
+    eu = stack_cfg(region="eu-west-1")
+    db = res(
+        RDS,
+        "db",
+        {"engine": "postgres", "instanceClass": "db.t3.small", "multiAz": True, "allocatedStorage": 20},
+    )
+    instance = line_named(price(db, eu, catalog), "Database instance")
+    # 730 x 0.0792 (eu-west-1 ESTIMATE: us-east-1 estimate 0.072 x 1.10) = 57.816, marked estimated
+    assert instance.monthly() == pytest.approx(57.816) and instance.estimated
+    group = "aws:elasticache/replicationGroup:ReplicationGroup"
+    valkey = res(
+        group, "cache-valkey", {"nodeType": "cache.t4g.micro", "engine": "valkey", "numCacheClusters": 2}
+    )
+    # 2 x 730 x 0.017 (eu-west-1, ec2instances.info) x 0.8 = 19.856
+    assert price(valkey, eu, catalog).monthly() == pytest.approx(19.856)
+    # af-south-1 offers no cache.t4g: no price, so a preview asking for one is unpriced, not guessed
+    af_node = res(group, "cache-redis", {"nodeType": "cache.t4g.micro"})
+    assert "elasticache.redis.cache.t4g.micro" in unpriced(af_node, stack_cfg(), catalog).reason

@@ -10,10 +10,19 @@ from typing import Any
 
 import pytest
 
-from components.config import StackConfig
+from budget.catalog import load_catalog
+from budget.estimator import estimate
+from budget.plan import from_record
+from components.config import (
+    CACHE_NODE_TYPES,
+    EC2_INSTANCE_TYPES,
+    RDS_INSTANCE_CLASSES,
+    UNAVAILABLE_IN_REGION,
+    StackConfig,
+)
 from components.network import APP_PORT
 from components.planning.baseline import violations
-from components.planning.mocks import RecordedResource, plan, plan_resources
+from components.planning.mocks import RecordedResource, plan, plan_resources, plan_tiers
 from components.stack import tiers_of
 from tests.infra.conftest import stack_config
 from tests.infra.helpers import mutated, named, of_type
@@ -242,6 +251,34 @@ def test_a_public_server_in_the_load_balancers_group_is_reported() -> None:
     assert f"realtime-lt: servers with a public IPv4 are in {alb}, which admits the internet" in violations(
         broken
     )
+
+
+# ------------------------------------------------------------ every type the config allows, priced
+
+
+def _offered_somewhere(name: str) -> StackConfig:
+    """Phase 1 (combined) in af-south-1, or in eu-west-1 for a type af-south-1 does not offer."""
+    region = "eu-west-1" if name in UNAVAILABLE_IN_REGION["af-south-1"] else "af-south-1"
+    return combined(variant(stack_config("phase1"), region=region))
+
+
+@pytest.mark.parametrize(
+    ("block", "key", "value"),
+    [("app", "instance_type", t) for t in EC2_INSTANCE_TYPES]
+    + [("database", "instance_class", c) for c in RDS_INSTANCE_CLASSES]
+    + [("cache", "node_type", n) for n in CACHE_NODE_TYPES],
+)
+def test_every_allowed_type_registers_and_is_priced(block: str, key: str, value: str) -> None:
+    cfg = _offered_somewhere(value)
+    cfg = variant(cfg, **{block: {key: value}})
+    res = plan_tiers(cfg, (block,))
+    assert [f"{r.name}: {e}" for r in res if r.custom for e in schema_errors(r.type, r.inputs)] == []
+    est = estimate([from_record(r) for r in res], cfg, load_catalog())
+    assert not est.unpriced and est.total("min") > 0
+    if block == "app":
+        lt = named(res, "app-lt").inputs
+        arch = "arm64" if value.split(".")[0].endswith("g") else "x86_64"
+        assert lt["instanceType"] == value and lt["description"].endswith(f"({value}, {arch})")
 
 
 # --------------------------------------------------------------- the options together, per phase
