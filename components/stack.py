@@ -29,7 +29,7 @@ from components.server_tier import ServerTier, ServerTierArgs
 TIERS = ("network", "edge", "api", "realtime", "app", "database", "cache", "cdn", "monitoring")
 #: Security groups the network may create, one per role (server groups: those of the stack's tiers).
 SECURITY_GROUPS = ("alb", "api", "realtime", "app", "database", "cache", "endpoints")
-#: The tier that creates the JWT signing key; the realtime tier reads it.
+#: The tiers that create the JWT signing key (a stack has one of them); the realtime tier reads it.
 KEY_OWNERS = ("api", "app")
 
 

@@ -188,6 +188,18 @@ def test_public_egress(phase: str) -> None:
     assert named(res, "cache-subnets").inputs["subnetIds"] == private
 
 
+def test_public_egress_with_spot_servers() -> None:
+    """A mixed-instances group names its template inside the policy; the baseline still finds it."""
+    spot = {"spot": {"enabled": True, "on_demand_base": 1, "spot_percentage": 50}}
+    res = sound(plan_resources(with_tiers(variant(stack_config("phase3"), network=PUBLIC), api=spot)))
+    asg = named(res, "api-asg").inputs
+    assert "mixedInstancesPolicy" in asg and asg["vpcZoneIdentifiers"] == [
+        named(res, f"network-public-{i}").id for i in range(2)
+    ]
+    broken = mutated(res, "api-lt", _interface(lambda i: i.update(associatePublicIpAddress="false")))
+    assert any(v.startswith("api-asg: servers placed in public subnets") for v in violations(broken))
+
+
 def _interface(change: Callable[[dict[str, Any]], None]) -> Callable[[RecordedResource], None]:
     return lambda r: change(r.inputs["networkInterfaces"][0])
 
