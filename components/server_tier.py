@@ -1,4 +1,4 @@
-"""A tier of identical servers behind the ALB (used twice: ``api`` and ``realtime``).
+"""A tier of identical servers behind the ALB (used twice, ``api`` and ``realtime``, or once as ``app``).
 
 Each tier gets its own least-privilege role, launch template, auto-scaling group, log group and scaling
 policies, so the budget report and CloudWatch can tell the two apart.
