@@ -8,6 +8,9 @@ Two kinds, chosen by ``stars:loadBalancer.type``:
   its own port: the first tier the web port (80 or 443), the ``realtime`` tier of a split layout 8080 or 8443.
   A layout with one combined tier needs one listener. Target groups and listeners are keyed by tier name.
 
+With separate ``api`` and ``realtime`` tiers, ``/ws`` goes to realtime and the rest to api; a combined ``app``
+tier serves both on one port, so its target group is the listener's default and no rule is needed.
+
 WebSockets need a long idle timeout (clients also ping) and a deregistration delay that gives the runtime
 time to drain (close 1001, clients resume on another server with their last offset).
 """

@@ -19,21 +19,32 @@ from components.cache import Cache, CacheArgs, member_cluster_ids
 from components.cdn import Cdn, CdnArgs, WebSocketOrigin
 from components.config import ServerTierConfig, StackConfig
 from components.database import DB_NAME, Database, DatabaseArgs
-from components.edge import SERVER_TIERS, Edge, EdgeArgs, public_ports, websocket_port
+from components.edge import Edge, EdgeArgs, public_ports, websocket_port
 from components.monitoring import Monitoring, MonitoringArgs, budget_limit_usd
 from components.network import REDIS_PORT, Network, NetworkArgs
 from components.server_tier import ServerTier, ServerTierArgs
 
-#: Component names; the first part of every resource name, so ``tier = name.split("-")[0]``.
-TIERS = ("network", "edge", "api", "realtime", "database", "cache", "cdn", "monitoring")
-#: Security groups the network creates, one per role.
-SECURITY_GROUPS = ("alb", "api", "realtime", "database", "cache", "endpoints")
+#: Component names; the first part of every resource name, so ``tier = name.split("-")[0]``. A stack has
+#: either the ``api`` and ``realtime`` server tiers or the combined ``app`` tier (``tiers_of``).
+TIERS = ("network", "edge", "api", "realtime", "app", "database", "cache", "cdn", "monitoring")
+#: Security groups the network may create, one per role (server groups: those of the stack's tiers).
+SECURITY_GROUPS = ("alb", "api", "realtime", "app", "database", "cache", "endpoints")
+#: The tiers that create the JWT signing key (a stack has one of them); the realtime tier reads it.
+KEY_OWNERS = ("api", "app")
+
+
+def tiers_of(cfg: StackConfig) -> tuple[str, ...]:
+    """The components ``cfg`` registers, in ``TIERS`` order (no ``app`` in a split stack, no CDN if off)."""
+    absent = {"api", "realtime", "app"} - set(cfg.server_tiers)
+    if not cfg.cdn.enabled:
+        absent.add("cdn")
+    return tuple(t for t in TIERS if t not in absent)
 
 
 def lb_server_tiers(cfg: StackConfig) -> tuple[str, ...]:
     """The server tiers behind the load balancer, first the default target (what target groups, listeners,
     public ports and the WebSocket port are keyed by)."""
-    return SERVER_TIERS
+    return tuple(cfg.server_tiers)
 
 
 def capacity_floor(tier: ServerTierConfig) -> int:
@@ -79,8 +90,8 @@ class Links:
             public_subnet_ids=[f"subnet-public-{i}" for i in azs],
             private_subnet_ids=[f"subnet-private-{i}" for i in azs],
             security_group_ids={key: f"sg-{key}" for key in SECURITY_GROUPS},
-            target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in ("api", "realtime")},
-            target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in ("api", "realtime")},
+            target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in cfg.server_tiers},
+            target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in cfg.server_tiers},
             alb_arn_suffix=f"{kind}/stand-in/0",
             load_balancer_dns_name=f"stand-in-0.{cfg.region}.elb.amazonaws.com",
             database_address=f"primary.{cfg.region}.rds.amazonaws.com",
@@ -93,7 +104,7 @@ class Links:
             signing_key_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:jwt-stand-in",
             release_bucket="stand-in-bucket" if cfg.cdn.enabled else None,
             distribution_id="ESTANDIN" if cfg.cdn.enabled else None,
-            asg_names={k: f"stars-{stack}-{k}" for k in ("api", "realtime")},
+            asg_names={k: f"stars-{stack}-{k}" for k in cfg.server_tiers},
         )
 
 
@@ -113,6 +124,7 @@ def build_network(cfg: StackConfig, links: Links | None = None) -> Network:
                 cfg.load_balancer.type, cfg.load_balancer.certificate_arn is not None, lb_server_tiers(cfg)
             ),
             load_balancer_type=cfg.load_balancer.type,
+            server_tiers=lb_server_tiers(cfg),
             tags=cfg.tags,
         ),
     )
@@ -181,7 +193,8 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
         ServerTierArgs(
             tier=tier,
             region=cfg.region,
-            subnet_ids=links.private_subnet_ids,
+            subnet_ids=links.public_subnet_ids if cfg.network.servers_public else links.private_subnet_ids,
+            public_ip=cfg.network.servers_public,
             security_group_id=links.security_group_ids[key],
             target_group_arn=links.target_group_arns[key],
             log_retention_days=cfg.monitoring.log_retention_days,
@@ -192,8 +205,8 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
             redis_host=links.cache_endpoint,
             redis_port=REDIS_PORT,
             redis_secret_arn=links.cache_secret_arn,
-            # The API tier creates the JWT signing key; the realtime tier reads the same secret.
-            signing_key_secret_arn=None if key == "api" else links.signing_key_secret_arn,
+            # The API (or combined app) tier creates the JWT signing key; the realtime tier reads it.
+            signing_key_secret_arn=None if key in KEY_OWNERS else links.signing_key_secret_arn,
             release_bucket=links.release_bucket,
             drain_seconds=cfg.load_balancer.deregistration_delay_seconds,
             tags=cfg.tags,
@@ -201,12 +214,17 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
     )
 
 
-def build_api(cfg: StackConfig, links: Links) -> ServerTier:
-    return _server_tier(cfg, links, "api", cfg.api)
+def build_api(cfg: StackConfig, links: Links) -> ServerTier | None:
+    return _server_tier(cfg, links, "api", cfg.api) if cfg.api is not None else None
 
 
-def build_realtime(cfg: StackConfig, links: Links) -> ServerTier:
-    return _server_tier(cfg, links, "realtime", cfg.realtime)
+def build_realtime(cfg: StackConfig, links: Links) -> ServerTier | None:
+    return _server_tier(cfg, links, "realtime", cfg.realtime) if cfg.realtime is not None else None
+
+
+def build_app(cfg: StackConfig, links: Links) -> ServerTier | None:
+    """The combined group: API and ``/ws`` on one port, for stacks small enough not to split them."""
+    return _server_tier(cfg, links, "app", cfg.app) if cfg.app is not None else None
 
 
 def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
@@ -223,7 +241,7 @@ def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
             load_balancer_type=cfg.load_balancer.type,
             target_group_arn_suffixes=links.target_group_arn_suffixes,
             asg_names=links.asg_names,
-            asg_floor={"api": capacity_floor(cfg.api), "realtime": capacity_floor(cfg.realtime)},
+            asg_floor={key: capacity_floor(tier) for key, tier in cfg.server_tiers.items()},
             database_id=links.database_id,
             database_allocated_gb=cfg.database.allocated_storage_gb,
             replica_id=links.replica_id,
@@ -236,38 +254,32 @@ def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
 
 #: Config every tier reads: its tags (stack, phase, cost center) and the region of its ARNs and zones.
 COMMON_READS = ("stack", "phase", "cost_center", "region")
+_SERVER_READS = (
+    "network.az_count",
+    "servers_public",
+    "monitoring.log_retention_days",
+    "monitoring.detailed_instance_monitoring",
+    "load_balancer.deregistration_delay_seconds",
+    "cdn.enabled",
+)
 #: What else each tier's builder reads from the config, directly or through its links (a subnet list
-#: follows ``network.az_count``): a planner may reuse a tier's plan for any config that agrees on these.
-#: tests/infra/test_plan_tiers.py changes every other key and checks that the tier's plan does not move.
+#: follows ``network.az_count``); two are derived: ``layout``, which server groups the stack has (``api``
+#: and ``realtime``, or ``app``), ``servers_public``, whether they run in the public subnets, and
+#: ``websocket_origin``, what the CloudFront ``/ws`` origin follows (None without one). A
+#: planner may reuse a tier's plan for any config that agrees on these; tests/infra/test_plan_tiers.py
+#: changes every other key and checks that the tier's plan does not move.
 TIER_READS: dict[str, tuple[str, ...]] = {
-    "network": ("network", "load_balancer.type", "load_balancer.certificate_arn"),
-    "edge": ("network.az_count", "load_balancer"),
+    "network": ("network", "layout", "load_balancer.type", "load_balancer.certificate_arn"),
+    "edge": ("network.az_count", "layout", "load_balancer"),
     "database": ("network.az_count", "database"),
     "cache": ("network.az_count", "cache"),
-    "cdn": (
-        "cdn",
-        "load_balancer.websockets_via_cdn",
-        "load_balancer.type",
-        "load_balancer.certificate_arn",
-    ),
-    "api": (
-        "network.az_count",
-        "api",
-        "monitoring.log_retention_days",
-        "monitoring.detailed_instance_monitoring",
-        "load_balancer.deregistration_delay_seconds",
-        "cdn.enabled",
-    ),
-    "realtime": (
-        "network.az_count",
-        "realtime",
-        "monitoring.log_retention_days",
-        "monitoring.detailed_instance_monitoring",
-        "load_balancer.deregistration_delay_seconds",
-        "cdn.enabled",
-    ),
+    "cdn": ("cdn", "websocket_origin"),
+    "api": ("api", *_SERVER_READS),
+    "realtime": ("realtime", *_SERVER_READS),
+    "app": ("app", *_SERVER_READS),
     "monitoring": (
         "monitoring",
+        "layout",
         "load_balancer.type",
         "budget.limit_tzs",
         "budget.usd_to_tzs",
@@ -275,12 +287,29 @@ TIER_READS: dict[str, tuple[str, ...]] = {
         "api.schedule",
         "realtime.min_size",
         "realtime.schedule",
+        "app.min_size",
+        "app.schedule",
         "database.read_replica",
         "database.allocated_storage_gb",
         "cache.num_cache_clusters",
         "cdn.enabled",
     ),
 }
+
+
+def config_reads(cfg: StackConfig) -> dict[str, Any]:
+    """The config as TIER_READS names it: the stack file's fields plus the derived ``layout``."""
+    return {
+        **cfg.model_dump(mode="json"),
+        "layout": list(cfg.server_tiers),
+        "servers_public": cfg.network.servers_public,
+        "websocket_origin": (
+            [cfg.load_balancer.type, cfg.load_balancer.certificate_arn is not None, *lb_server_tiers(cfg)]
+            if cfg.cdn.enabled and cfg.load_balancer.websockets_via_cdn
+            else None
+        ),
+    }
+
 
 TierBuilder = Callable[[StackConfig, Links], Any]
 #: How each tier is built, in the order ``build_stack`` builds them.
@@ -292,6 +321,7 @@ BUILDERS: dict[str, TierBuilder] = {
     "cdn": build_cdn,
     "api": build_api,
     "realtime": build_realtime,
+    "app": build_app,
     "monitoring": build_monitoring,
 }
 
@@ -328,10 +358,12 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     if cdn is not None:
         links.release_bucket = cdn.bucket_name
         links.distribution_id = cdn.distribution.id
-    api = build_api(cfg, links)
-    links.signing_key_secret_arn = api.signing_key_secret_arn
-    realtime = build_realtime(cfg, links)
-    links.asg_names = {"api": api.asg_name, "realtime": realtime.asg_name}
+    servers: dict[str, ServerTier] = {}
+    for key in cfg.server_tiers:  # api before realtime: the realtime tier reads the API tier's key
+        servers[key] = BUILDERS[key](cfg, links)
+        if key in KEY_OWNERS:
+            links.signing_key_secret_arn = servers[key].signing_key_secret_arn
+    links.asg_names = {key: tier.asg_name for key, tier in servers.items()}
     monitoring = build_monitoring(cfg, links)
 
     outputs: dict[str, pulumi.Output[Any] | Any] = {
@@ -339,8 +371,7 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
         "region": cfg.region,
         "vpc_id": network.vpc_id,
         "alb_dns_name": edge.dns_name,
-        "api_asg": api.asg_name,
-        "realtime_asg": realtime.asg_name,
+        **{f"{key}_asg": tier.asg_name for key, tier in servers.items()},
         "database_address": database.address,
         "database_secret_arn": database.master_secret_arn,
         "cache_endpoint": cache.primary_endpoint,

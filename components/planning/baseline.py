@@ -111,6 +111,62 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+
+
+def _template_groups(lt: RecordedResource) -> list[str]:
+    """The security groups a launch template puts its instances in (top level, or on its interfaces)."""
+    groups = list(lt.inputs.get("vpcSecurityGroupIds") or [])
+    for interface in lt.inputs.get("networkInterfaces") or []:
+        groups += interface.get("securityGroups") or []
+    return groups
+
+
+def _assigns_public_ip(lt: RecordedResource) -> bool:
+    """Whether each instance gets a public IPv4 (``private_egress: public``)."""
+    interfaces = lt.inputs.get("networkInterfaces") or []
+    return any(str(i.get("associatePublicIpAddress")).lower() == "true" for i in interfaces)
+
+
+def _template_of(asg: RecordedResource, res: list[RecordedResource]) -> RecordedResource | None:
+    """The launch template an auto-scaling group launches (directly or through its mixed policy)."""
+    mixed = (asg.inputs.get("mixedInstancesPolicy") or {}).get("launchTemplate") or {}
+    spec = asg.inputs.get("launchTemplate") or mixed.get("launchTemplateSpecification") or {}
+    ref = spec.get("id") or spec.get("launchTemplateId")
+    return next((lt for lt in _of(res, LAUNCH_TEMPLATE) if lt.id == ref), None)
+
+
+def _ingress_rules(res: list[RecordedResource]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every ingress rule as (name, security group id, flat rule): rule resources and inline rules."""
+    rules: list[tuple[str, str, dict[str, Any]]] = [
+        (r.name, r.inputs.get("securityGroupId", ""), r.inputs)
+        for r in _of(res, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    ]
+    for sg in _of(res, "aws:ec2/securityGroup:SecurityGroup"):
+        for i, rule in enumerate(sg.inputs.get("ingress") or []):
+            for cidr in (rule.get("cidrBlocks") or []) + (rule.get("ipv6CidrBlocks") or []):
+                flat = {
+                    "cidrIpv4": cidr,
+                    "fromPort": rule.get("fromPort"),
+                    "toPort": rule.get("toPort"),
+                    "ipProtocol": rule.get("protocol"),
+                }
+                rules.append((f"{sg.name}.ingress[{i}]", sg.id, flat))
+            for ref in rule.get("securityGroups") or []:
+                rules.append(
+                    (
+                        f"{sg.name}.ingress[{i}]",
+                        sg.id,
+                        {
+                            "referencedSecurityGroupId": ref,
+                            "fromPort": rule.get("fromPort"),
+                            "toPort": rule.get("toPort"),
+                        },
+                    )
+                )
+    return rules
+
+
 def _public_subnets(resources: list[RecordedResource]) -> set[str]:
     """Subnets whose route table sends traffic to an internet gateway, or that assign public IPs."""
     igws = {r.id for r in _of(resources, "aws:ec2/internetGateway:InternetGateway")}
@@ -138,6 +194,7 @@ def violations(resources: Iterable[RecordedResource]) -> list[str]:
     out += _network_checks(res)
     out += _data_store_checks(res)
     out += _server_checks(res)
+    out += _public_server_checks(res)
     out += _storage_checks(res)
     out += _edge_checks(res)
     out += _secret_checks(res)
@@ -173,11 +230,7 @@ def _network_checks(res: list[RecordedResource]) -> list[str]:
         sg for r in _of(res, "aws:lb/loadBalancer:LoadBalancer") for sg in r.inputs.get("securityGroups", [])
     }
     realtime_ports = _nlb_world_ports(res)
-    app_sgs = {
-        sg
-        for r in _of(res, "aws:ec2/launchTemplate:LaunchTemplate")
-        for sg in r.inputs.get("vpcSecurityGroupIds", [])
-    }
+    app_sgs = {sg for r in _of(res, LAUNCH_TEMPLATE) for sg in _template_groups(r)}
     data_sgs = {
         sg for r in _of(res, "aws:rds/instance:Instance") for sg in r.inputs.get("vpcSecurityGroupIds", [])
     } | {
@@ -185,32 +238,7 @@ def _network_checks(res: list[RecordedResource]) -> list[str]:
         for r in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup")
         for sg in r.inputs.get("securityGroupIds", [])
     }
-    rules: list[tuple[str, str, dict[str, Any]]] = [
-        (r.name, r.inputs.get("securityGroupId", ""), r.inputs)
-        for r in _of(res, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-    ]
-    for sg in _of(res, "aws:ec2/securityGroup:SecurityGroup"):
-        for i, rule in enumerate(sg.inputs.get("ingress") or []):
-            for cidr in (rule.get("cidrBlocks") or []) + (rule.get("ipv6CidrBlocks") or []):
-                flat = {
-                    "cidrIpv4": cidr,
-                    "fromPort": rule.get("fromPort"),
-                    "toPort": rule.get("toPort"),
-                    "ipProtocol": rule.get("protocol"),
-                }
-                rules.append((f"{sg.name}.ingress[{i}]", sg.id, flat))
-            for ref in rule.get("securityGroups") or []:
-                rules.append(
-                    (
-                        f"{sg.name}.ingress[{i}]",
-                        sg.id,
-                        {
-                            "referencedSecurityGroupId": ref,
-                            "fromPort": rule.get("fromPort"),
-                            "toPort": rule.get("toPort"),
-                        },
-                    )
-                )
+    rules = _ingress_rules(res)
     closed = {
         r.inputs.get("vpcId")
         for r in _of(res, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
@@ -290,14 +318,43 @@ def _data_store_checks(res: list[RecordedResource]) -> list[str]:
         private_group(rg.name, cache_groups, i.get("subnetGroupName"))
     for asg in _of(res, "aws:autoscaling/group:Group"):
         exposed = sorted(set(asg.inputs.get("vpcZoneIdentifiers", [])) & public)
-        if exposed:
-            out.append(f"{asg.name}: servers placed in public subnets {exposed}")
+        template = _template_of(asg, res)
+        # Only ``private_egress: public`` puts servers there: each with its own public IPv4, which
+        # _public_server_checks holds to the load balancer's security group alone.
+        if exposed and (template is None or not _assigns_public_ip(template)):
+            out.append(
+                f"{asg.name}: servers placed in public subnets {exposed} without the public egress layout"
+                " (a public IPv4 per server behind the load balancer's security group)"
+            )
+    return out
+
+
+def _public_server_checks(res: list[RecordedResource]) -> list[str]:
+    """Servers with a public IPv4: in named security groups that admit nothing but the load balancer.
+
+    (Every app security group must admit only the load balancer's group: ``_network_checks``. Here: a
+    public server must not share a group that admits the internet, such as the load balancer's own.)
+    """
+    out: list[str] = []
+    world = {
+        group
+        for _, group, rule in _ingress_rules(res)
+        if (rule.get("cidrIpv4") or rule.get("cidrIpv6")) in WORLD
+    }
+    for lt in _of(res, LAUNCH_TEMPLATE):
+        if not _assigns_public_ip(lt):
+            continue
+        groups = _template_groups(lt)
+        if not groups:
+            out.append(f"{lt.name}: servers with a public IPv4 must name their security groups")
+        for group in sorted(set(groups) & world):
+            out.append(f"{lt.name}: servers with a public IPv4 are in {group}, which admits the internet")
     return out
 
 
 def _server_checks(res: list[RecordedResource]) -> list[str]:
     out: list[str] = []
-    for lt in _of(res, "aws:ec2/launchTemplate:LaunchTemplate"):
+    for lt in _of(res, LAUNCH_TEMPLATE):
         meta = lt.inputs.get("metadataOptions") or {}
         if meta.get("httpTokens") != "required":
             out.append(f"{lt.name}: IMDSv2 must be required (metadata_options.http_tokens)")
@@ -478,7 +535,7 @@ def _secret_checks(res: list[RecordedResource]) -> list[str]:
             for path, text in _strings(value, key):
                 if not allowed and any(g in text for g in generated):
                     out.append(f"{r.name}: {path} contains a generated secret value")
-    for lt in _of(res, "aws:ec2/launchTemplate:LaunchTemplate"):
+    for lt in _of(res, LAUNCH_TEMPLATE):
         raw = lt.inputs.get("userData")
         if not isinstance(raw, str):
             continue
