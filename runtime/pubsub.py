@@ -27,8 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from broadcaster._backends.base import BroadcastBackend
-from broadcaster._base import Event
+from broadcaster import BroadcastBackend, Event
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
