@@ -163,6 +163,12 @@ class Hub:
         except Exception as exc:  # broker down: stored anyway; local subscribers get it now,
             log.warning("broker publish failed (%s); delivering locally", exc)  # others on resync
             self.on_message(channel, payload)
+            return offset
+        if not getattr(self.backend, "listening", True):
+            # Published, but this worker's own subscription is not back yet (after a broker restart it
+            # reconnects with backoff): its subscribers get the message now, not after the backoff.
+            # When the subscription is back, the broker's copy is a duplicate and dropped.
+            self.on_message(channel, payload)
         return offset
 
     # -- live path ---------------------------------------------------------------------------------
