@@ -9,8 +9,9 @@ worker it spawns. Two filters sit on the one handler:
   most ``burst`` times per ``window`` seconds; the rest are dropped and counted in
   ``stars_log_suppressed_total{logger}``, and the next line that passes says how many were dropped.
   While Redis is down a worker would otherwise log one warning per publish.
-- ``Redact``: tokens in URLs never reach the log; and uvicorn's per-WebSocket lines (open, closed,
-  the handshake line), tens of thousands in a reconnect storm, only with ``STARS_ACCESS_LOG=1``.
+- ``Redact``: tokens in URLs never reach the log; uvicorn's per-WebSocket lines (open, closed, the
+  handshake line), tens of thousands in a reconnect storm, only with ``STARS_ACCESS_LOG=1``; and a
+  client's invalid UTF-8 (closed with 1007) is a warning without uvicorn's traceback.
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ class Redact(logging.Filter):
                 uvicornseam.ACCESS_LINE_PREFIX
             ):
                 return False
+        if record.name == uvicornseam.LOGGER and record.msg in uvicornseam.CLIENT_FAULT_MESSAGES:
+            record.exc_info, record.exc_text = None, None  # a traceback per bad frame would flood the log
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
         if isinstance(record.args, tuple):
             record.args = tuple(
                 _TOKEN_RE.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args

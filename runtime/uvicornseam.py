@@ -48,6 +48,8 @@ CONFIG_ATTRS = ("ws_per_message_deflate",)
 LOGGER = "uvicorn.error"
 PER_CONNECTION_MESSAGES = frozenset({"connection open", "connection closed", "connection rejected (%d %s)"})
 ACCESS_LINE_PREFIX = '%s - "WebSocket %s"'
+# Logged with a traceback (logger.exception) for what a client sent: the client's fault, not the server's.
+CLIENT_FAULT_MESSAGES = frozenset({"Invalid UTF-8 sequence received from client."})
 
 
 def _assigned_attrs(cls: type) -> set[str]:

@@ -196,3 +196,28 @@ async def test_after_a_broker_restart_local_subscribers_do_not_wait_for_the_back
             assert (await sub.expect("message"))["offset"] == offset == 6
     finally:
         redis.stop()
+
+
+async def test_invalid_utf8_closes_with_1007_without_a_traceback(hostile_server) -> None:
+    import base64
+    import os
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", hostile_server.port)
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            f"GET /ws?token={token()} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        assert (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)).startswith(b"HTTP/1.1 101")
+        payload, mask = b'{"type":"ping","x":"\xff\xfe"}', os.urandom(4)
+        writer.write(
+            bytes((0x81, 0x80 | len(payload))) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        )
+        close = await asyncio.wait_for(reader.read(4), 5)
+        assert close[:2] == b"\x88\x02" and int.from_bytes(close[2:4], "big") == 1007
+    finally:
+        writer.close()
+    await asyncio.sleep(0.3)
+    logs = hostile_server.logs()
+    assert "Invalid UTF-8 sequence received from client." in logs and "Traceback" not in logs
