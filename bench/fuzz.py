@@ -7,8 +7,9 @@ valid (a final newline, glob characters, 129 characters, non-strings) and forbid
 overflow, unicode edge cases and nesting around the depth limit; then mutations of the text
 (truncation, a character inserted or replaced, duplicated keys, binary frames, oversized frames).
 
-``Probe`` sends each frame on one connection, then a ``ping``, and reads everything up to the
-``pong`` (the server handles a connection's frames in order). It checks after every frame: each
+``Probe`` sends each frame on one connection, then a frame of an unknown type with a unique ``id``,
+and reads everything up to the error that answers it (the server handles a connection's frames in
+order). It checks after every frame: each
 reply is strict JSON (no NaN, valid UTF-8) and a documented frame type; each error has a documented
 code; a close has a documented close code (then it reconnects). ``finish()`` checks the stores:
 every channel's history (REST) is strict JSON and holds exactly the acknowledged offsets (nothing
@@ -102,6 +103,10 @@ def frame_objects(draw: st.DrawFn) -> dict[str, Any]:
     return frame
 
 
+class RawText(bytes):
+    """Bytes sent in a *text* frame: how a client with the wrong encoding (or none) would send them."""
+
+
 def _dumps(obj: Any, ascii_only: bool) -> str:
     try:
         return json.dumps(obj, allow_nan=True, ensure_ascii=ascii_only)
@@ -132,7 +137,7 @@ def valid_frames(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def frames(draw: st.DrawFn) -> str | bytes:
-    """One client frame: text (str) or binary (bytes)."""
+    """One client frame: text (str), binary (bytes) or text in some encoding (RawText)."""
     obj = draw(st.one_of(valid_frames(), frame_objects()))
     text = _dumps(obj, ascii_only=True)
     try:
@@ -142,7 +147,7 @@ def frames(draw: st.DrawFn) -> str | bytes:
             text = unicode_text
     except UnicodeEncodeError:  # a lone surrogate can only travel escaped
         pass
-    mutation = draw(st.integers(0, 9))
+    mutation = draw(st.sampled_from([None] * 13 + list(range(7))))  # None (first: what shrinks to): as drawn
     if mutation == 0 and text:
         text = text[: draw(st.integers(0, len(text) - 1))]
     elif mutation == 1 and text:
@@ -156,6 +161,22 @@ def frames(draw: st.DrawFn) -> str | bytes:
         text = draw(st.sampled_from(["NaN", "[", "{", "null", "1e999", '"x"', "[" * 2000, '{"type":"ping"']))
     elif mutation == 5 and draw(st.integers(0, 9)) == 0:
         text += " " * 70_000  # past STARS_MAX_FRAME_BYTES: closed with 1009
+    elif mutation == 6:  # encodings: invalid UTF-8 (closed with 1007), or valid bytes sent raw
+        raw = text.encode("utf-8", "surrogatepass")
+        i = draw(st.integers(0, len(raw)))
+        return RawText(
+            draw(
+                st.sampled_from(
+                    [
+                        raw[:i] + b"\xff" + raw[i:],
+                        raw[:i] + b"\xc3",
+                        text.encode("utf-16"),
+                        text.encode("latin-1", "replace") + "é".encode("latin-1"),
+                        raw,
+                    ]
+                )
+            )
+        )
     if "\ud800" in text or any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
         text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return text
@@ -225,13 +246,16 @@ class Probe:
             self.found.problems.append(text)
 
     async def check(self, frame: str | bytes) -> None:
-        """Send one frame and read every reply up to the pong; record what breaks the contract."""
+        """Send one frame and read every reply up to the sentinel's; record what breaks the contract."""
         import websockets
 
         self.found.frames += 1
         try:
-            await self.conn.send(frame)
-            await self.conn.send('{"type":"ping"}')
+            await self.conn.send(frame, text=True if isinstance(frame, RawText) else None)
+            # The end of the replies: an error frame carrying this frame's number (a ping would not do:
+            # the fuzzed frame may be a ping too, and pongs carry no id).
+            sentinel = f"fuzz-end-{self.found.frames}"
+            await self.conn.send(json.dumps({"type": "fuzz-end", "id": sentinel}))
             while True:
                 raw = await asyncio.wait_for(self.conn.recv(), 15)
                 self.found.replies += 1
@@ -243,6 +267,8 @@ class Probe:
                 kind = reply.get("type") if isinstance(reply, dict) else None
                 if kind not in SERVER_TYPES:
                     self._problem(f"undocumented frame {reply!r:.200} after {frame[:200]!r}")
+                elif kind == "error" and reply.get("id") == sentinel:
+                    return
                 elif kind == "error":
                     code = reply.get("code")
                     self.found.errors[code] = self.found.errors.get(code, 0) + 1
@@ -250,8 +276,6 @@ class Probe:
                         self._problem(f"error {code!r} after {frame[:200]!r}: {reply.get('message')}")
                 elif kind == "ack":
                     self.found.acked.setdefault(reply["channel"], set()).add(reply["offset"])
-                elif kind == "pong":
-                    return
         except websockets.ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd is not None else None
             if code is None and len(frame) > self.max_frame:
@@ -261,7 +285,7 @@ class Probe:
                 self._problem(f"close {code} after {frame[:200]!r}")
             await self._connect()
         except TimeoutError:
-            self._problem(f"no pong within 15 s after {frame[:200]!r}")
+            self._problem(f"no reply within 15 s after {frame[:200]!r}")
             await self.conn.close()
             await self._connect()
 

@@ -8,13 +8,18 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from bench.fuzz import frames, run_fuzz, strict_loads
+from bench.fuzz import RawText, frames, run_fuzz, strict_loads
 from runtime import protocol
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames())
 def test_the_parser_accepts_or_refuses_with_a_documented_code(frame: str | bytes) -> None:
+    if isinstance(frame, RawText):  # reaches the parser only as valid UTF-8 (else closed with 1007)
+        try:
+            frame = frame.decode()
+        except UnicodeDecodeError:
+            return
     if isinstance(frame, bytes):
         return  # binary frames never reach the parser (bad_frame in the endpoint)
     try:
@@ -43,6 +48,7 @@ def test_a_live_server_answers_every_frame_as_documented_and_stores_only_what_it
     result = run_fuzz(examples=600, log=lambda _line: None)
     assert result["findings"] == [], result
     assert result["frames"] >= 300 and result["acknowledged"] > 10, result
+    assert {1007, 1009} <= set(result["closes_by_code"]), result  # invalid UTF-8, oversized frames
     assert {"bad_json", "bad_frame", "bad_channel", "forbidden", "unknown_type"} <= set(
         result["errors_by_code"]
     )
