@@ -6,6 +6,7 @@ import re
 import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import TypeGuard
 
 import jwt
 
@@ -19,7 +20,7 @@ class AuthError(Exception):
     """The token is missing, malformed, badly signed or expired."""
 
 
-def valid_channel(name: object) -> bool:
+def valid_channel(name: object) -> TypeGuard[str]:
     return isinstance(name, str) and CHANNEL_RE.fullmatch(name) is not None
 
 

@@ -53,8 +53,10 @@ class Host(Protocol):
     store: Store
     presence: Presence
     coalescer: Coalescer
-    keepalive: PongListener
     draining: bool
+
+    @property
+    def keepalive(self) -> PongListener: ...
 
     def register(self, conn: Any) -> None: ...
 

@@ -49,6 +49,8 @@ class Pingable(Protocol):
 
     def pong(self) -> None: ...
 
+    def __hash__(self) -> int: ...
+
 
 class Keepalive:
     def __init__(self, interval: float, timeout: float) -> None:

@@ -32,12 +32,10 @@ _TOKEN_RE = re.compile(r"(token=)[^&\s\"]+")
 
 
 class UTCFormatter(logging.Formatter):
-    converter = time.gmtime
+    """ISO 8601 time in UTC with milliseconds, whatever the host's time zone."""
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        return (
-            time.strftime("%Y-%m-%dT%H:%M:%S", self.converter(record.created)) + f".{int(record.msecs):03d}Z"
-        )
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
 
 
 class JSONFormatter(UTCFormatter):

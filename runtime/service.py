@@ -30,7 +30,7 @@ class Client(Protocol):
 
 
 class PingedClient(Client, Pingable, Protocol):
-    pass
+    """What ``register`` takes: a client that keepalive can ping."""
 
 
 log = logging.getLogger("runtime")
