@@ -336,6 +336,8 @@ def _figures(
         "error_but_stored": failed_but_stored,
         "unanswered": sum(len(p.unanswered) for p in pubs),
         "closes": dict(sum((s.closes for s in subs), Counter())),
+        "subscribers": len(subs),
+        "subscribers_reconnected": sum(1 for s in subs if s.connects > 1),
         "resume_p50_s": round(statistics.median(finite), 3) if finite else None,
         "resume_max_s": round(max(resume), 3) if resume else None,
         "rss_before_mb": rss_before,

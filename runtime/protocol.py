@@ -234,18 +234,21 @@ def _depth(value: Any) -> int:
 
 
 def loads(text: str | bytes) -> Any:
-    """Strict JSON: ProtocolError (bad_json or bad_frame) for what is not JSON or is nested too deeply."""
+    """Strict JSON: ProtocolError (bad_json or bad_frame) for what is not JSON or is nested too deeply.
+    Bytes (a REST body) are decoded as ``json.loads`` decodes them (UTF-8, or UTF-16/32 by their BOM)."""
     try:
-        value = _decoder.decode(text if isinstance(text, str) else text.decode())
+        if isinstance(text, bytes):
+            text = text.decode(json.detect_encoding(text), "surrogatepass")
+        value = _decoder.decode(text)
     except RecursionError:
         raise ProtocolError(BAD_FRAME, f"JSON nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:  # UnicodeDecodeError included
         raise ProtocolError(BAD_JSON, f"frame is not valid JSON ({exc})") from None
-    if isinstance(value, dict | list) and (
-        (text.count("[") + text.count("{") if isinstance(text, str) else text.count(b"[") + text.count(b"{"))
-        > MAX_DEPTH
+    if (
+        isinstance(value, dict | list)
+        and text.count("[") + text.count("{") > MAX_DEPTH  # cheap; only then is the value walked
         and _depth(value) > MAX_DEPTH
-    ):  # counting brackets is cheap; only a frame with many of them is walked
+    ):
         raise ProtocolError(BAD_FRAME, f"JSON nested deeper than {MAX_DEPTH} levels")
     return value
 
@@ -265,7 +268,7 @@ def parse(text: str) -> Ping | Request:
         raise ProtocolError(BAD_FRAME, "frame must be a JSON object")
     ref = frame.get("id")
     if ref is not None and not (
-        (isinstance(ref, int) and not isinstance(ref, bool) and len(str(ref)) <= MAX_ID_CHARS)
+        (isinstance(ref, int) and len(str(ref)) <= MAX_ID_CHARS)  # true and false too, as before
         or (isinstance(ref, str) and len(ref) <= MAX_ID_CHARS and _valid_text(ref))
     ):
         raise ProtocolError(
