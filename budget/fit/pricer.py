@@ -20,10 +20,11 @@ from pydantic import BaseModel
 from budget.catalog import Catalog
 from budget.estimator import Estimate, estimate, price_resource
 from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
-from budget.plan import from_record, plan_offline
+from budget.plan import from_record
 from budget.rules import RuleContext
 from components.config import StackConfig
-from components.planning.mocks import plan_tiers
+from components.planning.baseline import violations
+from components.planning.mocks import plan_resources, plan_tiers
 from components.stack import COMMON_READS, TIER_READS, config_reads, tiers_of
 
 #: Two totals "agree" when every size differs by less than half a cent.
@@ -182,8 +183,13 @@ class Pricer:
 
 
 def verify(priced: Priced, catalog: Catalog) -> Estimate:
-    """Re-plan ``priced``'s config whole under mocks and price it by check's path; they must agree."""
-    full = estimate(plan_offline(priced.cfg), priced.cfg, catalog)
+    """Re-plan ``priced``'s config whole under mocks and price it by check's path: the two must agree to
+    the cent, and the plan must hold the security baseline (a proposal is something one can deploy)."""
+    records = plan_resources(priced.cfg)
+    breaches = violations(records)
+    if breaches:
+        raise FitError(f"{priced.cfg.stack}: the proposed config breaks the security baseline: {breaches[0]}")
+    full = estimate([from_record(r) for r in records], priced.cfg, catalog)
     if full.unpriced:
         raise FitError(f"{priced.cfg.stack}: check cannot price the fitted config: {full.unpriced[0].reason}")
     for size in SIZES:

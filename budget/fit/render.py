@@ -76,7 +76,7 @@ def render_stack(r: FitResult) -> str:
     out += grid(header, rows, right=(1, 2, 3, 4))
     if r.best:
         out += ["", f"Cheapest: {r.best.summary}", f"  latency: {r.best.latency}"]
-        cap = r.best.capacity
+        cap = r.best.figures.capacity
         out.append(
             f"  carries {cap['connections']:,} connections, {cap['deliveries_per_s']:,} deliveries/s,"
             f" {cap['api_rps']:,} API requests/s (headroom {r.capacity_model.get('headroom')})"

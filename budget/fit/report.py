@@ -67,6 +67,9 @@ class PlanFigures:
     totals_tzs: Mapping[str, int]
     users: int
     by_tier_tzs: Mapping[str, int] = field(default_factory=dict)
+    #: What its servers carry at max size (capacity model), and whether that covers the demand.
+    capacity: Mapping[str, float] = field(default_factory=dict)
+    carries: bool | None = None
 
     @property
     def total_tzs(self) -> int:
@@ -78,6 +81,8 @@ class PlanFigures:
             "totals_tzs": {s: self.totals_tzs[s] for s in SIZES},
             "tzs_per_1000_users": per_thousand(self.total_tzs, self.users),
             "by_tier_tzs": dict(self.by_tier_tzs),
+            "capacity": dict(self.capacity),
+            "carries_demand": self.carries,
             "config": stack_file_config(self.config),
         }
 
@@ -88,7 +93,6 @@ class Proposal:
 
     figures: PlanFigures
     changes: tuple[Mapping[str, Any], ...]
-    capacity: Mapping[str, float]
     availability: str
     latency: str
     summary: str
@@ -100,7 +104,6 @@ class Proposal:
             "availability": self.availability,
             "latency": self.latency,
             "changes": [dict(c) for c in self.changes],
-            "capacity": dict(self.capacity),
         }
 
 

@@ -23,31 +23,42 @@ ALTERNATIVES = 3
 GROWTH_SEARCHED = 4
 
 
-def _figures(cfg: StackConfig, est: Estimate, users: int) -> PlanFigures:
+def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> PlanFigures:
     rate = cfg.budget.usd_to_tzs
+    demand = demand_of(cfg)
+    loads = Loads.of(demand)
+    capacity = capacity_of(cfg, model, loads)
+    needed = {
+        "connections": loads.realtime.connections,
+        "deliveries_per_s": loads.realtime.deliveries_per_s,
+        "api_rps": loads.api.api_rps,
+    }
     return PlanFigures(
         config=cfg,
         totals_tzs={size: round(est.total(size) * rate) for size in SIZES},
-        users=users,
+        users=demand.concurrent_users,
         by_tier_tzs={tier: round(usd * rate) for tier, usd in sorted(est.by_tier("max").items())},
+        capacity=capacity,
+        carries=all(capacity[k] >= v for k, v in needed.items()),
     )
 
 
-def _capacity(candidate: Candidate, model: CapacityModel, loads: Loads) -> dict[str, float]:
-    """What the proposal's servers carry at the headroom, in the demand's units: each figure with the
-    other loads of the same servers carried too (a combined group shares its cores)."""
+def capacity_of(cfg: StackConfig, model: CapacityModel, loads: Loads) -> dict[str, float]:
+    """What a config's servers carry at their max size and the headroom, in the demand's units: each
+    figure with the other loads of the same servers carried too (a combined group shares its cores)."""
     m = model.measured
     out = {"connections": 0.0, "deliveries_per_s": 0.0, "api_rps": 0.0}
-    for s in candidate.choice.servers:
-        cores = s.count * s.sizing.cpu_cores_per_server
-        api_cores = model.cores_for(loads.api) if s.group == "app" else 0.0
-        realtime_cores = model.cores_for(loads.realtime) if s.group == "app" else 0.0
-        if s.group in ("realtime", "app"):
+    for group, tier in cfg.server_tiers.items():
+        sizing = model.size_servers(tier.instance_type, loads.of_group(group))
+        cores = tier.max_size * sizing.cpu_cores_per_server
+        api_cores = model.cores_for(loads.api) if group == "app" else 0.0
+        realtime_cores = model.cores_for(loads.realtime) if group == "app" else 0.0
+        if group in ("realtime", "app"):
             spare = max(0.0, cores - api_cores)
             by_cpu = spare * 1e6 / m.realtime_us_per_connection.value
-            out["connections"] += min(s.count * s.sizing.connections_per_server, by_cpu)
+            out["connections"] += min(tier.max_size * sizing.connections_per_server, by_cpu)
             out["deliveries_per_s"] += spare * 1e6 / m.realtime_us_per_delivery.value
-        if s.group in ("api", "app"):
+        if group in ("api", "app"):
             out["api_rps"] += max(0.0, cores - realtime_cores) * 1e6 / m.api_us_per_request.value
     return {k: math.floor(v) for k, v in out.items()}
 
@@ -60,11 +71,9 @@ def _summary(candidate: Candidate) -> str:
 
 def _proposal(plan: StackConfig, candidate: Candidate, model: CapacityModel, catalog: Catalog) -> Proposal:
     full = verify(candidate.priced, catalog)
-    users = demand_of(plan).concurrent_users
     return Proposal(
-        figures=_figures(candidate.priced.cfg, full, users),
+        figures=_figures(candidate.priced.cfg, full, model),
         changes=tuple(changes(plan, candidate.priced.cfg)),
-        capacity=_capacity(candidate, model, Loads.of(demand_of(plan))),
         availability=candidate.availability,
         latency=candidate.latency,
         summary=_summary(candidate),
@@ -80,7 +89,7 @@ def fit_stack(
     users = demand.concurrent_users
     limit = cfg.budget.limit_tzs
     plan_est = estimate(plan_offline(cfg), cfg, catalog)
-    plan = _figures(cfg, plan_est, users)
+    plan = _figures(cfg, plan_est, model)
     result = search(cfg, catalog, model, pricer)
     notes = [*dict.fromkeys(result.unpriced)][:10]
     best = _proposal(cfg, result.best, model, catalog) if result.best else None

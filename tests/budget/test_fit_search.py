@@ -149,3 +149,17 @@ def test_servers_are_sized_by_the_capacity_model() -> None:
     assert sizing.count == 2 and sizing.decided_by == "CPU"
     # each holds 50,000 connections: 50,000 / (12,500 x 0.7 per worker) = 5.7, so 6 workers
     assert sizing.workers == 6
+
+
+def test_a_proposal_must_hold_the_security_baseline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify re-plans the proposal whole and refuses it when the baseline finds a breach."""
+    from budget.fit import pricer as pricer_module
+    from budget.fit.pricer import FitError
+
+    catalog = load_catalog()
+    cfg = stack_cfg("phase1")
+    priced = Pricer(catalog).price(cfg)
+    verify(priced, catalog)  # the plan's own config holds the baseline
+    monkeypatch.setattr(pricer_module, "violations", lambda records: ["cache-redis: not encrypted at rest"])
+    with pytest.raises(FitError, match="breaks the security baseline: cache-redis"):
+        verify(priced, catalog)
