@@ -1,7 +1,11 @@
 """The security baseline as code: checks over the recorded resources of a mocked run.
 
-``violations(resources)`` returns one readable line per breach (empty list: the baseline holds). The
-tests run it on every phase and on deliberately broken records, so each check is shown to be able to fail.
+One function per concern (encryption at rest, public ingress, IMDSv2, private data stores, TLS in transit,
+backups, secrets, least privilege, tags), listed in :data:`CHECKS`; each returns one readable line per
+breach, naming the resource. ``violations(resources)`` runs them all (empty list: the baseline holds). The
+tests run it on every phase and on deliberately broken records, so each check is shown to be able to fail;
+the policy pack (``policy/``) enforces each concern as one named CrossGuard policy through the same
+functions, so the baseline has one definition.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from components.planning.mocks import RecordedResource
@@ -47,6 +51,8 @@ UNTAGGABLE_TYPES = frozenset(
 )
 #: Where a generated secret may legitimately appear as an input.
 SECRET_CONSUMERS = {
+    # The generator itself: a stack policy sees its outputs, where the generated value is its result.
+    ("random:index/randomPassword:RandomPassword", "result"),
     ("aws:secretsmanager/secretVersion:SecretVersion", "secretString"),
     ("aws:elasticache/replicationGroup:ReplicationGroup", "authToken"),
 }
@@ -122,22 +128,8 @@ def _public_subnets(resources: list[RecordedResource]) -> set[str]:
     return public
 
 
-def violations(resources: Iterable[RecordedResource]) -> list[str]:
-    """Every breach of the security baseline in ``resources`` (one line each, naming the resource)."""
-    res = list(resources)
-    out: list[str] = []
-    out += _network_checks(res)
-    out += _data_store_checks(res)
-    out += _server_checks(res)
-    out += _storage_checks(res)
-    out += _edge_checks(res)
-    out += _secret_checks(res)
-    out += tag_violations(res)
-    return out
-
-
-def _network_checks(res: list[RecordedResource]) -> list[str]:
-    out: list[str] = []
+def _security_groups(res: list[RecordedResource]) -> tuple[set[str], set[str], set[str]]:
+    """The load balancer's, the app servers' and the data stores' security groups (by id)."""
     alb_sgs = {
         sg for r in _of(res, "aws:lb/loadBalancer:LoadBalancer") for sg in r.inputs.get("securityGroups", [])
     }
@@ -153,6 +145,11 @@ def _network_checks(res: list[RecordedResource]) -> list[str]:
         for r in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup")
         for sg in r.inputs.get("securityGroupIds", [])
     }
+    return alb_sgs, app_sgs, data_sgs
+
+
+def _ingress_rules(res: list[RecordedResource]) -> list[tuple[str, str, dict[str, Any]]]:
+    """Every ingress rule as (name, security group id, flat rule): rule resources and inline rules."""
     rules: list[tuple[str, str, dict[str, Any]]] = [
         (r.name, r.inputs.get("securityGroupId", ""), r.inputs)
         for r in _of(res, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
@@ -179,6 +176,47 @@ def _network_checks(res: list[RecordedResource]) -> list[str]:
                         },
                     )
                 )
+    return rules
+
+
+def _s3_configs(res: list[RecordedResource], typ: str) -> dict[str, dict[str, Any]]:
+    """A bucket configuration resource's inputs, by the bucket it configures."""
+    return {r.inputs.get("bucket"): r.inputs for r in _of(res, typ)}
+
+
+def encryption_at_rest(res: list[RecordedResource]) -> list[str]:
+    """RDS storage, ElastiCache, EBS volumes and S3 buckets are encrypted at rest."""
+    out: list[str] = []
+    for db in _of(res, "aws:rds/instance:Instance"):
+        if db.inputs.get("storageEncrypted") is not True:
+            out.append(f"{db.name}: storage_encrypted must be true")
+    for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
+        if rg.inputs.get("atRestEncryptionEnabled") is not True:
+            out.append(f"{rg.name}: at_rest_encryption_enabled must be true")
+    for lt in _of(res, "aws:ec2/launchTemplate:LaunchTemplate"):
+        mappings = lt.inputs.get("blockDeviceMappings") or []
+        if not mappings:
+            out.append(f"{lt.name}: the root volume must be declared (and encrypted)")
+        for m in mappings:
+            ebs = m.get("ebs") or {}
+            if str(ebs.get("encrypted")).lower() != "true":
+                out.append(f"{lt.name}: EBS volume {m.get('deviceName')} must be encrypted")
+    sse = _s3_configs(
+        res, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+    for b in _of(res, "aws:s3/bucket:Bucket"):
+        rules = (sse.get(b.id) or {}).get("rules") or []
+        algos = {(r.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") for r in rules}
+        if not algos & {"AES256", "aws:kms", "aws:kms:dsse"}:
+            out.append(f"{b.name}: default encryption must be configured")
+    return out
+
+
+def no_public_ingress(res: list[RecordedResource]) -> list[str]:
+    """Only the load balancer admits the internet, on tcp 80/443, and drops invalid headers; app servers
+    admit only the load balancer and sit in private subnets; the default security group is closed."""
+    out: list[str] = []
+    alb_sgs, app_sgs, _ = _security_groups(res)
     closed = {
         r.inputs.get("vpcId")
         for r in _of(res, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
@@ -187,7 +225,7 @@ def _network_checks(res: list[RecordedResource]) -> list[str]:
     for vpc in _of(res, "aws:ec2/vpc:Vpc"):
         if vpc.id not in closed:
             out.append(f"{vpc.name}: the default security group must be adopted with no rules")
-    for name, group, rule in rules:
+    for name, group, rule in _ingress_rules(res):
         cidr = rule.get("cidrIpv4") or rule.get("cidrIpv6")
         lo, hi = _port(rule.get("fromPort")), _port(rule.get("toPort"))
         if cidr in WORLD:
@@ -195,21 +233,47 @@ def _network_checks(res: list[RecordedResource]) -> list[str]:
                 out.append(f"{name}: {cidr} ingress on {group}, which is not the ALB security group")
             elif str(rule.get("ipProtocol")) != "tcp" or lo != hi or lo not in ALB_PUBLIC_PORTS:
                 out.append(f"{name}: {cidr} ingress on the ALB must be tcp 80 or 443 only (got {lo}-{hi})")
+        if group in app_sgs and group not in alb_sgs:
+            source = rule.get("referencedSecurityGroupId")
+            if source not in alb_sgs:
+                out.append(f"{name}: app security group {group} admits {cidr or source}, not the ALB")
+    public = _public_subnets(res)
+    for asg in _of(res, "aws:autoscaling/group:Group"):
+        exposed = sorted(set(asg.inputs.get("vpcZoneIdentifiers", [])) & public)
+        if exposed:
+            out.append(f"{asg.name}: servers placed in public subnets {exposed}")
+    for alb in _of(res, "aws:lb/loadBalancer:LoadBalancer"):
+        if alb.inputs.get("dropInvalidHeaderFields") is not True:
+            out.append(f"{alb.name}: drop_invalid_header_fields must be true")
+    return out
+
+
+def imdsv2(res: list[RecordedResource]) -> list[str]:
+    """Instances require IMDSv2 tokens, with a hop limit that keeps containers from their credentials."""
+    out: list[str] = []
+    for lt in _of(res, "aws:ec2/launchTemplate:LaunchTemplate"):
+        meta = lt.inputs.get("metadataOptions") or {}
+        if meta.get("httpTokens") != "required":
+            out.append(f"{lt.name}: IMDSv2 must be required (metadata_options.http_tokens)")
+        if int(meta.get("httpPutResponseHopLimit", 1)) > 2:
+            out.append(f"{lt.name}: metadata hop limit above 2 lets containers reach instance credentials")
+    return out
+
+
+def private_data_stores(res: list[RecordedResource]) -> list[str]:
+    """Databases and caches live in private subnets, reachable only from the app security groups; S3
+    blocks public access and ACLs, and is read only by this stack's CloudFront through Origin Access
+    Control."""
+    out: list[str] = []
+    _, app_sgs, data_sgs = _security_groups(res)
+    for name, group, rule in _ingress_rules(res):
         if group in data_sgs:
+            cidr = rule.get("cidrIpv4") or rule.get("cidrIpv6")
             source = rule.get("referencedSecurityGroupId")
             if cidr is not None or rule.get("prefixListId") is not None or source not in app_sgs:
                 out.append(
                     f"{name}: data security group {group} admits {cidr or source}, not an app security group"
                 )
-        if group in app_sgs and group not in alb_sgs:
-            source = rule.get("referencedSecurityGroupId")
-            if source not in alb_sgs:
-                out.append(f"{name}: app security group {group} admits {cidr or source}, not the ALB")
-    return out
-
-
-def _data_store_checks(res: list[RecordedResource]) -> list[str]:
-    out: list[str] = []
     public = _public_subnets(res)
     rds_groups = {
         r.inputs.get("name") or r.state.get("name"): r for r in _of(res, "aws:rds/subnetGroup:SubnetGroup")
@@ -229,109 +293,28 @@ def _data_store_checks(res: list[RecordedResource]) -> list[str]:
             out.append(f"{owner}: subnet group {sg.name} includes public subnets {exposed}")
 
     for db in _of(res, "aws:rds/instance:Instance"):
-        i = db.inputs
-        replica = bool(i.get("replicateSourceDb"))
-        if i.get("storageEncrypted") is not True:
-            out.append(f"{db.name}: storage_encrypted must be true")
-        if i.get("publiclyAccessible"):
+        if db.inputs.get("publiclyAccessible"):
             out.append(f"{db.name}: publicly_accessible must be false")
-        if not replica and i.get("manageMasterUserPassword") is not True:
-            out.append(f"{db.name}: the master password must be RDS-managed (manage_master_user_password)")
-        if not replica and (i.get("skipFinalSnapshot") or not i.get("finalSnapshotIdentifier")):
-            out.append(f"{db.name}: a final snapshot must be taken on delete")
-        private_group(db.name, rds_groups, i.get("dbSubnetGroupName"))
+        private_group(db.name, rds_groups, db.inputs.get("dbSubnetGroupName"))
     for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
-        i = rg.inputs
-        if i.get("atRestEncryptionEnabled") is not True:
-            out.append(f"{rg.name}: at_rest_encryption_enabled must be true")
-        if i.get("transitEncryptionEnabled") is not True:
-            out.append(f"{rg.name}: transit_encryption_enabled (TLS) must be true")
-        if not i.get("authToken") and not i.get("userGroupIds"):
-            out.append(f"{rg.name}: clients must authenticate (auth_token or user groups)")
-        private_group(rg.name, cache_groups, i.get("subnetGroupName"))
-    for asg in _of(res, "aws:autoscaling/group:Group"):
-        exposed = sorted(set(asg.inputs.get("vpcZoneIdentifiers", [])) & public)
-        if exposed:
-            out.append(f"{asg.name}: servers placed in public subnets {exposed}")
-    return out
+        private_group(rg.name, cache_groups, rg.inputs.get("subnetGroupName"))
 
-
-def _server_checks(res: list[RecordedResource]) -> list[str]:
-    out: list[str] = []
-    for lt in _of(res, "aws:ec2/launchTemplate:LaunchTemplate"):
-        meta = lt.inputs.get("metadataOptions") or {}
-        if meta.get("httpTokens") != "required":
-            out.append(f"{lt.name}: IMDSv2 must be required (metadata_options.http_tokens)")
-        if int(meta.get("httpPutResponseHopLimit", 1)) > 2:
-            out.append(f"{lt.name}: metadata hop limit above 2 lets containers reach instance credentials")
-        mappings = lt.inputs.get("blockDeviceMappings") or []
-        if not mappings:
-            out.append(f"{lt.name}: the root volume must be declared (and encrypted)")
-        for m in mappings:
-            ebs = m.get("ebs") or {}
-            if str(ebs.get("encrypted")).lower() != "true":
-                out.append(f"{lt.name}: EBS volume {m.get('deviceName')} must be encrypted")
-    for pol in _of(res, "aws:iam/rolePolicy:RolePolicy"):
-        for st in _statements(_policy(pol.inputs.get("policy"))):
-            if st.get("Effect") != "Allow":
-                continue
-            actions = _as_list(st.get("Action", []))
-            resources = _as_list(st.get("Resource", []))
-            if any(a == "*" or a.endswith(":*") for a in actions):
-                out.append(f"{pol.name}: wildcard action {actions}")
-            if "*" in resources and not (actions == ["cloudwatch:PutMetricData"] and st.get("Condition")):
-                out.append(f"{pol.name}: {actions} on every resource ('*')")
-    return out
-
-
-def _storage_checks(res: list[RecordedResource]) -> list[str]:
-    out: list[str] = []
-
-    def configs(typ: str) -> dict[str, dict[str, Any]]:
-        return {r.inputs.get("bucket"): r.inputs for r in _of(res, typ)}
-
-    blocks = configs("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    sse = configs("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
-    owners = configs("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    blocks = _s3_configs(res, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    owners = _s3_configs(res, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
     for b in _of(res, "aws:s3/bucket:Bucket"):
         block = blocks.get(b.id)
         flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
         if block is None or not all(block.get(f) is True for f in flags):
             out.append(f"{b.name}: public access must be blocked (all four settings)")
-        rules = (sse.get(b.id) or {}).get("rules") or []
-        algos = {(r.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") for r in rules}
-        if not algos & {"AES256", "aws:kms", "aws:kms:dsse"}:
-            out.append(f"{b.name}: default encryption must be configured")
         rule = (owners.get(b.id) or {}).get("rule") or {}
         if rule.get("objectOwnership") != "BucketOwnerEnforced":
             out.append(f"{b.name}: ACLs must be disabled (BucketOwnerEnforced)")
-    return out
-
-
-def _edge_checks(res: list[RecordedResource]) -> list[str]:
-    out: list[str] = []
-    for alb in _of(res, "aws:lb/loadBalancer:LoadBalancer"):
-        if alb.inputs.get("dropInvalidHeaderFields") is not True:
-            out.append(f"{alb.name}: drop_invalid_header_fields must be true")
-    listeners = _of(res, "aws:lb/listener:Listener")
-    if any(li.inputs.get("protocol") == "HTTPS" for li in listeners):
-        for li in listeners:
-            actions = li.inputs.get("defaultActions") or []
-            if li.inputs.get("protocol") == "HTTP" and [a.get("type") for a in actions] != ["redirect"]:
-                out.append(f"{li.name}: with HTTPS configured, plain HTTP must redirect to HTTPS")
 
     oacs = {r.id: r.inputs for r in _of(res, "aws:cloudfront/originAccessControl:OriginAccessControl")}
     buckets = {r.state.get("bucketRegionalDomainName"): r for r in _of(res, "aws:s3/bucket:Bucket")}
     distributions = _of(res, "aws:cloudfront/distribution:Distribution")
     dist_arns = {d.state.get("arn") for d in distributions}
     for d in distributions:
-        behaviors = [
-            d.inputs.get("defaultCacheBehavior") or {},
-            *(d.inputs.get("orderedCacheBehaviors") or []),
-        ]
-        for b in behaviors:
-            if b.get("viewerProtocolPolicy") not in ("redirect-to-https", "https-only"):
-                out.append(f"{d.name}: viewers must use HTTPS (got {b.get('viewerProtocolPolicy')})")
         for origin in d.inputs.get("origins") or []:
             if origin.get("domainName") in buckets or ".s3." in str(origin.get("domainName")):
                 oac = oacs.get(origin.get("originAccessControlId"))
@@ -365,9 +348,72 @@ def _edge_checks(res: list[RecordedResource]) -> list[str]:
     return out
 
 
-def _secret_checks(res: list[RecordedResource]) -> list[str]:
-    """No password input anywhere; generated secrets only where they belong; user data holds none."""
+def tls_in_transit(res: list[RecordedResource]) -> list[str]:
+    """Redis speaks TLS; viewers reach CloudFront over HTTPS; with HTTPS on the load balancer, HTTP
+    only redirects."""
     out: list[str] = []
+    for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
+        if rg.inputs.get("transitEncryptionEnabled") is not True:
+            out.append(f"{rg.name}: transit_encryption_enabled (TLS) must be true")
+    listeners = _of(res, "aws:lb/listener:Listener")
+    if any(li.inputs.get("protocol") == "HTTPS" for li in listeners):
+        for li in listeners:
+            actions = li.inputs.get("defaultActions") or []
+            if li.inputs.get("protocol") == "HTTP" and [a.get("type") for a in actions] != ["redirect"]:
+                out.append(f"{li.name}: with HTTPS configured, plain HTTP must redirect to HTTPS")
+    for d in _of(res, "aws:cloudfront/distribution:Distribution"):
+        behaviors = [
+            d.inputs.get("defaultCacheBehavior") or {},
+            *(d.inputs.get("orderedCacheBehaviors") or []),
+        ]
+        for b in behaviors:
+            if b.get("viewerProtocolPolicy") not in ("redirect-to-https", "https-only"):
+                out.append(f"{d.name}: viewers must use HTTPS (got {b.get('viewerProtocolPolicy')})")
+    return out
+
+
+def backups(res: list[RecordedResource]) -> list[str]:
+    """The database keeps automated backups and takes a final snapshot on delete (replicas have neither:
+    RDS keeps them for the primary)."""
+    out: list[str] = []
+    for db in _of(res, "aws:rds/instance:Instance"):
+        i = db.inputs
+        if i.get("replicateSourceDb"):
+            continue
+        if int(i.get("backupRetentionPeriod") or 0) < 1:
+            out.append(f"{db.name}: automated backups must be kept (backup_retention_period >= 1 day)")
+        if i.get("skipFinalSnapshot") or not i.get("finalSnapshotIdentifier"):
+            out.append(f"{db.name}: a final snapshot must be taken on delete")
+    return out
+
+
+def least_privilege(res: list[RecordedResource]) -> list[str]:
+    """Instance role policies name their actions and resources (no wildcards but the metric namespace)."""
+    out: list[str] = []
+    for pol in _of(res, "aws:iam/rolePolicy:RolePolicy"):
+        for st in _statements(_policy(pol.inputs.get("policy"))):
+            if st.get("Effect") != "Allow":
+                continue
+            actions = _as_list(st.get("Action", []))
+            resources = _as_list(st.get("Resource", []))
+            if any(a == "*" or a.endswith(":*") for a in actions):
+                out.append(f"{pol.name}: wildcard action {actions}")
+            if "*" in resources and not (actions == ["cloudwatch:PutMetricData"] and st.get("Condition")):
+                out.append(f"{pol.name}: {actions} on every resource ('*')")
+    return out
+
+
+def no_plaintext_secrets(res: list[RecordedResource]) -> list[str]:
+    """No password input anywhere; generated secrets only where they belong; user data holds none; the
+    database's master password is RDS-managed and Redis clients authenticate."""
+    out: list[str] = []
+    for db in _of(res, "aws:rds/instance:Instance"):
+        replica = bool(db.inputs.get("replicateSourceDb"))
+        if not replica and db.inputs.get("manageMasterUserPassword") is not True:
+            out.append(f"{db.name}: the master password must be RDS-managed (manage_master_user_password)")
+    for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
+        if not rg.inputs.get("authToken") and not rg.inputs.get("userGroupIds"):
+            out.append(f"{rg.name}: clients must authenticate (auth_token or user groups)")
     generated = [
         str(r.state.get("result"))
         for r in _of(res, "random:index/randomPassword:RandomPassword")
@@ -418,3 +464,26 @@ def tag_violations(resources: Iterable[RecordedResource]) -> list[str]:
         elif tags.get("tier") != r.tier:
             out.append(f"{r.name}: tag tier={tags.get('tier')!r} but the resource belongs to {r.tier!r}")
     return out
+
+
+Check = Callable[[list[RecordedResource]], list[str]]
+
+#: The baseline by concern. The policy pack (``policy/``) enforces each entry as one named policy; the
+#: infrastructure tests run them all through :func:`violations`. A new check belongs in one of these.
+CHECKS: dict[str, Check] = {
+    "encryption-at-rest": encryption_at_rest,
+    "no-public-ingress": no_public_ingress,
+    "imdsv2": imdsv2,
+    "private-data-stores": private_data_stores,
+    "tls-in-transit": tls_in_transit,
+    "backups": backups,
+    "no-plaintext-secrets": no_plaintext_secrets,
+    "least-privilege": least_privilege,
+    "cost-allocation-tags": tag_violations,
+}
+
+
+def violations(resources: Iterable[RecordedResource]) -> list[str]:
+    """Every breach of the security baseline in ``resources`` (one line each, naming the resource)."""
+    res = list(resources)
+    return [line for check in CHECKS.values() for line in check(res)]
