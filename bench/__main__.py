@@ -197,6 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     db.add_argument("--seconds", type=float, default=5.0)
     db.add_argument("--concurrency", type=int, default=32)
 
+    fuzz = sub.add_parser("fuzz", help="protocol fuzzing (Hypothesis) against a live server for N minutes")
+    fuzz.add_argument("--minutes", type=float, default=5.0)
+    fuzz.add_argument("--examples", type=int, default=500, help="frames per Hypothesis round")
+
+    faults = sub.add_parser(
+        "faults", help="fault scenarios on loopback: losses, duplicates, false acks, resume time"
+    )
+    faults.add_argument("--quick", action="store_true", help="short scenarios (as in the tests)")
+    faults.add_argument("--only", default="", help="comma-separated scenario names")
+
     every = sub.add_parser("all", help="the full set (about 10 minutes), or a small one with --quick")
     every.add_argument("--quick", action="store_true", help="small numbers, about a minute")
 
@@ -220,6 +230,10 @@ def main(argv: list[str] | None = None) -> int:
             results["runs"] = [run_db_cmd(args.seconds, args.concurrency)]
         elif args.command == "floor":
             results["runs"] = [run_floor_cmd(args.connections)]
+        elif args.command == "fuzz":
+            results["runs"] = [run_fuzz_cmd(args.minutes, args.examples)]
+        elif args.command == "faults":
+            results["runs"] = [run_faults_cmd(args.quick, [n for n in args.only.split(",") if n])]
         else:
             results["runs"] = run_all(args.quick)
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
@@ -322,6 +336,29 @@ def run_db_cmd(seconds: float, concurrency: int) -> dict[str, Any]:
     result = {"benchmark": "db", **out, "targets": db_targets(seconds, out)}
     print_targets(result["targets"])
     return result
+
+
+def run_fuzz_cmd(minutes: float, examples: int) -> dict[str, Any]:
+    from bench.fuzz import run_fuzz
+
+    _log(f"== fuzz: protocol frames from Hypothesis against a live server for {minutes:g} minutes")
+    out = run_fuzz(seconds=minutes * 60, examples=examples, log=_log)
+    _log(f"   {out['frames']:,} frames ({out['frames_per_s']}/s), {out['acknowledged']:,} acknowledged")
+    _log(f"   errors by code: {out['errors_by_code']}; closes by code: {out['closes_by_code']}")
+    _log(f"   findings: {len(out['findings'])}")
+    for finding in out["findings"]:
+        _log(f"   - {finding}")
+    met = not out["findings"]
+    target = {"target": "fuzz findings", "goal": "0", "measured": str(len(out["findings"])), "met": met}
+    return {"benchmark": "fuzz", **out, "targets": [{**target, "applies": True, "margin": ""}]}
+
+
+def run_faults_cmd(quick: bool, only: list[str]) -> dict[str, Any]:
+    from bench.faults import print_table, run_faults
+
+    out = run_faults(quick=quick, only=only, log=_log)
+    print_table(out["scenarios"])
+    return {"benchmark": "faults", **out}
 
 
 def run_floor_cmd(connections: int) -> dict[str, Any]:

@@ -33,7 +33,12 @@ ROUTED_KEYS = (
     "alb_rule_evaluations_per_second",
     "s3_get_requests",
     "rds_backup_storage_gb",
+    "cloudfront_websocket_egress_gb",
+    "cloudfront_websocket_ingress_gb",
+    "cloudfront_websocket_connections",
 )
+#: Seconds in a 730-hour month.
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 
 
 class DemandError(ValueError):
@@ -64,10 +69,22 @@ def routed_figures(cfg: StackConfig, stated: UsageConfig | None = None) -> dict[
     static_gb = transfer * d.static_share
     dynamic_gb = transfer - static_gb
     static_requests = static_gb * 1e6 / d.average_object_kb
+    # WebSockets through CloudFront: their frames leave at CloudFront's rates, the rest of the dynamic
+    # traffic (API responses) still leaves through the load balancer
+    via_cdn = cfg.cdn.enabled and cfg.load_balancer.websockets_via_cdn
+    websocket_gb = users * d.websocket_gb_per_user_per_month if via_cdn else 0.0
     figures: dict[str, Any] = {
         "cloudfront_egress_gb": static_gb if cfg.cdn.enabled else 0.0,
         "cloudfront_requests": static_requests if cfg.cdn.enabled else 0.0,
-        "internet_egress_gb": dynamic_gb if cfg.cdn.enabled else transfer,
+        "internet_egress_gb": (dynamic_gb - websocket_gb) if cfg.cdn.enabled else transfer,
+        "cloudfront_websocket_egress_gb": websocket_gb,
+        "cloudfront_websocket_ingress_gb": (
+            users * d.websocket_upload_gb_per_user_per_month if via_cdn else 0.0
+        ),
+        # every new connection counted as a WebSocket upgrade (API connections too: the larger figure)
+        "cloudfront_websocket_connections": (
+            users * d.new_connections_per_user_per_second * SECONDS_PER_MONTH if via_cdn else 0.0
+        ),
         # NAT carries releases, OS updates and AWS API calls, which grow with servers, not users: the
         # stack states the volume; without NAT nothing goes through one.
         "nat_processed_gb": stated.nat_processed_gb if cfg.network.private_egress == "nat" else 0.0,

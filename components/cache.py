@@ -14,7 +14,7 @@ import pulumi_random as random
 
 from components.config import CacheConfig
 from components.network import REDIS_PORT
-from components.tagging import tier_tags
+from components.tagging import purchase_tags, tier_tags
 
 SNAPSHOT_WINDOW = "01:00-02:00"
 MAINTENANCE_WINDOW = "sun:02:30-sun:03:30"
@@ -83,7 +83,7 @@ class Cache(pulumi.ComponentResource):
             maintenance_window=MAINTENANCE_WINDOW,
             auto_minor_version_upgrade=True,
             apply_immediately=False,
-            tags=tags,
+            tags={**tags, **purchase_tags(cfg.commitment)},
             opts=child,
         )
         # A plain string, the format the runtime's installer reads (``STARS_REDIS_AUTH_SECRET_ARN``).

@@ -2,6 +2,11 @@
 
 The bucket is never public: all four public-access blocks are on, ACLs are disabled (bucket owner
 enforced), and its policy lets only this distribution read (``AWS:SourceArn``) and refuses plain HTTP.
+
+Options: ``/ws`` through the distribution to the load balancer (a second, custom origin that caches nothing
+and forwards every viewer header, so the WebSocket upgrade reaches the servers), and a CloudFront
+flat-rate pricing plan: a subscription that covers the distribution and its AWS WAF web ACL, both in
+us-east-1 through an explicit provider (CloudFront's WAF scope and the plan API live only there).
 """
 
 from __future__ import annotations
@@ -12,23 +17,84 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.config import CdnConfig
+from components.config import MANAGED_CACHE_POLICY_TTL, CdnConfig
 from components.tagging import tier_tags
 
 #: AWS managed cache policy "CachingOptimized" (gzip + brotli keys, default TTL 1 day).
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-CACHING_OPTIMIZED_DEFAULT_TTL = 86400
+CACHING_OPTIMIZED_DEFAULT_TTL = MANAGED_CACHE_POLICY_TTL
+#: AWS managed cache policy "CachingDisabled" and origin request policy "AllViewer" (every viewer header,
+#: cookie and query string, so Upgrade, Sec-WebSocket-Key and Sec-WebSocket-Version reach the origin).
+CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER_ORIGIN_REQUEST_POLICY_ID = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 ORIGIN_ID = "s3-assets"
+WEBSOCKET_ORIGIN_ID = "load-balancer-ws"
+#: Paths CloudFront sends to the load balancer (the runtime serves WebSockets on /ws).
+WEBSOCKET_PATHS = ("/ws", "/ws/*")
+#: CloudFront pricing plan tiers (stars:cdn.plan -> PricingPlanManager plan_tier).
+PLAN_TIERS = {"free": "FREE", "pro": "PRO", "business": "BUSINESS", "premium": "PREMIUM"}
+#: CloudFront-scoped AWS WAF resources and the PricingPlanManager API exist only in us-east-1.
+PLAN_REGION = "us-east-1"
+#: AWS managed rule groups in the plan's web ACL (none of the rule groups flat-rate plans exclude).
+WAF_MANAGED_RULE_GROUPS = (
+    "AWSManagedRulesAmazonIpReputationList",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesCommonRuleSet",
+)
 #: CloudFront reads only this prefix of the bucket (the runtime release lives outside it).
 PUBLIC_PREFIX = "public"
 
 
 @dataclass
+class WebSocketOrigin:
+    """The load balancer behind ``/ws``: its DNS name, the port serving ``/ws``, and whether it has TLS."""
+
+    domain_name: pulumi.Input[str]
+    port: int
+    https: bool
+
+
+@dataclass
 class CdnArgs:
-    """Inputs of :class:`Cdn` (from ``stars:cdn``)."""
+    """Inputs of :class:`Cdn` (from ``stars:cdn``; ``websocket_origin`` from ``stars:loadBalancer``)."""
 
     config: CdnConfig
+    websocket_origin: WebSocketOrigin | None = None
     tags: dict[str, str] = field(default_factory=dict)
+
+
+def websocket_behaviors() -> list[dict[str, object]]:
+    """Cache behaviors for ``/ws``: HTTPS viewers only, nothing cached, every viewer header forwarded."""
+    return [
+        {
+            "path_pattern": path,
+            "target_origin_id": WEBSOCKET_ORIGIN_ID,
+            "viewer_protocol_policy": "https-only",
+            "allowed_methods": ["GET", "HEAD", "OPTIONS"],
+            "cached_methods": ["GET", "HEAD"],
+            "compress": False,
+            "cache_policy_id": CACHING_DISABLED_POLICY_ID,
+            "origin_request_policy_id": ALL_VIEWER_ORIGIN_REQUEST_POLICY_ID,
+        }
+        for path in WEBSOCKET_PATHS
+    ]
+
+
+def websocket_custom_origin(origin: WebSocketOrigin) -> dict[str, object]:
+    """The load balancer as a custom origin: HTTPS only when it has a certificate, else HTTP only."""
+    return {
+        "domain_name": origin.domain_name,
+        "origin_id": WEBSOCKET_ORIGIN_ID,
+        "custom_origin_config": {
+            "http_port": origin.port if not origin.https else 80,
+            "https_port": origin.port if origin.https else 443,
+            "origin_protocol_policy": "https-only" if origin.https else "http-only",
+            "origin_ssl_protocols": ["TLSv1.2"],
+            # CloudFront's WebSocket idle limit is fixed at 10 minutes; the runtime pings every 20 s.
+            "origin_keepalive_timeout": 60,
+            "origin_read_timeout": 60,
+        },
+    }
 
 
 class Cdn(pulumi.ComponentResource):
@@ -130,6 +196,25 @@ class Cdn(pulumi.ComponentResource):
                 opts=child,
             )
             cache_policy_id = policy.id
+        origins: list[dict[str, object]] = [
+            {
+                "domain_name": self.bucket.bucket_regional_domain_name,
+                "origin_id": ORIGIN_ID,
+                "origin_path": f"/{PUBLIC_PREFIX}",
+                "origin_access_control_id": self.oac.id,
+            }
+        ]
+        extra: dict[str, object] = {}
+        if args.websocket_origin is not None:
+            origins.append(websocket_custom_origin(args.websocket_origin))
+            extra["ordered_cache_behaviors"] = websocket_behaviors()
+        self.us_east_1: aws.Provider | None = None
+        self.web_acl: aws.wafv2.WebAcl | None = None
+        self.subscription: aws.pricingplanmanager.Subscription | None = None
+        if cfg.plan != "pay_as_you_go":
+            self.us_east_1 = aws.Provider(f"{name}-{PLAN_REGION}", region=PLAN_REGION, opts=child)
+            self.web_acl = self._web_acl(name, tags)
+            extra["web_acl_id"] = self.web_acl.arn
         self.distribution = aws.cloudfront.Distribution(
             f"{name}-distribution",
             enabled=True,
@@ -137,14 +222,7 @@ class Cdn(pulumi.ComponentResource):
             http_version="http2and3",
             comment="STARS static assets and uploads",
             price_class=cfg.price_class,
-            origins=[
-                {
-                    "domain_name": self.bucket.bucket_regional_domain_name,
-                    "origin_id": ORIGIN_ID,
-                    "origin_path": f"/{PUBLIC_PREFIX}",
-                    "origin_access_control_id": self.oac.id,
-                }
-            ],
+            origins=origins,
             default_cache_behavior={
                 "target_origin_id": ORIGIN_ID,
                 "viewer_protocol_policy": "redirect-to-https",
@@ -157,7 +235,20 @@ class Cdn(pulumi.ComponentResource):
             viewer_certificate={"cloudfront_default_certificate": True},
             tags=tags,
             opts=child,
+            **extra,
         )
+        if self.web_acl is not None and self.us_east_1 is not None:
+            # A paid tier bills from creation (IMMEDIATE): the budget check priced the plan before deploy,
+            # and until a MANUAL subscription is approved the distribution would bill pay-as-you-go.
+            self.subscription = aws.pricingplanmanager.Subscription(
+                f"{name}-plan",
+                plan_family="CloudFront",
+                plan_tier=PLAN_TIERS[cfg.plan],
+                resource_arns=[self.distribution.arn, self.web_acl.arn],
+                usage_level="DEFAULT",
+                approval_mode="IMMEDIATE",
+                opts=pulumi.ResourceOptions(parent=self, provider=self.us_east_1),
+            )
         self.bucket_policy = aws.s3.BucketPolicy(
             f"{name}-bucket-policy",
             bucket=self.bucket.id,
@@ -192,10 +283,41 @@ class Cdn(pulumi.ComponentResource):
 
         self.bucket_name = self.bucket.bucket
         self.domain_name = self.distribution.domain_name
+        self.distribution_arn = self.distribution.arn
         self.register_outputs(
             {
                 "bucket": self.bucket.bucket,
                 "distribution_id": self.distribution.id,
                 "domain_name": self.distribution.domain_name,
             }
+        )
+
+    def _web_acl(self, name: str, tags: dict[str, str]) -> aws.wafv2.WebAcl:
+        """The web ACL a flat-rate plan requires: allow by default, a few AWS managed rule groups."""
+
+        def visibility(metric: str) -> dict[str, object]:
+            return {
+                "cloudwatch_metrics_enabled": True,
+                "metric_name": metric,
+                "sampled_requests_enabled": True,
+            }
+
+        return aws.wafv2.WebAcl(
+            f"{name}-waf",
+            description="STARS CloudFront web ACL (bundled with the flat-rate plan)",
+            scope="CLOUDFRONT",
+            default_action={"allow": {}},
+            rules=[
+                {
+                    "name": group,
+                    "priority": i,
+                    "override_action": {"none": {}},
+                    "statement": {"managed_rule_group_statement": {"name": group, "vendor_name": "AWS"}},
+                    "visibility_config": visibility(group),
+                }
+                for i, group in enumerate(WAF_MANAGED_RULE_GROUPS)
+            ],
+            visibility_config=visibility("stars-cdn"),
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self, provider=self.us_east_1),
         )

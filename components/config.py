@@ -25,7 +25,8 @@ NAMESPACE = "stars"
 #: Regions whose prices the budget catalog carries.
 SUPPORTED_REGIONS = ("us-east-1", "eu-west-1", "af-south-1")
 
-#: Instance types the program may deploy: exactly those the budget catalog prices in every region.
+#: Instance types the program may deploy: exactly those the budget catalog prices in every region that
+#: offers them (see ``UNAVAILABLE_IN_REGION``).
 EC2_INSTANCE_TYPES = (
     "t3.small",
     "t3.medium",
@@ -34,9 +35,53 @@ EC2_INSTANCE_TYPES = (
     "t4g.large",
     "c6g.large",
     "c7g.large",
+    "t3.micro",
+    "t3.xlarge",
+    "t4g.micro",
+    "t4g.small",
+    "t4g.xlarge",
+    "m7g.large",
+    "m7g.xlarge",
+    "m6g.large",
+    "c6g.xlarge",
 )
-RDS_INSTANCE_CLASSES = ("db.t3.medium", "db.t3.large", "db.t4g.medium", "db.t4g.large")
-CACHE_NODE_TYPES = ("cache.t3.small", "cache.t4g.small", "cache.t3.medium", "cache.t4g.medium")
+RDS_INSTANCE_CLASSES = (
+    "db.t3.medium",
+    "db.t3.large",
+    "db.t4g.medium",
+    "db.t4g.large",
+    "db.t3.micro",
+    "db.t3.small",
+    "db.t4g.micro",
+    "db.t4g.small",
+    "db.t4g.xlarge",
+    "db.m7g.large",
+    "db.m6g.large",
+)
+CACHE_NODE_TYPES = (
+    "cache.t3.small",
+    "cache.t4g.small",
+    "cache.t3.medium",
+    "cache.t4g.medium",
+    "cache.t3.micro",
+    "cache.t4g.micro",
+)
+
+#: Types a region does not offer (a fact about the region, not a price), with the source that says so.
+#: Config validation refuses them there; the budget catalog need not price them there.
+UNAVAILABLE_IN_REGION: dict[str, dict[str, str]] = {
+    "af-south-1": {
+        **{
+            node: "ElastiCache offers no cache.t4g nodes in af-south-1: only cache.t3 (micro/small/medium),"
+            " cache.m5 and cache.r5 have af-south-1 prices (LeanerCloud/ec2-instances-info"
+            " data/elasticache-instances.json, 2025-04-24; reference/pricing-levers.md section 9)"
+            for node in ("cache.t4g.micro", "cache.t4g.small", "cache.t4g.medium")
+        },
+        "c7g.large": "c7g is not listed for af-south-1 while t4g, m6g, m7g and c6g are (AWS Spot Instance"
+        " Advisor data in alexei-led/spotinfo, 2025-06-28; reference/pricing-levers.md section 4;"
+        " inferred, not confirmed by an on-demand price list)",
+    },
+}
 
 #: Retention values CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
@@ -45,6 +90,17 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 EDGE_REGIONS = ("north_america", "europe", "south_africa_kenya_nigeria_middle_east", "india")
 
 PHASES = ("phase1", "phase2", "phase3")
+
+#: CloudFront flat-rate plans that allow only AWS-managed cache policies, and the TTL of the managed
+#: CachingOptimized policy the assets use then.
+CDN_MANAGED_POLICY_PLANS = ("free", "pro")
+MANAGED_CACHE_POLICY_TTL = 86400
+#: Usage that only exists when WebSockets go through CloudFront.
+WEBSOCKET_USAGE_KEYS = (
+    "cloudfront_websocket_egress_gb",
+    "cloudfront_websocket_ingress_gb",
+    "cloudfront_websocket_connections",
+)
 
 
 class ConfigError(ValueError):
@@ -64,12 +120,14 @@ def _one_of(value: Any, allowed: tuple[Any, ...]) -> Any:
 
 
 class NetworkConfig(_Strict):
-    """VPC layout. ``private_egress`` decides how private subnets reach AWS APIs and package mirrors."""
+    """VPC layout. ``private_egress`` decides how the servers reach AWS APIs and package mirrors."""
 
     cidr: str = Field(description="VPC IPv4 CIDR, /16 to /24")
     az_count: int = Field(ge=2, le=3, description="availability zones to spread subnets over")
-    private_egress: Literal["nat", "endpoints", "none"] = Field(
-        description="nat: NAT gateway(s); endpoints: VPC endpoints for AWS services only; none: no egress"
+    private_egress: Literal["nat", "endpoints", "none", "public"] = Field(
+        description="nat: NAT gateway(s); endpoints: VPC endpoints for AWS services only; none: no egress;"
+        " public: servers in the public subnets with a public IPv4 each, reachable only from the load"
+        " balancer (no NAT, no endpoints; data stores stay private)"
     )
     nat_gateways: Literal["single", "per_az"] = "single"
 
@@ -84,13 +142,30 @@ class NetworkConfig(_Strict):
             raise ValueError("prefix length must be between /16 and /24")
         return value
 
+    @property
+    def servers_public(self) -> bool:
+        """Whether the servers run in the public subnets with their own public IPv4 (``public`` egress)."""
+        return self.private_egress == "public"
+
 
 class LoadBalancerConfig(_Strict):
-    """The ALB. A long idle timeout keeps quiet WebSocket connections open."""
+    """The load balancer. A long idle timeout keeps quiet WebSocket connections open.
 
+    ``type`` network: an NLB (TCP, or TLS with a certificate), priced by NLCUs instead of LCUs; it cannot
+    route by path, so each server tier gets its own listener port. ``websockets_via_cdn``: viewers reach
+    ``/ws`` through CloudFront, which bills their bytes at CloudFront's rates instead of the region's.
+    """
+
+    type: Literal["application", "network"] = Field(
+        default="application",
+        description="application (ALB, path routing) or network (NLB, one port per tier)",
+    )
     idle_timeout_seconds: int = Field(ge=60, le=4000)
     deregistration_delay_seconds: int = Field(ge=0, le=3600)
     certificate_arn: str | None = Field(default=None, description="ACM certificate; enables HTTPS")
+    websockets_via_cdn: bool = Field(
+        default=False, description="route /ws through the CloudFront distribution (needs stars:cdn.enabled)"
+    )
 
     @field_validator("certificate_arn")
     @classmethod
@@ -120,8 +195,23 @@ class ScheduleConfig(_Strict):
     off_peak_hours_per_day: float = Field(default=7.0, ge=0, le=24, description="for the cost estimate")
 
 
+#: Purchase options a stack records for its always-on capacity. Buying the reservation (or a Savings Plan)
+#: is a billing action the owner takes; the stack records the intent as a ``purchase`` tag so the budget
+#: check prices it.
+Commitment = Literal["none", "reserved_1yr"]
+COMMITMENT_HELP = "none: on demand; reserved_1yr: 1-year no-upfront reservation for the always-on part"
+
+
+def _on_demand_share(count: float, spot: SpotConfig) -> float:
+    """On-demand instances among ``count``: the base, then the policy's on-demand share of the rest."""
+    if not spot.enabled:
+        return float(count)
+    base = spot.on_demand_base
+    return min(count, base) + max(0, count - base) * (100 - spot.spot_percentage) / 100
+
+
 class ServerTierConfig(_Strict):
-    """An auto-scaling group of identical servers (the API tier or the realtime tier)."""
+    """An auto-scaling group of identical servers (the API tier, the realtime tier, or both as ``app``)."""
 
     instance_type: str
     min_size: int = Field(ge=0, le=100)
@@ -132,6 +222,7 @@ class ServerTierConfig(_Strict):
     workers: int = Field(default=2, ge=1, le=16, description="runtime processes per instance")
     spot: SpotConfig = SpotConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    commitment: Commitment = Field(default="none", description=COMMITMENT_HELP + " (the group's minimum)")
 
     @field_validator("instance_type")
     @classmethod
@@ -153,11 +244,25 @@ class ServerTierConfig(_Strict):
             )
         if self.schedule.enabled and self.schedule.off_peak_min_size > self.schedule.off_peak_max_size:
             raise ValueError("schedule.off_peak_min_size must not exceed schedule.off_peak_max_size")
+        if self.commitment != "none" and self.always_on_demand == 0:
+            raise ValueError(
+                f"commitment {self.commitment} covers the instances that run on demand all month; with"
+                " min_size 0, an off-peak minimum of 0 or the whole minimum on spot there are none"
+            )
         return self
 
     @property
+    def always_on_demand(self) -> float:
+        """Instances on demand at every hour (the minimum, off-peak minimum if lower, minus spot): what a
+        reservation covers. The budget rule for auto-scaling groups computes the same from the plan."""
+        floor = self.min_size
+        if self.schedule.enabled:
+            floor = min(floor, self.schedule.off_peak_min_size)
+        return _on_demand_share(floor, self.spot)
+
+    @property
     def architecture(self) -> Literal["x86_64", "arm64"]:
-        """Graviton families (t4g, c6g, c7g) need arm64 images."""
+        """Graviton families (t4g, m6g, m7g, c6g, c7g: a "g" after the generation) need arm64 images."""
         family = self.instance_type.split(".")[0]
         return "arm64" if family.endswith("g") else "x86_64"
 
@@ -175,6 +280,7 @@ class DatabaseConfig(_Strict):
     backup_retention_days: int = Field(ge=1, le=35)
     performance_insights: bool = False
     deletion_protection: bool = True
+    commitment: Commitment = Field(default="none", description=COMMITMENT_HELP + " (every instance)")
 
     @field_validator("instance_class")
     @classmethod
@@ -200,6 +306,7 @@ class CacheConfig(_Strict):
     num_cache_clusters: int = Field(ge=1, le=6, description="primary plus replicas")
     automatic_failover: bool
     snapshot_retention_days: int = Field(default=1, ge=0, le=35)
+    commitment: Commitment = Field(default="none", description=COMMITMENT_HELP + " (every node)")
 
     @field_validator("node_type")
     @classmethod
@@ -221,6 +328,20 @@ class CdnConfig(_Strict):
     default_ttl_seconds: int = Field(default=86400, ge=0)
     intelligent_tiering: bool = True
     versioning: bool = Field(default=False, description="keep old object versions (30 days)")
+    plan: Literal["pay_as_you_go", "free", "pro", "business", "premium"] = Field(
+        default="pay_as_you_go",
+        description="CloudFront pricing: pay as you go, or a flat-rate plan (with its WAF web ACL)",
+    )
+
+    @model_validator(mode="after")
+    def _plan(self) -> Self:
+        # Free and Pro distributions may use only AWS-managed cache policies (pricing-levers.md section 1).
+        if self.plan in CDN_MANAGED_POLICY_PLANS and self.default_ttl_seconds != MANAGED_CACHE_POLICY_TTL:
+            raise ValueError(
+                f"plan {self.plan} allows only AWS-managed cache policies: default_ttl_seconds must be"
+                f" {MANAGED_CACHE_POLICY_TTL} (CachingOptimized), not {self.default_ttl_seconds}"
+            )
+        return self
 
 
 class MonitoringConfig(_Strict):
@@ -270,6 +391,16 @@ class UsageConfig(_Strict):
     logs_stored_gb: float = Field(ge=0)
     secrets_api_calls: float = Field(ge=0)
     sns_notifications: float = Field(ge=0)
+    # WebSockets through CloudFront (``stars:loadBalancer.websockets_via_cdn``); 0 unless it is on.
+    cloudfront_websocket_egress_gb: float = Field(
+        default=0, ge=0, description="GB/month of WebSocket frames CloudFront sends to viewers"
+    )
+    cloudfront_websocket_ingress_gb: float = Field(
+        default=0, ge=0, description="GB/month of WebSocket frames viewers send through CloudFront"
+    )
+    cloudfront_websocket_connections: float = Field(
+        default=0, ge=0, description="WebSocket upgrade requests/month at CloudFront"
+    )
 
     @field_validator("viewer_region")
     @classmethod
@@ -347,8 +478,11 @@ class StackConfig(_Strict):
     cost_center: str = Field(min_length=1)
     network: NetworkConfig
     load_balancer: LoadBalancerConfig
-    api: ServerTierConfig
-    realtime: ServerTierConfig
+    api: ServerTierConfig | None = Field(default=None, description="REST API servers (with realtime)")
+    realtime: ServerTierConfig | None = Field(default=None, description="WebSocket servers (with api)")
+    app: ServerTierConfig | None = Field(
+        default=None, description="one group serving the API and /ws on the same port, instead of both"
+    )
     database: DatabaseConfig
     cache: CacheConfig
     cdn: CdnConfig
@@ -361,6 +495,62 @@ class StackConfig(_Strict):
     @classmethod
     def _region(cls, value: str) -> str:
         return _one_of(value, SUPPORTED_REGIONS)
+
+    @model_validator(mode="after")
+    def _websockets_via_cdn(self) -> Self:
+        """WebSocket usage only with CloudFront in front of /ws: no stack pays for traffic it never routes."""
+        if self.load_balancer.websockets_via_cdn and not self.cdn.enabled:
+            raise ValueError(
+                f"{NAMESPACE}:loadBalancer.websockets_via_cdn = True: needs {NAMESPACE}:cdn.enabled"
+                " (the distribution carries /ws)"
+            )
+        if not self.load_balancer.websockets_via_cdn:
+            for key in WEBSOCKET_USAGE_KEYS:
+                value = getattr(self.usage, key)
+                if value:
+                    raise ValueError(
+                        f"{NAMESPACE}:usage.{key} = {value!r}: must be 0 unless"
+                        f" {NAMESPACE}:loadBalancer.websockets_via_cdn is true (no WebSocket traffic"
+                        " goes through CloudFront)"
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _server_layout(self) -> Self:
+        """Either one combined ``app`` group, or separate ``api`` and ``realtime`` groups (the plan's)."""
+        given = [f"{NAMESPACE}:{k}" for k in ("api", "realtime", "app") if getattr(self, k) is not None]
+        split = self.api is not None and self.realtime is not None
+        if (self.app is None and not split) or (self.app is not None and len(given) > 1):
+            raise ValueError(
+                f"set either {NAMESPACE}:app (API and WebSocket servers in one group), or both"
+                f" {NAMESPACE}:api and {NAMESPACE}:realtime; found {', '.join(given) or 'none of them'}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _offered_in_region(self) -> Self:
+        """Every instance type, DB class and cache node must be one the stack's region offers."""
+        unavailable = UNAVAILABLE_IN_REGION.get(self.region, {})
+        chosen = [
+            *((f"{tier}.instance_type", group.instance_type) for tier, group in self.server_tiers.items()),
+            ("database.instance_class", self.database.instance_class),
+            ("cache.node_type", self.cache.node_type),
+        ]
+        problems = [
+            f"{NAMESPACE}:{key} = {value!r}: not offered in {self.region} ({unavailable[value]})"
+            for key, value in chosen
+            if value in unavailable
+        ]
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
+
+    @property
+    def server_tiers(self) -> dict[str, ServerTierConfig]:
+        """The server groups this stack deploys, by tier name: ``api`` and ``realtime``, or ``app``."""
+        if self.app is not None:
+            return {"app": self.app}
+        return {k: v for k, v in (("api", self.api), ("realtime", self.realtime)) if v is not None}
 
     @property
     def tags(self) -> dict[str, str]:
@@ -376,6 +566,7 @@ CONFIG_KEYS = {
     "loadBalancer": "load_balancer",
     "api": "api",
     "realtime": "realtime",
+    "app": "app",
     "database": "database",
     "cache": "cache",
     "cdn": "cdn",
@@ -396,7 +587,9 @@ def _describe(errors: list[Any], values: Mapping[str, Any]) -> str:
         elif loc:
             key = f"{NAMESPACE}:{_FIELD_TO_KEY.get(loc[0], loc[0])}" + "".join(f".{p}" for p in loc[1:])
         else:
-            key = f"{NAMESPACE}:<stack>"
+            # A check across blocks (StackConfig's own validators): its message names the keys itself.
+            lines.append(err["msg"].removeprefix("Value error, "))
+            continue
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             lines.append(f"{key}: missing (required)")

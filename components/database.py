@@ -13,7 +13,7 @@ import pulumi_aws as aws
 
 from components.config import DatabaseConfig
 from components.network import POSTGRES_PORT
-from components.tagging import tier_tags
+from components.tagging import purchase_tags, tier_tags
 
 DB_NAME = "stars"
 MASTER_USERNAME = "stars_admin"
@@ -105,7 +105,7 @@ class Database(pulumi.ComponentResource):
             backup_window=BACKUP_WINDOW,
             skip_final_snapshot=False,
             final_snapshot_identifier=f"stars-{stack}-db-final",
-            tags=tier_tags(args.tags, name, f"stars-{stack}-db"),
+            tags={**tier_tags(args.tags, name, f"stars-{stack}-db"), **purchase_tags(cfg.commitment)},
             opts=child,
             **common,
         )
@@ -122,7 +122,10 @@ class Database(pulumi.ComponentResource):
                 multi_az=False,
                 backup_retention_period=0,
                 skip_final_snapshot=True,
-                tags=tier_tags(args.tags, name, f"stars-{stack}-db-replica"),
+                tags={
+                    **tier_tags(args.tags, name, f"stars-{stack}-db-replica"),
+                    **purchase_tags(cfg.commitment),
+                },
                 opts=child,
                 **common,
             )

@@ -1,7 +1,8 @@
 """Network tier: VPC, public/private subnets over several AZs, private egress and security groups.
 
-Security groups encode the baseline: only the ALB is open to the internet (80/443); the app tiers accept
-traffic only from the ALB; the database and cache accept traffic only from the app tiers.
+Security groups encode the baseline: only the load balancer is open to the internet, on its listener ports
+(80/443; an NLB's realtime listener 8080/8443); the app tiers (api and realtime, or the combined app) accept
+traffic only from the load balancer's group; the database and cache accept traffic only from the app tiers.
 """
 
 from __future__ import annotations
@@ -30,9 +31,15 @@ class NetworkArgs:
 
     cidr: str
     az_count: int
-    private_egress: Literal["nat", "endpoints", "none"]
+    private_egress: Literal["nat", "endpoints", "none", "public"]
     nat_gateways: Literal["single", "per_az"]
     region: str
+    #: Ports the load balancer's group opens to the internet: exactly its listeners' (``edge.public_ports``).
+    public_ports: tuple[int, ...] = (80, 443)
+    #: The load balancer in front (its group's description says which).
+    load_balancer_type: Literal["application", "network"] = "application"
+    #: The server tiers that get a security group: the plan's two, or the combined ``app``.
+    server_tiers: tuple[str, ...] = ("api", "realtime")
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -191,7 +198,7 @@ class Network(pulumi.ComponentResource):
                 opts=opts,
             )
         )
-        for tier in ("api", "realtime"):
+        for tier in args.server_tiers:
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-{tier}-to-s3",
                 security_group_id=self.security_groups[tier].id,
@@ -219,12 +226,20 @@ class Network(pulumi.ComponentResource):
             )
 
     def _security_groups(self, name: str, args: NetworkArgs) -> dict[str, aws.ec2.SecurityGroup]:
-        """ALB, app (api, realtime), data (database, cache) and endpoint groups with rule resources."""
+        """ALB, app (api and realtime, or app), data (database, cache) and endpoint groups with rules."""
         opts = pulumi.ResourceOptions(parent=self.vpc)
-        purposes = {
-            "alb": "ALB: HTTP/HTTPS from the internet",
+        servers = {
             "api": "API servers: app port from the ALB only",
             "realtime": "Realtime servers: app port from the ALB only",
+            "app": "App servers (API and WebSocket): app port from the ALB only",
+        }
+        purposes = {
+            "alb": (
+                "ALB: HTTP/HTTPS from the internet"
+                if args.load_balancer_type == "application"
+                else "NLB: its listener ports from the internet"
+            ),
+            **{tier: servers[tier] for tier in args.server_tiers},
             "database": "PostgreSQL: from the app servers only",
             "cache": "Redis: from the app servers only",
         }
@@ -240,7 +255,6 @@ class Network(pulumi.ComponentResource):
             )
             for key, text in purposes.items()
         }
-        app = ("api", "realtime")
 
         def rule(
             kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule],
@@ -274,9 +288,10 @@ class Network(pulumi.ComponentResource):
         ) -> None:
             rule(aws.vpc.SecurityGroupEgressRule, name_, group, port, f"{group} {name_}", cidr, dest)
 
-        ingress("alb-http-in", "alb", 80, cidr="0.0.0.0/0")
-        ingress("alb-https-in", "alb", 443, cidr="0.0.0.0/0")
-        for tier in app:
+        for port in args.public_ports:
+            label = {80: "http", 443: "https"}.get(port, str(port))
+            ingress(f"alb-{label}-in", "alb", port, cidr="0.0.0.0/0")
+        for tier in args.server_tiers:
             ingress(f"{tier}-from-alb", tier, APP_PORT, source="alb")
             egress(f"alb-to-{tier}", "alb", APP_PORT, dest=tier)
             ingress(f"database-from-{tier}", "database", POSTGRES_PORT, source=tier)
@@ -286,7 +301,8 @@ class Network(pulumi.ComponentResource):
             if args.private_egress == "endpoints":
                 ingress(f"endpoints-from-{tier}", "endpoints", 443, source=tier)
                 egress(f"{tier}-to-endpoints", tier, 443, dest="endpoints")
-            if args.private_egress == "nat":
-                # AWS APIs, the release artifact and OS packages are HTTPS only.
+            if args.private_egress in ("nat", "public"):
+                # AWS APIs, the release artifact and OS packages are HTTPS only (through NAT, or with
+                # ``public`` from the servers' own addresses; ingress stays the ALB's alone).
                 egress(f"{tier}-https-out", tier, 443, cidr="0.0.0.0/0")
         return groups

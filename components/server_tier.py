@@ -1,4 +1,4 @@
-"""A tier of identical servers behind the ALB (used twice: ``api`` and ``realtime``).
+"""A tier of identical servers behind the ALB (used twice, ``api`` and ``realtime``, or once as ``app``).
 
 Each tier gets its own least-privilege role, launch template, auto-scaling group, log group and scaling
 policies, so the budget report and CloudWatch can tell the two apart.
@@ -16,7 +16,7 @@ import pulumi_random as random
 
 from components.config import ScheduleConfig, ServerTierConfig, SpotConfig
 from components.network import APP_PORT
-from components.tagging import asg_tags, tier_tags
+from components.tagging import asg_tags, purchase_tags, tier_tags
 from components.userdata import UserDataSpec, render_user_data
 
 #: Amazon Linux 2023 image names per architecture (the newest is picked at deploy time).
@@ -45,6 +45,9 @@ class ServerTierArgs:
     redis_secret_arn: pulumi.Input[str]
     #: The JWT signing key secret; ``None`` makes this tier create it (the API tier owns it).
     signing_key_secret_arn: pulumi.Input[str] | None = None
+    #: A public IPv4 on each instance (``private_egress: public``: the servers run in public subnets and
+    #: reach the internet themselves; their security group still admits only the load balancer).
+    public_ip: bool = False
     release_bucket: pulumi.Input[str] | None = None
     release_key: str = "releases/stars-runtime.tar.gz"
     drain_seconds: int = 60
@@ -217,13 +220,28 @@ class ServerTier(pulumi.ComponentResource):
         )
         self.user_data = user_data
         instance_tags = tier_tags(args.tags, name, f"stars-{stack}-{name}")
+        # With a public IPv4 the security group moves onto the network interface (EC2 refuses both).
+        placement: dict[str, object] = (
+            {
+                "network_interfaces": [
+                    {
+                        "device_index": 0,
+                        "associate_public_ip_address": "true",
+                        "delete_on_termination": "true",
+                        "security_groups": [args.security_group_id],
+                    }
+                ]
+            }
+            if args.public_ip
+            else {"vpc_security_group_ids": [args.security_group_id]}
+        )
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             description=f"STARS {name} servers ({tier.instance_type}, {tier.architecture})",
             image_id=ami.id,
             instance_type=tier.instance_type,
             iam_instance_profile={"arn": self.instance_profile.arn},
-            vpc_security_group_ids=[args.security_group_id],
+            **placement,
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",
@@ -287,7 +305,8 @@ class ServerTier(pulumi.ComponentResource):
             ],
             metrics_granularity="1Minute",
             termination_policies=["OldestLaunchTemplate", "Default"],
-            tags=asg_tags(instance_tags),
+            # The purchase tag stays on the group: instances above the reserved minimum run on demand.
+            tags=asg_tags(instance_tags) + asg_tags(purchase_tags(tier.commitment), propagate=False),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desired_capacity"]),
         )
         self.scaling_policy = aws.autoscaling.Policy(

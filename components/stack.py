@@ -16,18 +16,35 @@ from typing import Any
 import pulumi
 
 from components.cache import Cache, CacheArgs, member_cluster_ids
-from components.cdn import Cdn, CdnArgs
+from components.cdn import Cdn, CdnArgs, WebSocketOrigin
 from components.config import ServerTierConfig, StackConfig
 from components.database import DB_NAME, Database, DatabaseArgs
-from components.edge import Edge, EdgeArgs
+from components.edge import Edge, EdgeArgs, public_ports, websocket_port
 from components.monitoring import Monitoring, MonitoringArgs, budget_limit_usd
 from components.network import REDIS_PORT, Network, NetworkArgs
 from components.server_tier import ServerTier, ServerTierArgs
 
-#: Component names; the first part of every resource name, so ``tier = name.split("-")[0]``.
-TIERS = ("network", "edge", "api", "realtime", "database", "cache", "cdn", "monitoring")
-#: Security groups the network creates, one per role.
-SECURITY_GROUPS = ("alb", "api", "realtime", "database", "cache", "endpoints")
+#: Component names; the first part of every resource name, so ``tier = name.split("-")[0]``. A stack has
+#: either the ``api`` and ``realtime`` server tiers or the combined ``app`` tier (``tiers_of``).
+TIERS = ("network", "edge", "api", "realtime", "app", "database", "cache", "cdn", "monitoring")
+#: Security groups the network may create, one per role (server groups: those of the stack's tiers).
+SECURITY_GROUPS = ("alb", "api", "realtime", "app", "database", "cache", "endpoints")
+#: The tiers that create the JWT signing key (a stack has one of them); the realtime tier reads it.
+KEY_OWNERS = ("api", "app")
+
+
+def tiers_of(cfg: StackConfig) -> tuple[str, ...]:
+    """The components ``cfg`` registers, in ``TIERS`` order (no ``app`` in a split stack, no CDN if off)."""
+    absent = {"api", "realtime", "app"} - set(cfg.server_tiers)
+    if not cfg.cdn.enabled:
+        absent.add("cdn")
+    return tuple(t for t in TIERS if t not in absent)
+
+
+def lb_server_tiers(cfg: StackConfig) -> tuple[str, ...]:
+    """The server tiers behind the load balancer, first the default target (what target groups, listeners,
+    public ports and the WebSocket port are keyed by)."""
+    return tuple(cfg.server_tiers)
 
 
 def capacity_floor(tier: ServerTierConfig) -> int:
@@ -48,6 +65,7 @@ class Links:
     target_group_arns: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     target_group_arn_suffixes: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     alb_arn_suffix: pulumi.Input[str] = ""
+    load_balancer_dns_name: pulumi.Input[str] = ""
     database_address: pulumi.Input[str] = ""
     database_secret_arn: pulumi.Input[str] = ""
     database_id: pulumi.Input[str] = ""
@@ -66,14 +84,16 @@ class Links:
         azs = range(cfg.network.az_count)
         stack = cfg.stack
         arn = f"arn:aws:elasticloadbalancing:{cfg.region}:000000000000"
+        kind = "app" if cfg.load_balancer.type == "application" else "net"
         return cls(
             vpc_id="vpc-stand-in",
             public_subnet_ids=[f"subnet-public-{i}" for i in azs],
             private_subnet_ids=[f"subnet-private-{i}" for i in azs],
             security_group_ids={key: f"sg-{key}" for key in SECURITY_GROUPS},
-            target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in ("api", "realtime")},
-            target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in ("api", "realtime")},
-            alb_arn_suffix="app/stand-in/0",
+            target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in cfg.server_tiers},
+            target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in cfg.server_tiers},
+            alb_arn_suffix=f"{kind}/stand-in/0",
+            load_balancer_dns_name=f"stand-in-0.{cfg.region}.elb.amazonaws.com",
             database_address=f"primary.{cfg.region}.rds.amazonaws.com",
             database_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:rds-stand-in",
             database_id=f"stars-{stack}-primary",
@@ -84,7 +104,7 @@ class Links:
             signing_key_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:jwt-stand-in",
             release_bucket="stand-in-bucket" if cfg.cdn.enabled else None,
             distribution_id="ESTANDIN" if cfg.cdn.enabled else None,
-            asg_names={k: f"stars-{stack}-{k}" for k in ("api", "realtime")},
+            asg_names={k: f"stars-{stack}-{k}" for k in cfg.server_tiers},
         )
 
 
@@ -100,6 +120,11 @@ def build_network(cfg: StackConfig, links: Links | None = None) -> Network:
             private_egress=cfg.network.private_egress,
             nat_gateways=cfg.network.nat_gateways,
             region=cfg.region,
+            public_ports=public_ports(
+                cfg.load_balancer.type, cfg.load_balancer.certificate_arn is not None, lb_server_tiers(cfg)
+            ),
+            load_balancer_type=cfg.load_balancer.type,
+            server_tiers=lb_server_tiers(cfg),
             tags=cfg.tags,
         ),
     )
@@ -115,6 +140,8 @@ def build_edge(cfg: StackConfig, links: Links) -> Edge:
             idle_timeout_seconds=cfg.load_balancer.idle_timeout_seconds,
             deregistration_delay_seconds=cfg.load_balancer.deregistration_delay_seconds,
             certificate_arn=cfg.load_balancer.certificate_arn,
+            load_balancer_type=cfg.load_balancer.type,
+            server_tiers=lb_server_tiers(cfg),
             tags=cfg.tags,
         ),
     )
@@ -145,7 +172,19 @@ def build_cache(cfg: StackConfig, links: Links) -> Cache:
 
 
 def build_cdn(cfg: StackConfig, links: Links | None = None) -> Cdn | None:
-    return Cdn("cdn", CdnArgs(config=cfg.cdn, tags=cfg.tags)) if cfg.cdn.enabled else None
+    if not cfg.cdn.enabled:
+        return None
+    origin = None
+    if cfg.load_balancer.websockets_via_cdn:
+        if links is None:
+            raise ValueError("websockets_via_cdn needs the load balancer's DNS name (links)")
+        https = cfg.load_balancer.certificate_arn is not None
+        origin = WebSocketOrigin(
+            domain_name=links.load_balancer_dns_name,
+            port=websocket_port(cfg.load_balancer.type, https, lb_server_tiers(cfg)),
+            https=https,
+        )
+    return Cdn("cdn", CdnArgs(config=cfg.cdn, websocket_origin=origin, tags=cfg.tags))
 
 
 def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfig) -> ServerTier:
@@ -154,7 +193,8 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
         ServerTierArgs(
             tier=tier,
             region=cfg.region,
-            subnet_ids=links.private_subnet_ids,
+            subnet_ids=links.public_subnet_ids if cfg.network.servers_public else links.private_subnet_ids,
+            public_ip=cfg.network.servers_public,
             security_group_id=links.security_group_ids[key],
             target_group_arn=links.target_group_arns[key],
             log_retention_days=cfg.monitoring.log_retention_days,
@@ -165,8 +205,8 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
             redis_host=links.cache_endpoint,
             redis_port=REDIS_PORT,
             redis_secret_arn=links.cache_secret_arn,
-            # The API tier creates the JWT signing key; the realtime tier reads the same secret.
-            signing_key_secret_arn=None if key == "api" else links.signing_key_secret_arn,
+            # The API (or combined app) tier creates the JWT signing key; the realtime tier reads it.
+            signing_key_secret_arn=None if key in KEY_OWNERS else links.signing_key_secret_arn,
             release_bucket=links.release_bucket,
             drain_seconds=cfg.load_balancer.deregistration_delay_seconds,
             tags=cfg.tags,
@@ -174,12 +214,17 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
     )
 
 
-def build_api(cfg: StackConfig, links: Links) -> ServerTier:
-    return _server_tier(cfg, links, "api", cfg.api)
+def build_api(cfg: StackConfig, links: Links) -> ServerTier | None:
+    return _server_tier(cfg, links, "api", cfg.api) if cfg.api is not None else None
 
 
-def build_realtime(cfg: StackConfig, links: Links) -> ServerTier:
-    return _server_tier(cfg, links, "realtime", cfg.realtime)
+def build_realtime(cfg: StackConfig, links: Links) -> ServerTier | None:
+    return _server_tier(cfg, links, "realtime", cfg.realtime) if cfg.realtime is not None else None
+
+
+def build_app(cfg: StackConfig, links: Links) -> ServerTier | None:
+    """The combined group: API and ``/ws`` on one port, for stacks small enough not to split them."""
+    return _server_tier(cfg, links, "app", cfg.app) if cfg.app is not None else None
 
 
 def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
@@ -193,9 +238,10 @@ def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
             dashboard=cfg.monitoring.dashboard,
             budget_limit_usd=budget_limit_usd(cfg.budget.limit_tzs, cfg.budget.usd_to_tzs),
             alb_arn_suffix=links.alb_arn_suffix,
+            load_balancer_type=cfg.load_balancer.type,
             target_group_arn_suffixes=links.target_group_arn_suffixes,
             asg_names=links.asg_names,
-            asg_floor={"api": capacity_floor(cfg.api), "realtime": capacity_floor(cfg.realtime)},
+            asg_floor={key: capacity_floor(tier) for key, tier in cfg.server_tiers.items()},
             database_id=links.database_id,
             database_allocated_gb=cfg.database.allocated_storage_gb,
             replica_id=links.replica_id,
@@ -208,45 +254,62 @@ def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
 
 #: Config every tier reads: its tags (stack, phase, cost center) and the region of its ARNs and zones.
 COMMON_READS = ("stack", "phase", "cost_center", "region")
+_SERVER_READS = (
+    "network.az_count",
+    "servers_public",
+    "monitoring.log_retention_days",
+    "monitoring.detailed_instance_monitoring",
+    "load_balancer.deregistration_delay_seconds",
+    "cdn.enabled",
+)
 #: What else each tier's builder reads from the config, directly or through its links (a subnet list
-#: follows ``network.az_count``): a planner may reuse a tier's plan for any config that agrees on these.
-#: tests/infra/test_plan_tiers.py changes every other key and checks that the tier's plan does not move.
+#: follows ``network.az_count``); two are derived: ``layout``, which server groups the stack has (``api``
+#: and ``realtime``, or ``app``), ``servers_public``, whether they run in the public subnets, and
+#: ``websocket_origin``, what the CloudFront ``/ws`` origin follows (None without one). A
+#: planner may reuse a tier's plan for any config that agrees on these; tests/infra/test_plan_tiers.py
+#: changes every other key and checks that the tier's plan does not move.
 TIER_READS: dict[str, tuple[str, ...]] = {
-    "network": ("network",),
-    "edge": ("network.az_count", "load_balancer"),
+    "network": ("network", "layout", "load_balancer.type", "load_balancer.certificate_arn"),
+    "edge": ("network.az_count", "layout", "load_balancer"),
     "database": ("network.az_count", "database"),
     "cache": ("network.az_count", "cache"),
-    "cdn": ("cdn",),
-    "api": (
-        "network.az_count",
-        "api",
-        "monitoring.log_retention_days",
-        "monitoring.detailed_instance_monitoring",
-        "load_balancer.deregistration_delay_seconds",
-        "cdn.enabled",
-    ),
-    "realtime": (
-        "network.az_count",
-        "realtime",
-        "monitoring.log_retention_days",
-        "monitoring.detailed_instance_monitoring",
-        "load_balancer.deregistration_delay_seconds",
-        "cdn.enabled",
-    ),
+    "cdn": ("cdn", "websocket_origin"),
+    "api": ("api", *_SERVER_READS),
+    "realtime": ("realtime", *_SERVER_READS),
+    "app": ("app", *_SERVER_READS),
     "monitoring": (
         "monitoring",
+        "layout",
+        "load_balancer.type",
         "budget.limit_tzs",
         "budget.usd_to_tzs",
         "api.min_size",
         "api.schedule",
         "realtime.min_size",
         "realtime.schedule",
+        "app.min_size",
+        "app.schedule",
         "database.read_replica",
         "database.allocated_storage_gb",
         "cache.num_cache_clusters",
         "cdn.enabled",
     ),
 }
+
+
+def config_reads(cfg: StackConfig) -> dict[str, Any]:
+    """The config as TIER_READS names it: the stack file's fields plus the derived ``layout``."""
+    return {
+        **cfg.model_dump(mode="json"),
+        "layout": list(cfg.server_tiers),
+        "servers_public": cfg.network.servers_public,
+        "websocket_origin": (
+            [cfg.load_balancer.type, cfg.load_balancer.certificate_arn is not None, *lb_server_tiers(cfg)]
+            if cfg.cdn.enabled and cfg.load_balancer.websockets_via_cdn
+            else None
+        ),
+    }
+
 
 TierBuilder = Callable[[StackConfig, Links], Any]
 #: How each tier is built, in the order ``build_stack`` builds them.
@@ -258,6 +321,7 @@ BUILDERS: dict[str, TierBuilder] = {
     "cdn": build_cdn,
     "api": build_api,
     "realtime": build_realtime,
+    "app": build_app,
     "monitoring": build_monitoring,
 }
 
@@ -279,7 +343,8 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     edge = build_edge(cfg, links)
     links.target_group_arns = {k: tg.arn for k, tg in edge.target_groups.items()}
     links.target_group_arn_suffixes = {k: tg.arn_suffix for k, tg in edge.target_groups.items()}
-    links.alb_arn_suffix = edge.alb.arn_suffix
+    links.alb_arn_suffix = edge.load_balancer.arn_suffix
+    links.load_balancer_dns_name = edge.dns_name
     database = build_database(cfg, links)
     links.database_address = database.address
     links.database_secret_arn = database.master_secret_arn
@@ -293,10 +358,12 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     if cdn is not None:
         links.release_bucket = cdn.bucket_name
         links.distribution_id = cdn.distribution.id
-    api = build_api(cfg, links)
-    links.signing_key_secret_arn = api.signing_key_secret_arn
-    realtime = build_realtime(cfg, links)
-    links.asg_names = {"api": api.asg_name, "realtime": realtime.asg_name}
+    servers: dict[str, ServerTier] = {}
+    for key in cfg.server_tiers:  # api before realtime: the realtime tier reads the API tier's key
+        servers[key] = BUILDERS[key](cfg, links)
+        if key in KEY_OWNERS:
+            links.signing_key_secret_arn = servers[key].signing_key_secret_arn
+    links.asg_names = {key: tier.asg_name for key, tier in servers.items()}
     monitoring = build_monitoring(cfg, links)
 
     outputs: dict[str, pulumi.Output[Any] | Any] = {
@@ -304,8 +371,7 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
         "region": cfg.region,
         "vpc_id": network.vpc_id,
         "alb_dns_name": edge.dns_name,
-        "api_asg": api.asg_name,
-        "realtime_asg": realtime.asg_name,
+        **{f"{key}_asg": tier.asg_name for key, tier in servers.items()},
         "database_address": database.address,
         "database_secret_arn": database.master_secret_arn,
         "cache_endpoint": cache.primary_endpoint,
@@ -317,4 +383,9 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     if cdn is not None:
         outputs["cdn_domain"] = cdn.domain_name
         outputs["assets_bucket"] = cdn.bucket_name
+    if cfg.load_balancer.type == "network":
+        # Clients of a split layout reach the realtime tier on its own port.
+        outputs["load_balancer_ports"] = {tier: port for tier, port in edge.ports.items()}
+    if cdn is not None and cfg.load_balancer.websockets_via_cdn:
+        outputs["websocket_url"] = cdn.domain_name.apply(lambda domain: f"wss://{domain}/ws")
     return outputs

@@ -20,6 +20,20 @@ def tier_tags(base: Mapping[str, str], tier: str, name: str | None = None) -> di
     return tags
 
 
-def asg_tags(tags: Mapping[str, str]) -> list[dict[str, object]]:
-    """Auto-scaling groups take a list of tags; propagate them so instances and volumes carry them too."""
-    return [{"key": k, "value": v, "propagate_at_launch": True} for k, v in sorted(tags.items())]
+def asg_tags(tags: Mapping[str, str], *, propagate: bool = True) -> list[dict[str, object]]:
+    """Auto-scaling groups take a list of tags; propagated ones reach the instances and volumes too."""
+    return [{"key": k, "value": v, "propagate_at_launch": propagate} for k, v in sorted(tags.items())]
+
+
+#: Cost allocation tag that records a purchase commitment for a resource's always-on capacity. The
+#: reservation itself is bought in Billing; the tag carries the stack's intent into the plan (mocks and
+#: ``pulumi preview --json`` alike), so the budget rules price the reserved rate.
+PURCHASE_TAG = "purchase"
+#: Tag value per ``commitment`` config value; ``none`` adds no tag (on demand is the default price).
+PURCHASE_VALUES = {"reserved_1yr": "reserved-1yr"}
+
+
+def purchase_tags(commitment: str) -> dict[str, str]:
+    """``{"purchase": "reserved-1yr"}`` for a 1-year reservation, nothing for ``none``."""
+    value = PURCHASE_VALUES.get(commitment)
+    return {PURCHASE_TAG: value} if value else {}

@@ -1,4 +1,5 @@
-"""User data for the API and realtime servers: prepare the machine, then run the runtime's own installer.
+"""User data for the servers (api, realtime or the combined app): prepare the machine, then run the
+runtime's own installer.
 
 The runtime owns how it is installed (``runtime.deploy.render_user_data``: exports, then its
 ``bootstrap.sh`` builds the virtualenv, the systemd unit and reads the secrets by ARN with the instance
@@ -35,7 +36,7 @@ MAX_USER_DATA_BYTES = 16 * 1024
 class UserDataSpec:
     """What one server needs to know at boot. No field may hold a secret value."""
 
-    role: str  # api | realtime
+    role: str  # api | realtime | app (the combined tier)
     region: str
     app_port: int
     workers: int

@@ -57,10 +57,13 @@ CONCERNS: tuple[Concern, ...] = (
     Concern(
         "no-public-ingress",
         "stars-no-public-ingress",
-        "No 0.0.0.0/0 ingress but tcp 80/443 on the load balancer, which drops invalid headers; servers"
-        " admit only the load balancer and sit in private subnets; the default security group is closed.",
-        "Move world-open rules to the load balancer's security group (80/443 only), reference the load"
-        " balancer's group from the app groups, and adopt the default security group with no rules.",
+        "No 0.0.0.0/0 ingress but tcp 80/443 on the load balancer (on an NLB also its realtime listener"
+        " port, 8080 or 8443), and an ALB drops invalid headers; servers admit only the load balancer and"
+        " sit in private subnets, or with a public IPv4 each (private_egress: public) in security groups"
+        " that admit nothing from the internet; the default security group is closed.",
+        "Move world-open rules to the load balancer's security group (80/443, or the NLB's realtime"
+        " listener port), reference the load balancer's group from the app groups, keep public servers"
+        " out of the load balancer's group, and adopt the default security group with no rules.",
     ),
     Concern(
         "imdsv2",
@@ -81,10 +84,20 @@ CONCERNS: tuple[Concern, ...] = (
     Concern(
         "tls-in-transit",
         "stars-tls-in-transit",
-        "Traffic is encrypted in transit: Redis over TLS, viewers over HTTPS at CloudFront, plain HTTP"
-        " only redirecting once the load balancer serves HTTPS.",
-        "Set transit_encryption_enabled, viewer_protocol_policy redirect-to-https (or https-only) and an"
-        " HTTP listener whose only action redirects to HTTPS.",
+        "Traffic is encrypted in transit: Redis over TLS, viewers over HTTPS at CloudFront (https-only on"
+        " /ws to the load balancer), plain HTTP only redirecting once the load balancer serves HTTPS, no"
+        " plain TCP listener beside TLS on an NLB, and CloudFront reaching a TLS load balancer over HTTPS.",
+        "Set transit_encryption_enabled, viewer_protocol_policy redirect-to-https (https-only for a"
+        " load balancer origin), an HTTP listener whose only action redirects to HTTPS, TLS on every NLB"
+        " listener once one has it, and origin_protocol_policy https-only to a load balancer with TLS.",
+    ),
+    Concern(
+        "cloudfront-web-acl",
+        "stars-cloudfront-web-acl",
+        "A CloudFront-scoped AWS WAF web ACL is created in us-east-1 (its provider's region), and a"
+        " distribution on a flat-rate plan is protected by the web ACL that plan covers.",
+        "Create CLOUDFRONT web ACLs with an explicit us-east-1 provider, and set the distribution's"
+        " web_acl_id to the web ACL in the plan's resource_arns.",
     ),
     Concern(
         "backups",

@@ -279,13 +279,44 @@ def _tier(resource: StackResource, by_urn: Mapping[str, StackResource]) -> str:
     return "" if is_unknown(tier) else tier
 
 
+class UnknownRegion(str):
+    """A region known only at deploy (the provider's ``region`` comes from another resource): comparing
+    it raises :class:`UnknownValueError`, so a check that needs it is undecided in the preview."""
+
+    provider: str
+
+    def __new__(cls, sentinel: str, provider: str) -> UnknownRegion:
+        made = super().__new__(cls, sentinel)
+        made.provider = provider
+        return made
+
+    def _unknown(self, other: object) -> bool:
+        raise UnknownValueError(str.__str__(self), [self.provider, "region"])
+
+    __eq__ = __ne__ = _unknown  # type: ignore[assignment]
+    __hash__ = str.__hash__
+
+
+def _record_region(resource: StackResource) -> str:
+    """:func:`region_of`; "" when the resource has none to tell (not AWS, or a provider without one),
+    an :class:`UnknownRegion` when its provider's region is unknown until deploy."""
+    try:
+        return region_of(resource)
+    except RegionError:
+        region = (resource.provider_props or {}).get("region")
+        if is_unknown(region):
+            return UnknownRegion(region, resource.provider_name or "provider")
+        return ""
+
+
 def recorded_resources(resources: Sequence[StackResource]) -> list[RecordedResource]:
     """What the baseline checks: the program's resources (not the stack or providers) as mocks records.
 
     A resource's id is its cloud id when known, else its URN. An input the engine says comes from one
     resource (or a list with one resource per item) stands in that resource's id, so the baseline can
     follow links before the ids exist; a value the provider computes is absent from ``inputs`` and, in
-    ``state``, stands in the resource's own id. Any other unknown raises when a check reads it.
+    ``state``, stands in the resource's own id. Any other unknown raises when a check reads it. Its
+    ``region`` is where its provider (or its own override) puts it (:func:`_record_region`).
     """
     by_urn = {r.urn: r for r in resources}
     ids = {r.urn: r.known_id or r.urn for r in resources}
@@ -302,6 +333,7 @@ def recorded_resources(resources: Sequence[StackResource]) -> list[RecordedResou
         for key, value in r.props.items():
             if key not in inputs and isinstance(value, str):
                 computed[key] = own_id  # an unknown output (arn, name, domain): the resource itself
+        region = _record_region(r)
         out.append(
             RecordedResource(
                 type=r.type,
@@ -312,6 +344,7 @@ def recorded_resources(resources: Sequence[StackResource]) -> list[RecordedResou
                 urn=r.urn,
                 custom=r.custom,
                 state=KnownDict({**inputs, **computed}, (r.name,)),
+                region=region,
             )
         )
     return out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -19,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--log-level", default=os.environ.get("STARS_LOG_LEVEL", "info"))
+    serve.add_argument("--log-level", default=None, help="default: STARS_LOG_LEVEL, or info")
 
     token = sub.add_parser("token", help="print a signed token (needs STARS_JWT_SECRET)")
     token.add_argument("--sub", required=True)
@@ -36,14 +35,17 @@ def main(argv: list[str] | None = None) -> int:
         run(args.host, args.port, args.workers, args.log_level)
     elif args.command == "token":
         from runtime.auth import issue
+        from runtime.config import Settings
 
-        secret = os.environ.get("STARS_JWT_SECRET")
-        if not secret:
+        settings = Settings.from_env()
+        if not settings.secret_in_env:
             print(
                 "STARS_JWT_SECRET is not set; tokens must be signed with the server's secret", file=sys.stderr
             )
             return 2
-        print(issue(secret, args.sub, _patterns(args.subscribe), _patterns(args.publish), args.ttl))
+        print(
+            issue(settings.jwt_secret, args.sub, _patterns(args.subscribe), _patterns(args.publish), args.ttl)
+        )
     elif args.command == "migrate":
         from runtime.config import Settings
         from runtime.migrate import upgrade

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-import json
 import logging
-import os
-import re
 import threading
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,10 +14,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from runtime import auth, gctune, metrics
+from runtime import auth, gctune, metrics, protocol
 from runtime.config import STATIC_DIR, Settings
 from runtime.connection import WebSocketEndpoint
-from runtime.hub import encode_data
 from runtime.server import install_drain_handler
 from runtime.service import Runtime
 from runtime.store import StoreUnavailable
@@ -28,8 +24,10 @@ from runtime.store import StoreUnavailable
 log = logging.getLogger("runtime")
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": code, "message": message}, status_code=status)
+def _error(status: int, code: str | protocol.ErrorCode, message: str) -> JSONResponse:
+    """An error body: the WebSocket protocol's code where one fits (runtime.protocol), else an HTTP one."""
+    name = code.code if isinstance(code, protocol.ErrorCode) else code
+    return JSONResponse({"error": name, "message": message}, status_code=status)
 
 
 def create_app(settings: Settings | None = None) -> RuntimeApp:
@@ -46,7 +44,11 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
 
     def channel_of(request: Request) -> str | JSONResponse:
         channel = request.path_params["channel"]
-        return channel if auth.valid_channel(channel) else _error(400, "bad_channel", "invalid channel name")
+        return (
+            channel
+            if auth.valid_channel(channel)
+            else _error(400, protocol.BAD_CHANNEL, "invalid channel name")
+        )
 
     def authorized_channel(request: Request, *, publish: bool, verb: str) -> str | JSONResponse:
         """The request's channel, if its bearer token may publish on it (or subscribe to it: read, see)."""
@@ -57,7 +59,7 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
         if isinstance(channel, Response):
             return channel
         allowed = claims.may_publish(channel) if publish else claims.may_subscribe(channel)
-        return channel if allowed else _error(403, "forbidden", f"token may not {verb} {channel}")
+        return channel if allowed else _error(403, protocol.FORBIDDEN, f"token may not {verb} {channel}")
 
     async def publish(request: Request) -> Response:
         channel = authorized_channel(request, publish=True, verb="publish on")
@@ -67,19 +69,23 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
         if len(body) > settings.max_frame_bytes:
             return _error(413, "too_large", f"body larger than {settings.max_frame_bytes} bytes")
         try:
-            payload = json.loads(body)
-        except ValueError:
-            return _error(400, "bad_json", "body is not valid JSON")
+            payload = protocol.loads(body)
+        except protocol.ProtocolError as exc:
+            return _error(
+                400,
+                exc.error.code,
+                "body is not valid JSON" if exc.error is protocol.BAD_JSON else exc.message,
+            )
         if not isinstance(payload, dict) or "data" not in payload:
-            return _error(400, "bad_frame", 'body must be {"data": ...}')
+            return _error(400, protocol.BAD_FRAME, 'body must be {"data": ...}')
         try:
-            data = encode_data(payload["data"])
+            data = protocol.encode_data(payload["data"])
         except ValueError as exc:
-            return _error(400, "bad_frame", str(exc))
+            return _error(400, protocol.BAD_FRAME, str(exc))
         try:
             offset = await rt.hub.publish(channel, data)
         except StoreUnavailable:
-            return _error(503, "unavailable", "database unavailable; message not stored, retry later")
+            return _error(503, protocol.UNAVAILABLE, "database unavailable; message not stored, retry later")
         metrics.MESSAGES_IN.labels("rest").inc()
         return JSONResponse({"channel": channel, "offset": offset}, status_code=201)
 
@@ -92,8 +98,10 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
             limit = int(request.query_params.get("limit", "100"))
         except ValueError:
             return _error(400, "bad_request", "since and limit must be integers")
-        if since < 0 or not 1 <= limit <= settings.history_limit:
-            return _error(400, "bad_request", f"since >= 0 and 1 <= limit <= {settings.history_limit}")
+        if not 0 <= since <= protocol.MAX_OFFSET or not 1 <= limit <= settings.history_limit:
+            return _error(
+                400, "bad_request", f"0 <= since <= 2**63-1 and 1 <= limit <= {settings.history_limit}"
+            )
         key = rt.cache.key(channel, since, limit)
         cached = await rt.cache.get(key)
         if cached is not None:
@@ -101,7 +109,7 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
         try:
             rows = await rt.store.fetch(channel, since, limit)
         except StoreUnavailable:
-            return _error(503, "unavailable", "database unavailable")
+            return _error(503, protocol.UNAVAILABLE, "database unavailable")
         items = ",".join(
             f'{{"offset":{r.offset},"data":{r.data},"published_at":"{r.published_iso}"}}' for r in rows
         )
@@ -117,7 +125,7 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
         try:
             users = await rt.presence.users(channel)
         except Exception:
-            return _error(503, "unavailable", "presence store unavailable")
+            return _error(503, protocol.UNAVAILABLE, "presence store unavailable")
         return JSONResponse(
             {"channel": channel, "users": [{"sub": u, "connections": n} for u, n in sorted(users.items())]}
         )
@@ -135,7 +143,7 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
         )
 
     async def metrics_endpoint(request: Request) -> Response:
-        body, content_type = metrics.render()
+        body, content_type = metrics.render(settings.metrics_dir)
         return Response(body, media_type=content_type)
 
     async def index(request: Request) -> Response:
@@ -161,8 +169,8 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        if os.environ.get("STARS_GC_TRACE"):
-            gctune.install_trace(os.environ["STARS_GC_TRACE"])
+        if settings.gc_trace:
+            gctune.install_trace(settings.gc_trace)
         await rt.start()
         if threading.current_thread() is threading.main_thread():
             install_drain_handler(rt)
@@ -206,28 +214,3 @@ class RuntimeApp:
             await self.websocket(scope, receive, send)
         else:
             await self.starlette(scope, receive, send)
-
-
-class _ConnectionLogFilter(logging.Filter):
-    """uvicorn logs every WebSocket's path, query string included, and its open and close: never let a
-    token reach the logs, and keep per-connection lines (tens of thousands) for STARS_ACCESS_LOG=1."""
-
-    def __init__(self, per_connection: bool) -> None:
-        super().__init__()
-        self.per_connection = per_connection
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not self.per_connection and record.levelno <= logging.INFO:
-            message = record.msg if isinstance(record.msg, str) else ""
-            if message in _PER_CONNECTION or message.startswith('%s - "WebSocket %s"'):
-                return False
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_RE.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args
-            )
-        return True
-
-
-_TOKEN_RE = re.compile(r"(token=)[^&\s\"]+")
-_PER_CONNECTION = {"connection open", "connection closed", "connection rejected (%d %s)"}
-logging.getLogger("uvicorn.error").addFilter(_ConnectionLogFilter(os.environ.get("STARS_ACCESS_LOG") == "1"))

@@ -6,20 +6,22 @@ import re
 import time
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import TypeGuard
 
 import jwt
 
 ALGORITHM = "HS256"
-# Channel names: no glob characters, so a name can never widen a token's patterns.
-CHANNEL_RE = re.compile(r"^[A-Za-z0-9_\-:.@/]{1,128}$")
+# Channel names: no glob characters, so a name can never widen a token's patterns. Matched with
+# fullmatch: "$" would also match before a final newline ("room:x\n" was a channel of its own).
+CHANNEL_RE = re.compile(r"[A-Za-z0-9_\-:.@/]{1,128}")
 
 
 class AuthError(Exception):
     """The token is missing, malformed, badly signed or expired."""
 
 
-def valid_channel(name: object) -> bool:
-    return isinstance(name, str) and CHANNEL_RE.match(name) is not None
+def valid_channel(name: object) -> TypeGuard[str]:
+    return isinstance(name, str) and CHANNEL_RE.fullmatch(name) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,35 +12,55 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import time
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
-from runtime import metrics
-from runtime.auth import AuthError, Claims, valid_channel, verify
-from runtime.hub import PAGE, Subscription, encode_data, message_frame
+from runtime import metrics, protocol
+from runtime.auth import AuthError, Claims, verify
+from runtime.hub import PAGE, Subscription
+from runtime.protocol import ErrorCode, ProtocolError, Request
 from runtime.store import StoreUnavailable
-from runtime.wire import DirectWriter, text_frame
+from runtime.uvicornseam import DirectWriter
+from runtime.wire import text_frame
 
 if TYPE_CHECKING:
-    from runtime.service import Runtime
+    from runtime.config import Settings
+    from runtime.hub import Hub
+    from runtime.presence import Presence
+    from runtime.store import Store
+    from runtime.wire import Coalescer
 
 log = logging.getLogger("runtime.connection")
 
-# Close codes (documented in runtime/README.md).
-CLOSE_GOING_AWAY = 1001  # server draining: reconnect elsewhere and resume with since
-CLOSE_TOO_BIG = 1009  # frame larger than STARS_MAX_FRAME_BYTES (sent by the protocol layer)
-CLOSE_SLOW = 4008  # outgoing queue bound exceeded: resume with since
-CLOSE_UNAUTHORIZED = 4401  # token missing, invalid or expired
-
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 # Connection ids: unique across workers and hosts (presence members), cheap within a process.
 _PROCESS = uuid.uuid4().hex[:8]
 _counter = itertools.count(1)
+
+
+class PongListener(Protocol):
+    def pong(self, conn: Any) -> None: ...
+
+
+class Host(Protocol):
+    """What a connection needs of its worker's runtime (``runtime.service.Runtime``)."""
+
+    settings: Settings
+    hub: Hub
+    store: Store
+    presence: Presence
+    coalescer: Coalescer
+    draining: bool
+
+    @property
+    def keepalive(self) -> PongListener: ...
+
+    def register(self, conn: Any) -> None: ...
+
+    def unregister(self, conn: Any) -> None: ...
 
 
 class Connection:
@@ -68,7 +88,7 @@ class Connection:
         "writer",
     )
 
-    def __init__(self, rt: Runtime, send: Any, claims: Claims, direct: DirectWriter | None) -> None:
+    def __init__(self, rt: Host, send: Any, claims: Claims, direct: DirectWriter | None) -> None:
         self.rt = rt
         self.send = send
         self.claims = claims
@@ -160,7 +180,7 @@ class Connection:
             self.queue.clear()
         self.pending = None
         self.queued_bytes = 0
-        self.close(CLOSE_SLOW, "slow consumer")
+        self.close(protocol.SLOW_CONSUMER.code, "slow consumer")
         if self.direct is not None:  # a client that never reads again must not keep its socket
             asyncio.get_running_loop().call_later(self.rt.settings.slow_abort, self.direct.abort)
 
@@ -173,15 +193,9 @@ class Connection:
         self.close_reason = reason
         self._start_writer()
 
-    def reply(self, obj: dict[str, Any]) -> None:
-        self.send_frame(_dumps(obj))
-
-    def error(self, code: str, message: str, ref: Any = None) -> None:
-        metrics.REJECTED.labels(code).inc()
-        frame: dict[str, Any] = {"type": "error", "code": code, "message": message}
-        if ref is not None:
-            frame["id"] = ref
-        self.reply(frame)
+    def error(self, code: ErrorCode, message: str, ref: Any = None) -> None:
+        metrics.REJECTED.labels(code.code).inc()
+        self.send_frame(protocol.error(code, message, ref))
 
     async def _write(self) -> None:
         """Drain the backlog as the socket allows, then exit (direct mode) or wait for more."""
@@ -219,34 +233,17 @@ class Connection:
 
     async def handle(self, text: str) -> None:
         try:
-            frame = json.loads(text)
-        except ValueError:
-            self.error("bad_json", "frame is not valid JSON")
-            return
-        if not isinstance(frame, dict):
-            self.error("bad_frame", "frame must be a JSON object")
-            return
-        ref = frame.get("id")
-        if ref is not None and not (isinstance(ref, str | int) and len(str(ref)) <= 64):
-            self.error("bad_frame", "id must be a string or integer of at most 64 characters")
-            return
-        kind = frame.get("type")
-        if kind == "ping":
-            self.reply({"type": "pong"})
-            return
-        if kind not in ("publish", "subscribe", "unsubscribe"):
-            self.error("unknown_type", f"unknown frame type {kind!r}", ref)
-            return
-        channel = frame.get("channel")
-        if not valid_channel(channel):
-            self.error("bad_channel", "channel must match [A-Za-z0-9_-:.@/]{1,128}", ref)
-            return
-        if kind == "publish":
-            await self._publish(channel, frame, ref)
-        elif kind == "subscribe":
-            await self._subscribe(channel, frame.get("since"), ref)
-        else:
-            self._unsubscribe(channel, ref)
+            request = protocol.parse(text)
+            if isinstance(request, protocol.Ping):
+                self.send_frame(protocol.PONG)
+            elif request.type == "publish":
+                await self._publish(request)
+            elif request.type == "subscribe":
+                await self._subscribe(request)
+            else:
+                self._unsubscribe(request.channel, request.ref)
+        except ProtocolError as exc:
+            self.error(exc.error, exc.message, exc.ref)
 
     def _rate_ok(self) -> bool:
         settings = self.rt.settings
@@ -260,42 +257,35 @@ class Connection:
         self.tokens -= 1.0
         return True
 
-    async def _publish(self, channel: str, frame: dict[str, Any], ref: Any) -> None:
+    async def _publish(self, request: Request) -> None:
+        channel, ref = request.channel, request.ref
         if not self.claims.may_publish(channel):
-            self.error("forbidden", f"token may not publish on {channel}", ref)
+            self.error(protocol.FORBIDDEN, f"token may not publish on {channel}", ref)
             return
-        if "data" not in frame:
-            self.error("bad_frame", "publish needs data", ref)
-            return
+        protocol.require_data(request)
         if not self._rate_ok():
-            self.error("rate_limited", f"at most {self.rt.settings.publish_rate:g} publishes/s", ref)
+            self.error(protocol.RATE_LIMITED, f"at most {self.rt.settings.publish_rate:g} publishes/s", ref)
             return
-        try:
-            data = encode_data(frame["data"])
-        except ValueError as exc:
-            self.error("bad_frame", str(exc), ref)
-            return
+        data = protocol.data_of(request)
         try:
             offset = await self.rt.hub.publish(channel, data)
         except StoreUnavailable:
-            self.error("unavailable", "database unavailable; message not stored, retry later", ref)
+            self.error(protocol.UNAVAILABLE, "database unavailable; message not stored, retry later", ref)
             return
         metrics.MESSAGES_IN.labels("ws").inc()
-        ack: dict[str, Any] = {"type": "ack", "id": ref, "channel": channel, "offset": offset}
-        self.reply(ack)
+        self.send_frame(protocol.ack(ref, channel, offset))
 
-    async def _subscribe(self, channel: str, since: Any, ref: Any) -> None:
+    async def _subscribe(self, request: Request) -> None:
+        channel, ref = request.channel, request.ref
         if not self.claims.may_subscribe(channel):
-            self.error("forbidden", f"token may not subscribe to {channel}", ref)
+            self.error(protocol.FORBIDDEN, f"token may not subscribe to {channel}", ref)
             return
-        if since is not None and (not isinstance(since, int) or isinstance(since, bool) or since < 0):
-            self.error("bad_frame", "since must be a non-negative integer", ref)
-            return
+        since = protocol.since_of(request)
         if channel in self.subs:
-            self.error("already_subscribed", f"already subscribed to {channel}", ref)
+            self.error(protocol.ALREADY_SUBSCRIBED, f"already subscribed to {channel}", ref)
             return
         if len(self.subs) >= self.rt.settings.max_subscriptions:
-            self.error("too_many_subscriptions", f"at most {self.rt.settings.max_subscriptions}", ref)
+            self.error(protocol.TOO_MANY_SUBSCRIPTIONS, f"at most {self.rt.settings.max_subscriptions}", ref)
             return
         sub = Subscription(self, channel)
         self.subs[channel] = sub
@@ -303,12 +293,12 @@ class Connection:
             latest = await self.rt.hub.join(sub, since)
         except StoreUnavailable:
             del self.subs[channel]
-            self.error("unavailable", "database unavailable; retry later", ref)
+            self.error(protocol.UNAVAILABLE, "database unavailable; retry later", ref)
             return
         if self.closing:
             return
         self.rt.presence.join(channel, self.id, self.claims.sub)
-        self.reply({"type": "subscribed", "channel": channel, "offset": latest})
+        self.send_frame(protocol.subscribed(channel, latest))
         if since is not None:
             await self._replay(sub)
 
@@ -327,12 +317,12 @@ class Connection:
                         await asyncio.sleep(0.002)
                     if row.offset > sub.last:
                         sub.last = row.offset
-                        self.send_frame(message_frame(sub.channel, row.offset, row.data))
+                        self.send_frame(protocol.message(sub.channel, row.offset, row.data))
                 if len(rows) < PAGE:
                     break
         except StoreUnavailable:
             self._unsubscribe(sub.channel, None, reply=False)
-            self.error("unavailable", f"database unavailable; replay of {sub.channel} stopped")
+            self.error(protocol.UNAVAILABLE, f"database unavailable; replay of {sub.channel} stopped")
             return
         self.rt.hub.end_replay(sub)
 
@@ -340,12 +330,12 @@ class Connection:
         sub = self.subs.pop(channel, None)
         if sub is None:
             if reply:
-                self.error("not_subscribed", f"not subscribed to {channel}", ref)
+                self.error(protocol.NOT_SUBSCRIBED, f"not subscribed to {channel}", ref)
             return
         self.rt.hub.leave(sub)
         self.rt.presence.leave(channel, self.id)
         if reply:
-            self.reply({"type": "unsubscribed", "channel": channel})
+            self.send_frame(protocol.unsubscribed(channel))
 
     def teardown(self) -> None:
         for channel in list(self.subs):
@@ -355,7 +345,7 @@ class Connection:
 class WebSocketEndpoint:
     """ASGI app for ``/ws?token=…``: authenticate at the handshake, then read frames until disconnect."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: Host) -> None:
         self.rt = rt
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -368,7 +358,9 @@ class WebSocketEndpoint:
             claims = verify(rt.settings.jwt_secret, token)
             del token  # not kept for the connection's lifetime (nor is the scope: see trim)
         except AuthError:
-            await send({"type": "websocket.close", "code": CLOSE_UNAUTHORIZED})  # HTTP 403 at the handshake
+            await send(
+                {"type": "websocket.close", "code": protocol.UNAUTHORIZED.code}
+            )  # HTTP 403 at the handshake
             return
         if rt.draining:  # HTTP 503 at the handshake: the client retries, the load balancer elsewhere
             headers = [(b"content-type", b"text/plain"), (b"retry-after", b"1")]
@@ -392,14 +384,14 @@ class WebSocketEndpoint:
                         continue
                     text = message.get("text")
                     if text is None:
-                        conn.error("bad_frame", "binary frames are not supported; send JSON text")
+                        conn.error(protocol.BAD_FRAME, "binary frames are not supported; send JSON text")
                         continue
                     message = None  # an idle connection keeps neither its last frame nor its dict
                     try:
                         await conn.handle(text)
                     except Exception:
                         log.exception("error handling a frame")
-                        conn.error("internal", "internal error")
+                        conn.error(protocol.INTERNAL, "internal error")
                     text = None
                 elif kind == "websocket.disconnect":
                     break

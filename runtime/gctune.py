@@ -16,6 +16,12 @@ closed since the previous reclaim exceed half of those open (and at least ``min_
 that garbage to about half a connection's cycles per open connection, at the price of one full pause
 per such churn; a server that only gains connections never pays one.
 
+After a reclaim the free pages of the C heap go back to the operating system (glibc's
+``malloc_trim``). Without it a server kept all the memory of a burst of connections after they
+closed (``bench faults``, 5,000 connections on 2 workers: 209 MB before, 323 MB at the peak, 321 MB
+after they left); with it 301 MB after. The rest (Python's own arenas, partly used) is reused by the
+next burst: a second burst of 5,000 peaked 11-12 MB higher, with or without the trim.
+
 ``STARS_GC_FREEZE=0`` turns it off; ``STARS_GC_TRACE=FILE`` appends one line per collection (pid,
 time, generation, milliseconds, objects collected), for measuring pauses.
 """
@@ -24,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import logging
 import os
@@ -34,6 +42,20 @@ from typing import Any
 from runtime import metrics
 
 log = logging.getLogger("runtime.gc")
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (returns free heap pages to the system), or None on another libc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+MALLOC_TRIM = _load_malloc_trim()
 
 
 class GcFreezer:
@@ -73,6 +95,8 @@ class GcFreezer:
         gc.unfreeze()
         gc.collect()
         gc.freeze()
+        if MALLOC_TRIM is not None:
+            MALLOC_TRIM(0)
         self.closed_at_reclaim = self.closed_connections()
         self._full = gc.get_stats()[2]["collections"]
         self.reclaims += 1

@@ -15,14 +15,13 @@ never the JSON.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from broadcaster._backends.base import BroadcastBackend
+from broadcaster import BroadcastBackend
 
-from runtime import metrics
+from runtime import metrics, protocol
 from runtime.pubsub import RESYNC
 from runtime.store import Store, Stored, StoreUnavailable
 from runtime.wire import text_frame
@@ -37,7 +36,7 @@ MAX_PENDING = 10_000  # live messages held per channel while a gap is filled; be
 
 
 class Sink(Protocol):
-    """What a subscriber's connection offers the hub (implemented by runtime.connection)."""
+    """What a subscriber's connection offers the hub (implemented by ``runtime.connection``)."""
 
     def send_frame(self, frame: str, wire: bytes | None = None) -> None: ...
 
@@ -68,25 +67,6 @@ class Channel:
         self.pending: list[tuple[int, str]] = []
         self.refill = False
         self.fill_task: asyncio.Task[None] | None = None
-
-
-_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def encode_data(data: object) -> str:
-    """Compact JSON text of a message's data, as stored and sent; ValueError if it cannot be UTF-8
-    (a lone surrogate parsed from a \\ud800 escape would otherwise poison the channel)."""
-    text = _encode_json(data)
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        raise ValueError("data must be valid Unicode text (no lone surrogates)") from None
-    return text
-
-
-def message_frame(channel: str, offset: int, data: str) -> str:
-    """The one encoding of a message, shared by live delivery and replay (channel names need no escaping)."""
-    return f'{{"type":"message","channel":"{channel}","offset":{offset},"data":{data}}}'
 
 
 class Hub:
@@ -176,12 +156,18 @@ class Hub:
     async def publish(self, channel: str, data: str) -> int:
         """Commit, then broadcast; raises StoreUnavailable (and nothing is broadcast) if the commit fails."""
         offset, _ = await self.store.publish(channel, data)
-        payload = f"{offset} {time.time():.6f} {message_frame(channel, offset, data)}"
+        payload = f"{offset} {time.time():.6f} {protocol.message(channel, offset, data)}"
         try:  # the message is durable already: never hold the acknowledgement long for the broker
             async with asyncio.timeout(1.0):
                 await self.backend.publish(channel, payload)
         except Exception as exc:  # broker down: stored anyway; local subscribers get it now,
             log.warning("broker publish failed (%s); delivering locally", exc)  # others on resync
+            self.on_message(channel, payload)
+            return offset
+        if not getattr(self.backend, "listening", True):
+            # Published, but this worker's own subscription is not back yet (after a broker restart it
+            # reconnects with backoff): its subscribers get the message now, not after the backoff.
+            # When the subscription is back, the broker's copy is a duplicate and dropped.
             self.on_message(channel, payload)
         return offset
 
@@ -302,7 +288,7 @@ class Hub:
         try:
             for row in rows:
                 if row.offset == ch.delivered + 1:
-                    self._dispatch(ch, row.offset, message_frame(ch.name, row.offset, row.data))
+                    self._dispatch(ch, row.offset, protocol.message(ch.name, row.offset, row.data))
         finally:
             self.bursting = False
 

@@ -16,18 +16,40 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
-from runtime import metrics
+from runtime import metrics, protocol
 from runtime.expiry import ExpiryIndex
-
-if TYPE_CHECKING:
-    from runtime.connection import Connection
 
 log = logging.getLogger("runtime.keepalive")
 
 PING_FRAME = b"\x89\x00"  # FIN + ping, unmasked, empty payload (RFC 6455 5.5.2)
-CLOSE_KEEPALIVE_TIMEOUT = 1011
+
+
+class PingSocket(Protocol):
+    """The socket side keepalive needs (``runtime.uvicornseam.DirectWriter``)."""
+
+    def on_pong(self, callback: Callable[[], None]) -> bool: ...
+
+    def open(self) -> bool: ...
+
+    def write(self, frame: bytes) -> None: ...
+
+    def fail(self, code: int, reason: str) -> None: ...
+
+
+class Pingable(Protocol):
+    """A connection as keepalive sees it (``runtime.connection.Connection``): its socket, whether it is
+    closing, when its unanswered ping was sent (0: none), and its pong callback."""
+
+    direct: PingSocket | None
+    closing: bool
+    ping_sent: float
+
+    def pong(self) -> None: ...
+
+    def __hash__(self) -> int: ...
 
 
 class Keepalive:
@@ -36,7 +58,7 @@ class Keepalive:
         self.timeout = timeout
         self.enabled = interval > 0
         steps = [1.0, interval / 4] + ([timeout / 4] if timeout > 0 else [])
-        self.due: ExpiryIndex[Connection] = ExpiryIndex(time.monotonic(), resolution=max(0.01, min(steps)))
+        self.due: ExpiryIndex[Pingable] = ExpiryIndex(time.monotonic(), resolution=max(0.01, min(steps)))
         self._task: asyncio.Task[None] | None = None
         self._warned = False
 
@@ -50,7 +72,7 @@ class Keepalive:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def add(self, conn: Connection) -> None:
+    def add(self, conn: Pingable) -> None:
         if not self.enabled:
             return
         if conn.direct is not None and conn.direct.on_pong(conn.pong):
@@ -59,10 +81,10 @@ class Keepalive:
             self._warned = True
             log.warning("keepalive pings unavailable with this server's WebSocket protocol: none are sent")
 
-    def discard(self, conn: Connection) -> None:
+    def discard(self, conn: Pingable) -> None:
         self.due.discard(conn)
 
-    def pong(self, conn: Connection) -> None:
+    def pong(self, conn: Pingable) -> None:
         """The peer answered: next ping one interval from now (an unsolicited pong changes nothing)."""
         if conn.ping_sent:
             conn.ping_sent = 0.0
@@ -75,13 +97,13 @@ class Keepalive:
             except Exception:  # one socket's failure must not cost the others their pings
                 log.exception("keepalive failed for one connection")
 
-    def _visit(self, conn: Connection, now: float) -> None:
+    def _visit(self, conn: Pingable, now: float) -> None:
         direct = conn.direct
         if conn.closing or direct is None or not direct.open():
             return
         if conn.ping_sent:  # the last ping went unanswered for `timeout` seconds
             metrics.KEEPALIVE_TIMEOUTS.inc()
-            direct.fail(CLOSE_KEEPALIVE_TIMEOUT, "keepalive ping timeout")
+            direct.fail(protocol.KEEPALIVE_TIMEOUT.code, "keepalive ping timeout")
             return
         direct.write(PING_FRAME)
         if self.timeout > 0:

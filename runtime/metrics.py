@@ -6,8 +6,6 @@ Hot-path counters are incremented once per message per process (``inc(n)``), not
 
 from __future__ import annotations
 
-import os
-
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -33,6 +31,7 @@ PUBLISH_STATEMENTS = Counter(
 PUBLISHES_STORED = Counter(
     "stars_db_publishes_stored", "Publishes stored; divided by the statements: publishes per statement"
 )
+LOG_SUPPRESSED = Counter("stars_log_suppressed", "Log lines dropped as repeats (runtime.logs)", ["logger"])
 GC_RECLAIMS = Counter("stars_gc_reclaims", "Full collections including frozen objects (runtime.gctune)")
 LATENCY = Histogram(
     "stars_publish_to_delivery_seconds",
@@ -41,8 +40,9 @@ LATENCY = Histogram(
 )
 
 
-def render() -> tuple[bytes, str]:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+def render(multiprocess_dir: str | None) -> tuple[bytes, str]:
+    """The metrics of this process, or with ``multiprocess_dir`` (several workers) of all of them."""
+    if multiprocess_dir:
         registry = CollectorRegistry()
         _multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -27,8 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from broadcaster._backends.base import BroadcastBackend
-from broadcaster._base import Event
+from broadcaster import BroadcastBackend, Event
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -107,6 +106,10 @@ class MemoryBackend(BroadcastBackend):
         """Events waiting for the hub: more than zero means a burst is being processed."""
         return len(self._events)
 
+    @property
+    def listening(self) -> bool:
+        return True
+
     async def ping(self) -> bool:
         return True
 
@@ -142,6 +145,7 @@ class RedisBackend(BroadcastBackend):
         self._subscribe_timeout = subscribe_timeout
         self._idle_ping = idle_ping
         self._last_rx = time.monotonic()
+        self._retry_now = asyncio.Event()  # cuts the reconnect backoff short: Redis answers again
         self.on_reconnect = on_reconnect
         self.reconnects = 0
         # PUBLISHes issued while others are on their way leave together, as one pipeline; one at a
@@ -199,6 +203,13 @@ class RedisBackend(BroadcastBackend):
 
     async def publish(self, channel: str, message: Any) -> None:
         await self.publishes.submit((self._prefix + channel, message))
+        if not self._connected.is_set():  # Redis took a PUBLISH: no reason to wait out the backoff
+            self._retry_now.set()
+
+    @property
+    def listening(self) -> bool:
+        """Whether the pub/sub connection is up: this worker receives what is published."""
+        return self._connected.is_set()
 
     async def next_published(self) -> Event:
         return await self._events.get()
@@ -256,7 +267,9 @@ class RedisBackend(BroadcastBackend):
                     keepalive.cancel()
                 with contextlib.suppress(Exception):
                     await conn.disconnect()
-            await asyncio.sleep(delay * (0.5 + random.random()))
+            self._retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retry_now.wait(), delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
 
     async def _read(self, conn: Any) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import logging
 import os
-import secrets
 import shutil
 import signal
 import tempfile
@@ -20,6 +20,9 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+
+from runtime import logs, uvicornseam
+from runtime.config import Settings
 
 if TYPE_CHECKING:
     from runtime.service import Runtime
@@ -63,13 +66,37 @@ def install_drain_handler(rt: Runtime) -> None:
         signal.signal(sig, on_signal)
 
 
-def serve(host: str, port: int, workers: int = 1, log_level: str = "info") -> None:
-    from runtime.config import Settings
+def startup_checks(settings: Settings) -> list[str]:
+    """Say loudly (WARNING) which features the installed uvicorn cannot give this runtime; returns the
+    lines logged. Without direct writes every frame goes through ASGI ``send`` (slower, same frames);
+    without keepalive pings dead clients are found only by the load balancer's idle timeout."""
+    lines = []
+    for feature, names in uvicornseam.missing().items():
+        if feature == "keepalive pings" and settings.ws_ping_interval <= 0:
+            continue
+        consequence = {
+            "direct writes": "every frame goes through ASGI send instead",
+            "keepalive pings": "no keepalive pings are sent (STARS_WS_PING_INTERVAL is ignored)",
+        }[feature]
+        lines.append(
+            f"{feature} unavailable with uvicorn {uvicorn.__version__}: {consequence}; "
+            f"missing {', '.join(names)} (runtime/uvicornseam.py)"
+        )
+    for line in lines:
+        log.warning("%s", line)
+    return lines
+
+
+def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) -> None:
     from runtime.migrate import upgrade
 
-    if not os.environ.get("STARS_JWT_SECRET"):
+    settings = Settings.from_env()
+    if log_level:
+        settings = dataclasses.replace(settings, log_level=log_level.lower())
+    logs.setup(settings)
+    if not settings.secret_in_env:
         # Shared by every worker of this run; tokens from the CLI need an explicit STARS_JWT_SECRET.
-        os.environ["STARS_JWT_SECRET"] = secrets.token_urlsafe(32)
+        os.environ["STARS_JWT_SECRET"] = settings.jwt_secret
         os.environ["STARS_GENERATED_SECRET"] = "1"
         print(
             "STARS_JWT_SECRET is not set: generated a random secret for this run.\n"
@@ -79,13 +106,13 @@ def serve(host: str, port: int, workers: int = 1, log_level: str = "info") -> No
             "--subscribe 'room:*' --publish 'room:*'",
             flush=True,
         )
-    settings = Settings.from_env()
     if settings.embedded_broker and workers > 1:
         log.warning("no STARS_REDIS_URL: the in-process broker cannot fan out across workers; using 1 worker")
         print("No STARS_REDIS_URL: running 1 worker (set STARS_REDIS_URL for --workers > 1).", flush=True)
         workers = 1
+    startup_checks(settings)
     upgrade(settings.database_url)
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if workers > 1 and not settings.metrics_dir:
         metrics_dir = tempfile.mkdtemp(prefix="stars-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         atexit.register(shutil.rmtree, metrics_dir, ignore_errors=True)
@@ -102,8 +129,9 @@ def serve(host: str, port: int, workers: int = 1, log_level: str = "info") -> No
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=None,  # runtime.keepalive pings every socket from one task instead
         lifespan="on",
-        log_level=log_level,
-        access_log=os.environ.get("STARS_ACCESS_LOG") == "1",
+        log_config=logs.config(settings),
+        log_level=settings.log_level,
+        access_log=settings.access_log,
         timeout_graceful_shutdown=int(settings.drain_timeout) + 5,
         backlog=4096,
     )

@@ -5,21 +5,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from runtime import metrics
+from runtime import metrics, protocol
+from runtime.auth import Claims
 from runtime.cache import PageCache
 from runtime.config import Settings
 from runtime.expiry import ExpiryIndex
 from runtime.hub import Hub
-from runtime.keepalive import Keepalive
+from runtime.keepalive import Keepalive, Pingable
 from runtime.presence import Presence
 from runtime.pubsub import MemoryBackend, RedisBackend
 from runtime.store import Store, make_engine
 from runtime.wire import Coalescer
 
-if TYPE_CHECKING:
-    from runtime.connection import Connection
+
+class Client(Protocol):
+    """A connection as the runtime sees it (``runtime.connection.Connection``): whose token expires when,
+    how to close it, and what keepalive needs of it."""
+
+    claims: Claims
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class PingedClient(Client, Pingable, Protocol):
+    """What ``register`` takes: a client that keepalive can ping."""
+
 
 log = logging.getLogger("runtime")
 
@@ -45,20 +57,20 @@ class Runtime:
         self.hub = Hub(self.backend, self.store, replay_buffer=settings.queue_messages)
         self.presence = Presence(redis, prefix=settings.redis_prefix, ttl=settings.presence_ttl)
         self.cache = PageCache(redis, prefix=settings.redis_prefix)
-        self.connections: set[Connection] = set()
-        self.expiring: ExpiryIndex[Connection] = ExpiryIndex()
+        self.connections: set[PingedClient] = set()
+        self.expiring: ExpiryIndex[PingedClient] = ExpiryIndex()
         self.keepalive = Keepalive(settings.ws_ping_interval, settings.ws_ping_timeout)
         self.closed_connections = 0
         self.coalescer = Coalescer()
         self.draining = False
         self._expiry: asyncio.Task[None] = None  # type: ignore[assignment]
 
-    def register(self, conn: Connection) -> None:
+    def register(self, conn: PingedClient) -> None:
         self.connections.add(conn)
         self.expiring.add(conn, conn.claims.exp)
         self.keepalive.add(conn)
 
-    def unregister(self, conn: Connection) -> None:
+    def unregister(self, conn: PingedClient) -> None:
         self.connections.discard(conn)
         self.expiring.discard(conn)
         self.keepalive.discard(conn)
@@ -80,12 +92,10 @@ class Runtime:
     async def _expire_tokens(self) -> None:
         """Close sockets whose token expired (4401): one sweep a second over those due, instead of a
         timer per socket or a walk over every socket."""
-        from runtime.connection import CLOSE_UNAUTHORIZED
-
         while True:
             await asyncio.sleep(1.0)
             for conn in self.expiring.pop_due(time.time()):
-                conn.close(CLOSE_UNAUTHORIZED, "token expired")
+                conn.close(protocol.UNAUTHORIZED.code, "token expired")
 
     async def stop(self) -> None:
         if self in CURRENT:
@@ -104,13 +114,11 @@ class Runtime:
         """Report not ready, refuse new sockets, wait ``drain_grace`` for the load balancer to notice,
         close every socket with 1001 (clients reconnect elsewhere and resume with ``since``), and wait
         at most ``drain_timeout`` for them to go."""
-        from runtime.connection import CLOSE_GOING_AWAY
-
         self.draining = True
         log.info("draining: %d connections", len(self.connections))
         await asyncio.sleep(self.settings.drain_grace)
         for conn in list(self.connections):
-            conn.close(CLOSE_GOING_AWAY, "server draining")
+            conn.close(protocol.GOING_AWAY.code, "server draining")
         deadline = time.monotonic() + self.settings.drain_timeout
         while self.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.05)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,8 @@ from sqlalchemy.pool import NullPool
 
 from runtime import metrics
 from runtime.groupcommit import GroupCommit
+
+log = logging.getLogger("runtime.store")
 
 metadata = MetaData()
 
@@ -105,6 +108,12 @@ PG_LATEST = "SELECT last_offset FROM channels WHERE name = $1"
 
 class StoreUnavailable(Exception):
     """The database could not be reached or did not answer in time."""
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    """The error callers get, and a warning for operators (repeats are rate-limited by runtime.logs)."""
+    log.warning("database unavailable: %s", f"{type(exc).__name__}: {exc}")
+    return StoreUnavailable(f"{type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +221,7 @@ class Store:
                 async with self._write_lock:
                     return await self._publish_sqlite(channel, data, now)
         except (TimeoutError, OSError, Exception) as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise _unavailable(exc) from exc
 
     async def _publish_sqlite(self, channel: str, data: str, now: dt.datetime) -> tuple[int, dt.datetime]:
         upsert = (
@@ -242,7 +251,7 @@ class Store:
                             select(channels.c.last_offset).where(channels.c.name == channel)
                         )
         except Exception as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise _unavailable(exc) from exc
         return int(value or 0)
 
     async def fetch(self, channel: str, since: int, limit: int) -> list[Stored]:
@@ -262,7 +271,7 @@ class Store:
                     async with self.engine.connect() as conn:
                         rows = (await conn.execute(query)).all()
         except Exception as exc:
-            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+            raise _unavailable(exc) from exc
         return [Stored(int(r[0]), r[1], r[2]) for r in rows]
 
     async def ping(self) -> bool:

@@ -96,6 +96,9 @@ def query_for(key: str) -> Query | None:
             "LCU-Hrs",
             _usage("LCUUsage"),
         )
+    if key in ("elb.nlb.hour", "elb.nlb.nlcu_hour"):
+        usage, unit = ("LoadBalancerUsage", "Hrs") if key == "elb.nlb.hour" else ("LCUUsage", "LCU-Hrs")
+        return Query("AWSELB", {"productFamily": "Load Balancer-Network"}, unit, _usage(usage))
     if m := re.fullmatch(r"rds\.postgres\.(db\..+)\.(single_az|multi_az)", key):
         filters = {
             "productFamily": "Database Instance",

@@ -122,3 +122,81 @@ def register(subparsers: Any, default_catalog: Path) -> None:
         "--headroom", type=float, default=Settings.headroom, help="share of every capacity kept spare"
     )
     p.set_defaults(func=run_fit)
+
+    p = subparsers.add_parser(
+        "capacity", help="the capacity model: measured figures and what a server carries"
+    )
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--catalog", type=Path, default=default_catalog, help="price catalog (specifications)")
+    p.add_argument("--measured", type=Path, default=MEASURED, help="folder of kept benchmark runs")
+    p.add_argument("--headroom", type=float, default=Settings.headroom)
+    p.set_defaults(func=run_capacity)
+
+
+def run_capacity(args: argparse.Namespace) -> int:
+    """``capacity``: the measured figures with their runs, and what one server of each type carries."""
+    import json
+
+    from budget.capacity import CapacityError, Load, Settings, load_model
+    from budget.catalog import CatalogError, load_catalog
+    from budget.report.formatting import grid
+    from components.config import EC2_INSTANCE_TYPES
+
+    try:
+        catalog = load_catalog(args.catalog)
+        model = load_model(catalog, Settings(headroom=args.headroom), args.measured)
+    except (CatalogError, CapacityError) as exc:
+        print(f"budget capacity: {exc}", file=sys.stderr)
+        return ExitCode.INVALID
+    rows, servers = [], []
+    for name, figure in model.measured.figures().items():
+        rows.append([name, f"{figure.value:g}", figure.unit, figure.source])
+    for itype in EC2_INSTANCE_TYPES:
+        try:
+            s = model.size_servers(itype, Load(connections=1.0))
+        except CapacityError as exc:
+            servers.append({"instance_type": itype, "error": str(exc)})
+            continue
+        m = model.measured
+        servers.append(
+            {
+                "instance_type": itype,
+                "cpu_cores": round(s.cpu_cores_per_server, 3),
+                "connections": int(
+                    min(
+                        s.connections_per_server,
+                        s.cpu_cores_per_server * 1e6 / m.realtime_us_per_connection.value,
+                    )
+                ),
+                "deliveries_per_s": int(s.cpu_cores_per_server * 1e6 / m.realtime_us_per_delivery.value),
+                "api_rps": int(s.cpu_cores_per_server * 1e6 / m.api_us_per_request.value),
+                "estimated": s.estimated,
+            }
+        )
+    if args.format == "json":
+        doc = {
+            "headroom": model.settings.headroom,
+            "runs": list(model.measured.runs),
+            "figures": {k: f.to_json() for k, f in model.measured.figures().items()},
+            "per_server": servers,
+        }
+        sys.stdout.write(json.dumps(doc, indent=1) + "\n")
+        return ExitCode.OK
+    out = [f"Measured (slowest counted window of the kept runs: {', '.join(model.measured.runs)})", ""]
+    out += grid(["figure", "value", "unit", "run"], rows, right=(1,))
+    out += ["", f"One server at headroom {model.settings.headroom:g} carries:", ""]
+    out += grid(
+        ["type", "cores", "connections", "deliveries/s", "API req/s"],
+        [
+            [
+                s["instance_type"],
+                *(f"{s[k]:,}" for k in ("cpu_cores", "connections", "deliveries_per_s", "api_rps")),
+            ]
+            if "error" not in s
+            else [s["instance_type"], s["error"], "", "", ""]
+            for s in servers
+        ],
+        right=(1, 2, 3, 4),
+    )
+    sys.stdout.write("\n".join(out) + "\n")
+    return ExitCode.OK

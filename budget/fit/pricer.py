@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from budget.catalog import Catalog
-from budget.estimator import Estimate, estimate
-from budget.model import SIZES, PlannedResource
+from budget.estimator import Estimate, estimate, price_resource
+from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.plan import from_record, plan_offline
+from budget.rules import RuleContext
 from components.config import StackConfig
 from components.planning.mocks import plan_tiers
-from components.stack import COMMON_READS, TIER_READS, TIERS
+from components.stack import COMMON_READS, TIER_READS, config_reads, tiers_of
 
 #: Two totals "agree" when every size differs by less than half a cent.
 CENT = 0.005
@@ -40,7 +43,7 @@ def _at(data: dict[str, Any], path: str) -> Any:
 
 def plan_key(cfg: StackConfig, tier: str, dumped: dict[str, Any] | None = None) -> str:
     """What a tier's plan depends on: the values of the config paths it reads."""
-    data = dumped if dumped is not None else cfg.model_dump(mode="json")
+    data = dumped if dumped is not None else config_reads(cfg)
     return json.dumps({p: _at(data, p) for p in (*COMMON_READS, *TIER_READS[tier])}, sort_keys=True)
 
 
@@ -68,18 +71,74 @@ class Priced:
         return "; ".join(f"{u.name}: {u.reason}" for u in self.estimate.unpriced)
 
 
+class _Reads:
+    """A config seen through the rules' eyes: forwards attribute reads and remembers each path read.
+
+    A rule's lines are a function of its resources, the other resources' structure (URNs), the catalog and
+    what it reads of the config; recording the reads lets a tier's priced lines be reused for any
+    candidate that agrees on exactly those values. Calling a method of a block counts as reading it all.
+    """
+
+    def __init__(self, target: Any, path: str, reads: set[str]) -> None:
+        self._target, self._path, self._reads = target, path, reads
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        path = f"{self._path}.{name}" if self._path else name
+        if isinstance(value, BaseModel):
+            return _Reads(value, path, self._reads)
+        self._reads.add(self._path or "<config>" if callable(value) else path)
+        return value
+
+
+def _read(cfg: StackConfig, path: str) -> Any:
+    node: Any = cfg
+    for part in path.split("."):
+        if part == "<config>":
+            return cfg.model_dump_json()
+        node = getattr(node, part)
+    return node.model_dump_json() if isinstance(node, BaseModel) else node
+
+
+@dataclass
+class _TierPrices:
+    """The priced lines of one tier plan in one resource structure, by the config values they read."""
+
+    by_reads: list[tuple[tuple[str, ...], dict[tuple[Any, ...], list[PricedResource | Unpriced]]]] = field(
+        default_factory=list
+    )
+
+    def get(self, cfg: StackConfig) -> list[PricedResource | Unpriced] | None:
+        for reads, table in self.by_reads:
+            hit = table.get(tuple(_read(cfg, p) for p in reads))
+            if hit is not None:
+                return hit
+        return None
+
+    def put(self, cfg: StackConfig, reads: set[str], results: list[PricedResource | Unpriced]) -> None:
+        key = tuple(sorted(reads))
+        for known, table in self.by_reads:
+            if known == key:
+                table[tuple(_read(cfg, p) for p in key)] = results
+                return
+        self.by_reads.append((key, {tuple(_read(cfg, p) for p in key): results}))
+
+
 class Pricer:
     """Prices candidates; counts the tier plans and estimates it made (the benchmark reports them)."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._plans: dict[tuple[str, str], tuple[PlannedResource, ...]] = {}
+        self._prices: dict[tuple[str, str, int], _TierPrices] = {}
         self.tier_plans = 0
         self.estimates = 0
+        self.tier_pricings = 0
 
-    def resources(self, cfg: StackConfig, tiers: Iterable[str] = TIERS) -> list[PlannedResource]:
+    def resources(self, cfg: StackConfig, tiers: Iterable[str] | None = None) -> list[PlannedResource]:
         """The candidate's planned resources, from cached tier plans (planning the missing tiers once)."""
-        dumped = cfg.model_dump(mode="json")
+        tiers = tiers_of(cfg) if tiers is None else tiers
+        dumped = config_reads(cfg)
         keys = {tier: plan_key(cfg, tier, dumped) for tier in tiers}
         missing = tuple(t for t, k in keys.items() if (t, k) not in self._plans)
         if missing:
@@ -92,8 +151,34 @@ class Pricer:
         return out
 
     def price(self, cfg: StackConfig) -> Priced:
+        """Price a candidate: each tier's lines are reused when its plan, the structure of the whole
+        (every URN) and the config values its rules read are those of a candidate priced before."""
         self.estimates += 1
-        return Priced(cfg, estimate(self.resources(cfg), cfg, self.catalog))
+        if cfg.region not in self.catalog.regions:
+            return Priced(cfg, estimate([], cfg, self.catalog))
+        tiers = tiers_of(cfg)
+        dumped = config_reads(cfg)
+        keys = {tier: plan_key(cfg, tier, dumped) for tier in tiers}
+        resources = self.resources(cfg, tiers)
+        structure = hash(tuple(r.urn for r in resources))
+        results: list[PricedResource | Unpriced] = []
+        for tier, key in keys.items():
+            cache = self._prices.setdefault((tier, key, structure), _TierPrices())
+            found = cache.get(cfg)
+            if found is None:
+                reads: set[str] = set()
+                ctx = RuleContext(
+                    cfg=_Reads(cfg, "", reads), catalog=self.catalog, resources=tuple(resources)
+                )  # type: ignore[arg-type]
+                found = [price_resource(r, ctx) for r in self._plans[(tier, key)]]
+                cache.put(cfg, reads, found)
+                self.tier_pricings += 1
+            results += found
+        order = {r.urn: i for i, r in enumerate(resources)}
+        results.sort(key=lambda x: order[x.resource.urn if isinstance(x, PricedResource) else x.urn])
+        priced = tuple(r for r in results if isinstance(r, PricedResource))
+        unpriced = tuple(r for r in results if isinstance(r, Unpriced))
+        return Priced(cfg, Estimate(cfg, self.catalog, priced, unpriced))
 
 
 def verify(priced: Priced, catalog: Catalog) -> Estimate:

@@ -43,10 +43,15 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def changes(before: StackConfig, after: StackConfig) -> list[dict[str, Any]]:
-    """Every config key whose value differs, as ``{key, from, to}`` in the stack file's naming."""
-    old, new = flatten(stack_file_config(before)), flatten(stack_file_config(after))
-    keys = [k for k in new if old.get(k, None) != new[k]] + [k for k in old if k not in new]
-    return [{"key": k, "from": old.get(k), "to": new.get(k)} for k in keys]
+    """Every config key whose value differs, as ``{key, from, to}`` in the stack file's naming; a block
+    the new config no longer has (``stars:api`` when one ``stars:app`` group replaces two) is one change."""
+    old_blocks, new_blocks = stack_file_config(before), stack_file_config(after)
+    old, new = flatten(old_blocks), flatten(new_blocks)
+    gone = [k for k in old_blocks if k not in new_blocks]
+    keys = [k for k in new if old.get(k, None) != new[k]]
+    keys += [k for k in old if k not in new and k.split(".")[0] not in gone]
+    out = [{"key": k, "from": old.get(k), "to": new.get(k)} for k in keys]
+    return out + [{"key": k, "from": old_blocks[k], "to": None} for k in gone]
 
 
 def per_thousand(tzs: float, users: int) -> int:

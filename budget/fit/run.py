@@ -12,6 +12,7 @@ from budget.estimator import Estimate, estimate
 from budget.fit.pricer import Pricer, verify
 from budget.fit.report import FitReport, PlanFigures, Proposal, changes
 from budget.fit.search import Candidate, assumptions, front, max_users, search, with_demand
+from budget.fit.space import Loads
 from budget.model import SIZES
 from budget.plan import plan_offline
 from components.config import StackConfig
@@ -32,26 +33,29 @@ def _figures(cfg: StackConfig, est: Estimate, users: int) -> PlanFigures:
     )
 
 
-def _capacity(candidate: Candidate, model: CapacityModel) -> dict[str, float]:
-    """What the proposal's servers carry at the headroom, in the demand's units."""
+def _capacity(candidate: Candidate, model: CapacityModel, loads: Loads) -> dict[str, float]:
+    """What the proposal's servers carry at the headroom, in the demand's units: each figure with the
+    other loads of the same servers carried too (a combined group shares its cores)."""
     m = model.measured
     out = {"connections": 0.0, "deliveries_per_s": 0.0, "api_rps": 0.0}
     for s in candidate.choice.servers:
         cores = s.count * s.sizing.cpu_cores_per_server
-        if s.group == "realtime":
-            by_cpu = cores * 1e6 / m.realtime_us_per_connection.value
+        api_cores = model.cores_for(loads.api) if s.group == "app" else 0.0
+        realtime_cores = model.cores_for(loads.realtime) if s.group == "app" else 0.0
+        if s.group in ("realtime", "app"):
+            spare = max(0.0, cores - api_cores)
+            by_cpu = spare * 1e6 / m.realtime_us_per_connection.value
             out["connections"] += min(s.count * s.sizing.connections_per_server, by_cpu)
-            out["deliveries_per_s"] += cores * 1e6 / m.realtime_us_per_delivery.value
-        else:
-            out["api_rps"] += cores * 1e6 / m.api_us_per_request.value
+            out["deliveries_per_s"] += spare * 1e6 / m.realtime_us_per_delivery.value
+        if s.group in ("api", "app"):
+            out["api_rps"] += max(0.0, cores - realtime_cores) * 1e6 / m.api_us_per_request.value
     return {k: math.floor(v) for k, v in out.items()}
 
 
 def _summary(candidate: Candidate) -> str:
     c = candidate.choice
     servers = "; ".join(f"{s.group} {s.label()}" for s in c.servers)
-    engine = f"{c.cache.engine} {c.cache.node_type}"
-    return f"{servers}; {c.database.instance_class}; {engine}; {c.shape.label()}"
+    return f"{servers}; {c.database.label()}; {c.cache.label()}; {c.shape.label()}"
 
 
 def _proposal(plan: StackConfig, candidate: Candidate, model: CapacityModel, catalog: Catalog) -> Proposal:
@@ -60,7 +64,7 @@ def _proposal(plan: StackConfig, candidate: Candidate, model: CapacityModel, cat
     return Proposal(
         figures=_figures(candidate.priced.cfg, full, users),
         changes=tuple(changes(plan, candidate.priced.cfg)),
-        capacity=_capacity(candidate, model),
+        capacity=_capacity(candidate, model, Loads.of(demand_of(plan))),
         availability=candidate.availability,
         latency=candidate.latency,
         summary=_summary(candidate),
@@ -94,7 +98,7 @@ def fit_stack(
         most = max_users(grown, catalog, model, pricer)
     else:
         most = max_users(cfg, catalog, model, pricer)
-        found = assumptions(cfg, catalog, model, pricer)
+        found = assumptions(cfg, catalog, model, pricer, result.tiers)
         tested = [
             {"key": a.key, "stated": a.stated, "fits_at": a.fits_at, "unit": a.unit, "why": a.why}
             for a in found
@@ -108,6 +112,7 @@ def fit_stack(
             catalog,
             model,
             pricer,
+            result.tiers,
         ).best
         if floor is not None:
             zero_traffic = round(floor.tzs)

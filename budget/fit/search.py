@@ -1,8 +1,10 @@
-"""The search: for each shape, the cheapest choice per server group, database and cache; then the front.
+"""The search: the cheapest option of each tier, every shape priced with them, then the front.
 
-Within one shape the tiers price independently (a group's cost depends on its own config and on the
-shape's routing, never on another group's type), so choosing the cheapest option of each in turn, the
-others held, is the cheapest candidate of the shape; the cheapest shape's candidate is the best. Every
+A tier's cost depends on its own config and on the few shape choices it reads, never on another tier's
+choice: a server group on the layout (which groups exist) and the egress (public addresses), the database
+and the cache on nothing else. So the cheapest option of each tier is found once (the servers once per
+layout and egress), every shape is priced with those, and the cheapest shape's candidate is the best (a
+test holds this against the brute-force minimum of a small space). Every
 candidate it keeps is priced whole by the estimator, and the best is re-planned under mocks and priced by
 check's path before it is reported (:func:`budget.fit.pricer.verify`).
 
@@ -22,7 +24,7 @@ from budget.capacity import CapacityModel
 from budget.catalog import Catalog
 from budget.demand import demand_of
 from budget.fit.pricer import Priced, Pricer
-from budget.fit.space import SERVER_GROUPS, Choice, ServerChoice, Space
+from budget.fit.space import EGRESS, LAYOUTS, CacheChoice, Choice, DatabaseChoice, ServerChoice, Shape, Space
 from components.config import DemandConfig, StackConfig
 
 #: Whole-user steps of the "most users within the limit" search.
@@ -46,25 +48,49 @@ class Candidate:
 
     @property
     def latency(self) -> str:
-        """Where users are served from (the latency budget is about WebSocket delivery, always direct)."""
-        if self.choice.shape.price_class == "PriceClass_100":
-            return "WebSockets direct to af-south-1; static assets from European edges (PriceClass_100)"
-        return "WebSockets direct to af-south-1; static assets from African edges"
+        """Where users are served from (the latency budget is about WebSocket delivery)."""
+        shape = self.choice.shape
+        ws = (
+            "WebSockets through CloudFront's African edges"
+            if shape.websockets_via_cdn
+            else "WebSockets direct"
+        )
+        edges = (
+            "European edges (PriceClass_100)" if shape.price_class == "PriceClass_100" else "African edges"
+        )
+        return f"{ws} to af-south-1; static assets from {edges}"
+
+    @property
+    def latency_rank(self) -> int:
+        """0: everything from Africa; 1: static assets from Europe (slower for users in Tanzania)."""
+        return 1 if self.choice.shape.price_class == "PriceClass_100" else 0
+
+
+@dataclass
+class TierChoices:
+    """The cheapest option of each tier: per (layout, egress) for the servers (their cost depends on the
+    layout's groups and on public addresses), once for the database and the cache."""
+
+    servers: dict[tuple[str, str], tuple[ServerChoice, ...]]
+    database: DatabaseChoice
+    cache: CacheChoice
 
 
 @dataclass
 class SearchResult:
-    """The cheapest candidate meeting the phase's availability class, and the best of every shape."""
+    """The cheapest candidate, and the cheapest candidate of every shape."""
 
     best: Candidate | None
     per_shape: list[Candidate] = field(default_factory=list)
     unpriced: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
+    tiers: TierChoices | None = None
 
 
 def _argmin(
     pricer: Pricer, space: Space, current: Choice, options: list, swap: Callable[[Choice, object], Choice]
-) -> tuple[Choice, Candidate | None, list[str]]:
+) -> tuple[Choice, list[str]]:
+    """The option of one tier that makes ``current`` cheapest, the others held."""
     best: Candidate | None = None
     unpriced: list[str] = []
     for option in options:
@@ -75,7 +101,7 @@ def _argmin(
             continue
         if best is None or priced.total() < best.priced.total() - 1e-9:
             best = Candidate(choice, priced)
-    return (best.choice if best else current), best, unpriced
+    return (best.choice if best else current), unpriced
 
 
 def _with_server(choice: Choice, option: object) -> Choice:
@@ -84,44 +110,64 @@ def _with_server(choice: Choice, option: object) -> Choice:
     return replace(choice, servers=servers)
 
 
-def search(base: StackConfig, catalog: Catalog, model: CapacityModel, pricer: Pricer) -> SearchResult:
-    """The cheapest deployable candidate for ``base``'s demand (None when nothing can be priced)."""
-    space = Space(base, catalog, model)
-    servers = {g: space.server_choices(g) for g in SERVER_GROUPS}
+def _tier_choices(space: Space, pricer: Pricer, result: SearchResult) -> TierChoices | None:
+    servers = {g: space.server_choices(g) for layout in LAYOUTS.values() for g in layout}
     databases, caches = space.database_choices(), space.cache_choices()
-    result = SearchResult(best=None, rejected=space.rejected)
     missing = [
         name for name, opts in (*servers.items(), ("database", databases), ("cache", caches)) if not opts
     ]
     if missing:
         result.unpriced.append(f"no option carries the demand for: {', '.join(missing)}")
+        return None
+    reference = Shape()
+    current = Choice(reference, tuple(servers[g][0] for g in reference.groups), databases[0], caches[0])
+    for group in reference.groups:  # a sensible reference server before the data stores are chosen
+        current, bad = _argmin(pricer, space, current, servers[group], _with_server)
+        result.unpriced += bad
+    current, bad = _argmin(pricer, space, current, databases, lambda c, o: replace(c, database=o))  # type: ignore[arg-type]
+    result.unpriced += bad
+    current, bad = _argmin(pricer, space, current, caches, lambda c, o: replace(c, cache=o))  # type: ignore[arg-type]
+    result.unpriced += bad
+    by_route: dict[tuple[str, str], tuple[ServerChoice, ...]] = {}
+    for layout, groups in LAYOUTS.items():
+        for egress in EGRESS:
+            shape = Shape(layout=layout, egress=egress)
+            choice = Choice(shape, tuple(servers[g][0] for g in groups), current.database, current.cache)
+            for group in groups:
+                choice, bad = _argmin(pricer, space, choice, servers[group], _with_server)
+                result.unpriced += bad
+            by_route[(layout, egress)] = choice.servers
+    return TierChoices(by_route, current.database, current.cache)
+
+
+def search(
+    base: StackConfig,
+    catalog: Catalog,
+    model: CapacityModel,
+    pricer: Pricer,
+    tiers: TierChoices | None = None,
+) -> SearchResult:
+    """The cheapest deployable candidate for ``base``'s demand (None when nothing can be priced).
+
+    ``tiers`` reuses the tier choices of a search at the same users (only usage changed), which the
+    capacity model and the tiers' own prices do not depend on.
+    """
+    space = Space(base, catalog, model)
+    result = SearchResult(best=None, rejected=space.rejected)
+    tiers = tiers or _tier_choices(space, pricer, result)
+    if tiers is None:
         return result
+    result.tiers = tiers
     for shape in space.shapes():
-        current = Choice(shape, tuple(opts[0] for opts in servers.values()), databases[0], caches[0])
-        kept: Candidate | None = None
-        for group in SERVER_GROUPS:
-            current, kept, bad = _argmin(pricer, space, current, servers[group], _with_server)
-            result.unpriced += bad
-        current, kept, bad = _argmin(
-            pricer,
-            space,
-            current,
-            databases,
-            lambda c, o: replace(c, database=o),  # type: ignore[arg-type]
-        )
-        result.unpriced += bad
-        current, kept, bad = _argmin(
-            pricer,
-            space,
-            current,
-            caches,
-            lambda c, o: replace(c, cache=o),  # type: ignore[arg-type]
-        )
-        result.unpriced += bad
-        if kept is not None:
-            result.per_shape.append(kept)
+        choice = Choice(shape, tiers.servers[(shape.layout, shape.egress)], tiers.database, tiers.cache)
+        priced = pricer.price(space.config(choice))
+        if priced.priced:
+            result.per_shape.append(Candidate(choice, priced))
+        else:
+            result.unpriced.append(priced.why_unpriced())
     if result.per_shape:
-        result.best = min(result.per_shape, key=lambda c: c.priced.total())
+        # equal cost: the one that serves users from nearer edges
+        result.best = min(result.per_shape, key=lambda c: (round(c.priced.total(), 6), c.latency_rank))
     return result
 
 
@@ -134,9 +180,7 @@ def front(candidates: list[Candidate], best: Candidate, limit: int = 5) -> list[
             continue
         cheaper = [best, *out]
         if any(
-            rank[o.availability] >= rank[c.availability]
-            and (o.latency == c.latency or "African" in o.latency)
-            for o in cheaper
+            rank[o.availability] >= rank[c.availability] and o.latency_rank <= c.latency_rank for o in cheaper
         ):
             continue
         out.append(c)
@@ -151,8 +195,14 @@ def with_demand(base: StackConfig, **changes: float) -> StackConfig:
     return base.model_copy(update={"demand": DemandConfig.model_validate({**demand.model_dump(), **changes})})
 
 
-def cheapest_tzs(base: StackConfig, catalog: Catalog, model: CapacityModel, pricer: Pricer) -> float | None:
-    found = search(base, catalog, model, pricer).best
+def cheapest_tzs(
+    base: StackConfig,
+    catalog: Catalog,
+    model: CapacityModel,
+    pricer: Pricer,
+    tiers: TierChoices | None = None,
+) -> float | None:
+    found = search(base, catalog, model, pricer, tiers).best
     return found.tzs if found else None
 
 
@@ -200,18 +250,24 @@ class Assumption:
 
 
 def assumptions(
-    base: StackConfig, catalog: Catalog, model: CapacityModel, pricer: Pricer
+    base: StackConfig,
+    catalog: Catalog,
+    model: CapacityModel,
+    pricer: Pricer,
+    tiers: TierChoices | None = None,
 ) -> list[Assumption]:
-    """The usage assumptions the verdict rests on, each searched for the value at which the phase fits."""
+    """The usage assumptions the verdict rests on, each searched for the value at which the phase fits.
+
+    ``tiers``: the tier choices at the phase's users (usage does not change what carries the users).
+    """
     limit = base.budget.limit_tzs
     demand = demand_of(base)
 
     def fits_with(**changes: float) -> bool:
-        total = cheapest_tzs(with_demand(base, **changes), catalog, model, pricer)
+        total = cheapest_tzs(with_demand(base, **changes), catalog, model, pricer, tiers)
         return total is not None and total <= limit
 
     transfer = demand.transfer_gb_per_user_per_month
-    floor_ws = demand.websocket_gb_per_user_per_month / max(1e-9, 1 - demand.static_share)
 
     def at_transfer(v: float) -> bool:
         ws = min(demand.websocket_gb_per_user_per_month, v * (1 - demand.static_share))
@@ -230,8 +286,7 @@ def assumptions(
             transfer,
             None if found_transfer is None else round(found_transfer, 4),
             "GB per user per month",
-            "the plan's 10-50 TB a month at 100,000 users is 0.1-0.5 GB per user"
-            + (f"; WebSocket traffic alone is {floor_ws:.3f} at the stated share" if floor_ws else ""),
+            "the plan's 10-50 TB a month at 100,000 users is 0.1-0.5 GB per user",
         ),
         Assumption(
             "average_object_kb",

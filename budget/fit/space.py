@@ -1,11 +1,19 @@
 """The configurations ``budget fit`` may propose: every choice is a config this program deploys.
 
-A candidate is the stack's own config with some blocks replaced: the server groups (type, count from the
-capacity model, purchase option), the database and the cache (class, engine, availability), the egress
-and the CDN. Server counts are never chosen freely: the capacity model sizes each group for the phase's
-peak demand with its headroom, and the availability class sets the floor (two servers, Multi-AZ data
-stores and a NAT gateway per AZ when a phase must survive the loss of an AZ). Usage follows the routing
-(``budget.demand``): moving traffic changes where it is billed, never how much of it there is.
+A candidate is the stack's own config with some blocks replaced:
+
+- the shape: server layout (``api`` + ``realtime``, or one combined ``app`` group), load balancer (ALB or
+  NLB), WebSockets direct or through CloudFront, egress (NAT, VPC endpoints, or servers in the public
+  subnets), CloudFront price class and pricing plan (pay-as-you-go or a flat-rate plan);
+- per server group: instance type, purchase option (on demand; spot above an on-demand base; a 1-year
+  reservation for the always-on base, alone or with spot above it), and the count the capacity model
+  gives for the group's peak load (the availability class sets the floor);
+- the database class (storage = the demand's, Multi-AZ when the class requires it) and the cache node and
+  engine (Redis OSS or Valkey; two nodes with failover when Multi-AZ), each on demand or reserved.
+
+Usage follows the routing (``budget.demand``): moving traffic changes where it is billed, never how much
+of it there is. The latency budget rules out serving WebSockets from edges outside Africa: WebSockets go
+through CloudFront only with a price class that includes the African edges.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from components.config import (
     CACHE_NODE_TYPES,
     EC2_INSTANCE_TYPES,
     RDS_INSTANCE_CLASSES,
+    UNAVAILABLE_IN_REGION,
     CacheConfig,
     DatabaseConfig,
     DemandConfig,
@@ -31,12 +40,18 @@ from components.config import (
     StackConfig,
 )
 
-Purchase = Literal["on_demand", "spot"]
-PURCHASES: tuple[Purchase, ...] = ("on_demand", "spot")
-PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+Purchase = Literal["on_demand", "spot", "reserved", "reserved_spot"]
+PURCHASES: tuple[Purchase, ...] = ("on_demand", "spot", "reserved", "reserved_spot")
+Commitment = Literal["none", "reserved_1yr"]
+COMMITMENTS: tuple[Commitment, ...] = ("none", "reserved_1yr")
+LAYOUTS = {"split": ("api", "realtime"), "combined": ("app",)}
+LOAD_BALANCERS = ("application", "network")
 #: Egress modes that let the servers fetch the runtime release and reach AWS APIs (``none`` does not).
-EGRESS = ("nat", "endpoints")
-SERVER_GROUPS = ("api", "realtime")
+EGRESS = ("nat", "endpoints", "public")
+PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+#: Price classes whose edges include Africa's (WebSockets may only be served from those: latency budget).
+AFRICAN_EDGES = ("PriceClass_200", "PriceClass_All")
+CDN_PLANS = ("pay_as_you_go", "free", "pro", "business", "premium")
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,9 @@ class Loads:
             cache=realtime + api,
         )
 
+    def of_group(self, group: str) -> Load:
+        return {"realtime": self.realtime, "api": self.api, "app": self.realtime + self.api}[group]
+
 
 def availability_floor(demand: DemandConfig) -> int:
     """Servers a group keeps at all times: one per AZ when the phase must survive an AZ's loss."""
@@ -83,33 +101,37 @@ class ServerChoice:
     def count(self) -> int:
         return max(self.sizing.count, self.floor)
 
-    def apply(self, tier: ServerTierConfig, cpu_target: int) -> ServerTierConfig:
+    def apply(self, tier: ServerTierConfig | None, cpu_target: int) -> ServerTierConfig:
+        spotted = self.purchase in ("spot", "reserved_spot")
         spot = (
             SpotConfig(enabled=True, on_demand_base=self.floor, spot_percentage=100)
-            if self.purchase == "spot"
+            if spotted
             else SpotConfig()
         )
-        return tier.model_copy(
-            update={
-                "instance_type": self.instance_type,
-                "min_size": self.floor,
-                "desired_capacity": self.count,
-                "max_size": self.count,
-                "cpu_target_percent": cpu_target,
-                "workers": self.sizing.workers,
-                "spot": spot,
-                # off-peak schedules only lower the minimum; the policy judges the max-size month
-                "schedule": ScheduleConfig(),
-            }
-        )
+        values = {
+            "instance_type": self.instance_type,
+            "min_size": self.floor,
+            "desired_capacity": self.count,
+            "max_size": self.count,
+            "cpu_target_percent": cpu_target,
+            "workers": self.sizing.workers,
+            "spot": spot,
+            # off-peak schedules only lower the minimum; the policy judges the max-size month
+            "schedule": ScheduleConfig(),
+            "commitment": "reserved_1yr" if self.purchase.startswith("reserved") else "none",
+        }
+        if tier is None:
+            return ServerTierConfig(root_volume_gb=20, **values)
+        return tier.model_copy(update=values)
 
     def label(self) -> str:
-        return f"{self.count} x {self.instance_type} ({self.purchase.replace('_', '-')})"
+        return f"{self.count} x {self.instance_type} ({self.purchase.replace('_', ' ')})"
 
 
 @dataclass(frozen=True)
 class DatabaseChoice:
     instance_class: str
+    commitment: Commitment = "none"
 
     def apply(self, db: DatabaseConfig, demand: DemandConfig) -> DatabaseConfig:
         storage = max(20, math.ceil(demand.database_storage_gb))
@@ -122,14 +144,19 @@ class DatabaseChoice:
                 # the capacity model sizes the primary for every statement: no replica is needed to carry
                 # the load, and Multi-AZ (not a replica) is what survives an AZ's loss
                 "read_replica": False,
+                "commitment": self.commitment,
             }
         )
+
+    def label(self) -> str:
+        return self.instance_class + (" (reserved)" if self.commitment != "none" else "")
 
 
 @dataclass(frozen=True)
 class CacheChoice:
     node_type: str
     engine: Literal["redis", "valkey"]
+    commitment: Commitment = "none"
 
     def apply(self, cache: CacheConfig, demand: DemandConfig) -> CacheConfig:
         multi = demand.availability == "multi_az"
@@ -139,19 +166,34 @@ class CacheChoice:
                 "engine": self.engine,
                 "num_cache_clusters": 2 if multi else 1,
                 "automatic_failover": multi,
+                "commitment": self.commitment,
             }
         )
+
+    def label(self) -> str:
+        return f"{self.engine} {self.node_type}" + (" (reserved)" if self.commitment != "none" else "")
 
 
 @dataclass(frozen=True)
 class Shape:
-    """The structural choices: how traffic leaves the VPC and which CloudFront edges serve it."""
+    """The structural choices: server layout, load balancer, routes out, CDN edges and plan."""
 
-    egress: str
-    price_class: str
+    layout: str = "split"
+    load_balancer: str = "application"
+    websockets_via_cdn: bool = False
+    egress: str = "nat"
+    price_class: str = "PriceClass_100"
+    cdn_plan: str = "pay_as_you_go"
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return LAYOUTS[self.layout]
 
     def label(self) -> str:
-        return f"egress {self.egress}, CDN {self.price_class}"
+        lb = "ALB" if self.load_balancer == "application" else "NLB"
+        ws = "WebSockets through CloudFront" if self.websockets_via_cdn else "WebSockets direct"
+        plan = self.cdn_plan.replace("_", "-")
+        return f"{self.layout} servers, {lb}, {ws}, egress {self.egress}, CDN {self.price_class} {plan}"
 
 
 @dataclass(frozen=True)
@@ -174,35 +216,47 @@ class Space:
         self.demand = demand_of(base)
         self.loads = Loads.of(self.demand)
         self.floor = availability_floor(self.demand)
+        self.unavailable = UNAVAILABLE_IN_REGION.get(base.region, {})
         self.rejected: list[str] = []
 
-    def _priced(self, key: str) -> bool:
-        return self.catalog.has(self.base.region, key)
+    def _offered(self, name: str, price_key: str) -> bool:
+        if name in self.unavailable:
+            return False
+        if not self.catalog.has(self.base.region, price_key):
+            self.rejected.append(f"{name}: no {self.base.region} price in the catalog")
+            return False
+        return True
 
     def server_choices(self, group: str) -> list[ServerChoice]:
-        load = self.loads.realtime if group == "realtime" else self.loads.api
+        load = self.loads.of_group(group)
         out = []
         for itype in EC2_INSTANCE_TYPES:
-            if not self._priced(f"ec2.instance.{itype}"):
-                self.rejected.append(f"{itype}: no {self.base.region} price in the catalog")
+            if not self._offered(itype, f"ec2.instance.{itype}"):
                 continue
             try:
                 sizing = self.model.size_servers(itype, load)
             except CapacityError as exc:
                 self.rejected.append(str(exc))
                 continue
-            out += [ServerChoice(group, itype, p, sizing, self.floor) for p in PURCHASES]
+            # spot only buys the instances above the on-demand base: with none above it, a spot option is
+            # its on-demand twin at the same cost, and is left out
+            above = max(sizing.count, self.floor) > self.floor
+            out += [
+                ServerChoice(group, itype, p, sizing, self.floor)
+                for p in PURCHASES
+                if above or p in ("on_demand", "reserved")
+            ]
         return out
 
     def database_choices(self) -> list[DatabaseChoice]:
         out = []
         deployment = "multi_az" if self.demand.availability == "multi_az" else "single_az"
         for cls in RDS_INSTANCE_CLASSES:
-            if not self._priced(f"rds.postgres.{cls}.{deployment}"):
+            if not self._offered(cls, f"rds.postgres.{cls}.{deployment}"):
                 continue
             try:
                 if self.model.database_carries(cls, self.loads.db_statements_per_s):
-                    out.append(DatabaseChoice(cls))
+                    out += [DatabaseChoice(cls, c) for c in COMMITMENTS]
                 else:
                     self.rejected.append(f"{cls}: cannot sustain the phase's database statements")
             except CapacityError as exc:
@@ -212,11 +266,11 @@ class Space:
     def cache_choices(self) -> list[CacheChoice]:
         out = []
         for node in CACHE_NODE_TYPES:
-            if not self._priced(f"elasticache.redis.{node}"):
+            if not self._offered(node, f"elasticache.redis.{node}"):
                 continue
             try:
                 if self.model.cache_carries(node, self.loads.cache):
-                    out += [CacheChoice(node, engine) for engine in ("redis", "valkey")]
+                    out += [CacheChoice(node, e, c) for e in ("redis", "valkey") for c in COMMITMENTS]
                 else:
                     self.rejected.append(f"{node}: cannot carry the phase's cache load")
             except CapacityError as exc:
@@ -224,30 +278,55 @@ class Space:
         return out
 
     def shapes(self) -> Iterator[Shape]:
-        for egress in EGRESS:
-            for price_class in PRICE_CLASSES:
-                yield Shape(egress, price_class)
+        for layout in LAYOUTS:
+            for lb in LOAD_BALANCERS:
+                for egress in EGRESS:
+                    for price_class in PRICE_CLASSES:
+                        for plan in CDN_PLANS:
+                            for via_cdn in (False, True):
+                                if via_cdn and price_class not in AFRICAN_EDGES:
+                                    continue  # the latency budget: no WebSocket from edges outside Africa
+                                yield Shape(layout, lb, via_cdn, egress, price_class, plan)
 
     def config(self, choice: Choice) -> StackConfig:
         """The stack config of a choice, with its usage routed for its architecture."""
-        base = self.base
+        base, shape = self.base, choice.shape
         target = self.model.settings.cpu_target_percent
-        servers = {s.group: s.apply(getattr(base, s.group), target) for s in choice.servers}
-        network = base.network.model_copy(
-            update={
-                "private_egress": choice.shape.egress,
-                "nat_gateways": "per_az" if self.demand.availability == "multi_az" else "single",
-            }
-        )
+        servers: dict[str, ServerTierConfig | None] = {"api": None, "realtime": None, "app": None}
+        reference = base.api or base.app
+        for s in choice.servers:
+            servers[s.group] = s.apply(getattr(base, s.group) or reference, target)
+        cdn_update: dict[str, object] = {"price_class": shape.price_class, "plan": shape.cdn_plan}
+        if shape.cdn_plan in ("free", "pro"):
+            cdn_update["default_ttl_seconds"] = 86400  # those plans allow only AWS-managed cache policies
         cfg = base.model_copy(
             update={
                 **servers,
-                "network": network,
+                "network": base.network.model_copy(
+                    update={
+                        "private_egress": shape.egress,
+                        "nat_gateways": "per_az" if self.demand.availability == "multi_az" else "single",
+                    }
+                ),
+                "load_balancer": base.load_balancer.model_copy(
+                    update={"type": shape.load_balancer, "websockets_via_cdn": shape.websockets_via_cdn}
+                ),
                 "database": choice.database.apply(base.database, self.demand),
                 "cache": choice.cache.apply(base.cache, self.demand),
-                "cdn": base.cdn.model_copy(update={"price_class": choice.shape.price_class}),
+                "cdn": base.cdn.model_copy(update=cdn_update),
+                # routed below; zero first, so the cross-field check sees no WebSocket traffic to route
+                "usage": base.usage.model_copy(
+                    update={
+                        k: 0
+                        for k in (
+                            "cloudfront_websocket_egress_gb",
+                            "cloudfront_websocket_ingress_gb",
+                            "cloudfront_websocket_connections",
+                        )
+                    }
+                ),
             }
         )
+        routed = with_routed_usage(cfg, stated=base.usage)
         # validate the whole config as the stack file would be read (cross-field rules included)
-        cfg = StackConfig.model_validate(cfg.model_dump())
-        return with_routed_usage(cfg, stated=base.usage)
+        return StackConfig.model_validate(routed.model_dump())

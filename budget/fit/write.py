@@ -38,13 +38,15 @@ def _yaml() -> YAML:
     return y
 
 
-def _set(config: CommentedMap, key: str, value: Any) -> None:
-    """Set ``stars:api.spot.enabled``-style keys, creating blocks that do not exist yet."""
+def _set(config: CommentedMap, key: str, value: Any, at: int | None = None) -> None:
+    """Set ``stars:api.spot.enabled``-style keys, creating blocks that do not exist yet (at ``at``)."""
     top, *rest = key.split(".")
     if not rest:
         config[top] = value
         return
-    node = config.setdefault(top, CommentedMap())
+    if top not in config:
+        config.insert(len(config) if at is None else at, top, CommentedMap())
+    node = config[top]
     for part in rest[:-1]:
         child = node.get(part)
         if not isinstance(child, Mapping):
@@ -85,14 +87,18 @@ def write_fit(report: FitReport, path: Path, today: dt.date | None = None) -> li
     y = _yaml()
     document = y.load(original)
     config = document["config"]
-    fitted = flatten(stack_file_config(report.best.figures.config))
-    keys = []
+    fitted = stack_file_config(report.best.figures.config)
+    leaves = flatten(fitted)
+    # a block the fitted configuration no longer has goes, and a new block takes its place in the file
+    # (one stars:app group where stars:api and stars:realtime were)
+    gone = [c["key"] for c in report.best.changes if c["key"] not in leaves and c["key"] not in fitted]
+    at = min((list(config).index(k) for k in gone if k in config), default=None)
+    for key in gone:
+        _delete(config, key)
     for change in report.best.changes:
-        if change["key"] in fitted:
-            _set(config, change["key"], change["to"])
-        else:  # a block the fitted configuration no longer has (one server group instead of two)
-            _delete(config, change["key"])
-        keys.append(change["key"])
+        if change["key"] not in gone:
+            _set(config, change["key"], change["to"], at)
+    keys = [c["key"] for c in report.best.changes]
     first = next(iter(config))
     note = "\n".join(textwrap.wrap(comment(report, today or dt.date.today()), width=104))
     config.yaml_set_comment_before_after_key(first, before=note, indent=2)

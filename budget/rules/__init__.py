@@ -16,11 +16,13 @@ from budget.rules import (
     kms_key,
     load_balancer,
     nat_gateway,
+    pricing_plan,
     rds_instance,
     s3_bucket,
     secretsmanager_secret,
     sns_topic,
     vpc_endpoint,
+    wafv2_web_acl,
 )
 from budget.rules.base import PricingOptions, Rule, RuleContext, RuleError
 from budget.rules.free import FREE, free_reason
@@ -42,6 +44,8 @@ _MODULES: tuple[ModuleType, ...] = (
     budgets_budget,
     vpc_endpoint,
     kms_key,
+    pricing_plan,
+    wafv2_web_acl,
 )
 #: Pulumi type token -> pricing rule.
 RULES: dict[str, Rule] = {token: module.price for module in _MODULES for token in module.TYPES}

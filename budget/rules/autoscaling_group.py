@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from budget.model import SIZES, CostLine, PlannedResource, Quantity, line
-from budget.rules.base import UNKNOWN, RuleContext, RuleError, flag, number, require
+from budget.rules.base import UNKNOWN, RuleContext, RuleError, flag, number, require, reserved_pricing
 
 TYPES = ("aws:autoscaling/group:Group",)
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -169,9 +169,9 @@ def fleet_hours(group: PlannedResource, ctx: RuleContext, off_peak: OffPeak | No
         off_hours = month * off_peak.hours_per_day / 24
         periods[size] = [(count, month - off_hours), (off, off_hours)]
     reserved_count = 0.0
-    if ctx.options.reserved:
-        # 1-year reservations cover only the baseline that runs all month on demand: the fewest on-demand
-        # instances in any period at the minimum size.
+    if reserved_pricing(group, ctx):
+        # 1-year reservations (the group's purchase tag, or the what-if) cover only the baseline that runs
+        # all month on demand: the fewest on-demand instances in any period at the minimum size.
         reserved_count = min(_on_demand(n, base, percent) for n, _ in periods["min"])
     od, rs, sp = [], [], []
     for size in SIZES:

@@ -13,6 +13,7 @@ from typing import Any
 from budget.catalog import Catalog, Price
 from budget.model import CostLine, PlannedResource, Quantity, line
 from components.config import StackConfig
+from components.tagging import PURCHASE_TAG, PURCHASE_VALUES
 
 #: The placeholder ``pulumi preview --json`` prints for a value not known until deploy.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
@@ -114,11 +115,48 @@ def number(value: Any, what: str) -> float:
 Rule = Callable[[PlannedResource, RuleContext], list[CostLine]]
 
 
+#: ``purchase`` tag values the rules price: on demand, or the 1-year no-upfront reservation.
+RESERVED_1YR = PURCHASE_VALUES["reserved_1yr"]
+PURCHASES = ("on-demand", RESERVED_1YR)
+
+
+def committed(resource: PlannedResource) -> bool:
+    """Whether the resource's ``purchase`` tag records a 1-year reservation (the stack's ``commitment``).
+
+    Tags are a map, or a list of ``{key, value}`` on an auto-scaling group. Tags unknown until deploy
+    count as on demand, the higher price; a purchase value the rules have no price for is an error.
+    """
+    tags = resource.inputs.get("tags")
+    if isinstance(tags, list):
+        values = [t.get("value") for t in tags if isinstance(t, Mapping) and t.get("key") == PURCHASE_TAG]
+        value = values[0] if values else None
+    else:
+        value = tags.get(PURCHASE_TAG) if isinstance(tags, Mapping) else None
+    if value is None or value == UNKNOWN:
+        return False
+    if value not in PURCHASES:
+        raise RuleError(f"tag {PURCHASE_TAG}={value!r} has no price (known: {', '.join(PURCHASES)})")
+    return value == RESERVED_1YR
+
+
+def reserved_pricing(resource: PlannedResource, ctx: RuleContext) -> bool:
+    """Reserved pricing for the resource's always-on part: its own commitment, or the reserved what-if."""
+    return ctx.options.reserved or committed(resource)
+
+
 def reservable_line(
-    ctx: RuleContext, name: str, unit: str, quantity: float | Quantity, price: Price, discount_key: str
+    ctx: RuleContext,
+    name: str,
+    unit: str,
+    quantity: float | Quantity,
+    price: Price,
+    discount_key: str,
+    *,
+    resource: PlannedResource,
 ) -> CostLine:
-    """A line for an always-on instance: on demand, or 1-year no-upfront reserved in the reserved what-if."""
-    if not ctx.options.reserved:
+    """A line for an always-on instance: on demand, or 1-year no-upfront reserved when the resource's
+    ``purchase`` tag records the commitment or the reserved what-if asks."""
+    if not reserved_pricing(resource, ctx):
         return line(f"{name}, on-demand", unit, quantity, price)
     discount = ctx.price(discount_key)
     return line(

@@ -3,13 +3,24 @@
 A price class that excludes the viewers' region serves them from the nearest included edges and bills at
 those edges' rates: PriceClass_100 (North America, Europe) serves African viewers from Europe. The always-free
 tier (1 TB and 10 million requests a month) comes off first. Origin fetches from AWS origins are free.
+
+WebSockets through the distribution (``stars:loadBalancer.websockets_via_cdn``, pricing-levers.md "WebSocket
+billing"): the upgrade is a proxy request; server-to-client bytes are data transfer out (the same volume
+tiers, the free tier shared with the static assets); client-to-server bytes are regional data transfer to
+origin.
+
+On a flat-rate plan (a PricingPlanManager subscription covers the distribution) transfer and requests are
+$0 lines within the plan's allowance; above it the distribution is unpriced (the allowance is a hard ceiling:
+AWS may throttle), and so is WebSocket traffic, which no source says how a plan counts.
 """
 
 from __future__ import annotations
 
 from budget.model import CostLine, PlannedResource, line
 from budget.rules.base import RuleContext, RuleError
+from budget.rules.pricing_plan import Plan, plan_covering
 from budget.rules.volume_tiers import CLOUDFRONT_TIERS, tiered_lines
+from components.config import UsageConfig
 
 TYPES = ("aws:cloudfront/distribution:Distribution",)
 #: Edge region buckets each price class includes (AWS CloudFront price classes; only the buckets the
@@ -36,19 +47,44 @@ def served_bucket(price_class: str, viewer: str) -> tuple[str, str]:
     return nearest, f"{price_class} excludes {viewer}: viewers served and billed at {nearest} edges"
 
 
+def websocket_usage(usage: UsageConfig) -> bool:
+    """Whether the stack sends any WebSocket traffic through CloudFront."""
+    return bool(
+        usage.cloudfront_websocket_egress_gb
+        or usage.cloudfront_websocket_ingress_gb
+        or usage.cloudfront_websocket_connections
+    )
+
+
 def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     if not ctx.is_first(dist, *TYPES):
         raise RuleError("a second distribution has no usage assumptions (the usage block describes one)")
+    bucket, why = served_bucket(
+        dist.inputs.get("priceClass") or "PriceClass_All", ctx.cfg.usage.viewer_region
+    )
+    plan = plan_covering(dist, ctx)
+    if plan is not None:
+        return _within_plan(ctx, plan)
+    return _pay_as_you_go(ctx, bucket, why)
+
+
+def _pay_as_you_go(ctx: RuleContext, bucket: str, why: str) -> list[CostLine]:
     usage = ctx.cfg.usage
-    bucket, why = served_bucket(dist.inputs.get("priceClass") or "PriceClass_All", usage.viewer_region)
+    websocket_gb = usage.cloudfront_websocket_egress_gb
+    how = why
+    if websocket_gb:
+        how = (
+            f"{why}; static assets {usage.cloudfront_egress_gb:,.6g} GB + WebSocket frames to viewers"
+            f" {websocket_gb:,.6g} GB share the volume tiers and the free allowance"
+        )
     lines = tiered_lines(
         ctx,
         f"Data transfer out to viewers ({bucket})",
-        usage.cloudfront_egress_gb,
+        usage.cloudfront_egress_gb + websocket_gb,
         f"cloudfront.transfer.{bucket}",
         CLOUDFRONT_TIERS,
         ctx.price("cloudfront.free.transfer_gb"),
-        how=why,
+        how=how,
     )
     free = ctx.price("cloudfront.free.requests")
     free_requests = min(usage.cloudfront_requests, free.amount)
@@ -73,4 +109,82 @@ def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             how=why,
         )
     )
+    upgrades = usage.cloudfront_websocket_connections
+    if upgrades:
+        # The always-free requests are HTTP/HTTPS requests of any kind: what the static assets left over.
+        free_upgrades = min(upgrades, free.amount - free_requests)
+        if free_upgrades:
+            lines.append(
+                line(
+                    "WebSocket upgrade requests (free allowance left by the static assets)",
+                    "10k requests",
+                    free_upgrades / 10_000,
+                    free,
+                    usage_based=True,
+                    factor=0.0,
+                )
+            )
+        lines.append(
+            line(
+                f"WebSocket upgrade requests, billed as proxy requests ({bucket})",
+                "10k requests",
+                (upgrades - free_upgrades) / 10_000,
+                ctx.price(f"cloudfront.requests.proxy.{bucket}"),
+                usage_based=True,
+                how=why,
+            )
+        )
+    if usage.cloudfront_websocket_ingress_gb:
+        lines.append(
+            line(
+                f"WebSocket frames from viewers: regional data transfer to origin ({bucket})",
+                "GB",
+                usage.cloudfront_websocket_ingress_gb,
+                ctx.price(f"cloudfront.transfer_to_origin.{bucket}"),
+                usage_based=True,
+                how=why,
+            )
+        )
     return lines
+
+
+def _within_plan(ctx: RuleContext, plan: Plan) -> list[CostLine]:
+    """$0 lines inside the plan's allowance; above it, or with WebSocket traffic, unpriced."""
+    usage = ctx.cfg.usage
+    if ctx.cfg.load_balancer.websockets_via_cdn or websocket_usage(usage):
+        raise RuleError(
+            f"WebSocket traffic through a distribution on the {plan.title} flat-rate plan: not found in the"
+            " price reference (no source says whether WebSocket connections and frames are allowed on a"
+            " plan or how they count against its allowance), so it cannot be priced"
+        )
+    requests = ctx.price(f"cloudfront.plan.{plan.tier}.requests")
+    transfer = ctx.price(f"cloudfront.plan.{plan.tier}.transfer_gb")
+    for used, allowance, unit in (
+        (usage.cloudfront_requests, requests, "requests/month"),
+        (usage.cloudfront_egress_gb, transfer, "GB/month of data transfer"),
+    ):
+        if used > allowance.amount:
+            raise RuleError(
+                f"{used:,.0f} {unit} exceeds the {plan.title} plan's {allowance.amount:,.0f} {unit};"
+                " AWS may throttle; the allowance is a hard ceiling, not free"
+            )
+    return [
+        line(
+            f"Data transfer out to viewers (within the {plan.title} plan allowance, used"
+            f" {usage.cloudfront_egress_gb:,.6g} of {transfer.amount:,.0f} GB)",
+            "GB",
+            usage.cloudfront_egress_gb,
+            transfer,
+            usage_based=True,
+            factor=0.0,
+        ),
+        line(
+            f"HTTPS requests (within the {plan.title} plan allowance, used"
+            f" {usage.cloudfront_requests:,.0f} of {requests.amount:,.0f})",
+            "10k requests",
+            usage.cloudfront_requests / 10_000,
+            requests,
+            usage_based=True,
+            factor=0.0,
+        ),
+    ]

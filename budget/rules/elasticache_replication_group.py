@@ -7,7 +7,7 @@ retention is not priced (AWS keeps one backup per cluster free; recalled, not so
 from __future__ import annotations
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import RuleContext, RuleError, number, require, reservable_line
+from budget.rules.base import RuleContext, RuleError, number, require, reservable_line, reserved_pricing
 
 TYPES = ("aws:elasticache/replicationGroup:ReplicationGroup",)
 
@@ -36,6 +36,7 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             nodes * ctx.hours,
             redis,
             "discount.elasticache.ri_1yr_no_upfront",
+            resource=group,
         )
         return [base]
     if engine != "valkey":
@@ -50,7 +51,7 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
         also=[factor],
         how="Redis OSS price x Valkey factor",
     )
-    if not ctx.options.reserved:
+    if not reserved_pricing(group, ctx):
         return [valkey]
     discount = ctx.price("discount.elasticache.ri_1yr_no_upfront")
     return [

@@ -1,17 +1,24 @@
-"""Application load balancer: hours, LCU-hours from usage, its public IPv4 addresses, and internet egress.
+"""Load balancers (ALB, NLB): hours, capacity units from usage, public IPv4 addresses, and internet egress.
 
-LCU (infracost, AWS): the highest of new connections/s / 25, active connections / 3,000, processed GB/h / 1
-and rule evaluations/s / 1,000. The line names the dimension that drives it. Data transfer out to the
-internet (WebSocket and API responses) is caused by the ALB's targets answering viewers, so it is here.
+ALB: LCU (infracost, AWS) is the highest of new connections/s / 25, active connections / 3,000, processed
+GB/h / 1 and rule evaluations/s / 1,000. NLB: NLCU is the highest of its own dimensions, which depend on the
+listeners' protocol (TCP: 800 new connections/s, 100,000 active connections, 1 GB/h; TLS: 50 new
+connections/s, 3,000 active, 1 GB/h; catalog figures, RECALLED); the load balancer's usage figures
+(``alb_new_connections_per_second``, ``alb_active_connections``, ``alb_processed_gb_per_hour``) are the
+traffic either kind carries. The line names the dimension that drives it. Data transfer out to the internet
+(WebSocket and API responses that leave through the load balancer) is caused by its targets answering
+viewers, so it is here, on the first load balancer.
 """
 
 from __future__ import annotations
 
+from budget.catalog import Price
 from budget.model import CostLine, PlannedResource, line
 from budget.rules.base import RuleContext, RuleError, flag
 from budget.rules.volume_tiers import INTERNET_TIERS, tiered_lines
 
 TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
+LISTENER_TYPES = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 #: One LCU per dimension (CONFIRMED-3P in the price reference: internettoolset.com load-balancer calculator).
 LCU_DIMENSIONS = (
     ("new connections/s", "alb_new_connections_per_second", 25.0),
@@ -19,6 +26,19 @@ LCU_DIMENSIONS = (
     ("processed GB/h", "alb_processed_gb_per_hour", 1.0),
     ("rule evaluations/s", "alb_rule_evaluations_per_second", 1000.0),
 )
+#: NLCU dimensions per listener protocol: (label, usage field, catalog key of one NLCU's worth).
+NLCU_DIMENSIONS = {
+    protocol: (
+        (
+            "new connections/s",
+            "alb_new_connections_per_second",
+            f"elb.nlb.nlcu.{kind}.new_connections_per_second",
+        ),
+        ("active connections", "alb_active_connections", f"elb.nlb.nlcu.{kind}.active_connections"),
+        ("processed GB/h", "alb_processed_gb_per_hour", "elb.nlb.nlcu.processed_gb_per_hour"),
+    )
+    for protocol, kind in (("TCP", "tcp"), ("TLS", "tls"))
+}
 
 
 def lcu(usage: object) -> tuple[float, str]:
@@ -32,22 +52,75 @@ def lcu(usage: object) -> tuple[float, str]:
     return best, why
 
 
-def price(alb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
-    inputs = alb.inputs
-    kind = inputs.get("loadBalancerType") or "application"
-    if kind != "application":
-        raise RuleError(f"loadBalancerType '{kind}' has no rule (only application load balancers are priced)")
-    lines = [line("Application load balancer", "hours", ctx.hours, ctx.price("elb.alb.hour"))]
-    units, why = lcu(ctx.cfg.usage)
-    lines.append(
-        line(
-            f"Load balancer capacity units (driver: {why})",
-            "LCU-hours",
-            units * ctx.hours,
-            ctx.price("elb.alb.lcu_hour"),
-            usage_based=True,
+def nlcu(usage: object, protocol: str, ctx: RuleContext) -> tuple[float, str, list[Price]]:
+    """Average NLCUs for ``protocol`` listeners, the driving dimension, and the figures it rests on."""
+    best, why = 0.0, "no usage"
+    dimensions = [(label, field, ctx.price(key)) for label, field, key in NLCU_DIMENSIONS[protocol]]
+    used = [p for _, _, p in dimensions]
+    for label, field, per in dimensions:
+        value = float(getattr(usage, field))
+        units = value / per.amount
+        if units > best:
+            best, why, used = (
+                units,
+                f"{protocol} {label} {value:,.6g} / {per.amount:,.0f} = {units:,.2f} NLCU",
+                [per],
+            )
+    return best, why, used
+
+
+def listener_protocol(lb: PlannedResource, ctx: RuleContext) -> str:
+    """The one protocol of the NLB's listeners (it decides the NLCU dimensions)."""
+    protocols: set[str] = set()
+    for listener in ctx.of_type(*LISTENER_TYPES):
+        owner = ctx.linked(listener, "loadBalancerArn", listener.inputs.get("loadBalancerArn"), TYPES)
+        if owner is not None and owner.urn == lb.urn:
+            # A missing protocol is not guessed: TCP's dimensions are 16x looser than TLS's.
+            protocols.add(str(listener.inputs.get("protocol")))
+    if not protocols:
+        raise RuleError("no listener of this network load balancer found: their protocol decides the NLCUs")
+    unknown = protocols - set(NLCU_DIMENSIONS)
+    if unknown or len(protocols) > 1:
+        raise RuleError(
+            f"listener protocols {sorted(protocols)}: only all-TCP or all-TLS are priced (the usage block"
+            " does not split the traffic by protocol)"
         )
-    )
+    return protocols.pop()
+
+
+def price(lb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
+    inputs = lb.inputs
+    kind = inputs.get("loadBalancerType") or "application"
+    if kind == "application":
+        lines = [line("Application load balancer", "hours", ctx.hours, ctx.price("elb.alb.hour"))]
+        units, why = lcu(ctx.cfg.usage)
+        lines.append(
+            line(
+                f"Load balancer capacity units (driver: {why})",
+                "LCU-hours",
+                units * ctx.hours,
+                ctx.price("elb.alb.lcu_hour"),
+                usage_based=True,
+            )
+        )
+    elif kind == "network":
+        protocol = listener_protocol(lb, ctx)
+        lines = [line("Network load balancer", "hours", ctx.hours, ctx.price("elb.nlb.hour"))]
+        units, why, figures = nlcu(ctx.cfg.usage, protocol, ctx)
+        lines.append(
+            line(
+                f"Network load balancer capacity units (driver: {why})",
+                "NLCU-hours",
+                units * ctx.hours,
+                ctx.price("elb.nlb.nlcu_hour"),
+                usage_based=True,
+                also=figures,
+            )
+        )
+    else:
+        raise RuleError(
+            f"loadBalancerType '{kind}' has no rule (application and network load balancers are priced)"
+        )
     if not flag(inputs, "internal"):
         subnets = inputs.get("subnets") or inputs.get("subnetMappings") or []
         if not isinstance(subnets, list) or not subnets:
@@ -60,7 +133,7 @@ def price(alb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
                 ctx.price("vpc.public_ipv4"),
             )
         )
-    if ctx.is_first(alb, *TYPES):
+    if ctx.is_first(lb, *TYPES):
         lines.extend(
             tiered_lines(
                 ctx,

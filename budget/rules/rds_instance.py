@@ -62,6 +62,7 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             ctx.hours,
             ctx.price(f"rds.postgres.{klass}.{az}"),
             "discount.rds.ri_1yr_no_upfront",
+            resource=db,
         )
     ]
     storage_raw = inputs.get("allocatedStorage") or (

@@ -37,8 +37,49 @@ class AlarmSpec:
     description: str = ""
 
 
-def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
-    """Every alarm the configuration defines at every level (filtered by :func:`alarms_for_level`)."""
+def _nlb_specs(args: MonitoringArgs) -> list[AlarmSpec]:
+    """Behind an NLB: no HTTP codes, response times or rejected connections exist (TCP), so the ALB's four
+    load-balancer alarms are replaced by one per target group that fires when it has no healthy target
+    (the cause of an ALB's own 5xx). The unhealthy-target alarms use the NLB namespace."""
+    specs = []
+    for tier, suffix in args.target_group_arn_suffixes.items():
+        dims = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": suffix}
+        specs += [
+            AlarmSpec(
+                f"{tier}-no-healthy-targets",
+                "basic",
+                "AWS/NetworkELB",
+                "HealthyHostCount",
+                dims,
+                "LessThanThreshold",
+                1,
+                statistic="Minimum",
+                period=60,
+                evaluation_periods=3,
+                treat_missing_data="breaching",
+                description=f"no healthy {tier} target: the NLB has nowhere to send connections",
+            ),
+            AlarmSpec(
+                f"{tier}-unhealthy-targets",
+                "enhanced",
+                "AWS/NetworkELB",
+                "UnHealthyHostCount",
+                dims,
+                "GreaterThanThreshold",
+                0,
+                statistic="Maximum",
+                period=60,
+                evaluation_periods=3,
+                description=f"{tier} targets failing /healthz",
+            ),
+        ]
+    return specs
+
+
+def _lb_specs(args: MonitoringArgs) -> list[AlarmSpec]:
+    """The load balancer's own alarms (ALB: 5xx, latency, unhealthy targets, rejected connections)."""
+    if args.load_balancer_type == "network":
+        return _nlb_specs(args)
     alb = {"LoadBalancer": args.alb_arn_suffix}
     specs = [
         AlarmSpec(
@@ -62,28 +103,6 @@ def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
             50,
             statistic="Sum",
             description="servers returned 5xx",
-        ),
-        AlarmSpec(
-            "database-cpu",
-            "basic",
-            "AWS/RDS",
-            "CPUUtilization",
-            {"DBInstanceIdentifier": args.database_id},
-            "GreaterThanThreshold",
-            80,
-            evaluation_periods=3,
-            description="database CPU above 80%",
-        ),
-        AlarmSpec(
-            "database-free-storage",
-            "basic",
-            "AWS/RDS",
-            "FreeStorageSpace",
-            {"DBInstanceIdentifier": args.database_id},
-            "LessThanThreshold",
-            args.database_allocated_gb * 1024**3 * 0.1,
-            statistic="Minimum",
-            description="less than 10% of the allocated storage free",
         ),
         AlarmSpec(
             "alb-latency",
@@ -115,6 +134,49 @@ def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
                 description=f"{tier} targets failing /healthz",
             )
         )
+    specs.append(
+        AlarmSpec(
+            "alb-rejected-connections",
+            "production",
+            "AWS/ApplicationELB",
+            "RejectedConnectionCount",
+            alb,
+            "GreaterThanThreshold",
+            0,
+            statistic="Sum",
+            description="ALB at its connection limit",
+        )
+    )
+    return specs
+
+
+def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
+    """Every alarm the configuration defines at every level (filtered by :func:`alarms_for_level`)."""
+    specs = [
+        *_lb_specs(args),
+        AlarmSpec(
+            "database-cpu",
+            "basic",
+            "AWS/RDS",
+            "CPUUtilization",
+            {"DBInstanceIdentifier": args.database_id},
+            "GreaterThanThreshold",
+            80,
+            evaluation_periods=3,
+            description="database CPU above 80%",
+        ),
+        AlarmSpec(
+            "database-free-storage",
+            "basic",
+            "AWS/RDS",
+            "FreeStorageSpace",
+            {"DBInstanceIdentifier": args.database_id},
+            "LessThanThreshold",
+            args.database_allocated_gb * 1024**3 * 0.1,
+            statistic="Minimum",
+            description="less than 10% of the allocated storage free",
+        ),
+    ]
     for tier, asg in args.asg_names.items():
         specs.append(
             AlarmSpec(
@@ -169,17 +231,6 @@ def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
             ),
         ]
     specs += [
-        AlarmSpec(
-            "alb-rejected-connections",
-            "production",
-            "AWS/ApplicationELB",
-            "RejectedConnectionCount",
-            alb,
-            "GreaterThanThreshold",
-            0,
-            statistic="Sum",
-            description="ALB at its connection limit",
-        ),
         AlarmSpec(
             "database-read-latency",
             "production",

@@ -31,4 +31,6 @@ class MonitoringArgs:
     replica_id: pulumi.Input[str] | None
     cache_member_ids: list[str]
     distribution_id: pulumi.Input[str] | None = None
+    #: ``network``: the load balancer is an NLB (``alb_arn_suffix`` is then its ``net/...`` suffix).
+    load_balancer_type: Literal["application", "network"] = "application"
     tags: dict[str, str] = field(default_factory=dict)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pulumi
 
@@ -40,31 +41,28 @@ def dashboard_body(args: MonitoringArgs) -> pulumi.Output[str]:
             }
 
         asgs: dict = v["asgs"]  # type: ignore[assignment]
+        if args.load_balancer_type == "network":
+            # An NLB sees TCP flows, not HTTP requests: no request count, response time or status codes.
+            nlb = ["AWS/NetworkELB"]
+            traffic = [
+                widget("New flows", [[*nlb, "NewFlowCount", "LoadBalancer", alb]], 0, 0, "Sum"),
+                widget("Processed bytes", [[*nlb, "ProcessedBytes", "LoadBalancer", alb]], 12, 0, "Sum"),
+                widget(
+                    "TCP resets",
+                    [
+                        [*nlb, "TCP_ELB_Reset_Count", "LoadBalancer", alb],
+                        [*nlb, "TCP_Target_Reset_Count", "LoadBalancer", alb],
+                    ],
+                    0,
+                    6,
+                    "Sum",
+                ),
+                widget("Active flows", [[*nlb, "ActiveFlowCount", "LoadBalancer", alb]], 12, 6),
+            ]
+        else:
+            traffic = _alb_widgets(widget, alb)
         widgets = [
-            widget("Requests", [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", alb]], 0, 0, "Sum"),
-            widget(
-                "Target response time p95",
-                [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", alb, {"stat": "p95"}]],
-                12,
-                0,
-            ),
-            widget(
-                "5xx",
-                [
-                    ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", alb],
-                    ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", alb],
-                ],
-                0,
-                6,
-                "Sum",
-            ),
-            widget(
-                "Active connections",
-                [["AWS/ApplicationELB", "ActiveConnectionCount", "LoadBalancer", alb]],
-                12,
-                6,
-                "Sum",
-            ),
+            *traffic,
             widget(
                 "Server CPU",
                 [["AWS/EC2", "CPUUtilization", "AutoScalingGroupName", n] for n in asgs.values()],
@@ -117,3 +115,33 @@ def dashboard_body(args: MonitoringArgs) -> pulumi.Output[str]:
     return pulumi.Output.all(
         alb=args.alb_arn_suffix, asgs=dict(args.asg_names), db=args.database_id, cdn=args.distribution_id
     ).apply(build)
+
+
+def _alb_widgets(widget: Callable[..., dict[str, object]], alb: object) -> list[dict[str, object]]:
+    """Requests, p95 response time, 5xx and active connections at the ALB."""
+    return [
+        widget("Requests", [["AWS/ApplicationELB", "RequestCount", "LoadBalancer", alb]], 0, 0, "Sum"),
+        widget(
+            "Target response time p95",
+            [["AWS/ApplicationELB", "TargetResponseTime", "LoadBalancer", alb, {"stat": "p95"}]],
+            12,
+            0,
+        ),
+        widget(
+            "5xx",
+            [
+                ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "LoadBalancer", alb],
+                ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", "LoadBalancer", alb],
+            ],
+            0,
+            6,
+            "Sum",
+        ),
+        widget(
+            "Active connections",
+            [["AWS/ApplicationELB", "ActiveConnectionCount", "LoadBalancer", alb]],
+            12,
+            6,
+            "Sum",
+        ),
+    ]

@@ -1,11 +1,11 @@
 """The security baseline as code: checks over the recorded resources of a mocked run.
 
 One function per concern (encryption at rest, public ingress, IMDSv2, private data stores, TLS in transit,
-backups, secrets, least privilege, tags), listed in :data:`CHECKS`; each returns one readable line per
-breach, naming the resource. ``violations(resources)`` runs them all (empty list: the baseline holds). The
-tests run it on every phase and on deliberately broken records, so each check is shown to be able to fail;
-the policy pack (``policy/``) enforces each concern as one named CrossGuard policy through the same
-functions, so the baseline has one definition.
+the CloudFront web ACL, backups, secrets, least privilege, tags), listed in :data:`CHECKS`; each returns one
+readable line per breach, naming the resource. ``violations(resources)`` runs them all (empty list: the
+baseline holds). The tests run it on every phase and on deliberately broken records, so each check is shown
+to be able to fail; the policy pack (``policy/``) enforces each concern as one named CrossGuard policy
+through the same functions, so the baseline has one definition.
 """
 
 from __future__ import annotations
@@ -21,12 +21,21 @@ from components.tagging import REQUIRED_TAG_KEYS
 
 WORLD = ("0.0.0.0/0", "::/0")
 ALB_PUBLIC_PORTS = (80, 443)
+#: An NLB cannot route by path: a split layout's realtime tier has its own listener (TCP 8080, TLS 8443).
+NLB_REALTIME_PORTS = (8080, 8443)
+#: CloudFront-scoped AWS WAF web ACLs can only be created in us-east-1.
+CLOUDFRONT_WAF_REGION = "us-east-1"
 #: Pulumi's marker for a secret value in deserialized inputs.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 #: AWS resource types without a ``tags`` input (tests/infra checks this list against the provider SDK).
 UNTAGGABLE_TYPES = frozenset(
     {
+        # A provider configuration, not a cloud resource: it has ``default_tags``, no ``tags``.
+        "pulumi:providers:aws",
+        # The CloudFront flat-rate plan subscription has no tags input; its cost is tagged by the
+        # distribution and web ACL it covers.
+        "aws:pricingplanmanager/subscription:Subscription",
         "aws:ec2/route:Route",
         "aws:ec2/routeTableAssociation:RouteTableAssociation",
         "aws:iam/rolePolicy:RolePolicy",
@@ -108,6 +117,54 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+
+
+def _template_groups(lt: RecordedResource) -> list[str]:
+    """The security groups a launch template puts its instances in (top level, or on its interfaces)."""
+    groups = list(lt.inputs.get("vpcSecurityGroupIds") or [])
+    for interface in lt.inputs.get("networkInterfaces") or []:
+        groups += interface.get("securityGroups") or []
+    return groups
+
+
+def _assigns_public_ip(lt: RecordedResource) -> bool:
+    """Whether each instance gets a public IPv4 (``private_egress: public``)."""
+    interfaces = lt.inputs.get("networkInterfaces") or []
+    return any(str(i.get("associatePublicIpAddress")).lower() == "true" for i in interfaces)
+
+
+def _template_of(asg: RecordedResource, res: list[RecordedResource]) -> RecordedResource | None:
+    """The launch template an auto-scaling group launches (directly or through its mixed policy)."""
+    mixed = (asg.inputs.get("mixedInstancesPolicy") or {}).get("launchTemplate") or {}
+    spec = asg.inputs.get("launchTemplate") or mixed.get("launchTemplateSpecification") or {}
+    ref = spec.get("id") or spec.get("launchTemplateId")
+    return next((lt for lt in _of(res, LAUNCH_TEMPLATE) if lt.id == ref), None)
+
+
+def _listeners_of(res: list[RecordedResource], lb: RecordedResource) -> list[RecordedResource]:
+    """The listeners attached to a load balancer (by its ARN, which the mocks also return as its id)."""
+    arns = {lb.id, lb.state.get("arn")}
+    return [li for li in _of(res, "aws:lb/listener:Listener") if li.inputs.get("loadBalancerArn") in arns]
+
+
+def _is_network(lb: RecordedResource) -> bool:
+    return lb.inputs.get("loadBalancerType") == "network"
+
+
+def _nlb_world_ports(res: list[RecordedResource]) -> dict[str, set[int]]:
+    """Per load balancer security group: the NLB realtime listener ports it may open to the world."""
+    ports: dict[str, set[int]] = {}
+    for lb in _of(res, LOAD_BALANCER):
+        if not _is_network(lb):
+            continue
+        listening = {_port(li.inputs.get("port")) for li in _listeners_of(res, lb)}
+        for sg in lb.inputs.get("securityGroups", []):
+            ports.setdefault(sg, set()).update(p for p in listening if p in NLB_REALTIME_PORTS)
+    return ports
+
+
 def _public_subnets(resources: list[RecordedResource]) -> set[str]:
     """Subnets whose route table sends traffic to an internet gateway, or that assign public IPs."""
     igws = {r.id for r in _of(resources, "aws:ec2/internetGateway:InternetGateway")}
@@ -129,15 +186,9 @@ def _public_subnets(resources: list[RecordedResource]) -> set[str]:
 
 
 def _security_groups(res: list[RecordedResource]) -> tuple[set[str], set[str], set[str]]:
-    """The load balancer's, the app servers' and the data stores' security groups (by id)."""
-    alb_sgs = {
-        sg for r in _of(res, "aws:lb/loadBalancer:LoadBalancer") for sg in r.inputs.get("securityGroups", [])
-    }
-    app_sgs = {
-        sg
-        for r in _of(res, "aws:ec2/launchTemplate:LaunchTemplate")
-        for sg in r.inputs.get("vpcSecurityGroupIds", [])
-    }
+    """The load balancers', the app servers' and the data stores' security groups (by id)."""
+    alb_sgs = {sg for r in _of(res, LOAD_BALANCER) for sg in r.inputs.get("securityGroups", [])}
+    app_sgs = {sg for r in _of(res, LAUNCH_TEMPLATE) for sg in _template_groups(r)}
     data_sgs = {
         sg for r in _of(res, "aws:rds/instance:Instance") for sg in r.inputs.get("vpcSecurityGroupIds", [])
     } | {
@@ -193,7 +244,7 @@ def encryption_at_rest(res: list[RecordedResource]) -> list[str]:
     for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
         if rg.inputs.get("atRestEncryptionEnabled") is not True:
             out.append(f"{rg.name}: at_rest_encryption_enabled must be true")
-    for lt in _of(res, "aws:ec2/launchTemplate:LaunchTemplate"):
+    for lt in _of(res, LAUNCH_TEMPLATE):
         mappings = lt.inputs.get("blockDeviceMappings") or []
         if not mappings:
             out.append(f"{lt.name}: the root volume must be declared (and encrypted)")
@@ -213,10 +264,13 @@ def encryption_at_rest(res: list[RecordedResource]) -> list[str]:
 
 
 def no_public_ingress(res: list[RecordedResource]) -> list[str]:
-    """Only the load balancer admits the internet, on tcp 80/443, and drops invalid headers; app servers
-    admit only the load balancer and sit in private subnets; the default security group is closed."""
+    """Only the load balancer admits the internet, on tcp 80/443 (an NLB also on its realtime listener
+    port), and an ALB drops invalid headers; app servers admit only the load balancer and sit in private
+    subnets, unless ``private_egress: public`` gives each a public IPv4 in groups that admit only the load
+    balancer; the default security group is closed."""
     out: list[str] = []
     alb_sgs, app_sgs, _ = _security_groups(res)
+    realtime_ports = _nlb_world_ports(res)
     closed = {
         r.inputs.get("vpcId")
         for r in _of(res, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
@@ -231,8 +285,15 @@ def no_public_ingress(res: list[RecordedResource]) -> list[str]:
         if cidr in WORLD:
             if group not in alb_sgs:
                 out.append(f"{name}: {cidr} ingress on {group}, which is not the ALB security group")
-            elif str(rule.get("ipProtocol")) != "tcp" or lo != hi or lo not in ALB_PUBLIC_PORTS:
-                out.append(f"{name}: {cidr} ingress on the ALB must be tcp 80 or 443 only (got {lo}-{hi})")
+            elif (
+                str(rule.get("ipProtocol")) != "tcp"
+                or lo != hi
+                or lo not in (*ALB_PUBLIC_PORTS, *realtime_ports.get(group, ()))
+            ):
+                out.append(
+                    f"{name}: {cidr} ingress on the ALB must be tcp 80 or 443 only, or an NLB's realtime"
+                    f" listener port ({'/'.join(map(str, NLB_REALTIME_PORTS))}) (got {lo}-{hi})"
+                )
         if group in app_sgs and group not in alb_sgs:
             source = rule.get("referencedSecurityGroupId")
             if source not in alb_sgs:
@@ -240,18 +301,48 @@ def no_public_ingress(res: list[RecordedResource]) -> list[str]:
     public = _public_subnets(res)
     for asg in _of(res, "aws:autoscaling/group:Group"):
         exposed = sorted(set(asg.inputs.get("vpcZoneIdentifiers", [])) & public)
-        if exposed:
-            out.append(f"{asg.name}: servers placed in public subnets {exposed}")
-    for alb in _of(res, "aws:lb/loadBalancer:LoadBalancer"):
-        if alb.inputs.get("dropInvalidHeaderFields") is not True:
+        template = _template_of(asg, res)
+        # Only ``private_egress: public`` puts servers there: each with its own public IPv4, which
+        # _public_server_checks holds to the load balancer's security group alone.
+        if exposed and (template is None or not _assigns_public_ip(template)):
+            out.append(
+                f"{asg.name}: servers placed in public subnets {exposed} without the public egress layout"
+                " (a public IPv4 per server behind the load balancer's security group)"
+            )
+    out += _public_server_checks(res)
+    for alb in _of(res, LOAD_BALANCER):
+        if not _is_network(alb) and alb.inputs.get("dropInvalidHeaderFields") is not True:
             out.append(f"{alb.name}: drop_invalid_header_fields must be true")
+    return out
+
+
+def _public_server_checks(res: list[RecordedResource]) -> list[str]:
+    """Servers with a public IPv4: in named security groups that admit nothing but the load balancer.
+
+    (Every app security group must admit only the load balancer's group: :func:`no_public_ingress`. Here:
+    a public server must not share a group that admits the internet, such as the load balancer's own.)
+    """
+    out: list[str] = []
+    world = {
+        group
+        for _, group, rule in _ingress_rules(res)
+        if (rule.get("cidrIpv4") or rule.get("cidrIpv6")) in WORLD
+    }
+    for lt in _of(res, LAUNCH_TEMPLATE):
+        if not _assigns_public_ip(lt):
+            continue
+        groups = _template_groups(lt)
+        if not groups:
+            out.append(f"{lt.name}: servers with a public IPv4 must name their security groups")
+        for group in sorted(set(groups) & world):
+            out.append(f"{lt.name}: servers with a public IPv4 are in {group}, which admits the internet")
     return out
 
 
 def imdsv2(res: list[RecordedResource]) -> list[str]:
     """Instances require IMDSv2 tokens, with a hop limit that keeps containers from their credentials."""
     out: list[str] = []
-    for lt in _of(res, "aws:ec2/launchTemplate:LaunchTemplate"):
+    for lt in _of(res, LAUNCH_TEMPLATE):
         meta = lt.inputs.get("metadataOptions") or {}
         if meta.get("httpTokens") != "required":
             out.append(f"{lt.name}: IMDSv2 must be required (metadata_options.http_tokens)")
@@ -350,7 +441,8 @@ def private_data_stores(res: list[RecordedResource]) -> list[str]:
 
 def tls_in_transit(res: list[RecordedResource]) -> list[str]:
     """Redis speaks TLS; viewers reach CloudFront over HTTPS; with HTTPS on the load balancer, HTTP
-    only redirects."""
+    only redirects, and an NLB with TLS has no plain TCP listener; CloudFront reaches a load balancer
+    that has TLS over HTTPS, and its viewers of the ``/ws`` behavior use HTTPS only."""
     out: list[str] = []
     for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
         if rg.inputs.get("transitEncryptionEnabled") is not True:
@@ -361,6 +453,15 @@ def tls_in_transit(res: list[RecordedResource]) -> list[str]:
             actions = li.inputs.get("defaultActions") or []
             if li.inputs.get("protocol") == "HTTP" and [a.get("type") for a in actions] != ["redirect"]:
                 out.append(f"{li.name}: with HTTPS configured, plain HTTP must redirect to HTTPS")
+    lbs = _of(res, LOAD_BALANCER)
+    for nlb in filter(_is_network, lbs):
+        # An NLB cannot redirect: with TLS, a plain TCP listener would serve the same tiers unencrypted.
+        own = _listeners_of(res, nlb)
+        if any(li.inputs.get("protocol") == "TLS" for li in own):
+            for li in own:
+                if li.inputs.get("protocol") != "TLS":
+                    out.append(f"{li.name}: with TLS configured, the NLB must not also listen in plain TCP")
+    out += _cdn_origin_checks(res, lbs, listeners)
     for d in _of(res, "aws:cloudfront/distribution:Distribution"):
         behaviors = [
             d.inputs.get("defaultCacheBehavior") or {},
@@ -369,6 +470,61 @@ def tls_in_transit(res: list[RecordedResource]) -> list[str]:
         for b in behaviors:
             if b.get("viewerProtocolPolicy") not in ("redirect-to-https", "https-only"):
                 out.append(f"{d.name}: viewers must use HTTPS (got {b.get('viewerProtocolPolicy')})")
+    return out
+
+
+def _cdn_origin_checks(
+    res: list[RecordedResource], lbs: list[RecordedResource], listeners: list[RecordedResource]
+) -> list[str]:
+    """Load balancer origins (``/ws`` through CloudFront): HTTPS from viewers, and to a load balancer that
+    has TLS."""
+    out: list[str] = []
+    lb_names = {lb.state.get("dnsName") for lb in lbs} - {None}
+    lb_has_tls = any(li.inputs.get("protocol") in ("HTTPS", "TLS") for li in listeners)
+    for d in _of(res, "aws:cloudfront/distribution:Distribution"):
+        custom = {
+            o.get("originId"): o
+            for o in d.inputs.get("origins") or []
+            if o.get("customOriginConfig") is not None
+        }
+        for b in d.inputs.get("orderedCacheBehaviors") or []:
+            if b.get("targetOriginId") in custom and b.get("viewerProtocolPolicy") != "https-only":
+                out.append(
+                    f"{d.name}: behavior {b.get('pathPattern')} to the load balancer must be https-only"
+                    f" (got {b.get('viewerProtocolPolicy')})"
+                )
+        for origin in custom.values():
+            policy = (origin.get("customOriginConfig") or {}).get("originProtocolPolicy")
+            if origin.get("domainName") in lb_names and lb_has_tls and policy != "https-only":
+                out.append(
+                    f"{d.name}: origin {origin.get('originId')} reaches a load balancer that has TLS over"
+                    f" {policy}; it must be https-only"
+                )
+    return out
+
+
+def cloudfront_web_acl(res: list[RecordedResource]) -> list[str]:
+    """A CloudFront web ACL lives in us-east-1 (the only region AWS WAF takes it in), and a distribution
+    on a flat-rate plan is protected by the web ACL that plan covers."""
+    out: list[str] = []
+    wafs = {w.state.get("arn"): w for w in _of(res, "aws:wafv2/webAcl:WebAcl")}
+    for w in wafs.values():
+        if w.inputs.get("scope") == "CLOUDFRONT" and w.region != CLOUDFRONT_WAF_REGION:
+            out.append(
+                f"{w.name}: a CLOUDFRONT web ACL must be created in {CLOUDFRONT_WAF_REGION} (got {w.region})"
+            )
+    for d in _of(res, "aws:cloudfront/distribution:Distribution"):
+        arns = {d.state.get("arn"), d.id}
+        for sub in _of(res, "aws:pricingplanmanager/subscription:Subscription"):
+            covered = set(sub.inputs.get("resourceArns") or [])
+            if not covered & arns:
+                continue
+            acls = sorted(str(a) for a in covered if a in wafs)
+            if d.inputs.get("webAclId") not in acls:
+                out.append(
+                    f"{d.name}: protected by {d.inputs.get('webAclId')}, not the web ACL its flat-rate plan"
+                    f" {sub.name} covers ({acls})"
+                )
     return out
 
 
@@ -430,7 +586,7 @@ def no_plaintext_secrets(res: list[RecordedResource]) -> list[str]:
             for path, text in _strings(value, key):
                 if not allowed and any(g in text for g in generated):
                     out.append(f"{r.name}: {path} contains a generated secret value")
-    for lt in _of(res, "aws:ec2/launchTemplate:LaunchTemplate"):
+    for lt in _of(res, LAUNCH_TEMPLATE):
         raw = lt.inputs.get("userData")
         if not isinstance(raw, str):
             continue
@@ -476,6 +632,7 @@ CHECKS: dict[str, Check] = {
     "imdsv2": imdsv2,
     "private-data-stores": private_data_stores,
     "tls-in-transit": tls_in_transit,
+    "cloudfront-web-acl": cloudfront_web_acl,
     "backups": backups,
     "no-plaintext-secrets": no_plaintext_secrets,
     "least-privilege": least_privilege,

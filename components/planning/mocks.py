@@ -37,6 +37,8 @@ class RecordedResource:
     custom: bool = True
     #: Inputs plus what the mock answered (ids, ARNs, endpoints, generated passwords).
     state: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The region of the provider that manages it (the stack's, or an explicit provider's such as us-east-1).
+    region: str = ""
 
 
 def _short(text: str, n: int = 8) -> str:
@@ -51,12 +53,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self.region = region
         self.records: list[RecordedResource] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        #: Explicit providers by id (the last part of a provider reference ``urn::id``) -> their region.
+        self.provider_regions: dict[str, str] = {}
         self._lock = threading.Lock()
 
     # -- resources ---------------------------------------------------------------------------------
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         typ, name, inputs = args.typ, args.name, dict(args.inputs)
-        rid, extra = self._state(typ, name, inputs)
+        region = self._region_of(args.provider)
+        rid, extra = self._state(typ, name, inputs, region)
+        if typ.startswith("pulumi:providers:"):
+            region = str(inputs.get("region") or self.region)  # the region it manages resources in
+            with self._lock:
+                self.provider_regions[rid] = region
         record = RecordedResource(
             type=typ,
             name=name,
@@ -66,16 +75,28 @@ class RecordingMocks(pulumi.runtime.Mocks):
             urn=f"urn:pulumi:{self.stack}::{PROJECT}::{typ}::{name}",
             custom=bool(args.custom),
             state={**inputs, **extra},
+            region=region,
         )
         with self._lock:
             self.records.append(record)
         return rid, {**inputs, **extra}
 
-    def _arn(self, service: str, resource: str, *, region: bool = True) -> str:
-        return f"arn:aws:{service}:{self.region if region else ''}:{MOCK_ACCOUNT}:{resource}"
+    def _region_of(self, provider: str | None) -> str:
+        """The region of the provider a resource names (``urn::id``), else the stack's."""
+        if not provider:
+            return self.region
+        with self._lock:
+            return self.provider_regions.get(provider.rsplit("::", 1)[-1], self.region)
 
-    def _state(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _arn(self, service: str, resource: str, *, region: bool | str = True) -> str:
+        where = region if isinstance(region, str) else (self.region if region else "")
+        return f"arn:aws:{service}:{where}:{MOCK_ACCOUNT}:{resource}"
+
+    def _state(
+        self, typ: str, name: str, inputs: dict[str, Any], region: str | None = None
+    ) -> tuple[str, dict[str, Any]]:
         """The id and the output properties a real create would add to the inputs."""
+        region = region or self.region
         h = _short(f"{typ}/{name}")
         physical = inputs.get("name") or f"{name}-{h[:7]}"
         module, _, kind = typ.partition(":")[2].partition("/")
@@ -105,8 +126,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 rid = f"lt-{h}"
                 state["latestVersion"] = 1
             case "aws:lb/loadBalancer:LoadBalancer":
-                state["arnSuffix"] = f"app/{physical}/{h}"
-                state["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/app/{physical}/{h}")
+                lb_kind = "net" if inputs.get("loadBalancerType") == "network" else "app"
+                state["arnSuffix"] = f"{lb_kind}/{physical}/{h}"
+                state["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/{lb_kind}/{physical}/{h}")
                 state["dnsName"] = f"{physical}-{h}.{self.region}.elb.amazonaws.com"
                 state["zoneId"] = "Z0000000MOCK"
                 rid = state["arn"]
@@ -170,6 +192,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 rid = f"{h}-0000-4000-8000-{h}{h[:4]}"
                 state["keyId"] = rid
                 state["arn"] = self._arn("kms", f"key/{rid}")
+            case "pulumi:providers:aws":
+                # A provider has no ARN; its id is what resources name in their provider reference.
+                rid = f"{name}-provider-{h}"
+                return rid, {}
+            case "aws:wafv2/webAcl:WebAcl":
+                rid = f"{h}-{h[:4]}-4{h[4:7]}-8{h[:3]}-{h}{h[:4]}"
+                scope = "global" if inputs.get("scope") == "CLOUDFRONT" else "regional"
+                state["arn"] = self._arn("wafv2", f"{scope}/webacl/{physical}/{rid}", region=region)
+                state["capacity"] = 0
+                state["lockToken"] = f"lock-{h}"
+            case "aws:pricingplanmanager/subscription:Subscription":
+                rid = f"sub-{h}"
+                state["arn"] = self._arn("pricingplanmanager", f"subscription/{rid}", region=False)
+                state["status"] = "ACTIVE"
             case "random:index/randomPassword:RandomPassword":
                 # Deterministic, obviously fake, long enough to be found by the no-secret checks.
                 state["result"] = f"MockSecret{_short(name, 16)}{h}"
@@ -177,7 +213,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 rid = "none"
         state.setdefault("name", physical)
         if "arn" not in state and module:
-            state["arn"] = self._arn(module, f"{kind}/{physical}")
+            state["arn"] = self._arn(module, f"{kind}/{physical}", region=region)
         state.setdefault("tagsAll", inputs.get("tags") or {})
         return rid, state
 

@@ -177,3 +177,91 @@ def test_details_lists_every_cost_line(capsys):
     code, out, _ = _run(capsys, "--stack", "phase1", "--details", "--no-what-ifs")
     assert code == 1
     assert "every cost line" in out and "Root volume (gp3, 20 GB per instance)" in out
+
+
+def _lean_stack_file(tmp_path: Path) -> Path:
+    """Phase 1 with the lean options: one app group of t4g.small in public subnets, small data stores,
+    everything always-on reserved for a year."""
+    document = yaml.safe_load((ROOT / "Pulumi.phase1.yaml").read_text(encoding="utf-8"))
+    config = document["config"]
+    config["stars:network"]["private_egress"] = "public"
+    config.pop("stars:api")
+    app = config.pop("stars:realtime")
+    app.update(
+        instance_type="t4g.small", min_size=2, desired_capacity=2, max_size=3, commitment="reserved_1yr"
+    )
+    config["stars:app"] = app
+    config["stars:database"].update(
+        instance_class="db.t4g.micro",
+        allocated_storage_gb=20,
+        max_allocated_storage_gb=100,
+        commitment="reserved_1yr",
+    )
+    config["stars:cache"].update(node_type="cache.t3.micro", commitment="reserved_1yr")
+    path = tmp_path / "Pulumi.phase1.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+def test_stack_file_with_the_lean_options(tmp_path, capsys):
+    """stars:app + public egress + commitments + small types: everything priced, each option visible."""
+    path = _lean_stack_file(tmp_path)
+    code, out, _ = _run(capsys, "--stack", "phase1", "--stack-file", str(path), "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["unpriced"] == []  # priced (and still over the limit)
+    lines = {(r["name"], line["name"]): line for r in doc["resources"] for line in r["lines"]}
+    # 2 x 730 h x 0.02184 (af-south-1 t4g.small, ESTIMATE) x (1 - 0.373) = 19.99
+    assert (
+        lines["app-asg", "Instance usage (Linux, reserved 1 yr no upfront, t4g.small)"]["monthly_usd"]
+        == 19.99
+    )
+    # the third instance (max 3) on demand: 730 x 0.02184 = 15.94
+    assert lines["app-asg", "Instance usage (Linux, on-demand, t4g.small)"]["monthly_usd"] == 15.94
+    # public IPv4 per instance at max: 3 x 730 x 0.005 = 10.95
+    assert lines["app-asg", "Public IPv4 address per instance"]["monthly_usd"] == 10.95
+    # 730 x 0.0208 (db.t4g.micro, 0.016 x 1.30) x (1 - 0.296) = 10.69
+    db = "Database instance (primary, db.t4g.micro, Single-AZ), reserved 1 yr no upfront"
+    assert lines["database-primary", db]["monthly_usd"] == 10.69
+    # 730 x 0.021 (cache.t3.micro) x (1 - 0.317) = 10.47
+    cache = "Cache nodes (1 x cache.t3.micro, Redis OSS), reserved 1 yr no upfront"
+    assert lines["cache-redis", cache]["monthly_usd"] == 10.47
+    types = {r["type"] for r in doc["resources"]}
+    assert not types & {"aws:ec2/natGateway:NatGateway", "aws:ec2/eip:Eip", "aws:ec2/vpcEndpoint:VpcEndpoint"}
+    assert {t["tier"] for t in doc["tiers"]} >= {"app", "network"} and "api" not in {
+        t["tier"] for t in doc["tiers"]
+    }
+    # af-south-1 offers no cache.t4g: the Graviton what-if cannot price the cache and says so
+    graviton = next(w for w in doc["what_ifs"] if w["key"] == "graviton")
+    assert not graviton["computable"] and "cache.t4g.micro" in graviton["reason"]
+    plan = json.loads(_run(capsys, "--stack", "phase1", "--format", "json", "--no-what-ifs")[1])
+    assert doc["total_usd"] < plan["total_usd"]
+
+
+def test_lean_options_priced_the_same_from_a_preview_document(tmp_path, capsys):
+    """The purchase tags and the public IPv4 travel in the resources' inputs, so a preview prices them too."""
+    cfg = load_stack_file(_lean_stack_file(tmp_path))
+    planned = plan_offline(cfg)
+    steps = [
+        {
+            "op": "same",
+            "newState": {
+                "urn": r.urn,
+                "type": r.type,
+                "id": r.id or "",
+                "custom": r.custom,
+                "inputs": dict(r.inputs),
+            },
+        }
+        for r in planned
+    ]
+    preview = tmp_path / "preview.json"
+    preview.write_text(json.dumps({"steps": steps}), encoding="utf-8")
+    stack = str(tmp_path / "Pulumi.phase1.yaml")
+    args = ("--stack", "phase1", "--stack-file", stack, "--format", "json", "--no-what-ifs")
+    from_preview = json.loads(_run(capsys, *args, "--preview-json", str(preview))[1])
+    from_mocks = json.loads(_run(capsys, *args)[1])
+    assert from_preview["unpriced"] == [] and from_preview["totals"] == from_mocks["totals"]
+    reserved = [
+        line["name"] for r in from_preview["resources"] for line in r["lines"] if "reserved" in line["name"]
+    ]
+    assert len(reserved) == 3  # the app group's minimum, the database, the cache

@@ -7,6 +7,7 @@ what a hostile preview describes must fail closed (an ``Unpriced`` entry), never
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -23,7 +24,7 @@ from budget.model import PricedResource
 from budget.preview import PreviewError, parse_preview
 from budget.report.model import CostReport, ReportError
 from budget.rules import FREE, RULES
-from components.config import ConfigError, parse_stack_config, read_stack_file
+from components.config import UNAVAILABLE_IN_REGION, ConfigError, parse_stack_config, read_stack_file
 
 GOLDEN = Path(__file__).parent / "golden"
 #: Examples per property in CI; ``STARS_FUZZ_EXAMPLES=5000`` for a long run.
@@ -64,6 +65,13 @@ INPUT_KEYS = (
     "tags",
     "engine",
     "replicateSourceDb",
+    "loadBalancerArn",
+    "protocol",
+    "planFamily",
+    "planTier",
+    "usageLevel",
+    "resourceArns",
+    "scope",
 )
 rule_inputs = st.dictionaries(st.sampled_from(INPUT_KEYS), json_values, max_size=8)
 types = st.sampled_from(sorted(RULES) + sorted(FREE)) | st.text(max_size=30)
@@ -191,3 +199,60 @@ def test_a_report_with_one_bad_value_is_read_or_refused(document: Any) -> None:
         CostReport.from_json(document)
     except ReportError:
         return
+
+
+PHASE1 = read_stack_file(Path(__file__).resolve().parents[2] / "Pulumi.phase1.yaml")
+SERVER_BLOCKS = ("stars:api", "stars:realtime", "stars:app")
+#: Values the lean options parse: layouts, egress modes, commitments, types and regions.
+FIELD_VALUES = {
+    ("stars:network", "private_egress"): st.sampled_from(["nat", "endpoints", "none", "public", "ipv6", ""]),
+    ("stars:database", "commitment"): st.sampled_from(["none", "reserved_1yr", "reserved_3yr", None, 1]),
+    ("stars:cache", "commitment"): st.sampled_from(["none", "reserved_1yr", "savings_plan"]),
+    ("stars:cache", "node_type"): st.sampled_from(
+        ["cache.t3.micro", "cache.t4g.micro", "cache.t4g.small", "x"]
+    ),
+    ("stars:database", "instance_class"): st.sampled_from(["db.t4g.micro", "db.t3.small", "db.m5.large"]),
+}
+SERVER_FIELDS = {
+    "instance_type": st.sampled_from(["t4g.small", "m7g.large", "c7g.large", "c6g.xlarge", "t3.nano"]),
+    "commitment": st.sampled_from(["none", "reserved_1yr", "RESERVED"]),
+    "min_size": st.integers(-1, 3),
+    "spot": st.sampled_from([{"enabled": True, "spot_percentage": 100}, {"enabled": False}]),
+}
+
+
+@st.composite
+def lean_stack_values(draw: st.DrawFn) -> dict[str, Any]:
+    """Phase 1's stack file with its server layout, egress, commitments, types and region redrawn."""
+    values = copy.deepcopy(PHASE1)
+    template = values["stars:realtime"]
+    for block in SERVER_BLOCKS:
+        values.pop(block, None)
+        if draw(st.booleans()):
+            group = dict(template)
+            for key, strategy in SERVER_FIELDS.items():
+                if draw(st.booleans()):
+                    group[key] = draw(strategy)
+            values[block] = group if draw(st.integers(0, 9)) else json.dumps(group)  # mapping or JSON text
+    for (block, key), strategy in FIELD_VALUES.items():
+        if draw(st.booleans()):
+            values[block] = {**values[block], key: draw(strategy)}
+    values["aws:region"] = draw(st.sampled_from(["af-south-1", "eu-west-1", "us-east-1"]))
+    return values
+
+
+@FUZZ
+@given(lean_stack_values())
+def test_lean_option_configs_are_valid_or_a_config_error(values: dict[str, Any]) -> None:
+    try:
+        cfg = parse_stack_config("fuzz", values)
+    except ConfigError as exc:
+        assert str(exc).startswith("invalid stack configuration:\n  ")
+        assert "stars:<stack>" not in str(exc)  # every line names its key
+        return
+    assert set(cfg.server_tiers) in ({"app"}, {"api", "realtime"})
+    unavailable = UNAVAILABLE_IN_REGION.get(cfg.region, {})
+    chosen = [t.instance_type for t in cfg.server_tiers.values()]
+    assert not {*chosen, cfg.database.instance_class, cfg.cache.node_type} & set(unavailable)
+    for tier in cfg.server_tiers.values():
+        assert tier.commitment == "none" or tier.always_on_demand > 0

@@ -13,7 +13,13 @@ from budget.estimator import estimate
 from budget.policy import judge, status_for
 from budget.preview import PreviewError, parse_preview, read_preview
 from budget.rules import FREE, RULES
-from components.config import CACHE_NODE_TYPES, EC2_INSTANCE_TYPES, RDS_INSTANCE_CLASSES, SUPPORTED_REGIONS
+from components.config import (
+    CACHE_NODE_TYPES,
+    EC2_INSTANCE_TYPES,
+    RDS_INSTANCE_CLASSES,
+    SUPPORTED_REGIONS,
+    UNAVAILABLE_IN_REGION,
+)
 
 DATA = Path(__file__).with_name("data")
 
@@ -40,6 +46,27 @@ DATA = Path(__file__).with_name("data")
             "CONFIRMED",
         ),
         ("us-east-1", "vpc.public_ipv4", 0.005, "CONFIRMED"),
+        # the types added for lean configurations
+        ("us-east-1", "ec2.instance.t4g.small", 0.0168, "CONFIRMED"),
+        ("us-east-1", "ec2.instance.m7g.large", 0.0816, "CONFIRMED"),
+        ("us-east-1", "ec2.instance.m6g.large", 0.077, "CONFIRMED"),
+        ("us-east-1", "ec2.instance.t4g.xlarge", 0.1344, "CONFIRMED-3P"),
+        ("eu-west-1", "ec2.instance.t3.micro", 0.0114, "CONFIRMED-3P"),
+        ("eu-west-1", "ec2.instance.t4g.small", 0.0184, "CONFIRMED-3P"),
+        ("eu-west-1", "ec2.instance.m6g.large", 0.086, "CONFIRMED-3P"),
+        ("af-south-1", "ec2.instance.t3.micro", 0.0136, "CONFIRMED-3P"),
+        ("af-south-1", "ec2.instance.t4g.small", 0.02184, "ESTIMATE"),  # 0.0168 x 1.30
+        ("af-south-1", "ec2.instance.m7g.large", 0.10608, "ESTIMATE"),  # 0.0816 x 1.30
+        ("af-south-1", "ec2.spot_discount.m7g", 0.88, "CONFIRMED-3P"),
+        ("us-east-1", "ec2.spot_discount.m7g", 0.64, "CONFIRMED-3P"),
+        ("us-east-1", "rds.postgres.db.t4g.micro.single_az", 0.016, "CONFIRMED-3P"),
+        ("us-east-1", "rds.postgres.db.t4g.small.multi_az", 0.064, "CONFIRMED-3P"),
+        ("af-south-1", "rds.postgres.db.t4g.micro.single_az", 0.0208, "ESTIMATE"),  # 0.016 x 1.30
+        ("us-east-1", "elasticache.redis.cache.t4g.micro", 0.016, "CONFIRMED-3P"),
+        ("eu-west-1", "elasticache.redis.cache.t4g.micro", 0.017, "CONFIRMED-3P"),
+        ("af-south-1", "elasticache.redis.cache.t3.micro", 0.021, "CONFIRMED-3P"),
+        ("af-south-1", "ec2.memory_gib.t4g.small", 2, "RECALLED"),
+        ("af-south-1", "ec2.burst.t4g.micro.baseline", 0.10, "RECALLED"),
     ],
 )
 def test_catalog_transcriptions(catalog, region, key, usd, status):
@@ -49,16 +76,48 @@ def test_catalog_transcriptions(catalog, region, key, usd, status):
     assert entry.source and entry.source_date
 
 
-def test_catalog_prices_every_type_the_config_allows_in_every_region(catalog):
+def test_catalog_prices_every_type_the_config_allows_in_every_region_that_offers_it(catalog):
     for region in SUPPORTED_REGIONS:
-        for itype in EC2_INSTANCE_TYPES:
+        allowed = (*EC2_INSTANCE_TYPES, *RDS_INSTANCE_CLASSES, *CACHE_NODE_TYPES)
+        offered = [t for t in allowed if t not in UNAVAILABLE_IN_REGION.get(region, {})]
+        for itype in (t for t in offered if t in EC2_INSTANCE_TYPES):
+            family = itype.split(".")[0]
             catalog.get(region, f"ec2.instance.{itype}")
-            catalog.get(region, f"ec2.spot_discount.{itype.split('.')[0]}")
-        for klass in RDS_INSTANCE_CLASSES:
+            catalog.get(region, f"ec2.spot_discount.{family}")
+            # what the capacity model and the CPU-credit line read
+            assert catalog.get(region, f"ec2.vcpus.{itype}").amount >= 2
+            assert catalog.get(region, f"ec2.memory_gib.{itype}").amount >= 1
+            if family in ("t3", "t4g"):
+                assert 0 < catalog.get(region, f"ec2.burst.{itype}.baseline").amount < 1
+                catalog.get(region, f"ec2.cpu_credit.{family}")
+        for klass in (t for t in offered if t in RDS_INSTANCE_CLASSES):
             for az in ("single_az", "multi_az"):
                 catalog.get(region, f"rds.postgres.{klass}.{az}")
-        for node in CACHE_NODE_TYPES:
+        for node in (t for t in offered if t in CACHE_NODE_TYPES):
             catalog.get(region, f"elasticache.redis.{node}")
+
+
+def test_unavailable_types_name_real_regions_and_allowed_types():
+    allowed = {*EC2_INSTANCE_TYPES, *RDS_INSTANCE_CLASSES, *CACHE_NODE_TYPES}
+    for region, types in UNAVAILABLE_IN_REGION.items():
+        assert region in SUPPORTED_REGIONS
+        for name, reason in types.items():
+            assert name in allowed and "(" in reason, name  # every entry says where the fact comes from
+
+
+@pytest.mark.parametrize("region", SUPPORTED_REGIONS)
+def test_catalog_ratios_within_a_family_hold_for_the_new_sizes(catalog, region):
+    """Sizes derived by a stated rule keep it: x2 per size step, Multi-AZ = 2 x Single-AZ."""
+
+    def get(key: str) -> float:
+        return catalog.get(region, key).amount
+
+    for small, large in (("t3.large", "t3.xlarge"), ("t4g.large", "t4g.xlarge"), ("c6g.large", "c6g.xlarge")):
+        assert get(f"ec2.instance.{large}") == pytest.approx(2 * get(f"ec2.instance.{small}"), rel=0.01)
+    assert get("ec2.instance.m7g.xlarge") == pytest.approx(2 * get("ec2.instance.m7g.large"))
+    for klass in ("db.t3.micro", "db.t3.small", "db.t4g.micro", "db.t4g.small"):
+        single, multi = (get(f"rds.postgres.{klass}.{az}") for az in ("single_az", "multi_az"))
+        assert multi == pytest.approx(2 * single), klass
 
 
 def test_every_estimate_says_how_it_was_derived(catalog):

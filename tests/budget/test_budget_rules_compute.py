@@ -216,19 +216,20 @@ def test_rds_us_east_single_az_matches_infracost(catalog):
     assert line_named(priced, "Storage").monthly() == pytest.approx(46.00)  # 400 x 0.115
 
 
+def _primary(klass: str, storage: int, **extra: object) -> object:
+    """A primary PostgreSQL instance named as the program names it (``stars-db``)."""
+    inputs = {
+        "engine": "postgres",
+        "instanceClass": klass,
+        "allocatedStorage": storage,
+        "identifier": "stars-db",
+    }
+    return res(RDS, "database-primary", {**inputs, **extra}, id_="stars-db")
+
+
 def test_rds_read_replica_priced_as_its_own_instance(catalog):
     cfg = stack_cfg("phase2")  # af-south-1
-    primary = res(
-        RDS,
-        "database-primary",
-        {
-            "engine": "postgres",
-            "instanceClass": "db.t3.medium",
-            "allocatedStorage": 250,
-            "identifier": "stars-db",
-        },
-        id_="stars-db",
-    )
+    primary = _primary("db.t3.medium", 250)
     replica = res(
         RDS,
         "database-replica",
@@ -382,3 +383,162 @@ def test_asg_graviton_credits_and_no_credits_below_baseline(catalog):
     assert line_named(priced, "Surplus CPU credits").monthly() == pytest.approx(11.68)
     quiet = price(_group(1, 1, 1), cfg, catalog, [_template("t3.large"), _policy(30)])
     assert not [i for i in quiet.lines if "credits" in i.name]  # 30% target = the t3.large baseline
+
+
+# ------------------------------------------------------------------ commitments recorded in the stack
+
+
+def _purchase(value: str) -> dict[str, str]:
+    return {"tier": "test", "purchase": value}
+
+
+def test_asg_commitment_tag_reserves_the_always_on_minimum(catalog):
+    """A group's ``purchase = reserved-1yr`` tag (not propagated) prices its minimum at the RI rate."""
+    cfg = stack_cfg()  # af-south-1
+    tags = [
+        {"key": "tier", "value": "app", "propagateAtLaunch": True},
+        {"key": "purchase", "value": "reserved-1yr", "propagateAtLaunch": False},
+    ]
+    priced = price(_group(2, 2, 3, tags=tags), cfg, catalog, [_template("t4g.small")])
+    reserved = line_named(priced, "Instance usage (Linux, reserved 1 yr no upfront, t4g.small)")
+    # 2 x 730 = 1,460 h x 0.02184 (af-south-1 ESTIMATE = 0.0168 x 1.30) x (1 - 0.373) = 1,460 x 0.01369368
+    # = 19.9927728 at every size
+    assert reserved.monthly("min") == reserved.monthly("max") == pytest.approx(19.9927728)
+    assert reserved.estimated  # the af-south-1 t4g price is an estimate
+    on_demand = line_named(priced, "Instance usage (Linux, on-demand, t4g.small)")
+    assert on_demand.monthly("min") == 0  # the minimum is all reserved
+    assert on_demand.monthly("max") == pytest.approx(15.9432)  # the third: 730 x 0.02184
+    # the same as the reserved what-if on an untagged group
+    what_if = price(_group(2, 2, 3), cfg, catalog, [_template("t4g.small")], PricingOptions(reserved=True))
+    assert what_if.monthly("max") == pytest.approx(priced.monthly("max"))
+
+
+def test_asg_commitment_covers_no_spot_and_not_the_off_peak_surplus(catalog):
+    """Spot instances and instances scaled away at night are not reservable: only the all-month floor."""
+    cfg = stack_cfg(region="us-east-1")
+    mixed = {
+        "instancesDistribution": {"onDemandBaseCapacity": 1, "onDemandPercentageAboveBaseCapacity": 0},
+        "launchTemplate": {"launchTemplateSpecification": {"launchTemplateId": "lt-123"}},
+    }
+    group = res(
+        ASG,
+        "api-asg",
+        {
+            "minSize": 3,
+            "desiredCapacity": 3,
+            "maxSize": 3,
+            "mixedInstancesPolicy": mixed,
+            "tags": [{"key": "purchase", "value": "reserved-1yr", "propagateAtLaunch": False}],
+        },
+        id_="api-asg-1",
+    )
+    priced = price(group, cfg, catalog, [_template()])
+    # one on-demand base instance reserved: 730 h x 0.0416 x (1 - 0.373) = 730 x 0.0260832 = 19.040736
+    assert line_named(priced, "Instance usage (Linux, reserved").monthly() == pytest.approx(19.040736)
+    assert not [i for i in priced.lines if i.name.startswith("Instance usage (Linux, on-demand")]
+    # two on spot: 1,460 h x 0.0416 x (1 - 0.70) = 18.2208
+    assert line_named(priced, "Instance usage (Linux, spot").monthly() == pytest.approx(18.2208)
+
+
+def test_rds_commitment_tag_prices_primary_and_replica_reserved(catalog):
+    cfg = stack_cfg("phase2")  # af-south-1
+    primary = _primary("db.t4g.small", 20, tags=_purchase("reserved-1yr"))
+    replica = res(
+        RDS,
+        "database-replica",
+        {"instanceClass": "db.t4g.small", "replicateSourceDb": "stars-db", "tags": _purchase("reserved-1yr")},
+    )
+    for db in (primary, replica):
+        instance = line_named(price(db, cfg, catalog, [primary]), "Database instance")
+        assert instance.name.endswith("reserved 1 yr no upfront")
+        # 730 x 0.0416 (af-south-1 ESTIMATE = 0.032 x 1.30) x (1 - 0.296) = 30.368 x 0.704 = 21.379072
+        assert instance.monthly() == pytest.approx(21.379072)
+    untagged = res(RDS, "db", {"engine": "postgres", "instanceClass": "db.t4g.micro", "allocatedStorage": 20})
+    # 730 x 0.0208 (0.016 x 1.30) = 15.184, on demand
+    assert line_named(price(untagged, cfg, catalog), "Database instance").monthly() == pytest.approx(15.184)
+
+
+def test_elasticache_commitment_tag_redis_and_valkey(catalog):
+    group = "aws:elasticache/replicationGroup:ReplicationGroup"
+    af = stack_cfg()
+    redis = res(
+        group,
+        "cache-redis",
+        {"nodeType": "cache.t3.micro", "numCacheClusters": 2, "tags": _purchase("reserved-1yr")},
+    )
+    # 2 x 730 x 0.021 (af-south-1, ec2instances.info) x (1 - 0.317) = 1,460 x 0.014343 = 20.94078
+    assert price(redis, af, catalog).monthly() == pytest.approx(20.94078)
+    us = stack_cfg(region="us-east-1")
+    valkey = res(
+        group,
+        "cache-valkey",
+        {"nodeType": "cache.t4g.micro", "engine": "valkey", "tags": _purchase("reserved-1yr")},
+    )
+    # 730 x 0.016 x 0.8 x (1 - 0.317) = 11.68 x 0.8 x 0.683 = 6.381952
+    assert price(valkey, us, catalog).monthly() == pytest.approx(6.381952)
+    on_demand = res(group, "cache-valkey", {"nodeType": "cache.t4g.micro", "engine": "valkey"})
+    assert price(on_demand, us, catalog).monthly() == pytest.approx(9.344)  # 730 x 0.016 x 0.8
+
+
+def test_an_unknown_purchase_value_fails_closed_and_unknown_tags_price_on_demand(catalog):
+    cfg = stack_cfg(region="us-east-1")
+    db = {"engine": "postgres", "instanceClass": "db.t4g.micro", "allocatedStorage": 20}
+    bad = res(RDS, "db", {**db, "tags": _purchase("reserved-3yr")})
+    reason = unpriced(bad, cfg, catalog).reason
+    assert "purchase='reserved-3yr' has no price" in reason and "reserved-1yr" in reason
+    unknown = res(RDS, "db", {**db, "tags": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"})
+    # tags unknown until deploy: the higher, on-demand price 730 x 0.016 = 11.68
+    assert line_named(price(unknown, cfg, catalog), "Database instance").monthly() == pytest.approx(11.68)
+    explicit = res(RDS, "db", {**db, "tags": _purchase("on-demand")})
+    assert line_named(price(explicit, cfg, catalog), "Database instance").name.endswith("on-demand")
+
+
+# ------------------------------------------------------------------ the types added for lean plans
+
+
+def test_new_instance_types_by_hand(catalog):
+    us, af = stack_cfg(region="us-east-1"), stack_cfg()
+    # t4g.xlarge: 730 h x 0.1344 = 98.112; credits 730 x 4 vCPU x (60% - 40% baseline) = 584 x 0.04 = 23.36
+    priced = price(_group(1, 1, 1), us, catalog, [_template("t4g.xlarge"), _policy(60)])
+    assert line_named(priced, "Instance usage").monthly() == pytest.approx(98.112)
+    assert line_named(priced, "Surplus CPU credits").monthly() == pytest.approx(23.36)
+    # t3.micro: 730 x 0.0104 = 7.592 (DERIVED, confirmed status); credits 730 x 2 x (50% - 10%) x 0.05 = 29.20
+    priced = price(_group(1, 1, 1), us, catalog, [_template("t3.micro"), _policy(50)])
+    assert line_named(priced, "Instance usage").monthly() == pytest.approx(7.592)
+    assert not line_named(priced, "Instance usage").estimated
+    assert line_named(priced, "Surplus CPU credits").monthly() == pytest.approx(29.20)
+    # c6g.xlarge is not burstable: no credit line; 730 x 0.1768 (af-south-1 ESTIMATE 0.136 x 1.30) = 129.064
+    priced = price(_group(1, 1, 1), af, catalog, [_template("c6g.xlarge"), _policy(70)])
+    assert [i.name for i in priced.lines if "credits" in i.name] == []
+    assert line_named(priced, "Instance usage").monthly() == pytest.approx(129.064)
+    # m7g.large all on spot in af-south-1: 2 x 730 = 1,460 h x 0.10608 x (1 - 0.88 Spot Advisor) = 18.585216
+    mixed = {
+        "instancesDistribution": {"onDemandBaseCapacity": 0, "onDemandPercentageAboveBaseCapacity": 0},
+        "launchTemplate": {"launchTemplateSpecification": {"launchTemplateId": "lt-123"}},
+    }
+    group = res(
+        ASG, "api-asg", {"minSize": 2, "desiredCapacity": 2, "maxSize": 2, "mixedInstancesPolicy": mixed}
+    )
+    spot = line_named(price(group, af, catalog, [_template("m7g.large")]), "Instance usage (Linux, spot")
+    assert spot.monthly() == pytest.approx(18.585216)
+
+
+def test_new_db_classes_and_cache_nodes_by_hand(catalog):
+    eu = stack_cfg(region="eu-west-1")
+    db = res(
+        RDS,
+        "db",
+        {"engine": "postgres", "instanceClass": "db.t3.small", "multiAz": True, "allocatedStorage": 20},
+    )
+    instance = line_named(price(db, eu, catalog), "Database instance")
+    # 730 x 0.0792 (eu-west-1 ESTIMATE: us-east-1 estimate 0.072 x 1.10) = 57.816, marked estimated
+    assert instance.monthly() == pytest.approx(57.816) and instance.estimated
+    group = "aws:elasticache/replicationGroup:ReplicationGroup"
+    valkey = res(
+        group, "cache-valkey", {"nodeType": "cache.t4g.micro", "engine": "valkey", "numCacheClusters": 2}
+    )
+    # 2 x 730 x 0.017 (eu-west-1, ec2instances.info) x 0.8 = 19.856
+    assert price(valkey, eu, catalog).monthly() == pytest.approx(19.856)
+    # af-south-1 offers no cache.t4g: no price, so a preview asking for one is unpriced, not guessed
+    af_node = res(group, "cache-redis", {"nodeType": "cache.t4g.micro"})
+    assert "elasticache.redis.cache.t4g.micro" in unpriced(af_node, stack_cfg(), catalog).reason

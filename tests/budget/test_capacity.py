@@ -55,3 +55,15 @@ def test_no_qualifying_run_is_an_error(tmp_path: Path) -> None:
     _keep(tmp_path, "a.json", _hold(0.655, 500.0))
     with pytest.raises(CapacityError, match="no kept benchmark run qualifies"):
         load_measured(tmp_path)
+
+
+def test_the_capacity_command_names_every_figure_and_run(capsys: pytest.CaptureFixture[str]) -> None:
+    from budget.cli import main
+
+    assert main(["capacity", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["headroom"] == 0.3 and "2vcpu-shared.json" in doc["runs"]
+    assert all(f["source"] for f in doc["figures"].values())
+    t3 = next(s for s in doc["per_server"] if s["instance_type"] == "t3.medium")
+    # 2 vCPU x 0.7 = 1.4 cores; / 26.2 us per connection-second = 53,435 connections
+    assert t3["cpu_cores"] == 1.4 and t3["connections"] == 53_435

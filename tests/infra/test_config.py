@@ -140,8 +140,69 @@ def test_readme_documents_every_key() -> None:
         for key, field in CONFIG_KEYS.items()
         if key != "phase"
     }
-    for key, model in blocks.items():
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+    checked = set()
+    for key, annotation in blocks.items():
+        # a block, or an optional block (``ServerTierConfig | None``: api, realtime, app)
+        models = [t for t in (annotation, *get_args(annotation)) if isinstance(t, type)]
+        model = next((t for t in models if issubclass(t, BaseModel)), None)
+        if model is None:
             continue
         assert key in documented, f"stars:{key} has no section in the config reference"
         assert documented[key] == _model_keys(model), f"stars:{key}"
+        checked.add(key)
+    assert {"api", "realtime", "app", "network", "database", "cache", "budget"} <= checked
+
+
+def test_type_the_region_does_not_offer() -> None:
+    """A fact about the region, not a price: the message names the key, the type, the region and why."""
+    values = raw()  # af-south-1
+    values["stars:cache"]["node_type"] = "cache.t4g.micro"
+    msg = error_for(values)
+    assert "stars:cache.node_type = 'cache.t4g.micro': not offered in af-south-1" in msg
+    assert "no cache.t4g nodes in af-south-1" in msg and "pricing-levers.md" in msg
+    values["stars:realtime"]["instance_type"] = "c7g.large"
+    msg = error_for(values)
+    assert "stars:realtime.instance_type = 'c7g.large': not offered in af-south-1" in msg
+    assert "stars:cache.node_type" in msg  # both problems at once
+    values["aws:region"] = "eu-west-1"  # both are offered there
+    assert parse_stack_config("phase1", values).cache.node_type == "cache.t4g.micro"
+
+
+def test_small_and_graviton_types_are_accepted() -> None:
+    values = raw()
+    values["stars:api"]["instance_type"] = "m7g.large"
+    values["stars:realtime"]["instance_type"] = "t4g.small"
+    values["stars:database"]["instance_class"] = "db.t4g.micro"
+    values["stars:cache"]["node_type"] = "cache.t3.micro"
+    cfg = parse_stack_config("phase1", values)
+    assert (cfg.api.architecture, cfg.realtime.architecture) == ("arm64", "arm64")
+    assert cfg.database.instance_class == "db.t4g.micro"
+
+
+def test_commitments() -> None:
+    values = raw()
+    values["stars:database"]["commitment"] = "reserved_3yr"
+    msg = error_for(values)
+    assert "stars:database.commitment = 'reserved_3yr'" in msg and "'none' or 'reserved_1yr'" in msg
+    values = raw()
+    values["stars:api"].update(commitment="reserved_1yr", min_size=0, desired_capacity=0)
+    msg = error_for(values)
+    assert "stars:api" in msg and "commitment reserved_1yr covers the instances that run on demand" in msg
+    values = raw()
+    values["stars:api"].update(commitment="reserved_1yr", spot={"enabled": True, "spot_percentage": 100})
+    assert "on spot there are none" in error_for(values)
+    values = raw()
+    values["stars:api"].update(
+        commitment="reserved_1yr", schedule={"enabled": True, "off_peak_min_size": 0, "off_peak_max_size": 1}
+    )
+    assert "off-peak minimum of 0" in error_for(values)
+    values = raw()
+    values["stars:api"]["commitment"] = "reserved_1yr"
+    values["stars:cache"]["commitment"] = "reserved_1yr"
+    cfg = parse_stack_config("phase1", values)
+    assert (cfg.api.commitment, cfg.realtime.commitment, cfg.cache.commitment) == (
+        "reserved_1yr",
+        "none",
+        "reserved_1yr",
+    )
+    assert cfg.api.always_on_demand == 2

@@ -13,15 +13,15 @@ from pulumi.runtime.stack import run_pulumi_func
 
 from components.config import StackConfig
 from components.planning.mocks import Plan, RecordingMocks, plan_resources
-from components.stack import TIERS
+from components.stack import tiers_of
 from tests.infra.conftest import planned, stack_config
 
 
-def test_every_tier_is_registered(stack_plan: Plan) -> None:
+def test_every_tier_is_registered(stack_plan: Plan, cfg: StackConfig) -> None:
     tiers = {r.tier for r in stack_plan.resources}
-    assert tiers == set(TIERS)
+    assert tiers == set(tiers_of(cfg)) and {"api", "realtime"} <= tiers
     components = {r.name for r in stack_plan.resources if not r.custom}
-    assert components == set(TIERS)
+    assert components == set(tiers_of(cfg))
 
 
 def test_records_carry_urn_and_tier(stack_plan: Plan, cfg: StackConfig) -> None:

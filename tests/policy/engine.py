@@ -2,7 +2,8 @@
 
 From a stack's mocked plan: every resource the program registers, plus what the engine adds (the stack
 resource, default providers carrying the stack's ``aws:region``), each custom resource with its provider
-and its component parent, properties as the engine serializes them (outputs: the inputs plus what the
+(the explicit provider of its recorded region, such as the CDN's us-east-1 one, else the default) and its
+component parent, properties as the engine serializes them (outputs: the inputs plus what the
 provider answered, the id among them). From the same plan, a fresh stack's preview: every id and every
 computed output unknown, and every input that comes from one of them unknown too, with the property
 dependencies that name its source (what ``pulumi preview --json`` shows as ``newState``).
@@ -38,6 +39,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 from components.planning.mocks import PROJECT, Plan, RecordedResource
 
 AWS_VERSION = "7.51.1"
+AWS_PROVIDER = "pulumi:providers:aws"
 RANDOM_VERSION = "4.21.4"
 
 
@@ -73,9 +75,20 @@ def _parent(record: RecordedResource, components: Mapping[str, str], stack: str)
     return components.get(record.name.split("-")[0], stack_urn(stack))
 
 
+def _providers_by_region(plan: Plan, region: str) -> dict[str, str]:
+    """The program's explicit AWS providers by the region they manage (the stack's own region stays with
+    the default provider: the mocks record a region, not which provider of that region)."""
+    out: dict[str, str] = {}
+    for r in plan.resources:
+        if r.type == AWS_PROVIDER and r.region != region:
+            out.setdefault(r.region, r.urn)
+    return out
+
+
 def from_plan(plan: Plan, stack: str, region: str) -> list[EngineResource]:
     """The engine's view of a planned stack after an update (every value known)."""
     components = {r.name: r.urn for r in plan.resources if not r.custom}
+    explicit = _providers_by_region(plan, region)
     out = [
         EngineResource("pulumi:pulumi:Stack", f"{PROJECT}-{stack}", stack_urn(stack), {}, custom=False),
         EngineResource(
@@ -97,7 +110,14 @@ def from_plan(plan: Plan, stack: str, region: str) -> list[EngineResource]:
         if not r.custom:
             out.append(EngineResource(r.type, r.name, r.urn, {}, False, parent=stack_urn(stack)))
             continue
+        if r.type.startswith("pulumi:providers:"):  # an explicit provider: its inputs, no provider
+            props = {**copy.deepcopy(r.inputs), "version": AWS_VERSION}
+            out.append(EngineResource(r.type, r.name, r.urn, props, True, _parent(r, components, stack)))
+            continue
         package = r.type.split(":", 1)[0]
+        provider = provider_urn(stack, package)
+        if package == "aws":
+            provider = explicit.get(r.region, provider)
         out.append(
             EngineResource(
                 r.type,
@@ -106,7 +126,7 @@ def from_plan(plan: Plan, stack: str, region: str) -> list[EngineResource]:
                 copy.deepcopy({**r.state, "id": r.id}),
                 True,
                 parent=_parent(r, components, stack),
-                provider=provider_urn(stack, package),
+                provider=provider,
             )
         )
     return out

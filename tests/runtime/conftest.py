@@ -37,8 +37,15 @@ def database_url(postgres: PostgresServer) -> str:
 def start_runtime() -> Iterator[Callable[..., RuntimeServer]]:
     started: list[RuntimeServer] = []
 
-    def start(env: dict[str, str] | None = None, workers: int = 1, cwd: Path | None = None) -> RuntimeServer:
-        server = RuntimeServer({"STARS_JWT_SECRET": SECRET, **(env or {})}, workers=workers, cwd=cwd)
+    def start(
+        env: dict[str, str] | None = None,
+        workers: int = 1,
+        cwd: Path | None = None,
+        log_level: str | None = "warning",
+    ) -> RuntimeServer:
+        server = RuntimeServer(
+            {"STARS_JWT_SECRET": SECRET, **(env or {})}, workers=workers, cwd=cwd, log_level=log_level
+        )
         started.append(server)
         return server.start()
 

@@ -25,8 +25,15 @@ SECRET = "test-secret-not-for-production-0123456789"
 class RuntimeServer:
     """``python -m runtime serve`` in a subprocess on a free loopback port, always stopped."""
 
-    def __init__(self, env: dict[str, str], workers: int = 1, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 1,
+        cwd: Path | None = None,
+        log_level: str | None = "warning",
+    ) -> None:
         self.port = free_port()
+        self.log_level = log_level  # None: STARS_LOG_LEVEL decides
         self.workers = workers
         self.own_cwd = cwd is None
         self.cwd = cwd or Path(tempfile.mkdtemp(prefix="stars-rt-"))
@@ -50,9 +57,10 @@ class RuntimeServer:
 
     def start(self, timeout: float = 30.0) -> RuntimeServer:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        level = ["--log-level", self.log_level] if self.log_level else []
         self.process = subprocess.Popen(
             [sys.executable, "-m", "runtime", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(self.workers), "--log-level", "warning"],
+             "--workers", str(self.workers), *level],
             cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         log.close()

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from runtime.gctune import GcFreezer
-from runtime.wire import DirectWriter
+from runtime.uvicornseam import DirectWriter
 from tests.runtime.helpers import metric
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from broadcaster._base import Event
+from broadcaster import Event
 from redis import asyncio as aioredis
 
-from runtime.hub import Hub, Subscription, message_frame
+from runtime.hub import Hub, Subscription
 from runtime.migrate import upgrade
+from runtime.protocol import message as message_frame
 from runtime.pubsub import RESYNC, BoundedEvents, MemoryBackend, RedisBackend
 from runtime.store import Store, make_engine
 from tests.servers import RedisServer

@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from runtime.keepalive import CLOSE_KEEPALIVE_TIMEOUT, PING_FRAME, Keepalive
+from runtime.keepalive import PING_FRAME, Keepalive
+from runtime.protocol import KEEPALIVE_TIMEOUT
+
+CLOSE_KEEPALIVE_TIMEOUT = KEEPALIVE_TIMEOUT.code
 
 
 class FakeDirect:

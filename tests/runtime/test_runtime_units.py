@@ -48,3 +48,7 @@ def test_token_claims_must_be_well_formed() -> None:
     for payload in ({"sub": "", "exp": 2**40}, {"sub": "a", "exp": 2**40, "publish": "room:*"}):
         with pytest.raises(AuthError):
             verify(SECRET, jwt.encode(payload, SECRET, algorithm="HS256"))
+
+
+def test_a_channel_name_with_a_final_newline_is_invalid() -> None:
+    assert not valid_channel("room:x\n") and not valid_channel("room:x\r\n") and valid_channel("room:x")

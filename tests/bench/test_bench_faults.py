@@ -1,0 +1,31 @@
+"""Short versions of every fault scenario of ``python -m bench faults``: nothing acknowledged is lost,
+duplicated or reordered, no acknowledgement is false, and each fault shows up as it should."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+from bench.faults import run_faults
+
+pytestmark = pytest.mark.services
+
+
+def test_every_fault_scenario_keeps_every_guarantee() -> None:
+    out = run_faults(quick=True, log=lambda _line: None)
+    by_name = {s["scenario"]: s for s in out["scenarios"]}
+    assert set(by_name) == {"kill9", "redis-down", "postgres-down", "slow-consumers", "drain", "storm"}
+    for name, s in by_name.items():
+        assert s["acknowledged"] > 0 and s["delivered"] > 0, (name, s)
+        assert (s["lost"], s["duplicated"], s["out_of_order"], s["false_acks"]) == (0, 0, 0, 0), (name, s)
+        assert s["error_but_stored"] == 0 and s["stored"] >= s["acknowledged"], (name, s)
+        assert s["resume_max_s"] is not None and s["resume_max_s"] < 30, (name, s)
+    assert by_name["postgres-down"]["errors"].get("unavailable", 0) > 0, (
+        "publishes fail clearly while it is down"
+    )
+    assert by_name["drain"]["closes"].get(1001, 0) > 0
+    assert by_name["kill9"]["closes"], "the killed workers' subscribers were disconnected"
+    assert sum(by_name["slow-consumers"]["closes"].values()) > 0, "the stalled subscribers were cut off"
+    assert by_name["storm"]["delivered"] == 2 * out["scale"]["storm"]  # two bursts
+    alive = [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, [p.cmdline()[:3] for p in alive]

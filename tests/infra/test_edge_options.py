@@ -1,0 +1,424 @@
+"""Load-balancing and CDN options no phase uses yet: an NLB, WebSockets through CloudFront, flat-rate plans.
+
+Each registers under mocks (whole plan and one tier alone) with the security baseline, the provider schema
+and the cost allocation tags intact; each new baseline check fails on a deliberately broken copy; bad
+combinations are config errors that name the key.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import pulumi_aws
+import pytest
+
+from budget.catalog import load_catalog
+from budget.estimator import estimate
+from budget.plan import from_record
+from components.cdn import ALL_VIEWER_ORIGIN_REQUEST_POLICY_ID, CACHING_DISABLED_POLICY_ID
+from components.config import ConfigError, StackConfig, parse_stack_config, read_stack_file
+from components.edge import nlb_listener_ports, public_ports, websocket_port
+from components.planning.baseline import UNTAGGABLE_TYPES, tag_violations, violations
+from components.planning.mocks import Plan, RecordedResource, plan, plan_tiers
+from tests.infra.conftest import ROOT, planned, stack_config
+from tests.infra.helpers import mutated, named, of_type
+from tests.infra.schema import schema_errors
+from tests.infra.test_phases import variant
+from tests.infra.test_tags import _has_tags_input
+
+CERT = "arn:aws:acm:af-south-1:123456789012:certificate/0000-edge-test"
+WEBSOCKET_USAGE = {
+    "cloudfront_websocket_egress_gb": 500,
+    "cloudfront_websocket_ingress_gb": 50,
+    "cloudfront_websocket_connections": 3_000_000,
+}
+#: name -> (base phase, changed blocks)
+VARIANTS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "nlb": ("phase1", {"load_balancer": {"type": "network"}}),
+    "nlb-tls": ("phase3", {"load_balancer": {"type": "network", "certificate_arn": CERT}}),
+    "ws-cdn": ("phase2", {"load_balancer": {"websockets_via_cdn": True}, "usage": WEBSOCKET_USAGE}),
+    "ws-cdn-nlb-tls": (
+        "phase3",
+        {
+            "load_balancer": {"type": "network", "certificate_arn": CERT, "websockets_via_cdn": True},
+            "usage": WEBSOCKET_USAGE,
+        },
+    ),
+    "plan-business": ("phase1", {"cdn": {"plan": "business"}}),
+    "plan-pro-nlb": ("phase2", {"cdn": {"plan": "pro"}, "load_balancer": {"type": "network"}}),
+}
+#: Tiers an option changes (the others are covered by test_plan_tiers on the phases).
+TOUCHED_TIERS = ("network", "edge", "cdn", "monitoring")
+LB = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+WAF = "aws:wafv2/webAcl:WebAcl"
+SUBSCRIPTION = "aws:pricingplanmanager/subscription:Subscription"
+PROVIDER = "pulumi:providers:aws"
+
+
+def config_of(name: str) -> StackConfig:
+    phase, blocks = VARIANTS[name]
+    return variant(stack_config(phase), **blocks)
+
+
+@cache
+def planned_variant(name: str) -> Plan:
+    return plan(config_of(name))
+
+
+def resources(name: str) -> list[RecordedResource]:
+    return planned_variant(name).resources
+
+
+# ------------------------------------------------------------------------------------ every option
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_option_registers_with_the_baseline_intact(name: str) -> None:
+    res = resources(name)
+    assert violations(res) == []
+    assert tag_violations(res) == []
+    # Provider inputs reach the engine as strings (``"true"``), so they are not checked against the SDK.
+    errors = [
+        f"{r.name}: {e}"
+        for r in res
+        if r.custom and not r.type.startswith("pulumi:providers:")
+        for e in schema_errors(r.type, r.inputs)
+    ]
+    assert errors == []
+
+
+@pytest.mark.parametrize("tier", TOUCHED_TIERS)
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_a_tier_alone_equals_the_tier_in_the_whole_plan(name: str, tier: str) -> None:
+    cfg = config_of(name)
+    whole = resources(name)
+    alone = plan_tiers(cfg, (tier,))
+    assert [(r.urn, r.type) for r in alone] == [(r.urn, r.type) for r in whole if r.tier == tier]
+    catalog = load_catalog()
+    others = [from_record(r) for r in whole if r.tier != tier]
+    full = estimate([from_record(r) for r in whole], cfg, catalog)
+    mixed = estimate(sorted([*others, *map(from_record, alone)], key=lambda r: r.urn), cfg, catalog)
+    assert [u.name for u in mixed.unpriced] == [u.name for u in full.unpriced]
+    assert mixed.totals() == pytest.approx(full.totals(), abs=1e-9)
+
+
+def test_untaggable_list_matches_the_provider_for_the_new_types() -> None:
+    used = {r.type for name in VARIANTS for r in resources(name) if r.custom}
+    assert {WAF, SUBSCRIPTION, PROVIDER} <= used
+    for token in sorted(used):
+        if token == PROVIDER:
+            params = inspect.signature(pulumi_aws.Provider._internal_init).parameters
+            assert "tags" not in params and token in UNTAGGABLE_TYPES
+            continue
+        assert _has_tags_input(token) is (token not in UNTAGGABLE_TYPES), token
+
+
+# ---------------------------------------------------------------------------------------------- NLB
+
+
+def test_listener_ports_are_keyed_by_server_tier() -> None:
+    assert nlb_listener_ports(("api", "realtime"), https=False) == {"api": 80, "realtime": 8080}
+    assert nlb_listener_ports(("api", "realtime"), https=True) == {"api": 443, "realtime": 8443}
+    assert nlb_listener_ports(("app",), https=True) == {"app": 443}  # one combined tier: one listener
+    with pytest.raises(ValueError, match="share NLB port 80"):
+        nlb_listener_ports(("api", "app"), https=False)
+    assert public_ports("application", https=False) == (80, 443)
+    assert public_ports("network", https=False) == (80, 8080)
+    assert public_ports("network", https=True, tiers=("app",)) == (443,)
+    assert websocket_port("network", https=True) == 8443
+    assert websocket_port("network", https=False, tiers=("app",)) == 80
+    assert websocket_port("application", https=True) == 443
+
+
+@pytest.mark.parametrize(
+    ("name", "protocol", "ports"), [("nlb", "TCP", (80, 8080)), ("nlb-tls", "TLS", (443, 8443))]
+)
+def test_nlb(name: str, protocol: str, ports: tuple[int, int]) -> None:
+    res = resources(name)
+    cfg = config_of(name)
+    nlb = named(res, "edge-nlb")
+    assert nlb.inputs["loadBalancerType"] == "network" and nlb.inputs["internal"] is False
+    assert nlb.inputs["enableCrossZoneLoadBalancing"] is True
+    assert "dropInvalidHeaderFields" not in nlb.inputs and "idleTimeout" not in nlb.inputs
+    lb_sg = named(res, "network-alb-sg").id
+    assert nlb.inputs["securityGroups"] == [lb_sg]
+    assert not of_type(res, "aws:lb/listenerRule:ListenerRule")  # an NLB cannot route by path
+    listeners = {r.name: r.inputs for r in of_type(res, LISTENER)}
+    assert set(listeners) == {"edge-api-listener", "edge-realtime-listener"}
+    for tier, port in zip(("api", "realtime"), ports, strict=True):
+        listener = listeners[f"edge-{tier}-listener"]
+        tg = named(res, f"edge-{tier}-tg")
+        assert (listener["port"], listener["protocol"]) == (port, protocol)
+        assert listener["loadBalancerArn"] == nlb.state["arn"]
+        assert listener["defaultActions"] == [{"type": "forward", "targetGroupArn": tg.state["arn"]}]
+        assert tg.inputs["protocol"] == "TCP" and tg.inputs["port"] == 8000
+        check = tg.inputs["healthCheck"]
+        assert (check["protocol"], check["path"], check["matcher"]) == ("HTTP", "/healthz", "200")
+        if protocol == "TLS":
+            assert listener["certificateArn"] == CERT and "tcpIdleTimeoutSeconds" not in listener
+        else:
+            assert listener["tcpIdleTimeoutSeconds"] == cfg.load_balancer.idle_timeout_seconds
+    world = sorted(
+        r.inputs["fromPort"] for r in of_type(res, INGRESS) if r.inputs.get("cidrIpv4") == "0.0.0.0/0"
+    )
+    assert tuple(world) == ports
+    assert planned_variant(name).outputs["load_balancer_ports"] == dict(
+        zip(("api", "realtime"), ports, strict=True)
+    )
+
+
+def test_nlb_alarms_and_dashboard_read_the_network_namespace() -> None:
+    res = resources("nlb")  # phase 1: basic monitoring
+    alarms = {
+        r.name.removeprefix("monitoring-"): r.inputs
+        for r in of_type(res, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    }
+    assert set(alarms) == {
+        "api-no-healthy-targets",
+        "realtime-no-healthy-targets",
+        "database-cpu",
+        "database-free-storage",
+    }
+    nlb_suffix = named(res, "edge-nlb").state["arnSuffix"]
+    assert nlb_suffix.startswith("net/")
+    for tier in ("api", "realtime"):
+        alarm = alarms[f"{tier}-no-healthy-targets"]
+        assert (alarm["namespace"], alarm["metricName"]) == ("AWS/NetworkELB", "HealthyHostCount")
+        assert alarm["dimensions"] == {
+            "LoadBalancer": nlb_suffix,
+            "TargetGroup": named(res, f"edge-{tier}-tg").state["arnSuffix"],
+        }
+    body = json.loads(named(res, "monitoring-dashboard").inputs["dashboardBody"])
+    namespaces = {m[0] for w in body["widgets"] for m in w["properties"]["metrics"]}
+    assert "AWS/NetworkELB" in namespaces and "AWS/ApplicationELB" not in namespaces
+    # production monitoring behind an NLB: unhealthy targets in the NLB namespace, no ALB metric anywhere
+    prod = {r.name: r.inputs for r in of_type(resources("nlb-tls"), "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert prod["monitoring-realtime-unhealthy-targets"]["namespace"] == "AWS/NetworkELB"
+    assert not any(a["namespace"] == "AWS/ApplicationELB" for a in prod.values())
+
+
+# ---------------------------------------------------------------------------- WebSockets via the CDN
+
+
+@pytest.mark.parametrize(
+    ("name", "policy", "port"), [("ws-cdn", "http-only", 80), ("ws-cdn-nlb-tls", "https-only", 8443)]
+)
+def test_websockets_through_cloudfront(name: str, policy: str, port: int) -> None:
+    res = resources(name)
+    dist = named(res, "cdn-distribution").inputs
+    lb = next(r for r in of_type(res, LB))
+    origins = {o["originId"]: o for o in dist["origins"]}
+    assert set(origins) == {"s3-assets", "load-balancer-ws"}
+    origin = origins["load-balancer-ws"]
+    assert origin["domainName"] == lb.state["dnsName"]
+    custom = origin["customOriginConfig"]
+    assert custom["originProtocolPolicy"] == policy
+    assert (custom["httpsPort"] if policy == "https-only" else custom["httpPort"]) == port
+    behaviors = dist["orderedCacheBehaviors"]
+    assert [b["pathPattern"] for b in behaviors] == ["/ws", "/ws/*"]
+    for b in behaviors:
+        assert b["targetOriginId"] == "load-balancer-ws" and b["viewerProtocolPolicy"] == "https-only"
+        assert b["cachePolicyId"] == CACHING_DISABLED_POLICY_ID
+        assert b["originRequestPolicyId"] == ALL_VIEWER_ORIGIN_REQUEST_POLICY_ID
+        assert "forwardedValues" not in b
+    assert (
+        planned_variant(name).outputs["websocket_url"]
+        == f"wss://{named(res, 'cdn-distribution').state['domainName']}/ws"
+    )
+
+
+def test_pay_as_you_go_without_websockets_is_unchanged() -> None:
+    dist = named(planned("phase2").resources, "cdn-distribution").inputs
+    assert [o["originId"] for o in dist["origins"]] == ["s3-assets"]
+    assert "orderedCacheBehaviors" not in dist and "webAclId" not in dist
+
+
+# -------------------------------------------------------------------------------- flat-rate plans
+
+
+@pytest.mark.parametrize(("name", "tier"), [("plan-business", "BUSINESS"), ("plan-pro-nlb", "PRO")])
+def test_flat_rate_plan(name: str, tier: str) -> None:
+    res = resources(name)
+    provider = named(res, "cdn-us-east-1")
+    assert provider.type == PROVIDER and provider.inputs["region"] == "us-east-1"
+    assert provider.tier == "cdn" and provider.region == "us-east-1"
+    waf = named(res, "cdn-waf")
+    assert waf.region == "us-east-1" and waf.inputs["scope"] == "CLOUDFRONT"
+    assert waf.state["arn"].startswith("arn:aws:wafv2:us-east-1:")
+    assert waf.inputs["defaultAction"] == {"allow": {}}
+    groups = [r["statement"]["managedRuleGroupStatement"] for r in waf.inputs["rules"]]
+    assert all(g["vendorName"] == "AWS" for g in groups) and len(groups) == 3
+    assert waf.inputs["tags"]["tier"] == "cdn"
+    dist = named(res, "cdn-distribution")
+    assert dist.inputs["webAclId"] == waf.state["arn"]
+    assert dist.region != "us-east-1"  # the distribution itself stays with the stack's provider
+    sub = named(res, "cdn-plan")
+    assert sub.region == "us-east-1"
+    assert sub.inputs["planFamily"] == "CloudFront" and sub.inputs["planTier"] == tier
+    assert sub.inputs["usageLevel"] == "DEFAULT" and sub.inputs["approvalMode"] == "IMMEDIATE"
+    assert sub.inputs["resourceArns"] == [dist.state["arn"], waf.state["arn"]]
+
+
+# ---------------------------------------------------------------------- new checks can each fail
+
+
+def _world_ingress(port: int) -> Callable[[RecordedResource], None]:
+    def change(r: RecordedResource) -> None:
+        r.inputs.update(fromPort=port, toPort=port)
+
+    return change
+
+
+def _behavior(key: str, value: str) -> Callable[[RecordedResource], None]:
+    def change(r: RecordedResource) -> None:
+        r.inputs["orderedCacheBehaviors"][0][key] = value
+
+    return change
+
+
+def _origin_policy(value: str) -> Callable[[RecordedResource], None]:
+    def change(r: RecordedResource) -> None:
+        ws = next(o for o in r.inputs["origins"] if o["originId"] == "load-balancer-ws")
+        ws["customOriginConfig"]["originProtocolPolicy"] = value
+
+    return change
+
+
+def _region(value: str) -> Callable[[RecordedResource], None]:
+    def change(r: RecordedResource) -> None:
+        r.region = value
+
+    return change
+
+
+BROKEN: dict[str, tuple[str, str, Callable[[RecordedResource], None], str]] = {
+    # case: (variant, resource, change, expected fragment)
+    "realtime port open on an ALB": (
+        "ws-cdn",
+        "network-alb-http-in",
+        _world_ingress(8080),
+        "tcp 80 or 443 only",
+    ),
+    "ssh open on an NLB": ("nlb", "network-alb-8080-in", _world_ingress(22), "tcp 80 or 443 only"),
+    "TLS port an NLB does not listen on": (
+        "nlb",
+        "network-alb-8080-in",
+        _world_ingress(8443),
+        "(got 8443-8443)",
+    ),
+    "app group open to the world behind an NLB": (
+        "nlb",
+        "network-realtime-from-alb",
+        lambda r: r.inputs.update(cidrIpv4="0.0.0.0/0", referencedSecurityGroupId=None),
+        "not the ALB security group",
+    ),
+    "plain TCP beside TLS on an NLB": (
+        "nlb-tls",
+        "edge-realtime-listener",
+        lambda r: r.inputs.update(protocol="TCP", certificateArn=None),
+        "must not also listen in plain TCP",
+    ),
+    "WebSocket behavior allows HTTP": (
+        "ws-cdn",
+        "cdn-distribution",
+        _behavior("viewerProtocolPolicy", "allow-all"),
+        "must be https-only",
+    ),
+    "WebSocket behavior redirects": (
+        "ws-cdn",
+        "cdn-distribution",
+        _behavior("viewerProtocolPolicy", "redirect-to-https"),
+        "must be https-only",
+    ),
+    "plain HTTP to a TLS load balancer": (
+        "ws-cdn-nlb-tls",
+        "cdn-distribution",
+        _origin_policy("match-viewer"),
+        "it must be https-only",
+    ),
+    "web ACL outside us-east-1": (
+        "plan-business",
+        "cdn-waf",
+        _region("af-south-1"),
+        "must be created in us-east-1",
+    ),
+    "distribution without the plan's web ACL": (
+        "plan-pro-nlb",
+        "cdn-distribution",
+        lambda r: r.inputs.pop("webAclId"),
+        "not the web ACL its flat-rate plan",
+    ),
+    "web ACL untagged": (
+        "plan-business",
+        "cdn-waf",
+        lambda r: r.inputs["tags"].pop("cost-center"),
+        "missing tags",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_each_new_check_can_fail(case: str) -> None:
+    name, resource, change, fragment = BROKEN[case]
+    broken = mutated(resources(name), resource, change)
+    found = violations(broken)
+    assert any(fragment in v for v in found), f"{case}: no violation mentioning {fragment!r} in {found}"
+
+
+def test_an_nlb_is_not_asked_for_http_header_settings() -> None:
+    """The ALB-only check stays on ALBs: a broken ALB is reported, an NLB without the setting is not."""
+    assert not any("drop_invalid_header_fields" in v for v in violations(resources("nlb")))
+    broken = mutated(resources("ws-cdn"), "edge-alb", lambda r: r.inputs.pop("dropInvalidHeaderFields"))
+    assert any("edge-alb: drop_invalid_header_fields" in v for v in violations(broken))
+
+
+# ------------------------------------------------------------------------------------ config errors
+
+
+def _error(phase: str, **blocks: dict[str, Any]) -> str:
+    values = read_stack_file(ROOT / f"Pulumi.{phase}.yaml")
+    for block, changes in blocks.items():
+        key = f"stars:{block}"
+        values[key] = {**values[key], **changes}
+    with pytest.raises(ConfigError) as info:
+        parse_stack_config(phase, values)
+    return str(info.value)
+
+
+def test_config_errors_name_the_key_and_what_is_allowed() -> None:
+    assert "stars:loadBalancer.type = 'gateway': Input should be 'application' or 'network'" in _error(
+        "phase1", loadBalancer={"type": "gateway"}
+    )
+    assert "stars:cdn.plan = 'enterprise'" in _error("phase1", cdn={"plan": "enterprise"})
+    message = _error("phase1", usage={"cloudfront_websocket_egress_gb": 10})
+    assert message.endswith(
+        "stars:usage.cloudfront_websocket_egress_gb = 10.0: must be 0 unless"
+        " stars:loadBalancer.websockets_via_cdn is true (no WebSocket traffic goes through CloudFront)"
+    )
+    assert "stars:usage.cloudfront_websocket_connections = -1" in _error(
+        "phase1", loadBalancer={"websockets_via_cdn": True}, usage={"cloudfront_websocket_connections": -1}
+    )
+    assert "stars:loadBalancer.websockets_via_cdn = True: needs stars:cdn.enabled" in _error(
+        "phase1", loadBalancer={"websockets_via_cdn": True}, cdn={"enabled": False}
+    )
+    assert "plan pro allows only AWS-managed cache policies: default_ttl_seconds must be 86400" in _error(
+        "phase1", cdn={"plan": "pro", "default_ttl_seconds": 3600}
+    )
+
+
+def test_defaults_leave_the_phase_stacks_as_they_were() -> None:
+    for phase in ("phase1", "phase2", "phase3"):
+        cfg = stack_config(phase)
+        assert cfg.load_balancer.type == "application" and not cfg.load_balancer.websockets_via_cdn
+        assert cfg.cdn.plan == "pay_as_you_go"
+        assert cfg.usage.cloudfront_websocket_egress_gb == 0 == cfg.usage.cloudfront_websocket_connections
+    # a business plan may keep a custom TTL (custom cache policies are allowed from Business up)
+    business = variant(stack_config("phase1"), cdn={"plan": "business", "default_ttl_seconds": 3600})
+    assert business.cdn.default_ttl_seconds == 3600
