@@ -34,8 +34,17 @@ from budget.model import PlannedResource, PricedResource, Unpriced
 from budget.report.build import stack_report
 from budget.report.formatting import format_tzs
 from budget.report.model import StackReport
-from budget.rules import RULES, RuleContext
-from components.config import BudgetConfig, BudgetOverride, CdnConfig, StackConfig, UsageConfig
+from budget.rules import RULES, RuleContext, RuleError
+from budget.rules.cloudfront_distribution import TYPES as DISTRIBUTION_TYPES
+from budget.rules.cloudfront_distribution import carries_websockets
+from components.config import (
+    BudgetConfig,
+    BudgetOverride,
+    CdnConfig,
+    LoadBalancerConfig,
+    StackConfig,
+    UsageConfig,
+)
 from policy.resources import (
     RegionError,
     StackResource,
@@ -162,15 +171,34 @@ def uses_intelligent_tiering(resources: Sequence[PlannedResource]) -> bool:
     return False
 
 
+def websockets_via_cdn(resources: Sequence[PlannedResource]) -> bool:
+    """Whether a distribution routes ``/ws`` to the load balancer (``loadBalancer.websockets_via_cdn``).
+
+    The CloudFront rule decides this from the distribution itself; the pack's config carries the same
+    answer so the rule's stack-config reading agrees with it. A distribution whose routing is unknown
+    counts as carrying WebSockets (the rule leaves it unpriced either way).
+    """
+    for r in resources:
+        if r.type not in DISTRIBUTION_TYPES:
+            continue
+        try:
+            if carries_websockets(r):
+                return True
+        except RuleError:
+            return True
+    return False
+
+
 def pricing_config(
-    stack: str, region: str, settings: BudgetSettings, intelligent_tiering: bool
+    stack: str, region: str, settings: BudgetSettings, intelligent_tiering: bool, via_cdn: bool = False
 ) -> StackConfig:
     """The stack config the rules and the report read, holding only what the pack knows.
 
-    The rules read the region, the usage block and ``cdn.intelligent_tiering``; the report reads the
-    stack name, phase and budget. The tier blocks (sizes, counts) describe the program's config, which
-    the pack reads from the resources instead: they stay unset, so a rule that starts reading one fails
-    with an AttributeError, which the estimator turns into an unpriced resource (fail closed).
+    The rules read the region, the usage block, ``cdn.intelligent_tiering`` and
+    ``loadBalancer.websockets_via_cdn``; the report reads the stack name, phase and budget. The tier
+    blocks (sizes, counts) describe the program's config, which the pack reads from the resources
+    instead: they stay unset, so a rule that starts reading one fails with an AttributeError, which the
+    estimator turns into an unpriced resource (fail closed).
     """
     return StackConfig.model_construct(
         stack=stack,
@@ -179,6 +207,7 @@ def pricing_config(
         usage=settings.usage,
         budget=settings.budget,
         cdn=CdnConfig.model_construct(intelligent_tiering=intelligent_tiering),
+        load_balancer=LoadBalancerConfig.model_construct(websockets_via_cdn=via_cdn),
     )
 
 
@@ -202,7 +231,7 @@ def estimate_stack(
     counted = Counter(v for p in planned if p.type in RULES and isinstance(v := regions[p.urn], str))
     home = counted.most_common(1)[0][0] if counted else ""
     tiering = uses_intelligent_tiering(planned)
-    cfg = pricing_config(stack_name(resources), home, settings, tiering)
+    cfg = pricing_config(stack_name(resources), home, settings, tiering, websockets_via_cdn(planned))
     anywhere = RuleContext(cfg, catalog, planned, ON_DEMAND)
     contexts: dict[str, RuleContext] = {}
     priced: list[PricedResource] = []
