@@ -1,6 +1,6 @@
 """The security baseline as policies: one per concern of components/planning/baseline.py, passing on the
-three stacks, each failing with its own message on a deliberately broken resource, and deciding in a
-preview what the engine's property dependencies let it decide."""
+three stacks and on the options no phase uses yet, each failing with its own message on a deliberately
+broken resource, and deciding in a preview what the engine's property dependencies let it decide."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from pulumi_policy import StackValidationPolicy
-from pulumi_policy.proxy import UnknownValueError
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from components.planning.baseline import CHECKS, violations
 from policy.baseline_policies import CONCERNS, policies
 from policy.resources import from_policy_resources, recorded_resources
 from tests.policy.engine import EngineResource, named, policy_resources, run
-from tests.policy.stacks import known, preview
+from tests.policy.stacks import OPTIONS, known, preview
 
 POLICIES = {p.name: p for p in policies()}
 Change = Callable[[list[EngineResource]], None]
@@ -35,6 +35,15 @@ def test_one_policy_per_concern_and_one_concern_per_check() -> None:
 @pytest.mark.parametrize("name", sorted(POLICIES))
 def test_each_policy_holds_on_every_stack(phase: str, name: str) -> None:
     assert run(POLICIES[name], known(phase)) == []
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_each_policy_holds_on_every_option(option: str) -> None:
+    """The combined app tier with public servers, an NLB with TLS and /ws through CloudFront, a flat-rate
+    plan whose web ACL is under a us-east-1 provider."""
+    resources = known(option)
+    found = {name: run(policy, resources) for name, policy in POLICIES.items()}
+    assert {name: lines for name, lines in found.items() if lines} == {}
 
 
 def _props(name: str, **values: Any) -> Change:
@@ -250,20 +259,132 @@ BROKEN: dict[str, tuple[str, Change, str, str]] = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BROKEN))
-def test_each_policy_fails_with_its_own_message(case: str) -> None:
-    subject, change, expected, fragment = BROKEN[case]
-    resources = known("phase3")
+def _provider_region(name: str, region: str) -> Change:
+    def change(resources: list[EngineResource]) -> None:
+        named(resources, name).props["region"] = region
+
+    return change
+
+
+def _interface(name: str, edit: Callable[[dict[str, Any]], Any]) -> Change:
+    return _edit(name, lambda p: edit(p["networkInterfaces"][0]))
+
+
+def _join_load_balancer_group(resources: list[EngineResource]) -> None:
+    alb = named(resources, "network-alb-sg").props["id"]
+    named(resources, "app-lt").props["networkInterfaces"][0]["securityGroups"].append(alb)
+
+
+def _ws_behavior(key: str, value: str) -> Change:
+    return _edit("cdn-distribution", lambda p: p["orderedCacheBehaviors"][0].update({key: value}))
+
+
+def _ws_origin(policy: str) -> Change:
+    def edit(props: dict[str, Any]) -> None:
+        origin = next(o for o in props["origins"] if "customOriginConfig" in o)
+        origin["customOriginConfig"]["originProtocolPolicy"] = policy
+
+    return _edit("cdn-distribution", edit)
+
+
+#: Breakages of the options (stack of OPTIONS: (resource named, change, policy, fragment of its message)).
+BROKEN_OPTIONS: dict[str, tuple[str, str, Change, str, str]] = {
+    "web ACL outside us-east-1": (
+        "plan-business",
+        "cdn-waf",
+        _provider_region("cdn-us-east-1", "af-south-1"),
+        "stars-cloudfront-web-acl",
+        "a CLOUDFRONT web ACL must be created in us-east-1 (got af-south-1)",
+    ),
+    "distribution without the plan's web ACL": (
+        "plan-business",
+        "cdn-distribution",
+        _edit("cdn-distribution", lambda p: p.pop("webAclId")),
+        "stars-cloudfront-web-acl",
+        "not the web ACL its flat-rate plan",
+    ),
+    "NLB open on a port it does not listen on": (
+        "nlb-tls-ws-cdn",
+        "network-alb-8443-in",
+        _props("network-alb-8443-in", fromPort=8080, toPort=8080),
+        "stars-no-public-ingress",
+        "or an NLB's realtime listener port (8080/8443) (got 8080-8080)",
+    ),
+    "plain TCP beside TLS on an NLB": (
+        "nlb-tls-ws-cdn",
+        "edge-realtime-listener",
+        _props("edge-realtime-listener", protocol="TCP", certificateArn=None),
+        "stars-tls-in-transit",
+        "with TLS configured, the NLB must not also listen in plain TCP",
+    ),
+    "/ws viewers redirected from HTTP": (
+        "nlb-tls-ws-cdn",
+        "cdn-distribution",
+        _ws_behavior("viewerProtocolPolicy", "redirect-to-https"),
+        "stars-tls-in-transit",
+        "to the load balancer must be https-only (got redirect-to-https)",
+    ),
+    "plain HTTP to a TLS load balancer": (
+        "nlb-tls-ws-cdn",
+        "cdn-distribution",
+        _ws_origin("match-viewer"),
+        "stars-tls-in-transit",
+        "reaches a load balancer that has TLS over match-viewer; it must be https-only",
+    ),
+    "app tier open to the world": (
+        "app-public-reserved",
+        "network-app-from-alb",
+        _props("network-app-from-alb", cidrIpv4="0.0.0.0/0", referencedSecurityGroupId=None),
+        "stars-no-public-ingress",
+        "which is not the ALB security group",
+    ),
+    "public server in the load balancer's group": (
+        "app-public-reserved",
+        "app-lt",
+        _join_load_balancer_group,
+        "stars-no-public-ingress",
+        "servers with a public IPv4 are in",
+    ),
+    "public subnets without a public IPv4": (
+        "app-public-reserved",
+        "app-asg",
+        _interface("app-lt", lambda i: i.update(associatePublicIpAddress="false")),
+        "stars-no-public-ingress",
+        "without the public egress layout",
+    ),
+    "app tier on IMDSv1": (
+        "app-public-reserved",
+        "app-lt",
+        _edit("app-lt", lambda p: p["metadataOptions"].update(httpTokens="optional")),
+        "stars-imdsv2",
+        "IMDSv2 must be required",
+    ),
+}
+
+
+def _fails_alone(stack: str, subject: str, change: Change, expected: str, fragment: str) -> None:
+    resources = known(stack)
     change(resources)
     found = {name: run(policy, resources) for name, policy in POLICIES.items()}
     urn = named(resources, subject).urn
     assert any(fragment in message and at == urn for message, at in found[expected]), found[expected]
     others = {name: lines for name, lines in found.items() if name != expected and lines}
-    assert others == {}, f"{case}: other policies fired too"
+    assert others == {}, "other policies fired too"
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_each_policy_fails_with_its_own_message(case: str) -> None:
+    _fails_alone("phase3", *BROKEN[case])
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_OPTIONS))
+def test_each_options_breakage_fails_its_own_policy(case: str) -> None:
+    _fails_alone(*BROKEN_OPTIONS[case])
 
 
 def test_every_concern_is_shown_failing() -> None:
-    assert {policy for _, _, policy, _ in BROKEN.values()} == set(POLICIES)
+    shown = {p for _, _, p, _ in BROKEN.values()} | {p for _, _, _, p, _ in BROKEN_OPTIONS.values()}
+    assert shown == set(POLICIES)
 
 
 def test_the_policies_report_exactly_the_baseline() -> None:
@@ -298,6 +419,26 @@ def test_a_preview_reports_nothing_it_cannot_know(phase: str) -> None:
         "stars-backups",
         "stars-cost-allocation-tags",
     } <= {name for name, found in decided.items() if found is not None}
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_a_preview_of_an_option_reports_nothing_it_cannot_know(option: str) -> None:
+    decided = {name: _decide(policy, preview(option)) for name, policy in POLICIES.items()}
+    assert {name: found for name, found in decided.items() if found} == {}
+    if option == "plan-business":  # the web ACL's region and the plan's links are followed
+        assert decided["stars-cloudfront-web-acl"] == []
+
+
+def test_a_web_acl_region_unknown_until_deploy_is_left_undecided() -> None:
+    resources = preview("plan-business")
+    named(resources, "cdn-us-east-1").props["region"] = UNKNOWN_STRING_VALUE
+    with pytest.raises(UnknownValueError) as raised:
+        run(POLICIES["stars-cloudfront-web-acl"], resources)
+    assert raised.value.message == "string value at .cdn-us-east-1.region can't be known during preview"
+    named(resources, "cdn-us-east-1").props["region"] = "eu-west-1"
+    [(message, urn)] = run(POLICIES["stars-cloudfront-web-acl"], resources)
+    assert "must be created in us-east-1 (got eu-west-1)" in message
+    assert urn == named(resources, "cdn-waf").urn
 
 
 def test_a_preview_finds_a_break_behind_links_not_created_yet() -> None:

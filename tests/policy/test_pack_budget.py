@@ -16,9 +16,12 @@ from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE
 
 from budget.catalog import load_catalog
 from budget.estimator import estimate
+from budget.plan import from_record
+from budget.report.build import stack_report
 from budget.report.model import StackReport
 from budget.rules import RULES
 from components.config import BudgetConfig, UsageConfig
+from components.planning.mocks import plan
 from policy.budget_policy import (
     POLICY_NAME,
     WARNING_POLICY_NAME,
@@ -29,8 +32,10 @@ from policy.budget_policy import (
 )
 from policy.resources import from_policy_resources, planned_resources
 from tests.infra.conftest import ROOT, stack_config
+from tests.infra.test_phases import variant
 from tests.policy.engine import (
     EngineResource,
+    from_plan,
     named,
     policy_resources,
     preview_json,
@@ -38,7 +43,7 @@ from tests.policy.engine import (
     run,
     stack_urn,
 )
-from tests.policy.stacks import budget_config, known, preview
+from tests.policy.stacks import OPTIONS, budget_config, known, option_config, preview, stack_of
 
 BUDGET, WARNING = policies()
 OVERRIDE = {"reason": "launch month, reserved instances on order", "approved_by": "cfo@stars.example"}
@@ -184,6 +189,61 @@ def test_a_preview_is_priced_as_budget_check_prices_its_document(tmp_path: Path)
     assert doc.total_usd == report(known("phase3"), budget_config("phase3")).total_usd
 
 
+def _checks_report(name: str) -> StackReport:
+    """What ``budget check`` reports for a stack's config: its mocked plan priced in the stack's region."""
+    _, plan_, cfg = stack_of(name)
+    return stack_report(estimate([from_record(r) for r in plan_.resources], cfg, load_catalog()))
+
+
+@pytest.mark.parametrize("option", sorted(OPTIONS))
+def test_each_option_is_priced_as_budget_check_prices_it(option: str) -> None:
+    """The combined app tier with commitments, an NLB with /ws through CloudFront (priced from the
+    distribution, not from config the pack lacks), a flat-rate plan under a us-east-1 provider."""
+    checked = _checks_report(option)
+    doc = report(known(option), budget_config(option))
+    assert doc.total_usd == checked.total_usd
+    assert doc.totals.to_json() == checked.totals.to_json()
+    assert [d.to_json() for d in doc.top_drivers] == [d.to_json() for d in checked.top_drivers]
+    assert doc.unpriced == checked.unpriced == ()
+    assert doc.total_usd == report(preview(option), budget_config(option)).total_usd
+
+
+def test_the_plans_web_acl_and_subscription_are_priced_in_us_east_1() -> None:
+    resources = known("plan-business")
+    provider = named(resources, "cdn-us-east-1")
+    assert provider.type == "pulumi:providers:aws" and provider.props["region"] == "us-east-1"
+    assert named(resources, "cdn-waf").provider == named(resources, "cdn-plan").provider == provider.urn
+    assert named(resources, "cdn-distribution").provider == provider_urn("phase1")
+    doc = report(resources, budget_config("plan-business"))
+    assert monthly(doc, "cdn-plan") == 200.0  # the Business plan's flat fee
+    assert monthly(doc, "cdn-waf") == monthly(doc, "cdn-distribution") == 0.0  # within the plan
+
+
+def _without_websocket_routes(resources: list[EngineResource]) -> None:
+    dist = named(resources, "cdn-distribution").props
+    dist["orderedCacheBehaviors"] = []
+    dist["origins"] = [o for o in dist["origins"] if "customOriginConfig" not in o]
+
+
+def test_websockets_on_a_flat_rate_plan_are_read_from_the_distribution() -> None:
+    """/ws through a distribution on a plan has no sourced price; the pack's config has no
+    ``websockets_via_cdn`` and its usage no WebSocket traffic: the distribution's /ws route decides."""
+    cfg = option_config("plan-business")
+    with_ws = variant(cfg, load_balancer={"websockets_via_cdn": True})
+    resources = from_plan(plan(with_ws), with_ws.stack, with_ws.region)
+    config = budget_config("plan-business", override=OVERRIDE)
+    assert not any(config["usage"][k] for k in config["usage"] if "websocket" in k)
+    found = run(BUDGET, resources, config)
+    dist = named(resources, "cdn-distribution")
+    assert any(
+        "'cdn-distribution': WebSocket traffic through a distribution on the Business flat-rate plan" in m
+        and urn == dist.urn
+        for m, urn in found
+    ), found
+    _without_websocket_routes(resources)
+    assert run(BUDGET, resources, config) == []
+
+
 def _explicit_provider(stack: str, name: str, region: str) -> EngineResource:
     urn = f"urn:pulumi:{stack}::stars::pulumi:providers:aws::{name}"
     return EngineResource("pulumi:providers:aws", name, urn, {"region": region}, True)
@@ -276,8 +336,8 @@ def test_intelligent_tiering_is_read_from_what_the_program_registers() -> None:
 
 
 def test_a_rule_that_needs_config_the_pack_lacks_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pack's stack config holds only the region, usage, budget and S3 tiering; a rule reading a
-    tier block gets an AttributeError, which makes the resource unpriced, never $0."""
+    """The pack's stack config holds only the region, usage, budget, S3 tiering and whether /ws goes
+    through CloudFront; a rule reading a tier block gets an AttributeError: unpriced, never $0."""
     monkeypatch.setitem(RULES, "aws:sns/topic:Topic", lambda resource, ctx: ctx.cfg.api.instance_type)
     found = run(BUDGET, known("phase1"), budget_config("phase1", override=OVERRIDE))
     assert any(
