@@ -2,7 +2,9 @@
 
 Steps that delete or only read are skipped; a resource replaced in place appears once (the last state per
 URN). Values unknown until deploy are the placeholder ``04da6b54-...``; rules resolve links through each
-state's ``propertyDependencies`` instead of ids.
+state's ``propertyDependencies`` instead of ids. A resource's tier is its ``tier`` tag, else its parent's
+tier; a component's, when neither gives one, is its name (this program's components are its tiers), so an
+untaggable resource (a CloudFront plan subscription) is attributed as under mocks.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 from budget.model import PlannedResource
 from budget.plan import tier_of
 
+STACK_TYPE = "pulumi:pulumi:Stack"
+UNTIERED = "untiered"
 SKIPPED_OPS = frozenset(
     {
         "delete",
@@ -71,14 +75,29 @@ def parse_preview(document: Any, where: str = "preview") -> list[PlannedResource
             raise PreviewError(f"{where}: steps[{n}].newState.inputs is not an object")
         _check_links(state, f"{where}: steps[{n}].newState")
         states[urn] = state
-    parents: dict[str, str] = {}
+    tiers: dict[str, str] = {}
+
+    def tier(urn: str) -> str:
+        """The tier of ``urn``'s state, its parents resolved first whatever order the steps list them in
+        (iteratively: a parent chain of any length; a parent outside the document or a cycle is untiered)."""
+        chain: list[str] = []
+        node: str | None = urn
+        while node is not None and node in states and node not in tiers and node not in chain:
+            chain.append(node)
+            node = states[node].get("parent")
+        inherited = tiers.get(node, UNTIERED) if node is not None else UNTIERED
+        for link in reversed(chain):
+            state = states[link]
+            fallback = inherited
+            if fallback == UNTIERED and state.get("custom") is False and state["type"] != STACK_TYPE:
+                fallback = _name(link)  # a component
+            inherited = tiers[link] = tier_of(state["type"], state.get("inputs") or {}, fallback)
+        return tiers[urn]
+
     resources = []
     for urn, state in states.items():
         inputs = state.get("inputs") or {}
         parent = state.get("parent")
-        fallback = parents.get(parent, "untiered") if parent else "untiered"
-        tier = tier_of(state["type"], inputs, fallback)
-        parents[urn] = tier
         deps = state.get("propertyDependencies") or {}
         resources.append(
             PlannedResource(
@@ -86,7 +105,7 @@ def parse_preview(document: Any, where: str = "preview") -> list[PlannedResource
                 name=_name(urn),
                 inputs=inputs,
                 urn=urn,
-                tier=tier,
+                tier=tier(urn),
                 id=state.get("id") or None,
                 custom=bool(state.get("custom", True)),
                 parent=parent,

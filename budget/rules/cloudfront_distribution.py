@@ -5,7 +5,9 @@ those edges' rates: PriceClass_100 (North America, Europe) serves African viewer
 tier (1 TB and 10 million requests a month) comes off first. Origin fetches from AWS origins are free.
 
 WebSockets through the distribution (``stars:loadBalancer.websockets_via_cdn``, pricing-levers.md "WebSocket
-billing"): the upgrade is a proxy request; server-to-client bytes are data transfer out (the same volume
+billing"), which the distribution itself shows: a ``/ws`` cache behavior to a custom origin (the load
+balancer; :func:`carries_websockets`), so a stack policy that sees only the resources prices it as ``check``
+does. The upgrade is a proxy request; server-to-client bytes are data transfer out (the same volume
 tiers, the free tier shared with the static assets); client-to-server bytes are regional data transfer to
 origin.
 
@@ -16,8 +18,10 @@ AWS may throttle), and so is WebSocket traffic, which no source says how a plan 
 
 from __future__ import annotations
 
+from typing import Any
+
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import RuleContext, RuleError
+from budget.rules.base import UNKNOWN, RuleContext, RuleError
 from budget.rules.pricing_plan import Plan, plan_covering
 from budget.rules.volume_tiers import CLOUDFRONT_TIERS, tiered_lines
 from components.config import UsageConfig
@@ -32,6 +36,8 @@ PRICE_CLASS_BUCKETS = {
 }
 #: Nearest included bucket for viewers whose bucket the price class excludes.
 NEAREST = {"south_africa_kenya_nigeria_middle_east": "europe", "india": "europe"}
+#: The path the runtime serves WebSockets on (components/cdn.py routes ``/ws`` and ``/ws/*``).
+WEBSOCKET_PATH = "/ws"
 
 
 def served_bucket(price_class: str, viewer: str) -> tuple[str, str]:
@@ -56,6 +62,31 @@ def websocket_usage(usage: UsageConfig) -> bool:
     )
 
 
+def _is_websocket_path(pattern: Any) -> bool:
+    """``/ws`` itself, or a pattern under or around it (``/ws/*``, ``/ws*``); an unknown one may be."""
+    if pattern == UNKNOWN:
+        return True
+    return isinstance(pattern, str) and pattern.lstrip("/").startswith(WEBSOCKET_PATH.lstrip("/"))
+
+
+def carries_websockets(dist: PlannedResource) -> bool:
+    """Whether the distribution sends ``/ws`` to a custom origin (the load balancer), i.e. carries the
+    runtime's WebSockets; a behavior or origin list unknown until deploy cannot be told apart."""
+    behaviors = dist.inputs.get("orderedCacheBehaviors") or []
+    origins = dist.inputs.get("origins") or []
+    if not isinstance(behaviors, list) or not isinstance(origins, list):
+        raise RuleError("its cache behaviors or origins are unknown until deploy: /ws routing cannot be told")
+    custom = {
+        o.get("originId") for o in origins if isinstance(o, dict) and o.get("customOriginConfig") is not None
+    }
+    return any(
+        isinstance(b, dict)
+        and _is_websocket_path(b.get("pathPattern"))
+        and (b.get("targetOriginId") in custom or b.get("targetOriginId") == UNKNOWN)
+        for b in behaviors
+    )
+
+
 def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     if not ctx.is_first(dist, *TYPES):
         raise RuleError("a second distribution has no usage assumptions (the usage block describes one)")
@@ -64,7 +95,7 @@ def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     )
     plan = plan_covering(dist, ctx)
     if plan is not None:
-        return _within_plan(ctx, plan)
+        return _within_plan(dist, ctx, plan)
     return _pay_as_you_go(ctx, bucket, why)
 
 
@@ -148,10 +179,13 @@ def _pay_as_you_go(ctx: RuleContext, bucket: str, why: str) -> list[CostLine]:
     return lines
 
 
-def _within_plan(ctx: RuleContext, plan: Plan) -> list[CostLine]:
-    """$0 lines inside the plan's allowance; above it, or with WebSocket traffic, unpriced."""
+def _within_plan(dist: PlannedResource, ctx: RuleContext, plan: Plan) -> list[CostLine]:
+    """$0 lines inside the plan's allowance; above it, or with WebSocket traffic, unpriced.
+
+    WebSocket traffic: the distribution routes ``/ws`` (what the stack policy sees), the usage block
+    assumes some, or the stack config says so (``check``'s view, where all three agree)."""
     usage = ctx.cfg.usage
-    if ctx.cfg.load_balancer.websockets_via_cdn or websocket_usage(usage):
+    if carries_websockets(dist) or websocket_usage(usage) or ctx.cfg.load_balancer.websockets_via_cdn:
         raise RuleError(
             f"WebSocket traffic through a distribution on the {plan.title} flat-rate plan: not found in the"
             " price reference (no source says whether WebSocket connections and frames are allowed on a"

@@ -1,7 +1,11 @@
 """The security baseline as code: checks over the recorded resources of a mocked run.
 
-``violations(resources)`` returns one readable line per breach (empty list: the baseline holds). The
-tests run it on every phase and on deliberately broken records, so each check is shown to be able to fail.
+One function per concern (encryption at rest, public ingress, IMDSv2, private data stores, TLS in transit,
+the CloudFront web ACL, backups, secrets, least privilege, tags), listed in :data:`CHECKS`; each returns one
+readable line per breach, naming the resource. ``violations(resources)`` runs them all (empty list: the
+baseline holds). The tests run it on every phase and on deliberately broken records, so each check is shown
+to be able to fail; the policy pack (``policy/``) enforces each concern as one named CrossGuard policy
+through the same functions, so the baseline has one definition.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from components.planning.mocks import RecordedResource
@@ -56,6 +60,8 @@ UNTAGGABLE_TYPES = frozenset(
 )
 #: Where a generated secret may legitimately appear as an input.
 SECRET_CONSUMERS = {
+    # The generator itself: a stack policy sees its outputs, where the generated value is its result.
+    ("random:index/randomPassword:RandomPassword", "result"),
     ("aws:secretsmanager/secretVersion:SecretVersion", "secretString"),
     ("aws:elasticache/replicationGroup:ReplicationGroup", "authToken"),
 }
@@ -112,6 +118,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 
 
 def _template_groups(lt: RecordedResource) -> list[str]:
@@ -134,6 +141,62 @@ def _template_of(asg: RecordedResource, res: list[RecordedResource]) -> Recorded
     spec = asg.inputs.get("launchTemplate") or mixed.get("launchTemplateSpecification") or {}
     ref = spec.get("id") or spec.get("launchTemplateId")
     return next((lt for lt in _of(res, LAUNCH_TEMPLATE) if lt.id == ref), None)
+
+
+def _listeners_of(res: list[RecordedResource], lb: RecordedResource) -> list[RecordedResource]:
+    """The listeners attached to a load balancer (by its ARN, which the mocks also return as its id)."""
+    arns = {lb.id, lb.state.get("arn")}
+    return [li for li in _of(res, "aws:lb/listener:Listener") if li.inputs.get("loadBalancerArn") in arns]
+
+
+def _is_network(lb: RecordedResource) -> bool:
+    return lb.inputs.get("loadBalancerType") == "network"
+
+
+def _nlb_world_ports(res: list[RecordedResource]) -> dict[str, set[int]]:
+    """Per load balancer security group: the NLB realtime listener ports it may open to the world."""
+    ports: dict[str, set[int]] = {}
+    for lb in _of(res, LOAD_BALANCER):
+        if not _is_network(lb):
+            continue
+        listening = {_port(li.inputs.get("port")) for li in _listeners_of(res, lb)}
+        for sg in lb.inputs.get("securityGroups", []):
+            ports.setdefault(sg, set()).update(p for p in listening if p in NLB_REALTIME_PORTS)
+    return ports
+
+
+def _public_subnets(resources: list[RecordedResource]) -> set[str]:
+    """Subnets whose route table sends traffic to an internet gateway, or that assign public IPs."""
+    igws = {r.id for r in _of(resources, "aws:ec2/internetGateway:InternetGateway")}
+    to_igw = {
+        r.inputs.get("routeTableId")
+        for r in _of(resources, "aws:ec2/route:Route")
+        if r.inputs.get("gatewayId") in igws
+    }
+    for rt in _of(resources, "aws:ec2/routeTable:RouteTable"):
+        if any(route.get("gatewayId") in igws for route in rt.inputs.get("routes") or []):
+            to_igw.add(rt.id)
+    public = {
+        r.inputs.get("subnetId")
+        for r in _of(resources, "aws:ec2/routeTableAssociation:RouteTableAssociation")
+        if r.inputs.get("routeTableId") in to_igw
+    }
+    public |= {r.id for r in _of(resources, "aws:ec2/subnet:Subnet") if r.inputs.get("mapPublicIpOnLaunch")}
+    return public
+
+
+def _security_groups(res: list[RecordedResource]) -> tuple[set[str], set[str], set[str]]:
+    """The load balancers', the app servers' and the data stores' security groups (by id)."""
+    alb_sgs = {sg for r in _of(res, LOAD_BALANCER) for sg in r.inputs.get("securityGroups", [])}
+    app_sgs = {sg for r in _of(res, LAUNCH_TEMPLATE) for sg in _template_groups(r)}
+    data_sgs = {
+        sg for r in _of(res, "aws:rds/instance:Instance") for sg in r.inputs.get("vpcSecurityGroupIds", [])
+    } | {
+        sg
+        for r in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup")
+        for sg in r.inputs.get("securityGroupIds", [])
+    }
+    return alb_sgs, app_sgs, data_sgs
 
 
 def _ingress_rules(res: list[RecordedResource]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -167,78 +230,47 @@ def _ingress_rules(res: list[RecordedResource]) -> list[tuple[str, str, dict[str
     return rules
 
 
-def _public_subnets(resources: list[RecordedResource]) -> set[str]:
-    """Subnets whose route table sends traffic to an internet gateway, or that assign public IPs."""
-    igws = {r.id for r in _of(resources, "aws:ec2/internetGateway:InternetGateway")}
-    to_igw = {
-        r.inputs.get("routeTableId")
-        for r in _of(resources, "aws:ec2/route:Route")
-        if r.inputs.get("gatewayId") in igws
-    }
-    for rt in _of(resources, "aws:ec2/routeTable:RouteTable"):
-        if any(route.get("gatewayId") in igws for route in rt.inputs.get("routes") or []):
-            to_igw.add(rt.id)
-    public = {
-        r.inputs.get("subnetId")
-        for r in _of(resources, "aws:ec2/routeTableAssociation:RouteTableAssociation")
-        if r.inputs.get("routeTableId") in to_igw
-    }
-    public |= {r.id for r in _of(resources, "aws:ec2/subnet:Subnet") if r.inputs.get("mapPublicIpOnLaunch")}
-    return public
+def _s3_configs(res: list[RecordedResource], typ: str) -> dict[str, dict[str, Any]]:
+    """A bucket configuration resource's inputs, by the bucket it configures."""
+    return {r.inputs.get("bucket"): r.inputs for r in _of(res, typ)}
 
 
-def violations(resources: Iterable[RecordedResource]) -> list[str]:
-    """Every breach of the security baseline in ``resources`` (one line each, naming the resource)."""
-    res = list(resources)
+def encryption_at_rest(res: list[RecordedResource]) -> list[str]:
+    """RDS storage, ElastiCache, EBS volumes and S3 buckets are encrypted at rest."""
     out: list[str] = []
-    out += _network_checks(res)
-    out += _data_store_checks(res)
-    out += _server_checks(res)
-    out += _public_server_checks(res)
-    out += _storage_checks(res)
-    out += _edge_checks(res)
-    out += _secret_checks(res)
-    out += tag_violations(res)
+    for db in _of(res, "aws:rds/instance:Instance"):
+        if db.inputs.get("storageEncrypted") is not True:
+            out.append(f"{db.name}: storage_encrypted must be true")
+    for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
+        if rg.inputs.get("atRestEncryptionEnabled") is not True:
+            out.append(f"{rg.name}: at_rest_encryption_enabled must be true")
+    for lt in _of(res, LAUNCH_TEMPLATE):
+        mappings = lt.inputs.get("blockDeviceMappings") or []
+        if not mappings:
+            out.append(f"{lt.name}: the root volume must be declared (and encrypted)")
+        for m in mappings:
+            ebs = m.get("ebs") or {}
+            if str(ebs.get("encrypted")).lower() != "true":
+                out.append(f"{lt.name}: EBS volume {m.get('deviceName')} must be encrypted")
+    sse = _s3_configs(
+        res, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+    for b in _of(res, "aws:s3/bucket:Bucket"):
+        rules = (sse.get(b.id) or {}).get("rules") or []
+        algos = {(r.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") for r in rules}
+        if not algos & {"AES256", "aws:kms", "aws:kms:dsse"}:
+            out.append(f"{b.name}: default encryption must be configured")
     return out
 
 
-def _listeners_of(res: list[RecordedResource], lb: RecordedResource) -> list[RecordedResource]:
-    """The listeners attached to a load balancer (by its ARN, which the mocks also return as its id)."""
-    arns = {lb.id, lb.state.get("arn")}
-    return [li for li in _of(res, "aws:lb/listener:Listener") if li.inputs.get("loadBalancerArn") in arns]
-
-
-def _is_network(lb: RecordedResource) -> bool:
-    return lb.inputs.get("loadBalancerType") == "network"
-
-
-def _nlb_world_ports(res: list[RecordedResource]) -> dict[str, set[int]]:
-    """Per load balancer security group: the NLB realtime listener ports it may open to the world."""
-    ports: dict[str, set[int]] = {}
-    for lb in _of(res, "aws:lb/loadBalancer:LoadBalancer"):
-        if not _is_network(lb):
-            continue
-        listening = {_port(li.inputs.get("port")) for li in _listeners_of(res, lb)}
-        for sg in lb.inputs.get("securityGroups", []):
-            ports.setdefault(sg, set()).update(p for p in listening if p in NLB_REALTIME_PORTS)
-    return ports
-
-
-def _network_checks(res: list[RecordedResource]) -> list[str]:
+def no_public_ingress(res: list[RecordedResource]) -> list[str]:
+    """Only the load balancer admits the internet, on tcp 80/443 (an NLB also on its realtime listener
+    port), and an ALB drops invalid headers; app servers admit only the load balancer and sit in private
+    subnets, unless ``private_egress: public`` gives each a public IPv4 in groups that admit only the load
+    balancer; the default security group is closed."""
     out: list[str] = []
-    alb_sgs = {
-        sg for r in _of(res, "aws:lb/loadBalancer:LoadBalancer") for sg in r.inputs.get("securityGroups", [])
-    }
+    alb_sgs, app_sgs, _ = _security_groups(res)
     realtime_ports = _nlb_world_ports(res)
-    app_sgs = {sg for r in _of(res, LAUNCH_TEMPLATE) for sg in _template_groups(r)}
-    data_sgs = {
-        sg for r in _of(res, "aws:rds/instance:Instance") for sg in r.inputs.get("vpcSecurityGroupIds", [])
-    } | {
-        sg
-        for r in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup")
-        for sg in r.inputs.get("securityGroupIds", [])
-    }
-    rules = _ingress_rules(res)
     closed = {
         r.inputs.get("vpcId")
         for r in _of(res, "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup")
@@ -247,7 +279,7 @@ def _network_checks(res: list[RecordedResource]) -> list[str]:
     for vpc in _of(res, "aws:ec2/vpc:Vpc"):
         if vpc.id not in closed:
             out.append(f"{vpc.name}: the default security group must be adopted with no rules")
-    for name, group, rule in rules:
+    for name, group, rule in _ingress_rules(res):
         cidr = rule.get("cidrIpv4") or rule.get("cidrIpv6")
         lo, hi = _port(rule.get("fromPort")), _port(rule.get("toPort"))
         if cidr in WORLD:
@@ -262,21 +294,77 @@ def _network_checks(res: list[RecordedResource]) -> list[str]:
                     f"{name}: {cidr} ingress on the ALB must be tcp 80 or 443 only, or an NLB's realtime"
                     f" listener port ({'/'.join(map(str, NLB_REALTIME_PORTS))}) (got {lo}-{hi})"
                 )
+        if group in app_sgs and group not in alb_sgs:
+            source = rule.get("referencedSecurityGroupId")
+            if source not in alb_sgs:
+                out.append(f"{name}: app security group {group} admits {cidr or source}, not the ALB")
+    public = _public_subnets(res)
+    for asg in _of(res, "aws:autoscaling/group:Group"):
+        exposed = sorted(set(asg.inputs.get("vpcZoneIdentifiers", [])) & public)
+        template = _template_of(asg, res)
+        # Only ``private_egress: public`` puts servers there: each with its own public IPv4, which
+        # _public_server_checks holds to the load balancer's security group alone.
+        if exposed and (template is None or not _assigns_public_ip(template)):
+            out.append(
+                f"{asg.name}: servers placed in public subnets {exposed} without the public egress layout"
+                " (a public IPv4 per server behind the load balancer's security group)"
+            )
+    out += _public_server_checks(res)
+    for alb in _of(res, LOAD_BALANCER):
+        if not _is_network(alb) and alb.inputs.get("dropInvalidHeaderFields") is not True:
+            out.append(f"{alb.name}: drop_invalid_header_fields must be true")
+    return out
+
+
+def _public_server_checks(res: list[RecordedResource]) -> list[str]:
+    """Servers with a public IPv4: in named security groups that admit nothing but the load balancer.
+
+    (Every app security group must admit only the load balancer's group: :func:`no_public_ingress`. Here:
+    a public server must not share a group that admits the internet, such as the load balancer's own.)
+    """
+    out: list[str] = []
+    world = {
+        group
+        for _, group, rule in _ingress_rules(res)
+        if (rule.get("cidrIpv4") or rule.get("cidrIpv6")) in WORLD
+    }
+    for lt in _of(res, LAUNCH_TEMPLATE):
+        if not _assigns_public_ip(lt):
+            continue
+        groups = _template_groups(lt)
+        if not groups:
+            out.append(f"{lt.name}: servers with a public IPv4 must name their security groups")
+        for group in sorted(set(groups) & world):
+            out.append(f"{lt.name}: servers with a public IPv4 are in {group}, which admits the internet")
+    return out
+
+
+def imdsv2(res: list[RecordedResource]) -> list[str]:
+    """Instances require IMDSv2 tokens, with a hop limit that keeps containers from their credentials."""
+    out: list[str] = []
+    for lt in _of(res, LAUNCH_TEMPLATE):
+        meta = lt.inputs.get("metadataOptions") or {}
+        if meta.get("httpTokens") != "required":
+            out.append(f"{lt.name}: IMDSv2 must be required (metadata_options.http_tokens)")
+        if int(meta.get("httpPutResponseHopLimit", 1)) > 2:
+            out.append(f"{lt.name}: metadata hop limit above 2 lets containers reach instance credentials")
+    return out
+
+
+def private_data_stores(res: list[RecordedResource]) -> list[str]:
+    """Databases and caches live in private subnets, reachable only from the app security groups; S3
+    blocks public access and ACLs, and is read only by this stack's CloudFront through Origin Access
+    Control."""
+    out: list[str] = []
+    _, app_sgs, data_sgs = _security_groups(res)
+    for name, group, rule in _ingress_rules(res):
         if group in data_sgs:
+            cidr = rule.get("cidrIpv4") or rule.get("cidrIpv6")
             source = rule.get("referencedSecurityGroupId")
             if cidr is not None or rule.get("prefixListId") is not None or source not in app_sgs:
                 out.append(
                     f"{name}: data security group {group} admits {cidr or source}, not an app security group"
                 )
-        if group in app_sgs and group not in alb_sgs:
-            source = rule.get("referencedSecurityGroupId")
-            if source not in alb_sgs:
-                out.append(f"{name}: app security group {group} admits {cidr or source}, not the ALB")
-    return out
-
-
-def _data_store_checks(res: list[RecordedResource]) -> list[str]:
-    out: list[str] = []
     public = _public_subnets(res)
     rds_groups = {
         r.inputs.get("name") or r.state.get("name"): r for r in _of(res, "aws:rds/subnetGroup:SubnetGroup")
@@ -296,147 +384,28 @@ def _data_store_checks(res: list[RecordedResource]) -> list[str]:
             out.append(f"{owner}: subnet group {sg.name} includes public subnets {exposed}")
 
     for db in _of(res, "aws:rds/instance:Instance"):
-        i = db.inputs
-        replica = bool(i.get("replicateSourceDb"))
-        if i.get("storageEncrypted") is not True:
-            out.append(f"{db.name}: storage_encrypted must be true")
-        if i.get("publiclyAccessible"):
+        if db.inputs.get("publiclyAccessible"):
             out.append(f"{db.name}: publicly_accessible must be false")
-        if not replica and i.get("manageMasterUserPassword") is not True:
-            out.append(f"{db.name}: the master password must be RDS-managed (manage_master_user_password)")
-        if not replica and (i.get("skipFinalSnapshot") or not i.get("finalSnapshotIdentifier")):
-            out.append(f"{db.name}: a final snapshot must be taken on delete")
-        private_group(db.name, rds_groups, i.get("dbSubnetGroupName"))
+        private_group(db.name, rds_groups, db.inputs.get("dbSubnetGroupName"))
     for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
-        i = rg.inputs
-        if i.get("atRestEncryptionEnabled") is not True:
-            out.append(f"{rg.name}: at_rest_encryption_enabled must be true")
-        if i.get("transitEncryptionEnabled") is not True:
-            out.append(f"{rg.name}: transit_encryption_enabled (TLS) must be true")
-        if not i.get("authToken") and not i.get("userGroupIds"):
-            out.append(f"{rg.name}: clients must authenticate (auth_token or user groups)")
-        private_group(rg.name, cache_groups, i.get("subnetGroupName"))
-    for asg in _of(res, "aws:autoscaling/group:Group"):
-        exposed = sorted(set(asg.inputs.get("vpcZoneIdentifiers", [])) & public)
-        template = _template_of(asg, res)
-        # Only ``private_egress: public`` puts servers there: each with its own public IPv4, which
-        # _public_server_checks holds to the load balancer's security group alone.
-        if exposed and (template is None or not _assigns_public_ip(template)):
-            out.append(
-                f"{asg.name}: servers placed in public subnets {exposed} without the public egress layout"
-                " (a public IPv4 per server behind the load balancer's security group)"
-            )
-    return out
+        private_group(rg.name, cache_groups, rg.inputs.get("subnetGroupName"))
 
-
-def _public_server_checks(res: list[RecordedResource]) -> list[str]:
-    """Servers with a public IPv4: in named security groups that admit nothing but the load balancer.
-
-    (Every app security group must admit only the load balancer's group: ``_network_checks``. Here: a
-    public server must not share a group that admits the internet, such as the load balancer's own.)
-    """
-    out: list[str] = []
-    world = {
-        group
-        for _, group, rule in _ingress_rules(res)
-        if (rule.get("cidrIpv4") or rule.get("cidrIpv6")) in WORLD
-    }
-    for lt in _of(res, LAUNCH_TEMPLATE):
-        if not _assigns_public_ip(lt):
-            continue
-        groups = _template_groups(lt)
-        if not groups:
-            out.append(f"{lt.name}: servers with a public IPv4 must name their security groups")
-        for group in sorted(set(groups) & world):
-            out.append(f"{lt.name}: servers with a public IPv4 are in {group}, which admits the internet")
-    return out
-
-
-def _server_checks(res: list[RecordedResource]) -> list[str]:
-    out: list[str] = []
-    for lt in _of(res, LAUNCH_TEMPLATE):
-        meta = lt.inputs.get("metadataOptions") or {}
-        if meta.get("httpTokens") != "required":
-            out.append(f"{lt.name}: IMDSv2 must be required (metadata_options.http_tokens)")
-        if int(meta.get("httpPutResponseHopLimit", 1)) > 2:
-            out.append(f"{lt.name}: metadata hop limit above 2 lets containers reach instance credentials")
-        mappings = lt.inputs.get("blockDeviceMappings") or []
-        if not mappings:
-            out.append(f"{lt.name}: the root volume must be declared (and encrypted)")
-        for m in mappings:
-            ebs = m.get("ebs") or {}
-            if str(ebs.get("encrypted")).lower() != "true":
-                out.append(f"{lt.name}: EBS volume {m.get('deviceName')} must be encrypted")
-    for pol in _of(res, "aws:iam/rolePolicy:RolePolicy"):
-        for st in _statements(_policy(pol.inputs.get("policy"))):
-            if st.get("Effect") != "Allow":
-                continue
-            actions = _as_list(st.get("Action", []))
-            resources = _as_list(st.get("Resource", []))
-            if any(a == "*" or a.endswith(":*") for a in actions):
-                out.append(f"{pol.name}: wildcard action {actions}")
-            if "*" in resources and not (actions == ["cloudwatch:PutMetricData"] and st.get("Condition")):
-                out.append(f"{pol.name}: {actions} on every resource ('*')")
-    return out
-
-
-def _storage_checks(res: list[RecordedResource]) -> list[str]:
-    out: list[str] = []
-
-    def configs(typ: str) -> dict[str, dict[str, Any]]:
-        return {r.inputs.get("bucket"): r.inputs for r in _of(res, typ)}
-
-    blocks = configs("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-    sse = configs("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
-    owners = configs("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    blocks = _s3_configs(res, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    owners = _s3_configs(res, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
     for b in _of(res, "aws:s3/bucket:Bucket"):
         block = blocks.get(b.id)
         flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
         if block is None or not all(block.get(f) is True for f in flags):
             out.append(f"{b.name}: public access must be blocked (all four settings)")
-        rules = (sse.get(b.id) or {}).get("rules") or []
-        algos = {(r.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") for r in rules}
-        if not algos & {"AES256", "aws:kms", "aws:kms:dsse"}:
-            out.append(f"{b.name}: default encryption must be configured")
         rule = (owners.get(b.id) or {}).get("rule") or {}
         if rule.get("objectOwnership") != "BucketOwnerEnforced":
             out.append(f"{b.name}: ACLs must be disabled (BucketOwnerEnforced)")
-    return out
-
-
-def _edge_checks(res: list[RecordedResource]) -> list[str]:
-    out: list[str] = []
-    lbs = _of(res, "aws:lb/loadBalancer:LoadBalancer")
-    for alb in lbs:
-        if not _is_network(alb) and alb.inputs.get("dropInvalidHeaderFields") is not True:
-            out.append(f"{alb.name}: drop_invalid_header_fields must be true")
-    listeners = _of(res, "aws:lb/listener:Listener")
-    if any(li.inputs.get("protocol") == "HTTPS" for li in listeners):
-        for li in listeners:
-            actions = li.inputs.get("defaultActions") or []
-            if li.inputs.get("protocol") == "HTTP" and [a.get("type") for a in actions] != ["redirect"]:
-                out.append(f"{li.name}: with HTTPS configured, plain HTTP must redirect to HTTPS")
-    for nlb in filter(_is_network, lbs):
-        # An NLB cannot redirect: with TLS, a plain TCP listener would serve the same tiers unencrypted.
-        own = _listeners_of(res, nlb)
-        if any(li.inputs.get("protocol") == "TLS" for li in own):
-            for li in own:
-                if li.inputs.get("protocol") != "TLS":
-                    out.append(f"{li.name}: with TLS configured, the NLB must not also listen in plain TCP")
-    out += _cdn_origin_checks(res, lbs, listeners)
 
     oacs = {r.id: r.inputs for r in _of(res, "aws:cloudfront/originAccessControl:OriginAccessControl")}
     buckets = {r.state.get("bucketRegionalDomainName"): r for r in _of(res, "aws:s3/bucket:Bucket")}
     distributions = _of(res, "aws:cloudfront/distribution:Distribution")
     dist_arns = {d.state.get("arn") for d in distributions}
     for d in distributions:
-        behaviors = [
-            d.inputs.get("defaultCacheBehavior") or {},
-            *(d.inputs.get("orderedCacheBehaviors") or []),
-        ]
-        for b in behaviors:
-            if b.get("viewerProtocolPolicy") not in ("redirect-to-https", "https-only"):
-                out.append(f"{d.name}: viewers must use HTTPS (got {b.get('viewerProtocolPolicy')})")
         for origin in d.inputs.get("origins") or []:
             if origin.get("domainName") in buckets or ".s3." in str(origin.get("domainName")):
                 oac = oacs.get(origin.get("originAccessControlId"))
@@ -470,19 +439,48 @@ def _edge_checks(res: list[RecordedResource]) -> list[str]:
     return out
 
 
+def tls_in_transit(res: list[RecordedResource]) -> list[str]:
+    """Redis speaks TLS; viewers reach CloudFront over HTTPS; with HTTPS on the load balancer, HTTP
+    only redirects, and an NLB with TLS has no plain TCP listener; CloudFront reaches a load balancer
+    that has TLS over HTTPS, and its viewers of the ``/ws`` behavior use HTTPS only."""
+    out: list[str] = []
+    for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
+        if rg.inputs.get("transitEncryptionEnabled") is not True:
+            out.append(f"{rg.name}: transit_encryption_enabled (TLS) must be true")
+    listeners = _of(res, "aws:lb/listener:Listener")
+    if any(li.inputs.get("protocol") == "HTTPS" for li in listeners):
+        for li in listeners:
+            actions = li.inputs.get("defaultActions") or []
+            if li.inputs.get("protocol") == "HTTP" and [a.get("type") for a in actions] != ["redirect"]:
+                out.append(f"{li.name}: with HTTPS configured, plain HTTP must redirect to HTTPS")
+    lbs = _of(res, LOAD_BALANCER)
+    for nlb in filter(_is_network, lbs):
+        # An NLB cannot redirect: with TLS, a plain TCP listener would serve the same tiers unencrypted.
+        own = _listeners_of(res, nlb)
+        if any(li.inputs.get("protocol") == "TLS" for li in own):
+            for li in own:
+                if li.inputs.get("protocol") != "TLS":
+                    out.append(f"{li.name}: with TLS configured, the NLB must not also listen in plain TCP")
+    out += _cdn_origin_checks(res, lbs, listeners)
+    for d in _of(res, "aws:cloudfront/distribution:Distribution"):
+        behaviors = [
+            d.inputs.get("defaultCacheBehavior") or {},
+            *(d.inputs.get("orderedCacheBehaviors") or []),
+        ]
+        for b in behaviors:
+            if b.get("viewerProtocolPolicy") not in ("redirect-to-https", "https-only"):
+                out.append(f"{d.name}: viewers must use HTTPS (got {b.get('viewerProtocolPolicy')})")
+    return out
+
+
 def _cdn_origin_checks(
     res: list[RecordedResource], lbs: list[RecordedResource], listeners: list[RecordedResource]
 ) -> list[str]:
-    """Load balancer origins (``/ws`` through CloudFront) and the flat-rate plan's web ACL."""
+    """Load balancer origins (``/ws`` through CloudFront): HTTPS from viewers, and to a load balancer that
+    has TLS."""
     out: list[str] = []
     lb_names = {lb.state.get("dnsName") for lb in lbs} - {None}
     lb_has_tls = any(li.inputs.get("protocol") in ("HTTPS", "TLS") for li in listeners)
-    wafs = {w.state.get("arn"): w for w in _of(res, "aws:wafv2/webAcl:WebAcl")}
-    for w in wafs.values():
-        if w.inputs.get("scope") == "CLOUDFRONT" and w.region != CLOUDFRONT_WAF_REGION:
-            out.append(
-                f"{w.name}: a CLOUDFRONT web ACL must be created in {CLOUDFRONT_WAF_REGION} (got {w.region})"
-            )
     for d in _of(res, "aws:cloudfront/distribution:Distribution"):
         custom = {
             o.get("originId"): o
@@ -502,6 +500,20 @@ def _cdn_origin_checks(
                     f"{d.name}: origin {origin.get('originId')} reaches a load balancer that has TLS over"
                     f" {policy}; it must be https-only"
                 )
+    return out
+
+
+def cloudfront_web_acl(res: list[RecordedResource]) -> list[str]:
+    """A CloudFront web ACL lives in us-east-1 (the only region AWS WAF takes it in), and a distribution
+    on a flat-rate plan is protected by the web ACL that plan covers."""
+    out: list[str] = []
+    wafs = {w.state.get("arn"): w for w in _of(res, "aws:wafv2/webAcl:WebAcl")}
+    for w in wafs.values():
+        if w.inputs.get("scope") == "CLOUDFRONT" and w.region != CLOUDFRONT_WAF_REGION:
+            out.append(
+                f"{w.name}: a CLOUDFRONT web ACL must be created in {CLOUDFRONT_WAF_REGION} (got {w.region})"
+            )
+    for d in _of(res, "aws:cloudfront/distribution:Distribution"):
         arns = {d.state.get("arn"), d.id}
         for sub in _of(res, "aws:pricingplanmanager/subscription:Subscription"):
             covered = set(sub.inputs.get("resourceArns") or [])
@@ -516,9 +528,48 @@ def _cdn_origin_checks(
     return out
 
 
-def _secret_checks(res: list[RecordedResource]) -> list[str]:
-    """No password input anywhere; generated secrets only where they belong; user data holds none."""
+def backups(res: list[RecordedResource]) -> list[str]:
+    """The database keeps automated backups and takes a final snapshot on delete (replicas have neither:
+    RDS keeps them for the primary)."""
     out: list[str] = []
+    for db in _of(res, "aws:rds/instance:Instance"):
+        i = db.inputs
+        if i.get("replicateSourceDb"):
+            continue
+        if int(i.get("backupRetentionPeriod") or 0) < 1:
+            out.append(f"{db.name}: automated backups must be kept (backup_retention_period >= 1 day)")
+        if i.get("skipFinalSnapshot") or not i.get("finalSnapshotIdentifier"):
+            out.append(f"{db.name}: a final snapshot must be taken on delete")
+    return out
+
+
+def least_privilege(res: list[RecordedResource]) -> list[str]:
+    """Instance role policies name their actions and resources (no wildcards but the metric namespace)."""
+    out: list[str] = []
+    for pol in _of(res, "aws:iam/rolePolicy:RolePolicy"):
+        for st in _statements(_policy(pol.inputs.get("policy"))):
+            if st.get("Effect") != "Allow":
+                continue
+            actions = _as_list(st.get("Action", []))
+            resources = _as_list(st.get("Resource", []))
+            if any(a == "*" or a.endswith(":*") for a in actions):
+                out.append(f"{pol.name}: wildcard action {actions}")
+            if "*" in resources and not (actions == ["cloudwatch:PutMetricData"] and st.get("Condition")):
+                out.append(f"{pol.name}: {actions} on every resource ('*')")
+    return out
+
+
+def no_plaintext_secrets(res: list[RecordedResource]) -> list[str]:
+    """No password input anywhere; generated secrets only where they belong; user data holds none; the
+    database's master password is RDS-managed and Redis clients authenticate."""
+    out: list[str] = []
+    for db in _of(res, "aws:rds/instance:Instance"):
+        replica = bool(db.inputs.get("replicateSourceDb"))
+        if not replica and db.inputs.get("manageMasterUserPassword") is not True:
+            out.append(f"{db.name}: the master password must be RDS-managed (manage_master_user_password)")
+    for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
+        if not rg.inputs.get("authToken") and not rg.inputs.get("userGroupIds"):
+            out.append(f"{rg.name}: clients must authenticate (auth_token or user groups)")
     generated = [
         str(r.state.get("result"))
         for r in _of(res, "random:index/randomPassword:RandomPassword")
@@ -569,3 +620,27 @@ def tag_violations(resources: Iterable[RecordedResource]) -> list[str]:
         elif tags.get("tier") != r.tier:
             out.append(f"{r.name}: tag tier={tags.get('tier')!r} but the resource belongs to {r.tier!r}")
     return out
+
+
+Check = Callable[[list[RecordedResource]], list[str]]
+
+#: The baseline by concern. The policy pack (``policy/``) enforces each entry as one named policy; the
+#: infrastructure tests run them all through :func:`violations`. A new check belongs in one of these.
+CHECKS: dict[str, Check] = {
+    "encryption-at-rest": encryption_at_rest,
+    "no-public-ingress": no_public_ingress,
+    "imdsv2": imdsv2,
+    "private-data-stores": private_data_stores,
+    "tls-in-transit": tls_in_transit,
+    "cloudfront-web-acl": cloudfront_web_acl,
+    "backups": backups,
+    "no-plaintext-secrets": no_plaintext_secrets,
+    "least-privilege": least_privilege,
+    "cost-allocation-tags": tag_violations,
+}
+
+
+def violations(resources: Iterable[RecordedResource]) -> list[str]:
+    """Every breach of the security baseline in ``resources`` (one line each, naming the resource)."""
+    res = list(resources)
+    return [line for check in CHECKS.values() for line in check(res)]

@@ -208,6 +208,45 @@ def test_preview_document_is_priced_with_the_same_rules(catalog):
     assert est.total("max") == pytest.approx(expected, abs=0.01)
 
 
+def _step(name: str, type_: str, parent: str | None, custom: bool = True, **inputs: object) -> dict:
+    urn = f"urn:pulumi:s::stars::{type_}::{name}"
+    state = {"urn": urn, "type": type_, "custom": custom, "parent": parent, "inputs": inputs}
+    return {"op": "create", "urn": urn, "newState": state}
+
+
+def test_preview_tiers_follow_parents_in_any_order():
+    """Children listed before their parents; an untaggable child of an untagged component takes the
+    component's name (as budget check attributes it under mocks); a tag always wins."""
+    stack = "urn:pulumi:s::stars::pulumi:pulumi:Stack::stars-s"
+    cdn = "urn:pulumi:s::stars::stars:index:Cdn::cdn"
+    inner = "urn:pulumi:s::stars::stars:index:Part::part"
+    steps = [
+        _step("cdn-plan", "aws:pricingplanmanager/subscription:Subscription", cdn),
+        _step("deep", "aws:sns/topic:Topic", inner),
+        _step("tagged", "aws:sns/topic:Topic", cdn, tags={"tier": "monitoring"}),
+        _step("loose", "aws:sns/topic:Topic", stack),
+        _step("orphan", "aws:sns/topic:Topic", "urn:pulumi:s::stars::stars:index:Gone::gone"),
+        _step("part", "stars:index:Part", cdn, custom=False),
+        _step("cdn", "stars:index:Cdn", stack, custom=False),
+        _step("stars-s", "pulumi:pulumi:Stack", None, custom=False),
+    ]
+    tiers = {p.name: p.tier for p in parse_preview({"steps": steps})}
+    assert tiers == {
+        "cdn-plan": "cdn",
+        "deep": "cdn",  # a nested component inherits its parent's tier
+        "tagged": "monitoring",
+        "loose": "untiered",  # the stack is no tier
+        "orphan": "untiered",
+        "part": "cdn",
+        "cdn": "cdn",
+        "stars-s": "untiered",
+    }
+    cycle = [_step("a", "stars:index:A", "urn:pulumi:s::stars::stars:index:B::b", custom=False)]
+    cycle.append(_step("b", "stars:index:B", cycle[0]["urn"], custom=False))
+    # a parent cycle ends where it closes: b (reached last) lends its name, and a inherits it
+    assert {p.name: p.tier for p in parse_preview({"steps": cycle})} == {"a": "b", "b": "b"}
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [

@@ -1,0 +1,385 @@
+"""``stars-budget``: the monthly cost of what the engine planned, against a limit in TZS.
+
+The policy prices ``args.resources`` with the budget package itself (its rules, catalog, estimator and
+report), so a stack gets one figure whether it is priced by ``python -m budget check`` or by this pack.
+Limit, warning level, rate and usage assumptions come from the pack's config (the same fields as a stack's
+``stars:budget`` and ``stars:usage``, validated by the same models); the region of each resource comes
+from its provider as the engine reports it. Anything unpriced is a violation that no override lifts; an
+over-limit stack passes only under an override that names a reason and an approver.
+
+``stars-budget-warning`` (advisory, same config) says when a stack is above the warning level, or over the
+limit under an override, so both stay visible where the policies report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pydantic import ValidationError
+
+from budget.catalog import Catalog, load_catalog
+from budget.estimator import ON_DEMAND, Estimate, price_resource
+from budget.model import PlannedResource, PricedResource, Unpriced
+from budget.report.build import stack_report
+from budget.report.formatting import format_tzs
+from budget.report.model import StackReport
+from budget.rules import RULES, RuleContext, RuleError
+from budget.rules.cloudfront_distribution import TYPES as DISTRIBUTION_TYPES
+from budget.rules.cloudfront_distribution import carries_websockets
+from components.config import (
+    BudgetConfig,
+    BudgetOverride,
+    CdnConfig,
+    LoadBalancerConfig,
+    StackConfig,
+    UsageConfig,
+)
+from policy.resources import (
+    RegionError,
+    StackResource,
+    from_policy_resources,
+    planned_resources,
+    region_of,
+    stack_name,
+)
+
+POLICY_NAME = "stars-budget"
+WARNING_POLICY_NAME = "stars-budget-warning"
+#: Drivers named in a violation (the report keeps more).
+DRIVERS_SHOWN = 5
+LIFECYCLE_TYPES = (
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+)
+#: Pack config keys beside BudgetConfig's fields.
+USAGE_KEY = "usage"
+
+
+class PackConfigError(ValueError):
+    """The pack's config for the budget is missing or invalid; the message names each key."""
+
+
+@dataclass(frozen=True)
+class BudgetSettings:
+    """The validated pack config: the budget block and the usage assumptions."""
+
+    budget: BudgetConfig
+    usage: UsageConfig
+
+
+def _schema_of(model: type[Any]) -> dict[str, Any]:
+    """A model's JSON schema, without pydantic's title noise (the CLI and Pulumi Cloud show it)."""
+    schema = dict(model.model_json_schema())
+    schema.pop("title", None)
+    schema["properties"] = {
+        key: {k: v for k, v in prop.items() if k != "title"} for key, prop in schema["properties"].items()
+    }
+    return schema
+
+
+def config_schema(required: bool = True) -> PolicyConfigSchema:
+    """The pack config of the budget policies, generated from the models that validate it.
+
+    ``BudgetConfig``'s fields (``limit_tzs``, ``warn_tzs``, ``usd_to_tzs``, rate date and source,
+    ``override``) at the top level, ``usage`` as ``UsageConfig``. The ``override`` reference is inlined:
+    a policy's schema is a list of properties, with no place for definitions.
+    """
+    budget = _schema_of(BudgetConfig)
+    properties = dict(budget["properties"])
+    properties["override"] = {
+        **_schema_of(BudgetOverride),
+        "description": "an owner's decision to deploy over the limit: a reason (10+ characters), approved_by",
+    }
+    properties[USAGE_KEY] = {
+        **_schema_of(UsageConfig),
+        "description": "monthly usage assumptions (the fields of a stack's stars:usage block)",
+    }
+    return PolicyConfigSchema(
+        properties=properties,
+        required=[*budget.get("required", []), USAGE_KEY] if required else None,
+    )
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> list[str]:
+    lines = []
+    for err in exc.errors():
+        key = ".".join([prefix, *map(str, err["loc"])] if prefix else map(str, err["loc"]))
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            lines.append(f"{key}: missing (required)")
+        elif err["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key")
+        else:
+            lines.append(f"{key} = {err.get('input')!r}: {message}")
+    return lines
+
+
+def parse_settings(config: Mapping[str, Any]) -> BudgetSettings:
+    """Validate the pack config with the stack config's own models (numbers arrive as floats from the
+    engine; whole floats are accepted where an integer is required)."""
+    values = dict(config)
+    usage = values.pop(USAGE_KEY, None)
+    problems: list[str] = []
+    budget = settings_usage = None
+    try:
+        budget = BudgetConfig.model_validate(values)
+    except ValidationError as exc:
+        problems += _describe(exc)
+    if usage is None:
+        problems.append(f"{USAGE_KEY}: missing (required)")
+    else:
+        try:
+            settings_usage = UsageConfig.model_validate(usage)
+        except ValidationError as exc:
+            problems += _describe(exc, USAGE_KEY)
+    if problems or budget is None or settings_usage is None:
+        raise PackConfigError(f"invalid config for {POLICY_NAME}:\n  " + "\n  ".join(problems))
+    return BudgetSettings(budget, settings_usage)
+
+
+@cache
+def default_catalog() -> Catalog:
+    return load_catalog()
+
+
+def uses_intelligent_tiering(resources: Sequence[PlannedResource]) -> bool:
+    """Whether the plan moves objects to S3 Intelligent-Tiering (an enabled lifecycle transition).
+
+    The S3 rule asks the stack config's ``cdn.intelligent_tiering``; the pack answers from what the
+    program registers instead (``components/cdn.py`` adds this transition exactly when that flag is set).
+    """
+    for r in resources:
+        if r.type not in LIFECYCLE_TYPES:
+            continue
+        for rule in r.inputs.get("rules") or []:
+            transitions = rule.get("transitions") or []
+            if rule.get("status") == "Enabled" and any(
+                t.get("storageClass") == "INTELLIGENT_TIERING" for t in transitions
+            ):
+                return True
+    return False
+
+
+def websockets_via_cdn(resources: Sequence[PlannedResource]) -> bool:
+    """Whether a distribution routes ``/ws`` to the load balancer (``loadBalancer.websockets_via_cdn``).
+
+    The CloudFront rule decides this from the distribution itself; the pack's config carries the same
+    answer so the rule's stack-config reading agrees with it. A distribution whose routing is unknown
+    counts as carrying WebSockets (the rule leaves it unpriced either way).
+    """
+    for r in resources:
+        if r.type not in DISTRIBUTION_TYPES:
+            continue
+        try:
+            if carries_websockets(r):
+                return True
+        except RuleError:
+            return True
+    return False
+
+
+def pricing_config(
+    stack: str, region: str, settings: BudgetSettings, intelligent_tiering: bool, via_cdn: bool = False
+) -> StackConfig:
+    """The stack config the rules and the report read, holding only what the pack knows.
+
+    The rules read the region, the usage block, ``cdn.intelligent_tiering`` and
+    ``loadBalancer.websockets_via_cdn``; the report reads the stack name, phase and budget. The tier
+    blocks (sizes, counts) describe the program's config, which the pack reads from the resources
+    instead: they stay unset, so a rule that starts reading one fails with an AttributeError, which the
+    estimator turns into an unpriced resource (fail closed).
+    """
+    return StackConfig.model_construct(
+        stack=stack,
+        phase="",
+        region=region,
+        usage=settings.usage,
+        budget=settings.budget,
+        cdn=CdnConfig.model_construct(intelligent_tiering=intelligent_tiering),
+        load_balancer=LoadBalancerConfig.model_construct(websockets_via_cdn=via_cdn),
+    )
+
+
+def estimate_stack(
+    resources: Sequence[StackResource], settings: BudgetSettings, catalog: Catalog | None = None
+) -> Estimate:
+    """Price every resource in its own region with the budget's rules (stack-wide links and usage).
+
+    The same loop as :func:`budget.estimator.estimate`, with a rule context per region instead of the
+    stack file's one region. A priced type whose region is unknown, or missing from the catalog, is
+    unpriced with the reason.
+    """
+    catalog = catalog or default_catalog()
+    planned = planned_resources(resources)
+    regions: dict[str, str | RegionError] = {}
+    for r in resources:
+        try:
+            regions[r.urn] = region_of(r)
+        except RegionError as exc:
+            regions[r.urn] = exc
+    counted = Counter(v for p in planned if p.type in RULES and isinstance(v := regions[p.urn], str))
+    home = counted.most_common(1)[0][0] if counted else ""
+    tiering = uses_intelligent_tiering(planned)
+    cfg = pricing_config(stack_name(resources), home, settings, tiering, websockets_via_cdn(planned))
+    anywhere = RuleContext(cfg, catalog, planned, ON_DEMAND)
+    contexts: dict[str, RuleContext] = {}
+    priced: list[PricedResource] = []
+    unpriced: list[Unpriced] = []
+    for p in planned:
+        region = regions[p.urn]
+        result: PricedResource | Unpriced
+        if p.type not in RULES:  # free, a component, or no rule (unpriced): the region does not matter
+            result = price_resource(p, anywhere)
+        elif isinstance(region, RegionError):
+            result = Unpriced(p.urn, p.type, p.name, f"no region to price it in: {region}")
+        elif region not in catalog.regions:
+            result = Unpriced(p.urn, p.type, p.name, f"the catalog has no prices for region {region}")
+        else:
+            if region not in contexts:
+                regional = cfg.model_copy(update={"region": region})
+                contexts[region] = RuleContext(regional, catalog, planned, ON_DEMAND)
+            result = price_resource(p, contexts[region])
+        (unpriced if isinstance(result, Unpriced) else priced).append(result)  # type: ignore[arg-type]
+    return Estimate(cfg, catalog, tuple(priced), tuple(unpriced))
+
+
+def report_for(
+    resources: Sequence[StackResource], settings: BudgetSettings, catalog: Catalog | None = None
+) -> StackReport:
+    """The stack's budget report: the same model (totals, status, drivers) as ``budget check``'s JSON."""
+    return stack_report(estimate_stack(resources, settings, catalog))
+
+
+def _money(report: StackReport) -> str:
+    return (
+        f"TZS {format_tzs(report.total_tzs)} a month with every group at its maximum size"
+        f" (USD {report.total_usd:,.2f} at {report.usd_to_tzs:,.0f} TZS/USD)"
+    )
+
+
+def _drivers(report: StackReport) -> str:
+    shown = report.top_drivers[:DRIVERS_SHOWN]
+    items = [
+        f"{d.resource} ({d.tier}) {d.line}: USD {d.monthly_usd:,.2f} ({d.share:.0%})"
+        + (", usage-based" if d.usage_based else "")
+        for d in shown
+    ]
+    return "Top drivers: " + "; ".join(items) if items else "No priced lines"
+
+
+def budget_violations(report: StackReport) -> list[tuple[str, str | None]]:
+    """(message, URN) for each reason the stack may not proceed; empty when it may."""
+    out: list[tuple[str, str | None]] = []
+    for u in report.unpriced:
+        out.append(
+            (
+                f"cannot price {u.type} '{u.name}': {u.reason}. Anything unpriced fails the budget"
+                " (no override lifts it).",
+                None if u.urn == "-" else u.urn,
+            )
+        )
+    if report.unpriced:
+        out.append(
+            (
+                f"stack {report.stack}: {len(report.unpriced)} resource(s) cannot be priced; the priced part"
+                f" alone is {_money(report)}. {_drivers(report)}.",
+                None,
+            )
+        )
+    elif report.status == "over" and not report.overridden:
+        out.append(
+            (
+                f"stack {report.stack}: {_money(report)} is over the limit of TZS"
+                f" {format_tzs(report.limit_tzs)} ({report.total_tzs / report.limit_tzs:.1f}x)."
+                f" {_drivers(report)}."
+                " To deploy anyway, the pack config needs an override with a reason and approved_by.",
+                None,
+            )
+        )
+    return out
+
+
+def warnings(report: StackReport) -> list[str]:
+    """What the advisory policy says: above the warning level, or over the limit under an override."""
+    if report.unpriced:
+        return []
+    if report.status == "over" and report.overridden and report.override is not None:
+        return [
+            f"stack {report.stack}: {_money(report)} is over the limit of TZS {format_tzs(report.limit_tzs)};"
+            f" it proceeds under the override approved by {report.override.approved_by}:"
+            f" {report.override.reason}. {_drivers(report)}."
+        ]
+    if report.status == "warn":
+        return [
+            f"stack {report.stack}: {_money(report)} is above the warning level of TZS"
+            f" {format_tzs(report.warn_tzs or 0)} (limit TZS {format_tzs(report.limit_tzs)})."
+            f" {_drivers(report)}."
+        ]
+    return []
+
+
+def validate_budget(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """``stars-budget``: over the limit without an override, anything unpriced, or no valid config."""
+    try:
+        settings = parse_settings(args.get_config())
+    except PackConfigError as exc:
+        report_violation(str(exc), None)
+        return
+    for message, urn in budget_violations(report_for(from_policy_resources(args.resources), settings)):
+        report_violation(message, urn)
+
+
+def validate_warning(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """``stars-budget-warning``: not applicable until it has the budget's config."""
+    config = args.get_config()
+    if not config:
+        args.not_applicable(f"no config: give it the same config as {POLICY_NAME}")
+    try:
+        settings = parse_settings(config)
+    except PackConfigError as exc:
+        report_violation(str(exc), None)
+        return
+    for message in warnings(report_for(from_policy_resources(args.resources), settings)):
+        report_violation(message, None)
+
+
+def policies() -> list[StackValidationPolicy]:
+    return [
+        StackValidationPolicy(
+            name=POLICY_NAME,
+            description=(
+                "The monthly cost of the planned resources (every auto-scaling group at its maximum, with the"
+                " configured usage) stays within the limit in TZS; anything unpriced fails."
+            ),
+            validate=validate_budget,
+            enforcement_level=EnforcementLevel.MANDATORY,
+            config_schema=config_schema(),
+            remediation_steps=(
+                "Run `python -m budget check` for the full report and its what-ifs (or `python -m budget fit`"
+                " for the cheapest configuration that carries the users), then resize; or record an"
+                " override (reason and approved_by) in the pack config."
+            ),
+            tags=["cost", "finops"],
+        ),
+        StackValidationPolicy(
+            name=WARNING_POLICY_NAME,
+            description=(
+                "Says when the monthly cost is above the warning level, or over the limit under an override."
+            ),
+            validate=validate_warning,
+            enforcement_level=EnforcementLevel.ADVISORY,
+            config_schema=config_schema(required=False),
+            tags=["cost", "finops"],
+        ),
+    ]
