@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make demo   set up, print the budget verdict for the three phase stacks, serve the runtime's demo page
+#   make demo   set up, print the budget verdict and the cheapest fitting plan for the three phase stacks,
+#               serve the runtime's demo page
 #   make test   set up, lint, and run every test (real Redis, PostgreSQL and Chromium)
 PY := .venv/bin/python
 HOST ?= 127.0.0.1
@@ -15,6 +16,7 @@ setup-test:
 
 budget: setup
 	@$(PY) -m budget check --all; rc=$$?; if [ $$rc -gt 1 ]; then exit $$rc; fi
+	@$(PY) -m budget fit --all; rc=$$?; if [ $$rc -gt 1 ]; then exit $$rc; fi
 
 serve: setup
 	$(PY) -m runtime serve --host $(HOST) --port $(PORT)

@@ -1,4 +1,4 @@
-"""The README's budget verdict table must be what the check says for the stacks as configured."""
+"""The README's tables must be what the tools say: the check's verdicts and the fit per phase."""
 
 from __future__ import annotations
 
@@ -48,3 +48,47 @@ def test_readme_verdicts_match_the_check() -> None:
             f"{doc['total_tzs'] / doc['limit_tzs']:.1f}",
         )
         assert rows[stack] == expected, f"README row for {stack} is stale; the check says {expected}"
+
+
+FIT_ROW = re.compile(
+    r"^\| (phase\d) \| ([\d,]+) \| TZS ([\d,]+) \(([\d,]+) per 1,000\) \| TZS ([\d,]+) \(([\d,]+) per 1,000\)"
+    r" \| ([\d,]+) \| (yes|no) \| (.+) \|$"
+)
+
+
+def test_readme_fit_table_matches_budget_fit() -> None:
+    """The README's table per phase (plan, cheapest, limit, fits, what decides it) is ``fit --all``'s."""
+    run = subprocess.run(
+        [sys.executable, "-m", "budget", "fit", "--all", "--format", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode in (0, 1), run.stderr
+    fits = {doc["stack"]: doc for doc in json.loads(run.stdout)["stacks"]}
+    rows = {}
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        match = FIT_ROW.match(line)
+        if match:
+            rows[match.group(1)] = match.groups()[1:]
+    assert set(rows) == set(fits) == {"phase1", "phase2", "phase3"}
+    for stack, doc in fits.items():
+        users, plan, plan_k, best, best_k, limit, fits_word, decides = rows[stack]
+        expected = (
+            f"{doc['users']:,}",
+            f"{doc['plan']['total_tzs']:,}",
+            f"{doc['plan']['tzs_per_1000_users']:,}",
+            f"{doc['best']['total_tzs']:,}",
+            f"{doc['best']['tzs_per_1000_users']:,}",
+            f"{doc['limit_tzs']:,}",
+            "yes" if doc["fits"] else "no",
+        )
+        assert (users, plan, plan_k, best, best_k, limit, fits_word) == expected, (
+            f"README row for {stack} is stale"
+        )
+        deciding = doc["deciding_assumption"]
+        if deciding["key"] == "fixed_costs":
+            assert decides.startswith(f"fixed costs: TZS {doc['zero_traffic_tzs']:,} with no transfer"), stack
+        else:
+            assert decides.startswith("transfer: fits at") and f"{deciding['fits_at']:g} GB" in decides, stack

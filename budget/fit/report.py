@@ -124,6 +124,7 @@ class FitReport:
     deciding_assumption: Mapping[str, Any] | None = None
     assumptions: tuple[Mapping[str, Any], ...] = ()
     zero_traffic_tzs: int | None = None
+    zero_traffic_by_tier_tzs: Mapping[str, int] = field(default_factory=dict)
     capacity_model: Mapping[str, Any] = field(default_factory=dict)
     demand: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
@@ -157,6 +158,7 @@ class FitReport:
             "deciding_assumption": dict(self.deciding_assumption) if self.deciding_assumption else None,
             "assumptions": [dict(a) for a in self.assumptions],
             "zero_traffic_tzs": self.zero_traffic_tzs,
+            "zero_traffic_by_tier_tzs": dict(self.zero_traffic_by_tier_tzs),
             "demand": dict(self.demand),
             "capacity_model": dict(self.capacity_model),
             "notes": list(self.notes),

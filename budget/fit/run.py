@@ -93,8 +93,14 @@ def fit_stack(
     result = search(cfg, catalog, model, pricer)
     notes = [*dict.fromkeys(result.unpriced)][:10]
     best = _proposal(cfg, result.best, model, catalog) if result.best else None
+    candidates = list(result.per_shape)
+    if demand.availability == "single_az" and result.best is not None:
+        # the availability side of the front: what surviving an AZ's loss would cost this phase
+        sturdier = search(with_demand(cfg, availability="multi_az"), catalog, model, pricer).best
+        if sturdier is not None:
+            candidates.append(sturdier)
     alternatives = (
-        tuple(_proposal(cfg, c, model, catalog) for c in front(result.per_shape, result.best, ALTERNATIVES))
+        tuple(_proposal(cfg, c, model, catalog) for c in front(candidates, result.best, ALTERNATIVES))
         if result.best
         else ()
     )
@@ -102,6 +108,7 @@ def fit_stack(
     deciding: dict[str, Any] | None = None
     tested: list[dict[str, Any]] = []
     zero_traffic = None
+    zero_by_tier: dict[str, int] = {}
     if fits:
         grown = with_demand(cfg, concurrent_users=users * GROWTH_SEARCHED)
         most = max_users(grown, catalog, model, pricer)
@@ -125,15 +132,20 @@ def fit_stack(
         ).best
         if floor is not None:
             zero_traffic = round(floor.tzs)
+            rate = cfg.budget.usd_to_tzs
+            zero_by_tier = {t: round(usd * rate) for t, usd in floor.priced.by_tier().items() if usd > 0}
             if deciding is None:
+                top = sorted(zero_by_tier.items(), key=lambda kv: -kv[1])[:3]
+                costliest = ", ".join(f"{tier} TZS {tzs:,}" for tier, tzs in top)
                 deciding = {
                     "key": "fixed_costs",
                     "stated": None,
                     "fits_at": None,
                     "unit": "TZS per month",
                     "why": (
-                        f"with no data transfer at all the cheapest plan still costs TZS {zero_traffic:,},"
-                        f" above the limit of TZS {limit:,}: no usage assumption alone makes it fit"
+                        f"with no data transfer at all the cheapest plan for {users:,} users still costs"
+                        f" TZS {zero_traffic:,} ({costliest}), above the limit of TZS {limit:,}: no usage"
+                        " assumption alone makes it fit"
                     ),
                 }
     settings = model.settings
@@ -151,6 +163,7 @@ def fit_stack(
         deciding_assumption=deciding,
         assumptions=tuple(tested),
         zero_traffic_tzs=zero_traffic,
+        zero_traffic_by_tier_tzs=zero_by_tier,
         demand=demand.model_dump(mode="json"),
         capacity_model={
             "headroom": settings.headroom,

@@ -27,8 +27,9 @@ from budget.fit.pricer import Priced, Pricer
 from budget.fit.space import EGRESS, LAYOUTS, CacheChoice, Choice, DatabaseChoice, ServerChoice, Shape, Space
 from components.config import DemandConfig, StackConfig
 
-#: Whole-user steps of the "most users within the limit" search.
-USER_STEP = 100
+#: The "most users within the limit" search stops at 1% of the phase's users, or 100 users if more.
+USER_PRECISION = 0.01
+MIN_USER_STEP = 100
 
 
 @dataclass(frozen=True)
@@ -227,8 +228,9 @@ def max_users(base: StackConfig, catalog: Catalog, model: CapacityModel, pricer:
         total = cheapest_tzs(with_demand(base, concurrent_users=max(1, int(n))), catalog, model, pricer)
         return total is not None and total <= limit
 
-    found = _largest(USER_STEP, users, fits, USER_STEP)
-    return 0 if found is None else int(found // USER_STEP * USER_STEP) if found < users else users
+    step = max(MIN_USER_STEP, round(users * USER_PRECISION, -2))
+    found = _largest(step, users, fits, step)
+    return 0 if found is None else int(found // step * step) if found < users else users
 
 
 @dataclass(frozen=True)
