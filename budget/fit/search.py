@@ -120,11 +120,9 @@ def _tier_choices(space: Space, pricer: Pricer, result: SearchResult) -> TierCho
     if missing:
         result.unpriced.append(f"no option carries the demand for: {', '.join(missing)}")
         return None
+    # the data stores' costs do not depend on the servers: any server choice serves as the reference
     reference = Shape()
     current = Choice(reference, tuple(servers[g][0] for g in reference.groups), databases[0], caches[0])
-    for group in reference.groups:  # a sensible reference server before the data stores are chosen
-        current, bad = _argmin(pricer, space, current, servers[group], _with_server)
-        result.unpriced += bad
     current, bad = _argmin(pricer, space, current, databases, lambda c, o: replace(c, database=o))  # type: ignore[arg-type]
     result.unpriced += bad
     current, bad = _argmin(pricer, space, current, caches, lambda c, o: replace(c, cache=o))  # type: ignore[arg-type]

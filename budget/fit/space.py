@@ -3,8 +3,9 @@
 A candidate is the stack's own config with some blocks replaced:
 
 - the shape: server layout (``api`` + ``realtime``, or one combined ``app`` group), load balancer (ALB or
-  NLB), WebSockets direct or through CloudFront, egress (NAT, VPC endpoints, or servers in the public
-  subnets), CloudFront price class and pricing plan (pay-as-you-go or a flat-rate plan);
+  NLB), WebSockets direct or through CloudFront, egress (NAT, or servers in the public subnets; VPC
+  endpoints reach no PyPI, which the runtime's bootstrap installs from), CloudFront price class and
+  pricing plan (pay-as-you-go or a flat-rate plan);
 - per server group: instance type, purchase option (on demand; spot above an on-demand base; a 1-year
   reservation for the always-on base, alone or with spot above it), and the count the capacity model
   gives for the group's peak load (the availability class sets the floor);
@@ -46,8 +47,9 @@ Commitment = Literal["none", "reserved_1yr"]
 COMMITMENTS: tuple[Commitment, ...] = ("none", "reserved_1yr")
 LAYOUTS = {"split": ("api", "realtime"), "combined": ("app",)}
 LOAD_BALANCERS = ("application", "network")
-#: Egress modes that let the servers fetch the runtime release and reach AWS APIs (``none`` does not).
-EGRESS = ("nat", "endpoints", "public")
+#: Egress modes that let the servers install the runtime: its bootstrap pip-installs the pinned
+#: requirements from PyPI, which ``endpoints`` (AWS APIs and S3 only) and ``none`` cannot reach.
+EGRESS = ("nat", "public")
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 #: Price classes whose edges include Africa's (WebSockets may only be served from those: latency budget).
 AFRICAN_EDGES = ("PriceClass_200", "PriceClass_All")

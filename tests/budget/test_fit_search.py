@@ -47,8 +47,8 @@ def hand_made() -> Catalog:
     changes["rds.postgres.db.t4g.large.single_az"] = 0.02  # the one cheap database
     changes |= {k: 1.0 for k in regional if k.startswith("elasticache.redis.")}
     changes["elasticache.redis.cache.t3.medium"] = 0.01  # the one cheap cache node (Valkey 0.8 x)
-    changes["nat.hour"] = 5.0  # NAT far dearer than the interface endpoints
-    changes["vpc.public_ipv4"] = 1.0  # and servers in the public subnets dearer still
+    changes["nat.hour"] = 5.0  # a NAT gateway far dearer than a public address per server
+    changes["vpc.public_ipv4"] = 1.0
     changes["elb.nlb.hour"] = 10.0  # the ALB beats the NLB
     changes["cloudfront.transfer.europe.first_10tb"] = 1.0  # PriceClass_100 serves Africa from Europe
     changes |= {k: 10.0 for k in real.global_prices if k.startswith("cloudfront.transfer_to_origin.")}
@@ -72,10 +72,10 @@ def test_the_search_finds_the_optimum_known_by_hand(hand_made: Catalog) -> None:
     ]
     assert (c.database.instance_class, c.database.commitment) == ("db.t4g.large", "none")
     assert (c.cache.node_type, c.cache.engine, c.cache.commitment) == ("cache.t3.medium", "valkey", "none")
-    # NAT at $5/h and public addresses at $1/h lose to the interface endpoints; the ALB beats an NLB at
-    # $10/h; African edges beat Europe at $1/GB (200 before All); WebSocket uploads at $10/GB keep them
-    # direct; every flat-rate plan at $10,000 loses to pay-as-you-go
-    assert c.shape == Shape("combined", "application", False, "endpoints", "PriceClass_200", "pay_as_you_go")
+    # one server's public address at $1/h beats a NAT gateway at $5/h plus its own address; the ALB beats
+    # an NLB at $10/h; African edges beat Europe at $1/GB (200 before All); WebSocket uploads at $10/GB
+    # keep them direct; every flat-rate plan at $10,000 loses to pay-as-you-go
+    assert c.shape == Shape("combined", "application", False, "public", "PriceClass_200", "pay_as_you_go")
     # and the figure is check's own for that configuration
     whole = estimate(plan_offline(found.priced.cfg), found.priced.cfg, hand_made)
     assert found.priced.total() == pytest.approx(whole.total(), abs=0.005)
