@@ -81,6 +81,18 @@ def measure(figures: list[tuple[str, list[list[str]]]], repeat: int) -> list[dic
     ]
 
 
+def print_figures(title: str, figures: list[dict[str, Any]], load: Any, cpus: int) -> None:
+    """The figures as a table: median, min and max wall seconds, the ratio to the floor, exit codes."""
+    width = max(len(f["name"]) for f in figures)
+    print(f"{title} ({cpus} CPUs, load {load})")
+    print(f"{'figure'.ljust(width)}  median s   min s   max s  x floor  exit")
+    for fig in figures:
+        print(
+            f"{fig['name'].ljust(width)}  {fig['median_s']:8.2f}  {fig['min_s']:6.2f}  {fig['max_s']:6.2f}"
+            f"  {fig['ratio_to_floor']:7.2f}  {','.join(map(str, fig['exit_codes']))}"
+        )
+
+
 def versions() -> dict[str, str]:
     out = {}
     for package in ("pulumi", "pulumi_aws", "pydantic", "PyYAML"):
@@ -117,15 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     results["hook_ratio_to_floor"] = hook["ratio_to_floor"]
     results["meets_target"] = hook["median_s"] < TARGET_SECONDS and figures[3]["median_s"] < TARGET_SECONDS
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    width = max(len(f["name"]) for f in figures)
     info = results["machine"]
-    print(f"budget check benchmark ({info['cpus']} CPUs, load {info['loadavg_at_start']})")
-    print(f"{'figure'.ljust(width)}  median s   min s   max s  x floor  exit")
-    for fig in figures:
-        print(
-            f"{fig['name'].ljust(width)}  {fig['median_s']:8.2f}  {fig['min_s']:6.2f}  {fig['max_s']:6.2f}"
-            f"  {fig['ratio_to_floor']:7.2f}  {','.join(map(str, fig['exit_codes']))}"
-        )
+    print_figures("budget check benchmark", figures, info["loadavg_at_start"], info["cpus"])
     verdict = "meets" if results["meets_target"] else "MISSES"
     print(f"check --all: {hook['median_s']:.2f} s median, {verdict} the {TARGET_SECONDS:.0f} s target")
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: bench/budget_fit.py
     sys.path.insert(0, str(ROOT))
 
-from bench.budget_check import _floor_code, measure, versions  # noqa: E402
+from bench.budget_check import _floor_code, measure, print_figures, versions  # noqa: E402
 from bench.common import machine  # noqa: E402
 
 TARGET_SECONDS = 60.0
@@ -128,15 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         meets_target=fit["median_s"] < TARGET_SECONDS,
     )
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    width = max(len(f["name"]) for f in figures)
     info = results["machine"]
-    print(f"budget fit benchmark ({info['cpus']} CPUs, load {info['loadavg_at_start']})")
-    print(f"{'figure'.ljust(width)}  median s   min s   max s  x floor  exit")
-    for f in figures:
-        print(
-            f"{f['name'].ljust(width)}  {f['median_s']:8.2f}  {f['min_s']:6.2f}  {f['max_s']:6.2f}"
-            f"  {f['ratio_to_floor']:7.2f}  {','.join(map(str, f['exit_codes']))}"
-        )
+    print_figures("budget fit benchmark", figures, info["loadavg_at_start"], info["cpus"])
     print(
         f"fit --all priced {counts['candidates_priced']:,} candidates from {counts['tier_plans']} tier plans;"
         f" planning each whole would take {naive['median_s']:.3f} s a candidate, {projected:,.0f} s in all:"

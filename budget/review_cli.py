@@ -204,38 +204,30 @@ def _json_of(path: Path) -> Any:
         raise ReportError(f"cannot read {path}: {exc}") from exc
 
 
-def _fit_all() -> Any:
-    """``fit --all``'s JSON, from the fit's own command (exit 1 only means a phase does not fit)."""
+def _budget_json(command: str) -> Any:
+    """The JSON of ``python -m budget <command> --all --format json``, from the command itself (the same
+    numbers by design); exit 1 only means over budget or no fit, anything above is an error."""
     import json
     import subprocess
 
     from budget.report.model import ReportError
 
-    cmd = [sys.executable, "-m", "budget", "fit", "--all", "--format", "json"]
+    cmd = [sys.executable, "-m", "budget", command, "--all", "--format", "json"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode > 1:
-        raise ReportError(f"budget fit failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
+        raise ReportError(f"budget {command} failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
     try:
         return json.loads(done.stdout)
     except json.JSONDecodeError as exc:
-        raise ReportError(f"budget fit printed no JSON: {exc}") from exc
+        raise ReportError(f"budget {command} printed no JSON: {exc}") from exc
+
+
+def _fit_all() -> Any:
+    return _budget_json("fit")
 
 
 def _check_all() -> Any:
-    """The check's JSON for every stack, produced by the check's own command (same numbers by design)."""
-    import json
-    import subprocess
-
-    from budget.report.model import ReportError
-
-    cmd = [sys.executable, "-m", "budget", "check", "--all", "--format", "json"]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if done.returncode > 1:
-        raise ReportError(f"the budget check failed (exit {done.returncode}): {done.stderr.strip()[-500:]}")
-    try:
-        return json.loads(done.stdout)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"the budget check printed no JSON: {exc}") from exc
+    return _budget_json("check")
 
 
 def run_prices_show(args: argparse.Namespace) -> int:

@@ -4,9 +4,9 @@ A tier's cost depends on its own config and on the few shape choices it reads, n
 choice: a server group on the layout (which groups exist) and the egress (public addresses), the database
 and the cache on nothing else. So the cheapest option of each tier is found once (the servers once per
 layout and egress), every shape is priced with those, and the cheapest shape's candidate is the best (a
-test holds this against the brute-force minimum of a small space). Every
-candidate it keeps is priced whole by the estimator, and the best is re-planned under mocks and priced by
-check's path before it is reported (:func:`budget.fit.pricer.verify`).
+test holds this against the brute-force minimum of a small space). Every candidate is priced whole by the
+estimator, and what is reported is re-planned under mocks and priced by check's path
+(:func:`budget.fit.pricer.verify`).
 
 When nothing fits, three more figures answer "how far": the lowest limit that buys the phase (the best
 plan's cost), the most concurrent users the limit buys (the same search at fewer users), and the usage
