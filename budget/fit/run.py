@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from budget.capacity import CapacityModel
@@ -11,7 +12,15 @@ from budget.demand import demand_of
 from budget.estimator import Estimate, estimate
 from budget.fit.pricer import Pricer, verify
 from budget.fit.report import FitReport, PlanFigures, Proposal, changes
-from budget.fit.search import Candidate, assumptions, front, max_users, search, with_demand
+from budget.fit.search import (
+    Candidate,
+    TierChoices,
+    assumptions,
+    front,
+    max_users,
+    search,
+    with_demand,
+)
 from budget.fit.space import Loads
 from budget.model import SIZES
 from budget.plan import plan_offline
@@ -80,6 +89,66 @@ def _proposal(plan: StackConfig, candidate: Candidate, model: CapacityModel, cat
     )
 
 
+@dataclass(frozen=True)
+class HowFar:
+    """How far the limit is from the phase: users it buys, and what the verdict rests on."""
+
+    max_users: int
+    deciding: dict[str, Any] | None = None
+    tested: tuple[dict[str, Any], ...] = ()
+    zero_traffic_tzs: int | None = None
+    zero_by_tier: dict[str, int] = field(default_factory=dict)
+
+
+def _how_far(
+    cfg: StackConfig,
+    tiers: TierChoices | None,
+    catalog: Catalog,
+    model: CapacityModel,
+    pricer: Pricer,
+    fits: bool,
+) -> HowFar:
+    """The most users the limit buys; when it does not fit, the assumptions tested (each with the value at
+    which it would) and, when none is enough, the cheapest plan with no transfer at all, by tier."""
+    users = demand_of(cfg).concurrent_users
+    limit = cfg.budget.limit_tzs
+    if fits:
+        grown = with_demand(cfg, concurrent_users=users * GROWTH_SEARCHED)
+        return HowFar(max_users(grown, catalog, model, pricer))
+    most = max_users(cfg, catalog, model, pricer)
+    found = assumptions(cfg, catalog, model, pricer, tiers)
+    tested = tuple(
+        {"key": a.key, "stated": a.stated, "fits_at": a.fits_at, "unit": a.unit, "why": a.why} for a in found
+    )
+    deciding: dict[str, Any] | None = None
+    reachable = [a for a in found if a.fits_at is not None]
+    if reachable:
+        a = min(reachable, key=lambda a: a.change)
+        deciding = {**next(t for t in tested if t["key"] == a.key), "change": round(a.change, 4)}
+    no_transfer = with_demand(cfg, transfer_gb_per_user_per_month=0.0, websocket_gb_per_user_per_month=0.0)
+    floor = search(no_transfer, catalog, model, pricer, tiers).best
+    if floor is None:
+        return HowFar(most, deciding, tested)
+    rate = cfg.budget.usd_to_tzs
+    zero = round(floor.tzs)
+    by_tier = {t: round(usd * rate) for t, usd in floor.priced.by_tier().items() if usd > 0}
+    if deciding is None:
+        top = sorted(by_tier.items(), key=lambda kv: -kv[1])[:3]
+        costliest = ", ".join(f"{tier} TZS {tzs:,}" for tier, tzs in top)
+        deciding = {
+            "key": "fixed_costs",
+            "stated": None,
+            "fits_at": None,
+            "unit": "TZS per month",
+            "why": (
+                f"with no data transfer at all the cheapest plan for {users:,} users still costs"
+                f" TZS {zero:,} ({costliest}), above the limit of TZS {limit:,}: no usage"
+                " assumption alone makes it fit"
+            ),
+        }
+    return HowFar(most, deciding, tested, zero, by_tier)
+
+
 def fit_stack(
     cfg: StackConfig, catalog: Catalog, model: CapacityModel, pricer: Pricer | None = None
 ) -> FitReport:
@@ -105,49 +174,7 @@ def fit_stack(
         else ()
     )
     fits = best is not None and best.figures.total_tzs <= limit
-    deciding: dict[str, Any] | None = None
-    tested: list[dict[str, Any]] = []
-    zero_traffic = None
-    zero_by_tier: dict[str, int] = {}
-    if fits:
-        grown = with_demand(cfg, concurrent_users=users * GROWTH_SEARCHED)
-        most = max_users(grown, catalog, model, pricer)
-    else:
-        most = max_users(cfg, catalog, model, pricer)
-        found = assumptions(cfg, catalog, model, pricer, result.tiers)
-        tested = [
-            {"key": a.key, "stated": a.stated, "fits_at": a.fits_at, "unit": a.unit, "why": a.why}
-            for a in found
-        ]
-        reachable = [a for a in found if a.fits_at is not None]
-        if reachable:
-            a = min(reachable, key=lambda a: a.change)
-            deciding = {**next(t for t in tested if t["key"] == a.key), "change": round(a.change, 4)}
-        floor = search(
-            with_demand(cfg, transfer_gb_per_user_per_month=0.0, websocket_gb_per_user_per_month=0.0),
-            catalog,
-            model,
-            pricer,
-            result.tiers,
-        ).best
-        if floor is not None:
-            zero_traffic = round(floor.tzs)
-            rate = cfg.budget.usd_to_tzs
-            zero_by_tier = {t: round(usd * rate) for t, usd in floor.priced.by_tier().items() if usd > 0}
-            if deciding is None:
-                top = sorted(zero_by_tier.items(), key=lambda kv: -kv[1])[:3]
-                costliest = ", ".join(f"{tier} TZS {tzs:,}" for tier, tzs in top)
-                deciding = {
-                    "key": "fixed_costs",
-                    "stated": None,
-                    "fits_at": None,
-                    "unit": "TZS per month",
-                    "why": (
-                        f"with no data transfer at all the cheapest plan for {users:,} users still costs"
-                        f" TZS {zero_traffic:,} ({costliest}), above the limit of TZS {limit:,}: no usage"
-                        " assumption alone makes it fit"
-                    ),
-                }
+    far = _how_far(cfg, result.tiers, catalog, model, pricer, fits)
     settings = model.settings
     return FitReport(
         stack=cfg.stack,
@@ -159,11 +186,11 @@ def fit_stack(
         best=best,
         alternatives=alternatives,
         min_limit_tzs=best.figures.total_tzs if best else None,
-        max_users_within_limit=most,
-        deciding_assumption=deciding,
-        assumptions=tuple(tested),
-        zero_traffic_tzs=zero_traffic,
-        zero_traffic_by_tier_tzs=zero_by_tier,
+        max_users_within_limit=far.max_users,
+        deciding_assumption=far.deciding,
+        assumptions=far.tested,
+        zero_traffic_tzs=far.zero_traffic_tzs,
+        zero_traffic_by_tier_tzs=far.zero_by_tier,
         demand=demand.model_dump(mode="json"),
         capacity_model={
             "headroom": settings.headroom,
