@@ -88,6 +88,12 @@ def carries_websockets(dist: PlannedResource) -> bool:
 
 
 def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
+    certificate = dist.inputs.get("viewerCertificate") or {}
+    if isinstance(certificate, dict) and certificate.get("sslSupportMethod") == "vip":
+        raise RuleError(
+            "dedicated-IP custom SSL (viewerCertificate.sslSupportMethod 'vip') has a monthly charge the"
+            " catalog lacks"
+        )
     if not ctx.is_first(dist, *TYPES):
         raise RuleError("a second distribution has no usage assumptions (the usage block describes one)")
     bucket, why = served_bucket(

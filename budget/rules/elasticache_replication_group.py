@@ -13,11 +13,12 @@ TYPES = ("aws:elasticache/replicationGroup:ReplicationGroup",)
 
 
 def node_count(inputs: dict) -> float:
+    """Nodes in the group; a count unknown until deploy (or secret) fails closed, naming it."""
     if inputs.get("numCacheClusters") is not None:
-        return number(inputs["numCacheClusters"], "numCacheClusters")
+        return number(inputs["numCacheClusters"], "input 'numCacheClusters'")
     if inputs.get("numNodeGroups") is not None:
-        groups = number(inputs["numNodeGroups"], "numNodeGroups")
-        replicas = number(inputs.get("replicasPerNodeGroup") or 0, "replicasPerNodeGroup")
+        groups = number(inputs["numNodeGroups"], "input 'numNodeGroups'")
+        replicas = number(inputs.get("replicasPerNodeGroup") or 0, "input 'replicasPerNodeGroup'")
         return groups * (replicas + 1)
     return 1.0  # the provider's default: one primary, no replicas
 
