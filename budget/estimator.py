@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from budget.catalog import Catalog, MissingPrice
 from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
+from budget.preview import Preview
 from budget.rules import RULES, PricingOptions, RuleContext, RuleError, free_reason
 from components.config import StackConfig
 
@@ -137,4 +138,41 @@ def estimate(
         ]
     return Estimate(
         cfg, catalog, tuple(priced), tuple(unpriced), region, tuple(notes), tuple(g for g in gone if g.lines)
+    )
+
+
+def preview_warnings(preview: Preview, cfg: StackConfig, source: str) -> list[str]:
+    """One line for each thing a reader of the report must know about where the preview was priced.
+
+    ``source`` names where the stack's config came from (its stack file, or ``--config-json``).
+    """
+    out = list(preview.notes)
+    if preview.region and preview.region != cfg.region:
+        out.append(
+            f"the preview's region is {preview.region}, stack {cfg.stack}'s is {cfg.region} ({source}):"
+            " each resource is priced where the preview puts it"
+        )
+    fallback = [p.name for p in preview.resources if p.type in RULES and not p.region and not p.region_error]
+    if fallback:
+        shown = ", ".join(fallback[:5]) + (f" and {len(fallback) - 5} more" if len(fallback) > 5 else "")
+        out.append(
+            f"the preview names no region for {len(fallback)} priced resource(s) ({shown}): priced in"
+            f" stack {cfg.stack}'s region {cfg.region} ({source})"
+        )
+    return out
+
+
+def estimate_preview(
+    preview: Preview, cfg: StackConfig, catalog: Catalog, source: str, options: PricingOptions = ON_DEMAND
+) -> Estimate:
+    """Price a ``pulumi preview --json`` document: its resources where it puts them, its deletions as
+    savings, and the report in the preview's region (the stack file's only when the preview has none)."""
+    return estimate(
+        preview.resources,
+        cfg,
+        catalog,
+        options,
+        region=preview.region or cfg.region,
+        warnings=preview_warnings(preview, cfg, source),
+        deleted=preview.deleted,
     )
