@@ -22,10 +22,13 @@ from budget_helpers import stack_cfg
 
 from budget.catalog import load_catalog
 from budget.cli import main
+from budget.comment import render_markdown
+from budget.diff import diff_reports, render_table, to_json
 from budget.estimator import estimate, estimate_preview
 from budget.plan import from_record
 from budget.preview import PreviewError, load_preview, parse_preview, parse_preview_document
 from budget.report.build import stack_report
+from budget.report.formatting import format_tzs
 from budget.report.model import CostReport
 from budget.rules.base import SECRET, UNKNOWN
 from tests.policy.engine import from_plan_as_preview, preview_json, provider_urn
@@ -326,3 +329,44 @@ def test_a_deletion_the_rules_cannot_price_is_a_warning_not_a_failure(catalog):
         "deleted aws:ec2/instance:Instance 'old-bastion' could not be priced (no pricing rule for type"
         " aws:ec2/instance:Instance): its saving is not shown",
     )
+
+
+def test_budget_diff_shows_what_a_deletion_saves(catalog):
+    """Base: the phase as it stands; head: a preview that deletes its NAT gateway (its oldState)."""
+    cfg = stack_cfg("phase1")
+    base_doc = phase_document("phase1")
+    head_doc = phase_document("phase1")
+    nat = next(s for s in head_doc["steps"] if s["newState"]["type"] == "aws:ec2/natGateway:NatGateway")
+    nat["op"], nat["oldState"] = "delete", nat.pop("newState")
+
+    def report(doc: dict[str, Any]) -> Any:
+        return stack_report(estimate_preview(parse_preview_document(doc), cfg, catalog, "Pulumi.phase1.yaml"))
+
+    base, head = report(base_doc), report(head_doc)
+    [gone] = head.deleted
+    before = next(r for r in base.resources if r.urn == gone.urn)
+    assert gone.monthly_usd == before.monthly_usd > 0  # the saving is what it costs now
+    diff = diff_reports({"phase1": base}, {"phase1": head})
+    [stack] = diff.stacks
+    assert {r.key: r.kind for r in stack.resources}[gone.urn] == "removed"
+    data = to_json(diff)["stacks"][0]
+    assert data["deleted"] == [
+        {
+            "urn": gone.urn,
+            "type": "aws:ec2/natGateway:NatGateway",
+            "name": gone.name,
+            "tier": gone.tier,
+            "region": "af-south-1",
+            "saves_usd": gone.monthly_usd,
+            "saves_tzs": round(gone.monthly_usd * 2500, 2),
+        }
+    ]
+    assert data["deleted_saves_tzs"] == round(gone.monthly_usd * 2500, 2)
+    assert f"phase1: deleted by the update, saves TZS {format_tzs(gone.monthly_usd * 2500)} a month" in (
+        render_table(diff)
+    )
+    assert f"the update deletes 1 resource(s), saving TZS {format_tzs(gone.monthly_usd * 2500)}" in (
+        render_markdown(diff)
+    )
+    again = CostReport.from_json(CostReport((head,), single=True).to_json()).stacks[0]
+    assert again == head  # deleted[] and warnings[] round-trip through the JSON
