@@ -103,6 +103,13 @@ def _id_match(candidate: PlannedResource, value: Any) -> bool:
     return candidate.id is not None and candidate.id == value
 
 
+def known(value: Any, what: str) -> Any:
+    """``value``, unless the preview cannot show it: then an error naming ``what`` (never a guess)."""
+    if opaque(value):
+        raise RuleError(f"{what} is {why_opaque(value)}")
+    return value
+
+
 def require(inputs: Mapping[str, Any], key: str, resource: PlannedResource) -> Any:
     """An input the rule cannot price without: missing or unknown is an error naming the input."""
     value = inputs.get(key)

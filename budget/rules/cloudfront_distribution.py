@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import UNKNOWN, RuleContext, RuleError
+from budget.rules.base import UNKNOWN, RuleContext, RuleError, known
 from budget.rules.pricing_plan import Plan, plan_covering
 from budget.rules.volume_tiers import CLOUDFRONT_TIERS, tiered_lines
 from components.config import UsageConfig
@@ -88,8 +88,9 @@ def carries_websockets(dist: PlannedResource) -> bool:
 
 
 def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
-    certificate = dist.inputs.get("viewerCertificate") or {}
-    if isinstance(certificate, dict) and certificate.get("sslSupportMethod") == "vip":
+    certificate = known(dist.inputs.get("viewerCertificate"), "input 'viewerCertificate'") or {}
+    method = known(certificate.get("sslSupportMethod"), "viewerCertificate.sslSupportMethod")
+    if method == "vip":
         raise RuleError(
             "dedicated-IP custom SSL (viewerCertificate.sslSupportMethod 'vip') has a monthly charge the"
             " catalog lacks"
@@ -97,7 +98,8 @@ def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     if not ctx.is_first(dist, *TYPES):
         raise RuleError("a second distribution has no usage assumptions (the usage block describes one)")
     bucket, why = served_bucket(
-        dist.inputs.get("priceClass") or "PriceClass_All", ctx.cfg.usage.viewer_region
+        known(dist.inputs.get("priceClass"), "input 'priceClass'") or "PriceClass_All",
+        ctx.cfg.usage.viewer_region,
     )
     plan = plan_covering(dist, ctx)
     if plan is not None:

@@ -7,7 +7,15 @@ retention is not priced (AWS keeps one backup per cluster free; recalled, not so
 from __future__ import annotations
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import RuleContext, RuleError, number, require, reservable_line, reserved_pricing
+from budget.rules.base import (
+    RuleContext,
+    RuleError,
+    known,
+    number,
+    require,
+    reservable_line,
+    reserved_pricing,
+)
 
 TYPES = ("aws:elasticache/replicationGroup:ReplicationGroup",)
 
@@ -26,7 +34,7 @@ def node_count(inputs: dict) -> float:
 def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     inputs = dict(group.inputs)
     node = require(inputs, "nodeType", group)
-    engine = (inputs.get("engine") or "redis").lower()
+    engine = str(known(inputs.get("engine"), "input 'engine'") or "redis").lower()
     nodes = node_count(inputs)
     redis = ctx.price(f"elasticache.redis.{node}")
     if engine == "redis":
