@@ -19,6 +19,7 @@ The README lists the count of ported cases per type (budget/README.md, "A peer's
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -749,3 +750,10 @@ def test_every_priced_type_with_a_peer_test_has_two_ported_cases() -> None:
     counts = Counter(c.test for c in CASES)
     for test in {t for t in PEER_TESTS.values() if t}:
         assert counts[test] >= (1 if test in FEWER else 2), test
+
+
+def test_the_readme_counts_the_ported_cases_per_type() -> None:
+    readme = (HERE.parents[2] / "budget" / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (\w+)_test \| [^|]+ \| (\d+)", readme, flags=re.MULTILINE)
+    assert dict((test, int(n)) for test, n in rows) == dict(Counter(c.test for c in CASES))
+    assert f"{len(CASES)} cases." in readme
