@@ -57,19 +57,28 @@ def _load_config(job: Job) -> Any:
 
 def run_job(job: Job) -> StackResult:
     """Check one stack; every failure becomes a :class:`StackError` (exit code 2)."""
-    from budget.estimator import estimate
+    from budget.estimator import estimate, estimate_preview
     from budget.plan import PlanError, plan_offline
-    from budget.preview import PreviewError, read_preview
+    from budget.preview import PreviewError, load_preview
     from budget.whatif import what_ifs
     from components.config import ConfigError
 
     try:
         cfg = _load_config(job)
         catalog = load_catalog(job.catalog)
-        resources = read_preview(job.preview_json) if job.preview_json else plan_offline(cfg)
-    except (ConfigError, CatalogError, PlanError, PreviewError) as exc:
+        preview = load_preview(job.preview_json) if job.preview_json else None
+    except (ConfigError, CatalogError, PreviewError) as exc:
         return StackError(job.stack, str(exc))
-    est = estimate(resources, cfg, catalog)
+    if preview is not None:
+        source = job.stack_file.name if job.config_json is None and job.stack_file else "--config-json"
+        resources = list(preview.resources)
+        est = estimate_preview(preview, cfg, catalog, source)
+    else:
+        try:
+            resources = plan_offline(cfg)
+        except PlanError as exc:
+            return StackError(job.stack, str(exc))
+        est = estimate(resources, cfg, catalog)
     scenarios = what_ifs(resources, cfg, catalog) if job.what_ifs and not est.unpriced else []
     return stack_report(est, scenarios)
 

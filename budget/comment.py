@@ -174,6 +174,18 @@ def render_markdown(
                 f"| {format_tzs(r.delta_tzs, signed=True)} |"
             )
         lines += ["", "</details>"]
+    for s in diff.stacks:
+        if s.deleted and s.head is not None:
+            head = s.head
+            items = ", ".join(
+                f"`{_md(r.name)}` ({_md(r.type)}) TZS {format_tzs(head.tzs(r.monthly_usd))}"
+                for r in s.deleted
+            )
+            lines += [
+                "",
+                f"{_md(s.stack)}: the update deletes {len(s.deleted)} resource(s), saving"
+                f" TZS {format_tzs(s.deleted_saves_tzs)} a month: {items}.",
+            ]
     reasons = policy.failures(diff)
     if reasons:
         lines += ["", "**Budget policy fails:**", *(f"- {_md(r)}" for r in reasons)]

@@ -3,7 +3,9 @@
 The inputs are the JSON that ``python -m budget check --format json`` prints, for one stack or many, so
 the diff never prices anything itself: it compares two verdicts the check already reached. Money is
 compared in USD (what the catalog holds) and shown in TZS at each side's own recorded rate, so a change
-of exchange rate between base and head is visible in the TZS change rather than hidden.
+of exchange rate between base and head is visible in the TZS change rather than hidden. A head checked
+from a ``pulumi preview --json`` document also names what the update deletes (its ``deleted[]``, priced
+from the steps' ``oldState``): the diff shows each with what deleting it saves a month.
 """
 
 from __future__ import annotations
@@ -103,8 +105,17 @@ class StackDiff:
         return self.base.status if self.base else None
 
     @property
+    def deleted(self) -> tuple[ResourceReport, ...]:
+        """What the head's preview deletes, each priced as it costs now."""
+        return self.head.deleted if self.head else ()
+
+    @property
+    def deleted_saves_tzs(self) -> float:
+        return self.head.tzs(self.head.deleted_usd) if self.head else 0.0
+
+    @property
     def changed(self) -> bool:
-        return abs(self.change_tzs) >= 0.5 or bool(self.resources)
+        return abs(self.change_tzs) >= 0.5 or bool(self.resources) or bool(self.deleted)
 
     @property
     def newly_over(self) -> bool:
@@ -259,6 +270,19 @@ def to_json(diff: CostDiff) -> dict[str, Any]:
                     }
                     for r in s.resources
                 ],
+                "deleted": [
+                    {
+                        "urn": r.key,
+                        "type": r.type,
+                        "name": r.name,
+                        "tier": r.tier,
+                        "region": r.region,
+                        "saves_usd": round(r.monthly_usd, 4),
+                        "saves_tzs": round(s.head.tzs(r.monthly_usd), 2) if s.head else 0.0,
+                    }
+                    for r in s.deleted
+                ],
+                "deleted_saves_tzs": round(s.deleted_saves_tzs, 2),
             }
         )
     return {
@@ -306,6 +330,25 @@ def render_table(diff: CostDiff, top: int = 10) -> str:
         )
         if len(s.resources) > top:
             out.append(f"... and {len(s.resources) - top} more")
+    for s in diff.stacks:
+        if not s.deleted or s.head is None:
+            continue
+        out += ["", f"{s.stack}: deleted by the update, saves TZS {format_tzs(s.deleted_saves_tzs)} a month"]
+        out += grid(
+            ["resource", "type", "tier", "region", "saves USD", "saves TZS"],
+            [
+                [
+                    r.name,
+                    r.type,
+                    r.tier,
+                    r.region,
+                    f"{r.monthly_usd:,.2f}",
+                    format_tzs(s.head.tzs(r.monthly_usd)),
+                ]
+                for r in s.deleted
+            ],
+            {4, 5},
+        )
     if not diff.changed:
         out += ["", "No cost change."]
     return "\n".join(out) + "\n"

@@ -56,6 +56,8 @@ class Driver:
     source: str
     usage_based: bool
     estimated: bool
+    #: The AWS default the line is priced on, when the program leaves the setting unset.
+    assumption: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ def _drivers(stack: StackReport) -> list[Driver]:
             source=line.source,
             usage_based=line.usage_based,
             estimated=line.estimated,
+            assumption=line.assumption or "",
         )
         for resource in stack.resources
         for line in resource.lines
@@ -194,7 +197,7 @@ def phase_view(stack: StackReport, tier_order: list[str], top: int = 8) -> Phase
         ticks=tuple(ticks),
         range_tzs=range_tzs,
         drivers=tuple(drivers[:top]),
-        assumptions=tuple(d for d in drivers if d.usage_based or d.estimated),
+        assumptions=tuple(d for d in drivers if d.usage_based or d.estimated or d.assumption),
         share_of_limit=100.0 * stack.total_tzs / stack.limit_tzs if stack.limit_tzs else 0.0,
         bar_tzs=bar_tzs,
         warn_tzs=warn_tzs,

@@ -26,7 +26,9 @@ class PlannedResource:
 
     ``id`` is what the mocks returned (or the preview's unknown placeholder); ``property_dependencies``
     maps an input name to the URNs it came from (preview JSON), which ties an auto-scaling group to its
-    launch template when the id is not known yet.
+    launch template when the id is not known yet. ``region`` is where AWS bills it (its provider's region,
+    :func:`budget.regions.region_of`); None means the stack's region. ``region_error`` says why the region
+    cannot be told: a priced type is then unpriced.
     """
 
     type: str
@@ -38,6 +40,8 @@ class PlannedResource:
     custom: bool = True
     parent: str | None = None
     property_dependencies: Mapping[str, list[str]] = field(default_factory=dict)
+    region: str | None = None
+    region_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,11 @@ class Quantity:
 
 @dataclass(frozen=True)
 class CostLine:
-    """One priced component of a resource: quantity x unit price, with the price's source."""
+    """One priced component of a resource: quantity x unit price, with the price's source.
+
+    ``assumption`` states a default AWS applies that the program leaves unset (the AMI's root volume, a
+    volume type): the line is priced on it, and every report format says so.
+    """
 
     name: str
     unit: str
@@ -75,6 +83,7 @@ class CostLine:
     usage_based: bool
     estimated: bool
     note: str = ""
+    assumption: str = ""
 
     def monthly(self, size: str = "max") -> float:
         return self.quantity.at(size) * self.unit_price_usd
@@ -92,6 +101,7 @@ def line(
     how: str = "",
     note: str = "",
     estimated: bool = False,
+    assumption: str = "",
 ) -> CostLine:
     """A cost line at ``price.amount x factor``; ``also`` lists further figures the unit price rests on.
 
@@ -112,6 +122,7 @@ def line(
         usage_based=usage_based,
         estimated=estimated or not all(p.confirmed for p in figures),
         note=note,
+        assumption=assumption,
     )
 
 

@@ -62,7 +62,11 @@ def tier_of(type_token: str, inputs: Mapping[str, Any], fallback: str = "untiere
 
 
 def from_record(record: RecordedResource) -> PlannedResource:
-    """A mocks record as a :class:`PlannedResource` (a record's ``tier`` is its name's first part)."""
+    """A mocks record as a :class:`PlannedResource` (a record's ``tier`` is its name's first part).
+
+    The mocks follow each resource's provider reference to the region it manages (the stack's, or an
+    explicit provider's); an AWS resource is priced there.
+    """
     return PlannedResource(
         type=record.type,
         name=record.name,
@@ -71,6 +75,7 @@ def from_record(record: RecordedResource) -> PlannedResource:
         tier=record.tier or tier_of(record.type, record.inputs),
         id=record.id,
         custom=record.custom,
+        region=record.region or None if record.type.startswith("aws:") else None,
     )
 
 

@@ -401,6 +401,17 @@ class UsageConfig(_Strict):
     cloudfront_websocket_connections: float = Field(
         default=0, ge=0, description="WebSocket upgrade requests/month at CloudFront"
     )
+    # Defaults AWS applies that a program may leave unset, priced as stated assumptions (budget/README.md).
+    ami_root_volume_gb: int = Field(
+        default=8,
+        ge=1,
+        le=16384,
+        description="the AMI's root volume (GB) where a launch template maps no root device;"
+        " Amazon Linux 2023's is 8 GB",
+    )
+    ami_root_volume_type: Literal["gp3", "gp2", "io1", "io2", "standard"] = Field(
+        default="gp3", description="the AMI's root volume type (Amazon Linux 2023: gp3)"
+    )
 
     @field_validator("viewer_region")
     @classmethod

@@ -29,12 +29,12 @@ from pulumi_policy import (
 from pydantic import ValidationError
 
 from budget.catalog import Catalog, load_catalog
-from budget.estimator import ON_DEMAND, Estimate, price_resource
-from budget.model import PlannedResource, PricedResource, Unpriced
+from budget.estimator import Estimate, estimate
+from budget.model import PlannedResource
 from budget.report.build import stack_report
 from budget.report.formatting import format_tzs
 from budget.report.model import StackReport
-from budget.rules import RULES, RuleContext, RuleError
+from budget.rules import RULES, RuleError
 from budget.rules.cloudfront_distribution import TYPES as DISTRIBUTION_TYPES
 from budget.rules.cloudfront_distribution import carries_websockets
 from components.config import (
@@ -46,11 +46,9 @@ from components.config import (
     UsageConfig,
 )
 from policy.resources import (
-    RegionError,
     StackResource,
     from_policy_resources,
     planned_resources,
-    region_of,
     stack_name,
 )
 
@@ -214,44 +212,19 @@ def pricing_config(
 def estimate_stack(
     resources: Sequence[StackResource], settings: BudgetSettings, catalog: Catalog | None = None
 ) -> Estimate:
-    """Price every resource in its own region with the budget's rules (stack-wide links and usage).
+    """Price every resource in its own region with the budget's estimator (stack-wide links and usage).
 
-    The same loop as :func:`budget.estimator.estimate`, with a rule context per region instead of the
-    stack file's one region. A priced type whose region is unknown, or missing from the catalog, is
-    unpriced with the reason.
+    Each planned resource carries the region :func:`policy.resources.billing_region` gives it (one region
+    function with ``budget check --preview-json``); the report names the region most priced resources are
+    in. A priced type whose region is unknown, or missing from the catalog, is unpriced with the reason.
     """
     catalog = catalog or default_catalog()
     planned = planned_resources(resources)
-    regions: dict[str, str | RegionError] = {}
-    for r in resources:
-        try:
-            regions[r.urn] = region_of(r)
-        except RegionError as exc:
-            regions[r.urn] = exc
-    counted = Counter(v for p in planned if p.type in RULES and isinstance(v := regions[p.urn], str))
+    counted = Counter(p.region for p in planned if p.type in RULES and p.region)
     home = counted.most_common(1)[0][0] if counted else ""
     tiering = uses_intelligent_tiering(planned)
     cfg = pricing_config(stack_name(resources), home, settings, tiering, websockets_via_cdn(planned))
-    anywhere = RuleContext(cfg, catalog, planned, ON_DEMAND)
-    contexts: dict[str, RuleContext] = {}
-    priced: list[PricedResource] = []
-    unpriced: list[Unpriced] = []
-    for p in planned:
-        region = regions[p.urn]
-        result: PricedResource | Unpriced
-        if p.type not in RULES:  # free, a component, or no rule (unpriced): the region does not matter
-            result = price_resource(p, anywhere)
-        elif isinstance(region, RegionError):
-            result = Unpriced(p.urn, p.type, p.name, f"no region to price it in: {region}")
-        elif region not in catalog.regions:
-            result = Unpriced(p.urn, p.type, p.name, f"the catalog has no prices for region {region}")
-        else:
-            if region not in contexts:
-                regional = cfg.model_copy(update={"region": region})
-                contexts[region] = RuleContext(regional, catalog, planned, ON_DEMAND)
-            result = price_resource(p, contexts[region])
-        (unpriced if isinstance(result, Unpriced) else priced).append(result)  # type: ignore[arg-type]
-    return Estimate(cfg, catalog, tuple(priced), tuple(unpriced))
+    return estimate(planned, cfg, catalog)
 
 
 def report_for(

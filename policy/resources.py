@@ -19,7 +19,7 @@ did not set: both views read it as absent, as ``newState.inputs`` in a preview d
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pulumi_policy import PolicyResource
@@ -38,6 +38,7 @@ from pulumi_policy.proxy import (
 from budget.model import PlannedResource
 from budget.plan import tier_of
 from budget.preview import parse_preview
+from budget.regions import ProviderView, RegionError, region_of
 from budget.rules.base import UNKNOWN
 from components.planning.mocks import RecordedResource
 
@@ -53,16 +54,11 @@ UNKNOWNS = frozenset(
         UNKNOWN_ARCHIVE_VALUE,
     }
 )
-AWS_PROVIDER = "pulumi:providers:aws"
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
 def is_unknown(value: Any) -> bool:
     return isinstance(value, str) and value in UNKNOWNS
-
-
-class RegionError(ValueError):
-    """The region a resource is priced in cannot be told from the engine's view: it is unpriced."""
 
 
 @dataclass(frozen=True)
@@ -134,23 +130,11 @@ def stack_name(resources: Sequence[StackResource]) -> str:
     return ""
 
 
-def region_of(resource: StackResource) -> str:
-    """Where AWS bills the resource: its own ``region`` (pulumi-aws v7's per-resource override) when known,
-    else its provider's ``region`` input, as the engine reports the provider (default or explicit)."""
-    own = resource.props.get("region")
-    if isinstance(own, str) and own and not is_unknown(own):
-        return own
-    if resource.provider_type != AWS_PROVIDER:
-        raise RegionError(f"it is not managed by an AWS provider (provider: {resource.provider_type})")
-    region = (resource.provider_props or {}).get("region")
-    if is_unknown(region):
-        raise RegionError(f"the region of its provider '{resource.provider_name}' is unknown until deploy")
-    if not isinstance(region, str) or not region:
-        raise RegionError(
-            f"its provider '{resource.provider_name}' sets no region (set aws:region, or the"
-            " explicit provider's region)"
-        )
-    return region
+def billing_region(resource: StackResource) -> str:
+    """:func:`budget.regions.region_of` for a resource as the engine reports it: its own ``region`` input
+    (a computed, unknown ``region`` output is not one), else its provider's ``region`` input."""
+    provider = ProviderView(resource.provider_type, resource.provider_name, resource.provider_props)
+    return region_of(resource.program_inputs().get("region"), provider, unknown=is_unknown)
 
 
 # -- the budget's view ----------------------------------------------------------------------------------
@@ -187,8 +171,19 @@ def preview_document(resources: Sequence[StackResource]) -> dict[str, Any]:
 
 
 def planned_resources(resources: Sequence[StackResource]) -> list[PlannedResource]:
-    """What the budget prices: the same parser as ``budget check --preview-json``, so one conversion."""
-    return parse_preview(preview_document(resources), where="stack validation")
+    """What the budget prices: the same parser as ``budget check --preview-json``, so one conversion, each
+    resource with the region :func:`billing_region` gives it (or why it has none)."""
+    regions: dict[str, tuple[str | None, str | None]] = {}
+    for r in resources:
+        try:
+            regions[r.urn] = (billing_region(r), None)
+        except RegionError as exc:
+            regions[r.urn] = (None, str(exc))
+    planned = parse_preview(preview_document(resources), where="stack validation")
+    return [
+        replace(p, region=regions[p.urn][0], region_error=regions[p.urn][1]) if p.urn in regions else p
+        for p in planned
+    ]
 
 
 # -- the baseline's view --------------------------------------------------------------------------------
@@ -298,10 +293,10 @@ class UnknownRegion(str):
 
 
 def _record_region(resource: StackResource) -> str:
-    """:func:`region_of`; "" when the resource has none to tell (not AWS, or a provider without one),
+    """:func:`billing_region`; "" when the resource has none to tell (not AWS, or a provider without one),
     an :class:`UnknownRegion` when its provider's region is unknown until deploy."""
     try:
-        return region_of(resource)
+        return billing_region(resource)
     except RegionError:
         region = (resource.provider_props or {}).get("region")
         if is_unknown(region):

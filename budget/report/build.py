@@ -49,10 +49,12 @@ def _line(item: CostLine) -> LineReport:
             else None
         ),
         note=item.note or None,
+        assumption=item.assumption or None,
     )
 
 
-def _resource(p: PricedResource) -> ResourceReport:
+def _resource(p: PricedResource, home: str) -> ResourceReport:
+    """A resource's report; an AWS resource without a region of its own is billed in ``home``."""
     r = p.resource
     return ResourceReport(
         urn=r.urn,
@@ -63,6 +65,7 @@ def _resource(p: PricedResource) -> ResourceReport:
         monthly_usd_by_size=_by_size({size: p.monthly(size) for size in SIZES}),
         lines=tuple(_line(item) for item in p.lines),
         free_reason=p.free_reason,
+        region=(r.region or home) if r.type.startswith("aws:") else "",
     )
 
 
@@ -158,7 +161,7 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
     return StackReport(
         stack=cfg.stack,
         phase=cfg.phase,
-        region=cfg.region,
+        region=est.home_region,
         usd_to_tzs=rate,
         usd_to_tzs_date=budget.usd_to_tzs_date.isoformat(),
         usd_to_tzs_source=budget.usd_to_tzs_source,
@@ -184,5 +187,7 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
         cannot_fit=_cannot_fit(est, verdict, what_if_reports),
         unpriced=tuple(UnpricedReport(u.urn, u.type, u.name, u.reason) for u in est.unpriced),
         catalog=est.catalog.path,
-        resources=tuple(_resource(p) for p in est.priced),
+        resources=tuple(_resource(p, cfg.region) for p in est.priced),
+        warnings=est.warnings,
+        deleted=tuple(_resource(p, cfg.region) for p in est.deleted),
     )

@@ -19,6 +19,7 @@ def render_stack(doc: StackResult) -> str:
         f" TZS {doc.total_tzs:,} at max size vs limit TZS {doc.limit_tzs:,}",
         "",
         f"USD→TZS {rate:,.0f} ({doc.usd_to_tzs_date}); warning level TZS {doc.warn_tzs:,}.",
+        *(f"\n> **Warning:** {w}" for w in doc.warnings),
         "",
         "| | min | desired | max |",
         "|---|---:|---:|---:|",
@@ -49,6 +50,22 @@ def render_stack(doc: StackResult) -> str:
                 out.append(f"| {w.title} | {w.total_usd:,.2f} | {w.total_tzs:,} | {fits} |")
             else:
                 out.append(f"| {w.title} | - | - | not computable |")
+    if doc.assumed:
+        out += ["", "**Assumed AWS defaults** (the program leaves these unset)", ""]
+        out += [
+            f"- `{r.name}` {item.name}: USD {item.monthly_usd:,.2f}; {item.assumption}"
+            for r, item in doc.assumed
+        ]
+    if doc.deleted:
+        out += [
+            "",
+            f"**Deleted by this update**: saves USD {doc.deleted_usd:,.2f}"
+            f" / TZS {doc.tzs(doc.deleted_usd):,.0f} a month at max size",
+            "",
+            "| resource | type | region | USD |",
+            "|---|---|---|---:|",
+        ]
+        out += [f"| {r.name} | `{r.type}` | {r.region} | {r.monthly_usd:,.2f} |" for r in doc.deleted]
     out += [f"\n> {s}" for s in doc.cannot_fit]
     if doc.override:
         out.append(f"\n**Override** by {doc.override.approved_by}: {doc.override.reason}")

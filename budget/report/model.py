@@ -117,7 +117,8 @@ class LineReport:
     """One priced component of a resource: quantity x unit price at max size, with its source.
 
     ``by_size`` is present when the quantity depends on the fleet size; ``estimated`` is True when the
-    unit price rests on a RECALLED or ESTIMATE figure (or on a spot price).
+    unit price rests on a RECALLED or ESTIMATE figure (or on a spot price); ``assumption`` states the AWS
+    default the line is priced on when the program leaves a setting unset.
     """
 
     name: str
@@ -130,6 +131,7 @@ class LineReport:
     estimated: bool
     by_size: Mapping[str, LineAtSize] | None = None
     note: str | None = None
+    assumption: str | None = None
 
     def monthly_at(self, size: str) -> float:
         return self.by_size[size].monthly_usd if self.by_size else self.monthly_usd
@@ -152,6 +154,8 @@ class LineReport:
             doc["by_size"] = {size: self.by_size[size].to_json() for size in SIZES}
         if self.note is not None:
             doc["note"] = self.note
+        if self.assumption is not None:
+            doc["assumption"] = self.assumption
         return doc
 
     @classmethod
@@ -180,12 +184,16 @@ class LineReport:
             estimated=bool(estimated) if estimated is not None else estimated_from_source(source),
             by_size=by_size,
             note=str(data["note"]) if data.get("note") is not None else None,
+            assumption=str(data["assumption"]) if data.get("assumption") is not None else None,
         )
 
 
 @dataclass(frozen=True)
 class ResourceReport:
-    """One planned resource: its monthly cost at each size and its lines, or why it costs nothing."""
+    """One planned resource: its monthly cost at each size and its lines, or why it costs nothing.
+
+    ``region`` is where AWS bills it ("" for what no AWS region holds: components, providers, the stack).
+    """
 
     urn: str
     type: str
@@ -195,6 +203,7 @@ class ResourceReport:
     monthly_usd_by_size: SizeFigures
     lines: tuple[LineReport, ...]
     free_reason: str | None = None
+    region: str = ""
 
     @property
     def key(self) -> str:
@@ -207,6 +216,7 @@ class ResourceReport:
             "type": self.type,
             "name": self.name,
             "tier": self.tier,
+            "region": self.region,
             "monthly_usd": self.monthly_usd,
             "monthly_usd_by_size": self.monthly_usd_by_size.to_json(),
             "lines": [item.to_json() for item in self.lines],
@@ -233,6 +243,7 @@ class ResourceReport:
             ),
             lines=tuple(LineReport.from_json(item, here) for item in _list(data, "lines", here)),
             free_reason=str(data["free_reason"]) if data.get("free_reason") is not None else None,
+            region=str(data.get("region") or ""),
         )
 
 
@@ -416,6 +427,10 @@ class StackReport:
     unpriced: tuple[UnpricedReport, ...] = ()
     catalog: str = ""
     schema: str = SCHEMA
+    #: One-line statements every format prints (e.g. the preview's region differs from the stack file's).
+    warnings: tuple[str, ...] = ()
+    #: Resources the update deletes (a preview's ``delete`` steps), priced as they cost now: the saving.
+    deleted: tuple[ResourceReport, ...] = ()
 
     def tzs(self, usd: float) -> float:
         return usd * self.usd_to_tzs
@@ -426,6 +441,16 @@ class StackReport:
         if self.usage_based_usd is not None:
             return float(self.usage_based_usd)
         return sum(item.monthly_usd for r in self.resources for item in r.lines if item.usage_based)
+
+    @property
+    def deleted_usd(self) -> float:
+        """What the deletions save a month at max size (USD)."""
+        return sum(r.monthly_usd for r in self.deleted)
+
+    @property
+    def assumed(self) -> list[tuple[ResourceReport, LineReport]]:
+        """Every line priced on an AWS default the program leaves unset, with its resource."""
+        return [(r, item) for r in self.resources for item in r.lines if item.assumption]
 
     @property
     def tzs_by_size(self) -> SizeFigures:
@@ -464,8 +489,10 @@ class StackReport:
             "what_ifs": [w.to_json() for w in self.what_ifs],
             "cannot_fit": list(self.cannot_fit),
             "unpriced": [u.to_json() for u in self.unpriced],
+            "warnings": list(self.warnings),
             "catalog": self.catalog,
             "resources": [r.to_json() for r in self.resources],
+            "deleted": [r.to_json() for r in self.deleted],
         }
 
     @classmethod
@@ -524,6 +551,10 @@ class StackReport:
             ),
             catalog=str(data.get("catalog", "")),
             resources=tuple(ResourceReport.from_json(r, name) for r in _list(data, "resources", name)),
+            warnings=tuple(str(w) for w in _list(data, "warnings", name)),
+            deleted=tuple(
+                ResourceReport.from_json(r, f"{name} deleted") for r in _list(data, "deleted", name)
+            ),
         )
 
 

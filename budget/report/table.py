@@ -19,6 +19,7 @@ def render_stack(doc: StackResult) -> str:
         f"== {doc.stack} ({doc.region}): {status_label(doc.status).text} ==",
         f"USD->TZS {rate:,.0f} ({doc.usd_to_tzs_date}); limit TZS {doc.limit_tzs:,},"
         f" warning TZS {warn}; policy judges the max-size month",
+        *(f"! warning: {w}" for w in doc.warnings),
         "",
     ]
     tzs = doc.tzs_by_size
@@ -77,6 +78,28 @@ def render_stack(doc: StackResult) -> str:
         ],
         right=(2, 3),
     )
+    if doc.assumed:
+        out.append("")
+        out.append("Priced on AWS defaults the program leaves unset (assumptions; see each line):")
+        out += grid(
+            ["resource", "line", "USD", "assumption"],
+            [
+                [r.name, item.name[:60], f"{item.monthly_usd:,.2f}", item.assumption or ""]
+                for r, item in doc.assumed
+            ],
+            right=(2,),
+        )
+    if doc.deleted:
+        out.append("")
+        out.append(
+            f"Deleted by this update (priced from the preview's oldState): saves USD {doc.deleted_usd:,.2f}"
+            f" / TZS {doc.tzs(doc.deleted_usd):,.0f} a month at max size"
+        )
+        out += grid(
+            ["resource", "type", "tier", "region", "USD"],
+            [[r.name, r.type, r.tier, r.region, f"{r.monthly_usd:,.2f}"] for r in doc.deleted],
+            right=(4,),
+        )
     out.append("")
     out.append(
         f"{doc.lines} cost lines ({doc.usage_based_lines} usage-based,"
@@ -119,14 +142,22 @@ def render_details(doc: StackResult) -> str:
         by = r.monthly_usd_by_size
         rows.append([f"{r.tier}/{r.name} ({r.type})", "", "", *(f"{by.at(s):,.2f}" for s in SIZES), ""])
         for item in r.lines:
-            marks = ("usage " if item.usage_based else "") + ("est." if item.estimated else "")
+            marks = " ".join(
+                mark
+                for mark, on in (
+                    ("usage", item.usage_based),
+                    ("est.", item.estimated),
+                    ("assumed", item.assumption),
+                )
+                if on
+            )
             rows.append(
                 [
                     f"  {item.name[:90]}",
                     f"{item.quantity:,.2f} {item.unit}",
                     f"{item.unit_price_usd:.6g}",
                     *(f"{item.monthly_at(s):,.2f}" for s in SIZES),
-                    marks.strip(),
+                    marks,
                 ]
             )
     header = ["resource / line", "quantity (max)", "unit price", "min USD", "desired USD", "max USD", ""]

@@ -1,19 +1,35 @@
 """EC2 through an auto-scaling group and its launch template.
 
-Instance hours at the group's min, desired and max size; the spot share from the mixed-instances policy;
-a scheduled off-peak scale-down; root volumes, detailed-monitoring metrics and public IPv4 addresses per
-instance; for burstable types in unlimited credit mode, surplus CPU credits at the group's CPU target.
-The launch template itself is free: it is priced here, through the group that launches it.
+Instance hours at the group's min, desired and max size; the on-demand and spot shares from the
+mixed-instances policy, each on the type AWS would launch (on demand: the first override, or the cheapest
+per capacity unit under ``lowest-price``; spot: the cheapest per unit under ``lowest-price``, the dearest
+under the capacity-based strategies, which do not choose by price: a stated assumption), counting
+instances from each override's ``weightedCapacity``; a scheduled off-peak scale-down; EBS volumes,
+detailed-monitoring metrics and public IPv4 addresses per instance; for burstable types in unlimited
+credit mode, surplus CPU credits at the group's CPU target. A launch template that maps no root device
+still launches the AMI's root volume, priced at ``stars:usage.ami_root_volume_gb`` /
+``ami_root_volume_type`` (an assumption every report marks); an EBS volume without a type is AWS's
+default gp2. The launch template itself is free: it is priced here, through the group that launches it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from budget.model import SIZES, CostLine, PlannedResource, Quantity, line
-from budget.rules.base import UNKNOWN, RuleContext, RuleError, flag, number, require, reserved_pricing
+from budget.rules.base import (
+    RuleContext,
+    RuleError,
+    flag,
+    number,
+    opaque,
+    require,
+    reserved_pricing,
+    why_opaque,
+)
 
 TYPES = ("aws:autoscaling/group:Group",)
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
@@ -23,6 +39,37 @@ POLICY = "aws:autoscaling/policy:Policy"
 DETAILED_METRICS_PER_INSTANCE = 7
 #: Burstable families: launched in unlimited credit mode unless the launch template says "standard".
 BURSTABLE = ("t3", "t3a", "t4g")
+#: Root device names of the AMIs in use (Amazon Linux: /dev/xvda; Ubuntu and Windows: /dev/sda1). A
+#: launch template that maps neither leaves the AMI's own root volume in place.
+ROOT_DEVICES = ("/dev/xvda", "/dev/sda1")
+#: AWS's default type for an EBS volume whose mapping names none (EC2 EbsBlockDevice ``VolumeType``).
+DEFAULT_VOLUME_TYPE = "gp2"
+#: Spot allocation strategies that choose pools by capacity, not price: the spot type cannot be told.
+CAPACITY_STRATEGIES = ("capacity-optimized", "capacity-optimized-prioritized", "price-capacity-optimized")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An instance type the group launches and the capacity units one instance counts for."""
+
+    itype: str
+    weight: float = 1.0
+
+    def instances(self, units: float) -> float:
+        """Instances that provide ``units`` (whole ones when weighted: AWS may overshoot by one)."""
+        return units if self.weight == 1 else float(math.ceil(units / self.weight - 1e-9))
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Where the group's capacity goes: the on-demand and spot types, the split, and what it assumes."""
+
+    on_demand: Choice
+    spot: Choice
+    base: float = 0.0
+    percent: float = 100.0
+    how: str = ""
+    assumption: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,22 +96,16 @@ class Fleet:
         return Quantity(*(self.on_demand.at(s) + self.reserved.at(s) + self.spot.at(s) for s in SIZES))
 
 
-def _launch_template(group: PlannedResource, ctx: RuleContext) -> tuple[PlannedResource, str | None]:
-    """The group's launch template and the instance type its mixed policy overrides it with (if any)."""
+def _launch_template(group: PlannedResource, ctx: RuleContext) -> PlannedResource:
+    """The group's launch template (its own, or its mixed-instances policy's)."""
     inputs = group.inputs
     spec: Mapping[str, Any] | None = inputs.get("launchTemplate")
     prop = "launchTemplate"
-    override_type: str | None = None
     mixed = inputs.get("mixedInstancesPolicy")
     if spec is None and isinstance(mixed, Mapping):
         lt = mixed.get("launchTemplate") or {}
-        spec = lt.get("launchTemplateSpecification")
+        spec = lt.get("launchTemplateSpecification") if isinstance(lt, Mapping) else None
         prop = "mixedInstancesPolicy"
-        overrides = lt.get("overrides") or []
-        types = [o.get("instanceType") for o in overrides if o.get("instanceType")]
-        if len(set(types)) > 1:
-            raise RuleError(f"mixed policy overrides several instance types {sorted(set(types))}; not priced")
-        override_type = types[0] if types else None
     if not isinstance(spec, Mapping):
         raise RuleError(
             "no launchTemplate (or mixedInstancesPolicy launch template) to take the instance type from"
@@ -77,7 +118,97 @@ def _launch_template(group: PlannedResource, ctx: RuleContext) -> tuple[PlannedR
     template = ctx.linked(group, prop, ref, (LAUNCH_TEMPLATE,), match)
     if template is None:
         raise RuleError(f"launch template {ref!r} not found among the planned resources")
-    return template, override_type
+    return template
+
+
+def _choices(group: PlannedResource, template: PlannedResource) -> list[Choice]:
+    """The types the group may launch: its mixed policy's overrides, else the template's type."""
+    mixed = group.inputs.get("mixedInstancesPolicy")
+    lt = mixed.get("launchTemplate") if isinstance(mixed, Mapping) else None
+    overrides = lt.get("overrides") if isinstance(lt, Mapping) else None
+    if overrides is None or overrides == []:
+        return [Choice(str(require(template.inputs, "instanceType", template)))]
+    if not isinstance(overrides, list):
+        raise RuleError(f"mixedInstancesPolicy overrides are {why_opaque(overrides)}")
+    choices = []
+    for n, override in enumerate(overrides):
+        if not isinstance(override, Mapping):
+            raise RuleError(f"mixedInstancesPolicy override {n} is {why_opaque(override)}")
+        if override.get("instanceRequirements"):
+            raise RuleError(
+                "an override selects types by attributes (instanceRequirements): which types AWS launches"
+                " cannot be told"
+            )
+        if override.get("launchTemplateSpecification"):
+            raise RuleError("an override with its own launch template is not priced (its volumes may differ)")
+        itype = override.get("instanceType")
+        if itype in (None, ""):
+            itype = require(template.inputs, "instanceType", template)
+        elif opaque(itype):
+            raise RuleError(f"override {n}'s instanceType is {why_opaque(itype)}")
+        weight = number(override.get("weightedCapacity") or 1, f"override {n}'s weightedCapacity")
+        if weight <= 0:
+            raise RuleError(f"override {n}'s weightedCapacity must be positive, not {weight:g}")
+        choices.append(Choice(str(itype), weight))
+    return choices
+
+
+def _per_unit(choice: Choice, ctx: RuleContext, spot: bool) -> float:
+    """The modelled hourly price of one capacity unit of ``choice`` (spot: on demand x (1 - discount))."""
+    price = ctx.price(f"ec2.instance.{choice.itype}").amount
+    if spot:
+        price *= 1 - ctx.price(f"ec2.spot_discount.{choice.itype.split('.')[0]}").amount
+    return price / choice.weight
+
+
+def _mix(group: PlannedResource, template: PlannedResource, ctx: RuleContext) -> Mix:
+    """The on-demand / spot split and the type each part runs on."""
+    choices = _choices(group, template)
+    mixed = group.inputs.get("mixedInstancesPolicy")
+    if not isinstance(mixed, Mapping):
+        return Mix(choices[0], choices[0])
+    dist = mixed.get("instancesDistribution") or {}
+    if not isinstance(dist, Mapping):
+        raise RuleError(f"instancesDistribution is {why_opaque(dist)}")
+    base = number(_or(dist.get("onDemandBaseCapacity"), 0), "onDemandBaseCapacity")
+    percent = number(
+        _or(dist.get("onDemandPercentageAboveBaseCapacity"), 100), "onDemandPercentageAboveBaseCapacity"
+    )
+    if not 0 <= percent <= 100 or base < 0:
+        raise RuleError(f"on-demand base {base:g} / percentage {percent:g} out of range")
+    hows: list[str] = []
+    on_strategy = dist.get("onDemandAllocationStrategy") or "prioritized"
+    if on_strategy == "prioritized":
+        on_demand = choices[0]
+    elif on_strategy == "lowest-price":
+        on_demand = min(choices, key=lambda c: _per_unit(c, ctx, spot=False))
+    else:
+        raise RuleError(f"onDemandAllocationStrategy {on_strategy!r} has no rule")
+    if len(choices) > 1:
+        hows.append(f"on demand on {on_demand.itype} ({on_strategy})")
+    spot, assumption = on_demand, ""
+    if percent < 100 and len({c.itype for c in choices}) > 1:
+        spot_strategy = dist.get("spotAllocationStrategy") or "lowest-price"
+        if spot_strategy == "lowest-price":
+            spot = min(choices, key=lambda c: _per_unit(c, ctx, spot=True))
+        elif spot_strategy in CAPACITY_STRATEGIES:
+            spot = max(choices, key=lambda c: _per_unit(c, ctx, spot=True))
+            assumption = (
+                f"spotAllocationStrategy {spot_strategy} picks spot pools by capacity, not price: spot priced"
+                f" on the dearest type per capacity unit ({spot.itype}), an upper bound"
+            )
+        else:
+            raise RuleError(f"spotAllocationStrategy {spot_strategy!r} has no rule")
+        hows.append(f"spot on {spot.itype} ({spot_strategy})")
+    elif percent < 100:
+        spot = choices[0]
+    if any(c.weight != 1 for c in choices):
+        hows.append("instances = capacity units / weightedCapacity, rounded up")
+    return Mix(on_demand, spot, base, percent, "; ".join(hows), assumption)
+
+
+def _or(value: Any, default: float) -> Any:
+    return default if value is None else value
 
 
 def _cron_hour(recurrence: Any) -> float | None:
@@ -91,7 +222,7 @@ def _cron_hour(recurrence: Any) -> float | None:
 
 
 def _size(value: Any) -> float | None:
-    if value is None or value == UNKNOWN:
+    if value is None or opaque(value):
         return None
     size = number(value, "schedule size")
     return None if size < 0 else size  # -1 means "leave unchanged"
@@ -131,27 +262,24 @@ def _off_peak(group: PlannedResource, ctx: RuleContext) -> OffPeak | None:
 
 
 def _on_demand(count: float, base: float, percent: float) -> float:
-    """On-demand instances among ``count``: the base, then ``percent`` of the rest (the policy's split)."""
+    """On-demand capacity among ``count`` units: the base, then ``percent`` of the rest (the split)."""
     return min(count, base) + max(0.0, count - base) * percent / 100.0
 
 
-def fleet_hours(group: PlannedResource, ctx: RuleContext, off_peak: OffPeak | None) -> Fleet:
-    """Instance-hours a month per size, split by purchase option."""
+def fleet_hours(group: PlannedResource, ctx: RuleContext, off_peak: OffPeak | None, mix: Mix) -> Fleet:
+    """Instance-hours a month per size, split by purchase option (each on its type, per ``mix``).
+
+    A desired capacity unknown until deploy is priced at the minimum size (the policy judges the
+    maximum); an unknown minimum or maximum fails closed, naming it.
+    """
     inputs = group.inputs
     low = number(require(inputs, "minSize", group), "minSize")
     high = number(require(inputs, "maxSize", group), "maxSize")
     desired_raw = inputs.get("desiredCapacity")
-    desired = low if desired_raw in (None, UNKNOWN) else number(desired_raw, "desiredCapacity")
-    base, percent = 0.0, 100.0
-    mixed = inputs.get("mixedInstancesPolicy")
-    if isinstance(mixed, Mapping):
-        dist = mixed.get("instancesDistribution") or {}
-        base = number(dist.get("onDemandBaseCapacity", 0), "onDemandBaseCapacity")
-        percent = number(
-            dist.get("onDemandPercentageAboveBaseCapacity", 100), "onDemandPercentageAboveBaseCapacity"
-        )
+    desired = low if desired_raw is None or opaque(desired_raw) else number(desired_raw, "desiredCapacity")
+    base, percent = mix.base, mix.percent
     peak = {"min": low, "desired": desired, "max": high}
-    periods: dict[str, list[tuple[float, float]]] = {}  # size -> [(instances, hours)]
+    periods: dict[str, list[tuple[float, float]]] = {}  # size -> [(capacity units, hours)]
     month = ctx.hours
     for size, count in peak.items():
         if off_peak is None or off_peak.hours_per_day == 0:
@@ -168,37 +296,49 @@ def fleet_hours(group: PlannedResource, ctx: RuleContext, off_peak: OffPeak | No
         }[size]
         off_hours = month * off_peak.hours_per_day / 24
         periods[size] = [(count, month - off_hours), (off, off_hours)]
+
+    def split(units: float) -> tuple[float, float]:
+        """(on-demand, spot) instances for ``units`` of capacity."""
+        on_demand = _on_demand(units, base, percent)
+        return mix.on_demand.instances(on_demand), mix.spot.instances(units - on_demand)
+
     reserved_count = 0.0
     if reserved_pricing(group, ctx):
         # 1-year reservations (the group's purchase tag, or the what-if) cover only the baseline that runs
         # all month on demand: the fewest on-demand instances in any period at the minimum size.
-        reserved_count = min(_on_demand(n, base, percent) for n, _ in periods["min"])
+        reserved_count = min(split(n)[0] for n, _ in periods["min"])
     od, rs, sp = [], [], []
     for size in SIZES:
-        on_demand = sum(_on_demand(n, base, percent) * h for n, h in periods[size])
-        total = sum(n * h for n, h in periods[size])
+        on_demand = sum(split(n)[0] * h for n, h in periods[size])
+        spot = sum(split(n)[1] * h for n, h in periods[size])
         reserved = reserved_count * month
         od.append(on_demand - reserved)
         rs.append(reserved)
-        sp.append(total - on_demand)
+        sp.append(spot)
     return Fleet(Quantity(*od), Quantity(*rs), Quantity(*sp))
 
 
 def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
-    template, override_type = _launch_template(group, ctx)
+    template = _launch_template(group, ctx)
     lt = template.inputs
-    itype = override_type or require(lt, "instanceType", template)
-    family = str(itype).split(".")[0]
-    od_price = ctx.price(f"ec2.instance.{itype}")
+    mix = _mix(group, template, ctx)
     off_peak = _off_peak(group, ctx)
-    fleet = fleet_hours(group, ctx, off_peak)
-    how = off_peak.how if off_peak else ""
+    fleet = fleet_hours(group, ctx, off_peak, mix)
+    how = "; ".join(h for h in (off_peak.how if off_peak else "", mix.how) if h)
+    od_type, spot_type = mix.on_demand.itype, mix.spot.itype
+    od_price = ctx.price(f"ec2.instance.{od_type}")
     lines: list[CostLine] = []
-    credit_line, note = _cpu_credits(group, template, str(itype), fleet, ctx)
+    by_type: dict[str, Quantity] = {}
+    for itype, hours in ((od_type, fleet.on_demand), (od_type, fleet.reserved), (spot_type, fleet.spot)):
+        if itype in by_type:
+            hours = Quantity(*(by_type[itype].at(s) + hours.at(s) for s in SIZES))
+        by_type[itype] = hours
+    credits = [_cpu_credits(group, template, itype, hours, ctx) for itype, hours in by_type.items()]
+    note = next((n for _, n in credits if n), "")
     if any(fleet.on_demand.at(s) for s in SIZES):
         lines.append(
             line(
-                f"Instance usage (Linux, on-demand, {itype})",
+                f"Instance usage (Linux, on-demand, {od_type})",
                 "hours",
                 fleet.on_demand,
                 od_price,
@@ -210,7 +350,7 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
         discount = ctx.price("discount.ec2.ri_1yr_no_upfront")
         lines.append(
             line(
-                f"Instance usage (Linux, reserved 1 yr no upfront, {itype})",
+                f"Instance usage (Linux, reserved 1 yr no upfront, {od_type})",
                 "hours",
                 fleet.reserved,
                 od_price,
@@ -220,24 +360,24 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             )
         )
     if any(fleet.spot.at(s) for s in SIZES):
-        discount = ctx.price(f"ec2.spot_discount.{family}")
+        discount = ctx.price(f"ec2.spot_discount.{spot_type.split('.')[0]}")
         lines.append(
             line(
-                f"Instance usage (Linux, spot, {itype})",
+                f"Instance usage (Linux, spot, {spot_type})",
                 "hours",
                 fleet.spot,
-                od_price,
+                ctx.price(f"ec2.instance.{spot_type}"),
                 factor=1 - discount.amount,
                 also=[discount],
-                how="on-demand x (1 - typical spot discount)",
+                how="on-demand x (1 - typical spot discount)" + (f"; {mix.how}" if mix.how else ""),
                 estimated=True,
                 note="spot prices move with the market",
+                assumption=mix.assumption,
             )
         )
-    if credit_line is not None:
-        lines.append(credit_line)
+    lines.extend(credit for credit, _ in credits if credit is not None)
     instance_months = fleet.total.scaled(1 / ctx.hours)
-    lines.extend(_root_volumes(template, ctx, instance_months))
+    lines.extend(_volumes(template, ctx, instance_months))
     monitoring = lt.get("monitoring")
     if isinstance(monitoring, Mapping) and flag(monitoring, "enabled"):
         lines.append(
@@ -249,7 +389,9 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             )
         )
     interfaces = lt.get("networkInterfaces") or []
-    if any(str(i.get("associatePublicIpAddress")).lower() == "true" for i in interfaces):
+    if not isinstance(interfaces, list):
+        raise RuleError(f"networkInterfaces are {why_opaque(interfaces)}: public addresses cannot be told")
+    if any(isinstance(i, Mapping) and flag(i, "associatePublicIpAddress") for i in interfaces):
         lines.append(
             line("Public IPv4 address per instance", "hours", fleet.total, ctx.price("vpc.public_ipv4"))
         )
@@ -268,14 +410,15 @@ def _cpu_target(group: PlannedResource, ctx: RuleContext) -> float | None:
         if (
             linked
             and metric == "ASGAverageCPUUtilization"
-            and tracking.get("targetValue") not in (None, UNKNOWN)
+            and tracking.get("targetValue") is not None
+            and not opaque(tracking.get("targetValue"))
         ):
             return number(tracking["targetValue"], "targetValue")
     return None
 
 
 def _cpu_credits(
-    group: PlannedResource, template: PlannedResource, itype: str, fleet: Fleet, ctx: RuleContext
+    group: PlannedResource, template: PlannedResource, itype: str, hours: Quantity, ctx: RuleContext
 ) -> tuple[CostLine | None, str]:
     """Surplus CPU credits of burstable instances in unlimited mode, at the group's CPU target.
 
@@ -302,7 +445,7 @@ def _cpu_credits(
             f"Surplus CPU credits (unlimited mode; CPU at the {target:g}% target"
             f" vs {baseline.amount:.0%} baseline)",
             "vCPU-hours",
-            fleet.total.scaled(vcpus.amount * surplus),
+            hours.scaled(vcpus.amount * surplus),
             ctx.price(f"ec2.cpu_credit.{family}"),
             usage_based=True,
             also=[baseline, vcpus],
@@ -312,21 +455,78 @@ def _cpu_credits(
     )
 
 
-def _root_volumes(template: PlannedResource, ctx: RuleContext, instance_months: Quantity) -> list[CostLine]:
+def _volumes(template: PlannedResource, ctx: RuleContext, instance_months: Quantity) -> list[CostLine]:
+    """Each instance's EBS volumes: the template's mappings, and the AMI's root volume when it maps none."""
     mappings = template.inputs.get("blockDeviceMappings") or []
-    if not mappings:
-        raise RuleError(f"launch template '{template.name}' sets no root volume (blockDeviceMappings)")
-    lines = []
-    for mapping in mappings:
-        ebs = mapping.get("ebs") or {}
-        size = number(require(ebs, "volumeSize", template), "volumeSize")
-        kind = ebs.get("volumeType") or "gp2"
+    if not isinstance(mappings, list):
+        raise RuleError(f"blockDeviceMappings are {why_opaque(mappings)}")
+    lines: list[CostLine] = []
+    root_mapped = False
+    for n, mapping in enumerate(mappings):
+        if not isinstance(mapping, Mapping):
+            raise RuleError(f"blockDeviceMappings[{n}] is {why_opaque(mapping)}")
+        device = mapping.get("deviceName")
+        is_root = device in ROOT_DEVICES
+        root_mapped = root_mapped or is_root
+        ebs = mapping.get("ebs")
+        if mapping.get("noDevice") or mapping.get("virtualName") or ebs is None:
+            continue  # a suppressed device or an instance-store volume: no EBS charge
+        if not isinstance(ebs, Mapping):
+            raise RuleError(f"blockDeviceMappings[{n}].ebs is {why_opaque(ebs)}")
+        what = "Root volume" if is_root else f"EBS volume {device}"
+        assumptions = []
+        if ebs.get("volumeSize") is None and is_root:
+            size = float(ctx.cfg.usage.ami_root_volume_gb)
+            assumptions.append(
+                f"volumeSize unset: the AMI's root volume size, stars:usage.ami_root_volume_gb = {size:g} GB"
+            )
+        else:
+            size = number(require(ebs, "volumeSize", template), f"blockDeviceMappings[{n}] volumeSize")
+        kind = ebs.get("volumeType")
+        if kind in (None, ""):
+            kind = DEFAULT_VOLUME_TYPE
+            assumptions.append(f"volumeType unset: AWS's default {DEFAULT_VOLUME_TYPE}")
+        elif opaque(kind):
+            raise RuleError(f"blockDeviceMappings[{n}] volumeType is {why_opaque(kind)}")
+        _within_gp3_baseline(ebs, str(kind), n)
         lines.append(
             line(
-                f"Root volume ({kind}, {size:g} GB per instance)",
+                f"{what} ({kind}, {size:g} GB per instance)",
                 "GB-months",
                 instance_months.scaled(size),
                 ctx.price(f"ebs.{kind}"),
+                assumption="; ".join(assumptions),
+            )
+        )
+    if not root_mapped:
+        usage = ctx.cfg.usage
+        size, kind = float(usage.ami_root_volume_gb), usage.ami_root_volume_type
+        lines.append(
+            line(
+                f"Root volume from the AMI ({kind}, {size:g} GB per instance)",
+                "GB-months",
+                instance_months.scaled(size),
+                ctx.price(f"ebs.{kind}"),
+                assumption=(
+                    f"launch template '{template.name}' maps no root device ({' or '.join(ROOT_DEVICES)}):"
+                    f" the AMI's root volume, stars:usage.ami_root_volume_gb = {size:g} GB and"
+                    f" ami_root_volume_type = {kind} (Amazon Linux 2023's default)"
+                ),
             )
         )
     return lines
+
+
+#: gp3 includes 3,000 IOPS and 125 MB/s; more is billed separately, at prices the catalog lacks.
+GP3_BASELINE = {"iops": 3000.0, "throughput": 125.0}
+
+
+def _within_gp3_baseline(ebs: Mapping[str, Any], kind: str, n: int) -> None:
+    if kind != "gp3":
+        return
+    for key, included in GP3_BASELINE.items():
+        value = ebs.get(key)
+        if value is not None and number(value, f"blockDeviceMappings[{n}] {key}") > included:
+            raise RuleError(
+                f"blockDeviceMappings[{n}] gp3 {key} above the included {included:g} has no catalog price"
+            )

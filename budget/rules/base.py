@@ -1,13 +1,15 @@
-"""What a pricing rule sees: the stack config, the catalog for the stack's region, and every planned resource.
+"""What a pricing rule sees: the stack config, the catalog for the resource's region, every planned resource.
 
 Rules resolve links between resources here (an auto-scaling group to its launch template, a schedule to its
 group) by id under mocks and by ``propertyDependencies`` URNs in a preview, where ids are still unknown.
+A value a preview cannot show (unknown until deploy, or a secret) is *opaque*: a rule that needs it fails
+closed with the input named (:func:`require`, :func:`flag`, :func:`number`), never guesses.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from budget.catalog import Catalog, Price
@@ -17,6 +19,17 @@ from components.tagging import PURCHASE_TAG, PURCHASE_VALUES
 
 #: The placeholder ``pulumi preview --json`` prints for a value not known until deploy.
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+#: What ``pulumi preview --json`` prints for a secret input (the parser turns every secret form into it).
+SECRET = "[secret]"
+
+
+def opaque(value: Any) -> bool:
+    """Whether a value is one the preview cannot show: unknown until deploy, or a secret."""
+    return isinstance(value, str) and value in (UNKNOWN, SECRET)
+
+
+def why_opaque(value: Any) -> str:
+    return "a secret in the preview" if value == SECRET else "unknown until deploy"
 
 
 class RuleError(ValueError):
@@ -32,14 +45,21 @@ class PricingOptions:
 
 @dataclass(frozen=True)
 class RuleContext:
+    """One resource's view: ``region`` is where AWS bills that resource (None: the stack's region)."""
+
     cfg: StackConfig
     catalog: Catalog
     resources: Sequence[PlannedResource]
     options: PricingOptions = PricingOptions()
+    resource_region: str | None = None
 
     @property
     def region(self) -> str:
-        return self.cfg.region
+        return self.resource_region or self.cfg.region
+
+    def in_region(self, region: str | None) -> RuleContext:
+        """The same context for a resource billed in ``region``."""
+        return self if region == self.resource_region else replace(self, resource_region=region)
 
     @property
     def hours(self) -> float:
@@ -70,7 +90,7 @@ class RuleContext:
         is resolved through ``source.property_dependencies[prop]``.
         """
         candidates = self.of_type(*types)
-        if value not in (None, UNKNOWN):
+        if value is not None and not opaque(value):
             for cand in candidates:
                 if (match or _id_match)(cand, value):
                     return cand
@@ -83,11 +103,20 @@ def _id_match(candidate: PlannedResource, value: Any) -> bool:
     return candidate.id is not None and candidate.id == value
 
 
+def known(value: Any, what: str) -> Any:
+    """``value``, unless the preview cannot show it: then an error naming ``what`` (never a guess)."""
+    if opaque(value):
+        raise RuleError(f"{what} is {why_opaque(value)}")
+    return value
+
+
 def require(inputs: Mapping[str, Any], key: str, resource: PlannedResource) -> Any:
     """An input the rule cannot price without: missing or unknown is an error naming the input."""
     value = inputs.get(key)
-    if value is None or value == UNKNOWN:
+    if value is None:
         raise RuleError(f"input '{key}' is missing or unknown")
+    if opaque(value):
+        raise RuleError(f"input '{key}' is {why_opaque(value)}")
     return value
 
 
@@ -96,14 +125,17 @@ def flag(inputs: Mapping[str, Any], key: str, default: bool = False) -> bool:
     value = inputs.get(key, default)
     if value is None:
         return default
-    if value == UNKNOWN:
-        raise RuleError(f"input '{key}' is unknown until deploy")
+    if opaque(value):
+        raise RuleError(f"input '{key}' is {why_opaque(value)}")
     if isinstance(value, str):
         return value.lower() == "true"
     return bool(value)
 
 
 def number(value: Any, what: str) -> float:
+    """A count or size; unknown until deploy (or secret) is an error naming it, never a guess."""
+    if opaque(value):
+        raise RuleError(f"{what} is {why_opaque(value)}")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise RuleError(f"{what} is not a number: {value!r}")
     try:
@@ -132,7 +164,7 @@ def committed(resource: PlannedResource) -> bool:
         value = values[0] if values else None
     else:
         value = tags.get(PURCHASE_TAG) if isinstance(tags, Mapping) else None
-    if value is None or value == UNKNOWN:
+    if value is None or opaque(value):
         return False
     if value not in PURCHASES:
         raise RuleError(f"tag {PURCHASE_TAG}={value!r} has no price (known: {', '.join(PURCHASES)})")

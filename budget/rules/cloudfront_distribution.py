@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import UNKNOWN, RuleContext, RuleError
+from budget.rules.base import UNKNOWN, RuleContext, RuleError, flag, known
 from budget.rules.pricing_plan import Plan, plan_covering
 from budget.rules.volume_tiers import CLOUDFRONT_TIERS, tiered_lines
 from components.config import UsageConfig
@@ -87,11 +87,38 @@ def carries_websockets(dist: PlannedResource) -> bool:
     )
 
 
+def _no_unpriced_features(dist: PlannedResource) -> None:
+    """Features billed per request at prices the catalog lacks, on a share of requests no usage figure
+    gives: Origin Shield (requests through the shield region) and field-level encryption."""
+    origins = known(dist.inputs.get("origins"), "input 'origins'") or []
+    for origin in origins if isinstance(origins, list) else []:
+        shield = origin.get("originShield") if isinstance(origin, dict) else None
+        if isinstance(shield, dict) and flag(shield, "enabled"):
+            raise RuleError(
+                f"Origin Shield on origin {origin.get('originId')!r}: its request charges have no catalog"
+                " price and no usage figure"
+            )
+    behaviors = [dist.inputs.get("defaultCacheBehavior"), *(dist.inputs.get("orderedCacheBehaviors") or [])]
+    if any(isinstance(b, dict) and b.get("fieldLevelEncryptionId") for b in behaviors):
+        raise RuleError(
+            "field-level encryption: its per-request charge has no catalog price and no usage figure"
+        )
+
+
 def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
+    certificate = known(dist.inputs.get("viewerCertificate"), "input 'viewerCertificate'") or {}
+    method = known(certificate.get("sslSupportMethod"), "viewerCertificate.sslSupportMethod")
+    if method == "vip":
+        raise RuleError(
+            "dedicated-IP custom SSL (viewerCertificate.sslSupportMethod 'vip') has a monthly charge the"
+            " catalog lacks"
+        )
+    _no_unpriced_features(dist)
     if not ctx.is_first(dist, *TYPES):
         raise RuleError("a second distribution has no usage assumptions (the usage block describes one)")
     bucket, why = served_bucket(
-        dist.inputs.get("priceClass") or "PriceClass_All", ctx.cfg.usage.viewer_region
+        known(dist.inputs.get("priceClass"), "input 'priceClass'") or "PriceClass_All",
+        ctx.cfg.usage.viewer_region,
     )
     plan = plan_covering(dist, ctx)
     if plan is not None:

@@ -7,21 +7,22 @@ bounds). The CloudWatch free tier (10 alarms) is recalled, not sourced, so it is
 from __future__ import annotations
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import RuleContext, number
+from budget.rules.base import RuleContext, known, number
 
 TYPES = ("aws:cloudwatch/metricAlarm:MetricAlarm",)
 
 
 def metric_count(inputs: dict) -> tuple[float, bool]:
     """Billed metrics and whether the alarm is high resolution."""
-    queries = inputs.get("metricQueries") or []
+    queries = known(inputs.get("metricQueries"), "input 'metricQueries'") or []
     if not queries:
         period = number(inputs.get("period") or 60, "period")
         return 1.0, period < 60
     metrics = 0.0
     high = False
     for query in queries:
-        expression = str(query.get("expression") or "")
+        # an expression the preview cannot show may be an anomaly band (three billed metrics): no guess
+        expression = str(known(query.get("expression"), "a metric query's expression") or "")
         if "ANOMALY_DETECTION_BAND" in expression:
             metrics += 2  # the band's upper and lower bound: with its metric, three billed metrics
         if query.get("metric"):

@@ -7,17 +7,26 @@ retention is not priced (AWS keeps one backup per cluster free; recalled, not so
 from __future__ import annotations
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import RuleContext, RuleError, number, require, reservable_line, reserved_pricing
+from budget.rules.base import (
+    RuleContext,
+    RuleError,
+    known,
+    number,
+    require,
+    reservable_line,
+    reserved_pricing,
+)
 
 TYPES = ("aws:elasticache/replicationGroup:ReplicationGroup",)
 
 
 def node_count(inputs: dict) -> float:
+    """Nodes in the group; a count unknown until deploy (or secret) fails closed, naming it."""
     if inputs.get("numCacheClusters") is not None:
-        return number(inputs["numCacheClusters"], "numCacheClusters")
+        return number(inputs["numCacheClusters"], "input 'numCacheClusters'")
     if inputs.get("numNodeGroups") is not None:
-        groups = number(inputs["numNodeGroups"], "numNodeGroups")
-        replicas = number(inputs.get("replicasPerNodeGroup") or 0, "replicasPerNodeGroup")
+        groups = number(inputs["numNodeGroups"], "input 'numNodeGroups'")
+        replicas = number(inputs.get("replicasPerNodeGroup") or 0, "input 'replicasPerNodeGroup'")
         return groups * (replicas + 1)
     return 1.0  # the provider's default: one primary, no replicas
 
@@ -25,7 +34,7 @@ def node_count(inputs: dict) -> float:
 def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     inputs = dict(group.inputs)
     node = require(inputs, "nodeType", group)
-    engine = (inputs.get("engine") or "redis").lower()
+    engine = str(known(inputs.get("engine"), "input 'engine'") or "redis").lower()
     nodes = node_count(inputs)
     redis = ctx.price(f"elasticache.redis.{node}")
     if engine == "redis":

@@ -59,6 +59,7 @@ FREE: dict[str, str] = {
     "aws:s3/bucketIntelligentTieringConfiguration:BucketIntelligentTieringConfiguration": (
         "bucket configuration; Intelligent-Tiering storage and monitoring are priced on the bucket"
     ),
+    "aws:s3/bucketAclV2:BucketAclV2": _BUCKET_CONFIG,
     "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration": "bucket configuration",
     "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2": "bucket configuration",
     "aws:cloudfront/originAccessControl:OriginAccessControl": "origin access control has no charge",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from budget.catalog import Price
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import RuleContext, RuleError, flag
+from budget.rules.base import RuleContext, RuleError, flag, known
 from budget.rules.volume_tiers import INTERNET_TIERS, tiered_lines
 
 TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
@@ -76,7 +76,7 @@ def listener_protocol(lb: PlannedResource, ctx: RuleContext) -> str:
         owner = ctx.linked(listener, "loadBalancerArn", listener.inputs.get("loadBalancerArn"), TYPES)
         if owner is not None and owner.urn == lb.urn:
             # A missing protocol is not guessed: TCP's dimensions are 16x looser than TLS's.
-            protocols.add(str(listener.inputs.get("protocol")))
+            protocols.add(str(known(listener.inputs.get("protocol"), f"listener '{listener.name}' protocol")))
     if not protocols:
         raise RuleError("no listener of this network load balancer found: their protocol decides the NLCUs")
     unknown = protocols - set(NLCU_DIMENSIONS)
@@ -90,7 +90,7 @@ def listener_protocol(lb: PlannedResource, ctx: RuleContext) -> str:
 
 def price(lb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     inputs = lb.inputs
-    kind = inputs.get("loadBalancerType") or "application"
+    kind = known(inputs.get("loadBalancerType"), "input 'loadBalancerType'") or "application"
     if kind == "application":
         lines = [line("Application load balancer", "hours", ctx.hours, ctx.price("elb.alb.hour"))]
         units, why = lcu(ctx.cfg.usage)
@@ -122,7 +122,7 @@ def price(lb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             f"loadBalancerType '{kind}' has no rule (application and network load balancers are priced)"
         )
     if not flag(inputs, "internal"):
-        subnets = inputs.get("subnets") or inputs.get("subnetMappings") or []
+        subnets = known(inputs.get("subnets") or inputs.get("subnetMappings"), "input 'subnets'") or []
         if not isinstance(subnets, list) or not subnets:
             raise RuleError("internet-facing load balancer without subnets: its public addresses are unknown")
         lines.append(

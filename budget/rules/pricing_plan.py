@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import UNKNOWN, RuleContext, RuleError, require
+from budget.rules.base import UNKNOWN, RuleContext, RuleError, known, require
 
 TYPES = ("aws:pricingplanmanager/subscription:Subscription",)
 DISTRIBUTION_TYPES = ("aws:cloudfront/distribution:Distribution",)
@@ -59,7 +59,7 @@ def plan_of(subscription: PlannedResource) -> Plan:
     tier = require(inputs, "planTier", subscription)
     if tier not in PLAN_TIERS:
         raise RuleError(f"plan tier '{tier}' is not one of {', '.join(PLAN_TIERS)}")
-    level = inputs.get("usageLevel") or PRICED_USAGE_LEVEL
+    level = known(inputs.get("usageLevel"), "input 'usageLevel'") or PRICED_USAGE_LEVEL
     if level != PRICED_USAGE_LEVEL:
         raise RuleError(
             f"usage level '{level}': only {PRICED_USAGE_LEVEL} has a sourced allowance and price"

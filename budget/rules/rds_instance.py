@@ -5,6 +5,8 @@ beyond the free amount (free = the provisioned storage), and the master-password
 Secrets Manager when it manages the password. A read replica is priced as its own instance. Performance
 Insights is free at its 7-day retention (recalled); a longer retention is unpriced (fails closed).
 Cross-AZ traffic between the app servers and the data stores is attached to the primary database.
+A storage type left unset is AWS's default (io1 when ``iops`` is set, else gp2), priced as a stated
+assumption; gp3 IOPS above the included baseline have no catalog price and fail closed.
 """
 
 from __future__ import annotations
@@ -12,10 +14,22 @@ from __future__ import annotations
 from typing import Any
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import UNKNOWN, RuleContext, RuleError, flag, number, require, reservable_line
+from budget.rules.base import (
+    RuleContext,
+    RuleError,
+    flag,
+    number,
+    opaque,
+    require,
+    reservable_line,
+    why_opaque,
+)
 
 TYPES = ("aws:rds/instance:Instance",)
 SECRET = "aws:secretsmanager/secret:Secret"
+#: gp3 storage for PostgreSQL includes 3,000 IOPS below 400 GB and 12,000 from 400 GB (infracost
+#: db_instance_test, aws-prices.md); IOPS above that are billed at a price the catalog lacks.
+GP3_IOPS_INCLUDED = ((400.0, 12000.0), (0.0, 3000.0))
 
 
 def _source(replica: PlannedResource, ctx: RuleContext) -> PlannedResource:
@@ -40,8 +54,10 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     inputs = db.inputs
     source = None if is_primary(db) else _source(db, ctx)
     engine = inputs.get("engine") or (source.inputs.get("engine") if source else None)
-    if engine in (None, UNKNOWN):
+    if engine is None:
         raise RuleError("input 'engine' is missing or unknown")
+    if opaque(engine):
+        raise RuleError(f"input 'engine' is {why_opaque(engine)}")
     if engine != "postgres":
         raise RuleError(f"engine '{engine}' has no prices in the catalog (only postgres)")
     klass = require(inputs, "instanceClass", db)
@@ -68,12 +84,18 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     storage_raw = inputs.get("allocatedStorage") or (
         source.inputs.get("allocatedStorage") if source else None
     )
-    if storage_raw in (None, UNKNOWN):
+    if storage_raw is None:
         raise RuleError("input 'allocatedStorage' is missing or unknown")
-    storage = number(storage_raw, "allocatedStorage")
-    kind = inputs.get("storageType") or (source.inputs.get("storageType") if source else None) or "gp2"
+    storage = number(storage_raw, "input 'allocatedStorage'")
+    kind, assumption = _storage_type(db, source)
     lines.append(
-        line(f"Storage ({kind}, {az_label})", "GB-months", storage, ctx.price(f"rds.storage.{kind}.{az}"))
+        line(
+            f"Storage ({kind}, {az_label})",
+            "GB-months",
+            storage,
+            ctx.price(f"rds.storage.{kind}.{az}"),
+            assumption=assumption,
+        )
     )
     if source is None:
         extra = max(0.0, ctx.cfg.usage.rds_backup_storage_gb - storage)
@@ -110,6 +132,29 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
                 )
             )
     return lines
+
+
+def _storage_type(db: PlannedResource, source: PlannedResource | None) -> tuple[str, str]:
+    """The storage type (a replica's is its source's) and the assumption when the program sets none."""
+    kind = db.inputs.get("storageType") or (source.inputs.get("storageType") if source else None)
+    iops = db.inputs.get("iops")
+    if kind is not None and opaque(kind):
+        raise RuleError(f"input 'storageType' is {why_opaque(kind)}")
+    assumption = ""
+    if not kind:
+        kind = "io1" if iops not in (None, 0) else "gp2"
+        assumption = (
+            f"storageType unset: AWS's default {kind} ({'iops is set' if kind == 'io1' else 'no iops'})"
+        )
+    if kind == "gp3" and iops not in (None, 0):
+        storage = number(db.inputs.get("allocatedStorage"), "input 'allocatedStorage'")
+        included = next(n for least, n in GP3_IOPS_INCLUDED if storage >= least)
+        if number(iops, "input 'iops'") > included:
+            raise RuleError(
+                f"gp3 iops {number(iops, 'iops'):g} above the {included:g} included at {storage:g} GB has no"
+                " catalog price"
+            )
+    return str(kind), assumption
 
 
 def _api_calls(ctx: RuleContext) -> CostLine:

@@ -7,18 +7,18 @@ Interface endpoint data processing has no usage assumption in the stack config, 
 from __future__ import annotations
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import RuleContext, RuleError
+from budget.rules.base import RuleContext, RuleError, known
 
 TYPES = ("aws:ec2/vpcEndpoint:VpcEndpoint",)
 
 
 def price(endpoint: PlannedResource, ctx: RuleContext) -> list[CostLine]:
-    kind = endpoint.inputs.get("vpcEndpointType") or "Gateway"
+    kind = known(endpoint.inputs.get("vpcEndpointType"), "input 'vpcEndpointType'") or "Gateway"
     if kind == "Gateway":
         return []
     if kind != "Interface":
         raise RuleError(f"vpcEndpointType '{kind}' has no rule")
-    subnets = endpoint.inputs.get("subnetIds") or []
+    subnets = known(endpoint.inputs.get("subnetIds"), "input 'subnetIds'") or []
     if not isinstance(subnets, list) or not subnets:
         raise RuleError("interface endpoint without subnetIds: its AZ count is unknown")
     return [

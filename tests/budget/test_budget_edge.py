@@ -299,7 +299,7 @@ def test_web_acl_outside_a_plan_is_unpriced(catalog):
         ({"planFamily": "Route53"}, "plan family 'Route53' has no rule"),
         ({"usageLevel": "L2"}, "usage level 'L2': only DEFAULT"),
         ({"resourceArns": [DIST_ARN]}, "resolves to 1 distribution(s) and 0 web ACL(s)"),
-        ({"planTier": UNKNOWN}, "input 'planTier' is missing or unknown"),
+        ({"planTier": UNKNOWN}, "input 'planTier' is unknown until deploy"),
     ],
 )
 def test_subscription_fails_closed_on_terms_it_cannot_price(catalog, changes, reason):

@@ -19,11 +19,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from budget.catalog import load_catalog
-from budget.estimator import estimate
+from budget.estimator import estimate_preview
 from budget.model import PricedResource
-from budget.preview import PreviewError, parse_preview
+from budget.preview import (
+    DELETE_OPS,
+    LIVE_OPS,
+    NO_BILL_OPS,
+    SECRET_SIG,
+    SIG_KEY,
+    PreviewError,
+    parse_preview,
+    parse_preview_document,
+)
+from budget.regions import REGION_NAME
 from budget.report.model import CostReport, ReportError
 from budget.rules import FREE, RULES
+from budget.rules.base import SECRET, UNKNOWN
 from components.config import UNAVAILABLE_IN_REGION, ConfigError, parse_stack_config, read_stack_file
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -77,6 +88,27 @@ rule_inputs = st.dictionaries(st.sampled_from(INPUT_KEYS), json_values, max_size
 types = st.sampled_from(sorted(RULES) + sorted(FREE)) | st.text(max_size=30)
 
 
+#: Every op ``pulumi preview --json`` prints (the live ones twice as often), and one it does not.
+OPS = [*sorted(LIVE_OPS), *sorted(LIVE_OPS | DELETE_OPS | NO_BILL_OPS), "teleport"]
+SECRET_OBJECT = {SIG_KEY: SECRET_SIG, "ciphertext": "AAEC"}
+#: Values the real shape carries where a rule reads a plain one: unknowns, secrets, plaintext secrets.
+opaque_values = st.sampled_from([UNKNOWN, SECRET, SECRET_OBJECT]) | json_values.map(
+    lambda v: {SIG_KEY: SECRET_SIG, "plaintext": json.dumps(v)}
+)
+PROVIDERS = [f"urn:pulumi:fuzz::stars::pulumi:providers:aws::{n}" for n in ("default_7_51_1", "use1", "gone")]
+regions = st.sampled_from(
+    ["us-east-1", "af-south-1", "eu-west-1", "ap-south-2", SECRET, UNKNOWN, ""]
+) | st.text(max_size=12)
+
+
+def _sprinkle(inputs: dict[str, Any], draw: st.DrawFn) -> dict[str, Any]:
+    """Some inputs replaced by what a preview shows instead of a plain value."""
+    for key in list(inputs):
+        if draw(st.integers(0, 3)) == 0:
+            inputs[key] = draw(opaque_values)
+    return inputs
+
+
 @st.composite
 def steps(draw: st.DrawFn) -> dict[str, Any]:
     typ = draw(types)
@@ -84,16 +116,59 @@ def steps(draw: st.DrawFn) -> dict[str, Any]:
     state: dict[str, Any] = {
         "urn": f"urn:pulumi:fuzz::stars::{typ}::{name}",
         "type": typ,
-        "inputs": draw(rule_inputs),
+        "inputs": _sprinkle(draw(rule_inputs), draw),
     }
+    links = st.dictionaries(st.sampled_from(INPUT_KEYS), st.lists(st.sampled_from(PROVIDERS), max_size=2))
+    if draw(st.booleans()):  # mostly well formed, now and then anything (hypothesis favours 0: rare is 9)
+        state["propertyDependencies"] = draw(json_values if draw(st.integers(0, 19)) == 7 else links)
     if draw(st.booleans()):
-        state["propertyDependencies"] = draw(json_values)
+        state["parent"] = draw(json_values if draw(st.integers(0, 19)) == 7 else st.sampled_from(PROVIDERS))
     if draw(st.booleans()):
-        state["parent"] = draw(json_values)
+        state["id"] = draw(
+            json_values if draw(st.integers(0, 19)) == 7 else st.sampled_from([UNKNOWN, "", "i-1"])
+        )
     if draw(st.booleans()):
-        state["id"] = draw(json_values)
-    op = draw(st.sampled_from(["create", "same", "update", "replace", "delete", "read", "refresh", ""]))
-    return {"op": op, "newState": state}
+        state["inputs"]["region"] = draw(regions)
+    if draw(st.booleans()):
+        state["custom"] = draw(st.booleans())
+    step: dict[str, Any] = {"op": draw(st.sampled_from(OPS)), "urn": state["urn"]}
+    if draw(st.booleans()):  # mostly a provider reference, now and then anything
+        ref = st.sampled_from(PROVIDERS).map(lambda u: f"{u}::{UNKNOWN}")
+        step["provider"] = draw(json_values if draw(st.integers(0, 19)) == 7 else ref)
+    key = draw(st.sampled_from(["both", "newState", "oldState", "neither"]))
+    if key in ("newState", "both"):
+        step["newState"] = state
+    if key in ("oldState", "both"):
+        step["oldState"] = copy.deepcopy(state)
+    return step
+
+
+@st.composite
+def provider_steps(draw: st.DrawFn) -> dict[str, Any]:
+    urn = draw(st.sampled_from(PROVIDERS))
+    inputs = (
+        {"region": draw(regions)}
+        if draw(st.booleans())
+        else draw(json_values.filter(lambda v: isinstance(v, dict)) | st.just({}))
+    )
+    state = {"urn": urn, "type": "pulumi:providers:aws", "custom": True, "inputs": inputs}
+    return {"op": draw(st.sampled_from(["same", "create", "update"])), "urn": urn, "newState": state}
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> dict[str, Any]:
+    """A preview document in the real shape: config, provider steps, resource steps, a change summary."""
+    doc: dict[str, Any] = {
+        "steps": draw(st.lists(provider_steps(), max_size=2)) + draw(st.lists(steps(), max_size=6))
+    }
+    doc["steps"] = draw(st.permutations(doc["steps"]))
+    if draw(st.booleans()):
+        doc["config"] = {"aws:region": draw(regions)} if draw(st.booleans()) else draw(json_values)
+    if draw(st.booleans()):
+        doc["changeSummary"] = draw(
+            st.dictionaries(st.sampled_from(OPS), st.integers(0, 8), max_size=3) | json_values
+        )
+    return doc
 
 
 @FUZZ
@@ -107,18 +182,28 @@ def test_any_json_is_a_preview_or_a_preview_error(document: Any) -> None:
 
 
 @FUZZ
-@given(st.lists(steps(), max_size=6))
-def test_hostile_previews_are_priced_or_refused_never_crash(step_list: list[dict[str, Any]]) -> None:
+@given(documents())
+def test_hostile_previews_are_priced_or_refused_never_crash(document: dict[str, Any]) -> None:
     try:
-        resources = parse_preview({"steps": step_list})
+        preview = parse_preview_document(document)
     except PreviewError:
         return
-    est = estimate(resources, stack_cfg(), CATALOG)
-    assert len(est.priced) + len(est.unpriced) == len(resources)
-    for priced in est.priced:
+    urns = [r.urn for r in preview.resources]
+    assert len(urns) == len(set(urns))  # each URN once, whatever the ops
+    assert not set(urns) & {r.urn for r in preview.deleted}  # a resource that stays is not a saving
+    for resource in (*preview.resources, *preview.deleted):
+        assert resource.region is None or resource.region_error is None
+        assert resource.region is None or REGION_NAME.match(resource.region)
+    est = estimate_preview(preview, stack_cfg(), CATALOG, "fuzz")
+    assert len(est.priced) + len(est.unpriced) == len(preview.resources)
+    for priced in (*est.priced, *est.deleted):
         assert isinstance(priced, PricedResource)
         total = priced.monthly("max")
         assert total == total and total >= 0, f"{priced.resource.type}: {total}"  # not NaN, not negative
+    for unpriced in est.unpriced:  # an opaque value never reaches a catalog key or a number
+        assert f"'{UNKNOWN}'" not in unpriced.reason and SECRET not in unpriced.reason.replace(
+            "a secret in the preview", ""
+        ), unpriced.reason
 
 
 stack_values = st.dictionaries(

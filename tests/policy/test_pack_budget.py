@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,10 @@ def report(resources: list[EngineResource], config: dict[str, Any]) -> StackRepo
 
 
 def planned(resources: list[EngineResource]) -> list[Any]:
-    return planned_resources(from_policy_resources(policy_resources(resources)))
+    """The planned resources without their providers' regions: priced in the stack config's region."""
+    return [
+        replace(p, region=None) for p in planned_resources(from_policy_resources(policy_resources(resources)))
+    ]
 
 
 def monthly(doc: StackReport, name: str) -> float:
