@@ -158,6 +158,7 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
     all_lines = [item for p in est.priced for item in p.lines]
     what_if_reports = tuple(_what_if(w, rate, budget.limit_tzs) for w in (whatifs or []))
     override = budget.override
+    users = cfg.demand.concurrent_users if cfg.demand is not None else None
     return StackReport(
         stack=cfg.stack,
         phase=cfg.phase,
@@ -173,6 +174,8 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
         override=None if override is None else OverrideReport(override.reason, override.approved_by),
         overridden=verdict.overridden,
         total_usd=_usd(verdict.total_usd),
+        users=users,
+        tzs_per_1000_users=round(verdict.total_tzs * 1000 / users) if users else None,
         total_tzs=round(verdict.total_tzs),
         totals=_by_size(totals),
         totals_tzs=SizeFigures(*(round(totals[size] * rate) for size in SIZES)),

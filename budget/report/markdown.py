@@ -18,7 +18,12 @@ def render_stack(doc: StackResult) -> str:
         f"### {status_label(doc.status).icon} `{doc.stack}` ({doc.region}): **{doc.status}**,"
         f" TZS {doc.total_tzs:,} at max size vs limit TZS {doc.limit_tzs:,}",
         "",
-        f"USD→TZS {rate:,.0f} ({doc.usd_to_tzs_date}); warning level TZS {doc.warn_tzs:,}.",
+        f"USD→TZS {rate:,.0f} ({doc.usd_to_tzs_date}); warning level TZS {doc.warn_tzs:,}."
+        + (
+            f" TZS {doc.tzs_per_1000_users:,} per 1,000 concurrent users ({doc.users:,} users)."
+            if doc.tzs_per_1000_users is not None and doc.users
+            else ""
+        ),
         *(f"\n> **Warning:** {w}" for w in doc.warnings),
         "",
         "| | min | desired | max |",

@@ -52,6 +52,10 @@ def _count(data: Mapping[str, Any], key: str, where: str) -> int:
     return value
 
 
+def _optional_count(data: Mapping[str, Any], key: str, where: str) -> int | None:
+    return _count(data, key, where) if data.get(key) is not None else None
+
+
 def _optional_number(data: Mapping[str, Any], key: str, where: str) -> float | None:
     return _number(data, key, where) if data.get(key) is not None else None
 
@@ -429,6 +433,10 @@ class StackReport:
     schema: str = SCHEMA
     #: One-line statements every format prints (e.g. the preview's region differs from the stack file's).
     warnings: tuple[str, ...] = ()
+    #: The phase's concurrent users (``stars:demand``; None without one) and the figure the project steers
+    #: by: TZS a month per 1,000 of them, at max size.
+    users: int | None = None
+    tzs_per_1000_users: int | None = None
     #: Resources the update deletes (a preview's ``delete`` steps), priced as they cost now: the saving.
     deleted: tuple[ResourceReport, ...] = ()
 
@@ -477,6 +485,8 @@ class StackReport:
             "overridden": self.overridden,
             "total_usd": self.total_usd,
             "total_tzs": self.total_tzs,
+            "users": self.users,
+            "tzs_per_1000_users": self.tzs_per_1000_users,
             "totals": self.totals.to_json(),
             "totals_tzs": self.tzs_by_size.to_json(),
             "usage_based_usd": self.usage_usd,
@@ -552,6 +562,12 @@ class StackReport:
             catalog=str(data.get("catalog", "")),
             resources=tuple(ResourceReport.from_json(r, name) for r in _list(data, "resources", name)),
             warnings=tuple(str(w) for w in _list(data, "warnings", name)),
+            users=_count(data, "users", name) if data.get("users") is not None else None,
+            tzs_per_1000_users=(
+                _count(data, "tzs_per_1000_users", name)
+                if data.get("tzs_per_1000_users") is not None
+                else None
+            ),
             deleted=tuple(
                 ResourceReport.from_json(r, f"{name} deleted") for r in _list(data, "deleted", name)
             ),

@@ -19,6 +19,11 @@ def render_stack(doc: StackResult) -> str:
         f"== {doc.stack} ({doc.region}): {status_label(doc.status).text} ==",
         f"USD->TZS {rate:,.0f} ({doc.usd_to_tzs_date}); limit TZS {doc.limit_tzs:,},"
         f" warning TZS {warn}; policy judges the max-size month",
+        *(
+            [f"TZS {doc.tzs_per_1000_users:,} a month per 1,000 concurrent users ({doc.users:,} users)"]
+            if doc.tzs_per_1000_users is not None and doc.users
+            else []
+        ),
         *(f"! warning: {w}" for w in doc.warnings),
         "",
     ]
