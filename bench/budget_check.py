@@ -93,6 +93,14 @@ def print_figures(title: str, figures: list[dict[str, Any]], load: Any, cpus: in
         )
 
 
+def write_results(path: Path, results: dict[str, Any]) -> int:
+    """Write the JSON, say where, and exit 0 when the target is met (1 when it is missed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0 if results["meets_target"] else 1
+
+
 def versions() -> dict[str, str]:
     out = {}
     for package in ("pulumi", "pulumi_aws", "pydantic", "PyYAML"):
@@ -133,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     print_figures("budget check benchmark", figures, info["loadavg_at_start"], info["cpus"])
     verdict = "meets" if results["meets_target"] else "MISSES"
     print(f"check --all: {hook['median_s']:.2f} s median, {verdict} the {TARGET_SECONDS:.0f} s target")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
-    return 0 if results["meets_target"] else 1
+    return write_results(args.json, results)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: bench/budget_fit.py
     sys.path.insert(0, str(ROOT))
 
-from bench.budget_check import _floor_code, measure, print_figures, versions  # noqa: E402
+from bench.budget_check import _floor_code, measure, print_figures, versions, write_results  # noqa: E402
 from bench.common import machine  # noqa: E402
 
 TARGET_SECONDS = 60.0
@@ -137,10 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     verdict = "meets" if results["meets_target"] else "MISSES"
     print(f"fit --all: {fit['median_s']:.2f} s median, {verdict} the {TARGET_SECONDS:.0f} s target")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}")
-    return 0 if results["meets_target"] else 1
+    return write_results(args.json, results)
 
 
 if __name__ == "__main__":
