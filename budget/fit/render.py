@@ -10,6 +10,13 @@ from budget.fit.report import FitFailure, FitReport, FitResult, Proposal, per_th
 from budget.report.formatting import format_tzs, grid
 
 
+def shown(value: Any) -> str:
+    """A config value as a change table shows it: a whole block (one that goes or comes) by its size."""
+    if isinstance(value, Mapping):
+        return f"(the block, {len(value)} keys)"
+    return "-" if value is None else str(value)
+
+
 def _verdict(r: FitReport) -> str:
     if r.fits:
         return "FITS"
@@ -84,7 +91,7 @@ def render_stack(r: FitResult) -> str:
         out += ["", "What changes (stack file keys):"]
         out += grid(
             ["key", "from", "to"],
-            [[c["key"], str(c["from"]), str(c["to"])] for c in r.best.changes],
+            [[c["key"], shown(c["from"]), shown(c["to"])] for c in r.best.changes],
         )
         tiers = r.best.figures.by_tier_tzs
         out += [
@@ -111,8 +118,9 @@ def render_stack(r: FitResult) -> str:
             "",
             f"The limit carries up to {r.max_users_within_limit:,} concurrent users on the cheapest plans",
         ]
-    for note in r.notes:
-        out.append(f"note: {note}")
+    if r.notes:
+        out.append(f"{len(r.notes)} candidates could not be priced (the check refuses them too), e.g.:")
+        out += [f"  {note}" for note in r.notes[:3]]
     return "\n".join(out) + "\n"
 
 
@@ -141,7 +149,7 @@ def render_markdown(results: Sequence[FitResult]) -> str:
         if isinstance(r, FitReport) and r.best:
             out += ["", f"**{r.stack}**: {r.best.summary}", ""]
             out += ["| key | from | to |", "|---|---|---|"]
-            out += [f"| `{c['key']}` | {c['from']} | {c['to']} |" for c in r.best.changes]
+            out += [f"| `{c['key']}` | {shown(c['from'])} | {shown(c['to'])} |" for c in r.best.changes]
     return "\n".join(out) + "\n"
 
 
@@ -188,7 +196,7 @@ def summaries(document: Mapping[str, Any]) -> dict[str, FitSummary]:
             best_per_thousand=int(best["tzs_per_1000_users"]) if best else None,
             summary=str(best.get("summary", "")) if best else "",
             changes=tuple(
-                (str(c["key"]), str(c["from"]), str(c["to"])) for c in (best or {}).get("changes", ())
+                (str(c["key"]), shown(c["from"]), shown(c["to"])) for c in (best or {}).get("changes", ())
             ),
             deciding=text,
             min_limit_tzs=doc.get("min_limit_tzs"),
