@@ -38,7 +38,7 @@ from budget.rules.instance_model import (
     public_ipv4_line,
     surplus_credits,
     usage_lines,
-    volume_line,
+    volume_lines,
 )
 
 TYPES = ("aws:autoscaling/group:Group",)
@@ -390,8 +390,8 @@ def _volumes(template: PlannedResource, ctx: RuleContext, instance_months: Quant
         if not isinstance(ebs, Mapping):
             raise RuleError(f"blockDeviceMappings[{n}].ebs is {why_opaque(ebs)}")
         what = "Root volume" if is_root else f"EBS volume {device}"
-        lines.append(
-            volume_line(
+        lines.extend(
+            volume_lines(
                 ctx,
                 ebs,
                 what=what,

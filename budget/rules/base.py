@@ -8,6 +8,7 @@ closed with the input named (:func:`require`, :func:`flag`, :func:`number`), nev
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -133,15 +134,21 @@ def flag(inputs: Mapping[str, Any], key: str, default: bool = False) -> bool:
 
 
 def number(value: Any, what: str) -> float:
-    """A count or size; unknown until deploy (or secret) is an error naming it, never a guess."""
+    """A count or size; unknown until deploy (or secret) is an error naming it, never a guess.
+
+    NaN and infinity ("nan", "inf" parse as floats) are no count: an error too, so no total becomes NaN.
+    """
     if opaque(value):
         raise RuleError(f"{what} is {why_opaque(value)}")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise RuleError(f"{what} is not a number: {value!r}")
     try:
-        return float(value)
-    except ValueError:
+        result = float(value)
+    except (ValueError, OverflowError):
         raise RuleError(f"{what} is not a number: {value!r}") from None
+    if not math.isfinite(result):
+        raise RuleError(f"{what} is not a finite number: {value!r}")
+    return result
 
 
 Rule = Callable[[PlannedResource, RuleContext], list[CostLine]]

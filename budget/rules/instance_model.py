@@ -17,12 +17,21 @@ from budget.rules.base import RuleContext, RuleError, number, opaque, require, w
 
 #: EC2 detailed monitoring publishes 7 metrics per instance (infracost instance_test: 7 x $0.30 = $2.10).
 DETAILED_METRICS_PER_INSTANCE = 7
-#: Burstable families: launched in unlimited credit mode unless the credit specification says "standard".
-BURSTABLE = ("t3", "t3a", "t4g")
-#: AWS's default type for an EBS volume whose mapping names none (EC2 EbsBlockDevice ``VolumeType``).
+#: Burstable families and the credit mode they launch in when the credit specification names none
+#: (AWS, burstable performance instances: T3, T3a and T4g start in unlimited mode, T2 in standard).
+BURSTABLE = {"t2": "standard", "t3": "unlimited", "t3a": "unlimited", "t4g": "unlimited"}
+CREDIT_MODES = ("standard", "unlimited")
+#: AWS's default type for a new EBS volume whose mapping names none (EC2 EbsBlockDevice ``VolumeType``).
+#: A root device keeps the AMI's type instead (below).
 DEFAULT_VOLUME_TYPE = "gp2"
 #: gp3 includes 3,000 IOPS and 125 MB/s; more is billed separately, at prices the catalog lacks.
 GP3_BASELINE = {"iops": 3000.0, "throughput": 125.0}
+#: Types that bill provisioned IOPS per IOPS-month besides storage (catalog ``ebs.<type>.iops``).
+PROVISIONED_IOPS = ("io1", "io2")
+#: io2's IOPS price falls in tiers above 32,000 IOPS: a flat ``ebs.io2.iops`` holds only below that.
+IO2_FLAT_IOPS = 32000.0
+#: Magnetic (``standard``) volumes also bill I/O requests, for which the usage block has no figure.
+MAGNETIC_IO = "I/O requests are billed per million too: not priced, stars:usage has no figure for them"
 
 
 @dataclass(frozen=True)
@@ -105,6 +114,29 @@ def noted(lines: list[CostLine], note: str) -> list[CostLine]:
     return [replace(first, note="; ".join(n for n in (first.note, note) if n)), *lines[1:]]
 
 
+def credit_mode(itype: str, specification: Any) -> str | None:
+    """The CPU credit mode a burstable type runs in ("standard" or "unlimited"); None for other types.
+
+    Unset is the family's default; a value the preview cannot show fails closed, since it decides whether
+    surplus credits are billed.
+    """
+    default = BURSTABLE.get(itype.split(".")[0])
+    if default is None:
+        return None
+    if specification is None:
+        return default
+    if not isinstance(specification, Mapping):
+        raise RuleError(f"creditSpecification is {_unreadable(specification)}")
+    mode = specification.get("cpuCredits")
+    if mode in (None, ""):
+        return default
+    if opaque(mode):
+        raise RuleError(f"creditSpecification.cpuCredits is {why_opaque(mode)}")
+    if mode not in CREDIT_MODES:
+        raise RuleError(f"creditSpecification.cpuCredits {mode!r} is neither 'standard' nor 'unlimited'")
+    return str(mode)
+
+
 def surplus_credits(
     ctx: RuleContext,
     itype: str,
@@ -120,15 +152,14 @@ def surplus_credits(
     bills the difference per vCPU-hour. Without a target there is no utilisation to price: the second
     value is a note saying so (``no_target`` says why there is none).
     """
-    family = itype.split(".")[0]
-    credits = credit_specification or {}
-    if family not in BURSTABLE or credits.get("cpuCredits", "unlimited") != "unlimited":
+    if credit_mode(itype, credit_specification) != "unlimited":
         return None, ""
     if target is None:
         return (
             None,
             f"unlimited CPU credits: CPU above the baseline bills surplus credits; not priced, {no_target}",
         )
+    family = itype.split(".")[0]
     baseline = ctx.price(f"ec2.burst.{itype}.baseline")
     vcpus = ctx.price(f"ec2.vcpus.{itype}")
     surplus = max(0.0, target / 100 - baseline.amount)
@@ -149,7 +180,7 @@ def surplus_credits(
     )
 
 
-def volume_line(
+def volume_lines(
     ctx: RuleContext,
     ebs: Mapping[str, Any],
     *,
@@ -158,34 +189,63 @@ def volume_line(
     root: bool,
     instance_months: Quantity,
     owner: PlannedResource,
-) -> CostLine:
-    """One EBS volume on each instance, priced per GB-month.
+) -> list[CostLine]:
+    """One EBS volume on each instance: GB-months, and IOPS-months for provisioned-IOPS types.
 
-    An unset size on the root device is the AMI's (``stars:usage.ami_root_volume_gb``); an unset type is
-    AWS's default gp2. Each default taken is stated as the line's assumption.
+    What a root device's mapping leaves unset is the AMI's: its size (``stars:usage.ami_root_volume_gb``)
+    and its type (``ami_root_volume_type``; Pulumi's ``rootBlockDevice.volumeType``: "Defaults to the
+    volume type that the AMI uses"). Any other volume without a type is AWS's default gp2. Each default
+    taken is stated as the line's assumption.
     """
     assumptions = []
+    usage = ctx.cfg.usage
     if ebs.get("volumeSize") is None and root:
-        size = float(ctx.cfg.usage.ami_root_volume_gb)
+        size = float(usage.ami_root_volume_gb)
         assumptions.append(
             f"volumeSize unset: the AMI's root volume size, stars:usage.ami_root_volume_gb = {size:g} GB"
         )
     else:
         size = number(require(ebs, "volumeSize", owner), f"{field} volumeSize")
+        if size <= 0:
+            raise RuleError(f"{field} volumeSize must be positive, not {size:g}")
     kind = ebs.get("volumeType")
-    if kind in (None, ""):
+    if kind in (None, "") and root:
+        kind = usage.ami_root_volume_type
+        assumptions.append(
+            f"volumeType unset on the root device: the AMI's, stars:usage.ami_root_volume_type = {kind}"
+        )
+    elif kind in (None, ""):
         kind = DEFAULT_VOLUME_TYPE
         assumptions.append(f"volumeType unset: AWS's default {DEFAULT_VOLUME_TYPE}")
     elif opaque(kind):
         raise RuleError(f"{field} volumeType is {why_opaque(kind)}")
-    _within_gp3_baseline(ebs, str(kind), field)
-    return line(
-        f"{what} ({kind}, {size:g} GB per instance)",
-        "GB-months",
-        instance_months.scaled(size),
-        ctx.price(f"ebs.{kind}"),
-        assumption="; ".join(assumptions),
-    )
+    kind = str(kind)
+    _within_gp3_baseline(ebs, kind, field)
+    iops = 0.0
+    if kind in PROVISIONED_IOPS:
+        iops = number(require(ebs, "iops", owner), f"{field} iops")
+        if iops <= 0 or (kind == "io2" and iops > IO2_FLAT_IOPS):
+            raise RuleError(f"{field} {kind} iops {iops:g} has no catalog price")
+    lines = [
+        line(
+            f"{what} ({kind}, {size:g} GB per instance)",
+            "GB-months",
+            instance_months.scaled(size),
+            ctx.price(f"ebs.{kind}"),
+            assumption="; ".join(assumptions),
+            note=MAGNETIC_IO if kind == "standard" else "",
+        )
+    ]
+    if iops:
+        lines.append(
+            line(
+                f"{what} provisioned IOPS ({kind}, {iops:g} per instance)",
+                "IOPS-months",
+                instance_months.scaled(iops),
+                ctx.price(f"ebs.{kind}.iops"),
+            )
+        )
+    return lines
 
 
 def ami_root_volume_line(ctx: RuleContext, instance_months: Quantity, unmapped: str) -> CostLine:
@@ -193,6 +253,11 @@ def ami_root_volume_line(ctx: RuleContext, instance_months: Quantity, unmapped: 
     none): ``stars:usage.ami_root_volume_gb`` / ``ami_root_volume_type``, an assumption every report marks."""
     usage = ctx.cfg.usage
     size, kind = float(usage.ami_root_volume_gb), usage.ami_root_volume_type
+    if kind in PROVISIONED_IOPS:
+        raise RuleError(
+            f"{unmapped}, and the AMI's root volume type {kind} (stars:usage.ami_root_volume_type) bills"
+            " provisioned IOPS the usage block does not state"
+        )
     return line(
         f"Root volume from the AMI ({kind}, {size:g} GB per instance)",
         "GB-months",
@@ -218,6 +283,10 @@ def monitoring_line(ctx: RuleContext, instance_months: Quantity) -> CostLine:
 def public_ipv4_line(ctx: RuleContext, hours: Quantity) -> CostLine:
     """A public IPv4 address per instance-hour (billed since 2024-02-01, like any public address)."""
     return line("Public IPv4 address per instance", "hours", hours, ctx.price("vpc.public_ipv4"))
+
+
+def _unreadable(value: Any) -> str:
+    return why_opaque(value) if opaque(value) else f"not a mapping ({type(value).__name__})"
 
 
 def _within_gp3_baseline(ebs: Mapping[str, Any], kind: str, field: str) -> None:
