@@ -33,6 +33,11 @@ def why_opaque(value: Any) -> str:
     return "a secret in the preview" if value == SECRET else "unknown until deploy"
 
 
+def unreadable(value: Any) -> str:
+    """Why an input that should be a mapping cannot be read: opaque in the preview, or another shape."""
+    return why_opaque(value) if opaque(value) else f"not a mapping ({type(value).__name__})"
+
+
 class RuleError(ValueError):
     """A resource cannot be priced (a required input is missing or has no catalog price)."""
 
@@ -102,6 +107,23 @@ class RuleContext:
 
 def _id_match(candidate: PlannedResource, value: Any) -> bool:
     return candidate.id is not None and candidate.id == value
+
+
+def choice(setting: Any, key: str, field: str, allowed: Sequence[str]) -> str | None:
+    """``setting[key]`` of an optional mapping input ``field``: one of ``allowed``, or None when either is
+    unset. Anything else (opaque in the preview, another shape, another value) fails closed, naming it."""
+    if setting is None:
+        return None
+    if not isinstance(setting, Mapping):
+        raise RuleError(f"{field} is {unreadable(setting)}")
+    value = setting.get(key)
+    if value in (None, ""):
+        return None
+    if opaque(value):
+        raise RuleError(f"{field}.{key} is {why_opaque(value)}")
+    if value not in allowed:
+        raise RuleError(f"{field}.{key} {value!r} has no rule (known: {', '.join(allowed)})")
+    return str(value)
 
 
 def known(value: Any, what: str) -> Any:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from budget.model import SIZES, CostLine, PlannedResource, Quantity, line
-from budget.rules.base import RuleContext, RuleError, number, opaque, require, why_opaque
+from budget.rules.base import RuleContext, RuleError, choice, number, opaque, require, why_opaque
 
 #: EC2 detailed monitoring publishes 7 metrics per instance (infracost instance_test: 7 x $0.30 = $2.10).
 DETAILED_METRICS_PER_INSTANCE = 7
@@ -123,18 +123,7 @@ def credit_mode(itype: str, specification: Any) -> str | None:
     default = BURSTABLE.get(itype.split(".")[0])
     if default is None:
         return None
-    if specification is None:
-        return default
-    if not isinstance(specification, Mapping):
-        raise RuleError(f"creditSpecification is {_unreadable(specification)}")
-    mode = specification.get("cpuCredits")
-    if mode in (None, ""):
-        return default
-    if opaque(mode):
-        raise RuleError(f"creditSpecification.cpuCredits is {why_opaque(mode)}")
-    if mode not in CREDIT_MODES:
-        raise RuleError(f"creditSpecification.cpuCredits {mode!r} is neither 'standard' nor 'unlimited'")
-    return str(mode)
+    return choice(specification, "cpuCredits", "creditSpecification", CREDIT_MODES) or default
 
 
 def surplus_credits(
@@ -219,7 +208,8 @@ def volume_lines(
         assumptions.append(f"volumeType unset: AWS's default {DEFAULT_VOLUME_TYPE}")
     elif opaque(kind):
         raise RuleError(f"{field} volumeType is {why_opaque(kind)}")
-    kind = str(kind)
+    elif not isinstance(kind, str):
+        raise RuleError(f"{field} volumeType is not a type name: {type(kind).__name__}")
     _within_gp3_baseline(ebs, kind, field)
     iops = 0.0
     if kind in PROVISIONED_IOPS:
@@ -283,10 +273,6 @@ def monitoring_line(ctx: RuleContext, instance_months: Quantity) -> CostLine:
 def public_ipv4_line(ctx: RuleContext, hours: Quantity) -> CostLine:
     """A public IPv4 address per instance-hour (billed since 2024-02-01, like any public address)."""
     return line("Public IPv4 address per instance", "hours", hours, ctx.price("vpc.public_ipv4"))
-
-
-def _unreadable(value: Any) -> str:
-    return why_opaque(value) if opaque(value) else f"not a mapping ({type(value).__name__})"
 
 
 def _within_gp3_baseline(ebs: Mapping[str, Any], kind: str, field: str) -> None:

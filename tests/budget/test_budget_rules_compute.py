@@ -392,7 +392,7 @@ def test_asg_credit_mode_that_cannot_be_read_fails_closed_and_t2_defaults_to_sta
     for spec, reason in (
         ({"cpuCredits": UNKNOWN}, "creditSpecification.cpuCredits is unknown until deploy"),
         (SECRET, "creditSpecification is a secret in the preview"),
-        ({"cpuCredits": "boundless"}, "'boundless' is neither 'standard' nor 'unlimited'"),
+        ({"cpuCredits": "boundless"}, "'boundless' has no rule (known: standard, unlimited)"),
         (["unlimited"], "creditSpecification is not a mapping (list)"),
     ):
         template = _template(creditSpecification=spec)
