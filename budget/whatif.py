@@ -1,8 +1,11 @@
 """What would fit: the same rules on modified inputs (never invented numbers).
 
-- spot: every auto-scaling group runs all instances on spot (mixed policy, no on-demand base);
-- reserved: 1-year no-upfront reservations for the always-on baseline (EC2 min size, RDS, ElastiCache);
-- graviton: t3 -> t4g, db.t3 -> db.t4g, cache.t3 -> cache.t4g (same size);
+- spot: every auto-scaling group runs all instances on spot (mixed policy, no on-demand base), and every
+  standalone instance is a spot instance;
+- reserved: 1-year no-upfront reservations for the always-on baseline (EC2 min size and standalone
+  instances, RDS, ElastiCache);
+- graviton: t3 -> t4g, db.t3 -> db.t4g, cache.t3 -> cache.t4g (same size), in launch templates, group
+  overrides and standalone instances alike;
 - combined: graviton + spot + reserved (RDS and ElastiCache; EC2 is all spot).
 """
 
@@ -21,6 +24,7 @@ from components.config import StackConfig
 
 ASG = "aws:autoscaling/group:Group"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE = "aws:ec2/instance:Instance"
 GRAVITON = {"t3.": "t4g.", "db.t3.": "db.t4g.", "cache.t3.": "cache.t4g."}
 
 
@@ -40,9 +44,19 @@ def _with_inputs(
 
 
 def all_spot(resources: Sequence[PlannedResource]) -> list[PlannedResource]:
-    """Every group's instances on spot: a mixed-instances policy with no on-demand capacity."""
+    """Every group's instances on spot (a mixed-instances policy with no on-demand capacity), and every
+    standalone instance a spot instance."""
     out = []
     for r in resources:
+        if r.type == INSTANCE:
+            inputs = copy.deepcopy(dict(r.inputs))
+            market = inputs.get("instanceMarketOptions")
+            inputs["instanceMarketOptions"] = {
+                **(market if isinstance(market, dict) else {}),
+                "marketType": "spot",
+            }
+            out.append(_with_inputs(r, inputs))
+            continue
         if r.type != ASG:
             out.append(r)
             continue
@@ -81,9 +95,11 @@ def _graviton(value: Any) -> Any:
 
 
 def graviton(resources: Sequence[PlannedResource]) -> list[PlannedResource]:
-    """Same sizes on Graviton: launch templates, mixed-policy overrides, RDS classes and cache nodes."""
+    """Same sizes on Graviton: launch templates, mixed-policy overrides, standalone instances, RDS classes
+    and cache nodes."""
     fields = {
         LAUNCH_TEMPLATE: "instanceType",
+        INSTANCE: "instanceType",
         "aws:rds/instance:Instance": "instanceClass",
         "aws:elasticache/replicationGroup:ReplicationGroup": "nodeType",
     }

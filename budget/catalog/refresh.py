@@ -80,7 +80,7 @@ def query_for(key: str) -> Query | None:
             },
             "Hrs",
         )
-    if m := re.fullmatch(r"ebs\.(gp2|gp3)", key):
+    if m := re.fullmatch(r"ebs\.(gp2|gp3|io1|sc1|st1|standard)", key):
         return Query("AmazonEC2", {"productFamily": "Storage", "volumeApiName": m[1]}, "GB-Mo")
     if key == "elb.alb.hour":
         return Query(

@@ -11,6 +11,7 @@ from budget.rules import (
     cloudwatch_dashboard,
     cloudwatch_log_group,
     cloudwatch_metric_alarm,
+    ec2_instance,
     eip,
     elasticache_replication_group,
     kms_key,
@@ -29,6 +30,7 @@ from budget.rules.free import FREE, free_reason
 
 _MODULES: tuple[ModuleType, ...] = (
     autoscaling_group,
+    ec2_instance,
     load_balancer,
     rds_instance,
     elasticache_replication_group,

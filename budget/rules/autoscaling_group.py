@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from budget.model import SIZES, CostLine, PlannedResource, Quantity, line
+from budget.model import SIZES, CostLine, PlannedResource, Quantity
 from budget.rules.base import (
     RuleContext,
     RuleError,
@@ -30,20 +30,24 @@ from budget.rules.base import (
     reserved_pricing,
     why_opaque,
 )
+from budget.rules.instance_model import (
+    Fleet,
+    ami_root_volume_line,
+    monitoring_line,
+    noted,
+    public_ipv4_line,
+    surplus_credits,
+    usage_lines,
+    volume_lines,
+)
 
 TYPES = ("aws:autoscaling/group:Group",)
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SCHEDULE = "aws:autoscaling/schedule:Schedule"
 POLICY = "aws:autoscaling/policy:Policy"
-#: EC2 detailed monitoring publishes 7 metrics per instance (infracost instance_test: 7 x $0.30 = $2.10).
-DETAILED_METRICS_PER_INSTANCE = 7
-#: Burstable families: launched in unlimited credit mode unless the launch template says "standard".
-BURSTABLE = ("t3", "t3a", "t4g")
 #: Root device names of the AMIs in use (Amazon Linux: /dev/xvda; Ubuntu and Windows: /dev/sda1). A
 #: launch template that maps neither leaves the AMI's own root volume in place.
 ROOT_DEVICES = ("/dev/xvda", "/dev/sda1")
-#: AWS's default type for an EBS volume whose mapping names none (EC2 EbsBlockDevice ``VolumeType``).
-DEFAULT_VOLUME_TYPE = "gp2"
 #: Spot allocation strategies that choose pools by capacity, not price: the spot type cannot be told.
 CAPACITY_STRATEGIES = ("capacity-optimized", "capacity-optimized-prioritized", "price-capacity-optimized")
 
@@ -81,19 +85,6 @@ class OffPeak:
     desired: float | None
     max_size: float | None
     how: str
-
-
-@dataclass(frozen=True)
-class Fleet:
-    """Instance-hours per size, split into on-demand, reserved and spot."""
-
-    on_demand: Quantity
-    reserved: Quantity
-    spot: Quantity
-
-    @property
-    def total(self) -> Quantity:
-        return Quantity(*(self.on_demand.at(s) + self.reserved.at(s) + self.spot.at(s) for s in SIZES))
 
 
 def _launch_template(group: PlannedResource, ctx: RuleContext) -> PlannedResource:
@@ -326,75 +317,38 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     fleet = fleet_hours(group, ctx, off_peak, mix)
     how = "; ".join(h for h in (off_peak.how if off_peak else "", mix.how) if h)
     od_type, spot_type = mix.on_demand.itype, mix.spot.itype
-    od_price = ctx.price(f"ec2.instance.{od_type}")
-    lines: list[CostLine] = []
+    lines = usage_lines(
+        ctx, fleet, od_type, spot_type, how=how, spot_how=mix.how, spot_assumption=mix.assumption
+    )
     by_type: dict[str, Quantity] = {}
     for itype, hours in ((od_type, fleet.on_demand), (od_type, fleet.reserved), (spot_type, fleet.spot)):
         if itype in by_type:
             hours = Quantity(*(by_type[itype].at(s) + hours.at(s) for s in SIZES))
         by_type[itype] = hours
-    credits = [_cpu_credits(group, template, itype, hours, ctx) for itype, hours in by_type.items()]
-    note = next((n for _, n in credits if n), "")
-    if any(fleet.on_demand.at(s) for s in SIZES):
-        lines.append(
-            line(
-                f"Instance usage (Linux, on-demand, {od_type})",
-                "hours",
-                fleet.on_demand,
-                od_price,
-                how=how,
-                note=note,
-            )
+    target = _cpu_target(group, ctx)
+    credits = [
+        surplus_credits(
+            ctx,
+            itype,
+            lt.get("creditSpecification"),
+            target,
+            hours,
+            no_target="the group has no CPU target to take the utilisation from",
         )
-    if any(fleet.reserved.at(s) for s in SIZES):
-        discount = ctx.price("discount.ec2.ri_1yr_no_upfront")
-        lines.append(
-            line(
-                f"Instance usage (Linux, reserved 1 yr no upfront, {od_type})",
-                "hours",
-                fleet.reserved,
-                od_price,
-                factor=1 - discount.amount,
-                also=[discount],
-                how="on-demand x (1 - RI discount)",
-            )
-        )
-    if any(fleet.spot.at(s) for s in SIZES):
-        discount = ctx.price(f"ec2.spot_discount.{spot_type.split('.')[0]}")
-        lines.append(
-            line(
-                f"Instance usage (Linux, spot, {spot_type})",
-                "hours",
-                fleet.spot,
-                ctx.price(f"ec2.instance.{spot_type}"),
-                factor=1 - discount.amount,
-                also=[discount],
-                how="on-demand x (1 - typical spot discount)" + (f"; {mix.how}" if mix.how else ""),
-                estimated=True,
-                note="spot prices move with the market",
-                assumption=mix.assumption,
-            )
-        )
+        for itype, hours in by_type.items()
+    ]
+    lines = noted(lines, next((n for _, n in credits if n), ""))
     lines.extend(credit for credit, _ in credits if credit is not None)
     instance_months = fleet.total.scaled(1 / ctx.hours)
     lines.extend(_volumes(template, ctx, instance_months))
     monitoring = lt.get("monitoring")
     if isinstance(monitoring, Mapping) and flag(monitoring, "enabled"):
-        lines.append(
-            line(
-                "Detailed monitoring (7 metrics per instance)",
-                "metric-months",
-                instance_months.scaled(DETAILED_METRICS_PER_INSTANCE),
-                ctx.price("cloudwatch.metric.detailed_monitoring"),
-            )
-        )
+        lines.append(monitoring_line(ctx, instance_months))
     interfaces = lt.get("networkInterfaces") or []
     if not isinstance(interfaces, list):
         raise RuleError(f"networkInterfaces are {why_opaque(interfaces)}: public addresses cannot be told")
     if any(isinstance(i, Mapping) and flag(i, "associatePublicIpAddress") for i in interfaces):
-        lines.append(
-            line("Public IPv4 address per instance", "hours", fleet.total, ctx.price("vpc.public_ipv4"))
-        )
+        lines.append(public_ipv4_line(ctx, fleet.total))
     return lines
 
 
@@ -417,44 +371,6 @@ def _cpu_target(group: PlannedResource, ctx: RuleContext) -> float | None:
     return None
 
 
-def _cpu_credits(
-    group: PlannedResource, template: PlannedResource, itype: str, hours: Quantity, ctx: RuleContext
-) -> tuple[CostLine | None, str]:
-    """Surplus CPU credits of burstable instances in unlimited mode, at the group's CPU target.
-
-    Target tracking holds the group's average CPU at its target; above the type's baseline, unlimited mode
-    bills the difference per vCPU-hour. Without a CPU target there is no utilisation to price: a note says so.
-    """
-    family = itype.split(".")[0]
-    credits = template.inputs.get("creditSpecification") or {}
-    if family not in BURSTABLE or credits.get("cpuCredits", "unlimited") != "unlimited":
-        return None, ""
-    target = _cpu_target(group, ctx)
-    if target is None:
-        return None, (
-            "unlimited CPU credits: CPU above the baseline bills surplus credits; not priced, the group"
-            " has no CPU target to take the utilisation from"
-        )
-    baseline = ctx.price(f"ec2.burst.{itype}.baseline")
-    vcpus = ctx.price(f"ec2.vcpus.{itype}")
-    surplus = max(0.0, target / 100 - baseline.amount)
-    if surplus == 0:
-        return None, ""
-    return (
-        line(
-            f"Surplus CPU credits (unlimited mode; CPU at the {target:g}% target"
-            f" vs {baseline.amount:.0%} baseline)",
-            "vCPU-hours",
-            hours.scaled(vcpus.amount * surplus),
-            ctx.price(f"ec2.cpu_credit.{family}"),
-            usage_based=True,
-            also=[baseline, vcpus],
-            how=f"instance-hours x {vcpus.amount:g} vCPU x ({target:g}% - {baseline.amount:.0%})",
-        ),
-        "",
-    )
-
-
 def _volumes(template: PlannedResource, ctx: RuleContext, instance_months: Quantity) -> list[CostLine]:
     """Each instance's EBS volumes: the template's mappings, and the AMI's root volume when it maps none."""
     mappings = template.inputs.get("blockDeviceMappings") or []
@@ -474,59 +390,23 @@ def _volumes(template: PlannedResource, ctx: RuleContext, instance_months: Quant
         if not isinstance(ebs, Mapping):
             raise RuleError(f"blockDeviceMappings[{n}].ebs is {why_opaque(ebs)}")
         what = "Root volume" if is_root else f"EBS volume {device}"
-        assumptions = []
-        if ebs.get("volumeSize") is None and is_root:
-            size = float(ctx.cfg.usage.ami_root_volume_gb)
-            assumptions.append(
-                f"volumeSize unset: the AMI's root volume size, stars:usage.ami_root_volume_gb = {size:g} GB"
-            )
-        else:
-            size = number(require(ebs, "volumeSize", template), f"blockDeviceMappings[{n}] volumeSize")
-        kind = ebs.get("volumeType")
-        if kind in (None, ""):
-            kind = DEFAULT_VOLUME_TYPE
-            assumptions.append(f"volumeType unset: AWS's default {DEFAULT_VOLUME_TYPE}")
-        elif opaque(kind):
-            raise RuleError(f"blockDeviceMappings[{n}] volumeType is {why_opaque(kind)}")
-        _within_gp3_baseline(ebs, str(kind), n)
-        lines.append(
-            line(
-                f"{what} ({kind}, {size:g} GB per instance)",
-                "GB-months",
-                instance_months.scaled(size),
-                ctx.price(f"ebs.{kind}"),
-                assumption="; ".join(assumptions),
+        lines.extend(
+            volume_lines(
+                ctx,
+                ebs,
+                what=what,
+                field=f"blockDeviceMappings[{n}]",
+                root=is_root,
+                instance_months=instance_months,
+                owner=template,
             )
         )
     if not root_mapped:
-        usage = ctx.cfg.usage
-        size, kind = float(usage.ami_root_volume_gb), usage.ami_root_volume_type
         lines.append(
-            line(
-                f"Root volume from the AMI ({kind}, {size:g} GB per instance)",
-                "GB-months",
-                instance_months.scaled(size),
-                ctx.price(f"ebs.{kind}"),
-                assumption=(
-                    f"launch template '{template.name}' maps no root device ({' or '.join(ROOT_DEVICES)}):"
-                    f" the AMI's root volume, stars:usage.ami_root_volume_gb = {size:g} GB and"
-                    f" ami_root_volume_type = {kind} (Amazon Linux 2023's default)"
-                ),
+            ami_root_volume_line(
+                ctx,
+                instance_months,
+                f"launch template '{template.name}' maps no root device ({' or '.join(ROOT_DEVICES)})",
             )
         )
     return lines
-
-
-#: gp3 includes 3,000 IOPS and 125 MB/s; more is billed separately, at prices the catalog lacks.
-GP3_BASELINE = {"iops": 3000.0, "throughput": 125.0}
-
-
-def _within_gp3_baseline(ebs: Mapping[str, Any], kind: str, n: int) -> None:
-    if kind != "gp3":
-        return
-    for key, included in GP3_BASELINE.items():
-        value = ebs.get(key)
-        if value is not None and number(value, f"blockDeviceMappings[{n}] {key}") > included:
-            raise RuleError(
-                f"blockDeviceMappings[{n}] gp3 {key} above the included {included:g} has no catalog price"
-            )

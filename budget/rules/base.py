@@ -8,6 +8,7 @@ closed with the input named (:func:`require`, :func:`flag`, :func:`number`), nev
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,6 +31,11 @@ def opaque(value: Any) -> bool:
 
 def why_opaque(value: Any) -> str:
     return "a secret in the preview" if value == SECRET else "unknown until deploy"
+
+
+def unreadable(value: Any) -> str:
+    """Why an input that should be a mapping cannot be read: opaque in the preview, or another shape."""
+    return why_opaque(value) if opaque(value) else f"not a mapping ({type(value).__name__})"
 
 
 class RuleError(ValueError):
@@ -103,6 +109,23 @@ def _id_match(candidate: PlannedResource, value: Any) -> bool:
     return candidate.id is not None and candidate.id == value
 
 
+def choice(setting: Any, key: str, field: str, allowed: Sequence[str]) -> str | None:
+    """``setting[key]`` of an optional mapping input ``field``: one of ``allowed``, or None when either is
+    unset. Anything else (opaque in the preview, another shape, another value) fails closed, naming it."""
+    if setting is None:
+        return None
+    if not isinstance(setting, Mapping):
+        raise RuleError(f"{field} is {unreadable(setting)}")
+    value = setting.get(key)
+    if value in (None, ""):
+        return None
+    if opaque(value):
+        raise RuleError(f"{field}.{key} is {why_opaque(value)}")
+    if value not in allowed:
+        raise RuleError(f"{field}.{key} {value!r} has no rule (known: {', '.join(allowed)})")
+    return str(value)
+
+
 def known(value: Any, what: str) -> Any:
     """``value``, unless the preview cannot show it: then an error naming ``what`` (never a guess)."""
     if opaque(value):
@@ -133,15 +156,21 @@ def flag(inputs: Mapping[str, Any], key: str, default: bool = False) -> bool:
 
 
 def number(value: Any, what: str) -> float:
-    """A count or size; unknown until deploy (or secret) is an error naming it, never a guess."""
+    """A count or size; unknown until deploy (or secret) is an error naming it, never a guess.
+
+    NaN and infinity ("nan", "inf" parse as floats) are no count: an error too, so no total becomes NaN.
+    """
     if opaque(value):
         raise RuleError(f"{what} is {why_opaque(value)}")
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise RuleError(f"{what} is not a number: {value!r}")
     try:
-        return float(value)
-    except ValueError:
+        result = float(value)
+    except (ValueError, OverflowError):
         raise RuleError(f"{what} is not a number: {value!r}") from None
+    if not math.isfinite(result):
+        raise RuleError(f"{what} is not a finite number: {value!r}")
+    return result
 
 
 Rule = Callable[[PlannedResource, RuleContext], list[CostLine]]

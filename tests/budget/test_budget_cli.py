@@ -121,14 +121,14 @@ def test_malformed_preview_json_exits_2(tmp_path, capsys):
 
 def test_unknown_type_in_preview_exits_2_and_names_it(tmp_path, capsys):
     document = json.loads((DATA / "preview_phase1.json").read_text(encoding="utf-8"))
-    urn = "urn:pulumi:phase1::stars::aws:ec2/instance:Instance::bastion"
+    urn = "urn:pulumi:phase1::stars::aws:ec2/dedicatedHost:Host::bastion-host"
     document["steps"].append(
         {
             "op": "create",
             "newState": {
                 "urn": urn,
-                "type": "aws:ec2/instance:Instance",
-                "inputs": {"instanceType": "t3.micro"},
+                "type": "aws:ec2/dedicatedHost:Host",
+                "inputs": {"instanceFamily": "mac1"},
             },
         }
     )
@@ -136,7 +136,7 @@ def test_unknown_type_in_preview_exits_2_and_names_it(tmp_path, capsys):
     path.write_text(json.dumps(document), encoding="utf-8")
     code, out, err = _run(capsys, "--stack", "phase1", "--preview-json", str(path))
     assert code == 2
-    assert "aws:ec2/instance:Instance 'bastion'" in err and "UNPRICED" in out
+    assert "aws:ec2/dedicatedHost:Host 'bastion-host'" in err and "UNPRICED" in out
 
 
 def test_markdown_format(capsys):

@@ -87,7 +87,11 @@ def test_a_mapped_root_volume_is_priced_as_written(catalog):
     ("ebs", "reason"),
     [
         ({"volumeSize": 20, "volumeType": "gp3", "iops": 4000}, "gp3 iops above the included 3000"),
-        ({"volumeSize": 20, "volumeType": "io1", "iops": 1000}, "no catalog price 'ebs.io1'"),
+        ({"volumeSize": 20, "volumeType": "io2", "iops": 1000}, "no catalog price 'ebs.io2'"),
+        ({"volumeSize": 20, "volumeType": "io1"}, "input 'iops' is missing"),
+        ({"volumeSize": 20, "volumeType": "io2", "iops": 40000}, "io2 iops 40000 has no catalog price"),
+        ({"volumeSize": 0, "volumeType": "gp3"}, "volumeSize must be positive, not 0"),
+        ({"volumeSize": "nan", "volumeType": "gp3"}, "volumeSize is not a finite number"),
         ({"volumeSize": UNKNOWN, "volumeType": "gp3"}, "input 'volumeSize' is unknown until deploy"),
         ({"volumeSize": 20, "volumeType": SECRET}, "volumeType is a secret in the preview"),
     ],
@@ -95,6 +99,54 @@ def test_a_mapped_root_volume_is_priced_as_written(catalog):
 def test_volumes_the_catalog_cannot_price_fail_closed(catalog, ebs, reason):
     template = _template(blockDeviceMappings=[{"deviceName": "/dev/xvda", "ebs": ebs}])
     assert reason in unpriced(_group(), stack_cfg(region="us-east-1"), catalog, [template]).reason
+
+
+def test_a_mapped_root_without_a_type_keeps_the_amis_type(catalog):
+    """What a root mapping leaves unset is the AMI's: its type too (not gp2, which is a new volume's)."""
+    mappings = [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": 30}}]
+    cfg = stack_cfg(region="us-east-1")
+    root = line_named(price(_group(1, 1, 1), cfg, catalog, [_template(blockDeviceMappings=mappings)]), "Root")
+    assert root.name == "Root volume (gp3, 30 GB per instance)"
+    assert root.monthly() == pytest.approx(30 * 0.08)  # 2.40
+    assert (
+        root.assumption
+        == "volumeType unset on the root device: the AMI's, stars:usage.ami_root_volume_type = gp3"
+    )
+    gp2 = stack_cfg(region="us-east-1", ami_root_volume_type="gp2")
+    root = line_named(price(_group(1, 1, 1), gp2, catalog, [_template(blockDeviceMappings=mappings)]), "Root")
+    assert root.monthly() == pytest.approx(30 * 0.10)  # 3.00
+
+
+def test_provisioned_iops_and_magnetic_volumes(catalog):
+    """io1 bills IOPS-months besides GB-months; magnetic says its I/O requests are not priced."""
+    mappings = [
+        {"deviceName": "/dev/sdf", "ebs": {"volumeSize": 40, "volumeType": "io1", "iops": 1000}},
+        {"deviceName": "/dev/sdg", "ebs": {"volumeSize": 20, "volumeType": "standard"}},
+        {"deviceName": "/dev/sdh", "ebs": {"volumeSize": 125, "volumeType": "sc1"}},
+    ]
+    priced = price(
+        _group(2, 2, 2), stack_cfg(region="us-east-1"), catalog, [_template(blockDeviceMappings=mappings)]
+    )
+    assert line_named(priced, "EBS volume /dev/sdf (io1").monthly() == pytest.approx(2 * 40 * 0.125)  # 10.00
+    iops = line_named(priced, "EBS volume /dev/sdf provisioned IOPS (io1, 1000 per instance)")
+    assert iops.unit == "IOPS-months" and iops.monthly() == pytest.approx(2 * 1000 * 0.065)  # 130.00
+    magnetic = line_named(priced, "EBS volume /dev/sdg (standard")
+    assert magnetic.monthly() == pytest.approx(2 * 20 * 0.05) and "I/O requests" in magnetic.note
+    assert line_named(priced, "EBS volume /dev/sdh (sc1").monthly() == pytest.approx(2 * 125 * 0.015)
+    # af-south-1 has no io1 price: the volume fails closed, naming the key and the region
+    template = _template(blockDeviceMappings=mappings[:1])
+    assert (
+        "no catalog price 'ebs.io1' for region af-south-1"
+        in unpriced(_group(), stack_cfg(), catalog, [template]).reason
+    )
+
+
+def test_an_ami_root_type_with_provisioned_iops_fails_closed(catalog):
+    cfg = stack_cfg(region="us-east-1", ami_root_volume_type="io1")
+    assert (
+        "bills provisioned IOPS the usage block does not state"
+        in unpriced(_group(), cfg, catalog, [_template()]).reason
+    )
 
 
 def test_rds_storage_type_unset_is_gp2_or_io1_with_iops(catalog):

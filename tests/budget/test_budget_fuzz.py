@@ -83,8 +83,66 @@ INPUT_KEYS = (
     "usageLevel",
     "resourceArns",
     "scope",
+    # a standalone EC2 instance
+    "rootBlockDevice",
+    "ebsBlockDevices",
+    "instanceMarketOptions",
+    "creditSpecification",
+    "monitoring",
+    "associatePublicIpAddress",
+    "ebsOptimized",
+    "tenancy",
+    "hostId",
 )
-rule_inputs = st.dictionaries(st.sampled_from(INPUT_KEYS), json_values, max_size=8)
+INSTANCE_KEYS = ("tags", *INPUT_KEYS[INPUT_KEYS.index("rootBlockDevice") :])
+
+
+def mostly(realistic: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``realistic`` nine times in ten, any JSON value the tenth."""
+    return st.integers(0, 9).flatmap(lambda n: json_values if n == 0 else realistic)
+
+
+ebs_volumes = st.fixed_dictionaries(
+    {},
+    optional={
+        "deviceName": mostly(st.sampled_from(["/dev/xvda", "/dev/sdf"])),
+        "volumeSize": mostly(st.integers(-2, 20_000) | st.sampled_from(["nan", "inf", "1e999"])),
+        "volumeType": mostly(st.sampled_from(["gp2", "gp3", "io1", "io2", "sc1", "standard", ""])),
+        "iops": mostly(st.integers(-1, 70_000)),
+        "throughput": mostly(st.integers(0, 1000)),
+    },
+)
+#: Values of the real shape for some inputs (the rest any JSON), so generated instances reach the
+#: instance rule's arithmetic, not only its lookups.
+INPUT_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "instanceType": mostly(
+        st.sampled_from(["t3.medium", "t2.medium", "t4g.small", "m3.medium", "r3.xlarge"])
+    ),
+    "rootBlockDevice": mostly(ebs_volumes),
+    "ebsBlockDevices": mostly(st.lists(mostly(ebs_volumes), max_size=3)),
+    "instanceMarketOptions": mostly(
+        st.fixed_dictionaries(
+            {}, optional={"marketType": mostly(st.sampled_from(["spot", "capacity-block", ""]))}
+        )
+    ),
+    "creditSpecification": mostly(
+        st.fixed_dictionaries({}, optional={"cpuCredits": mostly(st.sampled_from(["standard", "unlimited"]))})
+    ),
+    "monitoring": mostly(st.booleans()),
+    "associatePublicIpAddress": mostly(st.booleans()),
+    "ebsOptimized": mostly(st.booleans()),
+    "tenancy": mostly(st.sampled_from([None, "default", "dedicated"])),
+    "hostId": mostly(st.sampled_from([None, None, "", "h-0123"])),
+    "tags": mostly(st.sampled_from([{"purchase": "reserved-1yr"}, {"purchase": "on-demand"}, {}])),
+}
+
+
+@st.composite
+def rule_inputs(draw: st.DrawFn) -> dict[str, Any]:
+    keys = draw(st.lists(st.sampled_from(INPUT_KEYS), unique=True, max_size=8))
+    return {key: draw(INPUT_VALUES.get(key, json_values)) for key in keys}
+
+
 types = st.sampled_from(sorted(RULES) + sorted(FREE)) | st.text(max_size=30)
 
 
@@ -116,7 +174,7 @@ def steps(draw: st.DrawFn) -> dict[str, Any]:
     state: dict[str, Any] = {
         "urn": f"urn:pulumi:fuzz::stars::{typ}::{name}",
         "type": typ,
-        "inputs": _sprinkle(draw(rule_inputs), draw),
+        "inputs": _sprinkle(draw(rule_inputs()), draw),
     }
     links = st.dictionaries(st.sampled_from(INPUT_KEYS), st.lists(st.sampled_from(PROVIDERS), max_size=2))
     if draw(st.booleans()):  # mostly well formed, now and then anything (hypothesis favours 0: rare is 9)
@@ -201,6 +259,35 @@ def test_hostile_previews_are_priced_or_refused_never_crash(document: dict[str, 
         total = priced.monthly("max")
         assert total == total and total >= 0, f"{priced.resource.type}: {total}"  # not NaN, not negative
     for unpriced in est.unpriced:  # an opaque value never reaches a catalog key or a number
+        assert f"'{UNKNOWN}'" not in unpriced.reason and SECRET not in unpriced.reason.replace(
+            "a secret in the preview", ""
+        ), unpriced.reason
+
+
+@st.composite
+def instance_documents(draw: st.DrawFn) -> dict[str, Any]:
+    """A preview of one standalone EC2 instance with inputs of the real shape, some opaque or malformed."""
+    urn = "urn:pulumi:fuzz::stars::aws:ec2/instance:Instance::box"
+    keys = draw(st.lists(st.sampled_from(INSTANCE_KEYS), unique=True, max_size=len(INSTANCE_KEYS)))
+    inputs = {key: draw(INPUT_VALUES.get(key, json_values)) for key in ("instanceType", *keys)}
+    if draw(st.booleans()):
+        inputs = _sprinkle(inputs, draw)
+    state = {"urn": urn, "type": "aws:ec2/instance:Instance", "custom": True, "inputs": inputs}
+    return {"config": {"aws:region": "us-east-1"}, "steps": [{"op": "create", "urn": urn, "newState": state}]}
+
+
+@FUZZ
+@given(instance_documents())
+def test_a_standalone_instance_is_priced_or_refused_naming_why(document: dict[str, Any]) -> None:
+    est = estimate_preview(parse_preview_document(document), stack_cfg(), CATALOG, "fuzz")
+    assert len(est.priced) + len(est.unpriced) == 1
+    for priced in est.priced:
+        for item in priced.lines:
+            for size in ("min", "desired", "max"):
+                cost = item.monthly(size)
+                assert cost == cost and 0 <= cost < float("inf"), (item.name, cost)
+    for unpriced in est.unpriced:
+        assert unpriced.reason and not unpriced.reason.startswith("unexpected inputs"), unpriced.reason
         assert f"'{UNKNOWN}'" not in unpriced.reason and SECRET not in unpriced.reason.replace(
             "a secret in the preview", ""
         ), unpriced.reason

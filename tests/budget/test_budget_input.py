@@ -154,9 +154,9 @@ def test_rules_and_free_list_do_not_overlap():
 
 def test_unknown_type_fails_closed_and_is_named(catalog):
     cfg = stack_cfg()
-    planned = [res("aws:ec2/instance:Instance", "stray"), res("aws:ec2/vpc:Vpc", "vpc")]
+    planned = [res("aws:ec2/dedicatedHost:Host", "stray"), res("aws:ec2/vpc:Vpc", "vpc")]
     est = estimate(planned, cfg, catalog)
-    assert [u.type for u in est.unpriced] == ["aws:ec2/instance:Instance"]
+    assert [u.type for u in est.unpriced] == ["aws:ec2/dedicatedHost:Host"]
     assert "no pricing rule" in est.unpriced[0].reason
     assert judge(est).exit_code == 2
 
@@ -165,7 +165,7 @@ def test_unpriced_is_not_overridable(catalog):
     cfg = stack_cfg()
     override = cfg.budget.model_copy(update={"override": {"reason": "launch month", "approved_by": "cfo"}})
     cfg = cfg.model_copy(update={"budget": override})
-    est = estimate([res("aws:ec2/instance:Instance", "stray")], cfg, catalog)
+    est = estimate([res("aws:ec2/dedicatedHost:Host", "stray")], cfg, catalog)
     assert judge(est).exit_code == 2
 
 

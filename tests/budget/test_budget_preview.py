@@ -320,14 +320,14 @@ def test_components_cost_nothing_and_lend_their_name_as_tier(catalog):
 
 
 def test_a_deletion_the_rules_cannot_price_is_a_warning_not_a_failure(catalog):
-    urn = "urn:pulumi:s::stars::aws:ec2/instance:Instance::old-bastion"
-    state = {"urn": urn, "type": "aws:ec2/instance:Instance", "inputs": {"instanceType": "t3.micro"}}
+    urn = "urn:pulumi:s::stars::aws:ec2/dedicatedHost:Host::old-host"
+    state = {"urn": urn, "type": "aws:ec2/dedicatedHost:Host", "inputs": {"instanceFamily": "mac1"}}
     preview = parse_preview_document({"steps": [{"op": "delete", "urn": urn, "oldState": state}]})
     est = estimate_preview(preview, stack_cfg("phase1"), catalog, "x")
     assert not est.unpriced and not est.deleted
     assert est.warnings == (
-        "deleted aws:ec2/instance:Instance 'old-bastion' could not be priced (no pricing rule for type"
-        " aws:ec2/instance:Instance): its saving is not shown",
+        "deleted aws:ec2/dedicatedHost:Host 'old-host' could not be priced (no pricing rule for type"
+        " aws:ec2/dedicatedHost:Host): its saving is not shown",
     )
 
 

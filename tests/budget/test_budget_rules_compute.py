@@ -6,6 +6,7 @@ import pytest
 from budget_helpers import line_named, price, res, stack_cfg, unpriced
 
 from budget.rules import PricingOptions
+from budget.rules.base import SECRET, UNKNOWN
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 ASG = "aws:autoscaling/group:Group"
@@ -383,6 +384,40 @@ def test_asg_graviton_credits_and_no_credits_below_baseline(catalog):
     assert line_named(priced, "Surplus CPU credits").monthly() == pytest.approx(11.68)
     quiet = price(_group(1, 1, 1), cfg, catalog, [_template("t3.large"), _policy(30)])
     assert not [i for i in quiet.lines if "credits" in i.name]  # 30% target = the t3.large baseline
+
+
+def test_asg_credit_mode_that_cannot_be_read_fails_closed_and_t2_defaults_to_standard(catalog):
+    """The credit mode decides whether surplus credits are billed: unknown is refused, never guessed."""
+    cfg = stack_cfg(region="us-east-1")
+    for spec, reason in (
+        ({"cpuCredits": UNKNOWN}, "creditSpecification.cpuCredits is unknown until deploy"),
+        (SECRET, "creditSpecification is a secret in the preview"),
+        ({"cpuCredits": "boundless"}, "'boundless' has no rule (known: standard, unlimited)"),
+        (["unlimited"], "creditSpecification is not a mapping (list)"),
+    ):
+        template = _template(creditSpecification=spec)
+        assert reason in unpriced(_group(1, 1, 1), cfg, catalog, [template, _policy(60)]).reason
+    # a non-burstable type ignores the specification; T2 starts in standard mode: no credits either way
+    for itype in ("c6g.large", "t2.medium"):
+        quiet = price(_group(1, 1, 1), cfg, catalog, [_template(itype), _policy(60)])
+        assert not [i for i in quiet.lines if "credits" in i.name or "credits" in i.note]
+    # T2 set to unlimited bills credits: the catalog has no T2 baseline, so it fails closed naming it
+    t2 = _template("t2.medium", creditSpecification={"cpuCredits": "unlimited"})
+    assert (
+        "no catalog price 'ec2.burst.t2.medium.baseline'"
+        in unpriced(_group(1, 1, 1), cfg, catalog, [t2, _policy(60)]).reason
+    )
+
+
+def test_asg_unpriced_credit_note_stays_when_the_group_runs_only_spot(catalog):
+    mixed = {
+        "launchTemplate": {"launchTemplateSpecification": {"launchTemplateId": "lt-123"}},
+        "instancesDistribution": {"onDemandBaseCapacity": 0, "onDemandPercentageAboveBaseCapacity": 0},
+    }
+    group = res(ASG, "api-asg", {"minSize": 1, "maxSize": 1, "mixedInstancesPolicy": mixed}, id_="api-asg-1")
+    spot = line_named(price(group, stack_cfg(region="us-east-1"), catalog, [_template()]), "Instance usage")
+    assert "spot" in spot.name
+    assert spot.note.startswith("spot prices move with the market; unlimited CPU credits")
 
 
 # ------------------------------------------------------------------ commitments recorded in the stack

@@ -130,13 +130,13 @@ def test_an_override_counts_only_with_a_reason_and_an_approver(
 
 
 def _stray(stack: str) -> EngineResource:
-    urn = f"urn:pulumi:{stack}::stars::aws:ec2/instance:Instance::stray"
+    urn = f"urn:pulumi:{stack}::stars::aws:ec2/dedicatedHost:Host::stray"
     tags = {"project": "stars", "phase": stack, "tier": "api", "cost-center": "x"}
     return EngineResource(
-        "aws:ec2/instance:Instance",
+        "aws:ec2/dedicatedHost:Host",
         "stray",
         urn,
-        {"instanceType": "t3.micro", "tags": tags, "id": "i-0123"},
+        {"instanceFamily": "mac1", "tags": tags, "id": "h-0123"},
         True,
         parent=stack_urn(stack),
         provider=provider_urn(stack),
@@ -148,8 +148,8 @@ def test_an_unpriced_resource_fails_closed_even_under_an_override() -> None:
     config = budget_config("phase1", limit_tzs=10**9, warn_tzs=10**9, override=OVERRIDE)
     found = run(BUDGET, resources, config)
     assert (
-        "cannot price aws:ec2/instance:Instance 'stray': no pricing rule for type aws:ec2/instance:Instance."
-        " Anything unpriced fails the budget (no override lifts it).",
+        "cannot price aws:ec2/dedicatedHost:Host 'stray': no pricing rule for type"
+        " aws:ec2/dedicatedHost:Host. Anything unpriced fails the budget (no override lifts it).",
         _stray("phase1").urn,
     ) in found
     assert any(m.startswith("stack phase1: 1 resource(s) cannot be priced") for m, _ in found)

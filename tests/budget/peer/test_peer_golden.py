@@ -103,6 +103,24 @@ AMI_ROOT = (
     "the launch template maps no root device, so each instance keeps the AMI's root volume: priced at the"
     " stated default stars:usage.ami_root_volume_gb = 8 GB gp3; infracost prices none"
 )
+ROOT_TYPE = (
+    "rootBlockDevice sets a size but no type, so the volume keeps the AMI's type (Pulumi's"
+    " rootBlockDevice.volumeType: 'Defaults to the volume type that the AMI uses'): priced at the stated"
+    " default stars:usage.ami_root_volume_type = gp3; infracost prices gp2"
+)
+#: The root volume of an instance without ``rootBlockDevice``: the AMI's on both sides, by different
+#: defaults.
+AMI_ROOT_INSTANCE = Component(
+    "root_block_device / Storage (general purpose SSD, gp2)",
+    0.80,
+    ("Root volume from the AMI",),
+    why=(
+        "the instance sets no rootBlockDevice, so it keeps the AMI's root volume: priced at the stated"
+        " defaults stars:usage.ami_root_volume_gb = 8 GB and ami_root_volume_type = gp3 (Amazon Linux"
+        " 2023's), 8 x $0.08; infracost assumes 8 GB gp2"
+    ),
+    ours=0.64,
+)
 SELECT = "S3 Select has no usage figure in stars:usage (the stack does not use it): not priced"
 OTHER_CLASS = (
     "the usage block describes one storage class for the bucket (Standard, or Intelligent-Tiering's"
@@ -633,6 +651,126 @@ CASES: tuple[Case, ...] = (
         )
         for case in ("basic", "dynamic")
     ),
+    # -- instance (a standalone EC2 instance; infracost prices 730 hours, as ours) --------------------------
+    Case(
+        "instance",
+        "instance1",
+        "aws_instance.instance1",
+        (
+            Component(
+                "Instance usage (Linux/UNIX, on-demand, m3.medium)",
+                48.91,
+                ("Instance usage (Linux, on-demand",),
+            ),
+            Component(
+                "root_block_device / Storage (general purpose SSD, gp2)",
+                1.00,
+                ("Root volume (",),
+                why=ROOT_TYPE,
+                ours=0.80,  # 10 GB x $0.08
+            ),
+            # volume_type unset on a data volume: AWS's default gp2 on both sides (ours states it)
+            Component(
+                "ebs_block_device[0] / Storage (general purpose SSD, gp2)", 1.00, ("EBS volume xvdf (",)
+            ),
+            Component("ebs_block_device[1] / Storage (magnetic)", 1.00, ("EBS volume xvdg (",)),
+            Component("ebs_block_device[1] / I/O requests", 0.0),  # NO_USAGE (our line's note says so)
+            Component("ebs_block_device[2] / Storage (cold HDD, sc1)", 0.45, ("EBS volume xvdh (",)),
+            Component(
+                "ebs_block_device[3] / Storage (provisioned IOPS SSD, io1)", 5.00, ("EBS volume xvdi (",)
+            ),
+            Component("ebs_block_device[3] / Provisioned IOPS", 65.00, ("EBS volume xvdi provisioned IOPS",)),
+            Component(
+                "ebs_block_device[4] / Storage (general purpose SSD, gp3)", 1.60, ("EBS volume xvdj (",)
+            ),
+        ),
+    ),
+    Case(
+        "instance",
+        "instance1_detailedMonitoring",
+        "aws_instance.instance1_detailedMonitoring",
+        (
+            # ebs_optimized on m3.large: no EBS-optimized fee on either side
+            Component(
+                "Instance usage (Linux/UNIX, on-demand, m3.large)",
+                97.09,
+                ("Instance usage (Linux, on-demand",),
+            ),
+            Component("EC2 detailed monitoring", 2.10, ("Detailed monitoring",)),
+            AMI_ROOT_INSTANCE,
+        ),
+    ),
+    # t3.medium in each credit mode. Unlimited (the default, and set) bills surplus credits; neither side
+    # prices them by default (infracost: 0 credit-hours in its usage file; ours: no CPU target, and the
+    # instance-hours line's note says so). Standard: no credits on either side.
+    *(
+        Case(
+            "instance",
+            f"t3_{mode}_cpuCredits",
+            f"aws_instance.t3_{mode}_cpuCredits",
+            (
+                Component(
+                    "Instance usage (Linux/UNIX, on-demand, t3.medium)",
+                    30.37,
+                    ("Instance usage (Linux, on-demand",),
+                ),
+                *credits,
+                AMI_ROOT_INSTANCE,
+            ),
+        )
+        for mode, credits in (
+            ("default", ()),
+            (
+                "unlimited",
+                (
+                    Component(
+                        "CPU credits",
+                        73.00,
+                        why=(
+                            "infracost's usage file gives 730 credit-hours x 2 vCPU = 1,460 vCPU-hours. Ours"
+                            " takes the utilisation from a CPU target, which a standalone instance does not"
+                            " have: not priced, and the instance-hours line's note says so (at infracost's"
+                            " usage, 1,460 x ec2.cpu_credit.t3 $0.05 = $73.00, the same price)"
+                        ),
+                        ours=0.0,
+                    ),
+                ),
+            ),
+            ("standard", ()),
+        )
+    ),
+    Case(
+        "instance",
+        "std_1yr_no_upfront",
+        "aws_instance.std_1yr_no_upfront (usage: standard RI, 1 yr, no upfront; ours: purchase=reserved-1yr)",
+        (
+            Component(
+                "Instance usage (Linux/UNIX, reserved, t3.medium)",
+                19.05,
+                ("Instance usage (Linux, reserved 1 yr no upfront",),
+                why=(
+                    "the catalog's discount.ec2.ri_1yr_no_upfront is this golden's 1 - $19.05/$30.37 ="
+                    " 0.37274, rounded to 0.373: 730 h x $0.0416 x 0.627 = $19.0407. Infracost's RI rate"
+                    " $0.0261/h x 730 = $19.053"
+                ),
+                ours=19.04,
+            ),
+            AMI_ROOT_INSTANCE,
+        ),
+    ),
+    Case(
+        "instance",
+        "instance_withLaunchTemplateById",
+        "aws_instance.instance_withLaunchTemplateById (with aws_launch_template.example)",
+        unpriced="launchTemplate: the instance takes its type, volumes, credit mode and monitoring",
+        unpriced_why=(
+            "golden: t3.medium $32.19 (dedicated tenancy, from the template's placement), detailed"
+            " monitoring $2.10, CPU credits $73.00 (usage file), root 8 GB gp2 $0.80, the instance's io1"
+            " 20 GB + 200 IOPS $15.50 and the template's io1 10 GB + 100 IOPS $7.75. Ours does not merge a"
+            " launch template's settings into a standalone instance (and dedicated tenancy has no catalog"
+            " price): it fails closed"
+        ),
+    ),
     # -- wafv2_web_acl ------------------------------------------------------------------------------------
     *(
         Case(
@@ -721,6 +859,7 @@ def test_every_case_has_a_document_and_a_source() -> None:
 #: Priced types and the infracost golden test of their Terraform form; None: infracost has none.
 PEER_TESTS = {
     "aws:autoscaling/group:Group": "autoscaling_group",
+    "aws:ec2/instance:Instance": "instance",
     "aws:lb/loadBalancer:LoadBalancer": "lb",
     "aws:alb/loadBalancer:LoadBalancer": "lb",
     "aws:rds/instance:Instance": "db_instance",

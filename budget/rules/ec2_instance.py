@@ -1,0 +1,167 @@
+"""A standalone EC2 instance, priced with the same model as the instances an auto-scaling group launches.
+
+One instance that runs all month: instance hours by ``instanceType``, on demand, 1-year no-upfront
+reserved (its ``purchase = reserved-1yr`` tag, or the reserved what-if) or spot
+(``instanceMarketOptions.marketType = "spot"``: on-demand x (1 - the typical spot discount), marked
+estimated); its root volume from ``rootBlockDevice``, or the AMI's when it sets none (an assumption every
+report marks); ``ebsBlockDevices``; detailed monitoring (``monitoring``); a public IPv4 address
+(``associatePublicIpAddress``). Burstable types in unlimited mode bill surplus CPU credits, but a lone
+instance has no CPU target to take the utilisation from: as for a group without one, a note on the
+instance hours says they are not priced.
+
+What changes the bill in a way this rule cannot price fails closed, naming the input: a launch template
+(the settings it lends would have to be merged), dedicated tenancy or a dedicated host, the EBS-optimized
+fee of a previous-generation type, a market type other than spot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from budget.model import CostLine, PlannedResource, Quantity
+from budget.rules import instance_model
+from budget.rules.base import (
+    RuleContext,
+    RuleError,
+    choice,
+    flag,
+    opaque,
+    require,
+    reserved_pricing,
+    unreadable,
+    why_opaque,
+)
+
+TYPES = ("aws:ec2/instance:Instance",)
+#: Previous-generation types that bill an hourly fee when ``ebsOptimized`` is on (AWS's EBS-optimized
+#: instance table, previous generation; RECALLED, and agreeing with infracost's instance_test: r3.xlarge
+#: bills "EBS-optimized usage", m3.large does not). Current types are EBS-optimized at no extra charge.
+EBS_OPTIMIZED_FEE = frozenset(
+    {
+        "c1.xlarge",
+        "c3.xlarge",
+        "c3.2xlarge",
+        "c3.4xlarge",
+        "g2.2xlarge",
+        "i2.xlarge",
+        "i2.2xlarge",
+        "i2.4xlarge",
+        "m1.large",
+        "m1.xlarge",
+        "m2.2xlarge",
+        "m2.4xlarge",
+        "m3.xlarge",
+        "m3.2xlarge",
+        "r3.xlarge",
+        "r3.2xlarge",
+        "r3.4xlarge",
+    }
+)
+NO_TARGET = "a standalone instance has no CPU target to take the utilisation from"
+
+
+def price(instance: PlannedResource, ctx: RuleContext) -> list[CostLine]:
+    inputs = instance.inputs
+    _refuse_what_has_no_price(inputs)
+    itype = require(inputs, "instanceType", instance)
+    if not isinstance(itype, str):
+        raise RuleError(f"input 'instanceType' is not a type name: {type(itype).__name__}")
+    if itype in EBS_OPTIMIZED_FEE and flag(inputs, "ebsOptimized"):
+        raise RuleError(
+            f"ebsOptimized on {itype} bills an hourly EBS-optimized fee the catalog has no price for"
+        )
+    hours, nothing = Quantity.fixed(ctx.hours), Quantity.fixed(0.0)
+    if _spot(inputs):
+        fleet = instance_model.Fleet(on_demand=nothing, reserved=nothing, spot=hours)
+    elif reserved_pricing(instance, ctx):
+        fleet = instance_model.Fleet(on_demand=nothing, reserved=hours, spot=nothing)
+    else:
+        fleet = instance_model.Fleet(on_demand=hours, reserved=nothing, spot=nothing)
+    lines = instance_model.usage_lines(ctx, fleet, itype, itype)
+    _, note = instance_model.surplus_credits(
+        ctx, itype, inputs.get("creditSpecification"), None, hours, no_target=NO_TARGET
+    )
+    lines = instance_model.noted(lines, note)
+    one = Quantity.fixed(1.0)  # instance-months
+    lines.extend(_volumes(instance, ctx, one))
+    if flag(inputs, "monitoring"):
+        lines.append(instance_model.monitoring_line(ctx, one))
+    if flag(inputs, "associatePublicIpAddress"):
+        lines.append(instance_model.public_ipv4_line(ctx, hours))
+    return lines
+
+
+def _refuse_what_has_no_price(inputs: Mapping[str, Any]) -> None:
+    """Inputs that change what AWS bills in ways the catalog and this rule do not price."""
+    if inputs.get("launchTemplate") not in (None, {}):
+        raise RuleError(
+            "launchTemplate: the instance takes its type, volumes, credit mode and monitoring from a launch"
+            " template this rule does not merge; set them on the instance, or launch it from an"
+            " auto-scaling group"
+        )
+    for key in ("hostId", "hostResourceGroupArn"):
+        if inputs.get(key) not in (None, ""):
+            raise RuleError(
+                f"{key}: an instance on a dedicated host is billed through the host, which has no rule"
+            )
+    tenancy = inputs.get("tenancy")
+    if opaque(tenancy):
+        raise RuleError(f"input 'tenancy' is {why_opaque(tenancy)}")
+    if tenancy not in (None, "", "default"):
+        raise RuleError(f"tenancy {tenancy!r}: dedicated instances have no catalog price")
+
+
+def _spot(inputs: Mapping[str, Any]) -> bool:
+    """Whether the instance is a spot instance (no market type: AWS launches it on demand)."""
+    return (
+        choice(inputs.get("instanceMarketOptions"), "marketType", "instanceMarketOptions", ("spot",))
+        == "spot"
+    )
+
+
+def _volumes(instance: PlannedResource, ctx: RuleContext, one: Quantity) -> list[CostLine]:
+    """The root volume (``rootBlockDevice``, else the AMI's) and each of ``ebsBlockDevices``."""
+    inputs = instance.inputs
+    root = inputs.get("rootBlockDevice")
+    lines: list[CostLine] = []
+    if root is None:
+        lines.append(
+            instance_model.ami_root_volume_line(
+                ctx, one, f"instance '{instance.name}' sets no rootBlockDevice"
+            )
+        )
+    elif isinstance(root, Mapping):
+        lines.extend(
+            instance_model.volume_lines(
+                ctx,
+                root,
+                what="Root volume",
+                field="rootBlockDevice",
+                root=True,
+                instance_months=one,
+                owner=instance,
+            )
+        )
+    else:
+        raise RuleError(f"rootBlockDevice is {unreadable(root)}")
+    devices = inputs.get("ebsBlockDevices") or []
+    if not isinstance(devices, list):
+        raise RuleError(f"ebsBlockDevices are {why_opaque(devices) if opaque(devices) else 'not a list'}")
+    for n, device in enumerate(devices):
+        if not isinstance(device, Mapping):
+            raise RuleError(f"ebsBlockDevices[{n}] is {unreadable(device)}")
+        name = device.get("deviceName")
+        label = name if isinstance(name, str) and name and not opaque(name) else f"[{n}]"
+        lines.extend(
+            instance_model.volume_lines(
+                ctx,
+                device,
+                what=f"EBS volume {label}",
+                field=f"ebsBlockDevices[{n}]",
+                root=False,
+                instance_months=one,
+                owner=instance,
+            )
+        )
+    return lines

@@ -1,0 +1,268 @@
+"""A standalone EC2 instance (``aws:ec2/instance:Instance``): the group rule's price model for one instance.
+
+Figures by hand from the us-east-1 catalog (arithmetic in the comments): t3.medium 0.0416, t4g.medium
+0.0336 $/h; t3 spot discount 0.70; EC2 1-yr no-upfront RI discount 0.373; EBS gp3 0.08, gp2 0.10, io1 0.125
+$/GB-month, io1 IOPS 0.065 $/IOPS-month; detailed monitoring 0.30 $/metric-month; public IPv4 0.005 $/h.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from budget_helpers import line_named, price, res, stack_cfg, unpriced
+
+from budget.cli import main
+from budget.estimator import estimate_preview
+from budget.html_report import render_html
+from budget.preview import parse_preview_document
+from budget.report.build import stack_report
+from budget.rules import PricingOptions
+from budget.rules.base import SECRET, UNKNOWN
+from budget.whatif import all_spot, graviton
+
+INSTANCE = "aws:ec2/instance:Instance"
+LT = "aws:ec2/launchTemplate:LaunchTemplate"
+ASG = "aws:autoscaling/group:Group"
+US = "us-east-1"
+
+
+def _instance(**inputs: object) -> Any:
+    return res(INSTANCE, "bastion", {"instanceType": "t3.medium", **inputs})
+
+
+def _names(priced: Any) -> list[str]:
+    return [item.name for item in priced.lines]
+
+
+def test_an_instance_runs_all_month_on_demand_with_the_amis_root_volume(catalog):
+    priced = price(_instance(), stack_cfg(region=US), catalog)
+    assert _names(priced) == [
+        "Instance usage (Linux, on-demand, t3.medium)",
+        "Root volume from the AMI (gp3, 8 GB per instance)",
+    ]
+    hours = line_named(priced, "Instance usage")
+    assert hours.quantity.max == 730 and hours.monthly() == pytest.approx(30.368)  # 730 x 0.0416
+    assert not hours.quantity.varies  # one instance: the same at min, desired and max
+    root = line_named(priced, "Root volume from the AMI")
+    assert root.monthly() == pytest.approx(0.64)  # 8 GB x 0.08
+    assert root.assumption == (
+        "instance 'bastion' sets no rootBlockDevice: the AMI's root volume, stars:usage.ami_root_volume_gb"
+        " = 8 GB and ami_root_volume_type = gp3 (Amazon Linux 2023's default)"
+    )
+    # T3 starts in unlimited mode; a lone instance has no CPU target: the note says credits are not priced
+    assert "unlimited CPU credits" in hours.note and "standalone instance has no CPU target" in hours.note
+
+
+def test_root_and_ebs_volumes_as_written_and_the_defaults_they_leave(catalog):
+    instance = _instance(
+        rootBlockDevice={"volumeSize": 30},
+        ebsBlockDevices=[
+            {"deviceName": "/dev/sdf", "volumeSize": 10},
+            {"deviceName": "/dev/sdg", "volumeSize": 40, "volumeType": "io1", "iops": 1000},
+            {"deviceName": "/dev/sdh", "volumeSize": 50, "volumeType": "gp3", "iops": 3000},
+        ],
+    )
+    priced = price(instance, stack_cfg(region=US), catalog)
+    root = line_named(priced, "Root volume (gp3, 30 GB per instance)")
+    assert root.monthly() == pytest.approx(2.40)  # 30 x 0.08: the AMI's type, stated
+    assert (
+        root.assumption
+        == "volumeType unset on the root device: the AMI's, stars:usage.ami_root_volume_type = gp3"
+    )
+    data = line_named(priced, "EBS volume /dev/sdf (gp2, 10 GB per instance)")
+    assert data.monthly() == pytest.approx(1.00) and data.assumption == "volumeType unset: AWS's default gp2"
+    assert line_named(priced, "EBS volume /dev/sdg (io1").monthly() == pytest.approx(5.00)  # 40 x 0.125
+    assert line_named(priced, "EBS volume /dev/sdg provisioned IOPS").monthly() == pytest.approx(65.00)
+    assert line_named(priced, "EBS volume /dev/sdh (gp3").monthly() == pytest.approx(4.00)  # 50 x 0.08
+    assert not [n for n in _names(priced) if "from the AMI" in n]  # the root is mapped
+    empty = price(_instance(rootBlockDevice={}), stack_cfg(region=US), catalog)
+    root = line_named(empty, "Root volume (gp3, 8 GB per instance)")  # size and type both the AMI's
+    assert "volumeSize unset" in root.assumption and "volumeType unset on the root device" in root.assumption
+
+
+def test_spot_reserved_and_on_demand(catalog):
+    cfg = stack_cfg(region=US)
+    spot = line_named(
+        price(_instance(instanceMarketOptions={"marketType": "spot"}), cfg, catalog), "Instance usage"
+    )
+    assert spot.name == "Instance usage (Linux, spot, t3.medium)"
+    assert spot.monthly() == pytest.approx(730 * 0.0416 * 0.30)  # 9.1104
+    assert spot.estimated and spot.note.startswith("spot prices move with the market")
+    tagged = _instance(tags={"purchase": "reserved-1yr"})
+    reserved = line_named(price(tagged, cfg, catalog), "Instance usage")
+    assert reserved.name == "Instance usage (Linux, reserved 1 yr no upfront, t3.medium)"
+    assert reserved.monthly() == pytest.approx(730 * 0.0416 * 0.627)  # 19.0407
+    what_if = line_named(price(_instance(), cfg, catalog, options=PricingOptions(reserved=True)), "Instance")
+    assert what_if.name == reserved.name  # the reserved what-if reserves a lone instance: it runs all month
+    # a spot instance is not covered by a reservation: spot wins over the tag
+    both = _instance(tags={"purchase": "reserved-1yr"}, instanceMarketOptions={"marketType": "spot"})
+    assert line_named(price(both, cfg, catalog), "Instance usage").name == spot.name
+    # options without a market type launch on demand
+    plain = price(_instance(instanceMarketOptions={"spotOptions": {}}), cfg, catalog)
+    assert line_named(plain, "Instance usage").name.startswith("Instance usage (Linux, on-demand")
+
+
+def test_credit_modes(catalog):
+    cfg = stack_cfg(region=US)
+    standard = price(_instance(creditSpecification={"cpuCredits": "standard"}), cfg, catalog)
+    assert line_named(standard, "Instance usage").note == ""
+    for itype in ("t2.medium", "c6g.large"):  # T2 starts in standard mode; c6g is not burstable
+        assert line_named(price(_instance(instanceType=itype), cfg, catalog), "Instance usage").note == ""
+    t2 = _instance(instanceType="t2.medium", creditSpecification={"cpuCredits": "unlimited"})
+    assert "unlimited CPU credits" in line_named(price(t2, cfg, catalog), "Instance usage").note
+
+
+def test_detailed_monitoring_and_a_public_ipv4_address(catalog):
+    priced = price(_instance(monitoring=True, associatePublicIpAddress=True), stack_cfg(region=US), catalog)
+    assert line_named(priced, "Detailed monitoring (7 metrics per instance)").monthly() == pytest.approx(2.10)
+    assert line_named(priced, "Public IPv4 address per instance").monthly() == pytest.approx(3.65)
+    quiet = price(
+        _instance(monitoring=False, associatePublicIpAddress="false"), stack_cfg(region=US), catalog
+    )
+    assert not [n for n in _names(quiet) if "monitoring" in n or "IPv4" in n]
+
+
+def test_one_price_model_for_an_instance_alone_or_in_a_group(catalog):
+    """A group of one with the same settings in its template prices the same lines at the same figures."""
+    cfg = stack_cfg(region=US)
+    alone = price(
+        _instance(
+            monitoring=True,
+            associatePublicIpAddress=True,
+            rootBlockDevice={"volumeSize": 20, "volumeType": "gp3"},
+            ebsBlockDevices=[{"deviceName": "/dev/sdf", "volumeSize": 40, "volumeType": "io1", "iops": 500}],
+        ),
+        cfg,
+        catalog,
+    )
+    template = res(
+        LT,
+        "one-lt",
+        {
+            "instanceType": "t3.medium",
+            "monitoring": {"enabled": True},
+            "networkInterfaces": [{"associatePublicIpAddress": "true"}],
+            "blockDeviceMappings": [
+                {"deviceName": "/dev/xvda", "ebs": {"volumeSize": 20, "volumeType": "gp3"}},
+                {"deviceName": "/dev/sdf", "ebs": {"volumeSize": 40, "volumeType": "io1", "iops": 500}},
+            ],
+        },
+        id_="lt-1",
+    )
+    group = res(ASG, "one", {"minSize": 1, "maxSize": 1, "launchTemplate": {"id": "lt-1"}})
+    grouped = price(group, cfg, catalog, [template])
+    assert [(i.name, round(i.monthly(), 6), i.source) for i in alone.lines] == [
+        (i.name, round(i.monthly(), 6), i.source) for i in grouped.lines
+    ]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "reason"),
+    [
+        ({"instanceType": None}, "input 'instanceType' is missing"),
+        ({"instanceType": UNKNOWN}, "input 'instanceType' is unknown until deploy"),
+        ({"instanceType": SECRET}, "input 'instanceType' is a secret in the preview"),
+        ({"instanceType": {"size": "large"}}, "input 'instanceType' is not a type name"),
+        ({"instanceType": "m5.large"}, "no catalog price 'ec2.instance.m5.large' for region us-east-1"),
+        ({"instanceMarketOptions": {"marketType": UNKNOWN}}, "instanceMarketOptions.marketType is unknown"),
+        ({"instanceMarketOptions": SECRET}, "instanceMarketOptions is a secret in the preview"),
+        (
+            {"instanceMarketOptions": {"marketType": "capacity-block"}},
+            "marketType 'capacity-block' has no rule (known: spot)",
+        ),
+        ({"creditSpecification": {"cpuCredits": UNKNOWN}}, "creditSpecification.cpuCredits is unknown"),
+        ({"monitoring": UNKNOWN}, "input 'monitoring' is unknown until deploy"),
+        ({"associatePublicIpAddress": SECRET}, "input 'associatePublicIpAddress' is a secret"),
+        ({"rootBlockDevice": UNKNOWN}, "rootBlockDevice is unknown until deploy"),
+        ({"rootBlockDevice": {"volumeSize": UNKNOWN}}, "input 'volumeSize' is unknown until deploy"),
+        ({"rootBlockDevice": {"volumeType": UNKNOWN}}, "rootBlockDevice volumeType is unknown until deploy"),
+        ({"rootBlockDevice": {"volumeType": "gp3", "throughput": 500}}, "gp3 throughput above the included"),
+        ({"ebsBlockDevices": UNKNOWN}, "ebsBlockDevices are unknown until deploy"),
+        ({"ebsBlockDevices": [SECRET]}, "ebsBlockDevices[0] is a secret in the preview"),
+        ({"ebsBlockDevices": [{"deviceName": "/dev/sdf"}]}, "input 'volumeSize' is missing"),
+        ({"ebsBlockDevices": [{"volumeSize": 9, "volumeType": "io1"}]}, "input 'iops' is missing"),
+        ({"launchTemplate": {"id": "lt-1"}}, "launchTemplate: the instance takes its type"),
+        ({"tenancy": "dedicated"}, "tenancy 'dedicated': dedicated instances have no catalog price"),
+        ({"tenancy": UNKNOWN}, "input 'tenancy' is unknown until deploy"),
+        ({"hostId": "h-0123"}, "hostId: an instance on a dedicated host is billed through the host"),
+        ({"instanceType": "r3.xlarge", "ebsOptimized": True}, "ebsOptimized on r3.xlarge bills an hourly"),
+        ({"instanceType": "r3.xlarge", "ebsOptimized": UNKNOWN}, "input 'ebsOptimized' is unknown"),
+    ],
+)
+def test_what_cannot_be_priced_fails_closed_naming_it(catalog, inputs, reason):
+    assert reason in unpriced(_instance(**inputs), stack_cfg(region=US), catalog).reason
+
+
+def test_a_current_type_is_ebs_optimized_at_no_charge(catalog):
+    priced = price(_instance(ebsOptimized=True), stack_cfg(region=US), catalog)
+    assert _names(priced) == [
+        "Instance usage (Linux, on-demand, t3.medium)",
+        "Root volume from the AMI (gp3, 8 GB per instance)",
+    ]
+
+
+def test_the_what_ifs_treat_a_lone_instance_like_a_group(catalog):
+    cfg = stack_cfg(region=US)
+    instance = _instance(instanceMarketOptions={"spotOptions": {"maxPrice": "0.02"}})
+    (spot,) = all_spot([instance])
+    assert spot.inputs["instanceMarketOptions"] == {"spotOptions": {"maxPrice": "0.02"}, "marketType": "spot"}
+    assert "spot" in line_named(price(spot, cfg, catalog), "Instance usage").name
+    (arm,) = graviton([instance])
+    hours = line_named(price(arm, cfg, catalog), "Instance usage")
+    assert hours.name == "Instance usage (Linux, on-demand, t4g.medium)"
+    assert hours.monthly() == pytest.approx(730 * 0.0336)  # 24.528
+    assert instance.inputs["instanceType"] == "t3.medium"  # the plan itself is not modified
+
+
+def _document() -> dict[str, Any]:
+    urn = "urn:pulumi:phase1::stars::aws:ec2/instance:Instance::bastion"
+    state = {
+        "urn": urn,
+        "type": INSTANCE,
+        "custom": True,
+        "id": "",
+        "inputs": {"ami": "ami-0abc", "instanceType": "t3.medium", "tags": {"tier": "ops"}},
+    }
+    return {
+        "config": {"aws:region": US},
+        "steps": [{"op": "create", "urn": urn, "newState": state}],
+        "changeSummary": {"create": 1},
+    }
+
+
+def _check(tmp_path: Path, fmt: str) -> str:
+    path = tmp_path / "preview.json"
+    path.write_text(json.dumps(_document()), encoding="utf-8")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main(
+            ["check", "--stack", "phase1", "--preview-json", str(path), "--no-what-ifs", "--format", fmt]
+        )
+    assert code == 0, out.getvalue()
+    return out.getvalue()
+
+
+def test_a_preview_with_an_instance_is_priced_and_marks_the_ami_root_in_every_format(catalog, tmp_path):
+    """Before this rule a standalone instance was an unknown type: the whole preview was exit 2."""
+    doc = json.loads(_check(tmp_path, "json"))
+    (bastion,) = [r for r in doc["resources"] if r["name"] == "bastion"]
+    assert bastion["region"] == US and bastion["tier"] == "ops"
+    assert bastion["monthly_usd"] == pytest.approx(30.37 + 0.64, abs=0.01)
+    (root,) = [item for item in bastion["lines"] if item.get("assumption")]
+    assert root["name"] == "Root volume from the AMI (gp3, 8 GB per instance)"
+    assert "instance 'bastion' sets no rootBlockDevice" in root["assumption"]
+    assert not doc["unpriced"]
+    table = _check(tmp_path, "table")
+    assert "Priced on AWS defaults the program leaves unset" in table and "sets no rootBlockDevice" in table
+    markdown = _check(tmp_path, "markdown")
+    assert "**Assumed AWS defaults**" in markdown and "instance 'bastion' sets no rootBlockDevice" in markdown
+    est = estimate_preview(parse_preview_document(_document()), stack_cfg("phase1"), catalog, "preview.json")
+    html = render_html([stack_report(est)])
+    assert (
+        'title="instance &#39;bastion&#39; sets no rootBlockDevice' in html and "assumed AWS default" in html
+    )
