@@ -92,3 +92,14 @@ def test_readme_fit_table_matches_budget_fit() -> None:
             assert decides.startswith(f"fixed costs: TZS {doc['zero_traffic_tzs']:,} with no transfer"), stack
         else:
             assert decides.startswith("transfer: fits at") and f"{deciding['fits_at']:g} GB" in decides, stack
+    _check_aurora_sentence([fits[s]["aurora_serverless_v2"] for s in ("phase1", "phase2", "phase3")])
+
+
+def _check_aurora_sentence(floors: list[dict[str, object]]) -> None:
+    """The README's Aurora Serverless v2 figures (its floor, and the cheapest plans with it) are fit's."""
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    floor = " / ".join(f"{f['floor_tzs']:,}" for f in floors)
+    with_floor = " / ".join(f"{f['best_with_floor_tzs']:,}" for f in floors)
+    assert f"The floor costs TZS {floor} a month" in text, "README's Aurora floor figures are stale"
+    assert f"would still cost TZS {with_floor}, each above its limit" in text, "stale Aurora totals"
+    assert not any(f["would_fit"] for f in floors), "README says no Aurora configuration changes a verdict"

@@ -118,6 +118,8 @@ def render_stack(r: FitResult) -> str:
             "",
             f"The limit carries up to {r.max_users_within_limit:,} concurrent users on the cheapest plans",
         ]
+    if r.aurora_serverless_v2 is not None:
+        out.append(f"Aurora Serverless v2: {r.aurora_serverless_v2.why()}")
     if r.notes:
         out.append(f"{len(r.notes)} candidates could not be priced (the check refuses them too), e.g.:")
         out += [f"  {note}" for note in r.notes[:3]]

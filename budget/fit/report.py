@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from budget.exit_codes import ExitCode
+from budget.fit.aurora import AuroraFloor
 from budget.model import SIZES
 from components.config import CONFIG_KEYS, NAMESPACE, StackConfig
 
@@ -128,6 +129,8 @@ class FitReport:
     capacity_model: Mapping[str, Any] = field(default_factory=dict)
     demand: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: Aurora Serverless v2's floor in place of the database: could an unsearched engine change the verdict?
+    aurora_serverless_v2: AuroraFloor | None = None
     verified: bool = False
     search: Mapping[str, Any] = field(default_factory=dict)
 
@@ -162,6 +165,9 @@ class FitReport:
             "demand": dict(self.demand),
             "capacity_model": dict(self.capacity_model),
             "notes": list(self.notes),
+            "aurora_serverless_v2": (
+                self.aurora_serverless_v2.to_json() if self.aurora_serverless_v2 else None
+            ),
             "search": dict(self.search),
         }
 

@@ -10,6 +10,7 @@ from budget.capacity import CapacityModel
 from budget.catalog import Catalog
 from budget.demand import demand_of
 from budget.estimator import Estimate, estimate
+from budget.fit.aurora import AuroraFloor, aurora_floor
 from budget.fit.pricer import Pricer, verify
 from budget.fit.report import FitReport, PlanFigures, Proposal, changes
 from budget.fit.search import (
@@ -149,6 +150,23 @@ def _how_far(
     return HowFar(most, deciding, tested, zero, by_tier)
 
 
+def _aurora(cfg: StackConfig, best: Proposal, far: HowFar, catalog: Catalog) -> AuroraFloor | None:
+    """Aurora Serverless v2's floor in place of the cheapest plan's database (see budget/fit/aurora.py)."""
+    db = best.figures.config.database
+    return aurora_floor(
+        catalog=catalog,
+        region=cfg.region,
+        usd_to_tzs=cfg.budget.usd_to_tzs,
+        limit_tzs=cfg.budget.limit_tzs,
+        multi_az=db.multi_az,
+        storage_gb=db.allocated_storage_gb,
+        best_total_tzs=best.figures.total_tzs,
+        database_tzs=best.figures.by_tier_tzs.get("database", 0),
+        zero_traffic_tzs=far.zero_traffic_tzs,
+        zero_traffic_database_tzs=far.zero_by_tier.get("database"),
+    )
+
+
 def fit_stack(
     cfg: StackConfig, catalog: Catalog, model: CapacityModel, pricer: Pricer | None = None
 ) -> FitReport:
@@ -176,6 +194,7 @@ def fit_stack(
     fits = best is not None and best.figures.total_tzs <= limit
     far = _how_far(cfg, result.tiers, catalog, model, pricer, fits)
     settings = model.settings
+    aurora = _aurora(cfg, best, far, catalog) if best else None
     return FitReport(
         stack=cfg.stack,
         limit_tzs=limit,
@@ -200,6 +219,7 @@ def fit_stack(
             "figures": {k: f.to_json() for k, f in model.measured.figures().items()},
         },
         notes=tuple(notes),
+        aurora_serverless_v2=aurora,
         verified=best is not None,
         search={
             "shapes": len(result.per_shape),
