@@ -32,22 +32,18 @@ from budget.rules.base import (
 )
 from budget.rules.instance_model import (
     Fleet,
-    ami_root_volume_line,
+    linked_template,
     monitoring_line,
     noted,
     public_ipv4_line,
     surplus_credits,
+    template_volume_lines,
     usage_lines,
-    volume_lines,
 )
 
 TYPES = ("aws:autoscaling/group:Group",)
-LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SCHEDULE = "aws:autoscaling/schedule:Schedule"
 POLICY = "aws:autoscaling/policy:Policy"
-#: Root device names of the AMIs in use (Amazon Linux: /dev/xvda; Ubuntu and Windows: /dev/sda1). A
-#: launch template that maps neither leaves the AMI's own root volume in place.
-ROOT_DEVICES = ("/dev/xvda", "/dev/sda1")
 #: Spot allocation strategies that choose pools by capacity, not price: the spot type cannot be told.
 CAPACITY_STRATEGIES = ("capacity-optimized", "capacity-optimized-prioritized", "price-capacity-optimized")
 
@@ -101,15 +97,7 @@ def _launch_template(group: PlannedResource, ctx: RuleContext) -> PlannedResourc
         raise RuleError(
             "no launchTemplate (or mixedInstancesPolicy launch template) to take the instance type from"
         )
-    ref = spec.get("id") or spec.get("launchTemplateId") or spec.get("name") or spec.get("launchTemplateName")
-
-    def match(cand: PlannedResource, value: Any) -> bool:
-        return value in (cand.id, cand.inputs.get("name"), cand.name)
-
-    template = ctx.linked(group, prop, ref, (LAUNCH_TEMPLATE,), match)
-    if template is None:
-        raise RuleError(f"launch template {ref!r} not found among the planned resources")
-    return template
+    return linked_template(group, ctx, spec, prop)
 
 
 def _choices(group: PlannedResource, template: PlannedResource) -> list[Choice]:
@@ -340,7 +328,7 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     lines = noted(lines, next((n for _, n in credits if n), ""))
     lines.extend(credit for credit, _ in credits if credit is not None)
     instance_months = fleet.total.scaled(1 / ctx.hours)
-    lines.extend(_volumes(template, ctx, instance_months))
+    lines.extend(template_volume_lines(template, ctx, instance_months))
     monitoring = lt.get("monitoring")
     if isinstance(monitoring, Mapping) and flag(monitoring, "enabled"):
         lines.append(monitoring_line(ctx, instance_months))
@@ -369,44 +357,3 @@ def _cpu_target(group: PlannedResource, ctx: RuleContext) -> float | None:
         ):
             return number(tracking["targetValue"], "targetValue")
     return None
-
-
-def _volumes(template: PlannedResource, ctx: RuleContext, instance_months: Quantity) -> list[CostLine]:
-    """Each instance's EBS volumes: the template's mappings, and the AMI's root volume when it maps none."""
-    mappings = template.inputs.get("blockDeviceMappings") or []
-    if not isinstance(mappings, list):
-        raise RuleError(f"blockDeviceMappings are {why_opaque(mappings)}")
-    lines: list[CostLine] = []
-    root_mapped = False
-    for n, mapping in enumerate(mappings):
-        if not isinstance(mapping, Mapping):
-            raise RuleError(f"blockDeviceMappings[{n}] is {why_opaque(mapping)}")
-        device = mapping.get("deviceName")
-        is_root = device in ROOT_DEVICES
-        root_mapped = root_mapped or is_root
-        ebs = mapping.get("ebs")
-        if mapping.get("noDevice") or mapping.get("virtualName") or ebs is None:
-            continue  # a suppressed device or an instance-store volume: no EBS charge
-        if not isinstance(ebs, Mapping):
-            raise RuleError(f"blockDeviceMappings[{n}].ebs is {why_opaque(ebs)}")
-        what = "Root volume" if is_root else f"EBS volume {device}"
-        lines.extend(
-            volume_lines(
-                ctx,
-                ebs,
-                what=what,
-                field=f"blockDeviceMappings[{n}]",
-                root=is_root,
-                instance_months=instance_months,
-                owner=template,
-            )
-        )
-    if not root_mapped:
-        lines.append(
-            ami_root_volume_line(
-                ctx,
-                instance_months,
-                f"launch template '{template.name}' maps no root device ({' or '.join(ROOT_DEVICES)})",
-            )
-        )
-    return lines

@@ -15,6 +15,11 @@ from typing import Any
 from budget.model import SIZES, CostLine, PlannedResource, Quantity, line
 from budget.rules.base import RuleContext, RuleError, choice, number, opaque, require, why_opaque
 
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+#: Root device names of the AMIs in use (Amazon Linux: /dev/xvda; Ubuntu and Windows: /dev/sda1). A
+#: launch template that maps neither leaves the AMI's own root volume in place.
+ROOT_DEVICES = ("/dev/xvda", "/dev/sda1")
+
 #: EC2 detailed monitoring publishes 7 metrics per instance (infracost instance_test: 7 x $0.30 = $2.10).
 DETAILED_METRICS_PER_INSTANCE = 7
 #: Burstable families and the credit mode they launch in when the credit specification names none
@@ -233,6 +238,65 @@ def volume_lines(
                 "IOPS-months",
                 instance_months.scaled(iops),
                 ctx.price(f"ebs.{kind}.iops"),
+            )
+        )
+    return lines
+
+
+def linked_template(
+    owner: PlannedResource, ctx: RuleContext, spec: Mapping[str, Any], prop: str
+) -> PlannedResource:
+    """The launch template ``spec`` (``{id | name | launchTemplateId | launchTemplateName}``) names, among
+    the planned resources; not found is an error (its settings would be guessed)."""
+    ref = spec.get("id") or spec.get("launchTemplateId") or spec.get("name") or spec.get("launchTemplateName")
+
+    def match(cand: PlannedResource, value: Any) -> bool:
+        return value in (cand.id, cand.inputs.get("name"), cand.name)
+
+    template = ctx.linked(owner, prop, ref, (LAUNCH_TEMPLATE,), match)
+    if template is None:
+        raise RuleError(f"launch template {ref!r} not found among the planned resources")
+    return template
+
+
+def template_volume_lines(
+    template: PlannedResource, ctx: RuleContext, instance_months: Quantity
+) -> list[CostLine]:
+    """Each instance's EBS volumes: the template's mappings, and the AMI's root volume when it maps none."""
+    mappings = template.inputs.get("blockDeviceMappings") or []
+    if not isinstance(mappings, list):
+        raise RuleError(f"blockDeviceMappings are {why_opaque(mappings)}")
+    lines: list[CostLine] = []
+    root_mapped = False
+    for n, mapping in enumerate(mappings):
+        if not isinstance(mapping, Mapping):
+            raise RuleError(f"blockDeviceMappings[{n}] is {why_opaque(mapping)}")
+        device = mapping.get("deviceName")
+        is_root = device in ROOT_DEVICES
+        root_mapped = root_mapped or is_root
+        ebs = mapping.get("ebs")
+        if mapping.get("noDevice") or mapping.get("virtualName") or ebs is None:
+            continue  # a suppressed device or an instance-store volume: no EBS charge
+        if not isinstance(ebs, Mapping):
+            raise RuleError(f"blockDeviceMappings[{n}].ebs is {why_opaque(ebs)}")
+        what = "Root volume" if is_root else f"EBS volume {device}"
+        lines.extend(
+            volume_lines(
+                ctx,
+                ebs,
+                what=what,
+                field=f"blockDeviceMappings[{n}]",
+                root=is_root,
+                instance_months=instance_months,
+                owner=template,
+            )
+        )
+    if not root_mapped:
+        lines.append(
+            ami_root_volume_line(
+                ctx,
+                instance_months,
+                f"launch template '{template.name}' maps no root device ({' or '.join(ROOT_DEVICES)})",
             )
         )
     return lines
