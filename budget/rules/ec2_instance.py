@@ -9,8 +9,15 @@ report marks); ``ebsBlockDevices``; detailed monitoring (``monitoring``); a publ
 instance has no CPU target to take the utilisation from: as for a group without one, a note on the
 instance hours says they are not priced.
 
-What changes the bill in a way this rule cannot price fails closed, naming the input: a launch template
-(the settings it lends would have to be merged), dedicated tenancy or a dedicated host, the EBS-optimized
+An instance launched from a launch template (``launchTemplate``) takes what it does not set itself from
+the template, as AWS does: the type, market options, credit mode, monitoring, a public address from the
+template's network interfaces, and its block device mappings. Versions: ``$Latest``, ``$Default`` or one
+the preview leaves unknown (the template's own new version) are the template as planned; a fixed number
+may name an older version, whose settings the preview does not hold, so it is refused.
+
+What changes the bill in a way this rule cannot price fails closed, naming the input: a fixed template
+version, block devices mapped both on the instance and in its template (AWS merges them device by device),
+dedicated tenancy or a dedicated host (on the instance or in the template's placement), the EBS-optimized
 fee of a previous-generation type, a market type other than spot.
 """
 
@@ -22,6 +29,7 @@ from typing import Any
 from budget.model import CostLine, PlannedResource, Quantity
 from budget.rules import instance_model
 from budget.rules.base import (
+    UNKNOWN,
     RuleContext,
     RuleError,
     choice,
@@ -59,11 +67,16 @@ EBS_OPTIMIZED_FEE = frozenset(
     }
 )
 NO_TARGET = "a standalone instance has no CPU target to take the utilisation from"
+#: Template versions that are the template as this preview plans it.
+PLANNED_VERSIONS = ("$Latest", "$Default")
+#: Inputs an instance takes from its launch template when it leaves them unset (same names in both).
+LENT = ("instanceType", "instanceMarketOptions", "creditSpecification", "ebsOptimized")
 
 
 def price(instance: PlannedResource, ctx: RuleContext) -> list[CostLine]:
-    inputs = instance.inputs
-    _refuse_what_has_no_price(inputs)
+    _refuse_what_has_no_price(instance.inputs)
+    template = _template(instance, ctx)
+    inputs = _with_template(instance.inputs, template.inputs) if template else instance.inputs
     itype = require(inputs, "instanceType", instance)
     if not isinstance(itype, str):
         raise RuleError(f"input 'instanceType' is not a type name: {type(itype).__name__}")
@@ -84,7 +97,7 @@ def price(instance: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     )
     lines = instance_model.noted(lines, note)
     one = Quantity.fixed(1.0)  # instance-months
-    lines.extend(_volumes(instance, ctx, one))
+    lines.extend(_volumes(instance, ctx, one, template))
     if flag(inputs, "monitoring"):
         lines.append(instance_model.monitoring_line(ctx, one))
     if flag(inputs, "associatePublicIpAddress"):
@@ -92,14 +105,55 @@ def price(instance: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     return lines
 
 
-def _refuse_what_has_no_price(inputs: Mapping[str, Any]) -> None:
-    """Inputs that change what AWS bills in ways the catalog and this rule do not price."""
-    if inputs.get("launchTemplate") not in (None, {}):
+def _template(instance: PlannedResource, ctx: RuleContext) -> PlannedResource | None:
+    """The launch template the instance is launched from, if any (its version checked)."""
+    spec = instance.inputs.get("launchTemplate")
+    if spec in (None, {}):
+        return None
+    if not isinstance(spec, Mapping):
+        raise RuleError(f"launchTemplate is {unreadable(spec)}")
+    version = spec.get("version")
+    if version is not None and not opaque(version) and version not in PLANNED_VERSIONS:
         raise RuleError(
-            "launchTemplate: the instance takes its type, volumes, credit mode and monitoring from a launch"
-            " template this rule does not merge; set them on the instance, or launch it from an"
-            " auto-scaling group"
+            f"launchTemplate.version {version!r}: a fixed version may be an older one than this preview"
+            " plans, whose settings it does not hold; use $Latest or $Default"
         )
+    if opaque(version) and version != UNKNOWN:
+        raise RuleError(f"launchTemplate.version is {why_opaque(version)}")
+    template = instance_model.linked_template(instance, ctx, spec, "launchTemplate")
+    try:
+        _refuse_what_has_no_price(template.inputs.get("placement") or {})
+    except RuleError as exc:
+        raise RuleError(f"launch template '{template.name}' placement: {exc}") from exc
+    return template
+
+
+def _with_template(own: Mapping[str, Any], lent: Mapping[str, Any]) -> dict[str, Any]:
+    """The instance's inputs with what it leaves unset taken from its template (AWS's precedence)."""
+    merged = dict(own)
+    for key in LENT:
+        if merged.get(key) is None and lent.get(key) is not None:
+            merged[key] = lent[key]
+    if merged.get("monitoring") is None:
+        monitoring = lent.get("monitoring")
+        if isinstance(monitoring, Mapping) or opaque(monitoring):
+            merged["monitoring"] = (
+                monitoring.get("enabled") if isinstance(monitoring, Mapping) else monitoring
+            )
+    if merged.get("associatePublicIpAddress") is None:
+        interfaces = lent.get("networkInterfaces") or []
+        if not isinstance(interfaces, list):
+            raise RuleError(f"the launch template's networkInterfaces are {why_opaque(interfaces)}")
+        merged["associatePublicIpAddress"] = any(
+            isinstance(i, Mapping) and flag(i, "associatePublicIpAddress") for i in interfaces
+        )
+    return merged
+
+
+def _refuse_what_has_no_price(inputs: Any) -> None:
+    """Inputs that change what AWS bills in ways the catalog and this rule do not price."""
+    if not isinstance(inputs, Mapping):
+        raise RuleError(f"the settings are {unreadable(inputs)}")
     for key in ("hostId", "hostResourceGroupArn"):
         if inputs.get(key) not in (None, ""):
             raise RuleError(
@@ -120,10 +174,23 @@ def _spot(inputs: Mapping[str, Any]) -> bool:
     )
 
 
-def _volumes(instance: PlannedResource, ctx: RuleContext, one: Quantity) -> list[CostLine]:
-    """The root volume (``rootBlockDevice``, else the AMI's) and each of ``ebsBlockDevices``."""
+def _volumes(
+    instance: PlannedResource, ctx: RuleContext, one: Quantity, template: PlannedResource | None
+) -> list[CostLine]:
+    """The root volume (``rootBlockDevice``, else the AMI's) and each of ``ebsBlockDevices``; or, when
+    the instance maps none and its template does, the template's mappings."""
     inputs = instance.inputs
     root = inputs.get("rootBlockDevice")
+    if template is not None:
+        own = root is not None or bool(inputs.get("ebsBlockDevices"))
+        lent = bool(template.inputs.get("blockDeviceMappings"))
+        if own and lent:
+            raise RuleError(
+                "block devices mapped both on the instance and in its launch template: AWS merges them"
+                " device by device, which this rule does not model; map them in one place"
+            )
+        if not own:
+            return instance_model.template_volume_lines(template, ctx, one)
     lines: list[CostLine] = []
     if root is None:
         lines.append(

@@ -186,7 +186,8 @@ def test_one_price_model_for_an_instance_alone_or_in_a_group(catalog):
         ({"ebsBlockDevices": [SECRET]}, "ebsBlockDevices[0] is a secret in the preview"),
         ({"ebsBlockDevices": [{"deviceName": "/dev/sdf"}]}, "input 'volumeSize' is missing"),
         ({"ebsBlockDevices": [{"volumeSize": 9, "volumeType": "io1"}]}, "input 'iops' is missing"),
-        ({"launchTemplate": {"id": "lt-1"}}, "launchTemplate: the instance takes its type"),
+        ({"launchTemplate": {"id": "lt-1"}}, "launch template 'lt-1' not found among the planned resources"),
+        ({"launchTemplate": "lt-1"}, "launchTemplate is not a mapping (str)"),
         ({"tenancy": "dedicated"}, "tenancy 'dedicated': dedicated instances have no catalog price"),
         ({"tenancy": UNKNOWN}, "input 'tenancy' is unknown until deploy"),
         ({"hostId": "h-0123"}, "hostId: an instance on a dedicated host is billed through the host"),
@@ -196,6 +197,90 @@ def test_one_price_model_for_an_instance_alone_or_in_a_group(catalog):
 )
 def test_what_cannot_be_priced_fails_closed_naming_it(catalog, inputs, reason):
     assert reason in unpriced(_instance(**inputs), stack_cfg(region=US), catalog).reason
+
+
+def _template(**inputs: object) -> Any:
+    return res(LT, "bastion-lt", {"instanceType": "t3.medium", **inputs}, id_="lt-1")
+
+
+def _launched(**inputs: object) -> Any:
+    return res(INSTANCE, "bastion", {"launchTemplate": {"id": "lt-1", "version": "$Latest"}, **inputs})
+
+
+def test_an_instance_takes_what_it_leaves_unset_from_its_launch_template(catalog):
+    """Launched from a template that holds the settings, it prices as the instance holding them itself."""
+    cfg = stack_cfg(region=US)
+    alone = price(
+        _instance(
+            monitoring=True,
+            associatePublicIpAddress=True,
+            rootBlockDevice={"volumeSize": 20, "volumeType": "gp3"},
+            ebsBlockDevices=[{"deviceName": "/dev/sdf", "volumeSize": 40, "volumeType": "io1", "iops": 500}],
+            instanceMarketOptions={"marketType": "spot"},
+        ),
+        cfg,
+        catalog,
+    )
+    template = _template(
+        monitoring={"enabled": True},
+        networkInterfaces=[{"associatePublicIpAddress": "true"}],
+        instanceMarketOptions={"marketType": "spot"},
+        blockDeviceMappings=[
+            {"deviceName": "/dev/xvda", "ebs": {"volumeSize": 20, "volumeType": "gp3"}},
+            {"deviceName": "/dev/sdf", "ebs": {"volumeSize": 40, "volumeType": "io1", "iops": 500}},
+        ],
+    )
+    launched = price(_launched(), cfg, catalog, [template])
+    assert [(i.name, round(i.monthly(), 6)) for i in launched.lines] == [
+        (i.name, round(i.monthly(), 6)) for i in alone.lines
+    ]
+    assert "spot" in line_named(launched, "Instance usage").name
+    # found by name too, and with the version the preview leaves unknown (the template's new one)
+    by_name = _launched(launchTemplate={"name": "bastion-lt", "version": UNKNOWN})
+    assert _names(price(by_name, cfg, catalog, [template])) == _names(launched)
+
+
+def test_what_the_instance_sets_wins_over_its_template(catalog):
+    cfg = stack_cfg(region=US)
+    template = _template(monitoring={"enabled": True}, networkInterfaces=[{"associatePublicIpAddress": True}])
+    own = _launched(instanceType="t4g.medium", monitoring=False, associatePublicIpAddress=False)
+    priced = price(own, cfg, catalog, [template])
+    assert _names(priced) == [
+        "Instance usage (Linux, on-demand, t4g.medium)",
+        "Root volume from the AMI (gp3, 8 GB per instance)",
+    ]
+    assert line_named(priced, "Instance usage").monthly() == pytest.approx(24.528)  # 730 x 0.0336
+    # a template that maps no root device leaves the AMI's, and the assumption says whose mapping it is
+    root = line_named(price(_launched(), cfg, catalog, [_template()]), "Root volume from the AMI")
+    assert root.assumption.startswith("launch template 'bastion-lt' maps no root device")
+
+
+@pytest.mark.parametrize(
+    ("instance", "template", "reason"),
+    [
+        (
+            {"launchTemplate": {"id": "lt-1", "version": "3"}},
+            {},
+            "launchTemplate.version '3': a fixed version",
+        ),
+        ({"launchTemplate": {"id": "lt-1", "version": SECRET}}, {}, "launchTemplate.version is a secret"),
+        (
+            {"rootBlockDevice": {"volumeSize": 30}},
+            {"blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": 20}}]},
+            "block devices mapped both on the instance and in its launch template",
+        ),
+        ({}, {"placement": {"tenancy": "dedicated"}}, "launch template 'bastion-lt' placement: tenancy"),
+        ({}, {"placement": {"hostId": "h-1"}}, "placement: hostId: an instance on a dedicated host"),
+        ({}, {"monitoring": {"enabled": UNKNOWN}}, "input 'monitoring' is unknown until deploy"),
+        ({}, {"instanceType": UNKNOWN}, "input 'instanceType' is unknown until deploy"),
+        ({}, {"networkInterfaces": UNKNOWN}, "the launch template's networkInterfaces are unknown"),
+        ({}, {"instanceType": "r3.xlarge", "ebsOptimized": "true"}, "ebsOptimized on r3.xlarge bills"),
+    ],
+)
+def test_what_a_launch_template_leaves_unpriceable_fails_closed(catalog, instance, template, reason):
+    cfg = stack_cfg(region=US)
+    launched = _launched(**instance)
+    assert reason in unpriced(launched, cfg, catalog, [_template(**template)]).reason
 
 
 def test_a_current_type_is_ebs_optimized_at_no_charge(catalog):

@@ -762,13 +762,13 @@ CASES: tuple[Case, ...] = (
         "instance",
         "instance_withLaunchTemplateById",
         "aws_instance.instance_withLaunchTemplateById (with aws_launch_template.example)",
-        unpriced="launchTemplate: the instance takes its type, volumes, credit mode and monitoring",
+        unpriced="placement: tenancy 'dedicated': dedicated instances have no catalog price",
         unpriced_why=(
             "golden: t3.medium $32.19 (dedicated tenancy, from the template's placement), detailed"
             " monitoring $2.10, CPU credits $73.00 (usage file), root 8 GB gp2 $0.80, the instance's io1"
-            " 20 GB + 200 IOPS $15.50 and the template's io1 10 GB + 100 IOPS $7.75. Ours does not merge a"
-            " launch template's settings into a standalone instance (and dedicated tenancy has no catalog"
-            " price): it fails closed"
+            " 20 GB + 200 IOPS $15.50 and the template's io1 10 GB + 100 IOPS $7.75. Ours takes the"
+            " template's settings into the instance, but dedicated tenancy has no catalog price (and block"
+            " devices mapped on both the instance and the template are not merged): it fails closed"
         ),
     ),
     # -- wafv2_web_acl ------------------------------------------------------------------------------------
