@@ -127,33 +127,29 @@ def test_detailed_monitoring_and_a_public_ipv4_address(catalog):
     assert not [n for n in _names(quiet) if "monitoring" in n or "IPv4" in n]
 
 
+#: The same settings written on an instance and in a launch template (root 20 GB gp3, io1 data volume,
+#: detailed monitoring, a public address).
+ON_INSTANCE: dict[str, Any] = {
+    "monitoring": True,
+    "associatePublicIpAddress": True,
+    "rootBlockDevice": {"volumeSize": 20, "volumeType": "gp3"},
+    "ebsBlockDevices": [{"deviceName": "/dev/sdf", "volumeSize": 40, "volumeType": "io1", "iops": 500}],
+}
+IN_TEMPLATE: dict[str, Any] = {
+    "monitoring": {"enabled": True},
+    "networkInterfaces": [{"associatePublicIpAddress": "true"}],
+    "blockDeviceMappings": [
+        {"deviceName": "/dev/xvda", "ebs": {"volumeSize": 20, "volumeType": "gp3"}},
+        {"deviceName": "/dev/sdf", "ebs": {"volumeSize": 40, "volumeType": "io1", "iops": 500}},
+    ],
+}
+
+
 def test_one_price_model_for_an_instance_alone_or_in_a_group(catalog):
     """A group of one with the same settings in its template prices the same lines at the same figures."""
     cfg = stack_cfg(region=US)
-    alone = price(
-        _instance(
-            monitoring=True,
-            associatePublicIpAddress=True,
-            rootBlockDevice={"volumeSize": 20, "volumeType": "gp3"},
-            ebsBlockDevices=[{"deviceName": "/dev/sdf", "volumeSize": 40, "volumeType": "io1", "iops": 500}],
-        ),
-        cfg,
-        catalog,
-    )
-    template = res(
-        LT,
-        "one-lt",
-        {
-            "instanceType": "t3.medium",
-            "monitoring": {"enabled": True},
-            "networkInterfaces": [{"associatePublicIpAddress": "true"}],
-            "blockDeviceMappings": [
-                {"deviceName": "/dev/xvda", "ebs": {"volumeSize": 20, "volumeType": "gp3"}},
-                {"deviceName": "/dev/sdf", "ebs": {"volumeSize": 40, "volumeType": "io1", "iops": 500}},
-            ],
-        },
-        id_="lt-1",
-    )
+    alone = price(_instance(**ON_INSTANCE), cfg, catalog)
+    template = res(LT, "one-lt", {"instanceType": "t3.medium", **IN_TEMPLATE}, id_="lt-1")
     group = res(ASG, "one", {"minSize": 1, "maxSize": 1, "launchTemplate": {"id": "lt-1"}})
     grouped = price(group, cfg, catalog, [template])
     assert [(i.name, round(i.monthly(), 6), i.source) for i in alone.lines] == [
@@ -210,26 +206,9 @@ def _launched(**inputs: object) -> Any:
 def test_an_instance_takes_what_it_leaves_unset_from_its_launch_template(catalog):
     """Launched from a template that holds the settings, it prices as the instance holding them itself."""
     cfg = stack_cfg(region=US)
-    alone = price(
-        _instance(
-            monitoring=True,
-            associatePublicIpAddress=True,
-            rootBlockDevice={"volumeSize": 20, "volumeType": "gp3"},
-            ebsBlockDevices=[{"deviceName": "/dev/sdf", "volumeSize": 40, "volumeType": "io1", "iops": 500}],
-            instanceMarketOptions={"marketType": "spot"},
-        ),
-        cfg,
-        catalog,
-    )
-    template = _template(
-        monitoring={"enabled": True},
-        networkInterfaces=[{"associatePublicIpAddress": "true"}],
-        instanceMarketOptions={"marketType": "spot"},
-        blockDeviceMappings=[
-            {"deviceName": "/dev/xvda", "ebs": {"volumeSize": 20, "volumeType": "gp3"}},
-            {"deviceName": "/dev/sdf", "ebs": {"volumeSize": 40, "volumeType": "io1", "iops": 500}},
-        ],
-    )
+    spot = {"instanceMarketOptions": {"marketType": "spot"}}
+    alone = price(_instance(**ON_INSTANCE, **spot), cfg, catalog)
+    template = _template(**IN_TEMPLATE, **spot)
     launched = price(_launched(), cfg, catalog, [template])
     assert [(i.name, round(i.monthly(), 6)) for i in launched.lines] == [
         (i.name, round(i.monthly(), 6)) for i in alone.lines
