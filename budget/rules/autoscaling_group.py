@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from budget.model import SIZES, CostLine, PlannedResource, Quantity
@@ -36,6 +36,7 @@ from budget.rules.instance_model import (
     monitoring_line,
     noted,
     public_ipv4_line,
+    subnet_public_ipv4,
     surplus_credits,
     template_volume_lines,
     usage_lines,
@@ -335,9 +336,21 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     interfaces = lt.get("networkInterfaces") or []
     if not isinstance(interfaces, list):
         raise RuleError(f"networkInterfaces are {why_opaque(interfaces)}: public addresses cannot be told")
-    if any(isinstance(i, Mapping) and flag(i, "associatePublicIpAddress") for i in interfaces):
-        lines.append(public_ipv4_line(ctx, fleet.total))
+    asked = [i.get("associatePublicIpAddress") for i in interfaces if isinstance(i, Mapping)]
+    asked = [a for a in asked if a is not None]
+    if asked:
+        if any(flag({"associatePublicIpAddress": a}, "associatePublicIpAddress") for a in asked):
+            lines.append(public_ipv4_line(ctx, fleet.total))
+    else:
+        by_subnet = subnet_public_ipv4(group, ctx, inputs_subnets(group), "vpcZoneIdentifiers")
+        if by_subnet is not None:
+            lines.append(replace(by_subnet, quantity=fleet.total))
     return lines
+
+
+def inputs_subnets(group: PlannedResource) -> Any:
+    """The group's subnets (``vpcZoneIdentifiers``); a group placed by ``availabilityZones`` has none."""
+    return group.inputs.get("vpcZoneIdentifiers")
 
 
 def _cpu_target(group: PlannedResource, ctx: RuleContext) -> float | None:

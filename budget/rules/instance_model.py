@@ -16,6 +16,7 @@ from budget.model import SIZES, CostLine, PlannedResource, Quantity, line
 from budget.rules.base import RuleContext, RuleError, choice, number, opaque, require, why_opaque
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+SUBNET = "aws:ec2/subnet:Subnet"
 #: Root device names of the AMIs in use (Amazon Linux: /dev/xvda; Ubuntu and Windows: /dev/sda1). A
 #: launch template that maps neither leaves the AMI's own root volume in place.
 ROOT_DEVICES = ("/dev/xvda", "/dev/sda1")
@@ -337,6 +338,39 @@ def monitoring_line(ctx: RuleContext, instance_months: Quantity) -> CostLine:
 def public_ipv4_line(ctx: RuleContext, hours: Quantity) -> CostLine:
     """A public IPv4 address per instance-hour (billed since 2024-02-01, like any public address)."""
     return line("Public IPv4 address per instance", "hours", hours, ctx.price("vpc.public_ipv4"))
+
+
+def subnet_public_ipv4(owner: PlannedResource, ctx: RuleContext, value: Any, prop: str) -> CostLine | None:
+    """The public IPv4 address a subnet gives each instance that does not say whether it wants one.
+
+    No subnet named: the instance launches in the default VPC, whose default subnets assign one (AWS's
+    default; a stated assumption). A subnet in this preview: its ``mapPublicIpOnLaunch`` (unknown until
+    deploy fails closed). A subnet outside the preview: AWS's default for a subnet one creates, none.
+    Returns the line without hours; the caller scales it.
+    """
+    if value is None or value == "" or value == []:
+        return replace(
+            public_ipv4_line(ctx, Quantity.fixed(0.0)),
+            assumption=(
+                f"'{owner.name}' names no subnet ({prop}): it launches in the default VPC, whose default"
+                " subnets assign every instance a public IPv4 address (AWS's default)"
+            ),
+        )
+    values = value if isinstance(value, list) else [value]
+    urns = set(owner.property_dependencies.get(prop, ()))
+    for subnet in ctx.of_type(SUBNET):
+        named = subnet.urn in urns or (subnet.id is not None and subnet.id in values)
+        if not named:
+            continue
+        maps = subnet.inputs.get("mapPublicIpOnLaunch")
+        if opaque(maps):
+            raise RuleError(f"subnet '{subnet.name}' mapPublicIpOnLaunch is {why_opaque(maps)}")
+        if maps is True or (isinstance(maps, str) and maps.lower() == "true"):
+            return replace(
+                public_ipv4_line(ctx, Quantity.fixed(0.0)),
+                note=f"subnet '{subnet.name}' assigns a public IPv4 address on launch (mapPublicIpOnLaunch)",
+            )
+    return None
 
 
 def _within_gp3_baseline(ebs: Mapping[str, Any], kind: str, field: str) -> None:

@@ -25,6 +25,7 @@ def _template(**inputs: object) -> object:
 
 def _group(low: object = 2, desired: object = 2, high: object = 4, **extra: object) -> object:
     inputs = {"minSize": low, "desiredCapacity": desired, "maxSize": high, "launchTemplate": {"id": "lt-1"}}
+    inputs["vpcZoneIdentifiers"] = ["subnet-0abc"]  # outside the preview: no public address by default
     return res(ASG, "web-asg", {**inputs, **extra}, id_="asg-1")
 
 

@@ -31,8 +31,12 @@ ASG = "aws:autoscaling/group:Group"
 US = "us-east-1"
 
 
+#: A subnet outside the preview: AWS's default for a subnet one creates assigns no public address.
+SUBNET_ID = "subnet-0abc"
+
+
 def _instance(**inputs: object) -> Any:
-    return res(INSTANCE, "bastion", {"instanceType": "t3.medium", **inputs})
+    return res(INSTANCE, "bastion", {"instanceType": "t3.medium", "subnetId": SUBNET_ID, **inputs})
 
 
 def _names(priced: Any) -> list[str]:
@@ -290,7 +294,12 @@ def _document() -> dict[str, Any]:
         "type": INSTANCE,
         "custom": True,
         "id": "",
-        "inputs": {"ami": "ami-0abc", "instanceType": "t3.medium", "tags": {"tier": "ops"}},
+        "inputs": {
+            "ami": "ami-0abc",
+            "instanceType": "t3.medium",
+            "subnetId": SUBNET_ID,
+            "tags": {"tier": "ops"},
+        },
     }
     return {
         "config": {"aws:region": US},
@@ -330,3 +339,77 @@ def test_a_preview_with_an_instance_is_priced_and_marks_the_ami_root_in_every_fo
     assert (
         'title="instance &#39;bastion&#39; sets no rootBlockDevice' in html and "assumed AWS default" in html
     )
+
+
+SUBNET = "aws:ec2/subnet:Subnet"
+
+
+def _subnet(maps: object, name: str = "public-a") -> Any:
+    return res(SUBNET, name, {"vpcId": "vpc-1", "mapPublicIpOnLaunch": maps}, id_=f"{name}-id")
+
+
+def test_an_instance_in_no_subnet_gets_the_default_vpcs_public_address_as_an_assumption(catalog):
+    priced = price(_instance(subnetId=None), stack_cfg(region=US), catalog)
+    ipv4 = line_named(priced, "Public IPv4 address per instance")
+    assert ipv4.monthly() == pytest.approx(3.65)  # 730 h x 0.005
+    assert ipv4.assumption.startswith("'bastion' names no subnet (subnetId): it launches in the default VPC")
+    # saying so on the instance settles it either way; attached interfaces bring their own addresses
+    for settled in (
+        {"associatePublicIpAddress": False},
+        {"networkInterfaces": [{"networkInterfaceId": "eni-1"}]},
+    ):
+        quiet = price(_instance(subnetId=None, **settled), stack_cfg(region=US), catalog)
+        assert not [n for n in _names(quiet) if "IPv4" in n]
+
+
+def test_a_subnet_in_the_preview_decides_by_its_map_public_ip_on_launch(catalog):
+    cfg = stack_cfg(region=US)
+    mapping = price(_instance(subnetId="public-a-id"), cfg, catalog, [_subnet(True)])
+    ipv4 = line_named(mapping, "Public IPv4 address per instance")
+    assert ipv4.monthly() == pytest.approx(3.65) and not ipv4.assumption
+    assert ipv4.note == "subnet 'public-a' assigns a public IPv4 address on launch (mapPublicIpOnLaunch)"
+    private = price(_instance(subnetId="public-a-id"), cfg, catalog, [_subnet(False)])
+    assert not [n for n in _names(private) if "IPv4" in n]
+    # a subnet being created has no id yet: the instance's dependency names it
+    unknown = res(
+        INSTANCE,
+        "bastion",
+        {"instanceType": "t3.medium", "subnetId": UNKNOWN},
+        deps={"subnetId": [_subnet("true").urn]},
+    )
+    assert "Public IPv4 address per instance" in _names(price(unknown, cfg, catalog, [_subnet("true")]))
+    reason = unpriced(_instance(subnetId="public-a-id"), cfg, catalog, [_subnet(UNKNOWN)]).reason
+    assert "subnet 'public-a' mapPublicIpOnLaunch is unknown until deploy" in reason
+
+
+def test_a_group_in_the_default_vpc_pays_an_address_per_instance_hour(catalog):
+    cfg = stack_cfg(region=US)
+    template = res(LT, "web-lt", {"instanceType": "t3.medium"}, id_="lt-1")
+    placed_by_zone = res(
+        ASG,
+        "web",
+        {"minSize": 1, "desiredCapacity": 2, "maxSize": 3, "launchTemplate": {"id": "lt-1"}},
+    )
+    ipv4 = line_named(price(placed_by_zone, cfg, catalog, [template]), "Public IPv4 address per instance")
+    assert (ipv4.monthly("min"), ipv4.monthly("max")) == (pytest.approx(3.65), pytest.approx(10.95))
+    assert "names no subnet (vpcZoneIdentifiers)" in ipv4.assumption
+    in_private = res(
+        ASG,
+        "web",
+        {
+            "minSize": 1,
+            "maxSize": 3,
+            "launchTemplate": {"id": "lt-1"},
+            "vpcZoneIdentifiers": ["private-a-id"],
+        },
+    )
+    priced = price(in_private, cfg, catalog, [template, _subnet(False, "private-a")])
+    assert not [n for n in _names(priced) if "IPv4" in n]
+    # the template's interface saying "no" settles it, whatever the subnet
+    says_no = res(
+        LT,
+        "web-lt",
+        {"instanceType": "t3.medium", "networkInterfaces": [{"associatePublicIpAddress": "false"}]},
+        id_="lt-1",
+    )
+    assert not [n for n in _names(price(placed_by_zone, cfg, catalog, [says_no])) if "IPv4" in n]

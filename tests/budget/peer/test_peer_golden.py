@@ -103,6 +103,19 @@ AMI_ROOT = (
     "the launch template maps no root device, so each instance keeps the AMI's root volume: priced at the"
     " stated default stars:usage.ami_root_volume_gb = 8 GB gp3; infracost prices none"
 )
+#: Neither the instance nor the group names a subnet, so AWS launches it in the default VPC, whose default
+#: subnets assign each instance a public IPv4 address, billed since 2024-02 ($0.005/h); infracost omits it.
+DEFAULT_VPC_IPV4 = (
+    "no subnet named: the default VPC's subnets assign each instance a public IPv4 address (AWS's default),"
+    " priced as a stated assumption at vpc.public_ipv4 $0.005/h; infracost prices none"
+)
+
+
+def _ipv4(instances: int) -> Added:
+    """The default subnet's public IPv4 address for ``instances`` instances all month (730 h x $0.005)."""
+    return Added("Public IPv4 address per instance", 3.65 * instances, DEFAULT_VPC_IPV4)
+
+
 ROOT_TYPE = (
     "rootBlockDevice sets a size but no type, so the volume keeps the AMI's type (Pulumi's"
     " rootBlockDevice.volumeType: 'Defaults to the volume type that the AMI uses'): priced at the stated"
@@ -603,7 +616,7 @@ CASES: tuple[Case, ...] = (
                 ("EBS volume /dev/xvdf",),
             ),
         ),
-        (Added("Root volume from the AMI", 0.64, AMI_ROOT),),  # 1 x 8 GB x $0.08
+        (Added("Root volume from the AMI", 0.64, AMI_ROOT), _ipv4(1)),  # 1 x 8 GB x $0.08
     ),
     Case(
         "autoscaling_group",
@@ -617,7 +630,7 @@ CASES: tuple[Case, ...] = (
             ),
         ),
         # unlimited-mode surplus credits: no line on either side (infracost: no usage; ours: no CPU target)
-        (Added("Root volume from the AMI", 1.28, AMI_ROOT),),  # 2 x 8 GB x $0.08
+        (Added("Root volume from the AMI", 1.28, AMI_ROOT), _ipv4(2)),  # 2 x 8 GB x $0.08
     ),
     Case(
         "autoscaling_group",
@@ -631,7 +644,7 @@ CASES: tuple[Case, ...] = (
             ),
             Component("EC2 detailed monitoring", 4.20, ("Detailed monitoring",)),
         ),
-        (Added("Root volume from the AMI", 1.28, AMI_ROOT),),
+        (Added("Root volume from the AMI", 1.28, AMI_ROOT), _ipv4(2)),
     ),
     *(
         Case(
@@ -647,7 +660,7 @@ CASES: tuple[Case, ...] = (
                     ("Instance usage (Linux, on-demand, t2.large)",),
                 ),
             ),
-            (Added("Root volume from the AMI", 1.92, AMI_ROOT),),  # 3 x 8 GB x $0.08
+            (Added("Root volume from the AMI", 1.92, AMI_ROOT), _ipv4(3)),  # 3 x 8 GB x $0.08
         )
         for case in ("basic", "dynamic")
     ),
@@ -684,6 +697,7 @@ CASES: tuple[Case, ...] = (
                 "ebs_block_device[4] / Storage (general purpose SSD, gp3)", 1.60, ("EBS volume xvdj (",)
             ),
         ),
+        added=(_ipv4(1),),
     ),
     Case(
         "instance",
@@ -699,6 +713,7 @@ CASES: tuple[Case, ...] = (
             Component("EC2 detailed monitoring", 2.10, ("Detailed monitoring",)),
             AMI_ROOT_INSTANCE,
         ),
+        added=(_ipv4(1),),
     ),
     # t3.medium in each credit mode. Unlimited (the default, and set) bills surplus credits; neither side
     # prices them by default (infracost: 0 credit-hours in its usage file; ours: no CPU target, and the
@@ -717,6 +732,7 @@ CASES: tuple[Case, ...] = (
                 *credits,
                 AMI_ROOT_INSTANCE,
             ),
+            added=(_ipv4(1),),
         )
         for mode, credits in (
             ("default", ()),
@@ -757,6 +773,7 @@ CASES: tuple[Case, ...] = (
             ),
             AMI_ROOT_INSTANCE,
         ),
+        added=(_ipv4(1),),
     ),
     Case(
         "instance",
