@@ -170,6 +170,8 @@ class FitSummary:
     deciding: str
     min_limit_tzs: int | None
     max_users: int | None
+    #: What Aurora Serverless v2's floor would do to the verdict (``aurora_serverless_v2.why``), if priced.
+    aurora: str = ""
 
 
 def summaries(document: Mapping[str, Any]) -> dict[str, FitSummary]:
@@ -203,5 +205,6 @@ def summaries(document: Mapping[str, Any]) -> dict[str, FitSummary]:
             deciding=text,
             min_limit_tzs=doc.get("min_limit_tzs"),
             max_users=doc.get("max_users_within_limit"),
+            aurora=str((doc.get("aurora_serverless_v2") or {}).get("why", "")),
         )
     return out

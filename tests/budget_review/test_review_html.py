@@ -128,6 +128,7 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
                     "fits_at": 0.05,
                     "unit": "GB per user per month",
                 },
+                "aurora_serverless_v2": {"why": "not deployable by this program; its floor costs at least X"},
             }
         ]
     }
@@ -138,3 +139,4 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
     assert "TZS 2,000,000 a month" in section and "buys 12,300 concurrent users" in section
     assert "transfer_gb_per_user_per_month: stated 0.3 GB per user per month" in section
     assert "stars:api.instance_type" in section and html.count('class="fit"') == 1
+    assert "Aurora Serverless v2: not deployable by this program; its floor costs at least X." in section
