@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tests.conftest import BudgetCli
 
 ROOT = Path(__file__).resolve().parents[1]
 ROW = re.compile(r"^\| (phase\d) \| (.+?) \| (.+?) \| (.+?) \| ([\d,]+) \| (\w+) \((\d+\.\d)×\) \|$")
@@ -25,14 +27,8 @@ def _money(usd: float, tzs: float) -> str:
     return f"{usd:,.2f} / {round(tzs):,}"
 
 
-def test_readme_verdicts_match_the_check() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "budget", "check", "--all", "--no-what-ifs", "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_readme_verdicts_match_the_check(budget_cli: BudgetCli) -> None:
+    run = budget_cli("check", "--all", "--format", "json")
     assert run.returncode in (0, 1), run.stderr
     reports = {doc["stack"]: doc for doc in json.loads(run.stdout)["stacks"]}
     rows = _readme_rows()
@@ -56,15 +52,9 @@ FIT_ROW = re.compile(
 )
 
 
-def test_readme_fit_table_matches_budget_fit() -> None:
+def test_readme_fit_table_matches_budget_fit(budget_cli: BudgetCli) -> None:
     """The README's table per phase (plan, cheapest, limit, fits, what decides it) is ``fit --all``'s."""
-    run = subprocess.run(
-        [sys.executable, "-m", "budget", "fit", "--all", "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = budget_cli("fit", "--all", "--format", "json")
     assert run.returncode in (0, 1), run.stderr
     fits = {doc["stack"]: doc for doc in json.loads(run.stdout)["stacks"]}
     rows = {}

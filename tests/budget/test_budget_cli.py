@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from budget_helpers import ROOT
@@ -15,6 +14,9 @@ from budget.cli import main
 from budget.estimator import estimate
 from budget.plan import plan_offline
 from components.config import load_stack_file
+
+if TYPE_CHECKING:
+    pass
 
 DATA = Path(__file__).with_name("data")
 
@@ -144,15 +146,9 @@ def test_markdown_format(capsys):
     assert code == 1 and out.startswith("## Budget check") and "| what-if |" in out
 
 
-def test_all_stacks_real_command_json():
+def test_all_stacks_real_command_json(budget_cli):
     """The command the pre-commit hook and CI run: every stack, in parallel processes."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "budget", "check", "--all", "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = budget_cli("check", "--all", "--format", "json")
     doc = json.loads(proc.stdout)
     assert [s["stack"] for s in doc["stacks"]] == ["phase1", "phase2", "phase3"]
     assert proc.returncode == max(s["exit_code"] for s in doc["stacks"])

@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,6 +20,9 @@ from budget.diff import diff_reports, render_table, to_json
 from budget.html_report import render_html
 from budget.report import markdown, table
 from budget.report.model import CostReport, load_report
+
+if TYPE_CHECKING:
+    from tests.conftest import BudgetCli
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -44,16 +46,9 @@ def _compare(name: str, actual: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def check_all() -> str:
+def check_all(budget_cli: BudgetCli) -> str:
     """``python -m budget check --all --format json``, exactly as a user runs it."""
-    done = subprocess.run(
-        [sys.executable, "-m", "budget", "check", "--all", "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = budget_cli("check", "--all", "--format", "json")
     assert done.returncode in (0, 1), done.stderr
     return done.stdout
 

@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -18,6 +18,9 @@ from budget.diff import diff_reports
 from budget.html_report import render_html
 from budget.report.formatting import format_tzs
 from budget.report.model import parse_report
+
+if TYPE_CHECKING:
+    from tests.conftest import BudgetCli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,8 +38,10 @@ def _check(*args: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def all_stacks() -> Any:
-    return _check("--all")
+def all_stacks(budget_cli: BudgetCli) -> Any:
+    done = budget_cli("check", "--all", "--format", "json")
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout)
 
 
 def test_pr_adding_a_websocket_server_to_phase2(tmp_path: Path) -> None:

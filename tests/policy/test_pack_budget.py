@@ -8,7 +8,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from google.protobuf import json_format, struct_pb2
@@ -45,6 +45,9 @@ from tests.policy.engine import (
     stack_urn,
 )
 from tests.policy.stacks import OPTIONS, budget_config, known, option_config, preview, stack_of
+
+if TYPE_CHECKING:
+    from tests.conftest import BudgetCli
 
 BUDGET, WARNING = policies()
 OVERRIDE = {"reason": "launch month, reserved instances on order", "approved_by": "cfo@stars.example"}
@@ -157,10 +160,9 @@ def test_an_unpriced_resource_fails_closed_even_under_an_override() -> None:
 
 
 @pytest.fixture(scope="module")
-def check_all() -> dict[str, dict[str, Any]]:
+def check_all(budget_cli: BudgetCli) -> dict[str, dict[str, Any]]:
     """``python -m budget check --all``'s JSON, per stack (what the CLI, CI and the guard print)."""
-    cmd = [sys.executable, "-m", "budget", "check", "--all", "--no-what-ifs", "--format", "json"]
-    run_ = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    run_ = budget_cli("check", "--all", "--format", "json")
     assert run_.returncode in (0, 1), run_.stderr
     return {doc["stack"]: doc for doc in json.loads(run_.stdout)["stacks"]}
 
