@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from budget.model import SIZES, CostLine, PlannedResource, Quantity
@@ -32,11 +32,11 @@ from budget.rules.base import (
 )
 from budget.rules.instance_model import (
     Fleet,
+    interfaces_ask_public_ipv4,
     linked_template,
     monitoring_line,
     noted,
-    public_ipv4_line,
-    subnet_public_ipv4,
+    public_ipv4_lines,
     surplus_credits,
     template_volume_lines,
     usage_lines,
@@ -333,24 +333,11 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     monitoring = lt.get("monitoring")
     if isinstance(monitoring, Mapping) and flag(monitoring, "enabled"):
         lines.append(monitoring_line(ctx, instance_months))
-    interfaces = lt.get("networkInterfaces") or []
-    if not isinstance(interfaces, list):
-        raise RuleError(f"networkInterfaces are {why_opaque(interfaces)}: public addresses cannot be told")
-    asked = [i.get("associatePublicIpAddress") for i in interfaces if isinstance(i, Mapping)]
-    asked = [a for a in asked if a is not None]
-    if asked:
-        if any(flag({"associatePublicIpAddress": a}, "associatePublicIpAddress") for a in asked):
-            lines.append(public_ipv4_line(ctx, fleet.total))
-    else:
-        by_subnet = subnet_public_ipv4(group, ctx, inputs_subnets(group), "vpcZoneIdentifiers")
-        if by_subnet is not None:
-            lines.append(replace(by_subnet, quantity=fleet.total))
+    asked = interfaces_ask_public_ipv4(lt.get("networkInterfaces"))
+    # a group placed by availabilityZones names no subnets: the default VPC's
+    subnets = group.inputs.get("vpcZoneIdentifiers")
+    lines.extend(public_ipv4_lines(group, ctx, asked, subnets, "vpcZoneIdentifiers", fleet.total))
     return lines
-
-
-def inputs_subnets(group: PlannedResource) -> Any:
-    """The group's subnets (``vpcZoneIdentifiers``); a group placed by ``availabilityZones`` has none."""
-    return group.inputs.get("vpcZoneIdentifiers")
 
 
 def _cpu_target(group: PlannedResource, ctx: RuleContext) -> float | None:

@@ -24,7 +24,6 @@ fee of a previous-generation type, a market type other than spot.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from budget.model import CostLine, PlannedResource, Quantity
@@ -101,13 +100,14 @@ def price(instance: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     lines.extend(_volumes(instance, ctx, one, template))
     if flag(inputs, "monitoring"):
         lines.append(instance_model.monitoring_line(ctx, one))
-    if inputs.get("associatePublicIpAddress") is not None:
-        if flag(inputs, "associatePublicIpAddress"):
-            lines.append(instance_model.public_ipv4_line(ctx, hours))
-    elif not inputs.get("networkInterfaces"):  # attached interfaces bring their own addresses
-        by_subnet = instance_model.subnet_public_ipv4(instance, ctx, inputs.get("subnetId"), "subnetId")
-        if by_subnet is not None:
-            lines.append(replace(by_subnet, quantity=hours))
+    asked = (
+        None if inputs.get("associatePublicIpAddress") is None else flag(inputs, "associatePublicIpAddress")
+    )
+    if asked is None and inputs.get("networkInterfaces"):
+        asked = False  # attached interfaces bring their own addresses
+    lines.extend(
+        instance_model.public_ipv4_lines(instance, ctx, asked, inputs.get("subnetId"), "subnetId", hours)
+    )
     return lines
 
 
@@ -146,12 +146,12 @@ def _with_template(own: Mapping[str, Any], lent: Mapping[str, Any]) -> dict[str,
             merged["monitoring"] = (
                 monitoring.get("enabled") if isinstance(monitoring, Mapping) else monitoring
             )
-    interfaces = lent.get("networkInterfaces") or []
-    if not isinstance(interfaces, list):
-        raise RuleError(f"the launch template's networkInterfaces are {why_opaque(interfaces)}")
-    for interface in (i for i in interfaces if isinstance(i, Mapping)):
-        if merged.get("associatePublicIpAddress") is None:
-            merged["associatePublicIpAddress"] = interface.get("associatePublicIpAddress")
+    interfaces = lent.get("networkInterfaces")
+    if merged.get("associatePublicIpAddress") is None:
+        merged["associatePublicIpAddress"] = instance_model.interfaces_ask_public_ipv4(
+            interfaces, whose="the launch template's "
+        )
+    for interface in (i for i in interfaces or [] if isinstance(i, Mapping)):
         if merged.get("subnetId") is None:
             merged["subnetId"] = interface.get("subnetId")
     return merged

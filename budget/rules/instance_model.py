@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from budget.model import SIZES, CostLine, PlannedResource, Quantity, line
-from budget.rules.base import RuleContext, RuleError, choice, number, opaque, require, why_opaque
+from budget.rules.base import RuleContext, RuleError, choice, flag, number, opaque, require, why_opaque
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -340,37 +340,48 @@ def public_ipv4_line(ctx: RuleContext, hours: Quantity) -> CostLine:
     return line("Public IPv4 address per instance", "hours", hours, ctx.price("vpc.public_ipv4"))
 
 
-def subnet_public_ipv4(owner: PlannedResource, ctx: RuleContext, value: Any, prop: str) -> CostLine | None:
-    """The public IPv4 address a subnet gives each instance that does not say whether it wants one.
+def interfaces_ask_public_ipv4(interfaces: Any, whose: str = "") -> bool | None:
+    """What a launch template's network interfaces say about a public IPv4 address: True when one asks
+    for it, False when those that say decline, None when none says (the subnet decides)."""
+    interfaces = interfaces or []
+    if not isinstance(interfaces, list):
+        raise RuleError(
+            f"{whose}networkInterfaces are {why_opaque(interfaces)}: public addresses cannot be told"
+        )
+    said = [i for i in interfaces if isinstance(i, Mapping) and i.get("associatePublicIpAddress") is not None]
+    return any(flag(i, "associatePublicIpAddress") for i in said) if said else None
+
+
+def public_ipv4_lines(
+    owner: PlannedResource, ctx: RuleContext, asked: bool | None, subnets: Any, prop: str, hours: Quantity
+) -> list[CostLine]:
+    """The public IPv4 address each instance holds for ``hours``: as ``asked`` when the instance or its
+    template says; otherwise as its subnet assigns one.
 
     No subnet named: the instance launches in the default VPC, whose default subnets assign one (AWS's
     default; a stated assumption). A subnet in this preview: its ``mapPublicIpOnLaunch`` (unknown until
     deploy fails closed). A subnet outside the preview: AWS's default for a subnet one creates, none.
-    Returns the line without hours; the caller scales it.
     """
-    if value is None or value == "" or value == []:
-        return replace(
-            public_ipv4_line(ctx, Quantity.fixed(0.0)),
-            assumption=(
-                f"'{owner.name}' names no subnet ({prop}): it launches in the default VPC, whose default"
-                " subnets assign every instance a public IPv4 address (AWS's default)"
-            ),
+    if asked is not None:
+        return [public_ipv4_line(ctx, hours)] if asked else []
+    if subnets is None or subnets == "" or subnets == []:
+        assumption = (
+            f"'{owner.name}' names no subnet ({prop}): it launches in the default VPC, whose default"
+            " subnets assign every instance a public IPv4 address (AWS's default)"
         )
-    values = value if isinstance(value, list) else [value]
+        return [replace(public_ipv4_line(ctx, hours), assumption=assumption)]
+    named = subnets if isinstance(subnets, list) else [subnets]
     urns = set(owner.property_dependencies.get(prop, ()))
     for subnet in ctx.of_type(SUBNET):
-        named = subnet.urn in urns or (subnet.id is not None and subnet.id in values)
-        if not named:
+        if subnet.urn not in urns and (subnet.id is None or subnet.id not in named):
             continue
         maps = subnet.inputs.get("mapPublicIpOnLaunch")
         if opaque(maps):
             raise RuleError(f"subnet '{subnet.name}' mapPublicIpOnLaunch is {why_opaque(maps)}")
-        if maps is True or (isinstance(maps, str) and maps.lower() == "true"):
-            return replace(
-                public_ipv4_line(ctx, Quantity.fixed(0.0)),
-                note=f"subnet '{subnet.name}' assigns a public IPv4 address on launch (mapPublicIpOnLaunch)",
-            )
-    return None
+        if flag(subnet.inputs, "mapPublicIpOnLaunch"):
+            note = f"subnet '{subnet.name}' assigns a public IPv4 address on launch (mapPublicIpOnLaunch)"
+            return [replace(public_ipv4_line(ctx, hours), note=note)]
+    return []
 
 
 def _within_gp3_baseline(ebs: Mapping[str, Any], kind: str, field: str) -> None:
