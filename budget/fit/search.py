@@ -205,16 +205,20 @@ def cheapest_tzs(
     return found.tzs if found else None
 
 
-def _largest(lo: float, hi: float, fits: Callable[[float], bool], step: float) -> float | None:
-    """The largest value in [lo, hi] (to ``step``) for which ``fits`` holds, assuming it holds below."""
-    if not fits(lo):
+def _boundary(
+    lo: float, hi: float, fits: Callable[[float], bool], step: float, *, holds_below: bool
+) -> float | None:
+    """Where ``fits`` stops holding in [lo, hi], to ``step``, from its side: the largest value that fits
+    when it holds below the boundary, the smallest when it holds above; None when it holds at neither end."""
+    good, bad = (lo, hi) if holds_below else (hi, lo)
+    if not fits(good):
         return None
-    if fits(hi):
-        return hi
-    while hi - lo > step:
-        mid = lo + (hi - lo) / 2
-        (lo, hi) = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
+    if fits(bad):
+        return bad
+    while abs(bad - good) > step:
+        mid = min(good, bad) + abs(bad - good) / 2
+        good, bad = (mid, bad) if fits(mid) else (good, mid)
+    return good
 
 
 def max_users(base: StackConfig, catalog: Catalog, model: CapacityModel, pricer: Pricer) -> int:
@@ -227,7 +231,7 @@ def max_users(base: StackConfig, catalog: Catalog, model: CapacityModel, pricer:
         return total is not None and total <= limit
 
     step = max(MIN_USER_STEP, round(users * USER_PRECISION, -2))
-    found = _largest(step, users, fits, step)
+    found = _boundary(step, users, fits, step, holds_below=True)
     return 0 if found is None else int(found // step * step) if found < users else users
 
 
@@ -273,13 +277,13 @@ def assumptions(
         ws = min(demand.websocket_gb_per_user_per_month, v * (1 - demand.static_share))
         return fits_with(transfer_gb_per_user_per_month=v, websocket_gb_per_user_per_month=ws)
 
-    found_transfer = _largest(0.0, transfer, at_transfer, transfer / 200)
+    found_transfer = _boundary(0.0, transfer, at_transfer, transfer / 200, holds_below=True)
     obj = demand.average_object_kb
 
     def at_object(v: float) -> bool:
         return fits_with(average_object_kb=v)
 
-    grown = None if not at_object(obj * 100) else _smallest(obj, obj * 100, at_object, obj / 20)
+    grown = _boundary(obj, obj * 100, at_object, obj / 20, holds_below=False)
     return [
         Assumption(
             "transfer_gb_per_user_per_month",
@@ -296,13 +300,3 @@ def assumptions(
             "fewer, larger static objects mean fewer CloudFront requests for the same bytes",
         ),
     ]
-
-
-def _smallest(lo: float, hi: float, fits: Callable[[float], bool], step: float) -> float | None:
-    """The smallest value in [lo, hi] (to ``step``) for which ``fits`` holds, assuming it holds above."""
-    if fits(lo):
-        return lo
-    while hi - lo > step:
-        mid = lo + (hi - lo) / 2
-        (lo, hi) = (lo, mid) if fits(mid) else (mid, hi)
-    return hi
