@@ -145,4 +145,5 @@ def config(settings: Settings) -> dict[str, Any]:
 
 
 def setup(settings: Settings) -> None:
+    uvicornseam.register_trace_level()  # `serve --log-level trace` is uvicorn's, and always was accepted
     logging.config.dictConfig(config(settings))

@@ -22,6 +22,7 @@ import ast
 import asyncio
 import importlib
 import inspect
+import logging
 import textwrap
 from collections.abc import Callable
 from typing import Any
@@ -50,6 +51,14 @@ PER_CONNECTION_MESSAGES = frozenset({"connection open", "connection closed", "co
 ACCESS_LINE_PREFIX = '%s - "WebSocket %s"'
 # Logged with a traceback (logger.exception) for what a client sent: the client's fault, not the server's.
 CLIENT_FAULT_MESSAGES = frozenset({"Invalid UTF-8 sequence received from client."})
+
+
+def register_trace_level() -> None:
+    """Name uvicorn's ``trace`` level (below debug) for ``logging``: uvicorn does so only when it
+    configures its own logging, after ours has already been set up with that level."""
+    from uvicorn.config import TRACE_LOG_LEVEL
+
+    logging.addLevelName(TRACE_LOG_LEVEL, "TRACE")
 
 
 def _assigned_attrs(cls: type) -> set[str]:

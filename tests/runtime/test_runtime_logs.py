@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
+from pathlib import Path
 
 from runtime import metrics
 from runtime.config import Settings
@@ -51,3 +54,16 @@ def test_config_sets_the_level_and_format_from_settings() -> None:
     cfg = config(Settings(log_level="debug", log_json=True))
     assert cfg["root"]["level"] == "DEBUG" and cfg["formatters"]["stars"]["()"] is JSONFormatter
     assert cfg["handlers"]["stderr"]["filters"] == ["redact", "ratelimit"]
+
+
+def test_uvicorns_trace_level_is_accepted_before_uvicorn_starts() -> None:
+    """Regression: `serve --log-level trace` crashed in logging setup (Unknown level: 'TRACE'). In a
+    fresh interpreter, where nothing of uvicorn has named the level yet."""
+    code = (
+        "import logging; from runtime.config import Settings; from runtime.logs import setup;"
+        " setup(Settings(log_level='trace')); print(logging.getLogger('runtime').level)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "5"
