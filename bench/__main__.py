@@ -211,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     every.add_argument("--quick", action="store_true", help="small numbers, about a minute")
 
     args = parser.parse_args(argv)
+    if args.command == "faults":
+        from bench.faults import scenario_names
+
+        try:
+            args.only = scenario_names(args.only)
+        except ValueError as exc:
+            parser.error(f"faults --only: {exc}")
     results: dict[str, Any] = {"machine": machine(), "versions": versions()}
     with procs.global_timeout(args.timeout):
         if args.command == "fanout":
@@ -233,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "fuzz":
             results["runs"] = [run_fuzz_cmd(args.minutes, args.examples)]
         elif args.command == "faults":
-            results["runs"] = [run_faults_cmd(args.quick, [n for n in args.only.split(",") if n])]
+            results["runs"] = [run_faults_cmd(args.quick, args.only)]
         else:
             results["runs"] = run_all(args.quick)
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]

@@ -181,33 +181,28 @@ class Cluster:
         self.n, self.workers, self.extra = servers, workers, env or {}
         self.secret = secrets.token_urlsafe(32)
         self.servers: list[Any] = []
+        self.stack = contextlib.ExitStack()
 
     def __enter__(self) -> Cluster:
         from tests.runtime.helpers import RuntimeServer
-        from tests.servers import PostgresServer, RedisServer
+        from tests.servers import postgres_server, redis_server
 
-        self.redis, self.pg = RedisServer(), PostgresServer()
-        self.redis.start()
-        self.pg.init()
-        self.pg.start()
-        env = {"STARS_JWT_SECRET": self.secret, "STARS_REDIS_URL": self.redis.url,
+        with self.stack:  # whatever started is stopped if a later server fails to start
+            self.redis = self.stack.enter_context(redis_server())
+            self.pg = self.stack.enter_context(postgres_server())
+            env = {"STARS_JWT_SECRET": self.secret, "STARS_REDIS_URL": self.redis.url,
                "STARS_DATABASE_URL": self.pg.url, "STARS_LOG_LEVEL": "info", "STARS_DRAIN_GRACE": "0.5",
                "STARS_PUBLISH_RATE": "10000", "STARS_PUBLISH_BURST": "10000", "STARS_DB_TIMEOUT": "2",
                **self.extra}  # fmt: skip
-        try:
             for _ in range(self.n):
-                self.servers.append(RuntimeServer(env, workers=self.workers, log_level=None).start())
-        except BaseException:
-            self.__exit__()
-            raise
+                server = RuntimeServer(env, workers=self.workers, log_level=None)
+                self.stack.callback(_quietly, server.stop)
+                self.servers.append(server.start())
+            self.stack = self.stack.pop_all()  # all started: stopped on exit instead
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for server in self.servers:
-            with contextlib.suppress(Exception):
-                server.stop()
-        self.redis.stop()
-        self.pg.cleanup()
+        self.stack.close()  # runtime servers first, then PostgreSQL and Redis
 
     def token(self) -> str:
         from runtime.auth import issue
@@ -240,6 +235,11 @@ class Cluster:
             if len(body["messages"]) < 1000:
                 return out
             since = body["messages"][-1]["offset"]
+
+
+def _quietly(stop: Callable[[], object]) -> None:
+    with contextlib.suppress(Exception):
+        stop()
 
 
 # -- one scenario -------------------------------------------------------------------------------------------
@@ -515,12 +515,23 @@ SCENARIOS = {
     "drain": _drain,
 }
 
+NAMES = (*SCENARIOS, "storm")
+
+
+def scenario_names(only: str) -> list[str]:
+    """``--only``'s comma-separated names, checked before any server starts (empty: every scenario)."""
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(NAMES))
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {', '.join(unknown)}; known: {', '.join(NAMES)}")
+    return names
+
 
 def run_faults(quick: bool = False, only: list[str] | None = None, log: Log = print) -> dict[str, Any]:
     import uvloop
 
     scale = QUICK if quick else FULL
-    names = only or [*SCENARIOS, "storm"]
+    names = only or list(NAMES)
     out: list[dict[str, Any]] = []
     for name in names:
         log(f"== faults: {name}")
@@ -553,10 +564,3 @@ COLUMNS = [
 def print_table(scenarios: list[dict[str, Any]]) -> None:
     print()
     print(table([title for _, title in COLUMNS], [[s.get(key) for key, _ in COLUMNS] for s in scenarios]))
-
-
-def markdown_table(scenarios: list[dict[str, Any]]) -> str:
-    head = "| " + " | ".join(title for _, title in COLUMNS) + " |"
-    rule = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|"
-    rows = ["| " + " | ".join(str(s.get(key, "")) for key, _ in COLUMNS) + " |" for s in scenarios]
-    return "\n".join([head, rule, *rows])

@@ -29,3 +29,27 @@ def test_every_fault_scenario_keeps_every_guarantee() -> None:
     assert by_name["storm"]["delivered"] == 2 * out["scale"]["storm"]  # two bursts
     alive = [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
     assert not alive, [p.cmdline()[:3] for p in alive]
+
+
+def test_a_cluster_that_fails_to_start_stops_what_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: Redis was left running when PostgreSQL failed to come up."""
+    from bench.faults import Cluster
+    from tests import servers
+
+    def broken_init(self: servers.PostgresServer) -> None:
+        raise RuntimeError("initdb failed")
+
+    monkeypatch.setattr(servers.PostgresServer, "init", broken_init)
+    with pytest.raises(RuntimeError, match="initdb failed"), Cluster(servers=1, workers=1):
+        pass
+    alive = [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, [p.cmdline()[:3] for p in alive]
+
+
+def test_an_unknown_scenario_is_refused_before_anything_starts() -> None:
+    from bench.faults import NAMES, scenario_names
+
+    assert scenario_names("") == [] and scenario_names("kill9, storm") == ["kill9", "storm"]
+    with pytest.raises(ValueError, match=r"unknown scenario\(s\) redis; known: kill9"):
+        scenario_names("kill9,redis")
+    assert set(NAMES) == {"kill9", "redis-down", "postgres-down", "slow-consumers", "drain", "storm"}
