@@ -35,6 +35,11 @@ TARGET_SECONDS = 5.0
 STACKS = ("phase1", "phase2", "phase3")
 
 
+def floor_figure(py: str) -> tuple[str, list[list[str]]]:
+    """The floor every budget benchmark is measured against: importing what pricing needs."""
+    return ("floor: import pulumi + used pulumi_aws submodules", [[py, "-c", _floor_code()]])
+
+
 def _floor_code() -> str:
     sys.path.insert(0, str(ROOT))
     from budget.plan import provider_modules
@@ -46,14 +51,18 @@ def _floor_code() -> str:
     )
 
 
-def _wall(args: list[str]) -> tuple[float, int]:
+def _wall(args: list[str]) -> tuple[float, int, str]:
     start = time.perf_counter()
     proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, check=False)
-    return time.perf_counter() - start, proc.returncode
+    return time.perf_counter() - start, proc.returncode, proc.stdout
 
 
-def measure(figures: list[tuple[str, list[list[str]]]], repeat: int) -> list[dict[str, Any]]:
-    """Median, min and max wall seconds of each figure's commands (run in sequence), ``repeat`` times.
+def measure(
+    figures: list[tuple[str, list[list[str]]]], repeat: int, outputs: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Median, min and max wall seconds of each figure's commands (run in sequence), ``repeat`` times,
+    and each one's ratio to the first figure (the floor). ``outputs`` receives each figure's last
+    standard output, for a caller that reads what the command printed without running it again.
 
     The figures are interleaved round by round, so a change in the machine's load hits them all alike.
     """
@@ -63,11 +72,13 @@ def measure(figures: list[tuple[str, list[list[str]]]], repeat: int) -> list[dic
         for name, commands in figures:
             total = 0.0
             for cmd in commands:
-                seconds, code = _wall(cmd)
+                seconds, code, stdout = _wall(cmd)
                 total += seconds
                 codes[name].add(code)
+                if outputs is not None:
+                    outputs[name] = stdout
             walls[name].append(total)
-    return [
+    out = [
         {
             "name": name,
             "command": " && ".join(" ".join(c[1:]) for c in commands),
@@ -79,6 +90,10 @@ def measure(figures: list[tuple[str, list[list[str]]]], repeat: int) -> list[dic
         }
         for name, commands in figures
     ]
+    floor = out[0]["median_s"] if out else 0.0
+    for fig in out:
+        fig["ratio_to_floor"] = round(fig["median_s"] / floor, 2) if floor else None
+    return out
 
 
 def print_figures(title: str, figures: list[dict[str, Any]], load: Any, cpus: int) -> None:
@@ -121,16 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"machine": machine(), "versions": versions(), "target_s": TARGET_SECONDS}
     figures = measure(
         [
-            ("floor: import pulumi + used pulumi_aws submodules", [[py, "-c", _floor_code()]]),
+            floor_figure(py),
             ("naive: one check process per stack", [[*check, "--stack", s, "--no-what-ifs"] for s in STACKS]),
             ("check --all (pre-commit hook)", [[*check, "--all", "--no-what-ifs"]]),
             ("check --all with what-ifs, JSON", [[*check, "--all", "--format", "json"]]),
         ],
         args.repeat,
     )
-    floor = figures[0]["median_s"]
-    for fig in figures:
-        fig["ratio_to_floor"] = round(fig["median_s"] / floor, 2) if floor else None
     hook = figures[2]
     results["figures"] = figures
     results["hook_median_s"] = hook["median_s"]

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,11 +30,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: bench/budget_fit.py
     sys.path.insert(0, str(ROOT))
 
-from bench.budget_check import _floor_code, measure, print_figures, versions, write_results  # noqa: E402
+from bench.budget_check import (  # noqa: E402
+    STACKS,
+    floor_figure,
+    measure,
+    print_figures,
+    versions,
+    write_results,
+)
 from bench.common import machine  # noqa: E402
 
 TARGET_SECONDS = 60.0
-STACKS = ("phase1", "phase2", "phase3")
+FIT = "fit --all"
 
 
 def naive_seconds_per_candidate(sample: int, seed: int = 7) -> dict[str, Any]:
@@ -72,19 +78,12 @@ def naive_seconds_per_candidate(sample: int, seed: int = 7) -> dict[str, Any]:
     }
 
 
-def fit_counts() -> dict[str, Any]:
-    """One ``fit --all --format json`` run: how many candidates and tier plans it priced."""
-    done = subprocess.run(
-        [sys.executable, "-m", "budget", "fit", "--all", "--format", "json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    stacks = json.loads(done.stdout)["stacks"]
+def fit_counts(stdout: str, exit_code: int) -> dict[str, Any]:
+    """What one ``fit --all --format json`` run printed: how many candidates and tier plans it priced."""
+    stacks = json.loads(stdout)["stacks"]
     searched = [s["search"] for s in stacks if "search" in s]
     return {
-        "exit_code": done.returncode,
+        "exit_code": exit_code,
         "candidates_priced": sum(s["estimates"] for s in searched),
         "tier_plans": sum(s["tier_plans"] for s in searched),
         "fits": {s["stack"]: s.get("fits") for s in stacks},
@@ -100,19 +99,19 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     budget = [py, "-m", "budget"]
     results: dict[str, Any] = {"machine": machine(), "versions": versions(), "target_s": TARGET_SECONDS}
+    outputs: dict[str, str] = {}
     figures = measure(
         [
-            ("floor: import pulumi + used pulumi_aws submodules", [[py, "-c", _floor_code()]]),
+            floor_figure(py),
             ("check --all (no what-ifs)", [[*budget, "check", "--all", "--no-what-ifs"]]),
-            ("fit --all", [[*budget, "fit", "--all", "--format", "json"]]),
+            (FIT, [[*budget, "fit", "--all", "--format", "json"]]),
         ],
         args.repeat,
+        outputs,
     )
-    floor = figures[0]["median_s"]
-    for fig in figures:
-        fig["ratio_to_floor"] = round(fig["median_s"] / floor, 2) if floor else None
     fit = figures[2]
-    counts = fit_counts()
+    # the search is deterministic: the last timed run's output gives the counts (no extra 40 s run)
+    counts = fit_counts(outputs[FIT], max(fit["exit_codes"]))
     naive = naive_seconds_per_candidate(args.sample)
     projected = naive["median_s"] * counts["candidates_priced"]
     results.update(
