@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from budget.catalog import Catalog
-from budget.estimator import Estimate, estimate, price_resource
+from budget.estimator import Estimate, estimate, price_in_region
 from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.plan import from_record
 from budget.rules import RuleContext
@@ -155,8 +155,6 @@ class Pricer:
         """Price a candidate: each tier's lines are reused when its plan, the structure of the whole
         (every URN) and the config values its rules read are those of a candidate priced before."""
         self.estimates += 1
-        if cfg.region not in self.catalog.regions:
-            return Priced(cfg, estimate([], cfg, self.catalog))
         tiers = tiers_of(cfg)
         dumped = config_reads(cfg)
         keys = {tier: plan_key(cfg, tier, dumped) for tier in tiers}
@@ -171,7 +169,7 @@ class Pricer:
                 ctx = RuleContext(
                     cfg=_Reads(cfg, "", reads), catalog=self.catalog, resources=tuple(resources)
                 )  # type: ignore[arg-type]
-                found = [price_resource(r, ctx) for r in self._plans[(tier, key)]]
+                found = [price_in_region(r, ctx) for r in self._plans[(tier, key)]]
                 cache.put(cfg, reads, found)
                 self.tier_pricings += 1
             results += found

@@ -11,7 +11,7 @@ from budget.catalog import Catalog
 from budget.demand import demand_of
 from budget.estimator import Estimate, estimate
 from budget.fit.aurora import AuroraFloor, aurora_floor
-from budget.fit.pricer import Pricer, verify
+from budget.fit.pricer import FitError, Pricer, verify
 from budget.fit.report import FitReport, PlanFigures, Proposal, changes
 from budget.fit.search import (
     Candidate,
@@ -176,6 +176,12 @@ def fit_stack(
     users = demand.concurrent_users
     limit = cfg.budget.limit_tzs
     plan_est = estimate(plan_offline(cfg), cfg, catalog)
+    if plan_est.unpriced:  # as check: a plan it cannot price is bad input, never a cost of 0
+        first = plan_est.unpriced[0]
+        raise FitError(
+            f"{cfg.stack}: check cannot price the plan ({len(plan_est.unpriced)} resource(s), e.g."
+            f" {first.type} '{first.name}': {first.reason})"
+        )
     plan = _figures(cfg, plan_est, model)
     result = search(cfg, catalog, model, pricer)
     notes = [*dict.fromkeys(result.unpriced)][:10]

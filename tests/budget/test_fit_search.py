@@ -163,3 +163,19 @@ def test_a_proposal_must_hold_the_security_baseline(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(pricer_module, "violations", lambda records: ["cache-redis: not encrypted at rest"])
     with pytest.raises(FitError, match="breaks the security baseline: cache-redis"):
         verify(priced, catalog)
+
+
+def test_a_plan_check_cannot_price_is_an_error_never_a_cost_of_zero() -> None:
+    """Regression: with no prices for the stack's region the fast pricer returned an empty estimate
+    (priced, USD 0) and fit called the plan fitting, where check exits 2."""
+    from budget.fit.pricer import FitError
+    from budget.fit.run import fit_stack
+
+    real = load_catalog()
+    no_region = replace(real, regions={k: v for k, v in real.regions.items() if k != REGION})
+    cfg = stack_cfg("phase1")
+    candidate = Pricer(no_region).price(cfg)
+    assert not candidate.priced
+    assert len(candidate.estimate.unpriced) == len(estimate(plan_offline(cfg), cfg, no_region).unpriced) > 0
+    with pytest.raises(FitError, match=r"phase1: check cannot price the plan \(\d+ resource\(s\)"):
+        fit_stack(cfg, no_region, load_model(real))
