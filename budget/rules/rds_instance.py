@@ -87,7 +87,7 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     if storage_raw is None:
         raise RuleError("input 'allocatedStorage' is missing or unknown")
     storage = number(storage_raw, "input 'allocatedStorage'")
-    kind, assumption = _storage_type(db, source)
+    kind, assumption = _storage_type(db, source, storage)
     lines.append(
         line(
             f"Storage ({kind}, {az_label})",
@@ -134,8 +134,9 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     return lines
 
 
-def _storage_type(db: PlannedResource, source: PlannedResource | None) -> tuple[str, str]:
-    """The storage type (a replica's is its source's) and the assumption when the program sets none."""
+def _storage_type(db: PlannedResource, source: PlannedResource | None, storage: float) -> tuple[str, str]:
+    """The storage type (a replica's is its source's) and the assumption when the program sets none;
+    ``storage`` is the GB already resolved (a replica's own, else its source's)."""
     kind = db.inputs.get("storageType") or (source.inputs.get("storageType") if source else None)
     iops = db.inputs.get("iops")
     if kind is not None and opaque(kind):
@@ -147,7 +148,6 @@ def _storage_type(db: PlannedResource, source: PlannedResource | None) -> tuple[
             f"storageType unset: AWS's default {kind} ({'iops is set' if kind == 'io1' else 'no iops'})"
         )
     if kind == "gp3" and iops not in (None, 0):
-        storage = number(db.inputs.get("allocatedStorage"), "input 'allocatedStorage'")
         included = next(n for least, n in GP3_IOPS_INCLUDED if storage >= least)
         if number(iops, "input 'iops'") > included:
             raise RuleError(

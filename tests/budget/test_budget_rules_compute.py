@@ -244,6 +244,18 @@ def test_rds_read_replica_priced_as_its_own_instance(catalog):
     assert not any(item.name.startswith("Backup") for item in priced.lines)
 
 
+def test_a_gp3_replica_with_iops_takes_its_size_from_the_source(catalog):
+    """Regression: a replica with iops and no allocatedStorage of its own was refused ("not a number:
+    None") while the same replica without iops was priced at its source's size."""
+    cfg = stack_cfg("phase2")
+    primary = _primary("db.t3.medium", 250)
+    inputs = {"instanceClass": "db.t3.medium", "replicateSourceDb": "stars-db", "storageType": "gp3"}
+    replica = price(res(RDS, "database-replica", {**inputs, "iops": 3000}), cfg, catalog, [primary])
+    assert line_named(replica, "Storage (gp3, Single-AZ)").monthly() == pytest.approx(37.375)  # 250 x 0.1495
+    over = res(RDS, "database-replica", {**inputs, "iops": 4000})  # gp3 includes 3,000 below 400 GB
+    assert "gp3 iops 4000 above the 3000 included at 250 GB" in unpriced(over, cfg, catalog, [primary]).reason
+
+
 def test_rds_reserved_what_if(catalog):
     cfg = stack_cfg(region="us-east-1")
     db = res(RDS, "db", {"engine": "postgres", "instanceClass": "db.t3.large", "allocatedStorage": 20})
