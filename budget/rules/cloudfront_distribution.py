@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import UNKNOWN, RuleContext, RuleError, flag, known
+from budget.rules.base import RuleContext, RuleError, flag, known, opaque
 from budget.rules.pricing_plan import Plan, plan_covering
 from budget.rules.volume_tiers import CLOUDFRONT_TIERS, tiered_lines
 from components.config import UsageConfig
@@ -63,8 +63,8 @@ def websocket_usage(usage: UsageConfig) -> bool:
 
 
 def _is_websocket_path(pattern: Any) -> bool:
-    """``/ws`` itself, or a pattern under or around it (``/ws/*``, ``/ws*``); an unknown one may be."""
-    if pattern == UNKNOWN:
+    """``/ws`` itself, or a pattern under or around it (``/ws/*``, ``/ws*``); a hidden one may be."""
+    if opaque(pattern):
         return True
     return isinstance(pattern, str) and pattern.lstrip("/").startswith(WEBSOCKET_PATH.lstrip("/"))
 
@@ -82,7 +82,7 @@ def carries_websockets(dist: PlannedResource) -> bool:
     return any(
         isinstance(b, dict)
         and _is_websocket_path(b.get("pathPattern"))
-        and (b.get("targetOriginId") in custom or b.get("targetOriginId") == UNKNOWN)
+        and (b.get("targetOriginId") in custom or opaque(b.get("targetOriginId")))
         for b in behaviors
     )
 
@@ -98,7 +98,8 @@ def _no_unpriced_features(dist: PlannedResource) -> None:
                 f"Origin Shield on origin {origin.get('originId')!r}: its request charges have no catalog"
                 " price and no usage figure"
             )
-    behaviors = [dist.inputs.get("defaultCacheBehavior"), *(dist.inputs.get("orderedCacheBehaviors") or [])]
+    ordered = known(dist.inputs.get("orderedCacheBehaviors"), "input 'orderedCacheBehaviors'") or []
+    behaviors = [dist.inputs.get("defaultCacheBehavior"), *(ordered if isinstance(ordered, list) else [])]
     if any(isinstance(b, dict) and b.get("fieldLevelEncryptionId") for b in behaviors):
         raise RuleError(
             "field-level encryption: its per-request charge has no catalog price and no usage figure"

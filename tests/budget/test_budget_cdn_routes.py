@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from budget_helpers import res, stack_cfg, unpriced
 
-from budget.rules.base import UNKNOWN, RuleError
+from budget.rules.base import SECRET, UNKNOWN, RuleError
 from budget.rules.cloudfront_distribution import carries_websockets
 from components.cdn import (
     ORIGIN_ID,
@@ -71,6 +71,18 @@ def test_an_unknown_route_counts_as_websockets_or_cannot_be_told() -> None:
     assert carries_websockets(_distribution(unknown_path, [S3_ORIGIN, LB_ORIGIN]))
     with pytest.raises(RuleError, match="unknown until deploy"):
         carries_websockets(_distribution(UNKNOWN, [S3_ORIGIN]))
+
+
+@pytest.mark.parametrize("hidden", [UNKNOWN, SECRET])
+def test_a_hidden_route_target_or_behavior_list_is_never_read_as_no_websockets(
+    hidden: str, catalog: Any
+) -> None:
+    """Regression: a secret targetOriginId on /ws read as "no WebSockets" (only the unknown marker was
+    recognised), and a hidden behavior list was spread character by character instead of failing closed."""
+    hidden_target = [{**WS_BEHAVIORS[0], "targetOriginId": hidden}]
+    assert carries_websockets(_distribution(hidden_target, [S3_ORIGIN, LB_ORIGIN]))
+    reason = unpriced(_distribution(hidden, [S3_ORIGIN]), stack_cfg("phase1"), catalog).reason
+    assert "orderedCacheBehaviors" in reason and ("unknown until deploy" in reason or "secret" in reason)
 
 
 def test_on_a_plan_the_distributions_route_decides_without_the_config_flag(catalog: Any) -> None:
