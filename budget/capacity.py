@@ -178,14 +178,7 @@ def load_measured(folder: Path = MEASURED) -> Measured:
             "memory per connection",
         ),
         worker_base_mb=_slowest(
-            (
-                (
-                    float((o.get("memory") or {}).get("rss_before_mb") or 0)
-                    / max(1, o.get("server_processes", 1)),
-                    s,
-                )
-                for s, _r, o, _w in held
-            ),
+            ((_base_mb(o), s) for s, _r, o, _w in held),
             "MB per process",
             "a worker's base memory",
         ),

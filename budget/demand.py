@@ -21,22 +21,6 @@ HOURS_PER_MONTH = 730.0
 S3_MISS_RATIO = 0.10
 #: Database backup storage over the retention window: 1.5 x the data (the stack files' assumption).
 BACKUP_FACTOR = 1.5
-#: Usage keys derived from the demand for an architecture; every other key is kept as stated.
-ROUTED_KEYS = (
-    "cloudfront_egress_gb",
-    "cloudfront_requests",
-    "internet_egress_gb",
-    "nat_processed_gb",
-    "alb_new_connections_per_second",
-    "alb_active_connections",
-    "alb_processed_gb_per_hour",
-    "alb_rule_evaluations_per_second",
-    "s3_get_requests",
-    "rds_backup_storage_gb",
-    "cloudfront_websocket_egress_gb",
-    "cloudfront_websocket_ingress_gb",
-    "cloudfront_websocket_connections",
-)
 #: Seconds in a 730-hour month.
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
 

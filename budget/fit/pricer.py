@@ -134,7 +134,6 @@ class Pricer:
         self._prices: dict[tuple[str, str, int], _TierPrices] = {}
         self.tier_plans = 0
         self.estimates = 0
-        self.tier_pricings = 0
 
     def resources(self, cfg: StackConfig, tiers: Iterable[str] | None = None) -> list[PlannedResource]:
         """The candidate's planned resources, from cached tier plans (planning the missing tiers once)."""
@@ -171,7 +170,6 @@ class Pricer:
                 )  # type: ignore[arg-type]
                 found = [price_in_region(r, ctx) for r in self._plans[(tier, key)]]
                 cache.put(cfg, reads, found)
-                self.tier_pricings += 1
             results += found
         order = {r.urn: i for i, r in enumerate(resources)}
         results.sort(key=lambda x: order[x.resource.urn if isinstance(x, PricedResource) else x.urn])

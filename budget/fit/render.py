@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from budget.fit.report import FitFailure, FitReport, FitResult, Proposal, per_thousand
-from budget.report.formatting import format_tzs, grid
+from budget.fit.report import FitFailure, FitReport, FitResult, Proposal
+from budget.report.formatting import format_tzs, grid, per_thousand
 
 
 def shown(value: Any) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from budget.exit_codes import ExitCode
 from budget.fit.aurora import AuroraFloor
 from budget.model import SIZES
+from budget.report.formatting import per_thousand
 from components.config import CONFIG_KEYS, NAMESPACE, StackConfig
 
 SCHEMA = "stars-fit/1"
@@ -53,11 +54,6 @@ def changes(before: StackConfig, after: StackConfig) -> list[dict[str, Any]]:
     keys += [k for k in old if k not in new and k.split(".")[0] not in gone]
     out = [{"key": k, "from": old.get(k), "to": new.get(k)} for k in keys]
     return out + [{"key": k, "from": old_blocks[k], "to": None} for k in gone]
-
-
-def per_thousand(tzs: float, users: int) -> int:
-    """The figure the project steers by: TZS per 1,000 concurrent users per month."""
-    return round(tzs * 1000 / users) if users else 0
 
 
 @dataclass(frozen=True)

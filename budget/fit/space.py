@@ -316,19 +316,9 @@ class Space:
                 "database": choice.database.apply(base.database, self.demand),
                 "cache": choice.cache.apply(base.cache, self.demand),
                 "cdn": base.cdn.model_copy(update=cdn_update),
-                # routed below; zero first, so the cross-field check sees no WebSocket traffic to route
-                "usage": base.usage.model_copy(
-                    update={
-                        k: 0
-                        for k in (
-                            "cloudfront_websocket_egress_gb",
-                            "cloudfront_websocket_ingress_gb",
-                            "cloudfront_websocket_connections",
-                        )
-                    }
-                ),
             }
         )
+        # every routed usage figure (WebSockets through CloudFront too) re-derived for this shape
         routed = with_routed_usage(cfg, stated=base.usage)
         # validate the whole config as the stack file would be read (cross-field rules included)
         return StackConfig.model_validate(routed.model_dump())

@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from budget.fit.report import FitReport, flatten, stack_file_config
+from budget.report.formatting import per_thousand
 from components.config import ConfigError, StackConfig, parse_stack_config, read_stack_file
 
 
@@ -73,7 +74,7 @@ def comment(report: FitReport, today: dt.date) -> str:
     best = report.best.figures
     return (
         f"budget fit {today.isoformat()}: the cheapest configuration that carries {report.users:,} users,"
-        f" TZS {best.total_tzs:,} a month at max size (TZS {round(best.total_tzs * 1000 / report.users):,}"
+        f" TZS {best.total_tzs:,} a month at max size (TZS {per_thousand(best.total_tzs, report.users):,}"
         f" per 1,000 users) against the limit of TZS {report.limit_tzs:,}; the plan's configuration costs"
         f" TZS {report.plan.total_tzs:,}. {len(report.best.changes)} keys changed (`python -m budget fit`)."
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from budget.estimator import Estimate
 from budget.model import SIZES, CostLine, PricedResource
 from budget.policy import Verdict, judge
+from budget.report.formatting import per_thousand
 from budget.report.model import (
     Driver,
     LineAtSize,
@@ -175,7 +176,7 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
         overridden=verdict.overridden,
         total_usd=_usd(verdict.total_usd),
         users=users,
-        tzs_per_1000_users=round(verdict.total_tzs * 1000 / users) if users else None,
+        tzs_per_1000_users=per_thousand(verdict.total_tzs, users) if users else None,
         total_tzs=round(verdict.total_tzs),
         totals=_by_size(totals),
         totals_tzs=SizeFigures(*(round(totals[size] * rate) for size in SIZES)),

@@ -65,3 +65,8 @@ def grid(header: Sequence[str], rows: Iterable[Sequence[str]], right: Iterable[i
         return "  ".join(cells).rstrip()
 
     return [fmt(table[0]), "  ".join("-" * w for w in widths), *(fmt(r) for r in table[1:])]
+
+
+def per_thousand(tzs: float, users: int) -> int:
+    """The figure the project steers by: TZS per 1,000 concurrent users per month."""
+    return round(tzs * 1000 / users) if users else 0

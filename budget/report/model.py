@@ -562,12 +562,8 @@ class StackReport:
             catalog=str(data.get("catalog", "")),
             resources=tuple(ResourceReport.from_json(r, name) for r in _list(data, "resources", name)),
             warnings=tuple(str(w) for w in _list(data, "warnings", name)),
-            users=_count(data, "users", name) if data.get("users") is not None else None,
-            tzs_per_1000_users=(
-                _count(data, "tzs_per_1000_users", name)
-                if data.get("tzs_per_1000_users") is not None
-                else None
-            ),
+            users=_optional_count(data, "users", name),
+            tzs_per_1000_users=_optional_count(data, "tzs_per_1000_users", name),
             deleted=tuple(
                 ResourceReport.from_json(r, f"{name} deleted") for r in _list(data, "deleted", name)
             ),
