@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from pulumi_policy import (
@@ -34,9 +33,7 @@ from budget.model import PlannedResource
 from budget.report.build import stack_report
 from budget.report.formatting import format_tzs
 from budget.report.model import StackReport
-from budget.rules import RULES, RuleError
-from budget.rules.cloudfront_distribution import TYPES as DISTRIBUTION_TYPES
-from budget.rules.cloudfront_distribution import carries_websockets
+from budget.rules import RULES
 from components.config import (
     BudgetConfig,
     BudgetOverride,
@@ -146,11 +143,6 @@ def parse_settings(config: Mapping[str, Any]) -> BudgetSettings:
     return BudgetSettings(budget, settings_usage)
 
 
-@cache
-def default_catalog() -> Catalog:
-    return load_catalog()
-
-
 def uses_intelligent_tiering(resources: Sequence[PlannedResource]) -> bool:
     """Whether the plan moves objects to S3 Intelligent-Tiering (an enabled lifecycle transition).
 
@@ -169,31 +161,14 @@ def uses_intelligent_tiering(resources: Sequence[PlannedResource]) -> bool:
     return False
 
 
-def websockets_via_cdn(resources: Sequence[PlannedResource]) -> bool:
-    """Whether a distribution routes ``/ws`` to the load balancer (``loadBalancer.websockets_via_cdn``).
-
-    The CloudFront rule decides this from the distribution itself; the pack's config carries the same
-    answer so the rule's stack-config reading agrees with it. A distribution whose routing is unknown
-    counts as carrying WebSockets (the rule leaves it unpriced either way).
-    """
-    for r in resources:
-        if r.type not in DISTRIBUTION_TYPES:
-            continue
-        try:
-            if carries_websockets(r):
-                return True
-        except RuleError:
-            return True
-    return False
-
-
 def pricing_config(
-    stack: str, region: str, settings: BudgetSettings, intelligent_tiering: bool, via_cdn: bool = False
+    stack: str, region: str, settings: BudgetSettings, intelligent_tiering: bool
 ) -> StackConfig:
     """The stack config the rules and the report read, holding only what the pack knows.
 
     The rules read the region, the usage block, ``cdn.intelligent_tiering`` and
-    ``loadBalancer.websockets_via_cdn``; the report reads the stack name, phase and budget. The tier
+    ``loadBalancer.websockets_via_cdn`` (left off: the CloudFront rule reads each distribution's own /ws
+    route first, which is all the pack knows); the report reads the stack name, phase and budget. The tier
     blocks (sizes, counts) describe the program's config, which the pack reads from the resources
     instead: they stay unset, so a rule that starts reading one fails with an AttributeError, which the
     estimator turns into an unpriced resource (fail closed).
@@ -205,7 +180,7 @@ def pricing_config(
         usage=settings.usage,
         budget=settings.budget,
         cdn=CdnConfig.model_construct(intelligent_tiering=intelligent_tiering),
-        load_balancer=LoadBalancerConfig.model_construct(websockets_via_cdn=via_cdn),
+        load_balancer=LoadBalancerConfig.model_construct(),
     )
 
 
@@ -218,12 +193,12 @@ def estimate_stack(
     function with ``budget check --preview-json``); the report names the region most priced resources are
     in. A priced type whose region is unknown, or missing from the catalog, is unpriced with the reason.
     """
-    catalog = catalog or default_catalog()
+    catalog = catalog or load_catalog()  # cached by the loader
     planned = planned_resources(resources)
     counted = Counter(p.region for p in planned if p.type in RULES and p.region)
     home = counted.most_common(1)[0][0] if counted else ""
     tiering = uses_intelligent_tiering(planned)
-    cfg = pricing_config(stack_name(resources), home, settings, tiering, websockets_via_cdn(planned))
+    cfg = pricing_config(stack_name(resources), home, settings, tiering)
     return estimate(planned, cfg, catalog)
 
 
