@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import MANAGED_CACHE_POLICY_TTL, CdnConfig
+from components.edge import WEBSOCKET_PATHS
 from components.tagging import tier_tags
 
 #: AWS managed cache policy "CachingOptimized" (gzip + brotli keys, default TTL 1 day).
@@ -29,8 +30,6 @@ CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER_ORIGIN_REQUEST_POLICY_ID = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 ORIGIN_ID = "s3-assets"
 WEBSOCKET_ORIGIN_ID = "load-balancer-ws"
-#: Paths CloudFront sends to the load balancer (the runtime serves WebSockets on /ws).
-WEBSOCKET_PATHS = ("/ws", "/ws/*")
 #: CloudFront pricing plan tiers (stars:cdn.plan -> PricingPlanManager plan_tier).
 PLAN_TIERS = {"free": "FREE", "pro": "PRO", "business": "BUSINESS", "premium": "PREMIUM"}
 #: CloudFront-scoped AWS WAF resources and the PricingPlanManager API exist only in us-east-1.
@@ -283,7 +282,6 @@ class Cdn(pulumi.ComponentResource):
 
         self.bucket_name = self.bucket.bucket
         self.domain_name = self.distribution.domain_name
-        self.distribution_arn = self.distribution.arn
         self.register_outputs(
             {
                 "bucket": self.bucket.bucket,

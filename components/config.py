@@ -252,13 +252,17 @@ class ServerTierConfig(_Strict):
         return self
 
     @property
-    def always_on_demand(self) -> float:
-        """Instances on demand at every hour (the minimum, off-peak minimum if lower, minus spot): what a
-        reservation covers. The budget rule for auto-scaling groups computes the same from the plan."""
-        floor = self.min_size
+    def capacity_floor(self) -> int:
+        """The fewest instances the group runs at any hour (an off-peak schedule may lower the minimum)."""
         if self.schedule.enabled:
-            floor = min(floor, self.schedule.off_peak_min_size)
-        return _on_demand_share(floor, self.spot)
+            return min(self.min_size, self.schedule.off_peak_min_size)
+        return self.min_size
+
+    @property
+    def always_on_demand(self) -> float:
+        """Instances on demand at every hour (the capacity floor, minus spot): what a reservation covers.
+        The budget rule for auto-scaling groups computes the same from the plan."""
+        return _on_demand_share(self.capacity_floor, self.spot)
 
     @property
     def architecture(self) -> Literal["x86_64", "arm64"]:

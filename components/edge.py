@@ -32,7 +32,8 @@ SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 HEALTH_CHECK_PATH = "/healthz"
 #: Seconds between health checks (an NLB accepts 5-300 s, an ALB 5-300 s).
 HEALTH_CHECK_INTERVAL = 15
-REALTIME_PATHS = ["/ws", "/ws/*"]
+#: The runtime's WebSocket paths: routed to the realtime tier here and through CloudFront (components/cdn.py).
+WEBSOCKET_PATHS = ("/ws", "/ws/*")
 #: The server tier that carries WebSockets in a split layout (``api`` + ``realtime``).
 REALTIME_TIER = "realtime"
 #: Default server tiers: the split layout.
@@ -103,8 +104,6 @@ class Edge(pulumi.ComponentResource):
         super().__init__("stars:index:Edge", name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
         self._tags = tier_tags(args.tags, name)
-        self.load_balancer_type = args.load_balancer_type
-        self.listeners: dict[str, aws.lb.Listener] = {}
         #: NLB listener port per server tier (empty behind an ALB, which serves every tier on 80/443).
         self.ports: dict[str, int] = {}
         self.http_listener: aws.lb.Listener | None = None
@@ -114,8 +113,6 @@ class Edge(pulumi.ComponentResource):
             self.load_balancer = self._alb(name, args)
         else:
             self.load_balancer = self._nlb(name, args)
-        #: The ALB, or None behind an NLB.
-        self.alb = self.load_balancer if args.load_balancer_type == "application" else None
 
         self.dns_name = self.load_balancer.dns_name
         self.register_outputs(
@@ -227,19 +224,17 @@ class Edge(pulumi.ComponentResource):
                 opts=child,
             )
             routing_listener = self.http_listener
-        self.listeners = {default: routing_listener}
 
         if REALTIME_TIER in self.target_groups and default != REALTIME_TIER:
             self.realtime_rule = aws.lb.ListenerRule(
                 f"{name}-ws-rule",
                 listener_arn=routing_listener.arn,
                 priority=10,
-                conditions=[{"path_pattern": {"values": REALTIME_PATHS}}],
+                conditions=[{"path_pattern": {"values": list(WEBSOCKET_PATHS)}}],
                 actions=[{"type": "forward", "target_group_arn": self.target_groups[REALTIME_TIER].arn}],
                 tags=tags,
                 opts=child,
             )
-            self.listeners[REALTIME_TIER] = routing_listener
         return alb
 
     def _nlb(self, name: str, args: EdgeArgs) -> aws.lb.LoadBalancer:
@@ -259,7 +254,7 @@ class Edge(pulumi.ComponentResource):
             else {"protocol": "TCP", "tcp_idle_timeout_seconds": args.idle_timeout_seconds}
         )
         for tier, port in ports.items():
-            self.listeners[tier] = aws.lb.Listener(
+            aws.lb.Listener(
                 f"{name}-{tier}-listener",
                 load_balancer_arn=nlb.arn,
                 port=port,

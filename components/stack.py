@@ -47,13 +47,6 @@ def lb_server_tiers(cfg: StackConfig) -> tuple[str, ...]:
     return tuple(cfg.server_tiers)
 
 
-def capacity_floor(tier: ServerTierConfig) -> int:
-    """The fewest instances the group is meant to run at any hour (off-peak schedules lower the minimum)."""
-    if tier.schedule.enabled:
-        return min(tier.min_size, tier.schedule.off_peak_min_size)
-    return tier.min_size
-
-
 @dataclass
 class Links:
     """What the tiers take from each other; every value is a Pulumi input (an Output once deployed)."""
@@ -171,13 +164,11 @@ def build_cache(cfg: StackConfig, links: Links) -> Cache:
     )
 
 
-def build_cdn(cfg: StackConfig, links: Links | None = None) -> Cdn | None:
+def build_cdn(cfg: StackConfig, links: Links) -> Cdn | None:
     if not cfg.cdn.enabled:
         return None
     origin = None
     if cfg.load_balancer.websockets_via_cdn:
-        if links is None:
-            raise ValueError("websockets_via_cdn needs the load balancer's DNS name (links)")
         https = cfg.load_balancer.certificate_arn is not None
         origin = WebSocketOrigin(
             domain_name=links.load_balancer_dns_name,
@@ -241,7 +232,7 @@ def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
             load_balancer_type=cfg.load_balancer.type,
             target_group_arn_suffixes=links.target_group_arn_suffixes,
             asg_names=links.asg_names,
-            asg_floor={key: capacity_floor(tier) for key, tier in cfg.server_tiers.items()},
+            asg_floor={key: tier.capacity_floor for key, tier in cfg.server_tiers.items()},
             database_id=links.database_id,
             database_allocated_gb=cfg.database.allocated_storage_gb,
             replica_id=links.replica_id,

@@ -24,7 +24,7 @@ from budget.model import CostLine, PlannedResource, line
 from budget.rules.base import RuleContext, RuleError, flag, known, opaque
 from budget.rules.pricing_plan import Plan, plan_covering
 from budget.rules.volume_tiers import CLOUDFRONT_TIERS, tiered_lines
-from components.config import UsageConfig
+from components.config import WEBSOCKET_USAGE_KEYS, UsageConfig
 
 TYPES = ("aws:cloudfront/distribution:Distribution",)
 #: Edge region buckets each price class includes (AWS CloudFront price classes; only the buckets the
@@ -55,11 +55,7 @@ def served_bucket(price_class: str, viewer: str) -> tuple[str, str]:
 
 def websocket_usage(usage: UsageConfig) -> bool:
     """Whether the stack sends any WebSocket traffic through CloudFront."""
-    return bool(
-        usage.cloudfront_websocket_egress_gb
-        or usage.cloudfront_websocket_ingress_gb
-        or usage.cloudfront_websocket_connections
-    )
+    return any(getattr(usage, key) for key in WEBSOCKET_USAGE_KEYS)
 
 
 def _is_websocket_path(pattern: Any) -> bool:
