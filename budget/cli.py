@@ -7,8 +7,6 @@ Exit codes: 0 within budget (warnings allowed, or over with the owner's override
 from __future__ import annotations
 
 import argparse
-import contextlib
-import multiprocessing
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +15,7 @@ from typing import Any
 
 from budget.catalog import DEFAULT_CATALOG, CatalogError, load_catalog
 from budget.exit_codes import ExitCode
+from budget.parallel import run_forked, stack_files
 from budget.report import markdown, table
 from budget.report.build import stack_report
 from budget.report.model import CostReport, StackError, StackResult
@@ -83,28 +82,6 @@ def run_job(job: Job) -> StackResult:
     return stack_report(est, scenarios)
 
 
-def _run_all(jobs: Sequence[Job]) -> list[StackResult]:
-    """Run stacks in parallel processes forked after the heavy imports: each pays only for its plan."""
-    if len(jobs) == 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [run_job(job) for job in jobs]
-    from budget.plan import warm_imports
-
-    # Once in the parent: forked workers inherit pulumi, the provider modules and the program. An import
-    # failure is left for each worker to report as its own error.
-    with contextlib.suppress(ImportError):
-        warm_imports()
-    import budget.estimator
-    import budget.whatif  # noqa: F401
-
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(processes=min(len(jobs), 3)) as pool:
-        return pool.map(run_job, jobs)
-
-
-def _stack_files() -> list[Path]:
-    return sorted(p for p in ROOT.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m budget", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -139,10 +116,12 @@ def _jobs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Job
             parser.error(
                 "--all takes no --stack-file, --config-json or --preview-json (they describe one stack)"
             )
-        files = _stack_files()
+        from components.config import stack_name_of
+
+        files = stack_files(ROOT)
         if not files:
             parser.error(f"no Pulumi.<stack>.yaml files in {ROOT}")
-        return [Job(f.name[len("Pulumi.") : -len(".yaml")], f, None, None, **common) for f in files]
+        return [Job(stack_name_of(f), f, None, None, **common) for f in files]
     config_json = None
     if args.config_json == "-":
         config_json = sys.stdin.read()
@@ -169,7 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command != "check":
         return int(args.func(args))
     jobs = _jobs(args, parser)
-    report = CostReport(tuple(_run_all(jobs)), single=not args.all)
+    report = CostReport(
+        tuple(run_forked(run_job, jobs, preload=("budget.estimator", "budget.whatif"))), single=not args.all
+    )
     sys.stdout.write(render(report, args.format, details=args.details))
     if args.json_out:
         args.json_out.write_text(report.dumps(), encoding="utf-8")

@@ -7,15 +7,13 @@ input (stack config, demand block, catalog, benchmark runs). With several stacks
 from __future__ import annotations
 
 import argparse
-import contextlib
-import multiprocessing
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from budget.exit_codes import ExitCode
+from budget.parallel import run_forked, stack_files
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ("table", "json", "markdown")
@@ -50,34 +48,25 @@ def run_job(job: FitJob) -> Any:
         return FitFailure(job.stack, str(exc))
 
 
-def _run_all(jobs: Sequence[FitJob]) -> list[Any]:
-    if len(jobs) == 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [run_job(job) for job in jobs]
-    from budget.plan import warm_imports
-
-    with contextlib.suppress(ImportError):
-        warm_imports()
-    import budget.fit.run  # noqa: F401  (loaded once, inherited by every worker)
-
-    with multiprocessing.get_context("fork").Pool(processes=min(len(jobs), 3)) as pool:
-        return pool.map(run_job, jobs)
-
-
 def run_fit(args: argparse.Namespace) -> int:
     from budget.fit.render import render, render_markdown
     from budget.fit.report import FitFailure, FitReport, dumps
     from budget.fit.write import WriteError, write_fit
+    from components.config import stack_name_of
 
     if args.all:
-        files = sorted(p for p in ROOT.glob("Pulumi.*.yaml") if p.name != "Pulumi.yaml")
+        if args.stack_file:
+            print("budget fit: --all takes no --stack-file (it describes one stack)", file=sys.stderr)
+            return ExitCode.INVALID
+        files = stack_files(ROOT)
         if not files:
             print(f"budget fit: no Pulumi.<stack>.yaml files in {ROOT}", file=sys.stderr)
             return ExitCode.INVALID
-        stacks = [(f.name.removeprefix("Pulumi.").removesuffix(".yaml"), f) for f in files]
+        stacks = [(stack_name_of(f), f) for f in files]
     else:
         stacks = [(args.stack, args.stack_file or ROOT / f"Pulumi.{args.stack}.yaml")]
     jobs = [FitJob(s, p, args.catalog, args.measured, args.headroom) for s, p in stacks]
-    results = _run_all(jobs)
+    results = run_forked(run_job, jobs, preload=("budget.fit.run",))
     if args.format == "json":
         sys.stdout.write(dumps(results, many=args.all))
     elif args.format == "markdown":

@@ -108,6 +108,9 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert code == 2 and "no stars:demand block" in err
     code, _, err = _fit(capsys, "--stack", "phase1", "--stack-file", str(tmp_path / "missing.yaml"))
     assert code == 2 and "not found" in err
+    # --all fits every stack file of the project: a --stack-file was silently ignored
+    code, out, err = _fit(capsys, "--all", "--stack-file", str(path))
+    assert code == 2 and not out and "--all takes no --stack-file" in err
 
 
 def test_markdown_names_the_deciding_assumption(capsys: pytest.CaptureFixture[str]) -> None:
