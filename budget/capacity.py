@@ -308,14 +308,6 @@ class Sizing:
     estimated: bool
     notes: tuple[str, ...] = field(default=())
 
-    def capacity(self) -> dict[str, float]:
-        """What ``count`` servers carry at the headroom (for the report)."""
-        return {
-            "servers": self.count,
-            "cpu_cores": round(self.count * self.cpu_cores_per_server, 3),
-            "connections": math.floor(self.count * self.connections_per_server),
-        }
-
 
 @dataclass(frozen=True)
 class CapacityModel:
@@ -332,6 +324,16 @@ class CapacityModel:
             load.deliveries_per_s * m.realtime_us_per_delivery.value / 1e6,
         )
         return realtime + load.api_rps * m.api_us_per_request.value / 1e6
+
+    def carried(self, cores: float, connections_cap: float = math.inf) -> dict[str, float]:
+        """What ``cores`` carry if they do only that: connections (at most ``connections_cap``, what
+        memory and workers allow), deliveries a second, or API requests a second."""
+        m = self.measured
+        return {
+            "connections": min(connections_cap, cores * 1e6 / m.realtime_us_per_connection.value),
+            "deliveries_per_s": cores * 1e6 / m.realtime_us_per_delivery.value,
+            "api_rps": cores * 1e6 / m.api_us_per_request.value,
+        }
 
     def _workers(self, s: Spec) -> tuple[int, float, float]:
         """Worker processes per server and the connections memory and workers allow.

@@ -146,19 +146,12 @@ def run_capacity(args: argparse.Namespace) -> int:
         except CapacityError as exc:
             servers.append({"instance_type": itype, "error": str(exc)})
             continue
-        m = model.measured
+        carried = model.carried(s.cpu_cores_per_server, s.connections_per_server)
         servers.append(
             {
                 "instance_type": itype,
                 "cpu_cores": round(s.cpu_cores_per_server, 3),
-                "connections": int(
-                    min(
-                        s.connections_per_server,
-                        s.cpu_cores_per_server * 1e6 / m.realtime_us_per_connection.value,
-                    )
-                ),
-                "deliveries_per_s": int(s.cpu_cores_per_server * 1e6 / m.realtime_us_per_delivery.value),
-                "api_rps": int(s.cpu_cores_per_server * 1e6 / m.api_us_per_request.value),
+                **{k: int(v) for k, v in carried.items()},
                 "estimated": s.estimated,
             }
         )

@@ -56,7 +56,6 @@ def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> PlanFigur
 def capacity_of(cfg: StackConfig, model: CapacityModel, loads: Loads) -> dict[str, float]:
     """What a config's servers carry at their max size and the headroom, in the demand's units: each
     figure with the other loads of the same servers carried too (a combined group shares its cores)."""
-    m = model.measured
     out = {"connections": 0.0, "deliveries_per_s": 0.0, "api_rps": 0.0}
     for group, tier in cfg.server_tiers.items():
         sizing = model.size_servers(tier.instance_type, loads.of_group(group))
@@ -64,12 +63,13 @@ def capacity_of(cfg: StackConfig, model: CapacityModel, loads: Loads) -> dict[st
         api_cores = model.cores_for(loads.api) if group == "app" else 0.0
         realtime_cores = model.cores_for(loads.realtime) if group == "app" else 0.0
         if group in ("realtime", "app"):
-            spare = max(0.0, cores - api_cores)
-            by_cpu = spare * 1e6 / m.realtime_us_per_connection.value
-            out["connections"] += min(tier.max_size * sizing.connections_per_server, by_cpu)
-            out["deliveries_per_s"] += spare * 1e6 / m.realtime_us_per_delivery.value
+            realtime = model.carried(
+                max(0.0, cores - api_cores), tier.max_size * sizing.connections_per_server
+            )
+            out["connections"] += realtime["connections"]
+            out["deliveries_per_s"] += realtime["deliveries_per_s"]
         if group in ("api", "app"):
-            out["api_rps"] += max(0.0, cores - realtime_cores) * 1e6 / m.api_us_per_request.value
+            out["api_rps"] += model.carried(max(0.0, cores - realtime_cores))["api_rps"]
     return {k: math.floor(v) for k, v in out.items()}
 
 
