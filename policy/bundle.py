@@ -22,7 +22,6 @@ import yaml
 from budget.exit_codes import ExitCode
 
 ROOT = Path(__file__).resolve().parents[1]
-PACK_DIR = ROOT / "policy"
 #: The packages the pack imports from this repository.
 PACKAGES = ("policy", "budget", "components")
 #: Where the CLI creates the bundle's environment (the repository's pack uses the project's ``.venv``).
