@@ -28,6 +28,8 @@ from budget.rules.base import (
     opaque,
     require,
     reserved_pricing,
+    unreadable,
+    unreadable_list,
     why_opaque,
 )
 from budget.rules.instance_model import (
@@ -109,11 +111,11 @@ def _choices(group: PlannedResource, template: PlannedResource) -> list[Choice]:
     if overrides is None or overrides == []:
         return [Choice(str(require(template.inputs, "instanceType", template)))]
     if not isinstance(overrides, list):
-        raise RuleError(f"mixedInstancesPolicy overrides are {why_opaque(overrides)}")
+        raise RuleError(f"mixedInstancesPolicy overrides are {unreadable_list(overrides)}")
     choices = []
     for n, override in enumerate(overrides):
         if not isinstance(override, Mapping):
-            raise RuleError(f"mixedInstancesPolicy override {n} is {why_opaque(override)}")
+            raise RuleError(f"mixedInstancesPolicy override {n} is {unreadable(override)}")
         if override.get("instanceRequirements"):
             raise RuleError(
                 "an override selects types by attributes (instanceRequirements): which types AWS launches"
@@ -149,7 +151,7 @@ def _mix(group: PlannedResource, template: PlannedResource, ctx: RuleContext) ->
         return Mix(choices[0], choices[0])
     dist = mixed.get("instancesDistribution") or {}
     if not isinstance(dist, Mapping):
-        raise RuleError(f"instancesDistribution is {why_opaque(dist)}")
+        raise RuleError(f"instancesDistribution is {unreadable(dist)}")
     base = number(_or(dist.get("onDemandBaseCapacity"), 0), "onDemandBaseCapacity")
     percent = number(
         _or(dist.get("onDemandPercentageAboveBaseCapacity"), 100), "onDemandPercentageAboveBaseCapacity"

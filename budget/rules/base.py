@@ -38,6 +38,11 @@ def unreadable(value: Any) -> str:
     return why_opaque(value) if opaque(value) else f"not a mapping ({type(value).__name__})"
 
 
+def unreadable_list(value: Any) -> str:
+    """Why an input that should be a list cannot be read: opaque in the preview, or another shape."""
+    return why_opaque(value) if opaque(value) else f"not a list ({type(value).__name__})"
+
+
 class RuleError(ValueError):
     """A resource cannot be priced (a required input is missing or has no catalog price)."""
 

@@ -38,6 +38,7 @@ from budget.rules.base import (
     require,
     reserved_pricing,
     unreadable,
+    unreadable_list,
     why_opaque,
 )
 
@@ -221,7 +222,7 @@ def _volumes(
         raise RuleError(f"rootBlockDevice is {unreadable(root)}")
     devices = inputs.get("ebsBlockDevices") or []
     if not isinstance(devices, list):
-        raise RuleError(f"ebsBlockDevices are {why_opaque(devices) if opaque(devices) else 'not a list'}")
+        raise RuleError(f"ebsBlockDevices are {unreadable_list(devices)}")
     for n, device in enumerate(devices):
         if not isinstance(device, Mapping):
             raise RuleError(f"ebsBlockDevices[{n}] is {unreadable(device)}")

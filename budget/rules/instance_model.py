@@ -13,7 +13,18 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from budget.model import SIZES, CostLine, PlannedResource, Quantity, line
-from budget.rules.base import RuleContext, RuleError, choice, flag, number, opaque, require, why_opaque
+from budget.rules.base import (
+    RuleContext,
+    RuleError,
+    choice,
+    flag,
+    number,
+    opaque,
+    require,
+    unreadable,
+    unreadable_list,
+    why_opaque,
+)
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -266,12 +277,12 @@ def template_volume_lines(
     """Each instance's EBS volumes: the template's mappings, and the AMI's root volume when it maps none."""
     mappings = template.inputs.get("blockDeviceMappings") or []
     if not isinstance(mappings, list):
-        raise RuleError(f"blockDeviceMappings are {why_opaque(mappings)}")
+        raise RuleError(f"blockDeviceMappings are {unreadable_list(mappings)}")
     lines: list[CostLine] = []
     root_mapped = False
     for n, mapping in enumerate(mappings):
         if not isinstance(mapping, Mapping):
-            raise RuleError(f"blockDeviceMappings[{n}] is {why_opaque(mapping)}")
+            raise RuleError(f"blockDeviceMappings[{n}] is {unreadable(mapping)}")
         device = mapping.get("deviceName")
         is_root = device in ROOT_DEVICES
         root_mapped = root_mapped or is_root
@@ -279,7 +290,7 @@ def template_volume_lines(
         if mapping.get("noDevice") or mapping.get("virtualName") or ebs is None:
             continue  # a suppressed device or an instance-store volume: no EBS charge
         if not isinstance(ebs, Mapping):
-            raise RuleError(f"blockDeviceMappings[{n}].ebs is {why_opaque(ebs)}")
+            raise RuleError(f"blockDeviceMappings[{n}].ebs is {unreadable(ebs)}")
         what = "Root volume" if is_root else f"EBS volume {device}"
         lines.extend(
             volume_lines(
@@ -346,7 +357,7 @@ def interfaces_ask_public_ipv4(interfaces: Any, whose: str = "") -> bool | None:
     interfaces = interfaces or []
     if not isinstance(interfaces, list):
         raise RuleError(
-            f"{whose}networkInterfaces are {why_opaque(interfaces)}: public addresses cannot be told"
+            f"{whose}networkInterfaces are {unreadable_list(interfaces)}: public addresses cannot be told"
         )
     said = [i for i in interfaces if isinstance(i, Mapping) and i.get("associatePublicIpAddress") is not None]
     return any(flag(i, "associatePublicIpAddress") for i in said) if said else None

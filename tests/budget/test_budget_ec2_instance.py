@@ -257,6 +257,14 @@ def test_what_the_instance_sets_wins_over_its_template(catalog):
         ({}, {"monitoring": {"enabled": UNKNOWN}}, "input 'monitoring' is unknown until deploy"),
         ({}, {"instanceType": UNKNOWN}, "input 'instanceType' is unknown until deploy"),
         ({}, {"networkInterfaces": UNKNOWN}, "the launch template's networkInterfaces are unknown"),
+        # a wrong shape is named as one (it used to read "unknown until deploy")
+        ({}, {"networkInterfaces": {"deviceIndex": 0}}, "networkInterfaces are not a list (dict)"),
+        (
+            {},
+            {"blockDeviceMappings": {"deviceName": "/dev/xvda"}},
+            "blockDeviceMappings are not a list (dict)",
+        ),
+        ({}, {"blockDeviceMappings": ["/dev/xvda"]}, "blockDeviceMappings[0] is not a mapping (str)"),
         ({}, {"instanceType": "r3.xlarge", "ebsOptimized": "true"}, "ebsOptimized on r3.xlarge bills"),
     ],
 )
