@@ -34,7 +34,7 @@ def test_comment_shows_change_cause_and_verdict(base_report: Any, head_report: A
     assert "Monthly cost will increase by **TZS 203,075**" in body
     assert "**phase2** no longer fits its limit: TZS 892,250 of 700,000" in body
     assert "<details><summary>phase2: 1 changed resource" in body
-    assert "`realtime-asg`" in body and "730 → 1,460 hours" in body
+    assert "| realtime-asg (aws:autoscaling/group:Group) |" in body and "730 → 1,460 hours" in body
 
 
 def test_unchanged_stacks_are_not_folded(base_report: Any) -> None:
