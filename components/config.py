@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from components.bounded_input import (
+    CONFIG_VALUE_BYTES,
+    STACK_FILE_BYTES,
+    InputError,
+    load_json,
+    read_yaml,
+    short,
+    shown,
+)
 
 NAMESPACE = "stars"
 
@@ -110,7 +118,7 @@ class ConfigError(ValueError):
 class _Strict(BaseModel):
     """Base for every block: unknown keys are errors (a typo must not silently fall back to a default)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _one_of(value: Any, allowed: tuple[Any, ...]) -> Any:
@@ -422,6 +430,13 @@ class UsageConfig(_Strict):
     def _viewer(cls, value: str) -> str:
         return _one_of(value, EDGE_REGIONS)
 
+    @field_validator("*")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        if isinstance(value, float) and value > MAX_USAGE:
+            raise ValueError(f"must be at most {MAX_USAGE:.0e} (a trillion a month)")
+        return value
+
 
 class DemandConfig(_Strict):
     """What the phase's users need, from the plan: the input of ``budget fit`` and of the usage derivation.
@@ -461,20 +476,34 @@ class DemandConfig(_Strict):
 
 
 class BudgetOverride(_Strict):
-    """An owner's explicit decision to deploy over the limit. The reason is printed and exported."""
+    """An owner's explicit decision to deploy over the limit (or at an exchange rate far from the
+    catalog's). The reason is printed and exported."""
 
-    reason: str = Field(min_length=10, description="why spending over the limit is accepted")
-    approved_by: str = Field(min_length=1)
+    reason: str = Field(min_length=10, max_length=500, description="why spending over the limit is accepted")
+    approved_by: str = Field(min_length=1, max_length=200)
+
+
+#: Bounds on the money figures of ``stars:budget`` (budget/README.md, "Config reference: money"): a limit
+#: above TZS 10 billion a month (4,000 x the plan's largest) is no limit, and a rate outside 100-100,000
+#: TZS per USD is none the shilling has had. Within them, a rate more than 50% from the catalog's dated
+#: rate needs an override (``budget.policy``).
+MAX_TZS = 10_000_000_000
+MIN_USD_TO_TZS = 100.0
+MAX_USD_TO_TZS = 100_000.0
+#: No usage figure (GB, requests, objects a month) may exceed this: a trillion keeps every total finite.
+MAX_USAGE = 1e12
 
 
 class BudgetConfig(_Strict):
     """The phase's monthly limit in TZS (the plan's upper bound) and warning level (its lower bound)."""
 
-    limit_tzs: int = Field(gt=0)
-    warn_tzs: int = Field(gt=0)
-    usd_to_tzs: float = Field(default=2500.0, gt=0)
+    limit_tzs: int = Field(gt=0, le=MAX_TZS)
+    warn_tzs: int = Field(gt=0, le=MAX_TZS)
+    usd_to_tzs: float = Field(default=2500.0, ge=MIN_USD_TO_TZS, le=MAX_USD_TO_TZS)
     usd_to_tzs_date: dt.date = dt.date(2026, 1, 16)
-    usd_to_tzs_source: str = "planning rate; BoT range 2,450-2,650 over 2025 to Jan 2026 (aws-prices.md)"
+    usd_to_tzs_source: str = Field(
+        default="planning rate; BoT range 2,450-2,650 over 2025 to Jan 2026 (aws-prices.md)", max_length=500
+    )
     override: BudgetOverride | None = None
 
     @model_validator(mode="after")
@@ -593,7 +622,8 @@ CONFIG_KEYS = {
 _FIELD_TO_KEY = {field: key for key, field in CONFIG_KEYS.items()}
 
 
-def _describe(errors: list[Any], values: Mapping[str, Any]) -> str:
+def describe_errors(errors: list[Any], values: Mapping[str, Any]) -> str:
+    """Pydantic's errors as one line per key, each value quoted short (never a huge input rendered)."""
     lines = []
     for err in errors:
         loc = [str(part) for part in err["loc"]]
@@ -611,7 +641,7 @@ def _describe(errors: list[Any], values: Mapping[str, Any]) -> str:
         elif err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (check the spelling; see the README's config reference)")
         else:
-            lines.append(f"{key} = {err.get('input')!r}: {msg}")
+            lines.append(f"{key} = {shown(err.get('input'))}: {short(msg)}")
     return "invalid stack configuration:\n  " + "\n  ".join(lines)
 
 
@@ -629,11 +659,9 @@ def parse_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
                 continue
             if isinstance(value, str) and value[:1] in "{[":
                 try:
-                    value = json.loads(value)
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(
-                        f"invalid stack configuration:\n  {full_key}: not valid JSON ({exc})"
-                    ) from None
+                    value = load_json(value, CONFIG_VALUE_BYTES)
+                except InputError as exc:
+                    raise ConfigError(f"invalid stack configuration:\n  {full_key}: {exc}") from None
             raw[CONFIG_KEYS[key]] = value
     if unknown:
         allowed = ", ".join(f"{NAMESPACE}:{k}" for k in CONFIG_KEYS)
@@ -644,17 +672,17 @@ def parse_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
     try:
         return StackConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc.errors(), values)) from None
+        raise ConfigError(describe_errors(exc.errors(), values)) from None
 
 
 def read_stack_file(path: Path) -> dict[str, Any]:
     """The ``config:`` mapping of a ``Pulumi.<stack>.yaml`` file, with clear errors for a broken file."""
+    if not Path(path).exists():
+        raise ConfigError(f"stack file not found: {path}")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"stack file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        document = read_yaml(path, STACK_FILE_BYTES)
+    except InputError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         raise ConfigError(f"{path}: expected a mapping with a 'config:' section")
     return dict(document["config"])
