@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from budget.catalog import CONFIRMED_STATUSES, Catalog, CatalogError, Price, parse_catalog
-from budget.report.formatting import grid
+from budget.textgrid import grid
 
 #: The Price List query API is served from us-east-1 (and ap-south-1) whatever region is priced.
 PRICING_REGION = "us-east-1"

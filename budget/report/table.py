@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from budget.model import SIZES
-from budget.report.formatting import grid, status_label
+from budget.report.formatting import status_label
 from budget.report.model import StackError, StackResult
+from budget.textgrid import grid
 
 
 def render_stack(doc: StackResult) -> str:
