@@ -175,7 +175,7 @@ def _concern(rule: str) -> Callable[[Check], Check]:
     return register
 
 
-def _template_groups(lt: RecordedResource) -> list[Finding]:
+def _template_groups(lt: RecordedResource) -> list[str]:
     """The security groups a launch template puts its instances in (top level, or on its interfaces)."""
     groups = list(lt.inputs.get("vpcSecurityGroupIds") or [])
     for interface in lt.inputs.get("networkInterfaces") or []:
