@@ -22,6 +22,7 @@ from runtime.service import Runtime
 from runtime.store import StoreUnavailable
 
 log = logging.getLogger("runtime")
+CLIENT_JS = STATIC_DIR.parents[1] / "clients" / "js" / "stars.js"
 
 
 def _error(status: int, code: str | protocol.ErrorCode, message: str) -> JSONResponse:
@@ -149,6 +150,12 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-store"})
 
+    async def client_js(request: Request) -> Response:
+        """The JavaScript client (clients/js/), at a stable path for pages served from here."""
+        if not CLIENT_JS.is_file():
+            return _error(404, "not_found", "the JavaScript client is not installed next to the runtime")
+        return FileResponse(CLIENT_JS, media_type="text/javascript", headers={"cache-control": "no-cache"})
+
     async def demo_token(request: Request) -> Response:
         """A short-lived token for the demo page, only for a local run with a generated secret."""
         client = request.client.host if request.client else ""
@@ -193,6 +200,7 @@ def create_app(settings: Settings | None = None) -> RuntimeApp:
         Route("/metrics", metrics_endpoint),
         Route("/demo/token", demo_token),
         Route("/", index),
+        Route("/client/stars.js", client_js),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.runtime = rt
