@@ -71,8 +71,9 @@ def run_fault(handle: Any, cluster: Cluster, name: str, urls: list[str], fault: 
     delivered = handle.delivered(ch)
     missed = sorted(set(acked) - set(delivered))
     duplicates = len(delivered) - len(set(delivered))
-    RESUMES.append({"client": handle.kind, "fault": name, "resume_s": round(resume, 2), "acked": len(acked),
-                    "delivered": len(delivered), "missed": len(missed), "duplicates": duplicates})  # fmt: skip
+    RESUMES.append({"client": handle.kind, "fault": name, "resume_s": round(resume, 2),
+                    "acked": len(acked), "delivered": len(delivered), "missed": len(missed),
+                    "duplicates": duplicates})  # fmt: skip
     print(f"\n{handle.kind} {name}: resume {resume:.2f} s, acked {len(acked)}, missed {len(missed)}, "
           f"duplicates {duplicates}")  # fmt: skip
     assert missed == [] and duplicates == 0
