@@ -287,7 +287,7 @@ export class Client {
 
   /** End the current connection now (the reconnect loop resumes every channel). */
   drop(s, reason) {
-    if (this.current !== s || s.dropReason) return;
+    if (!s || this.current !== s || s.dropReason) return;
     s.dropReason = reason;
     // A browser cannot abort a socket: close it, and stop listening to it at once.
     try { s.ws.close(4000, reason.slice(0, 100)); } catch { /* already closing */ }
@@ -320,12 +320,16 @@ export class Client {
   keepalive(s) {
     const o = this.options;
     const tick = Math.max(0.05, Math.min(o.pingInterval, o.pongTimeout) / 4);
+    // A ping after pingInterval of silence; nothing received within pongTimeout of that ping means
+    // the connection is dead. Judged from the ping's own time, so a timer that a background tab
+    // delays cannot declare a live connection dead.
     const check = () => {
       if (this.current !== s) return;
-      const idle = (Date.now() - s.lastRx) / 1000;
-      if (idle >= o.pingInterval + o.pongTimeout) return this.drop(s, "keepalive timeout");
-      if (idle >= o.pingInterval && s.pingedAt < s.lastRx) {
-        s.pingedAt = Date.now();
+      const now = Date.now();
+      if (s.pingedAt > s.lastRx) {
+        if ((now - s.pingedAt) / 1000 >= o.pongTimeout) return this.drop(s, "keepalive timeout");
+      } else if ((now - s.lastRx) / 1000 >= o.pingInterval) {
+        s.pingedAt = now;
         this.send('{"type":"ping"}');
       }
       s.pingTimer = setTimeout(check, tick * 1000);

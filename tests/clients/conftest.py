@@ -72,12 +72,11 @@ def browser() -> Iterator[Any]:
         yield launched
 
 
-@pytest.fixture(params=["python", "js"])
+@pytest.fixture(params=["python", pytest.param("js", marks=pytest.mark.browser)])
 def handle(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[PyHandle | JsHandle]:
     """Each client in turn; the JavaScript one in headless Chromium (marked ``browser``)."""
     cluster.heal()
     if request.param == "js":
-        request.applymarker(pytest.mark.browser)
         made: PyHandle | JsHandle = JsHandle(request.getfixturevalue("browser"), cluster.b.http)
     else:
         made = PyHandle()

@@ -132,8 +132,10 @@ class Client:
         ws = self._ws
         if ws is not None:
             await ws.close(1000, "client closed")
+        elif self._task is not None:
+            self._task.cancel()  # between connections: stop the attempt under way
         if self._task is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         self._fail_all(errors.CLOSED, "the client was closed")
         if self.state != "closed":
@@ -204,7 +206,7 @@ class Client:
         self._set_state("connected", url=self.url)
         helpers = [asyncio.create_task(self._keepalive(ws)), asyncio.create_task(self._refresher(ws))]
         try:
-            for channel in self.channels.values():
+            for channel in list(self.channels.values()):  # subscribe() may add one meanwhile
                 await self._send_subscribe(ws, channel)
             await self._flush(ws)
             async for raw in ws:
@@ -234,18 +236,19 @@ class Client:
             ws.transport.abort()
 
     async def _keepalive(self, ws: ClientConnection) -> None:
-        """A ping after ``ping_interval`` of silence; nothing at all for ``ping_interval +
-        pong_timeout`` means the connection is dead."""
+        """A ping after ``ping_interval`` of silence; nothing received within ``pong_timeout`` of that
+        ping means the connection is dead (noticed within ping_interval + pong_timeout + a tick)."""
         tick = max(0.05, min(self.ping_interval, self.pong_timeout) / 4)
         pinged_at = 0.0
         while True:
             await asyncio.sleep(tick)
-            idle = time.monotonic() - self._last_rx
-            if idle >= self.ping_interval + self.pong_timeout:
-                self._drop("keepalive timeout")
-                return
-            if idle >= self.ping_interval and pinged_at < self._last_rx:
-                pinged_at = time.monotonic()
+            now = time.monotonic()
+            if pinged_at > self._last_rx:  # a ping is out and nothing came back since
+                if now - pinged_at >= self.pong_timeout:
+                    self._drop("keepalive timeout")
+                    return
+            elif now - self._last_rx >= self.ping_interval:
+                pinged_at = now
                 with contextlib.suppress(websockets.ConnectionClosed):
                     await ws.send('{"type":"ping"}')
 
