@@ -5,8 +5,12 @@ is printed (``-s``) and kept in ``RESUMES`` for bench/client_faults.py."""
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +20,15 @@ from tests.runtime.helpers import http_json, token
 
 pytestmark = [pytest.mark.services]
 RESUMES: list[dict[str, Any]] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def figures() -> Iterator[None]:
+    """``python -m bench.client_faults`` asks for the figures in a file (BENCH_CLIENT_FAULTS_JSON)."""
+    yield
+    path = os.environ.get("BENCH_CLIENT_FAULTS_JSON")
+    if path:
+        Path(path).write_text(json.dumps(RESUMES, indent=2) + "\n")
 
 
 class Publisher(threading.Thread):
