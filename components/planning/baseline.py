@@ -461,6 +461,14 @@ def private_data_stores(res: list[RecordedResource]) -> list[Finding]:
     for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
         private_group(rg.name, cache_groups, rg.inputs.get("subnetGroupName"))
 
+    out += _private_buckets(res)
+    out += _buckets_behind_cloudfront(res)
+    return out
+
+
+def _private_buckets(res: list[RecordedResource]) -> list[Finding]:
+    """Every bucket blocks public access (all four settings) and disables ACLs."""
+    out: list[Finding] = []
     blocks = _s3_configs(res, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     owners = _s3_configs(res, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
     for b in _of(res, "aws:s3/bucket:Bucket"):
@@ -471,7 +479,13 @@ def private_data_stores(res: list[RecordedResource]) -> list[Finding]:
         rule = (owners.get(b.id) or {}).get("rule") or {}
         if rule.get("objectOwnership") != "BucketOwnerEnforced":
             out.append(_breach(b.name, "ACLs must be disabled (BucketOwnerEnforced)"))
+    return out
 
+
+def _buckets_behind_cloudfront(res: list[RecordedResource]) -> list[Finding]:
+    """S3 origins are reached through a sigv4 Origin Access Control, and a served bucket's policy admits
+    only this stack's distributions."""
+    out: list[Finding] = []
     oacs = {r.id: r.inputs for r in _of(res, "aws:cloudfront/originAccessControl:OriginAccessControl")}
     buckets = {r.state.get("bucketRegionalDomainName"): r for r in _of(res, "aws:s3/bucket:Bucket")}
     distributions = _of(res, "aws:cloudfront/distribution:Distribution")
