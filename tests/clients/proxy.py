@@ -22,12 +22,13 @@ class Pair:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-def text_frame(text: str | bytes) -> bytes:
-    """An unmasked WebSocket text frame, as a server sends it (RFC 6455 5.2)."""
+def server_frame(text: str | bytes, opcode: int = 0x1) -> bytes:
+    """An unmasked WebSocket frame as a server sends it (RFC 6455 5.2): text by default."""
     payload = text.encode() if isinstance(text, str) else text
+    head = 0x80 | opcode
     if len(payload) < 126:
-        return bytes([0x81, len(payload)]) + payload
-    return bytes([0x81, 126]) + len(payload).to_bytes(2, "big") + payload
+        return bytes([head, len(payload)]) + payload
+    return bytes([head, 126]) + len(payload).to_bytes(2, "big") + payload
 
 
 class TcpProxy:
@@ -100,13 +101,19 @@ class TcpProxy:
 
         self._call(close_all())
 
-    def inject(self, text: str | bytes) -> int:
-        """Write a text frame to every client now; returns how many received it."""
+    def inject(self, text: str | bytes, opcode: int = 0x1) -> int:
+        """Write a frame (text by default) to every client now; returns how many received it. A close
+        frame (opcode 8) ends the connection as a server would: nothing more is forwarded, and the
+        TCP connection is closed after it."""
 
         async def write() -> int:
             live = [p for p in self.pairs if not p.cut and not p.down.is_closing()]
             for pair in live:
-                pair.down.write(text_frame(text))
+                pair.down.write(server_frame(text, opcode))
+                if opcode == 0x8:
+                    pair.cut = True
+                    pair.down.close()
+                    pair.up.close()
             return len(live)
 
         return int(self._call(write()))

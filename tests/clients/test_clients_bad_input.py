@@ -64,3 +64,32 @@ def test_an_expiring_token_is_refreshed_before_the_server_closes_with_4401(handl
     assert "token refresh" in reasons and all(p.get("code") != 4401 for k, p in handle.event_log()
                                                if k == "disconnected"), reasons  # fmt: skip
     assert handle.delivered(ch) == [1]
+
+
+@pytest.mark.parametrize("code", [1002, 1007, 1009])
+def test_a_close_code_that_says_do_not_reconnect_ends_the_client(handle, cluster: Cluster, code: int) -> None:
+    handle.start([cluster.url(cluster.proxy)])
+    ch = channel()
+    handle.subscribe(ch)
+    assert cluster.proxy.inject(code.to_bytes(2, "big") + b"bye", opcode=0x8) == 1  # a close frame
+    handle.wait(0.5)
+    closes = [(p["code"], p["reconnect"]) for k, p in handle.event_log() if k == "disconnected"]
+    assert closes == [(code, False)]
+    assert handle.state() == "closed"
+    assert handle.publish(ch, "after")["error"] == "closed"
+
+
+def test_the_servers_1009_for_a_frame_too_big(handle, cluster: Cluster) -> None:
+    # The client's own bound raised above the server's, so the server closes with 1009.
+    handle.start([cluster.url(cluster.b)], {"max_frame_bytes": 200_000})
+    ch = channel()
+    handle.subscribe(ch)
+    answer = handle.publish(ch, "x" * 70_000)
+    assert answer["error"] in ("connection_lost", "closed"), answer
+    handle.wait(0.5)
+    closes = [(p["code"], p["reconnect"]) for k, p in handle.event_log() if k == "disconnected"]
+    if handle.kind == "python":
+        assert closes == [(1009, False)] and handle.state() == "closed"
+    else:  # Chromium reports 1006: the server closed while the frame was still being sent
+        assert closes[0] == (1006, True) and handle.state() == "connected"
+        assert handle.publish(ch, "after") == {"offset": 1}
