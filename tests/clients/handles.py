@@ -51,11 +51,18 @@ class PyHandle:
     def _run(self, coro: Any, timeout: float = 30.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def start(self, urls: list[str], options: dict[str, Any] | None = None, *, fail_tokens: int = 0,
-              ttl: int = 3600, connect: bool = True) -> None:  # fmt: skip
+    def start(
+        self,
+        urls: list[str],
+        options: dict[str, Any] | None = None,
+        *,
+        fail_calls: tuple[int, ...] = (),  # token callback calls (1-based) that throw
+        ttl: int = 3600,
+        connect: bool = True,
+    ) -> None:
         def token() -> str:
             self.token_calls += 1
-            if self.token_calls <= fail_tokens:
+            if self.token_calls in fail_calls:
                 raise RuntimeError(f"token service down (call {self.token_calls})")
             return issue(SECRET, CLAIMS["sub"], CLAIMS["subscribe"], CLAIMS["publish"], ttl)
 
@@ -175,10 +182,19 @@ class JsHandle:
     def _call(self, method: str, *args: Any) -> Any:
         return self.page.evaluate(f"(args) => window.harness.{method}(...args)", list(args))
 
-    def start(self, urls: list[str], options: dict[str, Any] | None = None, *, fail_tokens: int = 0,
-              ttl: int = 3600, connect: bool = True) -> None:  # fmt: skip
+    def start(
+        self,
+        urls: list[str],
+        options: dict[str, Any] | None = None,
+        *,
+        fail_calls: tuple[int, ...] = (),  # token callback calls (1-based) that throw
+        ttl: int = 3600,
+        connect: bool = True,
+    ) -> None:
         claims = {**CLAIMS, "ttl": ttl}
-        self._call("start", urls, camel({**FAST, **(options or {})}), SECRET, claims, fail_tokens, connect)
+        self._call(
+            "start", urls, camel({**FAST, **(options or {})}), SECRET, claims, list(fail_calls), connect
+        )
 
     def connect(self) -> None:
         self._call("connect")

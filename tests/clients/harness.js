@@ -28,10 +28,10 @@ const later = {};
 let tokenCalls = 0;
 
 window.harness = {
-  async start(urls, options, secret, claims, failTokens, connect) {
+  async start(urls, options, secret, claims, failCalls, connect) {
     const token = async () => {
       tokenCalls += 1;
-      if (tokenCalls <= failTokens) throw new Error(`token service down (call ${tokenCalls})`);
+      if (failCalls.includes(tokenCalls)) throw new Error(`token service down (call ${tokenCalls})`);
       return mint(secret, claims);
     };
     client = new Client(urls, token, options);

@@ -44,7 +44,7 @@ def test_malformed_unknown_and_out_of_order_frames(handle, cluster: Cluster) -> 
 
 
 def test_a_token_callback_that_throws_is_an_error_event_then_retried(handle, cluster: Cluster) -> None:
-    handle.start([cluster.url(cluster.a)], fail_tokens=2)
+    handle.start([cluster.url(cluster.a)], fail_calls=(1, 2))
     codes = errors_of(handle)
     assert codes == ["token_error", "token_error"], codes
     assert handle.state() == "connected"
@@ -93,3 +93,18 @@ def test_the_servers_1009_for_a_frame_too_big(handle, cluster: Cluster) -> None:
     else:  # Chromium reports 1006: the server closed while the frame was still being sent
         assert closes[0] == (1006, True) and handle.state() == "connected"
         assert handle.publish(ch, "after") == {"offset": 1}
+
+
+def test_a_failed_refresh_ends_in_4401_then_a_new_token_and_resume(handle, cluster: Cluster) -> None:
+    handle.start([cluster.url(cluster.a)], {"refresh_margin": 1.0}, ttl=3, fail_calls=(2,))
+    ch = channel()
+    handle.subscribe(ch)
+    handle.wait(4.0)  # the refresh (call 2) fails; the server closes at expiry with 4401
+    kinds = [(k, p.get("code")) for k, p in handle.event_log() if k in ("error", "disconnected")]
+    assert ("disconnected", 4401) in kinds, kinds
+    assert handle.event_log()[-1][0] in ("connected", "resubscribed", "state")
+    assert [p["code"] for k, p in handle.event_log() if k == "error"] == ["token_error"]
+    assert handle.state() == "connected"
+    assert handle.publish(ch, "after") == {"offset": 1}
+    handle.wait(0.3)
+    assert handle.delivered(ch) == [1]
