@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,6 +87,16 @@ def handle(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[PyHandl
     finally:
         with contextlib.suppress(Exception):
             made.close()
+
+
+def until(handle: Any, condition: Any, timeout: float = 10.0) -> bool:
+    """Poll ``condition()`` until true or ``timeout`` (a loaded machine delivers late, not never)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        handle.wait(0.05)
+    return True
 
 
 def channel() -> str:

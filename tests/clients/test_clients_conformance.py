@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.clients.conftest import Cluster, channel
+from tests.clients.conftest import Cluster, channel, until
 
 pytestmark = [pytest.mark.services]
 
@@ -18,8 +18,7 @@ def test_publish_resolves_with_the_ack_and_subscribers_get_each_message_once(
     assert handle.subscribe(ch) == {"value": 0}
     answers = handle.publish_many(ch, [{"n": i} for i in range(5)])
     assert answers == [{"offset": i} for i in range(1, 6)]
-    handle.wait(0.5)
-    assert handle.delivered(ch) == [1, 2, 3, 4, 5]
+    assert until(handle, lambda: handle.delivered(ch) == [1, 2, 3, 4, 5]), handle.delivered(ch)
     assert handle.payloads(ch) == [{"n": i} for i in range(5)]
     assert handle.state() == "connected"
 
@@ -31,8 +30,7 @@ def test_subscribe_since_replays_then_goes_live(handle, cluster: Cluster) -> Non
         cluster.b.post(f"/api/channels/{ch}/messages", {"data": i}, token=_token())
     assert handle.subscribe(ch, since=2) == {"value": 4}
     assert handle.publish(ch, "live") == {"offset": 5}
-    handle.wait(0.5)
-    assert handle.delivered(ch) == [3, 4, 5]
+    assert until(handle, lambda: handle.delivered(ch) == [3, 4, 5]), handle.delivered(ch)
     assert handle.payloads(ch) == [2, 3, "live"]
 
 
@@ -76,7 +74,7 @@ def test_unsubscribe_stops_delivery(handle, cluster: Cluster) -> None:
     ch = channel()
     handle.subscribe(ch)
     handle.publish(ch, 1)
-    handle.wait(0.3)
+    assert until(handle, lambda: handle.delivered(ch) == [1])
     assert handle.unsubscribe(ch) == {"value": None}
     handle.publish(ch, 2)
     handle.wait(0.5)
@@ -92,15 +90,13 @@ def test_offline_publishes_are_buffered_up_to_the_bound_and_beyond_it_fail_fast(
     handle.subscribe(ch)
     cluster.proxy.refuse = True
     cluster.proxy.reset()
-    handle.wait(0.3)
-    assert handle.state() in ("connecting", "disconnected")
+    assert until(handle, lambda: handle.state() in ("connecting", "disconnected"))
     answers = handle.publish_later(ch, ["one", "two", "three", "four"])
     cluster.proxy.refuse = False
     got = answers()
     assert got[3]["error"] == "buffer_full"
     assert [a.get("offset") for a in got[:3]] == [1, 2, 3], "sent in order once connected"
-    handle.wait(0.5)
-    assert handle.delivered(ch) == [1, 2, 3]
+    assert until(handle, lambda: handle.delivered(ch) == [1, 2, 3]), handle.delivered(ch)
 
 
 def _token() -> str:
