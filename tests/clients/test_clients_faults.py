@@ -94,6 +94,9 @@ def run_fault(handle: Any, cluster: Cluster, name: str, urls: list[str], fault: 
     kinds = [kind for kind, _ in handle.event_log()]
     if name != "redis-down":  # the client's own connection broke: it said so and resumed
         assert "disconnected" in kinds and "resubscribed" in kinds, kinds
+    if name in ("kill9", "network-cut"):  # away for a second or more: what it missed came back as a gap
+        gaps = [p for k, p in handle.event_log() if k == "recovered"]
+        assert gaps and all(g["count"] == g["to"] - g["from"] + 1 >= 1 for g in gaps), gaps
     assert handle.state() == "connected"
 
 
