@@ -265,7 +265,7 @@ export class Client {
       clearTimeout(openTimer);
       if (this.current !== s) return;
       this.endSession(s);
-      const code = s.dropReason ? 1006 : event.code;
+      const code = s.planned ? 1000 : s.dropReason ? 1006 : event.code;
       const reason = s.dropReason || event.reason || (s.opened ? "connection lost" : "cannot connect");
       // A browser cannot tell a refused handshake (403) from a network failure: after a failed
       // handshake the next attempt takes a new token.

@@ -60,6 +60,7 @@ def test_an_expiring_token_is_refreshed_before_the_server_closes_with_4401(handl
     assert handle.publish(ch, "after") == {"offset": 1}
     assert until(handle, lambda: handle.delivered(ch) == [1])
     reasons = [p.get("reason") for k, p in handle.event_log() if k == "disconnected"]
+    assert ("disconnected", 1000) in [(k, p.get("code")) for k, p in handle.event_log()]
     assert "token refresh" in reasons and all(p.get("code") != 4401 for k, p in handle.event_log()
                                                if k == "disconnected"), reasons  # fmt: skip
     assert handle.delivered(ch) == [1]
