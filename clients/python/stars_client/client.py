@@ -204,7 +204,7 @@ class Client:
         self._ws, self._drop_reason, self._last_rx = ws, None, time.monotonic()
         self._up.set()
         self._set_state("connected", url=self.url)
-        helpers = [asyncio.create_task(self._keepalive(ws)), asyncio.create_task(self._refresher(ws))]
+        side_tasks = [asyncio.create_task(self._keepalive(ws)), asyncio.create_task(self._refresher(ws))]
         try:
             for channel in list(self.channels.values()):  # subscribe() may add one meanwhile
                 await self._send_subscribe(ws, channel)
@@ -215,8 +215,8 @@ class Client:
         except websockets.ConnectionClosed:
             pass
         finally:
-            for helper in helpers:
-                helper.cancel()
+            for task in side_tasks:
+                task.cancel()
             self._ws, self._ready = None, False
             self._up.clear()
             self._sub_refs.clear()
