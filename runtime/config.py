@@ -84,7 +84,7 @@ class Settings:
     header_timeout: float = 10.0  # seconds from connect (or a request's first byte) to its last header
     body_timeout: float = 15.0  # seconds from the last header to the end of a declared body
     max_header_bytes: int = 8192  # request line and headers together
-    max_connections: int = 16_000  # open sockets per worker (HTTP and WebSocket); more get 503
+    max_connections: int = 18_000  # open sockets per worker (HTTP and WebSocket); more get 503
 
     @property
     def embedded_broker(self) -> bool:

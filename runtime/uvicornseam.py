@@ -205,7 +205,7 @@ class HttpLimits:
     body_timeout: float = 15.0
     max_header_bytes: int = 8192
     max_headers: int = 100  # websockets refuses a handshake of more than 128
-    max_connections: int = 16_000
+    max_connections: int = 18_000
 
 
 def missing_http() -> list[str]:
