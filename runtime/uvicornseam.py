@@ -224,6 +224,8 @@ def missing_http() -> list[str]:
 def _guarded_protocol() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+    from runtime import metrics
+
     class GuardedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
         """uvicorn's httptools protocol with deadlines, header limits and a connection cap."""
 
@@ -252,6 +254,7 @@ def _guarded_protocol() -> type:
             transport = self.transport
             if transport.is_closing():
                 return
+            metrics.HTTP_REFUSED.labels(str(status)).inc()
             cycle = self.cycle
             if cycle is None or not cycle.response_started:
                 body = reason.encode()

@@ -18,7 +18,7 @@ import psutil
 import pytest
 import websockets
 
-from tests.runtime.helpers import ROOT, SECRET, Client, RuntimeServer, http_json, token
+from tests.runtime.helpers import ROOT, SECRET, Client, RuntimeServer, http_json, metric, token
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio]
 
@@ -167,6 +167,7 @@ async def test_slow_headers_are_answered_408_and_closed_after_the_header_deadlin
         s.close()
     assert closed == 50
     assert server.get("/healthz")[0] == 200
+    assert metric(server, "stars_http_refused_total") >= 50  # 408s: the first refusals of this server
 
 
 async def test_a_declared_body_never_sent_is_closed_after_the_body_deadline(server: RuntimeServer) -> None:
