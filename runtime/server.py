@@ -23,6 +23,7 @@ import uvicorn
 
 from runtime import logs, uvicornseam
 from runtime.config import Settings
+from runtime.origin import OriginPolicy
 
 if TYPE_CHECKING:
     from runtime.service import Runtime
@@ -106,6 +107,10 @@ def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) 
     from runtime.migrate import upgrade
 
     settings = Settings.from_env()
+    try:  # each worker builds it again; a malformed list must stop the start-up here, in one line
+        OriginPolicy(settings.allowed_origins)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     if log_level:
         settings = dataclasses.replace(settings, log_level=log_level.lower())
     logs.setup(settings)

@@ -294,6 +294,16 @@ async def test_the_token_command_refuses_a_lifetime_over_the_maximum() -> None:
     )
 
 
+async def test_a_malformed_origin_list_stops_the_start_up_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {"STARS_ALLOWED_ORIGINS": "app.example.com", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    cmd = [sys.executable, "-m", "runtime", "serve", "--port", "1"]
+    out = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "STARS_ALLOWED_ORIGINS: not an origin (scheme://host[:port]): ['app.example.com']"
+    ]
+
+
 async def test_metrics_are_served_to_loopback_only(server: RuntimeServer) -> None:
     """Before: /metrics answered every client. uvicorn takes the client address from X-Forwarded-For when
     the peer is a trusted local proxy, as a reverse proxy on the host would send it."""
