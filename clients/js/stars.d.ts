@@ -41,6 +41,7 @@ export const EVENTS: readonly EventName[];
 export function fullJitter(attempt: number, base: number, cap: number): number;
 export function tokenExpiry(token: string): number | null;
 export function socketUrl(base: string, token: string): string;
+export function socketProtocols(token: string): ["bearer", string];
 
 export class Client {
   constructor(url: string | string[], token: () => string | Promise<string>, options?: Options);

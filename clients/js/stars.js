@@ -37,7 +37,15 @@ export function tokenExpiry(token) {
   }
 }
 
-/** The token's transport, in one place: the URL query (`/ws?token=…`). */
+/**
+ * The token's transport, in one place: the `Sec-WebSocket-Protocol` header as the pair `bearer, <token>`
+ * (the server answers `bearer`), so the token never appears in a URL, a proxy's log or the history.
+ */
+export function socketProtocols(token) {
+  return ["bearer", token];
+}
+
+/** The URL form (`/ws?token=…`), which servers still accept; the client itself uses the header. */
 export function socketUrl(base, token) {
   return `${base}${base.includes("?") ? "&" : "?"}token=${encodeURIComponent(token)}`;
 }
@@ -233,7 +241,7 @@ export class Client {
     this.forceToken = false;
     let ws;
     try {
-      ws = new WebSocket(socketUrl(url, token));
+      ws = new WebSocket(url, socketProtocols(token));
     } catch (err) {
       this.reconnect(null, `cannot connect: ${err.message}`, 0);
       return;

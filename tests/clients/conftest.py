@@ -55,6 +55,10 @@ def cluster(postgres: PostgresServer) -> Iterator[Cluster]:  # noqa: F811
         "STARS_DB_TIMEOUT": "2",
     }
     a, b = RuntimeServer(env), RuntimeServer(env)
+    # The JavaScript client's page is served by b and opens sockets to a and the proxy: a cross-site
+    # Origin that the servers admit only because it is listed (the default admits a server's own).
+    for server in (a, b):
+        server.env["STARS_ALLOWED_ORIGINS"] = b.http
     proxy = TcpProxy(a.port)
     try:
         a.start()

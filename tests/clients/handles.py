@@ -18,7 +18,7 @@ from typing import Any
 
 from stars_client import Client, StarsError
 
-from runtime.auth import issue
+from runtime.auth import ISSUER, issue
 from tests.runtime.helpers import SECRET
 
 # Short timings so faults resolve in seconds (defaults: 0.5/15/10/10 s).
@@ -191,7 +191,7 @@ class JsHandle:
         ttl: int = 3600,
         connect: bool = True,
     ) -> None:
-        claims = {**CLAIMS, "ttl": ttl}
+        claims = {**CLAIMS, "ttl": ttl, "iss": ISSUER}
         self._call(
             "start", urls, camel({**FAST, **(options or {})}), SECRET, claims, list(fail_calls), connect
         )

@@ -11,7 +11,7 @@ const text = (s) => new TextEncoder().encode(s);
 // HS256 tokens minted in the page (the test's secret), so a token refresh never waits on the test.
 async function mint(secret, claims) {
   const now = Math.floor(Date.now() / 1000);
-  const payload = { sub: claims.sub, iat: now, exp: now + claims.ttl, subscribe: claims.subscribe, publish: claims.publish };
+  const payload = { iss: claims.iss, sub: claims.sub, iat: now, exp: now + claims.ttl, subscribe: claims.subscribe, publish: claims.publish };
   const body = `${b64url(text(JSON.stringify({ alg: "HS256", typ: "JWT" })))}.${b64url(text(JSON.stringify(payload)))}`;
   const key = await crypto.subtle.importKey("raw", text(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   return `${body}.${b64url(await crypto.subtle.sign("HMAC", key, text(body)))}`;

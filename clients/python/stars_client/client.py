@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Subprotocol
 
 from stars_client import errors, policy
 from stars_client.errors import StarsError
@@ -187,7 +188,8 @@ class Client:
             return None, "token_error", 0.0
         try:
             ws = await websockets.connect(
-                policy.socket_url(url, token), open_timeout=self.open_timeout, ping_interval=None,
+                url, subprotocols=[Subprotocol(p) for p in policy.socket_protocols(token)],
+                open_timeout=self.open_timeout, ping_interval=None,
                 compression=None, proxy=None, max_size=None, close_timeout=2,
             )  # fmt: skip
         except websockets.InvalidStatus as exc:

@@ -36,8 +36,14 @@ def refresh_at(exp: float, now: float, margin: float) -> float:
     return now + max(0.0, remaining - min(margin, remaining / 2))
 
 
+def socket_protocols(token: str) -> list[str]:
+    """The token's transport, in one place: the ``Sec-WebSocket-Protocol`` pair ``bearer, <token>`` (the
+    server answers ``bearer``), so the token never appears in a URL or a proxy's log."""
+    return ["bearer", token]
+
+
 def socket_url(base: str, token: str) -> str:
-    """The token's transport, in one place: the URL query (``/ws?token=…``)."""
+    """The URL form (``/ws?token=…``), which servers still accept; the client itself uses the header."""
     separator = "&" if "?" in base else "?"
     return f"{base}{separator}token={quote(token, safe='')}"
 
