@@ -28,4 +28,4 @@ lint: setup
 	.venv/bin/ruff format --check .
 
 test: setup-test lint
-	@.venv/bin/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+	@.venv/bin/python -m pytest -n 4 --dist loadfile; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from budget.fit.report import FitFailure, FitReport, FitResult, Proposal
-from budget.report.formatting import format_tzs, grid, per_thousand
+from budget.report.formatting import format_tzs, per_thousand
 from budget.report.md_escape import md
+from budget.textgrid import grid
 
 
 def shown(value: Any) -> str:
