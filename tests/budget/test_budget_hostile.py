@@ -232,3 +232,20 @@ def test_a_rate_far_from_the_catalogs_needs_the_override_going_over_needs(tmp_pa
     code, doc = _check_json(tmp_path, capsys, usd_to_tzs=100, override=override)
     assert code == 0 and doc["overridden"] and doc["override"]["approved_by"] == "cfo@stars.example"
     assert not budget_violations(stack_from_json(doc))
+
+
+def test_the_policy_packs_config_is_held_to_the_same_bounds_and_quoted_short() -> None:
+    from policy.budget_policy import PackConfigError, parse_settings
+    from policy.configure import budget_block
+
+    config = budget_block(parse_stack_config("phase1", read_stack_file(ROOT / "Pulumi.phase1.yaml")))
+    assert parse_settings(config).budget.usd_to_tzs == 2500
+    for bad, says in (
+        ({"usd_to_tzs": 1e-300}, "usd_to_tzs = 1e-300: Input should be greater than or equal to 100"),
+        ({"limit_tzs": 1e38}, "limit_tzs = 1e"),
+    ):
+        with pytest.raises(PackConfigError, match=says):
+            parse_settings({**config, **bad})
+    with pytest.raises(PackConfigError) as exc:
+        parse_settings({**config, "usd_to_tzs_source": "x" * 10**6, "limit_tzs": "y" * 10**6})
+    assert "limit_tzs = 'yyy" in str(exc.value) and len(str(exc.value)) < 600, len(str(exc.value))
