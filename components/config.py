@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -173,6 +174,48 @@ class LoadBalancerConfig(_Strict):
         if value is not None and not value.startswith("arn:aws:acm:"):
             raise ValueError("must be an ACM certificate ARN (arn:aws:acm:...)")
         return value
+
+
+#: Server image families: the lookup each uses is in components/ami.py.
+IMAGE_OS = ("al2023", "debian-12")
+ARCHITECTURES = ("x86_64", "arm64")
+#: An AMI id: ``ami-`` and 8 or 17 hex digits.
+AMI_ID = r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$"
+
+
+class ImageConfig(_Strict):
+    """The servers' image, pinned per region and architecture, so every server of a group boots the same.
+
+    ``python -m components.ami --stack <stack> --write`` looks up the newest image of ``os`` and writes
+    its ids and ``looked_up``: updating the image is a reviewed change of the stack file. ``looked_up``
+    null marks ids that were never looked up (placeholders): ``pulumi up`` refuses them.
+    """
+
+    os: Literal["al2023", "debian-12"] = Field(description="image family: al2023 or debian-12")
+    ids: dict[str, dict[Literal["x86_64", "arm64"], str]] = Field(
+        description="AMI id per region and architecture (x86_64, arm64)"
+    )
+    looked_up: dt.date | None = Field(default=None, description="when the ids were looked up; null: never")
+
+    @field_validator("ids")
+    @classmethod
+    def _ids(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        bad = [
+            f"{region}.{arch} = {ami!r}"
+            for region, by_arch in value.items()
+            for arch, ami in by_arch.items()
+            if not isinstance(ami, str) or not re.match(AMI_ID, ami)
+        ]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: an AMI id is ami- and 8 or 17 hex digits")
+        unknown = sorted(set(value) - set(SUPPORTED_REGIONS))
+        if unknown:
+            raise ValueError(f"unknown region {', '.join(unknown)}: allowed {', '.join(SUPPORTED_REGIONS)}")
+        return value
+
+    def ami(self, region: str, architecture: str) -> str:
+        """The pinned id for ``region`` and ``architecture`` (present: StackConfig checks it)."""
+        return self.ids[region][architecture]  # type: ignore[index]
 
 
 class SpotConfig(_Strict):
@@ -504,6 +547,7 @@ class StackConfig(_Strict):
     monitoring: MonitoringConfig
     usage: UsageConfig
     budget: BudgetConfig
+    image: ImageConfig
     demand: DemandConfig | None = None
 
     @field_validator("region")
@@ -528,6 +572,19 @@ class StackConfig(_Strict):
                         f" {NAMESPACE}:loadBalancer.websockets_via_cdn is true (no WebSocket traffic"
                         " goes through CloudFront)"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _image_for_region(self) -> Self:
+        """The pinned image must cover the stack's region in both architectures (fit may switch them)."""
+        by_arch = self.image.ids.get(self.region, {})
+        missing = [arch for arch in ARCHITECTURES if arch not in by_arch]
+        if missing:
+            raise ValueError(
+                f"{NAMESPACE}:image.ids.{self.region}: no {' or '.join(missing)} AMI id (allowed"
+                f" architectures: {', '.join(ARCHITECTURES)}); run python -m components.ami --stack"
+                f" {self.stack} --write"
+            )
         return self
 
     @model_validator(mode="after")
@@ -589,6 +646,7 @@ CONFIG_KEYS = {
     "usage": "usage",
     "budget": "budget",
     "demand": "demand",
+    "image": "image",
 }
 _FIELD_TO_KEY = {field: key for key, field in CONFIG_KEYS.items()}
 

@@ -184,6 +184,7 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
         ServerTierArgs(
             tier=tier,
             region=cfg.region,
+            image_id=cfg.image.ami(cfg.region, tier.architecture),
             subnet_ids=links.public_subnet_ids if cfg.network.servers_public else links.private_subnet_ids,
             public_ip=cfg.network.servers_public,
             security_group_id=links.security_group_ids[key],
@@ -252,6 +253,7 @@ _SERVER_READS = (
     "monitoring.detailed_instance_monitoring",
     "load_balancer.deregistration_delay_seconds",
     "cdn.enabled",
+    "image",
 )
 #: What else each tier's builder reads from the config, directly or through its links (a subnet list
 #: follows ``network.az_count``); two are derived: ``layout``, which server groups the stack has (``api``
