@@ -45,6 +45,15 @@ class ImageLookupError(RuntimeError):
     """AWS did not give an image (an API error, or no image matched)."""
 
 
+def is_real_update() -> bool:
+    """``pulumi up`` against AWS: not a preview, and not the program run under Pulumi's mocks."""
+    import pulumi
+    from pulumi.runtime.mocks import MockMonitor
+    from pulumi.runtime.settings import SETTINGS
+
+    return not pulumi.runtime.is_dry_run() and not isinstance(SETTINGS.monitor, MockMonitor)
+
+
 def _boto_client(service: str, region: str) -> Any:
     import boto3
 
