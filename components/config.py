@@ -164,6 +164,14 @@ class LoadBalancerConfig(_Strict):
     idle_timeout_seconds: int = Field(ge=60, le=4000)
     deregistration_delay_seconds: int = Field(ge=0, le=3600)
     certificate_arn: str | None = Field(default=None, description="ACM certificate; enables HTTPS")
+    domain: str | None = Field(
+        default=None,
+        description="the name clients use for the API and WebSockets: an ACM certificate for it (DNS"
+        " validation) puts TLS on the load balancer",
+    )
+    zone_id: str | None = Field(
+        default=None, description="Route 53 hosted zone of domain: validation and alias records"
+    )
     websockets_via_cdn: bool = Field(
         default=False, description="route /ws through the CloudFront distribution (needs stars:cdn.enabled)"
     )
@@ -175,7 +183,34 @@ class LoadBalancerConfig(_Strict):
             raise ValueError("must be an ACM certificate ARN (arn:aws:acm:...)")
         return value
 
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(DOMAIN_NAME, value):
+            raise ValueError("must be a fully qualified lower-case DNS name such as api.example.org or null")
+        return value
 
+    @field_validator("zone_id")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^Z[A-Z0-9]{1,31}$", value):
+            raise ValueError("must be a Route 53 hosted zone id (Z and capitals/digits) or null")
+        return value
+
+    @model_validator(mode="after")
+    def _zone_needs_domain(self) -> Self:
+        if self.zone_id is not None and self.domain is None:
+            raise ValueError("zone_id is set without domain: the zone holds the records of domain")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """Whether the load balancer terminates TLS itself (a certificate for ``domain``, or a given one)."""
+        return self.domain is not None or self.certificate_arn is not None
+
+
+#: A fully qualified DNS name (lower case, at least two labels).
+DOMAIN_NAME = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 #: Server image families: the lookup each uses is in components/ami.py.
 IMAGE_OS = ("al2023", "debian-12")
 ARCHITECTURES = ("x86_64", "arm64")
@@ -572,6 +607,30 @@ class StackConfig(_Strict):
                         f" {NAMESPACE}:loadBalancer.websockets_via_cdn is true (no WebSocket traffic"
                         " goes through CloudFront)"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _tls_everywhere(self) -> Self:
+        """Clients speak only HTTPS/WSS: TLS on the load balancer, or CloudFront in front of all of it."""
+        lb = self.load_balancer
+        if lb.tls:
+            return self
+        key = f"{NAMESPACE}:loadBalancer"
+        needs = {
+            f"{key}.type = {lb.type!r}": lb.type == "application",
+            f"{NAMESPACE}:cdn.enabled = {self.cdn.enabled!r}": self.cdn.enabled,
+            f"{key}.websockets_via_cdn = {lb.websockets_via_cdn!r}": lb.websockets_via_cdn,
+            f"{NAMESPACE}:cdn.plan = {self.cdn.plan!r}": self.cdn.plan == "pay_as_you_go",
+        }
+        wrong = [what for what, ok in needs.items() if not ok]
+        if wrong:
+            raise ValueError(
+                f"without {key}.domain (or certificate_arn) the load balancer has no certificate, so"
+                " CloudFront's must carry every client connection: it needs type 'application' (an"
+                " origin only CloudFront can reach, by header), cdn.enabled true, websockets_via_cdn"
+                " true and cdn.plan 'pay_as_you_go' (flat-rate plans do not carry WebSockets); got "
+                + ", ".join(wrong)
+            )
         return self
 
     @model_validator(mode="after")
