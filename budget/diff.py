@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from budget.report.formatting import format_percent, format_tzs, grid
+from budget.report.formatting import format_percent, format_tzs
 from budget.report.model import LineReport, ResourceReport, StackReport
+from budget.textgrid import grid
 
 ChangeKind = Literal["added", "removed", "changed"]
 

@@ -15,7 +15,6 @@ during the preview (advisory), and the stack validation after the update decides
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,12 +26,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.planning.baseline import CHECKS
+from components.planning.baseline import CHECKS, Finding
 from components.planning.mocks import RecordedResource
 from policy.resources import from_policy_resources, recorded_resources
-
-#: ``name.ingress[2]: ...`` or ``name (type): ...``: the subject a baseline line starts with.
-_SUBJECT = re.compile(r"^(?P<subject>[^:\s(]+?)(?:\.ingress\[\d+\])?(?: \([^)]*\))?: ")
 
 
 @dataclass(frozen=True)
@@ -141,28 +137,21 @@ CONCERNS: tuple[Concern, ...] = (
 )
 
 
-def urn_of(line: str, records: Sequence[RecordedResource]) -> str | None:
-    """The URN of the resource a baseline line names (by name, or by id for a bucket), else None."""
-    match = _SUBJECT.match(line)
-    if match is None:
-        return None
-    subject = match.group("subject")
-    for r in records:
-        if subject in (r.name, r.id):
-            return r.urn
-    return None
+def urn_of(finding: Finding, records: Sequence[RecordedResource]) -> str | None:
+    """The URN of the resource a finding names (by logical name, or by id for a bucket), else None."""
+    return next((r.urn for r in records if finding.resource in (r.name, r.id)), None)
 
 
-def findings(check: str, resources: Sequence[PolicyResource]) -> list[tuple[str, str | None]]:
-    """(line, URN) for every breach one concern finds among the engine's resources."""
+def findings(check: str, resources: Sequence[PolicyResource]) -> list[tuple[Finding, str | None]]:
+    """(finding, URN) for every breach one concern finds among the engine's resources."""
     records = recorded_resources(from_policy_resources(resources))
-    return [(line, urn_of(line, records)) for line in CHECKS[check](records)]
+    return [(finding, urn_of(finding, records)) for finding in CHECKS[check](records)]
 
 
 def _validator(concern: Concern):  # type: ignore[no-untyped-def]
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        for line, urn in findings(concern.check, args.resources):
-            report_violation(line, urn)
+        for finding, urn in findings(concern.check, args.resources):
+            report_violation(str(finding), urn)
 
     validate.__doc__ = f"``{concern.name}``: the baseline's '{concern.check}' checks."
     return validate

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from budget.fit.report import FitFailure, FitReport, FitResult, Proposal
-from budget.report.formatting import format_tzs, grid, per_thousand
+from budget.report.formatting import format_tzs, per_thousand
+from budget.textgrid import grid
 
 
 def shown(value: Any) -> str:

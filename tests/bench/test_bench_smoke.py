@@ -227,3 +227,21 @@ def test_budget_fit_benchmark_writes_its_figures(tmp_path: Path) -> None:
     assert doc["counts"]["candidates_priced"] > 0 and doc["baseline"]["candidates_timed"] == 2
     assert doc["speedup_vs_naive"] > 1
     assert "fit --all:" in proc.stdout
+
+
+def test_hostile_clients_are_bounded_and_a_good_client_keeps_its_round_trips() -> None:
+    from bench.hostile import QUICK, run_hostile
+
+    out = _run(run_hostile(QUICK, log=lambda _m: None))
+    by = {p["phase"]: p for p in out["phases"]}
+    assert list(by) == ["baseline", "body-declared", "body-chunked", "slow-headers", "rest-flood"]
+    for name in ("body-declared", "body-chunked"):
+        assert by[name]["status"] == 413 and by[name]["body_mb_sent"] < QUICK.body_mb, by[name]
+        assert by[name]["rss_peak_mb"] - by[name]["rss_before_mb"] < 20, by[name]
+    assert by["slow-headers"]["still_open"] == 0 and by["slow-headers"]["answered_408"] > 0
+    flood = by["rest-flood"]
+    assert flood["sent"] == QUICK.rest_publishes and 0 < flood["accepted"] < flood["sent"], flood
+    assert flood["statuses"].get("429", 0) == flood["sent"] - flood["accepted"], flood
+    for p in out["phases"]:
+        assert p["probe"]["round_trips"] > 0 and not p["probe"]["errors"], p
+    _no_children_left()

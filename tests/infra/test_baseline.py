@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from components.planning.baseline import violations
+from components.planning.baseline import CHECKS, violations
 from components.planning.mocks import Plan, RecordedResource
 from tests.infra.conftest import planned
 from tests.infra.helpers import mutated, named, of_type
@@ -198,26 +198,27 @@ BROKEN: dict[str, tuple[str, Callable[[RecordedResource], None], str]] = {
 def test_each_check_can_fail(case: str) -> None:
     name, change, fragment = BROKEN[case]
     broken = mutated(planned("phase3").resources, name, change)
-    found = violations(broken)
-    assert any(fragment in v for v in found), f"{case}: no violation mentioning {fragment!r} in {found}"
+    found = [f for f in violations(broken) if f.resource == name or fragment in f.message]
+    assert any(fragment in f.message for f in found), f"{case}: no finding mentioning {fragment!r} in {found}"
+    assert all(f.rule in CHECKS and f.severity == "mandatory" for f in found)
 
 
 def test_data_store_in_a_public_subnet_is_reported() -> None:
     res = planned("phase1").resources
     public = named(res, "network-public-0").id
     broken = mutated(res, "database-subnets", lambda r: r.inputs["subnetIds"].append(public))
-    assert any("includes public subnets" in v for v in violations(broken))
+    assert any("includes public subnets" in str(v) for v in violations(broken))
     broken = mutated(res, "cache-subnets", lambda r: r.inputs.update(subnetIds=[public]))
-    assert any("cache-redis: subnet group" in v for v in violations(broken))
+    assert any("cache-redis: subnet group" in str(v) for v in violations(broken))
     broken = mutated(res, "api-asg", lambda r: r.inputs.update(vpcZoneIdentifiers=[public]))
-    assert any("api-asg: servers placed in public subnets" in v for v in violations(broken))
+    assert any("api-asg: servers placed in public subnets" in str(v) for v in violations(broken))
 
 
 def test_generated_secret_outside_its_secret_is_reported() -> None:
     res = planned("phase2").resources
     token = named(res, "cache-auth-token").state["result"]
     broken = mutated(res, "api-role", lambda r: r.inputs.update(description=f"token {token}"))
-    assert any("contains a generated secret value" in v for v in violations(broken))
+    assert any("contains a generated secret value" in str(v) for v in violations(broken))
 
 
 def test_http_must_redirect_once_https_exists() -> None:
@@ -230,7 +231,7 @@ def test_http_must_redirect_once_https_exists() -> None:
         tier="edge",
         urn="urn:pulumi:phase1::stars::aws:lb/listener:Listener::edge-https",
     )
-    assert any("must redirect to HTTPS" in v for v in violations([*res, https]))
+    assert any("must redirect to HTTPS" in str(v) for v in violations([*res, https]))
 
 
 def test_no_password_inputs_and_user_data_carries_only_arns(stack_plan: Plan) -> None:

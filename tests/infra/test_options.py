@@ -21,7 +21,7 @@ from components.config import (
     StackConfig,
 )
 from components.network import APP_PORT
-from components.planning.baseline import violations
+from components.planning.baseline import Finding, violations
 from components.planning.mocks import RecordedResource, plan, plan_resources, plan_tiers
 from components.stack import tiers_of
 from tests.infra.conftest import stack_config
@@ -199,7 +199,7 @@ def test_public_egress_with_spot_servers() -> None:
         named(res, f"network-public-{i}").id for i in range(2)
     ]
     broken = mutated(res, "api-lt", _interface(lambda i: i.update(associatePublicIpAddress="false")))
-    assert any(v.startswith("api-asg: servers placed in public subnets") for v in violations(broken))
+    assert any(str(v).startswith("api-asg: servers placed in public subnets") for v in violations(broken))
 
 
 def _interface(change: Callable[[dict[str, Any]], None]) -> Callable[[RecordedResource], None]:
@@ -255,7 +255,7 @@ def test_each_breakage_of_the_public_layout_is_reported(case: str) -> None:
             r.inputs["subnetIds"] = [public if s == "PUBLIC" else s for s in r.inputs["subnetIds"]]
 
     found = violations(mutated(res, name, apply))
-    assert any(fragment in v for v in found), f"{case}: no violation mentioning {fragment!r} in {found}"
+    assert any(fragment in str(v) for v in found), f"{case}: no violation mentioning {fragment!r} in {found}"
 
 
 def test_a_public_server_in_the_load_balancers_group_is_reported() -> None:
@@ -265,9 +265,8 @@ def test_a_public_server_in_the_load_balancers_group_is_reported() -> None:
     res = plan_resources(direct)
     alb = named(res, "network-alb-sg").id
     broken = mutated(res, "realtime-lt", _interface(lambda i: i["securityGroups"].append(alb)))
-    assert f"realtime-lt: servers with a public IPv4 are in {alb}, which admits the internet" in violations(
-        broken
-    )
+    message = f"servers with a public IPv4 are in {alb}, which admits the internet"
+    assert Finding("no-public-ingress", "realtime-lt", message) in violations(broken)
 
 
 # ------------------------------------------------------------ every type the config allows, priced
