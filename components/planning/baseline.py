@@ -583,7 +583,7 @@ def _plain_ingress_sources(res: list[RecordedResource], groups: list[str], port:
         lo, hi = _port(rule.get("fromPort")), _port(rule.get("toPort"))
         covers = lo is None or hi is None or port is None or lo <= port <= hi
         if group in groups and covers and not rule.get("prefixListId"):
-            out.append(name)
+            out.append(".".join(filter(None, name)))
     return out
 
 
