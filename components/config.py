@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -171,6 +172,14 @@ class LoadBalancerConfig(_Strict):
     idle_timeout_seconds: int = Field(ge=60, le=4000)
     deregistration_delay_seconds: int = Field(ge=0, le=3600)
     certificate_arn: str | None = Field(default=None, description="ACM certificate; enables HTTPS")
+    domain: str | None = Field(
+        default=None,
+        description="the name clients use for the API and WebSockets: an ACM certificate for it (DNS"
+        " validation) puts TLS on the load balancer",
+    )
+    zone_id: str | None = Field(
+        default=None, description="Route 53 hosted zone of domain: validation and alias records"
+    )
     websockets_via_cdn: bool = Field(
         default=False, description="route /ws through the CloudFront distribution (needs stars:cdn.enabled)"
     )
@@ -181,6 +190,75 @@ class LoadBalancerConfig(_Strict):
         if value is not None and not value.startswith("arn:aws:acm:"):
             raise ValueError("must be an ACM certificate ARN (arn:aws:acm:...)")
         return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(DOMAIN_NAME, value):
+            raise ValueError("must be a fully qualified lower-case DNS name such as api.example.org or null")
+        return value
+
+    @field_validator("zone_id")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^Z[A-Z0-9]{1,31}$", value):
+            raise ValueError("must be a Route 53 hosted zone id (Z and capitals/digits) or null")
+        return value
+
+    @model_validator(mode="after")
+    def _zone_needs_domain(self) -> Self:
+        if self.zone_id is not None and self.domain is None:
+            raise ValueError("zone_id is set without domain: the zone holds the records of domain")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """Whether the load balancer terminates TLS itself (a certificate for ``domain``, or a given one)."""
+        return self.domain is not None or self.certificate_arn is not None
+
+
+#: A fully qualified DNS name (lower case, at least two labels).
+DOMAIN_NAME = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+#: Server image families: the lookup each uses is in components/ami.py.
+IMAGE_OS = ("al2023", "debian-12")
+ARCHITECTURES = ("x86_64", "arm64")
+#: An AMI id: ``ami-`` and 8 or 17 hex digits.
+AMI_ID = r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$"
+
+
+class ImageConfig(_Strict):
+    """The servers' image, pinned per region and architecture, so every server of a group boots the same.
+
+    ``python -m components.ami --stack <stack> --write`` looks up the newest image of ``os`` and writes
+    its ids and ``looked_up``: updating the image is a reviewed change of the stack file. ``looked_up``
+    null marks ids that were never looked up (placeholders): ``pulumi up`` refuses them.
+    """
+
+    os: Literal["al2023", "debian-12"] = Field(description="image family: al2023 or debian-12")
+    ids: dict[str, dict[Literal["x86_64", "arm64"], str]] = Field(
+        description="AMI id per region and architecture (x86_64, arm64)"
+    )
+    looked_up: dt.date | None = Field(default=None, description="when the ids were looked up; null: never")
+
+    @field_validator("ids")
+    @classmethod
+    def _ids(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        bad = [
+            f"{region}.{arch} = {ami!r}"
+            for region, by_arch in value.items()
+            for arch, ami in by_arch.items()
+            if not isinstance(ami, str) or not re.match(AMI_ID, ami)
+        ]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: an AMI id is ami- and 8 or 17 hex digits")
+        unknown = sorted(set(value) - set(SUPPORTED_REGIONS))
+        if unknown:
+            raise ValueError(f"unknown region {', '.join(unknown)}: allowed {', '.join(SUPPORTED_REGIONS)}")
+        return value
+
+    def ami(self, region: str, architecture: str) -> str:
+        """The pinned id for ``region`` and ``architecture`` (present: StackConfig checks it)."""
+        return self.ids[region][architecture]  # type: ignore[index]
 
 
 class SpotConfig(_Strict):
@@ -533,6 +611,7 @@ class StackConfig(_Strict):
     monitoring: MonitoringConfig
     usage: UsageConfig
     budget: BudgetConfig
+    image: ImageConfig
     demand: DemandConfig | None = None
 
     @field_validator("region")
@@ -557,6 +636,43 @@ class StackConfig(_Strict):
                         f" {NAMESPACE}:loadBalancer.websockets_via_cdn is true (no WebSocket traffic"
                         " goes through CloudFront)"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _tls_everywhere(self) -> Self:
+        """Clients speak only HTTPS/WSS: TLS on the load balancer, or CloudFront in front of all of it."""
+        lb = self.load_balancer
+        if lb.tls:
+            return self
+        key = f"{NAMESPACE}:loadBalancer"
+        needs = {
+            f"{key}.type = {lb.type!r}": lb.type == "application",
+            f"{NAMESPACE}:cdn.enabled = {self.cdn.enabled!r}": self.cdn.enabled,
+            f"{key}.websockets_via_cdn = {lb.websockets_via_cdn!r}": lb.websockets_via_cdn,
+            f"{NAMESPACE}:cdn.plan = {self.cdn.plan!r}": self.cdn.plan == "pay_as_you_go",
+        }
+        wrong = [what for what, ok in needs.items() if not ok]
+        if wrong:
+            raise ValueError(
+                f"without {key}.domain (or certificate_arn) the load balancer has no certificate, so"
+                " CloudFront's must carry every client connection: it needs type 'application' (an"
+                " origin only CloudFront can reach, by header), cdn.enabled true, websockets_via_cdn"
+                " true and cdn.plan 'pay_as_you_go' (flat-rate plans do not carry WebSockets); got "
+                + ", ".join(wrong)
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _image_for_region(self) -> Self:
+        """The pinned image must cover the stack's region in both architectures (fit may switch them)."""
+        by_arch = self.image.ids.get(self.region, {})
+        missing = [arch for arch in ARCHITECTURES if arch not in by_arch]
+        if missing:
+            raise ValueError(
+                f"{NAMESPACE}:image.ids.{self.region}: no {' or '.join(missing)} AMI id (allowed"
+                f" architectures: {', '.join(ARCHITECTURES)}); run python -m components.ami --stack"
+                f" {self.stack} --write"
+            )
         return self
 
     @model_validator(mode="after")
@@ -618,6 +734,7 @@ CONFIG_KEYS = {
     "usage": "usage",
     "budget": "budget",
     "demand": "demand",
+    "image": "image",
 }
 _FIELD_TO_KEY = {field: key for key, field in CONFIG_KEYS.items()}
 

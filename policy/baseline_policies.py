@@ -81,11 +81,22 @@ CONCERNS: tuple[Concern, ...] = (
         "tls-in-transit",
         "stars-tls-in-transit",
         "Traffic is encrypted in transit: Redis over TLS, viewers over HTTPS at CloudFront (https-only on"
-        " /ws to the load balancer), plain HTTP only redirecting once the load balancer serves HTTPS, no"
-        " plain TCP listener beside TLS on an NLB, and CloudFront reaching a TLS load balancer over HTTPS.",
+        " the load balancer's paths), plain HTTP only redirecting once the load balancer serves HTTPS,"
+        " and CloudFront reaching a TLS load balancer over HTTPS.",
         "Set transit_encryption_enabled, viewer_protocol_policy redirect-to-https (https-only for a"
-        " load balancer origin), an HTTP listener whose only action redirects to HTTPS, TLS on every NLB"
-        " listener once one has it, and origin_protocol_policy https-only to a load balancer with TLS.",
+        " load balancer origin), an HTTP listener whose only action redirects to HTTPS, and"
+        " origin_protocol_policy https-only to a load balancer with TLS.",
+    ),
+    Concern(
+        "no-plain-http",
+        "stars-no-plain-http",
+        "No public endpoint serves plain HTTP other than a redirect to HTTPS: a plaintext listener the"
+        " internet reaches only redirects; a load balancer without a certificate admits only CloudFront's"
+        " origin-facing prefix list, refuses by default and forwards only requests carrying the origin"
+        " header its CloudFront origin sends; an NLB listens in TLS only.",
+        "Name stars:loadBalancer.domain (an ACM certificate, HTTPS 443, HTTP 80 redirecting), or put"
+        " CloudFront in front: ingress only from com.amazonaws.global.cloudfront.origin-facing, a 403"
+        " default action, forward rules conditioned on the origin header, the header on the origin.",
     ),
     Concern(
         "cloudfront-web-acl",

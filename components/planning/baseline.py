@@ -58,6 +58,8 @@ UNTAGGABLE_TYPES = frozenset(
         "aws:cloudwatch/dashboard:Dashboard",
         "aws:kms/alias:Alias",
         "random:index/randomPassword:RandomPassword",
+        "aws:acm/certificateValidation:CertificateValidation",
+        "aws:route53/record:Record",
     }
 )
 #: Where a generated secret may legitimately appear as an input.
@@ -66,6 +68,9 @@ SECRET_CONSUMERS = {
     ("random:index/randomPassword:RandomPassword", "result"),
     ("aws:secretsmanager/secretVersion:SecretVersion", "secretString"),
     ("aws:elasticache/replicationGroup:ReplicationGroup", "authToken"),
+    # The origin header a certificate-less load balancer requires: CloudFront sends it, a rule checks it.
+    ("aws:cloudfront/distribution:Distribution", "origins"),
+    ("aws:lb/listenerRule:ListenerRule", "conditions"),
 }
 #: Input keys that would put a password into state or config.
 PASSWORD_KEYS = ("password", "masterPassword", "masterUserPassword", "authTokenWo")
@@ -533,8 +538,8 @@ def _buckets_behind_cloudfront(res: list[RecordedResource]) -> list[Finding]:
 @_concern("tls-in-transit")
 def tls_in_transit(res: list[RecordedResource]) -> list[Finding]:
     """Redis speaks TLS; viewers reach CloudFront over HTTPS; with HTTPS on the load balancer, HTTP
-    only redirects, and an NLB with TLS has no plain TCP listener; CloudFront reaches a load balancer
-    that has TLS over HTTPS, and its viewers of the ``/ws`` behavior use HTTPS only."""
+    only redirects; CloudFront reaches a load balancer that has TLS over HTTPS, and its viewers of the
+    behaviors to the load balancer use HTTPS only."""
     out: list[Finding] = []
     for rg in _of(res, "aws:elasticache/replicationGroup:ReplicationGroup"):
         if rg.inputs.get("transitEncryptionEnabled") is not True:
@@ -545,17 +550,8 @@ def tls_in_transit(res: list[RecordedResource]) -> list[Finding]:
             actions = li.inputs.get("defaultActions") or []
             if li.inputs.get("protocol") == "HTTP" and [a.get("type") for a in actions] != ["redirect"]:
                 out.append(_breach(li.name, "with HTTPS configured, plain HTTP must redirect to HTTPS"))
-    lbs = _of(res, LOAD_BALANCER)
-    for nlb in filter(_is_network, lbs):
-        # An NLB cannot redirect: with TLS, a plain TCP listener would serve the same tiers unencrypted.
-        own = _listeners_of(res, nlb)
-        if any(li.inputs.get("protocol") == "TLS" for li in own):
-            for li in own:
-                if li.inputs.get("protocol") != "TLS":
-                    out.append(
-                        _breach(li.name, "with TLS configured, the NLB must not also listen in plain TCP")
-                    )
-    out += _cdn_origin_checks(res, lbs, listeners)
+    # A plain TCP listener of an NLB (which cannot redirect) is no-plain-http's to report.
+    out += _cdn_origin_checks(res, _of(res, LOAD_BALANCER), listeners)
     for d in _of(res, "aws:cloudfront/distribution:Distribution"):
         behaviors = [
             d.inputs.get("defaultCacheBehavior") or {},
@@ -564,6 +560,109 @@ def tls_in_transit(res: list[RecordedResource]) -> list[Finding]:
         for b in behaviors:
             if b.get("viewerProtocolPolicy") not in ("redirect-to-https", "https-only"):
                 out.append(_breach(d.name, f"viewers must use HTTPS (got {b.get('viewerProtocolPolicy')})"))
+    return out
+
+
+def _world_ports(res: list[RecordedResource]) -> dict[str, set[int | None]]:
+    """Per security group: the ports it opens to the internet (``None``: every port)."""
+    out: dict[str, set[int | None]] = {}
+    for _name, group, rule in _ingress_rules(res):
+        if (rule.get("cidrIpv4") or rule.get("cidrIpv6")) not in WORLD:
+            continue
+        lo, hi = _port(rule.get("fromPort")), _port(rule.get("toPort"))
+        ports: set[int | None] = {None} if lo is None or hi is None or lo != hi else {lo}
+        out.setdefault(group, set()).update(ports)
+    return out
+
+
+def _plain_ingress_sources(res: list[RecordedResource], groups: list[str], port: int | None) -> list[str]:
+    """Ingress rules of ``groups`` that admit anything but a prefix list (CloudFront's origin-facing) to
+    ``port`` (a rule without ports admits every port)."""
+    out = []
+    for name, group, rule in _ingress_rules(res):
+        lo, hi = _port(rule.get("fromPort")), _port(rule.get("toPort"))
+        covers = lo is None or hi is None or port is None or lo <= port <= hi
+        if group in groups and covers and not rule.get("prefixListId"):
+            out.append(".".join(filter(None, name)))
+    return out
+
+
+def _rules_of(res: list[RecordedResource], listener: RecordedResource) -> list[RecordedResource]:
+    arns = {listener.id, listener.state.get("arn")}
+    return [r for r in _of(res, "aws:lb/listenerRule:ListenerRule") if r.inputs.get("listenerArn") in arns]
+
+
+def _action_types(actions: Any) -> list[Any]:
+    return [a.get("type") for a in actions or [] if isinstance(a, dict)]
+
+
+@_concern("no-plain-http")
+def no_plain_http(res: list[RecordedResource]) -> list[Finding]:
+    """No public endpoint serves plain HTTP other than a redirect to HTTPS: a plaintext listener the
+    internet reaches only redirects (its rules too); a plaintext listener without a certificate is no
+    public endpoint: its load balancer admits only prefix lists (CloudFront's origin-facing), refuses by
+    default and forwards only requests with the origin header, which CloudFront's origin sends."""
+    out: list[Finding] = []
+    world = _world_ports(res)
+    gated_dns: set[Any] = set()
+    for lb in _of(res, LOAD_BALANCER):
+        if lb.inputs.get("internal") is True:
+            continue
+        groups = list(lb.inputs.get("securityGroups") or [])
+        open_ports = set().union(*(world.get(g, set()) for g in groups)) if groups else {None}
+        for li in _listeners_of(res, lb):
+            protocol, port = li.inputs.get("protocol"), _port(li.inputs.get("port"))
+            if protocol in ("HTTPS", "TLS"):
+                continue
+            rules = _rules_of(res, li)
+            served = [t for t in _action_types(li.inputs.get("defaultActions")) if t != "redirect"]
+            served += [t for r in rules for t in _action_types(r.inputs.get("actions")) if t != "redirect"]
+            if port in open_ports or None in open_ports:
+                if served:
+                    what = ", ".join(map(str, served))
+                    out.append(
+                        _breach(
+                            li.name,
+                            f"plain {protocol} on port {port} is open to the internet and serves ({what});"
+                            " only a redirect to HTTPS may listen in plaintext",
+                        )
+                    )
+                continue
+            if protocol != "HTTP":
+                out.append(_breach(li.name, f"plain {protocol} listener: clients cannot verify it, use TLS"))
+                continue
+            if _action_types(li.inputs.get("defaultActions")) not in (["fixed-response"], ["redirect"]):
+                out.append(
+                    _breach(li.name, "a plaintext origin listener must refuse by default (fixed-response)")
+                )
+            for rule in rules:
+                headers = [c for c in rule.inputs.get("conditions") or [] if c.get("httpHeader")]
+                if "forward" in _action_types(rule.inputs.get("actions")) and not headers:
+                    out.append(
+                        _breach(rule.name, "forwards plaintext requests without the origin header condition")
+                    )
+            plain = _plain_ingress_sources(res, groups, port)
+            if plain:
+                out.append(
+                    _breach(
+                        li.name,
+                        "plaintext origin listener, but its load balancer admits more than CloudFront's"
+                        f" prefix list ({', '.join(plain)})",
+                    )
+                )
+            gated_dns.add(lb.state.get("dnsName"))
+    for d in _of(res, "aws:cloudfront/distribution:Distribution"):
+        for origin in d.inputs.get("origins") or []:
+            config = origin.get("customOriginConfig") or {}
+            plain_hop = config.get("originProtocolPolicy") != "https-only"
+            if origin.get("domainName") in gated_dns and plain_hop and not origin.get("customHeaders"):
+                out.append(
+                    _breach(
+                        d.name,
+                        f"origin {origin.get('originId')} reaches a plaintext origin listener without the"
+                        " origin header",
+                    )
+                )
     return out
 
 

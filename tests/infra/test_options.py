@@ -27,7 +27,7 @@ from components.stack import tiers_of
 from tests.infra.conftest import stack_config
 from tests.infra.helpers import mutated, named, of_type
 from tests.infra.schema import schema_errors
-from tests.infra.test_phases import variant
+from tests.infra.test_phases import NO_WEBSOCKET_USAGE, TLS_DIRECT, variant
 
 RESERVED = {"commitment": "reserved_1yr"}
 
@@ -99,8 +99,10 @@ def test_combined_app_tier(phase: str) -> None:
     (tg,) = of_type(res, "aws:lb/targetGroup:TargetGroup")
     assert tg.name == "edge-app-tg" and tg.inputs["port"] == APP_PORT
     assert asg["targetGroupArns"] == [tg.state["arn"]]
-    assert named(res, "edge-http").inputs["defaultActions"][0]["targetGroupArn"] == tg.state["arn"]
-    assert of_type(res, "aws:lb/listenerRule:ListenerRule") == []
+    # without a certificate the listener refuses; one header-gated rule forwards everything to app
+    assert named(res, "edge-http").inputs["defaultActions"][0]["type"] == "fixed-response"
+    (rule,) = of_type(res, "aws:lb/listenerRule:ListenerRule")
+    assert rule.name == "edge-origin-rule" and rule.inputs["actions"][0]["targetGroupArn"] == tg.state["arn"]
     # the network: an app security group the ALB reaches and the data stores admit
     groups = {r.name: r.id for r in of_type(res, "aws:ec2/securityGroup:SecurityGroup")}
     assert "network-app-sg" in groups and not {"network-api-sg", "network-realtime-sg"} & set(groups)
@@ -257,7 +259,10 @@ def test_each_breakage_of_the_public_layout_is_reported(case: str) -> None:
 
 
 def test_a_public_server_in_the_load_balancers_group_is_reported() -> None:
-    res = plan_resources(variant(stack_config("phase2"), network=PUBLIC))
+    direct = variant(
+        stack_config("phase2"), network=PUBLIC, load_balancer=TLS_DIRECT, usage=NO_WEBSOCKET_USAGE
+    )
+    res = plan_resources(direct)
     alb = named(res, "network-alb-sg").id
     broken = mutated(res, "realtime-lt", _interface(lambda i: i["securityGroups"].append(alb)))
     message = f"servers with a public IPv4 are in {alb}, which admits the internet"
