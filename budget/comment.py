@@ -69,6 +69,8 @@ class CommentPolicy:
             )
             if self.fail_over_limit and s.status == "over" and not s.overridden:
                 reasons.append(f"{s.stack} is over its limit: TZS {head} > TZS {limit}")
+            if self.fail_over_limit and s.unconfirmed_rate:
+                reasons.append(f"{s.stack}: {s.unconfirmed_rate}")
             if self.fail_increase_tzs is not None and s.change_tzs > self.fail_increase_tzs:
                 allowed = format_tzs(self.fail_increase_tzs)
                 reasons.append(f"{s.stack} rises by TZS {change} (allowed: {allowed})")
