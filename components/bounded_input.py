@@ -188,7 +188,11 @@ def shown(value: Any) -> str:
     return short(_REPR.repr(value))
 
 
-def short(text: str) -> str:
-    """``text`` on one line, cut to 80 characters with an ellipsis."""
+#: The longest explanation an error message gives (the project's own validators' messages fit in it).
+MESSAGE_CHARS = 400
+
+
+def short(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters (80: a quoted value) with an ellipsis."""
     text = " ".join(str(text).split())
-    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from components.bounded_input import (
     CONFIG_VALUE_BYTES,
+    MESSAGE_CHARS,
     STACK_FILE_BYTES,
     InputError,
     load_json,
@@ -758,7 +759,7 @@ def describe_errors(errors: list[Any], values: Mapping[str, Any]) -> str:
         elif err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (check the spelling; see the README's config reference)")
         else:
-            lines.append(f"{key} = {shown(err.get('input'))}: {short(msg)}")
+            lines.append(f"{key} = {shown(err.get('input'))}: {short(msg, MESSAGE_CHARS)}")
     return "invalid stack configuration:\n  " + "\n  ".join(lines)
 
 

@@ -36,7 +36,7 @@ from budget.report.build import stack_report
 from budget.report.formatting import format_tzs
 from budget.report.model import StackReport
 from budget.rules import RULES
-from components.bounded_input import short, shown
+from components.bounded_input import MESSAGE_CHARS, short, shown
 from components.config import (
     BudgetConfig,
     BudgetOverride,
@@ -119,7 +119,7 @@ def _describe(exc: ValidationError, prefix: str = "") -> list[str]:
         elif err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key")
         else:
-            lines.append(f"{key} = {shown(err.get('input'))}: {short(message)}")
+            lines.append(f"{key} = {shown(err.get('input'))}: {short(message, MESSAGE_CHARS)}")
     return lines
 
 

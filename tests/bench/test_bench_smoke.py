@@ -91,7 +91,9 @@ def test_cli_broadcast_sweep_writes_json(tmp_path: Path) -> None:
     ours, base = run["servers"]["ours"], run["servers"]["baseline"]
     assert ours["server_processes"] >= 3  # supervisor + 2 workers
     for r in (ours, base):
-        assert [round(w["target_deliveries_per_s"]) for w in r["windows"]] == [500, 1000]
+        # a step that missed its target on a busy machine runs once more, marked as a retry
+        first_tries = [w for w in r["windows"] if not w.get("retry")]
+        assert [round(w["target_deliveries_per_s"]) for w in first_tries] == [500, 1000]
         assert all(w["lost"] == 0 and w["delivered"] > 0 for w in r["windows"])
     assert ours["max_rate_p99_under_100ms"] >= 900
     assert {t["target"] for t in run["targets"]} >= {
