@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("budget", "components", "runtime", "bench")
+PACKAGES = ("budget", "components", "runtime", "policy", "bench")
 
 
 def _module(path: Path) -> str:
