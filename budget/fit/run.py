@@ -8,7 +8,7 @@ from typing import Any
 
 from budget.capacity import CapacityModel
 from budget.catalog import Catalog
-from budget.demand import demand_of
+from budget.demand import NO_TRANSFER, demand_of
 from budget.estimator import Estimate, estimate
 from budget.fit.aurora import AuroraFloor, aurora_floor
 from budget.fit.pricer import FitError, Pricer, verify
@@ -123,7 +123,7 @@ def _how_far(
     if reachable:
         a = min(reachable, key=lambda a: a.change)
         deciding = {**next(t for t in tested if t["key"] == a.key), "change": round(a.change, 4)}
-    no_transfer = with_demand(cfg, transfer_gb_per_user_per_month=0.0, websocket_gb_per_user_per_month=0.0)
+    no_transfer = with_demand(cfg, **NO_TRANSFER)
     floor = search(no_transfer, catalog, model, pricer, tiers).best
     if floor is None:
         return HowFar(most, deciding, tested)

@@ -149,7 +149,15 @@ def test_asg_missing_template_is_unpriced(catalog):
 
 
 def test_alb_hours_lcu_public_ips_and_egress(catalog):
-    cfg = stack_cfg("phase3")  # af-south-1, 100,000 active connections, 6,000 GB egress
+    # af-south-1, 100,000 active connections, 6,000 GB egress
+    cfg = stack_cfg(
+        "phase3",
+        alb_active_connections=100_000,
+        alb_new_connections_per_second=50,
+        alb_processed_gb_per_hour=8.2,
+        alb_rule_evaluations_per_second=1_000,
+        internet_egress_gb=6_000,
+    )
     alb = res(ALB, "edge-alb", {"loadBalancerType": "application", "internal": False, "subnets": ["a", "b"]})
     priced = price(alb, cfg, catalog)
     assert line_named(priced, "Application load balancer").monthly() == pytest.approx(21.17)  # 730 x 0.029
@@ -280,7 +288,8 @@ def test_elasticache_nodes_redis_valkey_and_reserved(catalog):
 
 
 def test_s3_intelligent_tiering_storage_and_requests(catalog):
-    priced = price(res("aws:s3/bucket:Bucket", "cdn-bucket"), stack_cfg("phase3"), catalog)
+    cfg = stack_cfg("phase3", s3_get_requests=24_000_000)
+    priced = price(res("aws:s3/bucket:Bucket", "cdn-bucket"), cfg, catalog)
     assert line_named(priced, "Storage (Intelligent-Tiering").monthly() == pytest.approx(
         27.40
     )  # 1,000 GB x 0.0274
@@ -293,7 +302,8 @@ def test_s3_intelligent_tiering_storage_and_requests(catalog):
 
 
 def test_cloudfront_price_class_100_bills_african_viewers_at_europe_rates(catalog):
-    cfg = stack_cfg("phase1")  # 2,400 GB, 24M requests, viewers in south_africa_kenya_nigeria_middle_east
+    # 2,400 GB, 24M requests, viewers in south_africa_kenya_nigeria_middle_east
+    cfg = stack_cfg("phase1", cloudfront_egress_gb=2_400, cloudfront_requests=24_000_000)
     dist = res("aws:cloudfront/distribution:Distribution", "cdn", {"priceClass": "PriceClass_100"})
     priced = price(dist, cfg, catalog)
     transfer = line_named(priced, "Data transfer out to viewers (europe) (first 10 TB)")
@@ -304,7 +314,7 @@ def test_cloudfront_price_class_100_bills_african_viewers_at_europe_rates(catalo
 
 
 def test_cloudfront_price_class_200_africa_tiers(catalog):
-    cfg = stack_cfg("phase3")  # 24,000 GB, 240M requests
+    cfg = stack_cfg("phase3", cloudfront_egress_gb=24_000, cloudfront_requests=240_000_000)
     dist = res("aws:cloudfront/distribution:Distribution", "cdn", {"priceClass": "PriceClass_200"})
     priced = price(dist, cfg, catalog)
     # 1,024 free; 10,240 x 0.110 = 1,126.40; 24,000 - 1,024 - 10,240 = 12,736 x 0.105 = 1,337.28;
