@@ -18,9 +18,10 @@ Scaling to an instance type (stated, not measured): CPU work scales with vCPUs a
 vCPU (arm64 vCPUs assumed as fast as the measuring machine's: ``arm64_speed``, not measured here);
 connections scale with memory at the measured KB per connection plus each worker's base memory, and with
 the per-worker connection count a run held; every capacity keeps ``headroom`` spare. A burstable server
-may run above its baseline because the budget rule prices its surplus CPU credits at the group's CPU
-target (which the fit sets to ``1 - headroom``); burstable database and cache nodes are held to their
-baseline, because their credits are not priced.
+may run above its baseline up to the group's CPU target (which the fit sets to ``1 - headroom``), and the
+rules bill surplus credits only for the 24-hour average above the baseline (``budget.rules.cpu_load``); a
+burstable database may too (RDS runs db.t3/db.t4g unlimited and the RDS rule bills their surplus);
+burstable cache nodes are held to their baseline, because their credits are not priced.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from budget.catalog import Catalog, MissingPrice
+from components.config import DemandConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURED = ROOT / "bench" / "measured"
@@ -328,6 +330,28 @@ class Load:
         )
 
 
+def cores_needed(m: Measured, load: Load) -> float:
+    """CPU (measuring-machine cores) a load needs: connections x an idle connection's cost + deliveries/s x
+    a delivery's + API requests/s x a request's."""
+    return (
+        load.connections * m.realtime_us_per_connection.value
+        + load.deliveries_per_s * m.realtime_us_per_delivery.value
+        + load.api_rps * m.api_us_per_request.value
+    ) / 1e6
+
+
+def peak_load(demand: DemandConfig, group: str) -> Load:
+    """What a server group carries at the phase's peak: ``realtime`` the connections and their deliveries,
+    ``api`` the REST requests, ``app`` (one group serving both) the two."""
+    users = demand.concurrent_users
+    realtime = Load(
+        connections=users * demand.connections_per_user,
+        deliveries_per_s=users * demand.deliveries_per_user_per_second,
+    )
+    api = Load(api_rps=users * demand.api_requests_per_user_per_second)
+    return {"realtime": realtime, "api": api, "app": realtime + api}[group]
+
+
 @dataclass(frozen=True)
 class Sizing:
     """Servers of one type for one load, with what decided the count."""
@@ -352,12 +376,7 @@ class CapacityModel:
     def cores_for(self, load: Load) -> float:
         """CPU (measuring-machine cores) a load needs: each connection's idle cost (keepalive, presence),
         each delivery's cost and each API request's, as measured apart."""
-        m = self.measured
-        return (
-            load.connections * m.realtime_us_per_connection.value
-            + load.deliveries_per_s * m.realtime_us_per_delivery.value
-            + load.api_rps * m.api_us_per_request.value
-        ) / 1e6
+        return cores_needed(self.measured, load)
 
     def carried(
         self, cores: float, connections_cap: float = math.inf, alongside: Load = Load()
@@ -440,9 +459,11 @@ class CapacityModel:
         )
 
     def database_carries(self, instance_class: str, statements_per_s: float) -> bool:
-        """Whether a database class sustains the statements within its baseline CPU and the headroom."""
+        """Whether a database class sustains the statements at peak within its vCPUs and the headroom. A
+        burstable (T-family) class may run above its baseline: RDS runs it unlimited, and the RDS rule
+        bills the surplus credits of its 24-hour average above the baseline."""
         s = spec(self.catalog, "rds", instance_class)
-        usable = s.vcpus * (s.baseline if s.baseline is not None else 1.0) * (1 - self.settings.headroom)
+        usable = s.vcpus * (1 - self.settings.headroom)
         return statements_per_s * self.measured.db_us_per_statement.value / 1e6 <= usable
 
     def cache_carries(self, node_type: str, load: Load) -> bool:
@@ -462,3 +483,38 @@ class CapacityModel:
 
 def load_model(catalog: Catalog, settings: Settings = Settings(), folder: Path = MEASURED) -> CapacityModel:
     return CapacityModel(load_measured(folder), catalog, settings)
+
+
+# ------------------------------------------------------------------ what the pricing rules read
+
+
+_PRICED_WITH: list[Path] = [MEASURED]
+_READ: dict[Path, Measured] = {}
+
+
+def price_with(folder: Path) -> None:
+    """Make the pricing rules read the runs in ``folder`` (``budget fit --measured``; default the kept runs),
+    so a fit sizes and prices with the same figures."""
+    _PRICED_WITH[0] = folder
+
+
+def measured_for_pricing() -> Measured:
+    """The measured figures the pricing rules take a server's or a database's load from (read once)."""
+    folder = _PRICED_WITH[0]
+    if folder not in _READ:
+        _READ[folder] = load_measured(folder)
+    return _READ[folder]
+
+
+def average_cores(demand: DemandConfig, group: str) -> tuple[float, float]:
+    """(24-hour average, peak) CPU in measuring-machine cores a server group's load needs: the peak over
+    the daily profile's peak-to-average ratio (what unlimited-mode credits are billed on)."""
+    peak = cores_needed(measured_for_pricing(), peak_load(demand, group))
+    return peak / demand.peak_to_average, peak
+
+
+def database_average_cores(demand: DemandConfig) -> tuple[float, float]:
+    """(24-hour average, peak) CPU in cores the database's statements need (all on the primary)."""
+    per_statement = measured_for_pricing().db_us_per_statement.value
+    peak = demand.concurrent_users * demand.db_statements_per_user_per_second * per_statement / 1e6
+    return peak / demand.peak_to_average, peak

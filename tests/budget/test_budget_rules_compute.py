@@ -408,6 +408,79 @@ def test_asg_graviton_credits_and_no_credits_below_baseline(catalog):
     assert not [i for i in quiet.lines if "credits" in i.name]  # 30% target = the t3.large baseline
 
 
+def _tiered(tier: str, low: int, high: int) -> object:
+    inputs = {"minSize": low, "desiredCapacity": high, "maxSize": high, "launchTemplate": {"id": "lt-123"}}
+    return res(ASG, f"{tier}-asg", inputs, id_="api-asg-1", tier=tier)
+
+
+def test_asg_credits_are_billed_on_the_demands_24_hour_average_not_the_target(catalog):
+    """Error 1 of issue 23: credits were billed at the CPU target even where the capacity model says the
+    servers idle below their baseline."""
+    from budget.capacity import measured_for_pricing
+
+    m = measured_for_pricing()
+    cfg = stack_cfg("phase1", region="us-east-1")  # 10,000 users, 0.1 deliveries and 0.01 API requests/s each
+    priced = price(_tiered("app", 1, 2), cfg, catalog, [_template("t3.medium"), _policy(70)])
+    # the app group at peak: 10,000 idle connections, 1,000 deliveries/s and 100 API requests/s
+    peak = (
+        10_000 * m.realtime_us_per_connection.value
+        + 1_000 * m.realtime_us_per_delivery.value
+        + 100 * m.api_us_per_request.value
+    ) / 1e6
+    average = peak / 1.72  # the daily profile: the 24-hour average is the peak / 1.72
+    # 2 t3.medium = 4 vCPUs: the average per vCPU is far under the 20% baseline: no credits at all
+    assert average / 4 < 0.20
+    assert not [i for i in priced.lines if i.name.startswith("Surplus CPU credits")]
+    note = line_named(priced, "Instance usage").note
+    assert "under the 20% baseline: no surplus credits" in note and f"{average:.3f} cores" in note
+    # at ten times the users the average exceeds the baseline: credits for what is above it
+    busy = cfg.model_copy(update={"demand": cfg.demand.model_copy(update={"concurrent_users": 100_000})})
+    priced = price(_tiered("app", 1, 2), busy, catalog, [_template("t3.medium"), _policy(70)])
+    share_max = min(0.70, 10 * average * 730 / (2 * 730 * 2))  # load vCPU-h / fleet vCPU-h, capped at target
+    share_min = min(0.70, 10 * average * 730 / (1 * 730 * 2))
+    credits = line_named(priced, "Surplus CPU credits")
+    # max: 1,460 instance-h x 2 vCPU x (average - 20%) x 0.05 $ (us-east-1, CONFIRMED)
+    assert credits.monthly("max") == pytest.approx(1_460 * 2 * (share_max - 0.20) * 0.05)
+    assert credits.monthly("min") == pytest.approx(730 * 2 * (share_min - 0.20) * 0.05)
+    assert f"24-hour average CPU {share_max:.1%} vs 20% baseline" in credits.name
+
+
+def test_asg_without_demand_prices_credits_at_the_target_and_says_so(catalog):
+    cfg = stack_cfg("phase1", region="us-east-1").model_copy(update={"demand": None})
+    priced = price(_tiered("app", 1, 1), cfg, catalog, [_template("t3.medium"), _policy(60)])
+    credits = line_named(priced, "Surplus CPU credits (unlimited mode; CPU at the 60% target")
+    assert credits.monthly() == pytest.approx(730 * 2 * (0.60 - 0.20) * 0.05)  # 58.40
+    assert "no stars:demand block" in credits.source and "upper bound" in credits.source
+
+
+def test_rds_t_family_credits_on_the_24_hour_average(catalog):
+    """RDS db.t3/db.t4g always run unlimited: USD 0.075 per vCPU-hour above the baseline on the 24-hour
+    average (us-east-1), priced from the database's statements; none below the baseline."""
+    from budget.capacity import measured_for_pricing
+
+    per_statement = measured_for_pricing().db_us_per_statement.value
+    db = {"engine": "postgres", "instanceClass": "db.t4g.micro", "allocatedStorage": 20, "storageType": "gp3"}
+    quiet = price(res(RDS, "db", db), stack_cfg("phase1", region="us-east-1"), catalog)
+    # phase 1: 10,000 users x 0.05 statements/s = 500/s at peak; / 1.72 on average
+    average = 500 * per_statement / 1e6 / 1.72
+    assert average / 2 < 0.10  # db.t4g.micro: 2 vCPU, 10% baseline
+    assert not [i for i in quiet.lines if "credits" in i.name]
+    assert "no surplus credits" in line_named(quiet, "Database instance").note
+    busy_cfg = stack_cfg("phase1", region="us-east-1")
+    busy_cfg = busy_cfg.model_copy(
+        update={"demand": busy_cfg.demand.model_copy(update={"concurrent_users": 100_000})}
+    )
+    busy = price(res(RDS, "db", db), busy_cfg, catalog)
+    share = 5_000 * per_statement / 1e6 / 1.72 / 2  # per vCPU
+    credits = line_named(busy, "Surplus CPU credits (T-family, unlimited on RDS")
+    # 730 h x 2 vCPU x (average - 10% baseline) x 0.075 $ per vCPU-hour
+    assert credits.monthly() == pytest.approx(730 * 2 * (share - 0.10) * 0.075)
+    assert credits.usage_based and "RDS instance types page" in credits.source
+    # a non-burstable class has no credits
+    m6g = price(res(RDS, "db", {**db, "instanceClass": "db.m6g.large"}), busy_cfg, catalog)
+    assert not [i for i in m6g.lines if "credits" in i.name or "credits" in i.note]
+
+
 def test_asg_credit_mode_that_cannot_be_read_fails_closed_and_t2_defaults_to_standard(catalog):
     """The credit mode decides whether surplus credits are billed: unknown is refused, never guessed."""
     cfg = stack_cfg(region="us-east-1")
@@ -423,10 +496,11 @@ def test_asg_credit_mode_that_cannot_be_read_fails_closed_and_t2_defaults_to_sta
     for itype in ("c6g.large", "t2.medium"):
         quiet = price(_group(1, 1, 1), cfg, catalog, [_template(itype), _policy(60)])
         assert not [i for i in quiet.lines if "credits" in i.name or "credits" in i.note]
-    # T2 set to unlimited bills credits: the catalog has no T2 baseline, so it fails closed naming it
+    # T2 set to unlimited bills credits: the catalog has no T2 specification (vCPUs, baseline), so it
+    # fails closed naming the first figure it lacks
     t2 = _template("t2.medium", creditSpecification={"cpuCredits": "unlimited"})
     assert (
-        "no catalog price 'ec2.burst.t2.medium.baseline'"
+        "no catalog price 'ec2.vcpus.t2.medium'"
         in unpriced(_group(1, 1, 1), cfg, catalog, [t2, _policy(60)]).reason
     )
 
