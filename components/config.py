@@ -130,6 +130,12 @@ class NetworkConfig(_Strict):
         " balancer (no NAT, no endpoints; data stores stay private)"
     )
     nat_gateways: Literal["single", "per_az"] = "single"
+    placement: Literal["spread", "single_zone"] = Field(
+        default="spread",
+        description="spread: the servers in every zone's subnet; single_zone: the servers, the database and"
+        " the cache node in the first zone, so their traffic never crosses zones (no inter-AZ transfer);"
+        " a single-AZ plan (Single-AZ database, one cache node); the load balancer keeps every zone",
+    )
 
     @field_validator("cidr")
     @classmethod
@@ -514,6 +520,18 @@ class StackConfig(_Strict):
     @classmethod
     def _region(cls, value: str) -> str:
         return _one_of(value, SUPPORTED_REGIONS)
+
+    @model_validator(mode="after")
+    def _single_zone(self) -> Self:
+        """One zone for servers and data stores only where the data stores live in one zone."""
+        if self.network.placement == "single_zone" and (
+            self.database.multi_az or self.cache.num_cache_clusters > 1
+        ):
+            raise ValueError(
+                f"{NAMESPACE}:network.placement = single_zone: needs a Single-AZ database and one cache node"
+                " (Multi-AZ data stores span zones; spread the servers instead)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _websockets_via_cdn(self) -> Self:

@@ -125,16 +125,27 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
                 lines.append(_api_calls(ctx))
         primaries = [r for r in ctx.of_type(*TYPES) if is_primary(r)]
         if primaries and primaries[0].urn == db.urn:
-            lines.append(
-                line(
-                    "Cross-AZ data transfer (app servers <-> data stores, both directions)",
-                    "GB",
-                    ctx.cfg.usage.cross_az_gb * 2,
-                    ctx.price("transfer.inter_az"),
-                    usage_based=True,
-                )
-            )
+            lines.append(_cross_az(ctx))
     return lines
+
+
+def _cross_az(ctx: RuleContext) -> CostLine:
+    """The app servers' traffic with the data stores, both directions, when it crosses zones: none in a
+    single-zone plan, whose servers run in the zone of its Single-AZ database and cache node."""
+    single = ctx.cfg.network.placement == "single_zone"
+    return line(
+        "Cross-AZ data transfer (app servers <-> data stores, both directions)",
+        "GB",
+        0.0 if single else ctx.cfg.usage.cross_az_gb * 2,
+        ctx.price("transfer.inter_az"),
+        usage_based=True,
+        note=(
+            f"stars:network.placement = single_zone: the servers run in the data stores' zone; the"
+            f" {ctx.cfg.usage.cross_az_gb:g} GB a month between them cross no zone"
+            if single
+            else ""
+        ),
+    )
 
 
 def _surplus_credits(ctx: RuleContext, klass: str, *, primary: bool, lines: list[CostLine]) -> list[CostLine]:

@@ -453,6 +453,18 @@ def test_asg_without_demand_prices_credits_at_the_target_and_says_so(catalog):
     assert "no stars:demand block" in credits.source and "upper bound" in credits.source
 
 
+def test_rds_cross_az_transfer_is_none_in_a_single_zone_plan(catalog):
+    """Issue 23, error 5: a single-AZ plan placed its servers in two zones and paid for their traffic
+    with the data stores; placed in the data stores' zone, it pays none."""
+    db = {"engine": "postgres", "instanceClass": "db.t4g.micro", "allocatedStorage": 20, "storageType": "gp3"}
+    cfg = stack_cfg("phase1", region="us-east-1")  # cross_az_gb: 200
+    spread = line_named(price(res(RDS, "db", db), cfg, catalog), "Cross-AZ data transfer")
+    assert spread.monthly() == pytest.approx(200 * 2 * 0.01)  # 400 GB (both directions) x 0.01 $ = 4.00
+    single = cfg.model_copy(update={"network": cfg.network.model_copy(update={"placement": "single_zone"})})
+    none = line_named(price(res(RDS, "db", db), single, catalog), "Cross-AZ data transfer")
+    assert none.monthly() == 0 and "data stores' zone" in none.note and "200 GB" in none.note
+
+
 def test_rds_t_family_credits_on_the_24_hour_average(catalog):
     """RDS db.t3/db.t4g always run unlimited: USD 0.075 per vCPU-hour above the baseline on the 24-hour
     average (us-east-1), priced from the database's statements; none below the baseline."""
