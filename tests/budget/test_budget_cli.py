@@ -107,8 +107,8 @@ def test_preview_json_priced_with_the_same_rules(capsys):
         capsys, "--stack", "phase1", "--preview-json", str(preview), "--format", "json", "--no-what-ifs"
     )
     doc = json.loads(out)
-    assert code == 1  # 412.95 USD x 2,500 = 1,032,375 TZS > 400,000
-    assert doc["total_usd"] == 412.95
+    assert code == 1  # 379.22 USD x 2,500 = 948,050 TZS > 400,000
+    assert doc["total_usd"] == 379.22
     names = {r["name"] for r in doc["resources"]}
     assert {"api-asg", "edge-alb", "database-primary"} <= names
 
