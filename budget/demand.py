@@ -146,11 +146,18 @@ def routed_figures(cfg: StackConfig, stated: UsageConfig | None = None) -> dict[
     # WebSockets through CloudFront: their frames leave at CloudFront's rates, the API responses still
     # leave through the load balancer; without CloudFront everything does
     via_cdn = cdn and cfg.load_balancer.websockets_via_cdn
+    # Without a certificate on the load balancer CloudFront carries the API as well (the only TLS the
+    # clients get): its responses and requests bill at CloudFront's rates, nothing leaves the load
+    # balancer directly (origin fetches to CloudFront are free).
+    api_via_cdn = via_cdn and not cfg.load_balancer.tls
+    api_requests = users * d.api_requests_per_user_per_second * t.peak_seconds
     average = 1 / d.peak_to_average
     figures: dict[str, Any] = {
-        "cloudfront_egress_gb": t.static_gb if cdn else 0.0,
-        "cloudfront_requests": t.static_requests if cdn else 0.0,
-        "internet_egress_gb": (t.api_gb + (0.0 if via_cdn else t.websocket_gb) if cdn else t.total_gb),
+        "cloudfront_egress_gb": (t.static_gb + (t.api_gb if api_via_cdn else 0.0)) if cdn else 0.0,
+        "cloudfront_requests": ((t.static_requests + (api_requests if api_via_cdn else 0.0)) if cdn else 0.0),
+        "internet_egress_gb": (
+            (0.0 if api_via_cdn else t.api_gb) + (0.0 if via_cdn else t.websocket_gb) if cdn else t.total_gb
+        ),
         "cloudfront_websocket_egress_gb": t.websocket_gb if via_cdn else 0.0,
         "cloudfront_websocket_ingress_gb": t.websocket_upload_gb if via_cdn else 0.0,
         # every new connection counted as a WebSocket upgrade (API connections too: the larger figure)

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from budget.fit.report import FitFailure, FitReport, FitResult, Proposal
-from budget.report.formatting import format_tzs, grid, per_thousand
+from budget.report.formatting import format_tzs, per_thousand
+from budget.report.md_escape import md
+from budget.textgrid import grid
 
 
 def shown(value: Any) -> str:
@@ -139,19 +141,21 @@ def render_markdown(results: Sequence[FitResult]) -> str:
     ]
     for r in results:
         if isinstance(r, FitFailure):
-            out.append(f"| {r.stack} | error: {r.error} | | | | | |")
+            out.append(f"| {md(r.stack)} | error: {md(r.error, limit=500)} | | | | | |")
             continue
         best = r.best.figures.total_tzs if r.best else None
         out.append(
-            f"| {r.stack} | {r.plan.total_tzs:,} | {format_tzs(best) if best is not None else '-'} |"
+            f"| {md(r.stack)} | {r.plan.total_tzs:,} | {format_tzs(best) if best is not None else '-'} |"
             f" {format_tzs(per_thousand(best, r.users)) if best is not None else '-'} | {r.limit_tzs:,} |"
             f" {'yes' if r.fits else 'no'} | {_deciding(r) if not r.fits else '-'} |"
         )
     for r in results:
         if isinstance(r, FitReport) and r.best:
-            out += ["", f"**{r.stack}**: {r.best.summary}", ""]
+            out += ["", f"**{md(r.stack)}**: {md(r.best.summary, limit=500)}", ""]
             out += ["| key | from | to |", "|---|---|---|"]
-            out += [f"| `{c['key']}` | {shown(c['from'])} | {shown(c['to'])} |" for c in r.best.changes]
+            out += [
+                f"| {md(c['key'])} | {md(shown(c['from']))} | {md(shown(c['to']))} |" for c in r.best.changes
+            ]
     return "\n".join(out) + "\n"
 
 

@@ -25,6 +25,7 @@ from budget.fit.search import (
 from budget.fit.space import Loads
 from budget.model import SIZES
 from budget.plan import plan_offline
+from budget.policy import rate_warning
 from components.config import StackConfig
 
 #: Runner-ups reported (each is re-planned whole under mocks, like the best).
@@ -169,6 +170,9 @@ def fit_stack(
 ) -> FitReport:
     """The whole answer for one stack (raises DemandError, CapacityError, FitError on bad input)."""
     pricer = pricer or Pricer(catalog)
+    far_rate = rate_warning(cfg.budget, catalog)
+    if far_rate and cfg.budget.override is None:  # as check: a rate far from the catalog's judges nothing
+        raise FitError(f"{cfg.stack}: {far_rate}")
     demand = demand_of(cfg)
     users = demand.concurrent_users
     limit = cfg.budget.limit_tzs

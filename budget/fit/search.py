@@ -24,7 +24,7 @@ from budget.capacity import CapacityModel
 from budget.catalog import Catalog
 from budget.demand import demand_of, websocket_floor_gb_per_user
 from budget.fit.pricer import Priced, Pricer
-from budget.fit.space import EGRESS, LAYOUTS, CacheChoice, Choice, DatabaseChoice, ServerChoice, Shape, Space
+from budget.fit.space import EGRESS, LAYOUTS, CacheChoice, Choice, DatabaseChoice, ServerChoice, Space
 from components.config import DemandConfig, StackConfig
 
 #: The "most users within the limit" search stops at 1% of the phase's users, or 100 users if more.
@@ -121,7 +121,7 @@ def _tier_choices(space: Space, pricer: Pricer, result: SearchResult) -> TierCho
         result.unpriced.append(f"no option carries the demand for: {', '.join(missing)}")
         return None
     # the data stores' costs do not depend on the servers: any server choice serves as the reference
-    reference = Shape()
+    reference = space.reference_shape()
     current = Choice(reference, tuple(servers[g][0] for g in reference.groups), databases[0], caches[0])
     current, bad = _argmin(pricer, space, current, databases, lambda c, o: replace(c, database=o))  # type: ignore[arg-type]
     result.unpriced += bad
@@ -130,7 +130,7 @@ def _tier_choices(space: Space, pricer: Pricer, result: SearchResult) -> TierCho
     by_route: dict[tuple[str, str], tuple[ServerChoice, ...]] = {}
     for layout, groups in LAYOUTS.items():
         for egress in EGRESS:
-            shape = Shape(layout=layout, egress=egress)
+            shape = space.reference_shape(layout=layout, egress=egress)
             choice = Choice(shape, tuple(servers[g][0] for g in groups), current.database, current.cache)
             for group in groups:
                 choice, bad = _argmin(pricer, space, choice, servers[group], _with_server)
