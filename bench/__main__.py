@@ -48,6 +48,7 @@ def fanout_params(args: argparse.Namespace) -> FanoutParams:
         sweep_max=args.sweep_max,
         profile=args.profile,
         drain=args.drain,
+        idle=args.idle,
     )
 
 
@@ -74,6 +75,12 @@ def print_fanout(result: dict[str, Any]) -> None:
             rows.append([name, r.get("connections_opened"), r.get("connect_rate"), *["-"] * 5])
             rows[-1] += [r["memory"]["rss_per_conn_kb"], "-", "-", "-", "-"]
         for w in r["windows"]:
+            if w.get("idle"):
+                idle = f"idle: {w['server_cpu_cores']} cores, {w['server_cpu_us_per_connection_s']} us/conn-s"
+                rows.append([name, w["connections_open"], r.get("connect_rate"), 0, idle, *["-"] * 3])
+                rows[-1] += [r["memory"]["rss_per_conn_kb"], "-", w["client_cpu_cores"], w["other_cpu_cores"]]
+                rows[-1].append("-")
+                continue
             rows.append(
                 [
                     name,
@@ -179,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     fan.add_argument("--drain", type=float, default=5.0, help="seconds to wait for late deliveries")
     fan.add_argument("--profile", help="directory for py-spy profiles of the servers (first window)")
     fan.add_argument("--sweep-max", type=float, default=400_000.0, help="last sweep step, deliveries/s")
+    fan.add_argument(
+        "--idle",
+        action="store_true",
+        help="first a window of --duration s with nothing published (idle-connection CPU); --rate 0: only it",
+    )
 
     api = sub.add_parser("api", help="REST publish + history against PostgreSQL and Redis")
     api.add_argument("--rate", type=float, default=1000.0, help="requests per second")

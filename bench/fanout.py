@@ -51,6 +51,12 @@ class FanoutParams:
     settle: float = 3.0
     drain: float = 5.0
     profile: str | None = None  # directory: py-spy records every server process during the first window
+    #: first an idle window of ``duration`` s: the connections held and subscribed, nothing published, so
+    #: the server's CPU is what idle connections cost (keepalive pings, presence, token expiry); then the
+    #: publish windows, unless ``rate`` is 0
+    idle: bool = False
+    #: idle mode: seconds of the server's CPU measured before any client connects (its own timers)
+    idle_base: float = 10.0
 
     def channels(self) -> dict[str, int]:
         """Channel -> number of subscribed connections."""
@@ -374,6 +380,8 @@ class Bench:
             await asyncio.to_thread(server.start)
             server_procs = server.processes()
             result["server_processes"] = len(server_procs)
+            if p.idle:
+                result["server_cpu_cores_no_connections"] = await self.idle_cores(server_procs, p.idle_base)
             mem0 = procs.memory(server_procs)
             n_clients = p.client_count()
             bounds = [round(i * p.connections / n_clients) for i in range(n_clients + 1)]
@@ -433,6 +441,20 @@ class Bench:
             )
             if name == "minimal":
                 return result
+            if p.idle:
+                win = await self.idle_window(server, clients, ok, p.duration)
+                result["windows"].append(win)
+                log(
+                    f"[{name}] idle: {win['connections_open']:,} connections,"
+                    f" {win['server_cpu_cores']} cores,"
+                    f" {win['server_cpu_us_per_connection_s']} us per connection-second"
+                )
+            if p.idle and p.rate <= 0 and not p.sweep:
+                final = await asyncio.gather(*(c.ask({"cmd": "report", "w": -1}) for c in clients))
+                result["connections_held_at_end"] = sum(r["open"] for r in final)
+                result["client_errors"] = sum(r["error_count"] for r in final)
+                result["server_alive"] = server.proc.poll() is None
+                return result
             publisher = Publisher(
                 name if name == "ours" else "baseline",
                 port,
@@ -482,6 +504,46 @@ class Bench:
             if tail:
                 result["server_log_tail"] = tail[-2000:]
         return result
+
+    async def idle_cores(self, server_p: list[psutil.Process], seconds: float) -> float:
+        """Server CPU cores over ``seconds`` while nothing happens (before any client connects)."""
+        t0, cpu0 = time.monotonic(), procs.cpu_seconds(server_p)
+        await asyncio.sleep(seconds)
+        return round((procs.cpu_seconds(server_p) - cpu0) / (time.monotonic() - t0), 4)
+
+    async def idle_window(
+        self, server: Server, clients: list[ClientProc], opened: int, duration: float
+    ) -> dict[str, Any]:
+        """``duration`` s with every connection held and subscribed and nothing published: the server's CPU
+        is the idle connections' (keepalive pings and pongs, presence refreshes, token expiry)."""
+        self.window_id += 1
+        server_p = server.processes()
+        client_p = [q for c in clients for q in c.psutil()]
+        before = procs.cpu_seconds(server_p), procs.cpu_seconds(client_p)
+        busy0, t0 = _cpu_busy(), time.monotonic()
+        await asyncio.sleep(duration)
+        wall = time.monotonic() - t0
+        server_s = procs.cpu_seconds(server_p) - before[0]
+        client_s = procs.cpu_seconds(client_p) - before[1]
+        busy = _cpu_busy() - busy0
+        reports = await asyncio.gather(*(c.ask({"cmd": "report", "w": -1}) for c in clients))
+        held = sum(r["open"] for r in reports)
+        errors = sum(r["error_count"] for r in reports)
+        return {
+            "window": self.window_id,
+            "idle": True,
+            "duration_s": round(wall, 2),
+            "connections_open": held,
+            "client_errors": errors,
+            "deliveries_per_s": 0.0,
+            "server_cpu_s": round(server_s, 3),
+            "server_cpu_cores": round(server_s / wall, 4),
+            "server_cpu_us_per_connection_s": round(server_s / wall / held * 1e6, 3) if held else None,
+            "client_cpu_cores": round(client_s / wall, 3),
+            "other_cpu_cores": round(max(0.0, busy - server_s - client_s) / wall, 3),
+            # every connection still open and no client error: the figure is of idle connections held
+            "pass": held == opened and opened > 0 and errors == 0,
+        }
 
     def _profile(self, name: str, server_p: list[psutil.Process], duration: float) -> list[Any]:
         return procs.spy(server_p, duration, self.p.profile or ".", name)
@@ -615,7 +677,7 @@ def compare(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
         return out
     for name in ("baseline-nodeflate", "baseline"):
         base = results.get(name)
-        if not base or not base["windows"] or not ours["windows"]:
+        if not base or not _published(base) or not _published(ours):
             continue
         ow, bw = _main_window(ours), _main_window(base)
         out[name] = {
@@ -642,9 +704,13 @@ def _r(a: Any, b: Any) -> float | None:
     return round(value, 2) if value is not None else None
 
 
+def _published(result: dict[str, Any]) -> bool:
+    return any(not w.get("idle") for w in result["windows"])
+
+
 def _main_window(result: dict[str, Any]) -> dict[str, Any]:
     """The window a comparison uses: the single window, or in a sweep the highest passing one both ran."""
-    wins = result["windows"]
+    wins = [w for w in result["windows"] if not w.get("idle")]
     passing = [w for w in wins if w["pass"]]
     return (passing or wins)[-1]
 

@@ -39,7 +39,8 @@ def fanout_targets(params: Any, out: dict[str, Any]) -> list[dict[str, Any]]:
     if not ours or not ours.get("windows"):
         return []
     res: list[dict[str, Any]] = []
-    win = ours["windows"][-1] if not params.sweep else None
+    published = [w for w in ours["windows"] if not w.get("idle")]
+    win = published[-1] if published and not params.sweep else None
     at_scale = (
         params.connections >= CONNECTIONS_TARGET and params.duration >= HOLD_SECONDS and not params.sweep
     )
@@ -69,7 +70,7 @@ def fanout_targets(params: Any, out: dict[str, Any]) -> list[dict[str, Any]]:
                 applies=win["target_deliveries_per_s"] >= DELIVERY_RATE,
             )
         )
-    else:
+    elif params.sweep:
         best = ours.get("max_rate_p99_under_100ms")
         res.append(
             _t(
@@ -80,7 +81,7 @@ def fanout_targets(params: Any, out: dict[str, Any]) -> list[dict[str, Any]]:
                 _pct(best, DELIVERY_RATE) if best else "-",
             )
         )
-    lost = sum(w["lost"] for w in ours["windows"])
+    lost = sum(w["lost"] for w in published)
     res.append(_t("messages lost", "0", lost, lost == 0, f"{lost} lost"))
     kb = ours["memory"]["rss_per_conn_kb"]
     res.append(

@@ -7,13 +7,21 @@ capacity. Runs of the same code drift on a shared machine (a day's `bench api` c
 another's), so each figure is the slowest qualifying window of any kept run, and names that run. Keep a
 new run in ``bench/measured/`` and the model reads it on the next call: nothing is copied by hand.
 
+Real-time CPU = connections x an idle connection's cost + deliveries a second x a delivery's cost. The idle
+cost comes from its own run (``python -m bench fanout --idle``: connections held and subscribed, nothing
+published: keepalive pings, presence refreshes, token expiry; the server's whole CPU over the connections,
+its own timers included); a delivery's cost is a hold window's CPU less what its connections cost idle
+(that run's own idle figure, else the lowest kept). What a server holds (memory per connection and per
+worker, connections per worker) is read only from holds at the plan's 25,000 connections.
+
 Scaling to an instance type (stated, not measured): CPU work scales with vCPUs at the measured cost per
 vCPU (arm64 vCPUs assumed as fast as the measuring machine's: ``arm64_speed``, not measured here);
 connections scale with memory at the measured KB per connection plus each worker's base memory, and with
 the per-worker connection count a run held; every capacity keeps ``headroom`` spare. A burstable server
-may run above its baseline because the budget rule prices its surplus CPU credits at the group's CPU
-target (which the fit sets to ``1 - headroom``); burstable database and cache nodes are held to their
-baseline, because their credits are not priced.
+may run above its baseline up to the group's CPU target (which the fit sets to ``1 - headroom``), and the
+rules bill surplus credits only for the 24-hour average above the baseline (``budget.rules.cpu_load``); a
+burstable database may too (RDS runs db.t3/db.t4g unlimited and the RDS rule bills their surplus);
+burstable cache nodes are held to their baseline, because their credits are not priced.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from budget.catalog import Catalog, MissingPrice
+from components.config import DemandConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MEASURED = ROOT / "bench" / "measured"
@@ -33,6 +42,8 @@ MEASURED = ROOT / "bench" / "measured"
 P99_TARGET_MS = 100.0
 #: Memory an instance keeps for the OS, the agent and page cache before any worker (assumption).
 OS_RESERVE_MB = 400.0
+#: The plan's WebSocket connections per server: a run holding fewer does not show what a server holds.
+PLAN_CONNECTIONS_PER_SERVER = 25_000
 #: The config's ceiling on worker processes per server.
 MAX_WORKERS = 16
 #: Presence and session memory in Redis per connection: not measured; one ZSET member and a session key
@@ -62,7 +73,6 @@ class Measured:
 
     realtime_us_per_connection: Figure
     realtime_us_per_delivery: Figure
-    deliveries_per_connection_measured: Figure
     kb_per_connection: Figure
     worker_base_mb: Figure
     connections_per_worker: Figure
@@ -117,6 +127,7 @@ def _base_mb(ours: Mapping[str, Any]) -> float:
 def load_measured(folder: Path = MEASURED) -> Measured:
     """Read every kept run in ``folder`` (``*.json``; sub-folders hold experiments and are not read)."""
     holds: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
+    idle: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     api: list[tuple[str, dict[str, Any]]] = []
     db: list[tuple[str, dict[str, Any]]] = []
     files = sorted(folder.glob("*.json"))
@@ -128,7 +139,11 @@ def load_measured(folder: Path = MEASURED) -> Measured:
                 if (run.get("params") or {}).get("sweep"):
                     continue
                 for window in ours.get("windows") or ():
-                    holds.append((f"{label} {bench} window {window.get('window')}", run, ours, window))
+                    where = f"{label} {bench} window {window.get('window')}"
+                    if window.get("idle"):
+                        idle.append((where, ours, window))
+                    else:
+                        holds.append((where, run, ours, window))
             elif bench == "api":
                 api += [
                     (f"{label} api at {w.get('target_rps')} req/s", w)
@@ -149,28 +164,49 @@ def load_measured(folder: Path = MEASURED) -> Measured:
         )
 
     good = [(src, run, ours, w) for src, run, ours, w in holds if passed(w, ours)]
-    held = [(src, run, ours, w) for src, run, ours, w in good if w.get("connections_open")]
+    # what a server holds (memory per connection and per worker, connections per worker) is shown only by
+    # a run at the plan's scale: a smaller one measures fixed costs, and holds less than it could
+    held = [
+        (src, run, ours, w)
+        for src, run, ours, w in good
+        if (w.get("connections_open") or 0) >= PLAN_CONNECTIONS_PER_SERVER
+    ]
 
     def per(window: Mapping[str, Any], key: str, denominator: str) -> float:
         d = window.get(denominator) or 0
         return float(window.get(key) or 0) / d if d else 0.0
 
+    idle_cost = _slowest(
+        (
+            (1e6 * per(w, "server_cpu_cores", "connections_open"), s)
+            for s, _o, w in idle
+            if w.get("pass") and w.get("connections_open")
+        ),
+        "us of CPU per idle connection-second",
+        "realtime CPU per idle connection (a fanout --idle run)",
+    )
+    # each run's own idle figure, else the lowest kept: what the delivery windows' connections cost idle
+    own_idle = {
+        id(o): 1e6 * per(w, "server_cpu_cores", "connections_open")
+        for _s, o, w in idle
+        if w.get("pass") and w.get("connections_open")
+    }
+    least_idle = min(own_idle.values())
+
+    def delivery_us(ours: Mapping[str, Any], w: Mapping[str, Any]) -> float:
+        """A window's CPU per delivery, less what its open connections cost idle."""
+        rate = float(w.get("deliveries_per_s") or 0)
+        if not rate:
+            return 0.0
+        connections_cores = float(w.get("connections_open") or 0) * own_idle.get(id(ours), least_idle) / 1e6
+        return 1e6 * max(0.0, float(w.get("server_cpu_cores") or 0) - connections_cores) / rate
+
     return Measured(
-        realtime_us_per_connection=_slowest(
-            ((1e6 * per(w, "server_cpu_cores", "connections_open"), s) for s, _r, _o, w in held),
-            "us of CPU per connection-second",
-            "realtime CPU per connection",
-        ),
+        realtime_us_per_connection=idle_cost,
         realtime_us_per_delivery=_slowest(
-            ((float(w.get("server_cpu_us_per_delivery") or 0), s) for s, _r, _o, w in good),
-            "us per delivery",
+            ((delivery_us(o, w), s) for s, _r, o, w in good),
+            "us per delivery (net of the connections' idle CPU)",
             "realtime CPU per delivery",
-        ),
-        deliveries_per_connection_measured=_least(
-            # the per-connection cost was measured at this many deliveries per connection per second
-            ((per(w, "deliveries_per_s", "connections_open"), s) for s, _r, _o, w in held),
-            "deliveries per connection per second",
-            "deliveries per connection",
         ),
         kb_per_connection=_slowest(
             ((float((o.get("memory") or {}).get("rss_per_conn_kb") or 0), s) for s, _r, o, _w in held),
@@ -294,6 +330,28 @@ class Load:
         )
 
 
+def cores_needed(m: Measured, load: Load) -> float:
+    """CPU (measuring-machine cores) a load needs: connections x an idle connection's cost + deliveries/s x
+    a delivery's + API requests/s x a request's."""
+    return (
+        load.connections * m.realtime_us_per_connection.value
+        + load.deliveries_per_s * m.realtime_us_per_delivery.value
+        + load.api_rps * m.api_us_per_request.value
+    ) / 1e6
+
+
+def peak_load(demand: DemandConfig, group: str) -> Load:
+    """What a server group carries at the phase's peak: ``realtime`` the connections and their deliveries,
+    ``api`` the REST requests, ``app`` (one group serving both) the two."""
+    users = demand.concurrent_users
+    realtime = Load(
+        connections=users * demand.connections_per_user,
+        deliveries_per_s=users * demand.deliveries_per_user_per_second,
+    )
+    api = Load(api_rps=users * demand.api_requests_per_user_per_second)
+    return {"realtime": realtime, "api": api, "app": realtime + api}[group]
+
+
 @dataclass(frozen=True)
 class Sizing:
     """Servers of one type for one load, with what decided the count."""
@@ -316,23 +374,31 @@ class CapacityModel:
     settings: Settings = Settings()
 
     def cores_for(self, load: Load) -> float:
-        """CPU (measuring-machine cores) a load needs: per connection while its deliveries per connection
-        stay within what the measured runs carried, else per delivery; plus the API's requests."""
-        m = self.measured
-        realtime = max(
-            load.connections * m.realtime_us_per_connection.value / 1e6,
-            load.deliveries_per_s * m.realtime_us_per_delivery.value / 1e6,
-        )
-        return realtime + load.api_rps * m.api_us_per_request.value / 1e6
+        """CPU (measuring-machine cores) a load needs: each connection's idle cost (keepalive, presence),
+        each delivery's cost and each API request's, as measured apart."""
+        return cores_needed(self.measured, load)
 
-    def carried(self, cores: float, connections_cap: float = math.inf) -> dict[str, float]:
-        """What ``cores`` carry if they do only that: connections (at most ``connections_cap``, what
-        memory and workers allow), deliveries a second, or API requests a second."""
+    def carried(
+        self, cores: float, connections_cap: float = math.inf, alongside: Load = Load()
+    ) -> dict[str, float]:
+        """What ``cores`` carry of each figure while they also carry ``alongside``'s other figures:
+        connections (at most ``connections_cap``, what memory and workers allow), deliveries a second,
+        API requests a second."""
         m = self.measured
+        a = alongside
+
+        def spare(rest: Load) -> float:
+            return max(0.0, cores - self.cores_for(rest)) * 1e6
+
         return {
-            "connections": min(connections_cap, cores * 1e6 / m.realtime_us_per_connection.value),
-            "deliveries_per_s": cores * 1e6 / m.realtime_us_per_delivery.value,
-            "api_rps": cores * 1e6 / m.api_us_per_request.value,
+            "connections": min(
+                connections_cap,
+                spare(Load(deliveries_per_s=a.deliveries_per_s, api_rps=a.api_rps))
+                / m.realtime_us_per_connection.value,
+            ),
+            "deliveries_per_s": spare(Load(connections=a.connections, api_rps=a.api_rps))
+            / m.realtime_us_per_delivery.value,
+            "api_rps": spare(Load(a.connections, a.deliveries_per_s)) / m.api_us_per_request.value,
         }
 
     def _workers(self, s: Spec) -> tuple[int, float, float]:
@@ -393,9 +459,11 @@ class CapacityModel:
         )
 
     def database_carries(self, instance_class: str, statements_per_s: float) -> bool:
-        """Whether a database class sustains the statements within its baseline CPU and the headroom."""
+        """Whether a database class sustains the statements at peak within its vCPUs and the headroom. A
+        burstable (T-family) class may run above its baseline: RDS runs it unlimited, and the RDS rule
+        bills the surplus credits of its 24-hour average above the baseline."""
         s = spec(self.catalog, "rds", instance_class)
-        usable = s.vcpus * (s.baseline if s.baseline is not None else 1.0) * (1 - self.settings.headroom)
+        usable = s.vcpus * (1 - self.settings.headroom)
         return statements_per_s * self.measured.db_us_per_statement.value / 1e6 <= usable
 
     def cache_carries(self, node_type: str, load: Load) -> bool:
@@ -415,3 +483,38 @@ class CapacityModel:
 
 def load_model(catalog: Catalog, settings: Settings = Settings(), folder: Path = MEASURED) -> CapacityModel:
     return CapacityModel(load_measured(folder), catalog, settings)
+
+
+# ------------------------------------------------------------------ what the pricing rules read
+
+
+_PRICED_WITH: list[Path] = [MEASURED]
+_READ: dict[Path, Measured] = {}
+
+
+def price_with(folder: Path) -> None:
+    """Make the pricing rules read the runs in ``folder`` (``budget fit --measured``; default the kept runs),
+    so a fit sizes and prices with the same figures."""
+    _PRICED_WITH[0] = folder
+
+
+def measured_for_pricing() -> Measured:
+    """The measured figures the pricing rules take a server's or a database's load from (read once)."""
+    folder = _PRICED_WITH[0]
+    if folder not in _READ:
+        _READ[folder] = load_measured(folder)
+    return _READ[folder]
+
+
+def average_cores(demand: DemandConfig, group: str) -> tuple[float, float]:
+    """(24-hour average, peak) CPU in measuring-machine cores a server group's load needs: the peak over
+    the daily profile's peak-to-average ratio (what unlimited-mode credits are billed on)."""
+    peak = cores_needed(measured_for_pricing(), peak_load(demand, group))
+    return peak / demand.peak_to_average, peak
+
+
+def database_average_cores(demand: DemandConfig) -> tuple[float, float]:
+    """(24-hour average, peak) CPU in cores the database's statements need (all on the primary)."""
+    per_statement = measured_for_pricing().db_us_per_statement.value
+    peak = demand.concurrent_users * demand.db_statements_per_user_per_second * per_statement / 1e6
+    return peak / demand.peak_to_average, peak

@@ -1,10 +1,21 @@
 """From what the users need (``stars:demand``) to the usage figures an architecture implies.
 
+As an AWS cost expert models it: **bytes come from the month's total** the plan states (10-50 TB a month
+at 100,000 users: ``transfer_gb_per_user_per_month`` x users), **capacity from the peak** (users and their
+per-second rates). The real-time frames are counted, not assumed: deliveries a second x the frame's bytes
+x the seconds a month at the peak rate, plus the keepalive pings; the daily profile (``peak_to_average``,
+the busiest hour over the average hour) says how many hours a day run at the peak rate. What is left of
+the total after the frames is split between static assets (``static_share``, through CloudFront) and API
+responses (through the load balancer). A demand whose frames alone exceed its total is inconsistent and
+refused; any other is accepted, however low.
+
 The same users cost differently depending on where their traffic goes: static assets through CloudFront,
 WebSocket and API responses out of the load balancer, software updates through a NAT gateway or not at
 all. ``routed_usage`` recomputes exactly those ``stars:usage`` figures from the demand for the stack's
 architecture and keeps every other figure as the stack states it. Nothing here lowers demand: a
 configuration the fit proposes moves the same bytes and requests elsewhere, it never removes them.
+Load-balancer capacity units are billed per hour on the highest of their dimensions: they are taken on
+the month's average of each (peak / ``peak_to_average``), exact while one dimension leads every hour.
 
 The plan's own architecture is one point of this: a test holds that each phase's stated usage block
 equals ``routed_usage`` of its own config, so the stack files and the demand cannot drift apart.
@@ -12,6 +23,7 @@ equals ``routed_usage`` of its own config, so the stack files and the demand can
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from components.config import DemandConfig, StackConfig, UsageConfig
@@ -23,18 +35,98 @@ S3_MISS_RATIO = 0.10
 BACKUP_FACTOR = 1.5
 #: Seconds in a 730-hour month.
 SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+#: The runtime's keepalive ping: a 2-byte frame with no payload (runtime/keepalive.py, RFC 6455 5.5.2),
+#: and the client's pong: 2 bytes of header and the 4-byte mask every client frame carries (RFC 6455 5.3).
+PING_BYTES = 2.0
+PONG_BYTES = 6.0
+BYTES_PER_GB = 1e9
+
+
+#: The demand keys that make a demand move no bytes at all (its users, rates and capacity unchanged):
+#: what ``budget fit`` prices as "with no data transfer at all".
+NO_TRANSFER = {
+    "transfer_gb_per_user_per_month": 0.0,
+    "websocket_frame_bytes": 0.0,
+    "keepalive_interval_s": 0.0,
+}
 
 
 class DemandError(ValueError):
-    """The stack has no demand block, or its demand cannot be routed through its architecture."""
+    """The stack has no demand block, or its demand is inconsistent or cannot be routed."""
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """A month of the phase's traffic, in GB and requests, by kind."""
+
+    total_gb: float
+    websocket_gb: float
+    websocket_upload_gb: float
+    static_gb: float
+    api_gb: float
+    static_requests: float
+    peak_seconds: float
+
+    @property
+    def load_balancer_gb(self) -> float:
+        """Bytes through the load balancer (both directions) when WebSockets and the API go through it."""
+        return self.websocket_gb + self.websocket_upload_gb + self.api_gb
+
+
+def peak_seconds(d: DemandConfig) -> float:
+    """Seconds a month at the peak rate: the month over the daily profile's peak-to-average ratio."""
+    return SECONDS_PER_MONTH / d.peak_to_average
+
+
+def websocket_gb(d: DemandConfig) -> tuple[float, float]:
+    """WebSocket GB a month to the users and from them: frames delivered (published) x the frame's bytes,
+    plus the keepalive pings (pongs), over the seconds at the peak rate."""
+    seconds = peak_seconds(d)
+    users = d.concurrent_users
+    pings = users * d.connections_per_user * seconds / d.keepalive_interval_s if d.keepalive_interval_s else 0
+    down = users * d.deliveries_per_user_per_second * d.websocket_frame_bytes * seconds + pings * PING_BYTES
+    up = users * d.publishes_per_user_per_second * d.websocket_frame_bytes * seconds + pings * PONG_BYTES
+    return down / BYTES_PER_GB, up / BYTES_PER_GB
+
+
+def websocket_floor_gb_per_user(d: DemandConfig) -> float:
+    """The least ``transfer_gb_per_user_per_month`` consistent with the deliveries: their frames alone."""
+    return websocket_gb(d)[0] / d.concurrent_users
+
+
+def traffic(d: DemandConfig) -> Traffic:
+    """The month's bytes and requests; a total below what the real-time frames alone need is refused."""
+    total = d.concurrent_users * d.transfer_gb_per_user_per_month
+    down, up = websocket_gb(d)
+    if down > total + 1e-9:
+        raise DemandError(
+            f"inconsistent stars:demand: the real-time frames alone are {down:,.1f} GB a month"
+            f" ({d.deliveries_per_user_per_second:g} deliveries/s x {d.websocket_frame_bytes:g} B x"
+            f" {peak_seconds(d):,.0f} s at the peak rate, x {d.concurrent_users:,} users, plus pings),"
+            f" more than transfer_gb_per_user_per_month x users = {total:,.1f} GB; transfer must be at"
+            f" least {websocket_floor_gb_per_user(d):.4f} GB per user"
+        )
+    rest = total - down
+    static = rest * d.static_share
+    return Traffic(
+        total_gb=total,
+        websocket_gb=down,
+        websocket_upload_gb=up,
+        static_gb=static,
+        api_gb=rest - static,
+        static_requests=static * 1e6 / d.average_object_kb,
+        peak_seconds=peak_seconds(d),
+    )
 
 
 def demand_of(cfg: StackConfig) -> DemandConfig:
+    """The stack's demand, checked for consistency (its frames fit in its monthly total)."""
     if cfg.demand is None:
         raise DemandError(
             f"stack {cfg.stack} has no stars:demand block: the users, traffic and availability class the"
             " phase must carry (see the phase stack files for the keys and their derivation)"
         )
+    traffic(cfg.demand)
     return cfg.demand
 
 
@@ -49,42 +141,37 @@ def routed_figures(cfg: StackConfig, stated: UsageConfig | None = None) -> dict[
     d = demand_of(cfg)
     stated = stated or cfg.usage
     users = d.concurrent_users
-    transfer = users * d.transfer_gb_per_user_per_month
-    static_gb = transfer * d.static_share
-    dynamic_gb = transfer - static_gb
-    static_requests = static_gb * 1e6 / d.average_object_kb
-    # WebSockets through CloudFront: their frames leave at CloudFront's rates, the rest of the dynamic
-    # traffic (API responses) still leaves through the load balancer
-    via_cdn = cfg.cdn.enabled and cfg.load_balancer.websockets_via_cdn
-    websocket_gb = users * d.websocket_gb_per_user_per_month if via_cdn else 0.0
+    t = traffic(d)
+    cdn = cfg.cdn.enabled
+    # WebSockets through CloudFront: their frames leave at CloudFront's rates, the API responses still
+    # leave through the load balancer; without CloudFront everything does
+    via_cdn = cdn and cfg.load_balancer.websockets_via_cdn
     # Without a certificate on the load balancer CloudFront carries the API as well (the only TLS the
     # clients get): its responses and requests bill at CloudFront's rates, nothing leaves the load
     # balancer directly (origin fetches to CloudFront are free).
     api_via_cdn = via_cdn and not cfg.load_balancer.tls
-    api_gb = dynamic_gb - websocket_gb if cfg.cdn.enabled else 0.0
-    api_requests = users * d.api_requests_per_user_per_second * SECONDS_PER_MONTH
+    api_requests = users * d.api_requests_per_user_per_second * t.peak_seconds
+    average = 1 / d.peak_to_average
     figures: dict[str, Any] = {
-        "cloudfront_egress_gb": (static_gb + (api_gb if api_via_cdn else 0.0)) if cfg.cdn.enabled else 0.0,
-        "cloudfront_requests": (
-            (static_requests + (api_requests if api_via_cdn else 0.0)) if cfg.cdn.enabled else 0.0
+        "cloudfront_egress_gb": (t.static_gb + (t.api_gb if api_via_cdn else 0.0)) if cdn else 0.0,
+        "cloudfront_requests": ((t.static_requests + (api_requests if api_via_cdn else 0.0)) if cdn else 0.0),
+        "internet_egress_gb": (
+            (0.0 if api_via_cdn else t.api_gb) + (0.0 if via_cdn else t.websocket_gb) if cdn else t.total_gb
         ),
-        "internet_egress_gb": (0.0 if api_via_cdn else api_gb) if cfg.cdn.enabled else transfer,
-        "cloudfront_websocket_egress_gb": websocket_gb,
-        "cloudfront_websocket_ingress_gb": (
-            users * d.websocket_upload_gb_per_user_per_month if via_cdn else 0.0
-        ),
+        "cloudfront_websocket_egress_gb": t.websocket_gb if via_cdn else 0.0,
+        "cloudfront_websocket_ingress_gb": t.websocket_upload_gb if via_cdn else 0.0,
         # every new connection counted as a WebSocket upgrade (API connections too: the larger figure)
         "cloudfront_websocket_connections": (
-            users * d.new_connections_per_user_per_second * SECONDS_PER_MONTH if via_cdn else 0.0
+            users * d.new_connections_per_user_per_second * t.peak_seconds if via_cdn else 0.0
         ),
         # NAT carries releases, OS updates and AWS API calls, which grow with servers, not users: the
         # stack states the volume; without NAT nothing goes through one.
         "nat_processed_gb": stated.nat_processed_gb if cfg.network.private_egress == "nat" else 0.0,
-        "alb_new_connections_per_second": users * d.new_connections_per_user_per_second,
-        "alb_active_connections": users * d.connections_per_user,
-        "alb_processed_gb_per_hour": dynamic_gb / HOURS_PER_MONTH,
-        "alb_rule_evaluations_per_second": users * d.api_requests_per_user_per_second,
-        "s3_get_requests": static_requests * S3_MISS_RATIO if cfg.cdn.enabled else 0.0,
+        "alb_new_connections_per_second": users * d.new_connections_per_user_per_second * average,
+        "alb_active_connections": users * d.connections_per_user * average,
+        "alb_processed_gb_per_hour": (t.load_balancer_gb + (0.0 if cdn else t.static_gb)) / HOURS_PER_MONTH,
+        "alb_rule_evaluations_per_second": users * d.api_requests_per_user_per_second * average,
+        "s3_get_requests": t.static_requests * S3_MISS_RATIO if cdn else 0.0,
         "rds_backup_storage_gb": d.database_storage_gb * BACKUP_FACTOR,
     }
     return {key: _clean(value) for key, value in figures.items()}

@@ -28,6 +28,8 @@ class CacheArgs:
     subnet_ids: list[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     tags: dict[str, str] = field(default_factory=dict)
+    #: a single-zone plan's zone: the node is placed there, beside the servers (None: AWS chooses)
+    availability_zone: str | None = None
 
 
 def default_parameter_group(engine: str, version: str) -> str:
@@ -68,6 +70,7 @@ class Cache(pulumi.ComponentResource):
             engine_version=cfg.engine_version,
             node_type=cfg.node_type,
             num_cache_clusters=cfg.num_cache_clusters,
+            preferred_cache_cluster_azs=[args.availability_zone] if args.availability_zone else None,
             parameter_group_name=default_parameter_group(cfg.engine, cfg.engine_version),
             port=REDIS_PORT,
             subnet_group_name=self.subnet_group.name,

@@ -140,6 +140,12 @@ class NetworkConfig(_Strict):
         " balancer (no NAT, no endpoints; data stores stay private)"
     )
     nat_gateways: Literal["single", "per_az"] = "single"
+    placement: Literal["spread", "single_zone"] = Field(
+        default="spread",
+        description="spread: the servers in every zone's subnet; single_zone: the servers, the database and"
+        " the cache node in the first zone, so their traffic never crosses zones (no inter-AZ transfer);"
+        " a single-AZ plan (Single-AZ database, one cache node); the load balancer keeps every zone",
+    )
 
     @field_validator("cidr")
     @classmethod
@@ -533,25 +539,29 @@ class DemandConfig(_Strict):
     db_statements_per_user_per_second: float = Field(ge=0)
     new_connections_per_user_per_second: float = Field(ge=0, description="reconnects and API connections")
     database_storage_gb: float = Field(ge=20, description="data the database holds (RDS minimum 20 GB)")
-    transfer_gb_per_user_per_month: float = Field(ge=0, description="all data served to a user")
-    static_share: float = Field(ge=0, le=1, description="share of the transfer that is static assets")
+    transfer_gb_per_user_per_month: float = Field(
+        ge=0, description="all data served to users in a month, per concurrent user (the plan's total)"
+    )
+    static_share: float = Field(
+        ge=0, le=1, description="share of the bytes other than WebSocket frames that are static assets"
+    )
     average_object_kb: float = Field(gt=0, description="average static object (CloudFront requests)")
-    websocket_gb_per_user_per_month: float = Field(ge=0, description="server-to-client WebSocket bytes")
-    websocket_upload_gb_per_user_per_month: float = Field(ge=0, description="client-to-server bytes")
+    websocket_frame_bytes: float = Field(
+        ge=0, description="bytes of one real-time frame, delivered or published (the benchmark's frame)"
+    )
+    peak_to_average: float = Field(
+        default=1.72,
+        ge=1,
+        description="the daily profile: the busiest hour's traffic over the average hour's (Cisco VNI Usage"
+        " 2010: 1.72); users, frames and requests run at the peak rate for 24 / this hours a day",
+    )
+    keepalive_interval_s: float = Field(
+        default=20.0, ge=0, description="the runtime's ping interval (STARS_WS_PING_INTERVAL; 0: none)"
+    )
     availability: Literal["single_az", "multi_az"] = Field(
         description="single_az: data stores may live in one AZ; multi_az: survives the loss of one AZ"
     )
     latency_budget_ms: float = Field(gt=0, description="WebSocket delivery at the user (plan: < 100 ms)")
-
-    @model_validator(mode="after")
-    def _dynamic(self) -> Self:
-        dynamic = self.transfer_gb_per_user_per_month * (1 - self.static_share)
-        if self.websocket_gb_per_user_per_month > dynamic + 1e-9:
-            raise ValueError(
-                f"websocket_gb_per_user_per_month ({self.websocket_gb_per_user_per_month}) exceeds the"
-                f" dynamic part of the transfer ({dynamic:.4f} GB = transfer x (1 - static_share))"
-            )
-        return self
 
 
 class BudgetOverride(_Strict):
@@ -619,6 +629,18 @@ class StackConfig(_Strict):
     @classmethod
     def _region(cls, value: str) -> str:
         return _one_of(value, SUPPORTED_REGIONS)
+
+    @model_validator(mode="after")
+    def _single_zone(self) -> Self:
+        """One zone for servers and data stores only where the data stores live in one zone."""
+        if self.network.placement == "single_zone" and (
+            self.database.multi_az or self.cache.num_cache_clusters > 1
+        ):
+            raise ValueError(
+                f"{NAMESPACE}:network.placement = single_zone: needs a Single-AZ database and one cache node"
+                " (Multi-AZ data stores span zones; spread the servers instead)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _websockets_via_cdn(self) -> Self:

@@ -30,6 +30,8 @@ class DatabaseArgs:
     subnet_ids: list[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     tags: dict[str, str] = field(default_factory=dict)
+    #: a single-zone plan's zone: the primary is placed there, beside the servers (None: AWS chooses)
+    availability_zone: str | None = None
 
 
 def parameter_family(engine_version: str) -> str:
@@ -101,6 +103,8 @@ class Database(pulumi.ComponentResource):
             allocated_storage=cfg.allocated_storage_gb,
             max_allocated_storage=cfg.max_allocated_storage_gb,
             multi_az=cfg.multi_az,
+            # a single-zone plan pins the primary to the servers' zone (AWS picks one otherwise)
+            availability_zone=args.availability_zone,
             backup_retention_period=cfg.backup_retention_days,
             backup_window=BACKUP_WINDOW,
             skip_final_snapshot=False,

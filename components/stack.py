@@ -55,6 +55,7 @@ class Links:
     public_subnet_ids: list[pulumi.Input[str]]
     private_subnet_ids: list[pulumi.Input[str]]
     security_group_ids: dict[str, pulumi.Input[str]]
+    zones: list[str] = field(default_factory=list)
     target_group_arns: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     target_group_arn_suffixes: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     alb_arn_suffix: pulumi.Input[str] = ""
@@ -84,6 +85,7 @@ class Links:
             vpc_id="vpc-stand-in",
             public_subnet_ids=[f"subnet-public-{i}" for i in azs],
             private_subnet_ids=[f"subnet-private-{i}" for i in azs],
+            zones=[f"{cfg.region}{'abc'[i]}" for i in azs],
             security_group_ids={key: f"sg-{key}" for key in SECURITY_GROUPS},
             target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in cfg.server_tiers},
             target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in cfg.server_tiers},
@@ -144,11 +146,23 @@ def build_edge(cfg: StackConfig, links: Links) -> Edge:
     )
 
 
+def data_zone(cfg: StackConfig, links: Links) -> str | None:
+    """The zone a single-zone plan puts its servers, database and cache node in (the first); else None."""
+    return links.zones[0] if cfg.network.placement == "single_zone" else None
+
+
+def server_subnets(cfg: StackConfig, links: Links) -> list[pulumi.Input[str]]:
+    """The subnets the server groups launch in: every zone's, or only the data stores' zone's."""
+    subnets = links.public_subnet_ids if cfg.network.servers_public else links.private_subnet_ids
+    return subnets[:1] if cfg.network.placement == "single_zone" else subnets
+
+
 def build_database(cfg: StackConfig, links: Links) -> Database:
     return Database(
         "database",
         DatabaseArgs(
             config=cfg.database,
+            availability_zone=data_zone(cfg, links),
             subnet_ids=links.private_subnet_ids,
             security_group_id=links.security_group_ids["database"],
             tags=cfg.tags,
@@ -161,6 +175,7 @@ def build_cache(cfg: StackConfig, links: Links) -> Cache:
         "cache",
         CacheArgs(
             config=cfg.cache,
+            availability_zone=data_zone(cfg, links),
             subnet_ids=links.private_subnet_ids,
             security_group_id=links.security_group_ids["cache"],
             tags=cfg.tags,
@@ -191,7 +206,7 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
             tier=tier,
             region=cfg.region,
             image_id=cfg.image.ami(cfg.region, tier.architecture),
-            subnet_ids=links.public_subnet_ids if cfg.network.servers_public else links.private_subnet_ids,
+            subnet_ids=server_subnets(cfg, links),
             public_ip=cfg.network.servers_public,
             security_group_id=links.security_group_ids[key],
             target_group_arn=links.target_group_arns[key],
@@ -254,6 +269,7 @@ def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
 COMMON_READS = ("stack", "phase", "cost_center", "region")
 _SERVER_READS = (
     "network.az_count",
+    "network.placement",
     "servers_public",
     "monitoring.log_retention_days",
     "monitoring.detailed_instance_monitoring",
@@ -276,8 +292,8 @@ TIER_READS: dict[str, tuple[str, ...]] = {
         "load_balancer.domain",
     ),
     "edge": ("network.az_count", "layout", "load_balancer"),
-    "database": ("network.az_count", "database"),
-    "cache": ("network.az_count", "cache"),
+    "database": ("network.az_count", "network.placement", "database"),
+    "cache": ("network.az_count", "network.placement", "cache"),
     "cdn": ("cdn", "websocket_origin"),
     "api": ("api", *_SERVER_READS),
     "realtime": ("realtime", *_SERVER_READS),
@@ -344,6 +360,7 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
         public_subnet_ids=network.public_subnet_ids,
         private_subnet_ids=network.private_subnet_ids,
         security_group_ids={key: sg.id for key, sg in network.security_groups.items()},
+        zones=network.azs,
     )
     edge = build_edge(cfg, links)
     links.target_group_arns = {k: tg.arn for k, tg in edge.target_groups.items()}

@@ -30,7 +30,7 @@ class FitJob:
 
 def run_job(job: FitJob) -> Any:
     """Fit one stack; every failure of the input becomes a FitFailure (exit code 2)."""
-    from budget.capacity import CapacityError, Settings, load_model
+    from budget.capacity import CapacityError, Settings, load_model, price_with
     from budget.catalog import CatalogError, load_catalog
     from budget.demand import DemandError
     from budget.fit.pricer import FitError
@@ -43,9 +43,25 @@ def run_job(job: FitJob) -> Any:
         cfg = parse_stack_config(job.stack, read_stack_file(job.stack_file))
         catalog = load_catalog(job.catalog)
         model = load_model(catalog, Settings(headroom=job.headroom), job.measured)
+        price_with(job.measured)  # the rules take the servers' and database's load from the same runs
         return fit_stack(cfg, catalog, model)
     except (ConfigError, CatalogError, DemandError, CapacityError, FitError, PlanError) as exc:
         return FitFailure(job.stack, str(exc))
+
+
+#: The share of every capacity a plan may keep spare: 0 (none) to 0.9 (a tenth of each server used).
+HEADROOM_RANGE = (0.0, 0.9)
+
+
+def headroom_error(command: str, headroom: float) -> str | None:
+    """One line naming a headroom outside 0-0.9 (a share of capacity kept spare), else None."""
+    low, high = HEADROOM_RANGE
+    if low <= headroom <= high:
+        return None
+    return (
+        f"budget {command}: --headroom {headroom:g} is outside {low:g}-{high:g}"
+        " (the share of every capacity kept spare)"
+    )
 
 
 def run_fit(args: argparse.Namespace) -> int:
@@ -54,6 +70,10 @@ def run_fit(args: argparse.Namespace) -> int:
     from budget.fit.write import WriteError, write_fit
     from components.config import stack_name_of
 
+    bad = headroom_error("fit", args.headroom)
+    if bad:
+        print(bad, file=sys.stderr)
+        return ExitCode.INVALID
     if args.all:
         if args.stack_file:
             print("budget fit: --all takes no --stack-file (it describes one stack)", file=sys.stderr)
@@ -131,6 +151,10 @@ def run_capacity(args: argparse.Namespace) -> int:
     from budget.textgrid import grid
     from components.config import EC2_INSTANCE_TYPES
 
+    bad = headroom_error("capacity", args.headroom)
+    if bad:
+        print(bad, file=sys.stderr)
+        return ExitCode.INVALID
     try:
         catalog = load_catalog(args.catalog)
         model = load_model(catalog, Settings(headroom=args.headroom), args.measured)

@@ -8,7 +8,7 @@ from typing import Any
 
 from budget.capacity import CapacityModel
 from budget.catalog import Catalog
-from budget.demand import demand_of
+from budget.demand import NO_TRANSFER, demand_of
 from budget.estimator import Estimate, estimate
 from budget.fit.aurora import AuroraFloor, aurora_floor
 from budget.fit.pricer import FitError, Pricer, verify
@@ -59,18 +59,15 @@ def capacity_of(cfg: StackConfig, model: CapacityModel, loads: Loads) -> dict[st
     figure with the other loads of the same servers carried too (a combined group shares its cores)."""
     out = {"connections": 0.0, "deliveries_per_s": 0.0, "api_rps": 0.0}
     for group, tier in cfg.server_tiers.items():
-        sizing = model.size_servers(tier.instance_type, loads.of_group(group))
+        load = loads.of_group(group)
+        sizing = model.size_servers(tier.instance_type, load)
         cores = tier.max_size * sizing.cpu_cores_per_server
-        api_cores = model.cores_for(loads.api) if group == "app" else 0.0
-        realtime_cores = model.cores_for(loads.realtime) if group == "app" else 0.0
+        carried = model.carried(cores, tier.max_size * sizing.connections_per_server, alongside=load)
         if group in ("realtime", "app"):
-            realtime = model.carried(
-                max(0.0, cores - api_cores), tier.max_size * sizing.connections_per_server
-            )
-            out["connections"] += realtime["connections"]
-            out["deliveries_per_s"] += realtime["deliveries_per_s"]
+            out["connections"] += carried["connections"]
+            out["deliveries_per_s"] += carried["deliveries_per_s"]
         if group in ("api", "app"):
-            out["api_rps"] += model.carried(max(0.0, cores - realtime_cores))["api_rps"]
+            out["api_rps"] += carried["api_rps"]
     return {k: math.floor(v) for k, v in out.items()}
 
 
@@ -127,7 +124,7 @@ def _how_far(
     if reachable:
         a = min(reachable, key=lambda a: a.change)
         deciding = {**next(t for t in tested if t["key"] == a.key), "change": round(a.change, 4)}
-    no_transfer = with_demand(cfg, transfer_gb_per_user_per_month=0.0, websocket_gb_per_user_per_month=0.0)
+    no_transfer = with_demand(cfg, **NO_TRANSFER)
     floor = search(no_transfer, catalog, model, pricer, tiers).best
     if floor is None:
         return HowFar(most, deciding, tested)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from budget.capacity import CapacityModel
 from budget.catalog import Catalog
-from budget.demand import demand_of
+from budget.demand import demand_of, websocket_floor_gb_per_user
 from budget.fit.pricer import Priced, Pricer
 from budget.fit.space import EGRESS, LAYOUTS, CacheChoice, Choice, DatabaseChoice, ServerChoice, Space
 from components.config import DemandConfig, StackConfig
@@ -274,10 +274,11 @@ def assumptions(
     transfer = demand.transfer_gb_per_user_per_month
 
     def at_transfer(v: float) -> bool:
-        ws = min(demand.websocket_gb_per_user_per_month, v * (1 - demand.static_share))
-        return fits_with(transfer_gb_per_user_per_month=v, websocket_gb_per_user_per_month=ws)
+        return fits_with(transfer_gb_per_user_per_month=v)
 
-    found_transfer = _boundary(0.0, transfer, at_transfer, transfer / 200, holds_below=True)
+    # below the real-time frames' own bytes a transfer is inconsistent with the deliveries
+    floor = websocket_floor_gb_per_user(demand)
+    found_transfer = _boundary(floor, transfer, at_transfer, transfer / 200, holds_below=True)
     obj = demand.average_object_kb
 
     def at_object(v: float) -> bool:

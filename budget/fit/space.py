@@ -333,6 +333,8 @@ class Space:
                     update={
                         "private_egress": shape.egress,
                         "nat_gateways": "per_az" if self.demand.availability == "multi_az" else "single",
+                        # a single-AZ plan runs its servers in its data stores' zone: no inter-AZ transfer
+                        "placement": "spread" if self.demand.availability == "multi_az" else "single_zone",
                     }
                 ),
                 "load_balancer": base.load_balancer.model_copy(

@@ -32,8 +32,10 @@ from budget.rules.base import (
     unreadable_list,
     why_opaque,
 )
+from budget.rules.cpu_load import group_utilisation
 from budget.rules.instance_model import (
     Fleet,
+    credit_mode,
     interfaces_ask_public_ipv4,
     linked_template,
     monitoring_line,
@@ -317,14 +319,20 @@ def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             hours = Quantity(*(by_type[itype].at(s) + hours.at(s) for s in SIZES))
         by_type[itype] = hours
     target = _cpu_target(group, ctx)
+    utilisation = None
+    if any(credit_mode(t, lt.get("creditSpecification")) == "unlimited" for t in by_type):
+        vcpu_hours = Quantity(
+            *(sum(h.at(s) * ctx.price(f"ec2.vcpus.{t}").amount for t, h in by_type.items()) for s in SIZES)
+        )
+        utilisation = group_utilisation(ctx, group.tier, vcpu_hours, target)
     credits = [
         surplus_credits(
             ctx,
             itype,
             lt.get("creditSpecification"),
-            target,
             hours,
-            no_target="the group has no CPU target to take the utilisation from",
+            utilisation,
+            no_target="neither a stars:demand block nor a CPU target gives the group's utilisation",
         )
         for itype, hours in by_type.items()
     ]

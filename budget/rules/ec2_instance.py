@@ -94,7 +94,7 @@ def price(instance: PlannedResource, ctx: RuleContext) -> list[CostLine]:
         fleet = instance_model.Fleet(on_demand=hours, reserved=nothing, spot=nothing)
     lines = instance_model.usage_lines(ctx, fleet, itype, itype)
     _, note = instance_model.surplus_credits(
-        ctx, itype, inputs.get("creditSpecification"), None, hours, no_target=NO_TARGET
+        ctx, itype, inputs.get("creditSpecification"), hours, None, no_target=NO_TARGET
     )
     lines = instance_model.noted(lines, note)
     one = Quantity.fixed(1.0)  # instance-months

@@ -25,6 +25,7 @@ from budget.rules.base import (
     unreadable_list,
     why_opaque,
 )
+from budget.rules.cpu_load import Utilisation
 
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -147,20 +148,21 @@ def surplus_credits(
     ctx: RuleContext,
     itype: str,
     credit_specification: Any,
-    target: float | None,
     hours: Quantity,
+    utilisation: Utilisation | None,
     *,
     no_target: str,
 ) -> tuple[CostLine | None, str]:
-    """Surplus CPU credits of burstable instances in unlimited mode, at a CPU target.
+    """Surplus CPU credits of burstable instances in unlimited mode: vCPU-hours above the baseline.
 
-    Target tracking holds a group's average CPU at its target; above the type's baseline, unlimited mode
-    bills the difference per vCPU-hour. Without a target there is no utilisation to price: the second
-    value is a note saying so (``no_target`` says why there is none).
+    AWS bills them when an instance's 24-hour average CPU exceeds its type's baseline: instance-hours x
+    vCPUs x (average - baseline) at each size (:mod:`budget.rules.cpu_load` finds the average). Without
+    one there is no utilisation to price: the second value is a note saying so (``no_target`` says why);
+    an average under the baseline bills nothing, and the note says that too.
     """
     if credit_mode(itype, credit_specification) != "unlimited":
         return None, ""
-    if target is None:
+    if utilisation is None:
         return (
             None,
             f"unlimited CPU credits: CPU above the baseline bills surplus credits; not priced, {no_target}",
@@ -168,19 +170,26 @@ def surplus_credits(
     family = itype.split(".")[0]
     baseline = ctx.price(f"ec2.burst.{itype}.baseline")
     vcpus = ctx.price(f"ec2.vcpus.{itype}")
-    surplus = max(0.0, target / 100 - baseline.amount)
-    if surplus == 0:
-        return None, ""
+    surplus = Quantity(
+        *(hours.at(s) * vcpus.amount * max(0.0, utilisation.share.at(s) - baseline.amount) for s in SIZES)
+    )
+    if not any(surplus.at(s) for s in SIZES):
+        return None, (
+            f"unlimited CPU credits: {utilisation.label()} at max size, under the {baseline.amount:.0%}"
+            f" baseline: no surplus credits ({utilisation.how})"
+        )
     return (
         line(
-            f"Surplus CPU credits (unlimited mode; CPU at the {target:g}% target"
-            f" vs {baseline.amount:.0%} baseline)",
+            f"Surplus CPU credits (unlimited mode; {utilisation.label()} vs {baseline.amount:.0%} baseline)",
             "vCPU-hours",
-            hours.scaled(vcpus.amount * surplus),
+            surplus,
             ctx.price(f"ec2.cpu_credit.{family}"),
             usage_based=True,
             also=[baseline, vcpus],
-            how=f"instance-hours x {vcpus.amount:g} vCPU x ({target:g}% - {baseline.amount:.0%})",
+            how=(
+                f"instance-hours x {vcpus.amount:g} vCPU x (average CPU - {baseline.amount:.0%});"
+                f" {utilisation.how}"
+            ),
         ),
         "",
     )

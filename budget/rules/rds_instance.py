@@ -11,6 +11,7 @@ assumption; gp3 IOPS above the included baseline have no catalog price and fail 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from budget.model import CostLine, PlannedResource, line
@@ -24,6 +25,7 @@ from budget.rules.base import (
     reservable_line,
     why_opaque,
 )
+from budget.rules.cpu_load import database_utilisation
 
 TYPES = ("aws:rds/instance:Instance",)
 SECRET = "aws:secretsmanager/secret:Secret"
@@ -81,6 +83,7 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             resource=db,
         )
     ]
+    lines.extend(_surplus_credits(ctx, klass, primary=source is None, lines=lines))
     storage_raw = inputs.get("allocatedStorage") or (
         source.inputs.get("allocatedStorage") if source else None
     )
@@ -122,16 +125,66 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
                 lines.append(_api_calls(ctx))
         primaries = [r for r in ctx.of_type(*TYPES) if is_primary(r)]
         if primaries and primaries[0].urn == db.urn:
-            lines.append(
-                line(
-                    "Cross-AZ data transfer (app servers <-> data stores, both directions)",
-                    "GB",
-                    ctx.cfg.usage.cross_az_gb * 2,
-                    ctx.price("transfer.inter_az"),
-                    usage_based=True,
-                )
-            )
+            lines.append(_cross_az(ctx))
     return lines
+
+
+def _cross_az(ctx: RuleContext) -> CostLine:
+    """The app servers' traffic with the data stores, both directions, when it crosses zones: none in a
+    single-zone plan, whose servers run in the zone of its Single-AZ database and cache node."""
+    single = ctx.cfg.network.placement == "single_zone"
+    return line(
+        "Cross-AZ data transfer (app servers <-> data stores, both directions)",
+        "GB",
+        0.0 if single else ctx.cfg.usage.cross_az_gb * 2,
+        ctx.price("transfer.inter_az"),
+        usage_based=True,
+        note=(
+            f"stars:network.placement = single_zone: the servers run in the data stores' zone; the"
+            f" {ctx.cfg.usage.cross_az_gb:g} GB a month between them cross no zone"
+            if single
+            else ""
+        ),
+    )
+
+
+def _surplus_credits(ctx: RuleContext, klass: str, *, primary: bool, lines: list[CostLine]) -> list[CostLine]:
+    """T-family classes always run in unlimited mode on RDS: CPU above the baseline on the 24-hour average
+    bills surplus credits (not covered by reservations). The primary carries every statement (a replica's
+    share of the reads is not known: none, stated); the demand gives the average (:mod:`cpu_load`)."""
+    key = f"rds.burst.{klass}.baseline"
+    if not ctx.catalog.has(ctx.region, key):
+        return []
+    baseline, vcpus = ctx.price(key), ctx.price(f"rds.vcpus.{klass}")
+    usage = database_utilisation(ctx, vcpus.amount) if primary else None
+    if usage is None:
+        why = (
+            "no stars:demand block to take the database's CPU from"
+            if primary
+            else "a read replica: the share of reads it takes is not known"
+        )
+        lines[0] = replace(lines[0], note=f"unlimited CPU credits (T-family on RDS): not priced, {why}")
+        return []
+    average = usage.share.at("max")
+    if average <= baseline.amount:
+        lines[0] = replace(
+            lines[0],
+            note=f"unlimited CPU credits (T-family on RDS): {usage.label()}, under the {baseline.amount:.0%}"
+            f" baseline: no surplus credits ({usage.how})",
+        )
+        return []
+    return [
+        line(
+            f"Surplus CPU credits (T-family, unlimited on RDS; {usage.label()} vs {baseline.amount:.0%}"
+            " baseline)",
+            "vCPU-hours",
+            ctx.hours * vcpus.amount * (average - baseline.amount),
+            ctx.price("rds.cpu_credit"),
+            usage_based=True,
+            also=[baseline, vcpus],
+            how=f"{ctx.hours:g} h x {vcpus.amount:g} vCPU x (average - {baseline.amount:.0%}); {usage.how}",
+        )
+    ]
 
 
 def _storage_type(db: PlannedResource, source: PlannedResource | None, storage: float) -> tuple[str, str]:

@@ -65,6 +65,28 @@ def test_fanout_rooms_ours_and_baseline_lose_nothing() -> None:
     _no_children_left()
 
 
+def test_fanout_idle_measures_held_connections_with_nothing_published() -> None:
+    params = FanoutParams(
+        workload="rooms",
+        connections=100,
+        workers=1,
+        rate=0,
+        duration=2,
+        baseline="none",
+        settle=0.5,
+        idle=True,
+        idle_base=0.5,
+    )
+    out = _run(run_fanout(params, log=lambda _m: None))
+    ours = out["servers"]["ours"]
+    (w,) = ours["windows"]  # --rate 0: the idle window only
+    assert w["idle"] and w["pass"] and w["connections_open"] == 100 == ours["connections_held_at_end"]
+    assert w["deliveries_per_s"] == 0 and w["server_cpu_cores"] >= 0
+    assert w["server_cpu_us_per_connection_s"] == pytest.approx(w["server_cpu_cores"] * 1e6 / 100, abs=0.01)
+    assert ours["server_cpu_cores_no_connections"] >= 0
+    _no_children_left()
+
+
 def test_cli_broadcast_sweep_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "fanout.json"
     cmd = [sys.executable, "-m", "bench", "--json", str(out), "--timeout", "120", "fanout"]

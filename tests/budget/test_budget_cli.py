@@ -107,10 +107,11 @@ def test_preview_json_priced_with_the_same_rules(capsys):
         capsys, "--stack", "phase1", "--preview-json", str(preview), "--format", "json", "--no-what-ifs"
     )
     doc = json.loads(out)
-    # 313.96 USD x 2,500 = 784,900 TZS > 400,000 (390.96 before TLS: phase 1's usage now sends no bytes
-    # out of the ALB directly, CloudFront carries the API, so the ALB's 77.00 of egress is gone)
+    # 303.57 USD x 2,500 = 758,925 TZS > 400,000 (390.96 before TLS: phase 1's usage now sends no bytes
+    # out of the ALB directly, CloudFront carries the API, so the ALB's 77.00 of egress is gone; 313.96
+    # before the demand counted its real-time frames and averaged the load balancer's connections)
     assert code == 1
-    assert doc["total_usd"] == 313.96
+    assert doc["total_usd"] == 303.57
     names = {r["name"] for r in doc["resources"]}
     assert {"api-asg", "edge-alb", "database-primary"} <= names
 

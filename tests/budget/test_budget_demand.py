@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 from budget_helpers import stack_cfg
 
-from budget.demand import DemandError, routed_figures, routed_usage, usage_drift, with_routed_usage
+from budget.demand import (
+    NO_TRANSFER,
+    DemandError,
+    demand_of,
+    routed_figures,
+    routed_usage,
+    traffic,
+    usage_drift,
+    websocket_floor_gb_per_user,
+    with_routed_usage,
+)
+from budget.fit.search import with_demand
 
 
 @pytest.mark.parametrize("phase", ["phase1", "phase2", "phase3"])
@@ -16,13 +27,60 @@ def test_each_phase_states_the_usage_its_demand_implies(phase: str) -> None:
 def test_phase_three_figures_by_hand() -> None:
     cfg = stack_cfg("phase3")
     figures = routed_figures(cfg)
-    # 100,000 users x 0.3 GB = 30,000 GB a month; 80% static through CloudFront
-    assert figures["cloudfront_egress_gb"] == 24_000 and figures["internet_egress_gb"] == 6_000
-    # 24,000 GB / 100 KB = 240 million requests; 10% of them miss to S3
-    assert figures["cloudfront_requests"] == 240_000_000 and figures["s3_get_requests"] == 24_000_000
-    assert figures["alb_active_connections"] == 100_000 and figures["alb_rule_evaluations_per_second"] == 1000
-    assert figures["alb_processed_gb_per_hour"] == 8.22  # 6,000 GB / 730 h
+    # the daily profile: the busiest hour is 1.72 x the average, so a month has 2,628,000 s / 1.72 =
+    # 1,527,907 s at the peak rate
+    seconds = 730 * 3600 / 1.72
+    # real-time frames: 100,000 users x 0.1 deliveries/s x 171 B, plus a 2-byte ping every 20 s each
+    frames = (100_000 * 0.1 * 171 * seconds + 100_000 * seconds / 20 * 2) / 1e9
+    assert frames == pytest.approx(2628.0, abs=0.05)
+    # 100,000 users x 0.3 GB = 30,000 GB a month; what the frames leave is 88% static through CloudFront
+    static = 0.88 * (30_000 - frames)
+    assert figures["cloudfront_egress_gb"] == round(static, 2)
+    # the rest leaves the load balancer: the frames and the API responses (12% of what the frames leave)
+    api = 0.12 * (30_000 - frames)
+    assert figures["internet_egress_gb"] == round(frames + api, 2)
+    # static GB / 100 KB = requests; 10% of them miss to S3
+    assert figures["cloudfront_requests"] == round(static * 1e6 / 100)
+    assert figures["s3_get_requests"] == round(static * 1e6 / 100 * 0.1)
+    # load-balancer capacity units are billed per hour: the month's average, peak / 1.72
+    assert figures["alb_active_connections"] == round(100_000 / 1.72, 2)
+    assert figures["alb_rule_evaluations_per_second"] == round(1_000 / 1.72, 2)
+    # processed: frames both ways (uploads: 0.01 publishes/s x 171 B + a 6-byte pong every 20 s) + API
+    uploads = (100_000 * 0.01 * 171 * seconds + 100_000 * seconds / 20 * 6) / 1e9
+    assert figures["alb_processed_gb_per_hour"] == round((frames + uploads + api) / 730, 2)
     assert figures["rds_backup_storage_gb"] == 750  # 1.5 x 500 GB
+
+
+def test_a_low_usage_demand_is_accepted_and_priced_from_its_own_total() -> None:
+    """Issue 23: at 0.1 GB per user (10 TB a month at 100,000 users, the plan's own lower figure) the
+    demand was refused because a fixed 0.05 GB of WebSocket bytes per user exceeded 20% of the transfer."""
+    cfg = with_demand(stack_cfg("phase1"), transfer_gb_per_user_per_month=0.1)
+    t = traffic(demand_of(cfg))
+    seconds = 730 * 3600 / 1.72
+    frames = (10_000 * 0.1 * 171 * seconds + 10_000 * seconds / 20 * 2) / 1e9  # 262.8 GB
+    assert t.total_gb == 1_000 and t.websocket_gb == pytest.approx(frames)
+    assert t.static_gb == pytest.approx(0.88 * (1_000 - frames))
+    assert t.api_gb == pytest.approx(0.12 * (1_000 - frames))
+    figures = routed_figures(cfg)
+    assert figures["cloudfront_egress_gb"] + figures["internet_egress_gb"] == pytest.approx(1_000, abs=0.01)
+
+
+def test_a_demand_whose_frames_exceed_its_total_is_refused_in_one_line() -> None:
+    cfg = with_demand(stack_cfg("phase1"), transfer_gb_per_user_per_month=0.02)
+    with pytest.raises(DemandError) as caught:
+        demand_of(cfg)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith("inconsistent stars:demand")
+    # the least consistent transfer is the frames' own: 262.8 GB / 10,000 users
+    assert "at least 0.0263 GB per user" in message
+    assert websocket_floor_gb_per_user(cfg.demand) == pytest.approx(0.02628, abs=1e-5)
+
+
+def test_no_transfer_moves_no_bytes_and_keeps_the_users() -> None:
+    cfg = with_demand(stack_cfg("phase1"), **NO_TRANSFER)
+    t = traffic(demand_of(cfg))
+    assert t.total_gb == t.websocket_gb == t.websocket_upload_gb == t.static_gb == t.api_gb == 0
+    assert cfg.demand is not None and cfg.demand.concurrent_users == 10_000
 
 
 def test_routing_moves_traffic_but_never_removes_it() -> None:
@@ -31,10 +89,16 @@ def test_routing_moves_traffic_but_never_removes_it() -> None:
     routed = routed_usage(no_nat)
     assert routed.nat_processed_gb == 0  # nothing goes through a NAT gateway that does not exist
     total = routed.cloudfront_egress_gb + routed.internet_egress_gb
-    assert total == pytest.approx(10_000 * 0.3)  # every GB the users need is still served
+    assert total == pytest.approx(10_000 * 0.3, abs=0.01)  # every GB the users need is still served
     no_cdn = cfg.model_copy(update={"cdn": cfg.cdn.model_copy(update={"enabled": False})})
     routed = routed_usage(no_cdn)
     assert routed.cloudfront_egress_gb == 0 and routed.internet_egress_gb == pytest.approx(3000)
+    via_cdn = cfg.model_copy(
+        update={"load_balancer": cfg.load_balancer.model_copy(update={"websockets_via_cdn": True})}
+    )
+    routed = routed_usage(via_cdn)
+    moved = routed.cloudfront_egress_gb + routed.cloudfront_websocket_egress_gb + routed.internet_egress_gb
+    assert moved == pytest.approx(3000, abs=0.01) and routed.cloudfront_websocket_egress_gb > 0
     assert with_routed_usage(cfg).usage == cfg.usage
 
 
@@ -42,12 +106,3 @@ def test_a_stack_without_demand_is_a_clear_error() -> None:
     cfg = stack_cfg("phase1").model_copy(update={"demand": None})
     with pytest.raises(DemandError, match="no stars:demand block"):
         routed_usage(cfg)
-
-
-def test_websocket_bytes_cannot_exceed_the_dynamic_transfer() -> None:
-    from pydantic import ValidationError
-
-    demand = stack_cfg("phase1").demand
-    assert demand is not None
-    with pytest.raises(ValidationError, match="exceeds the dynamic part"):
-        demand.model_validate({**demand.model_dump(), "websocket_gb_per_user_per_month": 0.5})

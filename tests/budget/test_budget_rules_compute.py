@@ -149,7 +149,15 @@ def test_asg_missing_template_is_unpriced(catalog):
 
 
 def test_alb_hours_lcu_public_ips_and_egress(catalog):
-    cfg = stack_cfg("phase3")  # af-south-1, 100,000 active connections, 6,000 GB egress
+    # af-south-1, 100,000 active connections, 6,000 GB egress
+    cfg = stack_cfg(
+        "phase3",
+        alb_active_connections=100_000,
+        alb_new_connections_per_second=50,
+        alb_processed_gb_per_hour=8.2,
+        alb_rule_evaluations_per_second=1_000,
+        internet_egress_gb=6_000,
+    )
     alb = res(ALB, "edge-alb", {"loadBalancerType": "application", "internal": False, "subnets": ["a", "b"]})
     priced = price(alb, cfg, catalog)
     assert line_named(priced, "Application load balancer").monthly() == pytest.approx(21.17)  # 730 x 0.029
@@ -280,7 +288,8 @@ def test_elasticache_nodes_redis_valkey_and_reserved(catalog):
 
 
 def test_s3_intelligent_tiering_storage_and_requests(catalog):
-    priced = price(res("aws:s3/bucket:Bucket", "cdn-bucket"), stack_cfg("phase3"), catalog)
+    cfg = stack_cfg("phase3", s3_get_requests=24_000_000)
+    priced = price(res("aws:s3/bucket:Bucket", "cdn-bucket"), cfg, catalog)
     assert line_named(priced, "Storage (Intelligent-Tiering").monthly() == pytest.approx(
         27.40
     )  # 1,000 GB x 0.0274
@@ -293,7 +302,8 @@ def test_s3_intelligent_tiering_storage_and_requests(catalog):
 
 
 def test_cloudfront_price_class_100_bills_african_viewers_at_europe_rates(catalog):
-    cfg = stack_cfg("phase1")  # 2,400 GB, 24M requests, viewers in south_africa_kenya_nigeria_middle_east
+    # 2,400 GB, 24M requests, viewers in south_africa_kenya_nigeria_middle_east
+    cfg = stack_cfg("phase1", cloudfront_egress_gb=2_400, cloudfront_requests=24_000_000)
     dist = res("aws:cloudfront/distribution:Distribution", "cdn", {"priceClass": "PriceClass_100"})
     priced = price(dist, cfg, catalog)
     transfer = line_named(priced, "Data transfer out to viewers (europe) (first 10 TB)")
@@ -304,7 +314,7 @@ def test_cloudfront_price_class_100_bills_african_viewers_at_europe_rates(catalo
 
 
 def test_cloudfront_price_class_200_africa_tiers(catalog):
-    cfg = stack_cfg("phase3")  # 24,000 GB, 240M requests
+    cfg = stack_cfg("phase3", cloudfront_egress_gb=24_000, cloudfront_requests=240_000_000)
     dist = res("aws:cloudfront/distribution:Distribution", "cdn", {"priceClass": "PriceClass_200"})
     priced = price(dist, cfg, catalog)
     # 1,024 free; 10,240 x 0.110 = 1,126.40; 24,000 - 1,024 - 10,240 = 12,736 x 0.105 = 1,337.28;
@@ -398,6 +408,91 @@ def test_asg_graviton_credits_and_no_credits_below_baseline(catalog):
     assert not [i for i in quiet.lines if "credits" in i.name]  # 30% target = the t3.large baseline
 
 
+def _tiered(tier: str, low: int, high: int) -> object:
+    inputs = {"minSize": low, "desiredCapacity": high, "maxSize": high, "launchTemplate": {"id": "lt-123"}}
+    return res(ASG, f"{tier}-asg", inputs, id_="api-asg-1", tier=tier)
+
+
+def test_asg_credits_are_billed_on_the_demands_24_hour_average_not_the_target(catalog):
+    """Error 1 of issue 23: credits were billed at the CPU target even where the capacity model says the
+    servers idle below their baseline."""
+    from budget.capacity import measured_for_pricing
+
+    m = measured_for_pricing()
+    cfg = stack_cfg("phase1", region="us-east-1")  # 10,000 users, 0.1 deliveries and 0.01 API requests/s each
+    priced = price(_tiered("app", 1, 2), cfg, catalog, [_template("t3.medium"), _policy(70)])
+    # the app group at peak: 10,000 idle connections, 1,000 deliveries/s and 100 API requests/s
+    peak = (
+        10_000 * m.realtime_us_per_connection.value
+        + 1_000 * m.realtime_us_per_delivery.value
+        + 100 * m.api_us_per_request.value
+    ) / 1e6
+    average = peak / 1.72  # the daily profile: the 24-hour average is the peak / 1.72
+    # 2 t3.medium = 4 vCPUs: the average per vCPU is far under the 20% baseline: no credits at all
+    assert average / 4 < 0.20
+    assert not [i for i in priced.lines if i.name.startswith("Surplus CPU credits")]
+    note = line_named(priced, "Instance usage").note
+    assert "under the 20% baseline: no surplus credits" in note and f"{average:.3f} cores" in note
+    # at ten times the users the average exceeds the baseline: credits for what is above it
+    busy = cfg.model_copy(update={"demand": cfg.demand.model_copy(update={"concurrent_users": 100_000})})
+    priced = price(_tiered("app", 1, 2), busy, catalog, [_template("t3.medium"), _policy(70)])
+    share_max = min(0.70, 10 * average * 730 / (2 * 730 * 2))  # load vCPU-h / fleet vCPU-h, capped at target
+    share_min = min(0.70, 10 * average * 730 / (1 * 730 * 2))
+    credits = line_named(priced, "Surplus CPU credits")
+    # max: 1,460 instance-h x 2 vCPU x (average - 20%) x 0.05 $ (us-east-1, CONFIRMED)
+    assert credits.monthly("max") == pytest.approx(1_460 * 2 * (share_max - 0.20) * 0.05)
+    assert credits.monthly("min") == pytest.approx(730 * 2 * (share_min - 0.20) * 0.05)
+    assert f"24-hour average CPU {share_max:.1%} vs 20% baseline" in credits.name
+
+
+def test_asg_without_demand_prices_credits_at_the_target_and_says_so(catalog):
+    cfg = stack_cfg("phase1", region="us-east-1").model_copy(update={"demand": None})
+    priced = price(_tiered("app", 1, 1), cfg, catalog, [_template("t3.medium"), _policy(60)])
+    credits = line_named(priced, "Surplus CPU credits (unlimited mode; CPU at the 60% target")
+    assert credits.monthly() == pytest.approx(730 * 2 * (0.60 - 0.20) * 0.05)  # 58.40
+    assert "no stars:demand block" in credits.source and "upper bound" in credits.source
+
+
+def test_rds_cross_az_transfer_is_none_in_a_single_zone_plan(catalog):
+    """Issue 23, error 5: a single-AZ plan placed its servers in two zones and paid for their traffic
+    with the data stores; placed in the data stores' zone, it pays none."""
+    db = {"engine": "postgres", "instanceClass": "db.t4g.micro", "allocatedStorage": 20, "storageType": "gp3"}
+    cfg = stack_cfg("phase1", region="us-east-1")  # cross_az_gb: 200
+    spread = line_named(price(res(RDS, "db", db), cfg, catalog), "Cross-AZ data transfer")
+    assert spread.monthly() == pytest.approx(200 * 2 * 0.01)  # 400 GB (both directions) x 0.01 $ = 4.00
+    single = cfg.model_copy(update={"network": cfg.network.model_copy(update={"placement": "single_zone"})})
+    none = line_named(price(res(RDS, "db", db), single, catalog), "Cross-AZ data transfer")
+    assert none.monthly() == 0 and "data stores' zone" in none.note and "200 GB" in none.note
+
+
+def test_rds_t_family_credits_on_the_24_hour_average(catalog):
+    """RDS db.t3/db.t4g always run unlimited: USD 0.075 per vCPU-hour above the baseline on the 24-hour
+    average (us-east-1), priced from the database's statements; none below the baseline."""
+    from budget.capacity import measured_for_pricing
+
+    per_statement = measured_for_pricing().db_us_per_statement.value
+    db = {"engine": "postgres", "instanceClass": "db.t4g.micro", "allocatedStorage": 20, "storageType": "gp3"}
+    quiet = price(res(RDS, "db", db), stack_cfg("phase1", region="us-east-1"), catalog)
+    # phase 1: 10,000 users x 0.05 statements/s = 500/s at peak; / 1.72 on average
+    average = 500 * per_statement / 1e6 / 1.72
+    assert average / 2 < 0.10  # db.t4g.micro: 2 vCPU, 10% baseline
+    assert not [i for i in quiet.lines if "credits" in i.name]
+    assert "no surplus credits" in line_named(quiet, "Database instance").note
+    busy_cfg = stack_cfg("phase1", region="us-east-1")
+    busy_cfg = busy_cfg.model_copy(
+        update={"demand": busy_cfg.demand.model_copy(update={"concurrent_users": 100_000})}
+    )
+    busy = price(res(RDS, "db", db), busy_cfg, catalog)
+    share = 5_000 * per_statement / 1e6 / 1.72 / 2  # per vCPU
+    credits = line_named(busy, "Surplus CPU credits (T-family, unlimited on RDS")
+    # 730 h x 2 vCPU x (average - 10% baseline) x 0.075 $ per vCPU-hour
+    assert credits.monthly() == pytest.approx(730 * 2 * (share - 0.10) * 0.075)
+    assert credits.usage_based and "RDS instance types page" in credits.source
+    # a non-burstable class has no credits
+    m6g = price(res(RDS, "db", {**db, "instanceClass": "db.m6g.large"}), busy_cfg, catalog)
+    assert not [i for i in m6g.lines if "credits" in i.name or "credits" in i.note]
+
+
 def test_asg_credit_mode_that_cannot_be_read_fails_closed_and_t2_defaults_to_standard(catalog):
     """The credit mode decides whether surplus credits are billed: unknown is refused, never guessed."""
     cfg = stack_cfg(region="us-east-1")
@@ -413,10 +508,11 @@ def test_asg_credit_mode_that_cannot_be_read_fails_closed_and_t2_defaults_to_sta
     for itype in ("c6g.large", "t2.medium"):
         quiet = price(_group(1, 1, 1), cfg, catalog, [_template(itype), _policy(60)])
         assert not [i for i in quiet.lines if "credits" in i.name or "credits" in i.note]
-    # T2 set to unlimited bills credits: the catalog has no T2 baseline, so it fails closed naming it
+    # T2 set to unlimited bills credits: the catalog has no T2 specification (vCPUs, baseline), so it
+    # fails closed naming the first figure it lacks
     t2 = _template("t2.medium", creditSpecification={"cpuCredits": "unlimited"})
     assert (
-        "no catalog price 'ec2.burst.t2.medium.baseline'"
+        "no catalog price 'ec2.vcpus.t2.medium'"
         in unpriced(_group(1, 1, 1), cfg, catalog, [t2, _policy(60)]).reason
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from budget.capacity import MEASURED, CapacityError, load_measured
+from budget.catalog import DEFAULT_CATALOG
 
 KEPT = json.loads((MEASURED / "2vcpu-shared.json").read_text(encoding="utf-8"))
 
@@ -23,9 +24,27 @@ def _hold(cores: float, p99: float, connections: int = 25_000) -> dict[str, Any]
     return run
 
 
-def _keep(folder: Path, name: str, *runs: dict[str, Any], when: str = "2026-12-01") -> None:
+IDLE = json.loads((MEASURED / "2026-12-05-idle-connections.json").read_text(encoding="utf-8"))
+
+
+def _idle(cores: float, connections: int = 2_000, held: int | None = None) -> dict[str, Any]:
+    """A ``fanout --idle --rate 0`` run: one window with nothing published."""
+    run = copy.deepcopy(IDLE["runs"][0])
+    ours = run["servers"]["ours"]
+    window = ours["windows"][0]
+    assert window["idle"]
+    window.update(server_cpu_cores=cores, connections_open=connections if held is None else held)
+    window["pass"] = held in (None, connections)
+    ours["windows"] = [window]
+    return run
+
+
+def _keep(
+    folder: Path, name: str, *runs: dict[str, Any], when: str = "2026-12-01", idle: float = 0.0044
+) -> None:
+    """Runs in one kept file, with the API run and an idle run (``idle`` cores for 2,000 connections)."""
     api = next(r for r in KEPT["runs"] if r["benchmark"] == "api")
-    data = {"machine": {"time_utc": f"{when}T00:00:00Z"}, "runs": [*runs, api]}
+    data = {"machine": {"time_utc": f"{when}T00:00:00Z"}, "runs": [*runs, api, _idle(idle)]}
     (folder / name).write_text(json.dumps(data), encoding="utf-8")
 
 
@@ -33,22 +52,56 @@ def test_the_kept_runs_give_every_figure_with_its_source() -> None:
     measured = load_measured()
     figures = measured.figures()
     assert all(f.value > 0 and f.source for f in figures.values())
-    assert "2vcpu-shared.json" in measured.runs
-    # 0.655 cores for 25,000 connections in the kept full run: 26.2 us per connection-second
-    assert figures["realtime_us_per_connection"].value >= 26.2
+    assert {"2vcpu-shared.json", "2026-12-05-idle-connections.json"} <= set(measured.runs)
+    # the idle run: 0.0073 cores for 2,000 subscribed connections with nothing published
+    assert figures["realtime_us_per_connection"].value >= 0.0073 * 1e6 / 2_000
+    assert figures["realtime_us_per_connection"].source.startswith("2026-12-05-idle-connections.json")
+
+
+def test_idle_and_delivery_cpu_are_measured_apart_and_added(tmp_path: Path) -> None:
+    """Error 2 of issue 23: a connection's idle CPU and a delivery's CPU came from the same window and
+    the larger of the two was taken, so delivery CPU was counted inside the per-connection figure."""
+    _keep(tmp_path, "a.json", _hold(0.655, 37.6), idle=0.0044)
+    m = load_measured(tmp_path)
+    idle_us = 0.0044 * 1e6 / 2_000  # 2.2 us per idle connection-second
+    # the hold: 0.655 cores for 25,000 connections and 9,999.6 deliveries a second; less what its
+    # connections cost idle (25,000 x 2.2 us = 0.055 cores): 0.6 cores, 60.0 us per delivery
+    delivery_us = (0.655 - 25_000 * idle_us / 1e6) * 1e6 / 9_999.6
+    assert m.realtime_us_per_connection.value == pytest.approx(idle_us)
+    assert m.realtime_us_per_delivery.value == pytest.approx(delivery_us, abs=1e-4)
+    from budget.capacity import CapacityModel, Load
+    from budget.catalog import load_catalog
+
+    model = CapacityModel(m, load_catalog(DEFAULT_CATALOG))
+    # phase 1: 10,000 connections and 1,000 deliveries a second, 100 API requests a second
+    load = Load(connections=10_000, deliveries_per_s=1_000, api_rps=100)
+    by_hand = (10_000 * idle_us + 1_000 * delivery_us + 100 * m.api_us_per_request.value) / 1e6
+    assert model.cores_for(load) == pytest.approx(by_hand)
+    # before: max(10,000 x 26.2 us, 1,000 x 65.5 us) = 0.262 cores for the connections alone
+    assert model.cores_for(Load(connections=10_000, deliveries_per_s=1_000)) < 0.262 / 3
 
 
 def test_the_slowest_qualifying_run_wins_and_names_itself(tmp_path: Path) -> None:
     _keep(tmp_path, "a.json", _hold(0.655, 37.6), when="2026-11-27")
     _keep(tmp_path, "b.json", _hold(1.31, 60.0), when="2026-11-30")  # twice as slow, still under 100 ms
     measured = load_measured(tmp_path)
-    assert measured.realtime_us_per_connection.value == pytest.approx(1.31e6 / 25_000)
-    assert measured.realtime_us_per_connection.source.startswith("b.json (2026-11-30)")
+    assert measured.realtime_us_per_delivery.value == pytest.approx(
+        (1.31 - 25_000 * 2.2e-6) * 1e6 / 9_999.6, abs=1e-4
+    )
+    assert measured.realtime_us_per_delivery.source.startswith("b.json (2026-11-30)")
 
 
 def test_a_window_that_missed_its_target_does_not_count(tmp_path: Path) -> None:
     _keep(tmp_path, "a.json", _hold(0.655, 37.6), _hold(5.0, 226.0))  # the second missed p99 < 100 ms
-    assert load_measured(tmp_path).realtime_us_per_connection.value == pytest.approx(26.2)
+    assert load_measured(tmp_path).realtime_us_per_delivery.value == pytest.approx(60.0, abs=0.01)
+
+
+def test_an_idle_run_that_lost_connections_does_not_count(tmp_path: Path) -> None:
+    api = next(r for r in KEPT["runs"] if r["benchmark"] == "api")
+    runs = [_hold(0.655, 37.6), api, _idle(0.0044, held=1_900)]
+    (tmp_path / "a.json").write_text(json.dumps({"runs": runs}), encoding="utf-8")
+    with pytest.raises(CapacityError, match="idle connection"):
+        load_measured(tmp_path)
 
 
 def test_no_qualifying_run_is_an_error(tmp_path: Path) -> None:
@@ -65,5 +118,6 @@ def test_the_capacity_command_names_every_figure_and_run(capsys: pytest.CaptureF
     assert doc["headroom"] == 0.3 and "2vcpu-shared.json" in doc["runs"]
     assert all(f["source"] for f in doc["figures"].values())
     t3 = next(s for s in doc["per_server"] if s["instance_type"] == "t3.medium")
-    # 2 vCPU x 0.7 = 1.4 cores; / 26.2 us per connection-second = 53,435 connections
-    assert t3["cpu_cores"] == 1.4 and t3["connections"] == 53_435
+    # 2 vCPU x 0.7 = 1.4 cores; / the measured us per delivery
+    per_delivery = doc["figures"]["realtime_us_per_delivery"]["value"]
+    assert t3["cpu_cores"] == 1.4 and t3["deliveries_per_s"] == int(1.4e6 / per_delivery)

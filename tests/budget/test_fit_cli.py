@@ -113,6 +113,29 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert code == 2 and not out and "--all takes no --stack-file" in err
 
 
+@pytest.mark.parametrize("headroom", ["0.95", "-0.1", "nan"])
+def test_a_headroom_outside_0_to_0_9_is_one_line_and_exit_2(
+    headroom: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _fit(capsys, "--stack", "phase1", "--headroom", headroom)
+    assert code == 2 and not out and err.count("\n") == 1 and "is outside 0-0.9" in err
+
+
+def test_an_inconsistent_demand_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0.02 GB per user is less than the real-time frames alone (0.026 GB at 0.1 deliveries/s)."""
+    path = tmp_path / "Pulumi.phase1.yaml"
+    text = (ROOT / "Pulumi.phase1.yaml").read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("transfer_gb_per_user_per_month: 0.3", "transfer_gb_per_user_per_month: 0.02")
+    )
+    code, _, err = _fit(capsys, "--stack", "phase1", "--stack-file", str(path))
+    assert (
+        code == 2 and err.count("\n") == 1 and "inconsistent stars:demand" in err and "Traceback" not in err
+    )
+
+
 def test_markdown_names_the_deciding_assumption(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _fit(capsys, "--stack", "phase1", "--format", "markdown")
     assert code == 1 and out.startswith("## Budget fit") and "| phase1 |" in out

@@ -4,6 +4,7 @@ on a small space it equals the brute-force minimum; and its fast pricing agrees 
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import replace
 
 import pytest
@@ -144,11 +145,16 @@ def test_the_fast_planner_agrees_with_checks_path_to_the_cent(drawn: tuple[Space
 def test_servers_are_sized_by_the_capacity_model() -> None:
     catalog = load_catalog()
     model = load_model(catalog)
-    sizing = model.size_servers("t3.medium", Load(connections=100_000, deliveries_per_s=10_000))
-    # 100,000 connections x 26.2 us = 2.62 cores; a t3.medium gives 2 vCPU x 0.7 = 1.4 cores: 2 servers
-    assert sizing.count == 2 and sizing.decided_by == "CPU"
-    # each holds 50,000 connections: 50,000 / (12,500 x 0.7 per worker) = 5.7, so 6 workers
-    assert sizing.workers == 6
+    m = model.measured
+    sizing = model.size_servers("t3.medium", Load(connections=100_000, deliveries_per_s=40_000))
+    # 100,000 idle connections and 40,000 deliveries a second, each at its own measured cost
+    cores = (100_000 * m.realtime_us_per_connection.value + 40_000 * m.realtime_us_per_delivery.value) / 1e6
+    assert sizing.cpu_cores_needed == pytest.approx(cores, abs=1e-4)
+    # a t3.medium gives 2 vCPU x 0.7 = 1.4 cores
+    assert sizing.count == math.ceil(cores / 1.4) >= 2 and sizing.decided_by == "CPU"
+    # each holds its share of the connections at 12,500 per worker with the headroom kept
+    share = 100_000 / sizing.count
+    assert sizing.workers == max(2, math.ceil(share / (m.connections_per_worker.value * 0.7)))
 
 
 def test_a_proposal_must_hold_the_security_baseline(monkeypatch: pytest.MonkeyPatch) -> None:

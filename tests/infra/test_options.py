@@ -316,9 +316,15 @@ def lean(phase: str) -> StackConfig:
     )
 
 
+def single_zone(phase: str) -> StackConfig:
+    """A single-AZ phase with its servers, database and cache node in one zone."""
+    return variant(stack_config(phase), network={"placement": "single_zone"})
+
+
 #: Named configurations for the tests that hold for every configuration (tier alone == tier in the plan).
 LEAN_VARIANTS = {
     "combined-phase1": lambda: combined(stack_config("phase1")),
+    "single-zone-phase1": lambda: single_zone("phase1"),
     "public-phase3": lambda: variant(stack_config("phase3"), network=PUBLIC),
     **{f"lean-{p}": (lambda p=p: lean(p)) for p in ("phase1", "phase2", "phase3")},
 }
@@ -332,3 +338,31 @@ def test_lean_options_together(phase: str) -> None:
     assert lt["networkInterfaces"][0]["associatePublicIpAddress"] == "true"
     assert named(res, "database-primary").inputs["instanceClass"] == "db.t4g.micro"
     assert named(res, "cache-redis").inputs["nodeType"] == "cache.t3.micro"
+
+
+# ------------------------------------------------------------------------------------ single zone
+
+
+def test_single_zone_puts_servers_database_and_cache_in_the_first_zone() -> None:
+    """Issue 23, error 5: a single-AZ plan pays no inter-AZ transfer because its servers run in the data
+    stores' zone; the placement is real: one subnet for the groups, the zone pinned on the data stores."""
+    spread = sound(plan_resources(stack_config("phase1")))
+    res = sound(plan_resources(single_zone("phase1")))
+    zone = "af-south-1a"  # the mocks' first available zone in the stack's region
+    for tier in ("api", "realtime"):
+        subnets = named(res, f"{tier}-asg").inputs["vpcZoneIdentifiers"]
+        assert len(subnets) == 1 and len(named(spread, f"{tier}-asg").inputs["vpcZoneIdentifiers"]) == 2
+        assert subnets[0] == named(spread, f"{tier}-asg").inputs["vpcZoneIdentifiers"][0]
+    assert named(res, "database-primary").inputs["availabilityZone"] == zone
+    assert named(res, "cache-redis").inputs["preferredCacheClusterAzs"] == [zone]
+    assert "availabilityZone" not in named(spread, "database-primary").inputs
+    # the load balancer keeps a subnet in every zone (an ALB needs two)
+    lb = next(r for r in res if r.type == "aws:lb/loadBalancer:LoadBalancer")
+    assert len(lb.inputs["subnets"]) == 2
+
+
+def test_single_zone_needs_single_zone_data_stores() -> None:
+    from components.config import ConfigError
+
+    with pytest.raises((ConfigError, ValueError), match="single_zone: needs a Single-AZ database"):
+        variant(stack_config("phase3"), network={"placement": "single_zone"})
