@@ -23,7 +23,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-IMDS = "http://169.254.169.254/latest"
+#: The instance metadata service; the SDKs' own variable moves it (a test's stand-in).
+IMDS = os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254").rstrip("/") + "/latest"
 TIMEOUT = 20
 
 
@@ -114,16 +115,23 @@ def _error(exc: urllib.error.HTTPError) -> str:
             code = str(json.loads(body).get("__type", "")).split("#")[-1]
         except (ValueError, AttributeError):
             code = ""
-    return f"HTTP {exc.code} {code}".strip()
+    return f"HTTP {exc.code} {' '.join(code.split())[:100]}".strip()
 
 
 def get_object(uri: str, dest: str, region: str) -> None:
     """Download s3://bucket/key to ``dest`` (through the VPC's S3 gateway endpoint on a server)."""
     bucket, _, key = uri.removeprefix("s3://").partition("/")
-    if not uri.startswith("s3://") or not bucket or not key:
-        raise Failure(f"not an s3://bucket/key URI: {uri!r}")
+    if (
+        not uri.startswith("s3://")
+        or not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket)
+        or not key
+    ):
+        raise Failure(f"not an s3://bucket/key URI: {uri[:200]!r}")
     base = endpoint("s3", region)
-    path = "/" + urllib.parse.quote(key, safe="/-_.~")
+    try:
+        path = "/" + urllib.parse.quote(key, safe="/-_.~")
+    except UnicodeError:
+        raise Failure(f"not an s3://bucket/key URI: {uri[:200]!r}") from None
     if base == f"https://s3.{region}.amazonaws.com":
         url = f"https://{bucket}.s3.{region}.amazonaws.com{path}"
     else:  # a custom endpoint (an emulator, a FIPS or private endpoint) is addressed path-style
@@ -163,7 +171,7 @@ def main(argv: list[str]) -> int:
     try:
         if not region:
             raise Failure("AWS_REGION is not set")
-        if len(argv) == 3 and argv[0] == "s3":
+        if len(argv) == 3 and argv[0] == "s3":  # the digest is checked by the caller
             get_object(argv[1], argv[2], region)
         elif len(argv) == 2 and argv[0] == "secret":
             sys.stdout.write(get_secret(argv[1], region))
