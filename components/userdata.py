@@ -115,7 +115,7 @@ def render_user_data(spec: UserDataSpec) -> str:
     if spec.os == "debian-12":  # the agent's package from AWS's regional bucket, through the S3 endpoint
         prepare = ""
         agent_install = (
-            f'ARCH="$(dpkg --print-architecture)" && python3 {INSTALL_DIR}/awsget.py s3'
+            f'ARCH="$(dpkg --print-architecture)" && AWS_REGION={region} python3 {INSTALL_DIR}/awsget.py s3'
             f' "{agent_object(region)}" /opt/stars/cloudwatch-agent.deb'
             " && dpkg -i /opt/stars/cloudwatch-agent.deb >/dev/null"
         )

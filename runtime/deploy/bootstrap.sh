@@ -39,15 +39,16 @@ done
 PY="${STARS_PYTHON:-$(command -v python3.11 || command -v python3 || true)}"
 [ -n "$PY" ] || die "python3 is required"
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "$PY is older than Python 3.11"
-aws() { "$PY" "$STARS_AWSGET" "$@"; }
-secret() { aws secret "$1" || die "secret $1 could not be read (see the awsget line above)"; }
-
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
+# The reader's own line ("awsget: <why>") becomes the reason in ours: one line per failure.
+aws() { "$PY" "$STARS_AWSGET" "$@" 2>"$WORK/aws.err"; }
+why() { sed -e 's/^awsget: //' "$WORK/aws.err" | head -n 1; }
+secret() { aws secret "$1" || die "$(why)"; }
 
 # 1. The release: fetch, check the digest, check every file against the manifest.
 log "fetching $STARS_RELEASE_URI"
-aws s3 "$STARS_RELEASE_URI" "$WORK/release.tar" || die "release $STARS_RELEASE_URI could not be fetched"
+aws s3 "$STARS_RELEASE_URI" "$WORK/release.tar" || die "$(why)"
 GOT="$(sha256sum "$WORK/release.tar" | cut -d' ' -f1)"
 [ "$GOT" = "$STARS_RELEASE_SHA256" ] \
   || die "release digest mismatch: expected $STARS_RELEASE_SHA256, got $GOT; refusing to install"
@@ -60,7 +61,29 @@ REL="$(find "$WORK/release" -mindepth 1 -maxdepth 1 -type d -name 'stars-runtime
 PIP_WHEEL="$(find "$REL/wheels" -name 'pip-*.whl' | head -n 1)"
 [ -n "$PIP_WHEEL" ] || die "release carries no pip wheel"
 
-# 2. A virtualenv from the wheelhouse alone (the image's Python has no ensurepip: pip runs from its wheel).
+# 2. The secrets, before anything is installed (a missing one stops the boot here).
+JWT_SECRET="$(secret "$STARS_JWT_SECRET_ARN")"
+DB_JSON="$(secret "$STARS_DB_SECRET_ARN")"
+REDIS_TOKEN=""
+if [ -n "${STARS_REDIS_AUTH_SECRET_ARN:-}" ]; then
+  REDIS_TOKEN="$(secret "$STARS_REDIS_AUTH_SECRET_ARN")"
+fi
+DB_JSON="$DB_JSON" "$PY" -c 'import json, os; d = json.loads(os.environ["DB_JSON"]); d["username"] + d["password"]' \
+  2>/dev/null || die "secret $STARS_DB_SECRET_ARN is not JSON with a username and a password"
+
+# 3. The database must answer before anything is installed (the schema is migrated after).
+"$PY" - "$STARS_DB_ENDPOINT" 2>"$WORK/db.err" <<'PYEOF' \
+  || die "database $STARS_DB_ENDPOINT unreachable: $(tail -n1 "$WORK/db.err")"
+import socket, sys
+
+host, _, port = sys.argv[1].rpartition(":")
+try:
+    socket.create_connection((host, int(port)), timeout=10).close()
+except (OSError, ValueError) as exc:
+    sys.exit(f"{type(exc).__name__}: {exc}")
+PYEOF
+
+# 4. A virtualenv from the wheelhouse alone (the image's Python has no ensurepip: pip runs from its wheel).
 log "installing $(basename "$REL") offline"
 rm -rf "$VENV"
 "$PY" -m venv --without-pip "$VENV"
@@ -68,13 +91,7 @@ rm -rf "$VENV"
   --no-cache-dir --find-links "$REL/wheels" -r "$REL/requirements.txt" >"$WORK/pip.log" 2>&1 \
   || die "pip could not install the release offline: $(grep -m1 ERROR "$WORK/pip.log" || tail -n1 "$WORK/pip.log")"
 
-# 3. Secrets -> environment file.
-JWT_SECRET="$(secret "$STARS_JWT_SECRET_ARN")"
-DB_JSON="$(secret "$STARS_DB_SECRET_ARN")"
-REDIS_TOKEN=""
-if [ -n "${STARS_REDIS_AUTH_SECRET_ARN:-}" ]; then
-  REDIS_TOKEN="$(secret "$STARS_REDIS_AUTH_SECRET_ARN")"
-fi
+# 5. The environment file (systemd's syntax), readable by the service only.
 mkdir -p "$(dirname "$ENV_FILE")" "$STATE"
 umask 077
 DB_JSON="$DB_JSON" REDIS_TOKEN="$REDIS_TOKEN" JWT_SECRET="$JWT_SECRET" "$VENV/bin/python" - "$ENV_FILE" <<'PYEOF' \
@@ -112,7 +129,7 @@ with open(sys.argv[1], "w") as f:  # systemd EnvironmentFile syntax: double quot
 PYEOF
 umask 022
 
-# 4. The schema, before the service exists: an unreachable database stops the boot here.
+# 6. The schema, before the service exists: a database that refuses it stops the boot here.
 "$VENV/bin/python" - "$ENV_FILE" >"$WORK/migrate.log" 2>&1 <<'PYEOF' \
   || die "database $STARS_DB_ENDPOINT unreachable or refused the migration: $(tail -n1 "$WORK/migrate.log")"
 import os, re, subprocess, sys
@@ -126,7 +143,7 @@ except subprocess.TimeoutExpired:
     sys.exit("no answer within 90 s")
 PYEOF
 
-# 5. The unit, then enable and start it.
+# 7. The unit, then enable and start it.
 id stars >/dev/null 2>&1 || useradd --system --home-dir "$STATE" --shell /usr/sbin/nologin stars
 chown root:stars "$ENV_FILE"
 chmod 640 "$ENV_FILE"

@@ -27,8 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = Path(__file__).with_name("runtime-requirements.txt")
 NAME = "stars-runtime"
-#: The servers' interpreter: Debian 12's python3 (3.11) on x86_64 and arm64 (Graviton) instances.
-PYTHON_VERSION = "3.11"
+#: The servers' interpreter: Debian 12's python3 (3.11.2; markers such as redis's
+#: ``python_full_version < "3.11.3"`` depend on the patch level) on x86_64 and arm64 (Graviton) instances.
+PYTHON_VERSION = "3.11.2"
 ARCHITECTURES = ("x86_64", "aarch64")
 #: Debian 12 has glibc 2.36: every manylinux tag from 2.17 (manylinux2014) to 2.36 runs there.
 GLIBC_MINORS = range(17, 37)
@@ -134,7 +135,8 @@ def download_wheelhouse(lock: Path, dest: Path, cache: Path | None = None) -> No
             _pip("download", "--no-deps", *_target_args(arch), "-d", str(dest), "-r", str(lock)),
         )
     if cached is not None:
-        staging = Path(tempfile.mkdtemp(prefix=".wheelhouse-", dir=cache))
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".wheelhouse-", dir=cached.parent))
         for wheel in dest.glob("*.whl"):
             shutil.copy2(wheel, staging / wheel.name)
         (staging / ".complete").touch()

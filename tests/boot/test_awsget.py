@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import http.server
 import io
-import json
 import os
 import subprocess
 import sys
-import threading
 import urllib.error
-from collections.abc import Iterator
 from email.message import Message
 from pathlib import Path
 
@@ -126,45 +122,6 @@ def test_an_unreachable_endpoint_is_one_line(tmp_path: Path) -> None:
     }
     run = _run(env, "secret", "arn:x")
     assert run.returncode == 1 and run.stderr.count("\n") == 1 and "cannot read secret arn:x" in run.stderr
-
-
-class _Imds(http.server.BaseHTTPRequestHandler):
-    """IMDSv2: a session token first (PUT), then the role's credentials only with that token."""
-
-    token = "imds-token"
-
-    def do_PUT(self) -> None:
-        ok = self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds")
-        self._answer(200 if ok else 403, self.token)
-
-    def do_GET(self) -> None:
-        if self.headers.get("X-aws-ec2-metadata-token") != self.token:
-            return self._answer(401, "")
-        base = "/latest/meta-data/iam/security-credentials/"
-        if self.path == base:
-            return self._answer(200, "stars-api-role\n")
-        if self.path == base + "stars-api-role":
-            doc = {"AccessKeyId": "ASIAROLE", "SecretAccessKey": "role-secret", "Token": "role-token"}
-            return self._answer(200, json.dumps(doc))
-        return self._answer(404, "")
-
-    def _answer(self, status: int, body: str) -> None:
-        self.send_response(status)
-        self.end_headers()
-        self.wfile.write(body.encode())
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def imds() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Imds)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
 
 
 def test_instance_role_credentials_come_from_imdsv2(imds: str, monkeypatch: pytest.MonkeyPatch) -> None:
