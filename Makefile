@@ -6,7 +6,7 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-test demo test test-fast lint budget serve
+.PHONY: setup setup-test demo test test-fast lint budget serve release
 
 setup:
 	@bash .ci/setup
@@ -33,3 +33,8 @@ test: setup-test lint
 # The inner loop: lint, then every test that needs no server, no browser and no whole fit search.
 test-fast: setup lint
 	@.venv/bin/python -m pytest -n 4 -q -m "not services and not browser and not slow"; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+# The servers' release: dist/stars-runtime-<version>.tar (wheel + wheelhouse for x86_64 and arm64 +
+# SHA-256 manifest) and its .sha256; an unchanged tree builds the same digest. `pulumi up` uploads it.
+release: setup
+	@$(PY) -m runtime.deploy.release --out dist

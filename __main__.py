@@ -9,7 +9,7 @@ import pulumi
 from budget.guard import enforce_budget
 from components.ami import is_real_update
 from components.config import load_from_pulumi
-from components.stack import build_stack
+from components.stack import build_stack, release_of
 
 cfg = load_from_pulumi()
 verdict = enforce_budget(cfg)
@@ -19,6 +19,11 @@ if is_real_update() and cfg.image.looked_up is None:
         f"stars:image.ids were never looked up (looked_up: null): run python -m components.ami"
         f" --stack {cfg.stack} --write and commit the result before pulumi up"
     )
+release = release_of(cfg)
+if is_real_update() and (release is None or release.sha256 is None):
+    # Servers boot only from a built release (their user data would refuse to start without one).
+    where = cfg.release.artifact if cfg.release is not None else "stars:release.artifact (not set)"
+    raise pulumi.RunError(f"no release artifact at {where}: run make release before pulumi up")
 outputs = build_stack(cfg)
 for key, value in outputs.items():
     pulumi.export(key, value)

@@ -441,6 +441,27 @@ class CdnConfig(_Strict):
         return self
 
 
+class ReleaseConfig(_Strict):
+    """The runtime release the servers install: the artifact ``make release`` writes (its digest is read
+    from the file when the program runs, and keys the upload and the user data)."""
+
+    artifact: str = Field(
+        description="path of the artifact relative to the project directory: dist/stars-runtime-<version>.tar"
+    )
+
+    @field_validator("artifact")
+    @classmethod
+    def _artifact(cls, value: str) -> str:
+        from components.release import artifact_version
+
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ValueError(
+                "must be a path inside the project directory, such as dist/stars-runtime-0.1.0.tar"
+            )
+        artifact_version(value.rsplit("/", 1)[-1])
+        return value
+
+
 class MonitoringConfig(_Strict):
     """CloudWatch alarms and dashboard; ``level`` picks the alarm set (basic < enhanced < production)."""
 
@@ -619,6 +640,7 @@ class StackConfig(_Strict):
     database: DatabaseConfig
     cache: CacheConfig
     cdn: CdnConfig
+    release: ReleaseConfig | None = Field(default=None, description="the runtime release the servers boot")
     monitoring: MonitoringConfig
     usage: UsageConfig
     budget: BudgetConfig
@@ -699,6 +721,15 @@ class StackConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _release_bucket(self) -> Self:
+        """The release is uploaded to the stack's private bucket, which only the CDN tier creates."""
+        if self.release is not None and not self.cdn.enabled:
+            raise ValueError(
+                f"{NAMESPACE}:release needs {NAMESPACE}:cdn.enabled (the release lives in its private bucket)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _server_layout(self) -> Self:
         """Either one combined ``app`` group, or separate ``api`` and ``realtime`` groups (the plan's)."""
         given = [f"{NAMESPACE}:{k}" for k in ("api", "realtime", "app") if getattr(self, k) is not None]
@@ -753,6 +784,7 @@ CONFIG_KEYS = {
     "database": "database",
     "cache": "cache",
     "cdn": "cdn",
+    "release": "release",
     "monitoring": "monitoring",
     "usage": "usage",
     "budget": "budget",

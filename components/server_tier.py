@@ -16,6 +16,7 @@ import pulumi_random as random
 
 from components.config import ScheduleConfig, ServerTierConfig, SpotConfig
 from components.network import APP_PORT
+from components.release import ReleaseRef
 from components.tagging import asg_tags, purchase_tags, tier_tags
 from components.userdata import UserDataSpec, render_user_data
 
@@ -32,6 +33,8 @@ class ServerTierArgs:
     region: str
     #: The pinned AMI for this tier's architecture (``stars:image``; components/ami.py refreshes it).
     image_id: str
+    #: The image family (``stars:image.os``): what the user data prepares before the installer runs.
+    image_os: str
     subnet_ids: list[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     target_group_arn: pulumi.Input[str]
@@ -48,8 +51,10 @@ class ServerTierArgs:
     #: A public IPv4 on each instance (``private_egress: public``: the servers run in public subnets and
     #: reach the internet themselves; their security group still admits only the load balancer).
     public_ip: bool = False
+    #: The private bucket holding the release, and the artifact (content-addressed key and digest); without
+    #: an artifact the servers refuse to boot (user data says why).
     release_bucket: pulumi.Input[str] | None = None
-    release_key: str = "releases/stars-runtime.tar.gz"
+    release: ReleaseRef | None = None
     drain_seconds: int = 60
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -113,11 +118,10 @@ class ServerTier(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
+        release = args.release if args.release_bucket is not None else None
         release_arn = (
-            pulumi.Output.from_input(args.release_bucket).apply(
-                lambda b: f"arn:aws:s3:::{b}/{args.release_key}"
-            )
-            if args.release_bucket is not None
+            pulumi.Output.from_input(args.release_bucket).apply(lambda b: f"arn:aws:s3:::{b}/{release.key}")
+            if release is not None
             else None
         )
         policy = pulumi.Output.all(
@@ -138,6 +142,13 @@ class ServerTier(pulumi.ComponentResource):
                         "Effect": "Allow",
                         "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                         "Resource": [v["log_group"], f"{v['log_group']}:*"],
+                    },
+                    {
+                        # The CloudWatch agent's package (debian-12), from AWS's public regional bucket.
+                        "Sid": "ReadCloudWatchAgent",
+                        "Effect": "Allow",
+                        "Action": "s3:GetObject",
+                        "Resource": f"arn:aws:s3:::amazoncloudwatch-agent-{args.region}/debian/*",
                     },
                     {
                         "Sid": "PutOwnMetrics",
@@ -174,9 +185,9 @@ class ServerTier(pulumi.ComponentResource):
             f"{name}-profile", role=self.role.name, tags=tags, opts=child
         )
 
-        release_uri = (
-            pulumi.Output.from_input(args.release_bucket).apply(lambda b: f"s3://{b}/{args.release_key}")
-            if args.release_bucket is not None
+        release_uri = (  # only a built release is named: without one the installer refuses to start
+            pulumi.Output.from_input(args.release_bucket).apply(lambda b: f"s3://{b}/{release.key}")
+            if release is not None and release.sha256 is not None
             else None
         )
         user_data = pulumi.Output.all(
@@ -203,7 +214,9 @@ class ServerTier(pulumi.ComponentResource):
                     redis_secret_arn=v["redis_secret"],
                     signing_key_secret_arn=v["key_secret"],
                     release_uri=v["release"],
+                    release_sha256=release.sha256 if release is not None else None,
                     drain_seconds=args.drain_seconds,
+                    os=args.image_os,
                 )
             )
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
 
 from components.cache import Cache, CacheArgs, member_cluster_ids
 from components.cdn import Cdn, CdnArgs, WebSocketOrigin
@@ -22,7 +23,9 @@ from components.database import DB_NAME, Database, DatabaseArgs
 from components.edge import Edge, EdgeArgs, public_ports, websocket_port
 from components.monitoring import Monitoring, MonitoringArgs, budget_limit_usd
 from components.network import REDIS_PORT, Network, NetworkArgs
+from components.release import ReleaseRef, find_release
 from components.server_tier import ServerTier, ServerTierArgs
+from components.tagging import tier_tags
 
 #: Component names; the first part of every resource name, so ``tier = name.split("-")[0]``. A stack has
 #: either the ``api`` and ``realtime`` server tiers or the combined ``app`` tier (``tiers_of``).
@@ -196,7 +199,38 @@ def build_cdn(cfg: StackConfig, links: Links) -> Cdn | None:
             https=lb.tls,
             origin_secret=None if lb.tls else links.origin_secret,
         )
-    return Cdn("cdn", CdnArgs(config=cfg.cdn, websocket_origin=origin, tags=cfg.tags))
+    cdn = Cdn("cdn", CdnArgs(config=cfg.cdn, websocket_origin=origin, tags=cfg.tags))
+    upload_release(cfg, cdn)
+    return cdn
+
+
+def release_of(cfg: StackConfig) -> ReleaseRef | None:
+    """The artifact the stack file names (its ``sha256`` None until ``make release`` built it)."""
+    return find_release(cfg.release.artifact) if cfg.release is not None else None
+
+
+def upload_release(cfg: StackConfig, cdn: Cdn) -> aws.s3.BucketObjectv2 | None:
+    """The artifact into the private bucket under its content-addressed key (outside what CloudFront
+    serves). A new digest is a new object and new user data; the same digest changes nothing."""
+    release = release_of(cfg)
+    if release is None:
+        return None
+    if release.sha256 is None:
+        pulumi.log.warn(
+            f"no release artifact at {cfg.release.artifact}: the servers would refuse to boot;"  # type: ignore[union-attr]
+            " build it with `make release` (pulumi up refuses until then)"
+        )
+    return aws.s3.BucketObjectv2(
+        "cdn-release",
+        bucket=cdn.bucket.id,
+        key=release.key,
+        source=pulumi.FileAsset(str(release.path)),
+        content_type="application/x-tar",
+        checksum_algorithm="SHA256",
+        server_side_encryption="AES256",
+        tags={**tier_tags(cfg.tags, "cdn"), "release": release.version},
+        opts=pulumi.ResourceOptions(parent=cdn),
+    )
 
 
 def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfig) -> ServerTier:
@@ -206,6 +240,7 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
             tier=tier,
             region=cfg.region,
             image_id=cfg.image.ami(cfg.region, tier.architecture),
+            image_os=cfg.image.os,
             subnet_ids=server_subnets(cfg, links),
             public_ip=cfg.network.servers_public,
             security_group_id=links.security_group_ids[key],
@@ -221,6 +256,7 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
             # The API (or combined app) tier creates the JWT signing key; the realtime tier reads it.
             signing_key_secret_arn=None if key in KEY_OWNERS else links.signing_key_secret_arn,
             release_bucket=links.release_bucket,
+            release=release_of(cfg),
             drain_seconds=cfg.load_balancer.deregistration_delay_seconds,
             tags=cfg.tags,
         ),
@@ -276,6 +312,7 @@ _SERVER_READS = (
     "load_balancer.deregistration_delay_seconds",
     "cdn.enabled",
     "image",
+    "release",
 )
 #: What else each tier's builder reads from the config, directly or through its links (a subnet list
 #: follows ``network.az_count``); two are derived: ``layout``, which server groups the stack has (``api``
@@ -294,7 +331,7 @@ TIER_READS: dict[str, tuple[str, ...]] = {
     "edge": ("network.az_count", "layout", "load_balancer"),
     "database": ("network.az_count", "network.placement", "database"),
     "cache": ("network.az_count", "network.placement", "cache"),
-    "cdn": ("cdn", "websocket_origin"),
+    "cdn": ("cdn", "websocket_origin", "release"),
     "api": ("api", *_SERVER_READS),
     "realtime": ("realtime", *_SERVER_READS),
     "app": ("app", *_SERVER_READS),
@@ -406,6 +443,10 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     if cdn is not None:
         outputs["cdn_domain"] = cdn.domain_name
         outputs["assets_bucket"] = cdn.bucket_name
+        release = release_of(cfg)
+        if release is not None and release.sha256 is not None:  # what the servers install and check
+            outputs["release_key"] = release.key
+            outputs["release_sha256"] = release.sha256
     if cfg.load_balancer.type == "network":
         # Clients of a split layout reach the realtime tier on its own port.
         outputs["load_balancer_ports"] = {tier: port for tier, port in edge.ports.items()}

@@ -1,12 +1,14 @@
 """User data for the servers (api, realtime or the combined app): prepare the machine, then run the
-runtime's own installer.
+runtime's own installer on the release the program uploaded.
 
-The runtime owns how it is installed (``runtime.deploy.render_user_data``: exports, then its
-``bootstrap.sh`` builds the virtualenv, the systemd unit and reads the secrets by ARN with the instance
-role). This module adds what only the infrastructure knows: Python 3.11 and the CloudWatch agent, the
-release from the private bucket, the log file the agent ships and a stop timeout that covers the ALB's
-deregistration delay. The script never carries a secret value: anyone with
-``ec2:DescribeLaunchTemplateVersions`` can read user data.
+The servers run Debian 12 (Amazon Linux 2023 cannot be built outside AWS, so its boot could never be run
+end to end before a deploy; a Debian 12 root can, see tests/boot). The image brings python3 (3.11) and
+nothing else this needs: no AWS CLI, no package index. The runtime owns how it is installed
+(``runtime.deploy.render_user_data``: it fetches the release through the S3 endpoint, checks its digest,
+installs it offline, reads the secrets by ARN with the instance role and starts the systemd unit). This
+module adds what only the infrastructure knows: the release's key and digest, the log file the CloudWatch
+agent ships, and a stop timeout that covers the load balancer's deregistration delay. The script never
+carries a secret value: anyone with ``ec2:DescribeLaunchTemplateVersions`` can read user data.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from runtime.deploy import INSTALL_DIR
 from runtime.deploy import render_user_data as render_installer
 
 #: Values written into the script must be plain tokens (ARNs, host names, numbers): nothing to escape.
@@ -23,8 +26,6 @@ _SAFE = re.compile(r"^[A-Za-z0-9_.:/@+=,*!-]*$")
 #: Where the runtime writes its log (a systemd drop-in routes stdout/stderr there for the agent).
 APP_LOG = "/var/log/stars/runtime.log"
 UNIT = "stars-runtime.service"
-#: The release is unpacked under /opt/stars/src; this link points at the directory holding ``runtime/``.
-SOURCE_DIR = "/opt/stars/current"
 AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/stars-platform.json"
 AGENT_CTL = "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl"
 _MARKER = "STARS_INSTALLER_EOF"
@@ -48,9 +49,14 @@ class UserDataSpec:
     redis_port: int
     redis_secret_arn: str  # the AUTH token (plain string)
     signing_key_secret_arn: str  # the JWT signing key (plain string)
-    release_uri: str | None = None  # s3://bucket/key of the release tarball (the repository)
+    release_uri: str | None = None  # s3://bucket/releases/stars-runtime-<version>-<sha256>.tar
+    release_sha256: str | None = None  # the artifact's digest; the installer refuses anything else
     database_port: int = 5432
     drain_seconds: int = 60
+    #: The image family (``stars:image.os``). debian-12's boot is the one tested end to end (tests/boot);
+    #: al2023 first installs python3.11 and the agent from its own repositories (in S3, so reachable
+    #: through the S3 endpoint as well).
+    os: str = "debian-12"
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -62,16 +68,17 @@ def _check(name: str, value: object) -> str:
 
 
 def installer_script(spec: UserDataSpec) -> str:
-    """The runtime's installer with this server's settings (region, endpoints, secret ARNs)."""
+    """The runtime's installer with this server's settings (release, region, endpoints, secret ARNs)."""
     return render_installer(
         region=_check("region", spec.region),
+        release_uri=_check("release_uri", spec.release_uri) if spec.release_uri else None,
+        release_sha256=_check("release_sha256", spec.release_sha256) if spec.release_sha256 else None,
         jwt_secret_arn=_check("signing_key_secret_arn", spec.signing_key_secret_arn),
         db_secret_arn=_check("database_secret_arn", spec.database_secret_arn),
         db_endpoint=_check("database_host", spec.database_host) + f":{int(spec.database_port)}",
         redis_endpoint=_check("redis_host", spec.redis_host) + f":{int(spec.redis_port)}",
         redis_auth_secret_arn=_check("redis_secret_arn", spec.redis_secret_arn),
         redis_tls=True,
-        source_dir=SOURCE_DIR,
         db_name=_check("database_name", spec.database_name),
         port=int(spec.app_port),
         workers=int(spec.workers),
@@ -82,48 +89,48 @@ def installer_script(spec: UserDataSpec) -> str:
     )
 
 
+def _agent_config(log_group: str) -> str:
+    files = {
+        "collect_list": [
+            {"file_path": APP_LOG, "log_group_name": log_group, "log_stream_name": "{instance_id}"}
+        ]
+    }
+    return json.dumps({"logs": {"logs_collected": {"files": files}}})
+
+
+def agent_object(region: str) -> str:
+    """The CloudWatch agent's Debian package in AWS's regional bucket (reached through the S3 endpoint)."""
+    return f"s3://amazoncloudwatch-agent-{region}/debian/$ARCH/latest/amazon-cloudwatch-agent.deb"
+
+
 def render_user_data(spec: UserDataSpec) -> str:
-    """A cloud-init shell script: machine preparation, then the runtime's installer, under 16 KB."""
+    """A cloud-init shell script: machine preparation, then the runtime's installer, under 16 KB.
+
+    Without a release (none was built when the program ran) the installer refuses to boot, in one line."""
+    region = _check("region", spec.region)
     log_group = _check("log_group", spec.log_group)
-    agent = json.dumps(
-        {
-            "logs": {
-                "logs_collected": {
-                    "files": {
-                        "collect_list": [
-                            {
-                                "file_path": APP_LOG,
-                                "log_group_name": log_group,
-                                "log_stream_name": "{instance_id}",
-                            }
-                        ]
-                    }
-                }
-            }
-        }
-    )
-    if spec.release_uri:
-        fetch = (
-            f"aws s3 cp --region {_check('region', spec.region)} {_check('release_uri', spec.release_uri)}"
-            " /opt/stars/release.tar.gz\n"
-            "tar -xzf /opt/stars/release.tar.gz -C /opt/stars/src\n"
-            'SRC="$(dirname "$(dirname "$(find /opt/stars/src -maxdepth 4 -path \'*/runtime/__main__.py\''
-            ' | head -n 1)")")"\n'
-            f'ln -sfn "$SRC" {SOURCE_DIR}'
-        )
-    else:
-        fetch = f'echo "no release configured: expecting the repository baked into {SOURCE_DIR}" >&2'
     installer = installer_script(spec)
     if _MARKER in installer:
         raise ValueError(f"the runtime's installer contains the marker {_MARKER}")
+    if spec.os == "debian-12":  # the agent's package from AWS's regional bucket, through the S3 endpoint
+        prepare = ""
+        agent_install = (
+            f'ARCH="$(dpkg --print-architecture)" && AWS_REGION={region} python3 {INSTALL_DIR}/awsget.py s3'
+            f' "{agent_object(region)}" /opt/stars/cloudwatch-agent.deb'
+            " && dpkg -i /opt/stars/cloudwatch-agent.deb >/dev/null"
+        )
+    elif spec.os == "al2023":
+        prepare = "dnf install -y -q python3.11\n"
+        agent_install = "dnf install -y -q amazon-cloudwatch-agent"
+    else:
+        raise ValueError(f"user data for image os {spec.os!r}: only debian-12 and al2023 are known")
     script = f"""#!/bin/bash
-# STARS {spec.role} server. No secret in here: the installer reads secrets by ARN with the instance role.
+# STARS {spec.role} server ({spec.os}). No secret in here: the installer reads secrets by ARN with the
+# instance role. Everything it installs comes from the release in the private bucket (no package index).
 set -euo pipefail
-dnf install -y python3.11 amazon-cloudwatch-agent tar
-mkdir -p /opt/stars/src /var/log/stars /etc/systemd/system/{UNIT}.d
-[ -x /opt/stars/venv/bin/python ] || python3.11 -m venv /opt/stars/venv
-{fetch}
-
+mkdir -p /opt/stars /var/log/stars /etc/systemd/system/{UNIT}.d
+exec > >(tee -a /var/log/stars/boot.log) 2>&1
+{prepare}
 # Logs to a file the CloudWatch agent ships; give connections time to drain on scale-in.
 cat > /etc/systemd/system/{UNIT}.d/10-stars-platform.conf <<'UNIT'
 [Service]
@@ -132,15 +139,21 @@ StandardError=append:{APP_LOG}
 TimeoutStopSec={int(spec.drain_seconds) + 15}
 UNIT
 
-cat > {AGENT_CONFIG} <<'AGENT'
-{agent}
-AGENT
-{AGENT_CTL} -a fetch-config -m ec2 -s -c file:{AGENT_CONFIG}
-
 cat > /opt/stars/install.sh <<'{_MARKER}'
 {installer.rstrip()}
 {_MARKER}
-STARS_VENV=/opt/stars/venv sh /opt/stars/install.sh
+sh /opt/stars/install.sh
+
+# Log shipping, once the service runs. Not fatal: the runtime serves without it; its log stays in
+# {APP_LOG}.
+if {agent_install}; then
+  cat > {AGENT_CONFIG} <<'AGENT'
+{_agent_config(log_group)}
+AGENT
+  {AGENT_CTL} -a fetch-config -m ec2 -s -c file:{AGENT_CONFIG}
+else
+  echo "boot: warning: CloudWatch agent not installed; logs stay in {APP_LOG}" >&2
+fi
 """
     if len(script.encode()) > MAX_USER_DATA_BYTES:
         raise ValueError(

@@ -44,6 +44,10 @@ FREE: dict[str, str] = {
     "aws:elasticache/subnetGroup:SubnetGroup": "cache subnet groups have no charge",
     "aws:elasticache/parameterGroup:ParameterGroup": "cache parameter groups have no charge",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _BUCKET_CONFIG,
+    "aws:s3/bucketObjectv2:BucketObjectv2": (
+        "an object in the bucket (the runtime release, ~30 MB); its storage and requests are priced on the"
+        " bucket from the stack's s3 usage"
+    ),
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _BUCKET_CONFIG,
     "aws:s3/bucketPolicy:BucketPolicy": _BUCKET_CONFIG,
     "aws:s3/bucketVersioning:BucketVersioning": _BUCKET_CONFIG,

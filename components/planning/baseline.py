@@ -105,8 +105,12 @@ def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
             yield from _strings(v, f"{path}[{i}]")
 
 
+#: The value under SECRET_SIG that marks a secret (the same key also marks assets and archives).
+SECRET_VALUE_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
 def _is_secret(value: Any) -> bool:
-    return isinstance(value, dict) and SECRET_SIG in value
+    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE_SIG
 
 
 def _policy(text: Any) -> dict[str, Any]:

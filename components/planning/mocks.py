@@ -41,6 +41,22 @@ class RecordedResource:
     region: str = ""
 
 
+#: Pulumi's wire form of an asset (what ``pulumi preview --json`` shows): the special-signature key with the
+#: asset signature, and the asset's own fields.
+_SIG_KEY, _ASSET_SIG = "4dabf18193072939515e22adb298388d", "c44067f5952c0a294b673a41bacd8c17"
+
+
+def _wire_assets(value: Any) -> Any:
+    """Assets (the release upload's ``FileAsset``) as plain data, like a preview, so records stay JSON."""
+    if isinstance(value, pulumi.FileAsset):
+        return {_SIG_KEY: _ASSET_SIG, "path": value.path}
+    if isinstance(value, dict):
+        return {k: _wire_assets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire_assets(v) for v in value]
+    return value
+
+
 def _short(text: str, n: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
@@ -59,7 +75,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     # -- resources ---------------------------------------------------------------------------------
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        typ, name, inputs = args.typ, args.name, dict(args.inputs)
+        typ, name, inputs = args.typ, args.name, _wire_assets(dict(args.inputs))
         region = self._region_of(args.provider)
         rid, extra = self._state(typ, name, inputs, region)
         if typ.startswith("pulumi:providers:"):

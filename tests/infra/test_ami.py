@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +104,8 @@ def test_write_pins_the_ids_and_date_and_keeps_the_file_valid(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "Pulumi.phase1.yaml"
-    shutil.copy(ROOT / "Pulumi.phase1.yaml", path)
+    # the al2023 lookup (the phase stacks run debian-12)
+    path.write_text((ROOT / "Pulumi.phase1.yaml").read_text().replace("os: debian-12", "os: al2023"))
     before = path.read_text()
     ssm, stub = _al2023_stub("af-south-1")
     with stub:
@@ -123,7 +123,7 @@ def test_write_pins_the_ids_and_date_and_keeps_the_file_valid(
 
 def test_bad_stack_file_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "Pulumi.phase1.yaml"
-    path.write_text((ROOT / "Pulumi.phase1.yaml").read_text().replace("os: al2023", "os: centos"))
+    path.write_text((ROOT / "Pulumi.phase1.yaml").read_text().replace("os: debian-12", "os: centos"))
     code = ami.main(["--stack", "phase1", "--stack-file", str(path)], lambda s, r: pytest.fail("no lookup"))
     err = capsys.readouterr().err
     assert code == 2
