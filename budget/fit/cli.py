@@ -45,7 +45,7 @@ def run_job(job: FitJob) -> Any:
         model = load_model(catalog, Settings(headroom=job.headroom), job.measured)
         return fit_stack(cfg, catalog, model)
     except (ConfigError, CatalogError, DemandError, CapacityError, FitError, PlanError) as exc:
-        return FitFailure(job.stack, str(exc))
+        return FitFailure(stack=job.stack, error=str(exc))
 
 
 def run_fit(args: argparse.Namespace) -> int:
