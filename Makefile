@@ -6,7 +6,7 @@ PY := .venv/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup setup-test demo test lint budget serve
+.PHONY: setup setup-test demo test test-fast lint budget serve
 
 setup:
 	@bash .ci/setup
@@ -28,4 +28,8 @@ lint: setup
 	.venv/bin/ruff format --check .
 
 test: setup-test lint
-	@.venv/bin/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+	@.venv/bin/python -m pytest -n 4 --dist loadfile; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+# The inner loop: lint, then every test that needs no server, no browser and no whole fit search.
+test-fast: setup lint
+	@.venv/bin/python -m pytest -n 4 -q -m "not services and not browser and not slow"; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc

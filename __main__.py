@@ -7,11 +7,18 @@ anything unpriced, and ``pulumi preview``/``up`` fail with the report and change
 import pulumi
 
 from budget.guard import enforce_budget
+from components.ami import is_real_update
 from components.config import load_from_pulumi
 from components.stack import build_stack
 
 cfg = load_from_pulumi()
 verdict = enforce_budget(cfg)
+if is_real_update() and cfg.image.looked_up is None:
+    # Placeholder image ids were never looked up: refuse to launch servers from them.
+    raise pulumi.RunError(
+        f"stars:image.ids were never looked up (looked_up: null): run python -m components.ami"
+        f" --stack {cfg.stack} --write and commit the result before pulumi up"
+    )
 outputs = build_stack(cfg)
 for key, value in outputs.items():
     pulumi.export(key, value)

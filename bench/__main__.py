@@ -1,4 +1,4 @@
-"""Command line: ``python -m bench fanout|api|all``; prints a summary table and writes JSON.
+"""Command line: ``python -m bench fanout|api|hostile|all``; prints a summary table and writes JSON.
 
 Every run has a global timeout and stops everything it started (see bench.procs).
 """
@@ -207,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     faults.add_argument("--quick", action="store_true", help="short scenarios (as in the tests)")
     faults.add_argument("--only", default="", help="comma-separated scenario names")
 
+    hostile = sub.add_parser(
+        "hostile",
+        help="hostile HTTP clients (300 MB body, slow headers, REST flood) and a client's round trips",
+    )
+    hostile.add_argument("--quick", action="store_true", help="tiny sizes (as in the smoke test)")
+
     every = sub.add_parser("all", help="the full set (about 10 minutes), or a small one with --quick")
     every.add_argument("--quick", action="store_true", help="small numbers, about a minute")
 
@@ -241,6 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             results["runs"] = [run_fuzz_cmd(args.minutes, args.examples)]
         elif args.command == "faults":
             results["runs"] = [run_faults_cmd(args.quick, args.only)]
+        elif args.command == "hostile":
+            results["runs"] = [run_hostile_cmd(args.quick)]
         else:
             results["runs"] = run_all(args.quick)
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
@@ -366,6 +374,14 @@ def run_faults_cmd(quick: bool, only: list[str]) -> dict[str, Any]:
     out = run_faults(quick=quick, only=only, log=_log)
     print_table(out["scenarios"])
     return {"benchmark": "faults", **out}
+
+
+def run_hostile_cmd(quick: bool) -> dict[str, Any]:
+    from bench.hostile import QUICK, HostileParams, print_table, run_hostile
+
+    out = _run(run_hostile(QUICK if quick else HostileParams(), _log))
+    print_table(out["phases"])
+    return {"benchmark": "hostile", **out}
 
 
 def run_floor_cmd(connections: int) -> dict[str, Any]:

@@ -89,7 +89,7 @@ def server_spec(
             "STARS_REDIS_URL": redis_url,
             "STARS_DATABASE_URL": database_url or "",
             "STARS_JWT_SECRET": secret,
-            # The benchmark publishes from a few connections; lift the per-connection publish limit.
+            # The benchmark publishes from a few connections of one subject: lift the publish limit.
             "STARS_PUBLISH_RATE": "1000000",
             "STARS_PUBLISH_BURST": "1000000",
         }

@@ -16,9 +16,11 @@ from typing import Any
 from budget.catalog import DEFAULT_CATALOG, CatalogError, load_catalog
 from budget.exit_codes import ExitCode
 from budget.parallel import run_forked, stack_files
+from budget.policy import RATE_WARNING
 from budget.report import markdown, table
 from budget.report.build import stack_report
 from budget.report.model import CostReport, StackError, StackResult
+from components.bounded_input import CONFIG_VALUE_BYTES
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMATS = ("table", "json", "markdown")
@@ -39,13 +41,21 @@ class Job:
 def _load_config(job: Job) -> Any:
     from pydantic import ValidationError
 
-    from components.config import ConfigError, StackConfig, parse_stack_config, read_stack_file
+    from components.config import (
+        ConfigError,
+        StackConfig,
+        describe_errors,
+        parse_stack_config,
+        read_stack_file,
+    )
 
     if job.config_json is not None:
-        try:
+        if len(job.config_json.encode("utf-8", "surrogatepass")) > CONFIG_VALUE_BYTES:
+            raise ConfigError(f"--config-json: larger than the {CONFIG_VALUE_BYTES // 1024} KiB limit")
+        try:  # pydantic's JSON parser bounds the nesting itself (a ValidationError, not a RecursionError)
             cfg = StackConfig.model_validate_json(job.config_json)
         except ValidationError as exc:
-            raise ConfigError(f"invalid stack configuration (--config-json):\n  {exc}") from None
+            raise ConfigError(describe_errors(exc.errors(), {}) + " (--config-json)") from None
         if cfg.stack != job.stack:
             raise ConfigError(f"--config-json is for stack {cfg.stack!r}, not {job.stack!r}")
         return cfg
@@ -124,7 +134,7 @@ def _jobs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[Job
         return [Job(stack_name_of(f), f, None, None, **common) for f in files]
     config_json = None
     if args.config_json == "-":
-        config_json = sys.stdin.read()
+        config_json = sys.stdin.read(CONFIG_VALUE_BYTES + 1)
     elif args.config_json is not None:
         try:
             config_json = Path(args.config_json).read_text(encoding="utf-8")
@@ -160,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif doc.unpriced:
             names = ", ".join(f"{u.type} '{u.name}'" for u in doc.unpriced)
             print(f"budget check: {doc.stack}: unpriced (fails closed): {names}", file=sys.stderr)
+        elif doc.exit_code == ExitCode.OVER and doc.status != "over":
+            rate = next(w for w in doc.warnings if w.startswith(RATE_WARNING))
+            print(f"budget check: {doc.stack}: {rate}", file=sys.stderr)
         elif doc.exit_code == ExitCode.OVER:
             print(
                 f"budget check: {doc.stack} is over budget: TZS {doc.total_tzs:,} at max size >"

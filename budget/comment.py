@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from budget.diff import CostDiff, ResourceChange, StackDiff
 from budget.report.formatting import format_percent, format_tzs, status_label
+from budget.report.md_escape import md
 
 MARKER = "<!-- stars-budget-comment -->"
 
@@ -68,6 +69,8 @@ class CommentPolicy:
             )
             if self.fail_over_limit and s.status == "over" and not s.overridden:
                 reasons.append(f"{s.stack} is over its limit: TZS {head} > TZS {limit}")
+            if self.fail_over_limit and s.unconfirmed_rate:
+                reasons.append(f"{s.stack}: {s.unconfirmed_rate}")
             if self.fail_increase_tzs is not None and s.change_tzs > self.fail_increase_tzs:
                 allowed = format_tzs(self.fail_increase_tzs)
                 reasons.append(f"{s.stack} rises by TZS {change} (allowed: {allowed})")
@@ -80,11 +83,6 @@ class CommentPolicy:
 
 
 # ---------------------------------------------------------------------------------------------- markdown
-
-
-def _md(text: str) -> str:
-    """Keep resource names from breaking the table or being read as Markdown."""
-    return text.replace("|", "\\|").replace("<", "&lt;")
 
 
 def _quantity(value: float | None) -> str:
@@ -112,9 +110,9 @@ def _explain(change: ResourceChange) -> str:
     for line in sorted(change.lines, key=lambda x: -abs(x.delta_usd))[:2]:
         if line.base_quantity != line.head_quantity:
             moved = f"{_quantity(line.base_quantity)} → {_quantity(line.head_quantity)}"
-            parts.append(f"{_md(line.name)}: {moved} {_md(line.unit)}")
+            parts.append(f"{md(line.name)}: {moved} {md(line.unit)}")
         else:
-            parts.append(f"{_md(line.name)}: price changed")
+            parts.append(f"{md(line.name)}: price changed")
     return "; ".join(parts) or "changed"
 
 
@@ -124,7 +122,7 @@ def _fits(stack: StackDiff) -> str:
     share = 100.0 * stack.head_tzs / stack.limit_tzs if stack.limit_tzs else 0.0
     verb = "fits within" if stack.status != "over" else "no longer fits" if stack.newly_over else "is over"
     amounts = f"TZS {format_tzs(stack.head_tzs)} of {format_tzs(stack.limit_tzs)} ({share:.0f}%)"
-    return f"**{stack.stack}** {verb} its limit: {amounts}"
+    return f"**{md(stack.stack)}** {verb} its limit: {amounts}"
 
 
 def render_markdown(
@@ -144,7 +142,7 @@ def render_markdown(
     for s in diff.stacks:
         change = f"{format_tzs(s.change_tzs, signed=True)} ({format_percent(s.change_percent)})"
         lines.append(
-            f"| {_md(s.stack)} | {format_tzs(s.base_tzs)} | {format_tzs(s.usage_tzs)} | {change} "
+            f"| {md(s.stack)} | {format_tzs(s.base_tzs)} | {format_tzs(s.usage_tzs)} | {change} "
             f"| {format_tzs(s.head_tzs)} | {format_tzs(s.limit_tzs) if s.limit_tzs is not None else '–'} "
             f"| {status_label(s.status).short(s.status)}{' (override)' if s.overridden else ''} |"
         )
@@ -158,7 +156,7 @@ def render_markdown(
         shown = s.resources[:top]
         lines += [
             "",
-            f"<details><summary>{_md(s.stack)}: {len(s.resources)} changed resource"
+            f"<details><summary>{md(s.stack)}: {len(s.resources)} changed resource"
             f"{'s' if len(s.resources) != 1 else ''} (top {len(shown)})</summary>",
             "",
             "| resource | tier | what changed | before | after | change |",
@@ -170,7 +168,7 @@ def render_markdown(
             before = format_tzs(r.base_usd * rate_base) if rate_base and r.kind != "added" else "–"
             after = format_tzs(r.head_usd * rate_head) if rate_head and r.kind != "removed" else "–"
             lines.append(
-                f"| `{_md(r.name)}` ({_md(r.type)}) | {_md(r.tier)} | {_explain(r)} | {before} | {after} "
+                f"| {md(r.name)} ({md(r.type)}) | {md(r.tier)} | {_explain(r)} | {before} | {after} "
                 f"| {format_tzs(r.delta_tzs, signed=True)} |"
             )
         lines += ["", "</details>"]
@@ -178,17 +176,16 @@ def render_markdown(
         if s.deleted and s.head is not None:
             head = s.head
             items = ", ".join(
-                f"`{_md(r.name)}` ({_md(r.type)}) TZS {format_tzs(head.tzs(r.monthly_usd))}"
-                for r in s.deleted
+                f"{md(r.name)} ({md(r.type)}) TZS {format_tzs(head.tzs(r.monthly_usd))}" for r in s.deleted
             )
             lines += [
                 "",
-                f"{_md(s.stack)}: the update deletes {len(s.deleted)} resource(s), saving"
+                f"{md(s.stack)}: the update deletes {len(s.deleted)} resource(s), saving"
                 f" TZS {format_tzs(s.deleted_saves_tzs)} a month: {items}.",
             ]
     reasons = policy.failures(diff)
     if reasons:
-        lines += ["", "**Budget policy fails:**", *(f"- {_md(r)}" for r in reasons)]
+        lines += ["", "**Budget policy fails:**", *(f"- {md(r)}" for r in reasons)]
     lines += [
         "",
         "<sub>Amounts in TZS per month"

@@ -57,10 +57,18 @@ def routed_figures(cfg: StackConfig, stated: UsageConfig | None = None) -> dict[
     # traffic (API responses) still leaves through the load balancer
     via_cdn = cfg.cdn.enabled and cfg.load_balancer.websockets_via_cdn
     websocket_gb = users * d.websocket_gb_per_user_per_month if via_cdn else 0.0
+    # Without a certificate on the load balancer CloudFront carries the API as well (the only TLS the
+    # clients get): its responses and requests bill at CloudFront's rates, nothing leaves the load
+    # balancer directly (origin fetches to CloudFront are free).
+    api_via_cdn = via_cdn and not cfg.load_balancer.tls
+    api_gb = dynamic_gb - websocket_gb if cfg.cdn.enabled else 0.0
+    api_requests = users * d.api_requests_per_user_per_second * SECONDS_PER_MONTH
     figures: dict[str, Any] = {
-        "cloudfront_egress_gb": static_gb if cfg.cdn.enabled else 0.0,
-        "cloudfront_requests": static_requests if cfg.cdn.enabled else 0.0,
-        "internet_egress_gb": (dynamic_gb - websocket_gb) if cfg.cdn.enabled else transfer,
+        "cloudfront_egress_gb": (static_gb + (api_gb if api_via_cdn else 0.0)) if cfg.cdn.enabled else 0.0,
+        "cloudfront_requests": (
+            (static_requests + (api_requests if api_via_cdn else 0.0)) if cfg.cdn.enabled else 0.0
+        ),
+        "internet_egress_gb": (0.0 if api_via_cdn else api_gb) if cfg.cdn.enabled else transfer,
         "cloudfront_websocket_egress_gb": websocket_gb,
         "cloudfront_websocket_ingress_gb": (
             users * d.websocket_upload_gb_per_user_per_month if via_cdn else 0.0

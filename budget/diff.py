@@ -14,8 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from budget.report.formatting import format_percent, format_tzs, grid
+from budget.exit_codes import ExitCode
+from budget.policy import RATE_WARNING
+from budget.report.formatting import format_percent, format_tzs
 from budget.report.model import LineReport, ResourceReport, StackReport
+from budget.textgrid import grid
 
 ChangeKind = Literal["added", "removed", "changed"]
 
@@ -125,6 +128,17 @@ class StackDiff:
     def overridden(self) -> bool:
         """Over the limit with the owner's recorded override: reported, but not a policy failure."""
         return bool(self.head and self.head.overridden)
+
+    @property
+    def unconfirmed_rate(self) -> str | None:
+        """Why the head's exchange rate needs the owner's override (check's own warning), or None.
+
+        A rate far from the catalog's dated one fails the check (exit 1) like going over the limit, even
+        when the total looks within it: a tiny rate would otherwise make any stack "fit".
+        """
+        if self.head is None or self.head.overridden or self.head.exit_code != ExitCode.OVER:
+            return None
+        return next((w for w in self.head.warnings if w.startswith(RATE_WARNING)), None)
 
 
 @dataclass(frozen=True)

@@ -94,8 +94,9 @@ def enforce_budget(cfg: StackConfig, run: Runner = subprocess.run) -> GuardResul
         )
     if proc.returncode == ExitCode.OVER:
         raise BudgetRefused(
-            f"budget check for stack {cfg.stack}: over budget; nothing was changed. To deploy anyway, set"
-            f" stars:budget.override with a reason and approved_by.\n{report}"
+            f"budget check for stack {cfg.stack}: over budget (or at an exchange rate far from the"
+            " catalog's); nothing was changed. To deploy anyway, set stars:budget.override with a reason"
+            f" and approved_by.\n{report}"
         )
     if proc.returncode != ExitCode.OK or doc is None:
         raise BudgetRefused(f"budget check for stack {cfg.stack} failed (exit {proc.returncode}).\n{report}")

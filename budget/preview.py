@@ -27,7 +27,6 @@ What is read (``budget/README.md`` has an example document):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,14 @@ from budget.model import PlannedResource
 from budget.plan import tier_of
 from budget.regions import AWS_PROVIDER, REGION_NAME, ProviderView, RegionError, region_of
 from budget.rules.base import SECRET
+from components.bounded_input import (
+    DOCUMENT_BYTES,
+    MAX_DEPTH,
+    InputError,
+    depth_of,
+    load_json,
+    read_json,
+)
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 UNTIERED = "untiered"
@@ -84,21 +91,25 @@ def _type_of_urn(urn: str) -> str:
     return parts[-2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
 
 
-def reveal(value: Any) -> Any:
+def reveal(value: Any, depth: int = 0) -> Any:
     """``value`` with every secret as :data:`~budget.rules.base.SECRET`, or as its plaintext when the
-    engine's secret object carries one (a state or event stream taken with ``--show-secrets``)."""
+    engine's secret object carries one (a state or event stream taken with ``--show-secrets``).
+
+    A plaintext is JSON inside the document; the document and the plaintexts in it nest no deeper than
+    :data:`MAX_DEPTH` together (deeper, the secret stays opaque), so a plaintext cannot recurse without end.
+    """
     if isinstance(value, Mapping):
         if value.get(SIG_KEY) == SECRET_SIG:
             plaintext = value.get("plaintext")
-            if isinstance(plaintext, str):
+            if isinstance(plaintext, str) and depth < MAX_DEPTH:
                 try:
-                    return reveal(json.loads(plaintext))
-                except json.JSONDecodeError:
+                    return reveal(load_json(plaintext, DOCUMENT_BYTES, MAX_DEPTH - depth), depth)
+                except InputError:
                     return SECRET
             return SECRET
-        return {k: reveal(v) for k, v in value.items()}
+        return {k: reveal(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [reveal(v) for v in value]
+        return [reveal(v, depth + 1) for v in value]
     return value
 
 
@@ -166,6 +177,8 @@ class _Document:
             raise PreviewError(
                 f"{where}: not a 'pulumi preview --json' document (expected an object with 'steps': [...])"
             )
+        if depth_of(document) > MAX_DEPTH:
+            raise PreviewError(f"{where}: nested deeper than {MAX_DEPTH} levels (not a preview)")
         self.where = where
         self.config_region, self.notes = _config_region(document, where)
         #: URN -> (state, provider reference) for what exists after the update, and for deletions.
@@ -307,16 +320,12 @@ def parse_preview(document: Any, where: str = "preview") -> list[PlannedResource
 
 def load_preview(path: Path) -> Preview:
     """Read and parse a ``pulumi preview --json`` file."""
+    if not Path(path).exists():
+        raise PreviewError(f"preview file not found: {path}")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PreviewError(f"preview file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PreviewError(f"{path}: cannot be read ({exc})") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise PreviewError(f"{path}: not valid JSON ({exc})") from None
+        document = read_json(path, DOCUMENT_BYTES)
+    except InputError as exc:
+        raise PreviewError(f"{path}: {exc}") from None
     return parse_preview_document(document, where=str(path))
 
 

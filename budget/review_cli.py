@@ -194,14 +194,13 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def _json_of(path: Path) -> Any:
-    import json
-
     from budget.report.model import ReportError
+    from components.bounded_input import DOCUMENT_BYTES, InputError, read_json
 
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ReportError(f"cannot read {path}: {exc}") from exc
+        return read_json(path, DOCUMENT_BYTES)
+    except InputError as exc:
+        raise ReportError(f"cannot read {path}: {exc}") from None
 
 
 def _budget_json(command: str) -> Any:

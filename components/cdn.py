@@ -18,7 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import MANAGED_CACHE_POLICY_TTL, CdnConfig
-from components.edge import WEBSOCKET_PATHS
+from components.edge import ORIGIN_HEADER, WEBSOCKET_PATHS
 from components.tagging import tier_tags
 
 #: AWS managed cache policy "CachingOptimized" (gzip + brotli keys, default TTL 1 day).
@@ -44,13 +44,22 @@ WAF_MANAGED_RULE_GROUPS = (
 PUBLIC_PREFIX = "public"
 
 
+#: What the distribution sends to a certificate-less load balancer besides ``/ws``: the runtime's API
+#: and token paths (runtime/app.py); health, readiness and metrics stay inside the VPC.
+API_PATHS = ("/api/*", "/demo/token")
+
+
 @dataclass
 class WebSocketOrigin:
-    """The load balancer behind ``/ws``: its DNS name, the port serving ``/ws``, and whether it has TLS."""
+    """The load balancer behind ``/ws``: its DNS name, the port serving ``/ws``, and whether it has TLS.
+
+    ``origin_secret`` (no TLS): CloudFront carries the API too and sends this header value, the only
+    requests the load balancer forwards (components/edge.py)."""
 
     domain_name: pulumi.Input[str]
     port: int
     https: bool
+    origin_secret: pulumi.Input[str] | None = None
 
 
 @dataclass
@@ -62,28 +71,39 @@ class CdnArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def websocket_behaviors() -> list[dict[str, object]]:
-    """Cache behaviors for ``/ws``: HTTPS viewers only, nothing cached, every viewer header forwarded."""
+def websocket_behaviors(api: bool = False) -> list[dict[str, object]]:
+    """Cache behaviors for ``/ws`` (and with ``api`` the API paths): HTTPS viewers only, nothing cached,
+    every viewer header forwarded; API paths allow every method (the runtime's POST)."""
+    paths = [*WEBSOCKET_PATHS, *(API_PATHS if api else ())]
     return [
         {
             "path_pattern": path,
             "target_origin_id": WEBSOCKET_ORIGIN_ID,
             "viewer_protocol_policy": "https-only",
-            "allowed_methods": ["GET", "HEAD", "OPTIONS"],
+            "allowed_methods": (
+                ["GET", "HEAD", "OPTIONS"]
+                if path in WEBSOCKET_PATHS
+                else ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+            ),
             "cached_methods": ["GET", "HEAD"],
-            "compress": False,
+            "compress": path not in WEBSOCKET_PATHS,
             "cache_policy_id": CACHING_DISABLED_POLICY_ID,
             "origin_request_policy_id": ALL_VIEWER_ORIGIN_REQUEST_POLICY_ID,
         }
-        for path in WEBSOCKET_PATHS
+        for path in paths
     ]
 
 
 def websocket_custom_origin(origin: WebSocketOrigin) -> dict[str, object]:
-    """The load balancer as a custom origin: HTTPS only when it has a certificate, else HTTP only."""
+    """The load balancer as a custom origin: HTTPS only when it has a certificate; else HTTP only (no
+    certificate to verify), with the secret header the load balancer requires."""
+    headers = (
+        [{"name": ORIGIN_HEADER, "value": origin.origin_secret}] if origin.origin_secret is not None else []
+    )
     return {
         "domain_name": origin.domain_name,
         "origin_id": WEBSOCKET_ORIGIN_ID,
+        **({"custom_headers": headers} if headers else {}),
         "custom_origin_config": {
             "http_port": origin.port if not origin.https else 80,
             "https_port": origin.port if origin.https else 443,
@@ -206,7 +226,9 @@ class Cdn(pulumi.ComponentResource):
         extra: dict[str, object] = {}
         if args.websocket_origin is not None:
             origins.append(websocket_custom_origin(args.websocket_origin))
-            extra["ordered_cache_behaviors"] = websocket_behaviors()
+            extra["ordered_cache_behaviors"] = websocket_behaviors(
+                api=args.websocket_origin.origin_secret is not None
+            )
         self.us_east_1: aws.Provider | None = None
         self.web_acl: aws.wafv2.WebAcl | None = None
         self.subscription: aws.pricingplanmanager.Subscription | None = None

@@ -12,13 +12,23 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from components.bounded_input import (
+    CONFIG_VALUE_BYTES,
+    MESSAGE_CHARS,
+    STACK_FILE_BYTES,
+    InputError,
+    load_json,
+    read_yaml,
+    short,
+    shown,
+)
 
 NAMESPACE = "stars"
 
@@ -110,7 +120,7 @@ class ConfigError(ValueError):
 class _Strict(BaseModel):
     """Base for every block: unknown keys are errors (a typo must not silently fall back to a default)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _one_of(value: Any, allowed: tuple[Any, ...]) -> Any:
@@ -163,6 +173,14 @@ class LoadBalancerConfig(_Strict):
     idle_timeout_seconds: int = Field(ge=60, le=4000)
     deregistration_delay_seconds: int = Field(ge=0, le=3600)
     certificate_arn: str | None = Field(default=None, description="ACM certificate; enables HTTPS")
+    domain: str | None = Field(
+        default=None,
+        description="the name clients use for the API and WebSockets: an ACM certificate for it (DNS"
+        " validation) puts TLS on the load balancer",
+    )
+    zone_id: str | None = Field(
+        default=None, description="Route 53 hosted zone of domain: validation and alias records"
+    )
     websockets_via_cdn: bool = Field(
         default=False, description="route /ws through the CloudFront distribution (needs stars:cdn.enabled)"
     )
@@ -173,6 +191,75 @@ class LoadBalancerConfig(_Strict):
         if value is not None and not value.startswith("arn:aws:acm:"):
             raise ValueError("must be an ACM certificate ARN (arn:aws:acm:...)")
         return value
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(DOMAIN_NAME, value):
+            raise ValueError("must be a fully qualified lower-case DNS name such as api.example.org or null")
+        return value
+
+    @field_validator("zone_id")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^Z[A-Z0-9]{1,31}$", value):
+            raise ValueError("must be a Route 53 hosted zone id (Z and capitals/digits) or null")
+        return value
+
+    @model_validator(mode="after")
+    def _zone_needs_domain(self) -> Self:
+        if self.zone_id is not None and self.domain is None:
+            raise ValueError("zone_id is set without domain: the zone holds the records of domain")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """Whether the load balancer terminates TLS itself (a certificate for ``domain``, or a given one)."""
+        return self.domain is not None or self.certificate_arn is not None
+
+
+#: A fully qualified DNS name (lower case, at least two labels).
+DOMAIN_NAME = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+#: Server image families: the lookup each uses is in components/ami.py.
+IMAGE_OS = ("al2023", "debian-12")
+ARCHITECTURES = ("x86_64", "arm64")
+#: An AMI id: ``ami-`` and 8 or 17 hex digits.
+AMI_ID = r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$"
+
+
+class ImageConfig(_Strict):
+    """The servers' image, pinned per region and architecture, so every server of a group boots the same.
+
+    ``python -m components.ami --stack <stack> --write`` looks up the newest image of ``os`` and writes
+    its ids and ``looked_up``: updating the image is a reviewed change of the stack file. ``looked_up``
+    null marks ids that were never looked up (placeholders): ``pulumi up`` refuses them.
+    """
+
+    os: Literal["al2023", "debian-12"] = Field(description="image family: al2023 or debian-12")
+    ids: dict[str, dict[Literal["x86_64", "arm64"], str]] = Field(
+        description="AMI id per region and architecture (x86_64, arm64)"
+    )
+    looked_up: dt.date | None = Field(default=None, description="when the ids were looked up; null: never")
+
+    @field_validator("ids")
+    @classmethod
+    def _ids(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        bad = [
+            f"{region}.{arch} = {ami!r}"
+            for region, by_arch in value.items()
+            for arch, ami in by_arch.items()
+            if not isinstance(ami, str) or not re.match(AMI_ID, ami)
+        ]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: an AMI id is ami- and 8 or 17 hex digits")
+        unknown = sorted(set(value) - set(SUPPORTED_REGIONS))
+        if unknown:
+            raise ValueError(f"unknown region {', '.join(unknown)}: allowed {', '.join(SUPPORTED_REGIONS)}")
+        return value
+
+    def ami(self, region: str, architecture: str) -> str:
+        """The pinned id for ``region`` and ``architecture`` (present: StackConfig checks it)."""
+        return self.ids[region][architecture]  # type: ignore[index]
 
 
 class SpotConfig(_Strict):
@@ -422,6 +509,13 @@ class UsageConfig(_Strict):
     def _viewer(cls, value: str) -> str:
         return _one_of(value, EDGE_REGIONS)
 
+    @field_validator("*")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        if isinstance(value, float) and value > MAX_USAGE:
+            raise ValueError(f"must be at most {MAX_USAGE:.0e} (a trillion a month)")
+        return value
+
 
 class DemandConfig(_Strict):
     """What the phase's users need, from the plan: the input of ``budget fit`` and of the usage derivation.
@@ -461,20 +555,34 @@ class DemandConfig(_Strict):
 
 
 class BudgetOverride(_Strict):
-    """An owner's explicit decision to deploy over the limit. The reason is printed and exported."""
+    """An owner's explicit decision to deploy over the limit (or at an exchange rate far from the
+    catalog's). The reason is printed and exported."""
 
-    reason: str = Field(min_length=10, description="why spending over the limit is accepted")
-    approved_by: str = Field(min_length=1)
+    reason: str = Field(min_length=10, max_length=500, description="why spending over the limit is accepted")
+    approved_by: str = Field(min_length=1, max_length=200)
+
+
+#: Bounds on the money figures of ``stars:budget`` (budget/README.md, "Config reference: money"): a limit
+#: above TZS 10 billion a month (4,000 x the plan's largest) is no limit, and a rate outside 100-100,000
+#: TZS per USD is none the shilling has had. Within them, a rate more than 50% from the catalog's dated
+#: rate needs an override (``budget.policy``).
+MAX_TZS = 10_000_000_000
+MIN_USD_TO_TZS = 100.0
+MAX_USD_TO_TZS = 100_000.0
+#: No usage figure (GB, requests, objects a month) may exceed this: a trillion keeps every total finite.
+MAX_USAGE = 1e12
 
 
 class BudgetConfig(_Strict):
     """The phase's monthly limit in TZS (the plan's upper bound) and warning level (its lower bound)."""
 
-    limit_tzs: int = Field(gt=0)
-    warn_tzs: int = Field(gt=0)
-    usd_to_tzs: float = Field(default=2500.0, gt=0)
+    limit_tzs: int = Field(gt=0, le=MAX_TZS)
+    warn_tzs: int = Field(gt=0, le=MAX_TZS)
+    usd_to_tzs: float = Field(default=2500.0, ge=MIN_USD_TO_TZS, le=MAX_USD_TO_TZS)
     usd_to_tzs_date: dt.date = dt.date(2026, 1, 16)
-    usd_to_tzs_source: str = "planning rate; BoT range 2,450-2,650 over 2025 to Jan 2026 (aws-prices.md)"
+    usd_to_tzs_source: str = Field(
+        default="planning rate; BoT range 2,450-2,650 over 2025 to Jan 2026 (aws-prices.md)", max_length=500
+    )
     override: BudgetOverride | None = None
 
     @model_validator(mode="after")
@@ -504,6 +612,7 @@ class StackConfig(_Strict):
     monitoring: MonitoringConfig
     usage: UsageConfig
     budget: BudgetConfig
+    image: ImageConfig
     demand: DemandConfig | None = None
 
     @field_validator("region")
@@ -528,6 +637,43 @@ class StackConfig(_Strict):
                         f" {NAMESPACE}:loadBalancer.websockets_via_cdn is true (no WebSocket traffic"
                         " goes through CloudFront)"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _tls_everywhere(self) -> Self:
+        """Clients speak only HTTPS/WSS: TLS on the load balancer, or CloudFront in front of all of it."""
+        lb = self.load_balancer
+        if lb.tls:
+            return self
+        key = f"{NAMESPACE}:loadBalancer"
+        needs = {
+            f"{key}.type = {lb.type!r}": lb.type == "application",
+            f"{NAMESPACE}:cdn.enabled = {self.cdn.enabled!r}": self.cdn.enabled,
+            f"{key}.websockets_via_cdn = {lb.websockets_via_cdn!r}": lb.websockets_via_cdn,
+            f"{NAMESPACE}:cdn.plan = {self.cdn.plan!r}": self.cdn.plan == "pay_as_you_go",
+        }
+        wrong = [what for what, ok in needs.items() if not ok]
+        if wrong:
+            raise ValueError(
+                f"without {key}.domain (or certificate_arn) the load balancer has no certificate, so"
+                " CloudFront's must carry every client connection: it needs type 'application' (an"
+                " origin only CloudFront can reach, by header), cdn.enabled true, websockets_via_cdn"
+                " true and cdn.plan 'pay_as_you_go' (flat-rate plans do not carry WebSockets); got "
+                + ", ".join(wrong)
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _image_for_region(self) -> Self:
+        """The pinned image must cover the stack's region in both architectures (fit may switch them)."""
+        by_arch = self.image.ids.get(self.region, {})
+        missing = [arch for arch in ARCHITECTURES if arch not in by_arch]
+        if missing:
+            raise ValueError(
+                f"{NAMESPACE}:image.ids.{self.region}: no {' or '.join(missing)} AMI id (allowed"
+                f" architectures: {', '.join(ARCHITECTURES)}); run python -m components.ami --stack"
+                f" {self.stack} --write"
+            )
         return self
 
     @model_validator(mode="after")
@@ -589,11 +735,13 @@ CONFIG_KEYS = {
     "usage": "usage",
     "budget": "budget",
     "demand": "demand",
+    "image": "image",
 }
 _FIELD_TO_KEY = {field: key for key, field in CONFIG_KEYS.items()}
 
 
-def _describe(errors: list[Any], values: Mapping[str, Any]) -> str:
+def describe_errors(errors: list[Any], values: Mapping[str, Any]) -> str:
+    """Pydantic's errors as one line per key, each value quoted short (never a huge input rendered)."""
     lines = []
     for err in errors:
         loc = [str(part) for part in err["loc"]]
@@ -611,7 +759,7 @@ def _describe(errors: list[Any], values: Mapping[str, Any]) -> str:
         elif err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (check the spelling; see the README's config reference)")
         else:
-            lines.append(f"{key} = {err.get('input')!r}: {msg}")
+            lines.append(f"{key} = {shown(err.get('input'))}: {short(msg, MESSAGE_CHARS)}")
     return "invalid stack configuration:\n  " + "\n  ".join(lines)
 
 
@@ -629,11 +777,9 @@ def parse_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
                 continue
             if isinstance(value, str) and value[:1] in "{[":
                 try:
-                    value = json.loads(value)
-                except json.JSONDecodeError as exc:
-                    raise ConfigError(
-                        f"invalid stack configuration:\n  {full_key}: not valid JSON ({exc})"
-                    ) from None
+                    value = load_json(value, CONFIG_VALUE_BYTES)
+                except InputError as exc:
+                    raise ConfigError(f"invalid stack configuration:\n  {full_key}: {exc}") from None
             raw[CONFIG_KEYS[key]] = value
     if unknown:
         allowed = ", ".join(f"{NAMESPACE}:{k}" for k in CONFIG_KEYS)
@@ -644,17 +790,17 @@ def parse_stack_config(stack: str, values: Mapping[str, Any]) -> StackConfig:
     try:
         return StackConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc.errors(), values)) from None
+        raise ConfigError(describe_errors(exc.errors(), values)) from None
 
 
 def read_stack_file(path: Path) -> dict[str, Any]:
     """The ``config:`` mapping of a ``Pulumi.<stack>.yaml`` file, with clear errors for a broken file."""
+    if not Path(path).exists():
+        raise ConfigError(f"stack file not found: {path}")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"stack file not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        document = read_yaml(path, STACK_FILE_BYTES)
+    except InputError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         raise ConfigError(f"{path}: expected a mapping with a 'config:' section")
     return dict(document["config"])

@@ -11,6 +11,16 @@ Two kinds, chosen by ``stars:loadBalancer.type``:
 With separate ``api`` and ``realtime`` tiers, ``/ws`` goes to realtime and the rest to api; a combined ``app``
 tier serves both on one port, so its target group is the listener's default and no rule is needed.
 
+TLS: with ``domain`` the edge requests an ACM certificate for it (DNS validation: with ``zone_id`` the
+validation record and an alias record to the load balancer are created in that Route 53 zone, otherwise
+``pulumi up`` waits until the operator adds the record the stack outputs), or uses ``certificate_arn``;
+plain HTTP then only redirects. Without either, the load balancer has no certificate a client could
+verify, so it is no public endpoint at all: CloudFront (its default certificate) carries every client
+connection, the security group admits only CloudFront's origin-facing prefix list on port 80, and the
+listener answers 403 unless the request carries the secret origin header that only this stack's
+distribution sends. That last hop (CloudFront to the load balancer, inside AWS's network) is plain HTTP:
+it cannot be verified TLS without a certificate for a name the stack owns.
+
 WebSockets need a long idle timeout (clients also ping) and a deregistration delay that gives the runtime
 time to drain (close 1001, clients resume on another server with their last offset).
 """
@@ -19,10 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.network import APP_PORT
 from components.tagging import tier_tags
@@ -44,7 +55,20 @@ ALB_PORTS = (80, 443)
 NLB_WEB_PORTS = {False: 80, True: 443}
 NLB_REALTIME_PORTS = {False: 8080, True: 8443}
 
+REDIRECT_TO_HTTPS: dict[str, object] = {
+    "type": "redirect",
+    "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
+}
+FORBIDDEN: dict[str, object] = {
+    "type": "fixed-response",
+    "fixed_response": {"content_type": "text/plain", "message_body": "forbidden", "status_code": "403"},
+}
 LoadBalancerType = Literal["application", "network"]
+#: The header CloudFront adds to every request to the load balancer origin (without a certificate).
+ORIGIN_HEADER = "X-Stars-Origin-Verify"
+#: Rule priorities of the header-gated listener (no certificate): /ws first, then everything else.
+WS_RULE_PRIORITY = 10
+ORIGIN_RULE_PRIORITY = 20
 
 
 def nlb_listener_ports(tiers: Sequence[str], https: bool) -> dict[str, int]:
@@ -68,7 +92,8 @@ def public_ports(
 ) -> tuple[int, ...]:
     """The ports the load balancer's security group opens to the internet (exactly its listeners')."""
     if lb_type == "application":
-        return ALB_PORTS
+        # Without a certificate the one listener (80) admits only CloudFront (components/network.py).
+        return ALB_PORTS if https else ALB_PORTS[:1]
     return tuple(sorted(nlb_listener_ports(tiers, https).values()))
 
 
@@ -90,6 +115,10 @@ class EdgeArgs:
     idle_timeout_seconds: int
     deregistration_delay_seconds: int
     certificate_arn: str | None = None
+    #: The name clients use: an ACM certificate for it (DNS validation) unless ``certificate_arn`` is set.
+    domain: str | None = None
+    #: Route 53 zone of ``domain``: the validation record and an alias to the load balancer.
+    zone_id: str | None = None
     access_logs_bucket: pulumi.Input[str] | None = None
     load_balancer_type: LoadBalancerType = "application"
     #: Server tiers behind the load balancer; the first is the default (web) target.
@@ -109,12 +138,31 @@ class Edge(pulumi.ComponentResource):
         self.http_listener: aws.lb.Listener | None = None
         self.https_listener: aws.lb.Listener | None = None
         self.realtime_rule: aws.lb.ListenerRule | None = None
+        #: The secret origin header value (only without TLS, where CloudFront is the only client).
+        self.origin_secret: pulumi.Output[str] | None = None
+        self.validation_records: pulumi.Output[Any] | None = None
+        self.certificate_arn = self._certificate(name, args)
         if args.load_balancer_type == "application":
             self.load_balancer = self._alb(name, args)
         else:
             self.load_balancer = self._nlb(name, args)
 
         self.dns_name = self.load_balancer.dns_name
+        if args.zone_id is not None and args.domain is not None:
+            aws.route53.Record(
+                f"{name}-alias",
+                zone_id=args.zone_id,
+                name=args.domain,
+                type="A",
+                aliases=[
+                    {
+                        "name": self.load_balancer.dns_name,
+                        "zone_id": self.load_balancer.zone_id,
+                        "evaluate_target_health": True,
+                    }
+                ],
+                opts=self._child,
+            )
         self.register_outputs(
             {
                 "load_balancer_arn": self.load_balancer.arn,
@@ -122,6 +170,42 @@ class Edge(pulumi.ComponentResource):
                 "target_group_arns": {k: tg.arn for k, tg in self.target_groups.items()},
             }
         )
+
+    def _certificate(self, name: str, args: EdgeArgs) -> pulumi.Input[str] | None:
+        """The listeners' certificate: the given ARN, or an ACM certificate for ``domain`` once issued."""
+        if args.certificate_arn is not None or args.domain is None:
+            return args.certificate_arn
+        cert = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=args.domain,
+            validation_method="DNS",
+            tags=self._tags,
+            opts=self._child,
+        )
+        self.validation_records = cert.domain_validation_options
+        fqdns: list[pulumi.Input[str]] | None = None
+        if args.zone_id is not None:
+            option = cert.domain_validation_options.apply(lambda o: o[0])
+            record = aws.route53.Record(
+                f"{name}-certificate-validation",
+                zone_id=args.zone_id,
+                name=option.apply(lambda o: o.resource_record_name),
+                type=option.apply(lambda o: o.resource_record_type),
+                records=[option.apply(lambda o: o.resource_record_value)],
+                ttl=300,
+                allow_overwrite=True,
+                opts=self._child,
+            )
+            fqdns = [record.fqdn]
+        # Waits until ACM has issued the certificate (a listener refuses one that is pending); without
+        # a zone the operator adds the record from the stack output ``certificate_validation``.
+        validation = aws.acm.CertificateValidation(
+            f"{name}-certificate-issued",
+            certificate_arn=cert.arn,
+            validation_record_fqdns=fqdns,
+            opts=self._child,
+        )
+        return validation.certificate_arn
 
     def _target_groups(self, name: str, args: EdgeArgs, protocol: str) -> dict[str, aws.lb.TargetGroup]:
         """One target group per server tier on the app port, checked by ``GET /healthz``."""
@@ -186,61 +270,77 @@ class Edge(pulumi.ComponentResource):
         default = args.server_tiers[0]
         forward_default = [{"type": "forward", "target_group_arn": self.target_groups[default].arn}]
 
-        if args.certificate_arn:
-            self.http_listener = aws.lb.Listener(
-                f"{name}-http",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=[
-                    {
-                        "type": "redirect",
-                        "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
-                    }
-                ],
-                tags=tags,
-                opts=child,
-            )
-            self.https_listener = aws.lb.Listener(
-                f"{name}-https",
-                load_balancer_arn=alb.arn,
-                port=443,
-                protocol="HTTPS",
+        if self.certificate_arn is not None:
+            self.http_listener = self._listener(name, alb, 80, "HTTP", [REDIRECT_TO_HTTPS])
+            self.https_listener = self._listener(
+                name,
+                alb,
+                443,
+                "HTTPS",
+                forward_default,
                 ssl_policy=SSL_POLICY,
-                certificate_arn=args.certificate_arn,
-                default_actions=forward_default,
-                tags=tags,
-                opts=child,
+                certificate_arn=self.certificate_arn,
             )
             routing_listener = self.https_listener
+            gate: list[dict[str, object]] = []
         else:
-            self.http_listener = aws.lb.Listener(
-                f"{name}-http",
-                load_balancer_arn=alb.arn,
-                port=80,
-                protocol="HTTP",
-                default_actions=forward_default,
+            # No certificate: only CloudFront may call, and only with this stack's secret header.
+            self.origin_secret = random.RandomPassword(
+                f"{name}-origin-secret", length=48, special=False, opts=child
+            ).result
+            self.http_listener = self._listener(name, alb, 80, "HTTP", [FORBIDDEN])
+            routing_listener = self.http_listener
+            gate = [{"http_header": {"http_header_name": ORIGIN_HEADER, "values": [self.origin_secret]}}]
+            aws.lb.ListenerRule(
+                f"{name}-origin-rule",
+                listener_arn=routing_listener.arn,
+                priority=ORIGIN_RULE_PRIORITY,
+                conditions=gate,
+                actions=forward_default,
                 tags=tags,
                 opts=child,
             )
-            routing_listener = self.http_listener
 
         if REALTIME_TIER in self.target_groups and default != REALTIME_TIER:
             self.realtime_rule = aws.lb.ListenerRule(
                 f"{name}-ws-rule",
                 listener_arn=routing_listener.arn,
-                priority=10,
-                conditions=[{"path_pattern": {"values": list(WEBSOCKET_PATHS)}}],
+                priority=WS_RULE_PRIORITY,
+                conditions=[{"path_pattern": {"values": list(WEBSOCKET_PATHS)}}, *gate],
                 actions=[{"type": "forward", "target_group_arn": self.target_groups[REALTIME_TIER].arn}],
                 tags=tags,
                 opts=child,
             )
         return alb
 
+    def _listener(
+        self,
+        name: str,
+        lb: aws.lb.LoadBalancer,
+        port: int,
+        protocol: str,
+        actions: list[dict[str, object]],
+        **settings: object,
+    ) -> aws.lb.Listener:
+        suffix = "https" if protocol == "HTTPS" else "http"
+        return aws.lb.Listener(
+            f"{name}-{suffix}",
+            load_balancer_arn=lb.arn,
+            port=port,
+            protocol=protocol,
+            default_actions=actions,
+            tags=self._tags,
+            opts=self._child,
+            **settings,  # type: ignore[arg-type]
+        )
+
     def _nlb(self, name: str, args: EdgeArgs) -> aws.lb.LoadBalancer:
         """NLB with a security group (only at creation can an NLB get one), a TCP/TLS listener per tier."""
         child, tags = self._child, self._tags
-        https = bool(args.certificate_arn)
+        https = self.certificate_arn is not None
+        if not https:
+            # Config refuses this (an NLB cannot check an origin header); never serve plain TCP.
+            raise ValueError("a network load balancer needs a certificate (domain or certificate_arn)")
         ports = self.ports = nlb_listener_ports(args.server_tiers, https)
         # Cross-zone spreads a tier that runs in fewer AZs than the NLB has nodes (a one-server realtime
         # tier); the traffic that crosses AZs then counts in stars:usage.cross_az_gb.
@@ -249,7 +349,7 @@ class Edge(pulumi.ComponentResource):
         # TLS listeners keep the NLB's fixed 350 s idle timeout (the runtime pings every 20 s); TCP ones
         # take the configured idle timeout.
         protocol: dict[str, object] = (
-            {"protocol": "TLS", "ssl_policy": SSL_POLICY, "certificate_arn": args.certificate_arn}
+            {"protocol": "TLS", "ssl_policy": SSL_POLICY, "certificate_arn": self.certificate_arn}
             if https
             else {"protocol": "TCP", "tcp_idle_timeout_seconds": args.idle_timeout_seconds}
         )

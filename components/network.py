@@ -22,6 +22,9 @@ POSTGRES_PORT = 5432
 REDIS_PORT = 6379
 
 #: Interface endpoints created when ``private_egress`` is ``endpoints`` (what the instances call).
+#: AWS-managed prefix list of CloudFront's origin-facing addresses (the only callers of a certificate-less
+#: load balancer).
+CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 INTERFACE_ENDPOINT_SERVICES = ("secretsmanager", "logs", "monitoring", "ssm", "ssmmessages", "ec2messages")
 
 
@@ -36,6 +39,9 @@ class NetworkArgs:
     region: str
     #: Ports the load balancer's group opens to the internet: exactly its listeners' (``edge.public_ports``).
     public_ports: tuple[int, ...] = (80, 443)
+    #: No certificate on the load balancer: only CloudFront's origin-facing prefix list may reach it (on
+    #: ``public_ports``, which are then no public ports at all).
+    cloudfront_only: bool = False
     #: The load balancer in front (its group's description says which).
     load_balancer_type: Literal["application", "network"] = "application"
     #: The server tiers that get a security group: the plan's two, or the combined ``app``.
@@ -264,6 +270,7 @@ class Network(pulumi.ComponentResource):
             description: str,
             cidr: str | None,
             peer: str | None,
+            prefix_list: pulumi.Input[str] | None = None,
         ) -> None:
             kind(
                 f"{name}-{name_}",
@@ -273,6 +280,7 @@ class Network(pulumi.ComponentResource):
                 to_port=port,
                 cidr_ipv4=cidr,
                 referenced_security_group_id=groups[peer].id if peer else None,
+                prefix_list_id=prefix_list,
                 description=description,
                 tags=tier_tags(args.tags, name),
                 opts=opts,
@@ -288,9 +296,28 @@ class Network(pulumi.ComponentResource):
         ) -> None:
             rule(aws.vpc.SecurityGroupEgressRule, name_, group, port, f"{group} {name_}", cidr, dest)
 
+        cloudfront = (
+            aws.ec2.get_managed_prefix_list_output(
+                name=CLOUDFRONT_PREFIX_LIST, opts=pulumi.InvokeOptions(parent=self)
+            ).id
+            if args.cloudfront_only
+            else None
+        )
         for port in args.public_ports:
             label = {80: "http", 443: "https"}.get(port, str(port))
-            ingress(f"alb-{label}-in", "alb", port, cidr="0.0.0.0/0")
+            if cloudfront is None:
+                ingress(f"alb-{label}-in", "alb", port, cidr="0.0.0.0/0")
+            else:
+                rule(
+                    aws.vpc.SecurityGroupIngressRule,
+                    f"alb-{label}-from-cloudfront",
+                    "alb",
+                    port,
+                    f"CloudFront origin-facing to alb on {port}",
+                    None,
+                    None,
+                    cloudfront,
+                )
         for tier in args.server_tiers:
             ingress(f"{tier}-from-alb", tier, APP_PORT, source="alb")
             egress(f"alb-to-{tier}", "alb", APP_PORT, dest=tier)

@@ -19,8 +19,6 @@ from components.network import APP_PORT
 from components.tagging import asg_tags, purchase_tags, tier_tags
 from components.userdata import UserDataSpec, render_user_data
 
-#: Amazon Linux 2023 image names per architecture (the newest is picked at deploy time).
-AL2023_NAME = "al2023-ami-2023.*-kernel-6.*-{arch}"
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 #: CloudWatch namespaces the agent and the runtime may write metrics to.
 METRIC_NAMESPACES = ["CWAgent", "STARS"]
@@ -32,6 +30,8 @@ class ServerTierArgs:
 
     tier: ServerTierConfig
     region: str
+    #: The pinned AMI for this tier's architecture (``stars:image``; components/ami.py refreshes it).
+    image_id: str
     subnet_ids: list[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     target_group_arn: pulumi.Input[str]
@@ -174,17 +174,6 @@ class ServerTier(pulumi.ComponentResource):
             f"{name}-profile", role=self.role.name, tags=tags, opts=child
         )
 
-        ami = aws.ec2.get_ami_output(
-            most_recent=True,
-            owners=["amazon"],
-            filters=[
-                {"name": "name", "values": [AL2023_NAME.format(arch=tier.architecture)]},
-                {"name": "architecture", "values": [tier.architecture]},
-                {"name": "virtualization-type", "values": ["hvm"]},
-            ],
-            opts=pulumi.InvokeOptions(parent=self),
-        )
-
         release_uri = (
             pulumi.Output.from_input(args.release_bucket).apply(lambda b: f"s3://{b}/{args.release_key}")
             if args.release_bucket is not None
@@ -238,7 +227,7 @@ class ServerTier(pulumi.ComponentResource):
         self.launch_template = aws.ec2.LaunchTemplate(
             f"{name}-lt",
             description=f"STARS {name} servers ({tier.instance_type}, {tier.architecture})",
-            image_id=ami.id,
+            image_id=args.image_id,
             instance_type=tier.instance_type,
             iam_instance_profile={"arn": self.instance_profile.arn},
             **placement,

@@ -59,6 +59,8 @@ class Links:
     target_group_arn_suffixes: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     alb_arn_suffix: pulumi.Input[str] = ""
     load_balancer_dns_name: pulumi.Input[str] = ""
+    #: The header value CloudFront sends a certificate-less load balancer (``Edge.origin_secret``).
+    origin_secret: pulumi.Input[str] | None = None
     database_address: pulumi.Input[str] = ""
     database_secret_arn: pulumi.Input[str] = ""
     database_id: pulumi.Input[str] = ""
@@ -87,6 +89,7 @@ class Links:
             target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in cfg.server_tiers},
             alb_arn_suffix=f"{kind}/stand-in/0",
             load_balancer_dns_name=f"stand-in-0.{cfg.region}.elb.amazonaws.com",
+            origin_secret=None if cfg.load_balancer.tls else "stand-in-origin-secret",
             database_address=f"primary.{cfg.region}.rds.amazonaws.com",
             database_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:rds-stand-in",
             database_id=f"stars-{stack}-primary",
@@ -113,9 +116,8 @@ def build_network(cfg: StackConfig, links: Links | None = None) -> Network:
             private_egress=cfg.network.private_egress,
             nat_gateways=cfg.network.nat_gateways,
             region=cfg.region,
-            public_ports=public_ports(
-                cfg.load_balancer.type, cfg.load_balancer.certificate_arn is not None, lb_server_tiers(cfg)
-            ),
+            public_ports=public_ports(cfg.load_balancer.type, cfg.load_balancer.tls, lb_server_tiers(cfg)),
+            cloudfront_only=not cfg.load_balancer.tls,
             load_balancer_type=cfg.load_balancer.type,
             server_tiers=lb_server_tiers(cfg),
             tags=cfg.tags,
@@ -133,6 +135,8 @@ def build_edge(cfg: StackConfig, links: Links) -> Edge:
             idle_timeout_seconds=cfg.load_balancer.idle_timeout_seconds,
             deregistration_delay_seconds=cfg.load_balancer.deregistration_delay_seconds,
             certificate_arn=cfg.load_balancer.certificate_arn,
+            domain=cfg.load_balancer.domain,
+            zone_id=cfg.load_balancer.zone_id,
             load_balancer_type=cfg.load_balancer.type,
             server_tiers=lb_server_tiers(cfg),
             tags=cfg.tags,
@@ -169,11 +173,13 @@ def build_cdn(cfg: StackConfig, links: Links) -> Cdn | None:
         return None
     origin = None
     if cfg.load_balancer.websockets_via_cdn:
-        https = cfg.load_balancer.certificate_arn is not None
+        lb = cfg.load_balancer
         origin = WebSocketOrigin(
-            domain_name=links.load_balancer_dns_name,
-            port=websocket_port(cfg.load_balancer.type, https, lb_server_tiers(cfg)),
-            https=https,
+            # With a domain CloudFront checks the load balancer's certificate against that name.
+            domain_name=lb.domain if lb.domain is not None else links.load_balancer_dns_name,
+            port=websocket_port(lb.type, lb.tls, lb_server_tiers(cfg)),
+            https=lb.tls,
+            origin_secret=None if lb.tls else links.origin_secret,
         )
     return Cdn("cdn", CdnArgs(config=cfg.cdn, websocket_origin=origin, tags=cfg.tags))
 
@@ -184,6 +190,7 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
         ServerTierArgs(
             tier=tier,
             region=cfg.region,
+            image_id=cfg.image.ami(cfg.region, tier.architecture),
             subnet_ids=links.public_subnet_ids if cfg.network.servers_public else links.private_subnet_ids,
             public_ip=cfg.network.servers_public,
             security_group_id=links.security_group_ids[key],
@@ -252,6 +259,7 @@ _SERVER_READS = (
     "monitoring.detailed_instance_monitoring",
     "load_balancer.deregistration_delay_seconds",
     "cdn.enabled",
+    "image",
 )
 #: What else each tier's builder reads from the config, directly or through its links (a subnet list
 #: follows ``network.az_count``); two are derived: ``layout``, which server groups the stack has (``api``
@@ -260,7 +268,13 @@ _SERVER_READS = (
 #: planner may reuse a tier's plan for any config that agrees on these; tests/infra/test_plan_tiers.py
 #: changes every other key and checks that the tier's plan does not move.
 TIER_READS: dict[str, tuple[str, ...]] = {
-    "network": ("network", "layout", "load_balancer.type", "load_balancer.certificate_arn"),
+    "network": (
+        "network",
+        "layout",
+        "load_balancer.type",
+        "load_balancer.certificate_arn",
+        "load_balancer.domain",
+    ),
     "edge": ("network.az_count", "layout", "load_balancer"),
     "database": ("network.az_count", "database"),
     "cache": ("network.az_count", "cache"),
@@ -295,7 +309,7 @@ def config_reads(cfg: StackConfig) -> dict[str, Any]:
         "layout": list(cfg.server_tiers),
         "servers_public": cfg.network.servers_public,
         "websocket_origin": (
-            [cfg.load_balancer.type, cfg.load_balancer.certificate_arn is not None, *lb_server_tiers(cfg)]
+            [cfg.load_balancer.type, cfg.load_balancer.tls, cfg.load_balancer.domain, *lb_server_tiers(cfg)]
             if cfg.cdn.enabled and cfg.load_balancer.websockets_via_cdn
             else None
         ),
@@ -336,6 +350,7 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     links.target_group_arn_suffixes = {k: tg.arn_suffix for k, tg in edge.target_groups.items()}
     links.alb_arn_suffix = edge.load_balancer.arn_suffix
     links.load_balancer_dns_name = edge.dns_name
+    links.origin_secret = edge.origin_secret
     database = build_database(cfg, links)
     links.database_address = database.address
     links.database_secret_arn = database.master_secret_arn
@@ -379,4 +394,11 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
         outputs["load_balancer_ports"] = {tier: port for tier, port in edge.ports.items()}
     if cdn is not None and cfg.load_balancer.websockets_via_cdn:
         outputs["websocket_url"] = cdn.domain_name.apply(lambda domain: f"wss://{domain}/ws")
+    # Where clients call the API: the domain (TLS on the load balancer) or CloudFront's default name.
+    if cfg.load_balancer.domain is not None:
+        outputs["api_url"] = f"https://{cfg.load_balancer.domain}"
+    elif cdn is not None and not cfg.load_balancer.tls:
+        outputs["api_url"] = cdn.domain_name.apply(lambda domain: f"https://{domain}")
+    if edge.validation_records is not None:
+        outputs["certificate_validation"] = edge.validation_records
     return outputs

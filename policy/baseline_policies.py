@@ -15,7 +15,6 @@ during the preview (advisory), and the stack validation after the update decides
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,12 +26,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.planning.baseline import CHECKS
+from components.planning.baseline import CHECKS, Finding
 from components.planning.mocks import RecordedResource
 from policy.resources import from_policy_resources, recorded_resources
-
-#: ``name.ingress[2]: ...`` or ``name (type): ...``: the subject a baseline line starts with.
-_SUBJECT = re.compile(r"^(?P<subject>[^:\s(]+?)(?:\.ingress\[\d+\])?(?: \([^)]*\))?: ")
 
 
 @dataclass(frozen=True)
@@ -85,11 +81,22 @@ CONCERNS: tuple[Concern, ...] = (
         "tls-in-transit",
         "stars-tls-in-transit",
         "Traffic is encrypted in transit: Redis over TLS, viewers over HTTPS at CloudFront (https-only on"
-        " /ws to the load balancer), plain HTTP only redirecting once the load balancer serves HTTPS, no"
-        " plain TCP listener beside TLS on an NLB, and CloudFront reaching a TLS load balancer over HTTPS.",
+        " the load balancer's paths), plain HTTP only redirecting once the load balancer serves HTTPS,"
+        " and CloudFront reaching a TLS load balancer over HTTPS.",
         "Set transit_encryption_enabled, viewer_protocol_policy redirect-to-https (https-only for a"
-        " load balancer origin), an HTTP listener whose only action redirects to HTTPS, TLS on every NLB"
-        " listener once one has it, and origin_protocol_policy https-only to a load balancer with TLS.",
+        " load balancer origin), an HTTP listener whose only action redirects to HTTPS, and"
+        " origin_protocol_policy https-only to a load balancer with TLS.",
+    ),
+    Concern(
+        "no-plain-http",
+        "stars-no-plain-http",
+        "No public endpoint serves plain HTTP other than a redirect to HTTPS: a plaintext listener the"
+        " internet reaches only redirects; a load balancer without a certificate admits only CloudFront's"
+        " origin-facing prefix list, refuses by default and forwards only requests carrying the origin"
+        " header its CloudFront origin sends; an NLB listens in TLS only.",
+        "Name stars:loadBalancer.domain (an ACM certificate, HTTPS 443, HTTP 80 redirecting), or put"
+        " CloudFront in front: ingress only from com.amazonaws.global.cloudfront.origin-facing, a 403"
+        " default action, forward rules conditioned on the origin header, the header on the origin.",
     ),
     Concern(
         "cloudfront-web-acl",
@@ -130,28 +137,21 @@ CONCERNS: tuple[Concern, ...] = (
 )
 
 
-def urn_of(line: str, records: Sequence[RecordedResource]) -> str | None:
-    """The URN of the resource a baseline line names (by name, or by id for a bucket), else None."""
-    match = _SUBJECT.match(line)
-    if match is None:
-        return None
-    subject = match.group("subject")
-    for r in records:
-        if subject in (r.name, r.id):
-            return r.urn
-    return None
+def urn_of(finding: Finding, records: Sequence[RecordedResource]) -> str | None:
+    """The URN of the resource a finding names (by logical name, or by id for a bucket), else None."""
+    return next((r.urn for r in records if finding.resource in (r.name, r.id)), None)
 
 
-def findings(check: str, resources: Sequence[PolicyResource]) -> list[tuple[str, str | None]]:
-    """(line, URN) for every breach one concern finds among the engine's resources."""
+def findings(check: str, resources: Sequence[PolicyResource]) -> list[tuple[Finding, str | None]]:
+    """(finding, URN) for every breach one concern finds among the engine's resources."""
     records = recorded_resources(from_policy_resources(resources))
-    return [(line, urn_of(line, records)) for line in CHECKS[check](records)]
+    return [(finding, urn_of(finding, records)) for finding in CHECKS[check](records)]
 
 
 def _validator(concern: Concern):  # type: ignore[no-untyped-def]
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        for line, urn in findings(concern.check, args.resources):
-            report_violation(line, urn)
+        for finding, urn in findings(concern.check, args.resources):
+            report_violation(str(finding), urn)
 
     validate.__doc__ = f"``{concern.name}``: the baseline's '{concern.check}' checks."
     return validate

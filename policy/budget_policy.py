@@ -29,11 +29,14 @@ from pydantic import ValidationError
 
 from budget.catalog import Catalog, load_catalog
 from budget.estimator import Estimate, estimate
+from budget.exit_codes import ExitCode
 from budget.model import PlannedResource
+from budget.policy import RATE_WARNING
 from budget.report.build import stack_report
 from budget.report.formatting import format_tzs
 from budget.report.model import StackReport
 from budget.rules import RULES
+from components.bounded_input import MESSAGE_CHARS, short, shown
 from components.config import (
     BudgetConfig,
     BudgetOverride,
@@ -116,7 +119,7 @@ def _describe(exc: ValidationError, prefix: str = "") -> list[str]:
         elif err["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key")
         else:
-            lines.append(f"{key} = {err.get('input')!r}: {message}")
+            lines.append(f"{key} = {shown(err.get('input'))}: {short(message, MESSAGE_CHARS)}")
     return lines
 
 
@@ -255,6 +258,9 @@ def budget_violations(report: StackReport) -> list[tuple[str, str | None]]:
                 None,
             )
         )
+    elif report.exit_code == ExitCode.OVER:  # within the limit, at a rate the catalog does not confirm
+        rate = next(w for w in report.warnings if w.startswith(RATE_WARNING))
+        out.append((f"stack {report.stack}: {rate}; the pack config's override is what lifts it.", None))
     return out
 
 

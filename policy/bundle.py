@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from budget.exit_codes import ExitCode
+from components.bounded_input import STACK_FILE_BYTES, read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The packages the pack imports from this repository.
@@ -69,7 +70,7 @@ def bundle(out: Path, root: Path = ROOT) -> Path:
         shutil.copytree(root / package, out / package, ignore=ignore)
     shutil.copy2(root / "policy" / "__main__.py", out / "__main__.py")
     shutil.copy2(root / "policy" / "README.md", out / "README.md")
-    project = yaml.safe_load((root / "policy" / "PulumiPolicy.yaml").read_text(encoding="utf-8"))
+    project = read_yaml(root / "policy" / "PulumiPolicy.yaml", STACK_FILE_BYTES)
     project["runtime"]["options"]["virtualenv"] = VIRTUALENV
     (out / "PulumiPolicy.yaml").write_text(yaml.safe_dump(project, sort_keys=False), encoding="utf-8")
     pins = requirement_lines(root)

@@ -43,9 +43,11 @@ def main(argv: list[str] | None = None) -> int:
                 "STARS_JWT_SECRET is not set; tokens must be signed with the server's secret", file=sys.stderr
             )
             return 2
-        print(
-            issue(settings.jwt_secret, args.sub, _patterns(args.subscribe), _patterns(args.publish), args.ttl)
-        )
+        if not 0 < args.ttl <= settings.token_max_ttl:
+            print(f"--ttl must be 1 to {settings.token_max_ttl} s (STARS_TOKEN_MAX_TTL)", file=sys.stderr)
+            return 2
+        subscribe, publish = _patterns(args.subscribe), _patterns(args.publish)
+        print(issue(settings.jwt_secret, args.sub, subscribe, publish, args.ttl, settings.jwt_issuer))
     elif args.command == "migrate":
         from runtime.config import Settings
         from runtime.migrate import upgrade

@@ -11,6 +11,11 @@ from typing import TypeGuard
 import jwt
 
 ALGORITHM = "HS256"
+ISSUER = (
+    "stars-runtime"  # the default `iss` (STARS_JWT_ISSUER): a token signed for another service is refused
+)
+MAX_TTL = 24 * 3600  # the default longest lifetime of a token (STARS_TOKEN_MAX_TTL), seconds
+LEEWAY = 60  # seconds of clock difference between the host that signs and the one that verifies
 # Channel names: no glob characters, so a name can never widen a token's patterns. Matched with
 # fullmatch: "$" would also match before a final newline ("room:x\n" was a channel of its own).
 CHANNEL_RE = re.compile(r"[A-Za-z0-9_\-:.@/]{1,128}")
@@ -44,9 +49,11 @@ def issue(
     subscribe: list[str] | tuple[str, ...] = (),
     publish: list[str] | tuple[str, ...] = (),
     ttl: int = 3600,
+    issuer: str = ISSUER,
 ) -> str:
     now = int(time.time())
     payload = {
+        "iss": issuer,
         "sub": sub,
         "iat": now,
         "exp": now + ttl,
@@ -64,13 +71,28 @@ def _patterns(value: object) -> tuple[str, ...]:
     return tuple(value)
 
 
-def verify(secret: str, token: str | None) -> Claims:
+def verify(secret: str, token: str | None, issuer: str = ISSUER, max_ttl: int = MAX_TTL) -> Claims:
+    """The token's claims if it is signed with ``secret``, issued by ``issuer``, not expired and not
+    valid for longer than ``max_ttl`` seconds from now (nor from its ``iat``): a leaked long-lived
+    token is a standing credential."""
     if not token:
         raise AuthError("missing token")
     try:
-        payload = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
+        payload = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            issuer=issuer,
+            leeway=LEEWAY,
+            options={"require": ["sub", "exp", "iss"]},
+        )
     except jwt.PyJWTError as exc:
         raise AuthError(str(exc)) from None
+    exp, iat = payload["exp"], payload.get("iat")
+    if exp - time.time() > max_ttl + LEEWAY or (
+        isinstance(iat, int | float) and not isinstance(iat, bool) and exp - iat > max_ttl
+    ):
+        raise AuthError(f"token lifetime longer than {max_ttl} s")
     sub = payload.get("sub")
     if not isinstance(sub, str) or not sub:
         raise AuthError("sub claim must be a non-empty string")

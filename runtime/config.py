@@ -77,6 +77,14 @@ class Settings:
     access_log: bool = False  # uvicorn's HTTP access lines and per-WebSocket lines
     gc_trace: str | None = None  # a file to append one line per garbage collection to
     metrics_dir: str | None = None  # prometheus_client's multiprocess directory (several workers)
+    metrics_public: bool = False  # serve /metrics to every client, not only to loopback
+    allowed_origins: tuple[str, ...] = ()  # browser origins allowed besides the server's own; "*": any
+    jwt_issuer: str = "stars-runtime"  # the `iss` every token must carry
+    token_max_ttl: int = 24 * 3600  # seconds: a token whose `exp` is further away is refused
+    header_timeout: float = 10.0  # seconds from connect (or a request's first byte) to its last header
+    body_timeout: float = 15.0  # seconds from the last header to the end of a declared body
+    max_header_bytes: int = 8192  # request line and headers together
+    max_connections: int = 18_000  # open sockets per worker (HTTP and WebSocket); more get 503
 
     @property
     def embedded_broker(self) -> bool:
@@ -118,6 +126,16 @@ class Settings:
             access_log=os.environ.get("STARS_ACCESS_LOG") == "1",
             gc_trace=os.environ.get("STARS_GC_TRACE") or None,
             metrics_dir=os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            metrics_public=os.environ.get("STARS_METRICS_PUBLIC") == "1",
+            allowed_origins=tuple(
+                o.strip() for o in os.environ.get("STARS_ALLOWED_ORIGINS", "").split(",") if o.strip()
+            ),
+            jwt_issuer=os.environ.get("STARS_JWT_ISSUER") or cls.jwt_issuer,
+            token_max_ttl=_int("STARS_TOKEN_MAX_TTL", cls.token_max_ttl),
+            header_timeout=_float("STARS_HEADER_TIMEOUT", cls.header_timeout),
+            body_timeout=_float("STARS_BODY_TIMEOUT", cls.body_timeout),
+            max_header_bytes=_int("STARS_MAX_HEADER_BYTES", cls.max_header_bytes),
+            max_connections=_int("STARS_MAX_CONNECTIONS", cls.max_connections),
         )
 
 

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import time
 import uuid
 from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,6 +29,7 @@ from runtime.wire import text_frame
 if TYPE_CHECKING:
     from runtime.config import Settings
     from runtime.hub import Hub
+    from runtime.limits import SubjectLimiter
     from runtime.presence import Presence
     from runtime.store import Store
     from runtime.wire import Coalescer
@@ -53,6 +53,7 @@ class Host(Protocol):
     store: Store
     presence: Presence
     coalescer: Coalescer
+    limiter: SubjectLimiter
     draining: bool
 
     @property
@@ -81,9 +82,7 @@ class Connection:
         "queued_bytes",
         "rt",
         "send",
-        "stamp",
         "subs",
-        "tokens",
         "wake",
         "writer",
     )
@@ -102,8 +101,6 @@ class Connection:
         self.close_code = 1000
         self.close_reason = ""
         self.subs: dict[str, Subscription] = {}
-        self.tokens = float(rt.settings.publish_burst)
-        self.stamp = time.monotonic()
         self.writer: asyncio.Task[None] | None = None
         self.ping_sent = 0.0  # monotonic time of the keepalive ping awaiting its pong; 0: none
 
@@ -245,26 +242,16 @@ class Connection:
         except ProtocolError as exc:
             self.error(exc.error, exc.message, exc.ref)
 
-    def _rate_ok(self) -> bool:
-        settings = self.rt.settings
-        now = time.monotonic()
-        self.tokens = min(
-            float(settings.publish_burst), self.tokens + (now - self.stamp) * settings.publish_rate
-        )
-        self.stamp = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
-
     async def _publish(self, request: Request) -> None:
         channel, ref = request.channel, request.ref
         if not self.claims.may_publish(channel):
             self.error(protocol.FORBIDDEN, f"token may not publish on {channel}", ref)
             return
         protocol.require_data(request)
-        if not self._rate_ok():
-            self.error(protocol.RATE_LIMITED, f"at most {self.rt.settings.publish_rate:g} publishes/s", ref)
+        if not self.rt.limiter.allow(self.claims.sub):  # shared with REST publishes of the same subject
+            self.error(
+                protocol.RATE_LIMITED, f"at most {self.rt.settings.publish_rate:g} publishes/s per token", ref
+            )
             return
         data = protocol.data_of(request)
         try:
@@ -342,8 +329,21 @@ class Connection:
             self._unsubscribe(channel, None, reply=False)
 
 
+BEARER = "bearer"  # offered subprotocols ``bearer, <JWT>``: the token; the server answers ``bearer``
+
+
+def token_of(scope: Any) -> tuple[str | None, str | None]:
+    """The token and the subprotocol to answer with: from ``Sec-WebSocket-Protocol: bearer, <JWT>``
+    (kept out of URLs and so out of access logs), else from the URL's ``?token=`` (compatibility)."""
+    offered = scope.get("subprotocols") or []
+    if len(offered) >= 2 and offered[0] == BEARER:
+        return offered[1], BEARER
+    return parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [None])[0], None
+
+
 class WebSocketEndpoint:
-    """ASGI app for ``/ws?token=…``: authenticate at the handshake, then read frames until disconnect."""
+    """ASGI app for ``/ws``: authenticate at the handshake (token in ``Sec-WebSocket-Protocol`` or the
+    URL), then read frames until disconnect."""
 
     def __init__(self, rt: Host) -> None:
         self.rt = rt
@@ -353,9 +353,10 @@ class WebSocketEndpoint:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        token = parse_qs(scope.get("query_string", b"").decode()).get("token", [None])[0]
+        token, subprotocol = token_of(scope)
+        settings = rt.settings
         try:
-            claims = verify(rt.settings.jwt_secret, token)
+            claims = verify(settings.jwt_secret, token, settings.jwt_issuer, settings.token_max_ttl)
             del token  # not kept for the connection's lifetime (nor is the scope: see trim)
         except AuthError:
             await send(
@@ -367,7 +368,7 @@ class WebSocketEndpoint:
             await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
             await send({"type": "websocket.http.response.body", "body": b"draining"})
             return
-        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.accept", "subprotocol": subprotocol})
         direct = DirectWriter.attach(send)
         if direct is not None:
             direct.trim(scope)

@@ -23,12 +23,37 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_plus
 
 from runtime import metrics, uvicornseam
 from runtime.config import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
-_TOKEN_RE = re.compile(r"(token=)[^&\s\"]+")
+# A query parameter whose name, once percent-decoded, is a token's (``?%74oken=`` is ``?token=``).
+_PARAM_RE = re.compile(r"([?&;])([^=&;\s\"'?#]{1,64})=([^&;\s\"'#]*)")
+_SECRET_PARAMS = frozenset({"token", "access_token", "jwt"})
+# A JWT anywhere (its dots possibly percent-encoded), and header lines that carry credentials (the
+# WebSocket layer logs every handshake header at debug level).
+_JWT_RE = re.compile(r"eyJ[\w-]*(?:\.|%2[eE])[\w-]+(?:\.|%2[eE])[\w-]*")
+_HEADER_RE = re.compile(
+    r"(?i)\b(authorization|proxy-authorization|sec-websocket-protocol|cookie|set-cookie)(['\"]?\s*[:,=]\s*['\"]?)"
+    r"([^\r\n'\"]+)"
+)
+REDACTED = "[redacted]"
+
+
+def redact(text: str) -> str:
+    """``text`` without credentials: token query parameters, JWTs, credential header values."""
+
+    def param(m: re.Match[str]) -> str:
+        key = unquote_plus(m.group(2)).strip().lower()
+        return f"{m.group(1)}{m.group(2)}={REDACTED}" if key in _SECRET_PARAMS else m.group(0)
+
+    if "=" in text:
+        text = _PARAM_RE.sub(param, text)
+    if "eyJ" in text:
+        text = _JWT_RE.sub(REDACTED, text)
+    return _HEADER_RE.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
 
 
 class UTCFormatter(logging.Formatter):
@@ -107,12 +132,13 @@ class Redact(logging.Filter):
         if record.name == uvicornseam.LOGGER and record.msg in uvicornseam.CLIENT_FAULT_MESSAGES:
             record.exc_info, record.exc_text = None, None  # a traceback per bad frame would flood the log
             record.levelno, record.levelname = logging.WARNING, "WARNING"
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_RE.sub(r"\1[redacted]", a) if isinstance(a, str) else a for a in record.args
-            )
-        if isinstance(record.msg, str) and "token=" in record.msg:
-            record.msg = _TOKEN_RE.sub(r"\1[redacted]", record.msg)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call: logging itself reports it when formatting
+            return True
+        clean = redact(message)
+        if clean != message:  # the formatted line, so that a credential split over the arguments goes too
+            record.msg, record.args = clean, None
         return True
 
 

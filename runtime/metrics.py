@@ -32,6 +32,11 @@ PUBLISHES_STORED = Counter(
     "stars_db_publishes_stored", "Publishes stored; divided by the statements: publishes per statement"
 )
 LOG_SUPPRESSED = Counter("stars_log_suppressed", "Log lines dropped as repeats (runtime.logs)", ["logger"])
+HTTP_REFUSED = Counter(
+    "stars_http_refused",
+    "HTTP connections answered and closed by the limits (408 deadline, 431 headers, 503 socket cap)",
+    ["status"],
+)
 GC_RECLAIMS = Counter("stars_gc_reclaims", "Full collections including frozen objects (runtime.gctune)")
 LATENCY = Histogram(
     "stars_publish_to_delivery_seconds",

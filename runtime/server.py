@@ -23,6 +23,7 @@ import uvicorn
 
 from runtime import logs, uvicornseam
 from runtime.config import Settings
+from runtime.origin import OriginPolicy
 
 if TYPE_CHECKING:
     from runtime.service import Runtime
@@ -71,6 +72,12 @@ def startup_checks(settings: Settings) -> list[str]:
     lines logged. Without direct writes every frame goes through ASGI ``send`` (slower, same frames);
     without keepalive pings dead clients are found only by the load balancer's idle timeout."""
     lines = []
+    missing_http = uvicornseam.missing_http()
+    if missing_http:
+        lines.append(
+            f"HTTP limits unavailable with uvicorn {uvicorn.__version__}: no header or body deadline, header "
+            f"size limit or connection cap; missing {', '.join(missing_http)} (runtime/uvicornseam.py)"
+        )
     for feature, names in uvicornseam.missing().items():
         if feature == "keepalive pings" and settings.ws_ping_interval <= 0:
             continue
@@ -87,10 +94,23 @@ def startup_checks(settings: Settings) -> list[str]:
     return lines
 
 
+def http_limits(settings: Settings) -> uvicornseam.HttpLimits:
+    return uvicornseam.HttpLimits(
+        header_timeout=settings.header_timeout,
+        body_timeout=settings.body_timeout,
+        max_header_bytes=settings.max_header_bytes,
+        max_connections=settings.max_connections,
+    )
+
+
 def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) -> None:
     from runtime.migrate import upgrade
 
     settings = Settings.from_env()
+    try:  # each worker builds it again; a malformed list must stop the start-up here, in one line
+        OriginPolicy(settings.allowed_origins)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     if log_level:
         settings = dataclasses.replace(settings, log_level=log_level.lower())
     logs.setup(settings)
@@ -123,7 +143,7 @@ def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) 
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=uvicornseam.HTTP_PROTOCOL if not uvicornseam.missing_http() else "httptools",
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=settings.max_frame_bytes,
@@ -135,6 +155,7 @@ def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) 
         timeout_graceful_shutdown=int(settings.drain_timeout) + 5,
         backlog=4096,
     )
+    setattr(config, uvicornseam.LIMITS_ATTR, http_limits(settings))  # pickled with the config to each worker
     server = uvicorn.Server(config)
     if workers > 1:
         from uvicorn.supervisors import Multiprocess

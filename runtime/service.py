@@ -14,6 +14,7 @@ from runtime.config import Settings
 from runtime.expiry import ExpiryIndex
 from runtime.hub import Hub
 from runtime.keepalive import Keepalive, Pingable
+from runtime.limits import SubjectLimiter
 from runtime.presence import Presence
 from runtime.pubsub import MemoryBackend, RedisBackend
 from runtime.store import Store, make_engine
@@ -62,6 +63,7 @@ class Runtime:
         self.keepalive = Keepalive(settings.ws_ping_interval, settings.ws_ping_timeout)
         self.closed_connections = 0
         self.coalescer = Coalescer()
+        self.limiter = SubjectLimiter(settings.publish_rate, settings.publish_burst)  # WebSocket and REST
         self.draining = False
         self._expiry: asyncio.Task[None] = None  # type: ignore[assignment]
 

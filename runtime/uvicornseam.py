@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import dataclasses
 import importlib
 import inspect
 import logging
@@ -169,3 +170,190 @@ class DirectWriter:
         self.transport.write(b"".join(proto.conn.data_to_send()))
         proto.close_sent = True
         self.transport.close()
+
+
+# -- HTTP limits: what uvicorn's httptools protocol does not bound ----------------------------------------
+#
+# uvicorn arms no timer until a request's response is complete (``timeout_keep_alive`` covers only the idle
+# time between requests), enforces no size on the request line and headers (a handshake line past
+# websockets' 8,192-byte limit made its sans-I/O protocol fail an assertion: no answer at all), and its
+# ``limit_concurrency`` does not apply to WebSocket upgrades. ``GuardedHttpToolsProtocol`` adds, per
+# connection: a header deadline (from connect, or from a later request's first byte, to its last header),
+# a body deadline (from the last header to the end of a declared body), a size and count limit on the
+# request line and headers (431), and a cap on open sockets per worker (503 at connect).
+HTTP_PROTOCOL = "runtime.uvicornseam:GuardedHttpToolsProtocol"  # uvicorn.Config(http=...)
+LIMITS_ATTR = "stars_http_limits"  # set on uvicorn's Config, which is pickled to each worker
+HTTP_ATTRS = ("cycle", "connections", "transport", "headers", "parser", "loop")
+HTTP_METHODS = (
+    "connection_made",
+    "connection_lost",
+    "data_received",
+    "on_message_begin",
+    "on_url",
+    "on_header",
+    "on_headers_complete",
+    "on_body",
+    "on_message_complete",
+    "handle_websocket_upgrade",
+    "send_400_response",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class HttpLimits:
+    header_timeout: float = 10.0
+    body_timeout: float = 15.0
+    max_header_bytes: int = 8192
+    max_headers: int = 100  # websockets refuses a handshake of more than 128
+    max_connections: int = 18_000
+
+
+def missing_http() -> list[str]:
+    """The names the HTTP limits need that the installed uvicorn lacks."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError as exc:
+        return [f"uvicorn.protocols.http.httptools_impl.HttpToolsProtocol ({exc})"]
+    attrs = _assigned_attrs(HttpToolsProtocol)
+    out = [f"HttpToolsProtocol.{a}" for a in HTTP_ATTRS if a not in attrs]
+    return out + [
+        f"HttpToolsProtocol.{m}" for m in HTTP_METHODS if not callable(getattr(HttpToolsProtocol, m, None))
+    ]
+
+
+def _guarded_protocol() -> type:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from runtime import metrics
+
+    class GuardedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
+        """uvicorn's httptools protocol with deadlines, header limits and a connection cap."""
+
+        def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(config, *args, **kwargs)
+            self.limits: HttpLimits = getattr(config, LIMITS_ATTR, None) or HttpLimits()
+            self.deadline: asyncio.TimerHandle | None = None
+            self.header_bytes = 0
+            self.header_count = 0
+            self.refused = False
+
+        def _arm(self, seconds: float, status: int) -> None:
+            self._disarm()
+            if seconds > 0:
+                self.deadline = self.loop.call_later(seconds, self._expire, status)
+
+        def _disarm(self) -> None:
+            if self.deadline is not None:
+                self.deadline.cancel()
+                self.deadline = None
+
+        def _refuse(self, status: int, reason: str) -> None:
+            """Answer ``status`` (unless a response has started) and close the connection."""
+            self._disarm()
+            self.refused = True
+            transport = self.transport
+            if transport.is_closing():
+                return
+            metrics.HTTP_REFUSED.labels(str(status)).inc()
+            cycle = self.cycle
+            if cycle is None or not cycle.response_started:
+                body = reason.encode()
+                transport.write(
+                    b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+                    b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
+                )
+            transport.close()
+
+        def _expire(self, status: int) -> None:
+            self.deadline = None
+            self._refuse(status, "Request Timeout")
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            if len(self.connections) > self.limits.max_connections:
+                self._refuse(503, "Service Unavailable")
+            else:
+                self._arm(self.limits.header_timeout, 408)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            if self.refused:
+                return
+            super().data_received(data)
+
+        def send_400_response(self, msg: str) -> None:
+            if not self.refused:  # a request we refused (431) is answered already
+                super().send_400_response(msg)
+
+        # Once refused, the parser may still call back for the rest of the data it was fed: ignored.
+
+        def on_message_begin(self) -> None:
+            if self.refused:
+                return
+            super().on_message_begin()
+            self.header_bytes = self.header_count = 0
+            if self.deadline is None:  # a later request on a kept-alive connection
+                self._arm(self.limits.header_timeout, 408)
+
+        def _count(self, size: int, headers: int) -> None:
+            self.header_bytes += size
+            self.header_count += headers
+            if (
+                self.header_bytes > self.limits.max_header_bytes
+                or self.header_count > self.limits.max_headers
+            ):
+                self._refuse(431, "Request Header Fields Too Large")
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url), 0)
+            if not self.refused:
+                super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4, 1)
+            if not self.refused:
+                super().on_header(name, value)
+
+        def on_headers_complete(self) -> None:
+            if self.refused:
+                return
+            self._disarm()
+            super().on_headers_complete()
+            if self.parser.should_upgrade():
+                return
+            for name, value in self.headers:
+                if (name == b"content-length" and value.strip() not in (b"", b"0")) or (
+                    name == b"transfer-encoding"
+                ):
+                    self._arm(self.limits.body_timeout, 408)
+                    return
+
+        def on_body(self, body: bytes) -> None:
+            if not self.refused:
+                super().on_body(body)
+
+        def on_message_complete(self) -> None:
+            if self.refused:
+                return
+            self._disarm()
+            super().on_message_complete()
+
+        def handle_websocket_upgrade(self) -> None:
+            if self.refused:
+                return
+            self._disarm()
+            super().handle_websocket_upgrade()
+
+    return GuardedHttpToolsProtocol
+
+
+def __getattr__(name: str) -> Any:
+    """``GuardedHttpToolsProtocol`` is built on first use (uvicorn imports it by name in each worker)."""
+    if name == "GuardedHttpToolsProtocol":
+        cls = _guarded_protocol()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)

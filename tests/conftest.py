@@ -36,3 +36,22 @@ def budget_cli() -> BudgetCli:
         return done[args]
 
     return run
+
+
+#: Tests that run the whole fit search or a benchmark (tens of seconds each, most of the suite's CPU):
+#: ``make test-fast`` leaves them out; ``make test`` runs them. By node id prefix, in one place.
+SLOW = (
+    "tests/budget/test_fit_cli.py",
+    "tests/budget/test_fit_search.py",
+    "tests/budget/test_fit_aurora.py",
+    "tests/budget_review/test_review_html.py::test_report_command",
+    "tests/budget_review/test_review_workflows.py",
+    "tests/test_readme.py::test_readme_fit_table_matches_budget_fit",
+    "tests/bench/",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(SLOW):
+            item.add_marker(pytest.mark.slow)

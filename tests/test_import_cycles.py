@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("budget", "components", "runtime", "bench")
+PACKAGES = ("budget", "components", "runtime", "policy", "bench")
 
 
 def _module(path: Path) -> str:
@@ -100,3 +100,16 @@ def test_no_import_circle() -> None:
 
 def test_the_check_finds_a_circle() -> None:
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_catalog_does_not_reach_up_into_the_reports() -> None:
+    """The catalog is below the reports: it may share the plain-text table, not report formatting."""
+    edges = graph()
+    upward = {
+        (m, t)
+        for m, targets in edges.items()
+        if m.startswith("budget.catalog")
+        for t in targets
+        if t.startswith(("budget.report", "budget.fit", "budget.cli"))
+    }
+    assert upward == set()

@@ -12,13 +12,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from components.bounded_input import CATALOG_BYTES, InputError, read_yaml
 
 PriceStatus = Literal["CONFIRMED", "CONFIRMED-3P", "DERIVED", "RECALLED", "ESTIMATE"]
 STATUSES: tuple[str, ...] = ("CONFIRMED", "CONFIRMED-3P", "DERIVED", "RECALLED", "ESTIMATE")
 #: Statuses whose figure is printed in a source or computed from printed figures by a stated rule.
 CONFIRMED_STATUSES = frozenset({"CONFIRMED", "CONFIRMED-3P", "DERIVED"})
 DEFAULT_CATALOG = Path(__file__).with_name("prices.yaml")
+#: No catalog figure (a price, an allowance, a rate) reaches this: it also refuses inf and NaN.
+MAX_FIGURE = 1e9
 _FIELDS = {"usd", "value", "unit", "source", "source_date", "status"}
 
 
@@ -100,8 +102,8 @@ def _entry(region: str, key: str, raw: Any, where: str) -> Price:
     if raw["status"] not in STATUSES:
         raise CatalogError(f"{where}: {key}: status {raw['status']!r} is not one of {', '.join(STATUSES)}")
     amount = raw.get("usd", raw.get("value"))
-    if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 0:
-        raise CatalogError(f"{where}: {key}: the figure must be a number >= 0, not {amount!r}")
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 <= amount < MAX_FIGURE:
+        raise CatalogError(f"{where}: {key}: the figure must be a number from 0 below 1e9, not {amount!r}")
     return Price(
         key=key,
         region=region,
@@ -135,10 +137,10 @@ def parse_catalog(document: Any, where: str = "catalog") -> Catalog:
 @cache
 def load_catalog(path: Path = DEFAULT_CATALOG) -> Catalog:
     """Read and validate a catalog file (cached: the file is read once per process)."""
+    if not Path(path).exists():
+        raise CatalogError(f"price catalog not found: {path}")
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogError(f"price catalog not found: {path}") from None
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"price catalog {path}: not valid YAML ({exc})") from None
+        document = read_yaml(Path(path), CATALOG_BYTES)
+    except InputError as exc:
+        raise CatalogError(f"price catalog {path}: {exc}") from None
     return parse_catalog(document, where=Path(path).name)

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from budget.catalog import CONFIRMED_STATUSES, Catalog, CatalogError, Price, parse_catalog
-from budget.report.formatting import grid
+from budget.textgrid import grid
 
 #: The Price List query API is served from us-east-1 (and ap-south-1) whatever region is priced.
 PRICING_REGION = "us-east-1"
@@ -64,87 +64,102 @@ _DEPLOYMENT = {"single_az": "Single-AZ", "multi_az": "Multi-AZ"}
 _RDS_VOLUME = {"gp3": "General Purpose-GP3", "gp2": "General Purpose"}
 
 
+#: Catalog keys with one fixed query.
+_FIXED_QUERIES: dict[str, Query] = {
+    "elb.alb.hour": Query(
+        "AWSELB", {"productFamily": "Load Balancer-Application"}, "Hrs", _usage("LoadBalancerUsage")
+    ),
+    "elb.alb.lcu_hour": Query(
+        "AWSELB", {"productFamily": "Load Balancer-Application"}, "LCU-Hrs", _usage("LCUUsage")
+    ),
+    "elb.nlb.hour": Query(
+        "AWSELB", {"productFamily": "Load Balancer-Network"}, "Hrs", _usage("LoadBalancerUsage")
+    ),
+    "elb.nlb.nlcu_hour": Query(
+        "AWSELB", {"productFamily": "Load Balancer-Network"}, "LCU-Hrs", _usage("LCUUsage")
+    ),
+    "s3.standard": Query("AmazonS3", {"productFamily": "Storage", "volumeType": "Standard"}, "GB-Mo"),
+    "s3.requests.put": Query(
+        "AmazonS3", {"productFamily": "API Request", "group": "S3-API-Tier1"}, "Requests", per=1000
+    ),
+    "s3.requests.get": Query(
+        "AmazonS3", {"productFamily": "API Request", "group": "S3-API-Tier2"}, "Requests", per=1000
+    ),
+    "nat.hour": Query("AmazonEC2", {"productFamily": "NAT Gateway"}, "Hrs", _usage("NatGateway-Hours")),
+    "nat.gb": Query("AmazonEC2", {"productFamily": "NAT Gateway"}, "GB", _usage("NatGateway-Bytes")),
+    "secretsmanager.secret": Query("AWSSecretsManager", {"productFamily": "Secret"}, "Secrets"),
+    "secretsmanager.api_calls": Query(
+        "AWSSecretsManager", {"productFamily": "API Request"}, "API Requests", per=10000
+    ),
+    "cloudwatch.dashboard": Query("AmazonCloudWatch", {"productFamily": "Dashboard"}, "Dashboards"),
+    "cloudwatch.alarm.standard": Query(
+        "AmazonCloudWatch", {"productFamily": "Alarm"}, "Alarms", _usage("CW:AlarmMonitorUsage")
+    ),
+    "cloudwatch.logs.ingest": Query(
+        "AmazonCloudWatch", {"productFamily": "Data Payload"}, "GB", _usage("DataProcessing-Bytes")
+    ),
+}
+
+
+def _ec2_instance(m: re.Match[str]) -> Query:
+    filters = {
+        "productFamily": "Compute Instance",
+        "instanceType": m[1],
+        "operatingSystem": "Linux",
+        "tenancy": "Shared",
+        "preInstalledSw": "NA",
+        "capacitystatus": "Used",
+        "licenseModel": "No License required",
+    }
+    return Query("AmazonEC2", filters, "Hrs")
+
+
+def _rds_instance(m: re.Match[str]) -> Query:
+    filters = {
+        "productFamily": "Database Instance",
+        "instanceType": m[1],
+        "databaseEngine": "PostgreSQL",
+        "deploymentOption": _DEPLOYMENT[m[2]],
+    }
+    return Query("AmazonRDS", filters, "Hrs")
+
+
+def _rds_storage(m: re.Match[str]) -> Query:
+    filters = {
+        "productFamily": "Database Storage",
+        "volumeType": _RDS_VOLUME[m[1]],
+        "deploymentOption": _DEPLOYMENT[m[2]],
+    }
+    return Query("AmazonRDS", filters, "GB-Mo", _postgres_storage)
+
+
+#: Catalog key families: the key's pattern and the query its parts make.
+_PATTERN_QUERIES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Query]], ...] = (
+    (re.compile(r"ec2\.instance\.(.+)"), _ec2_instance),
+    (
+        re.compile(r"ebs\.(gp2|gp3|io1|sc1|st1|standard)"),
+        lambda m: Query("AmazonEC2", {"productFamily": "Storage", "volumeApiName": m[1]}, "GB-Mo"),
+    ),
+    (re.compile(r"rds\.postgres\.(db\..+)\.(single_az|multi_az)"), _rds_instance),
+    (re.compile(r"rds\.storage\.(gp2|gp3)\.(single_az|multi_az)"), _rds_storage),
+    (
+        re.compile(r"elasticache\.redis\.(cache\..+)"),
+        lambda m: Query(
+            "AmazonElastiCache",
+            {"productFamily": "Cache Instance", "instanceType": m[1], "cacheEngine": "Redis"},
+            "Hrs",
+        ),
+    ),
+)
+
+
 def query_for(key: str) -> Query | None:
     """The Price List query for a catalog key, or None when the key has no query (left unrefreshed)."""
-    if m := re.fullmatch(r"ec2\.instance\.(.+)", key):
-        return Query(
-            "AmazonEC2",
-            {
-                "productFamily": "Compute Instance",
-                "instanceType": m[1],
-                "operatingSystem": "Linux",
-                "tenancy": "Shared",
-                "preInstalledSw": "NA",
-                "capacitystatus": "Used",
-                "licenseModel": "No License required",
-            },
-            "Hrs",
-        )
-    if m := re.fullmatch(r"ebs\.(gp2|gp3|io1|sc1|st1|standard)", key):
-        return Query("AmazonEC2", {"productFamily": "Storage", "volumeApiName": m[1]}, "GB-Mo")
-    if key == "elb.alb.hour":
-        return Query(
-            "AWSELB",
-            {"productFamily": "Load Balancer-Application"},
-            "Hrs",
-            _usage("LoadBalancerUsage"),
-        )
-    if key == "elb.alb.lcu_hour":
-        return Query(
-            "AWSELB",
-            {"productFamily": "Load Balancer-Application"},
-            "LCU-Hrs",
-            _usage("LCUUsage"),
-        )
-    if key in ("elb.nlb.hour", "elb.nlb.nlcu_hour"):
-        usage, unit = ("LoadBalancerUsage", "Hrs") if key == "elb.nlb.hour" else ("LCUUsage", "LCU-Hrs")
-        return Query("AWSELB", {"productFamily": "Load Balancer-Network"}, unit, _usage(usage))
-    if m := re.fullmatch(r"rds\.postgres\.(db\..+)\.(single_az|multi_az)", key):
-        filters = {
-            "productFamily": "Database Instance",
-            "instanceType": m[1],
-            "databaseEngine": "PostgreSQL",
-            "deploymentOption": _DEPLOYMENT[m[2]],
-        }
-        return Query("AmazonRDS", filters, "Hrs")
-    if m := re.fullmatch(r"rds\.storage\.(gp2|gp3)\.(single_az|multi_az)", key):
-        filters = {
-            "productFamily": "Database Storage",
-            "volumeType": _RDS_VOLUME[m[1]],
-            "deploymentOption": _DEPLOYMENT[m[2]],
-        }
-        return Query("AmazonRDS", filters, "GB-Mo", _postgres_storage)
-    if m := re.fullmatch(r"elasticache\.redis\.(cache\..+)", key):
-        filters = {"productFamily": "Cache Instance", "instanceType": m[1], "cacheEngine": "Redis"}
-        return Query("AmazonElastiCache", filters, "Hrs")
-    if key == "s3.standard":
-        return Query("AmazonS3", {"productFamily": "Storage", "volumeType": "Standard"}, "GB-Mo")
-    if key in ("s3.requests.put", "s3.requests.get"):
-        group = "S3-API-Tier1" if key.endswith("put") else "S3-API-Tier2"
-        return Query("AmazonS3", {"productFamily": "API Request", "group": group}, "Requests", per=1000)
-    if key in ("nat.hour", "nat.gb"):
-        suffix, unit = ("NatGateway-Hours", "Hrs") if key == "nat.hour" else ("NatGateway-Bytes", "GB")
-        return Query("AmazonEC2", {"productFamily": "NAT Gateway"}, unit, _usage(suffix))
-    if key == "secretsmanager.secret":
-        return Query("AWSSecretsManager", {"productFamily": "Secret"}, "Secrets")
-    if key == "secretsmanager.api_calls":
-        return Query("AWSSecretsManager", {"productFamily": "API Request"}, "API Requests", per=10000)
-    if key == "cloudwatch.dashboard":
-        return Query("AmazonCloudWatch", {"productFamily": "Dashboard"}, "Dashboards")
-    if key == "cloudwatch.alarm.standard":
-        return Query(
-            "AmazonCloudWatch",
-            {"productFamily": "Alarm"},
-            "Alarms",
-            _usage("CW:AlarmMonitorUsage"),
-        )
-    if key == "cloudwatch.logs.ingest":
-        return Query(
-            "AmazonCloudWatch",
-            {"productFamily": "Data Payload"},
-            "GB",
-            _usage("DataProcessing-Bytes"),
-        )
+    if key in _FIXED_QUERIES:
+        return _FIXED_QUERIES[key]
+    for pattern, build in _PATTERN_QUERIES:
+        if m := pattern.fullmatch(key):
+            return build(m)
     return None
 
 

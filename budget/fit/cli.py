@@ -128,7 +128,7 @@ def run_capacity(args: argparse.Namespace) -> int:
 
     from budget.capacity import CapacityError, Load, Settings, load_model
     from budget.catalog import CatalogError, load_catalog
-    from budget.report.formatting import grid
+    from budget.textgrid import grid
     from components.config import EC2_INSTANCE_TYPES
 
     try:

@@ -10,7 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from budget.fit.report import FitFailure, FitReport, FitResult, Lever, Proposal, Verdict
-from budget.report.formatting import format_tzs, grid
+from budget.report.formatting import format_tzs
+from budget.report.md_escape import md
+from budget.textgrid import grid
 
 
 def shown(value: Any) -> str:
@@ -161,17 +163,21 @@ def render(results: Sequence[FitResult]) -> str:
 
 def _markdown_stack(r: FitReport) -> list[str]:
     assert r.best is not None
-    out = ["", f"**{r.stack}**: {r.best.summary}", ""]
+    out = ["", f"**{md(r.stack)}**: {md(r.best.summary, limit=500)}", ""]
     if r.best.az_loss is not None:
-        out += [f"- AZ loss: {r.best.az_loss.statement}"]
-    out += [f"- runner-up ({a.relation}): TZS {a.total_tzs:,}: {a.summary}" for a in r.alternatives]
+        out += [f"- AZ loss: {md(r.best.az_loss.statement, limit=500)}"]
     out += [
-        f"- {verdicts_line('verdict by headroom', r.verdicts_by_headroom, '%')}",
-        f"- {verdicts_line('verdict by transfer', r.sensitivity.transfer_gb_per_user_per_month, 'GB/user')}",
+        f"- runner-up ({md(a.relation)}): TZS {a.total_tzs:,}: {md(a.summary, limit=500)}"
+        for a in r.alternatives
     ]
-    out += [f"- lever {lever_line(lever)}" for lever in r.levers]
+    transfer = r.sensitivity.transfer_gb_per_user_per_month
+    out += [
+        f"- {md(verdicts_line('verdict by headroom', r.verdicts_by_headroom, '%'), limit=500)}",
+        f"- {md(verdicts_line('verdict by transfer', transfer, 'GB/user'), limit=500)}",
+    ]
+    out += [f"- lever {md(lever_line(lever), limit=500)}" for lever in r.levers]
     out += ["", "| key | from | to |", "|---|---|---|"]
-    out += [f"| `{c.key}` | {shown(c.from_)} | {shown(c.to)} |" for c in r.best.changes]
+    out += [f"| {md(c.key)} | {md(shown(c.from_))} | {md(shown(c.to))} |" for c in r.best.changes]
     return out
 
 
@@ -184,13 +190,13 @@ def render_markdown(results: Sequence[FitResult]) -> str:
     ]
     for r in results:
         if isinstance(r, FitFailure):
-            out.append(f"| {r.stack} | error: {r.error} | | | | | |")
+            out.append(f"| {md(r.stack)} | error: {md(r.error, limit=500)} | | | | | |")
             continue
         best = r.best.total_tzs if r.best else None
         out.append(
-            f"| {r.stack} | {r.plan.total_tzs:,} | {format_tzs(best) if best is not None else '-'} |"
+            f"| {md(r.stack)} | {r.plan.total_tzs:,} | {format_tzs(best) if best is not None else '-'} |"
             f" {format_tzs(r.best.tzs_per_1000_users) if r.best else '-'} | {r.limit_tzs:,} |"
-            f" {'yes' if r.fits else 'no'} | {r.deciding_text if not r.fits else '-'} |"
+            f" {'yes' if r.fits else 'no'} | {md(r.deciding_text, limit=500) if not r.fits else '-'} |"
         )
     for r in results:
         if isinstance(r, FitReport) and r.best:

@@ -32,6 +32,7 @@ from budget.fit.search import Candidate, SearchResult, TierChoices, front, searc
 from budget.fit.space import Loads
 from budget.model import SIZES
 from budget.plan import plan_offline
+from budget.policy import rate_warning
 from budget.report.formatting import per_thousand
 from components.config import StackConfig
 
@@ -233,6 +234,9 @@ def fit_stack(
 ) -> FitReport:
     """The whole answer for one stack (raises DemandError, CapacityError, FitError on bad input)."""
     pricer = pricer or Pricer(catalog)
+    far_rate = rate_warning(cfg.budget, catalog)
+    if far_rate and cfg.budget.override is None:  # as check: a rate far from the catalog's judges nothing
+        raise FitError(f"{cfg.stack}: {far_rate}")
     demand = demand_of(cfg)
     limit, headroom = cfg.budget.limit_tzs, model.settings.headroom
     plan = _plan_figures(cfg, catalog, model)

@@ -21,7 +21,7 @@ from typing import TypeVar
 from budget.capacity import CapacityModel
 from budget.catalog import Catalog
 from budget.fit.pricer import Priced, Pricer
-from budget.fit.space import EGRESS, LAYOUTS, CacheChoice, Choice, DatabaseChoice, ServerChoice, Shape, Space
+from budget.fit.space import EGRESS, LAYOUTS, CacheChoice, Choice, DatabaseChoice, ServerChoice, Space
 from components.config import StackConfig
 
 Option = TypeVar("Option", ServerChoice, DatabaseChoice, CacheChoice)
@@ -138,7 +138,7 @@ def _tier_choices(space: Space, pricer: Pricer, result: SearchResult) -> TierCho
         result.unpriced.append(f"no option carries the demand for: {', '.join(dict.fromkeys(missing))}")
         return None
     # the data stores' costs do not depend on the servers: any server choice serves as the reference
-    reference = Shape(zones=zones[0])
+    reference = space.reference_shape(zones=zones[0])
     current = Choice(
         reference, tuple(servers[(g, zones[0])][0] for g in reference.groups), databases[0], caches[0]
     )
@@ -154,7 +154,7 @@ def _tier_choices(space: Space, pricer: Pricer, result: SearchResult) -> TierCho
     for layout, groups in LAYOUTS.items():
         for egress in EGRESS:
             for z in zones:
-                shape = Shape(layout=layout, egress=egress, zones=z)
+                shape = space.reference_shape(layout=layout, egress=egress, zones=z)
                 choice = Choice(
                     shape, tuple(servers[(g, z)][0] for g in groups), current.database, current.cache
                 )

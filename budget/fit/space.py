@@ -305,7 +305,30 @@ class Space:
                 self.rejected.append(str(exc))
         return out
 
+    def serves_tls(self, shape: Shape) -> bool:
+        """Whether ``shape`` serves clients only HTTPS/WSS with the TLS the stack has: a certificate on the
+        load balancer (``domain`` or ``certificate_arn``), or else CloudFront in front of the API and /ws
+        (ALB with the origin header, pay-as-you-go: components.config refuses anything else)."""
+        if self.base.load_balancer.tls:
+            return True
+        return (
+            shape.load_balancer == "application"
+            and shape.websockets_via_cdn
+            and shape.cdn_plan == "pay_as_you_go"
+        )
+
+    def reference_shape(self, **fields: str) -> Shape:
+        """A shape that serves TLS with the stack's certificates, for pricing tiers that do not read it."""
+        if self.base.load_balancer.tls:
+            return Shape(**fields)  # type: ignore[arg-type]
+        return Shape(**fields, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0])  # type: ignore[arg-type]
+
     def shapes(self) -> Iterator[Shape]:
+        if not self.base.load_balancer.tls:
+            self.rejected.append(
+                "NLB, WebSockets direct and flat-rate CDN plans: without stars:loadBalancer.domain the load"
+                " balancer has no certificate, so only an ALB behind CloudFront (pay-as-you-go) serves TLS"
+            )
         for layout in LAYOUTS:
             for lb in LOAD_BALANCERS:
                 for egress in EGRESS:
@@ -315,7 +338,9 @@ class Space:
                                 if via_cdn and price_class not in AFRICAN_EDGES:
                                     continue  # the latency budget: no WebSocket from edges outside Africa
                                 for zones in ZONES[self.demand.availability]:
-                                    yield Shape(layout, lb, via_cdn, egress, price_class, plan, zones)
+                                    shape = Shape(layout, lb, via_cdn, egress, price_class, plan, zones)
+                                    if self.serves_tls(shape):
+                                        yield shape
 
     # ------------------------------------------------------------------ lower bounds (search pruning)
 

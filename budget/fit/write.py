@@ -22,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from budget.fit.report import FitReport, flatten
 from budget.report.formatting import per_thousand
+from components.bounded_input import STACK_FILE_BYTES, InputError, load_yaml, read_text
 from components.config import ConfigError, StackConfig, parse_stack_config, read_stack_file
 
 
@@ -84,7 +85,11 @@ def write_fit(report: FitReport, path: Path, today: dt.date | None = None) -> li
     """Write ``report``'s best configuration into ``path``; returns the keys it changed."""
     if not report.fits or report.best is None:
         raise WriteError(f"{report.stack}: nothing fits the limit; the stack file was not changed")
-    original = path.read_text(encoding="utf-8")
+    try:  # the limits of every stack file read (aliases of collections, depth, size) before ruamel's
+        original = read_text(path, STACK_FILE_BYTES)
+        load_yaml(original, STACK_FILE_BYTES)
+    except InputError as exc:
+        raise WriteError(f"{path}: {exc}; nothing changed") from None
     y = _yaml()
     document = y.load(original)
     config = document["config"]

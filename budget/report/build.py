@@ -192,6 +192,6 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
         unpriced=tuple(UnpricedReport(u.urn, u.type, u.name, u.reason) for u in est.unpriced),
         catalog=est.catalog.path,
         resources=tuple(_resource(p, cfg.region) for p in est.priced),
-        warnings=est.warnings,
+        warnings=(*est.warnings, *filter(None, [verdict.rate_warning])),
         deleted=tuple(_resource(p, cfg.region) for p in est.deleted),
     )

@@ -6,16 +6,17 @@ from collections.abc import Sequence
 
 from budget.model import SIZES
 from budget.report.formatting import status_label
+from budget.report.md_escape import md
 from budget.report.model import StackError, StackResult
 
 
 def render_stack(doc: StackResult) -> str:
     if isinstance(doc, StackError):
-        return f"### {status_label('error').icon} `{doc.stack}`: error\n\n```\n{doc.error}\n```\n"
+        return f"### {status_label('error').icon} {md(doc.stack)}: error\n\n{md(doc.error, limit=1000)}\n"
     rate = doc.usd_to_tzs
     tzs = doc.tzs_by_size
     out = [
-        f"### {status_label(doc.status).icon} `{doc.stack}` ({doc.region}): **{doc.status}**,"
+        f"### {status_label(doc.status).icon} {md(doc.stack)} ({md(doc.region)}): **{doc.status}**,"
         f" TZS {doc.total_tzs:,} at max size vs limit TZS {doc.limit_tzs:,}",
         "",
         f"USD→TZS {rate:,.0f} ({doc.usd_to_tzs_date}); warning level TZS {doc.warn_tzs:,}."
@@ -24,7 +25,7 @@ def render_stack(doc: StackResult) -> str:
             if doc.tzs_per_1000_users is not None and doc.users
             else ""
         ),
-        *(f"\n> **Warning:** {w}" for w in doc.warnings),
+        *(f"\n> **Warning:** {md(w, limit=500)}" for w in doc.warnings),
         "",
         "| | min | desired | max |",
         "|---|---:|---:|---:|",
@@ -34,10 +35,10 @@ def render_stack(doc: StackResult) -> str:
         "| tier | max USD | max TZS |",
         "|---|---:|---:|",
     ]
-    out += [f"| {t.tier} | {t.monthly_usd:,.2f} | {t.monthly_usd * rate:,.0f} |" for t in doc.tiers]
+    out += [f"| {md(t.tier)} | {t.monthly_usd:,.2f} | {t.monthly_usd * rate:,.0f} |" for t in doc.tiers]
     out += ["", "**Top cost drivers**", "", "| resource | line | USD | share |", "|---|---|---:|---:|"]
     out += [
-        f"| {d.resource} | {d.line}{' (usage)' if d.usage_based else ''} | {d.monthly_usd:,.2f} |"
+        f"| {md(d.resource)} | {md(d.line)}{' (usage)' if d.usage_based else ''} | {d.monthly_usd:,.2f} |"
         f" {100 * d.share:.0f}% |"
         for d in doc.top_drivers
     ]
@@ -52,13 +53,13 @@ def render_stack(doc: StackResult) -> str:
         for w in doc.what_ifs:
             if w.computable:
                 fits = "yes" if w.fits else "no"
-                out.append(f"| {w.title} | {w.total_usd:,.2f} | {w.total_tzs:,} | {fits} |")
+                out.append(f"| {md(w.title)} | {w.total_usd:,.2f} | {w.total_tzs:,} | {fits} |")
             else:
-                out.append(f"| {w.title} | - | - | not computable |")
+                out.append(f"| {md(w.title)} | - | - | not computable |")
     if doc.assumed:
         out += ["", "**Assumed AWS defaults** (the program leaves these unset)", ""]
         out += [
-            f"- `{r.name}` {item.name}: USD {item.monthly_usd:,.2f}; {item.assumption}"
+            f"- {md(r.name)} {md(item.name)}: USD {item.monthly_usd:,.2f}; {md(item.assumption, limit=500)}"
             for r, item in doc.assumed
         ]
     if doc.deleted:
@@ -70,13 +71,16 @@ def render_stack(doc: StackResult) -> str:
             "| resource | type | region | USD |",
             "|---|---|---|---:|",
         ]
-        out += [f"| {r.name} | `{r.type}` | {r.region} | {r.monthly_usd:,.2f} |" for r in doc.deleted]
-    out += [f"\n> {s}" for s in doc.cannot_fit]
+        out += [
+            f"| {md(r.name)} | {md(r.type)} | {md(r.region)} | {r.monthly_usd:,.2f} |" for r in doc.deleted
+        ]
+    out += [f"\n> {md(s, limit=500)}" for s in doc.cannot_fit]
     if doc.override:
-        out.append(f"\n**Override** by {doc.override.approved_by}: {doc.override.reason}")
+        override = doc.override
+        out.append(f"\n**Override** by {md(override.approved_by)}: {md(override.reason, limit=500)}")
     if doc.unpriced:
         out += ["", f"**Unpriced ({len(doc.unpriced)})**: the check fails closed.", ""]
-        out += [f"- `{u.type}` `{u.name}`: {u.reason}" for u in doc.unpriced]
+        out += [f"- {md(u.type)} {md(u.name)}: {md(u.reason, limit=500)}" for u in doc.unpriced]
     out.append(
         f"\n<sub>{doc.lines} cost lines, {doc.usage_based_lines} usage-based, {doc.estimated_lines}"
         " on estimated prices (RECALLED/ESTIMATE).</sub>"

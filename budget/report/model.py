@@ -21,6 +21,7 @@ from typing import Any
 
 from budget.exit_codes import ExitCode
 from budget.model import SIZES
+from components.bounded_input import DOCUMENT_BYTES, InputError, load_json
 
 SCHEMA = "stars-budget/1"
 #: Price statuses that make a line "estimated" when a document predates the ``estimated`` flag.
@@ -666,9 +667,9 @@ class CostReport:
     @classmethod
     def loads(cls, text: str, where: str = "the report") -> CostReport:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ReportError(f"{where} is not JSON: {exc}") from exc
+            data = load_json(text, DOCUMENT_BYTES)
+        except InputError as exc:
+            raise ReportError(f"{where}: {exc}") from None
         return cls.from_json(data)
 
 

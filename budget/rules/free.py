@@ -71,6 +71,14 @@ FREE: dict[str, str] = {
     "aws:secretsmanager/secretVersion:SecretVersion": "priced per secret, not per version",
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "resource policies have no charge",
     "aws:acm/certificate:Certificate": "public ACM certificates have no charge",
+    "aws:acm/certificateValidation:CertificateValidation": (
+        "waits for ACM to issue the certificate; no AWS resource of its own"
+    ),
+    "aws:route53/record:Record": (
+        "records have no monthly charge (the hosted zone, USD 0.50 a month, is the operator's, not"
+        " created by the stack); queries to alias records of a load balancer are free, the validation"
+        " CNAME is read by ACM alone"
+    ),
     "aws:kms/alias:Alias": "aliases have no charge (the key is priced)",
     "random:index/randomPassword:RandomPassword": _LOCAL,
     "random:index/randomId:RandomId": _LOCAL,

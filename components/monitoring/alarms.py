@@ -150,10 +150,9 @@ def _lb_specs(args: MonitoringArgs) -> list[AlarmSpec]:
     return specs
 
 
-def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
-    """Every alarm the configuration defines at every level (filtered by :func:`alarms_for_level`)."""
-    specs = [
-        *_lb_specs(args),
+def _database_specs(args: MonitoringArgs) -> list[AlarmSpec]:
+    """The database's basic alarms: CPU and free storage."""
+    return [
         AlarmSpec(
             "database-cpu",
             "basic",
@@ -177,6 +176,11 @@ def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
             description="less than 10% of the allocated storage free",
         ),
     ]
+
+
+def _group_specs(args: MonitoringArgs) -> list[AlarmSpec]:
+    """Each auto-scaling group below its floor of in-service instances."""
+    specs: list[AlarmSpec] = []
     for tier, asg in args.asg_names.items():
         specs.append(
             AlarmSpec(
@@ -194,6 +198,12 @@ def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
                 description=f"{tier} has fewer in-service instances than its minimum",
             )
         )
+    return specs
+
+
+def _cache_specs(args: MonitoringArgs) -> list[AlarmSpec]:
+    """Per cache node: memory, evictions and the Redis engine thread's CPU."""
+    specs: list[AlarmSpec] = []
     for node in args.cache_member_ids:
         short = node.rsplit("-", 1)[-1]
         dims = {"CacheClusterId": node}
@@ -230,6 +240,12 @@ def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
                 description="Redis engine thread above 80%",
             ),
         ]
+    return specs
+
+
+def _database_production_specs(args: MonitoringArgs) -> list[AlarmSpec]:
+    """The database's production alarms: read latency, connections and the replica's lag."""
+    specs: list[AlarmSpec] = []
     specs += [
         AlarmSpec(
             "database-read-latency",
@@ -268,6 +284,17 @@ def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
             )
         )
     return specs
+
+
+def alarm_specs(args: MonitoringArgs) -> list[AlarmSpec]:
+    """Every alarm the configuration defines at every level (filtered by :func:`alarms_for_level`)."""
+    return [
+        *_lb_specs(args),
+        *_database_specs(args),
+        *_group_specs(args),
+        *_cache_specs(args),
+        *_database_production_specs(args),
+    ]
 
 
 def alarms_for_level(specs: list[AlarmSpec], level: Level) -> list[AlarmSpec]:

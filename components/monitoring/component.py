@@ -11,7 +11,7 @@ import json
 import pulumi
 import pulumi_aws as aws
 
-from components.monitoring.alarms import alarm_specs, alarms_for_level
+from components.monitoring.alarms import AlarmSpec, alarm_specs, alarms_for_level
 from components.monitoring.args import MonitoringArgs
 from components.monitoring.dashboard import dashboard_body
 from components.tagging import tier_tags
@@ -20,6 +20,44 @@ from components.tagging import tier_tags
 def budget_limit_usd(limit_tzs: int, usd_to_tzs: float) -> float:
     """The TZS limit in USD, rounded to cents (AWS Budgets works in USD)."""
     return round(limit_tzs / usd_to_tzs, 2)
+
+
+#: Who may publish to the alarm topic (and use its key): CloudWatch alarms and AWS Budgets.
+PUBLISHERS = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+
+
+def key_policy(account: str) -> str:
+    """The topic key's policy: the account administers it, the publishers may encrypt with it."""
+    statements = [
+        {
+            "Sid": "AccountAdmin",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "AlarmPublishers",
+            "Effect": "Allow",
+            "Principal": {"Service": PUBLISHERS},
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+        },
+    ]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def topic_policy(topic_arn: str, account: str) -> str:
+    """The topic's policy: the publishers may publish, on behalf of this account only."""
+    statement = {
+        "Sid": "AlarmPublishers",
+        "Effect": "Allow",
+        "Principal": {"Service": PUBLISHERS},
+        "Action": "SNS:Publish",
+        "Resource": topic_arn,
+        "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -31,109 +69,12 @@ class Monitoring(pulumi.ComponentResource):
         tags = tier_tags(args.tags, name)
         stack = args.tags.get("stack", pulumi.get_stack())
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
-        account = identity.account_id
 
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description="STARS alarm topic encryption (CloudWatch and Budgets may publish)",
-            enable_key_rotation=True,
-            deletion_window_in_days=30,
-            policy=account.apply(
-                lambda acct: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "AccountAdmin",
-                                "Effect": "Allow",
-                                "Principal": {"AWS": f"arn:aws:iam::{acct}:root"},
-                                "Action": "kms:*",
-                                "Resource": "*",
-                            },
-                            {
-                                "Sid": "AlarmPublishers",
-                                "Effect": "Allow",
-                                "Principal": {
-                                    "Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
-                                },
-                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                                "Resource": "*",
-                            },
-                        ],
-                    },
-                    sort_keys=True,
-                )
-            ),
-            tags=tags,
-            opts=child,
-        )
-        aws.kms.Alias(
-            f"{name}-key-alias", name=f"alias/stars-{stack}-alarms", target_key_id=self.key.id, opts=child
-        )
-        self.topic = aws.sns.Topic(
-            f"{name}-alarms",
-            name=f"stars-{stack}-alarms",
-            kms_master_key_id=self.key.arn,
-            tags=tags,
-            opts=child,
-        )
-        aws.sns.TopicPolicy(
-            f"{name}-alarms-policy",
-            arn=self.topic.arn,
-            policy=pulumi.Output.all(self.topic.arn, account).apply(
-                lambda v: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "AlarmPublishers",
-                                "Effect": "Allow",
-                                "Principal": {
-                                    "Service": ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
-                                },
-                                "Action": "SNS:Publish",
-                                "Resource": v[0],
-                                "Condition": {"StringEquals": {"aws:SourceAccount": v[1]}},
-                            }
-                        ],
-                    },
-                    sort_keys=True,
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=self.topic),
-        )
-        if args.alarm_email:
-            aws.sns.TopicSubscription(
-                f"{name}-alarms-email",
-                topic=self.topic.arn,
-                protocol="email",
-                endpoint=args.alarm_email,
-                opts=pulumi.ResourceOptions(parent=self.topic),
-            )
-
+        self.topic = self._alarm_topic(name, stack, identity.account_id, args, tags, child)
         self.alarm_specs = alarms_for_level(alarm_specs(args), args.level)
-        self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {}
-        for spec in self.alarm_specs:
-            self.alarms[spec.part] = aws.cloudwatch.MetricAlarm(
-                f"{name}-{spec.part}",
-                name=f"stars-{stack}-{spec.part}",
-                alarm_description=f"{spec.description} [{spec.level}]",
-                namespace=spec.namespace,
-                metric_name=spec.metric,
-                dimensions=dict(spec.dimensions),
-                statistic=spec.statistic,
-                extended_statistic=spec.extended_statistic,
-                period=spec.period,
-                evaluation_periods=spec.evaluation_periods,
-                comparison_operator=spec.comparison,
-                threshold=spec.threshold,
-                treat_missing_data=spec.treat_missing_data,
-                alarm_actions=[self.topic.arn],
-                ok_actions=[self.topic.arn],
-                tags=tags,
-                opts=child,
-            )
-
+        self.alarms: dict[str, aws.cloudwatch.MetricAlarm] = {
+            spec.part: self._alarm(name, stack, spec, tags, child) for spec in self.alarm_specs
+        }
         self.dashboard: aws.cloudwatch.Dashboard | None = None
         if args.dashboard:
             self.dashboard = aws.cloudwatch.Dashboard(
@@ -142,12 +83,94 @@ class Monitoring(pulumi.ComponentResource):
                 dashboard_body=dashboard_body(args),
                 opts=child,
             )
-
         limit = f"{args.budget_limit_usd:.2f}"
+        self.budget = self._cost_budget(name, stack, limit, args, tags)
+
+        self.topic_arn = self.topic.arn
+        self.register_outputs(
+            {
+                "topic_arn": self.topic.arn,
+                "alarms": sorted(self.alarms),
+                "budget_limit_usd": limit,
+            }
+        )
+
+    def _alarm_topic(
+        self,
+        name: str,
+        stack: str,
+        account: pulumi.Output[str],
+        args: MonitoringArgs,
+        tags: dict[str, str],
+        child: pulumi.ResourceOptions,
+    ) -> aws.sns.Topic:
+        """The SNS topic alarms and the budget publish to, encrypted with its own key (+ e-mail)."""
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description="STARS alarm topic encryption (CloudWatch and Budgets may publish)",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=account.apply(key_policy),
+            tags=tags,
+            opts=child,
+        )
+        aws.kms.Alias(
+            f"{name}-key-alias", name=f"alias/stars-{stack}-alarms", target_key_id=self.key.id, opts=child
+        )
+        topic = aws.sns.Topic(
+            f"{name}-alarms",
+            name=f"stars-{stack}-alarms",
+            kms_master_key_id=self.key.arn,
+            tags=tags,
+            opts=child,
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-alarms-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, account).apply(lambda v: topic_policy(v[0], v[1])),
+            opts=pulumi.ResourceOptions(parent=topic),
+        )
+        if args.alarm_email:
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-email",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=args.alarm_email,
+                opts=pulumi.ResourceOptions(parent=topic),
+            )
+        return topic
+
+    def _alarm(
+        self, name: str, stack: str, spec: AlarmSpec, tags: dict[str, str], child: pulumi.ResourceOptions
+    ) -> aws.cloudwatch.MetricAlarm:
+        return aws.cloudwatch.MetricAlarm(
+            f"{name}-{spec.part}",
+            name=f"stars-{stack}-{spec.part}",
+            alarm_description=f"{spec.description} [{spec.level}]",
+            namespace=spec.namespace,
+            metric_name=spec.metric,
+            dimensions=dict(spec.dimensions),
+            statistic=spec.statistic,
+            extended_statistic=spec.extended_statistic,
+            period=spec.period,
+            evaluation_periods=spec.evaluation_periods,
+            comparison_operator=spec.comparison,
+            threshold=spec.threshold,
+            treat_missing_data=spec.treat_missing_data,
+            alarm_actions=[self.topic.arn],
+            ok_actions=[self.topic.arn],
+            tags=tags,
+            opts=child,
+        )
+
+    def _cost_budget(
+        self, name: str, stack: str, limit: str, args: MonitoringArgs, tags: dict[str, str]
+    ) -> aws.budgets.Budget:
+        """The phase's monthly AWS Budgets budget, filtered by the project and phase tags."""
         subscribers: dict[str, object] = {"subscriber_sns_topic_arns": [self.topic.arn]}
         if args.alarm_email:
             subscribers["subscriber_email_addresses"] = [args.alarm_email]
-        self.budget = aws.budgets.Budget(
+        return aws.budgets.Budget(
             f"{name}-budget",
             name=f"stars-{stack}-monthly",
             budget_type="COST",
@@ -174,13 +197,4 @@ class Monitoring(pulumi.ComponentResource):
             ],
             tags=tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.topic]),
-        )
-
-        self.topic_arn = self.topic.arn
-        self.register_outputs(
-            {
-                "topic_arn": self.topic.arn,
-                "alarms": sorted(self.alarms),
-                "budget_limit_usd": limit,
-            }
         )

@@ -206,6 +206,20 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 rid = f"sub-{h}"
                 state["arn"] = self._arn("pricingplanmanager", f"subscription/{rid}", region=False)
                 state["status"] = "ACTIVE"
+            case "aws:acm/certificate:Certificate":
+                domain = str(inputs.get("domainName"))
+                rid = self._arn("acm", f"certificate/{h}-{h[:4]}-4{h[4:7]}-8{h[:3]}-{h}{h[:4]}")
+                state["arn"] = rid
+                state["domainValidationOptions"] = [
+                    {
+                        "domainName": domain,
+                        "resourceRecordName": f"_{h}.{domain}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": f"_{h[::-1]}.acm-validations.aws.",
+                    }
+                ]
+            case "aws:route53/record:Record":
+                state["fqdn"] = str(inputs.get("name", "")).rstrip(".")
             case "random:index/randomPassword:RandomPassword":
                 # Deterministic, obviously fake, long enough to be found by the no-secret checks.
                 state["result"] = f"MockSecret{_short(name, 16)}{h}"
@@ -247,6 +261,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 }, []
             case "aws:index/getRegion:getRegion":
                 return {"id": self.region, "region": self.region, "name": self.region}, []
+            case "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+                name = a.get("name", "")
+                return {"id": f"pl-{_short(self.region + name, 8)}", "name": name, "maxEntries": 55}, []
             case "aws:index/getPartition:getPartition":
                 return {"id": "aws", "partition": "aws", "dnsSuffix": "amazonaws.com"}, []
         raise NotImplementedError(

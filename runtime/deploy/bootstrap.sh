@@ -66,8 +66,11 @@ fi
 
 # 2. Application files and a virtualenv with the runtime's pinned dependencies.
 mkdir -p "$APP" "$ENV_DIR" "$STATE" "$UNIT_DIR"
-rm -rf "$APP/runtime"
+rm -rf "$APP/runtime" "$APP/clients"
 cp -R "$SRC/runtime" "$APP/runtime"
+# The JavaScript client the runtime serves at /client/stars.js (pages load it from the server).
+mkdir -p "$APP/clients"
+cp -R "$SRC/clients/js" "$APP/clients/js"
 sed -n '/^# Runtime/,/^$/p' "$SRC/requirements.txt" | grep -v '^#' | grep -v '^$' > "$APP/requirements.txt"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 log "installing dependencies"

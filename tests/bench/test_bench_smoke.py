@@ -91,7 +91,9 @@ def test_cli_broadcast_sweep_writes_json(tmp_path: Path) -> None:
     ours, base = run["servers"]["ours"], run["servers"]["baseline"]
     assert ours["server_processes"] >= 3  # supervisor + 2 workers
     for r in (ours, base):
-        assert [round(w["target_deliveries_per_s"]) for w in r["windows"]] == [500, 1000]
+        # a step that missed its target on a busy machine runs once more, marked as a retry
+        first_tries = [w for w in r["windows"] if not w.get("retry")]
+        assert [round(w["target_deliveries_per_s"]) for w in first_tries] == [500, 1000]
         assert all(w["lost"] == 0 and w["delivered"] > 0 for w in r["windows"])
     assert ours["max_rate_p99_under_100ms"] >= 900
     assert {t["target"] for t in run["targets"]} >= {
@@ -227,3 +229,21 @@ def test_budget_fit_benchmark_writes_its_figures(tmp_path: Path) -> None:
     assert doc["counts"]["candidates_priced"] > 0 and doc["baseline"]["candidates_timed"] == 2
     assert doc["speedup_vs_naive"] > 1
     assert "fit --all:" in proc.stdout
+
+
+def test_hostile_clients_are_bounded_and_a_good_client_keeps_its_round_trips() -> None:
+    from bench.hostile import QUICK, run_hostile
+
+    out = _run(run_hostile(QUICK, log=lambda _m: None))
+    by = {p["phase"]: p for p in out["phases"]}
+    assert list(by) == ["baseline", "body-declared", "body-chunked", "slow-headers", "rest-flood"]
+    for name in ("body-declared", "body-chunked"):
+        assert by[name]["status"] == 413 and by[name]["body_mb_sent"] < QUICK.body_mb, by[name]
+        assert by[name]["rss_peak_mb"] - by[name]["rss_before_mb"] < 20, by[name]
+    assert by["slow-headers"]["still_open"] == 0 and by["slow-headers"]["answered_408"] > 0
+    flood = by["rest-flood"]
+    assert flood["sent"] == QUICK.rest_publishes and 0 < flood["accepted"] < flood["sent"], flood
+    assert flood["statuses"].get("429", 0) == flood["sent"] - flood["accepted"], flood
+    for p in out["phases"]:
+        assert p["probe"]["round_trips"] > 0 and not p["probe"]["errors"], p
+    _no_children_left()

@@ -15,9 +15,28 @@ from components.config import StackConfig, load_stack_file
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: The rule tests' fixed stack: the phase as if it named a domain (TLS on the load balancer, clients
+#: straight to it, the CDN edges phases 1 and 2 had before CloudFront carried their WebSockets), with its
+#: usage routed for that architecture: the figures these tests were worked out for by hand.
+DOMAIN = "api.example.org"
+DIRECT_PRICE_CLASS = {"phase1": "PriceClass_100", "phase2": "PriceClass_100", "phase3": "PriceClass_200"}
+
+
 def stack_cfg(phase: str = "phase1", region: str | None = None, **usage: float | str) -> StackConfig:
-    """A phase's real config, optionally in another region and with some usage figures replaced."""
-    cfg = load_stack_file(ROOT / f"Pulumi.{phase}.yaml")
+    """A phase's config with TLS on the load balancer for a domain (above), optionally in another region
+    and with some usage figures replaced."""
+    from budget.demand import with_routed_usage
+
+    real = load_stack_file(ROOT / f"Pulumi.{phase}.yaml")
+    direct = real.model_dump()
+    direct["load_balancer"].update(domain=DOMAIN, websockets_via_cdn=False)
+    direct["cdn"]["price_class"] = DIRECT_PRICE_CLASS[phase]
+    direct["usage"].update(
+        cloudfront_websocket_egress_gb=0,
+        cloudfront_websocket_ingress_gb=0,
+        cloudfront_websocket_connections=0,
+    )
+    cfg = with_routed_usage(StackConfig.model_validate(direct))
     update: dict[str, Any] = {}
     if region:
         update["region"] = region

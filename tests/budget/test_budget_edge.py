@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from budget_helpers import ROOT, line_named, price, res, stack_cfg, unpriced
+from budget_helpers import DOMAIN, ROOT, line_named, price, res, stack_cfg, unpriced
 
 from budget.cli import main
 from budget.rules.base import UNKNOWN
@@ -333,6 +333,11 @@ def test_plan_coverage_through_preview_dependencies(catalog):
 
 def _stack_file(tmp_path: Path, name: str, phase: str = "phase1", **blocks: dict[str, Any]) -> Path:
     document = yaml.safe_load((ROOT / f"Pulumi.{phase}.yaml").read_text(encoding="utf-8"))
+    # the rule tests' fixed stack (budget_helpers.stack_cfg): TLS on the load balancer for a domain
+    direct = stack_cfg(phase)
+    document["config"]["stars:loadBalancer"].update(domain=DOMAIN, websockets_via_cdn=False)
+    document["config"]["stars:cdn"]["price_class"] = direct.cdn.price_class
+    document["config"]["stars:usage"] = direct.usage.model_dump()
     for block, changes in blocks.items():
         document["config"][f"stars:{block}"].update(changes)
     path = tmp_path / f"Pulumi.{name}.yaml"
@@ -356,10 +361,11 @@ def test_check_prices_a_stack_with_an_nlb(tmp_path, capsys):
     assert code == 1 and doc["status"] == "over" and doc["unpriced"] == []  # priced, still over budget
     lines = _lines(doc, "edge-nlb")
     assert lines["Network load balancer"] == pytest.approx(21.35)  # 730 x 0.02925
-    # phase 1, TCP: 0.82 NLCU x 730 x 0.0078 = 4.67 (the ALB it replaces: 3.33 LCU, 24.82)
+    # phase 1, TLS (an NLB listens in TLS only): 10,000 active / 3,000 = 3.33 NLCU x 730 x 0.0078 = 18.98
+    # (in TCP it was 0.82 NLCU, 4.67; the ALB it replaces: 3.33 LCU, 24.82)
     assert lines[
-        "Network load balancer capacity units (driver: TCP processed GB/h 0.82 / 1 = 0.82 NLCU)"
-    ] == (pytest.approx(4.67))
+        "Network load balancer capacity units (driver: TLS active connections 10,000 / 3,000 = 3.33 NLCU)"
+    ] == (pytest.approx(18.98))
     assert not any(r["name"] == "edge-alb" for r in doc["resources"])
 
 

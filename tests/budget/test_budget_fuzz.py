@@ -28,6 +28,7 @@ from budget.preview import (
     SECRET_SIG,
     SIG_KEY,
     PreviewError,
+    load_preview,
     parse_preview,
     parse_preview_document,
 )
@@ -428,3 +429,110 @@ def test_lean_option_configs_are_valid_or_a_config_error(values: dict[str, Any])
     assert not {*chosen, cfg.database.instance_class, cfg.cache.node_type} & set(unavailable)
     for tier in cfg.server_tiers.values():
         assert tier.commitment == "none" or tier.always_on_demand > 0
+
+
+#: Pieces of YAML that hostile stack files are made of: anchors and aliases (of plain values and of
+#: collections), flow and block nesting, tags, documents, control characters.
+YAML_PIECES = st.sampled_from(
+    [
+        "&a ",
+        "*a",
+        "&b [",
+        "*b",
+        "[",
+        "]",
+        "{",
+        "}",
+        ", ",
+        ": ",
+        "- ",
+        "\n",
+        "\n  ",
+        "config:",
+        "lol",
+        "stars:budget:",
+        "limit_tzs: ",
+        "1e308",
+        ".inf",
+        "!!python/object:os.system ",
+        "---\n",
+        "? ",
+        "|\n  ",
+        '"',
+        "'",
+        "\t",
+        "\x00",
+        "\ufeff",
+        "%YAML 1.1\n",
+        "<<: *a",
+    ]
+)
+yaml_texts = st.lists(YAML_PIECES | st.text(max_size=8), max_size=60).map("".join) | st.integers(0, 3000).map(
+    lambda n: "config: " + "[" * n + "]" * n
+)
+
+
+def _one_line(error: Exception) -> None:
+    message = str(error)
+    assert message and "\n" not in message and len(message) < 600, message
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(yaml_texts)
+def test_a_hostile_stack_file_is_read_or_refused_in_one_line(tmp_path_factory: Any, text: str) -> None:
+    path = tmp_path_factory.mktemp("stack") / "Pulumi.fuzz.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        values = read_stack_file(path)
+    except ConfigError as exc:  # the CLI's exit 2
+        _one_line(exc)
+        return
+    assert isinstance(values, dict)
+    try:
+        parse_stack_config("fuzz", values)
+    except ConfigError as exc:  # one line per bad key, each short
+        assert all(len(line) < 400 for line in str(exc).splitlines()), str(exc)
+
+
+#: Pieces of JSON that hostile preview files are made of.
+JSON_PIECES = st.sampled_from(
+    [
+        '{"steps": [',
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        '"a"',
+        '"steps"',
+        "NaN",
+        "Infinity",
+        "1e999",
+        "-0",
+        '"\\ud800"',
+        "null",
+        "true",
+        "\x00",
+        "\ufeff",
+        '{"op": "create", "urn": "u", "newState": ',
+    ]
+)
+preview_texts = (
+    st.lists(JSON_PIECES | st.text(max_size=6), max_size=60).map("".join)
+    | st.integers(0, 5000).map(lambda n: '{"steps": [' + "[" * n + "]" * n + "]}")
+    | documents().map(json.dumps)
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(preview_texts)
+def test_a_hostile_preview_file_is_read_or_refused_in_one_line(tmp_path_factory: Any, text: str) -> None:
+    path = tmp_path_factory.mktemp("preview") / "preview.json"
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    try:
+        preview = load_preview(path)
+    except PreviewError as exc:  # the CLI's exit 2
+        _one_line(exc)
+        return
+    assert all(isinstance(r.urn, str) for r in preview.resources)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from budget_helpers import stack_cfg
+from budget_helpers import ROOT, stack_cfg
 
 from budget.catalog import load_catalog
 from budget.cli import main
@@ -31,6 +31,7 @@ from budget.report.build import stack_report
 from budget.report.formatting import format_tzs
 from budget.report.model import CostReport
 from budget.rules.base import SECRET, UNKNOWN
+from components.config import load_stack_file
 from tests.policy.engine import from_plan_as_preview, preview_json, provider_urn
 from tests.policy.stacks import stack_of
 
@@ -69,12 +70,14 @@ def _mocks_total(phase: str, region: str) -> float:
     _, plan, _ = stack_of(phase)
     resources = [from_record(r) for r in plan.resources]
     regional = [replace(r, region=region if r.region else None) for r in resources]
-    return estimate(regional, stack_cfg(phase, region=region), load_catalog()).total("max")
+    # the phase's own config (its stack file, as the CLI reads it), in ``region``
+    real = load_stack_file(ROOT / f"Pulumi.{phase}.yaml").model_copy(update={"region": region})
+    return estimate(regional, real, load_catalog()).total("max")
 
 
 def test_a_phase_preview_costs_what_check_costs_under_mocks(catalog):
     preview = parse_preview_document(phase_document("phase1"))
-    cfg = stack_cfg("phase1")
+    cfg = load_stack_file(ROOT / "Pulumi.phase1.yaml")
     est = estimate_preview(preview, cfg, catalog, "Pulumi.phase1.yaml")
     assert not est.unpriced and not est.warnings
     assert est.total("max") == pytest.approx(_mocks_total("phase1", "af-south-1"))

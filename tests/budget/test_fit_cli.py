@@ -116,3 +116,14 @@ def test_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_markdown_names_the_deciding_assumption(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _fit(capsys, "--stack", "phase1", "--format", "markdown")
     assert code == 1 and out.startswith("## Budget fit") and "| phase1 |" in out
+
+
+def test_a_far_exchange_rate_is_refused_before_any_search(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A rate 50% from the catalog's would make any plan "fit" (or none): fit refuses it, as check does."""
+    path = _stack_file(tmp_path, usd_to_tzs=100)
+    assert "usd_to_tzs: 100\n" in path.read_text(encoding="utf-8")
+    code, out, err = _fit(capsys, "--stack", "phase1", "--stack-file", str(path))
+    assert code == 2 and "usd_to_tzs 100.00 is more than 50%" in out + err
+    assert "Traceback" not in out + err

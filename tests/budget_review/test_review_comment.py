@@ -34,7 +34,7 @@ def test_comment_shows_change_cause_and_verdict(base_report: Any, head_report: A
     assert "Monthly cost will increase by **TZS 203,075**" in body
     assert "**phase2** no longer fits its limit: TZS 892,250 of 700,000" in body
     assert "<details><summary>phase2: 1 changed resource" in body
-    assert "`realtime-asg`" in body and "730 → 1,460 hours" in body
+    assert "| realtime-asg (aws:autoscaling/group:Group) |" in body and "730 → 1,460 hours" in body
 
 
 def test_unchanged_stacks_are_not_folded(base_report: Any) -> None:
@@ -235,6 +235,23 @@ def test_step_dry_run_and_missing_base(tmp_path: Path, head_report: Any) -> None
     )
     assert "action=create" in out.read_text(encoding="utf-8")
     assert DATA.is_dir()
+
+
+def test_a_far_exchange_rate_fails_the_gate_even_within_the_limit(base_report: Any, head_report: Any) -> None:
+    """A rate the check refused (exit 1, its warning) fails --fail-over-limit like going over the limit."""
+    head = clone(head_report)
+    phase1 = stack_of(head, "phase1")
+    assert phase1["status"] != "over"
+    warning = (
+        "usd_to_tzs 1.00 is more than 50% from the catalog's rate 2,500.00 (2026-01-16); it needs an override"
+    )
+    phase1.update(exit_code=1, warnings=[warning])
+    failures = CommentPolicy(fail_over_limit=True).failures(_diff(base_report, head))
+    assert f"phase1: {warning}" in failures
+    phase1["overridden"] = True
+    assert not any(
+        f.startswith("phase1") for f in CommentPolicy(fail_over_limit=True).failures(_diff(base_report, head))
+    )
 
 
 def test_an_owner_override_is_shown_but_does_not_fail(base_report: Any, head_report: Any) -> None:

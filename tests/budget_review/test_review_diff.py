@@ -80,7 +80,7 @@ def test_bad_reports_are_rejected(tmp_path: Path, head_report: Any) -> None:
         parse_report(broken)
     bad = tmp_path / "bad.json"
     bad.write_text("{not json", encoding="utf-8")
-    with pytest.raises(ReportError, match="not JSON"):
+    with pytest.raises(ReportError, match="not valid JSON"):
         load_report(bad)
     empty = tmp_path / "empty.json"
     empty.write_text("", encoding="utf-8")

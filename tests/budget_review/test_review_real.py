@@ -65,7 +65,7 @@ def test_pr_adding_a_websocket_server_to_phase2(tmp_path: Path) -> None:
     assert CommentPolicy(only_if_changed=True).should_post(diff)
     assert f"{format_tzs(p2.change_tzs, signed=True)} (" in body
     assert f"| {format_tzs(head['total_tzs'])} | {format_tzs(head['limit_tzs'])} |" in body
-    assert "`realtime-asg`" in body
+    assert "| realtime-asg (aws:autoscaling/group:Group) |" in body
     verdict = "fits within" if head["status"] != "over" else "is over"
     assert f"**phase2** {verdict} its limit" in body
 

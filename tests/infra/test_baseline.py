@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from components.planning.baseline import violations
+from components.planning.baseline import CHECKS, violations
 from components.planning.mocks import Plan, RecordedResource
 from tests.infra.conftest import planned
 from tests.infra.helpers import mutated, named, of_type
@@ -45,6 +45,9 @@ def _sg_of(res: list[RecordedResource], name: str) -> str:
     return named(res, name).id
 
 
+#: The load balancer's one ingress rule without a certificate: CloudFront's origin-facing prefix list.
+ORIGIN_INGRESS = "network-alb-http-from-cloudfront"
+
 BROKEN: dict[str, tuple[str, Callable[[RecordedResource], None], str]] = {
     # case: (resource, change, expected fragment of the message)
     "world ingress on app": (
@@ -52,8 +55,42 @@ BROKEN: dict[str, tuple[str, Callable[[RecordedResource], None], str]] = {
         _set("cidrIpv4", "0.0.0.0/0"),
         "not the ALB security group",
     ),
-    "ssh on the ALB": ("network-alb-http-in", _set("fromPort", 22), "tcp 80 or 443 only"),
-    "all protocols on the ALB": ("network-alb-https-in", _set("ipProtocol", "-1"), "tcp 80 or 443 only"),
+    "ssh on the ALB": (
+        ORIGIN_INGRESS,
+        lambda r: r.inputs.update(cidrIpv4="0.0.0.0/0", prefixListId=None, fromPort=22, toPort=22),
+        "tcp 80 or 443 only",
+    ),
+    "all protocols on the ALB": (
+        ORIGIN_INGRESS,
+        lambda r: r.inputs.update(cidrIpv4="0.0.0.0/0", prefixListId=None, ipProtocol="-1"),
+        "tcp 80 or 443 only",
+    ),
+    # TLS: the certificate-less load balancer is an origin only CloudFront reaches, never a public endpoint
+    "plain HTTP open to the world": (
+        ORIGIN_INGRESS,
+        lambda r: r.inputs.update(cidrIpv4="0.0.0.0/0", prefixListId=None),
+        "open to the internet and serves",
+    ),
+    "origin admits a CIDR besides CloudFront": (
+        ORIGIN_INGRESS,
+        lambda r: r.inputs.update(cidrIpv4="10.0.0.0/8", prefixListId=None),
+        "more than CloudFront",
+    ),
+    "origin forwards by default": (
+        "edge-http",
+        _set("defaultActions", [{"type": "forward", "targetGroupArn": "arn:tg"}]),
+        "refuse by default",
+    ),
+    "origin rule without the header": (
+        "edge-origin-rule",
+        _set("conditions", [{"pathPattern": {"values": ["/*"]}}]),
+        "without the origin header",
+    ),
+    "CloudFront origin without the header": (
+        "cdn-distribution",
+        lambda r: r.inputs["origins"][1].pop("customHeaders"),
+        "without the origin header",
+    ),
     "database open to a CIDR": (
         "network-database-from-api",
         lambda r: r.inputs.update(cidrIpv4="10.0.0.0/8", referencedSecurityGroupId=None),
@@ -161,26 +198,27 @@ BROKEN: dict[str, tuple[str, Callable[[RecordedResource], None], str]] = {
 def test_each_check_can_fail(case: str) -> None:
     name, change, fragment = BROKEN[case]
     broken = mutated(planned("phase3").resources, name, change)
-    found = violations(broken)
-    assert any(fragment in v for v in found), f"{case}: no violation mentioning {fragment!r} in {found}"
+    found = [f for f in violations(broken) if f.resource == name or fragment in f.message]
+    assert any(fragment in f.message for f in found), f"{case}: no finding mentioning {fragment!r} in {found}"
+    assert all(f.rule in CHECKS and f.severity == "mandatory" for f in found)
 
 
 def test_data_store_in_a_public_subnet_is_reported() -> None:
     res = planned("phase1").resources
     public = named(res, "network-public-0").id
     broken = mutated(res, "database-subnets", lambda r: r.inputs["subnetIds"].append(public))
-    assert any("includes public subnets" in v for v in violations(broken))
+    assert any("includes public subnets" in str(v) for v in violations(broken))
     broken = mutated(res, "cache-subnets", lambda r: r.inputs.update(subnetIds=[public]))
-    assert any("cache-redis: subnet group" in v for v in violations(broken))
+    assert any("cache-redis: subnet group" in str(v) for v in violations(broken))
     broken = mutated(res, "api-asg", lambda r: r.inputs.update(vpcZoneIdentifiers=[public]))
-    assert any("api-asg: servers placed in public subnets" in v for v in violations(broken))
+    assert any("api-asg: servers placed in public subnets" in str(v) for v in violations(broken))
 
 
 def test_generated_secret_outside_its_secret_is_reported() -> None:
     res = planned("phase2").resources
     token = named(res, "cache-auth-token").state["result"]
     broken = mutated(res, "api-role", lambda r: r.inputs.update(description=f"token {token}"))
-    assert any("contains a generated secret value" in v for v in violations(broken))
+    assert any("contains a generated secret value" in str(v) for v in violations(broken))
 
 
 def test_http_must_redirect_once_https_exists() -> None:
@@ -193,7 +231,7 @@ def test_http_must_redirect_once_https_exists() -> None:
         tier="edge",
         urn="urn:pulumi:phase1::stars::aws:lb/listener:Listener::edge-https",
     )
-    assert any("must redirect to HTTPS" in v for v in violations([*res, https]))
+    assert any("must redirect to HTTPS" in str(v) for v in violations([*res, https]))
 
 
 def test_no_password_inputs_and_user_data_carries_only_arns(stack_plan: Plan) -> None:
@@ -203,7 +241,7 @@ def test_no_password_inputs_and_user_data_carries_only_arns(stack_plan: Plan) ->
     secrets = [
         r.state["result"] for r in of_type(stack_plan.resources, "random:index/randomPassword:RandomPassword")
     ]
-    assert len(secrets) == 2  # cache auth token and JWT signing key
+    assert len(secrets) == 3  # cache auth token, JWT signing key, the load balancer's origin header
     for lt in of_type(stack_plan.resources, "aws:ec2/launchTemplate:LaunchTemplate"):
         script = base64.b64decode(lt.inputs["userData"]).decode()
         assert not any(s in script for s in secrets)

@@ -32,8 +32,11 @@ def error_for(values: dict[str, Any]) -> str:
 
 
 def test_real_stacks_are_valid() -> None:
-    for phase in ("phase1", "phase2", "phase3"):
-        assert isinstance(load_stack_file(ROOT / f"Pulumi.{phase}.yaml"), StackConfig)
+    limits = {"phase1": 400_000, "phase2": 700_000, "phase3": 1_000_000}  # the plan's upper limits
+    for phase, limit in limits.items():
+        cfg = load_stack_file(ROOT / f"Pulumi.{phase}.yaml")
+        assert isinstance(cfg, StackConfig)
+        assert (cfg.stack, cfg.phase, cfg.region, cfg.budget.limit_tzs) == (phase, phase, "af-south-1", limit)
 
 
 def test_unknown_instance_type() -> None:

@@ -1,4 +1,5 @@
-"""Load-balancing and CDN options no phase uses yet: an NLB, WebSockets through CloudFront, flat-rate plans.
+"""Load-balancing and CDN options: an NLB, TLS with a domain, WebSockets (and without a certificate the API)
+through CloudFront, flat-rate plans.
 
 Each registers under mocks (whole plan and one tier alone) with the security baseline, the provider schema
 and the cost allocation tags intact; each new baseline check fails on a deliberately broken copy; bad
@@ -19,12 +20,12 @@ import pytest
 from budget.catalog import load_catalog
 from budget.estimator import estimate
 from budget.plan import from_record
-from components.cdn import ALL_VIEWER_ORIGIN_REQUEST_POLICY_ID, CACHING_DISABLED_POLICY_ID
+from components.cdn import ALL_VIEWER_ORIGIN_REQUEST_POLICY_ID, API_PATHS, CACHING_DISABLED_POLICY_ID
 from components.config import ConfigError, StackConfig, parse_stack_config, read_stack_file
-from components.edge import nlb_listener_ports, public_ports, websocket_port
+from components.edge import ORIGIN_HEADER, nlb_listener_ports, public_ports, websocket_port
 from components.planning.baseline import UNTAGGABLE_TYPES, tag_violations, violations
 from components.planning.mocks import Plan, RecordedResource, plan, plan_tiers
-from tests.infra.conftest import ROOT, planned, stack_config
+from tests.infra.conftest import ROOT, stack_config
 from tests.infra.helpers import mutated, named, of_type
 from tests.infra.schema import schema_errors
 from tests.infra.test_phases import variant
@@ -36,11 +37,35 @@ WEBSOCKET_USAGE = {
     "cloudfront_websocket_ingress_gb": 50,
     "cloudfront_websocket_connections": 3_000_000,
 }
+DOMAIN = "api.example.org"
+ZONE = "Z0123456789ABCDEFGHIJ"
+NO_WEBSOCKET_USAGE = dict.fromkeys(WEBSOCKET_USAGE, 0)
+#: TLS on the load balancer for a domain, clients straight to it (no CloudFront for the API or /ws).
+DIRECT = {"domain": DOMAIN, "websockets_via_cdn": False}
+#: Phase 1's usage routed for DIRECT (budget/demand.py): static only through CloudFront, the API and
+#: WebSockets out of the load balancer.
+PHASE1_DIRECT_USAGE = {
+    **NO_WEBSOCKET_USAGE,
+    "cloudfront_egress_gb": 2400,
+    "cloudfront_requests": 24_000_000,
+    "internet_egress_gb": 600,
+}
 #: name -> (base phase, changed blocks)
 VARIANTS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
-    "nlb": ("phase1", {"load_balancer": {"type": "network"}}),
-    "nlb-tls": ("phase3", {"load_balancer": {"type": "network", "certificate_arn": CERT}}),
-    "ws-cdn": ("phase2", {"load_balancer": {"websockets_via_cdn": True}, "usage": WEBSOCKET_USAGE}),
+    "nlb": ("phase1", {"load_balancer": {"type": "network", "domain": DOMAIN}}),
+    "nlb-tls": (
+        "phase3",
+        {
+            "load_balancer": {"type": "network", "certificate_arn": CERT, "websockets_via_cdn": False},
+            "usage": NO_WEBSOCKET_USAGE,
+        },
+    ),
+    # the phase stacks' own TLS: no certificate, CloudFront carries the API and /ws
+    "ws-cdn": ("phase2", {"usage": WEBSOCKET_USAGE}),
+    "tls-direct": (
+        "phase2",
+        {"load_balancer": {**DIRECT, "zone_id": ZONE}, "usage": NO_WEBSOCKET_USAGE},
+    ),
     "ws-cdn-nlb-tls": (
         "phase3",
         {
@@ -48,8 +73,18 @@ VARIANTS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
             "usage": WEBSOCKET_USAGE,
         },
     ),
-    "plan-business": ("phase1", {"cdn": {"plan": "business"}}),
-    "plan-pro-nlb": ("phase2", {"cdn": {"plan": "pro"}, "load_balancer": {"type": "network"}}),
+    "plan-business": (
+        "phase1",
+        {"cdn": {"plan": "business"}, "load_balancer": DIRECT, "usage": PHASE1_DIRECT_USAGE},
+    ),
+    "plan-pro-nlb": (
+        "phase2",
+        {
+            "cdn": {"plan": "pro"},
+            "load_balancer": {**DIRECT, "type": "network"},
+            "usage": NO_WEBSOCKET_USAGE,
+        },
+    ),
 }
 #: Tiers an option changes (the others are covered by test_plan_tiers on the phases).
 TOUCHED_TIERS = ("network", "edge", "cdn", "monitoring")
@@ -129,7 +164,8 @@ def test_listener_ports_are_keyed_by_server_tier() -> None:
     assert nlb_listener_ports(("app",), https=True) == {"app": 443}  # one combined tier: one listener
     with pytest.raises(ValueError, match="share NLB port 80"):
         nlb_listener_ports(("api", "app"), https=False)
-    assert public_ports("application", https=False) == (80, 443)
+    assert public_ports("application", https=False) == (80,)  # CloudFront only (network.py)
+    assert public_ports("application", https=True) == (80, 443)
     assert public_ports("network", https=False) == (80, 8080)
     assert public_ports("network", https=True, tiers=("app",)) == (443,)
     assert websocket_port("network", https=True) == 8443
@@ -138,7 +174,7 @@ def test_listener_ports_are_keyed_by_server_tier() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "protocol", "ports"), [("nlb", "TCP", (80, 8080)), ("nlb-tls", "TLS", (443, 8443))]
+    ("name", "protocol", "ports"), [("nlb", "TLS", (443, 8443)), ("nlb-tls", "TLS", (443, 8443))]
 )
 def test_nlb(name: str, protocol: str, ports: tuple[int, int]) -> None:
     res = resources(name)
@@ -161,10 +197,11 @@ def test_nlb(name: str, protocol: str, ports: tuple[int, int]) -> None:
         assert tg.inputs["protocol"] == "TCP" and tg.inputs["port"] == 8000
         check = tg.inputs["healthCheck"]
         assert (check["protocol"], check["path"], check["matcher"]) == ("HTTP", "/healthz", "200")
-        if protocol == "TLS":
-            assert listener["certificateArn"] == CERT and "tcpIdleTimeoutSeconds" not in listener
-        else:
-            assert listener["tcpIdleTimeoutSeconds"] == cfg.load_balancer.idle_timeout_seconds
+        # a given certificate, or the one issued for the domain (through its validation)
+        certificate = (
+            CERT if cfg.load_balancer.certificate_arn else named(res, "edge-certificate").state["arn"]
+        )
+        assert listener["certificateArn"] == certificate and "tcpIdleTimeoutSeconds" not in listener
     world = sorted(
         r.inputs["fromPort"] for r in of_type(res, INGRESS) if r.inputs.get("cidrIpv4") == "0.0.0.0/0"
     )
@@ -222,7 +259,11 @@ def test_websockets_through_cloudfront(name: str, policy: str, port: int) -> Non
     assert custom["originProtocolPolicy"] == policy
     assert (custom["httpsPort"] if policy == "https-only" else custom["httpPort"]) == port
     behaviors = dist["orderedCacheBehaviors"]
-    assert [b["pathPattern"] for b in behaviors] == ["/ws", "/ws/*"]
+    # without a certificate CloudFront carries the API too, sending the header the listener requires
+    api = [] if policy == "https-only" else list(API_PATHS)
+    assert [b["pathPattern"] for b in behaviors] == ["/ws", "/ws/*", *api]
+    secret = named(res, "edge-origin-secret").state["result"] if api else None
+    assert origin.get("customHeaders", []) == ([{"name": ORIGIN_HEADER, "value": secret}] if api else [])
     for b in behaviors:
         assert b["targetOriginId"] == "load-balancer-ws" and b["viewerProtocolPolicy"] == "https-only"
         assert b["cachePolicyId"] == CACHING_DISABLED_POLICY_ID
@@ -235,7 +276,7 @@ def test_websockets_through_cloudfront(name: str, policy: str, port: int) -> Non
 
 
 def test_pay_as_you_go_without_websockets_is_unchanged() -> None:
-    dist = named(planned("phase2").resources, "cdn-distribution").inputs
+    dist = named(resources("tls-direct"), "cdn-distribution").inputs
     assert [o["originId"] for o in dist["origins"]] == ["s3-assets"]
     assert "orderedCacheBehaviors" not in dist and "webAclId" not in dist
 
@@ -301,17 +342,17 @@ def _region(value: str) -> Callable[[RecordedResource], None]:
 BROKEN: dict[str, tuple[str, str, Callable[[RecordedResource], None], str]] = {
     # case: (variant, resource, change, expected fragment)
     "realtime port open on an ALB": (
-        "ws-cdn",
+        "tls-direct",
         "network-alb-http-in",
         _world_ingress(8080),
         "tcp 80 or 443 only",
     ),
-    "ssh open on an NLB": ("nlb", "network-alb-8080-in", _world_ingress(22), "tcp 80 or 443 only"),
-    "TLS port an NLB does not listen on": (
+    "ssh open on an NLB": ("nlb", "network-alb-8443-in", _world_ingress(22), "tcp 80 or 443 only"),
+    "plain port an NLB does not listen on": (
         "nlb",
-        "network-alb-8080-in",
-        _world_ingress(8443),
-        "(got 8443-8443)",
+        "network-alb-8443-in",
+        _world_ingress(8080),
+        "(got 8080-8080)",
     ),
     "app group open to the world behind an NLB": (
         "nlb",
@@ -323,7 +364,7 @@ BROKEN: dict[str, tuple[str, str, Callable[[RecordedResource], None], str]] = {
         "nlb-tls",
         "edge-realtime-listener",
         lambda r: r.inputs.update(protocol="TCP", certificateArn=None),
-        "must not also listen in plain TCP",
+        "plain TCP on port 8443 is open to the internet",
     ),
     "WebSocket behavior allows HTTP": (
         "ws-cdn",
@@ -369,14 +410,14 @@ def test_each_new_check_can_fail(case: str) -> None:
     name, resource, change, fragment = BROKEN[case]
     broken = mutated(resources(name), resource, change)
     found = violations(broken)
-    assert any(fragment in v for v in found), f"{case}: no violation mentioning {fragment!r} in {found}"
+    assert any(fragment in str(v) for v in found), f"{case}: no violation mentioning {fragment!r} in {found}"
 
 
 def test_an_nlb_is_not_asked_for_http_header_settings() -> None:
     """The ALB-only check stays on ALBs: a broken ALB is reported, an NLB without the setting is not."""
-    assert not any("drop_invalid_header_fields" in v for v in violations(resources("nlb")))
+    assert not any("drop_invalid_header_fields" in str(v) for v in violations(resources("nlb")))
     broken = mutated(resources("ws-cdn"), "edge-alb", lambda r: r.inputs.pop("dropInvalidHeaderFields"))
-    assert any("edge-alb: drop_invalid_header_fields" in v for v in violations(broken))
+    assert any("edge-alb: drop_invalid_header_fields" in str(v) for v in violations(broken))
 
 
 # ------------------------------------------------------------------------------------ config errors
@@ -397,7 +438,11 @@ def test_config_errors_name_the_key_and_what_is_allowed() -> None:
         "phase1", loadBalancer={"type": "gateway"}
     )
     assert "stars:cdn.plan = 'enterprise'" in _error("phase1", cdn={"plan": "enterprise"})
-    message = _error("phase1", usage={"cloudfront_websocket_egress_gb": 10})
+    message = _error(
+        "phase1",
+        loadBalancer={"domain": DOMAIN, "websockets_via_cdn": False},
+        usage={"cloudfront_websocket_egress_gb": 10},
+    )
     assert message.endswith(
         "stars:usage.cloudfront_websocket_egress_gb = 10.0: must be 0 unless"
         " stars:loadBalancer.websockets_via_cdn is true (no WebSocket traffic goes through CloudFront)"
@@ -411,14 +456,92 @@ def test_config_errors_name_the_key_and_what_is_allowed() -> None:
     assert "plan pro allows only AWS-managed cache policies: default_ttl_seconds must be 86400" in _error(
         "phase1", cdn={"plan": "pro", "default_ttl_seconds": 3600}
     )
+    # TLS: without a certificate, CloudFront must carry every client connection
+    direct = _error("phase1", loadBalancer={"websockets_via_cdn": False}, usage=NO_WEBSOCKET_USAGE)
+    assert "without stars:loadBalancer.domain (or certificate_arn)" in direct
+    assert "stars:loadBalancer.websockets_via_cdn = False" in direct
+    assert "stars:loadBalancer.type = 'network'" in _error("phase1", loadBalancer={"type": "network"})
+    assert "stars:cdn.plan = 'business'" in _error("phase1", cdn={"plan": "business"})
+    assert "stars:loadBalancer.domain = 'Not A Domain': must be a fully qualified" in _error(
+        "phase1", loadBalancer={"domain": "Not A Domain"}
+    )
+    assert "zone_id is set without domain" in _error("phase1", loadBalancer={"zone_id": ZONE})
+    assert "stars:loadBalancer.zone_id = 'zone'" in _error(
+        "phase1", loadBalancer={"domain": DOMAIN, "zone_id": "zone"}
+    )
 
 
-def test_defaults_leave_the_phase_stacks_as_they_were() -> None:
+def test_the_phase_stacks_serve_tls_through_cloudfront() -> None:
     for phase in ("phase1", "phase2", "phase3"):
         cfg = stack_config(phase)
-        assert cfg.load_balancer.type == "application" and not cfg.load_balancer.websockets_via_cdn
+        lb = cfg.load_balancer
+        assert lb.type == "application" and lb.websockets_via_cdn and not lb.tls and lb.domain is None
         assert cfg.cdn.plan == "pay_as_you_go"
-        assert cfg.usage.cloudfront_websocket_egress_gb == 0 == cfg.usage.cloudfront_websocket_connections
+        assert cfg.usage.internet_egress_gb == 0 < cfg.usage.cloudfront_websocket_connections
     # a business plan may keep a custom TTL (custom cache policies are allowed from Business up)
-    business = variant(stack_config("phase1"), cdn={"plan": "business", "default_ttl_seconds": 3600})
+    business = variant(
+        stack_config("phase1"),
+        cdn={"plan": "business", "default_ttl_seconds": 3600},
+        load_balancer=DIRECT,
+        usage=NO_WEBSOCKET_USAGE,
+    )
     assert business.cdn.default_ttl_seconds == 3600
+
+
+# -------------------------------------------------------------------------------------- TLS with a domain
+
+
+def test_a_domain_gets_an_acm_certificate_validated_by_dns() -> None:
+    res = resources("tls-direct")
+    cert = named(res, "edge-certificate")
+    assert cert.inputs["domainName"] == DOMAIN and cert.inputs["validationMethod"] == "DNS"
+    option = cert.state["domainValidationOptions"][0]
+    record = named(res, "edge-certificate-validation")
+    assert record.inputs["zoneId"] == ZONE and record.inputs["type"] == "CNAME"
+    assert (record.inputs["name"], record.inputs["records"]) == (
+        option["resourceRecordName"],
+        [option["resourceRecordValue"]],
+    )
+    issued = named(res, "edge-certificate-issued")
+    assert issued.inputs["certificateArn"] == cert.state["arn"]
+    assert issued.inputs["validationRecordFqdns"] == [record.state["fqdn"]]
+    alias = named(res, "edge-alias")
+    lb = named(res, "edge-alb")
+    assert alias.inputs["name"] == DOMAIN and alias.inputs["aliases"][0]["name"] == lb.state["dnsName"]
+    listeners = {r.name: r.inputs for r in of_type(res, LISTENER)}
+    assert listeners["edge-https"]["certificateArn"] == cert.state["arn"]
+    assert listeners["edge-https"]["protocol"] == "HTTPS" and listeners["edge-https"]["port"] == 443
+    assert [a["type"] for a in listeners["edge-http"]["defaultActions"]] == ["redirect"]
+    assert planned_variant("tls-direct").outputs["api_url"] == f"https://{DOMAIN}"
+    world = {r.inputs["fromPort"] for r in of_type(res, INGRESS) if r.inputs.get("cidrIpv4") == "0.0.0.0/0"}
+    assert world == {80, 443}
+
+
+def test_a_domain_without_a_zone_waits_for_the_operators_record() -> None:
+    cfg = variant(stack_config("phase1"), load_balancer=DIRECT, usage=NO_WEBSOCKET_USAGE)
+    result = plan(cfg)
+    assert not of_type(result.resources, "aws:route53/record:Record")
+    issued = named(result.resources, "edge-certificate-issued")
+    assert not issued.inputs.get("validationRecordFqdns")
+    assert result.outputs["certificate_validation"][0]["resource_record_type"] == "CNAME"
+    assert violations(result.resources) == []
+
+
+def test_without_a_certificate_only_cloudfront_reaches_the_load_balancer() -> None:
+    res = resources("ws-cdn")
+    ingress = [
+        r.inputs
+        for r in of_type(res, INGRESS)
+        if r.inputs["securityGroupId"] == named(res, "network-alb-sg").id
+    ]
+    assert len(ingress) == 1 and ingress[0]["fromPort"] == 80 and ingress[0]["prefixListId"].startswith("pl-")
+    assert not ingress[0].get("cidrIpv4")
+    listeners = of_type(res, LISTENER)
+    assert [li.inputs["protocol"] for li in listeners] == ["HTTP"]
+    assert listeners[0].inputs["defaultActions"][0]["fixedResponse"]["statusCode"] == "403"
+    secret = named(res, "edge-origin-secret").state["result"]
+    for rule in of_type(res, "aws:lb/listenerRule:ListenerRule"):
+        header = next(c["httpHeader"] for c in rule.inputs["conditions"] if "httpHeader" in c)
+        assert header == {"httpHeaderName": ORIGIN_HEADER, "values": [secret]}
+    outputs = planned_variant("ws-cdn").outputs
+    assert outputs["api_url"] == f"https://{named(res, 'cdn-distribution').state['domainName']}"

@@ -21,13 +21,13 @@ from components.config import (
     StackConfig,
 )
 from components.network import APP_PORT
-from components.planning.baseline import violations
+from components.planning.baseline import Finding, violations
 from components.planning.mocks import RecordedResource, plan, plan_resources, plan_tiers
 from components.stack import tiers_of
 from tests.infra.conftest import stack_config
 from tests.infra.helpers import mutated, named, of_type
 from tests.infra.schema import schema_errors
-from tests.infra.test_phases import variant
+from tests.infra.test_phases import NO_WEBSOCKET_USAGE, TLS_DIRECT, variant
 
 RESERVED = {"commitment": "reserved_1yr"}
 
@@ -99,8 +99,10 @@ def test_combined_app_tier(phase: str) -> None:
     (tg,) = of_type(res, "aws:lb/targetGroup:TargetGroup")
     assert tg.name == "edge-app-tg" and tg.inputs["port"] == APP_PORT
     assert asg["targetGroupArns"] == [tg.state["arn"]]
-    assert named(res, "edge-http").inputs["defaultActions"][0]["targetGroupArn"] == tg.state["arn"]
-    assert of_type(res, "aws:lb/listenerRule:ListenerRule") == []
+    # without a certificate the listener refuses; one header-gated rule forwards everything to app
+    assert named(res, "edge-http").inputs["defaultActions"][0]["type"] == "fixed-response"
+    (rule,) = of_type(res, "aws:lb/listenerRule:ListenerRule")
+    assert rule.name == "edge-origin-rule" and rule.inputs["actions"][0]["targetGroupArn"] == tg.state["arn"]
     # the network: an app security group the ALB reaches and the data stores admit
     groups = {r.name: r.id for r in of_type(res, "aws:ec2/securityGroup:SecurityGroup")}
     assert "network-app-sg" in groups and not {"network-api-sg", "network-realtime-sg"} & set(groups)
@@ -197,7 +199,7 @@ def test_public_egress_with_spot_servers() -> None:
         named(res, f"network-public-{i}").id for i in range(2)
     ]
     broken = mutated(res, "api-lt", _interface(lambda i: i.update(associatePublicIpAddress="false")))
-    assert any(v.startswith("api-asg: servers placed in public subnets") for v in violations(broken))
+    assert any(str(v).startswith("api-asg: servers placed in public subnets") for v in violations(broken))
 
 
 def _interface(change: Callable[[dict[str, Any]], None]) -> Callable[[RecordedResource], None]:
@@ -253,16 +255,18 @@ def test_each_breakage_of_the_public_layout_is_reported(case: str) -> None:
             r.inputs["subnetIds"] = [public if s == "PUBLIC" else s for s in r.inputs["subnetIds"]]
 
     found = violations(mutated(res, name, apply))
-    assert any(fragment in v for v in found), f"{case}: no violation mentioning {fragment!r} in {found}"
+    assert any(fragment in str(v) for v in found), f"{case}: no violation mentioning {fragment!r} in {found}"
 
 
 def test_a_public_server_in_the_load_balancers_group_is_reported() -> None:
-    res = plan_resources(variant(stack_config("phase2"), network=PUBLIC))
+    direct = variant(
+        stack_config("phase2"), network=PUBLIC, load_balancer=TLS_DIRECT, usage=NO_WEBSOCKET_USAGE
+    )
+    res = plan_resources(direct)
     alb = named(res, "network-alb-sg").id
     broken = mutated(res, "realtime-lt", _interface(lambda i: i["securityGroups"].append(alb)))
-    assert f"realtime-lt: servers with a public IPv4 are in {alb}, which admits the internet" in violations(
-        broken
-    )
+    message = f"servers with a public IPv4 are in {alb}, which admits the internet"
+    assert Finding("no-public-ingress", "realtime-lt", message) in violations(broken)
 
 
 # ------------------------------------------------------------ every type the config allows, priced

@@ -142,6 +142,7 @@ def test_a_tier_alone_registers_the_same_resources(phase: str, tier: str) -> Non
 def test_a_tier_alone_matches_with_the_lean_options(name: str) -> None:
     cfg = LEAN_VARIANTS[name]()
     whole = plan_resources(cfg)
-    assert not whole or {r.tier for r in whole} == set(tiers_of(cfg))
+    assert whole, f"{name}: the lean variant planned no resource"
+    assert {r.tier for r in whole} == set(tiers_of(cfg))
     for tier in tiers_of(cfg):
         _alone_equals_whole(cfg, whole, tier)

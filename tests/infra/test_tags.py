@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from components.planning.baseline import UNTAGGABLE_TYPES, tag_violations
+from components.planning.baseline import UNTAGGABLE_TYPES, Finding, tag_violations
 from components.planning.mocks import Plan
 from tests.infra.conftest import planned
 from tests.infra.helpers import mutated
@@ -45,6 +45,10 @@ def test_a_missing_tag_is_reported() -> None:
     broken = mutated(
         planned("phase1").resources, "network-vpc", lambda r: r.inputs["tags"].pop("cost-center")
     )
-    assert tag_violations(broken) == ["network-vpc (aws:ec2/vpc:Vpc): missing tags ['cost-center']"]
+    assert tag_violations(broken) == [
+        Finding("cost-allocation-tags", "network-vpc", "missing tags ['cost-center'] (aws:ec2/vpc:Vpc)")
+    ]
     wrong = mutated(planned("phase1").resources, "cache-redis", lambda r: r.inputs["tags"].update(tier="api"))
-    assert tag_violations(wrong) == ["cache-redis: tag tier='api' but the resource belongs to 'cache'"]
+    assert tag_violations(wrong) == [
+        Finding("cost-allocation-tags", "cache-redis", "tag tier='api' but the resource belongs to 'cache'")
+    ]

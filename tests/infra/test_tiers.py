@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.config import StackConfig
+from components.edge import ORIGIN_HEADER
 from components.planning.mocks import Plan
 from tests.infra.conftest import planned, stack_config
 from tests.infra.helpers import named, of_type
@@ -27,7 +28,8 @@ EXPECTED_CACHE = {
     "phase2": ("cache.t3.small", 1, False),
     "phase3": ("cache.t3.small", 2, True),
 }
-EXPECTED_PRICE_CLASS = {"phase1": "PriceClass_100", "phase2": "PriceClass_100", "phase3": "PriceClass_200"}
+# African edges in every phase: the API and WebSockets go through CloudFront (TLS without a domain)
+EXPECTED_PRICE_CLASS = {"phase1": "PriceClass_200", "phase2": "PriceClass_200", "phase3": "PriceClass_200"}
 EXPECTED_NAT = {"phase1": 1, "phase2": 1, "phase3": 2}
 
 
@@ -118,11 +120,21 @@ def test_edge(stack_plan: Plan, cfg: StackConfig) -> None:
         tg = named(res, f"edge-{tier}-tg").inputs
         assert tg["healthCheck"]["path"] == "/healthz"
         assert tg["deregistrationDelay"] == cfg.load_balancer.deregistration_delay_seconds
+    # no certificate (no domain): only requests with CloudFront's origin header are forwarded
+    header = {
+        "httpHeader": {
+            "httpHeaderName": ORIGIN_HEADER,
+            "values": [named(res, "edge-origin-secret").state["result"]],
+        }
+    }
     rule = named(res, "edge-ws-rule").inputs
-    assert rule["conditions"][0]["pathPattern"]["values"] == ["/ws", "/ws/*"]
+    assert rule["conditions"] == [{"pathPattern": {"values": ["/ws", "/ws/*"]}}, header]
     assert rule["actions"][0]["targetGroupArn"] == named(res, "edge-realtime-tg").state["arn"]
+    rest = named(res, "edge-origin-rule").inputs
+    assert rest["conditions"] == [header]
+    assert rest["actions"][0]["targetGroupArn"] == named(res, "edge-api-tg").state["arn"]
     http = named(res, "edge-http").inputs
-    assert http["defaultActions"][0]["targetGroupArn"] == named(res, "edge-api-tg").state["arn"]
+    assert http["defaultActions"][0]["type"] == "fixed-response"
 
 
 def test_budget(stack_plan: Plan, cfg: StackConfig) -> None:

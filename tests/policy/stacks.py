@@ -15,7 +15,7 @@ from policy.configure import budget_block
 from tests.infra.conftest import planned, stack_config
 from tests.infra.test_edge_options import config_of
 from tests.infra.test_options import PUBLIC, RESERVED, combined
-from tests.infra.test_phases import variant
+from tests.infra.test_phases import NO_WEBSOCKET_USAGE, TLS_DIRECT, variant
 from tests.policy.engine import EngineResource, from_plan, from_plan_as_preview
 
 _KNOWN: dict[str, list[EngineResource]] = {}
@@ -24,8 +24,15 @@ _PREVIEW: dict[str, list[EngineResource]] = {}
 #: Stacks with the options no phase uses yet (name -> config), each read as a phase is.
 OPTIONS: dict[str, Callable[[], StackConfig]] = {
     # the combined app tier, servers in the public subnets with a public IPv4 each, 1-year commitments
+    # (with TLS on the load balancer for a domain: its group admits the internet on 80/443)
     "app-public-reserved": lambda: variant(
-        combined(variant(stack_config("phase1"), network=PUBLIC), **RESERVED), database=RESERVED
+        combined(
+            variant(
+                stack_config("phase1"), network=PUBLIC, load_balancer=TLS_DIRECT, usage=NO_WEBSOCKET_USAGE
+            ),
+            **RESERVED,
+        ),
+        database=RESERVED,
     ),
     # an NLB with TLS, and /ws through CloudFront to it
     "nlb-tls-ws-cdn": lambda: config_of("ws-cdn-nlb-tls"),

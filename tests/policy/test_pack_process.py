@@ -82,7 +82,7 @@ def test_the_pack_serves_its_policies_and_validates_a_stack(tmp_path: Path) -> N
         _configure(stub, "phase1")
         [over] = _diagnostics(stub, known("phase1"))
         assert (over.policyName, over.enforcementLevel) == ("stars-budget", proto.MANDATORY)
-        assert "TZS 2,432,569 a month" in over.message and "over the limit of TZS 400,000" in over.message
+        assert "TZS 3,336,889 a month" in over.message and "over the limit of TZS 400,000" in over.message
 
         during_preview = _diagnostics(stub, preview("phase1"))
         mandatory = [d for d in during_preview if d.enforcementLevel == proto.MANDATORY]
@@ -107,4 +107,4 @@ def test_a_publish_bundle_is_self_contained(tmp_path: Path) -> None:
         ]
         _configure(stub, "phase3")
         [over] = _diagnostics(stub, known("phase3"))
-        assert "TZS 14,211,488 a month" in over.message
+        assert "TZS 21,973,188 a month" in over.message

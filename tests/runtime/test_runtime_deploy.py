@@ -116,6 +116,8 @@ def test_bootstrap_locally_then_serve_from_the_written_env_file(
     assert (root / "opt/stars/app/runtime/__main__.py").exists()
     unit = (root / "etc/systemd/system/stars-runtime.service").read_text()
     assert f"EnvironmentFile={root}/etc/stars/runtime.env" in unit
+    # the JavaScript client the runtime serves at /client/stars.js is installed beside it
+    assert (root / "opt/stars/app/clients/js/stars.js").is_file()
 
     # start the installed copy exactly as the unit does, from the written settings
     server = RuntimeServer(values, workers=int(values["STARS_WORKERS"]), cwd=root / "var/lib/stars")

@@ -116,7 +116,13 @@ async def test_workers_share_redis_fanout_and_presence(start_runtime, services_e
                 break
             await asyncio.sleep(0.05)
         assert status == 200 and sorted(u["sub"] for u in body["users"]) == [f"user{i}" for i in range(6)]
+        assert metric(a, "stars_connections") == 6  # the gauge sums both workers' open connections
     finally:
         for c in clients:
             await c.close()
-    assert metric(a, "stars_connections") >= 0
+    # every connection closed: the open-connections gauge, summed over both workers, returns to 0
+    for _ in range(100):
+        if metric(a, "stars_connections") == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert metric(a, "stars_connections") == 0
