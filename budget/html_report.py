@@ -16,7 +16,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from budget.fit.render import FitSummary
+from budget.fit.render import shown
+from budget.fit.report import FitReport
 from budget.model import SIZES
 from budget.report.formatting import format_tzs
 from budget.report.model import StackReport, WhatIfReport
@@ -214,12 +215,13 @@ def render_html(
     stacks: Iterable[StackReport],
     generated: dt.datetime | None = None,
     title: str = "",
-    fits: Mapping[str, FitSummary] | None = None,
+    fits: Mapping[str, FitReport] | None = None,
 ) -> str:
     """The whole page for the given stacks, in their order."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["tzs"] = format_tzs
     env.filters["slug"] = _slug
+    env.filters["shown"] = shown
     tier_order: list[str] = []
     phases = [phase_view(s, tier_order) for s in stacks]
     rates = sorted({(s.stack.usd_to_tzs) for s in phases})

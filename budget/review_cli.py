@@ -166,7 +166,7 @@ def _add_diff_inputs(p: argparse.ArgumentParser) -> None:
 
 def run_report(args: argparse.Namespace) -> int:
     """``report``: the HTML page for every stack (from a saved check report, or by running the check)."""
-    from budget.fit.render import summaries
+    from budget.fit.report import FitReportError, parse_fit, reports_by_stack
     from budget.html_report import render_html
     from budget.report.model import ReportError, load_report, parse_report
 
@@ -180,11 +180,11 @@ def run_report(args: argparse.Namespace) -> int:
         return ExitCode.INVALID
     try:
         fits = (
-            summaries(_json_of(Path(args.fit_input)) if args.fit_input else _fit_all())
+            reports_by_stack(parse_fit(_json_of(Path(args.fit_input)) if args.fit_input else _fit_all()))
             if not args.no_fit
             else {}
         )
-    except ReportError as exc:
+    except (ReportError, FitReportError) as exc:
         print(f"budget report: {exc}", file=sys.stderr)
         return ExitCode.INVALID
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

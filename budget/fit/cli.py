@@ -46,7 +46,7 @@ def run_job(job: FitJob) -> Any:
         price_with(job.measured)  # the rules take the servers' and database's load from the same runs
         return fit_stack(cfg, catalog, model)
     except (ConfigError, CatalogError, DemandError, CapacityError, FitError, PlanError) as exc:
-        return FitFailure(job.stack, str(exc))
+        return FitFailure(stack=job.stack, error=str(exc))
 
 
 #: The share of every capacity a plan may keep spare: 0 (none) to 0.9 (a tenth of each server used).

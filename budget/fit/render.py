@@ -1,13 +1,16 @@
-"""``budget fit`` for people: a terminal table and Markdown (for the README and pull requests)."""
+"""``budget fit`` for people: a terminal table and Markdown (for the README and pull requests).
+
+Both read the typed report (:mod:`budget.fit.report`), as the HTML page does; the few sentences all three
+show (the verdict, the AZ-loss check, a lever's line, a sensitivity row) are made here once.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from budget.fit.report import FitFailure, FitReport, FitResult, Proposal
-from budget.report.formatting import format_tzs, per_thousand
+from budget.fit.report import FitFailure, FitReport, FitResult, Lever, Proposal, Verdict
+from budget.report.formatting import format_tzs
 from budget.report.md_escape import md
 from budget.textgrid import grid
 
@@ -19,7 +22,7 @@ def shown(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _verdict(r: FitReport) -> str:
+def verdict(r: FitReport) -> str:
     if r.fits:
         return "FITS"
     if r.best is None:
@@ -27,39 +30,38 @@ def _verdict(r: FitReport) -> str:
     return "DOES NOT FIT"
 
 
-def _deciding(r: FitReport) -> str:
-    d = r.deciding_assumption
-    if not d:
-        return ""
-    if d["key"] == "fixed_costs":
-        return str(d["why"])
-    return (
-        f"{d['key']}: stated {d['stated']:g} {d['unit']}; the cheapest plan fits at {d['fits_at']:g}"
-        f" ({100 * d['change']:.0f}% change; {d['why']})"
-    )
+def lever_line(lever: Lever) -> str:
+    """``used: 3-year reservations (saves TZS 12,000): why``."""
+    saving = ""
+    if lever.saves_tzs is not None:
+        word = "saves" if lever.saves_tzs >= 0 else "costs"
+        saving = f" ({word} TZS {abs(lever.saves_tzs):,} a month)"
+    return f"{lever.status.replace('_', ' ')}: {lever.title}{saving}: {lever.why}"
 
 
-def _proposal_rows(label: str, p: Proposal, r: FitReport) -> list[str]:
-    f = p.figures
+def verdicts_line(label: str, verdicts: Sequence[Verdict], unit: str) -> str:
+    """``at 10% headroom TZS 900,000 (fits), ...`` for one assumption's range."""
+    parts = []
+    for v in verdicts:
+        value = f"{v.value:.0%}" if unit == "%" else f"{v.value:g} {unit}"
+        cost = "nothing priced" if v.total_tzs is None else f"TZS {v.total_tzs:,}"
+        parts.append(f"{value}: {cost} ({'fits' if v.fits else 'over'})")
+    return f"{label}: " + "; ".join(parts)
+
+
+def _row(label: str, p: Proposal, r: FitReport) -> list[str]:
     return [
         label,
-        format_tzs(f.totals_tzs["min"]),
-        format_tzs(f.totals_tzs["desired"]),
-        format_tzs(f.total_tzs),
-        format_tzs(per_thousand(f.total_tzs, r.users)),
+        format_tzs(p.totals_tzs.min),
+        format_tzs(p.totals_tzs.desired),
+        format_tzs(p.total_tzs),
+        format_tzs(p.tzs_per_1000_users),
         p.availability,
-        "yes" if f.total_tzs <= r.limit_tzs else "no",
+        "yes" if p.total_tzs <= r.limit_tzs else "no",
     ]
 
 
-def render_stack(r: FitResult) -> str:
-    if isinstance(r, FitFailure):
-        return f"== fit {r.stack}: ERROR ==\n{r.error}\n"
-    out = [
-        f"== fit {r.stack}: {_verdict(r)} (limit TZS {r.limit_tzs:,}, {r.users:,} concurrent users,"
-        f" {r.availability}) ==",
-        "",
-    ]
+def _table(r: FitReport) -> list[str]:
     header = [
         "configuration",
         "min TZS",
@@ -73,37 +75,42 @@ def render_stack(r: FitResult) -> str:
     rows = [
         [
             "the plan (stack file)",
-            *(format_tzs(plan.totals_tzs[s]) for s in ("min", "desired", "max")),
-            format_tzs(per_thousand(plan.total_tzs, r.users)),
+            *(format_tzs(getattr(plan.totals_tzs, s)) for s in ("min", "desired", "max")),
+            format_tzs(plan.tzs_per_1000_users),
             r.availability,
             "yes" if plan.total_tzs <= r.limit_tzs else "no",
         ]
     ]
     if r.best:
-        rows.append(_proposal_rows("cheapest that carries the users", r.best, r))
-        rows += [_proposal_rows(f"runner-up {i}", a, r) for i, a in enumerate(r.alternatives, 1)]
-    out += grid(header, rows, right=(1, 2, 3, 4))
-    if r.best:
-        out += ["", f"Cheapest: {r.best.summary}", f"  latency: {r.best.latency}"]
-        cap = r.best.figures.capacity
-        out.append(
-            f"  carries {cap['connections']:,} connections, {cap['deliveries_per_s']:,} deliveries/s,"
-            f" {cap['api_rps']:,} API requests/s (headroom {r.capacity_model.get('headroom')})"
-        )
-        out += ["", "What changes (stack file keys):"]
-        out += grid(
-            ["key", "from", "to"],
-            [[c["key"], shown(c["from"]), shown(c["to"])] for c in r.best.changes],
-        )
-        tiers = r.best.figures.by_tier_tzs
-        out += [
-            "",
-            "Cheapest plan by tier (TZS, max size): " + ", ".join(f"{t} {v:,}" for t, v in tiers.items()),
-        ]
-        for i, a in enumerate(r.alternatives, 1):
-            out.append(f"Runner-up {i}: TZS {a.figures.total_tzs:,}: {a.summary} ({a.latency})")
+        rows.append(_row("cheapest that carries the users", r.best, r))
+        rows += [_row(f"runner-up {i}", a, r) for i, a in enumerate(r.alternatives, 1)]
+    return grid(header, rows, right=(1, 2, 3, 4))
+
+
+def _best(r: FitReport) -> list[str]:
+    assert r.best is not None
+    cap = r.best.capacity
+    out = [
+        "",
+        f"Cheapest: {r.best.summary}",
+        f"  latency: {r.best.latency}",
+        f"  carries {cap.connections:,} connections, {cap.deliveries_per_s:,} deliveries/s,"
+        f" {cap.api_rps:,} API requests/s (headroom {r.capacity_model.get('headroom')})",
+    ]
+    if r.best.az_loss is not None:
+        out.append(f"  AZ loss: {r.best.az_loss.statement}")
+    out += ["", "What changes (stack file keys):"]
+    out += grid(["key", "from", "to"], [[c.key, shown(c.from_), shown(c.to)] for c in r.best.changes])
+    tiers = r.best.by_tier_tzs
+    out += ["", "Cheapest plan by tier (TZS, max size): " + ", ".join(f"{t} {v:,}" for t, v in tiers.items())]
+    for i, a in enumerate(r.alternatives, 1):
+        out.append(f"Runner-up {i} ({a.relation}): TZS {a.total_tzs:,}: {a.summary} ({a.latency})")
+    return out
+
+
+def _how_far(r: FitReport) -> list[str]:
+    out = [""]
     if not r.fits:
-        out.append("")
         if r.min_limit_tzs is not None:
             out.append(f"Lowest limit that buys this phase: TZS {r.min_limit_tzs:,} a month")
         if r.max_users_within_limit is not None:
@@ -111,17 +118,39 @@ def render_stack(r: FitResult) -> str:
         if r.zero_traffic_tzs is not None:
             out.append(f"The cheapest plan with no data transfer at all: TZS {r.zero_traffic_tzs:,}")
         if r.deciding_assumption:
-            out.append(f"Deciding assumption: {_deciding(r)}")
+            out.append(f"Deciding assumption: {r.deciding_text}")
         for a in r.assumptions:
-            at = "no value fits" if a["fits_at"] is None else f"fits at {a['fits_at']:g}"
-            out.append(f"  {a['key']}: stated {a['stated']:g} {a['unit']}, {at}")
+            at = "no value fits" if a.fits_at is None else f"fits at {a.fits_at:g}"
+            out.append(f"  {a.key}: stated {a.stated:g} {a.unit}, {at}")
     elif r.max_users_within_limit is not None:
-        out += [
-            "",
-            f"The limit carries up to {r.max_users_within_limit:,} concurrent users on the cheapest plans",
-        ]
+        out.append(
+            f"The limit carries up to {r.max_users_within_limit:,} concurrent users on the cheapest plans"
+        )
+    out += [
+        verdicts_line("Verdict by headroom", r.verdicts_by_headroom, "%"),
+        verdicts_line(
+            "Verdict by transfer", r.sensitivity.transfer_gb_per_user_per_month, "GB per user per month"
+        ),
+    ]
+    return out
+
+
+def render_stack(r: FitResult) -> str:
+    if isinstance(r, FitFailure):
+        return f"== fit {r.stack}: ERROR ==\n{r.error}\n"
+    out = [
+        f"== fit {r.stack}: {verdict(r)} (limit TZS {r.limit_tzs:,}, {r.users:,} concurrent users,"
+        f" {r.availability}) ==",
+        "",
+        *_table(r),
+    ]
+    if r.best:
+        out += _best(r)
+    out += _how_far(r)
+    if r.levers:
+        out += ["", "Levers:"] + [f"  {lever_line(lever)}" for lever in r.levers]
     if r.aurora_serverless_v2 is not None:
-        out.append(f"Aurora Serverless v2: {r.aurora_serverless_v2.why()}")
+        out.append(f"Aurora Serverless v2: {r.aurora_serverless_v2.why}")
     if r.notes:
         out.append(f"{len(r.notes)} candidates could not be priced (the check refuses them too), e.g.:")
         out += [f"  {note}" for note in r.notes[:3]]
@@ -130,6 +159,26 @@ def render_stack(r: FitResult) -> str:
 
 def render(results: Sequence[FitResult]) -> str:
     return "\n".join(render_stack(r) for r in results)
+
+
+def _markdown_stack(r: FitReport) -> list[str]:
+    assert r.best is not None
+    out = ["", f"**{md(r.stack)}**: {md(r.best.summary, limit=500)}", ""]
+    if r.best.az_loss is not None:
+        out += [f"- AZ loss: {md(r.best.az_loss.statement, limit=500)}"]
+    out += [
+        f"- runner-up ({md(a.relation)}): TZS {a.total_tzs:,}: {md(a.summary, limit=500)}"
+        for a in r.alternatives
+    ]
+    transfer = r.sensitivity.transfer_gb_per_user_per_month
+    out += [
+        f"- {md(verdicts_line('verdict by headroom', r.verdicts_by_headroom, '%'), limit=500)}",
+        f"- {md(verdicts_line('verdict by transfer', transfer, 'GB/user'), limit=500)}",
+    ]
+    out += [f"- lever {md(lever_line(lever), limit=500)}" for lever in r.levers]
+    out += ["", "| key | from | to |", "|---|---|---|"]
+    out += [f"| {md(c.key)} | {md(shown(c.from_))} | {md(shown(c.to))} |" for c in r.best.changes]
+    return out
 
 
 def render_markdown(results: Sequence[FitResult]) -> str:
@@ -143,72 +192,13 @@ def render_markdown(results: Sequence[FitResult]) -> str:
         if isinstance(r, FitFailure):
             out.append(f"| {md(r.stack)} | error: {md(r.error, limit=500)} | | | | | |")
             continue
-        best = r.best.figures.total_tzs if r.best else None
+        best = r.best.total_tzs if r.best else None
         out.append(
             f"| {md(r.stack)} | {r.plan.total_tzs:,} | {format_tzs(best) if best is not None else '-'} |"
-            f" {format_tzs(per_thousand(best, r.users)) if best is not None else '-'} | {r.limit_tzs:,} |"
-            f" {'yes' if r.fits else 'no'} | {_deciding(r) if not r.fits else '-'} |"
+            f" {format_tzs(r.best.tzs_per_1000_users) if r.best else '-'} | {r.limit_tzs:,} |"
+            f" {'yes' if r.fits else 'no'} | {md(r.deciding_text, limit=500) if not r.fits else '-'} |"
         )
     for r in results:
         if isinstance(r, FitReport) and r.best:
-            out += ["", f"**{md(r.stack)}**: {md(r.best.summary, limit=500)}", ""]
-            out += ["| key | from | to |", "|---|---|---|"]
-            out += [
-                f"| {md(c['key'])} | {md(shown(c['from']))} | {md(shown(c['to']))} |" for c in r.best.changes
-            ]
+            out += _markdown_stack(r)
     return "\n".join(out) + "\n"
-
-
-@dataclass(frozen=True)
-class FitSummary:
-    """What the HTML report shows of a stack's fit (read from ``fit --format json``)."""
-
-    stack: str
-    fits: bool
-    users: int
-    plan_tzs: int
-    best_tzs: int | None
-    best_per_thousand: int | None
-    summary: str
-    changes: tuple[tuple[str, str, str], ...]
-    deciding: str
-    min_limit_tzs: int | None
-    max_users: int | None
-    #: What Aurora Serverless v2's floor would do to the verdict (``aurora_serverless_v2.why``), if priced.
-    aurora: str = ""
-
-
-def summaries(document: Mapping[str, Any]) -> dict[str, FitSummary]:
-    """Each stack's fit from a saved ``fit --all --format json`` document (errors are left out)."""
-    out = {}
-    for doc in document.get("stacks") or [document]:
-        if not isinstance(doc, Mapping) or doc.get("status") == "error" or "plan" not in doc:
-            continue
-        best = doc.get("best") or None
-        deciding = doc.get("deciding_assumption") or None
-        text = ""
-        if deciding and not doc.get("fits"):
-            if deciding.get("key") == "fixed_costs":
-                text = str(deciding.get("why", ""))
-            else:
-                stated, at = f"{deciding['stated']:g}", f"{deciding['fits_at']:g}"
-                text = (
-                    f"{deciding['key']}: stated {stated} {deciding['unit']}, the cheapest plan fits at {at}"
-                )
-        out[str(doc["stack"])] = FitSummary(
-            stack=str(doc["stack"]),
-            fits=bool(doc.get("fits")),
-            users=int(doc.get("users") or 0),
-            plan_tzs=int(doc["plan"]["total_tzs"]),
-            best_tzs=int(best["total_tzs"]) if best else None,
-            best_per_thousand=int(best["tzs_per_1000_users"]) if best else None,
-            summary=str(best.get("summary", "")) if best else "",
-            changes=tuple(
-                (str(c["key"]), shown(c["from"]), shown(c["to"])) for c in (best or {}).get("changes", ())
-            ),
-            deciding=text,
-            min_limit_tzs=doc.get("min_limit_tzs"),
-            max_users=doc.get("max_users_within_limit"),
-            aurora=str((doc.get("aurora_serverless_v2") or {}).get("why", "")),
-        )
-    return out

@@ -1,25 +1,31 @@
-"""The result of ``budget fit`` for one stack: the plan, the cheapest fitting configuration, the front.
+"""The result of ``budget fit`` for one stack: one typed model that every format reads.
 
-JSON fields (kept exactly; more may be added): ``stack, limit_tzs, fits, plan{total_tzs, config},
-best{total_tzs, tzs_per_1000_users, changes[{key, from, to}], config, capacity{connections,
-deliveries_per_s, api_rps}}, alternatives[], min_limit_tzs, max_users_within_limit,
-deciding_assumption``. Configs are in the stack file's own shape (``aws:region``, ``stars:api`` ...).
+``fit --format json`` prints :meth:`FitReport.to_json`; the table, Markdown and the HTML report read the
+same objects, and a saved document reads back with :func:`parse_fit` (``to_json(from_json(doc)) == doc``
+for every document ``fit`` writes; a test holds it). Nothing re-parses another format's output.
+
+JSON fields users' scripts read (kept exactly; more may be added): ``stack, limit_tzs, fits, plan{total_tzs,
+config}, best{total_tzs, tzs_per_1000_users, changes[{key, from, to}], config, capacity{connections,
+deliveries_per_s, api_rps}}, alternatives[], min_limit_tzs, max_users_within_limit, deciding_assumption``.
+Configs are in the stack file's own shape (``aws:region``, ``stars:api`` ...).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from budget.exit_codes import ExitCode
-from budget.fit.aurora import AuroraFloor
-from budget.model import SIZES
-from budget.report.formatting import per_thousand
-from components.config import CONFIG_KEYS, NAMESPACE, StackConfig
+from components.config import CONFIG_KEYS, NAMESPACE, StackConfig, parse_stack_config
 
 SCHEMA = "stars-fit/1"
+
+
+class FitReportError(ValueError):
+    """A document that is not a readable fit report; commands turn it into exit code 2."""
 
 
 def stack_file_config(cfg: StackConfig) -> dict[str, Any]:
@@ -44,141 +50,215 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def changes(before: StackConfig, after: StackConfig) -> list[dict[str, Any]]:
-    """Every config key whose value differs, as ``{key, from, to}`` in the stack file's naming; a block
-    the new config no longer has (``stars:api`` when one ``stars:app`` group replaces two) is one change."""
+class _Model(BaseModel):
+    """Frozen; unknown keys of a newer document are ignored, missing ones take their defaults."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class Change(_Model):
+    """One stack-file key whose value the proposal changes (``stars:<block>.<key>``)."""
+
+    key: str
+    from_: Any = Field(alias="from")
+    to: Any
+
+
+def changes(before: StackConfig, after: StackConfig) -> list[Change]:
+    """Every config key whose value differs, in the stack file's naming; a block the new config no longer
+    has (``stars:api`` when one ``stars:app`` group replaces two) is one change."""
     old_blocks, new_blocks = stack_file_config(before), stack_file_config(after)
     old, new = flatten(old_blocks), flatten(new_blocks)
     gone = [k for k in old_blocks if k not in new_blocks]
     keys = [k for k in new if old.get(k, None) != new[k]]
     keys += [k for k in old if k not in new and k.split(".")[0] not in gone]
-    out = [{"key": k, "from": old.get(k), "to": new.get(k)} for k in keys]
-    return out + [{"key": k, "from": old_blocks[k], "to": None} for k in gone]
+    out = [Change(key=k, from_=old.get(k), to=new.get(k)) for k in keys]
+    return out + [Change(key=k, from_=old_blocks[k], to=None) for k in gone]
 
 
-@dataclass(frozen=True)
-class PlanFigures:
+class SizeTzs(_Model):
+    """Whole TZS a month at the fleets' minimum, desired and maximum sizes."""
+
+    min: int
+    desired: int
+    max: int
+
+
+class Capacity(_Model):
+    """What a configuration's servers carry at their max size, in the demand's units."""
+
+    connections: int = 0
+    deliveries_per_s: int = 0
+    api_rps: int = 0
+
+
+class TierAzLoss(_Model):
+    """One server group with one zone lost: the servers left and whether they carry the peak."""
+
+    group: str
+    servers: int
+    zones: int
+    left_with_zone_lost: int
+    needed_at_peak: int
+    carries: bool
+
+
+class AzLoss(_Model):
+    """Whether the configuration carries its peak demand with one availability zone lost."""
+
+    required: bool
+    carries: bool
+    zones: int
+    servers: list[TierAzLoss] = Field(default_factory=list)
+    data_stores: str = ""
+    statement: str = ""
+
+
+class PlanFigures(_Model):
     """A configuration and what it costs (TZS a month at each size)."""
 
-    config: StackConfig
-    totals_tzs: Mapping[str, int]
-    users: int
-    by_tier_tzs: Mapping[str, int] = field(default_factory=dict)
-    #: What its servers carry at max size (capacity model), and whether that covers the demand.
-    capacity: Mapping[str, float] = field(default_factory=dict)
-    carries: bool | None = None
+    total_tzs: int
+    totals_tzs: SizeTzs
+    tzs_per_1000_users: int
+    by_tier_tzs: dict[str, int] = Field(default_factory=dict)
+    capacity: Capacity = Field(default_factory=Capacity)
+    carries_demand: bool | None = None
+    az_loss: AzLoss | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
 
-    @property
-    def total_tzs(self) -> int:
-        return self.totals_tzs["max"]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "total_tzs": self.total_tzs,
-            "totals_tzs": {s: self.totals_tzs[s] for s in SIZES},
-            "tzs_per_1000_users": per_thousand(self.total_tzs, self.users),
-            "by_tier_tzs": dict(self.by_tier_tzs),
-            "capacity": dict(self.capacity),
-            "carries_demand": self.carries,
-            "config": stack_file_config(self.config),
-        }
+    def stack_config(self, stack: str) -> StackConfig:
+        """The configuration as the stack file would read it (``--write`` compares against this)."""
+        return parse_stack_config(stack, self.config)
 
 
-@dataclass(frozen=True)
-class Proposal:
+class Proposal(PlanFigures):
     """A configuration the search proposes, as it differs from the plan."""
 
-    figures: PlanFigures
-    changes: tuple[Mapping[str, Any], ...]
-    availability: str
-    latency: str
-    summary: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.figures.to_json(),
-            "summary": self.summary,
-            "availability": self.availability,
-            "latency": self.latency,
-            "changes": [dict(c) for c in self.changes],
-        }
+    summary: str = ""
+    availability: str = ""
+    latency: str = ""
+    #: Why a runner-up is shown: within 10% of the cheapest, or the cheapest that survives an AZ's loss...
+    relation: str = ""
+    levers: list[str] = Field(default_factory=list)
+    changes: list[Change] = Field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class FitReport:
+class Assumption(_Model):
+    """A usage assumption the verdict rests on, and the value at which the cheapest plan would fit."""
+
+    key: str
+    stated: float | None
+    fits_at: float | None
+    unit: str
+    why: str
+    #: How far it must move, as a share of the stated value (only on the deciding assumption).
+    change: float | None = None
+    #: The headroom the verdict was searched at (capacity kept spare on every server).
+    headroom: float | None = None
+
+    def text(self) -> str:
+        """One line: the assumption, where the cheapest plan fits, and at which headroom."""
+        at = f" at {self.headroom:.0%} headroom" if self.headroom is not None else ""
+        if self.key == "fixed_costs" or self.stated is None:
+            return self.why
+        fits = "no value fits" if self.fits_at is None else f"the cheapest plan fits at {self.fits_at:g}"
+        change = f" ({100 * self.change:.0f}% change)" if self.change is not None else ""
+        return f"{self.key}: stated {self.stated:g} {self.unit}; {fits}{change}{at} ({self.why})"
+
+
+class Verdict(_Model):
+    """The cheapest plan's cost and verdict at one value of an assumption."""
+
+    value: float
+    total_tzs: int | None
+    tzs_per_1000_users: int | None
+    fits: bool
+
+
+class Sensitivity(_Model):
+    """The verdict as the two assumptions that move it most change over their plausible ranges."""
+
+    transfer_gb_per_user_per_month: list[Verdict] = Field(default_factory=list)
+    headroom: list[Verdict] = Field(default_factory=list)
+
+
+class Lever(_Model):
+    """A way an AWS cost expert lowers the bill: used in the cheapest plan, or rejected and why."""
+
+    key: str
+    title: str
+    status: Literal["used", "rejected", "not_applicable"]
+    #: TZS a month the cheapest plan saves with it (used), or would save / lose (rejected); None: not priced.
+    saves_tzs: int | None = None
+    why: str = ""
+    sources: list[str] = Field(default_factory=list)
+
+
+class AuroraReport(_Model):
+    """Aurora Serverless v2's floor in place of the cheapest plan's database (see budget/fit/aurora.py)."""
+
+    deployable: bool = False
+    acu_per_instance: float
+    instances: int
+    storage_gb: float
+    floor_tzs: int
+    database_tzs: int
+    cheaper_than_database: bool
+    best_with_floor_tzs: int
+    zero_traffic_with_floor_tzs: int | None = None
+    would_fit: bool
+    why: str
+    sources: list[str] = Field(default_factory=list)
+
+
+class FitReport(_Model):
     """One stack's answer."""
 
+    schema_: Literal["stars-fit/1"] = Field(default=SCHEMA, alias="schema")
     stack: str
     limit_tzs: int
     usd_to_tzs: float
     users: int
     availability: str
+    fits: bool
+    exit_code: int
+    #: The headroom the verdict is searched at (``--headroom``), named in the deciding assumption.
+    headroom: float | None = None
     plan: PlanFigures
     best: Proposal | None
-    alternatives: tuple[Proposal, ...] = ()
+    verified: bool = False
+    alternatives: list[Proposal] = Field(default_factory=list)
     min_limit_tzs: int | None = None
     max_users_within_limit: int | None = None
-    deciding_assumption: Mapping[str, Any] | None = None
-    assumptions: tuple[Mapping[str, Any], ...] = ()
+    deciding_assumption: Assumption | None = None
+    assumptions: list[Assumption] = Field(default_factory=list)
+    verdicts_by_headroom: list[Verdict] = Field(default_factory=list)
+    sensitivity: Sensitivity = Field(default_factory=Sensitivity)
+    levers: list[Lever] = Field(default_factory=list)
     zero_traffic_tzs: int | None = None
-    zero_traffic_by_tier_tzs: Mapping[str, int] = field(default_factory=dict)
-    capacity_model: Mapping[str, Any] = field(default_factory=dict)
-    demand: Mapping[str, Any] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-    #: Aurora Serverless v2's floor in place of the database: could an unsearched engine change the verdict?
-    aurora_serverless_v2: AuroraFloor | None = None
-    verified: bool = False
-    search: Mapping[str, Any] = field(default_factory=dict)
+    zero_traffic_by_tier_tzs: dict[str, int] = Field(default_factory=dict)
+    demand: dict[str, Any] = Field(default_factory=dict)
+    capacity_model: dict[str, Any] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    aurora_serverless_v2: AuroraReport | None = None
+    search: dict[str, Any] = Field(default_factory=dict)
 
     @property
-    def fits(self) -> bool:
-        return self.best is not None and self.best.figures.total_tzs <= self.limit_tzs
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode.OK if self.fits else ExitCode.OVER
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "stack": self.stack,
-            "limit_tzs": self.limit_tzs,
-            "usd_to_tzs": self.usd_to_tzs,
-            "users": self.users,
-            "availability": self.availability,
-            "fits": self.fits,
-            "exit_code": int(self.exit_code),
-            "plan": self.plan.to_json(),
-            "best": self.best.to_json() if self.best else None,
-            "verified": self.verified,
-            "alternatives": [a.to_json() for a in self.alternatives],
-            "min_limit_tzs": self.min_limit_tzs,
-            "max_users_within_limit": self.max_users_within_limit,
-            "deciding_assumption": dict(self.deciding_assumption) if self.deciding_assumption else None,
-            "assumptions": [dict(a) for a in self.assumptions],
-            "zero_traffic_tzs": self.zero_traffic_tzs,
-            "zero_traffic_by_tier_tzs": dict(self.zero_traffic_by_tier_tzs),
-            "demand": dict(self.demand),
-            "capacity_model": dict(self.capacity_model),
-            "notes": list(self.notes),
-            "aurora_serverless_v2": (
-                self.aurora_serverless_v2.to_json() if self.aurora_serverless_v2 else None
-            ),
-            "search": dict(self.search),
-        }
+    def deciding_text(self) -> str:
+        return self.deciding_assumption.text() if self.deciding_assumption else ""
 
 
-@dataclass(frozen=True)
-class FitFailure:
+class FitFailure(_Model):
     """A stack that could not be fitted (bad config, no demand block, unusable measurements): exit 2."""
 
+    schema_: Literal["stars-fit/1"] = Field(default=SCHEMA, alias="schema")
     stack: str
+    status: Literal["error"] = "error"
+    exit_code: int = int(ExitCode.INVALID)
     error: str
-
-    exit_code = ExitCode.INVALID
-
-    def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "stack": self.stack, "status": "error", "exit_code": 2, "error": self.error}
 
 
 FitResult = FitReport | FitFailure
@@ -187,3 +267,31 @@ FitResult = FitReport | FitFailure
 def dumps(results: list[FitResult], many: bool) -> str:
     data = {"stacks": [r.to_json() for r in results]} if many else results[0].to_json()
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+
+
+def result_from_json(data: Any) -> FitResult:
+    """One stack's entry of a ``fit --format json`` document."""
+    if not isinstance(data, Mapping):
+        raise FitReportError(f"a fit report entry must be an object, got {str(data)[:60]!r}")
+    model: type[FitReport] | type[FitFailure] = FitFailure if data.get("status") == "error" else FitReport
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the document"
+        raise FitReportError(f"fit report for {data.get('stack', '?')}: {where}: {first['msg']}") from None
+
+
+def parse_fit(data: Any) -> list[FitResult]:
+    """Every stack of a saved ``fit --format json`` document (one stack, or ``{"stacks": [...]}``)."""
+    if isinstance(data, Mapping) and "stacks" in data:
+        entries = data["stacks"]
+        if not isinstance(entries, list):
+            raise FitReportError("'stacks' must be a list")
+        return [result_from_json(e) for e in entries]
+    return [result_from_json(data)]
+
+
+def reports_by_stack(results: list[FitResult]) -> dict[str, FitReport]:
+    """Each fitted stack's report by name (stacks that could not be fitted are left out)."""
+    return {r.stack: r for r in results if isinstance(r, FitReport)}

@@ -10,31 +10,43 @@ from budget.capacity import CapacityModel
 from budget.catalog import Catalog
 from budget.demand import NO_TRANSFER, demand_of
 from budget.estimator import Estimate, estimate
-from budget.fit.aurora import AuroraFloor, aurora_floor
+from budget.exit_codes import ExitCode
+from budget.fit import howfar
+from budget.fit.aurora import aurora_floor
+from budget.fit.azloss import az_loss
 from budget.fit.pricer import FitError, Pricer, verify
-from budget.fit.report import FitReport, PlanFigures, Proposal, changes
-from budget.fit.search import (
-    Candidate,
-    TierChoices,
-    assumptions,
-    front,
-    max_users,
-    search,
-    with_demand,
+from budget.fit.report import (
+    Assumption,
+    AuroraReport,
+    Capacity,
+    FitReport,
+    PlanFigures,
+    Proposal,
+    Sensitivity,
+    SizeTzs,
+    Verdict,
+    changes,
+    stack_file_config,
 )
+from budget.fit.search import Candidate, SearchResult, TierChoices, front, search
 from budget.fit.space import Loads
 from budget.model import SIZES
 from budget.plan import plan_offline
 from budget.policy import rate_warning
+from budget.report.formatting import per_thousand
 from components.config import StackConfig
 
-#: Runner-ups reported (each is re-planned whole under mocks, like the best).
-ALTERNATIVES = 3
+#: Runner-ups within this share of the cheapest plan's cost are shown (each re-planned whole, like the best).
+RUNNER_UP_SHARE = 0.10
+RUNNERS_UP = 2
+#: Runner-ups from the cost/availability/latency front (a sturdier or nearer plan), beside those.
+FRONT = 2
 #: "max users within the limit" is searched up to this multiple of the phase's users when it fits.
 GROWTH_SEARCHED = 4
 
 
-def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> PlanFigures:
+def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> dict[str, Any]:
+    """The fields every costed configuration reports (plan and proposals alike)."""
     rate = cfg.budget.usd_to_tzs
     demand = demand_of(cfg)
     loads = Loads.of(demand)
@@ -44,14 +56,17 @@ def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> PlanFigur
         "deliveries_per_s": loads.realtime.deliveries_per_s,
         "api_rps": loads.api.api_rps,
     }
-    return PlanFigures(
-        config=cfg,
-        totals_tzs={size: round(est.total(size) * rate) for size in SIZES},
-        users=demand.concurrent_users,
-        by_tier_tzs={tier: round(usd * rate) for tier, usd in sorted(est.by_tier("max").items())},
-        capacity=capacity,
-        carries=all(capacity[k] >= v for k, v in needed.items()),
-    )
+    totals = {size: round(est.total(size) * rate) for size in SIZES}
+    return {
+        "total_tzs": totals["max"],
+        "totals_tzs": SizeTzs(**totals),
+        "tzs_per_1000_users": per_thousand(totals["max"], demand.concurrent_users),
+        "by_tier_tzs": {tier: round(usd * rate) for tier, usd in sorted(est.by_tier("max").items())},
+        "capacity": Capacity(**{k: int(v) for k, v in capacity.items()}),
+        "carries_demand": all(capacity[k] >= v for k, v in needed.items()),
+        "az_loss": az_loss(cfg, model),
+        "config": stack_file_config(cfg),
+    }
 
 
 def capacity_of(cfg: StackConfig, model: CapacityModel, loads: Loads) -> dict[str, float]:
@@ -77,24 +92,51 @@ def _summary(candidate: Candidate) -> str:
     return f"{servers}; {c.database.label()}; {c.cache.label()}; {c.shape.label()}"
 
 
-def _proposal(plan: StackConfig, candidate: Candidate, model: CapacityModel, catalog: Catalog) -> Proposal:
+def _proposal(
+    plan: StackConfig, candidate: Candidate, model: CapacityModel, catalog: Catalog, relation: str = ""
+) -> Proposal:
     full = verify(candidate.priced, catalog)
     return Proposal(
-        figures=_figures(candidate.priced.cfg, full, model),
-        changes=tuple(changes(plan, candidate.priced.cfg)),
+        **_figures(candidate.priced.cfg, full, model),
+        summary=_summary(candidate),
         availability=candidate.availability,
         latency=candidate.latency,
-        summary=_summary(candidate),
+        relation=relation,
+        changes=changes(plan, candidate.priced.cfg),
     )
 
 
-@dataclass(frozen=True)
+def _runners_up(
+    result: SearchResult, sturdier: Candidate | None, availability: str
+) -> list[tuple[Candidate, str]]:
+    """The cheapest other shapes within 10% of the best, then the front (a plan that survives an AZ's
+    loss, or serves users from nearer edges) when it is not among them."""
+    best = result.best
+    assert best is not None
+    limit = best.priced.total() * (1 + RUNNER_UP_SHARE)
+    near = [c for c in sorted(result.per_shape, key=lambda c: c.priced.total()) if c is not best]
+    near = [c for c in near if c.priced.total() <= limit][:RUNNERS_UP]
+    out = [(c, f"within {RUNNER_UP_SHARE:.0%} of the cheapest") for c in near]
+    pool = [*result.per_shape, *([sturdier] if sturdier else [])]
+    for c in front(pool, best, FRONT):
+        if any(c is o for o, _ in out):
+            continue
+        why = (
+            "the cheapest that survives an AZ's loss"
+            if c.availability == "multi_az" and availability == "single_az"
+            else "serves users from nearer edges"
+        )
+        out.append((c, why))
+    return out
+
+
+@dataclass
 class HowFar:
     """How far the limit is from the phase: users it buys, and what the verdict rests on."""
 
     max_users: int
-    deciding: dict[str, Any] | None = None
-    tested: tuple[dict[str, Any], ...] = ()
+    deciding: Assumption | None = None
+    tested: list[Assumption] = field(default_factory=list)
     zero_traffic_tzs: int | None = None
     zero_by_tier: dict[str, int] = field(default_factory=dict)
 
@@ -106,63 +148,82 @@ def _how_far(
     model: CapacityModel,
     pricer: Pricer,
     fits: bool,
+    by_headroom: list[Verdict],
 ) -> HowFar:
     """The most users the limit buys; when it does not fit, the assumptions tested (each with the value at
     which it would) and, when none is enough, the cheapest plan with no transfer at all, by tier."""
     users = demand_of(cfg).concurrent_users
-    limit = cfg.budget.limit_tzs
     if fits:
-        grown = with_demand(cfg, concurrent_users=users * GROWTH_SEARCHED)
-        return HowFar(max_users(grown, catalog, model, pricer))
-    most = max_users(cfg, catalog, model, pricer)
-    found = assumptions(cfg, catalog, model, pricer, tiers)
-    tested = tuple(
-        {"key": a.key, "stated": a.stated, "fits_at": a.fits_at, "unit": a.unit, "why": a.why} for a in found
-    )
-    deciding: dict[str, Any] | None = None
-    reachable = [a for a in found if a.fits_at is not None]
-    if reachable:
-        a = min(reachable, key=lambda a: a.change)
-        deciding = {**next(t for t in tested if t["key"] == a.key), "change": round(a.change, 4)}
-    no_transfer = with_demand(cfg, **NO_TRANSFER)
-    floor = search(no_transfer, catalog, model, pricer, tiers).best
+        return HowFar(howfar.max_users(cfg, catalog, model, pricer, users * GROWTH_SEARCHED))
+    most = howfar.max_users(cfg, catalog, model, pricer, users)
+    headroom = model.settings.headroom
+    tested = [
+        *howfar.assumptions(cfg, catalog, model, pricer, tiers),
+        howfar.headroom_assumption(headroom, by_headroom),
+    ]
+    deciding = howfar.deciding(tested)
+    floor = search(howfar.with_demand(cfg, **NO_TRANSFER), catalog, model, pricer, tiers).best
     if floor is None:
         return HowFar(most, deciding, tested)
     rate = cfg.budget.usd_to_tzs
     zero = round(floor.tzs)
     by_tier = {t: round(usd * rate) for t, usd in floor.priced.by_tier().items() if usd > 0}
     if deciding is None:
-        top = sorted(by_tier.items(), key=lambda kv: -kv[1])[:3]
-        costliest = ", ".join(f"{tier} TZS {tzs:,}" for tier, tzs in top)
-        deciding = {
-            "key": "fixed_costs",
-            "stated": None,
-            "fits_at": None,
-            "unit": "TZS per month",
-            "why": (
-                f"with no data transfer at all the cheapest plan for {users:,} users still costs"
-                f" TZS {zero:,} ({costliest}), above the limit of TZS {limit:,}: no usage"
-                " assumption alone makes it fit"
-            ),
-        }
+        deciding = _fixed_costs(cfg, zero, by_tier, headroom, by_headroom)
     return HowFar(most, deciding, tested, zero, by_tier)
 
 
-def _aurora(cfg: StackConfig, best: Proposal, far: HowFar, catalog: Catalog) -> AuroraFloor | None:
+def _fixed_costs(
+    cfg: StackConfig, zero: int, by_tier: dict[str, int], headroom: float, by_headroom: list[Verdict]
+) -> Assumption:
+    """No usage assumption alone makes the phase fit: what its users cost before a byte is served."""
+    users, limit = demand_of(cfg).concurrent_users, cfg.budget.limit_tzs
+    top = sorted(by_tier.items(), key=lambda kv: -kv[1])[:3]
+    costliest = ", ".join(f"{tier} TZS {tzs:,}" for tier, tzs in top)
+    others = "; ".join(
+        f"at {v.value:.0%} headroom TZS {v.total_tzs:,}" for v in by_headroom if v.total_tzs is not None
+    )
+    return Assumption(
+        key="fixed_costs",
+        stated=None,
+        fits_at=None,
+        unit="TZS per month",
+        why=(
+            f"with no data transfer at all the cheapest plan for {users:,} users at {headroom:.0%} headroom"
+            f" still costs TZS {zero:,} ({costliest}), above the limit of TZS {limit:,}: no usage assumption"
+            f" alone makes it fit (with the stated transfer: {others})"
+        ),
+        headroom=headroom,
+    )
+
+
+def _aurora(cfg: StackConfig, best: Proposal, far: HowFar, catalog: Catalog) -> AuroraReport | None:
     """Aurora Serverless v2's floor in place of the cheapest plan's database (see budget/fit/aurora.py)."""
-    db = best.figures.config.database
-    return aurora_floor(
+    db = best.stack_config(cfg.stack).database
+    floor = aurora_floor(
         catalog=catalog,
         region=cfg.region,
         usd_to_tzs=cfg.budget.usd_to_tzs,
         limit_tzs=cfg.budget.limit_tzs,
         multi_az=db.multi_az,
         storage_gb=db.allocated_storage_gb,
-        best_total_tzs=best.figures.total_tzs,
-        database_tzs=best.figures.by_tier_tzs.get("database", 0),
+        best_total_tzs=best.total_tzs,
+        database_tzs=best.by_tier_tzs.get("database", 0),
         zero_traffic_tzs=far.zero_traffic_tzs,
         zero_traffic_database_tzs=far.zero_by_tier.get("database"),
     )
+    return AuroraReport.model_validate(floor.to_json()) if floor else None
+
+
+def _plan_figures(cfg: StackConfig, catalog: Catalog, model: CapacityModel) -> PlanFigures:
+    plan_est = estimate(plan_offline(cfg), cfg, catalog)
+    if plan_est.unpriced:  # as check: a plan it cannot price is bad input, never a cost of 0
+        first = plan_est.unpriced[0]
+        raise FitError(
+            f"{cfg.stack}: check cannot price the plan ({len(plan_est.unpriced)} resource(s), e.g."
+            f" {first.type} '{first.name}': {first.reason})"
+        )
+    return PlanFigures(**_figures(cfg, plan_est, model))
 
 
 def fit_stack(
@@ -174,60 +235,56 @@ def fit_stack(
     if far_rate and cfg.budget.override is None:  # as check: a rate far from the catalog's judges nothing
         raise FitError(f"{cfg.stack}: {far_rate}")
     demand = demand_of(cfg)
-    users = demand.concurrent_users
-    limit = cfg.budget.limit_tzs
-    plan_est = estimate(plan_offline(cfg), cfg, catalog)
-    if plan_est.unpriced:  # as check: a plan it cannot price is bad input, never a cost of 0
-        first = plan_est.unpriced[0]
-        raise FitError(
-            f"{cfg.stack}: check cannot price the plan ({len(plan_est.unpriced)} resource(s), e.g."
-            f" {first.type} '{first.name}': {first.reason})"
-        )
-    plan = _figures(cfg, plan_est, model)
+    limit, headroom = cfg.budget.limit_tzs, model.settings.headroom
+    plan = _plan_figures(cfg, catalog, model)
     result = search(cfg, catalog, model, pricer)
-    notes = [*dict.fromkeys(result.unpriced)][:10]
-    best = _proposal(cfg, result.best, model, catalog) if result.best else None
-    candidates = list(result.per_shape)
-    if demand.availability == "single_az" and result.best is not None:
-        # the availability side of the front: what surviving an AZ's loss would cost this phase
-        sturdier = search(with_demand(cfg, availability="multi_az"), catalog, model, pricer).best
-        if sturdier is not None:
-            candidates.append(sturdier)
-    alternatives = (
-        tuple(_proposal(cfg, c, model, catalog) for c in front(candidates, result.best, ALTERNATIVES))
-        if result.best
-        else ()
+    best, alternatives = None, []
+    if result.best is not None:
+        best = _proposal(cfg, result.best, model, catalog)
+        sturdier = None
+        if demand.availability == "single_az":
+            # the availability side of the front: what surviving an AZ's loss would cost this phase
+            sturdier = search(howfar.with_demand(cfg, availability="multi_az"), catalog, model, pricer).best
+        alternatives = [
+            _proposal(cfg, c, model, catalog, why)
+            for c, why in _runners_up(result, sturdier, demand.availability)
+        ]
+    fits = best is not None and best.total_tzs <= limit
+    headrooms = sorted({*howfar.HEADROOMS, headroom})
+    by_headroom = howfar.verdicts_by_headroom(
+        cfg, catalog, model, pricer, {headroom: result.best.tzs if result.best else None}, headrooms
     )
-    fits = best is not None and best.figures.total_tzs <= limit
-    far = _how_far(cfg, result.tiers, catalog, model, pricer, fits)
-    settings = model.settings
-    aurora = _aurora(cfg, best, far, catalog) if best else None
+    far = _how_far(cfg, result.tiers, catalog, model, pricer, fits, by_headroom)
     return FitReport(
         stack=cfg.stack,
         limit_tzs=limit,
         usd_to_tzs=cfg.budget.usd_to_tzs,
-        users=users,
+        users=demand.concurrent_users,
         availability=demand.availability,
+        fits=fits,
+        exit_code=int(ExitCode.OK if fits else ExitCode.OVER),
+        headroom=headroom,
         plan=plan,
         best=best,
+        verified=best is not None,
         alternatives=alternatives,
-        min_limit_tzs=best.figures.total_tzs if best else None,
+        min_limit_tzs=best.total_tzs if best else None,
         max_users_within_limit=far.max_users,
         deciding_assumption=far.deciding,
         assumptions=far.tested,
+        verdicts_by_headroom=by_headroom,
+        sensitivity=Sensitivity(
+            transfer_gb_per_user_per_month=howfar.transfer_verdicts(
+                cfg, catalog, model, pricer, result.tiers
+            ),
+            headroom=by_headroom,
+        ),
         zero_traffic_tzs=far.zero_traffic_tzs,
         zero_traffic_by_tier_tzs=far.zero_by_tier,
         demand=demand.model_dump(mode="json"),
-        capacity_model={
-            "headroom": settings.headroom,
-            "arm64_speed": settings.arm64_speed,
-            "cpu_target_percent": settings.cpu_target_percent,
-            "runs": list(model.measured.runs),
-            "figures": {k: f.to_json() for k, f in model.measured.figures().items()},
-        },
-        notes=tuple(notes),
-        aurora_serverless_v2=aurora,
-        verified=best is not None,
+        capacity_model=_capacity_model(model),
+        notes=[*dict.fromkeys(result.unpriced)][:10],
+        aurora_serverless_v2=_aurora(cfg, best, far, catalog) if best else None,
         search={
             "shapes": len(result.per_shape),
             "tier_plans": pricer.tier_plans,
@@ -235,3 +292,14 @@ def fit_stack(
             "rejected": [*dict.fromkeys(result.rejected)],
         },
     )
+
+
+def _capacity_model(model: CapacityModel) -> dict[str, Any]:
+    settings = model.settings
+    return {
+        "headroom": settings.headroom,
+        "arm64_speed": settings.arm64_speed,
+        "cpu_target_percent": settings.cpu_target_percent,
+        "runs": list(model.measured.runs),
+        "figures": {k: f.to_json() for k, f in model.measured.figures().items()},
+    }

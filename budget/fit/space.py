@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from budget.capacity import CapacityError, CapacityModel, Load, Sizing
@@ -89,6 +89,20 @@ def availability_floor(demand: DemandConfig) -> int:
     return 2 if demand.availability == "multi_az" else 1
 
 
+def servers_for_zone_loss(needed: int, zones: int) -> int:
+    """The fewest servers spread evenly over ``zones`` that still number ``needed`` after the fullest
+    zone is lost (N+1 per zone): 3 needed over 2 zones is 6, over 3 zones 5 (5 - 2 = 3)."""
+    count = needed
+    while count - math.ceil(count / zones) < needed:
+        count += 1
+    return count
+
+
+#: Availability zones a phase spreads over: two, or three when it must survive a zone's loss (a third zone
+#: loses a third of the servers instead of half, so fewer spare servers carry the peak).
+ZONES = {"single_az": (2,), "multi_az": (2, 3)}
+
+
 @dataclass(frozen=True)
 class ServerChoice:
     """One server group: instance type, purchase option, and the capacity model's sizing."""
@@ -98,10 +112,14 @@ class ServerChoice:
     purchase: Purchase
     sizing: Sizing
     floor: int
+    #: Zones the group spreads over, and whether it must carry its peak with one of them lost.
+    zones: int = 2
+    zone_loss: bool = False
 
     @property
     def count(self) -> int:
-        return max(self.sizing.count, self.floor)
+        needed = servers_for_zone_loss(self.sizing.count, self.zones) if self.zone_loss else self.sizing.count
+        return max(needed, self.floor)
 
     def apply(self, tier: ServerTierConfig | None, cpu_target: int) -> ServerTierConfig:
         spotted = self.purchase in ("spot", "reserved_spot")
@@ -186,16 +204,26 @@ class Shape:
     egress: str = "nat"
     price_class: str = "PriceClass_100"
     cdn_plan: str = "pay_as_you_go"
+    zones: int = 2
 
     @property
     def groups(self) -> tuple[str, ...]:
         return LAYOUTS[self.layout]
 
+    @property
+    def route(self) -> tuple[str, str, int]:
+        """What a server group's cost depends on besides its own choice: the layout (which groups exist),
+        the egress (public addresses) and the zones (servers to carry a zone's loss)."""
+        return (self.layout, self.egress, self.zones)
+
     def label(self) -> str:
         lb = "ALB" if self.load_balancer == "application" else "NLB"
         ws = "WebSockets through CloudFront" if self.websockets_via_cdn else "WebSockets direct"
         plan = self.cdn_plan.replace("_", "-")
-        return f"{self.layout} servers, {lb}, {ws}, egress {self.egress}, CDN {self.price_class} {plan}"
+        return (
+            f"{self.layout} servers, {lb}, {ws}, egress {self.egress}, CDN {self.price_class} {plan},"
+            f" {self.zones} zones"
+        )
 
 
 @dataclass(frozen=True)
@@ -229,8 +257,9 @@ class Space:
             return False
         return True
 
-    def server_choices(self, group: str) -> list[ServerChoice]:
+    def server_choices(self, group: str, zones: int = 2) -> list[ServerChoice]:
         load = self.loads.of_group(group)
+        zone_loss = self.demand.availability == "multi_az"
         out = []
         for itype in EC2_INSTANCE_TYPES:
             if not self._offered(itype, f"ec2.instance.{itype}"):
@@ -242,12 +271,9 @@ class Space:
                 continue
             # spot only buys the instances above the on-demand base: with none above it, a spot option is
             # its on-demand twin at the same cost, and is left out
-            above = max(sizing.count, self.floor) > self.floor
-            out += [
-                ServerChoice(group, itype, p, sizing, self.floor)
-                for p in PURCHASES
-                if above or p in ("on_demand", "reserved")
-            ]
+            sized = ServerChoice(group, itype, "on_demand", sizing, self.floor, zones, zone_loss)
+            above = sized.count > self.floor
+            out += [replace(sized, purchase=p) for p in PURCHASES if above or p in ("on_demand", "reserved")]
         return out
 
     def database_choices(self) -> list[DatabaseChoice]:
@@ -311,9 +337,45 @@ class Space:
                             for via_cdn in (False, True):
                                 if via_cdn and price_class not in AFRICAN_EDGES:
                                     continue  # the latency budget: no WebSocket from edges outside Africa
-                                shape = Shape(layout, lb, via_cdn, egress, price_class, plan)
-                                if self.serves_tls(shape):
-                                    yield shape
+                                for zones in ZONES[self.demand.availability]:
+                                    shape = Shape(layout, lb, via_cdn, egress, price_class, plan, zones)
+                                    if self.serves_tls(shape):
+                                        yield shape
+
+    # ------------------------------------------------------------------ lower bounds (search pruning)
+
+    def _amount(self, key: str, default: float = 0.0) -> float:
+        return (
+            self.catalog.get(self.base.region, key).amount
+            if self.catalog.has(self.base.region, key)
+            else default
+        )
+
+    def lower_bound_usd(self, option: ServerChoice | DatabaseChoice | CacheChoice) -> float:
+        """A month of the option's instance or node hours alone, at max size: every other line of its tier
+        (volumes, addresses, credits, storage) costs zero or more, so its tier costs at least this much.
+        The search prices options cheapest bound first and stops once a bound reaches the best tier cost.
+        """
+        hours = self.catalog.hours_per_month
+        if isinstance(option, ServerChoice):
+            family = option.instance_type.split(".")[0]
+            price = self._amount(f"ec2.instance.{option.instance_type}")
+            committed = option.purchase.startswith("reserved")
+            base = 1 - self._amount("discount.ec2.ri_1yr_no_upfront") if committed else 1.0
+            spotted = option.purchase in ("spot", "reserved_spot")
+            above = 1 - self._amount(f"ec2.spot_discount.{family}") if spotted else 1.0
+            floor = min(option.floor, option.count)
+            return hours * price * (floor * base + (option.count - floor) * above)
+        if isinstance(option, DatabaseChoice):
+            deployment = "multi_az" if self.demand.availability == "multi_az" else "single_az"
+            price = self._amount(f"rds.postgres.{option.instance_class}.{deployment}")
+            off = self._amount("discount.rds.ri_1yr_no_upfront") if option.commitment != "none" else 0.0
+            return hours * price * (1 - off)
+        nodes = 2 if self.demand.availability == "multi_az" else 1
+        price = self._amount(f"elasticache.redis.{option.node_type}")
+        factor = self._amount("elasticache.valkey_factor", 1.0) if option.engine == "valkey" else 1.0
+        off = self._amount("discount.elasticache.ri_1yr_no_upfront") if option.commitment != "none" else 0.0
+        return hours * nodes * price * factor * (1 - off)
 
     def config(self, choice: Choice) -> StackConfig:
         """The stack config of a choice, with its usage routed for its architecture."""
@@ -332,6 +394,7 @@ class Space:
                 "network": base.network.model_copy(
                     update={
                         "private_egress": shape.egress,
+                        "az_count": shape.zones,
                         "nat_gateways": "per_az" if self.demand.availability == "multi_az" else "single",
                         # a single-AZ plan runs its servers in its data stores' zone: no inter-AZ transfer
                         "placement": "spread" if self.demand.availability == "multi_az" else "single_zone",

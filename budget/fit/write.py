@@ -20,7 +20,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from budget.fit.report import FitReport, flatten, stack_file_config
+from budget.fit.report import FitReport, flatten
 from budget.report.formatting import per_thousand
 from components.bounded_input import STACK_FILE_BYTES, InputError, load_yaml, read_text
 from components.config import ConfigError, StackConfig, parse_stack_config, read_stack_file
@@ -72,7 +72,7 @@ def _delete(config: CommentedMap, key: str) -> None:
 
 def comment(report: FitReport, today: dt.date) -> str:
     assert report.best is not None
-    best = report.best.figures
+    best = report.best
     return (
         f"budget fit {today.isoformat()}: the cheapest configuration that carries {report.users:,} users,"
         f" TZS {best.total_tzs:,} a month at max size (TZS {per_thousand(best.total_tzs, report.users):,}"
@@ -93,18 +93,18 @@ def write_fit(report: FitReport, path: Path, today: dt.date | None = None) -> li
     y = _yaml()
     document = y.load(original)
     config = document["config"]
-    fitted = stack_file_config(report.best.figures.config)
+    fitted = report.best.config
     leaves = flatten(fitted)
     # a block the fitted configuration no longer has goes, and a new block takes its place in the file
     # (one stars:app group where stars:api and stars:realtime were)
-    gone = [c["key"] for c in report.best.changes if c["key"] not in leaves and c["key"] not in fitted]
+    gone = [c.key for c in report.best.changes if c.key not in leaves and c.key not in fitted]
     at = min((list(config).index(k) for k in gone if k in config), default=None)
     for key in gone:
         _delete(config, key)
     for change in report.best.changes:
-        if change["key"] not in gone:
-            _set(config, change["key"], change["to"], at)
-    keys = [c["key"] for c in report.best.changes]
+        if change.key not in gone:
+            _set(config, change.key, change.to, at)
+    keys = [c.key for c in report.best.changes]
     first = next(iter(config))
     note = "\n".join(textwrap.wrap(comment(report, today or dt.date.today()), width=104))
     config.yaml_set_comment_before_after_key(first, before=note, indent=2)
@@ -135,5 +135,5 @@ def _check(report: FitReport, path: Path, text: str) -> None:
             raise WriteError(
                 f"{path}: the edit would not be a valid stack file ({exc}); nothing changed"
             ) from None
-    if written != report.best.figures.config:
+    if written != report.best.stack_config(report.stack):
         raise WriteError(f"{path}: the edit does not read back as the fitted configuration; nothing changed")

@@ -42,8 +42,8 @@ def _fit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]
     return code, out, err
 
 
-def test_a_phase_that_does_not_fit_says_how_far(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _fit(capsys, "--stack", "phase1", "--format", "json")
+def test_a_phase_that_does_not_fit_says_how_far(fit_phase1: tuple[int, str]) -> None:
+    code, out = fit_phase1
     doc = json.loads(out)
     assert code == 1 and set(doc) >= FIELDS and doc["fits"] is False
     assert doc["plan"]["total_tzs"] > doc["best"]["total_tzs"] > doc["limit_tzs"]

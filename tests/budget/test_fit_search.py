@@ -185,3 +185,26 @@ def test_a_plan_check_cannot_price_is_an_error_never_a_cost_of_zero() -> None:
     assert len(candidate.estimate.unpriced) == len(estimate(plan_offline(cfg), cfg, no_region).unpriced) > 0
     with pytest.raises(FitError, match=r"phase1: check cannot price the plan \(\d+ resource\(s\)"):
         fit_stack(cfg, no_region, load_model(real))
+
+
+def test_a_multi_az_phase_is_sized_to_carry_its_peak_with_a_zone_lost(hand_made: Catalog) -> None:
+    """Issue 23, error 3. By hand: phase 1's load needs one t4g.large at peak (0.31 of its 1.4 cores); a
+    phase that must survive a zone's loss needs that one in each zone: 2 servers over 2 zones (1 left), or
+    over 3 zones 2 as well (2 - 1 = 1 left) at the price of a third zone's addresses: 2 zones, 2 servers."""
+    from budget.fit.azloss import az_loss
+    from budget.fit.howfar import with_demand
+
+    cfg = with_demand(stack_cfg("phase1"), availability="multi_az")
+    model = load_model(hand_made)
+    found = search(cfg, hand_made, model, Pricer(hand_made)).best
+    assert found is not None
+    [app] = found.choice.servers
+    assert (app.instance_type, app.sizing.count, app.count, found.choice.shape.zones) == (
+        "t4g.large",
+        1,
+        2,
+        2,
+    )
+    verdict = az_loss(found.priced.cfg, model)
+    assert verdict.required and verdict.carries
+    assert [(t.servers, t.left_with_zone_lost, t.needed_at_peak) for t in verdict.servers] == [(2, 1, 1)]

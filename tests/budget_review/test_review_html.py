@@ -104,22 +104,47 @@ def test_report_command(tmp_path: Path) -> None:
 
 
 def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> None:
-    """The page shows, per phase, the plan's cost, the cheapest deployable one and what decides the fit."""
-    from budget.fit.render import summaries
+    """The page shows, per phase, the plan's cost, the cheapest deployable one, its runner-ups, the AZ-loss
+    check, the verdict's sensitivity, the levers and what decides the fit: read from the typed fit report."""
+    from budget.fit.report import parse_fit, reports_by_stack
 
+    figures = {"total_tzs": 2_000_000, "totals_tzs": {"min": 1, "desired": 2, "max": 2_000_000}}
     fit = {
         "stacks": [
             {
                 "stack": "phase2",
+                "limit_tzs": 700_000,
+                "usd_to_tzs": 2500.0,
+                "availability": "single_az",
                 "fits": False,
+                "exit_code": 1,
                 "users": 50_000,
-                "plan": {"total_tzs": 6_849_579},
+                "plan": {
+                    "total_tzs": 6_849_579,
+                    "totals_tzs": {"min": 1, "desired": 2, "max": 6_849_579},
+                    "tzs_per_1000_users": 136_992,
+                },
                 "best": {
-                    "total_tzs": 2_000_000,
+                    **figures,
                     "tzs_per_1000_users": 40_000,
                     "summary": "app 2 x t4g.small",
                     "changes": [{"key": "stars:api.instance_type", "from": "t3.medium", "to": "t4g.small"}],
+                    "az_loss": {
+                        "required": False,
+                        "carries": False,
+                        "zones": 2,
+                        "statement": "single-AZ by its availability class",
+                    },
                 },
+                "alternatives": [
+                    {
+                        **figures,
+                        "total_tzs": 2_100_000,
+                        "tzs_per_1000_users": 42_000,
+                        "summary": "app 2 x t4g.medium",
+                        "relation": "within 10% of the cheapest",
+                    }
+                ],
                 "min_limit_tzs": 2_000_000,
                 "max_users_within_limit": 12_300,
                 "deciding_assumption": {
@@ -127,16 +152,46 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
                     "stated": 0.3,
                     "fits_at": 0.05,
                     "unit": "GB per user per month",
+                    "why": "the plan's range",
+                    "change": 0.8333,
+                    "headroom": 0.3,
                 },
-                "aurora_serverless_v2": {"why": "not deployable by this program; its floor costs at least X"},
+                "verdicts_by_headroom": [
+                    {"value": 0.1, "total_tzs": 650_000, "tzs_per_1000_users": 13_000, "fits": True}
+                ],
+                "levers": [
+                    {
+                        "key": "reserved_3yr",
+                        "title": "3-year reservations",
+                        "status": "rejected",
+                        "saves_tzs": -5,
+                        "why": "commits three years",
+                    }
+                ],
+                "aurora_serverless_v2": {
+                    "acu_per_instance": 0.5,
+                    "instances": 1,
+                    "storage_gb": 250,
+                    "floor_tzs": 1,
+                    "database_tzs": 2,
+                    "cheaper_than_database": True,
+                    "best_with_floor_tzs": 3,
+                    "would_fit": False,
+                    "why": "not deployable by this program; its floor costs at least X",
+                },
             }
         ]
     }
     stacks = load_report(DATA / "head_all.json")
-    html = render_html(stacks.values(), fits=summaries(fit))
+    html = render_html(stacks.values(), fits=reports_by_stack(parse_fit(fit)))
     section = html[html.index('data-stack="phase2"') :]
     assert "The cheapest configuration that carries 50,000 users" in html
     assert "TZS 2,000,000 a month" in section and "buys 12,300 concurrent users" in section
     assert "transfer_gb_per_user_per_month: stated 0.3 GB per user per month" in section
+    assert "83% change) at 30% headroom" in section
     assert "stars:api.instance_type" in section and html.count('class="fit"') == 1
+    assert "runner-up (within 10% of the cheapest): app 2 x t4g.medium" in section
+    assert "AZ loss: single-AZ by its availability class." in section
+    assert "10% headroom" in section and "650,000 (fits)" in section
+    assert 'data-lever="reserved_3yr"' in section and "commits three years" in section
     assert "Aurora Serverless v2: not deployable by this program; its floor costs at least X." in section
