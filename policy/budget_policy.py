@@ -41,7 +41,9 @@ from components.config import (
     BudgetConfig,
     BudgetOverride,
     CdnConfig,
+    DemandConfig,
     LoadBalancerConfig,
+    NetworkConfig,
     StackConfig,
     UsageConfig,
 )
@@ -62,6 +64,11 @@ LIFECYCLE_TYPES = (
 )
 #: Pack config keys beside BudgetConfig's fields.
 USAGE_KEY = "usage"
+#: Optional: the phase's demand (CPU load, so T-family credits bill on the 24-hour average, as in
+#: ``budget check``) and the servers' placement (single_zone: no cross-AZ transfer). Without them the pack
+#: prices the upper bound: credits at the scaling target, cross-AZ transfer paid.
+DEMAND_KEY = "demand"
+PLACEMENT_KEY = "placement"
 
 
 class PackConfigError(ValueError):
@@ -74,6 +81,8 @@ class BudgetSettings:
 
     budget: BudgetConfig
     usage: UsageConfig
+    demand: DemandConfig | None = None
+    placement: str = "spread"
 
 
 def _schema_of(model: type[Any]) -> dict[str, Any]:
@@ -103,6 +112,15 @@ def config_schema(required: bool = True) -> PolicyConfigSchema:
         **_schema_of(UsageConfig),
         "description": "monthly usage assumptions (the fields of a stack's stars:usage block)",
     }
+    properties[DEMAND_KEY] = {
+        **_schema_of(DemandConfig),
+        "description": "the phase's demand (a stack's stars:demand block): CPU load for T-family credits",
+    }
+    properties[PLACEMENT_KEY] = {
+        "type": "string",
+        "enum": ["spread", "single_zone"],
+        "description": "stars:network.placement: single_zone servers pay no cross-AZ transfer",
+    }
     return PolicyConfigSchema(
         properties=properties,
         required=[*budget.get("required", []), USAGE_KEY] if required else None,
@@ -128,6 +146,9 @@ def parse_settings(config: Mapping[str, Any]) -> BudgetSettings:
     engine; whole floats are accepted where an integer is required)."""
     values = dict(config)
     usage = values.pop(USAGE_KEY, None)
+    demand_values = values.pop(DEMAND_KEY, None)
+    placement = values.pop(PLACEMENT_KEY, "spread")
+    demand = None
     problems: list[str] = []
     budget = settings_usage = None
     try:
@@ -141,9 +162,16 @@ def parse_settings(config: Mapping[str, Any]) -> BudgetSettings:
             settings_usage = UsageConfig.model_validate(usage)
         except ValidationError as exc:
             problems += _describe(exc, USAGE_KEY)
+    if demand_values is not None:
+        try:
+            demand = DemandConfig.model_validate(demand_values)
+        except ValidationError as exc:
+            problems += _describe(exc, DEMAND_KEY)
+    if placement not in ("spread", "single_zone"):
+        problems.append(f"{PLACEMENT_KEY} = {shown(placement)}: must be spread or single_zone")
     if problems or budget is None or settings_usage is None:
         raise PackConfigError(f"invalid config for {POLICY_NAME}:\n  " + "\n  ".join(problems))
-    return BudgetSettings(budget, settings_usage)
+    return BudgetSettings(budget, settings_usage, demand, str(placement))
 
 
 def uses_intelligent_tiering(resources: Sequence[PlannedResource]) -> bool:
@@ -184,6 +212,8 @@ def pricing_config(
         budget=settings.budget,
         cdn=CdnConfig.model_construct(intelligent_tiering=intelligent_tiering),
         load_balancer=LoadBalancerConfig.model_construct(),
+        network=NetworkConfig.model_construct(placement=settings.placement),
+        demand=settings.demand,
     )
 
 

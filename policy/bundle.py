@@ -68,6 +68,8 @@ def bundle(out: Path, root: Path = ROOT) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package in PACKAGES:
         shutil.copytree(root / package, out / package, ignore=ignore)
+    # the benchmark runs the capacity model reads (budget/capacity.py): the phase's CPU load prices credits
+    shutil.copytree(root / "bench" / "measured", out / "bench" / "measured", ignore=ignore)
     shutil.copy2(root / "policy" / "__main__.py", out / "__main__.py")
     shutil.copy2(root / "policy" / "README.md", out / "README.md")
     project = read_yaml(root / "policy" / "PulumiPolicy.yaml", STACK_FILE_BYTES)

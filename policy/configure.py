@@ -17,15 +17,19 @@ from typing import Any
 
 from budget.exit_codes import ExitCode
 from components.config import ConfigError, StackConfig, parse_stack_config, read_stack_file
-from policy.budget_policy import POLICY_NAME, USAGE_KEY, WARNING_POLICY_NAME
+from policy.budget_policy import DEMAND_KEY, PLACEMENT_KEY, POLICY_NAME, USAGE_KEY, WARNING_POLICY_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def budget_block(cfg: StackConfig) -> dict[str, Any]:
-    """The budget policies' config: ``stars:budget``'s fields and ``stars:usage`` as ``usage``."""
+    """The budget policies' config: ``stars:budget``'s fields, ``stars:usage`` as ``usage``, and what the
+    rules need to price as ``budget check`` does: ``stars:demand`` and the servers' placement."""
     budget = cfg.budget.model_dump(mode="json", exclude_none=True)
-    return {**budget, USAGE_KEY: cfg.usage.model_dump(mode="json")}
+    block = {**budget, USAGE_KEY: cfg.usage.model_dump(mode="json"), PLACEMENT_KEY: cfg.network.placement}
+    if cfg.demand is not None:
+        block[DEMAND_KEY] = cfg.demand.model_dump(mode="json")
+    return block
 
 
 def pack_config(cfg: StackConfig) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from budget.demand import (
     websocket_floor_gb_per_user,
     with_routed_usage,
 )
-from budget.fit.search import with_demand
+from budget.fit.howfar import with_demand
 
 
 @pytest.mark.parametrize("phase", ["phase1", "phase2", "phase3"])

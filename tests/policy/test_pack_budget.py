@@ -21,11 +21,12 @@ from budget.plan import from_record
 from budget.report.build import stack_report
 from budget.report.model import StackReport
 from budget.rules import RULES
-from components.config import BudgetConfig, UsageConfig
+from components.config import BudgetConfig, DemandConfig, UsageConfig
 from components.planning.mocks import plan
 from policy.budget_policy import (
     POLICY_NAME,
     WARNING_POLICY_NAME,
+    PackConfigError,
     config_schema,
     parse_settings,
     policies,
@@ -391,9 +392,11 @@ def test_the_config_is_read_as_the_engine_sends_it() -> None:
 
 def test_the_schema_is_the_stack_configs_models() -> None:
     schema = config_schema()
-    assert set(schema.properties) == {*BudgetConfig.model_fields, "usage"}
+    assert set(schema.properties) == {*BudgetConfig.model_fields, "usage", "demand", "placement"}
     assert schema.required == ["limit_tzs", "warn_tzs", "usage"]
     assert set(schema.properties["usage"]["properties"]) == set(UsageConfig.model_fields)
+    assert set(schema.properties["demand"]["properties"]) == set(DemandConfig.model_fields)
+    assert schema.properties["placement"]["enum"] == ["spread", "single_zone"]
     override = schema.properties["override"]
     assert override["properties"]["reason"]["minLength"] == 10
     assert set(override["required"]) == {"reason", "approved_by"}
@@ -406,3 +409,30 @@ def test_the_warning_policy_needs_the_budgets_config() -> None:
         run(WARNING, known("phase1"), {})
     [(message, _)] = run(WARNING, known("phase1"), {"limit_tzs": 1})
     assert message.startswith(f"invalid config for {POLICY_NAME}")
+
+
+def test_without_demand_the_pack_prices_the_upper_bound_and_placement_decides_cross_az() -> None:
+    """An older pack config (no ``demand``) still prices: T-family credits at the scaling target, never
+    less than with the phase's demand; ``placement: single_zone`` drops the cross-AZ transfer."""
+    full = budget_config("phase1")
+    assert full["placement"] == "spread" and "demand" in full
+    bare = {k: v for k, v in full.items() if k != "demand"}
+    with_demand, upper = report(known("phase1"), full), report(known("phase1"), bare)
+    assert upper.total_usd > with_demand.total_usd
+    cross_az = "Cross-AZ data transfer (app servers <-> data stores, both directions)"
+
+    def cross_az_usd(doc: StackReport) -> float:
+        return sum(line.monthly_usd for r in doc.resources for line in r.lines if line.name == cross_az)
+
+    single = report(known("phase1"), {**full, "placement": "single_zone"})
+    assert cross_az_usd(with_demand) > 0 and cross_az_usd(single) == 0
+    assert single.total_usd == pytest.approx(with_demand.total_usd - cross_az_usd(with_demand))
+
+
+def test_a_bad_placement_or_demand_is_named() -> None:
+    config = {**budget_config("phase1"), "placement": "everywhere"}
+    with pytest.raises(PackConfigError, match="placement = 'everywhere'"):
+        parse_settings(config)
+    config = {**budget_config("phase1"), "demand": {"concurrent_users": -1}}
+    with pytest.raises(PackConfigError, match=r"demand\.concurrent_users"):
+        parse_settings(config)
