@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from budget_helpers import DOMAIN, ROOT, line_named, price, res, stack_cfg, unpriced
+from budget_helpers import DOMAIN, ROOT, line_named, price, res, unpriced
+from budget_helpers import stack_cfg as routed_stack_cfg
 
 from budget.cli import main
 from budget.rules.base import UNKNOWN
@@ -28,6 +29,38 @@ DIST_ID = "EDISTRIBUTION1"
 WAF_ID = "0000aaaa-1111-4222-8333-444455556666"
 DIST_ARN = f"arn:aws:cloudfront::123456789012:distribution/{DIST_ID}"
 WAF_ARN = f"arn:aws:wafv2:us-east-1:123456789012:global/webacl/cdn-waf/{WAF_ID}"
+
+
+#: The usage the hand arithmetic below is written for: each phase's routed usage with a domain on the load
+#: balancer under the plan-era split (80% static, WebSockets at 0.05 GB per user, 730 h at the peak rate).
+#: The rules are tested on fixed figures; what the demand model derives is tested in test_budget_demand.py.
+EDGE_USAGE: dict[str, dict[str, float]] = {
+    "phase1": {
+        "cloudfront_egress_gb": 2400,
+        "cloudfront_requests": 24_000_000,
+        "internet_egress_gb": 600,
+        "alb_new_connections_per_second": 5,
+        "alb_active_connections": 10_000,
+        "alb_processed_gb_per_hour": 0.82,
+        "alb_rule_evaluations_per_second": 100,
+        "s3_get_requests": 2_400_000,
+    },
+    "phase3": {
+        "cloudfront_egress_gb": 24_000,
+        "cloudfront_requests": 240_000_000,
+        "internet_egress_gb": 6000,
+        "alb_new_connections_per_second": 50,
+        "alb_active_connections": 100_000,
+        "alb_processed_gb_per_hour": 8.22,
+        "alb_rule_evaluations_per_second": 1000,
+        "s3_get_requests": 24_000_000,
+    },
+}
+
+
+def stack_cfg(phase: str = "phase1", region: str | None = None, **usage: float | str) -> StackConfig:
+    """The phase's config (a domain on the load balancer) with the usage the arithmetic is written for."""
+    return routed_stack_cfg(phase, region, **{**EDGE_USAGE.get(phase, {}), **usage})
 
 
 def cfg_with(phase: str = "phase3", region: str | None = None, **blocks: dict[str, Any]) -> StackConfig:
