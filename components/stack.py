@@ -204,6 +204,16 @@ def build_cdn(cfg: StackConfig, links: Links) -> Cdn | None:
     return cdn
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(key: str) -> bool:
+    """True the first time ``key`` is seen in this process (``budget fit`` plans a stack many times)."""
+    seen = key in _WARNED
+    _WARNED.add(key)
+    return not seen
+
+
 def release_of(cfg: StackConfig) -> ReleaseRef | None:
     """The artifact the stack file names (its ``sha256`` None until ``make release`` built it)."""
     return find_release(cfg.release.artifact) if cfg.release is not None else None
@@ -215,7 +225,7 @@ def upload_release(cfg: StackConfig, cdn: Cdn) -> aws.s3.BucketObjectv2 | None:
     release = release_of(cfg)
     if release is None:
         return None
-    if release.sha256 is None:
+    if release.sha256 is None and _warn_once(str(release.path)):
         pulumi.log.warn(
             f"no release artifact at {cfg.release.artifact}: the servers would refuse to boot;"  # type: ignore[union-attr]
             " build it with `make release` (pulumi up refuses until then)"

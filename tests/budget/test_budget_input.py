@@ -196,7 +196,10 @@ def test_preview_document_is_priced_with_the_same_rules(catalog):
     assert "aws:ec2/instance:Instance" not in types  # the delete step is not part of the result
     group = next(p for p in planned if p.type == "aws:autoscaling/group:Group")
     assert group.tier == "api"  # from the group's list of tags
-    est = estimate(planned, stack_cfg("phase1"), catalog)
+    # the usage the arithmetic is written for (a domain on the load balancer, the plan-era split)
+    usage = {"internet_egress_gb": 600, "alb_active_connections": 10_000, "alb_new_connections_per_second": 5}
+    usage |= {"alb_processed_gb_per_hour": 0.82, "alb_rule_evaluations_per_second": 100}
+    est = estimate(planned, stack_cfg("phase1", **usage), catalog)
     assert not est.unpriced
     # group 4 x 730 x 0.0542 = 158.264 + root 4 x 20 x 0.105 = 8.40 (template found via propertyDependencies)
     # ALB 21.17 + LCU 3.3333 x 730 x 0.0102 = 24.82 + IPv4 7.30 + egress (600 - 100) x 0.154 = 77.00
