@@ -82,7 +82,8 @@ def test_fanout_idle_measures_held_connections_with_nothing_published() -> None:
     (w,) = ours["windows"]  # --rate 0: the idle window only
     assert w["idle"] and w["pass"] and w["connections_open"] == 100 == ours["connections_held_at_end"]
     assert w["deliveries_per_s"] == 0 and w["server_cpu_cores"] >= 0
-    assert w["server_cpu_us_per_connection_s"] == pytest.approx(w["server_cpu_cores"] * 1e6 / 100, abs=0.01)
+    # both rounded from one figure (cores to 4 places): equal within the rounding of the cores
+    assert w["server_cpu_us_per_connection_s"] == pytest.approx(w["server_cpu_cores"] * 1e6 / 100, abs=0.6)
     assert ours["server_cpu_cores_no_connections"] >= 0
     _no_children_left()
 
