@@ -26,6 +26,7 @@ class FitJob:
     catalog: Path
     measured: Path
     headroom: float
+    domain: str | None = None
 
 
 def run_job(job: FitJob) -> Any:
@@ -33,18 +34,26 @@ def run_job(job: FitJob) -> Any:
     from budget.capacity import CapacityError, Settings, load_model, price_with
     from budget.catalog import CatalogError, load_catalog
     from budget.demand import DemandError
+    from budget.fit.levers import with_domain
     from budget.fit.pricer import FitError
     from budget.fit.report import FitFailure
     from budget.fit.run import fit_stack
     from budget.plan import PlanError
+    from components.bounded_input import short, shown
     from components.config import ConfigError, parse_stack_config, read_stack_file
 
     try:
-        cfg = parse_stack_config(job.stack, read_stack_file(job.stack_file))
+        stated = parse_stack_config(job.stack, read_stack_file(job.stack_file))
+        cfg = stated
+        if job.domain is not None:
+            try:
+                cfg = with_domain(stated, job.domain)
+            except ValueError as exc:
+                raise ConfigError(f"--domain {shown(job.domain)}: {short(str(exc), 200)}") from None
         catalog = load_catalog(job.catalog)
         model = load_model(catalog, Settings(headroom=job.headroom), job.measured)
         price_with(job.measured)  # the rules take the servers' and database's load from the same runs
-        return fit_stack(cfg, catalog, model)
+        return fit_stack(cfg, catalog, model, written_from=stated)
     except (ConfigError, CatalogError, DemandError, CapacityError, FitError, PlanError) as exc:
         return FitFailure(stack=job.stack, error=str(exc))
 
@@ -78,6 +87,9 @@ def run_fit(args: argparse.Namespace) -> int:
         if args.stack_file:
             print("budget fit: --all takes no --stack-file (it describes one stack)", file=sys.stderr)
             return ExitCode.INVALID
+        if args.domain:
+            print("budget fit: --all takes no --domain (each stack names its own)", file=sys.stderr)
+            return ExitCode.INVALID
         files = stack_files(ROOT)
         if not files:
             print(f"budget fit: no Pulumi.<stack>.yaml files in {ROOT}", file=sys.stderr)
@@ -85,7 +97,7 @@ def run_fit(args: argparse.Namespace) -> int:
         stacks = [(stack_name_of(f), f) for f in files]
     else:
         stacks = [(args.stack, args.stack_file or ROOT / f"Pulumi.{args.stack}.yaml")]
-    jobs = [FitJob(s, p, args.catalog, args.measured, args.headroom) for s, p in stacks]
+    jobs = [FitJob(s, p, args.catalog, args.measured, args.headroom, args.domain) for s, p in stacks]
     results = run_forked(run_job, jobs, preload=("budget.fit.run",))
     if args.format == "json":
         sys.stdout.write(dumps(results, many=args.all))
@@ -125,6 +137,10 @@ def register(subparsers: Any, default_catalog: Path) -> None:
     p.add_argument("--stack-file", type=Path, help="read the stack config from this file instead")
     p.add_argument("--format", choices=FORMATS, default="table")
     p.add_argument("--write", action="store_true", help="write a fitting configuration into the stack file")
+    p.add_argument(
+        "--domain",
+        help="search as if stars:loadBalancer.domain named this domain (one you control; --write writes it)",
+    )
     p.add_argument("--catalog", type=Path, default=default_catalog, help="price catalog (default: built in)")
     p.add_argument("--measured", type=Path, default=MEASURED, help="folder of kept benchmark runs")
     p.add_argument(

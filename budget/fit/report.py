@@ -190,9 +190,12 @@ class Lever(_Model):
 
     key: str
     title: str
-    status: Literal["used", "rejected", "not_applicable"]
+    status: Literal["used", "rejected", "not_applicable", "needs_input"]
     #: TZS a month the cheapest plan saves with it (used), or would save / lose (rejected); None: not priced.
     saves_tzs: int | None = None
+    #: needs_input: the cheapest plan's TZS a month if the owner takes the lever, and its verdict.
+    total_tzs: int | None = None
+    fits: bool | None = None
     why: str = ""
     sources: list[str] = Field(default_factory=list)
 

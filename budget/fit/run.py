@@ -14,6 +14,7 @@ from budget.exit_codes import ExitCode
 from budget.fit import howfar
 from budget.fit.aurora import aurora_floor
 from budget.fit.azloss import az_loss
+from budget.fit.levers import domain_lever
 from budget.fit.pricer import FitError, Pricer, verify
 from budget.fit.report import (
     Assumption,
@@ -227,10 +228,18 @@ def _plan_figures(cfg: StackConfig, catalog: Catalog, model: CapacityModel) -> P
 
 
 def fit_stack(
-    cfg: StackConfig, catalog: Catalog, model: CapacityModel, pricer: Pricer | None = None
+    cfg: StackConfig,
+    catalog: Catalog,
+    model: CapacityModel,
+    pricer: Pricer | None = None,
+    written_from: StackConfig | None = None,
 ) -> FitReport:
-    """The whole answer for one stack (raises DemandError, CapacityError, FitError on bad input)."""
+    """The whole answer for one stack (raises DemandError, CapacityError, FitError on bad input).
+
+    ``written_from``: the stack file's own config when ``cfg`` adds to it (``--domain``), so the proposal's
+    changes name what the file must gain."""
     pricer = pricer or Pricer(catalog)
+    stated = written_from or cfg
     far_rate = rate_warning(cfg.budget, catalog)
     if far_rate and cfg.budget.override is None:  # as check: a rate far from the catalog's judges nothing
         raise FitError(f"{cfg.stack}: {far_rate}")
@@ -240,13 +249,13 @@ def fit_stack(
     result = search(cfg, catalog, model, pricer)
     best, alternatives = None, []
     if result.best is not None:
-        best = _proposal(cfg, result.best, model, catalog)
+        best = _proposal(stated, result.best, model, catalog)
         sturdier = None
         if demand.availability == "single_az":
             # the availability side of the front: what surviving an AZ's loss would cost this phase
             sturdier = search(howfar.with_demand(cfg, availability="multi_az"), catalog, model, pricer).best
         alternatives = [
-            _proposal(cfg, c, model, catalog, why)
+            _proposal(stated, c, model, catalog, why)
             for c, why in _runners_up(result, sturdier, demand.availability)
         ]
     fits = best is not None and best.total_tzs <= limit
@@ -273,6 +282,7 @@ def fit_stack(
         deciding_assumption=far.deciding,
         assumptions=far.tested,
         verdicts_by_headroom=by_headroom,
+        levers=[domain_lever(cfg, catalog, model, pricer, best.total_tzs if best else None)],
         sensitivity=Sensitivity(
             transfer_gb_per_user_per_month=howfar.transfer_verdicts(
                 cfg, catalog, model, pricer, result.tiers
