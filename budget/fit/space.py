@@ -47,8 +47,11 @@ Commitment = Literal["none", "reserved_1yr"]
 COMMITMENTS: tuple[Commitment, ...] = ("none", "reserved_1yr")
 LAYOUTS = {"split": ("api", "realtime"), "combined": ("app",)}
 LOAD_BALANCERS = ("application", "network")
-#: Egress modes that let the servers install the runtime: its bootstrap pip-installs the pinned
-#: requirements from PyPI, which ``endpoints`` (AWS APIs and S3 only) and ``none`` cannot reach.
+#: Egress modes searched. The servers boot in every mode now (the release artifact and its wheelhouse come
+#: from S3 through the gateway endpoint, tests/boot), but ``endpoints`` and ``none`` are not searched yet:
+#: their interface endpoints (Secrets Manager, CloudWatch) are not priced by fit's tiers, and ``public``
+#: (no NAT gateway, no endpoint hours; USD 3.65 a month per server address) undercuts them at the server
+#: counts these phases need.
 EGRESS = ("nat", "public")
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 #: Price classes whose edges include Africa's (WebSockets may only be served from those: latency budget).
