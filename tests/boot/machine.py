@@ -184,6 +184,22 @@ class Bridges:
         self.loop.close()
 
 
+def _systemd_child(pid: int) -> int:
+    """The child of ``pid`` that runs systemd (the machine's PID 1), or 0 while there is none yet."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        pids = children.read_text().split()
+    except OSError:
+        return 0
+    for child in pids:
+        try:
+            if Path(f"/proc/{child}/comm").read_text().strip() == "systemd":
+                return int(child)
+        except OSError:
+            continue
+    return 0
+
+
 class Machine:
     """One booted overlay of the cached root."""
 
@@ -215,11 +231,13 @@ class Machine:
         while time.monotonic() - started < timeout:
             if self.process.poll() is not None:
                 raise RuntimeError(f"systemd-nspawn exited {self.process.returncode}: see console.log")
-            children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-            pids = children.read_text().split() if children.exists() else []
-            if pids and not self.leader:
-                self.leader = int(pids[0])
-                self.bridges = Bridges(self.leader)
+            if not self.leader:
+                # nspawn's first child is itself for a moment (it forks the inner child that execs
+                # systemd): taken then, the "leader" was nspawn's own helper and every nsenter missed
+                # the machine (CI: "did not reach multi-user.target" while the console showed it had)
+                self.leader = _systemd_child(self.process.pid)
+                if self.leader:
+                    self.bridges = Bridges(self.leader)
             if self.leader:
                 state = self.run("systemctl", "is-system-running", check=False).stdout.strip()
                 if state in ("running", "degraded"):
