@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from budget.fit.report import FitFailure, FitReport, FitResult, Lever, Proposal, Verdict
-from budget.report.formatting import format_tzs
+from budget.report.formatting import format_tzs, per_thousand
 from budget.report.md_escape import md
 from budget.textgrid import grid
 
@@ -84,6 +84,19 @@ def _table(r: FitReport) -> list[str]:
     if r.best:
         rows.append(_row("cheapest that carries the users", r.best, r))
         rows += [_row(f"runner-up {i}", a, r) for i, a in enumerate(r.alternatives, 1)]
+    for lever in r.levers:  # what the owner could take: priced at max size, beside the plans
+        if lever.status == "needs_input" and lever.total_tzs is not None:
+            rows.append(
+                [
+                    f"with {lever.key} (needs you)",
+                    "-",
+                    "-",
+                    format_tzs(lever.total_tzs),
+                    format_tzs(per_thousand(lever.total_tzs, r.users)),
+                    r.availability,
+                    "yes" if lever.fits else "no",
+                ]
+            )
     return grid(header, rows, right=(1, 2, 3, 4))
 
 

@@ -40,6 +40,17 @@ def test_every_format_reads_the_same_model(fit_phase1: tuple[int, str]) -> None:
         assert report.deciding_text.split(";")[0] in text
 
 
+def test_the_table_shows_the_domain_lever_beside_the_plans(fit_phase1: tuple[int, str]) -> None:
+    """Phase 1 names no domain: the lever's total and verdict are a row of the table, not only a line."""
+    [report] = parse_fit(json.loads(fit_phase1[1]))
+    [lever] = [lever for lever in report.levers if lever.key == "domain"]
+    assert lever.status == "needs_input" and lever.total_tzs is not None
+    [row] = [line for line in render([report]).splitlines() if line.startswith("with domain (needs you)")]
+    cells = row.split()
+    assert f"{lever.total_tzs:,}" in cells and cells[-1] == ("yes" if lever.fits else "no")
+    assert f"{round(lever.total_tzs * 1000 / report.users):,}" in cells
+
+
 def test_an_error_entry_and_a_broken_document() -> None:
     failure = FitFailure(stack="phase9", error="stack file not found: Pulumi.phase9.yaml")
     doc = {"stacks": [failure.to_json()]}
