@@ -11,6 +11,8 @@ lever with a stand-in name and says how to take it: ``budget fit --domain NAME``
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import ValidationError
 
 from budget.capacity import CapacityModel
@@ -47,38 +49,30 @@ def domain_lever(
 ) -> Lever:
     """The domain lever: used when the stack names one, else priced with a stand-in name."""
     zone_tzs, source = hosted_zone_tzs(cfg, catalog)
+
+    def lever(status: str, why: str, **priced: Any) -> Lever:
+        return Lever(key="domain", title=TITLE, status=status, why=why, sources=[source], **priced)
+
     lb = cfg.load_balancer
     if lb.tls:
         named = f"stars:loadBalancer.domain {lb.domain}" if lb.domain else "its certificate_arn"
-        return Lever(
-            key="domain",
-            title=TITLE,
-            status="used",
-            why=f"{named}: the load balancer terminates TLS itself, so every shape is searched; its hosted"
+        return lever(
+            "used",
+            f"{named}: the load balancer terminates TLS itself, so every shape is searched; its hosted"
             f" zone (TZS {zone_tzs:,.0f} a month) is outside the stack",
-            sources=[source],
         )
     found = search(with_domain(cfg, STAND_IN_DOMAIN), catalog, model, pricer).best
     if found is None:
-        return Lever(
-            key="domain",
-            title=TITLE,
-            status="rejected",
-            why="no plan carries the users even with a domain",
-            sources=[source],
-        )
+        return lever("rejected", "no plan carries the users even with a domain")
     total = found.tzs + zone_tzs
     limit = cfg.budget.limit_tzs
     verdict = "fits" if total <= limit else "does not fit"
-    return Lever(
-        key="domain",
-        title=TITLE,
-        status="needs_input",
+    return lever(
+        "needs_input",
         saves_tzs=None if best_tzs is None else round(best_tzs - total),
         total_tzs=round(total),
         fits=total <= limit,
         why=f"with one the cheapest plan costs TZS {total:,.0f} a month with the hosted zone ({verdict} the"
         f" limit of TZS {limit:,}); run `budget fit --stack {cfg.stack} --domain NAME` with a name you"
         " control to search with it, and --write to write it",
-        sources=[source],
     )
