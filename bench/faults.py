@@ -36,6 +36,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bench import procs
@@ -69,7 +70,8 @@ QUICK = Scale(
 class Subscriber:
     channel: str
     urls: list[str]  # ws URLs, tried in turn after a close
-    stall: float = 0.0  # slow consumer: on its next connection, read nothing for this long
+    stall: asyncio.Event | None = None  # slow consumer: on its next connection, read nothing until set
+    stalled: asyncio.Event = field(default_factory=asyncio.Event)  # it has stopped reading
     got: dict[int, float] = field(default_factory=dict)  # offset -> arrival (monotonic)
     last: int = 0
     duplicates: int = 0
@@ -90,10 +92,11 @@ class Subscriber:
                     await ws.send(
                         json.dumps({"type": "subscribe", "channel": self.channel, "since": self.last})
                     )
-                    if self.stall:  # a consumer that stops reading for a while (once)
-                        stall, self.stall = self.stall, 0.0
+                    if self.stall is not None:  # a consumer that stops reading for a while (once)
+                        release, self.stall = self.stall, None
                         ws.transport.pause_reading()
-                        await asyncio.sleep(stall)
+                        self.stalled.set()
+                        await release.wait()
                         ws.transport.resume_reading()
                     while not stop.is_set():
                         if self.reconnect.is_set():
@@ -381,24 +384,48 @@ def _slow_consumers(scale: Scale) -> Fault:
     async def fault(cluster: Cluster, subs: list[Subscriber], pubs: list[Publisher]) -> None:
         # The subscribers of the first channel reconnect, and one in three stops reading; then a burst
         # of 8 KB messages on that channel fills their sockets and queues: the server closes them (4008)
-        # and they come back with since. The others must not notice.
+        # and they come back with since. The others must not notice. The burst is measured in bytes, not
+        # seconds: on a loaded machine a two-second burst could fit in the kernel's buffers.
         channel = subs[0].channel
         slow = [s for s in subs if s.channel == channel][::3]
-        blast = max(2.0, scale.outage / 2)
+        release = asyncio.Event()
         for s in slow:
-            s.stall = blast + 1.0
+            s.stall = release
             s.reconnect.set()
-        await asyncio.sleep(0.5)
-        urls = [srv.ws(cluster.token()) for srv in cluster.servers]
-        blasts = [Publisher(f"blast{i}", [channel], urls, rate=1000.0, pad=8000) for i in range(2)]
-        stop = asyncio.Event()
-        tasks = [asyncio.create_task(b.run(stop)) for b in blasts]
-        await asyncio.sleep(blast)
-        stop.set()
-        await asyncio.gather(*tasks)
-        pubs.extend(blasts)
+        try:
+            await asyncio.wait_for(asyncio.gather(*(s.stalled.wait() for s in slow)), STALL_TIMEOUT_S)
+            urls = [srv.ws(cluster.token()) for srv in cluster.servers]
+            blasts = [Publisher(f"blast{i}", [channel], urls, rate=1000.0, pad=8000) for i in range(2)]
+            stop = asyncio.Event()
+            tasks = [asyncio.create_task(b.run(stop)) for b in blasts]
+            deadline = time.monotonic() + STALL_TIMEOUT_S
+            need = blast_bytes()
+            while sum(len(b.acked) for b in blasts) * 8000 < need and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            stop.set()
+            await asyncio.gather(*tasks)
+            pubs.extend(blasts)
+        finally:
+            release.set()
 
     return fault
+
+
+STALL_TIMEOUT_S = 30.0
+
+
+def blast_bytes() -> int:
+    """Enough bytes to overflow a stalled consumer wherever they wait: twice what the kernel can hold
+    (the server's largest send buffer and the client's unread receive buffer), plus 1 MiB for the server's
+    own queue; read from this machine's TCP settings."""
+
+    def tcp(name: str, index: int, default: int) -> int:
+        try:
+            return int(Path(f"/proc/sys/net/ipv4/{name}").read_text().split()[index])
+        except (OSError, ValueError, IndexError):
+            return default
+
+    return 2 * (tcp("tcp_wmem", 2, 4 << 20) + tcp("tcp_rmem", 1, 128 << 10)) + (1 << 20)
 
 
 def _drain(scale: Scale) -> Fault:
@@ -500,9 +527,7 @@ async def _storm(scale: Scale, log: Log) -> dict[str, Any]:
 
 
 # A slow consumer is closed once 50 messages or 64 KiB wait for it, and cut 1 s after its 4008. The blast
-# must not be held back by the per-subject publish limit (50/s by default, every publisher one subject):
-# at 50/s its 8 KB messages fit in the stalled sockets' kernel buffers and nothing queues, so whether a
-# consumer is cut off depended on the machine's speed.
+# must not be held back by the per-subject publish limit (50/s by default, every publisher one subject).
 ENV = {
     "slow-consumers": {
         "STARS_QUEUE_MESSAGES": "50",
