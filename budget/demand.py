@@ -150,11 +150,18 @@ def routed_figures(cfg: StackConfig, stated: UsageConfig | None = None) -> dict[
     # clients get): its responses and requests bill at CloudFront's rates, nothing leaves the load
     # balancer directly (origin fetches to CloudFront are free).
     api_via_cdn = via_cdn and not cfg.load_balancer.tls
+    # ... on the dynamic distribution when there is one (its own figures), else with the assets.
+    api_apart = api_via_cdn and cfg.cdn.dynamic_distribution
+    api_with_assets = api_via_cdn and not api_apart
     api_requests = users * d.api_requests_per_user_per_second * t.peak_seconds
     average = 1 / d.peak_to_average
     figures: dict[str, Any] = {
-        "cloudfront_egress_gb": (t.static_gb + (t.api_gb if api_via_cdn else 0.0)) if cdn else 0.0,
-        "cloudfront_requests": ((t.static_requests + (api_requests if api_via_cdn else 0.0)) if cdn else 0.0),
+        "cloudfront_egress_gb": (t.static_gb + (t.api_gb if api_with_assets else 0.0)) if cdn else 0.0,
+        "cloudfront_requests": (
+            (t.static_requests + (api_requests if api_with_assets else 0.0)) if cdn else 0.0
+        ),
+        "cloudfront_api_egress_gb": t.api_gb if api_apart else 0.0,
+        "cloudfront_api_requests": api_requests if api_apart else 0.0,
         "internet_egress_gb": (
             (0.0 if api_via_cdn else t.api_gb) + (0.0 if via_cdn else t.websocket_gb) if cdn else t.total_gb
         ),

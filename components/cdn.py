@@ -1,12 +1,19 @@
 """Storage and CDN tier: a private S3 bucket served by CloudFront through Origin Access Control.
 
 The bucket is never public: all four public-access blocks are on, ACLs are disabled (bucket owner
-enforced), and its policy lets only this distribution read (``AWS:SourceArn``) and refuses plain HTTP.
+enforced), and its policy lets only the assets distributions read (``AWS:SourceArn``) and refuses plain HTTP.
 
 Options: ``/ws`` through the distribution to the load balancer (a second, custom origin that caches nothing
 and forwards every viewer header, so the WebSocket upgrade reaches the servers), and a CloudFront
 flat-rate pricing plan: a subscription that covers the distribution and its AWS WAF web ACL, both in
 us-east-1 through an explicit provider (CloudFront's WAF scope and the plan API live only there).
+
+Flat-rate plans are per distribution (pricing-levers.md section 1), so two more options mix them:
+``asset_distributions`` serves the same assets from N distributions, each on its own plan (two Business
+plans carry 250 M requests for USD 400 where one Premium carries 500 M for USD 1,000; the site spreads its
+asset links over their names), and ``dynamic_distribution`` puts ``/ws`` (and, without a certificate on
+the load balancer, the API) on a separate pay-as-you-go distribution, so the assets can be on a plan while
+the WebSockets, which no source says a plan carries, stay pay as you go.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import pulumi_aws as aws
 
 from components.config import MANAGED_CACHE_POLICY_TTL, CdnConfig
 from components.edge import ORIGIN_HEADER, WEBSOCKET_PATHS
-from components.tagging import tier_tags
+from components.tagging import PURCHASE_TAG, SAVINGS_BUNDLE, TRAFFIC_TAG, tier_tags
 
 #: AWS managed cache policy "CachingOptimized" (gzip + brotli keys, default TTL 1 day).
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -42,6 +49,17 @@ WAF_MANAGED_RULE_GROUPS = (
 )
 #: CloudFront reads only this prefix of the bucket (the runtime release lives outside it).
 PUBLIC_PREFIX = "public"
+
+
+#: What every distribution of the stack offers viewers: IPv6, HTTP/2 and 3, CloudFront's own certificate
+#: (TLS without a domain), no geographic restriction.
+VIEWER_SIDE: dict[str, object] = {
+    "enabled": True,
+    "is_ipv6_enabled": True,
+    "http_version": "http2and3",
+    "restrictions": {"geo_restriction": {"restriction_type": "none"}},
+    "viewer_certificate": {"cloudfront_default_certificate": True},
+}
 
 
 #: What the distribution sends to a certificate-less load balancer besides ``/ws``: the runtime's API
@@ -223,57 +241,73 @@ class Cdn(pulumi.ComponentResource):
                 "origin_access_control_id": self.oac.id,
             }
         ]
-        extra: dict[str, object] = {}
-        if args.websocket_origin is not None:
-            origins.append(websocket_custom_origin(args.websocket_origin))
-            extra["ordered_cache_behaviors"] = websocket_behaviors(
-                api=args.websocket_origin.origin_secret is not None
-            )
+        dynamic_origin = args.websocket_origin if cfg.dynamic_distribution else None
+        ws_on_assets = args.websocket_origin if not cfg.dynamic_distribution else None
         self.us_east_1: aws.Provider | None = None
-        self.web_acl: aws.wafv2.WebAcl | None = None
-        self.subscription: aws.pricingplanmanager.Subscription | None = None
         if cfg.plan != "pay_as_you_go":
             self.us_east_1 = aws.Provider(f"{name}-{PLAN_REGION}", region=PLAN_REGION, opts=child)
-            self.web_acl = self._web_acl(name, tags)
-            extra["web_acl_id"] = self.web_acl.arn
-        self.distribution = aws.cloudfront.Distribution(
-            f"{name}-distribution",
-            enabled=True,
-            is_ipv6_enabled=True,
-            http_version="http2and3",
-            comment="STARS static assets and uploads",
-            price_class=cfg.price_class,
-            origins=origins,
-            default_cache_behavior={
-                "target_origin_id": ORIGIN_ID,
-                "viewer_protocol_policy": "redirect-to-https",
-                "allowed_methods": ["GET", "HEAD", "OPTIONS"],
-                "cached_methods": ["GET", "HEAD"],
-                "compress": True,
-                "cache_policy_id": cache_policy_id,
-            },
-            restrictions={"geo_restriction": {"restriction_type": "none"}},
-            viewer_certificate={"cloudfront_default_certificate": True},
-            tags=tags,
-            opts=child,
-            **extra,
-        )
-        if self.web_acl is not None and self.us_east_1 is not None:
-            # A paid tier bills from creation (IMMEDIATE): the budget check priced the plan before deploy,
-            # and until a MANUAL subscription is approved the distribution would bill pay-as-you-go.
-            self.subscription = aws.pricingplanmanager.Subscription(
-                f"{name}-plan",
-                plan_family="CloudFront",
-                plan_tier=PLAN_TIERS[cfg.plan],
-                resource_arns=[self.distribution.arn, self.web_acl.arn],
-                usage_level="DEFAULT",
-                approval_mode="IMMEDIATE",
-                opts=pulumi.ResourceOptions(parent=self, provider=self.us_east_1),
+        self.web_acls: list[aws.wafv2.WebAcl] = []
+        self.subscriptions: list[aws.pricingplanmanager.Subscription] = []
+        self.distributions: list[aws.cloudfront.Distribution] = []
+        for index in range(cfg.asset_distributions):
+            # The first keeps the names of a one-distribution stack (no replacement when more are added).
+            suffix = "" if index == 0 else f"-{index + 1}"
+            extra: dict[str, object] = {}
+            assets_origins = list(origins)
+            if ws_on_assets is not None:
+                assets_origins.append(websocket_custom_origin(ws_on_assets))
+                extra["ordered_cache_behaviors"] = websocket_behaviors(
+                    api=ws_on_assets.origin_secret is not None
+                )
+            web_acl = None
+            if self.us_east_1 is not None:
+                web_acl = self._web_acl(f"{name}{suffix}", tags)
+                self.web_acls.append(web_acl)
+                extra["web_acl_id"] = web_acl.arn
+            distribution = aws.cloudfront.Distribution(
+                f"{name}-distribution{suffix}",
+                comment="STARS static assets and uploads",
+                price_class=cfg.price_class,
+                origins=assets_origins,
+                default_cache_behavior={
+                    "target_origin_id": ORIGIN_ID,
+                    "viewer_protocol_policy": "redirect-to-https",
+                    "allowed_methods": ["GET", "HEAD", "OPTIONS"],
+                    "cached_methods": ["GET", "HEAD"],
+                    "compress": True,
+                    "cache_policy_id": cache_policy_id,
+                },
+                tags=self._tags(tags, "assets", cfg),
+                opts=child,
+                **VIEWER_SIDE,
+                **extra,
             )
+            self.distributions.append(distribution)
+            if web_acl is not None and self.us_east_1 is not None:
+                # A paid tier bills from creation (IMMEDIATE): the budget check priced the plan before
+                # deploy, and until a MANUAL subscription is approved the distribution would bill
+                # pay-as-you-go.
+                self.subscriptions.append(
+                    aws.pricingplanmanager.Subscription(
+                        f"{name}-plan{suffix}",
+                        plan_family="CloudFront",
+                        plan_tier=PLAN_TIERS[cfg.plan],
+                        resource_arns=[distribution.arn, web_acl.arn],
+                        usage_level="DEFAULT",
+                        approval_mode="IMMEDIATE",
+                        opts=pulumi.ResourceOptions(parent=self, provider=self.us_east_1),
+                    )
+                )
+        self.distribution = self.distributions[0]
+        self.web_acl = self.web_acls[0] if self.web_acls else None
+        self.subscription = self.subscriptions[0] if self.subscriptions else None
+        self.dynamic: aws.cloudfront.Distribution | None = None
+        if dynamic_origin is not None:
+            self.dynamic = self._dynamic_distribution(name, dynamic_origin, cfg, tags)
         self.bucket_policy = aws.s3.BucketPolicy(
             f"{name}-bucket-policy",
             bucket=self.bucket.id,
-            policy=pulumi.Output.all(self.bucket.arn, self.distribution.arn).apply(
+            policy=pulumi.Output.all(self.bucket.arn, *(d.arn for d in self.distributions)).apply(
                 lambda v: json.dumps(
                     {
                         "Version": "2012-10-17",
@@ -284,7 +318,9 @@ class Cdn(pulumi.ComponentResource):
                                 "Principal": {"Service": "cloudfront.amazonaws.com"},
                                 "Action": "s3:GetObject",
                                 "Resource": f"{v[0]}/{PUBLIC_PREFIX}/*",
-                                "Condition": {"StringEquals": {"AWS:SourceArn": v[1]}},
+                                "Condition": {
+                                    "StringEquals": {"AWS:SourceArn": v[1] if len(v) == 2 else v[1:]}
+                                },
                             },
                             {
                                 "Sid": "DenyPlainHttp",
@@ -304,12 +340,46 @@ class Cdn(pulumi.ComponentResource):
 
         self.bucket_name = self.bucket.bucket
         self.domain_name = self.distribution.domain_name
+        #: The names viewers reach /ws (and the API) at: the dynamic distribution's when there is one.
+        self.dynamic_domain_name = (self.dynamic or self.distribution).domain_name
+        self.asset_domain_names = [d.domain_name for d in self.distributions]
         self.register_outputs(
             {
                 "bucket": self.bucket.bucket,
                 "distribution_id": self.distribution.id,
                 "domain_name": self.distribution.domain_name,
+                "asset_domain_names": self.asset_domain_names,
+                "dynamic_domain_name": self.dynamic_domain_name,
             }
+        )
+
+    @staticmethod
+    def _tags(tags: dict[str, str], traffic: str, cfg: CdnConfig) -> dict[str, str]:
+        """The distribution's ``traffic`` tag (what the budget rules price it with: the assets' share or the
+        dynamic figures) and, on a pay-as-you-go distribution, the Security Savings Bundle's purchase."""
+        pay_as_you_go = traffic == "dynamic" or cfg.plan == "pay_as_you_go"
+        bundle = {PURCHASE_TAG: SAVINGS_BUNDLE} if cfg.savings_bundle and pay_as_you_go else {}
+        return {**tags, TRAFFIC_TAG: traffic, **bundle}
+
+    def _dynamic_distribution(
+        self, name: str, origin: WebSocketOrigin, cfg: CdnConfig, tags: dict[str, str]
+    ) -> aws.cloudfront.Distribution:
+        """Pay as you go, nothing cached: /ws (and without a certificate the API) to the load balancer."""
+        behaviors = websocket_behaviors(api=origin.origin_secret is not None)
+        default = {**behaviors[-1]}
+        default.pop("path_pattern")
+        default["allowed_methods"] = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+        default["compress"] = True
+        return aws.cloudfront.Distribution(
+            f"{name}-dynamic",
+            comment="STARS WebSockets and API (pay as you go, nothing cached)",
+            price_class=cfg.price_class,
+            origins=[websocket_custom_origin(origin)],
+            default_cache_behavior=default,
+            ordered_cache_behaviors=behaviors,
+            tags=self._tags(tags, "dynamic", cfg),
+            **VIEWER_SIDE,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _web_acl(self, name: str, tags: dict[str, str]) -> aws.wafv2.WebAcl:

@@ -105,6 +105,10 @@ PHASES = ("phase1", "phase2", "phase3")
 #: CachingOptimized policy the assets use then.
 CDN_MANAGED_POLICY_PLANS = ("free", "pro")
 MANAGED_CACHE_POLICY_TTL = 86400
+#: Most distributions ``stars:cdn.asset_distributions`` may ask for (each with its own plan and web ACL):
+#: every further name is one more TLS connection per viewer (browsers do not share a connection between
+#: two cloudfront.net names), which a phone on a Tanzanian mobile network pays for in latency.
+MAX_ASSET_DISTRIBUTIONS = 4
 #: Usage that only exists when WebSockets go through CloudFront.
 WEBSOCKET_USAGE_KEYS = (
     "cloudfront_websocket_egress_gb",
@@ -427,7 +431,25 @@ class CdnConfig(_Strict):
     versioning: bool = Field(default=False, description="keep old object versions (30 days)")
     plan: Literal["pay_as_you_go", "free", "pro", "business", "premium"] = Field(
         default="pay_as_you_go",
-        description="CloudFront pricing: pay as you go, or a flat-rate plan (with its WAF web ACL)",
+        description="CloudFront pricing of the assets distribution(s): pay as you go, or a flat-rate plan"
+        " (one per distribution, each with its WAF web ACL)",
+    )
+    asset_distributions: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_ASSET_DISTRIBUTIONS,
+        description="distributions serving the same assets, each on its own flat-rate plan (the site spreads"
+        " its asset links over their names): N plans' allowances for N fees",
+    )
+    dynamic_distribution: bool = Field(
+        default=False,
+        description="a second, pay-as-you-go distribution for /ws (and the API without a certificate on the"
+        " load balancer), so the assets distribution can be on a flat-rate plan",
+    )
+    savings_bundle: bool = Field(
+        default=False,
+        description="a CloudFront Security Savings Bundle (1-year monthly commitment, bought in Billing):"
+        " 30% off the pay-as-you-go distribution's charges",
     )
 
     @model_validator(mode="after")
@@ -437,6 +459,17 @@ class CdnConfig(_Strict):
             raise ValueError(
                 f"plan {self.plan} allows only AWS-managed cache policies: default_ttl_seconds must be"
                 f" {MANAGED_CACHE_POLICY_TTL} (CachingOptimized), not {self.default_ttl_seconds}"
+            )
+        # Two pay-as-you-go distributions would only split one account's free tier and volume tiers.
+        if self.plan == "pay_as_you_go" and (self.asset_distributions > 1 or self.dynamic_distribution):
+            raise ValueError(
+                "asset_distributions above 1 and dynamic_distribution need a flat-rate plan for the assets:"
+                " two pay-as-you-go distributions bill as one (the account's free tier and volume tiers)"
+            )
+        if self.savings_bundle and self.plan != "pay_as_you_go" and not self.dynamic_distribution:
+            raise ValueError(
+                "savings_bundle discounts pay-as-you-go CloudFront charges: with every distribution on a"
+                " flat-rate plan there are none (no source says the bundle applies to a plan's fee)"
             )
         return self
 
@@ -518,6 +551,14 @@ class UsageConfig(_Strict):
     )
     cloudfront_websocket_connections: float = Field(
         default=0, ge=0, description="WebSocket upgrade requests/month at CloudFront"
+    )
+    # The API through its own pay-as-you-go distribution (``stars:cdn.dynamic_distribution`` without a
+    # certificate on the load balancer); otherwise the API's CloudFront share is in the two figures above.
+    cloudfront_api_egress_gb: float = Field(
+        default=0, ge=0, description="GB/month of API responses the dynamic distribution sends to viewers"
+    )
+    cloudfront_api_requests: float = Field(
+        default=0, ge=0, description="API requests/month at the dynamic distribution"
     )
     # Defaults AWS applies that a program may leave unset, priced as stated assumptions (budget/README.md).
     ami_root_volume_gb: int = Field(
@@ -684,6 +725,28 @@ class StackConfig(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _dynamic_distribution(self) -> Self:
+        """A dynamic distribution carries /ws or the API; the API figures only go through one."""
+        lb = self.load_balancer
+        carries = lb.websockets_via_cdn or not lb.tls
+        if self.cdn.dynamic_distribution and not carries:
+            raise ValueError(
+                f"{NAMESPACE}:cdn.dynamic_distribution = True: nothing would go through it (it carries /ws"
+                f" with {NAMESPACE}:loadBalancer.websockets_via_cdn, and the API without a certificate on"
+                " the load balancer)"
+            )
+        if not (self.cdn.dynamic_distribution and not lb.tls):
+            for key in ("cloudfront_api_egress_gb", "cloudfront_api_requests"):
+                value = getattr(self.usage, key)
+                if value:
+                    raise ValueError(
+                        f"{NAMESPACE}:usage.{key} = {value!r}: must be 0 unless the API goes through a"
+                        f" dynamic distribution ({NAMESPACE}:cdn.dynamic_distribution without a"
+                        " certificate on the load balancer)"
+                    )
+        return self
+
+    @model_validator(mode="after")
     def _tls_everywhere(self) -> Self:
         """Clients speak only HTTPS/WSS: TLS on the load balancer, or CloudFront in front of all of it."""
         lb = self.load_balancer
@@ -694,7 +757,9 @@ class StackConfig(_Strict):
             f"{key}.type = {lb.type!r}": lb.type == "application",
             f"{NAMESPACE}:cdn.enabled = {self.cdn.enabled!r}": self.cdn.enabled,
             f"{key}.websockets_via_cdn = {lb.websockets_via_cdn!r}": lb.websockets_via_cdn,
-            f"{NAMESPACE}:cdn.plan = {self.cdn.plan!r}": self.cdn.plan == "pay_as_you_go",
+            f"{NAMESPACE}:cdn.plan = {self.cdn.plan!r} without dynamic_distribution": (
+                self.cdn.plan == "pay_as_you_go" or self.cdn.dynamic_distribution
+            ),
         }
         wrong = [what for what, ok in needs.items() if not ok]
         if wrong:
@@ -702,7 +767,8 @@ class StackConfig(_Strict):
                 f"without {key}.domain (or certificate_arn) the load balancer has no certificate, so"
                 " CloudFront's must carry every client connection: it needs type 'application' (an"
                 " origin only CloudFront can reach, by header), cdn.enabled true, websockets_via_cdn"
-                " true and cdn.plan 'pay_as_you_go' (flat-rate plans do not carry WebSockets); got "
+                " true, and a pay-as-you-go distribution for the API and /ws: cdn.plan 'pay_as_you_go',"
+                " or cdn.dynamic_distribution true (flat-rate plans do not carry WebSockets); got "
                 + ", ".join(wrong)
             )
         return self

@@ -452,6 +452,8 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
         outputs["database_replica_address"] = database.replica_address
     if cdn is not None:
         outputs["cdn_domain"] = cdn.domain_name
+        if len(cdn.distributions) > 1:  # the site spreads its asset links over these names
+            outputs["cdn_domains"] = cdn.asset_domain_names
         outputs["assets_bucket"] = cdn.bucket_name
         release = release_of(cfg)
         if release is not None and release.sha256 is not None:  # what the servers install and check
@@ -461,12 +463,12 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
         # Clients of a split layout reach the realtime tier on its own port.
         outputs["load_balancer_ports"] = {tier: port for tier, port in edge.ports.items()}
     if cdn is not None and cfg.load_balancer.websockets_via_cdn:
-        outputs["websocket_url"] = cdn.domain_name.apply(lambda domain: f"wss://{domain}/ws")
+        outputs["websocket_url"] = cdn.dynamic_domain_name.apply(lambda domain: f"wss://{domain}/ws")
     # Where clients call the API: the domain (TLS on the load balancer) or CloudFront's default name.
     if cfg.load_balancer.domain is not None:
         outputs["api_url"] = f"https://{cfg.load_balancer.domain}"
     elif cdn is not None and not cfg.load_balancer.tls:
-        outputs["api_url"] = cdn.domain_name.apply(lambda domain: f"https://{domain}")
+        outputs["api_url"] = cdn.dynamic_domain_name.apply(lambda domain: f"https://{domain}")
     if edge.validation_records is not None:
         outputs["certificate_validation"] = edge.validation_records
     return outputs

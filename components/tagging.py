@@ -31,6 +31,11 @@ def asg_tags(tags: Mapping[str, str], *, propagate: bool = True) -> list[dict[st
 PURCHASE_TAG = "purchase"
 #: Tag value per ``commitment`` config value; ``none`` adds no tag (on demand is the default price).
 PURCHASE_VALUES = {"reserved_1yr": "reserved-1yr"}
+#: The ``purchase`` value of a CloudFront distribution billed under a Security Savings Bundle (1 year).
+SAVINGS_BUNDLE = "savings-bundle-1yr"
+#: What a CloudFront distribution carries, for the budget rules: ``assets`` (the assets' share, the same on
+#: each assets distribution) or ``dynamic`` (/ws and the API, pay as you go).
+TRAFFIC_TAG = "traffic"
 
 
 def purchase_tags(commitment: str) -> dict[str, str]:

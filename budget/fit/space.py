@@ -26,10 +26,11 @@ from typing import Literal
 
 from budget.capacity import CapacityError, CapacityModel, Load, Sizing
 from budget.catalog import Catalog
-from budget.demand import demand_of, with_routed_usage
+from budget.demand import demand_of, traffic, with_routed_usage
 from components.config import (
     CACHE_NODE_TYPES,
     EC2_INSTANCE_TYPES,
+    MAX_ASSET_DISTRIBUTIONS,
     RDS_INSTANCE_CLASSES,
     UNAVAILABLE_IN_REGION,
     CacheConfig,
@@ -208,6 +209,12 @@ class Shape:
     price_class: str = "PriceClass_100"
     cdn_plan: str = "pay_as_you_go"
     zones: int = 2
+    #: Assets distributions, each on the plan (more than one only on a flat-rate plan).
+    asset_distributions: int = 1
+    #: /ws (and the API without a certificate) on its own pay-as-you-go distribution.
+    dynamic_distribution: bool = False
+    #: A CloudFront Security Savings Bundle on the pay-as-you-go distribution's charges.
+    savings_bundle: bool = False
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -223,6 +230,12 @@ class Shape:
         lb = "ALB" if self.load_balancer == "application" else "NLB"
         ws = "WebSockets through CloudFront" if self.websockets_via_cdn else "WebSockets direct"
         plan = self.cdn_plan.replace("_", "-")
+        if self.asset_distributions > 1:
+            plan = f"{self.asset_distributions} x {plan}"
+        if self.dynamic_distribution:
+            plan += " + a pay-as-you-go distribution for /ws and the API"
+        if self.savings_bundle:
+            plan += " (Security Savings Bundle)"
         return (
             f"{self.layout} servers, {lb}, {ws}, egress {self.egress}, CDN {self.price_class} {plan},"
             f" {self.zones} zones"
@@ -311,14 +324,27 @@ class Space:
     def serves_tls(self, shape: Shape) -> bool:
         """Whether ``shape`` serves clients only HTTPS/WSS with the TLS the stack has: a certificate on the
         load balancer (``domain`` or ``certificate_arn``), or else CloudFront in front of the API and /ws
-        (ALB with the origin header, pay-as-you-go: components.config refuses anything else)."""
+        (ALB with the origin header, on a pay-as-you-go distribution: components.config refuses anything
+        else)."""
         if self.base.load_balancer.tls:
             return True
         return (
             shape.load_balancer == "application"
             and shape.websockets_via_cdn
-            and shape.cdn_plan == "pay_as_you_go"
+            and (shape.cdn_plan == "pay_as_you_go" or shape.dynamic_distribution)
         )
+
+    def asset_distributions(self, plan: str) -> int | None:
+        """The fewest distributions on ``plan`` whose allowances carry the assets (None: more than the
+        most a stack may have); one for pay as you go."""
+        if plan == "pay_as_you_go":
+            return 1
+        t = traffic(self.demand)
+        region = self.base.region
+        requests = self.catalog.get(region, f"cloudfront.plan.{plan}.requests").amount
+        transfer = self.catalog.get(region, f"cloudfront.plan.{plan}.transfer_gb").amount
+        needed = max(1, math.ceil(t.static_requests / requests), math.ceil(t.static_gb / transfer))
+        return needed if needed <= MAX_ASSET_DISTRIBUTIONS else None
 
     def reference_shape(self, **fields: str) -> Shape:
         """A shape that serves TLS with the stack's certificates, for pricing tiers that do not read it."""
@@ -326,22 +352,47 @@ class Space:
             return Shape(**fields)  # type: ignore[arg-type]
         return Shape(**fields, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0])  # type: ignore[arg-type]
 
+    def cdn_options(self, via_cdn: bool) -> Iterator[tuple[str, int, bool, bool]]:
+        """(plan, assets distributions, dynamic distribution, savings bundle) for a shape whose WebSockets
+        go through CloudFront or not: a flat-rate plan on as many distributions as its allowance needs, a
+        dynamic distribution where anything dynamic goes through CloudFront, and the Security Savings
+        Bundle on whatever is pay as you go (a commitment like a reservation, searched beside none)."""
+        dynamic = via_cdn or not self.base.load_balancer.tls
+        for plan in CDN_PLANS:
+            count = self.asset_distributions(plan)
+            if count is None:
+                why = (
+                    f"CloudFront {plan} plan: the assets need more than {MAX_ASSET_DISTRIBUTIONS} of its"
+                    " distributions (each more name is one more TLS connection per viewer)"
+                )
+                if why not in self.rejected:
+                    self.rejected.append(why)
+                continue
+            apart = dynamic and plan != "pay_as_you_go"
+            paying = plan == "pay_as_you_go" or apart
+            for bundle in (False, True) if paying else (False,):
+                yield plan, count, apart, bundle
+
     def shapes(self) -> Iterator[Shape]:
         if not self.base.load_balancer.tls:
             self.rejected.append(
-                "NLB, WebSockets direct and flat-rate CDN plans: without stars:loadBalancer.domain the load"
-                " balancer has no certificate, so only an ALB behind CloudFront (pay-as-you-go) serves TLS"
+                "NLB and WebSockets direct: without stars:loadBalancer.domain the load balancer has no"
+                " certificate, so only an ALB behind CloudFront serves TLS (flat-rate plans for the assets"
+                " with /ws and the API on a pay-as-you-go distribution)"
             )
         for layout in LAYOUTS:
             for lb in LOAD_BALANCERS:
                 for egress in EGRESS:
                     for price_class in PRICE_CLASSES:
-                        for plan in CDN_PLANS:
-                            for via_cdn in (False, True):
-                                if via_cdn and price_class not in AFRICAN_EDGES:
-                                    continue  # the latency budget: no WebSocket from edges outside Africa
+                        for via_cdn in (False, True):
+                            if via_cdn and price_class not in AFRICAN_EDGES:
+                                continue  # the latency budget: no WebSocket from edges outside Africa
+                            for plan, count, apart, bundle in self.cdn_options(via_cdn):
                                 for zones in ZONES[self.demand.availability]:
-                                    shape = Shape(layout, lb, via_cdn, egress, price_class, plan, zones)
+                                    shape = Shape(
+                                        layout, lb, via_cdn, egress, price_class, plan, zones, count, apart,
+                                        bundle,
+                                    )  # fmt: skip
                                     if self.serves_tls(shape):
                                         yield shape
 
@@ -388,7 +439,13 @@ class Space:
         reference = base.api or base.app
         for s in choice.servers:
             servers[s.group] = s.apply(getattr(base, s.group) or reference, target)
-        cdn_update: dict[str, object] = {"price_class": shape.price_class, "plan": shape.cdn_plan}
+        cdn_update: dict[str, object] = {
+            "price_class": shape.price_class,
+            "plan": shape.cdn_plan,
+            "asset_distributions": shape.asset_distributions,
+            "dynamic_distribution": shape.dynamic_distribution,
+            "savings_bundle": shape.savings_bundle,
+        }
         if shape.cdn_plan in ("free", "pro"):
             cdn_update["default_ttl_seconds"] = 86400  # those plans allow only AWS-managed cache policies
         cfg = base.model_copy(

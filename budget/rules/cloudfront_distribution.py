@@ -18,6 +18,7 @@ AWS may throttle), and so is WebSocket traffic, which no source says how a plan 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from budget.model import CostLine, PlannedResource, line
@@ -25,6 +26,7 @@ from budget.rules.base import RuleContext, RuleError, flag, known, opaque
 from budget.rules.pricing_plan import Plan, plan_covering
 from budget.rules.volume_tiers import CLOUDFRONT_TIERS, tiered_lines
 from components.config import WEBSOCKET_USAGE_KEYS, UsageConfig
+from components.tagging import PURCHASE_TAG, SAVINGS_BUNDLE, TRAFFIC_TAG
 
 TYPES = ("aws:cloudfront/distribution:Distribution",)
 #: Edge region buckets each price class includes (AWS CloudFront price classes; only the buckets the
@@ -102,6 +104,37 @@ def _no_unpriced_features(dist: PlannedResource) -> None:
         )
 
 
+def _tag(dist: PlannedResource, key: str) -> Any:
+    tags = dist.inputs.get("tags")
+    value = tags.get(key) if isinstance(tags, dict) else None
+    if opaque(value):
+        raise RuleError(f"tag {key} is unknown until deploy: what the distribution carries cannot be told")
+    return value
+
+
+def traffic_of(dist: PlannedResource) -> str:
+    """``assets`` or ``dynamic`` (its ``traffic`` tag); a distribution without the tag is the one
+    distribution of a stack that has one (assets, and /ws when it routes it)."""
+    value = _tag(dist, TRAFFIC_TAG)
+    if value is None:
+        return "assets"
+    if value not in ("assets", "dynamic"):
+        raise RuleError(f"tag {TRAFFIC_TAG}={value!r} has no usage figures (known: assets, dynamic)")
+    return str(value)
+
+
+def bundled(dist: PlannedResource) -> bool:
+    """Whether the distribution's ``purchase`` tag records a Security Savings Bundle."""
+    value = _tag(dist, PURCHASE_TAG)
+    if value is None:
+        return False
+    if value != SAVINGS_BUNDLE:
+        raise RuleError(
+            f"tag {PURCHASE_TAG}={value!r} has no price on a distribution (known: {SAVINGS_BUNDLE})"
+        )
+    return True
+
+
 def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     certificate = known(dist.inputs.get("viewerCertificate"), "input 'viewerCertificate'") or {}
     method = known(certificate.get("sslSupportMethod"), "viewerCertificate.sslSupportMethod")
@@ -111,38 +144,99 @@ def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             " catalog lacks"
         )
     _no_unpriced_features(dist)
-    if not ctx.is_first(dist, *TYPES):
+    everything = ctx.of_type(*TYPES)
+    assets = [d for d in everything if traffic_of(d) == "assets"]
+    dynamic = [d for d in everything if traffic_of(d) == "dynamic"]
+    if len(dynamic) > 1:
+        raise RuleError(f"{len(dynamic)} distributions tagged dynamic: the usage block describes one")
+    untagged = [d for d in everything if _tag(d, TRAFFIC_TAG) is None]
+    if untagged and len(everything) > 1:
         raise RuleError("a second distribution has no usage assumptions (the usage block describes one)")
     bucket, why = served_bucket(
         known(dist.inputs.get("priceClass"), "input 'priceClass'") or "PriceClass_All",
         ctx.cfg.usage.viewer_region,
     )
     plan = plan_covering(dist, ctx)
-    if plan is not None:
-        return _within_plan(dist, ctx, plan)
-    return _pay_as_you_go(ctx, bucket, why)
-
-
-def _pay_as_you_go(ctx: RuleContext, bucket: str, why: str) -> list[CostLine]:
     usage = ctx.cfg.usage
-    websocket_gb = usage.cloudfront_websocket_egress_gb
+    if traffic_of(dist) == "dynamic":
+        if plan is not None:
+            raise RuleError(
+                f"the dynamic distribution on the {plan.title} flat-rate plan: no source says whether a plan"
+                " carries WebSocket connections and frames or how they count, so it cannot be priced"
+            )
+        if any(plan_covering(a, ctx) is None for a in assets):
+            raise RuleError(
+                "a pay-as-you-go assets distribution beside the dynamic one: the two bill as one (the"
+                " account's free tier and volume tiers), which per-distribution usage cannot price"
+            )
+        bill = Bill(
+            usage.cloudfront_api_egress_gb, usage.cloudfront_api_requests, websockets=True, kind="API"
+        )
+        lines = _pay_as_you_go(ctx, bucket, why, bill)
+        return _discounted(lines, ctx) if bundled(dist) else lines
+    if (usage.cloudfront_api_egress_gb or usage.cloudfront_api_requests) and not dynamic:
+        raise RuleError("the usage block routes API traffic to a dynamic distribution the stack lacks")
+    share = 1 / len(assets)
+    if plan is not None:
+        return _within_plan(dist, ctx, plan, share, websockets_elsewhere=bool(dynamic))
+    if len(assets) > 1:
+        raise RuleError(
+            f"{len(assets)} pay-as-you-go assets distributions bill as one (the account's free tier and"
+            " volume tiers): per-distribution usage cannot price them"
+        )
+    bill = Bill(usage.cloudfront_egress_gb, usage.cloudfront_requests, websockets=not dynamic)
+    lines = _pay_as_you_go(ctx, bucket, why, bill)
+    return _discounted(lines, ctx) if bundled(dist) else lines
+
+
+@dataclass(frozen=True)
+class Bill:
+    """What one pay-as-you-go distribution carries: bytes to viewers, HTTPS requests, and whether the
+    stack's WebSocket figures are its own."""
+
+    egress_gb: float
+    requests: float
+    websockets: bool
+    kind: str = "static assets"  # what the egress and requests are
+
+
+def _discounted(lines: list[CostLine], ctx: RuleContext) -> list[CostLine]:
+    """Every charged line at (1 - the Security Savings Bundle's discount): the 1-year commitment is the
+    discounted spend (pricing-levers.md section 2; WAF credits not counted)."""
+    discount = ctx.price("cloudfront.savings_bundle.discount")
+    return [
+        replace(
+            c,
+            name=f"{c.name}, Security Savings Bundle",
+            unit_price_usd=c.unit_price_usd * (1 - discount.amount),
+            source=f"x (1 - Security Savings Bundle {discount.amount:.0%}: {discount.cite()}); {c.source}",
+        )
+        if c.unit_price_usd
+        else c
+        for c in lines
+    ]
+
+
+def _pay_as_you_go(ctx: RuleContext, bucket: str, why: str, bill: Bill) -> list[CostLine]:
+    usage = ctx.cfg.usage
+    websocket_gb = usage.cloudfront_websocket_egress_gb if bill.websockets else 0.0
     how = why
     if websocket_gb:
         how = (
-            f"{why}; static assets {usage.cloudfront_egress_gb:,.6g} GB + WebSocket frames to viewers"
+            f"{why}; {bill.kind} {bill.egress_gb:,.6g} GB + WebSocket frames to viewers"
             f" {websocket_gb:,.6g} GB share the volume tiers and the free allowance"
         )
     lines = tiered_lines(
         ctx,
         f"Data transfer out to viewers ({bucket})",
-        usage.cloudfront_egress_gb + websocket_gb,
+        bill.egress_gb + websocket_gb,
         f"cloudfront.transfer.{bucket}",
         CLOUDFRONT_TIERS,
         ctx.price("cloudfront.free.transfer_gb"),
         how=how,
     )
     free = ctx.price("cloudfront.free.requests")
-    free_requests = min(usage.cloudfront_requests, free.amount)
+    free_requests = min(bill.requests, free.amount)
     if free_requests:
         lines.append(
             line(
@@ -158,20 +252,20 @@ def _pay_as_you_go(ctx: RuleContext, bucket: str, why: str) -> list[CostLine]:
         line(
             f"HTTPS requests ({bucket})",
             "10k requests",
-            (usage.cloudfront_requests - free_requests) / 10_000,
+            (bill.requests - free_requests) / 10_000,
             ctx.price(f"cloudfront.requests.https.{bucket}"),
             usage_based=True,
             how=why,
         )
     )
-    upgrades = usage.cloudfront_websocket_connections
+    upgrades = usage.cloudfront_websocket_connections if bill.websockets else 0.0
     if upgrades:
-        # The always-free requests are HTTP/HTTPS requests of any kind: what the static assets left over.
+        # The always-free requests are HTTP/HTTPS requests of any kind: what the other requests left over.
         free_upgrades = min(upgrades, free.amount - free_requests)
         if free_upgrades:
             lines.append(
                 line(
-                    "WebSocket upgrade requests (free allowance left by the static assets)",
+                    f"WebSocket upgrade requests (free allowance left by the {bill.kind})",
                     "10k requests",
                     free_upgrades / 10_000,
                     free,
@@ -189,7 +283,7 @@ def _pay_as_you_go(ctx: RuleContext, bucket: str, why: str) -> list[CostLine]:
                 how=why,
             )
         )
-    if usage.cloudfront_websocket_ingress_gb:
+    if bill.websockets and usage.cloudfront_websocket_ingress_gb:
         lines.append(
             line(
                 f"WebSocket frames from viewers: regional data transfer to origin ({bucket})",
@@ -203,13 +297,25 @@ def _pay_as_you_go(ctx: RuleContext, bucket: str, why: str) -> list[CostLine]:
     return lines
 
 
-def _within_plan(dist: PlannedResource, ctx: RuleContext, plan: Plan) -> list[CostLine]:
-    """$0 lines inside the plan's allowance; above it, or with WebSocket traffic, unpriced.
+def _within_plan(
+    dist: PlannedResource, ctx: RuleContext, plan: Plan, share: float, websockets_elsewhere: bool
+) -> list[CostLine]:
+    """$0 lines inside the plan's allowance for ``share`` of the assets' traffic (the site spreads its
+    asset links evenly over the assets distributions); above it, or with WebSocket traffic, unpriced.
 
-    WebSocket traffic: the distribution routes ``/ws`` (what the stack policy sees), the usage block
-    assumes some, or the stack config says so (``check``'s view, where all three agree)."""
+    WebSocket traffic: the distribution routes ``/ws`` (what the stack policy sees), or the usage block
+    assumes some and no dynamic distribution carries it, or the stack config says it goes through this
+    one (``check``'s view, where all three agree)."""
     usage = ctx.cfg.usage
-    if carries_websockets(dist) or websocket_usage(usage) or ctx.cfg.load_balancer.websockets_via_cdn:
+    ws_here = (
+        websocket_usage(usage) or ctx.cfg.load_balancer.websockets_via_cdn
+    ) and not websockets_elsewhere
+    if bundled(dist):
+        raise RuleError(
+            f"a Security Savings Bundle on a distribution on the {plan.title} flat-rate plan: no source says"
+            " the bundle applies to a plan's fee"
+        )
+    if carries_websockets(dist) or ws_here:
         raise RuleError(
             f"WebSocket traffic through a distribution on the {plan.title} flat-rate plan: not found in the"
             " price reference (no source says whether WebSocket connections and frames are allowed on a"
@@ -217,30 +323,32 @@ def _within_plan(dist: PlannedResource, ctx: RuleContext, plan: Plan) -> list[Co
         )
     requests = ctx.price(f"cloudfront.plan.{plan.tier}.requests")
     transfer = ctx.price(f"cloudfront.plan.{plan.tier}.transfer_gb")
+    egress_gb, request_count = usage.cloudfront_egress_gb * share, usage.cloudfront_requests * share
+    spread = f" ({share:.4g} of the assets' traffic)" if share < 1 else ""
     for used, allowance, unit in (
-        (usage.cloudfront_requests, requests, "requests/month"),
-        (usage.cloudfront_egress_gb, transfer, "GB/month of data transfer"),
+        (request_count, requests, "requests/month"),
+        (egress_gb, transfer, "GB/month of data transfer"),
     ):
         if used > allowance.amount:
             raise RuleError(
-                f"{used:,.0f} {unit} exceeds the {plan.title} plan's {allowance.amount:,.0f} {unit};"
+                f"{used:,.0f} {unit}{spread} exceeds the {plan.title} plan's {allowance.amount:,.0f} {unit};"
                 " AWS may throttle; the allowance is a hard ceiling, not free"
             )
     return [
         line(
             f"Data transfer out to viewers (within the {plan.title} plan allowance, used"
-            f" {usage.cloudfront_egress_gb:,.6g} of {transfer.amount:,.0f} GB)",
+            f" {egress_gb:,.6g} of {transfer.amount:,.0f} GB){spread}",
             "GB",
-            usage.cloudfront_egress_gb,
+            egress_gb,
             transfer,
             usage_based=True,
             factor=0.0,
         ),
         line(
             f"HTTPS requests (within the {plan.title} plan allowance, used"
-            f" {usage.cloudfront_requests:,.0f} of {requests.amount:,.0f})",
+            f" {request_count:,.0f} of {requests.amount:,.0f}){spread}",
             "10k requests",
-            usage.cloudfront_requests / 10_000,
+            request_count / 10_000,
             requests,
             usage_based=True,
             factor=0.0,

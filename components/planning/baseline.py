@@ -532,7 +532,12 @@ def _buckets_behind_cloudfront(res: list[RecordedResource]) -> list[Finding]:
                 continue
             principal = st.get("Principal")
             source = ((st.get("Condition") or {}).get("StringEquals") or {}).get("AWS:SourceArn")
-            if principal != {"Service": "cloudfront.amazonaws.com"} or source not in dist_arns:
+            sources = source if isinstance(source, list) else [source]
+            if (
+                principal != {"Service": "cloudfront.amazonaws.com"}
+                or not sources
+                or any(not isinstance(s, str) or s not in dist_arns for s in sources)
+            ):
                 out.append(
                     _breach(pol.name, f"allows {principal} (SourceArn {source}), not only this distribution")
                 )

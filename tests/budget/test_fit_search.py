@@ -44,6 +44,7 @@ def hand_made() -> Catalog:
     changes["ec2.instance.t4g.large"] = 0.01  # the one cheap server type
     changes |= {k: 0.0 for k in regional if k.startswith("ec2.spot_discount.")}  # spot saves nothing
     changes |= {k: 0.0 for k in real.global_prices if k.startswith("discount.")}  # nor do reservations
+    changes["cloudfront.savings_bundle.discount"] = 0.0  # nor does the CloudFront bundle
     changes |= {k: 1.0 for k in regional if k.startswith("rds.postgres.")}
     changes["rds.postgres.db.t4g.large.single_az"] = 0.02  # the one cheap database
     changes |= {k: 1.0 for k in regional if k.startswith("elasticache.redis.")}

@@ -46,7 +46,8 @@ def test_every_written_fit_plan_serves_only_tls(
     assert cfg.load_balancer.domain == domain
     if domain is None:  # CloudFront carries every client connection
         assert cfg.load_balancer.type == "application" and cfg.load_balancer.websockets_via_cdn
-        assert cfg.cdn.plan == "pay_as_you_go"
+        # the API and /ws on a pay-as-you-go distribution: the only one, or beside the assets' plans
+        assert cfg.cdn.plan == "pay_as_you_go" or cfg.cdn.dynamic_distribution
         assert any("only an ALB behind CloudFront" in r for r in report["search"]["rejected"])
     resources = plan_resources(cfg)
     assert no_plain_http(resources) == [] and tls_in_transit(resources) == []
