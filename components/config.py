@@ -503,6 +503,12 @@ class MonitoringConfig(_Strict):
     dashboard: bool = True
     detailed_instance_monitoring: bool = False
     log_retention_days: int = 14
+    log_class: Literal["standard", "infrequent_access"] = Field(
+        default="standard",
+        description="CloudWatch Logs class of the servers' log groups: infrequent_access halves ingestion"
+        " but has no Live Tail, metric filters or subscription filters (this program uses none); fixed at"
+        " creation (changing it replaces the log groups)",
+    )
 
     @field_validator("log_retention_days")
     @classmethod

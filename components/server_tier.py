@@ -39,6 +39,8 @@ class ServerTierArgs:
     security_group_id: pulumi.Input[str]
     target_group_arn: pulumi.Input[str]
     log_retention_days: int
+    #: ``STANDARD`` or ``INFREQUENT_ACCESS`` (``stars:monitoring.log_class``).
+    log_group_class: str
     detailed_monitoring: bool
     database_host: pulumi.Input[str]
     database_name: str
@@ -77,6 +79,7 @@ class ServerTier(pulumi.ComponentResource):
             f"{name}-logs",
             name=f"/stars/{stack}/{name}",
             retention_in_days=args.log_retention_days,
+            log_group_class=args.log_group_class,
             tags=tags,
             opts=child,
         )

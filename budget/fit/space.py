@@ -264,6 +264,21 @@ class Space:
         self.floor = availability_floor(self.demand)
         self.unavailable = UNAVAILABLE_IN_REGION.get(base.region, {})
         self.rejected: list[str] = []
+        self.log_class = self.cheaper_log_class()
+
+    def cheaper_log_class(self) -> str:
+        """The CloudWatch Logs class that costs less for the stack's stated log volumes: Infrequent Access
+        halves ingestion and (by its source) costs more to store; the program uses none of what it lacks
+        (Live Tail, metric and subscription filters). Every other line is the same, so the two classes
+        are compared on these two figures alone instead of being searched."""
+        region, usage = self.base.region, self.base.usage
+        ingest = self.catalog.get(region, "cloudwatch.logs.ingest").amount * usage.logs_ingested_gb
+        stored = self.catalog.get(region, "cloudwatch.logs.storage").amount * usage.logs_stored_gb
+        ia = (
+            ingest * self.catalog.get(region, "cloudwatch.logs.ia.ingest_factor").amount
+            + stored * self.catalog.get(region, "cloudwatch.logs.ia.storage_factor").amount
+        )
+        return "infrequent_access" if ia < ingest + stored else "standard"
 
     def _offered(self, name: str, price_key: str) -> bool:
         if name in self.unavailable:
@@ -466,6 +481,7 @@ class Space:
                 "database": choice.database.apply(base.database, self.demand),
                 "cache": choice.cache.apply(base.cache, self.demand),
                 "cdn": base.cdn.model_copy(update=cdn_update),
+                "monitoring": base.monitoring.model_copy(update={"log_class": self.log_class}),
             }
         )
         # every routed usage figure (WebSockets through CloudFront too) re-derived for this shape
