@@ -65,3 +65,15 @@ def test_the_embedded_installer_is_the_source_code() -> None:
     assert shell.splitlines()[1:] == code and shell.startswith("#!/bin/sh\n")
     data = render_user_data(**ARGS)
     assert compact in data and shell in data
+
+
+def test_compacting_from_many_threads_at_once_gives_one_answer() -> None:
+    """Regression: planners render user data from several threads, and CPython 3.11's ``ast.parse`` in two
+    threads at once failed ("AST constructor recursion depth mismatch") in a test run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    compact_python.cache_clear()
+    source = AWSGET.read_text()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: compact_python(source), range(32)))
+    assert len(set(results)) == 1 and results[0] == compact_python(source)
