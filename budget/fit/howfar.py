@@ -105,13 +105,21 @@ def _boundary(
     return good
 
 
-def max_users(base: StackConfig, catalog: Catalog, model: CapacityModel, pricer: Pricer, up_to: int) -> int:
+def max_users(
+    base: StackConfig,
+    catalog: Catalog,
+    model: CapacityModel,
+    pricer: Pricer,
+    up_to: int,
+    known_top: float | None = None,
+) -> int:
     """The most concurrent users, on a grid of 1% of the phase's users (at least 100) up to ``up_to``,
     whose own cheapest plan fits the limit (0 when even one step does not).
 
     Each probe is a whole search, so the next probe is where the cost line through the bracket's ends
     crosses the limit (the cost grows about linearly with users), falling back to the middle when that
     does not halve the bracket; the answer is exact on the grid as long as more users never cost less.
+    ``known_top``: the cheapest plan's TZS at ``up_to`` users when the caller has searched it already.
     """
     limit = base.budget.limit_tzs
     users = demand_of(base).concurrent_users
@@ -119,6 +127,8 @@ def max_users(base: StackConfig, catalog: Catalog, model: CapacityModel, pricer:
     top = max(1, up_to // step)
 
     def cost(i: int) -> float:
+        if i == top and known_top is not None:
+            return known_top
         n = up_to if i == top else i * step
         total = cheapest_tzs(scaled_to(base, max(1, n)), catalog, model, pricer)
         return math.inf if total is None else total
