@@ -38,7 +38,18 @@ OPTIONS: dict[str, Callable[[], StackConfig]] = {
     "nlb-tls-ws-cdn": lambda: config_of("ws-cdn-nlb-tls"),
     # a CloudFront flat-rate plan: its web ACL and subscription under an explicit us-east-1 provider
     "plan-business": lambda: config_of("plan-business"),
+    # CloudFront split (what fit proposes without a domain): the assets on two Business plans, /ws and
+    # the API on a pay-as-you-go distribution under a Security Savings Bundle
+    "cdn-split": lambda: _cdn_split(),
 }
+
+
+def _cdn_split() -> StackConfig:
+    from budget.demand import with_routed_usage
+
+    data = stack_config("phase2").model_dump()
+    data["cdn"].update(plan="business", asset_distributions=2, dynamic_distribution=True, savings_bundle=True)
+    return with_routed_usage(StackConfig.model_validate(data))
 
 
 @cache
