@@ -105,6 +105,10 @@ def _boundary(
     return good
 
 
+#: Line probes in a row that may fail to halve the bracket before the search halves it instead.
+MAX_LINE_MISSES = 3
+
+
 def max_users(
     base: StackConfig,
     catalog: Catalog,
@@ -117,8 +121,10 @@ def max_users(
     whose own cheapest plan fits the limit (0 when even one step does not).
 
     Each probe is a whole search, so the next probe is where the cost line through the bracket's ends
-    crosses the limit (the cost grows about linearly with users), falling back to the middle when that
-    does not halve the bracket; the answer is exact on the grid as long as more users never cost less.
+    crosses the limit (the cost grows about linearly with users), and its neighbour on the far side, which
+    usually closes the bracket at once; after a few probes that do not halve the bracket, the middle. The
+    answer is exact on the grid as long as more users never cost less. Probes far above the answer are
+    the dearest (more servers to size), so the line is preferred to halving for as long as it gains.
     ``known_top``: the cheapest plan's TZS at ``up_to`` users when the caller has searched it already.
     """
     limit = base.budget.limit_tzs
@@ -139,21 +145,25 @@ def max_users(
         return 0
     if hi_cost <= limit:
         return up_to
+    misses = 0
     while hi - lo > 1:
         guess = (lo + hi) // 2
-        if math.isfinite(hi_cost) and hi_cost > lo_cost:
+        if misses < MAX_LINE_MISSES and math.isfinite(hi_cost) and hi_cost > lo_cost:
             guess = lo + int((limit - lo_cost) / (hi_cost - lo_cost) * (hi - lo))
         width = hi - lo
         mid = min(hi - 1, max(lo + 1, guess))
         c = cost(mid)
         if c <= limit:
             lo, lo_cost = mid, c
+            beside = mid + 1  # the line lands next to the answer: its neighbour closes the bracket
         else:
             hi, hi_cost = mid, c
-        if hi - lo > width / 2 and hi - lo > 1:  # the line missed: halve the bracket once
-            mid = (lo + hi) // 2
-            c = cost(mid)
-            lo, lo_cost, hi, hi_cost = (mid, c, hi, hi_cost) if c <= limit else (lo, lo_cost, mid, c)
+            beside = mid - 1
+        if lo < beside < hi:
+            c = cost(beside)
+            lo, lo_cost, hi, hi_cost = (beside, c, hi, hi_cost) if c <= limit else (lo, lo_cost, beside, c)
+        # a line that keeps missing falls back to halving (the bracket then shrinks by half each probe)
+        misses = misses + 1 if hi - lo > width / 2 else 0
     return lo * step
 
 

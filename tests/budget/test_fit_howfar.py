@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from budget_helpers import stack_cfg
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from budget.capacity import load_model
 from budget.catalog import load_catalog
@@ -86,3 +88,36 @@ def test_the_verdict_at_each_headroom_and_the_deciding_headroom(monkeypatch: pyt
     deciding = howfar.deciding([assumption])
     assert deciding is not None and deciding.change == pytest.approx(0.6667, abs=1e-4)
     assert "at 30% headroom" in deciding.text() and "fits at 0.1" in deciding.text()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    fixed=st.integers(0, 20_000),
+    per_user=st.floats(0.01, 3.0),
+    steps=st.lists(st.tuples(st.integers(1, 100_000), st.integers(0, 5_000)), max_size=4),
+)
+def test_the_users_the_limit_buys_equal_the_brute_force_answer(
+    fixed: int, per_user: float, steps: list[tuple[int, int]]
+) -> None:
+    """Whatever the (non-decreasing) cost curve, the line-and-neighbour probes find exactly what probing
+    every grid point would, and probe far fewer points than the grid has."""
+    catalog = load_catalog()
+    cfg = stack_cfg("phase3")
+    limit = 60_000
+    cfg = cfg.model_copy(update={"budget": cfg.budget.model_copy(update={"limit_tzs": limit, "warn_tzs": 1})})
+    probed: list[int] = []
+
+    def curve(c: StackConfig, *_: Any, **__: Any) -> float:
+        assert c.demand is not None
+        n = c.demand.concurrent_users
+        probed.append(n)
+        return fixed + per_user * n + sum(jump for at, jump in steps if n >= at)
+
+    grid = [max(1, i * 1_000) for i in range(1, 101)]
+    fitting = [n for n in grid if fixed + per_user * n + sum(j for a, j in steps if n >= a) <= limit]
+    expected = 0 if not fitting or fitting[0] != grid[0] else max(fitting)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(howfar, "cheapest_tzs", curve)
+        found = howfar.max_users(cfg, catalog, load_model(catalog), Pricer(catalog), 100_000)
+    assert found == expected
+    assert len(probed) <= 20
