@@ -78,7 +78,7 @@ def measure(
                 if outputs is not None:
                     outputs[name] = stdout
             walls[name].append(total)
-    out = [
+    out: list[dict[str, Any]] = [
         {
             "name": name,
             "command": " && ".join(" ".join(c[1:]) for c in commands),

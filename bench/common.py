@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,8 @@ def versions(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**out, **(extra or {})}
 
 
-def merge_hist(hists: list[dict[str, int]]) -> dict[int, int]:
+def merge_hist(hists: Sequence[Mapping[str, int] | Mapping[int, int]]) -> dict[int, int]:
+    """One histogram from several, keyed by bucket (JSON's string keys or the load's integers)."""
     total: dict[int, int] = {}
     for h in hists:
         for k, v in h.items():

@@ -116,11 +116,12 @@ class Probe:
 
     async def run(self) -> None:
         import websockets
+        from websockets.typing import Subprotocol
 
         while not self.stop.is_set():
             try:
                 async with websockets.connect(
-                    self.url, subprotocols=["bearer", self.token], open_timeout=10
+                    self.url, subprotocols=[Subprotocol("bearer"), Subprotocol(self.token)], open_timeout=10
                 ) as ws:
                     await ws.send(json.dumps({"type": "subscribe", "channel": self.channel}))
                     await asyncio.wait_for(ws.recv(), 10)

@@ -15,6 +15,7 @@ import os
 import struct
 import zlib
 from collections.abc import Callable
+from typing import cast
 
 _DEFLATE_TAIL = b"\x00\x00\xff\xff"
 _HEAD_END = b"\r\n\r\n"
@@ -90,7 +91,7 @@ class WSClient(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a TCP connection's transport
         key = base64.b64encode(os.urandom(16)).decode()
         ext = (
             "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if self.deflate else ""

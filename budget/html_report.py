@@ -147,7 +147,7 @@ def phase_view(stack: StackReport, tier_order: list[str], top: int = 8) -> Phase
     for tier in by_tier:
         if tier not in tier_order:
             tier_order.append(tier)
-    range_tzs = {size: float(stack.tzs_by_size.at(size)) for size in SIZES}
+    range_tzs: dict[str, float] = {size: float(stack.tzs_by_size.at(size)) for size in SIZES}
     warn_tzs = float(stack.warn_tzs) if stack.warn_tzs is not None else None
     bar_tzs = stack.tzs(sum(by_tier.values()))
     scale_max = max([stack.limit_tzs, bar_tzs, stack.total_tzs, *range_tzs.values()]) * 1.08

@@ -77,7 +77,7 @@ class _BoundedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:  # type: ignore[override]
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             target = self.anchors.get(event.anchor)
@@ -87,13 +87,15 @@ class _BoundedLoader(yaml.SafeLoader):
                     " mapping or list; only aliases of plain values are allowed (alias expansion is"
                     " unbounded)"
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            # PyYAML passes a mapping's key node as the index, the stub says int
+            return super().compose_node(parent, index)  # type: ignore[arg-type]
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark
                 raise InputError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            # PyYAML passes a mapping's key node as the index, the stub says int
+            return super().compose_node(parent, index)  # type: ignore[arg-type]
         finally:
             self._depth -= 1
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any, TypedDict, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -53,7 +54,7 @@ PUBLIC_PREFIX = "public"
 
 #: What every distribution of the stack offers viewers: IPv6, HTTP/2 and 3, CloudFront's own certificate
 #: (TLS without a domain), no geographic restriction.
-VIEWER_SIDE: dict[str, object] = {
+VIEWER_SIDE: dict[str, Any] = {
     "enabled": True,
     "is_ipv6_enabled": True,
     "http_version": "http2and3",
@@ -89,7 +90,7 @@ class CdnArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def websocket_behaviors(api: bool = False) -> list[dict[str, object]]:
+def websocket_behaviors(api: bool = False) -> list[aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict]:
     """Cache behaviors for ``/ws`` (and with ``api`` the API paths): HTTPS viewers only, nothing cached,
     every viewer header forwarded; API paths allow every method (the runtime's POST)."""
     paths = [*WEBSOCKET_PATHS, *(API_PATHS if api else ())]
@@ -112,16 +113,21 @@ def websocket_behaviors(api: bool = False) -> list[dict[str, object]]:
     ]
 
 
-def websocket_custom_origin(origin: WebSocketOrigin) -> dict[str, object]:
+class _OriginHeaders(TypedDict, total=False):
+    custom_headers: list[aws.cloudfront.DistributionOriginCustomHeaderArgsDict]
+
+
+def websocket_custom_origin(origin: WebSocketOrigin) -> aws.cloudfront.DistributionOriginArgsDict:
     """The load balancer as a custom origin: HTTPS only when it has a certificate; else HTTP only (no
     certificate to verify), with the secret header the load balancer requires."""
-    headers = (
+    headers: list[aws.cloudfront.DistributionOriginCustomHeaderArgsDict] = (
         [{"name": ORIGIN_HEADER, "value": origin.origin_secret}] if origin.origin_secret is not None else []
     )
+    with_headers: _OriginHeaders = {"custom_headers": headers} if headers else {}
     return {
         "domain_name": origin.domain_name,
         "origin_id": WEBSOCKET_ORIGIN_ID,
-        **({"custom_headers": headers} if headers else {}),
+        **with_headers,
         "custom_origin_config": {
             "http_port": origin.port if not origin.https else 80,
             "https_port": origin.port if origin.https else 443,
@@ -174,7 +180,7 @@ class Cdn(pulumi.ComponentResource):
                 versioning_configuration={"status": "Enabled"},
                 opts=bucket_child,
             )
-        rules: list[dict[str, object]] = [
+        rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
             {
                 "id": "abort-incomplete-uploads",
                 "status": "Enabled",
@@ -233,7 +239,7 @@ class Cdn(pulumi.ComponentResource):
                 opts=child,
             )
             cache_policy_id = policy.id
-        origins: list[dict[str, object]] = [
+        origins: list[aws.cloudfront.DistributionOriginArgsDict] = [
             {
                 "domain_name": self.bucket.bucket_regional_domain_name,
                 "origin_id": ORIGIN_ID,
@@ -252,7 +258,7 @@ class Cdn(pulumi.ComponentResource):
         for index in range(cfg.asset_distributions):
             # The first keeps the names of a one-distribution stack (no replacement when more are added).
             suffix = "" if index == 0 else f"-{index + 1}"
-            extra: dict[str, object] = {}
+            extra: dict[str, Any] = {}
             assets_origins = list(origins)
             if ws_on_assets is not None:
                 assets_origins.append(websocket_custom_origin(ws_on_assets))
@@ -366,7 +372,7 @@ class Cdn(pulumi.ComponentResource):
     ) -> aws.cloudfront.Distribution:
         """Pay as you go, nothing cached: /ws (and without a certificate the API) to the load balancer."""
         behaviors = websocket_behaviors(api=origin.origin_secret is not None)
-        default = {**behaviors[-1]}
+        default: dict[str, Any] = {**behaviors[-1]}
         default.pop("path_pattern")
         default["allowed_methods"] = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
         default["compress"] = True
@@ -375,7 +381,8 @@ class Cdn(pulumi.ComponentResource):
             comment="STARS WebSockets and API (pay as you go, nothing cached)",
             price_class=cfg.price_class,
             origins=[websocket_custom_origin(origin)],
-            default_cache_behavior=default,
+            # an ordered behavior without its path pattern: the default behavior's keys
+            default_cache_behavior=cast(aws.cloudfront.DistributionDefaultCacheBehaviorArgsDict, default),
             ordered_cache_behaviors=behaviors,
             tags=self._tags(tags, "dynamic", cfg),
             **VIEWER_SIDE,
@@ -385,7 +392,7 @@ class Cdn(pulumi.ComponentResource):
     def _web_acl(self, name: str, tags: dict[str, str]) -> aws.wafv2.WebAcl:
         """The web ACL a flat-rate plan requires: allow by default, a few AWS managed rule groups."""
 
-        def visibility(metric: str) -> dict[str, object]:
+        def visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgsDict:
             return {
                 "cloudwatch_metrics_enabled": True,
                 "metric_name": metric,

@@ -7,6 +7,7 @@ it never appears in config, state inputs or user data; servers read it by the se
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -75,7 +76,7 @@ class Database(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        common = {
+        common: dict[str, Any] = {
             "instance_class": cfg.instance_class,
             "storage_encrypted": True,
             "publicly_accessible": False,
@@ -135,7 +136,8 @@ class Database(pulumi.ComponentResource):
             )
 
         self.address = self.primary.address
-        self.master_secret_arn = self.primary.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        # manage_master_user_password: RDS keeps the master secret, and its ARN, in Secrets Manager
+        self.master_secret_arn = self.primary.master_user_secrets.apply(lambda s: cast(str, s[0].secret_arn))
         self.replica_address = self.replica.address if self.replica else None
         self.register_outputs(
             {

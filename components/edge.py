@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -55,11 +55,11 @@ ALB_PORTS = (80, 443)
 NLB_WEB_PORTS = {False: 80, True: 443}
 NLB_REALTIME_PORTS = {False: 8080, True: 8443}
 
-REDIRECT_TO_HTTPS: dict[str, object] = {
+REDIRECT_TO_HTTPS: aws.lb.ListenerDefaultActionArgsDict = {
     "type": "redirect",
     "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"},
 }
-FORBIDDEN: dict[str, object] = {
+FORBIDDEN: aws.lb.ListenerDefaultActionArgsDict = {
     "type": "fixed-response",
     "fixed_response": {"content_type": "text/plain", "message_body": "forbidden", "status_code": "403"},
 }
@@ -191,7 +191,8 @@ class Edge(pulumi.ComponentResource):
                 zone_id=args.zone_id,
                 name=option.apply(lambda o: o.resource_record_name),
                 type=option.apply(lambda o: o.resource_record_type),
-                records=[option.apply(lambda o: o.resource_record_value)],
+                # ACM fills the record's value of every DNS validation option
+                records=[option.apply(lambda o: cast(str, o.resource_record_value))],
                 ttl=300,
                 allow_overwrite=True,
                 opts=self._child,
@@ -235,7 +236,7 @@ class Edge(pulumi.ComponentResource):
         }
 
     def _load_balancer(
-        self, name: str, args: EdgeArgs, kind: LoadBalancerType, **settings: object
+        self, name: str, args: EdgeArgs, kind: LoadBalancerType, **settings: Any
     ) -> aws.lb.LoadBalancer:
         """Internet-facing, in the public subnets, behind the load balancer security group."""
         short = "alb" if kind == "application" else "nlb"
@@ -247,7 +248,7 @@ class Edge(pulumi.ComponentResource):
             security_groups=[args.security_group_id],
             tags=tier_tags(args.tags, name, f"{name}-{short}"),
             opts=self._child,
-            **settings,  # type: ignore[arg-type]
+            **settings,
         )
 
     def _alb(self, name: str, args: EdgeArgs) -> aws.lb.LoadBalancer:
@@ -268,7 +269,9 @@ class Edge(pulumi.ComponentResource):
         )
         self.target_groups = self._target_groups(name, args, "HTTP")
         default = args.server_tiers[0]
-        forward_default = [{"type": "forward", "target_group_arn": self.target_groups[default].arn}]
+        forward_default: list[aws.lb.ListenerDefaultActionArgsDict] = [
+            {"type": "forward", "target_group_arn": self.target_groups[default].arn}
+        ]
 
         if self.certificate_arn is not None:
             self.http_listener = self._listener(name, alb, 80, "HTTP", [REDIRECT_TO_HTTPS])
@@ -282,7 +285,7 @@ class Edge(pulumi.ComponentResource):
                 certificate_arn=self.certificate_arn,
             )
             routing_listener = self.https_listener
-            gate: list[dict[str, object]] = []
+            gate: list[aws.lb.ListenerRuleConditionArgsDict] = []
         else:
             # No certificate: only CloudFront may call, and only with this stack's secret header.
             self.origin_secret = random.RandomPassword(
@@ -319,8 +322,8 @@ class Edge(pulumi.ComponentResource):
         lb: aws.lb.LoadBalancer,
         port: int,
         protocol: str,
-        actions: list[dict[str, object]],
-        **settings: object,
+        actions: list[aws.lb.ListenerDefaultActionArgsDict],
+        **settings: Any,
     ) -> aws.lb.Listener:
         suffix = "https" if protocol == "HTTPS" else "http"
         return aws.lb.Listener(
@@ -331,7 +334,7 @@ class Edge(pulumi.ComponentResource):
             default_actions=actions,
             tags=self._tags,
             opts=self._child,
-            **settings,  # type: ignore[arg-type]
+            **settings,
         )
 
     def _nlb(self, name: str, args: EdgeArgs) -> aws.lb.LoadBalancer:
@@ -348,7 +351,7 @@ class Edge(pulumi.ComponentResource):
         self.target_groups = self._target_groups(name, args, "TCP")
         # TLS listeners keep the NLB's fixed 350 s idle timeout (the runtime pings every 20 s); TCP ones
         # take the configured idle timeout.
-        protocol: dict[str, object] = (
+        protocol: dict[str, Any] = (
             {"protocol": "TLS", "ssl_policy": SSL_POLICY, "certificate_arn": self.certificate_arn}
             if https
             else {"protocol": "TCP", "tcp_idle_timeout_seconds": args.idle_timeout_seconds}
@@ -361,6 +364,6 @@ class Edge(pulumi.ComponentResource):
                 default_actions=[{"type": "forward", "target_group_arn": self.target_groups[tier].arn}],
                 tags=tags,
                 opts=child,
-                **protocol,  # type: ignore[arg-type]
+                **protocol,
             )
         return nlb

@@ -96,7 +96,7 @@ class Network(pulumi.ComponentResource):
 
         public_cidrs, private_cidrs = subnet_cidrs(args.cidr, args.az_count)
 
-        def subnet(kind: str, i: int, az: str, cidr: str) -> aws.ec2.Subnet:
+        def new_subnet(kind: str, i: int, az: str, cidr: str) -> aws.ec2.Subnet:
             return aws.ec2.Subnet(
                 f"{name}-{kind}-{i}",
                 vpc_id=self.vpc.id,
@@ -107,8 +107,10 @@ class Network(pulumi.ComponentResource):
                 opts=vpc_child,
             )
 
-        self.public_subnets = [subnet("public", i, az, public_cidrs[i]) for i, az in enumerate(self.azs)]
-        self.private_subnets = [subnet("private", i, az, private_cidrs[i]) for i, az in enumerate(self.azs)]
+        self.public_subnets = [new_subnet("public", i, az, public_cidrs[i]) for i, az in enumerate(self.azs)]
+        self.private_subnets = [
+            new_subnet("private", i, az, private_cidrs[i]) for i, az in enumerate(self.azs)
+        ]
 
         self.public_route_table = aws.ec2.RouteTable(
             f"{name}-public-rt",
@@ -155,8 +157,8 @@ class Network(pulumi.ComponentResource):
             self._endpoints(name, args)
 
         self.vpc_id = self.vpc.id
-        self.public_subnet_ids = [s.id for s in self.public_subnets]
-        self.private_subnet_ids = [s.id for s in self.private_subnets]
+        self.public_subnet_ids: list[pulumi.Input[str]] = [s.id for s in self.public_subnets]
+        self.private_subnet_ids: list[pulumi.Input[str]] = [s.id for s in self.private_subnets]
         self.register_outputs(
             {
                 "vpc_id": self.vpc.id,

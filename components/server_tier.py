@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -61,7 +63,7 @@ class ServerTierArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
-def _policy(statements: list[dict[str, object]]) -> str:
+def _policy(statements: Sequence[object]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
@@ -226,7 +228,7 @@ class ServerTier(pulumi.ComponentResource):
         self.user_data = user_data
         instance_tags = tier_tags(args.tags, name, f"stars-{stack}-{name}")
         # With a public IPv4 the security group moves onto the network interface (EC2 refuses both).
-        placement: dict[str, object] = (
+        placement: dict[str, Any] = (
             {
                 "network_interfaces": [
                     {
@@ -276,9 +278,13 @@ class ServerTier(pulumi.ComponentResource):
             opts=child,
         )
 
-        lt_spec = {"id": self.launch_template.id, "version": self.launch_template.latest_version.apply(str)}
+        lt_spec: aws.autoscaling.GroupLaunchTemplateArgsDict = {
+            "id": self.launch_template.id,
+            "version": self.launch_template.latest_version.apply(str),
+        }
         mixed = self._mixed_instances(tier.spot, tier.instance_type, lt_spec) if tier.spot.enabled else None
-        self.asg = aws.autoscaling.Group(
+        # call-overload: the stub takes enabled_metrics as its Metric enum only; pulumi sends the names as is
+        self.asg = aws.autoscaling.Group(  # type: ignore[call-overload]
             f"{name}-asg",
             min_size=tier.min_size,
             max_size=tier.max_size,
@@ -341,8 +347,8 @@ class ServerTier(pulumi.ComponentResource):
 
     @staticmethod
     def _mixed_instances(
-        spot: SpotConfig, instance_type: str, lt_spec: dict[str, object]
-    ) -> dict[str, object]:
+        spot: SpotConfig, instance_type: str, lt_spec: aws.autoscaling.GroupLaunchTemplateArgsDict
+    ) -> aws.autoscaling.GroupMixedInstancesPolicyArgsDict:
         """On-demand base, then ``spot_percentage`` of the rest on spot (price-capacity-optimized)."""
         return {
             "instances_distribution": {

@@ -7,6 +7,10 @@ under mocks, so the tests (and the budget report, which groups costs by tier) co
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pulumi_aws as aws
 
 #: Tag keys every taggable resource must carry.
 REQUIRED_TAG_KEYS = ("project", "phase", "tier", "cost-center")
@@ -20,7 +24,7 @@ def tier_tags(base: Mapping[str, str], tier: str, name: str | None = None) -> di
     return tags
 
 
-def asg_tags(tags: Mapping[str, str], *, propagate: bool = True) -> list[dict[str, object]]:
+def asg_tags(tags: Mapping[str, str], *, propagate: bool = True) -> list[aws.autoscaling.GroupTagArgsDict]:
     """Auto-scaling groups take a list of tags; propagated ones reach the instances and volumes too."""
     return [{"key": k, "value": v, "propagate_at_launch": propagate} for k, v in sorted(tags.items())]
 

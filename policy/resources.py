@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeGuard
 
 from pulumi_policy import PolicyResource
 from pulumi_policy.deserialize import serialize_properties
@@ -57,7 +57,7 @@ UNKNOWNS = frozenset(
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
-def is_unknown(value: Any) -> bool:
+def is_unknown(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value in UNKNOWNS
 
 

@@ -33,12 +33,12 @@ def ensure_sqlite_dir(url: str) -> None:
 
 def _int(name: str, default: int) -> int:
     value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    return int(value) if value else default
 
 
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
+    return float(value) if value else default
 
 
 @dataclass(frozen=True)

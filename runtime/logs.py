@@ -145,7 +145,9 @@ class Redact(logging.Filter):
 def config(settings: Settings) -> dict[str, Any]:
     """The ``logging.config.dictConfig`` of a runtime process (also uvicorn's ``log_config``)."""
     level = settings.log_level.upper()
-    formatter = {"()": JSONFormatter} if settings.log_json else {"()": UTCFormatter, "format": TEXT_FORMAT}
+    formatter: dict[str, Any] = (
+        {"()": JSONFormatter} if settings.log_json else {"()": UTCFormatter, "format": TEXT_FORMAT}
+    )
     return {
         "version": 1,
         "disable_existing_loggers": False,

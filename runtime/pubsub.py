@@ -24,8 +24,8 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from broadcaster import BroadcastBackend, Event
 from redis import asyncio as aioredis
@@ -220,7 +220,9 @@ class RedisBackend(BroadcastBackend):
 
     async def ping(self) -> bool:
         try:
-            return bool(await asyncio.wait_for(self._client.ping(), timeout=2.0))
+            # the asyncio client's ping is a coroutine (redis-py types it for the sync client too)
+            pong = cast(Awaitable[bool], self._client.ping())
+            return bool(await asyncio.wait_for(pong, timeout=2.0))
         except (RedisError, OSError, TimeoutError):
             return False
 

@@ -177,7 +177,8 @@ def run_capacity(args: argparse.Namespace) -> int:
     except (CatalogError, CapacityError) as exc:
         print(f"budget capacity: {exc}", file=sys.stderr)
         return ExitCode.INVALID
-    rows, servers = [], []
+    rows: list[list[str]] = []
+    servers: list[dict[str, Any]] = []
     for name, figure in model.measured.figures().items():
         rows.append([name, f"{figure.value:g}", figure.unit, figure.source])
     for itype in EC2_INSTANCE_TYPES:

@@ -58,7 +58,7 @@ def with_transfer(base: StackConfig, gb_per_user: float) -> StackConfig:
     return with_demand(base, transfer_gb_per_user_per_month=gb_per_user)
 
 
-def scaled_to(base: StackConfig, users: int) -> StackConfig:
+def scaled_to(base: StackConfig, users: float) -> StackConfig:
     """``base`` at ``users`` concurrent users: the per-user demand as stated, and what the phase states as a
     total for its users (the database's data, S3 storage and uploads, logs, traffic between zones) scaled by
     the same factor. Operations volumes that do not follow users (NAT updates, secrets, alerts) stay."""
@@ -129,7 +129,7 @@ def max_users(
     """
     limit = base.budget.limit_tzs
     users = demand_of(base).concurrent_users
-    step = max(MIN_USER_STEP, round(users * USER_PRECISION, -2))
+    step = int(max(MIN_USER_STEP, round(users * USER_PRECISION, -2)))  # round(float, -2) is a float
     top = max(1, up_to // step)
 
     def cost(i: int) -> float:

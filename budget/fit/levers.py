@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from budget.capacity import CapacityModel
 from budget.catalog import Catalog
 from budget.fit.pricer import Pricer
-from budget.fit.report import Lever
+from budget.fit.report import Lever, LeverStatus
 from budget.fit.search import search
 from components.config import LoadBalancerConfig, StackConfig
 
@@ -50,7 +50,7 @@ def domain_lever(
     """The domain lever: used when the stack names one, else priced with a stand-in name."""
     zone_tzs, source = hosted_zone_tzs(cfg, catalog)
 
-    def lever(status: str, why: str, **priced: Any) -> Lever:
+    def lever(status: LeverStatus, why: str, **priced: Any) -> Lever:
         return Lever(key="domain", title=TITLE, status=status, why=why, sources=[source], **priced)
 
     lb = cfg.load_balancer

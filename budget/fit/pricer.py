@@ -166,8 +166,11 @@ class Pricer:
             if found is None:
                 reads: set[str] = set()
                 ctx = RuleContext(
-                    cfg=_Reads(cfg, "", reads), catalog=self.catalog, resources=tuple(resources)
-                )  # type: ignore[arg-type]
+                    # a proxy that forwards every read to the StackConfig (and records it)
+                    cfg=_Reads(cfg, "", reads),  # type: ignore[arg-type]
+                    catalog=self.catalog,
+                    resources=tuple(resources),
+                )
                 found = [price_in_region(r, ctx) for r in self._plans[(tier, key)]]
                 cache.put(cfg, reads, found)
             results += found

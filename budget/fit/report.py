@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from budget.exit_codes import ExitCode
 from components.config import CONFIG_KEYS, NAMESPACE, StackConfig, parse_stack_config
 
-SCHEMA = "stars-fit/1"
+SCHEMA: Final = "stars-fit/1"
+#: What became of a lever: taken, weighed and turned down, not for this stack, or waiting on an input.
+LeverStatus = Literal["used", "rejected", "not_applicable", "needs_input"]
 
 
 class FitReportError(ValueError):
@@ -75,8 +77,9 @@ def changes(before: StackConfig, after: StackConfig) -> list[Change]:
     gone = [k for k in old_blocks if k not in new_blocks]
     keys = [k for k in new if old.get(k, None) != new[k]]
     keys += [k for k in old if k not in new and k.split(".")[0] not in gone]
-    out = [Change(key=k, from_=old.get(k), to=new.get(k)) for k in keys]
-    return out + [Change(key=k, from_=old_blocks[k], to=None) for k in gone]
+    # populate_by_name: pydantic takes the field's name, mypy (without pydantic's plugin) only the alias
+    out = [Change(key=k, from_=old.get(k), to=new.get(k)) for k in keys]  # type: ignore[call-arg]
+    return out + [Change(key=k, from_=old_blocks[k], to=None) for k in gone]  # type: ignore[call-arg]
 
 
 class SizeTzs(_Model):
@@ -190,7 +193,7 @@ class Lever(_Model):
 
     key: str
     title: str
-    status: Literal["used", "rejected", "not_applicable", "needs_input"]
+    status: LeverStatus
     #: TZS a month the cheapest plan saves with it (used), or would save / lose (rejected); None: not priced.
     saves_tzs: int | None = None
     #: needs_input: the cheapest plan's TZS a month if the owner takes the lever, and its verdict.

@@ -57,7 +57,7 @@ def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> dict[str,
         "deliveries_per_s": loads.realtime.deliveries_per_s,
         "api_rps": loads.api.api_rps,
     }
-    totals = {size: round(est.total(size) * rate) for size in SIZES}
+    totals: dict[str, int] = {size: round(est.total(size) * rate) for size in SIZES}
     return {
         "total_tzs": totals["max"],
         "totals_tzs": SizeTzs(**totals),

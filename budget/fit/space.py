@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from budget.capacity import CapacityError, CapacityModel, Load, Sizing
 from budget.catalog import Catalog
@@ -132,7 +132,7 @@ class ServerChoice:
             if spotted
             else SpotConfig()
         )
-        values = {
+        values: dict[str, Any] = {
             "instance_type": self.instance_type,
             "min_size": self.floor,
             "desired_capacity": self.count,
@@ -324,12 +324,13 @@ class Space:
 
     def cache_choices(self) -> list[CacheChoice]:
         out = []
+        engines: tuple[Literal["redis", "valkey"], ...] = ("redis", "valkey")
         for node in CACHE_NODE_TYPES:
             if not self._offered(node, f"elasticache.redis.{node}"):
                 continue
             try:
                 if self.model.cache_carries(node, self.loads.cache):
-                    out += [CacheChoice(node, e, c) for e in ("redis", "valkey") for c in COMMITMENTS]
+                    out += [CacheChoice(node, e, c) for e in engines for c in COMMITMENTS]
                 else:
                     self.rejected.append(f"{node}: cannot carry the phase's cache load")
             except CapacityError as exc:
@@ -361,7 +362,7 @@ class Space:
         needed = max(1, math.ceil(t.static_requests / requests), math.ceil(t.static_gb / transfer))
         return needed if needed <= MAX_ASSET_DISTRIBUTIONS else None
 
-    def reference_shape(self, **fields: str) -> Shape:
+    def reference_shape(self, **fields: str | int) -> Shape:
         """A shape that serves TLS with the stack's certificates, for pricing tiers that do not read it."""
         if self.base.load_balancer.tls:
             return Shape(**fields)  # type: ignore[arg-type]

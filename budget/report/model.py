@@ -167,7 +167,7 @@ class LineReport:
     def from_json(cls, data: Any, where: str) -> LineReport:
         data = _mapping(data, where)
         source = str(data.get("source", ""))
-        by_size = None
+        by_size: dict[str, LineAtSize] | None = None
         if data.get("by_size") is not None:
             raw = _mapping(data["by_size"], f"{where} by_size")
             by_size = {

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from budget.model import SIZES
 from budget.report.formatting import status_label
-from budget.report.model import StackError, StackResult
+from budget.report.model import StackError, StackReport, StackResult
 from budget.textgrid import grid
 
 
@@ -33,7 +33,7 @@ def render_stack(doc: StackResult) -> str:
     return "\n".join(out) + "\n"
 
 
-def _header(doc: StackResult) -> list[str]:
+def _header(doc: StackReport) -> list[str]:
     """The verdict, the rate and limits, the figure we steer by and the warnings."""
     warn = f"{doc.warn_tzs:,}" if doc.warn_tzs is not None else "-"
     per_users = (
@@ -51,7 +51,7 @@ def _header(doc: StackResult) -> list[str]:
     ]
 
 
-def _totals(doc: StackResult) -> list[str]:
+def _totals(doc: StackReport) -> list[str]:
     tzs = doc.tzs_by_size
     return grid(
         ["", *SIZES],
@@ -64,7 +64,7 @@ def _totals(doc: StackResult) -> list[str]:
     )
 
 
-def _tiers(doc: StackResult) -> list[str]:
+def _tiers(doc: StackReport) -> list[str]:
     return grid(
         ["tier", "min USD", "desired USD", "max USD", "max TZS"],
         [
@@ -79,7 +79,7 @@ def _tiers(doc: StackResult) -> list[str]:
     )
 
 
-def _drivers(doc: StackResult) -> list[str]:
+def _drivers(doc: StackReport) -> list[str]:
     return [
         "Top cost drivers (max size):",
         *grid(
@@ -99,7 +99,7 @@ def _drivers(doc: StackResult) -> list[str]:
     ]
 
 
-def _usage_lines(doc: StackResult) -> list[str]:
+def _usage_lines(doc: StackReport) -> list[str]:
     return [
         "Usage-based lines (from the stack's stars:usage assumptions; * = estimated price):",
         *grid(
@@ -120,7 +120,7 @@ def _usage_lines(doc: StackResult) -> list[str]:
     ]
 
 
-def _assumed(doc: StackResult) -> list[str]:
+def _assumed(doc: StackReport) -> list[str]:
     if not doc.assumed:
         return []
     return [
@@ -137,7 +137,7 @@ def _assumed(doc: StackResult) -> list[str]:
     ]
 
 
-def _deleted(doc: StackResult) -> list[str]:
+def _deleted(doc: StackReport) -> list[str]:
     if not doc.deleted:
         return []
     return [
@@ -152,7 +152,7 @@ def _deleted(doc: StackResult) -> list[str]:
     ]
 
 
-def _what_ifs(doc: StackResult) -> list[str]:
+def _what_ifs(doc: StackReport) -> list[str]:
     if not doc.what_ifs:
         return []
     return [

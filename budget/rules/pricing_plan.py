@@ -38,8 +38,12 @@ class Plan:
 def _covers(subscription: PlannedResource, candidate: PlannedResource) -> bool:
     """Whether ``resource_arns`` names ``candidate``: a known ARN ending in its id, or a preview dep."""
     arns = subscription.inputs.get("resourceArns")
-    known = isinstance(arns, list) and candidate.id not in (None, "", UNKNOWN)
-    if known and any(isinstance(arn, str) and arn.endswith(f"/{candidate.id}") for arn in arns):
+    known = candidate.id not in (None, "", UNKNOWN)
+    if (
+        isinstance(arns, list)
+        and known
+        and any(isinstance(arn, str) and arn.endswith(f"/{candidate.id}") for arn in arns)
+    ):
         return True
     deps = subscription.property_dependencies.get("resourceArns", ())
     return isinstance(deps, list | tuple) and candidate.urn in deps

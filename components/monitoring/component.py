@@ -7,6 +7,7 @@ to a topic encrypted with the AWS-managed ``alias/aws/sns`` key (its key policy 
 from __future__ import annotations
 
 import json
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -58,6 +59,13 @@ def topic_policy(topic_arn: str, account: str) -> str:
         "Condition": {"StringEquals": {"aws:SourceAccount": account}},
     }
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]}, sort_keys=True)
+
+
+class _Subscribers(TypedDict, total=False):
+    """Who a budget notification reaches (the keys of ``BudgetNotificationArgsDict``)."""
+
+    subscriber_sns_topic_arns: list[pulumi.Output[str]]
+    subscriber_email_addresses: list[str]
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -167,7 +175,7 @@ class Monitoring(pulumi.ComponentResource):
         self, name: str, stack: str, limit: str, args: MonitoringArgs, tags: dict[str, str]
     ) -> aws.budgets.Budget:
         """The phase's monthly AWS Budgets budget, filtered by the project and phase tags."""
-        subscribers: dict[str, object] = {"subscriber_sns_topic_arns": [self.topic.arn]}
+        subscribers: _Subscribers = {"subscriber_sns_topic_arns": [self.topic.arn]}
         if args.alarm_email:
             subscribers["subscriber_email_addresses"] = [args.alarm_email]
         return aws.budgets.Budget(

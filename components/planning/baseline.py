@@ -228,8 +228,9 @@ def _nlb_world_ports(res: list[RecordedResource]) -> dict[str, set[int]]:
     return ports
 
 
-def _public_subnets(resources: list[RecordedResource]) -> set[str]:
-    """Subnets whose route table sends traffic to an internet gateway, or that assign public IPs."""
+def _public_subnets(resources: list[RecordedResource]) -> set[str | None]:
+    """Subnets whose route table sends traffic to an internet gateway, or that assign public IPs (None: an
+    association recorded without its subnet)."""
     igws = {r.id for r in _of(resources, "aws:ec2/internetGateway:InternetGateway")}
     to_igw = {
         r.inputs.get("routeTableId")
@@ -293,8 +294,8 @@ def _ingress_rules(res: list[RecordedResource]) -> list[tuple[Subject, str, dict
     return rules
 
 
-def _s3_configs(res: list[RecordedResource], typ: str) -> dict[str, dict[str, Any]]:
-    """A bucket configuration resource's inputs, by the bucket it configures."""
+def _s3_configs(res: list[RecordedResource], typ: str) -> dict[str | None, dict[str, Any]]:
+    """A bucket configuration resource's inputs, by the bucket it configures (None: recorded without one)."""
     return {r.inputs.get("bucket"): r.inputs for r in _of(res, typ)}
 
 
@@ -454,7 +455,7 @@ def private_data_stores(res: list[RecordedResource]) -> list[Finding]:
         for r in _of(res, "aws:elasticache/subnetGroup:SubnetGroup")
     }
 
-    def private_group(owner: str, groups: dict[str, RecordedResource], group: Any) -> None:
+    def private_group(owner: str, groups: dict[str | None, RecordedResource], group: Any) -> None:
         sg = groups.get(group)
         if sg is None:
             out.append(_breach(owner, f"subnet group {group!r} is not one of this stack's subnet groups"))
