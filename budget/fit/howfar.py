@@ -115,7 +115,6 @@ def max_users(
     model: CapacityModel,
     pricer: Pricer,
     up_to: int,
-    known_top: float | None = None,
 ) -> int:
     """The most concurrent users, on a grid of 1% of the phase's users (at least 100) up to ``up_to``,
     whose own cheapest plan fits the limit (0 when even one step does not).
@@ -125,7 +124,6 @@ def max_users(
     usually closes the bracket at once; after a few probes that do not halve the bracket, the middle. The
     answer is exact on the grid as long as more users never cost less. Probes far above the answer are
     the dearest (more servers to size), so the line is preferred to halving for as long as it gains.
-    ``known_top``: the cheapest plan's TZS at ``up_to`` users when the caller has searched it already.
     """
     limit = base.budget.limit_tzs
     users = demand_of(base).concurrent_users
@@ -133,8 +131,6 @@ def max_users(
     top = max(1, up_to // step)
 
     def cost(i: int) -> float:
-        if i == top and known_top is not None:
-            return known_top
         n = up_to if i == top else i * step
         total = cheapest_tzs(scaled_to(base, max(1, n)), catalog, model, pricer)
         return math.inf if total is None else total

@@ -150,15 +150,13 @@ def _how_far(
     pricer: Pricer,
     fits: bool,
     by_headroom: list[Verdict],
-    best_tzs: float | None = None,
 ) -> HowFar:
     """The most users the limit buys; when it does not fit, the assumptions tested (each with the value at
     which it would) and, when none is enough, the cheapest plan with no transfer at all, by tier."""
     users = demand_of(cfg).concurrent_users
     if fits:
         return HowFar(howfar.max_users(cfg, catalog, model, pricer, users * GROWTH_SEARCHED))
-    # the cheapest plan at the phase's own users is the search already made (``best_tzs``)
-    most = howfar.max_users(cfg, catalog, model, pricer, users, known_top=best_tzs)
+    most = howfar.max_users(cfg, catalog, model, pricer, users)
     headroom = model.settings.headroom
     tested = [
         *howfar.assumptions(cfg, catalog, model, pricer, tiers),
@@ -265,8 +263,7 @@ def fit_stack(
     by_headroom = howfar.verdicts_by_headroom(
         cfg, catalog, model, pricer, {headroom: result.best.tzs if result.best else None}, headrooms
     )
-    best_tzs = result.best.tzs if result.best else None
-    far = _how_far(cfg, result.tiers, catalog, model, pricer, fits, by_headroom, best_tzs)
+    far = _how_far(cfg, result.tiers, catalog, model, pricer, fits, by_headroom)
     return FitReport(
         stack=cfg.stack,
         limit_tzs=limit,

@@ -172,19 +172,17 @@ def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
         bill = Bill(
             usage.cloudfront_api_egress_gb, usage.cloudfront_api_requests, websockets=True, kind="API"
         )
-        lines = _pay_as_you_go(ctx, bucket, why, bill)
-        return _discounted(lines, ctx) if bundled(dist) else lines
-    if (usage.cloudfront_api_egress_gb or usage.cloudfront_api_requests) and not dynamic:
-        raise RuleError("the usage block routes API traffic to a dynamic distribution the stack lacks")
-    share = 1 / len(assets)
-    if plan is not None:
-        return _within_plan(dist, ctx, plan, share, websockets_elsewhere=bool(dynamic))
-    if len(assets) > 1:
-        raise RuleError(
-            f"{len(assets)} pay-as-you-go assets distributions bill as one (the account's free tier and"
-            " volume tiers): per-distribution usage cannot price them"
-        )
-    bill = Bill(usage.cloudfront_egress_gb, usage.cloudfront_requests, websockets=not dynamic)
+    else:
+        if (usage.cloudfront_api_egress_gb or usage.cloudfront_api_requests) and not dynamic:
+            raise RuleError("the usage block routes API traffic to a dynamic distribution the stack lacks")
+        if plan is not None:
+            return _within_plan(dist, ctx, plan, 1 / len(assets), websockets_elsewhere=bool(dynamic))
+        if len(assets) > 1:
+            raise RuleError(
+                f"{len(assets)} pay-as-you-go assets distributions bill as one (the account's free tier"
+                " and volume tiers): per-distribution usage cannot price them"
+            )
+        bill = Bill(usage.cloudfront_egress_gb, usage.cloudfront_requests, websockets=not dynamic)
     lines = _pay_as_you_go(ctx, bucket, why, bill)
     return _discounted(lines, ctx) if bundled(dist) else lines
 
