@@ -347,8 +347,7 @@ class ServerTier(pulumi.ComponentResource):
             "version": self.launch_template.latest_version.apply(str),
         }
         mixed = self._mixed_instances(tier.spot, tier.instance_type, lt_spec) if tier.spot.enabled else None
-        # call-overload: the stub takes enabled_metrics as its Metric enum only; pulumi sends the names as is
-        return aws.autoscaling.Group(  # type: ignore[call-overload]
+        return aws.autoscaling.Group(
             f"{name}-asg",
             min_size=tier.min_size,
             max_size=tier.max_size,
@@ -371,12 +370,12 @@ class ServerTier(pulumi.ComponentResource):
                     "instance_warmup": "120",
                 },
             },
-            enabled_metrics=[
-                "GroupMinSize",
-                "GroupMaxSize",
-                "GroupDesiredCapacity",
-                "GroupInServiceInstances",
-                "GroupTotalInstances",
+            enabled_metrics=[  # a str enum: sent as the metric names
+                aws.autoscaling.Metric.GROUP_MIN_SIZE,
+                aws.autoscaling.Metric.GROUP_MAX_SIZE,
+                aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
+                aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
+                aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES,
             ],
             metrics_granularity="1Minute",
             termination_policies=["OldestLaunchTemplate", "Default"],
