@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from runtime import auth, gctune, metrics, protocol
 from runtime.config import STATIC_DIR, Settings
-from runtime.connection import WebSocketEndpoint
+from runtime.endpoint import WebSocketEndpoint
 from runtime.limits import BadLength, BodyTooLarge, read_body
 from runtime.origin import SAFE_METHODS, OriginPolicy, loopback_host
 from runtime.server import install_drain_handler
