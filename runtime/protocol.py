@@ -2,9 +2,10 @@
 
 Incoming text frames are parsed once here (``parse``) into one typed command each (``Subscribe``,
 ``Unsubscribe``, ``Publish``, ``Ping``), on whose type the connection dispatches; every outgoing frame
-is built here (``message``, ``ack``, ``subscribed``, ``unsubscribed``, ``pong``, ``error``). The
-tables (``CLIENT_FRAMES``, ``SERVER_FRAMES``, ``ERRORS``, ``CLOSES``) are what runtime/README.md
-documents, and a test keeps the two equal. JSON is strict both ways: NaN and Infinity are refused,
+is built here (``message``, ``ack``, ``subscribed``, ``unsubscribed``, ``pong``, ``error``), and so
+is every REST error code (``REST_ERRORS``). The tables (``CLIENT_FRAMES``, ``SERVER_FRAMES``,
+``ERRORS``, ``REST_ERRORS``, ``CLOSES``) are what runtime/README.md documents, and a test keeps the
+two equal. JSON is strict both ways: NaN and Infinity are refused,
 text must be valid Unicode (no lone surrogates), nesting is limited to ``MAX_DEPTH``, and integers
 that reach the database must fit its 64-bit columns; so nothing is stored or acknowledged that cannot
 be sent.
@@ -130,6 +131,66 @@ ERRORS: tuple[ErrorCode, ...] = (
     UNAVAILABLE,
     INTERNAL,
 )
+
+# -- REST error codes (the ``error`` of a JSON error body) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RestError:
+    code: str
+    status: int
+    when: str
+
+
+REST_UNAUTHORIZED = RestError("unauthorized", 401, "missing, invalid or expired token")
+REST_FORBIDDEN = RestError(FORBIDDEN.code, 403, FORBIDDEN.when)
+REST_FORBIDDEN_ORIGIN = RestError(
+    "forbidden_origin",
+    403,
+    "a browser page of another origin (`STARS_ALLOWED_ORIGINS`), on a WebSocket"
+    " handshake or a method other than GET, HEAD and OPTIONS",
+)
+REST_BAD_CHANNEL = RestError(BAD_CHANNEL.code, 400, "invalid channel name in the path")
+REST_BAD_JSON = RestError(BAD_JSON.code, 400, "the body is not JSON (NaN and Infinity are not JSON)")
+REST_BAD_FRAME = RestError(
+    BAD_FRAME.code,
+    400,
+    'the body is not `{"data": ...}`, is nested deeper than 64 levels, or its data has a number that is'
+    " not finite or text that is not valid Unicode",
+)
+REST_BAD_REQUEST = RestError(
+    "bad_request", 400, "`since` or `limit` out of range or not an integer, or a malformed `Content-Length`"
+)
+REST_NOT_FOUND = RestError(
+    "not_found",
+    404,
+    "`/metrics` off loopback, `/demo/token` off loopback or with a configured secret,"
+    " or the JavaScript client not installed",
+)
+REST_TOO_LARGE = RestError("too_large", 413, "body larger than `STARS_MAX_FRAME_BYTES`")
+REST_RATE_LIMITED = RestError(RATE_LIMITED.code, 429, RATE_LIMITED.when)
+REST_UNAVAILABLE = RestError(
+    UNAVAILABLE.code, 503, "the database (for presence: Redis) is unreachable: nothing was stored"
+)
+
+REST_ERRORS: tuple[RestError, ...] = (
+    REST_UNAUTHORIZED,
+    REST_FORBIDDEN,
+    REST_FORBIDDEN_ORIGIN,
+    REST_BAD_CHANNEL,
+    REST_BAD_JSON,
+    REST_BAD_FRAME,
+    REST_BAD_REQUEST,
+    REST_NOT_FOUND,
+    REST_TOO_LARGE,
+    REST_RATE_LIMITED,
+    REST_UNAVAILABLE,
+)
+
+
+def rest_error_of(error: ErrorCode) -> RestError:
+    """The REST counterpart of a frame's error code (a body refused by ``loads``: bad_json, bad_frame)."""
+    return next(e for e in REST_ERRORS if e.code == error.code)
 
 
 # -- frames ------------------------------------------------------------------------------------------
