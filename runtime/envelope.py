@@ -10,8 +10,7 @@ refused with ``BadPayload``, never half-read.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from runtime.protocol import MAX_OFFSET
 
@@ -23,8 +22,10 @@ class BadPayload(ValueError):
     """A broker message that is not an envelope: the hub logs it and drops it."""
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
+class Envelope(NamedTuple):
+    """Immutable and typed; a named tuple rather than a frozen dataclass because one is made per message
+    per worker on the delivery path, and a tuple is built in half the time."""
+
     offset: int
     stamp: float  # commit time, Unix seconds: the publish-to-delivery latency is measured from it
     frame: str  # the client ``message`` frame (``runtime.protocol.message``)
@@ -45,17 +46,17 @@ def decode(payload: str | bytes) -> Envelope:
     if len(parts) != 3:
         raise BadPayload("not '<offset> <time> <frame>'")
     offset_s, stamp_s, frame = parts
-    if not (offset_s.isascii() and offset_s.isdigit() and len(offset_s) <= _OFFSET_DIGITS):
+    if not (offset_s.isdigit() and offset_s.isascii() and len(offset_s) <= _OFFSET_DIGITS):
         raise BadPayload("offset is not a decimal integer")
     offset = int(offset_s)
-    if not 1 <= offset <= MAX_OFFSET:
+    if not 0 < offset <= MAX_OFFSET:
         raise BadPayload("offset out of range")
     try:
         stamp = float(stamp_s)
     except ValueError:
         raise BadPayload("time is not a number") from None
-    if not math.isfinite(stamp):
+    if stamp - stamp != 0.0:  # NaN or an infinity
         raise BadPayload("time is not finite")
-    if not (frame.startswith(_FRAME_START) and frame.endswith("}")):
+    if not (frame.startswith(_FRAME_START) and frame[-1:] == "}"):
         raise BadPayload("not a message frame")
     return Envelope(offset, stamp, frame)
