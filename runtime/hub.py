@@ -37,7 +37,7 @@ MAX_PENDING = 10_000  # live messages held per channel while a gap is filled; be
 
 
 class Sink(Protocol):
-    """What a subscriber's connection offers the hub (implemented by ``runtime.connection``)."""
+    """What a subscriber's socket offers the hub (``runtime.outbox.Outbox``, so every connection)."""
 
     def send_frame(self, frame: str, wire: bytes | None = None) -> None: ...
 
