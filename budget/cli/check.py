@@ -13,11 +13,11 @@ from pathlib import Path
 from budget.check import Job, check_stacks
 from budget.cli.options import (
     FORMATS,
-    ROOT,
     UsageError,
     add_catalog_option,
     add_stack_options,
     all_stacks,
+    no_stacks,
     stack_file,
 )
 from budget.exit_codes import ExitCode
@@ -44,7 +44,7 @@ def all_jobs(catalog: Path, what_ifs: bool = True) -> list[Job]:
     """One job per stack file of the project (``check --all``; ``report`` checks the same way)."""
     stacks = all_stacks()
     if not stacks:
-        raise UsageError(f"no Pulumi.<stack>.yaml files in {ROOT}")
+        raise UsageError(no_stacks())
     return [Job(name, path, None, None, catalog, what_ifs) for name, path in stacks]
 
 

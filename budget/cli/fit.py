@@ -13,11 +13,11 @@ from pathlib import Path
 from budget.capacity import MEASURED, Settings
 from budget.cli.options import (
     FORMATS,
-    ROOT,
     add_catalog_option,
     add_stack_options,
     all_stacks,
     headroom_error,
+    no_stacks,
     stack_file,
 )
 from budget.exit_codes import ExitCode
@@ -64,7 +64,7 @@ def _jobs(args: argparse.Namespace) -> list[FitJob] | str:
     if args.domain:
         return "budget fit: --all takes no --domain (each stack names its own)"
     jobs = all_jobs(args.catalog, args.measured, args.headroom)
-    return jobs or f"budget fit: no Pulumi.<stack>.yaml files in {ROOT}"
+    return jobs or f"budget fit: {no_stacks()}"
 
 
 def _write(report: FitReport, path: Path) -> int:

@@ -40,6 +40,11 @@ def all_stacks() -> list[tuple[str, Path]]:
     return [(stack_name_of(f), f) for f in stack_files(ROOT)]
 
 
+def no_stacks() -> str:
+    """What ``--all`` says when the project has no stack file."""
+    return f"no Pulumi.<stack>.yaml files in {ROOT}"
+
+
 def stack_file(stack: str) -> Path:
     """The file ``--stack NAME`` reads."""
     return ROOT / f"Pulumi.{stack}.yaml"

@@ -17,7 +17,7 @@ from typing import Any
 from budget.catalog import DEFAULT_CATALOG
 from budget.check import check_stacks
 from budget.cli import check, fit
-from budget.cli.options import UsageError
+from budget.cli.options import UsageError, no_stacks
 from budget.exit_codes import ExitCode
 from budget.fit.report import FitReport, FitReportError, parse_fit, reports_by_stack
 from budget.fit.stacks import fit_stacks
@@ -55,7 +55,7 @@ def fitted_stacks() -> dict[str, FitReport]:
     """Every stack of the project, fitted as ``fit --all`` fits them, by name."""
     jobs = fit.all_jobs(DEFAULT_CATALOG)
     if not jobs:
-        raise _failed("fit", ExitCode.INVALID, ["no Pulumi.<stack>.yaml files"])
+        raise _failed("fit", ExitCode.INVALID, [no_stacks()])
     results = fit_stacks(jobs)
     code = max(int(r.exit_code) for r in results)
     if code > ExitCode.OVER:
