@@ -63,19 +63,15 @@ SLOW = (
 )
 
 
-#: Files whose tests are independent whole searches (tens of seconds each, sharing only results that
-#: ``once_per_run`` computes once): their tests are spread over the workers one by one. Every other
-#: file's tests stay on one worker together (``--dist loadgroup`` by file), so a module's servers and
-#: fixtures start once. One file of 4 fit searches on one worker was the suite's long pole.
-SPREAD = (
-    "tests/budget/test_fit_cli.py",
-    "tests/budget/test_fit_report.py",
-    "tests/budget/test_fit_domain.py",
-    "tests/budget/test_fit_search.py",
-    "tests/budget/test_fit_tls.py",
-    "tests/budget/test_fit_howfar.py",
-    "tests/test_readme.py",
-)
+#: Test files that fit phase 1 again and again, kept on one worker together: the tier plans of the
+#: first search serve the rest (budget.fit.pricer shares them within a process: 54 s for the first fit,
+#: 13 s for the next). Every other file's tests also stay on one worker together (``--dist loadgroup`` by
+#: file), so a module's servers and fixtures start once.
+GROUPS = {
+    "tests/budget/test_fit_cli.py": "fits-phase1",
+    "tests/budget/test_fit_report.py": "fits-phase1",
+    "tests/budget/test_fit_tls.py": "fits-phase1",
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
@@ -83,5 +79,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
-        if not item.nodeid.startswith(SPREAD):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+        path = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(GROUPS.get(path, path)))
