@@ -93,7 +93,7 @@ def test_chart_renders_with_the_checks_numbers(tmp_path: Path, browser: Any) -> 
 
 
 def test_report_command(tmp_path: Path) -> None:
-    from budget.review_cli import main
+    from budget.cli import main
 
     out = tmp_path / "site" / "cost.html"
     assert main(["report", "--format", "html", "-o", str(out), "--input", str(DATA / "head_all.json")]) == 0
