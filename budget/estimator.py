@@ -3,7 +3,12 @@
 Nothing is skipped silently: each resource is priced by its type's rule, or listed free with a reason, or
 reported as unpriced (unknown type, missing input, missing catalog price, a region the catalog lacks or that
 cannot be told), which fails the check. Each resource is priced in its own region (where its provider puts
-it, :mod:`budget.regions`); a resource without one is priced in the stack's region.
+it, :mod:`budget.regions`); a resource without one is priced in the inputs' region.
+
+A rule says a resource cannot be priced by raising :class:`RuleError` (or the catalog's
+:class:`MissingPrice`); any other exception is a bug in the rule, not a fact about the resource, so it is
+raised as :class:`RuleBug` naming the resource: the check fails loudly instead of reporting a cause that
+is not one (and fit cannot quietly skip every candidate the bug touches).
 """
 
 from __future__ import annotations
@@ -14,22 +19,29 @@ from dataclasses import dataclass, replace
 from budget.catalog import Catalog, MissingPrice
 from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.preview import Preview
+from budget.pricing_inputs import PricingInputs, Subject
 from budget.rules import RULES, PricingOptions, RuleContext, RuleError, free_reason
 from components.config import StackConfig
 
 ON_DEMAND = PricingOptions()
 
 
+class RuleBug(RuntimeError):
+    """A rule failed with something other than :class:`RuleError` or :class:`MissingPrice`: a bug."""
+
+
 @dataclass(frozen=True)
 class Estimate:
     """The priced plan of one stack.
 
-    ``region`` is the region the report names (a preview's own, else the stack file's); ``warnings`` are
+    ``subject`` is whose plan it is (stack, phase, budget) and ``inputs`` what the rules read;
+    ``region`` is the region the report names (a preview's own, else the inputs'); ``warnings`` are
     one-line statements every format prints; ``deleted`` are the resources the update deletes, priced as
     they are now (what deleting them saves a month).
     """
 
-    cfg: StackConfig
+    subject: Subject
+    inputs: PricingInputs
     catalog: Catalog
     priced: tuple[PricedResource, ...]
     unpriced: tuple[Unpriced, ...]
@@ -39,7 +51,7 @@ class Estimate:
 
     @property
     def home_region(self) -> str:
-        return self.region or self.cfg.region
+        return self.region or self.inputs.region
 
     def total(self, size: str = "max") -> float:
         return sum(p.monthly(size) for p in self.priced)
@@ -58,7 +70,8 @@ class Estimate:
 
 
 def price_resource(resource: PlannedResource, ctx: RuleContext) -> PricedResource | Unpriced:
-    """One resource through its rule; any failure becomes an :class:`Unpriced` entry naming the cause."""
+    """One resource through its rule: unpriceable (:class:`RuleError`, :class:`MissingPrice`) becomes an
+    :class:`Unpriced` entry naming the cause; anything else the rule raises is a :class:`RuleBug`."""
     rule = RULES.get(resource.type)
     if rule is None:
         reason = free_reason(resource.type, resource.custom)
@@ -69,19 +82,13 @@ def price_resource(resource: PlannedResource, ctx: RuleContext) -> PricedResourc
         )
     try:
         return PricedResource(resource, tuple(rule(resource, ctx)))
-    except MissingPrice as exc:
+    except (MissingPrice, RuleError) as exc:
         return Unpriced(resource.urn, resource.type, resource.name, str(exc))
-    except RuleError as exc:
-        return Unpriced(resource.urn, resource.type, resource.name, str(exc))
-    except (
-        KeyError,
-        TypeError,
-        ValueError,
-        AttributeError,
-    ) as exc:  # malformed inputs: fail closed, say where
-        return Unpriced(
-            resource.urn, resource.type, resource.name, f"unexpected inputs ({type(exc).__name__}: {exc})"
-        )
+    except Exception as exc:
+        raise RuleBug(
+            f"the rule for {resource.type} failed on '{resource.name}' ({type(exc).__name__}: {exc}):"
+            " a bug in the rule, not a price"
+        ) from exc
 
 
 def price_in_region(resource: PlannedResource, ctx: RuleContext) -> PricedResource | Unpriced:
@@ -92,7 +99,7 @@ def price_in_region(resource: PlannedResource, ctx: RuleContext) -> PricedResour
         return Unpriced(
             resource.urn, resource.type, resource.name, f"no region to price it in: {resource.region_error}"
         )
-    region = resource.region or ctx.cfg.region
+    region = resource.region or ctx.inputs.region
     if region not in ctx.catalog.regions:
         return Unpriced(
             resource.urn, resource.type, resource.name, f"the catalog has no prices for region {region}"
@@ -116,6 +123,17 @@ def estimate(
     cfg: StackConfig,
     catalog: Catalog,
     options: PricingOptions = ON_DEMAND,
+) -> Estimate:
+    """Price every planned resource of a stack config (a stack file's, or a fit candidate's)."""
+    return price_plan(resources, PricingInputs.of(cfg), Subject.of(cfg), catalog, options)
+
+
+def price_plan(
+    resources: Sequence[PlannedResource],
+    inputs: PricingInputs,
+    subject: Subject,
+    catalog: Catalog,
+    options: PricingOptions = ON_DEMAND,
     *,
     region: str = "",
     warnings: Sequence[str] = (),
@@ -126,7 +144,7 @@ def estimate(
     ``deleted`` (a preview's deletions) are priced among themselves, with the same rules and usage, as
     what they cost now; one that cannot be priced is named in a warning (its saving is not claimed).
     """
-    ctx = RuleContext(cfg=cfg, catalog=catalog, resources=tuple(resources), options=options)
+    ctx = RuleContext(inputs=inputs, catalog=catalog, resources=tuple(resources), options=options)
     priced, unpriced = _price_all(resources, ctx)
     notes = list(warnings)
     gone: list[PricedResource] = []
@@ -137,7 +155,14 @@ def estimate(
             for u in failed
         ]
     return Estimate(
-        cfg, catalog, tuple(priced), tuple(unpriced), region, tuple(notes), tuple(g for g in gone if g.lines)
+        subject,
+        inputs,
+        catalog,
+        tuple(priced),
+        tuple(unpriced),
+        region,
+        tuple(notes),
+        tuple(g for g in gone if g.lines),
     )
 
 
@@ -167,9 +192,10 @@ def estimate_preview(
 ) -> Estimate:
     """Price a ``pulumi preview --json`` document: its resources where it puts them, its deletions as
     savings, and the report in the preview's region (the stack file's only when the preview has none)."""
-    return estimate(
+    return price_plan(
         preview.resources,
-        cfg,
+        PricingInputs.of(cfg),
+        Subject.of(cfg),
         catalog,
         options,
         region=preview.region or cfg.region,

@@ -78,7 +78,7 @@ def status_for(total_tzs: float, limit_tzs: float, warn_tzs: float) -> Status:
 
 
 def judge(est: Estimate) -> Verdict:
-    budget = est.cfg.budget
+    budget = est.subject.budget
     total_usd = est.total("max")
     total_tzs = total_usd * budget.usd_to_tzs
     status = status_for(total_tzs, budget.limit_tzs, budget.warn_tzs)

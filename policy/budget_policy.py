@@ -4,8 +4,9 @@ The policy prices ``args.resources`` with the budget package itself (its rules, 
 report), so a stack gets one figure whether it is priced by ``python -m budget check`` or by this pack.
 Limit, warning level, rate and usage assumptions come from the pack's config (the same fields as a stack's
 ``stars:budget`` and ``stars:usage``, validated by the same models); the region of each resource comes
-from its provider as the engine reports it. Anything unpriced is a violation that no override lifts; an
-over-limit stack passes only under an override that names a reason and an approver.
+from its provider as the engine reports it. Anything unpriced is a violation that no override lifts, and so
+is a bug in a rule (:class:`budget.estimator.RuleBug`); an over-limit stack passes only under an override
+that names a reason and an approver.
 
 ``stars-budget-warning`` (advisory, same config) says when a stack is above the warning level, or over the
 limit under an override, so both stay visible where the policies report.
@@ -28,25 +29,17 @@ from pulumi_policy import (
 from pydantic import ValidationError
 
 from budget.catalog import Catalog, load_catalog
-from budget.estimator import Estimate, estimate
+from budget.estimator import Estimate, RuleBug, price_plan
 from budget.exit_codes import ExitCode
 from budget.model import PlannedResource
 from budget.policy import RATE_WARNING
+from budget.pricing_inputs import Placement, PricingInputs, Subject
 from budget.report.build import stack_report
 from budget.report.formatting import format_tzs
 from budget.report.model import StackReport
 from budget.rules import RULES
 from components.bounded_input import MESSAGE_CHARS, short, shown
-from components.config import (
-    BudgetConfig,
-    BudgetOverride,
-    CdnConfig,
-    DemandConfig,
-    LoadBalancerConfig,
-    NetworkConfig,
-    StackConfig,
-    UsageConfig,
-)
+from components.config import BudgetConfig, BudgetOverride, DemandConfig, UsageConfig
 from policy.resources import (
     StackResource,
     from_policy_resources,
@@ -82,7 +75,7 @@ class BudgetSettings:
     budget: BudgetConfig
     usage: UsageConfig
     demand: DemandConfig | None = None
-    placement: str = "spread"
+    placement: Placement = "spread"
 
 
 def _schema_of(model: type[Any]) -> dict[str, Any]:
@@ -171,7 +164,9 @@ def parse_settings(config: Mapping[str, Any]) -> BudgetSettings:
         problems.append(f"{PLACEMENT_KEY} = {shown(placement)}: must be spread or single_zone")
     if problems or budget is None or settings_usage is None:
         raise PackConfigError(f"invalid config for {POLICY_NAME}:\n  " + "\n  ".join(problems))
-    return BudgetSettings(budget, settings_usage, demand, str(placement))
+    return BudgetSettings(
+        budget, settings_usage, demand, "single_zone" if placement == "single_zone" else "spread"
+    )
 
 
 def uses_intelligent_tiering(resources: Sequence[PlannedResource]) -> bool:
@@ -192,28 +187,23 @@ def uses_intelligent_tiering(resources: Sequence[PlannedResource]) -> bool:
     return False
 
 
-def pricing_config(
-    stack: str, region: str, settings: BudgetSettings, intelligent_tiering: bool
-) -> StackConfig:
-    """The stack config the rules and the report read, holding only what the pack knows.
+def pricing_inputs(
+    region: str, settings: BudgetSettings, resources: Sequence[PlannedResource]
+) -> PricingInputs:
+    """What the rules read, from what the pack knows: the region most priced resources are in, the pack
+    config's usage, demand and placement, and S3 tiering as the program registers it.
 
-    The rules read the region, the usage block, ``cdn.intelligent_tiering`` and
-    ``loadBalancer.websockets_via_cdn`` (left off: the CloudFront rule reads each distribution's own /ws
-    route first, which is all the pack knows); the report reads the stack name, phase and budget. The tier
-    blocks (sizes, counts) describe the program's config, which the pack reads from the resources
-    instead: they stay unset, so a rule that starts reading one fails with an AttributeError, which the
-    estimator turns into an unpriced resource (fail closed).
+    ``websockets_via_cdn`` is the stack config's claim that ``/ws`` goes through CloudFront; the pack sees
+    the distributions themselves, and the CloudFront rule reads each one's own ``/ws`` route first, so the
+    pack claims nothing beyond them (False).
     """
-    return StackConfig.model_construct(
-        stack=stack,
-        phase="",
+    return PricingInputs(
         region=region,
         usage=settings.usage,
-        budget=settings.budget,
-        cdn=CdnConfig.model_construct(intelligent_tiering=intelligent_tiering),
-        load_balancer=LoadBalancerConfig.model_construct(),
-        network=NetworkConfig.model_construct(placement=settings.placement),
         demand=settings.demand,
+        placement=settings.placement,
+        intelligent_tiering=uses_intelligent_tiering(resources),
+        websockets_via_cdn=False,
     )
 
 
@@ -230,9 +220,8 @@ def estimate_stack(
     planned = planned_resources(resources)
     counted = Counter(p.region for p in planned if p.type in RULES and p.region)
     home = counted.most_common(1)[0][0] if counted else ""
-    tiering = uses_intelligent_tiering(planned)
-    cfg = pricing_config(stack_name(resources), home, settings, tiering)
-    return estimate(planned, cfg, catalog)
+    subject = Subject(stack=stack_name(resources), phase="", budget=settings.budget, users=None)
+    return price_plan(planned, pricing_inputs(home, settings, planned), subject, catalog)
 
 
 def report_for(
@@ -320,7 +309,12 @@ def validate_budget(args: StackValidationArgs, report_violation: ReportViolation
     except PackConfigError as exc:
         report_violation(str(exc), None)
         return
-    for message, urn in budget_violations(report_for(from_policy_resources(args.resources), settings)):
+    try:
+        report = report_for(from_policy_resources(args.resources), settings)
+    except RuleBug as exc:  # not a price: the stack may not proceed on it, and no override lifts it
+        report_violation(f"{exc}. The budget cannot be checked, so it fails.", None)
+        return
+    for message, urn in budget_violations(report):
         report_violation(message, urn)
 
 
@@ -334,7 +328,11 @@ def validate_warning(args: StackValidationArgs, report_violation: ReportViolatio
     except PackConfigError as exc:
         report_violation(str(exc), None)
         return
-    for message in warnings(report_for(from_policy_resources(args.resources), settings)):
+    try:
+        report = report_for(from_policy_resources(args.resources), settings)
+    except RuleBug:  # stars-budget reports it, as a mandatory violation
+        return
+    for message in warnings(report):
         report_violation(message, None)
 
 

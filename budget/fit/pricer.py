@@ -3,7 +3,8 @@
 A whole mocked plan takes 150-400 ms; a search prices thousands of candidates. A tier's resources depend
 only on the config it reads (``components.stack.TIER_READS``, held by a test), so each tier is planned
 alone once per distinct reading and the plans are reused; the candidate's resources (the union of its
-tiers) are then priced by the estimator exactly as ``check`` prices a whole plan. The figures the search
+tiers) are then priced by the estimator exactly as ``check`` prices a whole plan, with the candidate's
+:class:`~budget.pricing_inputs.PricingInputs` (all a rule reads of a config). The figures the search
 reports are re-planned whole under mocks and priced by ``check``'s path (:func:`verify`), and must agree
 to the cent.
 """
@@ -12,15 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel
 
 from budget.catalog import Catalog
 from budget.estimator import Estimate, estimate, price_in_region
 from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.plan import from_record
+from budget.pricing_inputs import PricingInputs, Subject
 from budget.rules import RuleContext
 from components.config import StackConfig
 from components.planning.baseline import violations
@@ -72,61 +72,8 @@ class Priced:
         return "; ".join(f"{u.name}: {u.reason}" for u in self.estimate.unpriced)
 
 
-class _Reads:
-    """A config seen through the rules' eyes: forwards attribute reads and remembers each path read.
-
-    A rule's lines are a function of its resources, the other resources' structure (URNs), the catalog and
-    what it reads of the config; recording the reads lets a tier's priced lines be reused for any
-    candidate that agrees on exactly those values. Calling a method of a block counts as reading it all.
-    """
-
-    def __init__(self, target: Any, path: str, reads: set[str]) -> None:
-        self._target, self._path, self._reads = target, path, reads
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        path = f"{self._path}.{name}" if self._path else name
-        if isinstance(value, BaseModel):
-            return _Reads(value, path, self._reads)
-        self._reads.add(self._path or "<config>" if callable(value) else path)
-        return value
-
-
-def _read(cfg: StackConfig, path: str) -> Any:
-    node: Any = cfg
-    for part in path.split("."):
-        if part == "<config>":
-            return cfg.model_dump_json()
-        node = getattr(node, part)
-    return node.model_dump_json() if isinstance(node, BaseModel) else node
-
-
-@dataclass
-class _TierPrices:
-    """The priced lines of one tier plan in one resource structure, by the config values they read."""
-
-    by_reads: list[tuple[tuple[str, ...], dict[tuple[Any, ...], list[PricedResource | Unpriced]]]] = field(
-        default_factory=list
-    )
-
-    def get(self, cfg: StackConfig) -> list[PricedResource | Unpriced] | None:
-        for reads, table in self.by_reads:
-            hit = table.get(tuple(_read(cfg, p) for p in reads))
-            if hit is not None:
-                return hit
-        return None
-
-    def put(self, cfg: StackConfig, reads: set[str], results: list[PricedResource | Unpriced]) -> None:
-        key = tuple(sorted(reads))
-        for known, table in self.by_reads:
-            if known == key:
-                table[tuple(_read(cfg, p) for p in key)] = results
-                return
-        self.by_reads.append((key, {tuple(_read(cfg, p) for p in key): results}))
-
-
 #: Tier plans by (tier, the config values it reads), shared by every Pricer in the process. A tier's plan
-#: depends on nothing else (the premise of the search's own reuse above), so fits that one process runs
+#: depends on nothing else (the premise of the search's own reuse), so fits that one process runs
 #: one after another (several stacks' what-ifs, a test worker's fits) plan each distinct tier once.
 #: Bounded: emptied when full (a phase's whole fit plans a few hundred).
 _TIER_PLANS: dict[tuple[str, str], tuple[PlannedResource, ...]] = {}
@@ -139,7 +86,7 @@ class Pricer:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._plans: dict[tuple[str, str], tuple[PlannedResource, ...]] = {}  # those this search used
-        self._prices: dict[tuple[str, str, int], _TierPrices] = {}
+        self._prices: dict[tuple[str, str, int, PricingInputs], list[PricedResource | Unpriced]] = {}
         self.tier_plans = 0
         self.estimates = 0
 
@@ -168,33 +115,27 @@ class Pricer:
 
     def price(self, cfg: StackConfig) -> Priced:
         """Price a candidate: each tier's lines are reused when its plan, the structure of the whole
-        (every URN) and the config values its rules read are those of a candidate priced before."""
+        (every URN) and the pricing inputs are those of a candidate priced before."""
         self.estimates += 1
         tiers = tiers_of(cfg)
         dumped = config_reads(cfg)
         keys = {tier: plan_key(cfg, tier, dumped) for tier in tiers}
         resources = self.resources(cfg, tiers)
         structure = hash(tuple(r.urn for r in resources))
+        inputs = PricingInputs.of(cfg)
+        ctx = RuleContext(inputs=inputs, catalog=self.catalog, resources=tuple(resources))
         results: list[PricedResource | Unpriced] = []
         for tier, key in keys.items():
-            cache = self._prices.setdefault((tier, key, structure), _TierPrices())
-            found = cache.get(cfg)
+            found = self._prices.get((tier, key, structure, inputs))
             if found is None:
-                reads: set[str] = set()
-                ctx = RuleContext(
-                    # a proxy that forwards every read to the StackConfig (and records it)
-                    cfg=_Reads(cfg, "", reads),  # type: ignore[arg-type]
-                    catalog=self.catalog,
-                    resources=tuple(resources),
-                )
                 found = [price_in_region(r, ctx) for r in self._plans[(tier, key)]]
-                cache.put(cfg, reads, found)
+                self._prices[(tier, key, structure, inputs)] = found
             results += found
         order = {r.urn: i for i, r in enumerate(resources)}
         results.sort(key=lambda x: order[x.resource.urn if isinstance(x, PricedResource) else x.urn])
         priced = tuple(r for r in results if isinstance(r, PricedResource))
         unpriced = tuple(r for r in results if isinstance(r, Unpriced))
-        return Priced(cfg, Estimate(cfg, self.catalog, priced, unpriced))
+        return Priced(cfg, Estimate(Subject.of(cfg), inputs, self.catalog, priced, unpriced))
 
 
 def verify(priced: Priced, catalog: Catalog) -> Estimate:

@@ -106,7 +106,7 @@ def _what_if(w: WhatIf, rate: float, limit: float) -> WhatIfReport:
 
 def _cannot_fit(est: Estimate, verdict: Verdict, whatifs: tuple[WhatIfReport, ...]) -> tuple[str, ...]:
     """Plain statements of what no what-if can fix."""
-    budget = est.cfg.budget
+    budget = est.subject.budget
     rate = budget.usd_to_tzs
     out: list[str] = []
     if verdict.status != "over":
@@ -141,8 +141,8 @@ def _cannot_fit(est: Estimate, verdict: Verdict, whatifs: tuple[WhatIfReport, ..
 
 def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackReport:
     """The report of one stack (see the README for the schema)."""
-    cfg = est.cfg
-    budget = cfg.budget
+    subject = est.subject
+    budget = subject.budget
     rate = budget.usd_to_tzs
     verdict = judge(est)
     totals = est.totals()
@@ -159,10 +159,10 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
     all_lines = [item for p in est.priced for item in p.lines]
     what_if_reports = tuple(_what_if(w, rate, budget.limit_tzs) for w in (whatifs or []))
     override = budget.override
-    users = cfg.demand.concurrent_users if cfg.demand is not None else None
+    users = subject.users
     return StackReport(
-        stack=cfg.stack,
-        phase=cfg.phase,
+        stack=subject.stack,
+        phase=subject.phase,
         region=est.home_region,
         usd_to_tzs=rate,
         usd_to_tzs_date=budget.usd_to_tzs_date.isoformat(),
@@ -191,7 +191,7 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
         cannot_fit=_cannot_fit(est, verdict, what_if_reports),
         unpriced=tuple(UnpricedReport(u.urn, u.type, u.name, u.reason) for u in est.unpriced),
         catalog=est.catalog.path,
-        resources=tuple(_resource(p, cfg.region) for p in est.priced),
+        resources=tuple(_resource(p, est.inputs.region) for p in est.priced),
         warnings=(*est.warnings, *filter(None, [verdict.rate_warning])),
-        deleted=tuple(_resource(p, cfg.region) for p in est.deleted),
+        deleted=tuple(_resource(p, est.inputs.region) for p in est.deleted),
     )

@@ -1,4 +1,5 @@
-"""What a pricing rule sees: the stack config, the catalog for the resource's region, every planned resource.
+"""What a pricing rule sees: the stack's pricing inputs, the catalog for the resource's region, every planned
+resource.
 
 Rules resolve links between resources here (an auto-scaling group to its launch template, a schedule to its
 group) by id under mocks and by ``propertyDependencies`` URNs in a preview, where ids are still unknown.
@@ -15,7 +16,7 @@ from typing import Any
 
 from budget.catalog import Catalog, Price
 from budget.model import CostLine, PlannedResource, Quantity, line
-from components.config import StackConfig
+from budget.pricing_inputs import PricingInputs
 from components.tagging import PURCHASE_TAG, PURCHASE_VALUES
 
 #: The placeholder ``pulumi preview --json`` prints for a value not known until deploy.
@@ -56,9 +57,13 @@ class PricingOptions:
 
 @dataclass(frozen=True)
 class RuleContext:
-    """One resource's view: ``region`` is where AWS bills that resource (None: the stack's region)."""
+    """One resource's view: ``region`` is where AWS bills that resource (None: the inputs' region).
 
-    cfg: StackConfig
+    ``inputs`` is all a rule reads of the stack (:class:`~budget.pricing_inputs.PricingInputs`), never the
+    whole stack config: the policy pack has none, and fit's cache keys on exactly these values.
+    """
+
+    inputs: PricingInputs
     catalog: Catalog
     resources: Sequence[PlannedResource]
     options: PricingOptions = PricingOptions()
@@ -66,7 +71,7 @@ class RuleContext:
 
     @property
     def region(self) -> str:
-        return self.resource_region or self.cfg.region
+        return self.resource_region or self.inputs.region
 
     def in_region(self, region: str | None) -> RuleContext:
         """The same context for a resource billed in ``region``."""

@@ -154,10 +154,10 @@ def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
         raise RuleError("a second distribution has no usage assumptions (the usage block describes one)")
     bucket, why = served_bucket(
         known(dist.inputs.get("priceClass"), "input 'priceClass'") or "PriceClass_All",
-        ctx.cfg.usage.viewer_region,
+        ctx.inputs.usage.viewer_region,
     )
     plan = plan_covering(dist, ctx)
-    usage = ctx.cfg.usage
+    usage = ctx.inputs.usage
     if traffic_of(dist) == "dynamic":
         if plan is not None:
             raise RuleError(
@@ -216,7 +216,7 @@ def _discounted(lines: list[CostLine], ctx: RuleContext) -> list[CostLine]:
 
 
 def _pay_as_you_go(ctx: RuleContext, bucket: str, why: str, bill: Bill) -> list[CostLine]:
-    usage = ctx.cfg.usage
+    usage = ctx.inputs.usage
     websocket_gb = usage.cloudfront_websocket_egress_gb if bill.websockets else 0.0
     how = why
     if websocket_gb:
@@ -304,10 +304,8 @@ def _within_plan(
     WebSocket traffic: the distribution routes ``/ws`` (what the stack policy sees), or the usage block
     assumes some and no dynamic distribution carries it, or the stack config says it goes through this
     one (``check``'s view, where all three agree)."""
-    usage = ctx.cfg.usage
-    ws_here = (
-        websocket_usage(usage) or ctx.cfg.load_balancer.websockets_via_cdn
-    ) and not websockets_elsewhere
+    usage = ctx.inputs.usage
+    ws_here = (websocket_usage(usage) or ctx.inputs.websockets_via_cdn) and not websockets_elsewhere
     if bundled(dist):
         raise RuleError(
             f"a Security Savings Bundle on a distribution on the {plan.title} flat-rate plan: no source says"

@@ -19,7 +19,7 @@ CLASSES = ("STANDARD", "INFREQUENT_ACCESS")
 
 def price(group: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     count = len(ctx.of_type(*TYPES))
-    usage = ctx.cfg.usage
+    usage = ctx.inputs.usage
     log_class = known(group.inputs.get("logGroupClass"), "input 'logGroupClass'") or "STANDARD"
     if log_class not in CLASSES:
         raise RuleError(f"log group class {log_class!r} has no price (known: {', '.join(CLASSES)})")

@@ -42,7 +42,7 @@ def group_utilisation(
 ) -> Utilisation | None:
     """A server group's average CPU per vCPU at each size, ``vcpu_hours`` being its fleet's vCPU-hours a
     month at each size; None when neither a demand nor a CPU target gives one."""
-    demand = ctx.cfg.demand
+    demand = ctx.inputs.demand
     cap = target / 100 if target is not None else 1.0
     if demand is None or tier not in SERVER_GROUPS:
         if target is None:
@@ -72,7 +72,7 @@ def group_utilisation(
 
 def database_utilisation(ctx: RuleContext, vcpus: float) -> Utilisation | None:
     """The primary database's average CPU per vCPU (every statement on the primary); None without demand."""
-    demand = ctx.cfg.demand
+    demand = ctx.inputs.demand
     if demand is None:
         return None
     try:

@@ -213,7 +213,7 @@ def volume_lines(
     taken is stated as the line's assumption.
     """
     assumptions = []
-    usage = ctx.cfg.usage
+    usage = ctx.inputs.usage
     if ebs.get("volumeSize") is None and root:
         size = float(usage.ami_root_volume_gb)
         assumptions.append(
@@ -326,7 +326,7 @@ def template_volume_lines(
 def ami_root_volume_line(ctx: RuleContext, instance_months: Quantity, unmapped: str) -> CostLine:
     """The AMI's own root volume, kept when nothing maps the root device (``unmapped`` says what maps
     none): ``stars:usage.ami_root_volume_gb`` / ``ami_root_volume_type``, an assumption every report marks."""
-    usage = ctx.cfg.usage
+    usage = ctx.inputs.usage
     size, kind = float(usage.ami_root_volume_gb), usage.ami_root_volume_type
     if kind in PROVISIONED_IOPS:
         raise RuleError(

@@ -16,6 +16,7 @@ from budget.catalog import Price
 from budget.model import CostLine, PlannedResource, line
 from budget.rules.base import RuleContext, RuleError, flag, known
 from budget.rules.volume_tiers import INTERNET_TIERS, tiered_lines
+from components.config import UsageConfig
 
 TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 LISTENER_TYPES = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
@@ -41,7 +42,7 @@ NLCU_DIMENSIONS = {
 }
 
 
-def lcu(usage: object) -> tuple[float, str]:
+def lcu(usage: UsageConfig) -> tuple[float, str]:
     """Average LCUs and a description of the driving dimension."""
     best, why = 0.0, "no usage"
     for label, field, per_lcu in LCU_DIMENSIONS:
@@ -52,7 +53,7 @@ def lcu(usage: object) -> tuple[float, str]:
     return best, why
 
 
-def nlcu(usage: object, protocol: str, ctx: RuleContext) -> tuple[float, str, list[Price]]:
+def nlcu(usage: UsageConfig, protocol: str, ctx: RuleContext) -> tuple[float, str, list[Price]]:
     """Average NLCUs for ``protocol`` listeners, the driving dimension, and the figures it rests on."""
     best, why = 0.0, "no usage"
     dimensions = [(label, field, ctx.price(key)) for label, field, key in NLCU_DIMENSIONS[protocol]]
@@ -93,7 +94,7 @@ def price(lb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     kind = known(inputs.get("loadBalancerType"), "input 'loadBalancerType'") or "application"
     if kind == "application":
         lines = [line("Application load balancer", "hours", ctx.hours, ctx.price("elb.alb.hour"))]
-        units, why = lcu(ctx.cfg.usage)
+        units, why = lcu(ctx.inputs.usage)
         lines.append(
             line(
                 f"Load balancer capacity units (driver: {why})",
@@ -106,7 +107,7 @@ def price(lb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     elif kind == "network":
         protocol = listener_protocol(lb, ctx)
         lines = [line("Network load balancer", "hours", ctx.hours, ctx.price("elb.nlb.hour"))]
-        units, why, figures = nlcu(ctx.cfg.usage, protocol, ctx)
+        units, why, figures = nlcu(ctx.inputs.usage, protocol, ctx)
         lines.append(
             line(
                 f"Network load balancer capacity units (driver: {why})",
@@ -138,7 +139,7 @@ def price(lb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             tiered_lines(
                 ctx,
                 "Data transfer out to internet",
-                ctx.cfg.usage.internet_egress_gb,
+                ctx.inputs.usage.internet_egress_gb,
                 "transfer.internet",
                 INTERNET_TIERS,
                 ctx.price("transfer.internet.free_gb"),

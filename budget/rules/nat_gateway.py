@@ -13,11 +13,11 @@ TYPES = ("aws:ec2/natGateway:NatGateway",)
 
 def price(nat: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     gateways = len(ctx.of_type(*TYPES))
-    share = ctx.cfg.usage.nat_processed_gb / gateways
+    share = ctx.inputs.usage.nat_processed_gb / gateways
     return [
         line("NAT gateway", "hours", ctx.hours, ctx.price("nat.hour")),
         line(
-            f"Data processed (1/{gateways} of {ctx.cfg.usage.nat_processed_gb:g} GB)",
+            f"Data processed (1/{gateways} of {ctx.inputs.usage.nat_processed_gb:g} GB)",
             "GB",
             share,
             ctx.price("nat.gb"),

@@ -101,7 +101,7 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
         )
     )
     if source is None:
-        extra = max(0.0, ctx.cfg.usage.rds_backup_storage_gb - storage)
+        extra = max(0.0, ctx.inputs.usage.rds_backup_storage_gb - storage)
         lines.append(
             line(
                 "Backup storage beyond the free amount (free = provisioned storage)",
@@ -109,7 +109,7 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
                 extra,
                 ctx.price("rds.backup"),
                 usage_based=True,
-                how=f"{ctx.cfg.usage.rds_backup_storage_gb:g} GB total - {storage:g} GB free",
+                how=f"{ctx.inputs.usage.rds_backup_storage_gb:g} GB total - {storage:g} GB free",
             )
         )
         if flag(inputs, "manageMasterUserPassword"):
@@ -132,16 +132,16 @@ def price(db: PlannedResource, ctx: RuleContext) -> list[CostLine]:
 def _cross_az(ctx: RuleContext) -> CostLine:
     """The app servers' traffic with the data stores, both directions, when it crosses zones: none in a
     single-zone plan, whose servers run in the zone of its Single-AZ database and cache node."""
-    single = ctx.cfg.network.placement == "single_zone"
+    single = ctx.inputs.placement == "single_zone"
     return line(
         "Cross-AZ data transfer (app servers <-> data stores, both directions)",
         "GB",
-        0.0 if single else ctx.cfg.usage.cross_az_gb * 2,
+        0.0 if single else ctx.inputs.usage.cross_az_gb * 2,
         ctx.price("transfer.inter_az"),
         usage_based=True,
         note=(
             f"stars:network.placement = single_zone: the servers run in the data stores' zone; the"
-            f" {ctx.cfg.usage.cross_az_gb:g} GB a month between them cross no zone"
+            f" {ctx.inputs.usage.cross_az_gb:g} GB a month between them cross no zone"
             if single
             else ""
         ),
@@ -214,7 +214,7 @@ def _api_calls(ctx: RuleContext) -> CostLine:
     return line(
         "Secrets Manager API calls",
         "10k requests",
-        ctx.cfg.usage.secrets_api_calls / 10_000,
+        ctx.inputs.usage.secrets_api_calls / 10_000,
         ctx.price("secretsmanager.api_calls"),
         usage_based=True,
     )

@@ -18,9 +18,9 @@ def price(bucket: PlannedResource, ctx: RuleContext) -> list[CostLine]:
         raise RuleError(
             "a second bucket has no usage assumptions (the usage block describes one asset bucket)"
         )
-    usage = ctx.cfg.usage
+    usage = ctx.inputs.usage
     lines: list[CostLine] = []
-    if ctx.cfg.cdn.intelligent_tiering:
+    if ctx.inputs.intelligent_tiering:
         lines.append(
             line(
                 "Storage (Intelligent-Tiering, Frequent Access; no tier moves assumed)",

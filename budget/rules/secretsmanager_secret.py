@@ -15,7 +15,7 @@ def price(secret: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             line(
                 "API calls",
                 "10k requests",
-                ctx.cfg.usage.secrets_api_calls / 10_000,
+                ctx.inputs.usage.secrets_api_calls / 10_000,
                 ctx.price("secretsmanager.api_calls"),
                 usage_based=True,
             )

@@ -25,7 +25,7 @@ def price(topic: PlannedResource, ctx: RuleContext) -> list[CostLine]:
         line(
             "E-mail notifications",
             "100k notifications",
-            ctx.cfg.usage.sns_notifications / 100_000,
+            ctx.inputs.usage.sns_notifications / 100_000,
             ctx.price("sns.email_notifications"),
             usage_based=True,
         )

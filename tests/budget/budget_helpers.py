@@ -9,6 +9,7 @@ from typing import Any
 from budget.catalog import Catalog
 from budget.estimator import price_resource
 from budget.model import PlannedResource, PricedResource, Unpriced
+from budget.pricing_inputs import PricingInputs
 from budget.rules import PricingOptions, RuleContext
 from components.config import StackConfig, load_stack_file
 
@@ -75,7 +76,9 @@ def price(
     options: PricingOptions = PricingOptions(),  # noqa: B008 (immutable)
 ) -> PricedResource:
     """Price one resource (with its neighbours for links); fail the test if it is unpriced."""
-    ctx = RuleContext(cfg=cfg, catalog=catalog, resources=(resource, *others), options=options)
+    ctx = RuleContext(
+        inputs=PricingInputs.of(cfg), catalog=catalog, resources=(resource, *others), options=options
+    )
     result = price_resource(resource, ctx)
     assert not isinstance(result, Unpriced), result.reason
     return result
@@ -84,7 +87,7 @@ def price(
 def unpriced(
     resource: PlannedResource, cfg: StackConfig, catalog: Catalog, others: Sequence[PlannedResource] = ()
 ) -> Unpriced:
-    ctx = RuleContext(cfg=cfg, catalog=catalog, resources=(resource, *others))
+    ctx = RuleContext(inputs=PricingInputs.of(cfg), catalog=catalog, resources=(resource, *others))
     result = price_resource(resource, ctx)
     assert isinstance(result, Unpriced), f"expected unpriced, got {result}"
     return result

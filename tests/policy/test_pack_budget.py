@@ -18,6 +18,7 @@ from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE
 from budget.catalog import load_catalog
 from budget.estimator import estimate
 from budget.plan import from_record
+from budget.pricing_inputs import PricingInputs
 from budget.report.build import stack_report
 from budget.report.model import StackReport
 from budget.rules import RULES
@@ -30,6 +31,7 @@ from policy.budget_policy import (
     config_schema,
     parse_settings,
     policies,
+    pricing_inputs,
     report_for,
 )
 from policy.resources import from_policy_resources, planned_resources
@@ -342,15 +344,30 @@ def test_intelligent_tiering_is_read_from_what_the_program_registers() -> None:
     assert without.total_usd == round(est.total("max"), 2)
 
 
-def test_a_rule_that_needs_config_the_pack_lacks_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pack's stack config holds only the region, usage, budget, S3 tiering and whether /ws goes
-    through CloudFront; a rule reading a tier block gets an AttributeError: unpriced, never $0."""
-    monkeypatch.setitem(RULES, "aws:sns/topic:Topic", lambda resource, ctx: ctx.cfg.api.instance_type)
+def test_a_rule_bug_fails_the_budget_even_under_an_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rules see only the pack's pricing inputs (no tier block to read); a rule that reads what is not
+    there is a bug, reported as a mandatory violation naming it, never priced as $0 or passed."""
+    monkeypatch.setitem(RULES, "aws:sns/topic:Topic", lambda resource, ctx: ctx.inputs.api.instance_type)
     found = run(BUDGET, known("phase1"), budget_config("phase1", override=OVERRIDE))
-    assert any(
-        "cannot price aws:sns/topic:Topic 'monitoring-alarms'" in m and "AttributeError" in m
-        for m, _ in found
-    )
+    assert len(found) == 1, found
+    message, urn = found[0]
+    assert "the rule for aws:sns/topic:Topic failed on 'monitoring-alarms' (AttributeError" in message
+    assert "fails" in message and urn is None
+    assert run(WARNING, known("phase1"), budget_config("phase1", override=OVERRIDE)) == []
+
+
+@pytest.mark.parametrize("phase", ["phase1", "phase2", "phase3"])
+def test_the_packs_pricing_inputs_are_the_stack_files_but_for_what_it_reads_from_resources(
+    phase: str,
+) -> None:
+    """Built from the engine's resources and the pack config: the stack file's region, usage, demand,
+    placement and S3 tiering; ``websockets_via_cdn`` is left to each distribution's own /ws route."""
+    resources = planned_resources(from_policy_resources(policy_resources(known(phase))))
+    settings = parse_settings(budget_config(phase))
+    cfg = stack_config(phase)
+    inputs = pricing_inputs(cfg.region, settings, resources)
+    assert inputs == replace(PricingInputs.of(cfg), websockets_via_cdn=False)
+    assert cfg.load_balancer.websockets_via_cdn  # the one field the pack does not take from the stack
 
 
 @pytest.mark.parametrize(
