@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from budget.cli.options import UsageError
 from budget.cli.parser import build_parser, command_named
+from budget.estimator import RuleBug
+from budget.exit_codes import ExitCode
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,3 +26,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except UsageError as exc:
         parser.error(str(exc))
+    except RuleBug as exc:  # fail closed: nothing was judged, and the user gets one line, not a traceback
+        print(f"budget {args.command}: {exc}; nothing was judged (please report it)", file=sys.stderr)
+        return int(ExitCode.INVALID)

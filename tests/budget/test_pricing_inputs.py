@@ -16,6 +16,7 @@ from budget_helpers import ROOT, res, stack_cfg, unpriced
 
 from budget.capacity import load_model
 from budget.catalog import load_catalog
+from budget.cli import main
 from budget.estimator import RuleBug, estimate, estimate_preview
 from budget.fit.pricer import Pricer
 from budget.fit.space import Choice, Space
@@ -127,3 +128,15 @@ def test_only_a_rule_error_means_unpriced(monkeypatch: pytest.MonkeyPatch, error
     else:
         with pytest.raises(RuleBug, match=type(error).__name__):
             estimate([res(SNS, "alarms")], stack_cfg(), CATALOG)
+
+
+def test_a_rule_bug_is_one_line_and_exit_2_from_the_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fail closed without a traceback: the check judges nothing and says which rule failed on what."""
+    monkeypatch.setitem(RULES, SNS, _buggy)
+    code = main(["check", "--stack", "phase1", "--format", "json", "--no-what-ifs"])
+    out, err = capsys.readouterr()
+    assert code == 2 and not out and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("budget check: the rule for aws:sns/topic:Topic failed on ")
+    assert "(AttributeError" in err and err.endswith("nothing was judged (please report it)\n")
