@@ -3,7 +3,10 @@
 It runs ``python -m budget check`` as a subprocess (same interpreter) because the program is already inside
 the Pulumi engine: the check plans the stack under mocks in a separate process, and only the planner calls
 ``build_stack`` there (never ``__main__``), so the guard does not recurse. The exact validated config is
-passed on stdin, so the check prices what this update would deploy.
+passed on stdin, so the check prices what this update would deploy. A separate process is also what
+bounds the gate in time: a check that hangs is killed at ``TIMEOUT_SECONDS`` and the update refused, which
+a thread in the engine's own process could not be. It reads the check's typed JSON report
+(``--json-out``), never its printed table.
 
 Over budget without an override, or anything unpriced: raise, so ``pulumi preview``/``up`` fail with the
 report and change nothing. With an override the update proceeds; the reason is logged and exported.
