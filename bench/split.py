@@ -19,7 +19,7 @@ from pathlib import Path
 
 # part -> function names (py-spy's "Class.method" without the location), checked from the leaf up
 PARTS: dict[str, tuple[str, ...]] = {
-    "send syscall": ("DirectWriter.write", "DirectWriter.send"),
+    "send syscall": ("DirectWriter.write",),
     "encode": ("text_frame", "deflated_frame", "compress", "Deflater.frame", "message", "encode_data"),
     "socket checks": ("DirectWriter.ready", "DirectWriter.open", "Event.is_set"),
     "queue": (
@@ -35,13 +35,35 @@ PARTS: dict[str, tuple[str, ...]] = {
 ORDER = (*PARTS, "other")
 
 
+# ``DirectWriter.send`` checks the socket and writes in one call: its write line is the system call
+SPLIT_BY_LINE = {"DirectWriter.send": ("send syscall", "socket checks")}
+ROOT = Path(__file__).resolve().parents[1]
+_lines: dict[str, list[str]] = {}
+
+
 def _name(frame: str) -> str:
     return frame.split(" (", 1)[0]
+
+
+def _source_line(frame: str) -> str:
+    """The text of the source line a frame ``name (path:line)`` points at ('' if not found)."""
+    where = frame.rpartition(" (")[2].rstrip(")")
+    path, _, line = where.rpartition(":")
+    if path not in _lines:
+        try:
+            _lines[path] = (ROOT / path).read_text().splitlines()
+        except OSError:
+            _lines[path] = []
+    text = _lines[path]
+    return text[int(line) - 1] if line.isdigit() and 0 < int(line) <= len(text) else ""
 
 
 def classify(stack: list[str]) -> str:
     names = [_name(f) for f in stack]
     for i, name in enumerate(reversed(names)):
+        if name in SPLIT_BY_LINE:
+            write, other = SPLIT_BY_LINE[name]
+            return write if ".write(" in _source_line(stack[len(stack) - 1 - i]) else other
         for part, funcs in PARTS.items():
             if name in funcs and (part != "event loop" or i == 0):
                 return part
