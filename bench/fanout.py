@@ -57,6 +57,8 @@ class FanoutParams:
     idle: bool = False
     #: idle mode: seconds of the server's CPU measured before any client connects (its own timers)
     idle_base: float = 10.0
+    #: ours with permessage-deflate (``STARS_WS_DEFLATE``; the load clients offer it, as browsers do)
+    deflate: bool = True
 
     def channels(self) -> dict[str, int]:
         """Channel -> number of subscribed connections."""
@@ -87,7 +89,13 @@ class ServerSpec:
 
 
 def server_spec(
-    name: str, port: int, workers: int, redis_url: str, database_url: str | None, secret: str
+    name: str,
+    port: int,
+    workers: int,
+    redis_url: str,
+    database_url: str | None,
+    secret: str,
+    deflate: bool = True,
 ) -> ServerSpec:
     host = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     if name == "ours":
@@ -98,6 +106,7 @@ def server_spec(
             # The benchmark publishes from a few connections of one subject: lift the publish limit.
             "STARS_PUBLISH_RATE": "1000000",
             "STARS_PUBLISH_BURST": "1000000",
+            "STARS_WS_DEFLATE": "1" if deflate else "0",
         }
         return ServerSpec(
             name, [procs.PYTHON, "-m", "runtime", "serve", *host, "--log-level", "warning"], env
@@ -369,7 +378,7 @@ class Bench:
         db_url = None
         if name == "ours":
             db_url = self.postgres.create_database(f"bench_{int(time.time() * 1000) % 10**9}")
-        spec = server_spec(name, port, p.workers, self.redis.url, db_url, self.secret)
+        spec = server_spec(name, port, p.workers, self.redis.url, db_url, self.secret, p.deflate)
         server = Server(spec, port, p.workers, self.logdir)
         token = issue(self.secret, "bench", ["room:*"], ["room:*"], ttl=7200)
         clients: list[ClientProc] = []

@@ -28,6 +28,7 @@ from runtime.wire import text_frame
 
 if TYPE_CHECKING:
     from runtime.config import Settings
+    from runtime.deflate import Deflater
     from runtime.hub import Hub
     from runtime.limits import SubjectLimiter
     from runtime.presence import Presence
@@ -53,6 +54,7 @@ class Host(Protocol):
     store: Store
     presence: Presence
     coalescer: Coalescer
+    deflater: Deflater
     limiter: SubjectLimiter
     draining: bool
 
@@ -115,6 +117,8 @@ class Connection:
         direct = self.direct
         if direct is not None:
             data = wire if wire is not None else text_frame(frame)
+            if direct.deflate:  # the same compressed frame for every such subscriber of a broadcast
+                data = self.rt.deflater.frame(data)
             if self.queue is None and direct.ready():
                 pending = self.pending
                 if pending is None:

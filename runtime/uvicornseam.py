@@ -6,7 +6,9 @@ of the ASGI ``send`` callable:
 - **direct writes**: a frame the hub encoded once is written with one ``transport.write`` per
   subscriber (``DirectWriter.write``) instead of an ASGI ``send`` per delivery;
 - **keepalive pings** from one task per worker (``runtime.keepalive``): they need the protocol's pong
-  handler (``handle_pong``) and a way to fail a silent socket (``conn.fail``, ``conn.data_to_send``).
+  handler (``handle_pong``) and a way to fail a silent socket (``conn.fail``, ``conn.data_to_send``);
+- **permessage-deflate without context takeover** (``DeflateSansIOProtocol``): websockets' sans-I/O
+  protocol object (``conn``) is given our negotiation (``process_extensions``).
 
 The names below are what those features use. ``missing()`` checks them against the installed uvicorn
 without a server; ``runtime serve`` logs a WARNING at start-up for each feature that is unavailable
@@ -104,18 +106,22 @@ def missing() -> dict[str, list[str]]:
 
 
 class DirectWriter:
-    __slots__ = ("proto", "transport", "writable")
+    __slots__ = ("deflate", "proto", "transport", "writable")
 
     def __init__(self, proto: Any) -> None:
         self.proto = proto
         self.transport: asyncio.Transport = proto.transport
         self.writable: asyncio.Event = proto.writable
+        # permessage-deflate negotiated at the handshake (``DeflateSansIOProtocol``): frames may go compressed
+        deflate = _per_message_deflate()
+        extensions = getattr(getattr(proto, "conn", None), "extensions", ())
+        self.deflate = any(isinstance(e, deflate) for e in extensions)
 
     @classmethod
     def attach(cls, send: Any) -> DirectWriter | None:
         """The writer for the socket behind ``send``, or None under another server or protocol."""
         proto = getattr(send, "__self__", None)
-        if proto is None or type(proto).__name__ != PROTOCOL_CLASS:
+        if proto is None or PROTOCOL_CLASS not in {c.__name__ for c in type(proto).__mro__}:
             return None
         if not all(hasattr(proto, a) for a in ("transport", "writable", "close_sent", "conn")):
             return None
@@ -170,6 +176,65 @@ class DirectWriter:
         self.transport.write(b"".join(proto.conn.data_to_send()))
         proto.close_sent = True
         self.transport.close()
+
+
+# -- permessage-deflate without context takeover ----------------------------------------------------------
+#
+# uvicorn's own ``ws_per_message_deflate`` keeps a zlib stream per connection in each direction (context
+# takeover) and compresses every frame per connection, so a broadcast could not be written as one
+# pre-encoded frame. ``DeflateSansIOProtocol`` leaves that off and instead gives websockets' sans-I/O
+# protocol our negotiation (``runtime.deflate.negotiate``: no context takeover either way, never an
+# exception for a hostile header); the hub's frames are then compressed once per worker
+# (``runtime.deflate.Deflater``) and written directly, and websockets decompresses what the client sends.
+WS_PROTOCOL = "runtime.uvicornseam:DeflateSansIOProtocol"  # uvicorn.Config(ws=...)
+DEFLATE_ATTR = "stars_ws_deflate"  # True on uvicorn's Config (pickled to each worker): negotiate deflate
+DEFLATE_NAMES = ("websockets.server.ServerProtocol.process_extensions", f"{PROTOCOL_CLASS}.conn")
+
+
+def _per_message_deflate() -> type:
+    from websockets.extensions.permessage_deflate import PerMessageDeflate
+
+    return PerMessageDeflate
+
+
+def missing_deflate() -> list[str]:
+    """The names our permessage-deflate needs that the installed uvicorn or websockets lacks."""
+    try:
+        cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
+        from websockets.server import ServerProtocol
+    except (ImportError, AttributeError) as exc:
+        return [f"{PROTOCOL_MODULE}.{PROTOCOL_CLASS} ({exc})"]
+    out = [] if callable(getattr(ServerProtocol, "process_extensions", None)) else [DEFLATE_NAMES[0]]
+    return out + ([] if "conn" in _assigned_attrs(cls) else [DEFLATE_NAMES[1]])
+
+
+def _deflate_protocol() -> type:
+    from websockets.datastructures import Headers
+    from websockets.extensions import Extension
+    from websockets.server import ServerProtocol
+
+    from runtime.deflate import negotiate
+
+    base = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
+
+    class DeflateServerProtocol(ServerProtocol):  # type: ignore[misc]
+        """websockets' server protocol with our permessage-deflate negotiation."""
+
+        def process_extensions(self, headers: Headers) -> tuple[str | None, list[Extension]]:
+            accepted = negotiate(headers.get_all("Sec-WebSocket-Extensions"))
+            return (None, []) if accepted is None else (accepted[0], [accepted[1]])
+
+    class DeflateSansIOProtocol(base):  # type: ignore[misc, valid-type]
+        """uvicorn's websockets-sansio protocol; with ``DEFLATE_ATTR`` set on the config, it offers
+        permessage-deflate without context takeover (uvicorn's own deflate stays off)."""
+
+        def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(config, *args, **kwargs)
+            if getattr(config, DEFLATE_ATTR, False) and not config.ws_per_message_deflate:
+                logger = logging.getLogger(LOGGER)  # as uvicorn gives its own
+                self.conn = DeflateServerProtocol(max_size=config.ws_max_size, logger=logger)
+
+    return DeflateSansIOProtocol
 
 
 # -- HTTP limits: what uvicorn's httptools protocol does not bound ----------------------------------------
@@ -351,9 +416,11 @@ def _guarded_protocol() -> type:
 
 
 def __getattr__(name: str) -> Any:
-    """``GuardedHttpToolsProtocol`` is built on first use (uvicorn imports it by name in each worker)."""
-    if name == "GuardedHttpToolsProtocol":
-        cls = _guarded_protocol()
+    """``GuardedHttpToolsProtocol`` and ``DeflateSansIOProtocol`` are built on first use (uvicorn imports
+    them by name in each worker)."""
+    builders = {"GuardedHttpToolsProtocol": _guarded_protocol, "DeflateSansIOProtocol": _deflate_protocol}
+    if name in builders:
+        cls = builders[name]()
         globals()[name] = cls
         return cls
     raise AttributeError(name)
