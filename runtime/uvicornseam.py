@@ -286,52 +286,68 @@ def missing_http() -> list[str]:
     ]
 
 
+class _HttpGuard:
+    """The bookkeeping of ``GuardedHttpToolsProtocol`` (deadline timer, header counts, refusal), mixed in
+    ahead of uvicorn's httptools protocol by ``_guarded_protocol``, which wraps the parser callbacks."""
+
+    # set by uvicorn's HttpToolsProtocol
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+
+    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)  # type: ignore[call-arg]
+        self.limits: HttpLimits = getattr(config, LIMITS_ATTR, None) or HttpLimits()
+        self.deadline: asyncio.TimerHandle | None = None
+        self.header_bytes = 0
+        self.header_count = 0
+        self.refused = False
+
+    def _arm(self, seconds: float, status: int) -> None:
+        self._disarm()
+        if seconds > 0:
+            self.deadline = self.loop.call_later(seconds, self._expire, status)
+
+    def _disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer ``status`` (unless a response has started) and close the connection."""
+        from runtime import metrics
+
+        self._disarm()
+        self.refused = True
+        transport = self.transport
+        if transport.is_closing():
+            return
+        metrics.HTTP_REFUSED.labels(str(status)).inc()
+        cycle = self.cycle
+        if cycle is None or not cycle.response_started:
+            body = reason.encode()
+            transport.write(
+                b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+                b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
+            )
+        transport.close()
+
+    def _expire(self, status: int) -> None:
+        self.deadline = None
+        self._refuse(status, "Request Timeout")
+
+    def _count(self, size: int, headers: int) -> None:
+        self.header_bytes += size
+        self.header_count += headers
+        if self.header_bytes > self.limits.max_header_bytes or self.header_count > self.limits.max_headers:
+            self._refuse(431, "Request Header Fields Too Large")
+
+
 def _guarded_protocol() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from runtime import metrics
-
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
+    class GuardedHttpToolsProtocol(_HttpGuard, HttpToolsProtocol):  # type: ignore[misc]
         """uvicorn's httptools protocol with deadlines, header limits and a connection cap."""
-
-        def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
-            super().__init__(config, *args, **kwargs)
-            self.limits: HttpLimits = getattr(config, LIMITS_ATTR, None) or HttpLimits()
-            self.deadline: asyncio.TimerHandle | None = None
-            self.header_bytes = 0
-            self.header_count = 0
-            self.refused = False
-
-        def _arm(self, seconds: float, status: int) -> None:
-            self._disarm()
-            if seconds > 0:
-                self.deadline = self.loop.call_later(seconds, self._expire, status)
-
-        def _disarm(self) -> None:
-            if self.deadline is not None:
-                self.deadline.cancel()
-                self.deadline = None
-
-        def _refuse(self, status: int, reason: str) -> None:
-            """Answer ``status`` (unless a response has started) and close the connection."""
-            self._disarm()
-            self.refused = True
-            transport = self.transport
-            if transport.is_closing():
-                return
-            metrics.HTTP_REFUSED.labels(str(status)).inc()
-            cycle = self.cycle
-            if cycle is None or not cycle.response_started:
-                body = reason.encode()
-                transport.write(
-                    b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-                    b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
-                )
-            transport.close()
-
-        def _expire(self, status: int) -> None:
-            self.deadline = None
-            self._refuse(status, "Request Timeout")
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -362,15 +378,6 @@ def _guarded_protocol() -> type:
             self.header_bytes = self.header_count = 0
             if self.deadline is None:  # a later request on a kept-alive connection
                 self._arm(self.limits.header_timeout, 408)
-
-        def _count(self, size: int, headers: int) -> None:
-            self.header_bytes += size
-            self.header_count += headers
-            if (
-                self.header_bytes > self.limits.max_header_bytes
-                or self.header_count > self.limits.max_headers
-            ):
-                self._refuse(431, "Request Header Fields Too Large")
 
         def on_url(self, url: bytes) -> None:
             self._count(len(url), 0)
