@@ -29,7 +29,7 @@ lint: setup
 	.venv/bin/mypy
 
 test: setup-test lint
-	@.venv/bin/python -m pytest -n 4 --dist loadfile; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+	@.venv/bin/python -m pytest -n 4 --dist loadgroup; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
 # The inner loop: lint, then every test that needs no server, no browser and no whole fit search.
 test-fast: setup lint

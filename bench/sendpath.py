@@ -1,7 +1,7 @@
 """The runtime's own send path over the same sockets as ``floor``: what a delivery costs above the bare write.
 
 The hub's real fan-out (``Hub._dispatch``: the frame encoded once, then per subscriber the offset check and
-``Connection.send_frame`` -> ``DirectWriter.ready`` -> ``transport.write``) runs over the sockets ``floor``
+``Outbox.send_frame`` -> ``DirectWriter.ready`` -> ``transport.write``) runs over the sockets ``floor``
 opened, in the same process and run, so its CPU per delivery reads directly against the floor's. Only
 uvicorn's protocol object is stood in for (``_Proto``: the attributes ``DirectWriter`` reads).
 """
@@ -14,8 +14,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from runtime.config import Settings
-from runtime.connection import Connection
 from runtime.hub import Channel, Hub, Subscription
+from runtime.outbox import Outbox
 from runtime.uvicornseam import DirectWriter
 from runtime.wire import Coalescer
 
@@ -36,8 +36,7 @@ def channel_over(transports: list[asyncio.Transport], rt: Any, extensions: list[
     ch = Channel("room:all")
     ch.filling = False
     for t in transports:
-        conn = Connection(rt, None, None, DirectWriter(_Proto(t, extensions)))  # type: ignore[arg-type]
-        ch.subs.add(Subscription(conn, ch.name))
+        ch.subs.add(Subscription(Outbox(rt, None, DirectWriter(_Proto(t, extensions))), ch.name))
     return ch
 
 

@@ -23,13 +23,16 @@ PARTS: dict[str, tuple[str, ...]] = {
     "encode": ("text_frame", "deflated_frame", "compress", "Deflater.frame", "message", "encode_data"),
     "socket checks": ("DirectWriter.ready", "DirectWriter.open", "Event.is_set"),
     "queue": (
+        "Outbox._enqueue",
+        "Outbox._write",
+        "Outbox.flush",
         "Connection._enqueue",
         "Connection._write",
         "Connection.flush",
         "Coalescer.add",
         "Coalescer.flush",
     ),
-    "fan-out loop": ("Hub._dispatch", "Connection.send_frame"),
+    "fan-out loop": ("Hub._dispatch", "Outbox.send_frame", "Connection.send_frame"),
     "event loop": ("Runner.run",),
 }
 ORDER = (*PARTS, "other")

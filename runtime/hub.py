@@ -8,8 +8,8 @@ the database, where every acknowledged message already is, and then continues wi
 the meantime. Each message is encoded once, to a text frame and to its wire bytes, and handed to
 every subscriber's connection: no task, no queue and no encoding per subscriber while sockets keep up.
 
-Broker payloads are ``"<offset> <commit unix time> <client frame>"`` so the hub parses two numbers,
-never the JSON.
+Broker payloads are ``runtime.envelope.Envelope``s (offset, commit time, client frame): the hub reads
+two numbers, never the JSON.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from broadcaster import BroadcastBackend
 
-from runtime import metrics, protocol
+from runtime import envelope, metrics, protocol
+from runtime.envelope import BadPayload, Envelope
 from runtime.pubsub import RESYNC
 from runtime.store import Store, Stored, StoreUnavailable
 from runtime.wire import text_frame
@@ -36,7 +37,7 @@ MAX_PENDING = 10_000  # live messages held per channel while a gap is filled; be
 
 
 class Sink(Protocol):
-    """What a subscriber's connection offers the hub (implemented by ``runtime.connection``)."""
+    """What a subscriber's socket offers the hub (``runtime.outbox.Outbox``, so every connection)."""
 
     def send_frame(self, frame: str, wire: bytes | None = None) -> None: ...
 
@@ -156,19 +157,19 @@ class Hub:
     async def publish(self, channel: str, data: str) -> int:
         """Commit, then broadcast; raises StoreUnavailable (and nothing is broadcast) if the commit fails."""
         offset, _ = await self.store.publish(channel, data)
-        payload = f"{offset} {time.time():.6f} {protocol.message(channel, offset, data)}"
+        sent = Envelope(offset, time.time(), protocol.message(channel, offset, data))
         try:  # the message is durable already: never hold the acknowledgement long for the broker
             async with asyncio.timeout(1.0):
-                await self.backend.publish(channel, payload)
+                await self.backend.publish(channel, envelope.encode(sent))
         except Exception as exc:  # broker down: stored anyway; local subscribers get it now,
             log.warning("broker publish failed (%s); delivering locally", exc)  # others on resync
-            self.on_message(channel, payload)
+            self.receive(channel, sent)
             return offset
         if not getattr(self.backend, "listening", True):
             # Published, but this worker's own subscription is not back yet (after a broker restart it
             # reconnects with backoff): its subscribers get the message now, not after the backoff.
             # When the subscription is back, the broker's copy is a duplicate and dropped.
-            self.on_message(channel, payload)
+            self.receive(channel, sent)
         return offset
 
     # -- live path ---------------------------------------------------------------------------------
@@ -185,14 +186,27 @@ class Hub:
                 log.exception("bad broker message on %s", event.channel)
 
     def on_message(self, channel: str, message: str) -> None:
+        """A broker message: a resync marker, or an envelope decoded once (a bad one is logged, dropped)."""
+        if message == RESYNC:
+            ch = self.channels.get(channel)
+            if ch is not None:
+                self._request_fill(ch)
+            return
+        if channel not in self.channels:
+            return
+        try:
+            received = envelope.decode(message)
+        except BadPayload as exc:
+            log.warning("dropped a broker message on %s that is not an envelope: %s", channel, exc)
+            return
+        self.receive(channel, received)
+
+    def receive(self, channel: str, received: Envelope) -> None:
+        """Deliver the next offset, drop a duplicate, and read a gap from the database."""
         ch = self.channels.get(channel)
         if ch is None:
             return
-        if message == RESYNC:
-            self._request_fill(ch)
-            return
-        offset_s, stamp, frame = message.split(" ", 2)
-        offset = int(offset_s)
+        offset, frame = received.offset, received.frame
         if ch.filling:
             if len(ch.pending) < MAX_PENDING:
                 ch.pending.append((offset, frame))
@@ -201,7 +215,7 @@ class Hub:
             return
         if offset == ch.delivered + 1:
             self._dispatch(ch, offset, frame)
-            metrics.LATENCY.observe(max(0.0, time.time() - float(stamp)))
+            metrics.LATENCY.observe(max(0.0, time.time() - received.stamp))
         elif offset > ch.delivered:
             ch.pending.append((offset, frame))
             self._request_fill(ch)

@@ -1,11 +1,14 @@
 """The WebSocket protocol in one place: every frame, error code and close code, and what a client does.
 
-Incoming text frames are parsed and validated here (``parse``); every outgoing frame is built here
-(``message``, ``ack``, ``subscribed``, ``unsubscribed``, ``pong``, ``error``). The tables at the end
-(``CLIENT_FRAMES``, ``SERVER_FRAMES``, ``ERRORS``, ``CLOSES``) are what runtime/README.md documents,
-and a test keeps the two equal. JSON is strict both ways: NaN and Infinity are refused, text must be
-valid Unicode (no lone surrogates), nesting is limited to ``MAX_DEPTH``, and integers that reach the
-database must fit its 64-bit columns; so nothing is stored or acknowledged that cannot be sent.
+Incoming text frames are parsed once here (``parse``) into one typed command each (``Subscribe``,
+``Unsubscribe``, ``Publish``, ``Ping``), on whose type the connection dispatches; every outgoing frame
+is built here (``message``, ``ack``, ``subscribed``, ``unsubscribed``, ``pong``, ``error``), and so
+is every REST error code (``REST_ERRORS``). The tables (``CLIENT_FRAMES``, ``SERVER_FRAMES``,
+``ERRORS``, ``REST_ERRORS``, ``CLOSES``) are what runtime/README.md documents, and a test keeps the
+two equal. JSON is strict both ways: NaN and Infinity are refused,
+text must be valid Unicode (no lone surrogates), nesting is limited to ``MAX_DEPTH``, and integers
+that reach the database must fit its 64-bit columns; so nothing is stored or acknowledged that cannot
+be sent.
 """
 
 from __future__ import annotations
@@ -129,6 +132,66 @@ ERRORS: tuple[ErrorCode, ...] = (
     INTERNAL,
 )
 
+# -- REST error codes (the ``error`` of a JSON error body) -------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RestError:
+    code: str
+    status: int
+    when: str
+
+
+REST_UNAUTHORIZED = RestError("unauthorized", 401, "missing, invalid or expired token")
+REST_FORBIDDEN = RestError(FORBIDDEN.code, 403, FORBIDDEN.when)
+REST_FORBIDDEN_ORIGIN = RestError(
+    "forbidden_origin",
+    403,
+    "a browser page of another origin (`STARS_ALLOWED_ORIGINS`), on a WebSocket"
+    " handshake or a method other than GET, HEAD and OPTIONS",
+)
+REST_BAD_CHANNEL = RestError(BAD_CHANNEL.code, 400, "invalid channel name in the path")
+REST_BAD_JSON = RestError(BAD_JSON.code, 400, "the body is not JSON (NaN and Infinity are not JSON)")
+REST_BAD_FRAME = RestError(
+    BAD_FRAME.code,
+    400,
+    'the body is not `{"data": ...}`, is nested deeper than 64 levels, or its data has a number that is'
+    " not finite or text that is not valid Unicode",
+)
+REST_BAD_REQUEST = RestError(
+    "bad_request", 400, "`since` or `limit` out of range or not an integer, or a malformed `Content-Length`"
+)
+REST_NOT_FOUND = RestError(
+    "not_found",
+    404,
+    "`/metrics` off loopback, `/demo/token` off loopback or with a configured secret,"
+    " or the JavaScript client not installed",
+)
+REST_TOO_LARGE = RestError("too_large", 413, "body larger than `STARS_MAX_FRAME_BYTES`")
+REST_RATE_LIMITED = RestError(RATE_LIMITED.code, 429, RATE_LIMITED.when)
+REST_UNAVAILABLE = RestError(
+    UNAVAILABLE.code, 503, "the database (for presence: Redis) is unreachable: nothing was stored"
+)
+
+REST_ERRORS: tuple[RestError, ...] = (
+    REST_UNAUTHORIZED,
+    REST_FORBIDDEN,
+    REST_FORBIDDEN_ORIGIN,
+    REST_BAD_CHANNEL,
+    REST_BAD_JSON,
+    REST_BAD_FRAME,
+    REST_BAD_REQUEST,
+    REST_NOT_FOUND,
+    REST_TOO_LARGE,
+    REST_RATE_LIMITED,
+    REST_UNAVAILABLE,
+)
+
+
+def rest_error_of(error: ErrorCode) -> RestError:
+    """The REST counterpart of a frame's error code (a body refused by ``loads``: bad_json, bad_frame)."""
+    return next(e for e in REST_ERRORS if e.code == error.code)
+
 
 # -- frames ------------------------------------------------------------------------------------------
 
@@ -190,22 +253,50 @@ class ProtocolError(Exception):
         self.ref = ref
 
 
+Ref = str | int | None  # a client's ``id``: echoed in ``ack`` and ``error`` (booleans pass as integers)
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """A field that is present but cannot be used (a bad ``since``, ``data`` that cannot be stored).
+
+    The parser does not refuse the frame for it: the connection reports it as ``bad_frame`` when it
+    reaches that check, after the token's permission (and, for ``data``, the rate limit), which is the
+    order of error codes clients have always seen."""
+
+    reason: str
+
+    def refusal(self, ref: Ref) -> ProtocolError:
+        return ProtocolError(BAD_FRAME, self.reason, ref)
+
+
 @dataclass(frozen=True, slots=True)
 class Ping:
     pass
 
 
 @dataclass(frozen=True, slots=True)
-class Request:
-    """A subscribe, unsubscribe or publish frame whose structure, ``id`` and channel are valid.
-
-    ``since`` and ``data`` are checked by ``since_of`` and ``data_of`` when the connection reaches
-    them, after its permission checks (the order of error codes clients see)."""
-
-    type: str
+class Subscribe:
     channel: str
-    ref: Any
-    frame: dict[str, Any]
+    ref: Ref
+    since: int | Invalid | None  # None: live only; else replay offsets > since first
+
+
+@dataclass(frozen=True, slots=True)
+class Unsubscribe:
+    channel: str
+    ref: Ref
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    channel: str
+    ref: Ref
+    data: str | Invalid | None  # the data as the JSON text to store (and splice into frames); None: absent
+
+
+Command = Ping | Subscribe | Unsubscribe | Publish
+NO_DATA = "publish needs data"
 
 
 def _reject_constant(name: str) -> Any:
@@ -261,11 +352,7 @@ def _valid_text(value: str) -> bool:
     return True
 
 
-def parse(text: str) -> Ping | Request:
-    """A client text frame: its kind, channel and ``id``; ProtocolError for anything else."""
-    frame = loads(text)
-    if not isinstance(frame, dict):
-        raise ProtocolError(BAD_FRAME, "frame must be a JSON object")
+def _ref_of(frame: dict[str, Any]) -> Ref:
     ref = frame.get("id")
     if ref is not None and not (
         (isinstance(ref, int) and len(str(ref)) <= MAX_ID_CHARS)  # true and false too, as before
@@ -274,6 +361,34 @@ def parse(text: str) -> Ping | Request:
         raise ProtocolError(
             BAD_FRAME, "id must be a string or integer of at most 64 characters (valid Unicode)"
         )
+    return ref
+
+
+def _since_of(frame: dict[str, Any]) -> int | Invalid | None:
+    since = frame.get("since")
+    if since is not None and (
+        not isinstance(since, int) or isinstance(since, bool) or not 0 <= since <= MAX_OFFSET
+    ):
+        return Invalid("since must be an integer from 0 to 2**63-1")
+    return since
+
+
+def _data_of(frame: dict[str, Any]) -> str | Invalid | None:
+    if "data" not in frame:
+        return None
+    try:
+        return encode_data(frame["data"])
+    except ValueError as exc:
+        return Invalid(str(exc))
+
+
+def parse(text: str) -> Command:
+    """A client text frame, parsed once into its command; ProtocolError for a frame that is refused
+    whatever the connection's state (not JSON, not an object, a bad ``id``, type or channel)."""
+    frame = loads(text)
+    if not isinstance(frame, dict):
+        raise ProtocolError(BAD_FRAME, "frame must be a JSON object")
+    ref = _ref_of(frame)
     kind = frame.get("type")
     if kind == "ping":
         return Ping()
@@ -283,16 +398,11 @@ def parse(text: str) -> Ping | Request:
     channel = frame.get("channel")
     if not valid_channel(channel):
         raise ProtocolError(BAD_CHANNEL, "channel must match [A-Za-z0-9_-:.@/]{1,128}", ref)
-    return Request(kind, channel, ref, frame)
-
-
-def since_of(request: Request) -> int | None:
-    since = request.frame.get("since")
-    if since is not None and (
-        not isinstance(since, int) or isinstance(since, bool) or not 0 <= since <= MAX_OFFSET
-    ):
-        raise ProtocolError(BAD_FRAME, "since must be an integer from 0 to 2**63-1", request.ref)
-    return since
+    if kind == "publish":
+        return Publish(channel, ref, _data_of(frame))
+    if kind == "subscribe":
+        return Subscribe(channel, ref, _since_of(frame))
+    return Unsubscribe(channel, ref)
 
 
 def encode_data(data: object) -> str:
@@ -305,19 +415,6 @@ def encode_data(data: object) -> str:
     if not _valid_text(text):
         raise ValueError("data must be valid Unicode text (no lone surrogates)")
     return text
-
-
-def require_data(request: Request) -> None:
-    if "data" not in request.frame:
-        raise ProtocolError(BAD_FRAME, "publish needs data", request.ref)
-
-
-def data_of(request: Request) -> str:
-    """The publish's data as JSON text (``require_data`` first)."""
-    try:
-        return encode_data(request.frame["data"])
-    except ValueError as exc:
-        raise ProtocolError(BAD_FRAME, str(exc), request.ref) from None
 
 
 # -- outgoing frames ---------------------------------------------------------------------------------

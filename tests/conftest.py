@@ -6,8 +6,11 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.once_per_run import once_per_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -15,23 +18,32 @@ BudgetCli = Callable[..., "subprocess.CompletedProcess[str]"]
 
 
 @pytest.fixture(scope="session")
-def budget_cli() -> BudgetCli:
+def budget_cli(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> BudgetCli:
     """``python -m budget <args>`` from the project root, exactly as a user runs it.
 
     The commands only read the committed stack files and catalog, so each distinct one runs once per
-    session however many tests read its output (``check --all`` alone took about 4 s each time).
+    test run however many tests, in however many workers, read its output (``fit --all`` is a whole
+    search of every phase; ``check --all`` alone took about 4 s each time).
     """
     done: dict[tuple[str, ...], subprocess.CompletedProcess[str]] = {}
 
+    def command(args: tuple[str, ...]) -> dict[str, Any]:
+        ran = subprocess.run(
+            [sys.executable, "-m", "budget", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        return {"returncode": ran.returncode, "stdout": ran.stdout, "stderr": ran.stderr}
+
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         if args not in done:
-            done[args] = subprocess.run(
-                [sys.executable, "-m", "budget", *args],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                check=False,
-                timeout=300,
+            key = "python -m budget " + " ".join(args)
+            ran = once_per_run(tmp_path_factory, worker_id, key, lambda: command(args))
+            done[args] = subprocess.CompletedProcess(
+                [sys.executable, "-m", "budget", *args], ran["returncode"], ran["stdout"], ran["stderr"]
             )
         return done[args]
 
@@ -51,7 +63,21 @@ SLOW = (
 )
 
 
+#: Test files that fit phase 1 again and again, kept on one worker together: the tier plans of the
+#: first search serve the rest (budget.fit.pricer shares them within a process: 54 s for the first fit,
+#: 13 s for the next). Every other file's tests also stay on one worker together (``--dist loadgroup`` by
+#: file), so a module's servers and fixtures start once.
+GROUPS = {
+    "tests/budget/test_fit_cli.py": "fits-phase1",
+    "tests/budget/test_fit_report.py": "fits-phase1",
+    "tests/budget/test_fit_tls.py": "fits-phase1",
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
+        path = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(GROUPS.get(path, path)))

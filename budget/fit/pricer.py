@@ -125,12 +125,20 @@ class _TierPrices:
         self.by_reads.append((key, {tuple(_read(cfg, p) for p in key): results}))
 
 
+#: Tier plans by (tier, the config values it reads), shared by every Pricer in the process. A tier's plan
+#: depends on nothing else (the premise of the search's own reuse above), so fits that one process runs
+#: one after another (several stacks' what-ifs, a test worker's fits) plan each distinct tier once.
+#: Bounded: emptied when full (a phase's whole fit plans a few hundred).
+_TIER_PLANS: dict[tuple[str, str], tuple[PlannedResource, ...]] = {}
+_TIER_PLANS_MAX = 20_000
+
+
 class Pricer:
-    """Prices candidates; counts the tier plans and estimates it made (the benchmark reports them)."""
+    """Prices candidates; counts the tier plans and estimates it needed (the benchmark reports them)."""
 
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
-        self._plans: dict[tuple[str, str], tuple[PlannedResource, ...]] = {}
+        self._plans: dict[tuple[str, str], tuple[PlannedResource, ...]] = {}  # those this search used
         self._prices: dict[tuple[str, str, int], _TierPrices] = {}
         self.tier_plans = 0
         self.estimates = 0
@@ -142,10 +150,18 @@ class Pricer:
         keys = {tier: plan_key(cfg, tier, dumped) for tier in tiers}
         missing = tuple(t for t, k in keys.items() if (t, k) not in self._plans)
         if missing:
-            records = plan_tiers(cfg, missing)
+            # counted whether planned now or by an earlier search of this process: the figure is the
+            # search's size, the same however the process came to it
             self.tier_plans += len(missing)
-            for tier in missing:
-                self._plans[(tier, keys[tier])] = tuple(from_record(r) for r in records if r.tier == tier)
+            found = {t: _TIER_PLANS[(t, keys[t])] for t in missing if (t, keys[t]) in _TIER_PLANS}
+            unplanned = tuple(t for t in missing if t not in found)
+            if unplanned:
+                records = plan_tiers(cfg, unplanned)
+                found |= {t: tuple(from_record(r) for r in records if r.tier == t) for t in unplanned}
+                if len(_TIER_PLANS) + len(unplanned) > _TIER_PLANS_MAX:
+                    _TIER_PLANS.clear()
+                _TIER_PLANS.update({(t, keys[t]): found[t] for t in unplanned})
+            self._plans.update({(t, keys[t]): found[t] for t in missing})
         out = [r for t, k in keys.items() for r in self._plans[(t, k)]]
         out.sort(key=lambda r: r.urn)
         return out

@@ -25,6 +25,12 @@ def shown(value: Any) -> str:
 def verdict(r: FitReport) -> str:
     if r.fits:
         return "FITS"
+    domain = r.domain_lever
+    if domain is not None and domain.fits and domain.total_tzs is not None:
+        return (
+            f"FITS WITH A DOMAIN OF YOUR OWN (TZS {domain.total_tzs:,} with its hosted zone; name it with"
+            " --domain NAME); as written, DOES NOT FIT"
+        )
     if r.best is None:
         return "NOTHING DEPLOYABLE CARRIES THE DEMAND"
     return "DOES NOT FIT"
@@ -194,6 +200,14 @@ def _markdown_stack(r: FitReport) -> list[str]:
     return out
 
 
+def _fits_cell(r: FitReport) -> str:
+    if r.fits:
+        return "yes"
+    if r.fits_with_domain and r.domain_lever is not None:
+        return f"with a domain of your own (TZS {r.domain_lever.total_tzs:,})"
+    return "no"
+
+
 def render_markdown(results: Sequence[FitResult]) -> str:
     out = [
         "## Budget fit",
@@ -209,7 +223,7 @@ def render_markdown(results: Sequence[FitResult]) -> str:
         out.append(
             f"| {md(r.stack)} | {r.plan.total_tzs:,} | {format_tzs(best) if best is not None else '-'} |"
             f" {format_tzs(r.best.tzs_per_1000_users) if r.best else '-'} | {r.limit_tzs:,} |"
-            f" {'yes' if r.fits else 'no'} | {md(r.deciding_text, limit=500) if not r.fits else '-'} |"
+            f" {_fits_cell(r)} | {md(r.deciding_text, limit=500) if not r.fits else '-'} |"
         )
     for r in results:
         if isinstance(r, FitReport) and r.best:

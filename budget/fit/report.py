@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
 
 from budget.exit_codes import ExitCode
 from components.config import CONFIG_KEYS, NAMESPACE, StackConfig, parse_stack_config
@@ -255,6 +255,25 @@ class FitReport(_Model):
     @property
     def deciding_text(self) -> str:
         return self.deciding_assumption.text() if self.deciding_assumption else ""
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form; mypy lacks the plugin
+    @property
+    def fits_with_domain(self) -> bool | None:
+        """Whether the phase fits once the owner names a domain of their own (the ``domain`` lever
+        waiting on that input); None when the stack already names one or the lever was not priced.
+
+        An AWS cost expert prices a phase with the company's domain on the load balancer (a free ACM
+        certificate): this is the verdict to compare with such a plan, ``fits`` the one fit can write."""
+        lever = self.domain_lever
+        return None if lever is None else lever.fits
+
+    @property
+    def domain_lever(self) -> Lever | None:
+        """The domain lever when it waits on the owner's input and was priced."""
+        for lever in self.levers:
+            if lever.key == "domain" and lever.status == "needs_input" and lever.total_tzs is not None:
+                return lever
+        return None
 
 
 class FitFailure(_Model):

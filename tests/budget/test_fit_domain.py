@@ -11,6 +11,8 @@ import pytest
 from budget_helpers import ROOT
 
 from budget.cli import main
+from budget.fit.render import render_markdown, verdict
+from budget.fit.report import parse_fit
 
 DOMAIN = "api.stars.example.org"
 
@@ -45,6 +47,15 @@ def test_phase1_at_0_1_gb_fits_with_a_domain_and_the_written_file_passes_check(
     assert lever["total_tzs"] <= doc["limit_tzs"] < doc["best"]["total_tzs"]
     assert lever["saves_tzs"] == doc["best"]["total_tzs"] - lever["total_tzs"]
     assert "--domain NAME" in lever["why"] and "route53.hosted_zone" in lever["sources"][0]
+    # the verdict an expert compares with (the company's domain on the load balancer) leads every format
+    assert doc["fits_with_domain"] is True
+    [report] = parse_fit(doc)
+    assert report.to_json() == doc
+    assert verdict(report) == (
+        f"FITS WITH A DOMAIN OF YOUR OWN (TZS {lever['total_tzs']:,} with its hosted zone; name it with"
+        " --domain NAME); as written, DOES NOT FIT"
+    )
+    assert f"| with a domain of your own (TZS {lever['total_tzs']:,}) |" in render_markdown([report])
 
     code, out, err = _fit(
         capsys,

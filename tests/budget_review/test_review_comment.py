@@ -16,10 +16,10 @@ from typing import Any, ClassVar
 import pytest
 from review_data import DATA, clone, load, stack_of, write
 
+from budget.cli import main
 from budget.comment import MARKER, CommentPolicy, plan_action, render_markdown
 from budget.diff import diff_reports
 from budget.report.model import parse_report
-from budget.review_cli import main
 
 
 def _diff(base: Any, head: Any) -> Any:

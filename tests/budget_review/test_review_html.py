@@ -93,7 +93,7 @@ def test_chart_renders_with_the_checks_numbers(tmp_path: Path, browser: Any) -> 
 
 
 def test_report_command(tmp_path: Path) -> None:
-    from budget.review_cli import main
+    from budget.cli import main
 
     out = tmp_path / "site" / "cost.html"
     assert main(["report", "--format", "html", "-o", str(out), "--input", str(DATA / "head_all.json")]) == 0
@@ -166,7 +166,16 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
                         "status": "rejected",
                         "saves_tzs": -5,
                         "why": "commits three years",
-                    }
+                    },
+                    {
+                        "key": "domain",
+                        "title": "a domain of your own",
+                        "status": "needs_input",
+                        "saves_tzs": 1_200_000,
+                        "total_tzs": 650_001,
+                        "fits": True,
+                        "why": "run fit --domain NAME",
+                    },
                 ],
                 "aurora_serverless_v2": {
                     "acu_per_instance": 0.5,
@@ -195,3 +204,6 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
     assert "10% headroom" in section and "650,000 (fits)" in section
     assert 'data-lever="reserved_3yr"' in section and "commits three years" in section
     assert "Aurora Serverless v2: not deployable by this program; its floor costs at least X." in section
+    # the verdict with the company's domain (what an expert prices) has its own row
+    row = section[section.index('class="fit-with-domain"') :].split("</tr>")[0]
+    assert "--domain NAME" in row and "650,001" in row and "13,000" in row and ">yes<" in row

@@ -140,7 +140,7 @@ def test_show_lists_source_date_and_confirmation(catalog: Path) -> None:
 def test_refresh_without_credentials_is_a_clear_error(
     catalog: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from budget.review_cli import main
+    from budget.cli import main
 
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -156,7 +156,7 @@ def test_refresh_without_credentials_is_a_clear_error(
 
 
 def test_show_command(catalog: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from budget.review_cli import main
+    from budget.cli import main
 
     assert main(["prices", "show", "--catalog", str(catalog), "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 13

@@ -82,6 +82,25 @@ async def test_hub_fills_gaps_from_the_database_and_drops_duplicates(store: Stor
         await hub.stop()
 
 
+async def test_a_broker_message_that_is_not_an_envelope_is_dropped_with_one_line(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    hub = Hub(MemoryBackend(), store)
+    await hub.start()
+    try:
+        sink = Sink()
+        await hub.join(Subscription(sink, "room:e"), None)
+        for bad in ("1 0 not a frame", "x 0 {}", f"1 nan {message_frame('room:e', 1, '1')}", "1"):
+            hub.on_message("room:e", bad)  # would have been delivered as offset 1
+        assert sink.frames == []
+        assert len([r for r in caplog.records if "not an envelope" in r.getMessage()]) == 4
+        assert not any(r.exc_info for r in caplog.records)
+        assert await hub.publish("room:e", "1") == 1
+        assert await sink.wait_for(1) == [message_frame("room:e", 1, "1")]
+    finally:
+        await hub.stop()
+
+
 async def test_since_replay_buffers_live_messages_without_gap_or_duplicate(store: Store) -> None:
     hub = Hub(MemoryBackend(), store)
     await hub.start()

@@ -171,9 +171,13 @@ def test_readme_error_and_close_codes_are_the_protocols() -> None:
         for code, meaning, should, again in _table_after("### Close codes")
     ]
     assert closes == [(c.code, c.meaning, c.client_should, c.reconnect) for c in protocol.CLOSES]
+    rest = [
+        (code.strip("`"), int(status), when) for code, status, when in _table_after("### REST error codes")
+    ]
+    assert rest == [(e.code, e.status, e.when) for e in protocol.REST_ERRORS]
     # every code the runtime sends is defined there: no close code or error code spelled out elsewhere
     close_codes = {c.code for c in protocol.CLOSES}
-    error_codes = {e.code for e in protocol.ERRORS}
+    error_codes = {e.code for e in protocol.ERRORS} | {e.code for e in protocol.REST_ERRORS}
     offenders = []
     for path in RUNTIME.glob("*.py"):
         if path.name == "protocol.py":
