@@ -163,12 +163,7 @@ def run_api_cmd(params: ApiParams) -> dict[str, Any]:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--json", help="write the results to this JSON file")
-    parser.add_argument("--timeout", type=float, default=1500, help="global time limit, seconds")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_fanout(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fan = sub.add_parser("fanout", help="WebSocket fan-out, ours and the baseline")
     fan.add_argument("--workload", choices=["broadcast", "rooms"], default="rooms")
     fan.add_argument("--connections", type=int, default=25_000)
@@ -199,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         help="first a window of --duration s with nothing published (idle-connection CPU); --rate 0: only it",
     )
 
+
+def _add_api(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     api = sub.add_parser("api", help="REST publish + history against PostgreSQL and Redis")
     api.add_argument("--rate", type=float, default=1000.0, help="requests per second")
     api.add_argument("--duration", type=float, default=30.0)
@@ -207,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     api.add_argument("--profile", help="directory for py-spy profiles of the server (first window)")
     api.add_argument("--extra-rates", default="", help="comma-separated further rates (capacity)")
 
+
+def _add_the_others(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """floor, db, fuzz, faults, hostile and all."""
     floor = sub.add_parser("floor", help="CPU of one small write per loopback socket: the floor per delivery")
     floor.add_argument("--connections", type=int, default=2000)
     sub.add_parser("deflate", help="permessage-deflate on realistic frames: bytes saved against CPU")
@@ -236,6 +236,50 @@ def main(argv: list[str] | None = None) -> int:
     every = sub.add_parser("all", help="the full set (about 10 minutes), or a small one with --quick")
     every.add_argument("--quick", action="store_true", help="small numbers, about a minute")
 
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--json", help="write the results to this JSON file")
+    parser.add_argument("--timeout", type=float, default=1500, help="global time limit, seconds")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_fanout(sub)
+    _add_api(sub)
+    _add_the_others(sub)
+    return parser
+
+
+def _runs(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Run the command ``args`` names; its results, one a run."""
+    if args.command == "fanout":
+        return [run_fanout_cmd(fanout_params(args))]
+    if args.command == "api":
+        extra = tuple(float(x) for x in args.extra_rates.split(",") if x.strip())
+        params = ApiParams(
+            rate=args.rate,
+            duration=args.duration,
+            workers=args.workers,
+            read_ratio=args.read_ratio,
+            extra_rates=extra,
+            profile=args.profile,
+        )
+        return [run_api_cmd(params)]
+    if args.command == "db":
+        return [run_db_cmd(args.seconds, args.concurrency)]
+    if args.command == "floor":
+        return [run_floor_cmd(args.connections)]
+    if args.command == "deflate":
+        return [run_deflate_cmd()]
+    if args.command == "fuzz":
+        return [run_fuzz_cmd(args.minutes, args.examples)]
+    if args.command == "faults":
+        return [run_faults_cmd(args.quick, args.only)]
+    if args.command == "hostile":
+        return [run_hostile_cmd(args.quick)]
+    return run_all(args.quick)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command == "faults":
         from bench.faults import scenario_names
@@ -246,33 +290,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"faults --only: {exc}")
     results: dict[str, Any] = {"machine": machine(), "versions": versions()}
     with procs.global_timeout(args.timeout):
-        if args.command == "fanout":
-            results["runs"] = [run_fanout_cmd(fanout_params(args))]
-        elif args.command == "api":
-            extra = tuple(float(x) for x in args.extra_rates.split(",") if x.strip())
-            params = ApiParams(
-                rate=args.rate,
-                duration=args.duration,
-                workers=args.workers,
-                read_ratio=args.read_ratio,
-                extra_rates=extra,
-                profile=args.profile,
-            )
-            results["runs"] = [run_api_cmd(params)]
-        elif args.command == "db":
-            results["runs"] = [run_db_cmd(args.seconds, args.concurrency)]
-        elif args.command == "floor":
-            results["runs"] = [run_floor_cmd(args.connections)]
-        elif args.command == "deflate":
-            results["runs"] = [run_deflate_cmd()]
-        elif args.command == "fuzz":
-            results["runs"] = [run_fuzz_cmd(args.minutes, args.examples)]
-        elif args.command == "faults":
-            results["runs"] = [run_faults_cmd(args.quick, args.only)]
-        elif args.command == "hostile":
-            results["runs"] = [run_hostile_cmd(args.quick)]
-        else:
-            results["runs"] = run_all(args.quick)
+        results["runs"] = _runs(args)
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in __import__("os").getloadavg()]
     write_json(args.json, results)
     if args.json:

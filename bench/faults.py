@@ -435,95 +435,112 @@ def _drain(scale: Scale) -> Fault:
     return fault
 
 
+@dataclass
+class _StormTally:
+    """What the storm's bursts counted: deliveries by (channel, offset), acks, duplicates, failed and
+    subscribed clients, each client's time to subscribe, and the server's memory at each step."""
+
+    rss: dict[str, float]
+    got: Counter[tuple[str, int]] = field(default_factory=Counter)
+    acked: dict[str, int] = field(default_factory=dict)
+    dups: int = 0
+    failed: int = 0
+    subscribed: int = 0
+    waits: list[float] = field(default_factory=list)
+
+    def report(self, stored: dict[str, dict[int, Any]], log_lines_per_s: float) -> dict[str, Any]:
+        """The scenario's row: what was lost or duplicated, subscribe times and memory."""
+        delivered = sum(self.got.values())
+        rss = self.rss
+        return {
+            "scenario": "storm",
+            "acknowledged": sum(1 for o in self.acked.values() if o),
+            "stored": sum(len(m) for m in stored.values()),
+            "delivered": delivered,
+            "lost": self.subscribed - delivered,
+            "duplicated": self.dups,
+            "out_of_order": 0,
+            "false_acks": sum(
+                1
+                for key, off in self.acked.items()
+                if (stored[key.split("#")[0]].get(off) or {}).get("m") != key.split("#")[0]
+            ),
+            "errors": {},
+            "error_but_stored": 0,
+            "unanswered": 0,
+            "closes": {"failed to connect": self.failed} if self.failed else {},
+            "resume_p50_s": round(statistics.median(self.waits), 3),
+            "resume_max_s": round(self.waits[-1], 3),
+            "rss_before_mb": rss["before"],
+            "rss_peak_mb": rss["peak1"],
+            "rss_after_mb": rss["after1"],
+            "rss_second_peak_mb": rss["peak2"],
+            "rss_second_after_mb": rss["after2"],
+            "log_lines_per_s": log_lines_per_s,
+        }
+
+
 async def _storm(scale: Scale, log: Log) -> dict[str, Any]:
     """``scale.storm`` clients connect and subscribe at once (one server, 2 workers), each gets one
     message, all leave; server memory before, at the peak and after they left."""
-    import websockets
-
     from bench.loadclient import raise_nofile
 
     raise_nofile()
     with Cluster(servers=1, workers=2) as cluster:
-        server = cluster.servers[0]
-        url = server.ws(cluster.token())
+        url = cluster.servers[0].ws(cluster.token())
         channels = [f"f:storm:{i}" for i in range(100)]
-        rss = {"before": cluster.rss_mb()}
+        tally = _StormTally(rss={"before": cluster.rss_mb()})
         lines0, t0 = cluster.log_lines(), time.monotonic()
-
-        async def one(i: int) -> tuple[Any, float]:
-            start = time.monotonic()
-            ws = await websockets.connect(url, open_timeout=60, max_size=2**20)
-            await ws.send(json.dumps({"type": "subscribe", "channel": channels[i % 100]}))
-            reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
-            assert reply["type"] == "subscribed", reply
-            return ws, time.monotonic() - start
-
-        got: Counter[tuple[str, int]] = Counter()
-        acked: dict[str, int] = {}
-        dups = failed = subscribed = 0
-        waits: list[float] = []
         for burst in (1, 2):  # the second burst shows whether memory kept from the first is reused
-            results = await asyncio.gather(*(one(i) for i in range(scale.storm)), return_exceptions=True)
-            conns = [r[0] for r in results if isinstance(r, tuple)]
-            waits += [r[1] for r in results if isinstance(r, tuple)]
-            failed += len(results) - len(conns)
-            subscribed += len(conns)
-            log(f"[storm] burst {burst}: {len(conns):,} subscribed, {len(results) - len(conns)} failed")
-            rss[f"peak{burst}"] = cluster.rss_mb()
-            async with websockets.connect(url) as pub:
-                for ch in channels:
-                    await pub.send(
-                        json.dumps({"type": "publish", "channel": ch, "data": {"m": ch}, "id": ch})
-                    )
-                    acked[f"{ch}#{burst}"] = json.loads(await pub.recv()).get("offset")
-
-            async def receive(i: int, ws: Any, burst: int = burst) -> None:
-                nonlocal dups
-                try:
-                    frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
-                    got[(channels[i % 100], frame["offset"])] += 1
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(ws.recv(), 0.05)
-                        dups += 1
-                except (TimeoutError, websockets.ConnectionClosed):
-                    pass
-
-            await asyncio.gather(*(receive(i, ws) for i, ws in enumerate(conns)))
-            await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
-            del conns, results
-            await asyncio.sleep(5.0)  # closed connections are reclaimed by the worker (runtime.gctune)
-            rss[f"after{burst}"] = cluster.rss_mb()
-        waits.sort()
+            await _storm_burst(cluster, url, channels, scale.storm, burst, tally, log)
+        tally.waits.sort()
         elapsed = time.monotonic() - t0
         stored = {ch: await asyncio.to_thread(cluster.history, ch) for ch in channels}
         lines = cluster.log_lines() - lines0
-    delivered = sum(got.values())
-    return {
-        "scenario": "storm",
-        "acknowledged": sum(1 for o in acked.values() if o),
-        "stored": sum(len(m) for m in stored.values()),
-        "delivered": delivered,
-        "lost": subscribed - delivered,
-        "duplicated": dups,
-        "out_of_order": 0,
-        "false_acks": sum(
-            1
-            for key, off in acked.items()
-            if (stored[key.split("#")[0]].get(off) or {}).get("m") != key.split("#")[0]
-        ),
-        "errors": {},
-        "error_but_stored": 0,
-        "unanswered": 0,
-        "closes": {"failed to connect": failed} if failed else {},
-        "resume_p50_s": round(statistics.median(waits), 3),
-        "resume_max_s": round(waits[-1], 3),
-        "rss_before_mb": rss["before"],
-        "rss_peak_mb": rss["peak1"],
-        "rss_after_mb": rss["after1"],
-        "rss_second_peak_mb": rss["peak2"],
-        "rss_second_after_mb": rss["after2"],
-        "log_lines_per_s": round(lines / elapsed, 2),
-    }
+    return tally.report(stored, round(lines / elapsed, 2))
+
+
+async def _storm_burst(
+    cluster: Cluster, url: str, channels: list[str], clients: int, burst: int, tally: _StormTally, log: Log
+) -> None:
+    """One burst: ``clients`` connect and subscribe at once, one message per channel, all leave."""
+    import websockets
+
+    async def one(i: int) -> tuple[Any, float]:
+        start = time.monotonic()
+        ws = await websockets.connect(url, open_timeout=60, max_size=2**20)
+        await ws.send(json.dumps({"type": "subscribe", "channel": channels[i % 100]}))
+        reply = json.loads(await asyncio.wait_for(ws.recv(), 60))
+        assert reply["type"] == "subscribed", reply
+        return ws, time.monotonic() - start
+
+    results = await asyncio.gather(*(one(i) for i in range(clients)), return_exceptions=True)
+    conns = [r[0] for r in results if isinstance(r, tuple)]
+    tally.waits += [r[1] for r in results if isinstance(r, tuple)]
+    tally.failed += len(results) - len(conns)
+    tally.subscribed += len(conns)
+    log(f"[storm] burst {burst}: {len(conns):,} subscribed, {len(results) - len(conns)} failed")
+    tally.rss[f"peak{burst}"] = cluster.rss_mb()
+    async with websockets.connect(url) as pub:
+        for ch in channels:
+            await pub.send(json.dumps({"type": "publish", "channel": ch, "data": {"m": ch}, "id": ch}))
+            tally.acked[f"{ch}#{burst}"] = json.loads(await pub.recv()).get("offset")
+
+    async def receive(i: int, ws: Any) -> None:
+        try:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 20))
+            tally.got[(channels[i % 100], frame["offset"])] += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ws.recv(), 0.05)
+                tally.dups += 1
+        except (TimeoutError, websockets.ConnectionClosed):
+            pass
+
+    await asyncio.gather(*(receive(i, ws) for i, ws in enumerate(conns)))
+    await asyncio.gather(*(ws.close() for ws in conns), return_exceptions=True)
+    del conns, results
+    await asyncio.sleep(5.0)  # closed connections are reclaimed by the worker (runtime.gctune)
+    tally.rss[f"after{burst}"] = cluster.rss_mb()
 
 
 # A slow consumer is closed once 50 messages or 64 KiB wait for it, and cut 1 s after its 4008. The blast

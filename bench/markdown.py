@@ -98,9 +98,56 @@ def targets(run: dict[str, Any]) -> str:
     return _table(["target", "goal", "measured", "", "by"], rows) if rows else ""
 
 
-def render(doc: dict[str, Any]) -> str:
-    m, v = doc["machine"], doc["versions"]
+def db(run: dict[str, Any]) -> list[str]:
+    """The two publish paths side by side, and the API mix on the Store when the run measured it."""
     parts = [
+        _table(
+            ["publish path", "publishes/s", "app CPU µs/publish", "DB CPU µs/publish"],
+            [
+                [
+                    n,
+                    run[n]["publishes_per_s"],
+                    run[n]["app_cpu_us_per_publish"],
+                    run[n]["db_cpu_us_per_publish"],
+                ]
+                for n in ("store", "one-statement")
+            ],
+        )
+    ]
+    q = run.get("queries")
+    if q:
+        parts.append(
+            _table(
+                [
+                    "API mix on the Store",
+                    "queries/s (PostgreSQL)",
+                    "per call",
+                    "publishes/statement",
+                    "p50 ms",
+                    "p99 ms",
+                    "app CPU µs/query",
+                    "DB CPU µs/query",
+                ],
+                [
+                    [
+                        f"{q['concurrency']} tasks",
+                        q["queries_per_s"],
+                        q["statements_per_call"],
+                        q.get("publishes_per_statement"),
+                        q["p50_ms"],
+                        q["p99_ms"],
+                        q["app_cpu_us_per_query"],
+                        q["db_cpu_us_per_query"],
+                    ]
+                ],
+            )
+        )
+    return parts
+
+
+def _machine(m: dict[str, Any], v: dict[str, Any]) -> str:
+    """One line: the machine, its load at start and end, the commit and the versions that matter."""
+    return (
         f"Machine: {m['cpu_model']}, {m['cpus']} vCPUs, {m['memory_gb']} GB, Linux {m['kernel']}, "
         f"Python {m['python']}; load average {m['loadavg_at_start']} at start, {m.get('loadavg_at_end')} "
         f"at end; {m['time_utc']}; commit {v.get('git_commit')}. "
@@ -109,73 +156,44 @@ def render(doc: dict[str, Any]) -> str:
             for k in ("starlette", "uvicorn", "websockets", "broadcaster", "redis", "SQLAlchemy")
         )
         + f", {v.get('redis-server', '').split(' sha')[0]}, {v.get('postgres')}."
-    ]
+    )
+
+
+def _fanout_params(p: dict[str, Any]) -> str:
+    return (
+        f"{p['workload']}, {p['connections']:,} connections, {p['workers']} workers, "
+        + (
+            f"sweep x{p['sweep_factor']} from {p['sweep_start']:,.0f} deliveries/s, "
+            f"{p['sweep_duration']:g} s per step"
+            if p["sweep"]
+            else f"{p['rate']:g} messages/s for {p['duration']:g} s"
+        )
+        + "."
+    )
+
+
+def _body(run: dict[str, Any]) -> list[str]:
+    """A run's own tables and lines (no targets), by the kind of benchmark."""
+    kind = run["benchmark"]
+    if kind.startswith("fanout"):
+        return [_fanout_params(run["params"]), fanout(run)]
+    if kind == "api":
+        return [api(run)]
+    if kind == "db":
+        return db(run)
+    if kind == "floor":
+        return [
+            ", ".join(f"{k}: {v} µs" for k, v in run.items() if isinstance(v, float))
+            + f" ({run['connections']:,} sockets, {run['frame_bytes']}-byte frame)."
+        ]
+    return []
+
+
+def render(doc: dict[str, Any]) -> str:
+    parts = [_machine(doc["machine"], doc["versions"])]
     for run in doc["runs"]:
-        kind = run["benchmark"]
-        parts.append(f"#### {kind}")
-        if kind.startswith("fanout"):
-            p = run["params"]
-            parts.append(
-                f"{p['workload']}, {p['connections']:,} connections, {p['workers']} workers, "
-                + (
-                    f"sweep x{p['sweep_factor']} from {p['sweep_start']:,.0f} deliveries/s, "
-                    f"{p['sweep_duration']:g} s per step"
-                    if p["sweep"]
-                    else f"{p['rate']:g} messages/s for {p['duration']:g} s"
-                )
-                + "."
-            )
-            parts.append(fanout(run))
-        elif kind == "api":
-            parts.append(api(run))
-        elif kind == "db":
-            parts.append(
-                _table(
-                    ["publish path", "publishes/s", "app CPU µs/publish", "DB CPU µs/publish"],
-                    [
-                        [
-                            n,
-                            run[n]["publishes_per_s"],
-                            run[n]["app_cpu_us_per_publish"],
-                            run[n]["db_cpu_us_per_publish"],
-                        ]
-                        for n in ("store", "one-statement")
-                    ],
-                )
-            )
-            q = run.get("queries")
-            if q:
-                parts.append(
-                    _table(
-                        [
-                            "API mix on the Store",
-                            "queries/s (PostgreSQL)",
-                            "per call",
-                            "publishes/statement",
-                            "p50 ms",
-                            "p99 ms",
-                            "app CPU µs/query",
-                            "DB CPU µs/query",
-                        ],
-                        [
-                            [
-                                f"{q['concurrency']} tasks",
-                                q["queries_per_s"],
-                                q["statements_per_call"],
-                                q.get("publishes_per_statement"),
-                                q["p50_ms"],
-                                q["p99_ms"],
-                                q["app_cpu_us_per_query"],
-                                q["db_cpu_us_per_query"],
-                            ]
-                        ],
-                    )
-                )
-        elif kind == "floor":
-            parts.append(
-                ", ".join(f"{k}: {v} µs" for k, v in run.items() if isinstance(v, float))
-                + f" ({run['connections']:,} sockets, {run['frame_bytes']}-byte frame)."
-            )
+        parts.append(f"#### {run['benchmark']}")
+        parts += _body(run)
         t = targets(run)
         if t:
             parts.append(t)

@@ -31,7 +31,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from budget.catalog import Catalog, MissingPrice
 from components.config import DemandConfig
@@ -124,73 +124,97 @@ def _base_mb(ours: Mapping[str, Any]) -> float:
     )
 
 
-def load_measured(folder: Path = MEASURED) -> Measured:
-    """Read every kept run in ``folder`` (``*.json``; sub-folders hold experiments and are not read)."""
-    holds: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]] = []
-    idle: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
-    api: list[tuple[str, dict[str, Any]]] = []
-    db: list[tuple[str, dict[str, Any]]] = []
-    files = sorted(folder.glob("*.json"))
-    for path in files:
-        for label, run in _runs(path):
-            bench = str(run.get("benchmark", ""))
-            if bench.startswith("fanout") and (run.get("params") or {}).get("workload") == "rooms":
-                ours = (run.get("servers") or {}).get("ours") or {}
-                if (run.get("params") or {}).get("sweep"):
-                    continue
-                for window in ours.get("windows") or ():
-                    where = f"{label} {bench} window {window.get('window')}"
-                    if window.get("idle"):
-                        idle.append((where, ours, window))
-                    else:
-                        holds.append((where, run, ours, window))
-            elif bench == "api":
-                api += [
-                    (f"{label} api at {w.get('target_rps')} req/s", w)
-                    for w in run.get("windows") or ()
-                    if w.get("pass") and w.get("errors") == 0
-                ]
-            elif bench == "db":
-                db.append((f"{label} db", run))
+class _Hold(NamedTuple):
+    """A fan-out window with messages published: what it cost (``ours``: the server's side of the run)."""
 
-    def passed(window: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
-        p99 = window.get("p99_ms")
-        return (
-            bool(window.get("pass"))
-            and window.get("lost") == 0
-            and p99 is not None
-            and p99 < P99_TARGET_MS
-            and ours.get("connect_failures", 1) == 0
-        )
+    source: str
+    run: dict[str, Any]
+    ours: dict[str, Any]
+    window: dict[str, Any]
 
-    good = [(src, run, ours, w) for src, run, ours, w in holds if passed(w, ours)]
-    # what a server holds (memory per connection and per worker, connections per worker) is shown only by
-    # a run at the plan's scale: a smaller one measures fixed costs, and holds less than it could
-    held = [
-        (src, run, ours, w)
-        for src, run, ours, w in good
-        if (w.get("connections_open") or 0) >= PLAN_CONNECTIONS_PER_SERVER
-    ]
 
-    def per(window: Mapping[str, Any], key: str, denominator: str) -> float:
-        d = window.get(denominator) or 0
-        return float(window.get(key) or 0) / d if d else 0.0
+class _Idle(NamedTuple):
+    """A fan-out window with nothing published: what its held connections cost."""
 
-    idle_cost = _slowest(
-        (
-            (1e6 * per(w, "server_cpu_cores", "connections_open"), s)
-            for s, _o, w in idle
-            if w.get("pass") and w.get("connections_open")
-        ),
+    source: str
+    ours: dict[str, Any]
+    window: dict[str, Any]
+
+
+@dataclass
+class _Kept:
+    """The windows of the kept runs, by kind (fan-out holds and idles, API windows, database runs)."""
+
+    holds: list[_Hold] = field(default_factory=list)
+    idle: list[_Idle] = field(default_factory=list)
+    api: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    db: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, files: Iterable[Path]) -> _Kept:
+        kept = cls()
+        for path in files:
+            for label, run in _runs(path):
+                kept.add(label, run)
+        return kept
+
+    def add(self, label: str, run: dict[str, Any]) -> None:
+        """File one run's windows (a sweep's fan-out windows are steps up to failure: not capacity)."""
+        bench = str(run.get("benchmark", ""))
+        if bench.startswith("fanout") and (run.get("params") or {}).get("workload") == "rooms":
+            ours = (run.get("servers") or {}).get("ours") or {}
+            if (run.get("params") or {}).get("sweep"):
+                return
+            for window in ours.get("windows") or ():
+                where = f"{label} {bench} window {window.get('window')}"
+                if window.get("idle"):
+                    self.idle.append(_Idle(where, ours, window))
+                else:
+                    self.holds.append(_Hold(where, run, ours, window))
+        elif bench == "api":
+            self.api += [
+                (f"{label} api at {w.get('target_rps')} req/s", w)
+                for w in run.get("windows") or ()
+                if w.get("pass") and w.get("errors") == 0
+            ]
+        elif bench == "db":
+            self.db.append((f"{label} db", run))
+
+
+def _passed(window: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
+    """The window met the delivery target: passed, nothing lost, p99 under target, every client connected."""
+    p99 = window.get("p99_ms")
+    return (
+        bool(window.get("pass"))
+        and window.get("lost") == 0
+        and p99 is not None
+        and p99 < P99_TARGET_MS
+        and ours.get("connect_failures", 1) == 0
+    )
+
+
+def _per(window: Mapping[str, Any], key: str, denominator: str) -> float:
+    d = window.get(denominator) or 0
+    return float(window.get(key) or 0) / d if d else 0.0
+
+
+def _idle_us(window: Mapping[str, Any]) -> float:
+    """An idle window's CPU per held connection-second, in microseconds."""
+    return 1e6 * _per(window, "server_cpu_cores", "connections_open")
+
+
+def _idle_cost(idle: list[_Idle]) -> Figure:
+    return _slowest(
+        ((_idle_us(w), s) for s, _o, w in idle if w.get("pass") and w.get("connections_open")),
         "us of CPU per idle connection-second",
         "realtime CPU per idle connection (a fanout --idle run)",
     )
-    # each run's own idle figure, else the lowest kept: what the delivery windows' connections cost idle
-    own_idle = {
-        id(o): 1e6 * per(w, "server_cpu_cores", "connections_open")
-        for _s, o, w in idle
-        if w.get("pass") and w.get("connections_open")
-    }
+
+
+def _delivery_cost(good: list[_Hold], idle: list[_Idle]) -> Figure:
+    """A delivery's CPU: a hold window's CPU less what its open connections cost idle (the run's own idle
+    figure, else the lowest kept)."""
+    own_idle = {id(o): _idle_us(w) for _s, o, w in idle if w.get("pass") and w.get("connections_open")}
     least_idle = min(own_idle.values())
 
     def delivery_us(ours: Mapping[str, Any], w: Mapping[str, Any]) -> float:
@@ -201,49 +225,77 @@ def load_measured(folder: Path = MEASURED) -> Measured:
         connections_cores = float(w.get("connections_open") or 0) * own_idle.get(id(ours), least_idle) / 1e6
         return 1e6 * max(0.0, float(w.get("server_cpu_cores") or 0) - connections_cores) / rate
 
+    return _slowest(
+        ((delivery_us(o, w), s) for s, _r, o, w in good),
+        "us per delivery (net of the connections' idle CPU)",
+        "realtime CPU per delivery",
+    )
+
+
+def _what_a_server_holds(held: list[_Hold]) -> tuple[Figure, Figure, Figure]:
+    """Memory per connection, a worker's base memory and connections per worker, from runs at the plan's
+    scale (a smaller one measures fixed costs, and holds less than it could)."""
+    kb_per_connection = _slowest(
+        ((float((o.get("memory") or {}).get("rss_per_conn_kb") or 0), s) for s, _r, o, _w in held),
+        "KB per connection",
+        "memory per connection",
+    )
+    worker_base_mb = _slowest(
+        ((_base_mb(o), s) for s, _r, o, _w in held),
+        "MB per process",
+        "a worker's base memory",
+    )
+    connections_per_worker = _least(
+        # what a counted run held per worker (capacity is what was shown, not the file limit)
+        (
+            (o.get("connections_held_at_end", 0) / max(1, r["params"].get("workers", 1)), s)
+            for s, r, o, _w in held
+        ),
+        "connections per worker",
+        "connections per worker",
+    )
+    return kb_per_connection, worker_base_mb, connections_per_worker
+
+
+def _db_cost(kept: _Kept) -> Figure:
+    """A statement's database CPU: from the API windows, and from db runs that met their p99 (50 ms)."""
+    return _slowest(
+        [
+            *((1e6 * _per(w, "db_cpu_cores", "db_queries_per_s"), s) for s, w in kept.api),
+            *(
+                (float((r.get("queries") or {}).get("db_cpu_us_per_query") or 0), s)
+                for s, r in kept.db
+                if (r.get("queries") or {}).get("p99_ms", 1e9) < 50
+            ),
+        ],
+        "us per statement",
+        "database CPU per statement",
+    )
+
+
+def load_measured(folder: Path = MEASURED) -> Measured:
+    """Read every kept run in ``folder`` (``*.json``; sub-folders hold experiments and are not read)."""
+    files = sorted(folder.glob("*.json"))
+    kept = _Kept.read(files)
+    good = [h for h in kept.holds if _passed(h.window, h.ours)]
+    # what a server holds is shown only by a run at the plan's scale
+    held = [h for h in good if (h.window.get("connections_open") or 0) >= PLAN_CONNECTIONS_PER_SERVER]
+    # in the order of the fields, so that the first missing figure is the one reported
+    idle_cost = _idle_cost(kept.idle)
+    delivery_cost = _delivery_cost(good, kept.idle)
+    kb_per_connection, worker_base_mb, connections_per_worker = _what_a_server_holds(held)
     return Measured(
         realtime_us_per_connection=idle_cost,
-        realtime_us_per_delivery=_slowest(
-            ((delivery_us(o, w), s) for s, _r, o, w in good),
-            "us per delivery (net of the connections' idle CPU)",
-            "realtime CPU per delivery",
-        ),
-        kb_per_connection=_slowest(
-            ((float((o.get("memory") or {}).get("rss_per_conn_kb") or 0), s) for s, _r, o, _w in held),
-            "KB per connection",
-            "memory per connection",
-        ),
-        worker_base_mb=_slowest(
-            ((_base_mb(o), s) for s, _r, o, _w in held),
-            "MB per process",
-            "a worker's base memory",
-        ),
-        connections_per_worker=_least(
-            # what a counted run held per worker (capacity is what was shown, not the file limit)
-            (
-                (o.get("connections_held_at_end", 0) / max(1, r["params"].get("workers", 1)), s)
-                for s, r, o, _w in held
-            ),
-            "connections per worker",
-            "connections per worker",
-        ),
+        realtime_us_per_delivery=delivery_cost,
+        kb_per_connection=kb_per_connection,
+        worker_base_mb=worker_base_mb,
+        connections_per_worker=connections_per_worker,
         api_us_per_request=_slowest(
-            ((float(w.get("server_cpu_us_per_request") or 0), s) for s, w in api),
+            ((float(w.get("server_cpu_us_per_request") or 0), s) for s, w in kept.api),
             "us per request",
             "API CPU per request",
         ),
-        db_us_per_statement=_slowest(
-            [
-                *((1e6 * per(w, "db_cpu_cores", "db_queries_per_s"), s) for s, w in api),
-                *(
-                    (float((r.get("queries") or {}).get("db_cpu_us_per_query") or 0), s)
-                    for s, r in db
-                    if (r.get("queries") or {}).get("p99_ms", 1e9) < 50
-                ),
-            ],
-            "us per statement",
-            "database CPU per statement",
-        ),
+        db_us_per_statement=_db_cost(kept),
         redis_us_per_delivery=_slowest(
             (
                 (1e6 * float(w.get("redis_cpu_s") or 0) / max(1.0, float(w.get("delivered") or 0)), s)
@@ -253,7 +305,7 @@ def load_measured(folder: Path = MEASURED) -> Measured:
             "Redis CPU per delivery",
         ),
         redis_us_per_request=_slowest(
-            ((1e6 * per(w, "redis_cpu_cores", "throughput_rps"), s) for s, w in api),
+            ((1e6 * _per(w, "redis_cpu_cores", "throughput_rps"), s) for s, w in kept.api),
             "us per request",
             "Redis CPU per request",
         ),

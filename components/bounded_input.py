@@ -87,15 +87,15 @@ class _BoundedLoader(yaml.SafeLoader):
                     " mapping or list; only aliases of plain values are allowed (alias expansion is"
                     " unbounded)"
                 )
-            # PyYAML passes a mapping's key node as the index, the stub says int
-            return super().compose_node(parent, index)  # type: ignore[arg-type]
+            # the stub types the index as int; PyYAML also passes a mapping's key node
+            return super().compose_node(parent, index)  # type: ignore[arg-type]  # PyYAML passes key nodes
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 mark = self.peek_event().start_mark
                 raise InputError(f"line {mark.line + 1}: nested deeper than {MAX_DEPTH} levels")
-            # PyYAML passes a mapping's key node as the index, the stub says int
-            return super().compose_node(parent, index)  # type: ignore[arg-type]
+            # the stub types the index as int; PyYAML also passes a mapping's key node
+            return super().compose_node(parent, index)  # type: ignore[arg-type]  # PyYAML passes key nodes
         finally:
             self._depth -= 1
 

@@ -140,6 +140,39 @@ def websocket_custom_origin(origin: WebSocketOrigin) -> aws.cloudfront.Distribut
     }
 
 
+def _lifecycle_rules(cfg: CdnConfig) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
+    """Abort stale multipart uploads always; tier large objects and expire old versions when enabled."""
+    rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
+        {
+            "id": "abort-incomplete-uploads",
+            "status": "Enabled",
+            "filter": {},
+            "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+        }
+    ]
+    if cfg.intelligent_tiering:
+        # Only the automatic access tiers (no archive tiers): every object stays instantly readable
+        # by CloudFront. Objects under 128 KB are never moved by S3 and are not charged monitoring.
+        rules.append(
+            {
+                "id": "intelligent-tiering",
+                "status": "Enabled",
+                "filter": {"object_size_greater_than": 131072},
+                "transitions": [{"days": 0, "storage_class": "INTELLIGENT_TIERING"}],
+            }
+        )
+    if cfg.versioning:
+        rules.append(
+            {
+                "id": "expire-old-versions",
+                "status": "Enabled",
+                "filter": {},
+                "noncurrent_version_expiration": {"noncurrent_days": 30},
+            }
+        )
+    return rules
+
+
 class Cdn(pulumi.ComponentResource):
     """Bucket (+ encryption, ownership, public access block, tiering) and the CloudFront distribution."""
 
@@ -150,6 +183,49 @@ class Cdn(pulumi.ComponentResource):
         tags = tier_tags(args.tags, name)
 
         self.bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=tags, opts=child)
+        self._private_bucket(name, cfg)
+        self.oac = aws.cloudfront.OriginAccessControl(
+            f"{name}-oac",
+            description="STARS assets bucket, signed requests only",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+            opts=child,
+        )
+        cache_policy_id = self._cache_policy_id(name, cfg, child)
+        self.us_east_1: aws.Provider | None = None
+        if cfg.plan != "pay_as_you_go":
+            self.us_east_1 = aws.Provider(f"{name}-{PLAN_REGION}", region=PLAN_REGION, opts=child)
+        ws_on_assets = args.websocket_origin if not cfg.dynamic_distribution else None
+        self._asset_distributions(name, cfg, tags, cache_policy_id, ws_on_assets)
+        self.distribution = self.distributions[0]
+        self.web_acl = self.web_acls[0] if self.web_acls else None
+        self.subscription = self.subscriptions[0] if self.subscriptions else None
+        self.dynamic: aws.cloudfront.Distribution | None = None
+        dynamic_origin = args.websocket_origin if cfg.dynamic_distribution else None
+        if dynamic_origin is not None:
+            self.dynamic = self._dynamic_distribution(name, dynamic_origin, cfg, tags)
+        self.bucket_policy = self._bucket_policy(name)
+
+        self.bucket_name = self.bucket.bucket
+        self.domain_name = self.distribution.domain_name
+        #: The names viewers reach /ws (and the API) at: the dynamic distribution's when there is one.
+        self.dynamic_domain_name = (self.dynamic or self.distribution).domain_name
+        self.asset_domain_names = [d.domain_name for d in self.distributions]
+        self.register_outputs(
+            {
+                "bucket": self.bucket.bucket,
+                "distribution_id": self.distribution.id,
+                "domain_name": self.distribution.domain_name,
+                "asset_domain_names": self.asset_domain_names,
+                "dynamic_domain_name": self.dynamic_domain_name,
+            }
+        )
+
+    def _private_bucket(self, name: str, cfg: CdnConfig) -> None:
+        """The bucket's guards and upkeep: no public access, no ACLs, encryption at rest, (optionally)
+        versions, and the lifecycle that aborts stale uploads, tiers large objects and expires old
+        versions."""
         bucket_child = pulumi.ResourceOptions(parent=self.bucket)
         self.public_access_block = aws.s3.BucketPublicAccessBlock(
             f"{name}-public-access-block",
@@ -180,65 +256,42 @@ class Cdn(pulumi.ComponentResource):
                 versioning_configuration={"status": "Enabled"},
                 opts=bucket_child,
             )
-        rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
-            {
-                "id": "abort-incomplete-uploads",
-                "status": "Enabled",
-                "filter": {},
-                "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-            }
-        ]
-        if cfg.intelligent_tiering:
-            # Only the automatic access tiers (no archive tiers): every object stays instantly readable
-            # by CloudFront. Objects under 128 KB are never moved by S3 and are not charged monitoring.
-            rules.append(
-                {
-                    "id": "intelligent-tiering",
-                    "status": "Enabled",
-                    "filter": {"object_size_greater_than": 131072},
-                    "transitions": [{"days": 0, "storage_class": "INTELLIGENT_TIERING"}],
-                }
-            )
-        if cfg.versioning:
-            rules.append(
-                {
-                    "id": "expire-old-versions",
-                    "status": "Enabled",
-                    "filter": {},
-                    "noncurrent_version_expiration": {"noncurrent_days": 30},
-                }
-            )
         self.lifecycle = aws.s3.BucketLifecycleConfiguration(
-            f"{name}-lifecycle", bucket=self.bucket.id, rules=rules, opts=bucket_child
+            f"{name}-lifecycle", bucket=self.bucket.id, rules=_lifecycle_rules(cfg), opts=bucket_child
         )
 
-        self.oac = aws.cloudfront.OriginAccessControl(
-            f"{name}-oac",
-            description="STARS assets bucket, signed requests only",
-            origin_access_control_origin_type="s3",
-            signing_behavior="always",
-            signing_protocol="sigv4",
+    @staticmethod
+    def _cache_policy_id(name: str, cfg: CdnConfig, child: pulumi.ResourceOptions) -> pulumi.Input[str]:
+        """AWS's managed CachingOptimized at its own TTL; for another TTL, a policy of ours like it."""
+        if cfg.default_ttl_seconds == CACHING_OPTIMIZED_DEFAULT_TTL:
+            return CACHING_OPTIMIZED_POLICY_ID
+        policy = aws.cloudfront.CachePolicy(
+            f"{name}-cache-policy",
+            comment="STARS assets: compressed, no cookies/headers/query strings in the key",
+            default_ttl=cfg.default_ttl_seconds,
+            min_ttl=1,
+            max_ttl=max(31536000, cfg.default_ttl_seconds),
+            parameters_in_cache_key_and_forwarded_to_origin={
+                "enable_accept_encoding_gzip": True,
+                "enable_accept_encoding_brotli": True,
+                "cookies_config": {"cookie_behavior": "none"},
+                "headers_config": {"header_behavior": "none"},
+                "query_strings_config": {"query_string_behavior": "none"},
+            },
             opts=child,
         )
-        if cfg.default_ttl_seconds == CACHING_OPTIMIZED_DEFAULT_TTL:
-            cache_policy_id: pulumi.Input[str] = CACHING_OPTIMIZED_POLICY_ID
-        else:
-            policy = aws.cloudfront.CachePolicy(
-                f"{name}-cache-policy",
-                comment="STARS assets: compressed, no cookies/headers/query strings in the key",
-                default_ttl=cfg.default_ttl_seconds,
-                min_ttl=1,
-                max_ttl=max(31536000, cfg.default_ttl_seconds),
-                parameters_in_cache_key_and_forwarded_to_origin={
-                    "enable_accept_encoding_gzip": True,
-                    "enable_accept_encoding_brotli": True,
-                    "cookies_config": {"cookie_behavior": "none"},
-                    "headers_config": {"header_behavior": "none"},
-                    "query_strings_config": {"query_string_behavior": "none"},
-                },
-                opts=child,
-            )
-            cache_policy_id = policy.id
+        return policy.id
+
+    def _asset_distributions(
+        self,
+        name: str,
+        cfg: CdnConfig,
+        tags: dict[str, str],
+        cache_policy_id: pulumi.Input[str],
+        ws_on_assets: WebSocketOrigin | None,
+    ) -> None:
+        """``asset_distributions`` distributions of the bucket (with ``/ws`` when no dynamic distribution
+        carries it), each with its own web ACL and flat-rate plan when the stack has one."""
         origins: list[aws.cloudfront.DistributionOriginArgsDict] = [
             {
                 "domain_name": self.bucket.bucket_regional_domain_name,
@@ -247,11 +300,6 @@ class Cdn(pulumi.ComponentResource):
                 "origin_access_control_id": self.oac.id,
             }
         ]
-        dynamic_origin = args.websocket_origin if cfg.dynamic_distribution else None
-        ws_on_assets = args.websocket_origin if not cfg.dynamic_distribution else None
-        self.us_east_1: aws.Provider | None = None
-        if cfg.plan != "pay_as_you_go":
-            self.us_east_1 = aws.Provider(f"{name}-{PLAN_REGION}", region=PLAN_REGION, opts=child)
         self.web_acls: list[aws.wafv2.WebAcl] = []
         self.subscriptions: list[aws.pricingplanmanager.Subscription] = []
         self.distributions: list[aws.cloudfront.Distribution] = []
@@ -284,33 +332,36 @@ class Cdn(pulumi.ComponentResource):
                     "cache_policy_id": cache_policy_id,
                 },
                 tags=self._tags(tags, "assets", cfg),
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
                 **VIEWER_SIDE,
                 **extra,
             )
             self.distributions.append(distribution)
-            if web_acl is not None and self.us_east_1 is not None:
-                # A paid tier bills from creation (IMMEDIATE): the budget check priced the plan before
-                # deploy, and until a MANUAL subscription is approved the distribution would bill
-                # pay-as-you-go.
-                self.subscriptions.append(
-                    aws.pricingplanmanager.Subscription(
-                        f"{name}-plan{suffix}",
-                        plan_family="CloudFront",
-                        plan_tier=PLAN_TIERS[cfg.plan],
-                        resource_arns=[distribution.arn, web_acl.arn],
-                        usage_level="DEFAULT",
-                        approval_mode="IMMEDIATE",
-                        opts=pulumi.ResourceOptions(parent=self, provider=self.us_east_1),
-                    )
-                )
-        self.distribution = self.distributions[0]
-        self.web_acl = self.web_acls[0] if self.web_acls else None
-        self.subscription = self.subscriptions[0] if self.subscriptions else None
-        self.dynamic: aws.cloudfront.Distribution | None = None
-        if dynamic_origin is not None:
-            self.dynamic = self._dynamic_distribution(name, dynamic_origin, cfg, tags)
-        self.bucket_policy = aws.s3.BucketPolicy(
+            if web_acl is not None:
+                self._plan(f"{name}-plan{suffix}", cfg, distribution, web_acl)
+
+    def _plan(
+        self, name: str, cfg: CdnConfig, distribution: aws.cloudfront.Distribution, web_acl: aws.wafv2.WebAcl
+    ) -> None:
+        """The flat-rate plan's subscription, covering one distribution and its web ACL.
+
+        A paid tier bills from creation (IMMEDIATE): the budget check priced the plan before deploy, and
+        until a MANUAL subscription is approved the distribution would bill pay-as-you-go."""
+        self.subscriptions.append(
+            aws.pricingplanmanager.Subscription(
+                name,
+                plan_family="CloudFront",
+                plan_tier=PLAN_TIERS[cfg.plan],
+                resource_arns=[distribution.arn, web_acl.arn],
+                usage_level="DEFAULT",
+                approval_mode="IMMEDIATE",
+                opts=pulumi.ResourceOptions(parent=self, provider=self.us_east_1),
+            )
+        )
+
+    def _bucket_policy(self, name: str) -> aws.s3.BucketPolicy:
+        """Only the asset distributions may read, only under the public prefix; plain HTTP is refused."""
+        return aws.s3.BucketPolicy(
             f"{name}-bucket-policy",
             bucket=self.bucket.id,
             policy=pulumi.Output.all(self.bucket.arn, *(d.arn for d in self.distributions)).apply(
@@ -342,21 +393,6 @@ class Cdn(pulumi.ComponentResource):
                 )
             ),
             opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[self.public_access_block]),
-        )
-
-        self.bucket_name = self.bucket.bucket
-        self.domain_name = self.distribution.domain_name
-        #: The names viewers reach /ws (and the API) at: the dynamic distribution's when there is one.
-        self.dynamic_domain_name = (self.dynamic or self.distribution).domain_name
-        self.asset_domain_names = [d.domain_name for d in self.distributions]
-        self.register_outputs(
-            {
-                "bucket": self.bucket.bucket,
-                "distribution_id": self.distribution.id,
-                "domain_name": self.distribution.domain_name,
-                "asset_domain_names": self.asset_domain_names,
-                "dynamic_domain_name": self.dynamic_domain_name,
-            }
         )
 
     @staticmethod

@@ -267,9 +267,9 @@ class ImageConfig(_Strict):
             raise ValueError(f"unknown region {', '.join(unknown)}: allowed {', '.join(SUPPORTED_REGIONS)}")
         return value
 
-    def ami(self, region: str, architecture: str) -> str:
+    def ami(self, region: str, architecture: Literal["x86_64", "arm64"]) -> str:
         """The pinned id for ``region`` and ``architecture`` (present: StackConfig checks it)."""
-        return self.ids[region][architecture]  # type: ignore[index]
+        return self.ids[region][architecture]
 
 
 class SpotConfig(_Strict):

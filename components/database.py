@@ -21,6 +21,16 @@ MASTER_USERNAME = "stars_admin"
 #: UTC windows: 00:00-01:00 UTC is 03:00-04:00 in Dar es Salaam, the quietest hour.
 BACKUP_WINDOW = "00:00-01:00"
 MAINTENANCE_WINDOW = "sun:01:30-sun:02:30"
+#: The parameter group's settings: TLS only, slow statements logged, idle transactions and runaway
+#: statements cut, dead clients noticed, pg_stat_statements loaded.
+PARAMETERS: list[aws.rds.ParameterGroupParameterArgsDict] = [
+    {"name": "rds.force_ssl", "value": "1"},
+    {"name": "log_min_duration_statement", "value": "200"},
+    {"name": "idle_in_transaction_session_timeout", "value": "60000"},
+    {"name": "statement_timeout", "value": "30000"},
+    {"name": "tcp_keepalives_idle", "value": "60"},
+    {"name": "shared_preload_libraries", "value": "pg_stat_statements", "apply_method": "pending-reboot"},
+]
 
 
 @dataclass
@@ -61,22 +71,32 @@ class Database(pulumi.ComponentResource):
             f"{name}-params",
             family=parameter_family(cfg.engine_version),
             description="STARS PostgreSQL settings",
-            parameters=[
-                {"name": "rds.force_ssl", "value": "1"},
-                {"name": "log_min_duration_statement", "value": "200"},
-                {"name": "idle_in_transaction_session_timeout", "value": "60000"},
-                {"name": "statement_timeout", "value": "30000"},
-                {"name": "tcp_keepalives_idle", "value": "60"},
-                {
-                    "name": "shared_preload_libraries",
-                    "value": "pg_stat_statements",
-                    "apply_method": "pending-reboot",
-                },
-            ],
+            parameters=PARAMETERS,
             tags=tags,
             opts=child,
         )
-        common: dict[str, Any] = {
+        common = self._instance_settings(args)
+        self.primary = self._primary(name, stack, args, common)
+        self.replica: aws.rds.Instance | None = None
+        if cfg.read_replica:
+            self.replica = self._replica(name, stack, args, common)
+
+        self.address = self.primary.address
+        # manage_master_user_password: RDS keeps the master secret, and its ARN, in Secrets Manager
+        self.master_secret_arn = self.primary.master_user_secrets.apply(lambda s: cast(str, s[0].secret_arn))
+        self.replica_address = self.replica.address if self.replica else None
+        self.register_outputs(
+            {
+                "address": self.primary.address,
+                "master_secret_arn": self.master_secret_arn,
+                "replica_address": self.replica_address,
+            }
+        )
+
+    def _instance_settings(self, args: DatabaseArgs) -> dict[str, Any]:
+        """What the primary and its replica share: size, encryption, private placement, settings, upkeep."""
+        cfg = args.config
+        return {
             "instance_class": cfg.instance_class,
             "storage_encrypted": True,
             "publicly_accessible": False,
@@ -92,7 +112,11 @@ class Database(pulumi.ComponentResource):
             "maintenance_window": MAINTENANCE_WINDOW,
             "apply_immediately": False,
         }
-        self.primary = aws.rds.Instance(
+
+    def _primary(self, name: str, stack: str, args: DatabaseArgs, common: dict[str, Any]) -> aws.rds.Instance:
+        """The primary: RDS keeps its master password, backups nightly, a final snapshot on delete."""
+        cfg = args.config
+        return aws.rds.Instance(
             f"{name}-primary",
             identifier=f"stars-{stack}-db",
             engine="postgres",
@@ -111,38 +135,29 @@ class Database(pulumi.ComponentResource):
             skip_final_snapshot=False,
             final_snapshot_identifier=f"stars-{stack}-db-final",
             tags={**tier_tags(args.tags, name, f"stars-{stack}-db"), **purchase_tags(cfg.commitment)},
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
             **common,
         )
-        self.replica: aws.rds.Instance | None = None
-        if cfg.read_replica:
-            # A replica inherits engine, storage, encryption and credentials from its source; it takes no
-            # final snapshot (RDS does not support one for replicas) and keeps no backups of its own.
-            self.replica = aws.rds.Instance(
-                f"{name}-replica",
-                identifier=f"stars-{stack}-db-replica",
-                replicate_source_db=self.primary.identifier,
-                storage_type=cfg.storage_type,
-                max_allocated_storage=cfg.max_allocated_storage_gb,
-                multi_az=False,
-                backup_retention_period=0,
-                skip_final_snapshot=True,
-                tags={
-                    **tier_tags(args.tags, name, f"stars-{stack}-db-replica"),
-                    **purchase_tags(cfg.commitment),
-                },
-                opts=child,
-                **common,
-            )
 
-        self.address = self.primary.address
-        # manage_master_user_password: RDS keeps the master secret, and its ARN, in Secrets Manager
-        self.master_secret_arn = self.primary.master_user_secrets.apply(lambda s: cast(str, s[0].secret_arn))
-        self.replica_address = self.replica.address if self.replica else None
-        self.register_outputs(
-            {
-                "address": self.primary.address,
-                "master_secret_arn": self.master_secret_arn,
-                "replica_address": self.replica_address,
-            }
+    def _replica(self, name: str, stack: str, args: DatabaseArgs, common: dict[str, Any]) -> aws.rds.Instance:
+        """A same-region read replica of the primary.
+
+        A replica inherits engine, storage, encryption and credentials from its source; it takes no final
+        snapshot (RDS does not support one for replicas) and keeps no backups of its own."""
+        cfg = args.config
+        return aws.rds.Instance(
+            f"{name}-replica",
+            identifier=f"stars-{stack}-db-replica",
+            replicate_source_db=self.primary.identifier,
+            storage_type=cfg.storage_type,
+            max_allocated_storage=cfg.max_allocated_storage_gb,
+            multi_az=False,
+            backup_retention_period=0,
+            skip_final_snapshot=True,
+            tags={
+                **tier_tags(args.tags, name, f"stars-{stack}-db-replica"),
+                **purchase_tags(cfg.commitment),
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+            **common,
         )

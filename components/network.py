@@ -61,9 +61,6 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stars:index:Network", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        tags = args.tags
-
         zones = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=self))
         if len(zones.names) < args.az_count:
             raise ValueError(
@@ -71,82 +68,10 @@ class Network(pulumi.ComponentResource):
             )
         self.azs: list[str] = list(zones.names[: args.az_count])
 
-        self.vpc = aws.ec2.Vpc(
-            f"{name}-vpc",
-            cidr_block=args.cidr,
-            enable_dns_hostnames=True,
-            enable_dns_support=True,
-            tags=tier_tags(tags, name, f"{name}-vpc"),
-            opts=child,
-        )
-        vpc_child = pulumi.ResourceOptions(parent=self.vpc)
-        # Adopt the VPC's default security group and strip its rules (it allows all traffic among its
-        # members and all egress): nothing can use it by accident.
-        self.default_security_group = aws.ec2.DefaultSecurityGroup(
-            f"{name}-default-sg",
-            vpc_id=self.vpc.id,
-            ingress=[],
-            egress=[],
-            tags=tier_tags(tags, name, f"{name}-default-closed"),
-            opts=vpc_child,
-        )
-        self.igw = aws.ec2.InternetGateway(
-            f"{name}-igw", vpc_id=self.vpc.id, tags=tier_tags(tags, name, f"{name}-igw"), opts=vpc_child
-        )
-
-        public_cidrs, private_cidrs = subnet_cidrs(args.cidr, args.az_count)
-
-        def new_subnet(kind: str, i: int, az: str, cidr: str) -> aws.ec2.Subnet:
-            return aws.ec2.Subnet(
-                f"{name}-{kind}-{i}",
-                vpc_id=self.vpc.id,
-                cidr_block=cidr,
-                availability_zone=az,
-                map_public_ip_on_launch=False,
-                tags={**tier_tags(tags, name, f"{name}-{kind}-{az}"), "subnet-type": kind},
-                opts=vpc_child,
-            )
-
-        self.public_subnets = [new_subnet("public", i, az, public_cidrs[i]) for i, az in enumerate(self.azs)]
-        self.private_subnets = [
-            new_subnet("private", i, az, private_cidrs[i]) for i, az in enumerate(self.azs)
-        ]
-
-        self.public_route_table = aws.ec2.RouteTable(
-            f"{name}-public-rt",
-            vpc_id=self.vpc.id,
-            tags=tier_tags(tags, name, f"{name}-public"),
-            opts=vpc_child,
-        )
-        aws.ec2.Route(
-            f"{name}-public-default",
-            route_table_id=self.public_route_table.id,
-            destination_cidr_block="0.0.0.0/0",
-            gateway_id=self.igw.id,
-            opts=vpc_child,
-        )
-        for i, subnet in enumerate(self.public_subnets):
-            aws.ec2.RouteTableAssociation(
-                f"{name}-public-rta-{i}",
-                subnet_id=subnet.id,
-                route_table_id=self.public_route_table.id,
-                opts=vpc_child,
-            )
-
-        # One private route table per AZ, so NAT per AZ keeps traffic (and its cost) inside the AZ.
-        self.private_route_tables: list[aws.ec2.RouteTable] = []
-        for i, subnet in enumerate(self.private_subnets):
-            rt = aws.ec2.RouteTable(
-                f"{name}-private-rt-{i}",
-                vpc_id=self.vpc.id,
-                tags=tier_tags(tags, name, f"{name}-private-{self.azs[i]}"),
-                opts=vpc_child,
-            )
-            aws.ec2.RouteTableAssociation(
-                f"{name}-private-rta-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=vpc_child
-            )
-            self.private_route_tables.append(rt)
-
+        self._vpc(name, args)
+        self._subnets(name, args)
+        self._public_routes(name, args)
+        self._private_routes(name, args)
         self.security_groups = self._security_groups(name, args)
 
         self.nat_gateways: list[aws.ec2.NatGateway] = []
@@ -166,6 +91,92 @@ class Network(pulumi.ComponentResource):
                 "private_subnet_ids": self.private_subnet_ids,
             }
         )
+
+    def _vpc(self, name: str, args: NetworkArgs) -> None:
+        """The VPC, its default security group closed, and its internet gateway."""
+        tags = args.tags
+        self.vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=args.cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags=tier_tags(tags, name, f"{name}-vpc"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        vpc_child = pulumi.ResourceOptions(parent=self.vpc)
+        # Adopt the VPC's default security group and strip its rules (it allows all traffic among its
+        # members and all egress): nothing can use it by accident.
+        self.default_security_group = aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg",
+            vpc_id=self.vpc.id,
+            ingress=[],
+            egress=[],
+            tags=tier_tags(tags, name, f"{name}-default-closed"),
+            opts=vpc_child,
+        )
+        self.igw = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=self.vpc.id, tags=tier_tags(tags, name, f"{name}-igw"), opts=vpc_child
+        )
+
+    def _subnets(self, name: str, args: NetworkArgs) -> None:
+        """One public and one private subnet per AZ; neither gives instances a public address itself."""
+        public_cidrs, private_cidrs = subnet_cidrs(args.cidr, args.az_count)
+
+        def new_subnet(kind: str, i: int, az: str, cidr: str) -> aws.ec2.Subnet:
+            return aws.ec2.Subnet(
+                f"{name}-{kind}-{i}",
+                vpc_id=self.vpc.id,
+                cidr_block=cidr,
+                availability_zone=az,
+                map_public_ip_on_launch=False,
+                tags={**tier_tags(args.tags, name, f"{name}-{kind}-{az}"), "subnet-type": kind},
+                opts=pulumi.ResourceOptions(parent=self.vpc),
+            )
+
+        self.public_subnets = [new_subnet("public", i, az, public_cidrs[i]) for i, az in enumerate(self.azs)]
+        self.private_subnets = [
+            new_subnet("private", i, az, private_cidrs[i]) for i, az in enumerate(self.azs)
+        ]
+
+    def _public_routes(self, name: str, args: NetworkArgs) -> None:
+        """One route table for the public subnets: the default route to the internet gateway."""
+        vpc_child = pulumi.ResourceOptions(parent=self.vpc)
+        self.public_route_table = aws.ec2.RouteTable(
+            f"{name}-public-rt",
+            vpc_id=self.vpc.id,
+            tags=tier_tags(args.tags, name, f"{name}-public"),
+            opts=vpc_child,
+        )
+        aws.ec2.Route(
+            f"{name}-public-default",
+            route_table_id=self.public_route_table.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=self.igw.id,
+            opts=vpc_child,
+        )
+        for i, subnet in enumerate(self.public_subnets):
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-rta-{i}",
+                subnet_id=subnet.id,
+                route_table_id=self.public_route_table.id,
+                opts=vpc_child,
+            )
+
+    def _private_routes(self, name: str, args: NetworkArgs) -> None:
+        """One private route table per AZ, so NAT per AZ keeps traffic (and its cost) inside the AZ."""
+        vpc_child = pulumi.ResourceOptions(parent=self.vpc)
+        self.private_route_tables: list[aws.ec2.RouteTable] = []
+        for i, subnet in enumerate(self.private_subnets):
+            rt = aws.ec2.RouteTable(
+                f"{name}-private-rt-{i}",
+                vpc_id=self.vpc.id,
+                tags=tier_tags(args.tags, name, f"{name}-private-{self.azs[i]}"),
+                opts=vpc_child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-rta-{i}", subnet_id=subnet.id, route_table_id=rt.id, opts=vpc_child
+            )
+            self.private_route_tables.append(rt)
 
     def _nat(self, name: str, args: NetworkArgs) -> None:
         """NAT gateway(s) in the public subnets; ``single`` saves money, ``per_az`` survives an AZ outage."""
@@ -236,23 +247,6 @@ class Network(pulumi.ComponentResource):
     def _security_groups(self, name: str, args: NetworkArgs) -> dict[str, aws.ec2.SecurityGroup]:
         """ALB, app (api and realtime, or app), data (database, cache) and endpoint groups with rules."""
         opts = pulumi.ResourceOptions(parent=self.vpc)
-        servers = {
-            "api": "API servers: app port from the ALB only",
-            "realtime": "Realtime servers: app port from the ALB only",
-            "app": "App servers (API and WebSocket): app port from the ALB only",
-        }
-        purposes = {
-            "alb": (
-                "ALB: HTTP/HTTPS from the internet"
-                if args.load_balancer_type == "application"
-                else "NLB: its listener ports from the internet"
-            ),
-            **{tier: servers[tier] for tier in args.server_tiers},
-            "database": "PostgreSQL: from the app servers only",
-            "cache": "Redis: from the app servers only",
-        }
-        if args.private_egress == "endpoints":
-            purposes["endpoints"] = "VPC interface endpoints: HTTPS from the app servers only"
         groups = {
             key: aws.ec2.SecurityGroup(
                 f"{name}-{key}-sg",
@@ -261,43 +255,9 @@ class Network(pulumi.ComponentResource):
                 tags=tier_tags(args.tags, name, f"{name}-{key}"),
                 opts=opts,
             )
-            for key, text in purposes.items()
+            for key, text in _group_purposes(args).items()
         }
-
-        def rule(
-            kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule],
-            name_: str,
-            group: str,
-            port: int,
-            description: str,
-            cidr: str | None,
-            peer: str | None,
-            prefix_list: pulumi.Input[str] | None = None,
-        ) -> None:
-            kind(
-                f"{name}-{name_}",
-                security_group_id=groups[group].id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                cidr_ipv4=cidr,
-                referenced_security_group_id=groups[peer].id if peer else None,
-                prefix_list_id=prefix_list,
-                description=description,
-                tags=tier_tags(args.tags, name),
-                opts=opts,
-            )
-
-        def ingress(
-            name_: str, group: str, port: int, *, cidr: str | None = None, source: str | None = None
-        ) -> None:
-            rule(aws.vpc.SecurityGroupIngressRule, name_, group, port, f"{name_} to {group}", cidr, source)
-
-        def egress(
-            name_: str, group: str, port: int, *, cidr: str | None = None, dest: str | None = None
-        ) -> None:
-            rule(aws.vpc.SecurityGroupEgressRule, name_, group, port, f"{group} {name_}", cidr, dest)
-
+        rules = _Rules(name, args.tags, groups, opts)
         cloudfront = (
             aws.ec2.get_managed_prefix_list_output(
                 name=CLOUDFRONT_PREFIX_LIST, opts=pulumi.InvokeOptions(parent=self)
@@ -306,32 +266,107 @@ class Network(pulumi.ComponentResource):
             else None
         )
         for port in args.public_ports:
-            label = {80: "http", 443: "https"}.get(port, str(port))
-            if cloudfront is None:
-                ingress(f"alb-{label}-in", "alb", port, cidr="0.0.0.0/0")
-            else:
-                rule(
-                    aws.vpc.SecurityGroupIngressRule,
-                    f"alb-{label}-from-cloudfront",
-                    "alb",
-                    port,
-                    f"CloudFront origin-facing to alb on {port}",
-                    None,
-                    None,
-                    cloudfront,
-                )
+            rules.public(port, cloudfront)
         for tier in args.server_tiers:
-            ingress(f"{tier}-from-alb", tier, APP_PORT, source="alb")
-            egress(f"alb-to-{tier}", "alb", APP_PORT, dest=tier)
-            ingress(f"database-from-{tier}", "database", POSTGRES_PORT, source=tier)
-            ingress(f"cache-from-{tier}", "cache", REDIS_PORT, source=tier)
-            egress(f"{tier}-to-database", tier, POSTGRES_PORT, dest="database")
-            egress(f"{tier}-to-cache", tier, REDIS_PORT, dest="cache")
-            if args.private_egress == "endpoints":
-                ingress(f"endpoints-from-{tier}", "endpoints", 443, source=tier)
-                egress(f"{tier}-to-endpoints", tier, 443, dest="endpoints")
-            if args.private_egress in ("nat", "public"):
-                # AWS APIs, the release artifact and OS packages are HTTPS only (through NAT, or with
-                # ``public`` from the servers' own addresses; ingress stays the ALB's alone).
-                egress(f"{tier}-https-out", tier, 443, cidr="0.0.0.0/0")
+            rules.server_tier(tier, args.private_egress)
         return groups
+
+
+def _group_purposes(args: NetworkArgs) -> dict[str, str]:
+    """Each security group of the stack and its description (what it admits)."""
+    servers = {
+        "api": "API servers: app port from the ALB only",
+        "realtime": "Realtime servers: app port from the ALB only",
+        "app": "App servers (API and WebSocket): app port from the ALB only",
+    }
+    purposes = {
+        "alb": (
+            "ALB: HTTP/HTTPS from the internet"
+            if args.load_balancer_type == "application"
+            else "NLB: its listener ports from the internet"
+        ),
+        **{tier: servers[tier] for tier in args.server_tiers},
+        "database": "PostgreSQL: from the app servers only",
+        "cache": "Redis: from the app servers only",
+    }
+    if args.private_egress == "endpoints":
+        purposes["endpoints"] = "VPC interface endpoints: HTTPS from the app servers only"
+    return purposes
+
+
+@dataclass
+class _Rules:
+    """Builds the groups' rules: one TCP port each, from or to a CIDR, a peer group or a prefix list."""
+
+    name: str
+    tags: dict[str, str]
+    groups: dict[str, aws.ec2.SecurityGroup]
+    opts: pulumi.ResourceOptions
+
+    def rule(
+        self,
+        kind: type[aws.vpc.SecurityGroupIngressRule] | type[aws.vpc.SecurityGroupEgressRule],
+        name_: str,
+        group: str,
+        port: int,
+        description: str,
+        cidr: str | None,
+        peer: str | None,
+        prefix_list: pulumi.Input[str] | None = None,
+    ) -> None:
+        kind(
+            f"{self.name}-{name_}",
+            security_group_id=self.groups[group].id,
+            ip_protocol="tcp",
+            from_port=port,
+            to_port=port,
+            cidr_ipv4=cidr,
+            referenced_security_group_id=self.groups[peer].id if peer else None,
+            prefix_list_id=prefix_list,
+            description=description,
+            tags=tier_tags(self.tags, self.name),
+            opts=self.opts,
+        )
+
+    def ingress(
+        self, name_: str, group: str, port: int, *, cidr: str | None = None, source: str | None = None
+    ) -> None:
+        self.rule(aws.vpc.SecurityGroupIngressRule, name_, group, port, f"{name_} to {group}", cidr, source)
+
+    def egress(
+        self, name_: str, group: str, port: int, *, cidr: str | None = None, dest: str | None = None
+    ) -> None:
+        self.rule(aws.vpc.SecurityGroupEgressRule, name_, group, port, f"{group} {name_}", cidr, dest)
+
+    def public(self, port: int, cloudfront: pulumi.Input[str] | None) -> None:
+        """The load balancer's listener port: open to the internet, or to CloudFront's prefix list only."""
+        label = {80: "http", 443: "https"}.get(port, str(port))
+        if cloudfront is None:
+            self.ingress(f"alb-{label}-in", "alb", port, cidr="0.0.0.0/0")
+        else:
+            self.rule(
+                aws.vpc.SecurityGroupIngressRule,
+                f"alb-{label}-from-cloudfront",
+                "alb",
+                port,
+                f"CloudFront origin-facing to alb on {port}",
+                None,
+                None,
+                cloudfront,
+            )
+
+    def server_tier(self, tier: str, private_egress: str) -> None:
+        """A server tier's paths: from the load balancer, to the database, the cache and AWS's APIs."""
+        self.ingress(f"{tier}-from-alb", tier, APP_PORT, source="alb")
+        self.egress(f"alb-to-{tier}", "alb", APP_PORT, dest=tier)
+        self.ingress(f"database-from-{tier}", "database", POSTGRES_PORT, source=tier)
+        self.ingress(f"cache-from-{tier}", "cache", REDIS_PORT, source=tier)
+        self.egress(f"{tier}-to-database", tier, POSTGRES_PORT, dest="database")
+        self.egress(f"{tier}-to-cache", tier, REDIS_PORT, dest="cache")
+        if private_egress == "endpoints":
+            self.ingress(f"endpoints-from-{tier}", "endpoints", 443, source=tier)
+            self.egress(f"{tier}-to-endpoints", tier, 443, dest="endpoints")
+        if private_egress in ("nat", "public"):
+            # AWS APIs, the release artifact and OS packages are HTTPS only (through NAT, or with
+            # ``public`` from the servers' own addresses; ingress stays the ALB's alone).
+            self.egress(f"{tier}-https-out", tier, 443, cidr="0.0.0.0/0")

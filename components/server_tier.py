@@ -67,6 +67,46 @@ def _policy(statements: Sequence[object]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
 
 
+def _server_statements(
+    region: str, secrets: Sequence[str], log_group: str, release: str | None
+) -> list[dict[str, Any]]:
+    """What a server may do: read its own secrets, the CloudWatch agent and (once built) its release,
+    write its own logs, and put metrics in the project's namespaces only."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadOwnSecrets",
+            "Effect": "Allow",
+            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Resource": sorted(secrets),
+        },
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [log_group, f"{log_group}:*"],
+        },
+        {
+            # The CloudWatch agent's package (debian-12), from AWS's public regional bucket.
+            "Sid": "ReadCloudWatchAgent",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::amazoncloudwatch-agent-{region}/debian/*",
+        },
+        {
+            "Sid": "PutOwnMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACES}},
+        },
+    ]
+    if release:
+        statements.append(
+            {"Sid": "ReadRelease", "Effect": "Allow", "Action": "s3:GetObject", "Resource": release}
+        )
+    return statements
+
+
 class ServerTier(pulumi.ComponentResource):
     """Launch template + auto-scaling group with target tracking, optional spot mix and off-peak schedule."""
 
@@ -85,29 +125,79 @@ class ServerTier(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-
-        if args.signing_key_secret_arn is None:
-            key = random.RandomPassword(f"{name}-signing-key-value", length=48, special=False, opts=child)
-            self.signing_key_secret: aws.secretsmanager.Secret | None = aws.secretsmanager.Secret(
-                f"{name}-signing-key",
-                name=f"stars/{stack}/jwt-signing-key",
-                description="HS256 key the runtime signs and verifies connection tokens with",
-                recovery_window_in_days=7,
-                tags=tags,
-                opts=child,
-            )
-            aws.secretsmanager.SecretVersion(
-                f"{name}-signing-key-version",
-                secret_id=self.signing_key_secret.id,
-                secret_string=key.result,  # a plain string, as the runtime's installer reads it
-                opts=child,
-            )
-            signing_key_arn: pulumi.Input[str] = self.signing_key_secret.arn
-        else:
-            self.signing_key_secret = None
-            signing_key_arn = args.signing_key_secret_arn
+        signing_key_arn = self._signing_key(name, stack, args, tags, child)
         self.signing_key_secret_arn = pulumi.Output.from_input(signing_key_arn)
+        release = args.release if args.release_bucket is not None else None
+        self._identity(name, args, tags, signing_key_arn, release, child)
+        self.user_data = self._user_data(name, args, signing_key_arn, release)
+        instance_tags = tier_tags(args.tags, name, f"stars-{stack}-{name}")
+        self.launch_template = self._launch_template(name, args, tags, instance_tags, child)
+        self.asg = self._group(name, args, instance_tags)
+        self.scaling_policy = aws.autoscaling.Policy(
+            f"{name}-cpu-target",
+            autoscaling_group_name=self.asg.name,
+            policy_type="TargetTrackingScaling",
+            estimated_instance_warmup=120,
+            target_tracking_configuration={
+                "predefined_metric_specification": {"predefined_metric_type": "ASGAverageCPUUtilization"},
+                "target_value": float(tier.cpu_target_percent),
+            },
+            opts=child,
+        )
+        self.schedules: list[aws.autoscaling.Schedule] = []
+        if tier.schedule.enabled:
+            self._schedules(name, tier, tier.schedule, child)
 
+        self.asg_name = self.asg.name
+        self.register_outputs(
+            {
+                "asg_name": self.asg.name,
+                "launch_template_id": self.launch_template.id,
+                "role_arn": self.role.arn,
+                "log_group": self.log_group.name,
+            }
+        )
+
+    def _signing_key(
+        self,
+        name: str,
+        stack: str,
+        args: ServerTierArgs,
+        tags: dict[str, str],
+        child: pulumi.ResourceOptions,
+    ) -> pulumi.Input[str]:
+        """The JWT signing key's secret ARN: the one given, or (the API tier) a new random key's."""
+        if args.signing_key_secret_arn is not None:
+            self.signing_key_secret: aws.secretsmanager.Secret | None = None
+            return args.signing_key_secret_arn
+        key = random.RandomPassword(f"{name}-signing-key-value", length=48, special=False, opts=child)
+        self.signing_key_secret = aws.secretsmanager.Secret(
+            f"{name}-signing-key",
+            name=f"stars/{stack}/jwt-signing-key",
+            description="HS256 key the runtime signs and verifies connection tokens with",
+            recovery_window_in_days=7,
+            tags=tags,
+            opts=child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{name}-signing-key-version",
+            secret_id=self.signing_key_secret.id,
+            secret_string=key.result,  # a plain string, as the runtime's installer reads it
+            opts=child,
+        )
+        return self.signing_key_secret.arn
+
+    def _identity(
+        self,
+        name: str,
+        args: ServerTierArgs,
+        tags: dict[str, str],
+        signing_key_arn: pulumi.Input[str],
+        release: ReleaseRef | None,
+        child: pulumi.ResourceOptions,
+    ) -> None:
+        """The servers' role (least privilege: their own secrets, logs, metrics and release), with SSM's
+        managed policy for sessions, and the instance profile that hands it to them."""
         self.role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=_policy(
@@ -123,7 +213,6 @@ class ServerTier(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        release = args.release if args.release_bucket is not None else None
         release_arn = (
             pulumi.Output.from_input(args.release_bucket).apply(lambda b: f"arn:aws:s3:::{b}/{release.key}")
             if release is not None
@@ -134,48 +223,7 @@ class ServerTier(pulumi.ComponentResource):
             log_group=self.log_group.arn,
             release=release_arn,
         ).apply(
-            lambda v: _policy(
-                [
-                    {
-                        "Sid": "ReadOwnSecrets",
-                        "Effect": "Allow",
-                        "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                        "Resource": sorted(v["secrets"]),
-                    },
-                    {
-                        "Sid": "WriteOwnLogs",
-                        "Effect": "Allow",
-                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                        "Resource": [v["log_group"], f"{v['log_group']}:*"],
-                    },
-                    {
-                        # The CloudWatch agent's package (debian-12), from AWS's public regional bucket.
-                        "Sid": "ReadCloudWatchAgent",
-                        "Effect": "Allow",
-                        "Action": "s3:GetObject",
-                        "Resource": f"arn:aws:s3:::amazoncloudwatch-agent-{args.region}/debian/*",
-                    },
-                    {
-                        "Sid": "PutOwnMetrics",
-                        "Effect": "Allow",
-                        "Action": "cloudwatch:PutMetricData",
-                        "Resource": "*",
-                        "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACES}},
-                    },
-                ]
-                + (
-                    [
-                        {
-                            "Sid": "ReadRelease",
-                            "Effect": "Allow",
-                            "Action": "s3:GetObject",
-                            "Resource": v["release"],
-                        }
-                    ]
-                    if v["release"]
-                    else []
-                )
-            )
+            lambda v: _policy(_server_statements(args.region, v["secrets"], v["log_group"], v["release"]))
         )
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-policy", role=self.role.id, policy=policy, opts=pulumi.ResourceOptions(parent=self.role)
@@ -190,12 +238,16 @@ class ServerTier(pulumi.ComponentResource):
             f"{name}-profile", role=self.role.name, tags=tags, opts=child
         )
 
+    def _user_data(
+        self, name: str, args: ServerTierArgs, signing_key_arn: pulumi.Input[str], release: ReleaseRef | None
+    ) -> pulumi.Output[str]:
+        """The boot script: where the secrets, database, cache, logs and release are (no secret values)."""
         release_uri = (  # only a built release is named: without one the installer refuses to start
             pulumi.Output.from_input(args.release_bucket).apply(lambda b: f"s3://{b}/{release.key}")
             if release is not None and release.sha256 is not None
             else None
         )
-        user_data = pulumi.Output.all(
+        return pulumi.Output.all(
             db_host=args.database_host,
             db_secret=args.database_secret_arn,
             redis_host=args.redis_host,
@@ -209,7 +261,7 @@ class ServerTier(pulumi.ComponentResource):
                     role=name,
                     region=args.region,
                     app_port=APP_PORT,
-                    workers=tier.workers,
+                    workers=args.tier.workers,
                     log_group=v["log_group"],
                     database_host=v["db_host"],
                     database_name=args.database_name,
@@ -225,8 +277,17 @@ class ServerTier(pulumi.ComponentResource):
                 )
             )
         )
-        self.user_data = user_data
-        instance_tags = tier_tags(args.tags, name, f"stars-{stack}-{name}")
+
+    def _launch_template(
+        self,
+        name: str,
+        args: ServerTierArgs,
+        tags: dict[str, str],
+        instance_tags: dict[str, str],
+        child: pulumi.ResourceOptions,
+    ) -> aws.ec2.LaunchTemplate:
+        """IMDSv2 only, an encrypted gp3 root volume, the role's profile and the user data."""
+        tier = args.tier
         # With a public IPv4 the security group moves onto the network interface (EC2 refuses both).
         placement: dict[str, Any] = (
             {
@@ -242,7 +303,7 @@ class ServerTier(pulumi.ComponentResource):
             if args.public_ip
             else {"vpc_security_group_ids": [args.security_group_id]}
         )
-        self.launch_template = aws.ec2.LaunchTemplate(
+        return aws.ec2.LaunchTemplate(
             f"{name}-lt",
             description=f"STARS {name} servers ({tier.instance_type}, {tier.architecture})",
             image_id=args.image_id,
@@ -267,7 +328,7 @@ class ServerTier(pulumi.ComponentResource):
                 }
             ],
             monitoring={"enabled": args.detailed_monitoring},
-            user_data=user_data.apply(lambda s: base64.b64encode(s.encode()).decode()),
+            user_data=self.user_data.apply(lambda s: base64.b64encode(s.encode()).decode()),
             update_default_version=True,
             tag_specifications=[
                 {"resource_type": "instance", "tags": instance_tags},
@@ -278,13 +339,15 @@ class ServerTier(pulumi.ComponentResource):
             opts=child,
         )
 
+    def _group(self, name: str, args: ServerTierArgs, instance_tags: dict[str, str]) -> aws.autoscaling.Group:
+        """The auto-scaling group behind the target group: rolling refresh, launch before terminate."""
+        tier = args.tier
         lt_spec: aws.autoscaling.GroupLaunchTemplateArgsDict = {
             "id": self.launch_template.id,
             "version": self.launch_template.latest_version.apply(str),
         }
         mixed = self._mixed_instances(tier.spot, tier.instance_type, lt_spec) if tier.spot.enabled else None
-        # call-overload: the stub takes enabled_metrics as its Metric enum only; pulumi sends the names as is
-        self.asg = aws.autoscaling.Group(  # type: ignore[call-overload]
+        return aws.autoscaling.Group(
             f"{name}-asg",
             min_size=tier.min_size,
             max_size=tier.max_size,
@@ -307,42 +370,18 @@ class ServerTier(pulumi.ComponentResource):
                     "instance_warmup": "120",
                 },
             },
-            enabled_metrics=[
-                "GroupMinSize",
-                "GroupMaxSize",
-                "GroupDesiredCapacity",
-                "GroupInServiceInstances",
-                "GroupTotalInstances",
+            enabled_metrics=[  # a str enum: sent as the metric names
+                aws.autoscaling.Metric.GROUP_MIN_SIZE,
+                aws.autoscaling.Metric.GROUP_MAX_SIZE,
+                aws.autoscaling.Metric.GROUP_DESIRED_CAPACITY,
+                aws.autoscaling.Metric.GROUP_IN_SERVICE_INSTANCES,
+                aws.autoscaling.Metric.GROUP_TOTAL_INSTANCES,
             ],
             metrics_granularity="1Minute",
             termination_policies=["OldestLaunchTemplate", "Default"],
             # The purchase tag stays on the group: instances above the reserved minimum run on demand.
             tags=asg_tags(instance_tags) + asg_tags(purchase_tags(tier.commitment), propagate=False),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desired_capacity"]),
-        )
-        self.scaling_policy = aws.autoscaling.Policy(
-            f"{name}-cpu-target",
-            autoscaling_group_name=self.asg.name,
-            policy_type="TargetTrackingScaling",
-            estimated_instance_warmup=120,
-            target_tracking_configuration={
-                "predefined_metric_specification": {"predefined_metric_type": "ASGAverageCPUUtilization"},
-                "target_value": float(tier.cpu_target_percent),
-            },
-            opts=child,
-        )
-        self.schedules: list[aws.autoscaling.Schedule] = []
-        if tier.schedule.enabled:
-            self._schedules(name, tier, tier.schedule, child)
-
-        self.asg_name = self.asg.name
-        self.register_outputs(
-            {
-                "asg_name": self.asg.name,
-                "launch_template_id": self.launch_template.id,
-                "role_arn": self.role.arn,
-                "log_group": self.log_group.name,
-            }
         )
 
     @staticmethod

@@ -222,12 +222,12 @@ def release_of(cfg: StackConfig) -> ReleaseRef | None:
 def upload_release(cfg: StackConfig, cdn: Cdn) -> aws.s3.BucketObjectv2 | None:
     """The artifact into the private bucket under its content-addressed key (outside what CloudFront
     serves). A new digest is a new object and new user data; the same digest changes nothing."""
-    release = release_of(cfg)
-    if release is None:
+    if cfg.release is None:
         return None
+    release = find_release(cfg.release.artifact)
     if release.sha256 is None and _warn_once(str(release.path)):
         pulumi.log.warn(
-            f"no release artifact at {cfg.release.artifact}: the servers would refuse to boot;"  # type: ignore[union-attr]
+            f"no release artifact at {cfg.release.artifact}: the servers would refuse to boot;"
             " build it with `make release` (pulumi up refuses until then)"
         )
     return aws.s3.BucketObjectv2(

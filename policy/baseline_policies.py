@@ -22,6 +22,7 @@ from pulumi_policy import (
     EnforcementLevel,
     PolicyResource,
     ReportViolation,
+    StackValidation,
     StackValidationArgs,
     StackValidationPolicy,
 )
@@ -148,7 +149,7 @@ def findings(check: str, resources: Sequence[PolicyResource]) -> list[tuple[Find
     return [(finding, urn_of(finding, records)) for finding in CHECKS[check](records)]
 
 
-def _validator(concern: Concern):  # type: ignore[no-untyped-def]
+def _validator(concern: Concern) -> StackValidation:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         for finding, urn in findings(concern.check, args.resources):
             report_violation(str(finding), urn)

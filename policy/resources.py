@@ -189,7 +189,7 @@ def planned_resources(resources: Sequence[StackResource]) -> list[PlannedResourc
 # -- the baseline's view --------------------------------------------------------------------------------
 
 
-class KnownDict(dict):  # type: ignore[type-arg]
+class KnownDict(dict):
     """A dict whose unknown values raise :class:`UnknownValueError` when read, like the SDK's proxy.
 
     It stays a real ``dict`` (the baseline tests ``isinstance(value, dict)``); overriding ``__iter__``
@@ -218,7 +218,7 @@ class KnownDict(dict):  # type: ignore[type-arg]
         return [self[k] for k in self]
 
 
-class KnownList(list):  # type: ignore[type-arg]
+class KnownList(list):
     """A list whose unknown items raise :class:`UnknownValueError` when read (see :class:`KnownDict`)."""
 
     def __init__(self, data: Sequence[Any], path: tuple[str, ...] = ()) -> None:
@@ -233,7 +233,7 @@ class KnownList(list):  # type: ignore[type-arg]
     def __iter__(self) -> Iterator[Any]:
         return (self[i] for i in range(len(self)))
 
-    def __add__(self, other: Any) -> list[Any]:  # type: ignore[override]
+    def __add__(self, other: Any) -> list[Any]:
         return [*self, *other]
 
     def __radd__(self, other: Any) -> list[Any]:
@@ -288,7 +288,7 @@ class UnknownRegion(str):
     def _unknown(self, other: object) -> bool:
         raise UnknownValueError(str.__str__(self), [self.provider, "region"])
 
-    __eq__ = __ne__ = _unknown  # type: ignore[assignment]
+    __eq__ = __ne__ = _unknown
     __hash__ = str.__hash__
 
 

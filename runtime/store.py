@@ -136,7 +136,7 @@ def make_engine(url: str, pool_size: int = 10, max_overflow: int = 10) -> AsyncE
         engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
 
         @event.listens_for(engine.sync_engine, "connect")
-        def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:  # SQLAlchemy's DBAPI connection: untyped
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")

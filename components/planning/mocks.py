@@ -61,6 +61,41 @@ def _short(text: str, n: int = 8) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
+#: EC2 id prefixes of the network resources (``vpc-1a2b...``), as AWS forms them.
+_EC2_ID_PREFIXES = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/eip:Eip": "eipalloc",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:ec2/launchTemplate:LaunchTemplate": "lt",
+}
+
+
+@dataclass(frozen=True)
+class _Created:
+    """What the mocks know of a resource being created: its type, name, inputs and a stable hash."""
+
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    #: The region of the provider that manages it.
+    region: str
+    #: A short hash of type and name, the stable part of every mocked id.
+    h: str
+    #: The name AWS would know it by: its ``name`` input, else the logical name and part of the hash.
+    physical: str
+    #: The type's resource part (``role``, ``instanceProfile``): the ARN's resource path by default.
+    kind: str
+
+    @property
+    def default_id(self) -> str:
+        return f"{self.name}-{self.h}"
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     """Plausible provider state for the types this program uses; records every registration."""
 
@@ -114,44 +149,63 @@ class RecordingMocks(pulumi.runtime.Mocks):
         """The id and the output properties a real create would add to the inputs."""
         region = region or self.region
         h = _short(f"{typ}/{name}")
-        physical = inputs.get("name") or f"{name}-{h[:7]}"
+        if typ == "pulumi:providers:aws":
+            # A provider has no ARN; its id is what resources name in their provider reference.
+            return f"{name}-provider-{h}", {}
         module, _, kind = typ.partition(":")[2].partition("/")
-        kind = kind.split(":")[0]
+        created = _Created(
+            typ=typ,
+            name=name,
+            inputs=inputs,
+            region=region,
+            h=h,
+            physical=inputs.get("name") or f"{name}-{h[:7]}",
+            kind=kind.split(":")[0],
+        )
         state: dict[str, Any] = {}
-        rid = f"{name}-{h}"
-        match typ:
-            case "aws:ec2/vpc:Vpc":
-                rid = f"vpc-{h}"
-            case "aws:ec2/subnet:Subnet":
-                rid = f"subnet-{h}"
-            case "aws:ec2/securityGroup:SecurityGroup":
-                rid = f"sg-{h}"
-            case "aws:ec2/internetGateway:InternetGateway":
-                rid = f"igw-{h}"
-            case "aws:ec2/natGateway:NatGateway":
-                rid = f"nat-{h}"
+        rid = next(
+            (
+                found
+                for family in (self._network, self._endpoints, self._edge, self._account)
+                if (found := family(created, state)) is not None
+            ),
+            created.default_id,
+        )
+        state.setdefault("name", created.physical)
+        if "arn" not in state and module:
+            state["arn"] = self._arn(module, f"{created.kind}/{created.physical}", region=region)
+        state.setdefault("tagsAll", inputs.get("tags") or {})
+        return rid, state
+
+    def _network(self, c: _Created, state: dict[str, Any]) -> str | None:
+        """VPC pieces and launch templates: EC2-style ids (``vpc-``, ``sg-``...), and the few outputs read."""
+        prefix = _EC2_ID_PREFIXES.get(c.typ)
+        if prefix is None:
+            return None
+        match c.typ:
             case "aws:ec2/eip:Eip":
-                rid = f"eipalloc-{h}"
-                state["publicIp"] = f"203.0.113.{int(h[:2], 16) % 250 + 1}"
-            case "aws:ec2/routeTable:RouteTable":
-                rid = f"rtb-{h}"
+                state["publicIp"] = f"203.0.113.{int(c.h[:2], 16) % 250 + 1}"
             case "aws:ec2/vpcEndpoint:VpcEndpoint":
-                rid = f"vpce-{h}"
-                state["prefixListId"] = f"pl-{h}"
+                state["prefixListId"] = f"pl-{c.h}"
             case "aws:ec2/launchTemplate:LaunchTemplate":
-                rid = f"lt-{h}"
                 state["latestVersion"] = 1
+        return f"{prefix}-{c.h}"
+
+    def _endpoints(self, c: _Created, state: dict[str, Any]) -> str | None:
+        """What clients reach by a DNS name: load balancers, their target groups, RDS, ElastiCache, S3."""
+        h, physical, inputs = c.h, c.physical, c.inputs
+        match c.typ:
             case "aws:lb/loadBalancer:LoadBalancer":
                 lb_kind = "net" if inputs.get("loadBalancerType") == "network" else "app"
                 state["arnSuffix"] = f"{lb_kind}/{physical}/{h}"
                 state["arn"] = self._arn("elasticloadbalancing", f"loadbalancer/{lb_kind}/{physical}/{h}")
                 state["dnsName"] = f"{physical}-{h}.{self.region}.elb.amazonaws.com"
                 state["zoneId"] = "Z0000000MOCK"
-                rid = state["arn"]
+                return state["arn"]
             case "aws:lb/targetGroup:TargetGroup":
                 state["arnSuffix"] = f"targetgroup/{physical}/{h}"
                 state["arn"] = self._arn("elasticloadbalancing", state["arnSuffix"])
-                rid = state["arn"]
+                return state["arn"]
             case "aws:rds/instance:Instance":
                 ident = inputs.get("identifier") or physical
                 state["identifier"] = ident
@@ -165,7 +219,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
                             "kmsKeyId": self._arn("kms", f"key/{h}"),
                         }
                     ]
-                rid = ident
+                return ident
             case "aws:elasticache/replicationGroup:ReplicationGroup":
                 group = inputs.get("replicationGroupId") or physical
                 state["primaryEndpointAddress"] = f"master.{group}.{h[:6]}.{self.region}.cache.amazonaws.com"
@@ -173,57 +227,44 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 state["memberClusters"] = [
                     f"{group}-{i:03d}" for i in range(1, int(inputs.get("numCacheClusters", 1)) + 1)
                 ]
-                rid = group
+                return group
             case "aws:s3/bucket:Bucket":
                 bucket = inputs.get("bucket") or physical
                 state["bucket"] = bucket
                 state["bucketRegionalDomainName"] = f"{bucket}.s3.{self.region}.amazonaws.com"
                 state["arn"] = f"arn:aws:s3:::{bucket}"
-                rid = bucket
+                return bucket
+        return None
+
+    def _edge(self, c: _Created, state: dict[str, Any]) -> str | None:
+        """CloudFront and what sits beside it: cache policies, web ACLs, plans, certificates, DNS records."""
+        h, physical = c.h, c.physical
+        match c.typ:
             case "aws:cloudfront/distribution:Distribution":
                 rid = f"E{h.upper()}"
                 state["domainName"] = f"d{h}.cloudfront.net"
                 state["arn"] = f"arn:aws:cloudfront::{MOCK_ACCOUNT}:distribution/{rid}"
                 state["hostedZoneId"] = "Z2FDTNDATAQYW2"
+                return rid
             case (
                 "aws:cloudfront/originAccessControl:OriginAccessControl"
                 | "aws:cloudfront/cachePolicy:CachePolicy"
             ):
-                rid = f"{h}-{_short(name, 4)}"
-            case "aws:secretsmanager/secret:Secret":
-                state["arn"] = self._arn("secretsmanager", f"secret:{physical}-{h[:6]}")
-                rid = state["arn"]
-            case "aws:cloudwatch/logGroup:LogGroup":
-                state["arn"] = self._arn("logs", f"log-group:{physical}")
-            case "aws:iam/role:Role" | "aws:iam/instanceProfile:InstanceProfile":
-                path = "role" if kind == "role" else "instance-profile"
-                state["arn"] = self._arn("iam", f"{path}/{physical}", region=False)
-                rid = physical
-            case "aws:autoscaling/group:Group":
-                rid = physical
-            case "aws:sns/topic:Topic":
-                state["arn"] = self._arn("sns", physical)
-                rid = state["arn"]
-            case "aws:kms/key:Key":
-                rid = f"{h}-0000-4000-8000-{h}{h[:4]}"
-                state["keyId"] = rid
-                state["arn"] = self._arn("kms", f"key/{rid}")
-            case "pulumi:providers:aws":
-                # A provider has no ARN; its id is what resources name in their provider reference.
-                rid = f"{name}-provider-{h}"
-                return rid, {}
+                return f"{h}-{_short(c.name, 4)}"
             case "aws:wafv2/webAcl:WebAcl":
                 rid = f"{h}-{h[:4]}-4{h[4:7]}-8{h[:3]}-{h}{h[:4]}"
-                scope = "global" if inputs.get("scope") == "CLOUDFRONT" else "regional"
-                state["arn"] = self._arn("wafv2", f"{scope}/webacl/{physical}/{rid}", region=region)
+                scope = "global" if c.inputs.get("scope") == "CLOUDFRONT" else "regional"
+                state["arn"] = self._arn("wafv2", f"{scope}/webacl/{physical}/{rid}", region=c.region)
                 state["capacity"] = 0
                 state["lockToken"] = f"lock-{h}"
+                return rid
             case "aws:pricingplanmanager/subscription:Subscription":
                 rid = f"sub-{h}"
                 state["arn"] = self._arn("pricingplanmanager", f"subscription/{rid}", region=False)
                 state["status"] = "ACTIVE"
+                return rid
             case "aws:acm/certificate:Certificate":
-                domain = str(inputs.get("domainName"))
+                domain = str(c.inputs.get("domainName"))
                 rid = self._arn("acm", f"certificate/{h}-{h[:4]}-4{h[4:7]}-8{h[:3]}-{h}{h[:4]}")
                 state["arn"] = rid
                 state["domainValidationOptions"] = [
@@ -234,18 +275,42 @@ class RecordingMocks(pulumi.runtime.Mocks):
                         "resourceRecordValue": f"_{h[::-1]}.acm-validations.aws.",
                     }
                 ]
+                return rid
             case "aws:route53/record:Record":
-                state["fqdn"] = str(inputs.get("name", "")).rstrip(".")
+                state["fqdn"] = str(c.inputs.get("name", "")).rstrip(".")
+                return c.default_id
+        return None
+
+    def _account(self, c: _Created, state: dict[str, Any]) -> str | None:
+        """Account-wide pieces: secrets, keys, roles, log groups, topics, groups, generated passwords."""
+        h, physical = c.h, c.physical
+        match c.typ:
+            case "aws:secretsmanager/secret:Secret":
+                state["arn"] = self._arn("secretsmanager", f"secret:{physical}-{h[:6]}")
+                return state["arn"]
+            case "aws:cloudwatch/logGroup:LogGroup":
+                state["arn"] = self._arn("logs", f"log-group:{physical}")
+                return c.default_id
+            case "aws:iam/role:Role" | "aws:iam/instanceProfile:InstanceProfile":
+                path = "role" if c.kind == "role" else "instance-profile"
+                state["arn"] = self._arn("iam", f"{path}/{physical}", region=False)
+                return physical
+            case "aws:autoscaling/group:Group":
+                return physical
+            case "aws:sns/topic:Topic":
+                state["arn"] = self._arn("sns", physical)
+                return state["arn"]
+            case "aws:kms/key:Key":
+                rid = f"{h}-0000-4000-8000-{h}{h[:4]}"
+                state["keyId"] = rid
+                state["arn"] = self._arn("kms", f"key/{rid}")
+                return rid
             case "random:index/randomPassword:RandomPassword":
                 # Deterministic, obviously fake, long enough to be found by the no-secret checks.
-                state["result"] = f"MockSecret{_short(name, 16)}{h}"
+                state["result"] = f"MockSecret{_short(c.name, 16)}{h}"
                 state["bcryptHash"] = "mock"
-                rid = "none"
-        state.setdefault("name", physical)
-        if "arn" not in state and module:
-            state["arn"] = self._arn(module, f"{kind}/{physical}", region=region)
-        state.setdefault("tagsAll", inputs.get("tags") or {})
-        return rid, state
+                return "none"
+        return None
 
     # -- invokes ---------------------------------------------------------------------------------------
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
