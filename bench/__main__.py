@@ -49,6 +49,7 @@ def fanout_params(args: argparse.Namespace) -> FanoutParams:
         profile=args.profile,
         drain=args.drain,
         idle=args.idle,
+        deflate=args.deflate == "on",
     )
 
 
@@ -182,6 +183,12 @@ def _add_fanout(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     fan.add_argument("--profile", help="directory for py-spy profiles of the servers (first window)")
     fan.add_argument("--sweep-max", type=float, default=400_000.0, help="last sweep step, deliveries/s")
     fan.add_argument(
+        "--deflate",
+        choices=["on", "off"],
+        default="on",
+        help="ours with permessage-deflate (STARS_WS_DEFLATE=1)",
+    )
+    fan.add_argument(
         "--idle",
         action="store_true",
         help="first a window of --duration s with nothing published (idle-connection CPU); --rate 0: only it",
@@ -202,6 +209,7 @@ def _add_the_others(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """floor, db, fuzz, faults, hostile and all."""
     floor = sub.add_parser("floor", help="CPU of one small write per loopback socket: the floor per delivery")
     floor.add_argument("--connections", type=int, default=2000)
+    sub.add_parser("deflate", help="permessage-deflate on realistic frames: bytes saved against CPU")
 
     db = sub.add_parser(
         "db", help="CPU per durable publish (Store vs a one-statement prototype); queries/s at the API mix"
@@ -259,6 +267,8 @@ def _runs(args: argparse.Namespace) -> list[dict[str, Any]]:
         return [run_db_cmd(args.seconds, args.concurrency)]
     if args.command == "floor":
         return [run_floor_cmd(args.connections)]
+    if args.command == "deflate":
+        return [run_deflate_cmd()]
     if args.command == "fuzz":
         return [run_fuzz_cmd(args.minutes, args.examples)]
     if args.command == "faults":
@@ -421,6 +431,28 @@ def run_floor_cmd(connections: int) -> dict[str, Any]:
     out = _run(run_floor(connections, rounds=20 if connections < 1000 else 50))
     _log("   CPU per delivery, us: " + ", ".join(f"{k} {v}" for k, v in out.items() if isinstance(v, float)))
     return {"benchmark": "floor", **out}
+
+
+def run_deflate_cmd() -> dict[str, Any]:
+    from bench.deflate import measure
+
+    _log("== deflate: realistic frames, compressed once as the runtime sends them")
+    out = measure()
+    headers = ["frame", "bytes", "deflated", "saved", "compress us", "us/delivery at 10", "client inflate us"]
+    rows = [
+        [
+            r["frame"],
+            r["plain_bytes"],
+            r["deflated_bytes"],
+            f"{r['saved']:.1%}",
+            r["compress_once_us"],
+            r["compress_us_per_delivery_at_10"],
+            r["client_inflate_us"],
+        ]
+        for r in out["frames"]
+    ]
+    print(table(headers, rows))
+    return {"benchmark": "deflate", **out}
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ class FanoutParams:
     idle: bool = False
     #: idle mode: seconds of the server's CPU measured before any client connects (its own timers)
     idle_base: float = 10.0
+    #: ours with permessage-deflate (``STARS_WS_DEFLATE``; the load clients offer it, as browsers do)
+    deflate: bool = True
 
     def channels(self) -> dict[str, int]:
         """Channel -> number of subscribed connections."""
@@ -87,7 +89,13 @@ class ServerSpec:
 
 
 def server_spec(
-    name: str, port: int, workers: int, redis_url: str, database_url: str | None, secret: str
+    name: str,
+    port: int,
+    workers: int,
+    redis_url: str,
+    database_url: str | None,
+    secret: str,
+    deflate: bool = True,
 ) -> ServerSpec:
     host = ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     if name == "ours":
@@ -98,6 +106,7 @@ def server_spec(
             # The benchmark publishes from a few connections of one subject: lift the publish limit.
             "STARS_PUBLISH_RATE": "1000000",
             "STARS_PUBLISH_BURST": "1000000",
+            "STARS_WS_DEFLATE": "1" if deflate else "0",
         }
         return ServerSpec(
             name, [procs.PYTHON, "-m", "runtime", "serve", *host, "--log-level", "warning"], env
@@ -335,6 +344,17 @@ def _fds(proc: psutil.Process) -> int | None:
         return None
 
 
+def _memory_per_connection(before: dict[str, int], after: dict[str, int], connections: int) -> dict[str, Any]:
+    """Idle memory of the server processes: RSS and USS deltas over the connections opened."""
+    n = max(connections, 1)
+    return {
+        "rss_before_mb": round(before["rss"] / 2**20, 1),
+        "rss_idle_mb": round(after["rss"] / 2**20, 1),
+        "rss_per_conn_kb": round((after["rss"] - before["rss"]) / n / 1024, 2),
+        "uss_per_conn_kb": round((after["uss"] - before["uss"]) / n / 1024, 2),
+    }
+
+
 def _cpu_busy() -> float:
     t = psutil.cpu_times()
     return t.user + t.nice + t.system + t.irq + t.softirq + t.steal
@@ -361,6 +381,7 @@ class Bench:
         return redis, pg
 
     async def run_server(self, name: str, log: Any) -> dict[str, Any]:
+        """One server under the whole sequence: start, connect, idle memory, windows, final counts."""
         from runtime.auth import issue
         from tests.servers import free_port
 
@@ -369,7 +390,7 @@ class Bench:
         db_url = None
         if name == "ours":
             db_url = self.postgres.create_database(f"bench_{int(time.time() * 1000) % 10**9}")
-        spec = server_spec(name, port, p.workers, self.redis.url, db_url, self.secret)
+        spec = server_spec(name, port, p.workers, self.redis.url, db_url, self.secret, p.deflate)
         server = Server(spec, port, p.workers, self.logdir)
         token = issue(self.secret, "bench", ["room:*"], ["room:*"], ttl=7200)
         clients: list[ClientProc] = []
@@ -383,58 +404,11 @@ class Bench:
             if p.idle:
                 result["server_cpu_cores_no_connections"] = await self.idle_cores(server_procs, p.idle_base)
             mem0 = procs.memory(server_procs)
-            n_clients = p.client_count()
-            bounds = [round(i * p.connections / n_clients) for i in range(n_clients + 1)]
-            ips = [f"127.0.0.{2 + i}" for i in range(p.source_ips)]
-            clients = await asyncio.gather(
-                *(
-                    ClientProc.start(
-                        {
-                            "kind": "runtime" if name == "ours" else "baseline",
-                            "host": "127.0.0.1",
-                            "port": port,
-                            "token": token,
-                            "workload": p.workload,
-                            "room_size": p.room_size,
-                            "start": bounds[i],
-                            "end": bounds[i + 1],
-                            "source_ips": ips,
-                            "concurrency": 100,
-                            "offer_deflate": True,
-                        }
-                    )
-                    for i in range(n_clients)
-                )
-            )
-            t0 = time.monotonic()
-            cpu0 = procs.cpu_seconds(server_procs)
-            ok = failed = 0
-            for phase in (1, 2):
-                replies = await asyncio.gather(
-                    *(c.ask({"cmd": "connect", "phase": phase}, 600) for c in clients)
-                )
-                ok += sum(r["ok"] for r in replies)
-                failed += sum(r["failed"] for r in replies)
-            connect_s = time.monotonic() - t0
-            connect_cpu = procs.cpu_seconds(server_procs) - cpu0
-            result.update(
-                connections_requested=p.connections,
-                connections_opened=ok,
-                connect_failures=failed,
-                connect_seconds=round(connect_s, 2),
-                connect_rate=round(ok / connect_s, 1) if connect_s else None,
-                connect_cpu_us_per_conn=round(connect_cpu / ok * 1e6, 1) if ok else None,
-            )
-            log(f"[{name}] {ok:,} connections subscribed in {connect_s:.1f}s ({failed} failed)")
+            clients = await self._start_clients(name, port, token)
+            ok = await self._connect(name, clients, server_procs, result, log)
             await asyncio.sleep(p.settle)
             result["open_files_by_process"] = [_fds(q) for q in server_procs]
-            mem1 = procs.memory(server_procs)
-            result["memory"] = {
-                "rss_before_mb": round(mem0["rss"] / 2**20, 1),
-                "rss_idle_mb": round(mem1["rss"] / 2**20, 1),
-                "rss_per_conn_kb": round((mem1["rss"] - mem0["rss"]) / max(ok, 1) / 1024, 2),
-                "uss_per_conn_kb": round((mem1["uss"] - mem0["uss"]) / max(ok, 1) / 1024, 2),
-            }
+            result["memory"] = _memory_per_connection(mem0, procs.memory(server_procs), ok)
             log(
                 f"[{name}] idle memory per connection: {result['memory']['rss_per_conn_kb']} KB RSS, "
                 f"{result['memory']['uss_per_conn_kb']} KB USS"
@@ -442,19 +416,10 @@ class Bench:
             if name == "minimal":
                 return result
             if p.idle:
-                win = await self.idle_window(server, clients, ok, p.duration)
-                result["windows"].append(win)
-                log(
-                    f"[{name}] idle: {win['connections_open']:,} connections,"
-                    f" {win['server_cpu_cores']} cores,"
-                    f" {win['server_cpu_us_per_connection_s']} us per connection-second"
-                )
-            if p.idle and p.rate <= 0 and not p.sweep:
-                final = await asyncio.gather(*(c.ask({"cmd": "report", "w": -1}) for c in clients))
-                result["connections_held_at_end"] = sum(r["open"] for r in final)
-                result["client_errors"] = sum(r["error_count"] for r in final)
-                result["server_alive"] = server.proc.poll() is None
-                return result
+                await self._idle(name, server, clients, ok, result, log)
+                if p.rate <= 0 and not p.sweep:
+                    await self._final(server, clients, result, samples=False)
+                    return result
             publisher = Publisher(
                 name if name == "ours" else "baseline",
                 port,
@@ -463,38 +428,9 @@ class Bench:
                 payload=p.payload,
             )
             await publisher.open()
-            self._first_window = self.window_id + 1
-            fan = p.fanout()
-            if p.sweep:
-                target = p.sweep_start
-                best: dict[str, Any] | None = None
-                while target <= p.sweep_max:
-                    win = await self.window(server, clients, publisher, target / fan, p.sweep_duration, name)
-                    result["windows"].append(win)
-                    log(self._line(name, win))
-                    if not win["pass"] and win["lost"] == 0:  # the machine is shared: one retry of a step
-                        win = await self.window(
-                            server, clients, publisher, target / fan, p.sweep_duration, name
-                        )
-                        win["retry"] = True
-                        result["windows"].append(win)
-                        log(self._line(name, win) + " (retry)")
-                    if not win["pass"]:
-                        break
-                    best = win
-                    target *= p.sweep_factor
-                result["max_rate_p99_under_100ms"] = best["deliveries_per_s"] if best else None
-            else:
-                win = await self.window(server, clients, publisher, p.rate, p.duration, name)
-                result["windows"].append(win)
-                log(self._line(name, win))
-            mem2 = procs.memory(server_procs)
-            result["memory"]["rss_after_load_mb"] = round(mem2["rss"] / 2**20, 1)
-            final = await asyncio.gather(*(c.ask({"cmd": "report", "w": -1}) for c in clients))
-            result["connections_held_at_end"] = sum(r["open"] for r in final)
-            result["client_errors"] = sum(r["error_count"] for r in final)
-            result["client_error_samples"] = [e for r in final for e in r["errors"]][:5]
-            result["server_alive"] = server.proc.poll() is None
+            await self._publish_windows(name, server, clients, publisher, result, log)
+            result["memory"]["rss_after_load_mb"] = round(procs.memory(server_procs)["rss"] / 2**20, 1)
+            await self._final(server, clients, result, samples=True)
         finally:
             if publisher is not None:
                 publisher.close()
@@ -504,6 +440,117 @@ class Bench:
             if tail:
                 result["server_log_tail"] = tail[-2000:]
         return result
+
+    async def _start_clients(self, name: str, port: int, token: str) -> list[ClientProc]:
+        """The load-client processes, each with its share of the connections and the source addresses."""
+        p = self.p
+        n_clients = p.client_count()
+        bounds = [round(i * p.connections / n_clients) for i in range(n_clients + 1)]
+        ips = [f"127.0.0.{2 + i}" for i in range(p.source_ips)]
+        configs = [
+            {
+                "kind": "runtime" if name == "ours" else "baseline",
+                "host": "127.0.0.1",
+                "port": port,
+                "token": token,
+                "workload": p.workload,
+                "room_size": p.room_size,
+                "start": bounds[i],
+                "end": bounds[i + 1],
+                "source_ips": ips,
+                "concurrency": 100,
+                "offer_deflate": True,
+            }
+            for i in range(n_clients)
+        ]
+        return list(await asyncio.gather(*(ClientProc.start(cfg) for cfg in configs)))
+
+    async def _connect(
+        self,
+        name: str,
+        clients: list[ClientProc],
+        server_procs: list[psutil.Process],
+        result: dict[str, Any],
+        log: Any,
+    ) -> int:
+        """Open and subscribe every connection (two phases: each channel's first member, then the rest);
+        returns how many opened."""
+        t0 = time.monotonic()
+        cpu0 = procs.cpu_seconds(server_procs)
+        ok = failed = 0
+        for phase in (1, 2):
+            replies = await asyncio.gather(*(c.ask({"cmd": "connect", "phase": phase}, 600) for c in clients))
+            ok += sum(r["ok"] for r in replies)
+            failed += sum(r["failed"] for r in replies)
+        connect_s = time.monotonic() - t0
+        connect_cpu = procs.cpu_seconds(server_procs) - cpu0
+        result.update(
+            connections_requested=self.p.connections,
+            connections_opened=ok,
+            connect_failures=failed,
+            connect_seconds=round(connect_s, 2),
+            connect_rate=round(ok / connect_s, 1) if connect_s else None,
+            connect_cpu_us_per_conn=round(connect_cpu / ok * 1e6, 1) if ok else None,
+        )
+        log(f"[{name}] {ok:,} connections subscribed in {connect_s:.1f}s ({failed} failed)")
+        return ok
+
+    async def _idle(
+        self, name: str, server: Server, clients: list[ClientProc], ok: int, result: dict[str, Any], log: Any
+    ) -> None:
+        win = await self.idle_window(server, clients, ok, self.p.duration)
+        result["windows"].append(win)
+        log(
+            f"[{name}] idle: {win['connections_open']:,} connections,"
+            f" {win['server_cpu_cores']} cores,"
+            f" {win['server_cpu_us_per_connection_s']} us per connection-second"
+        )
+
+    async def _publish_windows(
+        self,
+        name: str,
+        server: Server,
+        clients: list[ClientProc],
+        publisher: Publisher,
+        result: dict[str, Any],
+        log: Any,
+    ) -> None:
+        """One window at ``rate``, or the sweep: rates x``sweep_factor`` until p99 >= 100 ms or a loss."""
+        p = self.p
+        self._first_window = self.window_id + 1
+        fan = p.fanout()
+        if not p.sweep:
+            win = await self.window(server, clients, publisher, p.rate, p.duration, name)
+            result["windows"].append(win)
+            log(self._line(name, win))
+            return
+        target = p.sweep_start
+        best: dict[str, Any] | None = None
+        while target <= p.sweep_max:
+            win = await self.window(server, clients, publisher, target / fan, p.sweep_duration, name)
+            result["windows"].append(win)
+            log(self._line(name, win))
+            if not win["pass"] and win["lost"] == 0:  # the machine is shared: one retry of a step
+                win = await self.window(server, clients, publisher, target / fan, p.sweep_duration, name)
+                win["retry"] = True
+                result["windows"].append(win)
+                log(self._line(name, win) + " (retry)")
+            if not win["pass"]:
+                break
+            best = win
+            target *= p.sweep_factor
+        result["max_rate_p99_under_100ms"] = best["deliveries_per_s"] if best else None
+
+    async def _final(
+        self, server: Server, clients: list[ClientProc], result: dict[str, Any], samples: bool
+    ) -> None:
+        """What the clients hold at the end, their errors, and whether the server is still up."""
+        final = await asyncio.gather(*(c.ask({"cmd": "report", "w": -1}) for c in clients))
+        result["connections_held_at_end"] = sum(r["open"] for r in final)
+        result["client_errors"] = sum(r["error_count"] for r in final)
+        if samples:
+            result["client_error_samples"] = [e for r in final for e in r["errors"]][:5]
+        result["server_alive"] = server.proc.poll() is None
 
     async def idle_cores(self, server_p: list[psutil.Process], seconds: float) -> float:
         """Server CPU cores over ``seconds`` while nothing happens (before any client connects)."""
@@ -567,6 +614,7 @@ class Bench:
         duration: float,
         name: str,
     ) -> dict[str, Any]:
+        """Publish at ``rate`` for ``duration`` s, wait for late deliveries, then count and time them."""
         self.window_id += 1
         w = self.window_id
         redis_p, pg_p = self._infra_procs()
@@ -583,32 +631,13 @@ class Bench:
         publish_s = time.monotonic() - t0
         expected = sum(n * self.channels[ch] for ch, n in stats.sent.items())
         await publisher.settle(self.p.drain)
-        # Late is not lost: wait while deliveries still arrive (up to 90 s), then `drain` s without progress.
-        deadline = time.monotonic() + self.p.drain
-        hard = time.monotonic() + 90
-        seen = -1
-        while True:
-            reports = await asyncio.gather(*(c.ask({"cmd": "report", "w": w}) for c in clients))
-            unique = sum(sum(r["channels"].values()) for r in reports)
-            if unique >= expected or time.monotonic() > min(deadline, hard):
-                break
-            if unique > seen:
-                seen = unique
-                deadline = time.monotonic() + self.p.drain
-            await asyncio.sleep(0.25)
+        reports = await self._drain(clients, w, expected)
         wall = time.monotonic() - t0
         for spy in spies:
             await asyncio.to_thread(spy.wait, 30)
         after = {k: procs.cpu_seconds(v) for k, v in groups.items()}
-        busy = _cpu_busy() - busy0
         cpu = {k: after[k] - before[k] for k in groups}
-        ours_total = sum(cpu.values())
-        hist = merge_hist([r["hist"] for r in reports])
-        pct = percentiles(hist)
-        received = sum(r["received"] for r in reports)
-        dups = sum(r["dups"] for r in reports)
-        lost = max(0, expected - unique)
-        client_cores = cpu["clients"] / wall
+        busy = _cpu_busy() - busy0
         win: dict[str, Any] = {
             "window": w,
             "target_messages_per_s": round(rate, 3),
@@ -618,44 +647,73 @@ class Bench:
             "publisher_behind": stats.behind,
             "publish_errors": stats.errors,
             "publish_error_samples": stats.error_samples,
-            "deliveries_expected": expected,
-            "delivered": unique,
-            "received_frames": received,
-            "duplicates": dups,
-            "gaps": sum(r["gaps"] for r in reports),
-            "lost": lost,
-            "deliveries_per_s": round(unique / publish_s, 1),
-            **pct,
             "ack_p99_ms": percentiles(stats.ack_hist)["p99_ms"],
-            "server_cpu_s": round(cpu["server"], 3),
-            "server_cpu_cores": round(cpu["server"] / wall, 3),
             "server_cpu_cores_by_process": [
                 round((procs.cpu_seconds([q]) - c0) / wall, 3)
                 for q, c0 in zip(server_p, per_proc0, strict=True)
             ],
-            "server_cpu_us_per_delivery": round(cpu["server"] / unique * 1e6, 2) if unique else None,
-            "deliveries_per_server_cpu_s": round(unique / cpu["server"], 1) if cpu["server"] > 0 else None,
-            "redis_cpu_s": round(cpu["redis"], 3),
-            "db_cpu_s": round(cpu["db"], 3),
-            "server_plus_stores_cpu_us_per_delivery": round(
-                (cpu["server"] + cpu["redis"] + cpu["db"]) / unique * 1e6, 2
-            )
-            if unique
-            else None,
-            "client_cpu_cores": round(client_cores, 3),
-            "publisher_cpu_cores": round(cpu["publisher"] / wall, 3),
-            "other_cpu_cores": round(max(0.0, busy - ours_total) / wall, 3),
-            "connections_open": sum(r["open"] for r in reports),
+            **_delivery_figures(reports, expected, publish_s),
         }
+        win.update(_cpu_figures(cpu, busy, wall, win["delivered"]))
+        win["connections_open"] = sum(r["open"] for r in reports)
         win["pass"] = bool(
-            unique > 0
-            and lost == 0
+            win["delivered"] > 0
+            and win["lost"] == 0
             and stats.behind == 0
             and stats.errors == 0
-            and pct["p99_ms"] is not None
-            and pct["p99_ms"] < P99_LIMIT_MS
+            and win["p99_ms"] is not None
+            and win["p99_ms"] < P99_LIMIT_MS
         )
         return win
+
+    async def _drain(self, clients: list[ClientProc], w: int, expected: int) -> list[dict[str, Any]]:
+        """The clients' reports once every expected delivery arrived, or once none arrived for ``drain``
+        s (late is not lost: it waits while deliveries still progress, up to 90 s)."""
+        deadline = time.monotonic() + self.p.drain
+        hard = time.monotonic() + 90
+        seen = -1
+        while True:
+            reports = await asyncio.gather(*(c.ask({"cmd": "report", "w": w}) for c in clients))
+            unique = sum(sum(r["channels"].values()) for r in reports)
+            if unique >= expected or time.monotonic() > min(deadline, hard):
+                return list(reports)
+            if unique > seen:
+                seen = unique
+                deadline = time.monotonic() + self.p.drain
+            await asyncio.sleep(0.25)
+
+
+def _delivery_figures(reports: list[dict[str, Any]], expected: int, publish_s: float) -> dict[str, Any]:
+    """Counts and latency percentiles of one window from the clients' reports."""
+    unique = sum(sum(r["channels"].values()) for r in reports)
+    return {
+        "deliveries_expected": expected,
+        "delivered": unique,
+        "received_frames": sum(r["received"] for r in reports),
+        "duplicates": sum(r["dups"] for r in reports),
+        "gaps": sum(r["gaps"] for r in reports),
+        "lost": max(0, expected - unique),
+        "deliveries_per_s": round(unique / publish_s, 1),
+        **percentiles(merge_hist([r["hist"] for r in reports])),
+    }
+
+
+def _cpu_figures(cpu: dict[str, float], busy: float, wall: float, delivered: int) -> dict[str, Any]:
+    """CPU of each process group over one window, per delivery for the server."""
+    server = cpu["server"]
+    stores = server + cpu["redis"] + cpu["db"]
+    return {
+        "server_cpu_s": round(server, 3),
+        "server_cpu_cores": round(server / wall, 3),
+        "server_cpu_us_per_delivery": round(server / delivered * 1e6, 2) if delivered else None,
+        "deliveries_per_server_cpu_s": round(delivered / server, 1) if server > 0 else None,
+        "redis_cpu_s": round(cpu["redis"], 3),
+        "db_cpu_s": round(cpu["db"], 3),
+        "server_plus_stores_cpu_us_per_delivery": round(stores / delivered * 1e6, 2) if delivered else None,
+        "client_cpu_cores": round(cpu["clients"] / wall, 3),
+        "publisher_cpu_cores": round(cpu["publisher"] / wall, 3),
+        "other_cpu_cores": round(max(0.0, busy - sum(cpu.values())) / wall, 3),
+    }
 
 
 def servers_for(baseline: str) -> list[str]:

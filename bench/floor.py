@@ -90,6 +90,10 @@ async def run_floor(connections: int = 2000, rounds: int = 50, batch: int = 4) -
                 cpu += time.process_time() - c0
                 await asyncio.sleep(0.02)  # let the reader drain, as between messages
             out[label] = round(cpu / (rounds * connections * frames) * 1e6, 2)
+        from bench.sendpath import per_delivery_us, runtime_rt
+
+        text = FRAME_PAYLOAD.decode()
+        out["runtime send path"] = round(await per_delivery_us(transports, text, rounds, runtime_rt(), []), 2)
         # Python-only cost of the loop, for comparison: the same iteration with no system call.
         sink: list[bytes] = []
         c0 = time.process_time()

@@ -85,6 +85,8 @@ class Settings:
     body_timeout: float = 15.0  # seconds from the last header to the end of a declared body
     max_header_bytes: int = 8192  # request line and headers together
     max_connections: int = 18_000  # open sockets per worker (HTTP and WebSocket); more get 503
+    ws_deflate: bool = True  # negotiate permessage-deflate (no context takeover); runtime/README.md
+    ws_deflate_min_bytes: int = 128  # frames with a smaller payload go uncompressed
 
     @property
     def embedded_broker(self) -> bool:
@@ -136,6 +138,8 @@ class Settings:
             body_timeout=_float("STARS_BODY_TIMEOUT", cls.body_timeout),
             max_header_bytes=_int("STARS_MAX_HEADER_BYTES", cls.max_header_bytes),
             max_connections=_int("STARS_MAX_CONNECTIONS", cls.max_connections),
+            ws_deflate=os.environ.get("STARS_WS_DEFLATE", "1" if cls.ws_deflate else "0") == "1",
+            ws_deflate_min_bytes=_int("STARS_WS_DEFLATE_MIN_BYTES", cls.ws_deflate_min_bytes),
         )
 
 

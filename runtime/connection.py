@@ -22,6 +22,7 @@ from runtime.subscriptions import Subscriptions
 if TYPE_CHECKING:
     from runtime.auth import Claims
     from runtime.config import Settings
+    from runtime.deflate import Deflater
     from runtime.hub import Hub
     from runtime.limits import SubjectLimiter
     from runtime.presence import Presence
@@ -46,6 +47,7 @@ class Host(Protocol):
     store: Store
     presence: Presence
     coalescer: Coalescer
+    deflater: Deflater
     limiter: SubjectLimiter
     draining: bool
 

@@ -20,6 +20,7 @@ from runtime.wire import text_frame
 
 if TYPE_CHECKING:
     from runtime.config import Settings
+    from runtime.deflate import Deflater
     from runtime.hub import Hub
     from runtime.wire import Coalescer
 
@@ -30,6 +31,7 @@ class OutboxHost(Protocol):
     settings: Settings
     hub: Hub
     coalescer: Coalescer
+    deflater: Deflater
 
 
 class Outbox:
@@ -70,6 +72,8 @@ class Outbox:
         direct = self.direct
         if direct is not None:
             data = wire if wire is not None else text_frame(frame)
+            if direct.deflate:  # the same compressed frame for every such subscriber of a broadcast
+                data = self.rt.deflater.frame(data)
             if self.queue is None and direct.ready():
                 pending = self.pending
                 if pending is None:

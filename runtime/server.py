@@ -89,6 +89,12 @@ def startup_checks(settings: Settings) -> list[str]:
             f"{feature} unavailable with uvicorn {uvicorn.__version__}: {consequence}; "
             f"missing {', '.join(names)} (runtime/uvicornseam.py)"
         )
+    missing_deflate = uvicornseam.missing_deflate() if settings.ws_deflate else []
+    if missing_deflate:
+        lines.append(
+            f"permessage-deflate unavailable with uvicorn {uvicorn.__version__}: frames leave uncompressed "
+            f"(STARS_WS_DEFLATE is ignored); missing {', '.join(missing_deflate)} (runtime/uvicornseam.py)"
+        )
     for line in lines:
         log.warning("%s", line)
     return lines
@@ -130,6 +136,7 @@ def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) 
         log.warning("no STARS_REDIS_URL: the in-process broker cannot fan out across workers; using 1 worker")
         print("No STARS_REDIS_URL: running 1 worker (set STARS_REDIS_URL for --workers > 1).", flush=True)
         workers = 1
+    deflate = settings.ws_deflate and not uvicornseam.missing_deflate()
     startup_checks(settings)
     upgrade(settings.database_url)
     if workers > 1 and not settings.metrics_dir:
@@ -144,7 +151,7 @@ def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) 
         workers=workers,
         loop="uvloop",
         http=uvicornseam.HTTP_PROTOCOL if not uvicornseam.missing_http() else "httptools",
-        ws="websockets-sansio",
+        ws=uvicornseam.WS_PROTOCOL if deflate else "websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=None,  # runtime.keepalive pings every socket from one task instead
@@ -155,6 +162,7 @@ def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) 
         timeout_graceful_shutdown=int(settings.drain_timeout) + 5,
         backlog=4096,
     )
+    setattr(config, uvicornseam.DEFLATE_ATTR, deflate)
     setattr(config, uvicornseam.LIMITS_ATTR, http_limits(settings))  # pickled with the config to each worker
     server = uvicorn.Server(config)
     if workers > 1:

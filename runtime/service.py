@@ -11,6 +11,7 @@ from runtime import metrics, protocol
 from runtime.auth import Claims
 from runtime.cache import PageCache
 from runtime.config import Settings
+from runtime.deflate import Deflater
 from runtime.expiry import ExpiryIndex
 from runtime.hub import Hub
 from runtime.keepalive import Keepalive, Pingable
@@ -63,6 +64,7 @@ class Runtime:
         self.keepalive = Keepalive(settings.ws_ping_interval, settings.ws_ping_timeout)
         self.closed_connections = 0
         self.coalescer = Coalescer()
+        self.deflater = Deflater(settings.ws_deflate_min_bytes)
         self.limiter = SubjectLimiter(settings.publish_rate, settings.publish_burst)  # WebSocket and REST
         self.draining = False
         self._expiry: asyncio.Task[None] = None  # type: ignore[assignment]

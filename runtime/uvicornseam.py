@@ -6,7 +6,9 @@ of the ASGI ``send`` callable:
 - **direct writes**: a frame the hub encoded once is written with one ``transport.write`` per
   subscriber (``DirectWriter.write``) instead of an ASGI ``send`` per delivery;
 - **keepalive pings** from one task per worker (``runtime.keepalive``): they need the protocol's pong
-  handler (``handle_pong``) and a way to fail a silent socket (``conn.fail``, ``conn.data_to_send``).
+  handler (``handle_pong``) and a way to fail a silent socket (``conn.fail``, ``conn.data_to_send``);
+- **permessage-deflate without context takeover** (``DeflateSansIOProtocol``): websockets' sans-I/O
+  protocol object (``conn``) is given our negotiation (``process_extensions``).
 
 The names below are what those features use. ``missing()`` checks them against the installed uvicorn
 without a server; ``runtime serve`` logs a WARNING at start-up for each feature that is unavailable
@@ -104,18 +106,22 @@ def missing() -> dict[str, list[str]]:
 
 
 class DirectWriter:
-    __slots__ = ("proto", "transport", "writable")
+    __slots__ = ("deflate", "proto", "transport", "writable")
 
     def __init__(self, proto: Any) -> None:
         self.proto = proto
         self.transport: asyncio.Transport = proto.transport
         self.writable: asyncio.Event = proto.writable
+        # permessage-deflate negotiated at the handshake (``DeflateSansIOProtocol``): frames may go compressed
+        deflate = _per_message_deflate()
+        extensions = getattr(getattr(proto, "conn", None), "extensions", ())
+        self.deflate = any(isinstance(e, deflate) for e in extensions)
 
     @classmethod
     def attach(cls, send: Any) -> DirectWriter | None:
         """The writer for the socket behind ``send``, or None under another server or protocol."""
         proto = getattr(send, "__self__", None)
-        if proto is None or type(proto).__name__ != PROTOCOL_CLASS:
+        if proto is None or PROTOCOL_CLASS not in {c.__name__ for c in type(proto).__mro__}:
             return None
         if not all(hasattr(proto, a) for a in ("transport", "writable", "close_sent", "conn")):
             return None
@@ -172,6 +178,65 @@ class DirectWriter:
         self.transport.close()
 
 
+# -- permessage-deflate without context takeover ----------------------------------------------------------
+#
+# uvicorn's own ``ws_per_message_deflate`` keeps a zlib stream per connection in each direction (context
+# takeover) and compresses every frame per connection, so a broadcast could not be written as one
+# pre-encoded frame. ``DeflateSansIOProtocol`` leaves that off and instead gives websockets' sans-I/O
+# protocol our negotiation (``runtime.deflate.negotiate``: no context takeover either way, never an
+# exception for a hostile header); the hub's frames are then compressed once per worker
+# (``runtime.deflate.Deflater``) and written directly, and websockets decompresses what the client sends.
+WS_PROTOCOL = "runtime.uvicornseam:DeflateSansIOProtocol"  # uvicorn.Config(ws=...)
+DEFLATE_ATTR = "stars_ws_deflate"  # True on uvicorn's Config (pickled to each worker): negotiate deflate
+DEFLATE_NAMES = ("websockets.server.ServerProtocol.process_extensions", f"{PROTOCOL_CLASS}.conn")
+
+
+def _per_message_deflate() -> type:
+    from websockets.extensions.permessage_deflate import PerMessageDeflate
+
+    return PerMessageDeflate
+
+
+def missing_deflate() -> list[str]:
+    """The names our permessage-deflate needs that the installed uvicorn or websockets lacks."""
+    try:
+        cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
+        from websockets.server import ServerProtocol
+    except (ImportError, AttributeError) as exc:
+        return [f"{PROTOCOL_MODULE}.{PROTOCOL_CLASS} ({exc})"]
+    out = [] if callable(getattr(ServerProtocol, "process_extensions", None)) else [DEFLATE_NAMES[0]]
+    return out + ([] if "conn" in _assigned_attrs(cls) else [DEFLATE_NAMES[1]])
+
+
+def _deflate_protocol() -> type:
+    from websockets.datastructures import Headers
+    from websockets.extensions import Extension
+    from websockets.server import ServerProtocol
+
+    from runtime.deflate import negotiate
+
+    base = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
+
+    class DeflateServerProtocol(ServerProtocol):  # type: ignore[misc]
+        """websockets' server protocol with our permessage-deflate negotiation."""
+
+        def process_extensions(self, headers: Headers) -> tuple[str | None, list[Extension]]:
+            accepted = negotiate(headers.get_all("Sec-WebSocket-Extensions"))
+            return (None, []) if accepted is None else (accepted[0], [accepted[1]])
+
+    class DeflateSansIOProtocol(base):  # type: ignore[misc, valid-type]
+        """uvicorn's websockets-sansio protocol; with ``DEFLATE_ATTR`` set on the config, it offers
+        permessage-deflate without context takeover (uvicorn's own deflate stays off)."""
+
+        def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(config, *args, **kwargs)
+            if getattr(config, DEFLATE_ATTR, False) and not config.ws_per_message_deflate:
+                logger = logging.getLogger(LOGGER)  # as uvicorn gives its own
+                self.conn = DeflateServerProtocol(max_size=config.ws_max_size, logger=logger)
+
+    return DeflateSansIOProtocol
+
+
 # -- HTTP limits: what uvicorn's httptools protocol does not bound ----------------------------------------
 #
 # uvicorn arms no timer until a request's response is complete (``timeout_keep_alive`` covers only the idle
@@ -221,52 +286,68 @@ def missing_http() -> list[str]:
     ]
 
 
+class _HttpGuard:
+    """The bookkeeping of ``GuardedHttpToolsProtocol`` (deadline timer, header counts, refusal), mixed in
+    ahead of uvicorn's httptools protocol by ``_guarded_protocol``, which wraps the parser callbacks."""
+
+    # set by uvicorn's HttpToolsProtocol
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+
+    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)  # type: ignore[call-arg]
+        self.limits: HttpLimits = getattr(config, LIMITS_ATTR, None) or HttpLimits()
+        self.deadline: asyncio.TimerHandle | None = None
+        self.header_bytes = 0
+        self.header_count = 0
+        self.refused = False
+
+    def _arm(self, seconds: float, status: int) -> None:
+        self._disarm()
+        if seconds > 0:
+            self.deadline = self.loop.call_later(seconds, self._expire, status)
+
+    def _disarm(self) -> None:
+        if self.deadline is not None:
+            self.deadline.cancel()
+            self.deadline = None
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer ``status`` (unless a response has started) and close the connection."""
+        from runtime import metrics
+
+        self._disarm()
+        self.refused = True
+        transport = self.transport
+        if transport.is_closing():
+            return
+        metrics.HTTP_REFUSED.labels(str(status)).inc()
+        cycle = self.cycle
+        if cycle is None or not cycle.response_started:
+            body = reason.encode()
+            transport.write(
+                b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+                b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
+            )
+        transport.close()
+
+    def _expire(self, status: int) -> None:
+        self.deadline = None
+        self._refuse(status, "Request Timeout")
+
+    def _count(self, size: int, headers: int) -> None:
+        self.header_bytes += size
+        self.header_count += headers
+        if self.header_bytes > self.limits.max_header_bytes or self.header_count > self.limits.max_headers:
+            self._refuse(431, "Request Header Fields Too Large")
+
+
 def _guarded_protocol() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from runtime import metrics
-
-    class GuardedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc]
+    class GuardedHttpToolsProtocol(_HttpGuard, HttpToolsProtocol):  # type: ignore[misc]
         """uvicorn's httptools protocol with deadlines, header limits and a connection cap."""
-
-        def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
-            super().__init__(config, *args, **kwargs)
-            self.limits: HttpLimits = getattr(config, LIMITS_ATTR, None) or HttpLimits()
-            self.deadline: asyncio.TimerHandle | None = None
-            self.header_bytes = 0
-            self.header_count = 0
-            self.refused = False
-
-        def _arm(self, seconds: float, status: int) -> None:
-            self._disarm()
-            if seconds > 0:
-                self.deadline = self.loop.call_later(seconds, self._expire, status)
-
-        def _disarm(self) -> None:
-            if self.deadline is not None:
-                self.deadline.cancel()
-                self.deadline = None
-
-        def _refuse(self, status: int, reason: str) -> None:
-            """Answer ``status`` (unless a response has started) and close the connection."""
-            self._disarm()
-            self.refused = True
-            transport = self.transport
-            if transport.is_closing():
-                return
-            metrics.HTTP_REFUSED.labels(str(status)).inc()
-            cycle = self.cycle
-            if cycle is None or not cycle.response_started:
-                body = reason.encode()
-                transport.write(
-                    b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-                    b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
-                )
-            transport.close()
-
-        def _expire(self, status: int) -> None:
-            self.deadline = None
-            self._refuse(status, "Request Timeout")
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -297,15 +378,6 @@ def _guarded_protocol() -> type:
             self.header_bytes = self.header_count = 0
             if self.deadline is None:  # a later request on a kept-alive connection
                 self._arm(self.limits.header_timeout, 408)
-
-        def _count(self, size: int, headers: int) -> None:
-            self.header_bytes += size
-            self.header_count += headers
-            if (
-                self.header_bytes > self.limits.max_header_bytes
-                or self.header_count > self.limits.max_headers
-            ):
-                self._refuse(431, "Request Header Fields Too Large")
 
         def on_url(self, url: bytes) -> None:
             self._count(len(url), 0)
@@ -351,9 +423,11 @@ def _guarded_protocol() -> type:
 
 
 def __getattr__(name: str) -> Any:
-    """``GuardedHttpToolsProtocol`` is built on first use (uvicorn imports it by name in each worker)."""
-    if name == "GuardedHttpToolsProtocol":
-        cls = _guarded_protocol()
+    """``GuardedHttpToolsProtocol`` and ``DeflateSansIOProtocol`` are built on first use (uvicorn imports
+    them by name in each worker)."""
+    builders = {"GuardedHttpToolsProtocol": _guarded_protocol, "DeflateSansIOProtocol": _deflate_protocol}
+    if name in builders:
+        cls = builders[name]()
         globals()[name] = cls
         return cls
     raise AttributeError(name)

@@ -203,7 +203,19 @@ def test_floor_writes_to_every_socket_and_batching_is_cheaper_per_frame() -> Non
     assert one > 0 and four > 0
     assert four < one, "four frames in one write must cost less per frame than one frame per write"
     assert out["loop without write"] < one
+    assert out["runtime send path"] > 0, "the runtime's own path over the same sockets"
     _no_children_left()
+
+
+def test_deflate_benchmark_measures_realistic_frames() -> None:
+    from bench.deflate import measure
+
+    out = measure(repeat=20)
+    kinds = [r["frame"] for r in out["frames"]]
+    assert kinds[:2] == ["short chat message", "chat message"]
+    assert kinds[2:] == ["presence list (50 members)", "history page (50 messages)"]
+    for r in out["frames"]:
+        assert 0 < r["deflated_bytes"] < r["plain_bytes"] and r["compress_once_us"] > 0
 
 
 def test_budget_check_benchmark_writes_its_figures(tmp_path: Path) -> None:

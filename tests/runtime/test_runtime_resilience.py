@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import uuid
 
@@ -105,7 +106,8 @@ async def test_slow_client_is_disconnected_with_4008_and_memory_stays_bounded(
     proc = psutil.Process(a.process.pid)
     ch = channel()
     tok = token()
-    payload = "x" * 8000
+    # 8,000 characters deflate (on by default) cannot shrink much: the bound counts bytes queued
+    payload = secrets.token_urlsafe(6000)
     # max_queue=1: the client stops reading from its socket almost at once
     slow = await Client.connect(a.ws(tok), max_queue=1, max_size=2**20)
     fast_pub = await Client.connect(a.ws(tok))
@@ -177,13 +179,14 @@ async def test_slow_client_that_never_reads_again_is_cut_off(start_runtime, serv
     a = start_runtime(env)
     ch = channel()
     tok = token()
+    payload = secrets.token_urlsafe(6000)  # 8,000 characters deflate cannot shrink much
     slow = await Client.connect(a.ws(tok), max_queue=1, max_size=2**20)
     try:
         await slow.subscribe(ch)
         async with await Client.connect(a.ws(tok)) as pub:
             assert metric(a, "stars_connections") == 2
             for i in range(1500):  # ~12 MB: the socket buffers fill, then the 50-message queue
-                await pub.send({"type": "publish", "channel": ch, "data": "y" * 8000, "id": i})
+                await pub.send({"type": "publish", "channel": ch, "data": payload, "id": i})
                 await pub.expect("ack")
             for _ in range(200):  # the slow socket is aborted, though its client never reads
                 if metric(a, "stars_connections") == 1:
