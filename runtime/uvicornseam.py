@@ -217,7 +217,7 @@ def _deflate_protocol() -> type:
 
     base = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
 
-    class DeflateServerProtocol(ServerProtocol):  # type: ignore[misc]
+    class DeflateServerProtocol(ServerProtocol):
         """websockets' server protocol with our permessage-deflate negotiation."""
 
         def process_extensions(self, headers: Headers) -> tuple[str | None, list[Extension]]:
@@ -346,7 +346,7 @@ class _HttpGuard:
 def _guarded_protocol() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class GuardedHttpToolsProtocol(_HttpGuard, HttpToolsProtocol):  # type: ignore[misc]
+    class GuardedHttpToolsProtocol(_HttpGuard, HttpToolsProtocol):
         """uvicorn's httptools protocol with deadlines, header limits and a connection cap."""
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
