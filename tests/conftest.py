@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -10,11 +11,22 @@ from typing import Any
 
 import pytest
 
+from budget.fit import plan_cache
 from tests.once_per_run import once_per_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
 BudgetCli = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_tier_plans(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> None:
+    """Every process of the run (workers and the commands they start) shares fit's tier plans through
+    one folder (``STARS_PLAN_CACHE``, budget/fit/plan_cache.py): planning is two thirds of a fit, and the
+    suite fits the phase stacks in many tests. Fit still re-plans each answer whole and checks it."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base if worker_id == "master" else base.parent  # the run's folder, common to its workers
+    os.environ[plan_cache.ENV] = str(shared / "tier-plans")
 
 
 @pytest.fixture(scope="session")

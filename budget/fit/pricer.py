@@ -18,6 +18,7 @@ from typing import Any
 
 from budget.catalog import Catalog
 from budget.estimator import Estimate, estimate, price_in_region
+from budget.fit import plan_cache
 from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.plan import from_record
 from budget.pricing_inputs import PricingInputs, Subject
@@ -101,13 +102,22 @@ class Pricer:
             # search's size, the same however the process came to it
             self.tier_plans += len(missing)
             found = {t: _TIER_PLANS[(t, keys[t])] for t in missing if (t, keys[t]) in _TIER_PLANS}
+            in_memory = set(found)
+            for tier in missing:
+                kept = None if tier in found else plan_cache.load(tier, keys[tier])
+                if kept is not None:  # another process planned it (STARS_PLAN_CACHE)
+                    found[tier] = kept
             unplanned = tuple(t for t in missing if t not in found)
             if unplanned:
                 records = plan_tiers(cfg, unplanned)
-                found |= {t: tuple(from_record(r) for r in records if r.tier == t) for t in unplanned}
-                if len(_TIER_PLANS) + len(unplanned) > _TIER_PLANS_MAX:
+                for tier in unplanned:
+                    found[tier] = tuple(from_record(r) for r in records if r.tier == tier)
+                    plan_cache.store(tier, keys[tier], found[tier])
+            new = [t for t in missing if t not in in_memory]
+            if new:
+                if len(_TIER_PLANS) + len(new) > _TIER_PLANS_MAX:
                     _TIER_PLANS.clear()
-                _TIER_PLANS.update({(t, keys[t]): found[t] for t in unplanned})
+                _TIER_PLANS.update({(t, keys[t]): found[t] for t in new})
             self._plans.update({(t, keys[t]): found[t] for t in missing})
         out = [r for t, k in keys.items() for r in self._plans[(t, k)]]
         out.sort(key=lambda r: r.urn)

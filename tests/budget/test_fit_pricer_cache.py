@@ -6,6 +6,7 @@ import pytest
 from budget_helpers import stack_cfg
 
 from budget.catalog import load_catalog
+from budget.fit import plan_cache
 from budget.fit import pricer as pricer_module
 from budget.fit.pricer import Pricer
 from components.planning import mocks
@@ -15,6 +16,7 @@ def test_a_second_search_reuses_the_tier_plans_and_prices_to_the_cent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(pricer_module, "_TIER_PLANS", {})  # this test's own process-wide cache
+    monkeypatch.delenv(plan_cache.ENV, raising=False)  # and none shared between processes
     planned: list[tuple[str, ...]] = []
 
     def counting(cfg: object, tiers: tuple[str, ...]) -> list[mocks.RecordedResource]:
@@ -42,6 +44,7 @@ def test_the_shared_plans_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the bound the cache is emptied before the new plans go in (a search keeps its own)."""
     monkeypatch.setattr(pricer_module, "_TIER_PLANS", {})
     monkeypatch.setattr(pricer_module, "_TIER_PLANS_MAX", 12)
+    monkeypatch.delenv(plan_cache.ENV, raising=False)
     catalog = load_catalog()
     one = Pricer(catalog)
     one.price(stack_cfg("phase1"))

@@ -1,0 +1,85 @@
+"""Tier plans kept on disk between processes, when ``STARS_PLAN_CACHE`` names a folder (off by default).
+
+Planning a tier under Pulumi mocks is two thirds of a fit, and a tier's plan depends only on the config
+values it reads (``components.stack.TIER_READS``) and on the program itself. So several processes that fit
+the same stacks (a test run's workers, ``fit --all``'s one process per stack, a CI job that runs check,
+fit and the report one after another) can share the plans through one folder. Entries live in a
+subfolder named by a digest of the program (every source file of ``components/`` and
+``runtime/deploy/``, ``budget/plan.py``, and the Pulumi versions), so a changed program never reads an
+older program's plans. Entries are JSON (never pickle: the folder is outside the program's control),
+written whole by rename; an unreadable entry is a miss. Fit still re-plans its answers whole and checks
+them to the cent (:func:`budget.fit.pricer.verify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+
+from budget.model import PlannedResource
+
+ENV = "STARS_PLAN_CACHE"
+ROOT = Path(__file__).resolve().parents[2]
+#: What a tier's plan is made from, besides the config values in its key.
+PROGRAM = ("components", "runtime/deploy", "budget/plan.py")
+
+
+@lru_cache(maxsize=1)
+def program_digest(root: Path = ROOT) -> str:
+    """A digest of the program that plans: its source files and the Pulumi packages' versions."""
+    digest = hashlib.sha256()
+    for name in PROGRAM:
+        top = root / name
+        files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
+        for path in files:
+            if "__pycache__" in path.parts:
+                continue
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for package in ("pulumi", "pulumi_aws"):
+        digest.update(f"{package}=={importlib.metadata.version(package)}\0".encode())
+    return digest.hexdigest()[:24]
+
+
+def folder() -> Path | None:
+    """This program's folder of the cache, or None when ``STARS_PLAN_CACHE`` is unset or empty."""
+    base = os.environ.get(ENV, "").strip()
+    return Path(base) / program_digest() if base else None
+
+
+def _entry(where: Path, tier: str, key: str) -> Path:
+    return where / (hashlib.sha256(f"{tier}\0{key}".encode()).hexdigest()[:40] + ".json")
+
+
+def load(tier: str, key: str) -> tuple[PlannedResource, ...] | None:
+    """The kept plan of ``tier`` for ``key``, or None (no cache, no entry, or an unreadable one)."""
+    where = folder()
+    if where is None:
+        return None
+    try:
+        data = json.loads(_entry(where, tier, key).read_text(encoding="utf-8"))
+        if data.get("tier") != tier or data.get("key") != key:
+            return None
+        return tuple(PlannedResource(**r) for r in data["resources"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def store(tier: str, key: str, plan: tuple[PlannedResource, ...]) -> None:
+    """Keep a tier's plan for other processes (nothing when the cache is off or cannot be written)."""
+    where = folder()
+    if where is None:
+        return
+    document = {"tier": tier, "key": key, "resources": [asdict(r) for r in plan]}
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=where, suffix=".tmp", delete=False, encoding="utf-8") as f:
+            json.dump(document, f)
+        os.replace(f.name, _entry(where, tier, key))
+    except (OSError, TypeError, ValueError):  # a full disk or an input JSON cannot hold: plan again
+        return
