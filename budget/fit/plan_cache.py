@@ -26,6 +26,9 @@ from budget.model import PlannedResource
 
 ENV = "STARS_PLAN_CACHE"
 ROOT = Path(__file__).resolve().parents[2]
+#: An entry larger than this is not read (the biggest tier plan written is well under 1 MB): a file put
+#: in the folder by something else never costs more than this much memory.
+MAX_ENTRY_BYTES = 8 * 1024 * 1024
 #: What a tier's plan is made from, besides the config values in its key.
 PROGRAM = ("components", "runtime/deploy", "budget/plan.py")
 
@@ -62,7 +65,10 @@ def load(tier: str, key: str) -> tuple[PlannedResource, ...] | None:
     if where is None:
         return None
     try:
-        data = json.loads(_entry(where, tier, key).read_text(encoding="utf-8"))
+        entry = _entry(where, tier, key)
+        if entry.stat().st_size > MAX_ENTRY_BYTES:
+            return None
+        data = json.loads(entry.read_text(encoding="utf-8"))
         if data.get("tier") != tier or data.get("key") != key:
             return None
         return tuple(PlannedResource(**r) for r in data["resources"])

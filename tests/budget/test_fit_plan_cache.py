@@ -105,3 +105,12 @@ def test_a_second_process_plans_nothing_and_prices_to_the_cent(
     second = again.price(cfg)
     assert planned == [] and again.tier_plans > 0
     assert second.total() == first.total() and second.estimate.priced == first.estimate.priced
+
+
+def test_an_oversized_entry_is_not_read(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plan_cache.store("network", "k", PLAN)
+    [entry] = list(cache.glob("*/*.json"))
+    monkeypatch.setattr(plan_cache, "MAX_ENTRY_BYTES", entry.stat().st_size - 1)
+    assert plan_cache.load("network", "k") is None
+    monkeypatch.setattr(plan_cache, "MAX_ENTRY_BYTES", entry.stat().st_size)
+    assert plan_cache.load("network", "k") == PLAN
