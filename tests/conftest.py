@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from budget.cli import main
 from budget.fit import plan_cache
 from tests.once_per_run import once_per_run
 
@@ -69,6 +72,7 @@ SLOW = (
     "tests/budget/test_fit_search.py",
     "tests/budget/test_fit_aurora.py",
     "tests/budget_review/test_review_html.py::test_report_command",
+    "tests/budget_review/test_review_html.py::test_report_fits_in_process_without_a_saved_fit",
     "tests/budget_review/test_review_workflows.py",
     "tests/test_readme.py::test_readme_fit_table_matches_budget_fit",
     "tests/bench/",
@@ -93,3 +97,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
         path = item.nodeid.split("::", 1)[0]
         item.add_marker(pytest.mark.xdist_group(GROUPS.get(path, path)))
+
+
+@pytest.fixture(scope="session")
+def fit_phase1(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[int, str]:
+    """``fit --stack phase1 --format json``, run in process once per test run (exit code, stdout): the
+    fit tests that read this answer are spread over the workers, and none of them runs the search again."""
+
+    def fit() -> list[Any]:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(["fit", "--stack", "phase1", "--format", "json"])
+        return [code, out.getvalue()]
+
+    code, out = once_per_run(tmp_path_factory, worker_id, "fit --stack phase1 --format json", fit)
+    return int(code), str(out)

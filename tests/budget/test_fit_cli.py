@@ -9,7 +9,10 @@ import pytest
 import yaml
 from budget_helpers import ROOT
 
+from budget.cli import fit as fit_command
 from budget.cli import main
+from budget.fit.report import FitReport, parse_fit
+from budget.fit.stacks import FitJob
 
 FIELDS = {
     "stack",
@@ -34,6 +37,21 @@ def _stack_file(tmp_path: Path, phase: str = "phase1", **budget: object) -> Path
     path = tmp_path / f"Pulumi.{phase}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture
+def searched_phase1(fit_phase1: tuple[int, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The search answers with this run's own search of phase 1 as committed (``fit_phase1``), so a test
+    of what the command does with an answer (formats, ``--write``) does not search again."""
+    [report] = parse_fit(json.loads(fit_phase1[1]))
+    committed = (ROOT / "Pulumi.phase1.yaml").read_text(encoding="utf-8")
+
+    def answer(jobs: list[FitJob]) -> list[FitReport]:
+        assert [j.stack for j in jobs] == ["phase1"]
+        assert jobs[0].stack_file.read_text(encoding="utf-8") == committed
+        return [report]
+
+    monkeypatch.setattr(fit_command, "fit_stacks", answer)
 
 
 def _fit(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -88,6 +106,7 @@ def test_write_puts_a_fitting_plan_into_the_stack_file(
     assert checked["total_tzs"] == doc["best"]["total_tzs"]
 
 
+@pytest.mark.usefixtures("searched_phase1")
 def test_write_leaves_a_file_alone_when_nothing_fits(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -136,9 +155,11 @@ def test_an_inconsistent_demand_is_one_line_and_exit_2(
     )
 
 
+@pytest.mark.usefixtures("searched_phase1")
 def test_markdown_names_the_deciding_assumption(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _fit(capsys, "--stack", "phase1", "--format", "markdown")
     assert code == 1 and out.startswith("## Budget fit") and "| phase1 |" in out
+    assert "deciding" in out.lower()
 
 
 def test_a_far_exchange_rate_is_refused_before_any_search(

@@ -88,8 +88,10 @@ def test_the_search_equals_the_brute_force_minimum(monkeypatch: pytest.MonkeyPat
     small = {
         "EC2_INSTANCE_TYPES": ("t3.small", "m7g.large"),
         "PURCHASES": ("on_demand", "spot", "reserved"),
-        "RDS_INSTANCE_CLASSES": ("db.t4g.medium", "db.t4g.large"),
-        "CACHE_NODE_TYPES": ("cache.t3.micro", "cache.t3.small"),
+        # one class each: the data stores' commitments and engines still vary (6,400 candidates, where two
+        # classes each made 25,600, 35 CPU-seconds of the suite)
+        "RDS_INSTANCE_CLASSES": ("db.t4g.medium",),
+        "CACHE_NODE_TYPES": ("cache.t3.micro",),
         "LOAD_BALANCERS": ("application", "network"),
         "EGRESS": ("nat", "public"),
         "PRICE_CLASSES": ("PriceClass_100", "PriceClass_200"),

@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from review_data import DATA
@@ -15,6 +15,9 @@ from budget.html_report import render_html
 from budget.report.formatting import format_tzs
 from budget.report.model import LineReport, load_report
 from tests.browser import chromium
+
+if TYPE_CHECKING:
+    from tests.conftest import BudgetCli
 
 
 def _report(tmp_path: Path, source: Path = DATA / "head_all.json") -> tuple[Path, dict[str, Any]]:
@@ -92,15 +95,40 @@ def test_chart_renders_with_the_checks_numbers(tmp_path: Path, browser: Any) -> 
     page.close()
 
 
-def test_report_command(tmp_path: Path) -> None:
+def test_report_command(tmp_path: Path, budget_cli: BudgetCli) -> None:
+    """The page from saved reports (this run's ``fit --all``), and fitted in process as ``report`` does
+    without ``--fit-input``; an empty report is refused."""
     from budget.cli import main
 
+    fitted = tmp_path / "fit.json"
+    fitted.write_text(budget_cli("fit", "--all", "--format", "json").stdout, encoding="utf-8")
     out = tmp_path / "site" / "cost.html"
-    assert main(["report", "--format", "html", "-o", str(out), "--input", str(DATA / "head_all.json")]) == 0
-    assert out.read_text(encoding="utf-8").count('<section class="phase"') == 3
+    saved = ["--input", str(DATA / "head_all.json")]
+    assert main(["report", "--format", "html", "-o", str(out), *saved, "--fit-input", str(fitted)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert html.count('<section class="phase"') == 3
+    assert {f'<table class="fit" data-stack="phase{n}">' in html for n in (1, 2, 3)} == {True}
     empty = tmp_path / "empty.json"
     empty.write_text("[]", encoding="utf-8")
     assert main(["report", "-o", str(tmp_path / "x.html"), "--input", str(empty)]) == 2
+
+
+def test_report_fits_in_process_without_a_saved_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without ``--fit-input`` the report runs fit's own search in process: here for phase 1 alone (each
+    stack's search is the one ``fit`` runs; ``fit --all``'s whole answer is read above)."""
+    from budget.cli import fit as fit_command
+    from budget.cli import main
+
+    every = fit_command.all_jobs
+    monkeypatch.setattr(
+        fit_command, "all_jobs", lambda *a, **k: [j for j in every(*a, **k) if j.stack == "phase1"]
+    )
+    out = tmp_path / "cost.html"
+    assert main(["report", "-o", str(out), "--input", str(DATA / "head_all.json")]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert '<table class="fit" data-stack="phase1">' in html
+    assert '<table class="fit" data-stack="phase2">' not in html
+    assert 'class="fit-sensitivity"' in html
 
 
 def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> None:
