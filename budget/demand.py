@@ -9,6 +9,16 @@ the total after the frames is split between static assets (``static_share``, thr
 responses (through the load balancer). A demand whose frames alone exceed its total is inconsistent and
 refused; any other is accepted, however low.
 
+The total is what the users consume; the wire carries less of it. The runtime sends its frames compressed
+with permessage-deflate (``stars:demand.websocket_deflate``, the runtime's ``STARS_WS_DEFLATE``, on by
+default): the delivered frames' bytes on the wire are their raw bytes x the ratio the kept deflate run
+measured for frames of their size (``budget/deflate.py``: 131 / 159 B = 0.824 for the 171-byte frame, the
+short chat message, the least saving of the two measured frames around it). Pings, pongs and the clients'
+publishes stay raw. The consistency check (frames within the total) and the split of the rest between
+static and API are on the raw frames; the bytes compression saves leave the wire total
+(``Traffic.wire_gb``), they are not served as static assets or API responses instead. No readable deflate
+run with the setting on is a one-line :class:`DemandError`.
+
 The same users cost differently depending on where their traffic goes: static assets through CloudFront,
 WebSocket and API responses out of the load balancer, software updates through a NAT gateway or not at
 all. ``routed_usage`` recomputes exactly those ``stars:usage`` figures from the demand for the stack's
@@ -26,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from budget.deflate import DeflateRunError, WireRatio, wire_ratio
 from components.config import DemandConfig, StackConfig, UsageConfig
 
 HOURS_PER_MONTH = 730.0
@@ -57,7 +68,10 @@ class DemandError(ValueError):
 
 @dataclass(frozen=True)
 class Traffic:
-    """A month of the phase's traffic, in GB and requests, by kind."""
+    """A month of the phase's traffic, in GB and requests, by kind.
+
+    ``total_gb`` is what the users consume (the plan's total); ``websocket_gb`` the delivered frames and
+    pings on the wire (compressed where ``deflate`` says), ``websocket_raw_gb`` the same uncompressed."""
 
     total_gb: float
     websocket_gb: float
@@ -66,11 +80,37 @@ class Traffic:
     api_gb: float
     static_requests: float
     peak_seconds: float
+    websocket_raw_gb: float
+    deflate: WireRatio
 
     @property
     def load_balancer_gb(self) -> float:
         """Bytes through the load balancer (both directions) when WebSockets and the API go through it."""
         return self.websocket_gb + self.websocket_upload_gb + self.api_gb
+
+    @property
+    def deflate_saved_gb(self) -> float:
+        """What permessage-deflate keeps off the wire: it is not served, so it is billed nowhere."""
+        return self.websocket_raw_gb - self.websocket_gb
+
+    @property
+    def wire_gb(self) -> float:
+        """The bytes that leave for the users: the total less what compression saves."""
+        return self.total_gb - self.deflate_saved_gb
+
+    def to_json(self) -> dict[str, Any]:
+        """The derivation as ``budget fit --format json`` shows it (``traffic``), GB a month."""
+        figures = {
+            "total_gb": self.total_gb,
+            "wire_gb": self.wire_gb,
+            "websocket_raw_gb": self.websocket_raw_gb,
+            "websocket_gb": self.websocket_gb,
+            "deflate_saved_gb": self.deflate_saved_gb,
+            "websocket_upload_gb": self.websocket_upload_gb,
+            "static_gb": self.static_gb,
+            "api_gb": self.api_gb,
+        }
+        return {**{k: round(v, 2) for k, v in figures.items()}, "deflate": self.deflate.to_json()}
 
 
 def peak_seconds(d: DemandConfig) -> float:
@@ -78,44 +118,57 @@ def peak_seconds(d: DemandConfig) -> float:
     return SECONDS_PER_MONTH / d.peak_to_average
 
 
-def websocket_gb(d: DemandConfig) -> tuple[float, float]:
+def websocket_gb(d: DemandConfig, ratio: float = 1.0) -> tuple[float, float]:
     """WebSocket GB a month to the users and from them: frames delivered (published) x the frame's bytes,
-    plus the keepalive pings (pongs), over the seconds at the peak rate."""
+    plus the keepalive pings (pongs), over the seconds at the peak rate. ``ratio``: the delivered frames'
+    bytes on the wire over their own (permessage-deflate); control frames and uploads stay raw."""
     seconds = peak_seconds(d)
     users = d.concurrent_users
     pings = users * d.connections_per_user * seconds / d.keepalive_interval_s if d.keepalive_interval_s else 0
-    down = users * d.deliveries_per_user_per_second * d.websocket_frame_bytes * seconds + pings * PING_BYTES
+    frames = users * d.deliveries_per_user_per_second * d.websocket_frame_bytes * seconds
+    down = frames * ratio + pings * PING_BYTES
     up = users * d.publishes_per_user_per_second * d.websocket_frame_bytes * seconds + pings * PONG_BYTES
     return down / BYTES_PER_GB, up / BYTES_PER_GB
 
 
+def deflate_of(d: DemandConfig) -> WireRatio:
+    """The delivered frames' ratio on the wire; no readable kept run with the setting on: DemandError."""
+    try:
+        return wire_ratio(d.websocket_deflate, d.websocket_frame_bytes)
+    except DeflateRunError as exc:
+        raise DemandError(f"stars:demand.websocket_deflate is true but {exc}") from None
+
+
 def websocket_floor_gb_per_user(d: DemandConfig) -> float:
-    """The least ``transfer_gb_per_user_per_month`` consistent with the deliveries: their frames alone."""
+    """The least ``transfer_gb_per_user_per_month`` consistent with the deliveries: their raw frames."""
     return websocket_gb(d)[0] / d.concurrent_users
 
 
 def traffic(d: DemandConfig) -> Traffic:
     """The month's bytes and requests; a total below what the real-time frames alone need is refused."""
     total = d.concurrent_users * d.transfer_gb_per_user_per_month
-    down, up = websocket_gb(d)
-    if down > total + 1e-9:
+    raw, up = websocket_gb(d)
+    if raw > total + 1e-9:
         raise DemandError(
-            f"inconsistent stars:demand: the real-time frames alone are {down:,.1f} GB a month"
+            f"inconsistent stars:demand: the real-time frames alone are {raw:,.1f} GB a month"
             f" ({d.deliveries_per_user_per_second:g} deliveries/s x {d.websocket_frame_bytes:g} B x"
             f" {peak_seconds(d):,.0f} s at the peak rate, x {d.concurrent_users:,} users, plus pings),"
             f" more than transfer_gb_per_user_per_month x users = {total:,.1f} GB; transfer must be at"
             f" least {websocket_floor_gb_per_user(d):.4f} GB per user"
         )
-    rest = total - down
+    deflate = deflate_of(d)
+    rest = total - raw
     static = rest * d.static_share
     return Traffic(
         total_gb=total,
-        websocket_gb=down,
+        websocket_gb=websocket_gb(d, deflate.ratio)[0],
         websocket_upload_gb=up,
         static_gb=static,
         api_gb=rest - static,
         static_requests=static * 1e6 / d.average_object_kb,
         peak_seconds=peak_seconds(d),
+        websocket_raw_gb=raw,
+        deflate=deflate,
     )
 
 
@@ -163,7 +216,7 @@ def routed_figures(cfg: StackConfig, stated: UsageConfig | None = None) -> dict[
         "cloudfront_api_egress_gb": t.api_gb if api_apart else 0.0,
         "cloudfront_api_requests": api_requests if api_apart else 0.0,
         "internet_egress_gb": (
-            (0.0 if api_via_cdn else t.api_gb) + (0.0 if via_cdn else t.websocket_gb) if cdn else t.total_gb
+            (0.0 if api_via_cdn else t.api_gb) + (0.0 if via_cdn else t.websocket_gb) if cdn else t.wire_gb
         ),
         "cloudfront_websocket_egress_gb": t.websocket_gb if via_cdn else 0.0,
         "cloudfront_websocket_ingress_gb": t.websocket_upload_gb if via_cdn else 0.0,

@@ -17,7 +17,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from components.bounded_input import (
     CONFIG_VALUE_BYTES,
@@ -625,6 +633,11 @@ class DemandConfig(_Strict):
     )
     keepalive_interval_s: float = Field(
         default=20.0, ge=0, description="the runtime's ping interval (STARS_WS_PING_INTERVAL; 0: none)"
+    )
+    websocket_deflate: StrictBool = Field(
+        default=True,
+        description="the runtime's STARS_WS_DEFLATE (on by default; browsers offer it): the frames the"
+        " servers send leave compressed at the ratio the kept deflate run measured (budget/deflate.py)",
     )
     availability: Literal["single_az", "multi_az"] = Field(
         description="single_az: data stores may live in one AZ; multi_az: survives the loss of one AZ"

@@ -31,14 +31,19 @@ def test_phase_three_figures_by_hand() -> None:
     # 1,527,907 s at the peak rate
     seconds = 730 * 3600 / 1.72
     # real-time frames: 100,000 users x 0.1 deliveries/s x 171 B, plus a 2-byte ping every 20 s each
-    frames = (100_000 * 0.1 * 171 * seconds + 100_000 * seconds / 20 * 2) / 1e9
+    pings = 100_000 * seconds / 20 * 2
+    frames = (100_000 * 0.1 * 171 * seconds + pings) / 1e9
     assert frames == pytest.approx(2628.0, abs=0.05)
+    # on the wire the delivered frames are compressed at the kept deflate run's ratio for frames around
+    # 171 B: its short chat message, 159 B -> 131 B (test_budget_deflate.py); pings stay raw
+    sent = (100_000 * 0.1 * 171 * seconds * 131 / 159 + pings) / 1e9
+    assert sent == pytest.approx(2167.9, abs=0.05)
     # 100,000 users x 0.3 GB = 30,000 GB a month; what the frames leave is 88% static through CloudFront
     static = 0.88 * (30_000 - frames)
     assert figures["cloudfront_egress_gb"] == round(static, 2)
-    # the rest leaves the load balancer: the frames and the API responses (12% of what the frames leave)
+    # the rest leaves the load balancer: the frames and the API responses (12% of what the raw frames leave)
     api = 0.12 * (30_000 - frames)
-    assert figures["internet_egress_gb"] == round(frames + api, 2)
+    assert figures["internet_egress_gb"] == pytest.approx(sent + api, abs=0.01)
     # static GB / 100 KB = requests; 10% of them miss to S3
     assert figures["cloudfront_requests"] == round(static * 1e6 / 100)
     assert figures["s3_get_requests"] == round(static * 1e6 / 100 * 0.1)
@@ -47,7 +52,7 @@ def test_phase_three_figures_by_hand() -> None:
     assert figures["alb_rule_evaluations_per_second"] == round(1_000 / 1.72, 2)
     # processed: frames both ways (uploads: 0.01 publishes/s x 171 B + a 6-byte pong every 20 s) + API
     uploads = (100_000 * 0.01 * 171 * seconds + 100_000 * seconds / 20 * 6) / 1e9
-    assert figures["alb_processed_gb_per_hour"] == round((frames + uploads + api) / 730, 2)
+    assert figures["alb_processed_gb_per_hour"] == round((sent + uploads + api) / 730, 2)
     assert figures["rds_backup_storage_gb"] == 750  # 1.5 x 500 GB
 
 
@@ -58,11 +63,13 @@ def test_a_low_usage_demand_is_accepted_and_priced_from_its_own_total() -> None:
     t = traffic(demand_of(cfg))
     seconds = 730 * 3600 / 1.72
     frames = (10_000 * 0.1 * 171 * seconds + 10_000 * seconds / 20 * 2) / 1e9  # 262.8 GB
-    assert t.total_gb == 1_000 and t.websocket_gb == pytest.approx(frames)
+    assert t.total_gb == 1_000 and t.websocket_raw_gb == pytest.approx(frames)
     assert t.static_gb == pytest.approx(0.88 * (1_000 - frames))
     assert t.api_gb == pytest.approx(0.12 * (1_000 - frames))
     figures = routed_figures(cfg)
-    assert figures["cloudfront_egress_gb"] + figures["internet_egress_gb"] == pytest.approx(1_000, abs=0.01)
+    # everything the users consume is served, less what permessage-deflate keeps off the wire
+    on_the_wire = figures["cloudfront_egress_gb"] + figures["internet_egress_gb"]
+    assert on_the_wire == pytest.approx(1_000 - t.deflate_saved_gb, abs=0.01) and t.deflate_saved_gb > 0
 
 
 def test_a_demand_whose_frames_exceed_its_total_is_refused_in_one_line() -> None:
@@ -89,16 +96,18 @@ def test_routing_moves_traffic_but_never_removes_it() -> None:
     routed = routed_usage(no_nat)
     assert routed.nat_processed_gb == 0  # nothing goes through a NAT gateway that does not exist
     total = routed.cloudfront_egress_gb + routed.internet_egress_gb
-    assert total == pytest.approx(10_000 * 0.3, abs=0.01)  # every GB the users need is still served
+    # every GB the users need is still served (the frames compressed: 3,000 GB less 46.0 GB saved)
+    wire = traffic(demand_of(cfg)).wire_gb
+    assert total == pytest.approx(wire, abs=0.01) and wire == pytest.approx(3_000 - 46.0, abs=0.05)
     no_cdn = cfg.model_copy(update={"cdn": cfg.cdn.model_copy(update={"enabled": False})})
     routed = routed_usage(no_cdn)
-    assert routed.cloudfront_egress_gb == 0 and routed.internet_egress_gb == pytest.approx(3000)
+    assert routed.cloudfront_egress_gb == 0 and routed.internet_egress_gb == pytest.approx(wire)
     via_cdn = cfg.model_copy(
         update={"load_balancer": cfg.load_balancer.model_copy(update={"websockets_via_cdn": True})}
     )
     routed = routed_usage(via_cdn)
     moved = routed.cloudfront_egress_gb + routed.cloudfront_websocket_egress_gb + routed.internet_egress_gb
-    assert moved == pytest.approx(3000, abs=0.01) and routed.cloudfront_websocket_egress_gb > 0
+    assert moved == pytest.approx(wire, abs=0.01) and routed.cloudfront_websocket_egress_gb > 0
     assert with_routed_usage(cfg).usage == cfg.usage
 
 
