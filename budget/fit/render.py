@@ -127,6 +127,19 @@ def _best(r: FitReport) -> list[str]:
     return out
 
 
+def traffic_line(traffic: Mapping[str, Any]) -> str:
+    """The month's bytes: what the users consume, the frames raw and on the wire, and the deflate ratio."""
+    if not traffic:
+        return ""
+    d = traffic["deflate"]
+    where = f": {d['frame']!r} in {d['source']}" if d.get("source") else ""
+    return (
+        f"Traffic a month: {traffic['total_gb']:,.1f} GB used, {traffic['wire_gb']:,.1f} GB on the wire;"
+        f" real-time frames {traffic['websocket_raw_gb']:,.1f} GB raw, {traffic['websocket_gb']:,.1f} GB"
+        f" sent (permessage-deflate ratio {d['ratio']:g}{where}; {d['why']})"
+    )
+
+
 def _how_far(r: FitReport) -> list[str]:
     out = [""]
     if not r.fits:
@@ -163,6 +176,8 @@ def render_stack(r: FitResult) -> str:
         "",
         *_table(r),
     ]
+    if r.traffic:
+        out += ["", traffic_line(r.traffic)]
     if r.best:
         out += _best(r)
     out += _how_far(r)

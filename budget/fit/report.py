@@ -247,6 +247,9 @@ class FitReport(_Model):
     zero_traffic_tzs: int | None = None
     zero_traffic_by_tier_tzs: dict[str, int] = Field(default_factory=dict)
     demand: dict[str, Any] = Field(default_factory=dict)
+    #: The month's bytes the demand implies (``budget.demand.Traffic.to_json``): what the users consume,
+    #: what leaves on the wire, and the permessage-deflate ratio with the kept run it comes from.
+    traffic: dict[str, Any] = Field(default_factory=dict)
     capacity_model: dict[str, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     aurora_serverless_v2: AuroraReport | None = None

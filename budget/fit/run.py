@@ -8,7 +8,7 @@ from typing import Any
 
 from budget.capacity import CapacityModel
 from budget.catalog import Catalog
-from budget.demand import NO_TRANSFER, demand_of
+from budget.demand import NO_TRANSFER, demand_of, traffic
 from budget.estimator import Estimate, estimate
 from budget.exit_codes import ExitCode
 from budget.fit import howfar
@@ -292,6 +292,7 @@ def fit_stack(
         zero_traffic_tzs=far.zero_traffic_tzs,
         zero_traffic_by_tier_tzs=far.zero_by_tier,
         demand=demand.model_dump(mode="json"),
+        traffic=traffic(demand).to_json(),
         capacity_model=_capacity_model(model),
         notes=[*dict.fromkeys(result.unpriced)][:10],
         aurora_serverless_v2=_aurora(cfg, best, far, catalog) if best else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from budget_helpers import ROOT, stack_cfg
@@ -17,8 +17,12 @@ from budget.cli import main
 from budget.deflate import DeflateRunError, kept_frames, payload_bytes, wire_ratio
 from budget.demand import DemandError, routed_figures, traffic
 from budget.fit.howfar import with_demand
+from budget.fit.render import traffic_line
 from components.config import ConfigError, DemandConfig, load_stack_file, parse_stack_config, read_stack_file
 from runtime.config import Settings
+
+if TYPE_CHECKING:
+    from tests.conftest import BudgetCli
 
 KEPT = ROOT / "bench" / "measured" / "2026-12-05-send-floor" / "deflate.json"
 SECONDS = 730 * 3600 / 1.72  # a month's seconds at the peak rate (peak_to_average 1.72)
@@ -192,3 +196,19 @@ def test_websocket_deflate_takes_a_bool_only(tmp_path: Path, value: str) -> None
     path.write_text(changed, encoding="utf-8")
     with pytest.raises(ConfigError, match="websocket_deflate"):
         parse_stack_config("phase1", read_stack_file(path))
+
+
+def test_fit_shows_the_derivation_with_the_ratio_and_its_run(budget_cli: BudgetCli) -> None:
+    run = budget_cli("fit", "--all", "--format", "json")
+    assert run.returncode in (0, 1), run.stderr
+    phase1 = next(doc for doc in json.loads(run.stdout)["stacks"] if doc["stack"] == "phase1")
+    shown = phase1["traffic"]
+    assert phase1["demand"]["websocket_deflate"] is True  # the existing fields are kept
+    assert (shown["total_gb"], shown["websocket_raw_gb"], shown["websocket_gb"]) == (3000, 262.8, 216.79)
+    assert shown["deflate_saved_gb"] == 46.01 and shown["wire_gb"] == 2953.99
+    assert shown["deflate"]["ratio"] == round(131 / 159, 4)
+    assert shown["deflate"]["frame"] == "short chat message"
+    assert shown["deflate"]["source"] == "bench/measured/2026-12-05-send-floor/deflate.json"
+    line = traffic_line(shown)
+    assert line.startswith("Traffic a month: 3,000.0 GB used, 2,954.0 GB on the wire; real-time frames")
+    assert "262.8 GB raw, 216.8 GB sent (permessage-deflate ratio 0.8239: 'short chat message' in" in line
