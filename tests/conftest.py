@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from budget.cli import main
 from budget.fit import plan_cache
 from tests.once_per_run import once_per_run
 
@@ -79,36 +77,23 @@ SLOW = (
 )
 
 
-#: Test files that fit phase 1 again and again, kept on one worker together: the tier plans of the
-#: first search serve the rest (budget.fit.pricer shares them within a process: 54 s for the first fit,
-#: 13 s for the next). Every other file's tests also stay on one worker together (``--dist loadgroup`` by
-#: file), so a module's servers and fixtures start once.
-GROUPS = {
-    "tests/budget/test_fit_cli.py": "fits-phase1",
-    "tests/budget/test_fit_report.py": "fits-phase1",
-    "tests/budget/test_fit_tls.py": "fits-phase1",
-}
-
-
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the slow tests, and keeps each file's tests on one worker together (``--dist loadgroup`` by
+    file), so a module's servers and fixtures start once while the files spread over the workers."""
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
         path = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(GROUPS.get(path, path)))
+        item.add_marker(pytest.mark.xdist_group(path))
 
 
 @pytest.fixture(scope="session")
-def fit_phase1(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[int, str]:
-    """``fit --stack phase1 --format json``, run in process once per test run (exit code, stdout): the
-    fit tests that read this answer are spread over the workers, and none of them runs the search again."""
-
-    def fit() -> list[Any]:
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            code = main(["fit", "--stack", "phase1", "--format", "json"])
-        return [code, out.getvalue()]
-
-    code, out = once_per_run(tmp_path_factory, worker_id, "fit --stack phase1 --format json", fit)
-    return int(code), str(out)
+def fit_phase1(budget_cli: BudgetCli) -> tuple[int, str]:
+    """``fit --stack phase1 --format json`` (exit code, stdout), taken from this run's one ``fit --all``:
+    each stack's entry there is the same search and the same JSON as ``fit --stack`` alone (the entry is
+    ``to_json()`` of the same report, test_fit_report holds the format's part; the two were identical byte
+    for byte when this was written), so the run searches phase 1 once."""
+    ran = budget_cli("fit", "--all", "--format", "json")
+    [entry] = [s for s in json.loads(ran.stdout)["stacks"] if s["stack"] == "phase1"]
+    return int(entry["exit_code"]), json.dumps(entry, indent=1, ensure_ascii=False) + "\n"
