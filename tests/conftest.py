@@ -63,12 +63,21 @@ def budget_cli(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Budg
     return run
 
 
-#: Tests that run the whole fit search or a benchmark (tens of seconds each, most of the suite's CPU):
-#: ``make test-fast`` leaves them out; ``make test`` runs them. By node id prefix, in one place.
+#: Tests that run a whole fit search, a benchmark, the Pulumi program's guard or a command over every
+#: stack in a process of its own, and the 1,500-frame parser fuzz (5 s to tens of seconds each, most of
+#: the suite's CPU): ``make test-fast`` leaves them out; ``make test`` runs them. By node id prefix.
 SLOW = (
     "tests/budget/test_fit_cli.py",
     "tests/budget/test_fit_search.py",
     "tests/budget/test_fit_aurora.py",
+    "tests/budget/test_fit_domain.py",
+    "tests/budget/test_fit_report.py",
+    "tests/budget/test_fit_tls.py",
+    "tests/budget/test_cdn_split.py::test_fit_puts_the_assets_on_plans_beside_a_pay_as_you_go_distribution",
+    "tests/budget/test_budget_guard.py",
+    "tests/budget/test_budget_cli.py::test_all_stacks_real_command_json",
+    "tests/budget_review/test_review_real.py",
+    "tests/runtime/test_runtime_fuzz.py::test_the_parser_accepts_or_refuses_with_a_documented_code",
     "tests/budget_review/test_review_html.py::test_report_command",
     "tests/budget_review/test_review_html.py::test_report_fits_in_process_without_a_saved_fit",
     "tests/budget_review/test_review_workflows.py",
