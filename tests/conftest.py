@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from budget.cli import main
 from budget.fit import plan_cache
 from tests.once_per_run import once_per_run
 
@@ -65,12 +63,21 @@ def budget_cli(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Budg
     return run
 
 
-#: Tests that run the whole fit search or a benchmark (tens of seconds each, most of the suite's CPU):
-#: ``make test-fast`` leaves them out; ``make test`` runs them. By node id prefix, in one place.
+#: Tests that run a whole fit search, a benchmark, the Pulumi program's guard or a command over every
+#: stack in a process of its own, and the 1,500-frame parser fuzz (5 s to tens of seconds each, most of
+#: the suite's CPU): ``make test-fast`` leaves them out; ``make test`` runs them. By node id prefix.
 SLOW = (
     "tests/budget/test_fit_cli.py",
     "tests/budget/test_fit_search.py",
     "tests/budget/test_fit_aurora.py",
+    "tests/budget/test_fit_domain.py",
+    "tests/budget/test_fit_report.py",
+    "tests/budget/test_fit_tls.py",
+    "tests/budget/test_cdn_split.py::test_fit_puts_the_assets_on_plans_beside_a_pay_as_you_go_distribution",
+    "tests/budget/test_budget_guard.py",
+    "tests/budget/test_budget_cli.py::test_all_stacks_real_command_json",
+    "tests/budget_review/test_review_real.py",
+    "tests/runtime/test_runtime_fuzz.py::test_the_parser_accepts_or_refuses_with_a_documented_code",
     "tests/budget_review/test_review_html.py::test_report_command",
     "tests/budget_review/test_review_html.py::test_report_fits_in_process_without_a_saved_fit",
     "tests/budget_review/test_review_workflows.py",
@@ -79,36 +86,23 @@ SLOW = (
 )
 
 
-#: Test files that fit phase 1 again and again, kept on one worker together: the tier plans of the
-#: first search serve the rest (budget.fit.pricer shares them within a process: 54 s for the first fit,
-#: 13 s for the next). Every other file's tests also stay on one worker together (``--dist loadgroup`` by
-#: file), so a module's servers and fixtures start once.
-GROUPS = {
-    "tests/budget/test_fit_cli.py": "fits-phase1",
-    "tests/budget/test_fit_report.py": "fits-phase1",
-    "tests/budget/test_fit_tls.py": "fits-phase1",
-}
-
-
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks the slow tests, and keeps each file's tests on one worker together (``--dist loadgroup`` by
+    file), so a module's servers and fixtures start once while the files spread over the workers."""
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
         path = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(GROUPS.get(path, path)))
+        item.add_marker(pytest.mark.xdist_group(path))
 
 
 @pytest.fixture(scope="session")
-def fit_phase1(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> tuple[int, str]:
-    """``fit --stack phase1 --format json``, run in process once per test run (exit code, stdout): the
-    fit tests that read this answer are spread over the workers, and none of them runs the search again."""
-
-    def fit() -> list[Any]:
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            code = main(["fit", "--stack", "phase1", "--format", "json"])
-        return [code, out.getvalue()]
-
-    code, out = once_per_run(tmp_path_factory, worker_id, "fit --stack phase1 --format json", fit)
-    return int(code), str(out)
+def fit_phase1(budget_cli: BudgetCli) -> tuple[int, str]:
+    """``fit --stack phase1 --format json`` (exit code, stdout), taken from this run's one ``fit --all``:
+    each stack's entry there is the same search and the same JSON as ``fit --stack`` alone (the entry is
+    ``to_json()`` of the same report, test_fit_report holds the format's part; the two were identical byte
+    for byte when this was written), so the run searches phase 1 once."""
+    ran = budget_cli("fit", "--all", "--format", "json")
+    [entry] = [s for s in json.loads(ran.stdout)["stacks"] if s["stack"] == "phase1"]
+    return int(entry["exit_code"]), json.dumps(entry, indent=1, ensure_ascii=False) + "\n"

@@ -98,3 +98,20 @@ def line_named(priced: PricedResource, prefix: str) -> Any:
     found = [item for item in priced.lines if item.name.startswith(prefix)]
     assert len(found) == 1, [item.name for item in priced.lines]
     return found[0]
+
+
+def assert_serves_only_tls(cfg: StackConfig) -> None:
+    """``cfg`` planned under mocks serves clients only HTTPS/WSS: the baseline's TLS rules hold, and with a
+    domain TLS ends on the load balancer itself, its plaintext listener only redirecting."""
+    from components.planning.baseline import no_plain_http, tls_in_transit, violations
+    from components.planning.mocks import plan_resources
+
+    resources = plan_resources(cfg)
+    assert no_plain_http(resources) == [] and tls_in_transit(resources) == []
+    assert violations(resources) == []
+    listeners = [r for r in resources if r.type == "aws:lb/listener:Listener"]
+    if cfg.load_balancer.domain is not None:
+        assert {li.inputs["protocol"] for li in listeners} <= {"HTTPS", "TLS", "HTTP"}
+        for li in listeners:
+            if li.inputs["protocol"] == "HTTP":
+                assert [a["type"] for a in li.inputs["defaultActions"]] == ["redirect"]

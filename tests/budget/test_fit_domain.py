@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from budget_helpers import ROOT
+from budget_helpers import ROOT, assert_serves_only_tls
 
 from budget.cli import main
 from budget.fit.render import render_markdown, verdict
 from budget.fit.report import parse_fit
+from components.config import load_stack_file
 
 DOMAIN = "api.stars.example.org"
 
@@ -79,6 +80,8 @@ def test_phase1_at_0_1_gb_fits_with_a_domain_and_the_written_file_passes_check(
     [used] = [lever for lever in with_domain["levers"] if lever["key"] == "domain"]
     assert used["status"] == "used" and DOMAIN in used["why"]
     assert f"domain: {DOMAIN}" in path.read_text(encoding="utf-8")
+    # the written plan serves clients only HTTPS/WSS, TLS ending on the load balancer (issue 23, error 4)
+    assert_serves_only_tls(load_stack_file(path))
     code = main(
         ["check", "--stack", "phase1", "--stack-file", str(path), "--format", "json", "--no-what-ifs"]
     )
