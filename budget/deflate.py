@@ -109,6 +109,11 @@ def _frame(source: str, row: Any) -> MeasuredFrame:
     return MeasuredFrame(source, name, plain, deflated)
 
 
+def _rows(frames: Any) -> list[Any]:
+    """A run's frames; anything but a list is one bad frame (refused by ``_frame``)."""
+    return frames if isinstance(frames, list) else [None]
+
+
 def _read(path: Path, folder: Path) -> list[MeasuredFrame]:
     """The frames of one kept file, named from the repository's root (else from ``folder``)."""
     source = str(path.relative_to(ROOT if path.is_relative_to(ROOT) else folder))
@@ -125,7 +130,7 @@ def _read(path: Path, folder: Path) -> list[MeasuredFrame]:
         _frame(source, row)
         for run in runs
         if isinstance(run, dict) and run.get("benchmark") == "deflate"
-        for row in (run.get("frames") if isinstance(run.get("frames"), list) else [None])
+        for row in _rows(run.get("frames"))
     ]
     if not frames:
         raise DeflateRunError(f"{source}: no deflate run with measured frames")

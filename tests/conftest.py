@@ -76,6 +76,7 @@ SLOW = (
     "tests/budget/test_cdn_split.py::test_fit_puts_the_assets_on_plans_beside_a_pay_as_you_go_distribution",
     "tests/budget/test_budget_guard.py",
     "tests/budget/test_budget_cli.py::test_all_stacks_real_command_json",
+    "tests/budget/test_budget_deflate.py::test_fit_shows_the_derivation_with_the_ratio_and_its_run",
     "tests/budget_review/test_review_real.py",
     "tests/runtime/test_runtime_fuzz.py::test_the_parser_accepts_or_refuses_with_a_documented_code",
     "tests/budget_review/test_review_html.py::test_report_command",
