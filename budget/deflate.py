@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from budget.capacity import MEASURED, ROOT
-from runtime.config import Settings
 
 #: The runtime's default ``STARS_WS_DEFLATE_MIN_BYTES``: a frame whose payload is smaller leaves as it is.
-MIN_PAYLOAD_BYTES = Settings.ws_deflate_min_bytes
+#: Stated here, not imported: the budget package (and the policy pack that carries it) does not depend on
+#: the runtime; tests/budget/test_budget_deflate.py holds it equal to ``runtime.config.Settings``'.
+MIN_PAYLOAD_BYTES = 128
 #: The kept runs' file name, in any sub-folder of the measured runs.
 RUN_FILE = "deflate.json"
 #: A kept run larger than this is not a deflate run (the kept one is 3 KB): refused, not read.
