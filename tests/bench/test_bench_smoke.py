@@ -221,7 +221,7 @@ def test_deflate_benchmark_measures_realistic_frames() -> None:
 def test_budget_check_benchmark_writes_its_figures(tmp_path: Path) -> None:
     out = tmp_path / "budget_check.json"
     proc = subprocess.run(
-        [sys.executable, "bench/budget_check.py", "--repeat", "1", "--json", str(out)],
+        [sys.executable, "bench/budget_check.py", "--repeat", "1", "--no-naive", "--json", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -231,7 +231,12 @@ def test_budget_check_benchmark_writes_its_figures(tmp_path: Path) -> None:
     assert proc.returncode in (0, 1), proc.stderr  # 1: the hook missed its 5 s target on this machine
     doc = json.loads(out.read_text())
     names = [f["name"] for f in doc["figures"]]
-    assert names[0].startswith("floor") and "check --all (pre-commit hook)" in names
+    # the naive figure (three more check processes) is left out of the smoke: --no-naive
+    assert names == [
+        "floor: import pulumi + used pulumi_aws submodules",
+        "check --all (pre-commit hook)",
+        "check --all with what-ifs, JSON",
+    ]
     for fig in doc["figures"]:
         assert fig["median_s"] > 0 and len(fig["runs"]) == 1
     # the seed plan is over budget: every check exits 1, never 0, never a crash (2)
