@@ -263,6 +263,30 @@ def args(resources: Sequence[EngineResource], config: Mapping[str, Any] | None =
     return StackValidationArgs(policy_resources(resources), dict(config or {}))
 
 
+def run_each(
+    policies: Mapping[str, StackValidationPolicy],
+    resources: Sequence[EngineResource],
+    config: Mapping[str, Any] | None = None,
+) -> dict[str, list[tuple[str, str | None]]]:
+    """Every policy's (message, URN) pairs, all reading one set of arguments.
+
+    Building the arguments (a deep copy and deserialisation of every resource) is most of a policy's run
+    here; the analyzer builds them once per policy, which matters only to a policy that writes into what
+    it reads, and the pack's policies only read (their resources are the SDK's read-only proxies)."""
+    shared = args(resources, config)
+    found: dict[str, list[tuple[str, str | None]]] = {}
+    for name, policy in policies.items():
+        lines: list[tuple[str, str | None]] = []
+
+        def report(message: str, urn: str | None = None, into: list[tuple[str, str | None]] = lines) -> None:
+            into.append((message, urn))
+
+        reporter: ReportViolation = report
+        policy.validate(shared, reporter)
+        found[name] = lines
+    return found
+
+
 def run(
     policy: StackValidationPolicy,
     resources: Sequence[EngineResource],

@@ -16,7 +16,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 from components.planning.baseline import CHECKS, violations
 from policy.baseline_policies import CONCERNS, policies
 from policy.resources import from_policy_resources, recorded_resources
-from tests.policy.engine import EngineResource, named, policy_resources, run
+from tests.policy.engine import EngineResource, named, policy_resources, run, run_each
 from tests.policy.stacks import OPTIONS, known, preview
 
 POLICIES = {p.name: p for p in policies()}
@@ -42,7 +42,7 @@ def test_each_policy_holds_on_every_option(option: str) -> None:
     """The combined app tier with public servers, an NLB with TLS and /ws through CloudFront, a flat-rate
     plan whose web ACL is under a us-east-1 provider."""
     resources = known(option)
-    found = {name: run(policy, resources) for name, policy in POLICIES.items()}
+    found = run_each(POLICIES, resources)
     assert {name: lines for name, lines in found.items() if lines} == {}
 
 
@@ -374,7 +374,7 @@ BROKEN_OPTIONS: dict[str, tuple[str, str, Change, str, str]] = {
 def _fails_alone(stack: str, subject: str, change: Change, expected: str, fragment: str) -> None:
     resources = known(stack)
     change(resources)
-    found = {name: run(policy, resources) for name, policy in POLICIES.items()}
+    found = run_each(POLICIES, resources)
     urn = named(resources, subject).urn
     assert any(fragment in message and at == urn for message, at in found[expected]), found[expected]
     others = {name: lines for name, lines in found.items() if name != expected and lines}
@@ -402,7 +402,7 @@ def test_the_policies_report_exactly_the_baseline() -> None:
     for case in ("public database", "Redis without TLS", "wildcard IAM", "missing tier tag"):
         BROKEN[case][1](resources)
     records = recorded_resources(from_policy_resources(policy_resources(resources)))
-    reported = sorted(m for p in POLICIES.values() for m, _ in run(p, resources))
+    reported = sorted(m for lines in run_each(POLICIES, resources).values() for m, _ in lines)
     assert reported == sorted(str(f) for f in violations(records))
     assert len(reported) == 5  # the wildcard statement breaks two rules: its action and its resource
 
