@@ -40,7 +40,7 @@ test: setup-test
 
 # The inner loop: lint, then every test that needs no server, no browser and no whole fit search.
 test-fast: setup lint
-	@.venv/bin/python -m pytest -n 4 -q -m "not services and not browser and not slow"; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+	@.venv/bin/python -m pytest -n 3 -q -m "not services and not browser and not slow"; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
 # The servers' release: dist/stars-runtime-<version>.tar (wheel + wheelhouse for x86_64 and arm64 +
 # SHA-256 manifest) and its .sha256; an unchanged tree builds the same digest. `pulumi up` uploads it.
