@@ -93,9 +93,15 @@ class Pricer:
 
     def resources(self, cfg: StackConfig, tiers: Iterable[str] | None = None) -> list[PlannedResource]:
         """The candidate's planned resources, from cached tier plans (planning the missing tiers once)."""
-        tiers = tiers_of(cfg) if tiers is None else tiers
+        return self._resources(cfg, self._keys(cfg, tiers_of(cfg) if tiers is None else tiers))
+
+    @staticmethod
+    def _keys(cfg: StackConfig, tiers: Iterable[str]) -> dict[str, str]:
+        """Each tier's plan key (:func:`plan_key`), the config dumped once for all of them."""
         dumped = config_reads(cfg)
-        keys = {tier: plan_key(cfg, tier, dumped) for tier in tiers}
+        return {tier: plan_key(cfg, tier, dumped) for tier in tiers}
+
+    def _resources(self, cfg: StackConfig, keys: dict[str, str]) -> list[PlannedResource]:
         missing = tuple(t for t, k in keys.items() if (t, k) not in self._plans)
         if missing:
             # counted whether planned now or by an earlier search of this process: the figure is the
@@ -127,10 +133,8 @@ class Pricer:
         """Price a candidate: each tier's lines are reused when its plan, the structure of the whole
         (every URN) and the pricing inputs are those of a candidate priced before."""
         self.estimates += 1
-        tiers = tiers_of(cfg)
-        dumped = config_reads(cfg)
-        keys = {tier: plan_key(cfg, tier, dumped) for tier in tiers}
-        resources = self.resources(cfg, tiers)
+        keys = self._keys(cfg, tiers_of(cfg))
+        resources = self._resources(cfg, keys)
         structure = hash(tuple(r.urn for r in resources))
         inputs = PricingInputs.of(cfg)
         ctx = RuleContext(inputs=inputs, catalog=self.catalog, resources=tuple(resources))
