@@ -34,6 +34,11 @@ def why_opaque(value: Any) -> str:
     return "a secret in the preview" if value == SECRET else "unknown until deploy"
 
 
+def shown(value: Any) -> str:
+    """A value as a message shows it: an opaque one by what it is, never its placeholder."""
+    return f"({why_opaque(value)})" if opaque(value) else repr(value)
+
+
 def unreadable(value: Any) -> str:
     """Why an input that should be a mapping cannot be read: opaque in the preview, or another shape."""
     return why_opaque(value) if opaque(value) else f"not a mapping ({type(value).__name__})"

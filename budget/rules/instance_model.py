@@ -21,6 +21,7 @@ from budget.rules.base import (
     number,
     opaque,
     require,
+    shown,
     unreadable,
     unreadable_list,
     why_opaque,
@@ -276,7 +277,7 @@ def linked_template(
 
     template = ctx.linked(owner, prop, ref, (LAUNCH_TEMPLATE,), match)
     if template is None:
-        raise RuleError(f"launch template {ref!r} not found among the planned resources")
+        raise RuleError(f"launch template {shown(ref)} not found among the planned resources")
     return template
 
 

@@ -23,6 +23,7 @@ from budget.rules.base import (
     opaque,
     require,
     reservable_line,
+    shown,
     why_opaque,
 )
 from budget.rules.cpu_load import database_utilisation
@@ -44,7 +45,7 @@ def _source(replica: PlannedResource, ctx: RuleContext) -> PlannedResource:
 
     source = ctx.linked(replica, "replicateSourceDb", ref, TYPES, match)
     if source is None:
-        raise RuleError(f"read replica's source database {ref!r} not found among the planned resources")
+        raise RuleError(f"read replica's source database {shown(ref)} not found among the planned resources")
     return source
 
 

@@ -265,6 +265,31 @@ def test_hostile_previews_are_priced_or_refused_never_crash(document: dict[str, 
         ), unpriced.reason
 
 
+def _one_step(urn: str, kind: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    state = {"urn": urn, "type": kind, "inputs": inputs}
+    return {"steps": [{"op": "create", "urn": urn, "newState": state, "oldState": copy.deepcopy(state)}]}
+
+
+def test_an_unknown_link_is_named_as_unknown_never_by_its_placeholder() -> None:
+    """Regression (found by the fuzz test above): a read replica whose source, or a group whose launch
+    template, is unknown until deploy printed the preview's placeholder in the reason."""
+    replica = _one_step(
+        "urn:pulumi:fuzz::stars::aws:rds/instance:Instance::0",
+        "aws:rds/instance:Instance",
+        {"instanceType": UNKNOWN, "minSize": UNKNOWN, "replicateSourceDb": UNKNOWN},
+    )
+    group = _one_step(
+        "urn:pulumi:fuzz::stars::aws:autoscaling/group:Group::0",
+        "aws:autoscaling/group:Group",
+        {"minSize": 1, "maxSize": 2, "desiredCapacity": 1, "launchTemplate": {"id": UNKNOWN}},
+    )
+    for document, what in ((replica, "read replica's source database"), (group, "launch template")):
+        est = estimate_preview(parse_preview_document(document), stack_cfg(), CATALOG, "fuzz")
+        [unpriced] = est.unpriced
+        assert f"{what} (unknown until deploy) not found among the planned resources" in unpriced.reason
+        assert UNKNOWN not in unpriced.reason
+
+
 @st.composite
 def instance_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A preview of one standalone EC2 instance with inputs of the real shape, some opaque or malformed."""
