@@ -91,10 +91,6 @@ class Pricer:
         self.tier_plans = 0
         self.estimates = 0
 
-    def resources(self, cfg: StackConfig, tiers: Iterable[str] | None = None) -> list[PlannedResource]:
-        """The candidate's planned resources, from cached tier plans (planning the missing tiers once)."""
-        return self._resources(cfg, self._keys(cfg, tiers_of(cfg) if tiers is None else tiers))
-
     @staticmethod
     def _keys(cfg: StackConfig, tiers: Iterable[str]) -> dict[str, str]:
         """Each tier's plan key (:func:`plan_key`), the config dumped once for all of them."""
@@ -102,6 +98,7 @@ class Pricer:
         return {tier: plan_key(cfg, tier, dumped) for tier in tiers}
 
     def _resources(self, cfg: StackConfig, keys: dict[str, str]) -> list[PlannedResource]:
+        """The candidate's planned resources, from cached tier plans (planning the missing tiers once)."""
         missing = tuple(t for t, k in keys.items() if (t, k) not in self._plans)
         if missing:
             # counted whether planned now or by an earlier search of this process: the figure is the
