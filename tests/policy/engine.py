@@ -293,14 +293,7 @@ def run(
     config: Mapping[str, Any] | None = None,
 ) -> list[tuple[str, str | None]]:
     """The (message, URN) pairs a stack policy reports."""
-    found: list[tuple[str, str | None]] = []
-
-    def report(message: str, urn: str | None = None) -> None:
-        found.append((message, urn))
-
-    reporter: ReportViolation = report
-    policy.validate(args(resources, config), reporter)
-    return found
+    return run_each({policy.name: policy}, resources, config)[policy.name]
 
 
 def analyze_stack_request(resources: Sequence[EngineResource]) -> proto.AnalyzeStackRequest:
