@@ -30,13 +30,13 @@ files' stated usage is derived from the kept deflate runs, and a test holds the 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from budget.capacity import MEASURED, ROOT
+from components.bounded_input import InputError, read_json
 
 #: The runtime's default ``STARS_WS_DEFLATE_MIN_BYTES``: a frame whose payload is smaller leaves as it is.
 #: Stated here, not imported: the budget package (and the policy pack that carries it) does not depend on
@@ -118,12 +118,10 @@ def _rows(frames: Any) -> list[Any]:
 def _read(path: Path, folder: Path) -> list[MeasuredFrame]:
     """The frames of one kept file, named from the repository's root (else from ``folder``)."""
     source = str(path.relative_to(ROOT if path.is_relative_to(ROOT) else folder))
-    try:
-        if path.stat().st_size > MAX_RUN_BYTES:
-            raise DeflateRunError(f"{source}: larger than {MAX_RUN_BYTES // 1024} KiB")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DeflateRunError(f"{source}: cannot read the kept deflate run ({type(exc).__name__})") from None
+    try:  # bounded in size and nesting, UTF-8 only: components.bounded_input
+        data = read_json(path, MAX_RUN_BYTES)
+    except InputError as exc:
+        raise DeflateRunError(f"{source}: cannot read the kept deflate run: {exc}") from None
     runs = data.get("runs") if isinstance(data, dict) else None
     if not isinstance(runs, list):
         raise DeflateRunError(f"{source}: no list of runs")

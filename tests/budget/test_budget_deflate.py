@@ -130,6 +130,8 @@ def test_fit_without_a_kept_run_exits_2_naming_it(
     ("text", "says"),
     [
         ("{", "cannot read the kept deflate run"),
+        ("[" * 100_000 + "]" * 100_000, "cannot read the kept deflate run: not valid JSON .nested deeper"),
+        (" " * (1024 * 1024 + 1), "cannot read the kept deflate run: larger than the 1 MiB limit"),
         ('{"runs": {}}', "no list of runs"),
         ('{"runs": [{"benchmark": "floor"}]}', "no deflate run with measured frames"),
         ('{"runs": [{"benchmark": "deflate", "frames": [1]}]}', "needs whole plain_bytes"),
