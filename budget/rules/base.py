@@ -17,6 +17,7 @@ from typing import Any
 from budget.catalog import Catalog, Price
 from budget.model import CostLine, PlannedResource, Quantity, line
 from budget.pricing_inputs import PricingInputs
+from components.bounded_input import shown as shown_input
 from components.tagging import PURCHASE_TAG, PURCHASE_VALUES
 
 #: The placeholder ``pulumi preview --json`` prints for a value not known until deploy.
@@ -35,8 +36,9 @@ def why_opaque(value: Any) -> str:
 
 
 def shown(value: Any) -> str:
-    """A value as a message shows it: an opaque one by what it is, never its placeholder."""
-    return f"({why_opaque(value)})" if opaque(value) else repr(value)
+    """A value as a message shows it: an opaque one by what it is, never its placeholder; any other cut
+    short (``components.bounded_input.shown``)."""
+    return f"({why_opaque(value)})" if opaque(value) else shown_input(value)
 
 
 def unreadable(value: Any) -> str:

@@ -290,6 +290,17 @@ def test_an_unknown_link_is_named_as_unknown_never_by_its_placeholder() -> None:
         assert UNKNOWN not in unpriced.reason
 
 
+def test_a_long_unmatched_link_is_quoted_cut_short() -> None:
+    """A reference that names nothing planned is quoted in the reason, at most 80 characters of it."""
+    group = _one_step(
+        "urn:pulumi:fuzz::stars::aws:autoscaling/group:Group::0",
+        "aws:autoscaling/group:Group",
+        {"minSize": 1, "maxSize": 2, "desiredCapacity": 1, "launchTemplate": {"id": "lt-" + "x" * 10_000}},
+    )
+    [unpriced] = estimate_preview(parse_preview_document(group), stack_cfg(), CATALOG, "fuzz").unpriced
+    assert unpriced.reason.startswith("launch template 'lt-xxx") and len(unpriced.reason) < 200
+
+
 @st.composite
 def instance_documents(draw: st.DrawFn) -> dict[str, Any]:
     """A preview of one standalone EC2 instance with inputs of the real shape, some opaque or malformed."""
