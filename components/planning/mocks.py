@@ -9,11 +9,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 
@@ -361,6 +364,36 @@ class Plan:
     invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
+#: Planning threads: a resource registered in one of them skips the SDK's stack capture (below).
+_planning = threading.local()
+_NO_STACK = source_pb2.StackTrace()
+
+
+def _skip_stack_traces_when_planning() -> None:
+    """Registering a resource captures the caller's whole stack (``traceback.extract_stack``) so that the
+    engine can show where in the program it was declared: 7-15% of a mocked run (measured, 1,974
+    resources), and nothing under mocks ever reads it. In a planning thread the capture is skipped; any
+    other thread (the real program the budget guard runs beside) keeps the SDK's own. Wrapped once per
+    process; if a later SDK renames the function, planning simply keeps capturing."""
+    global _sdk_stack_trace
+    original = getattr(pulumi_resource, "_get_stack_trace", None)
+    if original is None or original is _stack_trace:
+        return
+    _sdk_stack_trace = original
+    pulumi_resource._get_stack_trace = _stack_trace
+
+
+#: The SDK's own capture, once wrapped.
+_sdk_stack_trace: Callable[[], Any] | None = None
+
+
+def _stack_trace() -> Any:
+    """The SDK's capture, except in a planning thread."""
+    if getattr(_planning, "active", False) or _sdk_stack_trace is None:
+        return _NO_STACK
+    return _sdk_stack_trace()
+
+
 def _isolate_settings() -> None:
     """Give this thread's context its own mutable runtime state.
 
@@ -382,6 +415,7 @@ def _run(cfg: StackConfig, tiers: tuple[str, ...] | None, result: dict[str, Any]
     """
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    _planning.active = True
     try:
         from components.stack import build_stack, build_tier
 
@@ -415,6 +449,7 @@ def _run(cfg: StackConfig, tiers: tuple[str, ...] | None, result: dict[str, Any]
 
 
 def _plan(cfg: StackConfig, tiers: tuple[str, ...] | None) -> Plan:
+    _skip_stack_traces_when_planning()
     result: dict[str, Any] = {}
     worker = threading.Thread(target=_run, args=(cfg, tiers, result), name=f"plan-{cfg.stack}")
     worker.start()

@@ -98,3 +98,27 @@ def test_stacks_can_be_planned_at_the_same_time() -> None:
     for w in workers:
         w.join()
     assert counts == {p: len(planned(p).resources) for p in ("phase1", "phase2", "phase3")}
+
+
+def test_planning_skips_the_sdks_stack_capture_and_other_threads_keep_it(
+    cfg: StackConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mocked run never asks the SDK for the registering stack (nothing under mocks reads it); a
+    resource registered outside a planning thread (the program the budget guard runs beside) still does."""
+    from pulumi.runtime import resource as pulumi_resource
+
+    from components.planning import mocks
+
+    plan_resources(cfg)  # wraps the SDK's capture, once per process
+    assert pulumi_resource._get_stack_trace is mocks._stack_trace
+    captured: list[str] = []
+
+    def counting() -> object:
+        captured.append(threading.current_thread().name)
+        return mocks._NO_STACK
+
+    monkeypatch.setattr(mocks, "_sdk_stack_trace", counting)
+    records = plan_resources(cfg)
+    assert len(records) > 50 and captured == []
+    pulumi_resource._get_stack_trace()  # this thread is not planning: the SDK's own capture runs
+    assert captured == [threading.current_thread().name]
