@@ -67,16 +67,19 @@ def _is_websocket_path(pattern: Any) -> bool:
     return isinstance(pattern, str) and pattern.lstrip("/").startswith(WEBSOCKET_PATH.lstrip("/"))
 
 
+def _load_balancer_origin(origin: dict[str, Any]) -> bool:
+    """A custom origin (the load balancer's public name) or a VPC origin (an internal load balancer)."""
+    return origin.get("customOriginConfig") is not None or origin.get("vpcOriginConfig") is not None
+
+
 def carries_websockets(dist: PlannedResource) -> bool:
-    """Whether the distribution sends ``/ws`` to a custom origin (the load balancer), i.e. carries the
+    """Whether the distribution sends ``/ws`` to the load balancer (a custom or VPC origin), i.e. carries the
     runtime's WebSockets; a behavior or origin list unknown until deploy cannot be told apart."""
     behaviors = dist.inputs.get("orderedCacheBehaviors") or []
     origins = dist.inputs.get("origins") or []
     if not isinstance(behaviors, list) or not isinstance(origins, list):
         raise RuleError("its cache behaviors or origins are unknown until deploy: /ws routing cannot be told")
-    custom = {
-        o.get("originId") for o in origins if isinstance(o, dict) and o.get("customOriginConfig") is not None
-    }
+    custom = {o.get("originId") for o in origins if isinstance(o, dict) and _load_balancer_origin(o)}
     return any(
         isinstance(b, dict)
         and _is_websocket_path(b.get("pathPattern"))
