@@ -148,7 +148,6 @@ def test_client_frames_are_masked_and_server_frames_parsed() -> None:
 
     async def feed() -> None:
         c = wsproto.WSClient("h", "/", lambda _c, p: got.append(p))
-        c.transport = None  # type: ignore[assignment]
         c._shook = True
         c._inflate = zlib.decompressobj(-15)
         deflate = zlib.compressobj(wbits=-15)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from bench.servers import RedisServer
 from tests.runtime.helpers import Client, metric, token
-from tests.servers import RedisServer
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio]
 
@@ -33,7 +33,8 @@ def strict_json(text: str | bytes) -> Any:
 
 @pytest.fixture(scope="module")
 def hostile_server(redis: RedisServer, postgres):  # type: ignore[no-untyped-def]
-    from tests.runtime.helpers import SECRET, RuntimeServer
+    from bench.servers import RuntimeServer
+    from tests.runtime.helpers import SECRET
 
     url = postgres.create_database("h" + uuid.uuid4().hex[:12])
     env = {"STARS_JWT_SECRET": SECRET, "STARS_REDIS_URL": redis.url, "STARS_DATABASE_URL": url}

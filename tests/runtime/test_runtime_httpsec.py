@@ -18,7 +18,8 @@ import psutil
 import pytest
 import websockets
 
-from tests.runtime.helpers import ROOT, SECRET, Client, RuntimeServer, http_json, metric, token
+from bench.servers import RuntimeServer, http_json
+from tests.runtime.helpers import ROOT, SECRET, Client, metric, token
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio]
 
