@@ -37,6 +37,7 @@ from components.bounded_input import (
     short,
     shown,
 )
+from components.release import artifact_version
 
 NAMESPACE = "stars"
 
@@ -493,8 +494,6 @@ class ReleaseConfig(_Strict):
     @field_validator("artifact")
     @classmethod
     def _artifact(cls, value: str) -> str:
-        from components.release import artifact_version
-
         if value.startswith("/") or ".." in value.split("/"):
             raise ValueError(
                 "must be a path inside the project directory, such as dist/stars-runtime-0.1.0.tar"
@@ -960,7 +959,7 @@ def load_stack_file(path: Path) -> StackConfig:
 
 def load_from_pulumi() -> StackConfig:
     """Read the current stack's config through the Pulumi SDK (inside ``pulumi up``/``preview`` or mocks)."""
-    import pulumi
+    import pulumi  # local: the budget CLI and the policy pack read stack files without it (0.25 s, measured)
 
     config = pulumi.Config(NAMESPACE)
     values: dict[str, Any] = {}
