@@ -37,7 +37,6 @@ from components.bounded_input import (
     short,
     shown,
 )
-from components.release import artifact_version
 
 NAMESPACE = "stars"
 
@@ -494,6 +493,10 @@ class ReleaseConfig(_Strict):
     @field_validator("artifact")
     @classmethod
     def _artifact(cls, value: str) -> str:
+        # Local: the policy pack's bundle carries components/ without runtime/, which components.release
+        # imports (tests/policy/test_pack_process.py::test_a_publish_bundle_is_self_contained).
+        from components.release import artifact_version
+
         if value.startswith("/") or ".." in value.split("/"):
             raise ValueError(
                 "must be a path inside the project directory, such as dist/stars-runtime-0.1.0.tar"

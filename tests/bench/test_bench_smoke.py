@@ -7,7 +7,9 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -23,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.services
 
 
-def _run(coro):  # type: ignore[no-untyped-def]
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
     import uvloop
 
     return uvloop.run(coro)

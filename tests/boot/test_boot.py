@@ -377,4 +377,4 @@ def test_a_bad_boot_is_one_line_a_failed_installer_and_nothing_serving(boot: Boo
             sm.create_secret(Name=jwt_name, SecretString=JWT_SECRET)
         else:
             pg_port = int(boot.db_url.rsplit(":", 1)[1].split("/")[0])
-            boot.box.bridges.inbound("database", PORTS["database"], ("127.0.0.1", pg_port))  # type: ignore[union-attr]
+            boot.box.bridges.inbound("database", PORTS["database"], ("127.0.0.1", pg_port))  # type: ignore[union-attr]  # asserted set above
