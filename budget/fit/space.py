@@ -329,7 +329,7 @@ class Space:
             if not self._offered(node, f"elasticache.redis.{node}"):
                 continue
             try:
-                if self.model.cache_carries(node, self.loads.cache):
+                if self.model.cache_carries(node, self.loads.cache, self.demand.peak_to_average):
                     out += [CacheChoice(node, e, c) for e in engines for c in COMMITMENTS]
                 else:
                     self.rejected.append(f"{node}: cannot carry the phase's cache load")
