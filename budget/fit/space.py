@@ -370,13 +370,12 @@ class Space:
         needed = max(1, math.ceil(t.static_requests / requests), math.ceil(t.static_gb / transfer))
         return needed if needed <= MAX_ASSET_DISTRIBUTIONS else None
 
-    def reference_shape(self, **fields: str | int) -> Shape:
+    def reference_shape(self, zones: int, layout: str = Shape.layout, egress: str = Shape.egress) -> Shape:
         """A shape that serves TLS with the stack's certificates, for pricing tiers that do not read it."""
+        shape = Shape(layout=layout, egress=egress, zones=zones)
         if self.base.load_balancer.tls:
-            return Shape(**fields)  # type: ignore[arg-type]
-        return Shape(  # type: ignore[arg-type]
-            **fields, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0], origin="vpc_origin"
-        )
+            return shape
+        return replace(shape, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0], origin="vpc_origin")
 
     def cdn_options(self, via_cdn: bool) -> Iterator[tuple[str, int, bool, bool]]:
         """(plan, assets distributions, dynamic distribution, savings bundle) for a shape whose WebSockets
