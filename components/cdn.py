@@ -15,6 +15,22 @@ asset links over their names), and ``dynamic_distribution`` puts ``/ws`` (and, w
 the load balancer, the API) on a separate pay-as-you-go distribution, so the assets can be on a plan while
 the WebSockets, which no source says a plan carries, stay pay as you go.
 
+A plan's allowance is a ceiling, not a price step, so N plans need not carry everything: with
+``asset_overflow: pay_as_you_go`` the plan distributions carry ``(1 - asset_overflow_share) / N`` of the
+assets' traffic each (fit fills them to their allowance) and one pay-as-you-go distribution carries
+``asset_overflow_share`` (two Pro plans and the rest pay as you go cost less than a third Pro plan when the
+rest is small). The overflow is the dynamic distribution when there is one, given the bucket as its default
+behavior's origin (the same paths as the plan distributions, ``/ws`` and the API as its ordered behaviors):
+two pay-as-you-go distributions would share one account's free tier and volume tiers, which the budget
+rules cannot price per distribution, while one prices exactly. Without a dynamic distribution it is one
+more distribution of the bucket, pay as you go. Each distribution's share is its ``asset_share`` tag (what
+the budget rules price), and the outputs list the asset names with their shares
+(``asset_domain_names``, ``asset_link_shares``). The site spreads its asset links by those shares: each
+asset path is hashed to a number in [0, 1) and served from the name whose cumulative share interval holds
+it, so an asset always has the same name (its cache stays warm) and each name receives its share of the
+requests and bytes; the shares follow the usage the stack states, so when the usage grows the stack's
+check fails closed once a plan's share exceeds its allowance, before AWS would throttle.
+
 An internal load balancer (``stars:loadBalancer.origin: vpc_origin``) is reached through a CloudFront VPC
 origin: one ``VpcOrigin`` resource names the load balancer's ARN and port, and the distributions' load
 balancer origin points at it (``vpc_origin_config``) instead of a public DNS name. The hop is HTTP inside
@@ -32,7 +48,7 @@ import pulumi_aws as aws
 
 from components.config import MANAGED_CACHE_POLICY_TTL, CdnConfig
 from components.edge import ORIGIN_HEADER, WEBSOCKET_PATHS
-from components.tagging import PURCHASE_TAG, SAVINGS_BUNDLE, TRAFFIC_TAG, tier_tags
+from components.tagging import ASSET_SHARE_TAG, PURCHASE_TAG, SAVINGS_BUNDLE, TRAFFIC_TAG, tier_tags
 
 #: AWS managed cache policy "CachingOptimized" (gzip + brotli keys, default TTL 1 day).
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
@@ -160,6 +176,30 @@ def websocket_custom_origin(
     }
 
 
+def asset_shares(cfg: CdnConfig) -> tuple[float | None, float | None]:
+    """(each plan distribution's share, the overflow distribution's share) of the assets' traffic with
+    ``asset_overflow``; (None, None) without it (every assets distribution an equal share, untagged)."""
+    if cfg.asset_overflow == "none":
+        return None, None
+    return (1 - cfg.asset_overflow_share) / cfg.asset_distributions, cfg.asset_overflow_share
+
+
+#: How the distributions carrying the assets' overflow are named: one of its own, or the dynamic one.
+OVERFLOW_SUFFIXES = ("-overflow", "-dynamic")
+
+
+def share_tag(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
+    """The ``asset_share`` tag of the distribution named ``resource_name`` (none without
+    ``asset_overflow``): the overflow's share on the overflow distribution, a plan's on the others. The
+    value is the float's repr, the shortest text that reads back as the same float: the rules price
+    exactly the share the config states."""
+    plan, overflow = asset_shares(cfg)
+    if plan is None or overflow is None:
+        return {}
+    share = overflow if resource_name.endswith(OVERFLOW_SUFFIXES) else plan
+    return {ASSET_SHARE_TAG: repr(share)}
+
+
 def _lifecycle_rules(cfg: CdnConfig) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
     """Abort stale multipart uploads always; tier large objects and expire old versions when enabled."""
     rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
@@ -218,27 +258,38 @@ class Cdn(pulumi.ComponentResource):
         if cfg.plan != "pay_as_you_go":
             self.us_east_1 = aws.Provider(f"{name}-{PLAN_REGION}", region=PLAN_REGION, opts=child)
         ws_on_assets = args.websocket_origin if not cfg.dynamic_distribution else None
-        self._asset_distributions(name, cfg, tags, cache_policy_id, ws_on_assets)
+        dynamic_origin = args.websocket_origin if cfg.dynamic_distribution else None
+        self._asset_distributions(name, cfg, tags, cache_policy_id, ws_on_assets, dynamic_origin is not None)
         self.distribution = self.distributions[0]
         self.web_acl = self.web_acls[0] if self.web_acls else None
         self.subscription = self.subscriptions[0] if self.subscriptions else None
         self.dynamic: aws.cloudfront.Distribution | None = None
-        dynamic_origin = args.websocket_origin if cfg.dynamic_distribution else None
         if dynamic_origin is not None:
             self.dynamic = self._dynamic_distribution(name, dynamic_origin, cfg, tags)
+        #: Every distribution serving the bucket (the dynamic one too when it carries the assets' overflow),
+        #: in the order of :func:`asset_shares`: the plan distributions, then the overflow.
+        self.asset_readers = list(self.distributions)
+        if self.dynamic is not None and cfg.asset_overflow != "none":
+            self.asset_readers.append(self.dynamic)
         self.bucket_policy = self._bucket_policy(name)
 
         self.bucket_name = self.bucket.bucket
         self.domain_name = self.distribution.domain_name
         #: The names viewers reach /ws (and the API) at: the dynamic distribution's when there is one.
         self.dynamic_domain_name = (self.dynamic or self.distribution).domain_name
-        self.asset_domain_names = [d.domain_name for d in self.distributions]
+        self.asset_domain_names = [d.domain_name for d in self.asset_readers]
+        plan_share, overflow_share = asset_shares(cfg)
+        #: Each asset name's share of the asset links (aligned with ``asset_domain_names``).
+        self.asset_link_shares = [
+            plan_share if plan_share is not None else 1 / cfg.asset_distributions
+        ] * cfg.asset_distributions + ([overflow_share] if overflow_share is not None else [])
         self.register_outputs(
             {
                 "bucket": self.bucket.bucket,
                 "distribution_id": self.distribution.id,
                 "domain_name": self.distribution.domain_name,
                 "asset_domain_names": self.asset_domain_names,
+                "asset_link_shares": self.asset_link_shares,
                 "dynamic_domain_name": self.dynamic_domain_name,
             }
         )
@@ -335,9 +386,59 @@ class Cdn(pulumi.ComponentResource):
         tags: dict[str, str],
         cache_policy_id: pulumi.Input[str],
         ws_on_assets: WebSocketOrigin | None,
+        overflow_on_dynamic: bool,
     ) -> None:
         """``asset_distributions`` distributions of the bucket (with ``/ws`` when no dynamic distribution
-        carries it), each with its own web ACL and flat-rate plan when the stack has one."""
+        carries it), each with its own web ACL and flat-rate plan when the stack has one; and, with
+        ``asset_overflow`` and no dynamic distribution to carry it, one more, pay as you go."""
+        self._cache_policy = cache_policy_id
+        self.web_acls: list[aws.wafv2.WebAcl] = []
+        self.subscriptions: list[aws.pricingplanmanager.Subscription] = []
+        self.distributions: list[aws.cloudfront.Distribution] = []
+        overflow_share = asset_shares(cfg)[1]
+        on_plan = cfg.plan != "pay_as_you_go"
+        for index in range(cfg.asset_distributions):
+            # The first keeps the names of a one-distribution stack (no replacement when more are added).
+            suffix = "" if index == 0 else f"-{index + 1}"
+            web_acl = None
+            if self.us_east_1 is not None:
+                web_acl = self._web_acl(f"{name}{suffix}", tags)
+                self.web_acls.append(web_acl)
+            resource_name = f"{name}-distribution{suffix}"
+            distribution = self._bucket_distribution(
+                resource_name,
+                "STARS static assets and uploads",
+                cfg,
+                ws_on_assets,
+                self._tags(tags, "assets", cfg, resource_name, paying=not on_plan),
+                web_acl,
+            )
+            self.distributions.append(distribution)
+            if web_acl is not None:
+                self._plan(f"{name}-plan{suffix}", cfg, distribution, web_acl)
+        if overflow_share is not None and not overflow_on_dynamic:
+            self.distributions.append(
+                self._bucket_distribution(
+                    f"{name}-overflow",
+                    "STARS static assets beyond the flat-rate plans' allowances (pay as you go)",
+                    cfg,
+                    ws_on_assets,
+                    self._tags(tags, "assets", cfg, f"{name}-overflow", paying=True),
+                    None,
+                )
+            )
+
+    def _bucket_distribution(
+        self,
+        resource_name: str,
+        comment: str,
+        cfg: CdnConfig,
+        ws_origin: WebSocketOrigin | None,
+        tags: dict[str, str],
+        web_acl: aws.wafv2.WebAcl | None,
+    ) -> aws.cloudfront.Distribution:
+        """A distribution whose default behavior serves the bucket's public prefix (the same path on every
+        asset name), with ``/ws`` (and without a certificate the API) to ``ws_origin`` when given."""
         origins: list[aws.cloudfront.DistributionOriginArgsDict] = [
             {
                 "domain_name": self.bucket.bucket_regional_domain_name,
@@ -346,43 +447,30 @@ class Cdn(pulumi.ComponentResource):
                 "origin_access_control_id": self.oac.id,
             }
         ]
-        self.web_acls: list[aws.wafv2.WebAcl] = []
-        self.subscriptions: list[aws.pricingplanmanager.Subscription] = []
-        self.distributions: list[aws.cloudfront.Distribution] = []
-        for index in range(cfg.asset_distributions):
-            # The first keeps the names of a one-distribution stack (no replacement when more are added).
-            suffix = "" if index == 0 else f"-{index + 1}"
-            extra: dict[str, Any] = {}
-            assets_origins = list(origins)
-            if ws_on_assets is not None:
-                assets_origins.append(websocket_custom_origin(ws_on_assets, self._vpc_origin_id))
-                extra["ordered_cache_behaviors"] = websocket_behaviors(api=not ws_on_assets.https)
-            web_acl = None
-            if self.us_east_1 is not None:
-                web_acl = self._web_acl(f"{name}{suffix}", tags)
-                self.web_acls.append(web_acl)
-                extra["web_acl_id"] = web_acl.arn
-            distribution = aws.cloudfront.Distribution(
-                f"{name}-distribution{suffix}",
-                comment="STARS static assets and uploads",
-                price_class=cfg.price_class,
-                origins=assets_origins,
-                default_cache_behavior={
-                    "target_origin_id": ORIGIN_ID,
-                    "viewer_protocol_policy": "redirect-to-https",
-                    "allowed_methods": ["GET", "HEAD", "OPTIONS"],
-                    "cached_methods": ["GET", "HEAD"],
-                    "compress": True,
-                    "cache_policy_id": cache_policy_id,
-                },
-                tags=self._tags(tags, "assets", cfg),
-                opts=pulumi.ResourceOptions(parent=self),
-                **VIEWER_SIDE,
-                **extra,
-            )
-            self.distributions.append(distribution)
-            if web_acl is not None:
-                self._plan(f"{name}-plan{suffix}", cfg, distribution, web_acl)
+        extra: dict[str, Any] = {}
+        if ws_origin is not None:
+            origins.append(websocket_custom_origin(ws_origin, self._vpc_origin_id))
+            extra["ordered_cache_behaviors"] = websocket_behaviors(api=not ws_origin.https)
+        if web_acl is not None:
+            extra["web_acl_id"] = web_acl.arn
+        return aws.cloudfront.Distribution(
+            resource_name,
+            comment=comment,
+            price_class=cfg.price_class,
+            origins=origins,
+            default_cache_behavior={
+                "target_origin_id": ORIGIN_ID,
+                "viewer_protocol_policy": "redirect-to-https",
+                "allowed_methods": ["GET", "HEAD", "OPTIONS"],
+                "cached_methods": ["GET", "HEAD"],
+                "compress": True,
+                "cache_policy_id": self._cache_policy,
+            },
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+            **VIEWER_SIDE,
+            **extra,
+        )
 
     def _plan(
         self, name: str, cfg: CdnConfig, distribution: aws.cloudfront.Distribution, web_acl: aws.wafv2.WebAcl
@@ -404,11 +492,12 @@ class Cdn(pulumi.ComponentResource):
         )
 
     def _bucket_policy(self, name: str) -> aws.s3.BucketPolicy:
-        """Only the asset distributions may read, only under the public prefix; plain HTTP is refused."""
+        """Only the distributions serving the assets may read, only under the public prefix; plain HTTP is
+        refused."""
         return aws.s3.BucketPolicy(
             f"{name}-bucket-policy",
             bucket=self.bucket.id,
-            policy=pulumi.Output.all(self.bucket.arn, *(d.arn for d in self.distributions)).apply(
+            policy=pulumi.Output.all(self.bucket.arn, *(d.arn for d in self.asset_readers)).apply(
                 lambda v: json.dumps(
                     {
                         "Version": "2012-10-17",
@@ -440,17 +529,31 @@ class Cdn(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _tags(tags: dict[str, str], traffic: str, cfg: CdnConfig) -> dict[str, str]:
+    def _tags(
+        tags: dict[str, str], traffic: str, cfg: CdnConfig, resource_name: str, paying: bool
+    ) -> dict[str, str]:
         """The distribution's ``traffic`` tag (what the budget rules price it with: the assets' share or the
-        dynamic figures) and, on a pay-as-you-go distribution, the Security Savings Bundle's purchase."""
-        pay_as_you_go = traffic == "dynamic" or cfg.plan == "pay_as_you_go"
-        bundle = {PURCHASE_TAG: SAVINGS_BUNDLE} if cfg.savings_bundle and pay_as_you_go else {}
-        return {**tags, TRAFFIC_TAG: traffic, **bundle}
+        dynamic figures), its ``asset_share`` when the assets are split unevenly (:func:`share_tag`), and,
+        on a pay-as-you-go (``paying``) distribution, the Security Savings Bundle's purchase."""
+        bundle = {PURCHASE_TAG: SAVINGS_BUNDLE} if cfg.savings_bundle and paying else {}
+        return {**tags, TRAFFIC_TAG: traffic, **share_tag(cfg, resource_name), **bundle}
 
     def _dynamic_distribution(
         self, name: str, origin: WebSocketOrigin, cfg: CdnConfig, tags: dict[str, str]
     ) -> aws.cloudfront.Distribution:
-        """Pay as you go, nothing cached: /ws (and without a certificate the API) to the load balancer."""
+        """Pay as you go, nothing cached: /ws (and without a certificate the API) to the load balancer; with
+        ``asset_overflow`` it serves the bucket too (the assets' overflow share), like an assets
+        distribution."""
+        overflow_share = asset_shares(cfg)[1]
+        if overflow_share is not None:
+            return self._bucket_distribution(
+                f"{name}-dynamic",
+                "STARS WebSockets, API and the assets beyond the flat-rate plans' allowances (pay as you go)",
+                cfg,
+                origin,
+                self._tags(tags, "dynamic", cfg, f"{name}-dynamic", paying=True),
+                None,
+            )
         behaviors = websocket_behaviors(api=not origin.https)
         default: dict[str, Any] = {**behaviors[-1]}
         default.pop("path_pattern")
@@ -464,7 +567,7 @@ class Cdn(pulumi.ComponentResource):
             # an ordered behavior without its path pattern: the default behavior's keys
             default_cache_behavior=cast(aws.cloudfront.DistributionDefaultCacheBehaviorArgsDict, default),
             ordered_cache_behaviors=behaviors,
-            tags=self._tags(tags, "dynamic", cfg),
+            tags=self._tags(tags, "dynamic", cfg, f"{name}-dynamic", paying=True),
             **VIEWER_SIDE,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -481,6 +481,18 @@ class CdnConfig(_Strict):
         description="a CloudFront Security Savings Bundle (1-year monthly commitment, bought in Billing):"
         " 30% off the pay-as-you-go distribution's charges",
     )
+    asset_overflow: Literal["none", "pay_as_you_go"] = Field(
+        default="none",
+        description="pay_as_you_go: the assets' traffic the plans' allowances do not carry goes to a"
+        " pay-as-you-go distribution (the dynamic one when there is one, else one more of the bucket)",
+    )
+    asset_overflow_share: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="the share of the assets' traffic (requests and bytes) on the overflow distribution;"
+        " each plan distribution carries (1 - share) / asset_distributions of it",
+    )
 
     @model_validator(mode="after")
     def _plan(self) -> Self:
@@ -496,7 +508,22 @@ class CdnConfig(_Strict):
                 "asset_distributions above 1 and dynamic_distribution need a flat-rate plan for the assets:"
                 " two pay-as-you-go distributions bill as one (the account's free tier and volume tiers)"
             )
-        if self.savings_bundle and self.plan != "pay_as_you_go" and not self.dynamic_distribution:
+        overflow = self.asset_overflow != "none"
+        if overflow != (self.asset_overflow_share > 0):
+            raise ValueError(
+                f"asset_overflow {self.asset_overflow} with asset_overflow_share {self.asset_overflow_share}:"
+                " a share above 0 needs an overflow distribution, and an overflow distribution needs one"
+            )
+        if overflow and self.plan == "pay_as_you_go":
+            raise ValueError(
+                "asset_overflow needs a flat-rate plan for the assets: it carries what the plans' allowances"
+                " do not"
+            )
+        if (
+            self.savings_bundle
+            and self.plan != "pay_as_you_go"
+            and not (self.dynamic_distribution or overflow)
+        ):
             raise ValueError(
                 "savings_bundle discounts pay-as-you-go CloudFront charges: with every distribution on a"
                 " flat-rate plan there are none (no source says the bundle applies to a plan's fee)"

@@ -40,6 +40,10 @@ SAVINGS_BUNDLE = "savings-bundle-1yr"
 #: What a CloudFront distribution carries, for the budget rules: ``assets`` (the assets' share, the same on
 #: each assets distribution) or ``dynamic`` (/ws and the API, pay as you go).
 TRAFFIC_TAG = "traffic"
+#: The share of the assets' traffic (requests and bytes alike) a distribution carries, when the assets are
+#: split unevenly (flat-rate plans filled to their allowance, the rest pay as you go); without it every
+#: ``assets`` distribution carries an equal share and a ``dynamic`` one none.
+ASSET_SHARE_TAG = "asset_share"
 
 
 def purchase_tags(commitment: str) -> dict[str, str]:

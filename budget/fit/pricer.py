@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from budget.catalog import Catalog
@@ -23,11 +23,14 @@ from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.plan import from_record
 from budget.pricing_inputs import PricingInputs, Subject
 from budget.rules import RuleContext
+from components.cdn import share_tag
 from components.config import StackConfig
 from components.planning.baseline import violations
 from components.planning.mocks import plan_resources, plan_tiers
 from components.stack import COMMON_READS, TIER_READS, config_reads, tiers_of
+from components.tagging import ASSET_SHARE_TAG
 
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 #: Two totals "agree" when every size differs by less than half a cent.
 CENT = 0.005
 
@@ -43,10 +46,36 @@ def _at(data: dict[str, Any], path: str) -> Any:
     return node
 
 
+#: Config values (under ``cdn``) that only set tag values, which :func:`_retagged` writes into a plan made
+#: at another value: the overflow share follows the demand, so without this every phase, what-if and
+#: user count a fit searches would plan the CDN tier again for each of its shapes.
+RETAGGED = ("asset_overflow_share",)
+
+
+def _plan_reads(cfg: StackConfig) -> dict[str, Any]:
+    """The config as the tier plans read it, without the values :func:`_retagged` writes."""
+    data = config_reads(cfg)
+    data["cdn"] = {k: v for k, v in data["cdn"].items() if k not in RETAGGED}
+    return data
+
+
 def plan_key(cfg: StackConfig, tier: str, dumped: dict[str, Any] | None = None) -> str:
-    """What a tier's plan depends on: the values of the config paths it reads."""
-    data = dumped if dumped is not None else config_reads(cfg)
+    """What a tier's plan depends on: the values of the config paths it reads (but :data:`RETAGGED`)."""
+    data = dumped if dumped is not None else _plan_reads(cfg)
     return json.dumps({p: _at(data, p) for p in (*COMMON_READS, *TIER_READS[tier])}, sort_keys=True)
+
+
+def _retagged(resources: tuple[PlannedResource, ...], cfg: StackConfig) -> tuple[PlannedResource, ...]:
+    """``resources`` with each distribution's ``asset_share`` tag the one ``cfg`` gives it (the component's
+    own :func:`~components.cdn.share_tag`), whatever share the plan was made at."""
+    out = []
+    for r in resources:
+        tags = r.inputs.get("tags") if r.type == DISTRIBUTION else None
+        if isinstance(tags, dict) and ASSET_SHARE_TAG in tags:
+            tags = {**tags, **share_tag(cfg.cdn, r.name)}
+            r = replace(r, inputs={**r.inputs, "tags": tags})
+        out.append(r)
+    return tuple(out)
 
 
 @dataclass
@@ -94,11 +123,12 @@ class Pricer:
     @staticmethod
     def _keys(cfg: StackConfig, tiers: Iterable[str]) -> dict[str, str]:
         """Each tier's plan key (:func:`plan_key`), the config dumped once for all of them."""
-        dumped = config_reads(cfg)
+        dumped = _plan_reads(cfg)
         return {tier: plan_key(cfg, tier, dumped) for tier in tiers}
 
-    def _resources(self, cfg: StackConfig, keys: dict[str, str]) -> list[PlannedResource]:
-        """The candidate's planned resources, from cached tier plans (planning the missing tiers once)."""
+    def _resources(self, cfg: StackConfig, keys: dict[str, str]) -> dict[str, tuple[PlannedResource, ...]]:
+        """The candidate's planned resources by tier, from cached tier plans (planning the missing tiers
+        once), retagged for ``cfg`` (:func:`_retagged`)."""
         missing = tuple(t for t, k in keys.items() if (t, k) not in self._plans)
         if missing:
             # counted whether planned now or by an earlier search of this process: the figure is the
@@ -122,24 +152,24 @@ class Pricer:
                     _TIER_PLANS.clear()
                 _TIER_PLANS.update({(t, keys[t]): found[t] for t in new})
             self._plans.update({(t, keys[t]): found[t] for t in missing})
-        out = [r for t, k in keys.items() for r in self._plans[(t, k)]]
-        out.sort(key=lambda r: r.urn)
-        return out
+        return {t: _retagged(self._plans[(t, k)], cfg) for t, k in keys.items()}
 
     def price(self, cfg: StackConfig) -> Priced:
         """Price a candidate: each tier's lines are reused when its plan, the structure of the whole
         (every URN) and the pricing inputs are those of a candidate priced before."""
         self.estimates += 1
         keys = self._keys(cfg, tiers_of(cfg))
-        resources = self._resources(cfg, keys)
-        structure = hash(tuple(r.urn for r in resources))
+        by_tier = self._resources(cfg, keys)
+        resources = sorted((r for plan in by_tier.values() for r in plan), key=lambda r: r.urn)
+        # the retagged values are part of what was priced
+        structure = hash((tuple(r.urn for r in resources), *(getattr(cfg.cdn, k) for k in RETAGGED)))
         inputs = PricingInputs.of(cfg)
         ctx = RuleContext(inputs=inputs, catalog=self.catalog, resources=tuple(resources))
         results: list[PricedResource | Unpriced] = []
         for tier, key in keys.items():
             found = self._prices.get((tier, key, structure, inputs))
             if found is None:
-                found = [price_in_region(r, ctx) for r in self._plans[(tier, key)]]
+                found = [price_in_region(r, ctx) for r in by_tier[tier]]
                 self._prices[(tier, key, structure, inputs)] = found
             results += found
         order = {r.urn: i for i, r in enumerate(resources)}

@@ -55,6 +55,8 @@ LOAD_BALANCERS = ("application", "network")
 #: (no NAT gateway, no endpoint hours; USD 3.65 a month per server address) undercuts them at the server
 #: counts these phases need.
 EGRESS = ("nat", "public")
+#: CloudFront Free plans one AWS account may hold (pricing-levers.md section 1, "Account limits").
+FREE_PLANS_PER_ACCOUNT = 3
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 #: Price classes whose edges include Africa's (WebSockets may only be served from those: latency budget).
 AFRICAN_EDGES = ("PriceClass_200", "PriceClass_All")
@@ -218,6 +220,9 @@ class Shape:
     savings_bundle: bool = False
     #: ``public`` (internet-facing) or ``vpc_origin`` (internal, CloudFront reaches it through a VPC origin).
     origin: str = "public"
+    #: The assets' traffic the plans' allowances do not carry on a pay-as-you-go distribution (the dynamic
+    #: one when there is one): the plan distributions filled to their allowance.
+    asset_overflow: bool = False
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -237,8 +242,11 @@ class Shape:
         plan = self.cdn_plan.replace("_", "-")
         if self.asset_distributions > 1:
             plan = f"{self.asset_distributions} x {plan}"
+        if self.asset_overflow:
+            plan += " filled to the allowance, the rest of the assets pay as you go"
         if self.dynamic_distribution:
-            plan += " + a pay-as-you-go distribution for /ws and the API"
+            carried = "/ws, the API and the assets' rest" if self.asset_overflow else "/ws and the API"
+            plan += f" + a pay-as-you-go distribution for {carried}"
         if self.savings_bundle:
             plan += " (Security Savings Bundle)"
         return (
@@ -358,17 +366,58 @@ class Space:
             and (shape.cdn_plan == "pay_as_you_go" or shape.dynamic_distribution)
         )
 
-    def asset_distributions(self, plan: str) -> int | None:
-        """The fewest distributions on ``plan`` whose allowances carry the assets (None: more than the
-        most a stack may have); one for pay as you go."""
+    def _allowance(self, plan: str) -> tuple[float, float]:
+        """A ``plan`` distribution's monthly allowance: (requests, GB)."""
+        region = self.base.region
+        return (
+            self.catalog.get(region, f"cloudfront.plan.{plan}.requests").amount,
+            self.catalog.get(region, f"cloudfront.plan.{plan}.transfer_gb").amount,
+        )
+
+    def _needed(self, plan: str) -> int:
+        """The fewest distributions on ``plan`` whose allowances carry the assets (one for pay as you go)."""
         if plan == "pay_as_you_go":
             return 1
         t = traffic(self.demand)
-        region = self.base.region
-        requests = self.catalog.get(region, f"cloudfront.plan.{plan}.requests").amount
-        transfer = self.catalog.get(region, f"cloudfront.plan.{plan}.transfer_gb").amount
-        needed = max(1, math.ceil(t.static_requests / requests), math.ceil(t.static_gb / transfer))
-        return needed if needed <= MAX_ASSET_DISTRIBUTIONS else None
+        requests, transfer = self._allowance(plan)
+        return max(1, math.ceil(t.static_requests / requests), math.ceil(t.static_gb / transfer))
+
+    def most_on(self, plan: str) -> int:
+        """The most distributions a stack may put on ``plan`` (the account allows three Free plans)."""
+        return (
+            min(MAX_ASSET_DISTRIBUTIONS, FREE_PLANS_PER_ACCOUNT)
+            if plan == "free"
+            else MAX_ASSET_DISTRIBUTIONS
+        )
+
+    def asset_distributions(self, plan: str) -> int | None:
+        """The fewest distributions on ``plan`` whose allowances carry the assets (None: more than the
+        most a stack may have); one for pay as you go."""
+        needed = self._needed(plan)
+        return needed if needed <= self.most_on(plan) else None
+
+    def overflow_distributions(self, plan: str) -> int | None:
+        """Distributions on ``plan`` filled to their allowance, the rest of the assets pay as you go: one
+        fewer than the allowances need (at most the most a stack may have); None when the allowance of one
+        carries everything (nothing would overflow) or for pay as you go."""
+        if plan == "pay_as_you_go":
+            return None
+        fewer = min(self._needed(plan) - 1, self.most_on(plan))
+        return fewer if fewer >= 1 else None
+
+    @staticmethod
+    def overflow_share(cfg: StackConfig, plan: str, count: int, allowance: tuple[float, float]) -> float:
+        """The share of the assets' traffic left for the overflow distribution when ``count`` distributions
+        on ``plan`` carry their allowance of the routed figures check prices (``cloudfront_requests``,
+        ``cloudfront_egress_gb``). Each plan distribution's share is kept a billionth below its allowance,
+        so float rounding never takes it over the ceiling the rule enforces."""
+        requests, transfer = allowance
+        usage = cfg.usage
+        each = min(
+            requests / usage.cloudfront_requests if usage.cloudfront_requests else math.inf,
+            transfer / usage.cloudfront_egress_gb if usage.cloudfront_egress_gb else math.inf,
+        )
+        return 1 - min(1.0, count * each * (1 - 1e-9))
 
     def reference_shape(self, zones: int, layout: str = Shape.layout, egress: str = Shape.egress) -> Shape:
         """A shape that serves TLS with the stack's certificates, for pricing tiers that do not read it."""
@@ -377,26 +426,35 @@ class Space:
             return shape
         return replace(shape, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0], origin="vpc_origin")
 
-    def cdn_options(self, via_cdn: bool) -> Iterator[tuple[str, int, bool, bool]]:
-        """(plan, assets distributions, dynamic distribution, savings bundle) for a shape whose WebSockets
-        go through CloudFront or not: a flat-rate plan on as many distributions as its allowance needs, a
-        dynamic distribution where anything dynamic goes through CloudFront, and the Security Savings
-        Bundle on whatever is pay as you go (a commitment like a reservation, searched beside none)."""
+    def cdn_options(self, via_cdn: bool) -> Iterator[tuple[str, int, bool, bool, bool]]:
+        """(plan, assets distributions, dynamic distribution, savings bundle, asset overflow) for a shape
+        whose WebSockets go through CloudFront or not: a flat-rate plan on as many distributions as its
+        allowance needs, or on one fewer filled to its allowance with the rest pay as you go (N plans plus
+        the overflow beside N + 1 plans); a dynamic distribution where anything dynamic goes through
+        CloudFront, and the Security Savings Bundle on whatever is pay as you go (a commitment like a
+        reservation, searched beside none)."""
         dynamic = via_cdn or not self.base.load_balancer.tls
         for plan in CDN_PLANS:
+            options: list[tuple[int, bool]] = []
             count = self.asset_distributions(plan)
             if count is None:
                 why = (
-                    f"CloudFront {plan} plan: the assets need more than {MAX_ASSET_DISTRIBUTIONS} of its"
-                    " distributions (each more name is one more TLS connection per viewer)"
+                    f"CloudFront {plan} plan: the assets need more than {self.most_on(plan)} of its"
+                    " distributions (each more name is one more TLS connection per viewer"
+                    + (", and an account has at most three Free plans)" if plan == "free" else ")")
                 )
                 if why not in self.rejected:
                     self.rejected.append(why)
-                continue
-            apart = dynamic and plan != "pay_as_you_go"
-            paying = plan == "pay_as_you_go" or apart
-            for bundle in (False, True) if paying else (False,):
-                yield plan, count, apart, bundle
+            else:
+                options.append((count, False))
+            fewer = self.overflow_distributions(plan)
+            if fewer is not None:
+                options.append((fewer, True))
+            for count, overflow in options:
+                apart = dynamic and plan != "pay_as_you_go"
+                paying = plan == "pay_as_you_go" or apart or overflow
+                for bundle in (False, True) if paying else (False,):
+                    yield plan, count, apart, bundle, overflow
 
     def shapes(self) -> Iterator[Shape]:
         tls = self.base.load_balancer.tls
@@ -417,11 +475,11 @@ class Space:
                         for via_cdn in (False, True):
                             if via_cdn and price_class not in AFRICAN_EDGES:
                                 continue  # the latency budget: no WebSocket from edges outside Africa
-                            for plan, count, apart, bundle in self.cdn_options(via_cdn):
+                            for plan, count, apart, bundle, overflow in self.cdn_options(via_cdn):
                                 for zones in ZONES[self.demand.availability]:
                                     shape = Shape(
                                         layout, lb, via_cdn, egress, price_class, plan, zones, count, apart,
-                                        bundle, origin,
+                                        bundle, origin, overflow,
                                     )  # fmt: skip
                                     if self.serves_tls(shape):
                                         yield shape
@@ -475,6 +533,9 @@ class Space:
             "asset_distributions": shape.asset_distributions,
             "dynamic_distribution": shape.dynamic_distribution,
             "savings_bundle": shape.savings_bundle,
+            # set below from the routed usage when the shape has it
+            "asset_overflow": "none",
+            "asset_overflow_share": 0.0,
         }
         if shape.cdn_plan in ("free", "pro"):
             cdn_update["default_ttl_seconds"] = 86400  # those plans allow only AWS-managed cache policies
@@ -505,5 +566,12 @@ class Space:
         )
         # every routed usage figure (WebSockets through CloudFront too) re-derived for this shape
         routed = with_routed_usage(cfg, stated=base.usage)
+        if shape.asset_overflow:
+            count, plan = shape.asset_distributions, shape.cdn_plan
+            share = self.overflow_share(routed, plan, count, self._allowance(plan))
+            cdn = routed.cdn.model_copy(
+                update={"asset_overflow": "pay_as_you_go", "asset_overflow_share": share}
+            )
+            routed = routed.model_copy(update={"cdn": cdn})
         # validate the whole config as the stack file would be read (cross-field rules included)
         return StackConfig.model_validate(routed.model_dump())

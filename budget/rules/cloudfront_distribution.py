@@ -14,10 +14,16 @@ origin.
 On a flat-rate plan (a PricingPlanManager subscription covers the distribution) transfer and requests are
 $0 lines within the plan's allowance; above it the distribution is unpriced (the allowance is a hard ceiling:
 AWS may throttle), and so is WebSocket traffic, which no source says how a plan counts.
+
+Several distributions split the assets' traffic (``cloudfront_egress_gb``, ``cloudfront_requests``) by
+their ``asset_share`` tags, or equally over the ``assets`` ones without tags: flat-rate plans filled to
+their allowance and the rest on one pay-as-you-go distribution (the dynamic one when there is one, billed
+with the API and WebSocket figures as one bill, the account's free tier and volume tiers shared).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,7 +32,7 @@ from budget.rules.base import RuleContext, RuleError, flag, known, opaque, unrea
 from budget.rules.pricing_plan import Plan, plan_covering
 from budget.rules.volume_tiers import CLOUDFRONT_TIERS, tiered_lines
 from components.config import WEBSOCKET_USAGE_KEYS, UsageConfig
-from components.tagging import PURCHASE_TAG, SAVINGS_BUNDLE, TRAFFIC_TAG
+from components.tagging import ASSET_SHARE_TAG, PURCHASE_TAG, SAVINGS_BUNDLE, TRAFFIC_TAG
 
 TYPES = ("aws:cloudfront/distribution:Distribution",)
 #: Edge region buckets each price class includes (AWS CloudFront price classes; only the buckets the
@@ -140,6 +146,31 @@ def bundled(dist: PlannedResource) -> bool:
     return True
 
 
+def asset_share(dist: PlannedResource, assets: list[PlannedResource]) -> float:
+    """The share of the assets' traffic ``dist`` carries: its ``asset_share`` tag, else an equal share of
+    the ``assets`` distributions (none on the dynamic one)."""
+    value = _tag(dist, ASSET_SHARE_TAG)
+    if value is None:
+        return 1 / len(assets) if traffic_of(dist) == "assets" else 0.0
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = math.nan
+    if not 0 < share <= 1:
+        raise RuleError(f"tag {ASSET_SHARE_TAG}={value!r} is not a share of the assets' traffic (0 to 1)")
+    return share
+
+
+def _shares_add_up(everything: list[PlannedResource], assets: list[PlannedResource]) -> None:
+    """The assets' traffic is carried once: the distributions' shares add up to 1."""
+    total = math.fsum(asset_share(d, assets) for d in everything)
+    if not math.isclose(total, 1.0, abs_tol=1e-9):
+        raise RuleError(
+            f"the distributions' {ASSET_SHARE_TAG} tags add up to {total:.6g} of the assets' traffic, not 1:"
+            " the usage block's assets would be priced more or less than once"
+        )
+
+
 def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     certificate = known(dist.inputs.get("viewerCertificate"), "input 'viewerCertificate'") or {}
     method = known(certificate.get("sslSupportMethod"), "viewerCertificate.sslSupportMethod")
@@ -157,6 +188,8 @@ def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     untagged = [d for d in everything if _tag(d, TRAFFIC_TAG) is None]
     if untagged and len(everything) > 1:
         raise RuleError("a second distribution has no usage assumptions (the usage block describes one)")
+    _shares_add_up(everything, assets)
+    share = asset_share(dist, assets)
     bucket, why = served_bucket(
         known(dist.inputs.get("priceClass"), "input 'priceClass'") or "PriceClass_All",
         ctx.inputs.usage.viewer_region,
@@ -174,20 +207,31 @@ def price(dist: PlannedResource, ctx: RuleContext) -> list[CostLine]:
                 "a pay-as-you-go assets distribution beside the dynamic one: the two bill as one (the"
                 " account's free tier and volume tiers), which per-distribution usage cannot price"
             )
+        kind = f"API and {share:.4g} of the static assets" if share else "API"
         bill = Bill(
-            usage.cloudfront_api_egress_gb, usage.cloudfront_api_requests, websockets=True, kind="API"
+            usage.cloudfront_api_egress_gb + usage.cloudfront_egress_gb * share,
+            usage.cloudfront_api_requests + usage.cloudfront_requests * share,
+            websockets=True,
+            kind=kind,
         )
     else:
         if (usage.cloudfront_api_egress_gb or usage.cloudfront_api_requests) and not dynamic:
             raise RuleError("the usage block routes API traffic to a dynamic distribution the stack lacks")
         if plan is not None:
-            return _within_plan(dist, ctx, plan, 1 / len(assets), websockets_elsewhere=bool(dynamic))
-        if len(assets) > 1:
+            return _within_plan(dist, ctx, plan, share, websockets_elsewhere=bool(dynamic))
+        paying = [a for a in assets if plan_covering(a, ctx) is None]
+        if len(paying) > 1:
             raise RuleError(
-                f"{len(assets)} pay-as-you-go assets distributions bill as one (the account's free tier"
+                f"{len(paying)} pay-as-you-go assets distributions bill as one (the account's free tier"
                 " and volume tiers): per-distribution usage cannot price them"
             )
-        bill = Bill(usage.cloudfront_egress_gb, usage.cloudfront_requests, websockets=not dynamic)
+        kind = f"{share:.4g} of the static assets" if share < 1 else "static assets"
+        bill = Bill(
+            usage.cloudfront_egress_gb * share,
+            usage.cloudfront_requests * share,
+            websockets=not dynamic,
+            kind=kind,
+        )
     lines = _pay_as_you_go(ctx, bucket, why, bill)
     return _discounted(lines, ctx) if bundled(dist) else lines
 
@@ -304,7 +348,7 @@ def _within_plan(
     dist: PlannedResource, ctx: RuleContext, plan: Plan, share: float, websockets_elsewhere: bool
 ) -> list[CostLine]:
     """$0 lines inside the plan's allowance for ``share`` of the assets' traffic (the site spreads its
-    asset links evenly over the assets distributions); above it, or with WebSocket traffic, unpriced.
+    asset links over the distributions by their shares); above it, or with WebSocket traffic, unpriced.
 
     WebSocket traffic: the distribution routes ``/ws`` (what the stack policy sees), or the usage block
     assumes some and no dynamic distribution carries it, or the stack config says it goes through this

@@ -126,3 +126,15 @@ def assert_serves_only_tls(cfg: StackConfig) -> None:
         for li in listeners:
             if li.inputs["protocol"] == "HTTP":
                 assert [a["type"] for a in li.inputs["defaultActions"]] == ["redirect"]
+
+
+#: Stack blocks for a domain on the load balancer and WebSockets straight to it: nothing dynamic goes
+#: through CloudFront.
+DIRECT: dict[str, dict[str, Any]] = {
+    "load_balancer": {"domain": "api.example.org", "websockets_via_cdn": False},
+    "usage": {
+        "cloudfront_websocket_egress_gb": 0,
+        "cloudfront_websocket_ingress_gb": 0,
+        "cloudfront_websocket_connections": 0,
+    },
+}

@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 import pytest
-from budget_helpers import ROOT, res, unpriced
+from budget_helpers import DIRECT, ROOT, res, unpriced
 
 from budget.capacity import load_model
 from budget.catalog import Catalog, load_catalog
@@ -40,17 +40,6 @@ def _split(phase: str = "phase2", **cdn: Any) -> StackConfig:
     data = load_stack_file(ROOT / f"Pulumi.{phase}.yaml").model_dump()
     data["cdn"].update({"plan": "business", "asset_distributions": 2, "dynamic_distribution": True, **cdn})
     return with_routed_usage(StackConfig.model_validate(data))
-
-
-#: A domain on the load balancer and WebSockets straight to it: nothing dynamic through CloudFront.
-DIRECT: dict[str, dict[str, Any]] = {
-    "load_balancer": {"domain": "api.example.org", "websockets_via_cdn": False},
-    "usage": {
-        "cloudfront_websocket_egress_gb": 0,
-        "cloudfront_websocket_ingress_gb": 0,
-        "cloudfront_websocket_connections": 0,
-    },
-}
 
 
 def _refused(phase: str, match: str, **blocks: dict[str, Any]) -> None:

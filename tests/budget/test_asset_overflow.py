@@ -1,0 +1,304 @@
+"""The assets split between flat-rate plans and pay as you go (``stars:cdn.asset_overflow``): N plan
+distributions filled to their allowance, the rest of the assets on one pay-as-you-go distribution (the
+dynamic one when there is one). The config refuses what cannot be priced, the program tags each
+distribution's share, check prices each share by hand arithmetic, and fit finds the lever for phase 1:
+two Pro plans and the overflow (USD 33.43) instead of three Pro plans (USD 45)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from budget_helpers import DIRECT, ROOT, res, unpriced
+
+from budget.capacity import load_model
+from budget.catalog import Catalog, load_catalog
+from budget.demand import with_routed_usage
+from budget.estimator import estimate
+from budget.fit.pricer import Pricer
+from budget.fit.search import search
+from budget.fit.space import Space
+from budget.plan import from_record
+from components.config import StackConfig, load_stack_file
+from components.planning.baseline import violations
+from components.planning.mocks import plan, plan_resources
+
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+SUBSCRIPTION = "aws:pricingplanmanager/subscription:Subscription"
+WAF = "aws:wafv2/webAcl:WebAcl"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+#: Phase 1's routed figures for a shape with /ws and the API on a dynamic distribution (fit's cheapest):
+#: the static assets' 24,087,360 requests and 2,408.74 GB, the API's and the WebSockets'.
+PHASE1_USAGE: dict[str, float] = {
+    "cloudfront_egress_gb": 2_408.74,
+    "cloudfront_requests": 24_087_360,
+    "cloudfront_api_egress_gb": 328.46,
+    "cloudfront_api_requests": 152_790_697.67,
+    "cloudfront_websocket_egress_gb": 216.79,
+    "cloudfront_websocket_ingress_gb": 30.71,
+    "cloudfront_websocket_connections": 7_639_534.88,
+}
+#: What two Pro plans do not carry: 1 - 2 x 10 M / 24,087,360 requests (the requests bind: 2 x 50 TB
+#: is far above 2,408.74 GB).
+OVERFLOW = 1 - 20_000_000 / 24_087_360
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+def _stack(phase: str = "phase1", **blocks: dict[str, Any]) -> StackConfig:
+    data = load_stack_file(ROOT / f"Pulumi.{phase}.yaml").model_dump()
+    for block, changes in blocks.items():
+        data[block] = {**data[block], **changes}
+    return with_routed_usage(StackConfig.model_validate(data))
+
+
+#: Pro on two distributions, the assets' rest on the dynamic distribution with /ws and the API.
+TWO_PRO = {
+    "plan": "pro",
+    "default_ttl_seconds": 86400,
+    "asset_distributions": 2,
+    "dynamic_distribution": True,
+    "savings_bundle": True,
+    "asset_overflow": "pay_as_you_go",
+    "asset_overflow_share": 0.2,
+}
+# -- the config ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cdn", "match"),
+    [
+        (
+            {**TWO_PRO, "plan": "pay_as_you_go", "asset_distributions": 1, "dynamic_distribution": False},
+            "needs a flat-rate plan",
+        ),
+        ({**TWO_PRO, "asset_overflow_share": 0.0}, "needs one"),
+        ({**TWO_PRO, "asset_overflow": "none"}, "needs an overflow distribution"),
+        ({**TWO_PRO, "asset_overflow_share": 1.0}, "less than 1"),
+        ({**TWO_PRO, "asset_overflow": "flat_rate"}, "asset_overflow"),
+    ],
+)
+def test_the_config_refuses_an_overflow_it_cannot_price(cdn: dict[str, Any], match: str) -> None:
+    data = load_stack_file(ROOT / "Pulumi.phase1.yaml").model_dump()
+    data["cdn"] = {**data["cdn"], **cdn}
+    with pytest.raises(ValueError, match=match):
+        StackConfig.model_validate(data)
+
+
+def test_the_default_is_off_and_the_bundle_may_discount_the_overflow_alone() -> None:
+    assert load_stack_file(ROOT / "Pulumi.phase1.yaml").cdn.asset_overflow == "none"
+    # with a domain nothing dynamic goes through CloudFront: the overflow is the only pay-as-you-go one
+    cfg = _stack(cdn={**TWO_PRO, "dynamic_distribution": False}, **DIRECT)
+    assert cfg.cdn.savings_bundle and cfg.cdn.asset_overflow == "pay_as_you_go"
+
+
+# -- what the program builds ----------------------------------------------------------------------------
+
+
+def _distributions(cfg: StackConfig) -> tuple[list[Any], list[Any]]:
+    records = plan_resources(cfg)
+    assert violations(records) == []  # TLS everywhere, the bucket read only by its distributions
+    return records, [r for r in records if r.type == DISTRIBUTION]
+
+
+def test_the_dynamic_distribution_carries_the_overflow_with_its_share_tagged() -> None:
+    cfg = _stack(cdn=TWO_PRO)
+    records, dists = _distributions(cfg)
+    shares = {r.name: (r.inputs["tags"]["traffic"], float(r.inputs["tags"]["asset_share"])) for r in dists}
+    assert sorted(shares.values()) == [("assets", 0.4), ("assets", 0.4), ("dynamic", 0.2)]
+    assert len([r for r in records if r.type == SUBSCRIPTION]) == 2
+    (dynamic,) = [r for r in dists if r.inputs["tags"]["traffic"] == "dynamic"]
+    assert dynamic.inputs["tags"]["purchase"] == "savings-bundle-1yr" and "webAclId" not in dynamic.inputs
+    # the bucket by default, as on the plan distributions (the same paths), /ws and the API ordered
+    assert dynamic.inputs["defaultCacheBehavior"]["targetOriginId"] == "s3-assets"
+    assert {o["originPath"] for o in dynamic.inputs["origins"] if o["originId"] == "s3-assets"} == {"/public"}
+    assert {"/ws", "/api/*"} <= {b["pathPattern"] for b in dynamic.inputs["orderedCacheBehaviors"]}
+    # the bucket policy lets all three read
+    (policy,) = [r for r in records if r.type == BUCKET_POLICY]
+    readers = json.loads(policy.inputs["policy"])["Statement"][0]["Condition"]["StringEquals"]
+    assert len(readers["AWS:SourceArn"]) == 3
+    outputs = plan(cfg).outputs
+    assert len(outputs["cdn_domains"]) == 3
+
+
+def test_without_a_dynamic_distribution_the_overflow_is_one_more_of_the_bucket() -> None:
+    cfg = _stack(cdn={**TWO_PRO, "dynamic_distribution": False}, **DIRECT)
+    records, dists = _distributions(cfg)
+    (overflow,) = [r for r in dists if r.name.endswith("-overflow")]
+    assert overflow.inputs["tags"]["traffic"] == "assets" and overflow.inputs["tags"]["asset_share"] == "0.2"
+    assert overflow.inputs["tags"]["purchase"] == "savings-bundle-1yr" and "webAclId" not in overflow.inputs
+    assert len([r for r in records if r.type == SUBSCRIPTION]) == 2 and len(dists) == 3
+
+
+def test_without_the_option_nothing_changes() -> None:
+    cfg = _stack(cdn={k: v for k, v in TWO_PRO.items() if not k.startswith("asset_overflow")})
+    _, dists = _distributions(cfg)
+    assert all("asset_share" not in r.inputs["tags"] for r in dists) and len(dists) == 3
+    (dynamic,) = [r for r in dists if r.inputs["tags"]["traffic"] == "dynamic"]
+    assert dynamic.inputs["defaultCacheBehavior"]["targetOriginId"] != "s3-assets"
+
+
+# -- what check charges, by hand ------------------------------------------------------------------------
+
+
+def _dist(name: str, traffic: str, share: float | None = None, bundle: bool = False) -> Any:
+    tags = {"traffic": traffic}
+    if share is not None:
+        tags["asset_share"] = repr(share)
+    if bundle:
+        tags["purchase"] = "savings-bundle-1yr"
+    return res(DISTRIBUTION, name, {"priceClass": "PriceClass_200", "tags": tags}, id_=f"E{name.upper()}")
+
+
+def _pro(dist: Any, index: int) -> list[Any]:
+    acl = res(WAF, f"waf{index}", id_=f"w-{index}")
+    subscription = res(
+        SUBSCRIPTION,
+        f"plan{index}",
+        {
+            "planFamily": "CloudFront",
+            "planTier": "PRO",
+            "usageLevel": "DEFAULT",
+            "resourceArns": [
+                f"arn:aws:cloudfront::123456789012:distribution/{dist.id}",
+                f"arn:aws:wafv2:us-east-1:123456789012:global/webacl/x/{acl.id}",
+            ],
+        },
+    )
+    return [dist, acl, subscription]
+
+
+def _phase1(**cdn: Any) -> StackConfig:
+    cfg = _stack(cdn={**TWO_PRO, **cdn})
+    return cfg.model_copy(update={"usage": cfg.usage.model_copy(update=PHASE1_USAGE)})
+
+
+def _cdn_usd(resources: list[Any], cfg: StackConfig, catalog: Catalog) -> dict[str, float]:
+    est = estimate(resources, cfg, catalog)
+    assert not est.unpriced, est.unpriced
+    return {p.resource.name: p.monthly("max") for p in est.priced}
+
+
+def test_check_prices_two_pro_plans_and_the_overflow_against_three_pro_plans(catalog: Catalog) -> None:
+    """Phase 1 (PriceClass_200, viewers in Africa, Security Savings Bundle on the dynamic distribution).
+
+    Each Pro plan carries 10 M requests (its allowance; 0.4152 of 24,087,360) and 1,000 GB: USD 15, $0
+    lines. The dynamic distribution bills its own figures plus the overflow, 4,087,360 requests and
+    408.736 GB: transfer 328.46 + 408.736 + 216.79 = 953.99 GB, inside the 1,024 GB free tier, USD 0;
+    requests (152,790,697.67 + 4,087,360 - 10 M free) / 10k x 0.012; 7,639,534.88 upgrades / 10k x 0.012;
+    30.71 GB up x 0.060; all x (1 - 0.30). Against three Pro plans (each a third, 8,029,120 requests) and
+    the dynamic distribution on its own figures, the split saves 15 - 4,087,360 / 10k x 0.012 x 0.7 =
+    15 - 3.43 = USD 11.57 a month: 2 x 15 + 3.43 = 33.43 instead of 45."""
+    cfg = _phase1(asset_overflow_share=OVERFLOW)
+    plan_share = (1 - OVERFLOW) / 2
+    a1, a2 = _dist("assets1", "assets", plan_share), _dist("assets2", "assets", plan_share)
+    split = _cdn_usd(
+        [*_pro(a1, 1), *_pro(a2, 2), _dist("dynamic", "dynamic", OVERFLOW, bundle=True)], cfg, catalog
+    )
+    assert split["assets1"] == split["assets2"] == 0 and split["plan1"] == split["plan2"] == 15.0
+    dynamic = (
+        (152_790_697.67 + 4_087_360 - 10_000_000) / 10_000 * 0.012
+        + 7_639_534.88 / 10_000 * 0.012
+        + 30.71 * 0.060
+    ) * 0.7
+    assert split["dynamic"] == pytest.approx(dynamic, abs=0.005)
+
+    three = _phase1(asset_overflow="none", asset_overflow_share=0.0, asset_distributions=3)
+    b1, b2, b3 = (_dist(f"assets{i}", "assets") for i in (1, 2, 3))
+    pro3 = _cdn_usd(
+        [*_pro(b1, 1), *_pro(b2, 2), *_pro(b3, 3), _dist("dynamic", "dynamic", bundle=True)], three, catalog
+    )
+    alone = (
+        (152_790_697.67 - 10_000_000) / 10_000 * 0.012 + 7_639_534.88 / 10_000 * 0.012 + 30.71 * 0.060
+    ) * 0.7
+    assert pro3["dynamic"] == pytest.approx(alone, abs=0.005)
+    overflow_usd = split["dynamic"] - pro3["dynamic"]
+    assert overflow_usd == pytest.approx(4_087_360 / 10_000 * 0.012 * 0.7, abs=0.005)  # 3.43
+    assert sum(split.values()) - sum(pro3.values()) == pytest.approx(-11.57, abs=0.005)
+    assert 30 + overflow_usd == pytest.approx(33.43, abs=0.005)
+
+
+def test_a_lone_overflow_distribution_is_priced_with_the_free_tier(catalog: Catalog) -> None:
+    """With a domain and WebSockets direct, the overflow is the one pay-as-you-go distribution: 4,087,360
+    requests and 408.736 GB, both inside the always-free tier (10 M, 1,024 GB): USD 0, where a third Pro
+    plan costs 15."""
+    cfg = _stack(cdn={**TWO_PRO, "dynamic_distribution": False, "asset_overflow_share": OVERFLOW}, **DIRECT)
+    cfg = cfg.model_copy(
+        update={
+            "usage": cfg.usage.model_copy(
+                update={k: PHASE1_USAGE[k] for k in ("cloudfront_egress_gb", "cloudfront_requests")}
+            )
+        }
+    )
+    plan_share = (1 - OVERFLOW) / 2
+    a1, a2 = _dist("assets1", "assets", plan_share), _dist("assets2", "assets", plan_share)
+    over = _dist("overflow", "assets", OVERFLOW, bundle=True)
+    usd = _cdn_usd([*_pro(a1, 1), *_pro(a2, 2), over], cfg, catalog)
+    assert usd["overflow"] == 0 and usd["plan1"] + usd["plan2"] == 30
+    est = estimate([*_pro(a1, 1), *_pro(a2, 2), over], cfg, catalog)
+    (priced,) = [p for p in est.priced if p.resource.name == "overflow"]
+    requests = [c for c in priced.lines if c.name.startswith("HTTPS requests (free")]
+    assert requests[0].quantity.max == pytest.approx(4_087_360 / 10_000)
+
+
+def test_check_refuses_shares_it_cannot_price(catalog: Catalog) -> None:
+    cfg = _phase1(asset_overflow_share=OVERFLOW)
+    a1, a2 = _dist("assets1", "assets", 0.45), _dist("assets2", "assets", 0.45)
+    others = [*_pro(a2, 2)[1:], a2, _dist("dynamic", "dynamic", 0.1, bundle=True)]
+    # each plan's share above its allowance: 0.45 x 24,087,360 = 10,839,312 requests > 10 M
+    why = unpriced(a1, cfg, catalog, [*_pro(a1, 1)[1:], *others]).reason
+    assert "0.45 of the assets' traffic" in why and "exceeds the Pro plan" in why
+    # shares that do not add up to the whole
+    short = [_dist("assets2", "assets", 0.4), _dist("dynamic", "dynamic", 0.1)]
+    assert "add up to 0.9" in unpriced(_dist("assets1", "assets", 0.4), cfg, catalog, short).reason
+    # a share that is not a share
+    for bad in ("half", "0", "1.5", "nan"):
+        lone = res(
+            DISTRIBUTION,
+            "x",
+            {"priceClass": "PriceClass_200", "tags": {"traffic": "assets", "asset_share": bad}},
+        )
+        assert "not a share" in unpriced(lone, cfg, catalog).reason
+    # two pay-as-you-go distributions still bill as one
+    two = [_dist("over1", "assets", 0.5), _dist("over2", "assets", 0.5)]
+    assert "bill as one" in unpriced(two[0], _stack(**DIRECT), catalog, [two[1]]).reason
+
+
+# -- what fit finds ------------------------------------------------------------------------------------
+
+
+def test_fit_counts_the_plans_filled_to_their_allowance(catalog: Catalog) -> None:
+    space = Space(load_stack_file(ROOT / "Pulumi.phase1.yaml"), catalog, load_model(catalog))
+    assert space.asset_distributions("pro") == 3  # 24,087,360 requests over 10 M each
+    assert space.overflow_distributions("pro") == 2
+    assert space.overflow_distributions("business") is None  # one carries everything
+    assert space.overflow_distributions("pay_as_you_go") is None
+    assert space.overflow_distributions("free") == 3  # an account holds at most three Free plans
+    routed = _phase1()
+    share = space.overflow_share(routed, "pro", 2, (10_000_000, 50_000))
+    assert share == pytest.approx(OVERFLOW, rel=1e-6) and share > OVERFLOW  # a billionth of margin
+
+
+def test_fit_picks_two_pro_plans_and_the_overflow_for_phase1(catalog: Catalog) -> None:
+    """The cheapest phase 1 plan puts the assets on two Pro plans and the rest on the dynamic
+    distribution, USD 11.57 below the same plan with three Pro plans, and what it writes is priced by
+    check's whole plan to the cent."""
+    cfg = load_stack_file(ROOT / "Pulumi.phase1.yaml")
+    result = search(cfg, catalog, load_model(catalog), Pricer(catalog))
+    best = result.best
+    assert best is not None
+    shape = best.choice.shape
+    assert (shape.cdn_plan, shape.asset_distributions, shape.asset_overflow) == ("pro", 2, True)
+    written = best.priced.cfg
+    assert written.cdn.asset_overflow == "pay_as_you_go"
+    assert written.cdn.asset_overflow_share == pytest.approx(OVERFLOW, rel=1e-6)
+    whole = estimate([from_record(r) for r in plan_resources(written)], written, catalog)
+    assert not whole.unpriced and whole.total() == pytest.approx(best.priced.total(), abs=0.005)
+    same_with_three = replace(shape, asset_distributions=3, asset_overflow=False)
+    (three,) = [c for c in result.per_shape if c.choice.shape == same_with_three]
+    assert three.priced.total() - best.priced.total() == pytest.approx(11.57, abs=0.01)
