@@ -33,9 +33,13 @@ import logging
 import re
 import textwrap
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from runtime import metrics
 from runtime.leanasync import FLAG_METHODS, INBOX_METHODS, Flag, Inbox
+
+if TYPE_CHECKING:
+    from uvicorn.config import Config
 
 PROTOCOL_MODULE = "uvicorn.protocols.websockets.websockets_sansio_impl"
 PROTOCOL_CLASS = "WebSocketsSansIOProtocol"
@@ -290,21 +294,23 @@ def _server_protocols() -> tuple[type, type]:
 
 
 def _lean_protocol() -> type:
-    base = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
     plain, deflating = _server_protocols()
     lean = not missing_lean()
 
-    class LeanSansIOProtocol(base):  # type: ignore[misc, valid-type]
+    class LeanSansIOProtocol(WebSocketsSansIOProtocol):
         """uvicorn's websockets-sansio protocol with less kept per connection; with ``DEFLATE_ATTR`` set
         on the config, it offers permessage-deflate without context takeover (uvicorn's own deflate
         stays off)."""
 
-        def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
             super().__init__(config, *args, **kwargs)
-            if lean:
-                self.queue = Inbox()
-                self.writable = Flag()
-                self.writable.set()  # as uvicorn's: writable until the transport pushes back
+            if lean:  # duck-typed: what uvicorn calls on them, and nothing else (missing_lean)
+                self.queue = Inbox()  # type: ignore[assignment]  # asyncio.Queue's put_nowait, get, empty
+                writable = Flag()
+                writable.set()  # as uvicorn's: writable until the transport pushes back
+                self.writable = writable  # type: ignore[assignment]  # asyncio.Event's four methods
             if not config.ws_per_message_deflate:
                 cls = deflating if getattr(config, DEFLATE_ATTR, False) else plain
                 logger = logging.getLogger(LOGGER)  # as uvicorn gives its own
@@ -371,8 +377,8 @@ class _HttpGuard:
     transport: asyncio.Transport
     cycle: Any
 
-    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(config, *args, **kwargs)  # type: ignore[call-arg]
+    def _start_guard(self, config: Any) -> None:
+        """Called at the end of the protocol's ``__init__``, with uvicorn's Config."""
         self.limits: HttpLimits = getattr(config, LIMITS_ATTR, None) or HttpLimits()
         self.deadline: asyncio.TimerHandle | None = None
         self.header_bytes = 0
@@ -391,8 +397,6 @@ class _HttpGuard:
 
     def _refuse(self, status: int, reason: str) -> None:
         """Answer ``status`` (unless a response has started) and close the connection."""
-        from runtime import metrics
-
         self._disarm()
         self.refused = True
         transport = self.transport
@@ -425,7 +429,11 @@ def _guarded_protocol() -> type:
     class GuardedHttpToolsProtocol(_HttpGuard, HttpToolsProtocol):
         """uvicorn's httptools protocol with deadlines, header limits and a connection cap."""
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
+            super().__init__(config, *args, **kwargs)
+            self._start_guard(config)
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
             super().connection_made(transport)
             if len(self.connections) > self.limits.max_connections:
                 self._refuse(503, "Service Unavailable")
