@@ -445,9 +445,8 @@ def _guarded_protocol() -> type:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self.refused:
-                return
-            super().data_received(data)
+            if not self.refused:
+                super().data_received(data)
 
         def send_400_response(self, msg: str) -> None:
             if not self.refused:  # a request we refused (431) is answered already
