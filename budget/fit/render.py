@@ -10,16 +10,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from budget.fit.report import FitFailure, FitReport, FitResult, Lever, Proposal, Verdict
-from budget.report.formatting import format_tzs, per_thousand
+from budget.report.formatting import format_config_value, format_tzs, per_thousand
 from budget.report.md_escape import md
 from budget.textgrid import grid
-
-
-def shown(value: Any) -> str:
-    """A config value as a change table shows it: a whole block (one that goes or comes) by its size."""
-    if isinstance(value, Mapping):
-        return f"(the block, {len(value)} keys)"
-    return "-" if value is None else str(value)
 
 
 def verdict(r: FitReport) -> str:
@@ -119,7 +112,8 @@ def _best(r: FitReport) -> list[str]:
     if r.best.az_loss is not None:
         out.append(f"  AZ loss: {r.best.az_loss.statement}")
     out += ["", "What changes (stack file keys):"]
-    out += grid(["key", "from", "to"], [[c.key, shown(c.from_), shown(c.to)] for c in r.best.changes])
+    rows = [[c.key, format_config_value(c.from_), format_config_value(c.to)] for c in r.best.changes]
+    out += grid(["key", "from", "to"], rows)
     tiers = r.best.by_tier_tzs
     out += ["", "Cheapest plan by tier (TZS, max size): " + ", ".join(f"{t} {v:,}" for t, v in tiers.items())]
     for i, a in enumerate(r.alternatives, 1):
@@ -211,7 +205,8 @@ def _markdown_stack(r: FitReport) -> list[str]:
     ]
     out += [f"- lever {md(lever_line(lever), limit=500)}" for lever in r.levers]
     out += ["", "| key | from | to |", "|---|---|---|"]
-    out += [f"| {md(c.key)} | {md(shown(c.from_))} | {md(shown(c.to))} |" for c in r.best.changes]
+    for c in r.best.changes:
+        out.append(f"| {md(c.key)} | {md(format_config_value(c.from_))} | {md(format_config_value(c.to))} |")
     return out
 
 
