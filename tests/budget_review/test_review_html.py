@@ -19,6 +19,8 @@ from tests.browser import chromium
 if TYPE_CHECKING:
     from tests.conftest import BudgetCli
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def _report(tmp_path: Path, source: Path = DATA / "head_all.json") -> tuple[Path, dict[str, Any]]:
     stacks = load_report(source)
@@ -134,9 +136,15 @@ def test_report_fits_in_process_without_a_saved_fit(tmp_path: Path, monkeypatch:
 def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> None:
     """The page shows, per phase, the plan's cost, the cheapest deployable one, its runner-ups, the AZ-loss
     check, the verdict's sensitivity, the levers and what decides the fit: read from the typed fit report."""
-    from budget.fit.report import parse_fit, reports_by_stack
+    from budget.fit.report import parse_fit, reports_by_stack, stack_file_config
+    from components.config import load_stack_file
 
-    figures = {"total_tzs": 2_000_000, "totals_tzs": {"min": 1, "desired": 2, "max": 2_000_000}}
+    config = stack_file_config(load_stack_file(ROOT / "Pulumi.phase2.yaml"))
+    figures = {
+        "total_tzs": 2_000_000,
+        "totals_tzs": {"min": 1, "desired": 2, "max": 2_000_000},
+        "config": config,
+    }
     fit = {
         "stacks": [
             {
@@ -151,6 +159,7 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
                     "total_tzs": 6_849_579,
                     "totals_tzs": {"min": 1, "desired": 2, "max": 6_849_579},
                     "tzs_per_1000_users": 136_992,
+                    "config": config,
                 },
                 "best": {
                     **figures,
