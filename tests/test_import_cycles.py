@@ -113,3 +113,15 @@ def test_the_catalog_does_not_reach_up_into_the_reports() -> None:
         if t.startswith(("budget.report", "budget.fit", "budget.cli"))
     }
     assert upward == set()
+
+
+def test_no_command_of_the_budget_cli_imports_another() -> None:
+    """Each command calls the library; what two commands share lives there or in budget.cli's option
+    modules, never in one command imported by another (``report`` once took ``check``'s and ``fit``'s)."""
+    from budget.cli.parser import COMMANDS
+
+    commands = {c.module for c in COMMANDS}
+    edges = graph()
+    assert commands <= set(edges)
+    sideways = {(m, t) for m in commands for t in edges[m] if t in commands}
+    assert sideways == set()

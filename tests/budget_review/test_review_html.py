@@ -118,12 +118,12 @@ def test_report_command(tmp_path: Path, budget_cli: BudgetCli) -> None:
 def test_report_fits_in_process_without_a_saved_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without ``--fit-input`` the report runs fit's own search in process: here for phase 1 alone (each
     stack's search is the one ``fit`` runs; ``fit --all``'s whole answer is read above)."""
-    from budget.cli import fit as fit_command
     from budget.cli import main
+    from budget.fit import stacks as fitting
 
-    every = fit_command.all_jobs
+    every = fitting.all_jobs
     monkeypatch.setattr(
-        fit_command, "all_jobs", lambda *a, **k: [j for j in every(*a, **k) if j.stack == "phase1"]
+        fitting, "all_jobs", lambda *a, **k: [j for j in every(*a, **k) if j.stack == "phase1"]
     )
     out = tmp_path / "cost.html"
     assert main(["report", "-o", str(out), "--input", str(DATA / "head_all.json")]) == 0
