@@ -40,11 +40,30 @@ def _yaml() -> YAML:
     return y
 
 
-def _set(config: CommentedMap, key: str, value: Any, at: int | None = None) -> None:
-    """Set ``stars:api.spot.enabled``-style keys, creating blocks that do not exist yet (at ``at``)."""
+def _note(node: CommentedMap, key: str, text: str) -> None:
+    """Make ``text`` the end-of-line comment of ``key``: the old one described the old value.
+
+    ruamel.yaml keeps a key's end-of-line comment and the whole-line comments under it (which belong to
+    the keys below) in one token; only its first line is replaced.
+    """
+    entry = node.ca.items.get(key)
+    token = entry[2] if entry and len(entry) > 2 else None
+    if token is None:
+        node.yaml_add_eol_comment(f"# {text}", key)
+        return
+    first, _, below = token.value.partition("\n")
+    below = below if first.lstrip().startswith("#") else token.value.lstrip("\n")
+    token.value = f"# {text}\n{below}"
+
+
+def _set(config: CommentedMap, key: str, value: Any, at: int | None = None, note: str = "") -> None:
+    """Set ``stars:api.spot.enabled``-style keys, creating blocks that do not exist yet (at ``at``), with
+    ``note`` as the key's end-of-line comment."""
     top, *rest = key.split(".")
     if not rest:
         config[top] = value
+        if note and not isinstance(value, Mapping):
+            _note(config, top, note)
         return
     if top not in config:
         config.insert(len(config) if at is None else at, top, CommentedMap())
@@ -56,6 +75,8 @@ def _set(config: CommentedMap, key: str, value: Any, at: int | None = None) -> N
             node[part] = child
         node = child
     node[rest[-1]] = value
+    if note and not isinstance(value, Mapping):
+        _note(node, rest[-1], note)
 
 
 def _delete(config: CommentedMap, key: str) -> None:
@@ -68,6 +89,28 @@ def _delete(config: CommentedMap, key: str) -> None:
         node = node.get(part) if isinstance(node, Mapping) else None
     if isinstance(node, dict):
         node.pop(rest[-1], None)
+
+
+def _was(old: Any, day: str) -> str:
+    """The comment of a changed key: when fit set it and what it was (a block's old value is not shown)."""
+    if isinstance(old, Mapping | list):
+        return f"set by budget fit {day}"
+    return f"set by budget fit {day} (was {'null' if old is None else old})"
+
+
+def _explain_placement(config: CommentedMap, report: FitReport, day: str) -> None:
+    """A single-zone plan runs its servers in the data stores' zone: the stated cross-zone traffic stays
+    in the file (it is the app's) but is billed nothing, which the file now says beside it."""
+    assert report.best is not None
+    usage = config.get("stars:usage")
+    single_zone = report.best.stack_config(report.stack).network.placement == "single_zone"
+    if single_zone and isinstance(usage, CommentedMap) and "cross_az_gb" in usage:
+        _note(
+            usage,
+            "cross_az_gb",
+            f"budget fit {day}: not billed, stars:network.placement = single_zone runs the servers in the"
+            " data stores' zone",
+        )
 
 
 def comment(report: FitReport, today: dt.date) -> str:
@@ -101,12 +144,14 @@ def write_fit(report: FitReport, path: Path, today: dt.date | None = None) -> li
     at = min((list(config).index(k) for k in gone if k in config), default=None)
     for key in gone:
         _delete(config, key)
+    day = (today or dt.date.today()).isoformat()
     for change in report.best.changes:
         if change.key not in gone:
-            _set(config, change.key, change.to, at)
+            _set(config, change.key, change.to, at, _was(change.from_, day))
+    _explain_placement(config, report, day)
     keys = [c.key for c in report.best.changes]
     first = next(iter(config))
-    note = "\n".join(textwrap.wrap(comment(report, today or dt.date.today()), width=104))
+    note = "\n".join(textwrap.wrap(comment(report, dt.date.fromisoformat(day)), width=104))
     config.yaml_set_comment_before_after_key(first, before=note, indent=2)
     out = io.StringIO()
     y.dump(document, out)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from budget.model import CostLine, PlannedResource, line
-from budget.rules.base import RuleContext, RuleError, flag, known, opaque
+from budget.rules.base import RuleContext, RuleError, flag, known, opaque, unreadable_list
 from budget.rules.pricing_plan import Plan, plan_covering
 from budget.rules.volume_tiers import CLOUDFRONT_TIERS, tiered_lines
 from components.config import WEBSOCKET_USAGE_KEYS, UsageConfig
@@ -69,11 +69,13 @@ def _is_websocket_path(pattern: Any) -> bool:
 
 def carries_websockets(dist: PlannedResource) -> bool:
     """Whether the distribution sends ``/ws`` to a custom origin (the load balancer), i.e. carries the
-    runtime's WebSockets; a behavior or origin list unknown until deploy cannot be told apart."""
+    runtime's WebSockets; a behavior or origin list hidden in the preview (unknown or secret) cannot be
+    told."""
     behaviors = dist.inputs.get("orderedCacheBehaviors") or []
     origins = dist.inputs.get("origins") or []
-    if not isinstance(behaviors, list) or not isinstance(origins, list):
-        raise RuleError("its cache behaviors or origins are unknown until deploy: /ws routing cannot be told")
+    for what, value in (("cache behaviors", behaviors), ("origins", origins)):
+        if not isinstance(value, list):
+            raise RuleError(f"its {what} are {unreadable_list(value)}: /ws routing cannot be told")
     custom = {
         o.get("originId") for o in origins if isinstance(o, dict) and o.get("customOriginConfig") is not None
     }

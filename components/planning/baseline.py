@@ -701,7 +701,9 @@ def _cdn_origin_checks(
                 )
         for origin in custom.values():
             policy = (origin.get("customOriginConfig") or {}).get("originProtocolPolicy")
-            if origin.get("domainName") in lb_names and lb_has_tls and policy != "https-only":
+            # the domain name last: a load balancer's is known only after deploy, and a preview can
+            # decide without it when no load balancer has TLS or the origin is https-only anyway
+            if lb_has_tls and policy != "https-only" and origin.get("domainName") in lb_names:
                 out.append(
                     _breach(
                         d.name,

@@ -73,16 +73,22 @@ def test_an_unknown_route_counts_as_websockets_or_cannot_be_told() -> None:
         carries_websockets(_distribution(UNKNOWN, [S3_ORIGIN]))
 
 
-@pytest.mark.parametrize("hidden", [UNKNOWN, SECRET])
+@pytest.mark.parametrize(
+    ("hidden", "why"), [(UNKNOWN, "unknown until deploy"), (SECRET, "a secret in the preview")]
+)
 def test_a_hidden_route_target_or_behavior_list_is_never_read_as_no_websockets(
-    hidden: str, catalog: Any
+    hidden: str, why: str, catalog: Any
 ) -> None:
     """Regression: a secret targetOriginId on /ws read as "no WebSockets" (only the unknown marker was
-    recognised), and a hidden behavior list was spread character by character instead of failing closed."""
+    recognised), and a hidden behavior list was spread character by character instead of failing closed.
+    The reason names which of the two the value is: a secret is not "unknown until deploy"."""
     hidden_target = [{**WS_BEHAVIORS[0], "targetOriginId": hidden}]
     assert carries_websockets(_distribution(hidden_target, [S3_ORIGIN, LB_ORIGIN]))
     reason = unpriced(_distribution(hidden, [S3_ORIGIN]), stack_cfg("phase1"), catalog).reason
-    assert "orderedCacheBehaviors" in reason and ("unknown until deploy" in reason or "secret" in reason)
+    assert reason == f"input 'orderedCacheBehaviors' is {why}"
+    with pytest.raises(RuleError) as refused:
+        carries_websockets(_distribution(hidden, [S3_ORIGIN]))
+    assert str(refused.value) == f"its cache behaviors are {why}: /ws routing cannot be told"
 
 
 def test_on_a_plan_the_distributions_route_decides_without_the_config_flag(catalog: Any) -> None:

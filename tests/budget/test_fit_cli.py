@@ -90,13 +90,44 @@ def test_write_puts_a_fitting_plan_into_the_stack_file(
     assert code == 0 and doc["fits"] and "wrote" in err
     after = path.read_text(encoding="utf-8")
     assert "# budget fit " in after and after != before
-    # comments and every key the fit did not change survive
+    # comments and every key the fit did not change survive; a changed key's own comment (which described
+    # the old value) now says what fit set and what it was, and a single-zone plan's cross-zone traffic
+    # says it is not billed (error 5 of the fit's review: the file contradicted its own values)
     changed = {c["key"] for c in doc["best"]["changes"]}
+    single_zone = doc["best"]["config"]["stars:network"].get("placement") == "single_zone"
+    restated = {"cross_az_gb"} if single_zone else set()
     for line in before.splitlines():
         if line.strip().startswith("#") or "  # " in line:
             key = line.split(":")[0].strip()
-            if not any(c.endswith(f".{key}") for c in changed):
+            if not any(c.endswith(f".{key}") for c in changed) and key not in restated:
                 assert line in after, line
+    written = yaml.safe_load(after)["config"]
+    lines = after.splitlines()
+    scalar_changes = [
+        c
+        for c in doc["best"]["changes"]
+        if c["key"].split(".")[0] in written and not isinstance(c["to"], dict | list)
+    ]  # a block the plan no longer has (stars:api and stars:realtime made one stars:app group) is gone
+    assert scalar_changes
+    for change in scalar_changes:
+        block, leaf = change["key"].split(".", 1) if "." in change["key"] else (change["key"], "")
+        value = written[block]
+        for part in leaf.split(".") if leaf else []:
+            value = value[part]
+        assert value == change["to"], change
+        old = "null" if change["from"] is None else change["from"]
+        key = change["key"].rsplit(".", 1)[-1]
+        assert any(
+            line.strip().startswith(f"{key}:")
+            and line.endswith(f"(was {old})")
+            and "# set by budget fit" in line
+            for line in lines
+        ), (change, [line for line in lines if line.strip().startswith(f"{key}:")])
+    assert single_zone == any(
+        line.strip().startswith("cross_az_gb:")
+        and "not billed, stars:network.placement = single_zone" in line
+        for line in lines
+    )
     # and the written file passes the check with no override, at the fit's own figure
     code = main(
         ["check", "--stack", "phase1", "--stack-file", str(path), "--format", "json", "--no-what-ifs"]

@@ -199,7 +199,7 @@ def test_public_egress_with_spot_servers() -> None:
         named(res, f"network-public-{i}").id for i in range(2)
     ]
     broken = mutated(res, "api-lt", _interface(lambda i: i.update(associatePublicIpAddress="false")))
-    assert any(str(v).startswith("api-asg: servers placed in public subnets") for v in violations(broken))
+    assert [(f.rule, f.resource) for f in violations(broken)] == [("no-public-ingress", "api-asg")]
 
 
 def _interface(change: Callable[[dict[str, Any]], None]) -> Callable[[RecordedResource], None]:

@@ -172,7 +172,8 @@ def from_plan_as_preview(plan: Plan, stack: str, region: str) -> list[EngineReso
     for r in plan.resources:
         own = set(_strings(r.inputs))
         computed = {v for k, v in r.state.items() if k not in r.inputs and isinstance(v, str)}
-        unknown_of[r.urn] = {v for v in {r.id, *computed} if len(v) >= 4} - own
+        # (not the random provider's placeholder id "none", a literal elsewhere: no geographic restriction)
+        unknown_of[r.urn] = {v for v in {r.id, *computed} if len(v) >= 4} - own - {"none"}
 
     def sources(text: str, urn: str) -> set[str]:
         seen = {text, _decoded(text)}
