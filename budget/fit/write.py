@@ -103,7 +103,7 @@ def _explain_placement(config: CommentedMap, report: FitReport, day: str) -> Non
     in the file (it is the app's) but is billed nothing, which the file now says beside it."""
     assert report.best is not None
     usage = config.get("stars:usage")
-    single_zone = report.best.stack_config(report.stack).network.placement == "single_zone"
+    single_zone = report.best.config.network.placement == "single_zone"
     if single_zone and isinstance(usage, CommentedMap) and "cross_az_gb" in usage:
         _note(
             usage,
