@@ -18,7 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psutil
 
@@ -27,6 +27,7 @@ from bench.common import merge_hist, percentiles
 from bench.fanout import Server, ServerSpec, server_spec
 from bench.loadclient import bucket, raise_nofile
 from bench.pgstat import create_extension, enable_pg_stat_statements, pg_counters, pg_top
+from bench.servers import PostgresServer, RedisServer, free_port
 
 P99_LIMIT_MS = 50.0
 
@@ -72,7 +73,7 @@ class HttpConn(asyncio.Protocol):
         self.lost = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a TCP connection's transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -254,9 +255,7 @@ class Load:
 
 async def run_api(params: ApiParams, log: Any = print) -> dict[str, Any]:
     """Start Redis, PostgreSQL and the runtime; prefill; run the windows; stop everything."""
-
     from runtime.auth import issue
-    from tests.servers import PostgresServer, RedisServer, free_port
 
     raise_nofile()
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))

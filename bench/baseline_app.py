@@ -48,8 +48,8 @@ async def chatroom_ws(websocket: WebSocket) -> None:
         async def sender() -> None:
             async with broadcast.subscribe(channel=channel) as subscriber:
                 await websocket.send_text(f'{{"type":"subscribed","channel":{json.dumps(channel)}}}')
-                async for event in subscriber:  # type: ignore[union-attr]
-                    await websocket.send_text(event.message)  # type: ignore[union-attr]
+                async for event in subscriber:  # type: ignore[union-attr]  # broadcaster 0.3.1: __aiter__ typed "| None"
+                    await websocket.send_text(event.message)  # type: ignore[union-attr]  # never None: get() ends the loop
             tg.cancel_scope.cancel()
 
         tg.start_soon(receiver)

@@ -32,6 +32,7 @@ from bench import procs
 from bench.common import percentiles
 from bench.loadclient import bucket
 from bench.pgstat import create_extension, enable_pg_stat_statements, pg_counters
+from bench.servers import PostgresServer
 from runtime.store import PG_PUBLISH
 
 
@@ -133,7 +134,6 @@ async def run_db(
     from runtime.config import async_database_url
     from runtime.migrate import upgrade
     from runtime.store import Store, make_engine
-    from tests.servers import PostgresServer
 
     postgres = PostgresServer()
     out: dict[str, Any] = {"seconds": seconds, "concurrency": concurrency, "channels": channels}

@@ -14,6 +14,7 @@ import contextlib
 import json
 import math
 import os
+import secrets
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import psutil
 from bench import procs, wsproto
 from bench.common import merge_hist, percentiles, ratio
 from bench.loadclient import raise_nofile
+from bench.servers import PostgresServer, RedisServer, free_port
 
 P99_LIMIT_MS = 100.0
 ROOM_SIZE = 10
@@ -383,7 +385,6 @@ class Bench:
     async def run_server(self, name: str, log: Any) -> dict[str, Any]:
         """One server under the whole sequence: start, connect, idle memory, windows, final counts."""
         from runtime.auth import issue
-        from tests.servers import free_port
 
         p = self.p
         port = free_port()
@@ -775,10 +776,6 @@ def _main_window(result: dict[str, Any]) -> dict[str, Any]:
 
 async def run_fanout(params: FanoutParams, log: Any = print) -> dict[str, Any]:
     """Start Redis (and PostgreSQL for ours), run every server in turn, stop everything."""
-    import secrets
-
-    from tests.servers import PostgresServer, RedisServer
-
     raise_nofile()
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     redis = RedisServer()

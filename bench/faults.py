@@ -42,6 +42,7 @@ from typing import Any
 
 from bench import procs
 from bench.common import table
+from bench.servers import RuntimeServer, http_json, postgres_server, redis_server
 
 Log = Callable[[str], None]
 
@@ -184,12 +185,10 @@ class Cluster:
     def __init__(self, servers: int, workers: int, env: dict[str, str] | None = None) -> None:
         self.n, self.workers, self.extra = servers, workers, env or {}
         self.secret = secrets.token_urlsafe(32)
-        self.servers: list[Any] = []
+        self.servers: list[RuntimeServer] = []
         self.stack = contextlib.ExitStack()
 
     def __enter__(self) -> Cluster:
-        from tests.runtime.helpers import RuntimeServer
-        from tests.servers import postgres_server, redis_server
 
         with self.stack:  # whatever started is stopped if a later server fails to start
             self.redis = self.stack.enter_context(redis_server())
@@ -226,7 +225,6 @@ class Cluster:
         return sum(len(s.logs().splitlines()) for s in self.servers)
 
     def history(self, channel: str) -> dict[int, Any]:
-        from tests.runtime.helpers import http_json
 
         live = [s for s in self.servers if s.process and s.process.poll() is None]
         out: dict[int, Any] = {}
@@ -355,7 +353,7 @@ def _figures(
 
 def _kill9(scale: Scale) -> Fault:
     async def fault(cluster: Cluster, _subs: list[Subscriber], _pubs: list[Publisher]) -> None:
-        supervisor = cluster.servers[0].process.pid
+        supervisor = cluster.servers[0].pid
         for worker in procs.tree(supervisor)[1:]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGKILL)

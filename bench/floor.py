@@ -16,7 +16,7 @@ import json
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 from bench import procs
 from bench.loadclient import raise_nofile
@@ -62,7 +62,7 @@ async def run_floor(connections: int = 2000, rounds: int = 50, batch: int = 4) -
 
     class _Accept(asyncio.Protocol):
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            transports.append(transport)  # type: ignore[arg-type]
+            transports.append(cast(asyncio.Transport, transport))  # a TCP connection's transport
             if len(transports) >= connections:
                 accepted.set()
 

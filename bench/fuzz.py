@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from bench.servers import RuntimeServer, postgres_server, redis_server
 from runtime import protocol
 
 CHANNELS = ("fz:a", "fz:b", "fz:c")  # what the fuzz token may use
@@ -371,12 +374,7 @@ def summary(found: Findings, seconds: float) -> dict[str, Any]:
 def run_fuzz(seconds: float = 0.0, examples: int = 200, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Redis, PostgreSQL and one runtime server on loopback; rounds of ``examples`` frames until
     ``seconds`` have passed (at least one round); then the final checks. Everything is stopped."""
-    import secrets
-    import threading
-
     from runtime.auth import issue
-    from tests.runtime.helpers import RuntimeServer
-    from tests.servers import postgres_server, redis_server
 
     secret = secrets.token_urlsafe(32)
     with redis_server() as redis, postgres_server() as pg:

@@ -28,12 +28,13 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 from bench import procs
 from bench.api import HttpConn, _request
 from bench.common import percentiles, table
 from bench.loadclient import bucket
+from bench.servers import RuntimeServer, postgres_server, redis_server
 
 Log = Callable[[str], None]
 
@@ -195,8 +196,8 @@ class SlowSocket(asyncio.Protocol):
         self.answer = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")  # type: ignore[attr-defined]
+        self.transport = cast(asyncio.Transport, transport)  # a TCP connection's transport
+        self.transport.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
 
     def data_received(self, data: bytes) -> None:
         self.answer += data[:64]
@@ -277,8 +278,6 @@ async def rest_flood(port: int, token: str, count: int, window: float) -> dict[s
 
 async def run_hostile(params: HostileParams, log: Log = print) -> dict[str, Any]:
     from runtime.auth import issue
-    from tests.runtime.helpers import RuntimeServer
-    from tests.servers import postgres_server, redis_server
 
     secret = secrets.token_urlsafe(32)
     with redis_server() as redis, postgres_server() as pg:
@@ -287,7 +286,7 @@ async def run_hostile(params: HostileParams, log: Log = print) -> dict[str, Any]
             env["STARS_HEADER_TIMEOUT"] = str(params.header_timeout)
         server = RuntimeServer(env).start()
         try:
-            rss = RssSampler(server.process.pid)  # type: ignore[union-attr]
+            rss = RssSampler(server.pid)
             url = f"ws://127.0.0.1:{server.port}/ws"
             probe = Probe(
                 url, issue(secret, "probe", ["hostile:*"], ["hostile:*"]), "hostile:probe", params.probe_rate

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO, Any
 
 import psutil
 
@@ -48,16 +49,28 @@ def stop(proc: subprocess.Popen[bytes] | None, grace: float = 3.0) -> None:
         _children.remove(proc)
 
 
+#: What Popen takes for a standard stream: a file, a descriptor, subprocess.PIPE/DEVNULL, or inherit (None).
+Stream = int | IO[Any] | None
+
+
 def stop_all() -> None:
     for proc in list(_children):
         stop(proc, grace=1.0)
 
 
-def spawn(args: list[str], env: dict[str, str] | None = None, **kwargs: object) -> subprocess.Popen[bytes]:
+def spawn(
+    args: list[str],
+    env: dict[str, str] | None = None,
+    stdin: Stream = None,
+    stdout: Stream = None,
+    stderr: Stream = None,
+) -> subprocess.Popen[bytes]:
     """Popen in a new session, registered for cleanup; cwd is the repository root."""
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
-    proc = subprocess.Popen(args, env=full_env, cwd=ROOT, start_new_session=True, **kwargs)  # type: ignore[call-overload]
+    proc = subprocess.Popen(
+        args, env=full_env, cwd=ROOT, start_new_session=True, stdin=stdin, stdout=stdout, stderr=stderr
+    )
     _children.append(proc)
     return proc
 

@@ -121,7 +121,7 @@ class WSClient(asyncio.Protocol):
             if " 101 " not in status + " ":
                 if not self.opened.done():
                     self.opened.set_exception(ConnectionError(f"handshake refused: {status}"))
-                self.transport.close()  # type: ignore[union-attr]
+                self._connected().close()
                 return
             self._shook = True
             self._setup_extensions(head)
@@ -185,13 +185,14 @@ class WSClient(asyncio.Protocol):
                 whole, self._frag = bytes(self._frag), None
                 self._message(whole, self._frag_rsv1)
         elif opcode == 9:
-            self.transport.write(encode_frame(payload, 0xA))  # type: ignore[union-attr]
+            self._connected().write(encode_frame(payload, 0xA))
         elif opcode == 8:
             self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
-            if self.transport.is_closing():  # type: ignore[union-attr]
+            transport = self._connected()
+            if transport.is_closing():
                 return
-            self.transport.write(encode_frame(payload[:2], 0x8))  # type: ignore[union-attr]
-            self.transport.close()  # type: ignore[union-attr]
+            transport.write(encode_frame(payload[:2], 0x8))
+            transport.close()
 
     def _message(self, payload: bytes, compressed: bool) -> None:
         if compressed and self._inflate is not None:
@@ -200,11 +201,17 @@ class WSClient(asyncio.Protocol):
                 self._inflate = zlib.decompressobj(-15)
         self.on_text(self, payload)
 
+    def _connected(self) -> asyncio.Transport:
+        """The transport; asyncio calls ``connection_made`` before any ``data_received``."""
+        if self.transport is None:
+            raise ConnectionError("not connected")
+        return self.transport
+
     # API
     def send_text(self, text: str | bytes) -> None:
         """Send one text frame (uncompressed: RSV1 clear is always valid, even with deflate agreed)."""
         data = text.encode() if isinstance(text, str) else text
-        self.transport.write(encode_frame(data, 1))  # type: ignore[union-attr]
+        self._connected().write(encode_frame(data, 1))
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():

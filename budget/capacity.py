@@ -21,7 +21,8 @@ the per-worker connection count a run held; every capacity keeps ``headroom`` sp
 may run above its baseline up to the group's CPU target (which the fit sets to ``1 - headroom``), and the
 rules bill surplus credits only for the 24-hour average above the baseline (``budget.rules.cpu_load``); a
 burstable database may too (RDS runs db.t3/db.t4g unlimited and the RDS rule bills their surplus);
-burstable cache nodes are held to their baseline, because their credits are not priced.
+a burstable cache node's 24-hour average is held within the credits its baseline earns (its peak within
+the one core Redis uses), so its credits never need pricing.
 """
 
 from __future__ import annotations
@@ -518,19 +519,29 @@ class CapacityModel:
         usable = s.vcpus * (1 - self.settings.headroom)
         return statements_per_s * self.measured.db_us_per_statement.value / 1e6 <= usable
 
-    def cache_carries(self, node_type: str, load: Load) -> bool:
-        """Whether a cache node carries the pub/sub and API cache work (Redis runs on one core) and keeps
-        the presence and session keys of every connection in memory, with the headroom."""
+    def cache_carries(self, node_type: str, load: Load, peak_to_average: float = 1.0) -> bool:
+        """Whether a cache node carries the pub/sub and API cache work at peak (``load``) and keeps the
+        presence and session keys of every connection in memory, with the headroom.
+
+        Redis runs its commands on one core, so the peak must fit one core. A burstable node (T family)
+        earns CPU credits at its baseline on every vCPU and may spend them on that core: its 24-hour
+        average (the peak over ``peak_to_average``) must stay within what it earns, the credit balance
+        covering the peak hours. Within that, a node in standard mode is never throttled and one in
+        unlimited mode never bills surplus credits, so nothing unpriced is assumed either way.
+        """
         s = spec(self.catalog, "elasticache", node_type)
         h = self.settings.headroom
-        core = min(1.0, s.vcpus) * (s.baseline if s.baseline is not None else 1.0) * (1 - h)
         m = self.measured
-        cpu = (
+        peak = (
             load.deliveries_per_s * m.redis_us_per_delivery.value
             + load.api_rps * m.redis_us_per_request.value
         ) / 1e6
+        cpu = peak <= min(1.0, s.vcpus) * (1 - h)
+        if s.baseline is not None:
+            earned = min(1.0, s.vcpus * s.baseline) * (1 - h)
+            cpu = cpu and peak / peak_to_average <= earned
         memory_gib = load.connections * CACHE_KB_PER_CONNECTION / 1024 / 1024
-        return cpu <= core and memory_gib <= s.memory_gib * (1 - h)
+        return cpu and memory_gib <= s.memory_gib * (1 - h)
 
 
 def load_model(catalog: Catalog, settings: Settings = Settings(), folder: Path = MEASURED) -> CapacityModel:

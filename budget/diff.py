@@ -190,7 +190,7 @@ def _line_changes(base: ResourceReport | None, head: ResourceReport | None) -> t
         changes.append(
             LineChange(
                 name=key[0],
-                unit=(b or a).unit,  # type: ignore[union-attr]
+                unit=(b if b is not None else old[key]).unit,
                 base_quantity=float(a.quantity) if a else None,
                 head_quantity=float(b.quantity) if b else None,
                 base_usd=base_usd,

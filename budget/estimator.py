@@ -114,7 +114,10 @@ def _price_all(
     unpriced: list[Unpriced] = []
     for resource in resources:
         result = price_in_region(resource, ctx)
-        (unpriced if isinstance(result, Unpriced) else priced).append(result)  # type: ignore[arg-type]
+        if isinstance(result, Unpriced):
+            unpriced.append(result)
+        else:
+            priced.append(result)
     return priced, unpriced
 
 

@@ -211,10 +211,10 @@ class KnownDict(dict):
     def __iter__(self) -> Iterator[Any]:
         return super().__iter__()
 
-    def items(self) -> list[tuple[Any, Any]]:  # type: ignore[override]
+    def items(self) -> list[tuple[Any, Any]]:  # type: ignore[override]  # each value checked, not a view
         return [(k, self[k]) for k in self]
 
-    def values(self) -> list[Any]:  # type: ignore[override]
+    def values(self) -> list[Any]:  # type: ignore[override]  # each value checked, not a view
         return [self[k] for k in self]
 
 

@@ -14,6 +14,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from runtime import auth, gctune, metrics, protocol
 from runtime.config import STATIC_DIR, Settings
@@ -143,7 +144,7 @@ class RuntimeApp:
         self.origins = origins
         self.state = starlette.state
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if (kind == "websocket" or (kind == "http" and scope["method"] not in SAFE_METHODS)) and not (
             self._origin_allowed(scope)
@@ -154,7 +155,7 @@ class RuntimeApp:
         else:
             await self.starlette(scope, receive, send)
 
-    def _origin_allowed(self, scope: Any) -> bool:
+    def _origin_allowed(self, scope: Scope) -> bool:
         origin = host = None
         for name, value in scope["headers"]:
             if name == b"origin":
@@ -170,14 +171,15 @@ _FORBIDDEN_ORIGIN_BODY = json.dumps(
 ).encode()
 
 
-async def _forbidden_origin(kind: str, receive: Any, send: Any) -> None:
+async def _forbidden_origin(kind: str, receive: Receive, send: Send) -> None:
     """HTTP 403 for a browser page of another site: a WebSocket handshake or a state-changing call."""
     body = _FORBIDDEN_ORIGIN_BODY
+    status = protocol.REST_FORBIDDEN_ORIGIN.status
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if kind == "websocket":
         await receive()  # websocket.connect
-        await send({"type": "websocket.http.response.start", "status": 403, "headers": headers})
+        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
     else:
-        await send({"type": "http.response.start", "status": 403, "headers": headers})
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from typing import TYPE_CHECKING, Any, Protocol, assert_never
+from typing import TYPE_CHECKING, Protocol, assert_never
 
 from runtime import metrics, protocol
 from runtime.outbox import Outbox
@@ -20,6 +20,8 @@ from runtime.store import StoreUnavailable
 from runtime.subscriptions import Subscriptions
 
 if TYPE_CHECKING:
+    from starlette.types import Send
+
     from runtime.auth import Claims
     from runtime.config import Settings
     from runtime.deflate import Deflater
@@ -36,7 +38,7 @@ _counter = itertools.count(1)
 
 
 class PongListener(Protocol):
-    def pong(self, conn: Any) -> None: ...
+    def pong(self, conn: Connection) -> None: ...
 
 
 class Host(Protocol):
@@ -54,9 +56,9 @@ class Host(Protocol):
     @property
     def keepalive(self) -> PongListener: ...
 
-    def register(self, conn: Any) -> None: ...
+    def register(self, conn: Connection) -> None: ...
 
-    def unregister(self, conn: Any) -> None: ...
+    def unregister(self, conn: Connection) -> None: ...
 
 
 class Connection(Outbox):
@@ -66,7 +68,7 @@ class Connection(Outbox):
 
     rt: Host
 
-    def __init__(self, rt: Host, send: Any, claims: Claims, direct: DirectWriter | None) -> None:
+    def __init__(self, rt: Host, send: Send, claims: Claims, direct: DirectWriter | None) -> None:
         super().__init__(rt, send, direct)
         self.claims = claims
         self.id = f"{_PROCESS}-{next(_counter)}"

@@ -43,9 +43,11 @@ class Pingable(Protocol):
     """A connection as keepalive sees it (``runtime.connection.Connection``): its socket, whether it is
     closing, when its unanswered ping was sent (0: none), and its pong callback."""
 
-    direct: PingSocket | None
     closing: bool
     ping_sent: float
+
+    @property
+    def direct(self) -> PingSocket | None: ...  # read only: a connection's own writer type fits
 
     def pong(self) -> None: ...
 

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from runtime import logs, uvicornseam
 from runtime.config import Settings
@@ -110,6 +111,7 @@ def http_limits(settings: Settings) -> uvicornseam.HttpLimits:
 
 
 def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) -> None:
+    # Local: each worker imports this module (runtime.app), and alembic costs it 0.2-0.4 s more.
     from runtime.migrate import upgrade
 
     settings = Settings.from_env()
@@ -166,8 +168,6 @@ def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) 
     setattr(config, uvicornseam.LIMITS_ATTR, http_limits(settings))  # pickled with the config to each worker
     server = uvicorn.Server(config)
     if workers > 1:
-        from uvicorn.supervisors import Multiprocess
-
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
         server.run()

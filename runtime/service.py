@@ -67,7 +67,7 @@ class Runtime:
         self.deflater = Deflater(settings.ws_deflate_min_bytes)
         self.limiter = SubjectLimiter(settings.publish_rate, settings.publish_burst)  # WebSocket and REST
         self.draining = False
-        self._expiry: asyncio.Task[None] = None  # type: ignore[assignment]
+        self._expiry: asyncio.Task[None] | None = None
 
     def register(self, conn: PingedClient) -> None:
         self.connections.add(conn)
@@ -104,7 +104,8 @@ class Runtime:
     async def stop(self) -> None:
         if self in CURRENT:
             CURRENT.remove(self)
-        self._expiry.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
         await self.keepalive.stop()
         await self.presence.stop()
         await self.hub.stop()

@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -37,7 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 
 from runtime import metrics
 from runtime.groupcommit import GroupCommit
@@ -187,8 +188,11 @@ class Store:
         )
 
     def _pool_max(self) -> int:
+        """pool_size + max_overflow of make_engine's pool (SQLAlchemy keeps the second private)."""
         pool = self.engine.pool
-        return int(pool.size() + getattr(pool, "_max_overflow", 0))  # type: ignore[attr-defined]
+        if not isinstance(pool, QueuePool):
+            raise TypeError(f"a PostgreSQL Store needs make_engine's sized pool, not {type(pool).__name__}")
+        return pool.size() + pool._max_overflow
 
     async def _pg(self) -> Any:
         pool = self._pool
@@ -196,8 +200,6 @@ class Store:
             return pool
         async with self._pool_lock:
             if self._pool is None:
-                import asyncpg
-
                 url = self.engine.url.set(drivername="postgresql")
                 size = self._pool_max()
                 self._pool = await asyncpg.create_pool(

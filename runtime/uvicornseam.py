@@ -28,7 +28,12 @@ import inspect
 import logging
 import textwrap
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from runtime import metrics
+
+if TYPE_CHECKING:
+    from uvicorn.config import Config
 
 PROTOCOL_MODULE = "uvicorn.protocols.websockets.websockets_sansio_impl"
 PROTOCOL_CLASS = "WebSocketsSansIOProtocol"
@@ -209,13 +214,12 @@ def missing_deflate() -> list[str]:
 
 
 def _deflate_protocol() -> type:
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
     from websockets.datastructures import Headers
     from websockets.extensions import Extension
     from websockets.server import ServerProtocol
 
     from runtime.deflate import negotiate
-
-    base = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
 
     class DeflateServerProtocol(ServerProtocol):
         """websockets' server protocol with our permessage-deflate negotiation."""
@@ -224,11 +228,11 @@ def _deflate_protocol() -> type:
             accepted = negotiate(headers.get_all("Sec-WebSocket-Extensions"))
             return (None, []) if accepted is None else (accepted[0], [accepted[1]])
 
-    class DeflateSansIOProtocol(base):  # type: ignore[misc, valid-type]
+    class DeflateSansIOProtocol(WebSocketsSansIOProtocol):
         """uvicorn's websockets-sansio protocol; with ``DEFLATE_ATTR`` set on the config, it offers
         permessage-deflate without context takeover (uvicorn's own deflate stays off)."""
 
-        def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
             super().__init__(config, *args, **kwargs)
             if getattr(config, DEFLATE_ATTR, False) and not config.ws_per_message_deflate:
                 logger = logging.getLogger(LOGGER)  # as uvicorn gives its own
@@ -295,8 +299,8 @@ class _HttpGuard:
     transport: asyncio.Transport
     cycle: Any
 
-    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(config, *args, **kwargs)  # type: ignore[call-arg]
+    def _start_guard(self, config: Any) -> None:
+        """Called at the end of the protocol's ``__init__``, with uvicorn's Config."""
         self.limits: HttpLimits = getattr(config, LIMITS_ATTR, None) or HttpLimits()
         self.deadline: asyncio.TimerHandle | None = None
         self.header_bytes = 0
@@ -315,8 +319,6 @@ class _HttpGuard:
 
     def _refuse(self, status: int, reason: str) -> None:
         """Answer ``status`` (unless a response has started) and close the connection."""
-        from runtime import metrics
-
         self._disarm()
         self.refused = True
         transport = self.transport
@@ -349,7 +351,11 @@ def _guarded_protocol() -> type:
     class GuardedHttpToolsProtocol(_HttpGuard, HttpToolsProtocol):
         """uvicorn's httptools protocol with deadlines, header limits and a connection cap."""
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
+            super().__init__(config, *args, **kwargs)
+            self._start_guard(config)
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
             super().connection_made(transport)
             if len(self.connections) > self.limits.max_connections:
                 self._refuse(503, "Service Unavailable")

@@ -167,3 +167,32 @@ def test_no_command_of_the_budget_cli_imports_another() -> None:
     assert commands <= set(edges)
     sideways = {(m, t) for m in commands for t in edges[m] if t in commands}
     assert sideways == set()
+
+
+def _test_tree_imports(path: Path) -> list[int]:
+    """Lines of ``path`` that import the test tree (``tests`` or ``tests.*``)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            names = [node.module or ""]
+        else:
+            continue
+        if any(n == "tests" or n.startswith("tests.") for n in names):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_no_package_imports_the_test_tree() -> None:
+    """Tests import the project, never the other way: what benchmarks share with tests (the Redis,
+    PostgreSQL and runtime server processes) lives in bench.servers."""
+    files = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in files for n in _test_tree_imports(p)]
+    assert offenders == []
+
+
+def test_the_check_finds_an_import_of_the_test_tree(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("import testsuite\ndef f():\n    from tests.servers import free_port\nimport tests\n")
+    assert _test_tree_imports(source) == [3, 4]

@@ -121,9 +121,9 @@ def changes(before: StackConfig, after: StackConfig) -> list[Change]:
     gone = [k for k in old_blocks if k not in new_blocks]
     keys = [k for k in new if old.get(k, None) != new[k]]
     keys += [k for k in old if k not in new and k.split(".")[0] not in gone]
-    # populate_by_name: pydantic takes the field's name, mypy (without pydantic's plugin) only the alias
-    out = [Change(key=k, from_=old.get(k), to=new.get(k)) for k in keys]  # type: ignore[call-arg]
-    return out + [Change(key=k, from_=old_blocks[k], to=None) for k in gone]  # type: ignore[call-arg]
+    # by the document's field names ("from"): mypy, without pydantic's plugin, knows only the alias
+    out = [Change.model_validate({"key": k, "from": old.get(k), "to": new.get(k)}) for k in keys]
+    return out + [Change.model_validate({"key": k, "from": old_blocks[k], "to": None}) for k in gone]
 
 
 class SizeTzs(_Model):

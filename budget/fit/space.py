@@ -329,7 +329,7 @@ class Space:
             if not self._offered(node, f"elasticache.redis.{node}"):
                 continue
             try:
-                if self.model.cache_carries(node, self.loads.cache):
+                if self.model.cache_carries(node, self.loads.cache, self.demand.peak_to_average):
                     out += [CacheChoice(node, e, c) for e in engines for c in COMMITMENTS]
                 else:
                     self.rejected.append(f"{node}: cannot carry the phase's cache load")
@@ -362,11 +362,12 @@ class Space:
         needed = max(1, math.ceil(t.static_requests / requests), math.ceil(t.static_gb / transfer))
         return needed if needed <= MAX_ASSET_DISTRIBUTIONS else None
 
-    def reference_shape(self, **fields: str | int) -> Shape:
+    def reference_shape(self, zones: int, layout: str = Shape.layout, egress: str = Shape.egress) -> Shape:
         """A shape that serves TLS with the stack's certificates, for pricing tiers that do not read it."""
+        shape = Shape(layout=layout, egress=egress, zones=zones)
         if self.base.load_balancer.tls:
-            return Shape(**fields)  # type: ignore[arg-type]
-        return Shape(**fields, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0])  # type: ignore[arg-type]
+            return shape
+        return replace(shape, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0])
 
     def cdn_options(self, via_cdn: bool) -> Iterator[tuple[str, int, bool, bool]]:
         """(plan, assets distributions, dynamic distribution, savings bundle) for a shape whose WebSockets

@@ -40,14 +40,18 @@ def compact_python(source: str) -> str:
         return _compact_python(source)
 
 
+#: The nodes a docstring may open (what ``ast.get_docstring`` reads).
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+
+
 def _compact_python(source: str) -> str:
     tree = ast.parse(source)
     for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
-            value = body[0].value
-            if isinstance(value, ast.Constant) and isinstance(value.value, str):
-                node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+        if not isinstance(node, _DOCUMENTED) or not node.body or not isinstance(node.body[0], ast.Expr):
+            continue
+        value = node.body[0].value
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            node.body = node.body[1:] or [ast.Pass()]
     return ast.unparse(tree) + "\n"
 
 

@@ -33,8 +33,8 @@ def test_every_fault_scenario_keeps_every_guarantee() -> None:
 
 def test_a_cluster_that_fails_to_start_stops_what_it_started(monkeypatch: pytest.MonkeyPatch) -> None:
     """Regression: Redis was left running when PostgreSQL failed to come up."""
+    from bench import servers
     from bench.faults import Cluster
-    from tests import servers
 
     def broken_init(self: servers.PostgresServer) -> None:
         raise RuntimeError("initdb failed")

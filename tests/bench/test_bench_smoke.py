@@ -7,7 +7,9 @@ import struct
 import subprocess
 import sys
 import zlib
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -23,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.services
 
 
-def _run(coro):  # type: ignore[no-untyped-def]
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
     import uvloop
 
     return uvloop.run(coro)
@@ -157,7 +159,6 @@ def test_client_frames_are_masked_and_server_frames_parsed() -> None:
 
     async def feed() -> None:
         c = wsproto.WSClient("h", "/", lambda _c, p: got.append(p))
-        c.transport = None  # type: ignore[assignment]
         c._shook = True
         c._inflate = zlib.decompressobj(-15)
         deflate = zlib.compressobj(wbits=-15)

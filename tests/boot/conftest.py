@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from tests.servers import free_port
+from bench.servers import free_port
 
 REGION = "af-south-1"
 #: moto accepts any credentials; these are not AWS's.

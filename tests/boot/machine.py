@@ -23,10 +23,12 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 SUITE = "bookworm"
 #: What the Debian 12 cloud image has that the boot relies on: systemd, python3 and the CA bundle.
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "python3", "ca-certificates")
@@ -105,8 +107,8 @@ class Bridges:
         self.thread.start()
         self.servers: dict[str, asyncio.AbstractServer] = {}
 
-    def _call(self, coro: object) -> object:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)  # type: ignore[arg-type]
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=10)
 
     async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -136,7 +138,7 @@ class Bridges:
         async def start() -> asyncio.AbstractServer:
             return await asyncio.start_server(handle, sock=listener, ssl=tls)
 
-        self.servers[name] = self._call(start())  # type: ignore[assignment]
+        self.servers[name] = self._call(start())
 
     def outbound(self, name: str, port: int) -> int:
         """A host port that reaches the machine's 127.0.0.1:``port``; returns the host port."""
@@ -157,7 +159,7 @@ class Bridges:
         async def start() -> asyncio.AbstractServer:
             return await asyncio.start_server(handle, sock=listener)
 
-        self.servers[name] = self._call(start())  # type: ignore[assignment]
+        self.servers[name] = self._call(start())
         return int(listener.getsockname()[1])
 
     def close(self, name: str) -> None:

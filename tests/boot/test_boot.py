@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 import components.release
+from bench.servers import postgres_server, redis_server
 from components.config import ReleaseConfig, StackConfig
 from components.planning.mocks import plan_resources
 from runtime import protocol
@@ -44,7 +45,6 @@ from tests.boot.conftest import REGION, LocalAws, imds_server
 from tests.boot.machine import CACHE, Machine, machine, unavailable
 from tests.infra.conftest import stack_config
 from tests.infra.helpers import named
-from tests.servers import postgres_server, redis_server
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(900)]
 
@@ -377,4 +377,4 @@ def test_a_bad_boot_is_one_line_a_failed_installer_and_nothing_serving(boot: Boo
             sm.create_secret(Name=jwt_name, SecretString=JWT_SECRET)
         else:
             pg_port = int(boot.db_url.rsplit(":", 1)[1].split("/")[0])
-            boot.box.bridges.inbound("database", PORTS["database"], ("127.0.0.1", pg_port))  # type: ignore[union-attr]
+            boot.box.bridges.inbound("database", PORTS["database"], ("127.0.0.1", pg_port))  # type: ignore[union-attr]  # asserted set above

@@ -137,7 +137,7 @@ def test_assemble_is_deterministic_and_self_checking(tmp_path: Path) -> None:
     with tarfile.open(one.path) as tar:
         members = tar.getmembers()
         assert {(m.mtime, m.uid, m.gid, m.uname) for m in members} == {(release.EPOCH, 0, 0, "")}
-        files = {m.name: tar.extractfile(m).read() for m in members if m.isfile()}  # type: ignore[union-attr]
+        files = {m.name: tar.extractfile(m).read() for m in members if m.isfile()}  # type: ignore[union-attr]  # a file has a reader
     base = "stars-runtime-0.1.0"
     manifest = files.pop(f"{base}/SHA256SUMS").decode().splitlines()
     assert manifest == sorted(manifest, key=lambda ln: ln.split("  ")[1])

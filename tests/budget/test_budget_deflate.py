@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from budget import deflate
 from budget.cli import main
 from budget.deflate import DeflateRunError, kept_frames, payload_bytes, wire_ratio
-from budget.demand import DemandError, routed_figures, traffic
+from budget.demand import DemandError, demand_of, routed_figures, traffic
 from budget.fit.howfar import with_demand
 from budget.fit.render import traffic_line
 from budget.fit.report import FitReport, parse_fit
@@ -51,7 +51,7 @@ def test_phase_one_websocket_bytes_by_hand_with_and_without_deflate() -> None:
     frames = 10_000 * 0.1 * 171 * SECONDS / 1e9  # 261.27 GB of delivered frames, raw
     pings = 10_000 * SECONDS / 20 * 2 / 1e9  # 1.53 GB: a 2-byte ping every 20 s, never compressed
     cfg = stack_cfg("phase1")  # clients straight to the load balancer: the frames leave it
-    t = traffic(cfg.demand)  # type: ignore[arg-type]
+    t = traffic(demand_of(cfg))
     assert t.deflate.ratio == pytest.approx(ratio) and t.deflate.frame == "short chat message"
     assert t.deflate.source == "bench/measured/2026-12-05-send-floor/deflate.json"
     assert t.websocket_raw_gb == pytest.approx(frames + pings) == pytest.approx(262.8, abs=0.01)
@@ -64,7 +64,7 @@ def test_phase_one_websocket_bytes_by_hand_with_and_without_deflate() -> None:
     figures = routed_figures(cfg)
     assert figures["internet_egress_gb"] == pytest.approx(frames * ratio + pings + t.api_gb, abs=0.01)
 
-    off = traffic(with_demand(cfg, websocket_deflate=False).demand)  # type: ignore[arg-type]
+    off = traffic(demand_of(with_demand(cfg, websocket_deflate=False)))
     assert off.deflate.ratio == 1 and off.websocket_gb == off.websocket_raw_gb == t.websocket_raw_gb
     assert (off.static_gb, off.api_gb, off.wire_gb) == (t.static_gb, t.api_gb, 3_000)
     # pongs and the clients' publishes are priced raw either way
@@ -108,7 +108,7 @@ def test_no_kept_run_is_refused_in_one_line(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(deflate, "MEASURED", tmp_path)
     cfg = load_stack_file(ROOT / "Pulumi.phase1.yaml")
     with pytest.raises(DemandError) as caught:
-        traffic(cfg.demand)  # type: ignore[arg-type]
+        traffic(demand_of(cfg))
     message = str(caught.value)
     assert "\n" not in message and message.startswith("stars:demand.websocket_deflate is true but no kept")
     assert "websocket_deflate: false" in message and "python -m bench deflate" in message

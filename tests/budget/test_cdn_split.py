@@ -13,7 +13,7 @@ from budget_helpers import ROOT, res, unpriced
 
 from budget.capacity import load_model
 from budget.catalog import Catalog, load_catalog
-from budget.demand import traffic, with_routed_usage
+from budget.demand import demand_of, traffic, with_routed_usage
 from budget.estimator import estimate
 from budget.fit import space as space_module
 from budget.fit.pricer import Pricer
@@ -112,7 +112,7 @@ def test_routing_moves_the_api_to_the_dynamic_distribution_and_nothing_is_lost()
     assert a.cloudfront_egress_gb == pytest.approx(
         b.cloudfront_egress_gb + b.cloudfront_api_egress_gb, abs=0.02
     )
-    t = traffic(split.demand)  # type: ignore[arg-type]
+    t = traffic(demand_of(split))
     assert b.cloudfront_egress_gb == pytest.approx(t.static_gb, abs=0.01)
     assert b.cloudfront_websocket_egress_gb == a.cloudfront_websocket_egress_gb
 
@@ -233,7 +233,7 @@ def test_fit_counts_the_distributions_a_plan_needs_by_hand(catalog: Catalog) -> 
     cfg = load_stack_file(ROOT / "Pulumi.phase3.yaml")
     space = Space(cfg, catalog, load_model(catalog))
     list(space.shapes())
-    t = traffic(cfg.demand)  # type: ignore[arg-type]
+    t = traffic(demand_of(cfg))
     assert space.asset_distributions("business") == math.ceil(t.static_requests / 125e6)
     assert space.asset_distributions("pay_as_you_go") == 1
     assert space.asset_distributions("free") is None  # 1 M requests each: far more than 4

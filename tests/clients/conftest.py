@@ -16,12 +16,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "clients" / "python"))
 
+from bench.servers import PostgresServer, RedisServer, RuntimeServer
 from tests.browser import chromium
 from tests.clients.handles import JsHandle, PyHandle
 from tests.clients.proxy import TcpProxy
 from tests.runtime.conftest import postgres  # noqa: F401  (fixture)
-from tests.runtime.helpers import SECRET, RuntimeServer
-from tests.servers import PostgresServer, RedisServer
+from tests.runtime.helpers import SECRET
 
 
 @dataclass

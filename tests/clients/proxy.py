@@ -11,7 +11,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.servers import free_port
+from bench.servers import free_port
 
 
 @dataclass

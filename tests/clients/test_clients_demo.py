@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.servers import RuntimeServer
 from tests.clients.proxy import TcpProxy
-from tests.runtime.helpers import RuntimeServer
 
 pytestmark = [pytest.mark.browser]
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from bench.servers import http_json
 from tests.clients.conftest import Cluster, channel
-from tests.runtime.helpers import http_json, token
+from tests.runtime.helpers import token
 
 pytestmark = [pytest.mark.services]
 RESUMES: list[dict[str, Any]] = []

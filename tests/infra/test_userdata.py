@@ -8,6 +8,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -113,12 +114,12 @@ def _artifact(project: Path, name: str, content: bytes) -> None:
 
 
 def _with_release(
-    cfg: StackConfig, artifact: str = "dist/stars-runtime-0.1.0.tar", **blocks: object
+    cfg: StackConfig, artifact: str = "dist/stars-runtime-0.1.0.tar", **blocks: Mapping[str, object]
 ) -> StackConfig:
     data = cfg.model_dump()
     data["release"] = ReleaseConfig(artifact=artifact).model_dump()
     for block, changes in blocks.items():
-        data[block] = {**data[block], **changes}  # type: ignore[dict-item]
+        data[block] = {**data[block], **changes}
     return StackConfig.model_validate(data)
 
 

@@ -7,7 +7,7 @@ import os
 import select
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from policy.configure import pack_config
 from policy.pack import PACK_NAME, policies
 from policy.resources import from_policy_resources
 from tests.infra.conftest import ROOT, stack_config
-from tests.policy.engine import analyze_stack_request, policy_resources
+from tests.policy.engine import EngineResource, analyze_stack_request, policy_resources
 from tests.policy.stacks import known, preview
 
 STARTUP_SECONDS = 60
@@ -66,7 +66,9 @@ def _configure(stub: analyzer_pb2_grpc.AnalyzerStub, stack: str) -> None:
     stub.Configure(request)
 
 
-def _diagnostics(stub: analyzer_pb2_grpc.AnalyzerStub, resources: list) -> list[proto.AnalyzeDiagnostic]:  # type: ignore[type-arg]
+def _diagnostics(
+    stub: analyzer_pb2_grpc.AnalyzerStub, resources: Sequence[EngineResource]
+) -> list[proto.AnalyzeDiagnostic]:
     return list(stub.AnalyzeStack(analyze_stack_request(resources)).diagnostics)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.runtime.helpers import SECRET, RuntimeServer
-from tests.servers import PostgresServer, RedisServer, postgres_server, redis_server
+from bench.servers import PostgresServer, RedisServer, RuntimeServer, postgres_server, redis_server
+from tests.runtime.helpers import SECRET
 
 
 @pytest.fixture(scope="module")

@@ -1,128 +1,20 @@
-"""Test helpers: runtime server processes, HTTP and WebSocket clients, tokens, metrics."""
+"""Test helpers: WebSocket clients, tokens, metrics (the runtime server process is bench.servers')."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.auth import issue
-from tests.servers import free_port
+
+if TYPE_CHECKING:
+    from bench.servers import RuntimeServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "test-secret-not-for-production-0123456789"
-
-
-class RuntimeServer:
-    """``python -m runtime serve`` in a subprocess on a free loopback port, always stopped."""
-
-    def __init__(
-        self,
-        env: dict[str, str],
-        workers: int = 1,
-        cwd: Path | None = None,
-        log_level: str | None = "warning",
-    ) -> None:
-        self.port = free_port()
-        self.log_level = log_level  # None: STARS_LOG_LEVEL decides
-        self.workers = workers
-        self.own_cwd = cwd is None
-        self.cwd = cwd or Path(tempfile.mkdtemp(prefix="stars-rt-"))
-        self.log_path = self.cwd / f"server-{self.port}.log"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("STARS_")},
-            "PYTHONPATH": str(ROOT),
-            "STARS_DRAIN_GRACE": "0.2",
-            "STARS_DRAIN_TIMEOUT": "5",
-            **env,
-        }
-        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def ws(self, token: str) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws?token={token}"
-
-    def start(self, timeout: float = 30.0) -> RuntimeServer:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
-        level = ["--log-level", self.log_level] if self.log_level else []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "runtime", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--workers", str(self.workers), *level],
-            cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        log.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"runtime exited with {self.process.returncode}:\n{self.logs()}")
-            try:
-                with urllib.request.urlopen(self.http + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except (OSError, urllib.error.URLError):
-                pass
-            if time.monotonic() > deadline:
-                logs = self.logs()
-                self.stop()
-                raise TimeoutError(f"runtime not healthy in {timeout}s:\n{logs}")
-            time.sleep(0.05)
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def terminate(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        if self.own_cwd:
-            shutil.rmtree(self.cwd, ignore_errors=True)
-        return self.process.returncode
-
-    def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
-        return http_json("GET", self.http + path, token=token)
-
-    def post(self, path: str, body: Any, token: str | None = None) -> tuple[int, Any]:
-        return http_json("POST", self.http + path, body, token=token)
-
-
-def http_json(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
-    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    req = urllib.request.Request(url, data=data, method=method)
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            raw = r.read()
-            status = r.status
-    except urllib.error.HTTPError as e:
-        raw, status = e.read(), e.code
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode(errors="replace")
 
 
 def token(

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from starlette.types import Receive, Scope, Send
 from websockets.extensions.permessage_deflate import PerMessageDeflate
 from websockets.frames import Frame, Opcode
 from websockets.headers import parse_extension
@@ -204,7 +205,7 @@ def test_the_pinned_uvicorn_takes_our_negotiation() -> None:
     loop = asyncio.new_event_loop()
     try:
 
-        async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
             return None
 
         protos = []

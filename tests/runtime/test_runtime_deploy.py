@@ -44,7 +44,7 @@ def test_user_data_carries_no_secret_and_is_valid_shell() -> None:
 )
 def test_bad_inputs_are_refused(change: dict[str, str | None], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        render_user_data(**{**ARGS, **change})  # type: ignore[arg-type]
+        render_user_data(**{**ARGS, **change})  # type: ignore[arg-type]  # bad values on purpose
 
 
 def _defined(tree: ast.AST) -> list[str]:
@@ -59,7 +59,7 @@ def test_the_embedded_installer_is_the_source_code() -> None:
     assert len(compact) < 0.9 * len(source)
     assert _defined(tree) == _defined(ast.parse(source))
     documented = [n for n in ast.walk(tree) if isinstance(n, ast.Module | ast.FunctionDef | ast.ClassDef)]
-    assert documented and all(ast.get_docstring(n) is None for n in documented)  # type: ignore[arg-type]
+    assert documented and all(ast.get_docstring(n) is None for n in documented)
     shell = compact_shell(BOOTSTRAP.read_text())
     code = [ln for ln in BOOTSTRAP.read_text().splitlines() if not ln.lstrip().startswith("#")]
     assert shell.splitlines()[1:] == code and shell.startswith("#!/bin/sh\n")

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.servers import RuntimeServer
 from tests.browser import chromium
-from tests.runtime.helpers import Client, RuntimeServer, token
+from tests.runtime.helpers import Client, token
 
 
 @pytest.fixture

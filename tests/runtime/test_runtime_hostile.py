@@ -8,12 +8,13 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.runtime.helpers import Client, metric, token
-from tests.servers import RedisServer
+from bench.servers import PostgresServer, RedisServer, RuntimeServer
+from tests.runtime.helpers import SECRET, Client, metric, token
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio]
 
@@ -32,9 +33,7 @@ def strict_json(text: str | bytes) -> Any:
 
 
 @pytest.fixture(scope="module")
-def hostile_server(redis: RedisServer, postgres):  # type: ignore[no-untyped-def]
-    from tests.runtime.helpers import SECRET, RuntimeServer
-
+def hostile_server(redis: RedisServer, postgres: PostgresServer) -> Iterator[RuntimeServer]:
     url = postgres.create_database("h" + uuid.uuid4().hex[:12])
     env = {"STARS_JWT_SECRET": SECRET, "STARS_REDIS_URL": redis.url, "STARS_DATABASE_URL": url}
     server = RuntimeServer(env).start()
@@ -42,7 +41,7 @@ def hostile_server(redis: RedisServer, postgres):  # type: ignore[no-untyped-def
     server.stop()
 
 
-async def _stored(server, ch: str) -> list[Any]:  # type: ignore[no-untyped-def]
+async def _stored(server: RuntimeServer, ch: str) -> list[Any]:
     status, body = server.get(f"/api/channels/{ch}/messages?since=0&limit=100", token=token())
     assert status == 200, body
     return body["messages"]

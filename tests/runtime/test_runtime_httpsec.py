@@ -12,13 +12,15 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import jwt
 import psutil
 import pytest
 import websockets
 
-from tests.runtime.helpers import ROOT, SECRET, Client, RuntimeServer, http_json, metric, token
+from bench.servers import PostgresServer, RedisServer, RuntimeServer, http_json
+from tests.runtime.helpers import ROOT, SECRET, Client, metric, token
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio]
 
@@ -28,7 +30,7 @@ def channel() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(redis, postgres) -> Iterator[RuntimeServer]:  # type: ignore[no-untyped-def]
+def server(redis: RedisServer, postgres: PostgresServer) -> Iterator[RuntimeServer]:
     url = postgres.create_database("s" + uuid.uuid4().hex[:12])
     env = {
         "STARS_JWT_SECRET": SECRET,
@@ -296,7 +298,7 @@ async def test_the_token_command_refuses_a_lifetime_over_the_maximum() -> None:
     )
 
 
-async def test_a_malformed_origin_list_stops_the_start_up_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_a_malformed_origin_list_stops_the_start_up_in_one_line(tmp_path: Path) -> None:
     env = {"STARS_ALLOWED_ORIGINS": "app.example.com", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
     cmd = [sys.executable, "-m", "runtime", "serve", "--port", "1"]
     out = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30, check=False)
@@ -316,7 +318,7 @@ async def test_metrics_are_served_to_loopback_only(server: RuntimeServer) -> Non
     assert out.startswith(b"HTTP/1.1 404"), out[:200]
 
 
-async def test_the_demo_token_needs_a_loopback_host(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_the_demo_token_needs_a_loopback_host(tmp_path: Path) -> None:
     """Before: a page on evil.example that DNS-rebinds to 127.0.0.1 got a demo token."""
     srv = RuntimeServer({}, cwd=tmp_path).start()  # no STARS_JWT_SECRET: a generated one, demo tokens on
     try:

@@ -10,12 +10,12 @@ import pytest_asyncio
 from broadcaster import Event
 from redis import asyncio as aioredis
 
+from bench.servers import RedisServer
 from runtime.hub import Hub, Subscription
 from runtime.migrate import upgrade
 from runtime.protocol import message as message_frame
 from runtime.pubsub import RESYNC, BoundedEvents, MemoryBackend, RedisBackend
 from runtime.store import Store, make_engine
-from tests.servers import RedisServer
 
 pytestmark = pytest.mark.asyncio
 

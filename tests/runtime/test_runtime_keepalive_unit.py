@@ -44,13 +44,13 @@ class FakeConn:
         self.ping_sent = 0.0
 
     def pong(self) -> None:
-        self.keepalive.pong(self)  # type: ignore[arg-type]
+        self.keepalive.pong(self)
 
 
 def _conns(keepalive: Keepalive, n: int, **kw: Any) -> list[FakeConn]:
     conns = [FakeConn(keepalive, FakeDirect(**kw)) for _ in range(n)]
     for c in conns:
-        keepalive.add(c)  # type: ignore[arg-type]
+        keepalive.add(c)
     return conns
 
 
@@ -78,7 +78,7 @@ def test_closing_sockets_are_skipped_and_an_unsolicited_pong_changes_nothing() -
     keepalive = Keepalive(interval=1, timeout=1)
     keepalive.due = type(keepalive.due)(now=0.0, resolution=0.25)
     (conn,) = _conns(keepalive, 1)
-    keepalive.due.add(conn, 1.0)  # type: ignore[arg-type]
+    keepalive.due.add(conn, 1.0)
     conn.pong()  # no ping sent yet: nothing is rescheduled
     assert len(keepalive.due) == 1
     conn.closing = True
@@ -91,7 +91,7 @@ def test_one_broken_socket_does_not_stop_the_others(caplog: pytest.LogCaptureFix
     keepalive.due = type(keepalive.due)(now=0.0, resolution=1.0)
     conns = _conns(keepalive, 3) + _conns(keepalive, 1, broken=True) + _conns(keepalive, 3)
     for c in conns:
-        keepalive.due.add(c, 1.0)  # type: ignore[arg-type]
+        keepalive.due.add(c, 1.0)
     with caplog.at_level(logging.ERROR, logger="runtime.keepalive"):
         keepalive.sweep(1.0)
     assert sum(len(c.direct.writes) for c in conns) == 6
@@ -104,7 +104,7 @@ def test_without_a_pong_hook_sockets_are_not_tracked_and_it_says_so_once(
     keepalive = Keepalive(interval=20, timeout=20)
     with caplog.at_level(logging.WARNING, logger="runtime.keepalive"):
         _conns(keepalive, 3, hookable=False)
-        keepalive.add(FakeConn(keepalive, None))  # type: ignore[arg-type]
+        keepalive.add(FakeConn(keepalive, None))
     assert len(keepalive.due) == 0
     assert caplog.text.count("keepalive pings unavailable") == 1
 

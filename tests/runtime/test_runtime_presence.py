@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from redis import asyncio as aioredis
 
+from bench.servers import RedisServer
 from runtime import presence as presence_module
 from runtime.presence import Presence
-from tests.servers import RedisServer
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from redis import asyncio as aioredis
 
+from bench.servers import RedisServer
 from runtime.pubsub import RedisBackend
-from tests.servers import RedisServer
 
 pytestmark = pytest.mark.asyncio
 

@@ -11,8 +11,8 @@ import psutil
 import pytest
 import websockets
 
+from bench.servers import PostgresServer, RedisServer
 from tests.runtime.helpers import Client, metric, token
-from tests.servers import PostgresServer, RedisServer
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio]
 

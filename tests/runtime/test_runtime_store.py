@@ -10,10 +10,10 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from bench.servers import PostgresServer
 from runtime.config import async_database_url
 from runtime.migrate import upgrade
 from runtime.store import Store, StoreUnavailable, make_engine
-from tests.servers import PostgresServer
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio]
 

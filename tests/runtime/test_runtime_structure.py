@@ -9,9 +9,11 @@ import asyncio
 import inspect
 import logging
 import re
+import sys
 from pathlib import Path
 
 import pytest
+from starlette.types import Receive, Scope, Send
 
 from runtime import server, uvicornseam
 from runtime.config import Settings
@@ -85,7 +87,7 @@ def test_the_pinned_uvicorn_has_every_internal_the_runtime_uses() -> None:
     loop = asyncio.new_event_loop()
     try:
 
-        async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
             return None
 
         config = Config(app, ws="websockets-sansio", ws_per_message_deflate=False, lifespan="off")
@@ -105,7 +107,7 @@ def test_the_pinned_uvicorn_has_every_internal_the_runtime_uses() -> None:
     for name in uvicornseam.CONN_METHODS:
         assert callable(getattr(proto.conn, name)), name
     assert proto.config.ws_per_message_deflate is False
-    source = inspect.getsource(inspect.getmodule(WebSocketsSansIOProtocol))  # type: ignore[arg-type]
+    source = inspect.getsource(sys.modules[WebSocketsSansIOProtocol.__module__])
     assert uvicornseam.ACCESS_LINE_PREFIX in source
     assert logging.getLogger(uvicornseam.LOGGER) is logging.getLogger("uvicorn.error")
     import websockets.protocol

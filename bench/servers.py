@@ -1,22 +1,30 @@
-"""Real Redis and PostgreSQL servers on loopback ephemeral ports, for tests and benchmarks.
+"""Real Redis, PostgreSQL and runtime servers on loopback ephemeral ports, for benchmarks and tests.
 
-Plain context managers (no pytest import) so that benchmarks can reuse them. Every server binds
-127.0.0.1 only, lives in a temporary directory and is stopped and removed on exit.
+Plain classes and context managers (no pytest import), so that benchmarks and tests share them. Every
+server binds 127.0.0.1 only, lives in a temporary directory and is stopped and removed on exit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -219,3 +227,113 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.cleanup()
+
+
+class RuntimeServer:
+    """``python -m runtime serve`` in a subprocess on a free loopback port, always stopped."""
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        workers: int = 1,
+        cwd: Path | None = None,
+        log_level: str | None = "warning",
+    ) -> None:
+        self.port = free_port()
+        self.log_level = log_level  # None: STARS_LOG_LEVEL decides
+        self.workers = workers
+        self.own_cwd = cwd is None
+        self.cwd = cwd or Path(tempfile.mkdtemp(prefix="stars-rt-"))
+        self.log_path = self.cwd / f"server-{self.port}.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("STARS_")},
+            "PYTHONPATH": str(ROOT),
+            "STARS_DRAIN_GRACE": "0.2",
+            "STARS_DRAIN_TIMEOUT": "5",
+            **env,
+        }
+        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The server's (supervisor's, with several workers) process id, once started."""
+        if self.process is None:
+            raise RuntimeError("the runtime server has not been started")
+        return self.process.pid
+
+    def ws(self, token: str) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws?token={token}"
+
+    def start(self, timeout: float = 30.0) -> RuntimeServer:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        level = ["--log-level", self.log_level] if self.log_level else []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "runtime", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", str(self.workers), *level],
+            cwd=self.cwd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"runtime exited with {self.process.returncode}:\n{self.logs()}")
+            try:
+                with urllib.request.urlopen(self.http + "/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        return self
+            except (OSError, urllib.error.URLError):
+                pass
+            if time.monotonic() > deadline:
+                logs = self.logs()
+                self.stop()
+                raise TimeoutError(f"runtime not healthy in {timeout}s:\n{logs}")
+            time.sleep(0.05)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        if self.own_cwd:
+            shutil.rmtree(self.cwd, ignore_errors=True)
+        return self.process.returncode
+
+    def get(self, path: str, token: str | None = None) -> tuple[int, Any]:
+        return http_json("GET", self.http + path, token=token)
+
+    def post(self, path: str, body: Any, token: str | None = None) -> tuple[int, Any]:
+        return http_json("POST", self.http + path, body, token=token)
+
+
+def http_json(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method=method)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+            status = r.status
+    except urllib.error.HTTPError as e:
+        raw, status = e.read(), e.code
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
