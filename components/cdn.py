@@ -14,6 +14,11 @@ plans carry 250 M requests for USD 400 where one Premium carries 500 M for USD 1
 asset links over their names), and ``dynamic_distribution`` puts ``/ws`` (and, without a certificate on
 the load balancer, the API) on a separate pay-as-you-go distribution, so the assets can be on a plan while
 the WebSockets, which no source says a plan carries, stay pay as you go.
+
+An internal load balancer (``stars:loadBalancer.origin: vpc_origin``) is reached through a CloudFront VPC
+origin: one ``VpcOrigin`` resource names the load balancer's ARN and port, and the distributions' load
+balancer origin points at it (``vpc_origin_config``) instead of a public DNS name. The hop is HTTP inside
+the VPC (the load balancer has no certificate and no public endpoint); viewers still speak only HTTPS/WSS.
 """
 
 from __future__ import annotations
@@ -79,6 +84,8 @@ class WebSocketOrigin:
     port: int
     https: bool
     origin_secret: pulumi.Input[str] | None = None
+    #: The internal load balancer's ARN: CloudFront reaches it through a VPC origin (no public endpoint).
+    vpc_origin_arn: pulumi.Input[str] | None = None
 
 
 @dataclass
@@ -117,13 +124,26 @@ class _OriginHeaders(TypedDict, total=False):
     custom_headers: list[aws.cloudfront.DistributionOriginCustomHeaderArgsDict]
 
 
-def websocket_custom_origin(origin: WebSocketOrigin) -> aws.cloudfront.DistributionOriginArgsDict:
+def websocket_custom_origin(
+    origin: WebSocketOrigin, vpc_origin_id: pulumi.Input[str] | None = None
+) -> aws.cloudfront.DistributionOriginArgsDict:
     """The load balancer as a custom origin: HTTPS only when it has a certificate; else HTTP only (no
-    certificate to verify), with the secret header the load balancer requires."""
+    certificate to verify), with the secret header the load balancer requires; or, internal, through the
+    VPC origin ``vpc_origin_id``."""
     headers: list[aws.cloudfront.DistributionOriginCustomHeaderArgsDict] = (
         [{"name": ORIGIN_HEADER, "value": origin.origin_secret}] if origin.origin_secret is not None else []
     )
     with_headers: _OriginHeaders = {"custom_headers": headers} if headers else {}
+    if vpc_origin_id is not None:
+        return {
+            "domain_name": origin.domain_name,
+            "origin_id": WEBSOCKET_ORIGIN_ID,
+            "vpc_origin_config": {
+                "vpc_origin_id": vpc_origin_id,
+                "origin_keepalive_timeout": 60,
+                "origin_read_timeout": 60,
+            },
+        }
     return {
         "domain_name": origin.domain_name,
         "origin_id": WEBSOCKET_ORIGIN_ID,
@@ -193,6 +213,7 @@ class Cdn(pulumi.ComponentResource):
             opts=child,
         )
         cache_policy_id = self._cache_policy_id(name, cfg, child)
+        self.vpc_origin = self._vpc_origin(name, args.websocket_origin, tags)
         self.us_east_1: aws.Provider | None = None
         if cfg.plan != "pay_as_you_go":
             self.us_east_1 = aws.Provider(f"{name}-{PLAN_REGION}", region=PLAN_REGION, opts=child)
@@ -221,6 +242,31 @@ class Cdn(pulumi.ComponentResource):
                 "dynamic_domain_name": self.dynamic_domain_name,
             }
         )
+
+    def _vpc_origin(
+        self, name: str, origin: WebSocketOrigin | None, tags: dict[str, str]
+    ) -> aws.cloudfront.VpcOrigin | None:
+        """CloudFront's way into the VPC to an internal load balancer: HTTP to its listener port (it has no
+        certificate; the hop stays inside AWS's network), no public endpoint on the way."""
+        self._vpc_origin_id: pulumi.Input[str] | None = None
+        if origin is None or origin.vpc_origin_arn is None:
+            return None
+        vpc_origin = aws.cloudfront.VpcOrigin(
+            f"{name}-vpc-origin",
+            vpc_origin_endpoint_config={
+                "name": f"stars-{tags.get('stack', name)}-load-balancer",
+                "arn": origin.vpc_origin_arn,
+                "http_port": origin.port,
+                "https_port": 443,
+                "origin_protocol_policy": "http-only",
+                # required by the API even for http-only
+                "origin_ssl_protocols": {"items": ["TLSv1.2"], "quantity": 1},
+            },
+            tags=tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._vpc_origin_id = vpc_origin.id
+        return vpc_origin
 
     def _private_bucket(self, name: str, cfg: CdnConfig) -> None:
         """The bucket's guards and upkeep: no public access, no ACLs, encryption at rest, (optionally)
@@ -309,10 +355,8 @@ class Cdn(pulumi.ComponentResource):
             extra: dict[str, Any] = {}
             assets_origins = list(origins)
             if ws_on_assets is not None:
-                assets_origins.append(websocket_custom_origin(ws_on_assets))
-                extra["ordered_cache_behaviors"] = websocket_behaviors(
-                    api=ws_on_assets.origin_secret is not None
-                )
+                assets_origins.append(websocket_custom_origin(ws_on_assets, self._vpc_origin_id))
+                extra["ordered_cache_behaviors"] = websocket_behaviors(api=not ws_on_assets.https)
             web_acl = None
             if self.us_east_1 is not None:
                 web_acl = self._web_acl(f"{name}{suffix}", tags)
@@ -407,7 +451,7 @@ class Cdn(pulumi.ComponentResource):
         self, name: str, origin: WebSocketOrigin, cfg: CdnConfig, tags: dict[str, str]
     ) -> aws.cloudfront.Distribution:
         """Pay as you go, nothing cached: /ws (and without a certificate the API) to the load balancer."""
-        behaviors = websocket_behaviors(api=origin.origin_secret is not None)
+        behaviors = websocket_behaviors(api=not origin.https)
         default: dict[str, Any] = {**behaviors[-1]}
         default.pop("path_pattern")
         default["allowed_methods"] = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
@@ -416,7 +460,7 @@ class Cdn(pulumi.ComponentResource):
             f"{name}-dynamic",
             comment="STARS WebSockets and API (pay as you go, nothing cached)",
             price_class=cfg.price_class,
-            origins=[websocket_custom_origin(origin)],
+            origins=[websocket_custom_origin(origin, self._vpc_origin_id)],
             # an ordered behavior without its path pattern: the default behavior's keys
             default_cache_behavior=cast(aws.cloudfront.DistributionDefaultCacheBehaviorArgsDict, default),
             ordered_cache_behaviors=behaviors,

@@ -202,6 +202,14 @@ class LoadBalancerConfig(_Strict):
     websockets_via_cdn: bool = Field(
         default=False, description="route /ws through the CloudFront distribution (needs stars:cdn.enabled)"
     )
+    origin: Literal["public", "vpc_origin"] = Field(
+        default="public",
+        description="public: an internet-facing load balancer (without a certificate it admits only"
+        " CloudFront's origin-facing prefix list and requests with the secret origin header);"
+        " vpc_origin: an internal load balancer (no public endpoint, no public IPv4) that CloudFront"
+        " reaches through a VPC origin; needs no certificate, cdn.enabled and websockets_via_cdn,"
+        " and with type network the combined app layout (a VPC origin reaches one port)",
+    )
 
     @field_validator("certificate_arn")
     @classmethod
@@ -229,6 +237,20 @@ class LoadBalancerConfig(_Strict):
         if self.zone_id is not None and self.domain is None:
             raise ValueError("zone_id is set without domain: the zone holds the records of domain")
         return self
+
+    @model_validator(mode="after")
+    def _vpc_origin_without_certificate(self) -> Self:
+        if self.origin == "vpc_origin" and self.tls:
+            raise ValueError(
+                "origin vpc_origin is for a load balancer without a certificate (clients cannot reach an"
+                " internal one at its domain): unset domain and certificate_arn, or use origin public"
+            )
+        return self
+
+    @property
+    def internal(self) -> bool:
+        """Whether the load balancer has no public endpoint (CloudFront reaches it through a VPC origin)."""
+        return self.origin == "vpc_origin"
 
     @property
     def tls(self) -> bool:
@@ -775,7 +797,8 @@ class StackConfig(_Strict):
             return self
         key = f"{NAMESPACE}:loadBalancer"
         needs = {
-            f"{key}.type = {lb.type!r}": lb.type == "application",
+            # an internal NLB behind a VPC origin serves one port: the combined app group's
+            f"{key}.type = {lb.type!r}": lb.type == "application" or (lb.internal and self.app is not None),
             f"{NAMESPACE}:cdn.enabled = {self.cdn.enabled!r}": self.cdn.enabled,
             f"{key}.websockets_via_cdn = {lb.websockets_via_cdn!r}": lb.websockets_via_cdn,
             f"{NAMESPACE}:cdn.plan = {self.cdn.plan!r} without dynamic_distribution": (
@@ -787,7 +810,8 @@ class StackConfig(_Strict):
             raise ValueError(
                 f"without {key}.domain (or certificate_arn) the load balancer has no certificate, so"
                 " CloudFront's must carry every client connection: it needs type 'application' (an"
-                " origin only CloudFront can reach, by header), cdn.enabled true, websockets_via_cdn"
+                " origin only CloudFront can reach, by header or through a VPC origin; type 'network' only"
+                " with origin 'vpc_origin' and the combined app group), cdn.enabled true, websockets_via_cdn"
                 " true, and a pay-as-you-go distribution for the API and /ws: cdn.plan 'pay_as_you_go',"
                 " or cdn.dynamic_distribution true (flat-rate plans do not carry WebSockets); got "
                 + ", ".join(wrong)

@@ -21,6 +21,12 @@ listener answers 403 unless the request carries the secret origin header that on
 distribution sends. That last hop (CloudFront to the load balancer, inside AWS's network) is plain HTTP:
 it cannot be verified TLS without a certificate for a name the stack owns.
 
+With ``origin: vpc_origin`` (no certificate) the load balancer is internal instead: in the private
+subnets, with no public endpoint and no public IPv4 address, reached only by CloudFront through a VPC origin
+(components/cdn.py) inside the VPC. No origin header is needed, so its HTTP listener forwards (an ALB routes
+``/ws`` by path); an NLB gets a plain TCP listener per tier, which only the combined ``app`` layout can use
+(one port for the API and ``/ws``: a VPC origin reaches one port).
+
 WebSockets need a long idle timeout (clients also ping) and a deregistration delay that gives the runtime
 time to drain (close 1001, clients resume on another server with their last offset).
 """
@@ -123,11 +129,15 @@ class EdgeArgs:
     load_balancer_type: LoadBalancerType = "application"
     #: Server tiers behind the load balancer; the first is the default (web) target.
     server_tiers: tuple[str, ...] = SERVER_TIERS
+    #: No public endpoint: in ``private_subnet_ids``, reached by CloudFront through a VPC origin.
+    internal: bool = False
+    private_subnet_ids: list[pulumi.Input[str]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
 
 
 class Edge(pulumi.ComponentResource):
-    """Internet-facing ALB (path routing) or NLB (a port per tier) in front of the server tiers."""
+    """ALB (path routing) or NLB (a port per tier) in front of the server tiers: internet-facing, or internal
+    behind a CloudFront VPC origin."""
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stars:index:Edge", name, None, opts)
@@ -238,13 +248,16 @@ class Edge(pulumi.ComponentResource):
     def _load_balancer(
         self, name: str, args: EdgeArgs, kind: LoadBalancerType, **settings: Any
     ) -> aws.lb.LoadBalancer:
-        """Internet-facing, in the public subnets, behind the load balancer security group."""
+        """Internet-facing in the public subnets, or internal in the private ones (a VPC origin's), behind
+        the load balancer security group."""
         short = "alb" if kind == "application" else "nlb"
+        if args.internal and not args.private_subnet_ids:
+            raise ValueError("an internal load balancer needs the private subnets")
         return aws.lb.LoadBalancer(
             f"{name}-{short}",
             load_balancer_type=kind,
-            internal=False,
-            subnets=args.public_subnet_ids,
+            internal=args.internal,
+            subnets=args.private_subnet_ids if args.internal else args.public_subnet_ids,
             security_groups=[args.security_group_id],
             tags=tier_tags(args.tags, name, f"{name}-{short}"),
             opts=self._child,
@@ -286,6 +299,11 @@ class Edge(pulumi.ComponentResource):
             )
             routing_listener = self.https_listener
             gate: list[aws.lb.ListenerRuleConditionArgsDict] = []
+        elif args.internal:
+            # No public endpoint: only CloudFront's VPC origin reaches it, no header is needed.
+            self.http_listener = self._listener(name, alb, 80, "HTTP", forward_default)
+            routing_listener = self.http_listener
+            gate = []
         else:
             # No certificate: only CloudFront may call, and only with this stack's secret header.
             self.origin_secret = random.RandomPassword(
@@ -341,9 +359,11 @@ class Edge(pulumi.ComponentResource):
         """NLB with a security group (only at creation can an NLB get one), a TCP/TLS listener per tier."""
         child, tags = self._child, self._tags
         https = self.certificate_arn is not None
-        if not https:
-            # Config refuses this (an NLB cannot check an origin header); never serve plain TCP.
-            raise ValueError("a network load balancer needs a certificate (domain or certificate_arn)")
+        if not https and not args.internal:
+            # Config refuses this (an NLB cannot check an origin header); never serve plain TCP publicly.
+            raise ValueError(
+                "an internet-facing network load balancer needs a certificate (domain or certificate_arn)"
+            )
         ports = self.ports = nlb_listener_ports(args.server_tiers, https)
         # Cross-zone spreads a tier that runs in fewer AZs than the NLB has nodes (a one-server realtime
         # tier); the traffic that crosses AZs then counts in stars:usage.cross_az_gb.

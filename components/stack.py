@@ -63,6 +63,7 @@ class Links:
     target_group_arn_suffixes: dict[str, pulumi.Input[str]] = field(default_factory=dict)
     alb_arn_suffix: pulumi.Input[str] = ""
     load_balancer_dns_name: pulumi.Input[str] = ""
+    load_balancer_arn: pulumi.Input[str] = ""
     #: The header value CloudFront sends a certificate-less load balancer (``Edge.origin_secret``).
     origin_secret: pulumi.Input[str] | None = None
     database_address: pulumi.Input[str] = ""
@@ -94,7 +95,10 @@ class Links:
             target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in cfg.server_tiers},
             alb_arn_suffix=f"{kind}/stand-in/0",
             load_balancer_dns_name=f"stand-in-0.{cfg.region}.elb.amazonaws.com",
-            origin_secret=None if cfg.load_balancer.tls else "stand-in-origin-secret",
+            load_balancer_arn=f"{arn}:loadbalancer/{kind}/stand-in/0",
+            origin_secret=(
+                None if cfg.load_balancer.tls or cfg.load_balancer.internal else "stand-in-origin-secret"
+            ),
             database_address=f"primary.{cfg.region}.rds.amazonaws.com",
             database_secret_arn=f"arn:aws:secretsmanager:{cfg.region}:000000000000:secret:rds-stand-in",
             database_id=f"stars-{stack}-primary",
@@ -144,6 +148,8 @@ def build_edge(cfg: StackConfig, links: Links) -> Edge:
             zone_id=cfg.load_balancer.zone_id,
             load_balancer_type=cfg.load_balancer.type,
             server_tiers=lb_server_tiers(cfg),
+            internal=cfg.load_balancer.internal,
+            private_subnet_ids=links.private_subnet_ids,
             tags=cfg.tags,
         ),
     )
@@ -197,7 +203,8 @@ def build_cdn(cfg: StackConfig, links: Links) -> Cdn | None:
             domain_name=lb.domain if lb.domain is not None else links.load_balancer_dns_name,
             port=websocket_port(lb.type, lb.tls, lb_server_tiers(cfg)),
             https=lb.tls,
-            origin_secret=None if lb.tls else links.origin_secret,
+            origin_secret=None if lb.tls or lb.internal else links.origin_secret,
+            vpc_origin_arn=links.load_balancer_arn if lb.internal else None,
         )
     cdn = Cdn("cdn", CdnArgs(config=cfg.cdn, websocket_origin=origin, tags=cfg.tags))
     upload_release(cfg, cdn)
@@ -374,7 +381,13 @@ def config_reads(cfg: StackConfig) -> dict[str, Any]:
         "layout": list(cfg.server_tiers),
         "servers_public": cfg.network.servers_public,
         "websocket_origin": (
-            [cfg.load_balancer.type, cfg.load_balancer.tls, cfg.load_balancer.domain, *lb_server_tiers(cfg)]
+            [
+                cfg.load_balancer.type,
+                cfg.load_balancer.tls,
+                cfg.load_balancer.domain,
+                cfg.load_balancer.origin,
+                *lb_server_tiers(cfg),
+            ]
             if cfg.cdn.enabled and cfg.load_balancer.websockets_via_cdn
             else None
         ),
@@ -416,6 +429,7 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     links.target_group_arn_suffixes = {k: tg.arn_suffix for k, tg in edge.target_groups.items()}
     links.alb_arn_suffix = edge.load_balancer.arn_suffix
     links.load_balancer_dns_name = edge.dns_name
+    links.load_balancer_arn = edge.load_balancer.arn
     links.origin_secret = edge.origin_secret
     database = build_database(cfg, links)
     links.database_address = database.address

@@ -95,9 +95,11 @@ CONCERNS: tuple[Concern, ...] = (
         " internet reaches only redirects; a load balancer without a certificate admits only CloudFront's"
         " origin-facing prefix list, refuses by default and forwards only requests carrying the origin"
         " header its CloudFront origin sends; an NLB listens in TLS only.",
-        "Name stars:loadBalancer.domain (an ACM certificate, HTTPS 443, HTTP 80 redirecting), or put"
-        " CloudFront in front: ingress only from com.amazonaws.global.cloudfront.origin-facing, a 403"
-        " default action, forward rules conditioned on the origin header, the header on the origin.",
+        "Name stars:loadBalancer.domain (an ACM certificate, HTTPS 443, HTTP 80 redirecting), or set"
+        " stars:loadBalancer.origin vpc_origin (an internal load balancer CloudFront reaches through a"
+        " VPC origin), or put CloudFront in front: ingress only from"
+        " com.amazonaws.global.cloudfront.origin-facing, a 403 default action, forward rules conditioned"
+        " on the origin header, the header on the origin.",
     ),
     Concern(
         "cloudfront-web-acl",

@@ -2,9 +2,10 @@
 
 A domain of your own is the one that decides the small phases. Without ``stars:loadBalancer.domain`` the
 load balancer has no certificate, so every client connection (API and WebSocket) must cross CloudFront with
-its default certificate: CloudFront bills each API request and byte, and the NLB, direct WebSockets and
-flat-rate plans are out of the search. With a domain, ACM issues the load balancer's certificate for free
-(DNS validation) and the whole search space serves TLS. Fit cannot invent the domain, so it prices the
+its default certificate: CloudFront bills each API request and byte, the load balancer is internal behind a
+CloudFront VPC origin, and direct WebSockets and flat-rate plans for /ws are out of the search. With a
+domain, ACM issues the load balancer's certificate for free (DNS validation) and the whole search space
+serves TLS. Fit cannot invent the domain, so it prices the
 lever with a stand-in name and says how to take it: ``budget fit --domain NAME`` searches with it, and
 ``--write`` writes it into the stack file.
 """
@@ -32,7 +33,10 @@ def with_domain(cfg: StackConfig, domain: str) -> StackConfig:
     """``cfg`` with ``stars:loadBalancer.domain`` set; a name the stack file would refuse raises ValueError
     with the stack file's own message."""
     try:
-        lb = LoadBalancerConfig.model_validate({**cfg.load_balancer.model_dump(), "domain": domain})
+        # a domain puts TLS on a public load balancer (an internal one has no name clients could reach)
+        lb = LoadBalancerConfig.model_validate(
+            {**cfg.load_balancer.model_dump(), "domain": domain, "origin": "public"}
+        )
     except ValidationError as exc:
         raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
     return cfg.model_copy(update={"load_balancer": lb})

@@ -3,9 +3,10 @@
 A candidate is the stack's own config with some blocks replaced:
 
 - the shape: server layout (``api`` + ``realtime``, or one combined ``app`` group), load balancer (ALB or
-  NLB), WebSockets direct or through CloudFront, egress (NAT, or servers in the public subnets; VPC
-  endpoints reach no PyPI, which the runtime's bootstrap installs from), CloudFront price class and
-  pricing plan (pay-as-you-go or a flat-rate plan);
+  NLB; without a domain internal, behind a CloudFront VPC origin), WebSockets direct or through
+  CloudFront, egress (NAT, or servers in the public subnets; VPC endpoints reach no PyPI, which the
+  runtime's bootstrap installs from), CloudFront price class and pricing plan (pay-as-you-go or a
+  flat-rate plan);
 - per server group: instance type, purchase option (on demand; spot above an on-demand base; a 1-year
   reservation for the always-on base, alone or with spot above it), and the count the capacity model
   gives for the group's peak load (the availability class sets the floor);
@@ -215,6 +216,8 @@ class Shape:
     dynamic_distribution: bool = False
     #: A CloudFront Security Savings Bundle on the pay-as-you-go distribution's charges.
     savings_bundle: bool = False
+    #: ``public`` (internet-facing) or ``vpc_origin`` (internal, CloudFront reaches it through a VPC origin).
+    origin: str = "public"
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -228,6 +231,8 @@ class Shape:
 
     def label(self) -> str:
         lb = "ALB" if self.load_balancer == "application" else "NLB"
+        if self.origin == "vpc_origin":
+            lb = f"internal {lb} behind a CloudFront VPC origin"
         ws = "WebSockets through CloudFront" if self.websockets_via_cdn else "WebSockets direct"
         plan = self.cdn_plan.replace("_", "-")
         if self.asset_distributions > 1:
@@ -339,13 +344,16 @@ class Space:
 
     def serves_tls(self, shape: Shape) -> bool:
         """Whether ``shape`` serves clients only HTTPS/WSS with the TLS the stack has: a certificate on the
-        load balancer (``domain`` or ``certificate_arn``), or else CloudFront in front of the API and /ws
-        (ALB with the origin header, on a pay-as-you-go distribution: components.config refuses anything
-        else)."""
+        load balancer (``domain`` or ``certificate_arn``), or else CloudFront in front of the API and /ws on a
+        pay-as-you-go distribution, reaching an internal load balancer through a VPC origin (an ALB, or an
+        NLB for the combined group: a VPC origin reaches one port). A public load balancer without a
+        certificate (plain HTTP gated by CloudFront's prefix list and the origin header) is still a
+        public plain-HTTP endpoint, so fit proposes none."""
         if self.base.load_balancer.tls:
-            return True
+            return shape.origin == "public"
         return (
-            shape.load_balancer == "application"
+            shape.origin == "vpc_origin"
+            and (shape.load_balancer == "application" or shape.layout == "combined")
             and shape.websockets_via_cdn
             and (shape.cdn_plan == "pay_as_you_go" or shape.dynamic_distribution)
         )
@@ -367,7 +375,7 @@ class Space:
         shape = Shape(layout=layout, egress=egress, zones=zones)
         if self.base.load_balancer.tls:
             return shape
-        return replace(shape, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0])
+        return replace(shape, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0], origin="vpc_origin")
 
     def cdn_options(self, via_cdn: bool) -> Iterator[tuple[str, int, bool, bool]]:
         """(plan, assets distributions, dynamic distribution, savings bundle) for a shape whose WebSockets
@@ -391,12 +399,17 @@ class Space:
                 yield plan, count, apart, bundle
 
     def shapes(self) -> Iterator[Shape]:
-        if not self.base.load_balancer.tls:
+        tls = self.base.load_balancer.tls
+        if not tls:
             self.rejected.append(
-                "NLB and WebSockets direct: without stars:loadBalancer.domain the load balancer has no"
-                " certificate, so only an ALB behind CloudFront serves TLS (flat-rate plans for the assets"
+                "a public load balancer, WebSockets direct and an NLB for the split layout: without"
+                " stars:loadBalancer.domain the load balancer has no certificate, so a public one would"
+                " listen in plain HTTP (even if only CloudFront's prefix list and origin header reach it);"
+                " only an internal load balancer behind a CloudFront VPC origin serves TLS alone (ALB, or an"
+                " NLB for the combined group: a VPC origin reaches one port; flat-rate plans for the assets"
                 " with /ws and the API on a pay-as-you-go distribution)"
             )
+        origin = "public" if tls else "vpc_origin"
         for layout in LAYOUTS:
             for lb in LOAD_BALANCERS:
                 for egress in EGRESS:
@@ -408,7 +421,7 @@ class Space:
                                 for zones in ZONES[self.demand.availability]:
                                     shape = Shape(
                                         layout, lb, via_cdn, egress, price_class, plan, zones, count, apart,
-                                        bundle,
+                                        bundle, origin,
                                     )  # fmt: skip
                                     if self.serves_tls(shape):
                                         yield shape
@@ -478,7 +491,11 @@ class Space:
                     }
                 ),
                 "load_balancer": base.load_balancer.model_copy(
-                    update={"type": shape.load_balancer, "websockets_via_cdn": shape.websockets_via_cdn}
+                    update={
+                        "type": shape.load_balancer,
+                        "websockets_via_cdn": shape.websockets_via_cdn,
+                        "origin": shape.origin,
+                    }
                 ),
                 "database": choice.database.apply(base.database, self.demand),
                 "cache": choice.cache.apply(base.cache, self.demand),

@@ -67,8 +67,13 @@ def _is_websocket_path(pattern: Any) -> bool:
     return isinstance(pattern, str) and pattern.lstrip("/").startswith(WEBSOCKET_PATH.lstrip("/"))
 
 
+def _load_balancer_origin(origin: dict[str, Any]) -> bool:
+    """A custom origin (the load balancer's public name) or a VPC origin (an internal load balancer)."""
+    return origin.get("customOriginConfig") is not None or origin.get("vpcOriginConfig") is not None
+
+
 def carries_websockets(dist: PlannedResource) -> bool:
-    """Whether the distribution sends ``/ws`` to a custom origin (the load balancer), i.e. carries the
+    """Whether the distribution sends ``/ws`` to the load balancer (a custom or VPC origin), i.e. carries the
     runtime's WebSockets; a behavior or origin list hidden in the preview (unknown or secret) cannot be
     told."""
     behaviors = dist.inputs.get("orderedCacheBehaviors") or []
@@ -76,9 +81,7 @@ def carries_websockets(dist: PlannedResource) -> bool:
     for what, value in (("cache behaviors", behaviors), ("origins", origins)):
         if not isinstance(value, list):
             raise RuleError(f"its {what} are {unreadable_list(value)}: /ws routing cannot be told")
-    custom = {
-        o.get("originId") for o in origins if isinstance(o, dict) and o.get("customOriginConfig") is not None
-    }
+    custom = {o.get("originId") for o in origins if isinstance(o, dict) and _load_balancer_origin(o)}
     return any(
         isinstance(b, dict)
         and _is_websocket_path(b.get("pathPattern"))

@@ -70,6 +70,12 @@ FREE: dict[str, str] = {
     "aws:cloudfront/cachePolicy:CachePolicy": "cache policies have no charge",
     "aws:cloudfront/originRequestPolicy:OriginRequestPolicy": "origin request policies have no charge",
     "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy": "response headers policies have no charge",
+    "aws:cloudfront/vpcOrigin:VpcOrigin": (
+        "a CloudFront VPC origin has no charge beyond CloudFront's standard rates, which the distribution"
+        " pays (pricing-levers.md section 2, 'VPC origins: price': 'Private CloudFront origins cut public IP"
+        " risk now', https://wirez.top/posts/private-cloudfront-origins-cut-public-ip-risk-now/, a"
+        " third-party page of 2026; no AWS page stating the price was found)"
+    ),
     "aws:sns/topicSubscription:TopicSubscription": "deliveries are priced on the topic",
     "aws:sns/topicPolicy:TopicPolicy": "topic policies have no charge",
     "aws:secretsmanager/secretVersion:SecretVersion": "priced per secret, not per version",

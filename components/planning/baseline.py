@@ -685,10 +685,11 @@ def _cdn_origin_checks(
     lb_names = {lb.state.get("dnsName") for lb in lbs} - {None}
     lb_has_tls = any(li.inputs.get("protocol") in ("HTTPS", "TLS") for li in listeners)
     for d in _of(res, "aws:cloudfront/distribution:Distribution"):
+        # the load balancer's origins: by its public name, or (internal) through a VPC origin
         custom = {
             o.get("originId"): o
             for o in d.inputs.get("origins") or []
-            if o.get("customOriginConfig") is not None
+            if o.get("customOriginConfig") is not None or o.get("vpcOriginConfig") is not None
         }
         for b in d.inputs.get("orderedCacheBehaviors") or []:
             if b.get("targetOriginId") in custom and b.get("viewerProtocolPolicy") != "https-only":

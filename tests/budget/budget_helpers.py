@@ -101,8 +101,9 @@ def line_named(priced: PricedResource, prefix: str) -> Any:
 
 
 def assert_serves_only_tls(cfg: StackConfig) -> None:
-    """``cfg`` planned under mocks serves clients only HTTPS/WSS: the baseline's TLS rules hold, and with a
-    domain TLS ends on the load balancer itself, its plaintext listener only redirecting."""
+    """``cfg`` planned under mocks serves clients only HTTPS/WSS: the baseline's TLS rules hold; with a
+    domain TLS ends on the load balancer itself, its plaintext listener only redirecting; without one no
+    internet-facing load balancer has a plaintext listener at all (it is internal, behind a VPC origin)."""
     from components.planning.baseline import no_plain_http, tls_in_transit, violations
     from components.planning.mocks import plan_resources
 
@@ -110,6 +111,16 @@ def assert_serves_only_tls(cfg: StackConfig) -> None:
     assert no_plain_http(resources) == [] and tls_in_transit(resources) == []
     assert violations(resources) == []
     listeners = [r for r in resources if r.type == "aws:lb/listener:Listener"]
+    lbs = {r.state["arn"]: r for r in resources if r.type == "aws:lb/loadBalancer:LoadBalancer"}
+    assert lbs and {li.inputs["loadBalancerArn"] for li in listeners} <= set(lbs)
+    public_plain = [
+        li.name
+        for li in listeners
+        if lbs[li.inputs["loadBalancerArn"]].inputs["internal"] is not True
+        and li.inputs["protocol"] in ("HTTP", "TCP")
+        and [a["type"] for a in li.inputs["defaultActions"]] != ["redirect"]
+    ]
+    assert public_plain == [], f"internet-facing plaintext listeners: {public_plain}"
     if cfg.load_balancer.domain is not None:
         assert {li.inputs["protocol"] for li in listeners} <= {"HTTPS", "TLS", "HTTP"}
         for li in listeners:

@@ -50,8 +50,16 @@ PHASE1_DIRECT_USAGE = {
     "cloudfront_requests": 24_000_000,
     "internet_egress_gb": 600,
 }
-#: name -> (base phase, changed blocks)
-VARIANTS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+#: No certificate, the load balancer internal behind a CloudFront VPC origin.
+VPC_ORIGIN = {"origin": "vpc_origin"}
+#: name -> (base phase, changed blocks; ``"api"`` copies the api block there, None drops a block)
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "vpc-origin": ("phase1", {"load_balancer": VPC_ORIGIN}),
+    # the combined group: an internal NLB serves the API and /ws on one port, the one a VPC origin reaches
+    "vpc-origin-nlb": (
+        "phase2",
+        {"app": "api", "api": None, "realtime": None, "load_balancer": {**VPC_ORIGIN, "type": "network"}},
+    ),
     "nlb": ("phase1", {"load_balancer": {"type": "network", "domain": DOMAIN}}),
     "nlb-tls": (
         "phase3",
@@ -99,7 +107,13 @@ PROVIDER = "pulumi:providers:aws"
 
 def config_of(name: str) -> StackConfig:
     phase, blocks = VARIANTS[name]
-    return variant(stack_config(phase), **blocks)
+    data = stack_config(phase).model_dump()
+    for block, changes in blocks.items():
+        if changes == "api" or changes is None:
+            data[block] = data["api"] if changes else None
+        else:
+            data[block] = {**data[block], **changes}
+    return StackConfig.model_validate(data)
 
 
 @cache
@@ -384,6 +398,18 @@ BROKEN: dict[str, tuple[str, str, Callable[[RecordedResource], None], str]] = {
         _origin_policy("match-viewer"),
         "it must be https-only",
     ),
+    "WebSocket behavior to a VPC origin allows HTTP": (
+        "vpc-origin",
+        "cdn-distribution",
+        _behavior("viewerProtocolPolicy", "allow-all"),
+        "must be https-only",
+    ),
+    "the VPC origin's load balancer made internet-facing": (
+        "vpc-origin",
+        "edge-alb",
+        lambda r: r.inputs.update(internal=False),
+        "must refuse by default",
+    ),
     "web ACL outside us-east-1": (
         "plan-business",
         "cdn-waf",
@@ -546,3 +572,54 @@ def test_without_a_certificate_only_cloudfront_reaches_the_load_balancer() -> No
         assert header == {"httpHeaderName": ORIGIN_HEADER, "values": [secret]}
     outputs = planned_variant("ws-cdn").outputs
     assert outputs["api_url"] == f"https://{named(res, 'cdn-distribution').state['domainName']}"
+
+
+# -------------------------------------------------------------------------------------- VPC origin
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "ports"), [("vpc-origin", "alb", {80}), ("vpc-origin-nlb", "nlb", {80})]
+)
+def test_a_vpc_origin_keeps_the_load_balancer_off_the_internet(name: str, kind: str, ports: set[int]) -> None:
+    """Internal, in the private subnets, no listener public, admitted only from CloudFront's origin-facing
+    prefix list; the distribution's /ws and API reach it through the VPC origin, viewers by HTTPS only."""
+    res = resources(name)
+    lb = named(res, f"edge-{kind}")
+    private = {r.id for r in of_type(res, "aws:ec2/subnet:Subnet") if r.name.startswith("network-private-")}
+    assert lb.inputs["internal"] is True and set(lb.inputs["subnets"]) == private and len(private) >= 2
+    listeners = of_type(res, LISTENER)
+    assert listeners and {li.inputs["loadBalancerArn"] for li in listeners} == {lb.state["arn"]}
+    assert {li.inputs["port"] for li in listeners} == ports
+    # nothing admits the internet: the load balancer's group only the origin-facing prefix list
+    assert not [r for r in of_type(res, INGRESS) if r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6")]
+    lb_sg = named(res, "network-alb-sg").id
+    lb_rules = [r.inputs for r in of_type(res, INGRESS) if r.inputs["securityGroupId"] == lb_sg]
+    assert lb_rules and all(r["prefixListId"].startswith("pl-") for r in lb_rules)
+    assert not [r for r in res if r.name == "edge-origin-secret"]  # no header gate: no public endpoint
+    vpc_origin = named(res, "cdn-vpc-origin")
+    endpoint = vpc_origin.inputs["vpcOriginEndpointConfig"]
+    assert endpoint["arn"] == lb.state["arn"] and endpoint["httpPort"] == 80
+    assert endpoint["originProtocolPolicy"] == "http-only"
+    distribution = named(res, "cdn-distribution")
+    origin = next(o for o in distribution.inputs["origins"] if o["originId"] == "load-balancer-ws")
+    assert origin["vpcOriginConfig"]["vpcOriginId"] == vpc_origin.id
+    assert "customOriginConfig" not in origin and "customHeaders" not in origin
+    behaviors = {b["pathPattern"]: b for b in distribution.inputs["orderedCacheBehaviors"]}
+    assert set(behaviors) == {"/ws", "/ws/*", *API_PATHS}
+    assert {(b["targetOriginId"], b["viewerProtocolPolicy"]) for b in behaviors.values()} == {
+        ("load-balancer-ws", "https-only")
+    }
+    outputs = planned_variant(name).outputs
+    assert outputs["api_url"] == f"https://{distribution.state['domainName']}"
+    assert outputs["websocket_url"] == f"wss://{distribution.state['domainName']}/ws"
+
+
+def test_vpc_origin_config_errors_name_the_key() -> None:
+    assert "origin vpc_origin is for a load balancer without a certificate" in _error(
+        "phase1", loadBalancer={**VPC_ORIGIN, "domain": DOMAIN}
+    )
+    # a split layout on an NLB would need a VPC origin per port
+    assert "stars:loadBalancer.type = 'network'" in _error(
+        "phase1", loadBalancer={**VPC_ORIGIN, "type": "network"}
+    )
+    assert "stars:loadBalancer.origin = 'private'" in _error("phase1", loadBalancer={"origin": "private"})
