@@ -80,14 +80,15 @@ def naive_seconds_per_candidate(sample: int, seed: int = 7) -> dict[str, Any]:
 
 def fit_counts(stdout: str, exit_code: int) -> dict[str, Any]:
     """What one ``fit --all --format json`` run printed: how many candidates and tier plans it priced."""
-    doc = json.loads(stdout)
-    stacks = doc.get("stacks", [doc])  # --all, or one --stack
-    searched = [s["search"] for s in stacks if "search" in s]
+    from budget.fit.report import FitReport, parse_fit
+
+    results = parse_fit(json.loads(stdout))  # --all, or one --stack
+    searched = [r.search for r in results if isinstance(r, FitReport) and r.search is not None]
     return {
         "exit_code": exit_code,
-        "candidates_priced": sum(s["estimates"] for s in searched),
-        "tier_plans": sum(s["tier_plans"] for s in searched),
-        "fits": {s["stack"]: s.get("fits") for s in stacks},
+        "candidates_priced": sum(s.estimates for s in searched),
+        "tier_plans": sum(s.tier_plans for s in searched),
+        "fits": {r.stack: r.fits if isinstance(r, FitReport) else None for r in results},
     }
 
 

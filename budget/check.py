@@ -13,9 +13,12 @@ from pydantic import ValidationError
 
 from budget.catalog import CatalogError, load_catalog
 from budget.estimator import estimate, estimate_preview
+from budget.exit_codes import ExitCode
 from budget.parallel import run_forked
 from budget.plan import PlanError, plan_offline
+from budget.policy import RATE_WARNING
 from budget.preview import PreviewError, load_preview
+from budget.project import all_stacks
 from budget.report.build import stack_report
 from budget.report.model import CostReport, StackError, StackResult
 from budget.whatif import what_ifs
@@ -39,6 +42,12 @@ class Job:
     preview_json: Path | None
     catalog: Path
     what_ifs: bool
+
+
+def all_jobs(catalog: Path, what_ifs: bool = True) -> list[Job]:
+    """One job per stack file of the project (``check --all``; ``report`` checks the same way); none when
+    the project has no stack file (each command says so its own way)."""
+    return [Job(name, path, None, None, catalog, what_ifs) for name, path in all_stacks()]
 
 
 def _load_config(job: Job) -> StackConfig:
@@ -83,3 +92,24 @@ def check_stacks(jobs: Sequence[Job], single: bool) -> CostReport:
     """Every job's result, in order (forked workers when there are several); ``single`` prints as the
     stack's own object (``check --stack``) rather than ``{"stacks": [...]}``."""
     return CostReport(tuple(run_forked(run_job, jobs)), single=single)
+
+
+def problems(report: CostReport) -> list[str]:
+    """One line per stack that failed or is over its limit (what ``check`` prints on standard error, and
+    ``report`` when a check fails)."""
+    lines = []
+    for doc in report.stacks:
+        if isinstance(doc, StackError):
+            lines.append(f"budget check: {doc.stack}: {doc.error}")
+        elif doc.unpriced:
+            names = ", ".join(f"{u.type} '{u.name}'" for u in doc.unpriced)
+            lines.append(f"budget check: {doc.stack}: unpriced (fails closed): {names}")
+        elif doc.exit_code == ExitCode.OVER and doc.status != "over":
+            rate = next(w for w in doc.warnings if w.startswith(RATE_WARNING))
+            lines.append(f"budget check: {doc.stack}: {rate}")
+        elif doc.exit_code == ExitCode.OVER:
+            lines.append(
+                f"budget check: {doc.stack} is over budget: TZS {doc.total_tzs:,} at max size >"
+                f" limit TZS {doc.limit_tzs:,}"
+            )
+    return lines

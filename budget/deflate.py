@@ -75,15 +75,6 @@ class WireRatio:
     frame: str = ""
     source: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ratio": round(self.ratio, 4),
-            "saved": round(1 - self.ratio, 4),
-            "frame": self.frame or None,
-            "source": self.source or None,
-            "why": self.why,
-        }
-
 
 def payload_bytes(frame_bytes: float) -> float:
     """A server frame's payload: its bytes less the header (2 bytes up to 125, 4 up to 65,535, else 10;

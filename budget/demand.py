@@ -98,20 +98,6 @@ class Traffic:
         """The bytes that leave for the users: the total less what compression saves."""
         return self.total_gb - self.deflate_saved_gb
 
-    def to_json(self) -> dict[str, Any]:
-        """The derivation as ``budget fit --format json`` shows it (``traffic``), GB a month."""
-        figures = {
-            "total_gb": self.total_gb,
-            "wire_gb": self.wire_gb,
-            "websocket_raw_gb": self.websocket_raw_gb,
-            "websocket_gb": self.websocket_gb,
-            "deflate_saved_gb": self.deflate_saved_gb,
-            "websocket_upload_gb": self.websocket_upload_gb,
-            "static_gb": self.static_gb,
-            "api_gb": self.api_gb,
-        }
-        return {**{k: round(v, 2) for k, v in figures.items()}, "deflate": self.deflate.to_json()}
-
 
 def peak_seconds(d: DemandConfig) -> float:
     """Seconds a month at the peak rate: the month over the daily profile's peak-to-average ratio."""

@@ -16,10 +16,9 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from budget.fit.render import shown
 from budget.fit.report import FitReport
 from budget.model import SIZES
-from budget.report.formatting import format_tzs
+from budget.report.formatting import format_config_value, format_tzs
 from budget.report.model import StackReport, WhatIfReport
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -221,7 +220,7 @@ def render_html(
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html", "j2"]))
     env.filters["tzs"] = format_tzs
     env.filters["slug"] = _slug
-    env.filters["shown"] = shown
+    env.filters["config_value"] = format_config_value
     tier_order: list[str] = []
     phases = [phase_view(s, tier_order) for s in stacks]
     rates = sorted({(s.stack.usd_to_tzs) for s in phases})

@@ -75,7 +75,8 @@ class Connection(Outbox):
         self.subscriptions = Subscriptions(self, rt, self.id, claims)
         self.ping_sent = 0.0  # monotonic time of the keepalive ping awaiting its pong; 0: none
 
-    def pong(self) -> None:
+    def pong(self, frame: object = None) -> None:
+        """The socket's pong handler (``DirectWriter.on_pong``): the frame itself is not needed."""
         self.rt.keepalive.pong(self)
 
     async def handle(self, text: str) -> None:

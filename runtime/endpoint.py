@@ -49,7 +49,14 @@ class WebSocketEndpoint:
         rt.register(conn)
         metrics.CONNECTIONS.inc()
         try:
-            await _read(conn, receive)
+            while True:  # read here, not in a coroutine of its own: an idle connection keeps one frame less
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.disconnect":
+                    break
+                if kind == "websocket.receive" and not conn.closing:
+                    await _frame(conn, message)
+                message = None  # an idle connection keeps neither its last frame nor its dict
         finally:
             conn.closing = True
             conn.teardown()
@@ -61,24 +68,14 @@ class WebSocketEndpoint:
                     await conn.writer
 
 
-async def _read(conn: Connection, receive: Any) -> None:
-    """Hand each text frame to the connection, in order, until the client disconnects."""
-    while True:
-        message = await receive()
-        kind = message["type"]
-        if kind == "websocket.receive":
-            if conn.closing:
-                continue
-            text = message.get("text")
-            if text is None:
-                conn.error(protocol.BAD_FRAME, "binary frames are not supported; send JSON text")
-                continue
-            message = None  # an idle connection keeps neither its last frame nor its dict
-            try:
-                await conn.handle(text)
-            except Exception:
-                log.exception("error handling a frame")
-                conn.error(protocol.INTERNAL, "internal error")
-            text = None
-        elif kind == "websocket.disconnect":
-            break
+async def _frame(conn: Connection, message: dict[str, Any]) -> None:
+    """Hand one received frame to the connection (only text frames are commands)."""
+    text = message.get("text")
+    if text is None:
+        conn.error(protocol.BAD_FRAME, "binary frames are not supported; send JSON text")
+        return
+    try:
+        await conn.handle(text)
+    except Exception:
+        log.exception("error handling a frame")
+        conn.error(protocol.INTERNAL, "internal error")

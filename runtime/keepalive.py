@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from runtime import metrics, protocol
 from runtime.expiry import ExpiryIndex
@@ -30,7 +30,7 @@ PING_FRAME = b"\x89\x00"  # FIN + ping, unmasked, empty payload (RFC 6455 5.5.2)
 class PingSocket(Protocol):
     """The socket side keepalive needs (``runtime.uvicornseam.DirectWriter``)."""
 
-    def on_pong(self, callback: Callable[[], None]) -> bool: ...
+    def on_pong(self, callback: Callable[[Any], None]) -> bool: ...
 
     def open(self) -> bool: ...
 
@@ -49,7 +49,7 @@ class Pingable(Protocol):
     @property
     def direct(self) -> PingSocket | None: ...  # read only: a connection's own writer type fits
 
-    def pong(self) -> None: ...
+    def pong(self, frame: object = None) -> None: ...
 
     def __hash__(self) -> int: ...
 

@@ -90,6 +90,13 @@ def startup_checks(settings: Settings) -> list[str]:
             f"{feature} unavailable with uvicorn {uvicorn.__version__}: {consequence}; "
             f"missing {', '.join(names)} (runtime/uvicornseam.py)"
         )
+    missing_lean = uvicornseam.missing_lean()
+    if missing_lean:
+        lines.append(
+            f"lean connection state unavailable with uvicorn {uvicorn.__version__}: each WebSocket keeps "
+            f"uvicorn's asyncio.Queue and Event (~4.5 KB more); uses {', '.join(missing_lean)} "
+            "(runtime/uvicornseam.py)"
+        )
     missing_deflate = uvicornseam.missing_deflate() if settings.ws_deflate else []
     if missing_deflate:
         lines.append(
@@ -153,7 +160,7 @@ def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) 
         workers=workers,
         loop="uvloop",
         http=uvicornseam.HTTP_PROTOCOL if not uvicornseam.missing_http() else "httptools",
-        ws=uvicornseam.WS_PROTOCOL if deflate else "websockets-sansio",
+        ws=uvicornseam.WS_PROTOCOL if uvicornseam.missing_protocol() is None else "websockets-sansio",
         ws_per_message_deflate=False,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=None,  # runtime.keepalive pings every socket from one task instead

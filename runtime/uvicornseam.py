@@ -1,21 +1,25 @@
 """Every uvicorn internal the runtime touches, in one place (the seam to uvicorn's private code).
 
-Two features reach past ASGI into uvicorn's ``websockets-sansio`` protocol object, found as the owner
-of the ASGI ``send`` callable:
+These features reach past ASGI into uvicorn's ``websockets-sansio`` protocol object, found as the owner
+of the ASGI ``send`` callable, or subclass it:
 
 - **direct writes**: a frame the hub encoded once is written with one ``transport.write`` per
   subscriber (``DirectWriter.write``) instead of an ASGI ``send`` per delivery;
 - **keepalive pings** from one task per worker (``runtime.keepalive``): they need the protocol's pong
   handler (``handle_pong``) and a way to fail a silent socket (``conn.fail``, ``conn.data_to_send``);
-- **permessage-deflate without context takeover** (``DeflateSansIOProtocol``): websockets' sans-I/O
-  protocol object (``conn``) is given our negotiation (``process_extensions``).
+- **permessage-deflate without context takeover** (``LeanSansIOProtocol``): websockets' sans-I/O
+  protocol object (``conn``) is given our negotiation (``process_extensions``);
+- **less memory per connection** (``LeanSansIOProtocol``): the handshake request is not kept by
+  websockets' parser, and uvicorn's per-connection ``asyncio.Queue`` and ``Event`` are replaced by
+  ``runtime.leanasync``'s lighter ``Inbox`` and ``Flag``.
 
-The names below are what those features use. ``missing()`` checks them against the installed uvicorn
-without a server; ``runtime serve`` logs a WARNING at start-up for each feature that is unavailable
-(every frame then goes through ASGI ``send``, or no keepalive pings are sent), and a test asserts that
-the pinned uvicorn has them all. Whole frames are written synchronously, so they never interleave
-with the protocol's own control frames, and writing stops once the protocol has sent or received a
-close. uvicorn's per-connection log lines (filtered in ``runtime.logs``) are listed here too.
+The names below are what those features use. ``missing()`` (and ``missing_deflate``, ``missing_lean``)
+check them against the installed uvicorn without a server; ``runtime serve`` logs a WARNING at start-up
+for each feature that is unavailable (every frame then goes through ASGI ``send``, no keepalive pings
+are sent, and so on), and a test asserts that the pinned uvicorn has them all. Whole frames are
+written synchronously, so they never interleave with the protocol's own control frames, and writing
+stops once the protocol has sent or received a close. uvicorn's per-connection log lines (filtered in
+``runtime.logs``) are listed here too.
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ import dataclasses
 import importlib
 import inspect
 import logging
+import re
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from runtime import metrics
+from runtime.leanasync import FLAG_METHODS, INBOX_METHODS, Flag, Inbox
 
 if TYPE_CHECKING:
     from uvicorn.config import Config
@@ -116,8 +122,8 @@ class DirectWriter:
     def __init__(self, proto: Any) -> None:
         self.proto = proto
         self.transport: asyncio.Transport = proto.transport
-        self.writable: asyncio.Event = proto.writable
-        # permessage-deflate negotiated at the handshake (``DeflateSansIOProtocol``): frames may go compressed
+        self.writable: asyncio.Event | Flag = proto.writable
+        # permessage-deflate negotiated at the handshake (``LeanSansIOProtocol``): frames may go compressed
         deflate = _per_message_deflate()
         extensions = getattr(getattr(proto, "conn", None), "extensions", ())
         self.deflate = any(isinstance(e, deflate) for e in extensions)
@@ -162,13 +168,14 @@ class DirectWriter:
     def write(self, frame: bytes) -> None:
         self.transport.write(frame)
 
-    def on_pong(self, callback: Callable[[], None]) -> bool:
-        """Call ``callback`` for every pong the protocol receives, instead of uvicorn's own pong handler
-        (which only serves its keepalive, turned off by ``runtime serve``). False if not possible."""
+    def on_pong(self, callback: Callable[[Any], None]) -> bool:
+        """Call ``callback`` with every pong frame the protocol receives, instead of uvicorn's own pong
+        handler (which only serves its keepalive, turned off by ``runtime serve``). False if not
+        possible. The callback itself is the handler: no closure kept per connection."""
         proto = self.proto
         if not callable(getattr(proto, "handle_pong", None)) or not hasattr(proto, "__dict__"):
             return False
-        proto.handle_pong = lambda _event: callback()
+        proto.handle_pong = callback
         return True
 
     def fail(self, code: int, reason: str) -> None:
@@ -183,17 +190,26 @@ class DirectWriter:
         self.transport.close()
 
 
-# -- permessage-deflate without context takeover ----------------------------------------------------------
+# -- uvicorn's websockets-sansio protocol, lean, with permessage-deflate without context takeover --------
 #
-# uvicorn's own ``ws_per_message_deflate`` keeps a zlib stream per connection in each direction (context
-# takeover) and compresses every frame per connection, so a broadcast could not be written as one
-# pre-encoded frame. ``DeflateSansIOProtocol`` leaves that off and instead gives websockets' sans-I/O
-# protocol our negotiation (``runtime.deflate.negotiate``: no context takeover either way, never an
-# exception for a hostile header); the hub's frames are then compressed once per worker
-# (``runtime.deflate.Deflater``) and written directly, and websockets decompresses what the client sends.
-WS_PROTOCOL = "runtime.uvicornseam:DeflateSansIOProtocol"  # uvicorn.Config(ws=...)
+# ``LeanSansIOProtocol`` is uvicorn's protocol with three changes, each for memory or for deflate:
+#
+# - uvicorn's own ``ws_per_message_deflate`` keeps a zlib stream per connection in each direction (context
+#   takeover) and compresses every frame per connection, so a broadcast could not be written as one
+#   pre-encoded frame. It stays off; with ``DEFLATE_ATTR`` set, websockets' sans-I/O protocol gets our
+#   negotiation instead (``runtime.deflate.negotiate``: no context takeover either way, never an exception
+#   for a hostile header); the hub's frames are then compressed once per worker (``runtime.deflate.Deflater``)
+#   and written directly, and websockets decompresses what the client sends.
+# - websockets' ``ServerProtocol.parse`` parses the handshake request into a local variable, then runs the
+#   frame parser from inside the same generator for the connection's lifetime, so every connection kept
+#   its request (headers, path and query string with any token: ~2.8 KB). The frame parser now runs in a
+#   generator of its own and the handshake's generator ends (``_FramesOnTheirOwn``).
+# - its received-events ``asyncio.Queue`` and its ``writable`` ``asyncio.Event`` (five deques, ~4.5 KB)
+#   become ``runtime.leanasync``'s ``Inbox`` and ``Flag``, if uvicorn calls nothing else on them.
+WS_PROTOCOL = "runtime.uvicornseam:LeanSansIOProtocol"  # uvicorn.Config(ws=...)
 DEFLATE_ATTR = "stars_ws_deflate"  # True on uvicorn's Config (pickled to each worker): negotiate deflate
 DEFLATE_NAMES = ("websockets.server.ServerProtocol.process_extensions", f"{PROTOCOL_CLASS}.conn")
+LEAN_ATTRS = ("queue", "writable")  # the protocol's attributes replaced by Inbox and Flag
 
 
 def _per_message_deflate() -> type:
@@ -202,43 +218,105 @@ def _per_message_deflate() -> type:
     return PerMessageDeflate
 
 
+def missing_protocol() -> str | None:
+    """Why uvicorn's websockets-sansio protocol (``LeanSansIOProtocol``'s base) cannot be had, or None."""
+    try:
+        getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
+    except (ImportError, AttributeError) as exc:
+        return f"{PROTOCOL_MODULE}.{PROTOCOL_CLASS} ({exc})"
+    return None
+
+
 def missing_deflate() -> list[str]:
     """The names our permessage-deflate needs that the installed uvicorn or websockets lacks."""
-    try:
-        cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
-        from websockets.server import ServerProtocol
-    except (ImportError, AttributeError) as exc:
-        return [f"{PROTOCOL_MODULE}.{PROTOCOL_CLASS} ({exc})"]
+    gone = missing_protocol()
+    if gone is not None:
+        return [gone]
+    from websockets.server import ServerProtocol
+
+    cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
     out = [] if callable(getattr(ServerProtocol, "process_extensions", None)) else [DEFLATE_NAMES[0]]
     return out + ([] if "conn" in _assigned_attrs(cls) else [DEFLATE_NAMES[1]])
 
 
-def _deflate_protocol() -> type:
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+def missing_lean() -> list[str]:
+    """What uvicorn's protocol does with its queue and ``writable`` that ``Inbox`` and ``Flag`` do not
+    offer (``queue.qsize``, or the queue handed elsewhere): then both stay uvicorn's own."""
+    gone = missing_protocol()
+    if gone is not None:
+        return [gone]
+    return lean_misuses(inspect.getsource(getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)))
+
+
+def lean_misuses(source: str) -> list[str]:
+    """Each use of ``self.queue`` or ``self.writable`` in ``source`` other than an assignment or a call
+    of a method ``Inbox`` or ``Flag`` offers."""
+    out = []
+    for attr, offered in zip(LEAN_ATTRS, (INBOX_METHODS, FLAG_METHODS), strict=True):
+        for use in re.finditer(rf"self\.{attr}\b(?!\s*(?::[^=\n]+)?=[^=])(\.(\w+)\()?", source):
+            if use.group(2) not in offered:
+                out.append(f"{PROTOCOL_CLASS}.{attr}{use.group(1) or ' (not only called)'}")
+    return sorted(set(out))
+
+
+def _server_protocols() -> tuple[type, type]:
+    """websockets' server protocol whose frame parser lets the handshake go, without and with our
+    permessage-deflate negotiation."""
     from websockets.datastructures import Headers
     from websockets.extensions import Extension
+    from websockets.protocol import Protocol
     from websockets.server import ServerProtocol
 
     from runtime.deflate import negotiate
 
-    class DeflateServerProtocol(ServerProtocol):
-        """websockets' server protocol with our permessage-deflate negotiation."""
+    class _FramesOnTheirOwn(Protocol):
+        """Between ``ServerProtocol`` and ``Protocol`` in the MRO: ``ServerProtocol.parse`` calls this
+        ``parse`` (its ``super().parse()``) once the request is parsed and queued as an event."""
+
+        def parse(self) -> Generator[None]:
+            frames = Protocol.parse(self)  # the frame parser, in a generator of its own
+            self.parser = frames
+            next(frames)  # reads whatever followed the request, then waits, as it would have here
+            # receive_data() drops the handshake's generator (and its request) when this yields.
+            yield
+
+    class LeanServerProtocol(ServerProtocol, _FramesOnTheirOwn):
+        """websockets' server protocol; the handshake request is not kept past the handshake."""
+
+    class DeflateServerProtocol(LeanServerProtocol):
+        """The same, with our permessage-deflate negotiation."""
 
         def process_extensions(self, headers: Headers) -> tuple[str | None, list[Extension]]:
             accepted = negotiate(headers.get_all("Sec-WebSocket-Extensions"))
             return (None, []) if accepted is None else (accepted[0], [accepted[1]])
 
-    class DeflateSansIOProtocol(WebSocketsSansIOProtocol):
-        """uvicorn's websockets-sansio protocol; with ``DEFLATE_ATTR`` set on the config, it offers
-        permessage-deflate without context takeover (uvicorn's own deflate stays off)."""
+    return LeanServerProtocol, DeflateServerProtocol
+
+
+def _lean_protocol() -> type:
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    plain, deflating = _server_protocols()
+    lean = not missing_lean()
+
+    class LeanSansIOProtocol(WebSocketsSansIOProtocol):
+        """uvicorn's websockets-sansio protocol with less kept per connection; with ``DEFLATE_ATTR`` set
+        on the config, it offers permessage-deflate without context takeover (uvicorn's own deflate
+        stays off)."""
 
         def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
             super().__init__(config, *args, **kwargs)
-            if getattr(config, DEFLATE_ATTR, False) and not config.ws_per_message_deflate:
+            if lean:  # duck-typed: what uvicorn calls on them, and nothing else (missing_lean)
+                self.queue = Inbox()  # type: ignore[assignment]  # asyncio.Queue's put_nowait, get, empty
+                writable = Flag()
+                writable.set()  # as uvicorn's: writable until the transport pushes back
+                self.writable = writable  # type: ignore[assignment]  # asyncio.Event's four methods
+            if not config.ws_per_message_deflate:
+                cls = deflating if getattr(config, DEFLATE_ATTR, False) else plain
                 logger = logging.getLogger(LOGGER)  # as uvicorn gives its own
-                self.conn = DeflateServerProtocol(max_size=config.ws_max_size, logger=logger)
+                self.conn = cls(max_size=config.ws_max_size, logger=logger)
 
-    return DeflateSansIOProtocol
+    return LeanSansIOProtocol
 
 
 # -- HTTP limits: what uvicorn's httptools protocol does not bound ----------------------------------------
@@ -367,9 +445,8 @@ def _guarded_protocol() -> type:
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if self.refused:
-                return
-            super().data_received(data)
+            if not self.refused:
+                super().data_received(data)
 
         def send_400_response(self, msg: str) -> None:
             if not self.refused:  # a request we refused (431) is answered already
@@ -429,9 +506,9 @@ def _guarded_protocol() -> type:
 
 
 def __getattr__(name: str) -> Any:
-    """``GuardedHttpToolsProtocol`` and ``DeflateSansIOProtocol`` are built on first use (uvicorn imports
+    """``GuardedHttpToolsProtocol`` and ``LeanSansIOProtocol`` are built on first use (uvicorn imports
     them by name in each worker)."""
-    builders = {"GuardedHttpToolsProtocol": _guarded_protocol, "DeflateSansIOProtocol": _deflate_protocol}
+    builders = {"GuardedHttpToolsProtocol": _guarded_protocol, "LeanSansIOProtocol": _lean_protocol}
     if name in builders:
         cls = builders[name]()
         globals()[name] = cls

@@ -157,6 +157,18 @@ def test_the_catalog_does_not_reach_up_into_the_reports() -> None:
     assert upward == set()
 
 
+def test_no_command_of_the_budget_cli_imports_another() -> None:
+    """Each command calls the library; what two commands share lives there or in budget.cli's option
+    modules, never in one command imported by another (``report`` once took ``check``'s and ``fit``'s)."""
+    from budget.cli.parser import COMMANDS
+
+    commands = {c.module for c in COMMANDS}
+    edges = graph()
+    assert commands <= set(edges)
+    sideways = {(m, t) for m in commands for t in edges[m] if t in commands}
+    assert sideways == set()
+
+
 def _test_tree_imports(path: Path) -> list[int]:
     """Lines of ``path`` that import the test tree (``tests`` or ``tests.*``)."""
     lines = []

@@ -10,20 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from budget.check import Job, check_stacks
-from budget.cli.options import (
-    FORMATS,
-    UsageError,
-    add_catalog_option,
-    add_stack_options,
-    all_stacks,
-    no_stacks,
-    stack_file,
-)
-from budget.exit_codes import ExitCode
-from budget.policy import RATE_WARNING
+from budget.check import Job, all_jobs, check_stacks, problems
+from budget.cli.options import FORMATS, UsageError, add_catalog_option, add_stack_options
+from budget.project import no_stacks, stack_file
 from budget.report import markdown, table
-from budget.report.model import CostReport, StackError
+from budget.report.model import CostReport
 from components.bounded_input import CONFIG_VALUE_BYTES
 
 
@@ -40,21 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--details", action="store_true", help="table: also list every cost line")
 
 
-def all_jobs(catalog: Path, what_ifs: bool = True) -> list[Job]:
-    """One job per stack file of the project (``check --all``; ``report`` checks the same way)."""
-    stacks = all_stacks()
-    if not stacks:
-        raise UsageError(no_stacks())
-    return [Job(name, path, None, None, catalog, what_ifs) for name, path in stacks]
-
-
 def _jobs(args: argparse.Namespace) -> list[Job]:
     if args.all:
         if args.stack_file or args.config_json or args.preview_json:
             raise UsageError(
                 "--all takes no --stack-file, --config-json or --preview-json (they describe one stack)"
             )
-        return all_jobs(args.catalog, not args.no_what_ifs)
+        jobs = all_jobs(args.catalog, not args.no_what_ifs)
+        if not jobs:
+            raise UsageError(no_stacks())
+        return jobs
     config_json = None
     if args.config_json == "-":
         config_json = sys.stdin.read(CONFIG_VALUE_BYTES + 1)
@@ -73,26 +59,6 @@ def render(report: CostReport, fmt: str, details: bool = False) -> str:
     if fmt == "markdown":
         return markdown.render(report.stacks)
     return table.render(report.stacks, details=details)
-
-
-def problems(report: CostReport) -> list[str]:
-    """One line per stack that failed or is over its limit (what ``check`` prints on standard error)."""
-    lines = []
-    for doc in report.stacks:
-        if isinstance(doc, StackError):
-            lines.append(f"budget check: {doc.stack}: {doc.error}")
-        elif doc.unpriced:
-            names = ", ".join(f"{u.type} '{u.name}'" for u in doc.unpriced)
-            lines.append(f"budget check: {doc.stack}: unpriced (fails closed): {names}")
-        elif doc.exit_code == ExitCode.OVER and doc.status != "over":
-            rate = next(w for w in doc.warnings if w.startswith(RATE_WARNING))
-            lines.append(f"budget check: {doc.stack}: {rate}")
-        elif doc.exit_code == ExitCode.OVER:
-            lines.append(
-                f"budget check: {doc.stack} is over budget: TZS {doc.total_tzs:,} at max size >"
-                f" limit TZS {doc.limit_tzs:,}"
-            )
-    return lines
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from budget.cli.diff import add_diff_inputs, add_policy_options, load_diff, policy_of
+from budget.cli.diff_options import add_diff_inputs, add_policy_options, load_diff, policy_of
 from budget.comment import GitHubComments, GitHubError, plan_action, publish, render_markdown
 from budget.exit_codes import ExitCode
 

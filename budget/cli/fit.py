@@ -11,20 +11,13 @@ import sys
 from pathlib import Path
 
 from budget.capacity import MEASURED, Settings
-from budget.cli.options import (
-    FORMATS,
-    add_catalog_option,
-    add_stack_options,
-    all_stacks,
-    headroom_error,
-    no_stacks,
-    stack_file,
-)
+from budget.cli.options import FORMATS, add_catalog_option, add_stack_options, headroom_error
 from budget.exit_codes import ExitCode
 from budget.fit.render import render, render_markdown
 from budget.fit.report import FitFailure, FitReport, dumps
-from budget.fit.stacks import FitJob, fit_stacks
+from budget.fit.stacks import FitJob, all_jobs, failure_line, fit_stacks
 from budget.fit.write import WriteError, write_fit
+from budget.project import no_stacks, stack_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,16 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--headroom", type=float, default=Settings.headroom, help="share of every capacity kept spare"
     )
-
-
-def all_jobs(catalog: Path, measured: Path = MEASURED, headroom: float = Settings.headroom) -> list[FitJob]:
-    """One job per stack file of the project (``fit --all``; ``report`` fits the same way)."""
-    return [FitJob(name, path, catalog, measured, headroom) for name, path in all_stacks()]
-
-
-def failure_line(failure: FitFailure) -> str:
-    """What ``fit`` prints on standard error for a stack it could not fit."""
-    return f"budget fit: {failure.stack}: {failure.error}"
 
 
 def _jobs(args: argparse.Namespace) -> list[FitJob] | str:

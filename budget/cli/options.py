@@ -1,5 +1,6 @@
-"""What several commands share: the project root they read stacks from, the stack-choosing options of
-``check`` and ``fit``, the headroom bound of ``fit`` and ``capacity``, and the usage error."""
+"""What several commands share: the stack-choosing options of ``check`` and ``fit``, the headroom bound of
+``fit`` and ``capacity``, and the usage error. Commands import this, :mod:`budget.cli.diff_options` and the
+library, never each other (tests/test_import_cycles.py holds it)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ import argparse
 from pathlib import Path
 
 from budget.catalog import DEFAULT_CATALOG
-from budget.parallel import stack_files
-from components.config import stack_name_of
 
-ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ("table", "json", "markdown")
 
 #: The share of every capacity a plan may keep spare: 0 (none) to 0.9 (a tenth of each server used).
@@ -33,21 +31,6 @@ def add_catalog_option(
     parser: argparse.ArgumentParser, help: str = "price catalog (default: built in)"
 ) -> None:
     parser.add_argument("--catalog", type=Path, default=DEFAULT_CATALOG, help=help)
-
-
-def all_stacks() -> list[tuple[str, Path]]:
-    """Every ``Pulumi.<stack>.yaml`` of the project as (stack name, file), by name."""
-    return [(stack_name_of(f), f) for f in stack_files(ROOT)]
-
-
-def no_stacks() -> str:
-    """What ``--all`` says when the project has no stack file."""
-    return f"no Pulumi.<stack>.yaml files in {ROOT}"
-
-
-def stack_file(stack: str) -> Path:
-    """The file ``--stack NAME`` reads."""
-    return ROOT / f"Pulumi.{stack}.yaml"
 
 
 def headroom_error(command: str, headroom: float) -> str | None:

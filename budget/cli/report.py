@@ -14,14 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from budget import check
 from budget.catalog import DEFAULT_CATALOG
-from budget.check import check_stacks
-from budget.cli import check, fit
-from budget.cli.options import UsageError, no_stacks
 from budget.exit_codes import ExitCode
+from budget.fit import stacks as fitting
 from budget.fit.report import FitReport, FitReportError, parse_fit, reports_by_stack
-from budget.fit.stacks import fit_stacks
 from budget.html_report import render_html
+from budget.project import no_stacks
 from budget.report.model import ReportError, StackReport, load_report
 from components.bounded_input import DOCUMENT_BYTES, InputError, read_json
 
@@ -41,11 +40,10 @@ def _failed(command: str, code: int, lines: list[str]) -> ReportError:
 
 def checked_stacks() -> dict[str, StackReport]:
     """Every stack of the project, checked as ``check --all`` checks them, by name."""
-    try:
-        jobs = check.all_jobs(DEFAULT_CATALOG)
-    except UsageError as exc:
-        raise _failed("check", ExitCode.INVALID, [str(exc)]) from None
-    report = check_stacks(jobs, single=False)
+    jobs = check.all_jobs(DEFAULT_CATALOG)
+    if not jobs:
+        raise _failed("check", ExitCode.INVALID, [no_stacks()])
+    report = check.check_stacks(jobs, single=False)
     if report.exit_code > ExitCode.OVER:
         raise _failed("check", report.exit_code, check.problems(report))
     return report.verdicts()
@@ -53,13 +51,14 @@ def checked_stacks() -> dict[str, StackReport]:
 
 def fitted_stacks() -> dict[str, FitReport]:
     """Every stack of the project, fitted as ``fit --all`` fits them, by name."""
-    jobs = fit.all_jobs(DEFAULT_CATALOG)
+    jobs = fitting.all_jobs(DEFAULT_CATALOG)
     if not jobs:
         raise _failed("fit", ExitCode.INVALID, [no_stacks()])
-    results = fit_stacks(jobs)
+    results = fitting.fit_stacks(jobs)
     code = max(int(r.exit_code) for r in results)
     if code > ExitCode.OVER:
-        raise _failed("fit", code, [fit.failure_line(r) for r in results if not isinstance(r, FitReport)])
+        failures = [fitting.failure_line(r) for r in results if not isinstance(r, FitReport)]
+        raise _failed("fit", code, failures)
     return reports_by_stack(results)
 
 

@@ -6,20 +6,12 @@ show (the verdict, the AZ-loss check, a lever's line, a sensitivity row) are mad
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from budget.fit.report import FitFailure, FitReport, FitResult, Lever, Proposal, Verdict
-from budget.report.formatting import format_tzs, per_thousand
+from budget.fit.report import FitFailure, FitReport, FitResult, Lever, Proposal, TrafficFigures, Verdict
+from budget.report.formatting import format_config_value, format_tzs, per_thousand
 from budget.report.md_escape import md
 from budget.textgrid import grid
-
-
-def shown(value: Any) -> str:
-    """A config value as a change table shows it: a whole block (one that goes or comes) by its size."""
-    if isinstance(value, Mapping):
-        return f"(the block, {len(value)} keys)"
-    return "-" if value is None else str(value)
 
 
 def verdict(r: FitReport) -> str:
@@ -109,17 +101,19 @@ def _table(r: FitReport) -> list[str]:
 def _best(r: FitReport) -> list[str]:
     assert r.best is not None
     cap = r.best.capacity
+    headroom = r.capacity_model.headroom if r.capacity_model is not None else None
     out = [
         "",
         f"Cheapest: {r.best.summary}",
         f"  latency: {r.best.latency}",
         f"  carries {cap.connections:,} connections, {cap.deliveries_per_s:,} deliveries/s,"
-        f" {cap.api_rps:,} API requests/s (headroom {r.capacity_model.get('headroom')})",
+        f" {cap.api_rps:,} API requests/s (headroom {headroom})",
     ]
     if r.best.az_loss is not None:
         out.append(f"  AZ loss: {r.best.az_loss.statement}")
     out += ["", "What changes (stack file keys):"]
-    out += grid(["key", "from", "to"], [[c.key, shown(c.from_), shown(c.to)] for c in r.best.changes])
+    rows = [[c.key, format_config_value(c.from_), format_config_value(c.to)] for c in r.best.changes]
+    out += grid(["key", "from", "to"], rows)
     tiers = r.best.by_tier_tzs
     out += ["", "Cheapest plan by tier (TZS, max size): " + ", ".join(f"{t} {v:,}" for t, v in tiers.items())]
     for i, a in enumerate(r.alternatives, 1):
@@ -127,16 +121,14 @@ def _best(r: FitReport) -> list[str]:
     return out
 
 
-def traffic_line(traffic: Mapping[str, Any]) -> str:
+def traffic_line(traffic: TrafficFigures) -> str:
     """The month's bytes: what the users consume, the frames raw and on the wire, and the deflate ratio."""
-    if not traffic:
-        return ""
-    d = traffic["deflate"]
-    where = f": {d['frame']!r} in {d['source']}" if d.get("source") else ""
+    d = traffic.deflate
+    where = f": {d.frame!r} in {d.source}" if d.source else ""
     return (
-        f"Traffic a month: {traffic['total_gb']:,.1f} GB used, {traffic['wire_gb']:,.1f} GB on the wire;"
-        f" real-time frames {traffic['websocket_raw_gb']:,.1f} GB raw, {traffic['websocket_gb']:,.1f} GB"
-        f" sent (permessage-deflate ratio {d['ratio']:g}{where}; {d['why']})"
+        f"Traffic a month: {traffic.total_gb:,.1f} GB used, {traffic.wire_gb:,.1f} GB on the wire;"
+        f" real-time frames {traffic.websocket_raw_gb:,.1f} GB raw, {traffic.websocket_gb:,.1f} GB"
+        f" sent (permessage-deflate ratio {d.ratio:g}{where}; {d.why})"
     )
 
 
@@ -176,7 +168,7 @@ def render_stack(r: FitResult) -> str:
         "",
         *_table(r),
     ]
-    if r.traffic:
+    if r.traffic is not None:
         out += ["", traffic_line(r.traffic)]
     if r.best:
         out += _best(r)
@@ -211,7 +203,8 @@ def _markdown_stack(r: FitReport) -> list[str]:
     ]
     out += [f"- lever {md(lever_line(lever), limit=500)}" for lever in r.levers]
     out += ["", "| key | from | to |", "|---|---|---|"]
-    out += [f"| {md(c.key)} | {md(shown(c.from_))} | {md(shown(c.to))} |" for c in r.best.changes]
+    for c in r.best.changes:
+        out.append(f"| {md(c.key)} | {md(format_config_value(c.from_))} | {md(format_config_value(c.to))} |")
     return out
 
 

@@ -7,19 +7,40 @@ for every document ``fit`` writes; a test holds it). Nothing re-parses another f
 JSON fields users' scripts read (kept exactly; more may be added): ``stack, limit_tzs, fits, plan{total_tzs,
 config}, best{total_tzs, tzs_per_1000_users, changes[{key, from, to}], config, capacity{connections,
 deliveries_per_s, api_rps}}, alternatives[], min_limit_tzs, max_users_within_limit, deciding_assumption``.
-Configs are in the stack file's own shape (``aws:region``, ``stars:api`` ...).
+Configs are in the stack file's own shape (``aws:region``, ``stars:api`` ...) and read back as the
+:class:`~components.config.StackConfig` they describe; the demand is the stack's own
+:class:`~components.config.DemandConfig`; the traffic, capacity model and search statistics are typed here.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    ValidationInfo,
+    computed_field,
+)
 
+from budget.capacity import CapacityModel, Figure
+from budget.deflate import WireRatio
+from budget.demand import Traffic
 from budget.exit_codes import ExitCode
-from components.config import CONFIG_KEYS, NAMESPACE, StackConfig, parse_stack_config
+from components.config import (
+    CONFIG_KEYS,
+    NAMESPACE,
+    ConfigError,
+    DemandConfig,
+    StackConfig,
+    parse_stack_config,
+)
 
 SCHEMA: Final = "stars-fit/1"
 #: What became of a lever: taken, weighed and turned down, not for this stack, or waiting on an input.
@@ -39,6 +60,29 @@ def stack_file_config(cfg: StackConfig) -> dict[str, Any]:
         if value is not None:
             out[f"{NAMESPACE}:{key}"] = value
     return out
+
+
+def _read_stack_file_config(value: Any, info: ValidationInfo) -> Any:
+    """A config in the stack file's shape reads as the StackConfig it describes. The stack's name is not a
+    key of the file (it is the file's name): :func:`result_from_json` passes the report's own."""
+    if not isinstance(value, Mapping):
+        return value  # a StackConfig built in this process, or a value pydantic refuses by its type
+    stack = (info.context or {}).get("stack")
+    if not isinstance(stack, str):
+        raise ValueError("a configuration is read with its report's stack name (read it with parse_fit)")
+    try:
+        return parse_stack_config(stack, value)
+    except ConfigError as exc:
+        head, *keys = (line.strip() for line in str(exc).splitlines())
+        raise ValueError(" ".join([head, "; ".join(keys)]).strip()) from None  # one line
+
+
+#: A StackConfig written and read in the stack file's shape (``aws:region``, ``stars:<key>`` blocks).
+StackFileConfig = Annotated[
+    StackConfig,
+    BeforeValidator(_read_stack_file_config),
+    PlainSerializer(stack_file_config, return_type=dict[str, Any]),
+]
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -130,11 +174,8 @@ class PlanFigures(_Model):
     capacity: Capacity = Field(default_factory=Capacity)
     carries_demand: bool | None = None
     az_loss: AzLoss | None = None
-    config: dict[str, Any] = Field(default_factory=dict)
-
-    def stack_config(self, stack: str) -> StackConfig:
-        """The configuration as the stack file would read it (``--write`` compares against this)."""
-        return parse_stack_config(stack, self.config)
+    #: The configuration priced (``--write`` writes the best one and compares the file against it).
+    config: StackFileConfig
 
 
 class Proposal(PlanFigures):
@@ -220,6 +261,76 @@ class AuroraReport(_Model):
     sources: list[str] = Field(default_factory=list)
 
 
+class DeflateFigures(_Model):
+    """The delivered frames' bytes on the wire over their own, and the kept run the ratio comes from."""
+
+    ratio: float
+    saved: float
+    frame: str | None
+    source: str | None
+    why: str
+
+    @classmethod
+    def of(cls, wire: WireRatio) -> Self:
+        return cls(
+            ratio=round(wire.ratio, 4),
+            saved=round(1 - wire.ratio, 4),
+            frame=wire.frame or None,
+            source=wire.source or None,
+            why=wire.why,
+        )
+
+
+class TrafficFigures(_Model):
+    """A month of the demand's bytes (:class:`budget.demand.Traffic`), GB to 2 decimals: what the users
+    consume, what leaves on the wire, and the real-time frames raw and sent."""
+
+    total_gb: float
+    wire_gb: float
+    websocket_raw_gb: float
+    websocket_gb: float
+    deflate_saved_gb: float
+    websocket_upload_gb: float
+    static_gb: float
+    api_gb: float
+    deflate: DeflateFigures
+
+    @classmethod
+    def of(cls, traffic: Traffic) -> Self:
+        gb = {name: round(getattr(traffic, name), 2) for name in cls.model_fields if name != "deflate"}
+        return cls.model_validate({**gb, "deflate": DeflateFigures.of(traffic.deflate)})
+
+
+class CapacityModelFigures(_Model):
+    """The capacity model's settings and the measured figures (each with its run) the plans were sized on."""
+
+    headroom: float
+    arm64_speed: float
+    cpu_target_percent: int
+    runs: list[str] = Field(default_factory=list)
+    figures: dict[str, Figure] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, model: CapacityModel) -> Self:
+        settings = model.settings
+        return cls(
+            headroom=settings.headroom,
+            arm64_speed=settings.arm64_speed,
+            cpu_target_percent=settings.cpu_target_percent,
+            runs=list(model.measured.runs),
+            figures=model.measured.figures(),
+        )
+
+
+class SearchStats(_Model):
+    """What the search weighed: shapes, tier plans and estimates priced, and the shapes it turned down."""
+
+    shapes: int
+    tier_plans: int
+    estimates: int
+    rejected: list[str] = Field(default_factory=list)
+
+
 class FitReport(_Model):
     """One stack's answer."""
 
@@ -246,14 +357,15 @@ class FitReport(_Model):
     levers: list[Lever] = Field(default_factory=list)
     zero_traffic_tzs: int | None = None
     zero_traffic_by_tier_tzs: dict[str, int] = Field(default_factory=dict)
-    demand: dict[str, Any] = Field(default_factory=dict)
-    #: The month's bytes the demand implies (``budget.demand.Traffic.to_json``): what the users consume,
-    #: what leaves on the wire, and the permessage-deflate ratio with the kept run it comes from.
-    traffic: dict[str, Any] = Field(default_factory=dict)
-    capacity_model: dict[str, Any] = Field(default_factory=dict)
+    #: The sections below are always written by ``fit``; None only in a document written without them.
+    demand: DemandConfig | None = None
+    #: The month's bytes the demand implies: what the users consume, what leaves on the wire, and the
+    #: permessage-deflate ratio with the kept run it comes from.
+    traffic: TrafficFigures | None = None
+    capacity_model: CapacityModelFigures | None = None
     notes: list[str] = Field(default_factory=list)
     aurora_serverless_v2: AuroraReport | None = None
-    search: dict[str, Any] = Field(default_factory=dict)
+    search: SearchStats | None = None
 
     @property
     def deciding_text(self) -> str:
@@ -302,12 +414,13 @@ def result_from_json(data: Any) -> FitResult:
     if not isinstance(data, Mapping):
         raise FitReportError(f"a fit report entry must be an object, got {str(data)[:60]!r}")
     model: type[FitReport] | type[FitFailure] = FitFailure if data.get("status") == "error" else FitReport
-    try:
-        return model.model_validate(data)
+    try:  # the stack's name reads each config of the report (a stack file does not name its stack)
+        return model.model_validate(data, context={"stack": data.get("stack")})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "the document"
-        raise FitReportError(f"fit report for {data.get('stack', '?')}: {where}: {first['msg']}") from None
+        msg = first["msg"].removeprefix("Value error, ")
+        raise FitReportError(f"fit report for {data.get('stack', '?')}: {where}: {msg}") from None
 
 
 def parse_fit(data: Any) -> list[FitResult]:

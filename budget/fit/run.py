@@ -20,14 +20,16 @@ from budget.fit.report import (
     Assumption,
     AuroraReport,
     Capacity,
+    CapacityModelFigures,
     FitReport,
     PlanFigures,
     Proposal,
+    SearchStats,
     Sensitivity,
     SizeTzs,
+    TrafficFigures,
     Verdict,
     changes,
-    stack_file_config,
 )
 from budget.fit.search import Candidate, SearchResult, TierChoices, front, search
 from budget.fit.space import Loads
@@ -66,7 +68,7 @@ def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> dict[str,
         "capacity": Capacity(**{k: int(v) for k, v in capacity.items()}),
         "carries_demand": all(capacity[k] >= v for k, v in needed.items()),
         "az_loss": az_loss(cfg, model),
-        "config": stack_file_config(cfg),
+        "config": cfg,
     }
 
 
@@ -200,7 +202,7 @@ def _fixed_costs(
 
 def _aurora(cfg: StackConfig, best: Proposal, far: HowFar, catalog: Catalog) -> AuroraReport | None:
     """Aurora Serverless v2's floor in place of the cheapest plan's database (see budget/fit/aurora.py)."""
-    db = best.stack_config(cfg.stack).database
+    db = best.config.database
     floor = aurora_floor(
         catalog=catalog,
         region=cfg.region,
@@ -291,26 +293,15 @@ def fit_stack(
         ),
         zero_traffic_tzs=far.zero_traffic_tzs,
         zero_traffic_by_tier_tzs=far.zero_by_tier,
-        demand=demand.model_dump(mode="json"),
-        traffic=traffic(demand).to_json(),
-        capacity_model=_capacity_model(model),
+        demand=demand,
+        traffic=TrafficFigures.of(traffic(demand)),
+        capacity_model=CapacityModelFigures.of(model),
         notes=[*dict.fromkeys(result.unpriced)][:10],
         aurora_serverless_v2=_aurora(cfg, best, far, catalog) if best else None,
-        search={
-            "shapes": len(result.per_shape),
-            "tier_plans": pricer.tier_plans,
-            "estimates": pricer.estimates,
-            "rejected": [*dict.fromkeys(result.rejected)],
-        },
+        search=SearchStats(
+            shapes=len(result.per_shape),
+            tier_plans=pricer.tier_plans,
+            estimates=pricer.estimates,
+            rejected=[*dict.fromkeys(result.rejected)],
+        ),
     )
-
-
-def _capacity_model(model: CapacityModel) -> dict[str, Any]:
-    settings = model.settings
-    return {
-        "headroom": settings.headroom,
-        "arm64_speed": settings.arm64_speed,
-        "cpu_target_percent": settings.cpu_target_percent,
-        "runs": list(model.measured.runs),
-        "figures": {k: f.to_json() for k, f in model.measured.figures().items()},
-    }

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from budget.capacity import CapacityError, Settings, load_model, price_with
+from budget.capacity import MEASURED, CapacityError, Settings, load_model, price_with
 from budget.catalog import CatalogError, load_catalog
 from budget.demand import DemandError
 from budget.fit.levers import with_domain
@@ -16,6 +16,7 @@ from budget.fit.report import FitFailure, FitResult
 from budget.fit.run import fit_stack
 from budget.parallel import run_forked
 from budget.plan import PlanError
+from budget.project import all_stacks
 from components.bounded_input import short, shown
 from components.config import ConfigError, parse_stack_config, read_stack_file
 
@@ -30,6 +31,16 @@ class FitJob:
     measured: Path
     headroom: float
     domain: str | None = None
+
+
+def all_jobs(catalog: Path, measured: Path = MEASURED, headroom: float = Settings.headroom) -> list[FitJob]:
+    """One job per stack file of the project (``fit --all``; ``report`` fits the same way)."""
+    return [FitJob(name, path, catalog, measured, headroom) for name, path in all_stacks()]
+
+
+def failure_line(failure: FitFailure) -> str:
+    """What ``fit`` prints on standard error for a stack it could not fit (``report`` quotes it)."""
+    return f"budget fit: {failure.stack}: {failure.error}"
 
 
 def run_job(job: FitJob) -> FitResult:

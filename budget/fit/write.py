@@ -20,7 +20,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from budget.fit.report import FitReport, flatten
+from budget.fit.report import FitReport, flatten, stack_file_config
 from budget.report.formatting import per_thousand
 from components.bounded_input import STACK_FILE_BYTES, InputError, load_yaml, read_text
 from components.config import ConfigError, StackConfig, parse_stack_config, read_stack_file
@@ -103,7 +103,7 @@ def _explain_placement(config: CommentedMap, report: FitReport, day: str) -> Non
     in the file (it is the app's) but is billed nothing, which the file now says beside it."""
     assert report.best is not None
     usage = config.get("stars:usage")
-    single_zone = report.best.stack_config(report.stack).network.placement == "single_zone"
+    single_zone = report.best.config.network.placement == "single_zone"
     if single_zone and isinstance(usage, CommentedMap) and "cross_az_gb" in usage:
         _note(
             usage,
@@ -136,7 +136,7 @@ def write_fit(report: FitReport, path: Path, today: dt.date | None = None) -> li
     y = _yaml()
     document = y.load(original)
     config = document["config"]
-    fitted = report.best.config
+    fitted = stack_file_config(report.best.config)
     leaves = flatten(fitted)
     # a block the fitted configuration no longer has goes, and a new block takes its place in the file
     # (one stars:app group where stars:api and stars:realtime were)
@@ -180,5 +180,5 @@ def _check(report: FitReport, path: Path, text: str) -> None:
             raise WriteError(
                 f"{path}: the edit would not be a valid stack file ({exc}); nothing changed"
             ) from None
-    if written != report.best.stack_config(report.stack):
+    if written != report.best.config:
         raise WriteError(f"{path}: the edit does not read back as the fitted configuration; nothing changed")

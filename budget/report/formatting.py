@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 def format_tzs(value: float, signed: bool = False) -> str:
@@ -12,6 +14,13 @@ def format_tzs(value: float, signed: bool = False) -> str:
     if signed:
         return ("+" if rounded > 0 else "-" if rounded < 0 else "±") + text
     return ("-" if rounded < 0 else "") + text
+
+
+def format_config_value(value: Any) -> str:
+    """A config value as a change table shows it: a whole block (one that goes or comes) by its size."""
+    if isinstance(value, Mapping):
+        return f"(the block, {len(value)} keys)"
+    return "-" if value is None else str(value)
 
 
 def format_percent(value: float | None) -> str:

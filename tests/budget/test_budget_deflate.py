@@ -18,6 +18,7 @@ from budget.deflate import DeflateRunError, kept_frames, payload_bytes, wire_rat
 from budget.demand import DemandError, demand_of, routed_figures, traffic
 from budget.fit.howfar import with_demand
 from budget.fit.render import traffic_line
+from budget.fit.report import FitReport, parse_fit
 from components.config import ConfigError, DemandConfig, load_stack_file, parse_stack_config, read_stack_file
 from runtime.config import Settings
 
@@ -211,6 +212,8 @@ def test_fit_shows_the_derivation_with_the_ratio_and_its_run(budget_cli: BudgetC
     assert shown["deflate"]["ratio"] == round(131 / 159, 4)
     assert shown["deflate"]["frame"] == "short chat message"
     assert shown["deflate"]["source"] == "bench/measured/2026-12-05-send-floor/deflate.json"
-    line = traffic_line(shown)
+    [report] = [r for r in parse_fit(json.loads(run.stdout)) if r.stack == "phase1"]
+    assert isinstance(report, FitReport) and report.traffic is not None
+    line = traffic_line(report.traffic)
     assert line.startswith("Traffic a month: 3,000.0 GB used, 2,954.0 GB on the wire; real-time frames")
     assert "262.8 GB raw, 216.8 GB sent (permessage-deflate ratio 0.8239: 'short chat message' in" in line

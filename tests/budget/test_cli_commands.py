@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from budget.cli import main, options
+from budget import project
+from budget.cli import main
 from budget.cli.parser import COMMANDS, build_parser, command_named
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +26,7 @@ def test_the_help_lists_every_command_of_the_package(capsys: pytest.CaptureFixtu
     assert "{check,diff,comment,report,prices,fit,capacity}" in out
     modules = sorted(p.stem for p in (ROOT / "budget" / "cli").glob("*.py"))
     assert sorted(c.name for c in COMMANDS) == [
-        m for m in modules if m not in ("__init__", "options", "parser")
+        m for m in modules if m not in ("__init__", "options", "diff_options", "parser")
     ]
 
 
@@ -94,7 +95,7 @@ def test_report_names_a_stack_the_check_cannot_price(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "Pulumi.broken.yaml").write_text("config:\n  stars:phase: phase9\n", encoding="utf-8")
-    monkeypatch.setattr(options, "ROOT", tmp_path)
+    monkeypatch.setattr(project, "ROOT", tmp_path)
     out = tmp_path / "cost.html"
     assert main(["report", "-o", str(out), "--no-fit"]) == 2
     err = capsys.readouterr().err
@@ -105,11 +106,24 @@ def test_report_names_a_stack_the_check_cannot_price(
 def test_report_without_stacks_is_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(options, "ROOT", tmp_path)
+    monkeypatch.setattr(project, "ROOT", tmp_path)
     assert main(["report", "-o", str(tmp_path / "x.html"), "--no-fit"]) == 2
     assert capsys.readouterr().err == (
         f"budget report: budget check failed (exit 2): no Pulumi.<stack>.yaml files in {tmp_path}\n"
     )
+
+
+def test_all_without_stacks_is_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """check and fit take the project's stacks from the library (budget.project), each saying so its way."""
+    monkeypatch.setattr(project, "ROOT", tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["check", "--all"])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.endswith(f"error: no Pulumi.<stack>.yaml files in {tmp_path}\n")
+    assert main(["fit", "--all"]) == 2
+    assert capsys.readouterr().err == f"budget fit: no Pulumi.<stack>.yaml files in {tmp_path}\n"
 
 
 def test_report_reads_a_saved_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

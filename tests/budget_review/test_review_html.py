@@ -19,6 +19,8 @@ from tests.browser import chromium
 if TYPE_CHECKING:
     from tests.conftest import BudgetCli
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def _report(tmp_path: Path, source: Path = DATA / "head_all.json") -> tuple[Path, dict[str, Any]]:
     stacks = load_report(source)
@@ -116,12 +118,12 @@ def test_report_command(tmp_path: Path, budget_cli: BudgetCli) -> None:
 def test_report_fits_in_process_without_a_saved_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without ``--fit-input`` the report runs fit's own search in process: here for phase 1 alone (each
     stack's search is the one ``fit`` runs; ``fit --all``'s whole answer is read above)."""
-    from budget.cli import fit as fit_command
     from budget.cli import main
+    from budget.fit import stacks as fitting
 
-    every = fit_command.all_jobs
+    every = fitting.all_jobs
     monkeypatch.setattr(
-        fit_command, "all_jobs", lambda *a, **k: [j for j in every(*a, **k) if j.stack == "phase1"]
+        fitting, "all_jobs", lambda *a, **k: [j for j in every(*a, **k) if j.stack == "phase1"]
     )
     out = tmp_path / "cost.html"
     assert main(["report", "-o", str(out), "--input", str(DATA / "head_all.json")]) == 0
@@ -134,9 +136,15 @@ def test_report_fits_in_process_without_a_saved_fit(tmp_path: Path, monkeypatch:
 def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> None:
     """The page shows, per phase, the plan's cost, the cheapest deployable one, its runner-ups, the AZ-loss
     check, the verdict's sensitivity, the levers and what decides the fit: read from the typed fit report."""
-    from budget.fit.report import parse_fit, reports_by_stack
+    from budget.fit.report import parse_fit, reports_by_stack, stack_file_config
+    from components.config import load_stack_file
 
-    figures = {"total_tzs": 2_000_000, "totals_tzs": {"min": 1, "desired": 2, "max": 2_000_000}}
+    config = stack_file_config(load_stack_file(ROOT / "Pulumi.phase2.yaml"))
+    figures = {
+        "total_tzs": 2_000_000,
+        "totals_tzs": {"min": 1, "desired": 2, "max": 2_000_000},
+        "config": config,
+    }
     fit = {
         "stacks": [
             {
@@ -151,6 +159,7 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
                     "total_tzs": 6_849_579,
                     "totals_tzs": {"min": 1, "desired": 2, "max": 6_849_579},
                     "tzs_per_1000_users": 136_992,
+                    "config": config,
                 },
                 "best": {
                     **figures,
