@@ -468,8 +468,10 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
         outputs["database_replica_address"] = database.replica_address
     if cdn is not None:
         outputs["cdn_domain"] = cdn.domain_name
-        if len(cdn.distributions) > 1:  # the site spreads its asset links over these names
+        if len(cdn.asset_domain_names) > 1:  # the site spreads its asset links over these names
             outputs["cdn_domains"] = cdn.asset_domain_names
+            # ... by these shares (components/cdn.py): equal, or the plans filled and the rest overflowing
+            outputs["cdn_domain_shares"] = cdn.asset_link_shares
         outputs["assets_bucket"] = cdn.bucket_name
         release = release_of(cfg)
         if release is not None and release.sha256 is not None:  # what the servers install and check

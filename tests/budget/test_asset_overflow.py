@@ -123,7 +123,7 @@ def test_the_dynamic_distribution_carries_the_overflow_with_its_share_tagged() -
     readers = json.loads(policy.inputs["policy"])["Statement"][0]["Condition"]["StringEquals"]
     assert len(readers["AWS:SourceArn"]) == 3
     outputs = plan(cfg).outputs
-    assert len(outputs["cdn_domains"]) == 3
+    assert len(outputs["cdn_domains"]) == 3 and outputs["cdn_domain_shares"] == [0.4, 0.4, 0.2]
 
 
 def test_without_a_dynamic_distribution_the_overflow_is_one_more_of_the_bucket() -> None:
