@@ -7,20 +7,26 @@ two Pro plans and the overflow (USD 33.43) instead of three Pro plans (USD 45)."
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from budget_helpers import DIRECT, ROOT, res, unpriced
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from budget.capacity import load_model
 from budget.catalog import Catalog, load_catalog
 from budget.demand import with_routed_usage
-from budget.estimator import estimate
+from budget.estimator import estimate, price_resource
 from budget.fit.pricer import Pricer
 from budget.fit.search import search
 from budget.fit.space import Space
 from budget.plan import from_record
+from budget.pricing_inputs import PricingInputs
+from budget.rules.base import RuleContext, RuleError
+from budget.rules.cloudfront_distribution import asset_share
 from components.config import StackConfig, load_stack_file
 from components.planning.baseline import violations
 from components.planning.mocks import plan, plan_resources
@@ -267,6 +273,42 @@ def test_check_refuses_shares_it_cannot_price(catalog: Catalog) -> None:
     # two pay-as-you-go distributions still bill as one
     two = [_dist("over1", "assets", 0.5), _dist("over2", "assets", 0.5)]
     assert "bill as one" in unpriced(two[0], _stack(**DIRECT), catalog, [two[1]]).reason
+
+
+@settings(
+    max_examples=int(os.environ.get("STARS_FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    value=st.one_of(
+        st.text(max_size=30),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.integers(-5, 5).map(str),
+        st.none(),
+        st.integers(),
+        st.lists(st.integers(), max_size=2),
+    )
+)
+def test_any_share_tag_is_read_as_a_share_or_refused_in_one_line(catalog: Catalog, value: Any) -> None:
+    """The tag comes from a plan (a preview's JSON): whatever it holds, the rule reads a share in (0, 1] or
+    says in one line why it cannot price the distribution, never a traceback."""
+    dist = res(
+        DISTRIBUTION,
+        "x",
+        {"priceClass": "PriceClass_200", "tags": {"traffic": "assets", "asset_share": value}},
+    )
+    try:
+        share = asset_share(dist, [dist])
+    except RuleError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert 0 < share <= 1
+    cfg = _stack(**DIRECT)
+    ctx = RuleContext(inputs=PricingInputs.of(cfg), catalog=catalog, resources=(dist,))
+    result = price_resource(dist, ctx)
+    reason = getattr(result, "reason", "")
+    assert "\n" not in reason
 
 
 # -- what fit finds ------------------------------------------------------------------------------------
