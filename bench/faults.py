@@ -224,13 +224,25 @@ class Cluster:
     def log_lines(self) -> int:
         return sum(len(s.logs().splitlines()) for s in self.servers)
 
-    def history(self, channel: str) -> dict[int, Any]:
+    def serving(self) -> RuntimeServer:
+        """A server that answers HTTP. A drained server's process can outlive its listening socket (it
+        closes that first, then its connections), so a live process is not enough: it must answer."""
+        for server in self.servers:
+            if server.process and server.process.poll() is None:
+                try:
+                    status, _ = http_json("GET", f"{server.http}/healthz")
+                except OSError:
+                    continue
+                if status == 200:
+                    return server
+        raise AssertionError("no server of the cluster answers /healthz")
 
-        live = [s for s in self.servers if s.process and s.process.poll() is None]
+    def history(self, channel: str) -> dict[int, Any]:
+        server = self.serving()
         out: dict[int, Any] = {}
         since = 0
         while True:
-            url = f"{live[0].http}/api/channels/{channel}/messages?since={since}&limit=1000"
+            url = f"{server.http}/api/channels/{channel}/messages?since={since}&limit=1000"
             status, body = http_json("GET", url, token=self.token())
             assert status == 200, body
             out.update({m["offset"]: m["data"] for m in body["messages"]})

@@ -53,3 +53,42 @@ def test_an_unknown_scenario_is_refused_before_anything_starts() -> None:
     with pytest.raises(ValueError, match=r"unknown scenario\(s\) redis; known: kill9"):
         scenario_names("kill9,redis")
     assert set(NAMES) == {"kill9", "redis-down", "postgres-down", "slow-consumers", "drain", "storm"}
+
+
+def test_the_stored_messages_are_read_from_a_server_that_answers() -> None:
+    """After the drain scenario the drained server's process can outlive its listening socket: reading the
+    history from it was refused (a CI failure under load). ``serving`` skips a live process that does not
+    answer and takes the one that does."""
+    import subprocess
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from types import SimpleNamespace
+
+    from bench.faults import Cluster
+    from bench.servers import free_port
+
+    class Healthy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"status": "ok"}')
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = HTTPServer(("127.0.0.1", 0), Healthy)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    alive = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) for _ in range(2)]
+    try:
+        drained = SimpleNamespace(process=alive[0], http=f"http://127.0.0.1:{free_port()}")
+        answering = SimpleNamespace(process=alive[1], http=f"http://127.0.0.1:{httpd.server_port}")
+        assert Cluster.serving(SimpleNamespace(servers=[drained, answering])) is answering  # type: ignore[arg-type]  # stand-ins
+        with pytest.raises(AssertionError, match="no server"):
+            Cluster.serving(SimpleNamespace(servers=[drained]))  # type: ignore[arg-type]  # stand-ins
+    finally:
+        for proc in alive:
+            proc.kill()
+            proc.wait()
+        httpd.shutdown()
