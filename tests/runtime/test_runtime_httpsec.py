@@ -120,6 +120,8 @@ async def test_a_chunked_body_is_counted_as_it_arrives_and_memory_stays_flat(ser
     sent, answer = await asyncio.to_thread(_send_chunked, server.port, token(sub="chunky"), total)
     grown = (proc.memory_info().rss - before) / 2**20
     assert sent < total, "the server stopped reading at the limit"
+    # the 413 is sent, but a reset that reaches the client first discards it (TCP): an empty answer is
+    # that race, never a 2xx; what this test holds is the two lines around it
     assert answer == b"" or answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert grown < 24, f"server memory grew by {grown:.0f} MB for a {total // 2**20} MB body"
 
