@@ -369,8 +369,9 @@ def missing_http() -> list[str]:
 
 
 class _HttpGuard:
-    """The bookkeeping of ``GuardedHttpToolsProtocol`` (deadline timer, header counts, refusal), mixed in
-    ahead of uvicorn's httptools protocol by ``_guarded_protocol``, which wraps the parser callbacks."""
+    """The bookkeeping of ``GuardedHttpToolsProtocol`` (deadline timer, header counts, refusal), shared
+    by its two mixins, ``_GuardedConnection`` and ``_GuardedParser``, which ``_guarded_protocol`` puts
+    ahead of uvicorn's httptools protocol."""
 
     # set by uvicorn's HttpToolsProtocol
     loop: asyncio.AbstractEventLoop
@@ -423,84 +424,101 @@ class _HttpGuard:
             self._refuse(431, "Request Header Fields Too Large")
 
 
+if TYPE_CHECKING:  # the mixins below are checked against the protocol they are mixed into
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _HttpBase
+else:
+    _HttpBase = object  # at run time uvicorn is imported only by _guarded_protocol
+
+
+class _GuardedConnection(_HttpGuard, _HttpBase):
+    """The connection's side of the guard: the cap on open sockets at connect, the first header
+    deadline, and nothing more read or answered once the connection is refused."""
+
+    def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self._start_guard(config)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            self._refuse(503, "Service Unavailable")
+        else:
+            self._arm(self.limits.header_timeout, 408)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.refused:
+            super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        if not self.refused:  # a request we refused (431) is answered already
+            super().send_400_response(msg)
+
+
+def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A non-empty ``content-length`` or any ``transfer-encoding``: a body follows the headers."""
+    return any(
+        (name == b"content-length" and value.strip() not in (b"", b"0")) or name == b"transfer-encoding"
+        for name, value in headers
+    )
+
+
+class _GuardedParser(_HttpGuard, _HttpBase):
+    """The parser callbacks' side: count the request line and headers, move the deadline from headers
+    to body to none. Once refused, the parser may still call back for the rest of the data it was
+    fed: those calls are ignored."""
+
+    def on_message_begin(self) -> None:
+        if self.refused:
+            return
+        super().on_message_begin()
+        self.header_bytes = self.header_count = 0
+        if self.deadline is None:  # a later request on a kept-alive connection
+            self._arm(self.limits.header_timeout, 408)
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url), 0)
+        if not self.refused:
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4, 1)
+        if not self.refused:
+            super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self.refused:
+            return
+        self._disarm()
+        super().on_headers_complete()
+        if not self.parser.should_upgrade() and _declares_body(self.headers):
+            self._arm(self.limits.body_timeout, 408)
+
+    def on_body(self, body: bytes) -> None:
+        if not self.refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self.refused:
+            return
+        self._disarm()
+        super().on_message_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        if self.refused:
+            return
+        self._disarm()
+        super().handle_websocket_upgrade()
+
+
 def _guarded_protocol() -> type:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class GuardedHttpToolsProtocol(_HttpGuard, HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(_GuardedParser, _GuardedConnection, HttpToolsProtocol):
         """uvicorn's httptools protocol with deadlines, header limits and a connection cap."""
-
-        def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
-            super().__init__(config, *args, **kwargs)
-            self._start_guard(config)
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
-            super().connection_made(transport)
-            if len(self.connections) > self.limits.max_connections:
-                self._refuse(503, "Service Unavailable")
-            else:
-                self._arm(self.limits.header_timeout, 408)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-        def data_received(self, data: bytes) -> None:
-            if not self.refused:
-                super().data_received(data)
-
-        def send_400_response(self, msg: str) -> None:
-            if not self.refused:  # a request we refused (431) is answered already
-                super().send_400_response(msg)
-
-        # Once refused, the parser may still call back for the rest of the data it was fed: ignored.
-
-        def on_message_begin(self) -> None:
-            if self.refused:
-                return
-            super().on_message_begin()
-            self.header_bytes = self.header_count = 0
-            if self.deadline is None:  # a later request on a kept-alive connection
-                self._arm(self.limits.header_timeout, 408)
-
-        def on_url(self, url: bytes) -> None:
-            self._count(len(url), 0)
-            if not self.refused:
-                super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._count(len(name) + len(value) + 4, 1)
-            if not self.refused:
-                super().on_header(name, value)
-
-        def on_headers_complete(self) -> None:
-            if self.refused:
-                return
-            self._disarm()
-            super().on_headers_complete()
-            if self.parser.should_upgrade():
-                return
-            for name, value in self.headers:
-                if (name == b"content-length" and value.strip() not in (b"", b"0")) or (
-                    name == b"transfer-encoding"
-                ):
-                    self._arm(self.limits.body_timeout, 408)
-                    return
-
-        def on_body(self, body: bytes) -> None:
-            if not self.refused:
-                super().on_body(body)
-
-        def on_message_complete(self) -> None:
-            if self.refused:
-                return
-            self._disarm()
-            super().on_message_complete()
-
-        def handle_websocket_upgrade(self) -> None:
-            if self.refused:
-                return
-            self._disarm()
-            super().handle_websocket_upgrade()
 
     return GuardedHttpToolsProtocol
 
