@@ -14,7 +14,8 @@ of the ASGI ``send`` callable, or subclass it:
   ``runtime.leanasync``'s lighter ``Inbox`` and ``Flag``.
 
 The names below are what those features use. ``missing()`` (and ``missing_deflate``, ``missing_lean``)
-check them against the installed uvicorn without a server; ``runtime serve`` logs a WARNING at start-up
+check them against the installed uvicorn without a server (its source is read only on releases other
+than the verified ones, ``VERIFIED_RELEASES``); ``runtime serve`` logs a WARNING at start-up
 for each feature that is unavailable (every frame then goes through ASGI ``send``, no keepalive pings
 are sent, and so on), and a test asserts that the pinned uvicorn has them all. Whole frames are
 written synchronously, so they never interleave with the protocol's own control frames, and writing
@@ -27,12 +28,14 @@ from __future__ import annotations
 import ast
 import asyncio
 import dataclasses
+import functools
 import importlib
+import importlib.metadata
 import inspect
 import logging
 import re
 import textwrap
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from runtime import metrics
@@ -75,6 +78,37 @@ def register_trace_level() -> None:
     logging.addLevelName(TRACE_LOG_LEVEL, "TRACE")
 
 
+# Most of what the seam uses are instance attributes (set in ``__init__`` or at the handshake) and uses
+# of ``self.queue`` in method bodies: neither shows on the class, so they are checked in uvicorn's source.
+# A version check alone would turn the features off on every uvicorn release, and ``getattr`` on the
+# class cannot see them. So: on the releases pinned in requirements.txt, whose source the tests check on
+# every run (with ``verified_release`` patched off), start-up reads no source at all; on any other release
+# the source is read, and a source that cannot be read (byte-compiled packages) counts as missing: that
+# feature is off, with the start-up WARNING, never a crash.
+VERIFIED_RELEASES = {"uvicorn": "0.54.0", "websockets": "17.4"}
+
+
+@functools.cache
+def verified_release() -> bool:
+    """The installed uvicorn and websockets are the releases the tests verified the seam on."""
+    try:
+        return all(importlib.metadata.version(d) == v for d, v in VERIFIED_RELEASES.items())
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def _unassigned(cls: type, names: Iterable[str]) -> list[str]:
+    """``cls.NAME`` for each of ``names`` that ``cls`` neither defines nor assigns as ``self.NAME`` (all
+    of them when its source cannot be read); none on a verified release."""
+    if verified_release():
+        return []
+    try:
+        attrs = _assigned_attrs(cls)
+    except (OSError, TypeError):  # no .py source installed
+        return [f"{cls.__name__}.{n} (source unreadable)" for n in names]
+    return [f"{cls.__name__}.{n}" for n in names if n not in attrs]
+
+
 def _assigned_attrs(cls: type) -> set[str]:
     """Names the class assigns as ``self.NAME = ...`` anywhere in its methods, or defines."""
     names = set(dir(cls))
@@ -104,10 +138,7 @@ def missing() -> dict[str, list[str]]:
     except (ImportError, AttributeError) as exc:
         gone = [f"{PROTOCOL_MODULE}.{PROTOCOL_CLASS} ({exc})"]
         return {"direct writes": gone, "keepalive pings": gone}
-    attrs = _assigned_attrs(cls)
-    config = _assigned_attrs(Config)
-    direct = [f"{PROTOCOL_CLASS}.{a}" for a in DIRECT_WRITE_ATTRS if a not in attrs]
-    direct += [f"Config.{a}" for a in CONFIG_ATTRS if a not in config]
+    direct = _unassigned(cls, DIRECT_WRITE_ATTRS) + _unassigned(Config, CONFIG_ATTRS)
     keepalive = [f"{PROTOCOL_CLASS}.{a}" for a in KEEPALIVE_ATTRS if not callable(getattr(cls, a, None))]
     keepalive += [
         f"ServerProtocol.{m}" for m in CONN_METHODS if not callable(getattr(ServerProtocol, m, None))
@@ -236,7 +267,7 @@ def missing_deflate() -> list[str]:
 
     cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
     out = [] if callable(getattr(ServerProtocol, "process_extensions", None)) else [DEFLATE_NAMES[0]]
-    return out + ([] if "conn" in _assigned_attrs(cls) else [DEFLATE_NAMES[1]])
+    return out + _unassigned(cls, ("conn",))
 
 
 def missing_lean() -> list[str]:
@@ -245,7 +276,13 @@ def missing_lean() -> list[str]:
     gone = missing_protocol()
     if gone is not None:
         return [gone]
-    return lean_misuses(inspect.getsource(getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)))
+    if verified_release():
+        return []
+    try:
+        source = inspect.getsource(getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS))
+    except (OSError, TypeError) as exc:  # no .py source installed
+        return [f"{PROTOCOL_CLASS} source ({exc})"]
+    return lean_misuses(source)
 
 
 def lean_misuses(source: str) -> list[str]:
@@ -361,9 +398,7 @@ def missing_http() -> list[str]:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError as exc:
         return [f"uvicorn.protocols.http.httptools_impl.HttpToolsProtocol ({exc})"]
-    attrs = _assigned_attrs(HttpToolsProtocol)
-    out = [f"HttpToolsProtocol.{a}" for a in HTTP_ATTRS if a not in attrs]
-    return out + [
+    return _unassigned(HttpToolsProtocol, HTTP_ATTRS) + [
         f"HttpToolsProtocol.{m}" for m in HTTP_METHODS if not callable(getattr(HttpToolsProtocol, m, None))
     ]
 
