@@ -9,6 +9,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -19,11 +20,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError
 from starlette.applications import Starlette
 
+from runtime.auth import Claims
 from runtime.config import Settings, async_database_url
 from runtime.migrate import upgrade
+from runtime.protocol import ProtocolError, Subscribe
 from runtime.rest import RestApi
 from runtime.service import Runtime
 from runtime.store import Store, StoreUnavailable, make_engine
+from runtime.subscriptions import Subscriptions
 from tests.runtime.helpers import SECRET, token
 
 pytestmark = pytest.mark.asyncio
@@ -163,3 +167,29 @@ async def test_rest_answers_an_outage_with_unavailable(
     presence = await client.get("/api/channels/room:a/presence")
     assert presence.status_code == 503
     assert presence.json() == {"error": "unavailable", "message": "presence store unavailable"}
+
+
+class _Hub:
+    def __init__(self, exc: Exception) -> None:
+        self.exc = exc
+
+    async def join(self, sub: Any, since: int | None) -> int:
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [StoreUnavailable("ConnectionRefusedError"), TypeError("a bug")], ids=_kind)
+async def test_a_failed_subscribe_leaves_no_half_subscription(exc: Exception) -> None:
+    """An outage is refused as ``unavailable``; a bug propagates (the endpoint answers ``internal``);
+    either way the channel can be subscribed again, not refused as already subscribed."""
+    host = SimpleNamespace(settings=Settings(), hub=_Hub(exc), store=None, presence=None)
+    claims = Claims("alice", 0.0, ("room:*",), ("room:*",))
+    subs = Subscriptions(SimpleNamespace(closing=False), host, "m1", claims)
+    for _ in range(2):
+        if isinstance(exc, StoreUnavailable):
+            with pytest.raises(ProtocolError) as refused:
+                await subs.subscribe(Subscribe("room:a", "r1", None))
+            assert refused.value.error.code == "unavailable"
+        else:
+            with pytest.raises(TypeError):
+                await subs.subscribe(Subscribe("room:a", "r1", None))
+        assert len(subs) == 0
