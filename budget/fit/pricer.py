@@ -49,7 +49,7 @@ def _at(data: dict[str, Any], path: str) -> Any:
 #: Config values (under ``cdn``) that only set tag values, which :func:`_retagged` writes into a plan made
 #: at another value: the overflow share follows the demand, so without this every phase, what-if and
 #: user count a fit searches would plan the CDN tier again for each of its shapes.
-RETAGGED = ("asset_overflow_share",)
+RETAGGED = ("asset_overflow_share", "free_asset_share")
 
 
 def _plan_reads(cfg: StackConfig) -> dict[str, Any]:
