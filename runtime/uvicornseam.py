@@ -33,6 +33,7 @@ import logging
 import re
 import textwrap
 from collections.abc import Callable, Generator
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from runtime import metrics
@@ -385,7 +386,7 @@ class _HttpGuard:
         self.header_count = 0
         self.refused = False
 
-    def _arm(self, seconds: float, status: int) -> None:
+    def _arm(self, seconds: float, status: HTTPStatus) -> None:
         self._disarm()
         if seconds > 0:
             self.deadline = self.loop.call_later(seconds, self._expire, status)
@@ -395,32 +396,32 @@ class _HttpGuard:
             self.deadline.cancel()
             self.deadline = None
 
-    def _refuse(self, status: int, reason: str) -> None:
-        """Answer ``status`` (unless a response has started) and close the connection."""
+    def _refuse(self, status: HTTPStatus) -> None:
+        """Answer ``status`` and its reason phrase (unless a response has started), close the connection."""
         self._disarm()
         self.refused = True
         transport = self.transport
         if transport.is_closing():
             return
-        metrics.HTTP_REFUSED.labels(str(status)).inc()
+        metrics.HTTP_REFUSED.labels(str(status.value)).inc()
         cycle = self.cycle
         if cycle is None or not cycle.response_started:
-            body = reason.encode()
+            body = status.phrase.encode()
             transport.write(
                 b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-                b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
+                b"connection: close\r\n\r\n%s" % (status, body, len(body), body)
             )
         transport.close()
 
-    def _expire(self, status: int) -> None:
+    def _expire(self, status: HTTPStatus) -> None:
         self.deadline = None
-        self._refuse(status, "Request Timeout")
+        self._refuse(status)
 
     def _count(self, size: int, headers: int) -> None:
         self.header_bytes += size
         self.header_count += headers
         if self.header_bytes > self.limits.max_header_bytes or self.header_count > self.limits.max_headers:
-            self._refuse(431, "Request Header Fields Too Large")
+            self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
 
 
 def _guarded_protocol() -> type:
@@ -436,9 +437,9 @@ def _guarded_protocol() -> type:
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
             super().connection_made(transport)
             if len(self.connections) > self.limits.max_connections:
-                self._refuse(503, "Service Unavailable")
+                self._refuse(HTTPStatus.SERVICE_UNAVAILABLE)
             else:
-                self._arm(self.limits.header_timeout, 408)
+                self._arm(self.limits.header_timeout, HTTPStatus.REQUEST_TIMEOUT)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -460,7 +461,7 @@ def _guarded_protocol() -> type:
             super().on_message_begin()
             self.header_bytes = self.header_count = 0
             if self.deadline is None:  # a later request on a kept-alive connection
-                self._arm(self.limits.header_timeout, 408)
+                self._arm(self.limits.header_timeout, HTTPStatus.REQUEST_TIMEOUT)
 
         def on_url(self, url: bytes) -> None:
             self._count(len(url), 0)
@@ -483,7 +484,7 @@ def _guarded_protocol() -> type:
                 if (name == b"content-length" and value.strip() not in (b"", b"0")) or (
                     name == b"transfer-encoding"
                 ):
-                    self._arm(self.limits.body_timeout, 408)
+                    self._arm(self.limits.body_timeout, HTTPStatus.REQUEST_TIMEOUT)
                     return
 
         def on_body(self, body: bytes) -> None:
