@@ -34,13 +34,18 @@ import re
 import textwrap
 from collections.abc import Callable, Generator
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from uvicorn.config import TRACE_LOG_LEVEL, Config
+from websockets.datastructures import Headers
+from websockets.extensions import Extension
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.protocol import Protocol
+from websockets.server import ServerProtocol
 
 from runtime import metrics
+from runtime.deflate import negotiate
 from runtime.leanasync import FLAG_METHODS, INBOX_METHODS, Flag, Inbox
-
-if TYPE_CHECKING:
-    from uvicorn.config import Config
 
 PROTOCOL_MODULE = "uvicorn.protocols.websockets.websockets_sansio_impl"
 PROTOCOL_CLASS = "WebSocketsSansIOProtocol"
@@ -71,8 +76,6 @@ CLIENT_FAULT_MESSAGES = frozenset({"Invalid UTF-8 sequence received from client.
 def register_trace_level() -> None:
     """Name uvicorn's ``trace`` level (below debug) for ``logging``: uvicorn does so only when it
     configures its own logging, after ours has already been set up with that level."""
-    from uvicorn.config import TRACE_LOG_LEVEL
-
     logging.addLevelName(TRACE_LOG_LEVEL, "TRACE")
 
 
@@ -100,8 +103,6 @@ def missing() -> dict[str, list[str]]:
     """Feature ("direct writes", "keepalive pings") -> the names the installed uvicorn lacks for it."""
     try:
         cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
-        from uvicorn.config import Config
-        from websockets.server import ServerProtocol
     except (ImportError, AttributeError) as exc:
         gone = [f"{PROTOCOL_MODULE}.{PROTOCOL_CLASS} ({exc})"]
         return {"direct writes": gone, "keepalive pings": gone}
@@ -125,9 +126,8 @@ class DirectWriter:
         self.transport: asyncio.Transport = proto.transport
         self.writable: asyncio.Event | Flag = proto.writable
         # permessage-deflate negotiated at the handshake (``LeanSansIOProtocol``): frames may go compressed
-        deflate = _per_message_deflate()
         extensions = getattr(getattr(proto, "conn", None), "extensions", ())
-        self.deflate = any(isinstance(e, deflate) for e in extensions)
+        self.deflate = any(isinstance(e, PerMessageDeflate) for e in extensions)
 
     @classmethod
     def attach(cls, send: Any) -> DirectWriter | None:
@@ -213,12 +213,6 @@ DEFLATE_NAMES = ("websockets.server.ServerProtocol.process_extensions", f"{PROTO
 LEAN_ATTRS = ("queue", "writable")  # the protocol's attributes replaced by Inbox and Flag
 
 
-def _per_message_deflate() -> type:
-    from websockets.extensions.permessage_deflate import PerMessageDeflate
-
-    return PerMessageDeflate
-
-
 def missing_protocol() -> str | None:
     """Why uvicorn's websockets-sansio protocol (``LeanSansIOProtocol``'s base) cannot be had, or None."""
     try:
@@ -233,8 +227,6 @@ def missing_deflate() -> list[str]:
     gone = missing_protocol()
     if gone is not None:
         return [gone]
-    from websockets.server import ServerProtocol
-
     cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
     out = [] if callable(getattr(ServerProtocol, "process_extensions", None)) else [DEFLATE_NAMES[0]]
     return out + ([] if "conn" in _assigned_attrs(cls) else [DEFLATE_NAMES[1]])
@@ -263,12 +255,6 @@ def lean_misuses(source: str) -> list[str]:
 def _server_protocols() -> tuple[type, type]:
     """websockets' server protocol whose frame parser lets the handshake go, without and with our
     permessage-deflate negotiation."""
-    from websockets.datastructures import Headers
-    from websockets.extensions import Extension
-    from websockets.protocol import Protocol
-    from websockets.server import ServerProtocol
-
-    from runtime.deflate import negotiate
 
     class _FramesOnTheirOwn(Protocol):
         """Between ``ServerProtocol`` and ``Protocol`` in the MRO: ``ServerProtocol.parse`` calls this
@@ -295,6 +281,7 @@ def _server_protocols() -> tuple[type, type]:
 
 
 def _lean_protocol() -> type:
+    # local: a private uvicorn module another uvicorn may lack (missing_protocol reports it, not an import)
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
     plain, deflating = _server_protocols()
@@ -358,7 +345,7 @@ class HttpLimits:
 
 def missing_http() -> list[str]:
     """The names the HTTP limits need that the installed uvicorn lacks."""
-    try:
+    try:  # local: uvicorn's private module, and httptools may be absent: reported, not an import error
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError as exc:
         return [f"uvicorn.protocols.http.httptools_impl.HttpToolsProtocol ({exc})"]
@@ -425,6 +412,7 @@ class _HttpGuard:
 
 
 def _guarded_protocol() -> type:
+    # local: uvicorn's private module (needs httptools), imported when uvicorn asks for the class by name
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class GuardedHttpToolsProtocol(_HttpGuard, HttpToolsProtocol):
