@@ -411,6 +411,14 @@ class _HttpGuard:
             self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
 
 
+def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's headers announce a body still to come (the body deadline then starts)."""
+    return any(
+        (name == b"content-length" and value.strip() not in (b"", b"0")) or name == b"transfer-encoding"
+        for name, value in headers
+    )
+
+
 def _guarded_protocol() -> type:
     # local: uvicorn's private module (needs httptools), imported when uvicorn asks for the class by name
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -466,14 +474,8 @@ def _guarded_protocol() -> type:
                 return
             self._disarm()
             super().on_headers_complete()
-            if self.parser.should_upgrade():
-                return
-            for name, value in self.headers:
-                if (name == b"content-length" and value.strip() not in (b"", b"0")) or (
-                    name == b"transfer-encoding"
-                ):
-                    self._arm(self.limits.body_timeout, HTTPStatus.REQUEST_TIMEOUT)
-                    return
+            if not self.parser.should_upgrade() and _declares_body(self.headers):
+                self._arm(self.limits.body_timeout, HTTPStatus.REQUEST_TIMEOUT)
 
         def on_body(self, body: bytes) -> None:
             if not self.refused:
