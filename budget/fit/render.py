@@ -34,7 +34,8 @@ def lever_line(lever: Lever) -> str:
     if lever.saves_tzs is not None:
         word = "saves" if lever.saves_tzs >= 0 else "costs"
         saving = f" ({word} TZS {abs(lever.saves_tzs):,} a month)"
-    return f"{lever.status.replace('_', ' ')}: {lever.title}{saving}: {lever.why}"
+    assumption = f"; deciding assumption: {lever.deciding_assumption}" if lever.deciding_assumption else ""
+    return f"{lever.status.replace('_', ' ')}: {lever.title}{saving}: {lever.why}{assumption}"
 
 
 def verdicts_line(label: str, verdicts: Sequence[Verdict], unit: str) -> str:
