@@ -8,7 +8,7 @@ from dataclasses import replace
 from functools import cache
 
 import pytest
-from budget_helpers import ROOT, stack_cfg
+from budget_helpers import ROOT, assert_serves_only_tls, stack_cfg
 
 from budget.capacity import load_model
 from budget.catalog import load_catalog
@@ -48,6 +48,7 @@ def test_the_space_offers_it_only_where_it_deploys() -> None:
     assert (
         cfg.load_balancer.websocket_origin == "vpc_origin" and cfg.usage.websocket_lb_active_connections > 0
     )
+    assert_serves_only_tls(cfg)  # HTTPS/WSS only: TLS 443 on the public NLB, the internal one CloudFront's
     # without a certificate the load balancer is already internal for both: nothing to split
     plain = _space(load_stack_file(ROOT / "Pulumi.phase2.yaml"))
     assert {s.websocket_origin for s in plain.shapes()} == {"load_balancer"}
