@@ -123,3 +123,33 @@ def test_api_connections_held_bill_on_the_public_nlb_either_way() -> None:
     )
     saving = _priced("load_balancer", 100.0).total() - _priced("vpc_origin", 100.0).total()
     assert saving == pytest.approx((58139.54 / 3000 - 29069.77 / 3000 - 1.70) * 5.694 - 21.3525, abs=0.01)
+
+
+def test_the_ws_load_balancer_fails_closed_without_its_figures() -> None:
+    """Its own usage figures at 0 while WebSockets go through CloudFront would price it at its hours alone:
+    unpriced instead, named; so is a ``traffic`` tag the rule has no figures for."""
+    cfg = _phase2("vpc_origin")
+    zero = cfg.model_copy(
+        update={
+            "usage": cfg.usage.model_copy(
+                update=dict.fromkeys(
+                    (
+                        "websocket_lb_new_connections_per_second",
+                        "websocket_lb_active_connections",
+                        "websocket_lb_processed_gb_per_hour",
+                    ),
+                    0.0,
+                )
+            )
+        }
+    )
+    records = [from_record(r) for r in plan_resources(zero)]
+    [unpriced] = estimate(records, zero, load_catalog()).unpriced
+    assert unpriced.name == "edge-ws-nlb" and "websocket_lb_" in unpriced.reason
+    for r in records:
+        if r.name == "edge-ws-nlb":
+            r.inputs["tags"] = {**r.inputs["tags"], "traffic": "assets"}
+    # (the public one too: which of them leaves to the internet cannot be told)
+    unpriced_ = estimate(records, cfg, load_catalog()).unpriced
+    assert {u.name for u in unpriced_} == {"edge-nlb", "edge-ws-nlb"}
+    assert all("tag traffic='assets' has no load balancer usage figures" in u.reason for u in unpriced_)
