@@ -12,6 +12,7 @@ from budget_helpers import ROOT, assert_serves_only_tls, stack_cfg
 
 from budget.capacity import load_model
 from budget.catalog import load_catalog
+from budget.fit.lever_use import levers_taken
 from budget.fit.levers import WEBSOCKET_KEY, websocket_lever
 from budget.fit.pricer import Pricer
 from budget.fit.render import lever_line
@@ -48,6 +49,7 @@ def test_the_space_offers_it_only_where_it_deploys() -> None:
     assert (
         cfg.load_balancer.websocket_origin == "vpc_origin" and cfg.usage.websocket_lb_active_connections > 0
     )
+    assert {"websocket_vpc_origin", "network_load_balancer", "domain"} <= set(levers_taken(cfg))
     assert_serves_only_tls(cfg)  # HTTPS/WSS only: TLS 443 on the public NLB, the internal one CloudFront's
     # without a certificate the load balancer is already internal for both: nothing to split
     plain = _space(load_stack_file(ROOT / "Pulumi.phase2.yaml"))
