@@ -243,6 +243,8 @@ class Lever(_Model):
     fits: bool | None = None
     why: str = ""
     sources: list[str] = Field(default_factory=list)
+    #: The assumption the lever's verdict rests on, with its stated value and source (None: none named).
+    deciding_assumption: str | None = None
 
 
 class AuroraReport(_Model):

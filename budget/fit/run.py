@@ -14,7 +14,7 @@ from budget.fit import howfar
 from budget.fit.aurora import aurora_floor
 from budget.fit.azloss import az_loss
 from budget.fit.lever_use import levers_taken
-from budget.fit.levers import domain_lever
+from budget.fit.levers import owner_levers
 from budget.fit.pricer import FitError, Pricer, verify
 from budget.fit.report import (
     Assumption,
@@ -286,7 +286,7 @@ def fit_stack(
         deciding_assumption=far.deciding,
         assumptions=far.tested,
         verdicts_by_headroom=by_headroom,
-        levers=[domain_lever(cfg, catalog, model, pricer, best.total_tzs if best else None)],
+        levers=owner_levers(cfg, catalog, model, pricer, result, best.total_tzs if best else None),
         sensitivity=Sensitivity(
             transfer_gb_per_user_per_month=howfar.transfer_verdicts(
                 cfg, catalog, model, pricer, result.tiers
