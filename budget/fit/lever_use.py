@@ -78,6 +78,11 @@ LEVERS: tuple[LeverUse, ...] = (
         lambda c: c.load_balancer.origin == "vpc_origin",
     ),
     LeverUse(
+        "websocket_vpc_origin",
+        "/ws on an internal NLB of its own behind a CloudFront VPC origin, the API alone on the public one",
+        lambda c: c.load_balancer.websocket_internal,
+    ),
+    LeverUse(
         "websockets_via_cloudfront",
         "WebSockets through CloudFront",
         lambda c: c.load_balancer.websockets_via_cdn,
