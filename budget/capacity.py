@@ -31,6 +31,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -551,33 +552,33 @@ def load_model(catalog: Catalog, settings: Settings = Settings(), folder: Path =
 # ------------------------------------------------------------------ what the pricing rules read
 
 
-_PRICED_WITH: list[Path] = [MEASURED]
-_READ: dict[Path, Measured] = {}
+@dataclass(frozen=True)
+class Unmeasured:
+    """No measured figures to price a load with, and why: a rule that needs them leaves its resource
+    unpriced with this reason (a stack without a demand block needs none)."""
+
+    reason: str
 
 
-def price_with(folder: Path) -> None:
-    """Make the pricing rules read the runs in ``folder`` (``budget fit --measured``; default the kept runs),
-    so a fit sizes and prices with the same figures."""
-    _PRICED_WITH[0] = folder
+@lru_cache(maxsize=8)
+def kept_measured(folder: Path = MEASURED) -> Measured | Unmeasured:
+    """The figures of the runs kept in ``folder`` for the pricing inputs (read once per process and
+    folder); why there are none, when no run qualifies."""
+    try:
+        return load_measured(folder)
+    except CapacityError as exc:
+        return Unmeasured(str(exc))
 
 
-def measured_for_pricing() -> Measured:
-    """The measured figures the pricing rules take a server's or a database's load from (read once)."""
-    folder = _PRICED_WITH[0]
-    if folder not in _READ:
-        _READ[folder] = load_measured(folder)
-    return _READ[folder]
-
-
-def average_cores(demand: DemandConfig, group: str) -> tuple[float, float]:
+def average_cores(measured: Measured, demand: DemandConfig, group: str) -> tuple[float, float]:
     """(24-hour average, peak) CPU in measuring-machine cores a server group's load needs: the peak over
     the daily profile's peak-to-average ratio (what unlimited-mode credits are billed on)."""
-    peak = cores_needed(measured_for_pricing(), peak_load(demand, group))
+    peak = cores_needed(measured, peak_load(demand, group))
     return peak / demand.peak_to_average, peak
 
 
-def database_average_cores(demand: DemandConfig) -> tuple[float, float]:
+def database_average_cores(measured: Measured, demand: DemandConfig) -> tuple[float, float]:
     """(24-hour average, peak) CPU in cores the database's statements need (all on the primary)."""
-    per_statement = measured_for_pricing().db_us_per_statement.value
+    per_statement = measured.db_us_per_statement.value
     peak = demand.concurrent_users * demand.db_statements_per_user_per_second * per_statement / 1e6
     return peak / demand.peak_to_average, peak

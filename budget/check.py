@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from budget.capacity import kept_measured
 from budget.catalog import CatalogError, load_catalog
 from budget.estimator import estimate, estimate_preview
 from budget.exit_codes import ExitCode
@@ -74,17 +75,18 @@ def run_job(job: Job) -> StackResult:
         preview = load_preview(job.preview_json) if job.preview_json else None
     except (ConfigError, CatalogError, PreviewError) as exc:
         return StackError(job.stack, str(exc))
+    measured = kept_measured()  # check prices loads at the kept runs' figures
     if preview is not None:
         source = job.stack_file.name if job.config_json is None and job.stack_file else "--config-json"
         resources = list(preview.resources)
-        est = estimate_preview(preview, cfg, catalog, source)
+        est = estimate_preview(preview, cfg, catalog, source, measured=measured)
     else:
         try:
             resources = plan_offline(cfg)
         except PlanError as exc:
             return StackError(job.stack, str(exc))
-        est = estimate(resources, cfg, catalog)
-    scenarios = what_ifs(resources, cfg, catalog) if job.what_ifs and not est.unpriced else []
+        est = estimate(resources, cfg, catalog, measured=measured)
+    scenarios = what_ifs(resources, cfg, catalog, measured) if job.what_ifs and not est.unpriced else []
     return stack_report(est, scenarios)
 
 

@@ -28,6 +28,7 @@ from pulumi_policy import (
 )
 from pydantic import ValidationError
 
+from budget.capacity import kept_measured
 from budget.catalog import Catalog, load_catalog
 from budget.estimator import Estimate, RuleBug, price_plan
 from budget.exit_codes import ExitCode
@@ -195,7 +196,8 @@ def pricing_inputs(
 
     ``websockets_via_cdn`` is the stack config's claim that ``/ws`` goes through CloudFront; the pack sees
     the distributions themselves, and the CloudFront rule reads each one's own ``/ws`` route first, so the
-    pack claims nothing beyond them (False).
+    pack claims nothing beyond them (False). Loads are priced at the kept runs' measured figures, which the
+    pack carries (policy/bundle.py).
     """
     return PricingInputs(
         region=region,
@@ -204,6 +206,7 @@ def pricing_inputs(
         placement=settings.placement,
         intelligent_tiering=uses_intelligent_tiering(resources),
         websockets_via_cdn=False,
+        measured=kept_measured(),
     )
 
 
