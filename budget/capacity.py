@@ -394,16 +394,39 @@ def cores_needed(m: Measured, load: Load) -> float:
     ) / 1e6
 
 
-def peak_load(demand: DemandConfig, group: str) -> Load:
-    """What a server group carries at the phase's peak: ``realtime`` the connections and their deliveries,
-    ``api`` the REST requests, ``app`` (one group serving both) the two."""
-    users = demand.concurrent_users
-    realtime = Load(
-        connections=users * demand.connections_per_user,
-        deliveries_per_s=users * demand.deliveries_per_user_per_second,
-    )
-    api = Load(api_rps=users * demand.api_requests_per_user_per_second)
-    return {"realtime": realtime, "api": api, "app": realtime + api}[group]
+@dataclass(frozen=True)
+class Loads:
+    """What the phase's demand puts on each part at peak (one definition: check prices and fit sizes these).
+
+    ``realtime`` the connections and their deliveries, ``api`` the REST requests, the database its
+    statements, the cache the pub/sub deliveries and the API's requests (both groups' work)."""
+
+    realtime: Load
+    api: Load
+    db_statements_per_s: float
+
+    @classmethod
+    def of(cls, demand: DemandConfig) -> Loads:
+        users = demand.concurrent_users
+        return cls(
+            realtime=Load(
+                connections=users * demand.connections_per_user,
+                deliveries_per_s=users * demand.deliveries_per_user_per_second,
+            ),
+            api=Load(api_rps=users * demand.api_requests_per_user_per_second),
+            db_statements_per_s=users * demand.db_statements_per_user_per_second,
+        )
+
+    @property
+    def cache(self) -> Load:
+        return self.realtime + self.api
+
+    def of_group(self, group: str) -> Load:
+        """A server group's load: ``realtime``, ``api``, or ``app`` (one group serving both)."""
+        loads = {"realtime": self.realtime, "api": self.api, "app": self.realtime + self.api}
+        if group not in loads:
+            raise ValueError(f"no server group {group!r}: realtime, api or app")
+        return loads[group]
 
 
 @dataclass(frozen=True)
@@ -573,12 +596,11 @@ def kept_measured(folder: Path = MEASURED) -> Measured | Unmeasured:
 def average_cores(measured: Measured, demand: DemandConfig, group: str) -> tuple[float, float]:
     """(24-hour average, peak) CPU in measuring-machine cores a server group's load needs: the peak over
     the daily profile's peak-to-average ratio (what unlimited-mode credits are billed on)."""
-    peak = cores_needed(measured, peak_load(demand, group))
+    peak = cores_needed(measured, Loads.of(demand).of_group(group))
     return peak / demand.peak_to_average, peak
 
 
 def database_average_cores(measured: Measured, demand: DemandConfig) -> tuple[float, float]:
     """(24-hour average, peak) CPU in cores the database's statements need (all on the primary)."""
-    per_statement = measured.db_us_per_statement.value
-    peak = demand.concurrent_users * demand.db_statements_per_user_per_second * per_statement / 1e6
+    peak = Loads.of(demand).db_statements_per_s * measured.db_us_per_statement.value / 1e6
     return peak / demand.peak_to_average, peak

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from budget.capacity import CapacityModel
+from budget.capacity import CapacityModel, Loads
 from budget.catalog import Catalog
 from budget.demand import NO_TRANSFER, demand_of, traffic
 from budget.estimator import Estimate, estimate
@@ -32,7 +32,6 @@ from budget.fit.report import (
     changes,
 )
 from budget.fit.search import Candidate, SearchResult, TierChoices, front, search
-from budget.fit.space import Loads
 from budget.model import SIZES
 from budget.plan import plan_offline
 from budget.policy import rate_warning

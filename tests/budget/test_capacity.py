@@ -142,3 +142,23 @@ def test_a_burstable_cache_node_is_held_to_its_credits_on_the_day_and_one_core_a
     assert not model.cache_carries("cache.t3.micro", load(0.25), 1.72)  # 0.145 on the day > 0.14
     assert model.cache_carries("cache.t3.micro", load(0.24), 1.72)  # 0.1395 <= 0.14
     assert not model.cache_carries("cache.t3.micro", load(0.71), 100.0)  # 0.71 at peak > one core x 0.7
+
+
+def test_one_definition_of_the_peak_load_for_pricing_and_sizing() -> None:
+    """check's CPU-credit rules and fit's sizing read the same ``Loads`` (they were two copies)."""
+    from budget.capacity import ROOT, Load, Loads
+    from components.config import load_stack_file
+
+    demand = load_stack_file(ROOT / "Pulumi.phase1.yaml").demand
+    assert demand is not None
+    loads = Loads.of(demand)
+    users = demand.concurrent_users
+    assert loads.of_group("realtime") == Load(
+        connections=users * demand.connections_per_user,
+        deliveries_per_s=users * demand.deliveries_per_user_per_second,
+    )
+    assert loads.of_group("api") == Load(api_rps=users * demand.api_requests_per_user_per_second)
+    assert loads.of_group("app") == loads.cache == loads.realtime + loads.api
+    assert loads.db_statements_per_s == users * demand.db_statements_per_user_per_second
+    with pytest.raises(ValueError, match="no server group 'cache'"):
+        loads.of_group("cache")
