@@ -17,7 +17,6 @@ from budget.estimator import estimate, estimate_preview
 from budget.exit_codes import ExitCode
 from budget.parallel import run_forked
 from budget.plan import PlanError, plan_offline
-from budget.policy import RATE_WARNING
 from budget.preview import PreviewError, load_preview
 from budget.project import all_stacks
 from budget.report.build import stack_report
@@ -106,9 +105,8 @@ def problems(report: CostReport) -> list[str]:
         elif doc.unpriced:
             names = ", ".join(f"{u.type} '{u.name}'" for u in doc.unpriced)
             lines.append(f"budget check: {doc.stack}: unpriced (fails closed): {names}")
-        elif doc.exit_code == ExitCode.OVER and doc.status != "over":
-            rate = next(w for w in doc.warnings if w.startswith(RATE_WARNING))
-            lines.append(f"budget check: {doc.stack}: {rate}")
+        elif doc.exit_code == ExitCode.OVER and doc.status != "over" and doc.rate_warning is not None:
+            lines.append(f"budget check: {doc.stack}: {doc.rate_warning}")
         elif doc.exit_code == ExitCode.OVER:
             lines.append(
                 f"budget check: {doc.stack} is over budget: TZS {doc.total_tzs:,} at max size >"

@@ -33,7 +33,6 @@ from budget.catalog import Catalog, load_catalog
 from budget.estimator import Estimate, RuleBug, price_plan
 from budget.exit_codes import ExitCode
 from budget.model import PlannedResource
-from budget.policy import RATE_WARNING
 from budget.pricing_inputs import Placement, PricingInputs, Subject
 from budget.report.build import stack_report
 from budget.report.formatting import format_tzs
@@ -280,9 +279,14 @@ def budget_violations(report: StackReport) -> list[tuple[str, str | None]]:
                 None,
             )
         )
-    elif report.exit_code == ExitCode.OVER:  # within the limit, at a rate the catalog does not confirm
-        rate = next(w for w in report.warnings if w.startswith(RATE_WARNING))
-        out.append((f"stack {report.stack}: {rate}; the pack config's override is what lifts it.", None))
+    elif report.exit_code == ExitCode.OVER and report.rate_warning is not None:
+        # within the limit, at a rate the catalog does not confirm
+        out.append(
+            (
+                f"stack {report.stack}: {report.rate_warning}; the pack config's override is what lifts it.",
+                None,
+            )
+        )
     return out
 
 
