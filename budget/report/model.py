@@ -708,10 +708,3 @@ def load_report(path: Path) -> dict[str, StackReport]:
 def parse_report(data: Any) -> dict[str, StackReport]:
     """Every stack of a report document by name (an empty list is a valid report: no stacks yet)."""
     return CostReport.from_json(data).verdicts()
-
-
-def drivers_of(stack: StackReport) -> list[tuple[ResourceReport, LineReport]]:
-    """Every cost line of a stack with its resource, costliest first (stable for equal costs)."""
-    pairs = [(r, item) for r in stack.resources for item in r.lines]
-    pairs.sort(key=lambda pair: -pair[1].monthly_usd)
-    return pairs
