@@ -162,3 +162,32 @@ def test_one_definition_of_the_peak_load_for_pricing_and_sizing() -> None:
     assert loads.db_statements_per_s == users * demand.db_statements_per_user_per_second
     with pytest.raises(ValueError, match="no server group 'cache'"):
         loads.of_group("cache")
+
+
+def test_the_capacity_report_is_one_typed_model_both_formats_read(capsys: pytest.CaptureFixture[str]) -> None:
+    """``budget capacity`` built ``list[dict[str, Any]]`` that the table and the JSON indexed by string;
+    now one model, whose JSON reads back byte for byte."""
+    import dataclasses
+
+    from budget.capacity import load_model
+    from budget.capacity_report import CapacityReport, ServerCapacity, ServerUnsized
+    from budget.catalog import load_catalog
+    from budget.cli import main
+    from budget.cli.capacity import render_table
+
+    model = load_model(load_catalog(DEFAULT_CATALOG))
+    report = CapacityReport.of(model)
+    assert main(["capacity", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert out == report.dumps() and CapacityReport.model_validate_json(out).dumps() == out
+    assert all(isinstance(s, ServerCapacity) for s in report.per_server)
+    # a worker too big for a small server's memory: that type cannot be sized, and both formats say why
+    base = model.measured.worker_base_mb
+    heavy = dataclasses.replace(model.measured, worker_base_mb=dataclasses.replace(base, value=2_000.0))
+    unsized = CapacityReport.of(dataclasses.replace(model, measured=heavy))
+    small = next(s for s in unsized.per_server if s.instance_type == "t3.small")
+    assert isinstance(small, ServerUnsized) and "no memory left for connections" in small.error
+    assert json.loads(unsized.dumps())["per_server"][0] == {"instance_type": "t3.small", "error": small.error}
+    assert CapacityReport.model_validate_json(unsized.dumps()) == unsized
+    [row] = [line for line in render_table(unsized).splitlines() if line.startswith("t3.small ")]
+    assert row.split(None, 1)[1] == small.error
