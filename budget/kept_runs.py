@@ -14,9 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictInt,
+    StrictStr,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from components.bounded_input import MIB, InputError, read_json
 
@@ -135,6 +145,27 @@ class DbRun(_Doc):
 KeptRun = FanoutRun | ApiRun | DbRun
 
 
+class DeflateFrame(_Doc):
+    """One frame of a ``deflate`` run: its bytes plain and as the runtime sends it compressed."""
+
+    frame: StrictStr
+    plain_bytes: StrictInt
+    deflated_bytes: StrictInt
+
+    @model_validator(mode="after")
+    def _no_larger(self) -> Self:
+        if not 0 < self.deflated_bytes <= self.plain_bytes:
+            raise ValueError("needs 0 < deflated_bytes <= plain_bytes")
+        return self
+
+
+class DeflateRun(_Doc):
+    """A ``deflate`` run (``python -m bench deflate``), kept as ``bench/measured/**/deflate.json``."""
+
+    benchmark: Literal["deflate"]
+    frames: list[DeflateFrame]
+
+
 def _is_steady_rooms(run: dict[str, Any]) -> bool:
     """A fan-out run of the rooms workload that is not a sweep (a sweep's windows step up to failure)."""
     params = run.get("params")
@@ -167,11 +198,14 @@ def _where(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _refusal(source: str, where: str, exc: ValidationError) -> KeptRunError:
+def refusal(source: str, where: str, exc: ValidationError) -> str:
+    """One line for a run that does not validate: the file, the run, the first field at fault and why."""
     first = exc.errors()[0]
     field = f"{where} {_where(first['loc'])}".rstrip()
+    msg = first["msg"]
+    why = str(first["ctx"]["error"]) if first["type"] == "value_error" else msg[:1].lower() + msg[1:]
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return KeptRunError(f"{source}: {field}: {first['msg'].lower()}{more}")
+    return f"{source}: {field}: {why}{more}"
 
 
 def _runs_of(source: str, data: Any) -> list[Any]:
@@ -202,7 +236,7 @@ def read_runs(path: Path) -> tuple[str, list[KeptRun]]:
         try:
             runs.append(model.model_validate(run))
         except ValidationError as exc:
-            raise _refusal(path.name, f"{where} ({run['benchmark']})", exc) from None
+            raise KeptRunError(refusal(path.name, f"{where} ({run['benchmark']})", exc)) from None
     return label, runs
 
 
