@@ -146,7 +146,9 @@ class TierAzLoss(_Model):
     """One server group with one zone lost: the servers left and whether they carry the peak."""
 
     group: str
+    #: The group's minimum size, which the check judges (CPU target tracking may keep it there at peak).
     servers: int
+    max_servers: int = 0
     zones: int
     left_with_zone_lost: int
     needed_at_peak: int

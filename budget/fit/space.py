@@ -128,6 +128,13 @@ class ServerChoice:
         needed = servers_for_zone_loss(self.sizing.count, self.zones) if self.zone_loss else self.sizing.count
         return max(needed, self.floor)
 
+    @property
+    def min_size(self) -> int:
+        """The group's minimum: the zone-loss count when it must survive a zone's loss. Target tracking on
+        CPU scales a group in to its minimum whenever CPU is under target, and connections, not CPU, may
+        decide the count: a lower minimum would leave too few servers when a zone is lost."""
+        return self.count if self.zone_loss else self.floor
+
     def apply(self, tier: ServerTierConfig | None, cpu_target: int) -> ServerTierConfig:
         spotted = self.purchase in ("spot", "reserved_spot")
         spot = (
@@ -137,7 +144,7 @@ class ServerChoice:
         )
         values: dict[str, Any] = {
             "instance_type": self.instance_type,
-            "min_size": self.floor,
+            "min_size": self.min_size,
             "desired_capacity": self.count,
             "max_size": self.count,
             "cpu_target_percent": cpu_target,
@@ -506,7 +513,8 @@ class Space:
             base = 1 - self._amount("discount.ec2.ri_1yr_no_upfront") if committed else 1.0
             spotted = option.purchase in ("spot", "reserved_spot")
             above = 1 - self._amount(f"ec2.spot_discount.{family}") if spotted else 1.0
-            floor = min(option.floor, option.count)
+            # a reservation covers the minimum's on-demand instances: the base under spot, else the minimum
+            floor = min(option.floor if spotted else option.min_size, option.count)
             return hours * price * (floor * base + (option.count - floor) * above)
         if isinstance(option, DatabaseChoice):
             deployment = "multi_az" if self.demand.availability == "multi_az" else "single_az"
