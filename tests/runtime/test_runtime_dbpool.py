@@ -36,7 +36,7 @@ def test_the_pool_defaults_suit_a_local_run(monkeypatch: pytest.MonkeyPatch) -> 
     name=st.sampled_from(["STARS_DB_POOL_SIZE", "STARS_DB_MAX_OVERFLOW"]),
     raw=st.one_of(
         st.integers(-1000, 1000).map(str),
-        st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), max_size=12),
+        st.text(st.characters(codec="utf-8", exclude_characters="\0"), max_size=12),
     ),
 )
 def test_a_pool_setting_is_an_integer_inside_its_bounds_or_refused_naming_it(name: str, raw: str) -> None:
