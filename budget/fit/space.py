@@ -28,6 +28,7 @@ from typing import Any, Literal
 from budget.capacity import CapacityError, CapacityModel, Load, Sizing
 from budget.catalog import Catalog
 from budget.demand import demand_of, traffic, with_routed_usage
+from budget.fit.dbpool import GroupSize, check, with_pool
 from components.config import (
     CACHE_NODE_TYPES,
     EC2_INSTANCE_TYPES,
@@ -342,6 +343,16 @@ class Space:
                 self.rejected.append(str(exc))
         return out
 
+    def takes_connections(self, choice: Choice) -> bool:
+        """Whether ``choice``'s database takes its servers' pools at max size (budget.fit.dbpool); a
+        class that does not is named among the rejected, with the arithmetic."""
+        groups = {s.group: GroupSize(s.min_size, s.count, s.sizing.workers) for s in choice.servers}
+        cls = choice.database.instance_class
+        verdict = check(self.model, cls, groups, self.loads.db_statements_per_s)
+        if not verdict.fits and verdict.statement not in self.rejected:
+            self.rejected.append(verdict.statement)
+        return verdict.fits
+
     def cache_choices(self) -> list[CacheChoice]:
         out = []
         engines: tuple[Literal["redis", "valkey"], ...] = ("redis", "valkey")
@@ -581,5 +592,7 @@ class Space:
                 update={"asset_overflow": "pay_as_you_go", "asset_overflow_share": share}
             )
             routed = routed.model_copy(update={"cdn": cdn})
+        # each process's PostgreSQL pool, sized against the database class's max_connections
+        routed = with_pool(routed, self.model)
         # validate the whole config as the stack file would be read (cross-field rules included)
         return StackConfig.model_validate(routed.model_dump())
