@@ -299,8 +299,6 @@ class LoadBalancerConfig(_Strict):
 
 #: A fully qualified DNS name (lower case, at least two labels).
 DOMAIN_NAME = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-#: Server image families: the lookup each uses is in components/ami.py.
-IMAGE_OS = ("al2023", "debian-12")
 ARCHITECTURES = ("x86_64", "arm64")
 #: An AMI id: ``ami-`` and 8 or 17 hex digits.
 AMI_ID = r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$"

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from budget.capacity import CapacityError, CapacityModel, Load, Sizing
+from budget.capacity import CapacityError, CapacityModel, Loads, Sizing
 from budget.catalog import Catalog
 from budget.demand import demand_of, traffic, with_routed_usage
 from budget.fit.dbpool import GroupSize, check, with_pool
@@ -63,34 +63,6 @@ PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 #: Price classes whose edges include Africa's (WebSockets may only be served from those: latency budget).
 AFRICAN_EDGES = ("PriceClass_200", "PriceClass_All")
 CDN_PLANS = ("pay_as_you_go", "free", "pro", "business", "premium")
-
-
-@dataclass(frozen=True)
-class Loads:
-    """The peak each server group carries, from the phase's demand."""
-
-    realtime: Load
-    api: Load
-    db_statements_per_s: float
-    cache: Load
-
-    @classmethod
-    def of(cls, demand: DemandConfig) -> Loads:
-        users = demand.concurrent_users
-        realtime = Load(
-            connections=users * demand.connections_per_user,
-            deliveries_per_s=users * demand.deliveries_per_user_per_second,
-        )
-        api = Load(api_rps=users * demand.api_requests_per_user_per_second)
-        return cls(
-            realtime=realtime,
-            api=api,
-            db_statements_per_s=users * demand.db_statements_per_user_per_second,
-            cache=realtime + api,
-        )
-
-    def of_group(self, group: str) -> Load:
-        return {"realtime": self.realtime, "api": self.api, "app": self.realtime + self.api}[group]
 
 
 def availability_floor(demand: DemandConfig) -> int:

@@ -16,7 +16,7 @@ from budget_helpers import DIRECT, ROOT, res, unpriced
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from budget.capacity import load_model
+from budget.capacity import kept_measured, load_model
 from budget.catalog import Catalog, load_catalog
 from budget.demand import with_routed_usage
 from budget.estimator import estimate, price_resource
@@ -305,7 +305,7 @@ def test_any_share_tag_is_read_as_a_share_or_refused_in_one_line(catalog: Catalo
     else:
         assert 0 < share <= 1
     cfg = _stack(**DIRECT)
-    ctx = RuleContext(inputs=PricingInputs.of(cfg), catalog=catalog, resources=(dist,))
+    ctx = RuleContext(inputs=PricingInputs.of(cfg, kept_measured()), catalog=catalog, resources=(dist,))
     result = price_resource(dist, ctx)
     reason = getattr(result, "reason", "")
     assert "\n" not in reason

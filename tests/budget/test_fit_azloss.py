@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from budget_helpers import stack_cfg
 
-from budget.capacity import load_model
+from budget.capacity import Loads, load_model
 from budget.catalog import load_catalog
 from budget.fit.azloss import az_loss
 from budget.fit.pricer import Pricer
-from budget.fit.space import Loads, ServerChoice, servers_for_zone_loss
+from budget.fit.space import ServerChoice, servers_for_zone_loss
 from components.config import StackConfig
 
 
