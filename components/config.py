@@ -386,6 +386,14 @@ class ServerTierConfig(_Strict):
     cpu_target_percent: int = Field(ge=50, le=80, description="target tracking, inside the plan's 50-80%")
     root_volume_gb: int = Field(ge=8, le=1000)
     workers: int = Field(default=2, ge=1, le=16, description="runtime processes per instance")
+    db_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="PostgreSQL connections each runtime process may open (STARS_DB_POOL_SIZE, overflow 0);"
+        " budget fit sizes it so every process at max size fits the database's max_connections;"
+        " unset: the runtime's default of 10 + 10 overflow",
+    )
     spot: SpotConfig = SpotConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     commitment: Commitment = Field(default="none", description=COMMITMENT_HELP + " (the group's minimum)")

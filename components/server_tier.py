@@ -20,7 +20,7 @@ from components.config import ScheduleConfig, ServerTierConfig, SpotConfig
 from components.network import APP_PORT
 from components.release import ReleaseRef
 from components.tagging import asg_tags, purchase_tags, tier_tags
-from components.userdata import UserDataSpec, render_user_data
+from components.userdata import UserDataSpec, pool_env, render_user_data
 
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 #: CloudWatch namespaces the agent and the runtime may write metrics to.
@@ -277,6 +277,7 @@ class ServerTier(pulumi.ComponentResource):
                     release_sha256=release.sha256 if release is not None else None,
                     drain_seconds=args.drain_seconds,
                     os=args.image_os,
+                    extra_env=pool_env(args.tier.db_pool_size),
                 )
             )
         )

@@ -60,6 +60,15 @@ class UserDataSpec:
     extra_env: Mapping[str, str] = field(default_factory=dict)
 
 
+def pool_env(db_pool_size: int | None) -> dict[str, str]:
+    """The runtime's PostgreSQL pool per process as the plan sized it: exactly ``db_pool_size``
+    connections (no overflow), so every process at max size stays within the database's max_connections.
+    None: the runtime's own default."""
+    if db_pool_size is None:
+        return {}
+    return {"STARS_DB_POOL_SIZE": str(int(db_pool_size)), "STARS_DB_MAX_OVERFLOW": "0"}
+
+
 def _check(name: str, value: object) -> str:
     text = str(value)
     if not _SAFE.match(text):

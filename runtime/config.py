@@ -36,6 +36,26 @@ def _int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+#: Bounds of the PostgreSQL connections one process may open (STARS_DB_POOL_SIZE, STARS_DB_MAX_OVERFLOW):
+#: every worker of every server opens its own, and the database refuses connections past its
+#: max_connections (RDS: about 112 on 1 GiB), so a deployment sizes them from its plan.
+DB_POOL_BOUNDS = (1, 100)
+DB_OVERFLOW_BOUNDS = (0, 100)
+
+
+def _bounded(name: str, default: int, bounds: tuple[int, int]) -> int:
+    """An integer setting inside ``bounds``; anything else stops the start in one line (ValueError)."""
+    raw = os.environ.get(name)
+    low, high = bounds
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, not {value}")
+    return value
+
+
 def _float(name: str, default: float) -> float:
     value = os.environ.get(name)
     return float(value) if value else default
@@ -106,8 +126,8 @@ class Settings:
             jwt_secret=secret,
             secret_generated=generated,
             secret_in_env=in_env,
-            db_pool_size=_int("STARS_DB_POOL_SIZE", cls.db_pool_size),
-            db_max_overflow=_int("STARS_DB_MAX_OVERFLOW", cls.db_max_overflow),
+            db_pool_size=_bounded("STARS_DB_POOL_SIZE", cls.db_pool_size, DB_POOL_BOUNDS),
+            db_max_overflow=_bounded("STARS_DB_MAX_OVERFLOW", cls.db_max_overflow, DB_OVERFLOW_BOUNDS),
             db_timeout=_float("STARS_DB_TIMEOUT", cls.db_timeout),
             max_frame_bytes=_int("STARS_MAX_FRAME_BYTES", cls.max_frame_bytes),
             max_subscriptions=_int("STARS_MAX_SUBSCRIPTIONS", cls.max_subscriptions),

@@ -121,8 +121,8 @@ def serve(host: str, port: int, workers: int = 1, log_level: str | None = None) 
     # Local: each worker imports this module (runtime.app), and alembic costs it 0.2-0.4 s more.
     from runtime.migrate import upgrade
 
-    settings = Settings.from_env()
-    try:  # each worker builds it again; a malformed list must stop the start-up here, in one line
+    try:  # each worker builds them again; a malformed value must stop the start-up here, in one line
+        settings = Settings.from_env()
         OriginPolicy(settings.allowed_origins)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None

@@ -1,7 +1,8 @@
 """Does a configuration carry its peak with one availability zone lost?
 
 A group's servers are spread evenly over the stack's zones (``stars:network.az_count``; the auto-scaling
-group balances them), so losing a zone loses its fullest share: ``ceil(servers / zones)``. What is left must
+group balances them), so losing a zone loses its fullest share: ``ceil(servers / zones)``, judged at the
+group's minimum size (its CPU scaling policy may hold it there at peak). What is left must
 still be at least the servers the capacity model asks for at the phase's peak, with the same headroom kept
 (N+1 per zone). The data stores survive a zone's loss only Multi-AZ: the RDS standby of the same class takes
 over, and the cache's replica of the same node type is promoted (automatic failover).
@@ -21,18 +22,22 @@ from components.config import StackConfig
 
 
 def az_loss(cfg: StackConfig, model: CapacityModel) -> AzLoss:
-    """What one zone's loss leaves of ``cfg``'s servers at max size, against its peak demand."""
+    """What one zone's loss leaves of ``cfg``'s servers at their minimum size, against the peak demand.
+
+    The groups scale on CPU (target tracking), and connections rather than CPU may decide a group's count,
+    so at peak a group may sit at its minimum: that is the size a zone's loss must be judged at."""
     demand = demand_of(cfg)
     loads = Loads.of(demand)
     zones = cfg.network.az_count
     tiers = []
     for group, tier in cfg.server_tiers.items():
         needed = model.size_servers(tier.instance_type, loads.of_group(group)).count
-        left = tier.max_size - math.ceil(tier.max_size / zones)
+        left = tier.min_size - math.ceil(tier.min_size / zones)
         tiers.append(
             TierAzLoss(
                 group=group,
-                servers=tier.max_size,
+                servers=tier.min_size,
+                max_servers=tier.max_size,
                 zones=zones,
                 left_with_zone_lost=left,
                 needed_at_peak=needed,
@@ -60,7 +65,8 @@ def az_loss(cfg: StackConfig, model: CapacityModel) -> AzLoss:
 def _statement(required: bool, servers_carry: bool, stores: bool, tiers: list[TierAzLoss]) -> str:
     short = [t for t in tiers if not t.carries]
     detail = "; ".join(
-        f"{t.group}: {t.left_with_zone_lost} of {t.servers} servers left, {t.needed_at_peak} needed at peak"
+        f"{t.group}: {t.left_with_zone_lost} of its minimum {t.servers} servers left (max {t.max_servers}),"
+        f" {t.needed_at_peak} needed at peak"
         for t in (short or tiers)
     )
     if servers_carry and stores:

@@ -119,6 +119,8 @@ def _best(r: FitReport) -> list[str]:
     ]
     if r.best.az_loss is not None:
         out.append(f"  AZ loss: {r.best.az_loss.statement}")
+    if r.best.db_connections is not None:
+        out.append(f"  database connections: {r.best.db_connections.statement}")
     out += ["", "What changes (stack file keys):"]
     rows = [[c.key, format_config_value(c.from_), format_config_value(c.to)] for c in r.best.changes]
     out += grid(["key", "from", "to"], rows)
@@ -211,6 +213,8 @@ def _markdown_stack(r: FitReport) -> list[str]:
     out += [f"- levers taken: {md(levers_taken_line(r.best.levers), limit=1000)}"]
     if r.best.az_loss is not None:
         out += [f"- AZ loss: {md(r.best.az_loss.statement, limit=500)}"]
+    if r.best.db_connections is not None:
+        out += [f"- database connections: {md(r.best.db_connections.statement, limit=500)}"]
     out += [
         f"- runner-up ({md(a.relation)}): TZS {a.total_tzs:,}: {md(a.summary, limit=500)}"
         for a in r.alternatives

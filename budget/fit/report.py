@@ -146,7 +146,9 @@ class TierAzLoss(_Model):
     """One server group with one zone lost: the servers left and whether they carry the peak."""
 
     group: str
+    #: The group's minimum size, which the check judges (CPU target tracking may keep it there at peak).
     servers: int
+    max_servers: int = 0
     zones: int
     left_with_zone_lost: int
     needed_at_peak: int
@@ -164,6 +166,22 @@ class AzLoss(_Model):
     statement: str = ""
 
 
+class DbConnections(_Model):
+    """Whether the database takes every connection the servers' pools may open at max size."""
+
+    instance_class: str
+    max_connections: int
+    superuser_reserved: int
+    admin_margin: int
+    processes_at_max: int
+    needed_per_process: int
+    #: The pool each process gets (STARS_DB_POOL_SIZE, overflow 0); None when no pool size fits.
+    pool_per_process: int | None = None
+    opened_at_max: int
+    fits: bool
+    statement: str = ""
+
+
 class PlanFigures(_Model):
     """A configuration and what it costs (TZS a month at each size)."""
 
@@ -174,6 +192,7 @@ class PlanFigures(_Model):
     capacity: Capacity = Field(default_factory=Capacity)
     carries_demand: bool | None = None
     az_loss: AzLoss | None = None
+    db_connections: DbConnections | None = None
     #: The configuration priced (``--write`` writes the best one and compares the file against it).
     config: StackFileConfig
 

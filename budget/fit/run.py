@@ -13,6 +13,7 @@ from budget.exit_codes import ExitCode
 from budget.fit import howfar
 from budget.fit.aurora import aurora_floor
 from budget.fit.azloss import az_loss
+from budget.fit.dbpool import db_connections
 from budget.fit.lever_use import levers_taken
 from budget.fit.levers import owner_levers
 from budget.fit.pricer import FitError, Pricer, verify
@@ -67,6 +68,7 @@ def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> PlanFigur
         capacity=Capacity(**{k: int(v) for k, v in capacity.items()}),
         carries_demand=all(capacity[k] >= v for k, v in needed.items()),
         az_loss=az_loss(cfg, model),
+        db_connections=db_connections(cfg, model),
         config=cfg,
     )
 

@@ -167,6 +167,22 @@ def _tier_choices(space: Space, pricer: Pricer, result: SearchResult) -> TierCho
     return TierChoices(by_route, current.database, current.cache)
 
 
+def _database_for_pools(
+    space: Space, pricer: Pricer, choice: Choice, result: SearchResult
+) -> DatabaseChoice | None:
+    """The cheapest database option whose max_connections takes ``choice``'s servers' pools (the
+    cheapest overall cannot: budget.fit.dbpool); None, said in ``unpriced``, when no option can."""
+    fitting = [d for d in space.database_choices() if space.takes_connections(replace(choice, database=d))]
+    best, bad = _argmin(
+        pricer, space, choice, fitting, lambda c, o: replace(c, database=o), lambda _: "database"
+    )
+    result.unpriced += bad
+    if best.database in fitting:
+        return best.database
+    result.unpriced.append(f"{choice.shape.label()}: no database class takes its servers' pools")
+    return None
+
+
 def search(
     base: StackConfig,
     catalog: Catalog,
@@ -185,8 +201,16 @@ def search(
     if tiers is None:
         return result
     result.tiers = tiers
+    larger: dict[tuple[str, str, int], DatabaseChoice | None] = {}
     for shape in space.shapes():
         choice = Choice(shape, tiers.servers[shape.route], tiers.database, tiers.cache)
+        if not space.takes_connections(choice):
+            if shape.route not in larger:
+                larger[shape.route] = _database_for_pools(space, pricer, choice, result)
+            database = larger[shape.route]
+            if database is None:
+                continue
+            choice = replace(choice, database=database)
         priced = pricer.price(space.config(choice))
         if priced.priced:
             result.per_shape.append(Candidate(choice, priced))

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from budget.capacity import CapacityError, CapacityModel, Loads, Sizing
 from budget.catalog import Catalog
 from budget.demand import demand_of, traffic, with_routed_usage
+from budget.fit.dbpool import GroupSize, check, with_pool
 from components.config import (
     CACHE_NODE_TYPES,
     EC2_INSTANCE_TYPES,
@@ -100,6 +101,13 @@ class ServerChoice:
         needed = servers_for_zone_loss(self.sizing.count, self.zones) if self.zone_loss else self.sizing.count
         return max(needed, self.floor)
 
+    @property
+    def min_size(self) -> int:
+        """The group's minimum: the zone-loss count when it must survive a zone's loss. Target tracking on
+        CPU scales a group in to its minimum whenever CPU is under target, and connections, not CPU, may
+        decide the count: a lower minimum would leave too few servers when a zone is lost."""
+        return self.count if self.zone_loss else self.floor
+
     def apply(self, tier: ServerTierConfig | None, cpu_target: int) -> ServerTierConfig:
         spotted = self.purchase in ("spot", "reserved_spot")
         spot = (
@@ -109,7 +117,7 @@ class ServerChoice:
         )
         values: dict[str, Any] = {
             "instance_type": self.instance_type,
-            "min_size": self.floor,
+            "min_size": self.min_size,
             "desired_capacity": self.count,
             "max_size": self.count,
             "cpu_target_percent": cpu_target,
@@ -337,6 +345,16 @@ class Space:
                 self.rejected.append(str(exc))
         return out
 
+    def takes_connections(self, choice: Choice) -> bool:
+        """Whether ``choice``'s database takes its servers' pools at max size (budget.fit.dbpool); a
+        class that does not is named among the rejected, with the arithmetic."""
+        groups = {s.group: GroupSize(s.min_size, s.count, s.sizing.workers) for s in choice.servers}
+        cls = choice.database.instance_class
+        verdict = check(self.model, cls, groups, self.loads.db_statements_per_s)
+        if not verdict.fits and verdict.statement not in self.rejected:
+            self.rejected.append(verdict.statement)
+        return verdict.fits
+
     def cache_choices(self) -> list[CacheChoice]:
         out = []
         engines: tuple[Literal["redis", "valkey"], ...] = ("redis", "valkey")
@@ -548,7 +566,8 @@ class Space:
             base = 1 - self._amount("discount.ec2.ri_1yr_no_upfront") if committed else 1.0
             spotted = option.purchase in ("spot", "reserved_spot")
             above = 1 - self._amount(f"ec2.spot_discount.{family}") if spotted else 1.0
-            floor = min(option.floor, option.count)
+            # a reservation covers the minimum's on-demand instances: the base under spot, else the minimum
+            floor = min(option.floor if spotted else option.min_size, option.count)
             return hours * price * (floor * base + (option.count - floor) * above)
         if isinstance(option, DatabaseChoice):
             deployment = "multi_az" if self.demand.availability == "multi_az" else "single_az"
@@ -634,5 +653,7 @@ class Space:
             routed = routed.model_copy(
                 update={"cdn": routed.cdn.model_copy(update=self._overflow(routed, shape))}
             )
+        # each process's PostgreSQL pool, sized against the database class's max_connections
+        routed = with_pool(routed, self.model)
         # validate the whole config as the stack file would be read (cross-field rules included)
         return StackConfig.model_validate(routed.model_dump())

@@ -117,7 +117,7 @@ values = {
     "STARS_PORT": env.get("STARS_PORT") or "8000",
     "STARS_WORKERS": env.get("STARS_WORKERS") or str(os.cpu_count() or 1),
 }
-for key in ("STARS_DB_POOL_SIZE", "STARS_QUEUE_MESSAGES", "STARS_QUEUE_BYTES", "STARS_DRAIN_GRACE"):
+for key in ("STARS_DB_POOL_SIZE", "STARS_DB_MAX_OVERFLOW", "STARS_QUEUE_MESSAGES", "STARS_QUEUE_BYTES", "STARS_DRAIN_GRACE"):
     if env.get(key):
         values[key] = env[key]
 with open(sys.argv[1], "w") as f:  # systemd EnvironmentFile syntax: double quotes, \\ and \" escaped

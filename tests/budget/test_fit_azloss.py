@@ -9,7 +9,8 @@ from budget_helpers import stack_cfg
 from budget.capacity import Loads, load_model
 from budget.catalog import load_catalog
 from budget.fit.azloss import az_loss
-from budget.fit.space import servers_for_zone_loss
+from budget.fit.pricer import Pricer
+from budget.fit.space import ServerChoice, servers_for_zone_loss
 from components.config import StackConfig
 
 
@@ -26,9 +27,11 @@ def test_servers_for_a_zones_loss(needed: int, zones: int, servers: int) -> None
     assert servers_for_zone_loss(needed, zones) == servers
 
 
-def _with_app(cfg: StackConfig, servers: int) -> StackConfig:
+def _with_app(cfg: StackConfig, servers: int, minimum: int | None = None) -> StackConfig:
+    """One combined group of ``servers`` at max size; its minimum ``servers`` unless given."""
     assert cfg.api is not None
-    app = cfg.api.model_copy(update={"min_size": 2, "desired_capacity": servers, "max_size": servers})
+    low = servers if minimum is None else minimum
+    app = cfg.api.model_copy(update={"min_size": low, "desired_capacity": servers, "max_size": servers})
     return cfg.model_copy(update={"api": None, "realtime": None, "app": app})
 
 
@@ -57,3 +60,58 @@ def test_a_single_az_plan_says_plainly_what_a_zones_loss_does() -> None:
     assert not verdict.required and not verdict.carries
     assert "single-AZ by its availability class" in verdict.statement
     assert "are down with their zone" in verdict.statement
+
+
+def test_the_zone_loss_is_judged_at_the_groups_minimum_where_cpu_scaling_keeps_it() -> None:
+    """Review finding F2, by hand: phase 3 on t4g.small. Peak CPU = 100,000 x 3.65 us + 10,000/s x 96.85 us
+    + 1,000/s x 522.9 us = 1.856 cores; one t4g.small carries 2 x 0.7 = 1.4 cores and ~52,643 connections:
+    2 needed. Over 3 zones the zone-loss count is 3 (3 - 1 = 2). At peak 3 servers run at 1.856 / 6 = 31%
+    and 2 at 46% CPU, both under the 70% target, so target tracking settles on the minimum: with min 2 a
+    lost zone leaves 1 server where 2 are needed. The check must say so, and fit must write min 3."""
+    catalog = load_catalog()
+    model = load_model(catalog)
+    cfg = stack_cfg("phase3")
+    assert cfg.api is not None and cfg.demand is not None
+    demand = cfg.demand
+    cfg = cfg.model_copy(update={"api": cfg.api.model_copy(update={"instance_type": "t4g.small"})})
+    sizing = model.size_servers("t4g.small", Loads.of(demand).of_group("app"))
+    assert sizing.count == 2 and sizing.cpu_cores_per_server == pytest.approx(1.4)
+    assert sizing.cpu_cores_needed / (3 * 2) < 0.70 and sizing.cpu_cores_needed / (2 * 2) < 0.70
+    three_zones = cfg.model_copy(update={"network": cfg.network.model_copy(update={"az_count": 3})})
+    old = az_loss(_with_app(three_zones, 3, minimum=2), model)  # what fit wrote before: min 2, max 3
+    assert not old.carries
+    assert [(t.servers, t.max_servers, t.left_with_zone_lost, t.needed_at_peak) for t in old.servers] == [
+        (2, 3, 1, 2)
+    ]
+    choice = ServerChoice("app", "t4g.small", "reserved_spot", sizing, floor=2, zones=3, zone_loss=True)
+    assert (choice.count, choice.min_size) == (3, 3)
+    tier = choice.apply(cfg.api, 70)
+    assert (tier.min_size, tier.desired_capacity, tier.max_size, tier.spot.on_demand_base) == (3, 3, 3, 2)
+    fixed = az_loss(_with_app(three_zones, 3), model)
+    assert fixed.carries and [(t.servers, t.left_with_zone_lost) for t in fixed.servers] == [(3, 2)]
+
+
+@pytest.mark.parametrize("purchase", ["on_demand", "spot", "reserved_spot"])
+def test_raising_the_minimum_to_the_zone_loss_count_does_not_change_the_price(purchase: str) -> None:
+    """F2's fix costs nothing: the month is priced at max size, the servers all month (3 x t4g.small), and
+    the reservation covers the on-demand base (2) either way; only the scaling policy's floor moves. Spot
+    stays above the same base of 2, so the third server is priced on spot at both minimums."""
+    catalog = load_catalog()
+    model = load_model(catalog)
+    cfg = stack_cfg("phase3")
+    assert cfg.api is not None and cfg.demand is not None
+    sizing = model.size_servers("t4g.small", Loads.of(cfg.demand).of_group("app"))
+    choice = ServerChoice("app", "t4g.small", purchase, sizing, floor=2, zones=3, zone_loss=True)  # type: ignore[arg-type]
+    new = choice.apply(cfg.api, 70)
+    old = new.model_copy(update={"min_size": 2})
+    pricer = Pricer(catalog)
+
+    def total(tier: object) -> float:
+        network = cfg.network.model_copy(update={"az_count": 3})
+        stack = cfg.model_copy(update={"api": None, "realtime": None, "app": tier, "network": network})
+        priced = pricer.price(stack)
+        assert priced.priced, priced.why_unpriced()
+        return priced.total()
+
+    assert new.min_size == 3
+    assert total(new) == pytest.approx(total(old), abs=1e-9)

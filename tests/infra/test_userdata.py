@@ -204,3 +204,24 @@ def test_a_release_without_the_bucket_is_refused() -> None:
 def test_an_artifact_path_outside_the_project_or_misnamed_is_refused(artifact: str) -> None:
     with pytest.raises(ValueError, match="artifact"):
         ReleaseConfig(artifact=artifact)
+
+
+def test_the_plans_pool_per_process_reaches_the_servers_and_nothing_else_does(project: Path) -> None:
+    """stars:api.db_pool_size (what budget fit sizes from the database's max_connections) becomes the
+    runtime's STARS_DB_POOL_SIZE with no overflow, so a process opens at most that many connections; a
+    group without it keeps the runtime's default (no variable). Numbers only: no secret in user data."""
+    _artifact(project, "stars-runtime-0.1.0.tar", b"release")
+    resources = plan_resources(_with_release(stack_config("phase1"), api={"db_pool_size": 4}))
+    api, realtime = _user_data(resources, "api"), _user_data(resources, "realtime")
+    assert "export STARS_DB_POOL_SIZE=4\n" in api and "export STARS_DB_MAX_OVERFLOW=0\n" in api
+    assert "STARS_DB_POOL_SIZE=" not in realtime and "STARS_DB_MAX_OVERFLOW=" not in realtime
+    # the installer passes both to the service's environment file
+    assert '"STARS_DB_POOL_SIZE", "STARS_DB_MAX_OVERFLOW"' in BOOTSTRAP.read_text()
+
+
+@pytest.mark.parametrize("size", [0, 101])
+def test_a_pool_per_process_out_of_bounds_is_refused_naming_the_key(size: int) -> None:
+    data = stack_config("phase1").model_dump()
+    data["api"]["db_pool_size"] = size
+    with pytest.raises(ValueError, match="db_pool_size"):
+        StackConfig.model_validate(data)
