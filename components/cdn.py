@@ -200,6 +200,29 @@ def share_tag(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
     return {ASSET_SHARE_TAG: repr(share)}
 
 
+#: ``stars:cdn`` values that set only values of the distributions' inputs (the price class, and the tags
+#: of :func:`value_tags`), never which resources the tier registers: a planner that plans the tier once
+#: may write them into that plan for each value (``budget fit`` does, tests/budget/test_fit_pricer_cache.py
+#: holds it against planning each value).
+VALUE_ONLY = ("price_class", "savings_bundle", "asset_overflow_share")
+#: The tags :func:`value_tags` sets (the stack's own tags hold neither key).
+VALUE_TAGS = (ASSET_SHARE_TAG, PURCHASE_TAG)
+
+
+def paying(cfg: CdnConfig, resource_name: str) -> bool:
+    """Whether the distribution named ``resource_name`` bills pay as you go: every one without a
+    flat-rate plan, and the overflow or dynamic distribution beside one."""
+    return cfg.plan == "pay_as_you_go" or resource_name.endswith(OVERFLOW_SUFFIXES)
+
+
+def value_tags(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
+    """The tags of the distribution named ``resource_name`` that follow :data:`VALUE_ONLY` values: its
+    ``asset_share`` (:func:`share_tag`) and, when it bills pay as you go, the Security Savings Bundle's
+    purchase."""
+    bundle = {PURCHASE_TAG: SAVINGS_BUNDLE} if cfg.savings_bundle and paying(cfg, resource_name) else {}
+    return {**share_tag(cfg, resource_name), **bundle}
+
+
 def _lifecycle_rules(cfg: CdnConfig) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
     """Abort stale multipart uploads always; tier large objects and expire old versions when enabled."""
     rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
@@ -396,7 +419,6 @@ class Cdn(pulumi.ComponentResource):
         self.subscriptions: list[aws.pricingplanmanager.Subscription] = []
         self.distributions: list[aws.cloudfront.Distribution] = []
         overflow_share = asset_shares(cfg)[1]
-        on_plan = cfg.plan != "pay_as_you_go"
         for index in range(cfg.asset_distributions):
             # The first keeps the names of a one-distribution stack (no replacement when more are added).
             suffix = "" if index == 0 else f"-{index + 1}"
@@ -410,7 +432,7 @@ class Cdn(pulumi.ComponentResource):
                 "STARS static assets and uploads",
                 cfg,
                 ws_on_assets,
-                self._tags(tags, "assets", cfg, resource_name, paying=not on_plan),
+                self._tags(tags, "assets", cfg, resource_name),
                 web_acl,
             )
             self.distributions.append(distribution)
@@ -423,7 +445,7 @@ class Cdn(pulumi.ComponentResource):
                     "STARS static assets beyond the flat-rate plans' allowances (pay as you go)",
                     cfg,
                     ws_on_assets,
-                    self._tags(tags, "assets", cfg, f"{name}-overflow", paying=True),
+                    self._tags(tags, "assets", cfg, f"{name}-overflow"),
                     None,
                 )
             )
@@ -529,14 +551,11 @@ class Cdn(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _tags(
-        tags: dict[str, str], traffic: str, cfg: CdnConfig, resource_name: str, paying: bool
-    ) -> dict[str, str]:
+    def _tags(tags: dict[str, str], traffic: str, cfg: CdnConfig, resource_name: str) -> dict[str, str]:
         """The distribution's ``traffic`` tag (what the budget rules price it with: the assets' share or the
-        dynamic figures), its ``asset_share`` when the assets are split unevenly (:func:`share_tag`), and,
-        on a pay-as-you-go (``paying``) distribution, the Security Savings Bundle's purchase."""
-        bundle = {PURCHASE_TAG: SAVINGS_BUNDLE} if cfg.savings_bundle and paying else {}
-        return {**tags, TRAFFIC_TAG: traffic, **share_tag(cfg, resource_name), **bundle}
+        dynamic figures), its ``asset_share`` when the assets are split unevenly and, on a pay-as-you-go
+        distribution, the Security Savings Bundle's purchase (:func:`value_tags`)."""
+        return {**tags, TRAFFIC_TAG: traffic, **value_tags(cfg, resource_name)}
 
     def _dynamic_distribution(
         self, name: str, origin: WebSocketOrigin, cfg: CdnConfig, tags: dict[str, str]
@@ -551,7 +570,7 @@ class Cdn(pulumi.ComponentResource):
                 "STARS WebSockets, API and the assets beyond the flat-rate plans' allowances (pay as you go)",
                 cfg,
                 origin,
-                self._tags(tags, "dynamic", cfg, f"{name}-dynamic", paying=True),
+                self._tags(tags, "dynamic", cfg, f"{name}-dynamic"),
                 None,
             )
         behaviors = websocket_behaviors(api=not origin.https)
@@ -567,7 +586,7 @@ class Cdn(pulumi.ComponentResource):
             # an ordered behavior without its path pattern: the default behavior's keys
             default_cache_behavior=cast(aws.cloudfront.DistributionDefaultCacheBehaviorArgsDict, default),
             ordered_cache_behaviors=behaviors,
-            tags=self._tags(tags, "dynamic", cfg, f"{name}-dynamic", paying=True),
+            tags=self._tags(tags, "dynamic", cfg, f"{name}-dynamic"),
             **VIEWER_SIDE,
             opts=pulumi.ResourceOptions(parent=self),
         )
