@@ -200,13 +200,19 @@ def share_tag(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
     return {ASSET_SHARE_TAG: repr(share)}
 
 
-#: ``stars:cdn`` values that set only values of the distributions' inputs (the price class, and the tags
-#: of :func:`value_tags`), never which resources the tier registers: a planner that plans the tier once
-#: may write them into that plan for each value (``budget fit`` does, tests/budget/test_fit_pricer_cache.py
-#: holds it against planning each value).
-VALUE_ONLY = ("price_class", "savings_bundle", "asset_overflow_share")
+#: ``stars:cdn`` values that set only values of the tier's inputs (the distributions' price class, the tags
+#: of :func:`value_tags`, and which flat-rate plan a subscription buys: :func:`plan_tier`), never which
+#: resources the tier registers: a planner that plans the tier once may write them into that plan for each
+#: value (``budget fit`` does; tests/budget/test_fit_pricer_cache.py holds it against planning each value).
+#: Of ``plan`` only which flat-rate plan is such a value: pay as you go or not decides the resources.
+VALUE_ONLY = ("price_class", "savings_bundle", "asset_overflow_share", "plan")
 #: The tags :func:`value_tags` sets (the stack's own tags hold neither key).
 VALUE_TAGS = (ASSET_SHARE_TAG, PURCHASE_TAG)
+
+
+def plan_tier(cfg: CdnConfig) -> str | None:
+    """The PricingPlanManager tier each flat-rate plan subscription buys (None: pay as you go)."""
+    return PLAN_TIERS.get(cfg.plan)
 
 
 def paying(cfg: CdnConfig, resource_name: str) -> bool:
@@ -505,7 +511,7 @@ class Cdn(pulumi.ComponentResource):
             aws.pricingplanmanager.Subscription(
                 name,
                 plan_family="CloudFront",
-                plan_tier=PLAN_TIERS[cfg.plan],
+                plan_tier=plan_tier(cfg),
                 resource_arns=[distribution.arn, web_acl.arn],
                 usage_level="DEFAULT",
                 approval_mode="IMMEDIATE",

@@ -23,13 +23,14 @@ from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.plan import from_record
 from budget.pricing_inputs import PricingInputs, Subject
 from budget.rules import RuleContext
-from components.cdn import VALUE_ONLY, VALUE_TAGS, value_tags
+from components.cdn import VALUE_ONLY, VALUE_TAGS, plan_tier, value_tags
 from components.config import StackConfig
 from components.planning.baseline import violations
 from components.planning.mocks import plan_resources, plan_tiers
 from components.stack import COMMON_READS, TIER_READS, config_reads, tiers_of
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+SUBSCRIPTION = "aws:pricingplanmanager/subscription:Subscription"
 #: Two totals "agree" when every size differs by less than half a cent.
 CENT = 0.005
 
@@ -45,18 +46,21 @@ def _at(data: dict[str, Any], path: str) -> Any:
     return node
 
 
-#: Config values (under ``cdn``) that set only values of the distributions' inputs, which
-#: :func:`_retagged` writes into a plan of the CDN tier made at other values (the component's own
-#: :data:`~components.cdn.VALUE_ONLY`): the overflow share follows the demand, and the price class and the
-#: Security Savings Bundle are searched for every structure of the tier, so without this each phase,
-#: what-if and user count a fit searches would plan the CDN tier again for each of its shapes.
+#: Config values (under ``cdn``) that set only values of the CDN tier's inputs, which :func:`_retagged`
+#: writes into a plan of the tier made at other values (the component's own
+#: :data:`~components.cdn.VALUE_ONLY`): the overflow share follows the demand, and the price class, the
+#: flat-rate plan and the Security Savings Bundle are searched for every structure of the tier, so
+#: without this each phase, what-if and user count a fit searches would plan the CDN tier again for
+#: each of its shapes.
 RETAGGED = VALUE_ONLY
 
 
 def _plan_reads(cfg: StackConfig) -> dict[str, Any]:
     """The config as the tier plans read it, without the values :func:`_retagged` writes."""
     data = config_reads(cfg)
-    data["cdn"] = {k: v for k, v in data["cdn"].items() if k not in RETAGGED}
+    cdn = {k: v for k, v in data["cdn"].items() if k not in RETAGGED}
+    cdn["flat_rate"] = plan_tier(cfg.cdn) is not None  # which flat-rate plan is retagged, not whether one
+    data["cdn"] = cdn
     return data
 
 
@@ -68,11 +72,14 @@ def plan_key(cfg: StackConfig, tier: str, dumped: dict[str, Any] | None = None) 
 
 def _retagged(resources: tuple[PlannedResource, ...], cfg: StackConfig) -> tuple[PlannedResource, ...]:
     """``resources`` with each distribution's price class and value tags (``asset_share``, the bundle's
-    ``purchase``) those ``cfg`` gives it (the component's own :func:`~components.cdn.value_tags`),
-    whatever values the plan was made at."""
+    ``purchase``) and each flat-rate subscription's plan tier those ``cfg`` gives it (the component's own
+    :func:`~components.cdn.value_tags` and :func:`~components.cdn.plan_tier`), whatever values the plan
+    was made at."""
     out = []
     for r in resources:
-        if r.type == DISTRIBUTION:
+        if r.type == SUBSCRIPTION:
+            r = replace(r, inputs={**r.inputs, "planTier": plan_tier(cfg.cdn)})
+        elif r.type == DISTRIBUTION:
             inputs = {**r.inputs, "priceClass": cfg.cdn.price_class}
             tags = r.inputs.get("tags")
             if isinstance(tags, dict):
