@@ -600,6 +600,13 @@ class UsageConfig(_Strict):
     alb_rule_evaluations_per_second: float = Field(ge=0)
     s3_storage_gb: float = Field(ge=0)
     s3_objects: float = Field(ge=0, description="objects monitored by Intelligent-Tiering")
+    s3_infrequent_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of the stored GB not read for 30 days, which Intelligent-Tiering bills at its"
+        " Infrequent Access tier (not measured: 0 assumes every object is read monthly)",
+    )
     s3_put_requests: float = Field(ge=0)
     s3_get_requests: float = Field(ge=0)
     rds_backup_storage_gb: float = Field(ge=0, description="total backup storage; up to allocated is free")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from budget.fit.lever_use import TITLES
 from budget.fit.report import FitFailure, FitReport, FitResult, Lever, Proposal, TrafficFigures, Verdict
 from budget.report.formatting import format_config_value, format_tzs, per_thousand
 from budget.report.md_escape import md
@@ -26,6 +27,11 @@ def verdict(r: FitReport) -> str:
     if r.best is None:
         return "NOTHING DEPLOYABLE CARRIES THE DEMAND"
     return "DOES NOT FIT"
+
+
+def levers_taken_line(keys: Sequence[str]) -> str:
+    """A proposal's levers by their titles (``best.levers`` holds the keys)."""
+    return "; ".join(TITLES.get(key, key) for key in keys) or "none"
 
 
 def lever_line(lever: Lever) -> str:
@@ -108,6 +114,7 @@ def _best(r: FitReport) -> list[str]:
         f"  latency: {r.best.latency}",
         f"  carries {cap.connections:,} connections, {cap.deliveries_per_s:,} deliveries/s,"
         f" {cap.api_rps:,} API requests/s (headroom {headroom})",
+        f"  levers taken: {levers_taken_line(r.best.levers)}",
     ]
     if r.best.az_loss is not None:
         out.append(f"  AZ loss: {r.best.az_loss.statement}")
@@ -190,6 +197,7 @@ def render(results: Sequence[FitResult]) -> str:
 def _markdown_stack(r: FitReport) -> list[str]:
     assert r.best is not None
     out = ["", f"**{md(r.stack)}**: {md(r.best.summary, limit=500)}", ""]
+    out += [f"- levers taken: {md(levers_taken_line(r.best.levers), limit=1000)}"]
     if r.best.az_loss is not None:
         out += [f"- AZ loss: {md(r.best.az_loss.statement, limit=500)}"]
     out += [

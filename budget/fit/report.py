@@ -186,6 +186,7 @@ class Proposal(PlanFigures):
     latency: str = ""
     #: Why a runner-up is shown: within 10% of the cheapest, or the cheapest that survives an AZ's loss...
     relation: str = ""
+    #: The keys of the cost levers this configuration takes (``budget.fit.lever_use.LEVERS``).
     levers: list[str] = Field(default_factory=list)
     changes: list[Change] = Field(default_factory=list)
 

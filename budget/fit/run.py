@@ -14,6 +14,7 @@ from budget.exit_codes import ExitCode
 from budget.fit import howfar
 from budget.fit.aurora import aurora_floor
 from budget.fit.azloss import az_loss
+from budget.fit.lever_use import levers_taken
 from budget.fit.levers import domain_lever
 from budget.fit.pricer import FitError, Pricer, verify
 from budget.fit.report import (
@@ -105,6 +106,7 @@ def _proposal(
         availability=candidate.availability,
         latency=candidate.latency,
         relation=relation,
+        levers=levers_taken(candidate.priced.cfg),
         changes=changes(plan, candidate.priced.cfg),
     )
 

@@ -278,6 +278,7 @@ class Space:
         self.unavailable = UNAVAILABLE_IN_REGION.get(base.region, {})
         self.rejected: list[str] = []
         self.log_class = self.cheaper_log_class()
+        self.intelligent_tiering = self.tiering_pays()
 
     def cheaper_log_class(self) -> str:
         """The CloudWatch Logs class that costs less for the stack's stated log volumes: Infrequent Access
@@ -292,6 +293,24 @@ class Space:
             + stored * self.catalog.get(region, "cloudwatch.logs.ia.storage_factor").amount
         )
         return "infrequent_access" if ia < ingest + stored else "standard"
+
+    def tiering_pays(self) -> bool:
+        """Whether S3 Intelligent-Tiering costs less than Standard for the stated storage: it bills the
+        share not read for 30 days (``usage.s3_infrequent_share``) at Infrequent Access, and a monitoring
+        fee per 1,000 objects. With no stated cold share it only adds the fee, so Standard is chosen. The
+        requests cost the same either way, so the two are compared on storage alone, like the log class."""
+        region, usage = self.base.region, self.base.usage
+        cold = usage.s3_infrequent_share
+        standard = self.catalog.get(region, "s3.standard").amount * usage.s3_storage_gb
+        tiered = (
+            usage.s3_storage_gb
+            * (
+                (1 - cold) * self.catalog.get(region, "s3.it.frequent").amount
+                + cold * self.catalog.get(region, "s3.it.infrequent").amount
+            )
+            + usage.s3_objects / 1000 * self.catalog.get(region, "s3.it.monitoring").amount
+        )
+        return tiered < standard
 
     def _offered(self, name: str, price_key: str) -> bool:
         if name in self.unavailable:
@@ -533,6 +552,7 @@ class Space:
             "asset_distributions": shape.asset_distributions,
             "dynamic_distribution": shape.dynamic_distribution,
             "savings_bundle": shape.savings_bundle,
+            "intelligent_tiering": self.intelligent_tiering,
             # set below from the routed usage when the shape has it
             "asset_overflow": "none",
             "asset_overflow_share": 0.0,
