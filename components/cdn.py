@@ -31,6 +31,13 @@ it, so an asset always has the same name (its cache stays warm) and each name re
 requests and bytes; the shares follow the usage the stack states, so when the usage grows the stack's
 check fails closed once a plan's share exceeds its allowance, before AWS would throttle.
 
+Beside them, ``free_asset_distributions`` adds up to three distributions of the bucket on the Free plan
+(USD 0 for 1 M requests and 100 GB a month; an account holds at most three), each carrying
+``free_asset_share`` of the assets (fit fills them to their allowance) before the overflow: two Pro plans,
+two Free plans and a smaller rest pay as you go cost less than two Pro plans and the whole rest. They are
+built like the plan distributions (a web ACL and a subscription each, tagged with their share) and named
+``-distribution-free<k>`` so adding or removing them never renames the others.
+
 An internal load balancer (``stars:loadBalancer.origin: vpc_origin``) is reached through a CloudFront VPC
 origin: one ``VpcOrigin`` resource names the load balancer's ARN and port, and the distributions' load
 balancer origin points at it (``vpc_origin_config``) instead of a public DNS name. The hop is HTTP inside
@@ -102,6 +109,13 @@ class WebSocketOrigin:
     origin_secret: pulumi.Input[str] | None = None
     #: The internal load balancer's ARN: CloudFront reaches it through a VPC origin (no public endpoint).
     vpc_origin_arn: pulumi.Input[str] | None = None
+    #: Whether CloudFront carries the API too; None: when the load balancer has no TLS (the API's only way).
+    #: False for an internal /ws load balancer beside a public one with TLS for the API.
+    api: bool | None = None
+
+    @property
+    def carries_api(self) -> bool:
+        return not self.https if self.api is None else self.api
 
 
 @dataclass
@@ -178,10 +192,21 @@ def websocket_custom_origin(
 
 def asset_shares(cfg: CdnConfig) -> tuple[float | None, float | None]:
     """(each plan distribution's share, the overflow distribution's share) of the assets' traffic with
-    ``asset_overflow``; (None, None) without it (every assets distribution an equal share, untagged)."""
+    ``asset_overflow``; (None, None) without it (every assets distribution an equal share, untagged).
+    The Free-plan distributions' shares (``free_asset_share`` each) come off the plan distributions'."""
     if cfg.asset_overflow == "none":
         return None, None
-    return (1 - cfg.asset_overflow_share) / cfg.asset_distributions, cfg.asset_overflow_share
+    rest = 1 - cfg.asset_overflow_share - cfg.free_asset_distributions * cfg.free_asset_share
+    return rest / cfg.asset_distributions, cfg.asset_overflow_share
+
+
+#: How the Free-plan distributions beside the plan's are named: ``<name>-distribution-free<k>``.
+FREE_SUFFIX = "-free"
+
+
+def free_names(name: str, cfg: CdnConfig) -> list[str]:
+    """The Free-plan distributions' name suffixes (``-free1`` ...), one per ``free_asset_distributions``."""
+    return [f"{FREE_SUFFIX}{k}" for k in range(1, cfg.free_asset_distributions + 1)]
 
 
 #: How the distributions carrying the assets' overflow are named: one of its own, or the dynamic one.
@@ -197,28 +222,31 @@ def share_tag(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
     if plan is None or overflow is None:
         return {}
     share = overflow if resource_name.endswith(OVERFLOW_SUFFIXES) else plan
+    if resource_name.rsplit("-", 1)[-1].startswith(FREE_SUFFIX[1:]) and cfg.free_asset_distributions:
+        share = cfg.free_asset_share
     return {ASSET_SHARE_TAG: repr(share)}
 
 
-#: ``stars:cdn`` values that set only values of the tier's inputs (the distributions' price class, the tags
-#: of :func:`value_tags`, and which flat-rate plan a subscription buys: :func:`plan_tier`), never which
-#: resources the tier registers: a planner that plans the tier once may write them into that plan for each
-#: value (``budget fit`` does; tests/budget/test_fit_pricer_cache.py holds it against planning each value).
-#: Of ``plan`` only which flat-rate plan is such a value: pay as you go or not decides the resources.
-VALUE_ONLY = ("price_class", "savings_bundle", "asset_overflow_share", "plan")
+#: ``stars:cdn`` values that set only values of the distributions' inputs (the price class, and the tags
+#: of :func:`value_tags`), never which resources the tier registers: a planner that plans the tier once
+#: may write them into that plan for each value (``budget fit`` does; tests/budget/test_fit_pricer_cache.py
+#: holds it against planning each value).
+VALUE_ONLY = ("price_class", "savings_bundle", "asset_overflow_share", "free_asset_share")
 #: The tags :func:`value_tags` sets (the stack's own tags hold neither key).
 VALUE_TAGS = (ASSET_SHARE_TAG, PURCHASE_TAG)
 
 
-def plan_tier(cfg: CdnConfig) -> str | None:
-    """The PricingPlanManager tier each flat-rate plan subscription buys (None: pay as you go)."""
-    return PLAN_TIERS.get(cfg.plan)
+def _free(cfg: CdnConfig, resource_name: str) -> bool:
+    """Whether ``resource_name`` is one of the Free-plan distributions beside the plan's."""
+    return bool(cfg.free_asset_distributions) and resource_name.rsplit("-", 1)[-1].startswith(FREE_SUFFIX[1:])
 
 
 def paying(cfg: CdnConfig, resource_name: str) -> bool:
-    """Whether the distribution named ``resource_name`` bills pay as you go: every one without a
-    flat-rate plan, and the overflow or dynamic distribution beside one."""
-    return cfg.plan == "pay_as_you_go" or resource_name.endswith(OVERFLOW_SUFFIXES)
+    """Whether the distribution named ``resource_name`` bills pay as you go: the overflow or dynamic one,
+    and the plan's own when the stack has no flat-rate plan (a Free-plan one beside them never)."""
+    if resource_name.endswith(OVERFLOW_SUFFIXES):
+        return True
+    return not _free(cfg, resource_name) and cfg.plan == "pay_as_you_go"
 
 
 def value_tags(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
@@ -309,9 +337,11 @@ class Cdn(pulumi.ComponentResource):
         self.asset_domain_names = [d.domain_name for d in self.asset_readers]
         plan_share, overflow_share = asset_shares(cfg)
         #: Each asset name's share of the asset links (aligned with ``asset_domain_names``).
-        self.asset_link_shares = [
-            plan_share if plan_share is not None else 1 / cfg.asset_distributions
-        ] * cfg.asset_distributions + ([overflow_share] if overflow_share is not None else [])
+        self.asset_link_shares = (
+            [plan_share if plan_share is not None else 1 / cfg.asset_distributions] * cfg.asset_distributions
+            + [cfg.free_asset_share] * cfg.free_asset_distributions
+            + ([overflow_share] if overflow_share is not None else [])
+        )
         self.register_outputs(
             {
                 "bucket": self.bucket.bucket,
@@ -425,25 +455,17 @@ class Cdn(pulumi.ComponentResource):
         self.subscriptions: list[aws.pricingplanmanager.Subscription] = []
         self.distributions: list[aws.cloudfront.Distribution] = []
         overflow_share = asset_shares(cfg)[1]
+        on_plan = cfg.plan != "pay_as_you_go"
         for index in range(cfg.asset_distributions):
             # The first keeps the names of a one-distribution stack (no replacement when more are added).
             suffix = "" if index == 0 else f"-{index + 1}"
-            web_acl = None
-            if self.us_east_1 is not None:
-                web_acl = self._web_acl(f"{name}{suffix}", tags)
-                self.web_acls.append(web_acl)
-            resource_name = f"{name}-distribution{suffix}"
-            distribution = self._bucket_distribution(
-                resource_name,
-                "STARS static assets and uploads",
-                cfg,
-                ws_on_assets,
-                self._tags(tags, "assets", cfg, resource_name),
-                web_acl,
+            tier = PLAN_TIERS[cfg.plan] if on_plan else None
+            self._asset_distribution(
+                name, suffix, tier, "STARS static assets and uploads", cfg, tags, ws_on_assets
             )
-            self.distributions.append(distribution)
-            if web_acl is not None:
-                self._plan(f"{name}-plan{suffix}", cfg, distribution, web_acl)
+        for suffix in free_names(name, cfg):
+            comment = "STARS static assets (Free flat-rate plan, filled to its allowance)"
+            self._asset_distribution(name, suffix, PLAN_TIERS["free"], comment, cfg, tags, ws_on_assets)
         if overflow_share is not None and not overflow_on_dynamic:
             self.distributions.append(
                 self._bucket_distribution(
@@ -455,6 +477,35 @@ class Cdn(pulumi.ComponentResource):
                     None,
                 )
             )
+
+    def _asset_distribution(
+        self,
+        name: str,
+        suffix: str,
+        tier: str | None,
+        comment: str,
+        cfg: CdnConfig,
+        tags: dict[str, str],
+        ws_origin: WebSocketOrigin | None,
+    ) -> None:
+        """One distribution of the bucket with, on a flat-rate plan ``tier``, its own web ACL and
+        subscription; tagged with its share of the assets (:func:`share_tag`)."""
+        web_acl = None
+        if tier is not None:
+            web_acl = self._web_acl(f"{name}{suffix}", tags)
+            self.web_acls.append(web_acl)
+        resource_name = f"{name}-distribution{suffix}"
+        distribution = self._bucket_distribution(
+            resource_name,
+            comment,
+            cfg,
+            ws_origin,
+            self._tags(tags, "assets", cfg, resource_name),
+            web_acl,
+        )
+        self.distributions.append(distribution)
+        if web_acl is not None and tier is not None:
+            self._plan(f"{name}-plan{suffix}", tier, distribution, web_acl)
 
     def _bucket_distribution(
         self,
@@ -478,7 +529,7 @@ class Cdn(pulumi.ComponentResource):
         extra: dict[str, Any] = {}
         if ws_origin is not None:
             origins.append(websocket_custom_origin(ws_origin, self._vpc_origin_id))
-            extra["ordered_cache_behaviors"] = websocket_behaviors(api=not ws_origin.https)
+            extra["ordered_cache_behaviors"] = websocket_behaviors(api=ws_origin.carries_api)
         if web_acl is not None:
             extra["web_acl_id"] = web_acl.arn
         return aws.cloudfront.Distribution(
@@ -501,7 +552,7 @@ class Cdn(pulumi.ComponentResource):
         )
 
     def _plan(
-        self, name: str, cfg: CdnConfig, distribution: aws.cloudfront.Distribution, web_acl: aws.wafv2.WebAcl
+        self, name: str, tier: str, distribution: aws.cloudfront.Distribution, web_acl: aws.wafv2.WebAcl
     ) -> None:
         """The flat-rate plan's subscription, covering one distribution and its web ACL.
 
@@ -511,7 +562,7 @@ class Cdn(pulumi.ComponentResource):
             aws.pricingplanmanager.Subscription(
                 name,
                 plan_family="CloudFront",
-                plan_tier=plan_tier(cfg),
+                plan_tier=tier,
                 resource_arns=[distribution.arn, web_acl.arn],
                 usage_level="DEFAULT",
                 approval_mode="IMMEDIATE",
@@ -579,7 +630,7 @@ class Cdn(pulumi.ComponentResource):
                 self._tags(tags, "dynamic", cfg, f"{name}-dynamic"),
                 None,
             )
-        behaviors = websocket_behaviors(api=not origin.https)
+        behaviors = websocket_behaviors(api=origin.carries_api)
         default: dict[str, Any] = {**behaviors[-1]}
         default.pop("path_pattern")
         default["allowed_methods"] = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -117,11 +117,20 @@ MANAGED_CACHE_POLICY_TTL = 86400
 #: every further name is one more TLS connection per viewer (browsers do not share a connection between
 #: two cloudfront.net names), which a phone on a Tanzanian mobile network pays for in latency.
 MAX_ASSET_DISTRIBUTIONS = 4
+#: Free flat-rate plans an AWS account may hold (pricing-levers.md section 1, "Account limits").
+FREE_PLANS_PER_ACCOUNT = 3
 #: Usage that only exists when WebSockets go through CloudFront.
 WEBSOCKET_USAGE_KEYS = (
     "cloudfront_websocket_egress_gb",
     "cloudfront_websocket_ingress_gb",
     "cloudfront_websocket_connections",
+)
+#: Usage of the internal /ws load balancer (``stars:loadBalancer.websocket_origin: vpc_origin``); the
+#: ``alb_*`` figures are then the public load balancer's (the API's) alone.
+WEBSOCKET_LB_USAGE_KEYS = (
+    "websocket_lb_new_connections_per_second",
+    "websocket_lb_active_connections",
+    "websocket_lb_processed_gb_per_hour",
 )
 
 
@@ -210,6 +219,14 @@ class LoadBalancerConfig(_Strict):
         " reaches through a VPC origin; needs no certificate, cdn.enabled and websockets_via_cdn,"
         " and with type network the combined app layout (a VPC origin reaches one port)",
     )
+    websocket_origin: Literal["load_balancer", "vpc_origin"] = Field(
+        default="load_balancer",
+        description="where CloudFront sends /ws (with websockets_via_cdn): load_balancer, the one above;"
+        " vpc_origin, a second, internal load balancer of the same type (no public endpoint, plain TCP or"
+        " HTTP inside the VPC) that CloudFront reaches through a VPC origin, so the public one (TLS for"
+        " domain) carries the API alone; needs a certificate (domain or certificate_arn), origin public"
+        " and websockets_via_cdn",
+    )
 
     @field_validator("certificate_arn")
     @classmethod
@@ -247,6 +264,30 @@ class LoadBalancerConfig(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _websocket_vpc_origin(self) -> Self:
+        if self.websocket_origin == "vpc_origin":
+            wrong = [
+                what
+                for what, ok in (
+                    ("a certificate (domain or certificate_arn)", self.tls),
+                    ("origin public", self.origin == "public"),
+                    ("websockets_via_cdn true", self.websockets_via_cdn),
+                )
+                if not ok
+            ]
+            if wrong:
+                raise ValueError(
+                    "websocket_origin vpc_origin puts /ws on a second, internal load balancer behind a"
+                    " CloudFront VPC origin and the API alone on the public one: it needs " + ", ".join(wrong)
+                )
+        return self
+
+    @property
+    def websocket_internal(self) -> bool:
+        """Whether /ws has an internal load balancer of its own (a VPC origin's), the API the public one."""
+        return self.websocket_origin == "vpc_origin"
+
     @property
     def internal(self) -> bool:
         """Whether the load balancer has no public endpoint (CloudFront reaches it through a VPC origin)."""
@@ -260,8 +301,6 @@ class LoadBalancerConfig(_Strict):
 
 #: A fully qualified DNS name (lower case, at least two labels).
 DOMAIN_NAME = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-#: Server image families: the lookup each uses is in components/ami.py.
-IMAGE_OS = ("al2023", "debian-12")
 ARCHITECTURES = ("x86_64", "arm64")
 #: An AMI id: ``ami-`` and 8 or 17 hex digits.
 AMI_ID = r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$"
@@ -493,6 +532,21 @@ class CdnConfig(_Strict):
         description="the share of the assets' traffic (requests and bytes) on the overflow distribution;"
         " each plan distribution carries (1 - share) / asset_distributions of it",
     )
+    free_asset_distributions: int = Field(
+        default=0,
+        ge=0,
+        le=FREE_PLANS_PER_ACCOUNT,
+        description="distributions of the assets on the Free flat-rate plan beside the asset_distributions"
+        " of plan, each filled to its allowance before the overflow (needs asset_overflow)",
+    )
+    free_asset_share: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="the share of the assets' traffic (requests and bytes) each Free-plan distribution"
+        " carries; each plan distribution then carries (1 - asset_overflow_share - free_asset_distributions"
+        " x free_asset_share) / asset_distributions",
+    )
 
     @model_validator(mode="after")
     def _plan(self) -> Self:
@@ -519,6 +573,7 @@ class CdnConfig(_Strict):
                 "asset_overflow needs a flat-rate plan for the assets: it carries what the plans' allowances"
                 " do not"
             )
+        self._free_plans(overflow)
         if (
             self.savings_bundle
             and self.plan != "pay_as_you_go"
@@ -529,6 +584,52 @@ class CdnConfig(_Strict):
                 " flat-rate plan there are none (no source says the bundle applies to a plan's fee)"
             )
         return self
+
+    def _free_plans(self, overflow: bool) -> None:
+        """Free-plan distributions beside the plan's: filled to their allowance with the rest on the
+        overflow, within the account's three Free plans and the stack's distributions, on managed cache
+        policies, and with a share for the plan's distributions left."""
+        free = self.free_asset_distributions
+        if (free > 0) != (self.free_asset_share > 0):
+            raise ValueError(
+                f"free_asset_distributions {free} with free_asset_share {self.free_asset_share}: a share"
+                " above 0 needs Free-plan distributions, and Free-plan distributions need one"
+            )
+        if not free:
+            return
+        if not overflow:
+            raise ValueError(
+                "free_asset_distributions needs asset_overflow: pay_as_you_go (each Free plan carries its"
+                " allowance, the overflow what the plans do not)"
+            )
+        plans = free + (self.asset_distributions if self.plan == "free" else 0)
+        if plans > FREE_PLANS_PER_ACCOUNT:
+            raise ValueError(
+                f"{plans} Free plans (free_asset_distributions {free}"
+                + (
+                    f" + asset_distributions {self.asset_distributions} on plan free"
+                    if self.plan == "free"
+                    else ""
+                )
+                + f"): an account holds at most {FREE_PLANS_PER_ACCOUNT}"
+            )
+        if self.asset_distributions + free > MAX_ASSET_DISTRIBUTIONS:
+            raise ValueError(
+                f"asset_distributions {self.asset_distributions} + free_asset_distributions {free}: at most"
+                f" {MAX_ASSET_DISTRIBUTIONS} asset distributions (each more name is one more TLS connection"
+                " per viewer)"
+            )
+        if self.default_ttl_seconds != MANAGED_CACHE_POLICY_TTL:
+            raise ValueError(
+                f"free_asset_distributions: the Free plan allows only AWS-managed cache policies:"
+                f" default_ttl_seconds must be {MANAGED_CACHE_POLICY_TTL} (CachingOptimized), not"
+                f" {self.default_ttl_seconds}"
+            )
+        if self.asset_overflow_share + free * self.free_asset_share >= 1:
+            raise ValueError(
+                f"asset_overflow_share {self.asset_overflow_share} + {free} x free_asset_share"
+                f" {self.free_asset_share} leaves no share for the {self.plan} distributions"
+            )
 
 
 class ReleaseConfig(_Strict):
@@ -632,6 +733,16 @@ class UsageConfig(_Strict):
     cloudfront_api_requests: float = Field(
         default=0, ge=0, description="API requests/month at the dynamic distribution"
     )
+    # The internal /ws load balancer (``stars:loadBalancer.websocket_origin: vpc_origin``); 0 otherwise.
+    websocket_lb_new_connections_per_second: float = Field(
+        default=0, ge=0, description="new /ws connections/s CloudFront opens to the internal load balancer"
+    )
+    websocket_lb_active_connections: float = Field(
+        default=0, ge=0, description="concurrent /ws connections on the internal load balancer"
+    )
+    websocket_lb_processed_gb_per_hour: float = Field(
+        default=0, ge=0, description="GB/h of /ws frames (both ways) through the internal load balancer"
+    )
     # Defaults AWS applies that a program may leave unset, priced as stated assumptions (budget/README.md).
     ami_root_volume_gb: int = Field(
         default=8,
@@ -670,6 +781,15 @@ class DemandConfig(_Strict):
     deliveries_per_user_per_second: float = Field(ge=0, description="real-time frames delivered per user")
     publishes_per_user_per_second: float = Field(ge=0, description="messages published (and stored)")
     api_requests_per_user_per_second: float = Field(ge=0)
+    api_keep_alive_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="seconds a server keeps an idle API connection open: uvicorn's timeout_keep_alive"
+        " default (5 s), which runtime/server.py leaves; each API request holds its connection at most"
+        " this long after it, so a user holds api_requests_per_user_per_second x this API connections"
+        " open at most (what a public load balancer carrying the API alone bills as active connections)",
+    )
     db_statements_per_user_per_second: float = Field(ge=0)
     new_connections_per_user_per_second: float = Field(ge=0, description="reconnects and API connections")
     database_storage_gb: float = Field(ge=20, description="data the database holds (RDS minimum 20 GB)")
@@ -701,6 +821,12 @@ class DemandConfig(_Strict):
         description="single_az: data stores may live in one AZ; multi_az: survives the loss of one AZ"
     )
     latency_budget_ms: float = Field(gt=0, description="WebSocket delivery at the user (plan: < 100 ms)")
+
+    @property
+    def api_connections_per_user(self) -> float:
+        """API connections a user holds open, at most: every second one is open lies within the keep-alive
+        after one of the user's requests (requests closer together share it)."""
+        return self.api_requests_per_user_per_second * self.api_keep_alive_s
 
 
 class BudgetOverride(_Strict):
@@ -739,6 +865,14 @@ class BudgetConfig(_Strict):
         if self.warn_tzs > self.limit_tzs:
             raise ValueError(f"warn_tzs ({self.warn_tzs}) must not exceed limit_tzs ({self.limit_tzs})")
         return self
+
+
+def _zero_unless(usage: UsageConfig, keys: Sequence[str], condition: str) -> None:
+    """Usage that only a setting routes must be 0 without it: no stack pays for traffic it never routes."""
+    for key in keys:
+        value = getattr(usage, key)
+        if value:
+            raise ValueError(f"{NAMESPACE}:usage.{key} = {value!r}: must be 0 unless {condition}")
 
 
 class StackConfig(_Strict):
@@ -791,14 +925,18 @@ class StackConfig(_Strict):
                 " (the distribution carries /ws)"
             )
         if not self.load_balancer.websockets_via_cdn:
-            for key in WEBSOCKET_USAGE_KEYS:
-                value = getattr(self.usage, key)
-                if value:
-                    raise ValueError(
-                        f"{NAMESPACE}:usage.{key} = {value!r}: must be 0 unless"
-                        f" {NAMESPACE}:loadBalancer.websockets_via_cdn is true (no WebSocket traffic"
-                        " goes through CloudFront)"
-                    )
+            _zero_unless(
+                self.usage,
+                WEBSOCKET_USAGE_KEYS,
+                f"{NAMESPACE}:loadBalancer.websockets_via_cdn is true (no WebSocket traffic goes through"
+                " CloudFront)",
+            )
+        if not self.load_balancer.websocket_internal:
+            _zero_unless(
+                self.usage,
+                WEBSOCKET_LB_USAGE_KEYS,
+                f"{NAMESPACE}:loadBalancer.websocket_origin is vpc_origin (no internal /ws load balancer)",
+            )
         return self
 
     @model_validator(mode="after")
@@ -813,14 +951,12 @@ class StackConfig(_Strict):
                 " the load balancer)"
             )
         if not (self.cdn.dynamic_distribution and not lb.tls):
-            for key in ("cloudfront_api_egress_gb", "cloudfront_api_requests"):
-                value = getattr(self.usage, key)
-                if value:
-                    raise ValueError(
-                        f"{NAMESPACE}:usage.{key} = {value!r}: must be 0 unless the API goes through a"
-                        f" dynamic distribution ({NAMESPACE}:cdn.dynamic_distribution without a"
-                        " certificate on the load balancer)"
-                    )
+            _zero_unless(
+                self.usage,
+                ("cloudfront_api_egress_gb", "cloudfront_api_requests"),
+                f"the API goes through a dynamic distribution ({NAMESPACE}:cdn.dynamic_distribution without a"
+                " certificate on the load balancer)",
+            )
         return self
 
     @model_validator(mode="after")

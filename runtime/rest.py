@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette import status
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -112,7 +113,7 @@ class RestApi:
                 protocol.REST_UNAVAILABLE, "database unavailable; message not stored, retry later"
             )
         metrics.MESSAGES_IN.labels("rest").inc()
-        return JSONResponse({"channel": channel, "offset": offset}, status_code=201)
+        return JSONResponse({"channel": channel, "offset": offset}, status_code=status.HTTP_201_CREATED)
 
     async def _data_of(self, request: Request) -> str | Response:
         """The body's ``data`` as the JSON text to store, read within the frame bound."""

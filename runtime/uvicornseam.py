@@ -36,13 +36,19 @@ import logging
 import re
 import textwrap
 from collections.abc import Callable, Generator, Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from runtime import metrics
-from runtime.leanasync import FLAG_METHODS, INBOX_METHODS, Flag, Inbox
+from uvicorn.config import TRACE_LOG_LEVEL, Config
+from websockets.datastructures import Headers
+from websockets.extensions import Extension
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.protocol import Protocol
+from websockets.server import ServerProtocol
 
-if TYPE_CHECKING:
-    from uvicorn.config import Config
+from runtime import metrics
+from runtime.deflate import negotiate
+from runtime.leanasync import FLAG_METHODS, INBOX_METHODS, Flag, Inbox
 
 PROTOCOL_MODULE = "uvicorn.protocols.websockets.websockets_sansio_impl"
 PROTOCOL_CLASS = "WebSocketsSansIOProtocol"
@@ -73,8 +79,6 @@ CLIENT_FAULT_MESSAGES = frozenset({"Invalid UTF-8 sequence received from client.
 def register_trace_level() -> None:
     """Name uvicorn's ``trace`` level (below debug) for ``logging``: uvicorn does so only when it
     configures its own logging, after ours has already been set up with that level."""
-    from uvicorn.config import TRACE_LOG_LEVEL
-
     logging.addLevelName(TRACE_LOG_LEVEL, "TRACE")
 
 
@@ -133,8 +137,6 @@ def missing() -> dict[str, list[str]]:
     """Feature ("direct writes", "keepalive pings") -> the names the installed uvicorn lacks for it."""
     try:
         cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
-        from uvicorn.config import Config
-        from websockets.server import ServerProtocol
     except (ImportError, AttributeError) as exc:
         gone = [f"{PROTOCOL_MODULE}.{PROTOCOL_CLASS} ({exc})"]
         return {"direct writes": gone, "keepalive pings": gone}
@@ -155,9 +157,8 @@ class DirectWriter:
         self.transport: asyncio.Transport = proto.transport
         self.writable: asyncio.Event | Flag = proto.writable
         # permessage-deflate negotiated at the handshake (``LeanSansIOProtocol``): frames may go compressed
-        deflate = _per_message_deflate()
         extensions = getattr(getattr(proto, "conn", None), "extensions", ())
-        self.deflate = any(isinstance(e, deflate) for e in extensions)
+        self.deflate = any(isinstance(e, PerMessageDeflate) for e in extensions)
 
     @classmethod
     def attach(cls, send: Any) -> DirectWriter | None:
@@ -243,12 +244,6 @@ DEFLATE_NAMES = ("websockets.server.ServerProtocol.process_extensions", f"{PROTO
 LEAN_ATTRS = ("queue", "writable")  # the protocol's attributes replaced by Inbox and Flag
 
 
-def _per_message_deflate() -> type:
-    from websockets.extensions.permessage_deflate import PerMessageDeflate
-
-    return PerMessageDeflate
-
-
 def missing_protocol() -> str | None:
     """Why uvicorn's websockets-sansio protocol (``LeanSansIOProtocol``'s base) cannot be had, or None."""
     try:
@@ -263,8 +258,6 @@ def missing_deflate() -> list[str]:
     gone = missing_protocol()
     if gone is not None:
         return [gone]
-    from websockets.server import ServerProtocol
-
     cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
     out = [] if callable(getattr(ServerProtocol, "process_extensions", None)) else [DEFLATE_NAMES[0]]
     return out + _unassigned(cls, ("conn",))
@@ -299,12 +292,6 @@ def lean_misuses(source: str) -> list[str]:
 def _server_protocols() -> tuple[type, type]:
     """websockets' server protocol whose frame parser lets the handshake go, without and with our
     permessage-deflate negotiation."""
-    from websockets.datastructures import Headers
-    from websockets.extensions import Extension
-    from websockets.protocol import Protocol
-    from websockets.server import ServerProtocol
-
-    from runtime.deflate import negotiate
 
     class _FramesOnTheirOwn(Protocol):
         """Between ``ServerProtocol`` and ``Protocol`` in the MRO: ``ServerProtocol.parse`` calls this
@@ -331,6 +318,7 @@ def _server_protocols() -> tuple[type, type]:
 
 
 def _lean_protocol() -> type:
+    # local: a private uvicorn module another uvicorn may lack (missing_protocol reports it, not an import)
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
     plain, deflating = _server_protocols()
@@ -394,7 +382,7 @@ class HttpLimits:
 
 def missing_http() -> list[str]:
     """The names the HTTP limits need that the installed uvicorn lacks."""
-    try:
+    try:  # local: uvicorn's private module, and httptools may be absent: reported, not an import error
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError as exc:
         return [f"uvicorn.protocols.http.httptools_impl.HttpToolsProtocol ({exc})"]
@@ -421,7 +409,7 @@ class _HttpGuard:
         self.header_count = 0
         self.refused = False
 
-    def _arm(self, seconds: float, status: int) -> None:
+    def _arm(self, seconds: float, status: HTTPStatus) -> None:
         self._disarm()
         if seconds > 0:
             self.deadline = self.loop.call_later(seconds, self._expire, status)
@@ -431,32 +419,32 @@ class _HttpGuard:
             self.deadline.cancel()
             self.deadline = None
 
-    def _refuse(self, status: int, reason: str) -> None:
-        """Answer ``status`` (unless a response has started) and close the connection."""
+    def _refuse(self, status: HTTPStatus) -> None:
+        """Answer ``status`` and its reason phrase (unless a response has started), close the connection."""
         self._disarm()
         self.refused = True
         transport = self.transport
         if transport.is_closing():
             return
-        metrics.HTTP_REFUSED.labels(str(status)).inc()
+        metrics.HTTP_REFUSED.labels(str(status.value)).inc()
         cycle = self.cycle
         if cycle is None or not cycle.response_started:
-            body = reason.encode()
+            body = status.phrase.encode()
             transport.write(
                 b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-                b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
+                b"connection: close\r\n\r\n%s" % (status, body, len(body), body)
             )
         transport.close()
 
-    def _expire(self, status: int) -> None:
+    def _expire(self, status: HTTPStatus) -> None:
         self.deadline = None
-        self._refuse(status, "Request Timeout")
+        self._refuse(status)
 
     def _count(self, size: int, headers: int) -> None:
         self.header_bytes += size
         self.header_count += headers
         if self.header_bytes > self.limits.max_header_bytes or self.header_count > self.limits.max_headers:
-            self._refuse(431, "Request Header Fields Too Large")
+            self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
 
 
 if TYPE_CHECKING:  # the mixins below are checked against the protocol they are mixed into
@@ -476,9 +464,9 @@ class _GuardedConnection(_HttpGuard, _HttpBase):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
-            self._refuse(503, "Service Unavailable")
+            self._refuse(HTTPStatus.SERVICE_UNAVAILABLE)
         else:
-            self._arm(self.limits.header_timeout, 408)
+            self._arm(self.limits.header_timeout, HTTPStatus.REQUEST_TIMEOUT)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
@@ -512,7 +500,7 @@ class _GuardedParser(_HttpGuard, _HttpBase):
         super().on_message_begin()
         self.header_bytes = self.header_count = 0
         if self.deadline is None:  # a later request on a kept-alive connection
-            self._arm(self.limits.header_timeout, 408)
+            self._arm(self.limits.header_timeout, HTTPStatus.REQUEST_TIMEOUT)
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url), 0)
@@ -530,7 +518,7 @@ class _GuardedParser(_HttpGuard, _HttpBase):
         self._disarm()
         super().on_headers_complete()
         if not self.parser.should_upgrade() and _declares_body(self.headers):
-            self._arm(self.limits.body_timeout, 408)
+            self._arm(self.limits.body_timeout, HTTPStatus.REQUEST_TIMEOUT)
 
     def on_body(self, body: bytes) -> None:
         if not self.refused:
@@ -550,6 +538,7 @@ class _GuardedParser(_HttpGuard, _HttpBase):
 
 
 def _guarded_protocol() -> type:
+    # local: uvicorn's private module (needs httptools), imported when uvicorn asks for the class by name
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     class GuardedHttpToolsProtocol(_GuardedParser, _GuardedConnection, HttpToolsProtocol):

@@ -78,6 +78,11 @@ LEVERS: tuple[LeverUse, ...] = (
         lambda c: c.load_balancer.origin == "vpc_origin",
     ),
     LeverUse(
+        "websocket_vpc_origin",
+        "/ws on an internal NLB of its own behind a CloudFront VPC origin, the API alone on the public one",
+        lambda c: c.load_balancer.websocket_internal,
+    ),
+    LeverUse(
         "websockets_via_cloudfront",
         "WebSockets through CloudFront",
         lambda c: c.load_balancer.websockets_via_cdn,
@@ -91,6 +96,11 @@ LEVERS: tuple[LeverUse, ...] = (
         "cloudfront_asset_overflow",
         "the assets beyond the plans' allowance pay as you go",
         lambda c: c.cdn.asset_overflow == "pay_as_you_go",
+    ),
+    LeverUse(
+        "cloudfront_free_plans",
+        "Free flat-rate plans beside the plans, filled before the overflow",
+        lambda c: c.cdn.enabled and c.cdn.free_asset_distributions > 0,
     ),
     LeverUse(
         "cloudfront_savings_bundle",

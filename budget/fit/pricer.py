@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from budget.capacity import Measured, Unmeasured, kept_measured
 from budget.catalog import Catalog
 from budget.estimator import Estimate, estimate, price_in_region
 from budget.fit import plan_cache
@@ -23,14 +24,13 @@ from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.plan import from_record
 from budget.pricing_inputs import PricingInputs, Subject
 from budget.rules import RuleContext
-from components.cdn import VALUE_ONLY, VALUE_TAGS, plan_tier, value_tags
+from components.cdn import VALUE_ONLY, VALUE_TAGS, value_tags
 from components.config import StackConfig
 from components.planning.baseline import violations
 from components.planning.mocks import plan_resources, plan_tiers
 from components.stack import COMMON_READS, TIER_READS, config_reads, tiers_of
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
-SUBSCRIPTION = "aws:pricingplanmanager/subscription:Subscription"
 #: Two totals "agree" when every size differs by less than half a cent.
 CENT = 0.005
 
@@ -48,19 +48,16 @@ def _at(data: dict[str, Any], path: str) -> Any:
 
 #: Config values (under ``cdn``) that set only values of the CDN tier's inputs, which :func:`_retagged`
 #: writes into a plan of the tier made at other values (the component's own
-#: :data:`~components.cdn.VALUE_ONLY`): the overflow share follows the demand, and the price class, the
-#: flat-rate plan and the Security Savings Bundle are searched for every structure of the tier, so
-#: without this each phase, what-if and user count a fit searches would plan the CDN tier again for
-#: each of its shapes.
+#: :data:`~components.cdn.VALUE_ONLY`): the shares follow the demand, and the price class and the Security
+#: Savings Bundle are searched for every structure of the tier, so without this each phase, what-if and
+#: user count a fit searches would plan the CDN tier again for each of its shapes.
 RETAGGED = VALUE_ONLY
 
 
 def _plan_reads(cfg: StackConfig) -> dict[str, Any]:
     """The config as the tier plans read it, without the values :func:`_retagged` writes."""
     data = config_reads(cfg)
-    cdn = {k: v for k, v in data["cdn"].items() if k not in RETAGGED}
-    cdn["flat_rate"] = plan_tier(cfg.cdn) is not None  # which flat-rate plan is retagged, not whether one
-    data["cdn"] = cdn
+    data["cdn"] = {k: v for k, v in data["cdn"].items() if k not in RETAGGED}
     return data
 
 
@@ -72,14 +69,11 @@ def plan_key(cfg: StackConfig, tier: str, dumped: dict[str, Any] | None = None) 
 
 def _retagged(resources: tuple[PlannedResource, ...], cfg: StackConfig) -> tuple[PlannedResource, ...]:
     """``resources`` with each distribution's price class and value tags (``asset_share``, the bundle's
-    ``purchase``) and each flat-rate subscription's plan tier those ``cfg`` gives it (the component's own
-    :func:`~components.cdn.value_tags` and :func:`~components.cdn.plan_tier`), whatever values the plan
-    was made at."""
+    ``purchase``) those ``cfg`` gives it (the component's own :func:`~components.cdn.value_tags`), whatever
+    values the plan was made at."""
     out = []
     for r in resources:
-        if r.type == SUBSCRIPTION:
-            r = replace(r, inputs={**r.inputs, "planTier": plan_tier(cfg.cdn)})
-        elif r.type == DISTRIBUTION:
+        if r.type == DISTRIBUTION:
             inputs = {**r.inputs, "priceClass": cfg.cdn.price_class}
             tags = r.inputs.get("tags")
             if isinstance(tags, dict):
@@ -123,10 +117,13 @@ _TIER_PLANS_MAX = 20_000
 
 
 class Pricer:
-    """Prices candidates; counts the tier plans and estimates it needed (the benchmark reports them)."""
+    """Prices candidates; counts the tier plans and estimates it needed (the benchmark reports them).
 
-    def __init__(self, catalog: Catalog) -> None:
+    ``measured``: the figures the rules price loads with (fit's capacity model's; None: the kept runs')."""
+
+    def __init__(self, catalog: Catalog, measured: Measured | Unmeasured | None = None) -> None:
         self.catalog = catalog
+        self.measured = kept_measured() if measured is None else measured
         self._plans: dict[tuple[str, str], tuple[PlannedResource, ...]] = {}  # those this search used
         self._prices: dict[tuple[str, str, int, PricingInputs], list[PricedResource | Unpriced]] = {}
         self.tier_plans = 0
@@ -175,7 +172,7 @@ class Pricer:
         resources = sorted((r for plan in by_tier.values() for r in plan), key=lambda r: r.urn)
         # the retagged values are part of what was priced
         structure = hash((tuple(r.urn for r in resources), *(getattr(cfg.cdn, k) for k in RETAGGED)))
-        inputs = PricingInputs.of(cfg)
+        inputs = PricingInputs.of(cfg, self.measured)
         ctx = RuleContext(inputs=inputs, catalog=self.catalog, resources=tuple(resources))
         results: list[PricedResource | Unpriced] = []
         for tier, key in keys.items():
@@ -198,7 +195,9 @@ def verify(priced: Priced, catalog: Catalog) -> Estimate:
     breaches = violations(records)
     if breaches:
         raise FitError(f"{priced.cfg.stack}: the proposed config breaks the security baseline: {breaches[0]}")
-    full = estimate([from_record(r) for r in records], priced.cfg, catalog)
+    full = estimate(
+        [from_record(r) for r in records], priced.cfg, catalog, measured=priced.estimate.inputs.measured
+    )
     if full.unpriced:
         raise FitError(f"{priced.cfg.stack}: check cannot price the fitted config: {full.unpriced[0].reason}")
     for size in SIZES:

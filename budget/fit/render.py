@@ -40,7 +40,8 @@ def lever_line(lever: Lever) -> str:
     if lever.saves_tzs is not None:
         word = "saves" if lever.saves_tzs >= 0 else "costs"
         saving = f" ({word} TZS {abs(lever.saves_tzs):,} a month)"
-    return f"{lever.status.replace('_', ' ')}: {lever.title}{saving}: {lever.why}"
+    assumption = f"; deciding assumption: {lever.deciding_assumption}" if lever.deciding_assumption else ""
+    return f"{lever.status.replace('_', ' ')}: {lever.title}{saving}: {lever.why}{assumption}"
 
 
 def verdicts_line(label: str, verdicts: Sequence[Verdict], unit: str) -> str:
@@ -163,6 +164,16 @@ def _how_far(r: FitReport) -> list[str]:
             "Verdict by transfer", r.sensitivity.transfer_gb_per_user_per_month, "GB per user per month"
         ),
     ]
+    lever = r.domain_lever
+    if lever is not None and lever.sensitivity is not None:
+        out += [
+            verdicts_line("With a domain, by headroom", lever.sensitivity.headroom, "%"),
+            verdicts_line(
+                "With a domain, by transfer",
+                lever.sensitivity.transfer_gb_per_user_per_month,
+                "GB per user per month",
+            ),
+        ]
     return out
 
 
@@ -209,7 +220,15 @@ def _markdown_stack(r: FitReport) -> list[str]:
         f"- {md(verdicts_line('verdict by headroom', r.verdicts_by_headroom, '%'), limit=500)}",
         f"- {md(verdicts_line('verdict by transfer', transfer, 'GB/user'), limit=500)}",
     ]
-    out += [f"- lever {md(lever_line(lever), limit=500)}" for lever in r.levers]
+    lever = r.domain_lever
+    if lever is not None and lever.sensitivity is not None:
+        by_transfer = lever.sensitivity.transfer_gb_per_user_per_month
+        by_headroom = lever.sensitivity.headroom
+        out += [
+            f"- {md(verdicts_line('with a domain, by headroom', by_headroom, '%'), limit=500)}",
+            f"- {md(verdicts_line('with a domain, by transfer', by_transfer, 'GB/user'), limit=500)}",
+        ]
+    out += [f"- lever {md(lever_line(lever), limit=1000)}" for lever in r.levers]  # with its assumption
     out += ["", "| key | from | to |", "|---|---|---|"]
     for c in r.best.changes:
         out.append(f"| {md(c.key)} | {md(format_config_value(c.from_))} | {md(format_config_value(c.to))} |")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
-from budget.capacity import CapacityModel
+from budget.capacity import CapacityModel, Loads
 from budget.catalog import Catalog
 from budget.demand import NO_TRANSFER, demand_of, traffic
 from budget.estimator import Estimate, estimate
@@ -15,7 +14,7 @@ from budget.fit import howfar
 from budget.fit.aurora import aurora_floor
 from budget.fit.azloss import az_loss
 from budget.fit.lever_use import levers_taken
-from budget.fit.levers import domain_lever
+from budget.fit.levers import owner_levers
 from budget.fit.pricer import FitError, Pricer, verify
 from budget.fit.report import (
     Assumption,
@@ -33,7 +32,6 @@ from budget.fit.report import (
     changes,
 )
 from budget.fit.search import Candidate, SearchResult, TierChoices, front, search
-from budget.fit.space import Loads
 from budget.model import SIZES
 from budget.plan import plan_offline
 from budget.policy import rate_warning
@@ -49,7 +47,7 @@ FRONT = 2
 GROWTH_SEARCHED = 4
 
 
-def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> dict[str, Any]:
+def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> PlanFigures:
     """The fields every costed configuration reports (plan and proposals alike)."""
     rate = cfg.budget.usd_to_tzs
     demand = demand_of(cfg)
@@ -61,16 +59,16 @@ def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> dict[str,
         "api_rps": loads.api.api_rps,
     }
     totals: dict[str, int] = {size: round(est.total(size) * rate) for size in SIZES}
-    return {
-        "total_tzs": totals["max"],
-        "totals_tzs": SizeTzs(**totals),
-        "tzs_per_1000_users": per_thousand(totals["max"], demand.concurrent_users),
-        "by_tier_tzs": {tier: round(usd * rate) for tier, usd in sorted(est.by_tier("max").items())},
-        "capacity": Capacity(**{k: int(v) for k, v in capacity.items()}),
-        "carries_demand": all(capacity[k] >= v for k, v in needed.items()),
-        "az_loss": az_loss(cfg, model),
-        "config": cfg,
-    }
+    return PlanFigures(
+        total_tzs=totals["max"],
+        totals_tzs=SizeTzs(**totals),
+        tzs_per_1000_users=per_thousand(totals["max"], demand.concurrent_users),
+        by_tier_tzs={tier: round(usd * rate) for tier, usd in sorted(est.by_tier("max").items())},
+        capacity=Capacity(**{k: int(v) for k, v in capacity.items()}),
+        carries_demand=all(capacity[k] >= v for k, v in needed.items()),
+        az_loss=az_loss(cfg, model),
+        config=cfg,
+    )
 
 
 def capacity_of(cfg: StackConfig, model: CapacityModel, loads: Loads) -> dict[str, float]:
@@ -101,7 +99,8 @@ def _proposal(
 ) -> Proposal:
     full = verify(candidate.priced, catalog)
     return Proposal(
-        **_figures(candidate.priced.cfg, full, model),
+        # the figures' own field values (dict() of a model is shallow: nothing is dumped and re-read)
+        **dict(_figures(candidate.priced.cfg, full, model)),
         summary=_summary(candidate),
         availability=candidate.availability,
         latency=candidate.latency,
@@ -221,14 +220,14 @@ def _aurora(cfg: StackConfig, best: Proposal, far: HowFar, catalog: Catalog) -> 
 
 
 def _plan_figures(cfg: StackConfig, catalog: Catalog, model: CapacityModel) -> PlanFigures:
-    plan_est = estimate(plan_offline(cfg), cfg, catalog)
+    plan_est = estimate(plan_offline(cfg), cfg, catalog, measured=model.measured)
     if plan_est.unpriced:  # as check: a plan it cannot price is bad input, never a cost of 0
         first = plan_est.unpriced[0]
         raise FitError(
             f"{cfg.stack}: check cannot price the plan ({len(plan_est.unpriced)} resource(s), e.g."
             f" {first.type} '{first.name}': {first.reason})"
         )
-    return PlanFigures(**_figures(cfg, plan_est, model))
+    return _figures(cfg, plan_est, model)
 
 
 def fit_stack(
@@ -242,7 +241,7 @@ def fit_stack(
 
     ``written_from``: the stack file's own config when ``cfg`` adds to it (``--domain``), so the proposal's
     changes name what the file must gain."""
-    pricer = pricer or Pricer(catalog)
+    pricer = pricer or Pricer(catalog, model.measured)
     stated = written_from or cfg
     far_rate = rate_warning(cfg.budget, catalog)
     if far_rate and cfg.budget.override is None:  # as check: a rate far from the catalog's judges nothing
@@ -286,7 +285,7 @@ def fit_stack(
         deciding_assumption=far.deciding,
         assumptions=far.tested,
         verdicts_by_headroom=by_headroom,
-        levers=[domain_lever(cfg, catalog, model, pricer, best.total_tzs if best else None)],
+        levers=owner_levers(cfg, catalog, model, pricer, result, best.total_tzs if best else None),
         sensitivity=Sensitivity(
             transfer_gb_per_user_per_month=howfar.transfer_verdicts(
                 cfg, catalog, model, pricer, result.tiers

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from budget.capacity import kept_measured
 from budget.catalog import Catalog
 from budget.estimator import price_resource
 from budget.model import PlannedResource, PricedResource, Unpriced
@@ -77,7 +78,10 @@ def price(
 ) -> PricedResource:
     """Price one resource (with its neighbours for links); fail the test if it is unpriced."""
     ctx = RuleContext(
-        inputs=PricingInputs.of(cfg), catalog=catalog, resources=(resource, *others), options=options
+        inputs=PricingInputs.of(cfg, kept_measured()),
+        catalog=catalog,
+        resources=(resource, *others),
+        options=options,
     )
     result = price_resource(resource, ctx)
     assert not isinstance(result, Unpriced), result.reason
@@ -87,7 +91,9 @@ def price(
 def unpriced(
     resource: PlannedResource, cfg: StackConfig, catalog: Catalog, others: Sequence[PlannedResource] = ()
 ) -> Unpriced:
-    ctx = RuleContext(inputs=PricingInputs.of(cfg), catalog=catalog, resources=(resource, *others))
+    ctx = RuleContext(
+        inputs=PricingInputs.of(cfg, kept_measured()), catalog=catalog, resources=(resource, *others)
+    )
     result = price_resource(resource, ctx)
     assert isinstance(result, Unpriced), f"expected unpriced, got {result}"
     return result
@@ -122,8 +128,11 @@ def assert_serves_only_tls(cfg: StackConfig) -> None:
     ]
     assert public_plain == [], f"internet-facing plaintext listeners: {public_plain}"
     if cfg.load_balancer.domain is not None:
-        assert {li.inputs["protocol"] for li in listeners} <= {"HTTPS", "TLS", "HTTP"}
-        for li in listeners:
+        # the internet-facing ones (an internal /ws load balancer behind a VPC origin listens in plain TCP
+        # or HTTP, reached by CloudFront alone: no_plain_http above holds it)
+        public = [li for li in listeners if lbs[li.inputs["loadBalancerArn"]].inputs["internal"] is not True]
+        assert public and {li.inputs["protocol"] for li in public} <= {"HTTPS", "TLS", "HTTP"}
+        for li in public:
             if li.inputs["protocol"] == "HTTP":
                 assert [a["type"] for a in li.inputs["defaultActions"]] == ["redirect"]
 

@@ -76,21 +76,31 @@ def _signature(resources: tuple[PlannedResource, ...]) -> list[tuple[str, str, s
 
 #: CDN tier structures (what the tier registers: settings, WebSockets through CloudFront or not) and, for
 #: each, the value-only settings fit writes into one plan of it (with every price class): with and without
-#: the bundle, other flat-rate plans, and two overflow shares.
+#: the bundle, and two overflow shares.
 CDN_STRUCTURES: dict[str, tuple[dict[str, object], bool, tuple[dict[str, object], ...]]] = {
     "pay as you go": ({"plan": "pay_as_you_go"}, False, ({"savings_bundle": True}, {})),
     "pay as you go, /ws on it": ({"plan": "pay_as_you_go"}, True, ({"savings_bundle": True}, {})),
     "2 plans + dynamic": (
         {"plan": "pro", "asset_distributions": 2, "dynamic_distribution": True},
         True,
-        ({"savings_bundle": True, "plan": "premium"}, {"plan": "free"}),
+        ({"savings_bundle": True}, {}),
+    ),
+    "1 plan + 2 Free + overflow": (
+        {
+            "plan": "pro",
+            "asset_overflow": "pay_as_you_go",
+            "free_asset_distributions": 2,
+            "free_asset_share": 0.1,
+        },
+        False,
+        ({"asset_overflow_share": 0.25, "savings_bundle": True, "free_asset_share": 0.2}, {}),
     ),
     "2 plans + overflow": (
         {"plan": "business", "asset_distributions": 2, "asset_overflow": "pay_as_you_go"},
         False,
         (
             {"asset_overflow_share": 0.25, "savings_bundle": True},
-            {"asset_overflow_share": 0.6, "plan": "pro"},
+            {"asset_overflow_share": 0.6},
         ),
     ),
 }
@@ -98,8 +108,8 @@ CDN_STRUCTURES: dict[str, tuple[dict[str, object], bool, tuple[dict[str, object]
 
 @pytest.mark.parametrize("structure", sorted(CDN_STRUCTURES))
 def test_the_cdn_plan_written_with_other_values_is_the_plan_made_at_them(structure: str) -> None:
-    """Fit plans the CDN tier once per structure and writes the price class, the bundle, the flat-rate
-    plan and the overflow share into it (pricer._retagged, components.cdn.VALUE_ONLY): the result is what
+    """Fit plans the CDN tier once per structure and writes the price class, the bundle and the overflow
+    share into it (pricer._retagged, components.cdn.VALUE_ONLY): the result is what
     planning the tier at those values registers, input for input."""
     shape, via_cdn, values = CDN_STRUCTURES[structure]
     lb = {"websockets_via_cdn": via_cdn}
