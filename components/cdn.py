@@ -227,6 +227,36 @@ def share_tag(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
     return {ASSET_SHARE_TAG: repr(share)}
 
 
+#: ``stars:cdn`` values that set only values of the distributions' inputs (the price class, and the tags
+#: of :func:`value_tags`), never which resources the tier registers: a planner that plans the tier once
+#: may write them into that plan for each value (``budget fit`` does; tests/budget/test_fit_pricer_cache.py
+#: holds it against planning each value).
+VALUE_ONLY = ("price_class", "savings_bundle", "asset_overflow_share", "free_asset_share")
+#: The tags :func:`value_tags` sets (the stack's own tags hold neither key).
+VALUE_TAGS = (ASSET_SHARE_TAG, PURCHASE_TAG)
+
+
+def _free(cfg: CdnConfig, resource_name: str) -> bool:
+    """Whether ``resource_name`` is one of the Free-plan distributions beside the plan's."""
+    return bool(cfg.free_asset_distributions) and resource_name.rsplit("-", 1)[-1].startswith(FREE_SUFFIX[1:])
+
+
+def paying(cfg: CdnConfig, resource_name: str) -> bool:
+    """Whether the distribution named ``resource_name`` bills pay as you go: the overflow or dynamic one,
+    and the plan's own when the stack has no flat-rate plan (a Free-plan one beside them never)."""
+    if resource_name.endswith(OVERFLOW_SUFFIXES):
+        return True
+    return not _free(cfg, resource_name) and cfg.plan == "pay_as_you_go"
+
+
+def value_tags(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
+    """The tags of the distribution named ``resource_name`` that follow :data:`VALUE_ONLY` values: its
+    ``asset_share`` (:func:`share_tag`) and, when it bills pay as you go, the Security Savings Bundle's
+    purchase."""
+    bundle = {PURCHASE_TAG: SAVINGS_BUNDLE} if cfg.savings_bundle and paying(cfg, resource_name) else {}
+    return {**share_tag(cfg, resource_name), **bundle}
+
+
 def _lifecycle_rules(cfg: CdnConfig) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:
     """Abort stale multipart uploads always; tier large objects and expire old versions when enabled."""
     rules: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
@@ -443,7 +473,7 @@ class Cdn(pulumi.ComponentResource):
                     "STARS static assets beyond the flat-rate plans' allowances (pay as you go)",
                     cfg,
                     ws_on_assets,
-                    self._tags(tags, "assets", cfg, f"{name}-overflow", paying=True),
+                    self._tags(tags, "assets", cfg, f"{name}-overflow"),
                     None,
                 )
             )
@@ -470,7 +500,7 @@ class Cdn(pulumi.ComponentResource):
             comment,
             cfg,
             ws_origin,
-            self._tags(tags, "assets", cfg, resource_name, paying=tier is None),
+            self._tags(tags, "assets", cfg, resource_name),
             web_acl,
         )
         self.distributions.append(distribution)
@@ -578,14 +608,11 @@ class Cdn(pulumi.ComponentResource):
         )
 
     @staticmethod
-    def _tags(
-        tags: dict[str, str], traffic: str, cfg: CdnConfig, resource_name: str, paying: bool
-    ) -> dict[str, str]:
+    def _tags(tags: dict[str, str], traffic: str, cfg: CdnConfig, resource_name: str) -> dict[str, str]:
         """The distribution's ``traffic`` tag (what the budget rules price it with: the assets' share or the
-        dynamic figures), its ``asset_share`` when the assets are split unevenly (:func:`share_tag`), and,
-        on a pay-as-you-go (``paying``) distribution, the Security Savings Bundle's purchase."""
-        bundle = {PURCHASE_TAG: SAVINGS_BUNDLE} if cfg.savings_bundle and paying else {}
-        return {**tags, TRAFFIC_TAG: traffic, **share_tag(cfg, resource_name), **bundle}
+        dynamic figures), its ``asset_share`` when the assets are split unevenly and, on a pay-as-you-go
+        distribution, the Security Savings Bundle's purchase (:func:`value_tags`)."""
+        return {**tags, TRAFFIC_TAG: traffic, **value_tags(cfg, resource_name)}
 
     def _dynamic_distribution(
         self, name: str, origin: WebSocketOrigin, cfg: CdnConfig, tags: dict[str, str]
@@ -600,7 +627,7 @@ class Cdn(pulumi.ComponentResource):
                 "STARS WebSockets, API and the assets beyond the flat-rate plans' allowances (pay as you go)",
                 cfg,
                 origin,
-                self._tags(tags, "dynamic", cfg, f"{name}-dynamic", paying=True),
+                self._tags(tags, "dynamic", cfg, f"{name}-dynamic"),
                 None,
             )
         behaviors = websocket_behaviors(api=origin.carries_api)
@@ -616,7 +643,7 @@ class Cdn(pulumi.ComponentResource):
             # an ordered behavior without its path pattern: the default behavior's keys
             default_cache_behavior=cast(aws.cloudfront.DistributionDefaultCacheBehaviorArgsDict, default),
             ordered_cache_behaviors=behaviors,
-            tags=self._tags(tags, "dynamic", cfg, f"{name}-dynamic", paying=True),
+            tags=self._tags(tags, "dynamic", cfg, f"{name}-dynamic"),
             **VIEWER_SIDE,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -24,12 +24,11 @@ from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.plan import from_record
 from budget.pricing_inputs import PricingInputs, Subject
 from budget.rules import RuleContext
-from components.cdn import share_tag
+from components.cdn import VALUE_ONLY, VALUE_TAGS, value_tags
 from components.config import StackConfig
 from components.planning.baseline import violations
 from components.planning.mocks import plan_resources, plan_tiers
 from components.stack import COMMON_READS, TIER_READS, config_reads, tiers_of
-from components.tagging import ASSET_SHARE_TAG
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 #: Two totals "agree" when every size differs by less than half a cent.
@@ -47,10 +46,12 @@ def _at(data: dict[str, Any], path: str) -> Any:
     return node
 
 
-#: Config values (under ``cdn``) that only set tag values, which :func:`_retagged` writes into a plan made
-#: at another value: the overflow share follows the demand, so without this every phase, what-if and
+#: Config values (under ``cdn``) that set only values of the CDN tier's inputs, which :func:`_retagged`
+#: writes into a plan of the tier made at other values (the component's own
+#: :data:`~components.cdn.VALUE_ONLY`): the shares follow the demand, and the price class and the Security
+#: Savings Bundle are searched for every structure of the tier, so without this each phase, what-if and
 #: user count a fit searches would plan the CDN tier again for each of its shapes.
-RETAGGED = ("asset_overflow_share", "free_asset_share")
+RETAGGED = VALUE_ONLY
 
 
 def _plan_reads(cfg: StackConfig) -> dict[str, Any]:
@@ -67,14 +68,18 @@ def plan_key(cfg: StackConfig, tier: str, dumped: dict[str, Any] | None = None) 
 
 
 def _retagged(resources: tuple[PlannedResource, ...], cfg: StackConfig) -> tuple[PlannedResource, ...]:
-    """``resources`` with each distribution's ``asset_share`` tag the one ``cfg`` gives it (the component's
-    own :func:`~components.cdn.share_tag`), whatever share the plan was made at."""
+    """``resources`` with each distribution's price class and value tags (``asset_share``, the bundle's
+    ``purchase``) those ``cfg`` gives it (the component's own :func:`~components.cdn.value_tags`), whatever
+    values the plan was made at."""
     out = []
     for r in resources:
-        tags = r.inputs.get("tags") if r.type == DISTRIBUTION else None
-        if isinstance(tags, dict) and ASSET_SHARE_TAG in tags:
-            tags = {**tags, **share_tag(cfg.cdn, r.name)}
-            r = replace(r, inputs={**r.inputs, "tags": tags})
+        if r.type == DISTRIBUTION:
+            inputs = {**r.inputs, "priceClass": cfg.cdn.price_class}
+            tags = r.inputs.get("tags")
+            if isinstance(tags, dict):
+                kept = {k: v for k, v in tags.items() if k not in VALUE_TAGS}
+                inputs["tags"] = {**kept, **value_tags(cfg.cdn, r.name)}
+            r = replace(r, inputs=inputs)
         out.append(r)
     return tuple(out)
 

@@ -115,18 +115,33 @@ def test_report_command(tmp_path: Path, budget_cli: BudgetCli) -> None:
     assert main(["report", "-o", str(tmp_path / "x.html"), "--input", str(empty)]) == 2
 
 
-def test_report_fits_in_process_without_a_saved_fit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without ``--fit-input`` the report runs fit's own search in process: here for phase 1 alone (each
-    stack's search is the one ``fit`` runs; ``fit --all``'s whole answer is read above)."""
+def test_report_fits_in_process_without_a_saved_fit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fit_phase1: tuple[int, str]
+) -> None:
+    """Without ``--fit-input`` the report runs fit's own jobs in process: here phase 1's alone, whose search
+    answers with this run's one search of phase 1 (``fit_phase1``: the job ``fit --all`` ran, the same
+    search and JSON), so the report's own path is what is checked, not a second search of the same stack
+    (``fit --all``'s whole answer is read above)."""
     from budget.cli import main
     from budget.fit import stacks as fitting
+    from budget.fit.report import parse_fit
 
     every = fitting.all_jobs
     monkeypatch.setattr(
         fitting, "all_jobs", lambda *a, **k: [j for j in every(*a, **k) if j.stack == "phase1"]
     )
+    [searched] = parse_fit(json.loads(fit_phase1[1]))
+    ran: list[str] = []
+
+    def search(job: fitting.FitJob) -> Any:
+        assert job.stack_file == ROOT / "Pulumi.phase1.yaml" and job.domain is None
+        ran.append(job.stack)
+        return searched
+
+    monkeypatch.setattr(fitting, "run_job", search)
     out = tmp_path / "cost.html"
     assert main(["report", "-o", str(out), "--input", str(DATA / "head_all.json")]) == 0
+    assert ran == ["phase1"]
     html = out.read_text(encoding="utf-8")
     assert '<table class="fit" data-stack="phase1">' in html
     assert '<table class="fit" data-stack="phase2">' not in html
