@@ -40,8 +40,10 @@ WEBSOCKET_USAGE = {
 DOMAIN = "api.example.org"
 ZONE = "Z0123456789ABCDEFGHIJ"
 NO_WEBSOCKET_USAGE = dict.fromkeys(WEBSOCKET_USAGE, 0)
+#: An internet-facing load balancer (the phase stacks' origin is vpc_origin: internal, no public endpoint).
+PUBLIC = {"origin": "public"}
 #: TLS on the load balancer for a domain, clients straight to it (no CloudFront for the API or /ws).
-DIRECT = {"domain": DOMAIN, "websockets_via_cdn": False}
+DIRECT = {**PUBLIC, "domain": DOMAIN, "websockets_via_cdn": False}
 #: Phase 1's usage routed for DIRECT (budget/demand.py): static only through CloudFront, the API and
 #: WebSockets out of the load balancer.
 PHASE1_DIRECT_USAGE = {
@@ -54,22 +56,28 @@ PHASE1_DIRECT_USAGE = {
 VPC_ORIGIN = {"origin": "vpc_origin"}
 #: name -> (base phase, changed blocks; ``"api"`` copies the api block there, None drops a block)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    # phase 1 as committed: no certificate, an internal ALB behind a VPC origin
     "vpc-origin": ("phase1", {"load_balancer": VPC_ORIGIN}),
     # the combined group: an internal NLB serves the API and /ws on one port, the one a VPC origin reaches
     "vpc-origin-nlb": (
         "phase2",
         {"app": "api", "api": None, "realtime": None, "load_balancer": {**VPC_ORIGIN, "type": "network"}},
     ),
-    "nlb": ("phase1", {"load_balancer": {"type": "network", "domain": DOMAIN}}),
+    "nlb": ("phase1", {"load_balancer": {**PUBLIC, "type": "network", "domain": DOMAIN}}),
     "nlb-tls": (
         "phase3",
         {
-            "load_balancer": {"type": "network", "certificate_arn": CERT, "websockets_via_cdn": False},
+            "load_balancer": {
+                **PUBLIC,
+                "type": "network",
+                "certificate_arn": CERT,
+                "websockets_via_cdn": False,
+            },
             "usage": NO_WEBSOCKET_USAGE,
         },
     ),
-    # the phase stacks' own TLS: no certificate, CloudFront carries the API and /ws
-    "ws-cdn": ("phase2", {"usage": WEBSOCKET_USAGE}),
+    # no certificate, CloudFront carries the API and /ws to a public load balancer gated by the origin header
+    "ws-cdn": ("phase2", {"load_balancer": PUBLIC, "usage": WEBSOCKET_USAGE}),
     "tls-direct": (
         "phase2",
         {"load_balancer": {**DIRECT, "zone_id": ZONE}, "usage": NO_WEBSOCKET_USAGE},
@@ -77,7 +85,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ws-cdn-nlb-tls": (
         "phase3",
         {
-            "load_balancer": {"type": "network", "certificate_arn": CERT, "websockets_via_cdn": True},
+            "load_balancer": {
+                **PUBLIC,
+                "type": "network",
+                "certificate_arn": CERT,
+                "websockets_via_cdn": True,
+            },
             "usage": WEBSOCKET_USAGE,
         },
     ),
@@ -99,6 +112,8 @@ TOUCHED_TIERS = ("network", "edge", "cdn", "monitoring")
 LB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+#: The load balancer's one ingress rule without a certificate: CloudFront's origin-facing prefix list.
+ORIGIN_INGRESS = "network-alb-http-from-cloudfront"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 WAF = "aws:wafv2/webAcl:WebAcl"
 SUBSCRIPTION = "aws:pricingplanmanager/subscription:Subscription"
@@ -410,6 +425,37 @@ BROKEN: dict[str, tuple[str, str, Callable[[RecordedResource], None], str]] = {
         lambda r: r.inputs.update(internal=False),
         "must refuse by default",
     ),
+    # the public origin without a certificate: an origin only CloudFront reaches, never a public endpoint
+    "plain HTTP open to the world": (
+        "ws-cdn",
+        ORIGIN_INGRESS,
+        lambda r: r.inputs.update(cidrIpv4="0.0.0.0/0", prefixListId=None),
+        "open to the internet and serves",
+    ),
+    "origin admits a CIDR besides CloudFront": (
+        "ws-cdn",
+        ORIGIN_INGRESS,
+        lambda r: r.inputs.update(cidrIpv4="10.0.0.0/8", prefixListId=None),
+        "more than CloudFront",
+    ),
+    "origin forwards by default": (
+        "ws-cdn",
+        "edge-http",
+        lambda r: r.inputs.update(defaultActions=[{"type": "forward", "targetGroupArn": "arn:tg"}]),
+        "refuse by default",
+    ),
+    "origin rule without the header": (
+        "ws-cdn",
+        "edge-origin-rule",
+        lambda r: r.inputs.update(conditions=[{"pathPattern": {"values": ["/*"]}}]),
+        "without the origin header",
+    ),
+    "CloudFront origin without the header": (
+        "ws-cdn",
+        "cdn-distribution",
+        lambda r: r.inputs["origins"][1].pop("customHeaders"),
+        "without the origin header",
+    ),
     "web ACL outside us-east-1": (
         "plan-business",
         "cdn-waf",
@@ -467,7 +513,7 @@ def test_config_errors_name_the_key_and_what_is_allowed() -> None:
     assert "stars:cdn.plan = 'enterprise'" in _error("phase1", cdn={"plan": "enterprise"})
     message = _error(
         "phase1",
-        loadBalancer={"domain": DOMAIN, "websockets_via_cdn": False},
+        loadBalancer=DIRECT,
         usage={"cloudfront_websocket_egress_gb": 10},
     )
     assert message.endswith(
@@ -567,9 +613,13 @@ def test_without_a_certificate_only_cloudfront_reaches_the_load_balancer() -> No
     assert [li.inputs["protocol"] for li in listeners] == ["HTTP"]
     assert listeners[0].inputs["defaultActions"][0]["fixedResponse"]["statusCode"] == "403"
     secret = named(res, "edge-origin-secret").state["result"]
-    for rule in of_type(res, "aws:lb/listenerRule:ListenerRule"):
-        header = next(c["httpHeader"] for c in rule.inputs["conditions"] if "httpHeader" in c)
-        assert header == {"httpHeaderName": ORIGIN_HEADER, "values": [secret]}
+    header = {"httpHeader": {"httpHeaderName": ORIGIN_HEADER, "values": [secret]}}
+    rules = {r.name: r.inputs for r in of_type(res, "aws:lb/listenerRule:ListenerRule")}
+    assert rules["edge-ws-rule"]["conditions"] == [{"pathPattern": {"values": ["/ws", "/ws/*"]}}, header]
+    assert rules["edge-origin-rule"]["conditions"] == [header]
+    for rule, tier in (("edge-ws-rule", "realtime"), ("edge-origin-rule", "api")):
+        assert rules[rule]["actions"][0]["targetGroupArn"] == named(res, f"edge-{tier}-tg").state["arn"]
+    assert set(rules) == {"edge-ws-rule", "edge-origin-rule"}
     outputs = planned_variant("ws-cdn").outputs
     assert outputs["api_url"] == f"https://{named(res, 'cdn-distribution').state['domainName']}"
 
