@@ -25,7 +25,7 @@ from components.config import ConfigError, StackConfig, parse_stack_config, read
 from components.edge import ORIGIN_HEADER, nlb_listener_ports, public_ports, websocket_port
 from components.planning.baseline import UNTAGGABLE_TYPES, tag_violations, violations
 from components.planning.mocks import Plan, RecordedResource, plan, plan_tiers
-from tests.infra.conftest import ROOT, stack_config
+from tests.infra.conftest import PHASES, ROOT, planned, stack_config
 from tests.infra.helpers import mutated, named, of_type
 from tests.infra.schema import schema_errors
 from tests.infra.test_phases import variant
@@ -549,6 +549,7 @@ def test_the_phase_stacks_serve_tls_through_cloudfront() -> None:
         cfg = stack_config(phase)
         lb = cfg.load_balancer
         assert lb.type == "application" and lb.websockets_via_cdn and not lb.tls and lb.domain is None
+        assert lb.origin == "vpc_origin" and lb.internal  # no public endpoint: CloudFront's VPC origin only
         assert cfg.cdn.plan == "pay_as_you_go"
         assert cfg.usage.internet_egress_gb == 0 < cfg.usage.cloudfront_websocket_connections
     # a business plan may keep a custom TTL (custom cache policies are allowed from Business up)
@@ -559,6 +560,41 @@ def test_the_phase_stacks_serve_tls_through_cloudfront() -> None:
         usage=NO_WEBSOCKET_USAGE,
     )
     assert business.cdn.default_ttl_seconds == 3600
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_no_phase_without_a_domain_serves_plain_http_to_the_internet(phase: str) -> None:
+    """A committed phase stack without a domain has no public endpoint of its own: every load balancer is
+    internal in the private subnets (so none of its plaintext listeners is public), nothing admits the
+    internet, CloudFront reaches it through a VPC origin, and the budget bills it no public IPv4 address.
+    Read from the session's mocked plan of the stack file itself."""
+    cfg = stack_config(phase)
+    assert not cfg.load_balancer.tls  # with a domain TLS ends on the load balancer (test_phases, above)
+    res = planned(phase).resources
+    private = {r.id for r in of_type(res, "aws:ec2/subnet:Subnet") if r.name.startswith("network-private-")}
+    lbs = of_type(res, LB)
+    assert lbs
+    facing = [lb.name for lb in lbs if lb.inputs.get("internal") is not True]
+    assert facing == [], f"{phase}: internet-facing load balancers {facing}"
+    assert all(set(lb.inputs["subnets"]) <= private for lb in lbs)
+    arns = {lb.state["arn"] for lb in lbs}
+    listeners = of_type(res, LISTENER)
+    assert listeners and {li.inputs["loadBalancerArn"] for li in listeners} <= arns
+    world = [r.name for r in of_type(res, INGRESS) if r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6")]
+    assert world == [], f"{phase}: ingress from addresses, not only CloudFront's prefix list: {world}"
+    # CloudFront's load balancer origin is the VPC origin, never the load balancer's (public) name
+    (vpc_origin,) = of_type(res, "aws:cloudfront/vpcOrigin:VpcOrigin")
+    assert vpc_origin.inputs["vpcOriginEndpointConfig"]["arn"] in arns
+    origins = [
+        o for d in of_type(res, DISTRIBUTION) for o in d.inputs["origins"] if o["originId"] != "s3-assets"
+    ]
+    assert origins and all(o["vpcOriginConfig"]["vpcOriginId"] == vpc_origin.id for o in origins)
+    assert not any("customOriginConfig" in o for o in origins)
+    assert violations(res) == []
+    # the pricer derives the addresses from the plan: an internal load balancer has none to bill
+    priced = estimate([from_record(r) for r in res], cfg, load_catalog()).priced
+    lines = [line.name for p in priced if p.resource.type == LB for line in p.lines]
+    assert lines and not [name for name in lines if "Public IPv4" in name]
 
 
 # -------------------------------------------------------------------------------------- TLS with a domain
