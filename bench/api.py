@@ -28,6 +28,7 @@ from bench.fanout import Server, ServerSpec, server_spec
 from bench.loadclient import bucket, raise_nofile
 from bench.pgstat import create_extension, enable_pg_stat_statements, pg_counters, pg_top
 from bench.servers import PostgresServer, RedisServer, free_port
+from runtime.auth import issue
 
 P99_LIMIT_MS = 50.0
 
@@ -255,8 +256,6 @@ class Load:
 
 async def run_api(params: ApiParams, log: Any = print) -> dict[str, Any]:
     """Start Redis, PostgreSQL and the runtime; prefill; run the windows; stop everything."""
-    from runtime.auth import issue
-
     raise_nofile()
     logdir = Path(tempfile.mkdtemp(prefix="bench-logs-"))
     redis = RedisServer()

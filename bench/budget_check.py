@@ -31,6 +31,8 @@ if str(ROOT) not in sys.path:  # run as a script: bench/budget_check.py
     sys.path.insert(0, str(ROOT))
 
 from bench.common import machine  # noqa: E402
+from budget.plan import provider_modules  # noqa: E402
+from budget.rules import FREE, RULES  # noqa: E402
 
 TARGET_SECONDS = 5.0
 STACKS = ("phase1", "phase2", "phase3")
@@ -42,10 +44,6 @@ def floor_figure(py: str) -> tuple[str, list[list[str]]]:
 
 
 def _floor_code() -> str:
-    sys.path.insert(0, str(ROOT))
-    from budget.plan import provider_modules
-    from budget.rules import FREE, RULES
-
     modules = provider_modules([*RULES, *FREE])
     return "import importlib, pulumi\n" + "".join(
         f"hasattr(importlib.import_module({m!r}), '__bench__')\n" for m in modules

@@ -39,6 +39,13 @@ from bench.budget_check import (  # noqa: E402
     write_results,
 )
 from bench.common import machine  # noqa: E402
+from budget.capacity import load_model  # noqa: E402
+from budget.catalog import load_catalog  # noqa: E402
+from budget.estimator import estimate  # noqa: E402
+from budget.fit.report import FitReport, parse_fit  # noqa: E402
+from budget.fit.space import Choice, Space  # noqa: E402
+from budget.plan import plan_offline, warm_imports  # noqa: E402
+from components.config import load_stack_file  # noqa: E402
 
 TARGET_SECONDS = 60.0
 FIT = "fit --all"
@@ -46,13 +53,6 @@ FIT = "fit --all"
 
 def naive_seconds_per_candidate(sample: int, seed: int = 7) -> dict[str, Any]:
     """Median wall time of pricing one candidate by planning it whole under mocks (in this process)."""
-    from budget.capacity import load_model
-    from budget.catalog import load_catalog
-    from budget.estimator import estimate
-    from budget.fit.space import Choice, Space
-    from budget.plan import plan_offline, warm_imports
-    from components.config import load_stack_file
-
     warm_imports()
     catalog = load_catalog()
     model = load_model(catalog)
@@ -82,8 +82,6 @@ def naive_seconds_per_candidate(sample: int, seed: int = 7) -> dict[str, Any]:
 
 def fit_counts(stdout: str, exit_code: int) -> dict[str, Any]:
     """What one ``fit --all --format json`` run printed: how many candidates and tier plans it priced."""
-    from budget.fit.report import FitReport, parse_fit
-
     results = parse_fit(json.loads(stdout))  # --all, or one --stack
     searched = [r.search for r in results if isinstance(r, FitReport) and r.search is not None]
     return {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import importlib.metadata
 import json
 import os
 import platform
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,9 +41,6 @@ def _cmd_version(args: list[str]) -> str:
 
 
 def _pg_ctl() -> str:
-    import glob
-    import shutil
-
     return shutil.which("pg_ctl") or (sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")) or ["pg_ctl"])[-1]
 
 

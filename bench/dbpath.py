@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import random
 import time
 from typing import Any
 
+import asyncpg
 import psutil
 
 from bench import procs
@@ -33,7 +35,9 @@ from bench.common import percentiles
 from bench.loadclient import bucket
 from bench.pgstat import create_extension, enable_pg_stat_statements, pg_counters
 from bench.servers import PostgresServer
-from runtime.store import PG_PUBLISH
+from runtime.config import async_database_url
+from runtime.migrate import upgrade
+from runtime.store import PG_PUBLISH, Store, make_engine
 
 
 async def _drive(publish: Any, seconds: float, concurrency: int, channels: int) -> tuple[int, float, float]:
@@ -59,8 +63,6 @@ async def _drive_queries(
     store: Any, seconds: float, concurrency: int, channels: int, prefill: int, read_ratio: float = 0.5
 ) -> tuple[dict[str, int], float, float, dict[int, int]]:
     """The API's mix on the Store: returns (calls by kind, wall, own CPU, latency histogram)."""
-    import random
-
     calls = {"publish": 0, "history": 0}
     hist: dict[int, int] = {}
     stop = time.monotonic() + seconds
@@ -129,11 +131,6 @@ async def _measure_queries(
 async def run_db(
     seconds: float = 5.0, concurrency: int = 32, channels: int = 100, queries_concurrency: int = 64
 ) -> dict[str, Any]:
-    import asyncpg
-
-    from runtime.config import async_database_url
-    from runtime.migrate import upgrade
-    from runtime.store import Store, make_engine
 
     postgres = PostgresServer()
     out: dict[str, Any] = {"seconds": seconds, "concurrency": concurrency, "channels": channels}

@@ -25,8 +25,9 @@ import psutil
 
 from bench import procs, wsproto
 from bench.common import merge_hist, percentiles, ratio
-from bench.loadclient import raise_nofile
+from bench.loadclient import bucket, raise_nofile
 from bench.servers import PostgresServer, RedisServer, free_port
+from runtime.auth import issue
 
 P99_LIMIT_MS = 100.0
 ROOM_SIZE = 10
@@ -267,8 +268,6 @@ class Publisher:
             item = self.inflight.pop(msg.get("id"), None)
             self.stats.acked += 1
             if item is not None:
-                from bench.loadclient import bucket
-
                 b = bucket((time.time() - item[1]) * 1000)
                 self.stats.ack_hist[b] = self.stats.ack_hist.get(b, 0) + 1
         elif kind == "error":
@@ -384,8 +383,6 @@ class Bench:
 
     async def run_server(self, name: str, log: Any) -> dict[str, Any]:
         """One server under the whole sequence: start, connect, idle memory, windows, final counts."""
-        from runtime.auth import issue
-
         p = self.p
         port = free_port()
         db_url = None

@@ -40,9 +40,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import uvloop
+import websockets
+
 from bench import procs
 from bench.common import table
+from bench.loadclient import raise_nofile
 from bench.servers import RuntimeServer, http_json, postgres_server, redis_server
+from runtime.auth import issue
 
 Log = Callable[[str], None]
 
@@ -83,8 +88,6 @@ class Subscriber:
     reconnect: asyncio.Event = field(default_factory=asyncio.Event)  # drop the connection, come back
 
     async def run(self, stop: asyncio.Event) -> None:
-        import websockets
-
         for url in itertools.cycle(self.urls):
             if stop.is_set():
                 return
@@ -142,8 +145,6 @@ class Publisher:
     errors: Counter[str] = field(default_factory=Counter)
 
     async def run(self, stop: asyncio.Event) -> None:
-        import websockets
-
         n = 0
         for url in itertools.cycle(self.urls):
             if stop.is_set():
@@ -208,8 +209,6 @@ class Cluster:
         self.stack.close()  # runtime servers first, then PostgreSQL and Redis
 
     def token(self) -> str:
-        from runtime.auth import issue
-
         return issue(self.secret, "faults", ["f:*"], ["f:*"], ttl=3600)
 
     def rss_mb(self) -> float:
@@ -504,8 +503,6 @@ class _StormTally:
 async def _storm(scale: Scale, log: Log) -> dict[str, Any]:
     """``scale.storm`` clients connect and subscribe at once (one server, 2 workers), each gets one
     message, all leave; server memory before, at the peak and after they left."""
-    from bench.loadclient import raise_nofile
-
     raise_nofile()
     with Cluster(servers=1, workers=2) as cluster:
         url = cluster.servers[0].ws(cluster.token())
@@ -525,7 +522,6 @@ async def _storm_burst(
     cluster: Cluster, url: str, channels: list[str], clients: int, burst: int, tally: _StormTally, log: Log
 ) -> None:
     """One burst: ``clients`` connect and subscribe at once, one message per channel, all leave."""
-    import websockets
 
     async def one(i: int) -> tuple[Any, float]:
         start = time.monotonic()
@@ -596,8 +592,6 @@ def scenario_names(only: str) -> list[str]:
 
 
 def run_faults(quick: bool = False, only: list[str] | None = None, log: Log = print) -> dict[str, Any]:
-    import uvloop
-
     scale = QUICK if quick else FULL
     names = only or list(NAMES)
     out: list[dict[str, Any]] = []

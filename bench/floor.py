@@ -18,8 +18,11 @@ import sys
 import time
 from typing import Any, cast
 
+import uvloop
+
 from bench import procs
 from bench.loadclient import raise_nofile
+from bench.sendpath import per_delivery_us, runtime_rt
 
 FRAME_PAYLOAD = (
     b'{"type":"message","channel":"room:all","offset":123,"data":{"w":1,"s":42,"t":1764230000.123456,'
@@ -90,7 +93,6 @@ async def run_floor(connections: int = 2000, rounds: int = 50, batch: int = 4) -
                 cpu += time.process_time() - c0
                 await asyncio.sleep(0.02)  # let the reader drain, as between messages
             out[label] = round(cpu / (rounds * connections * frames) * 1e6, 2)
-        from bench.sendpath import per_delivery_us, runtime_rt
 
         text = FRAME_PAYLOAD.decode()
         out["runtime send path"] = round(await per_delivery_us(transports, text, rounds, runtime_rt(), []), 2)
@@ -111,8 +113,6 @@ async def run_floor(connections: int = 2000, rounds: int = 50, batch: int = 4) -
 
 
 def main(argv: list[str]) -> None:
-    import uvloop
-
     if argv and argv[0] == "--client":
         uvloop.run(_client(int(argv[1]), int(argv[2]), 8))
         return

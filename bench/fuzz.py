@@ -32,10 +32,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import websockets
+from hypothesis import HealthCheck, given, settings
+from hypothesis import seed as with_seed
 from hypothesis import strategies as st
 
 from bench.servers import RuntimeServer, postgres_server, redis_server
 from runtime import protocol
+from runtime.auth import issue
 
 CHANNELS = ("fz:a", "fz:b", "fz:c")  # what the fuzz token may use
 SERVER_TYPES = {f.type for f in protocol.SERVER_FRAMES}
@@ -223,8 +227,6 @@ class Probe:
         self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        import websockets
-
         self.watch = await websockets.connect(self.ws_url, open_timeout=10, max_size=2**22)
         for ch in CHANNELS:
             await self.watch.send(json.dumps({"type": "subscribe", "channel": ch}))
@@ -234,8 +236,6 @@ class Probe:
         await self._connect()
 
     async def _connect(self) -> None:
-        import websockets
-
         self.conn = await websockets.connect(self.ws_url, open_timeout=10, max_size=2**22, ping_interval=None)
 
     async def _watch(self) -> None:
@@ -250,8 +250,6 @@ class Probe:
 
     async def check(self, frame: str | bytes) -> None:
         """Send one frame and read every reply up to the sentinel's; record what breaks the contract."""
-        import websockets
-
         self.found.frames += 1
         try:
             await self.conn.send(frame, text=True if isinstance(frame, RawText) else None)
@@ -340,8 +338,6 @@ def run_examples(
     probe: Probe, loop: asyncio.AbstractEventLoop, examples: int, seed: int | None = None
 ) -> None:
     """Draw ``examples`` frames with Hypothesis and check each on the probe (running on ``loop``)."""
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import seed as with_seed
 
     @settings(
         max_examples=examples,
@@ -374,8 +370,6 @@ def summary(found: Findings, seconds: float) -> dict[str, Any]:
 def run_fuzz(seconds: float = 0.0, examples: int = 200, log: Callable[[str], None] = print) -> dict[str, Any]:
     """Redis, PostgreSQL and one runtime server on loopback; rounds of ``examples`` frames until
     ``seconds`` have passed (at least one round); then the final checks. Everything is stopped."""
-    from runtime.auth import issue
-
     secret = secrets.token_urlsafe(32)
     with redis_server() as redis, postgres_server() as pg:
         env = {"STARS_JWT_SECRET": secret, "STARS_REDIS_URL": redis.url, "STARS_DATABASE_URL": pg.url,

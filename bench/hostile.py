@@ -30,11 +30,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, cast
 
+import websockets
+from websockets.typing import Subprotocol
+
 from bench import procs
 from bench.api import HttpConn, _request
 from bench.common import percentiles, table
 from bench.loadclient import bucket
 from bench.servers import RuntimeServer, postgres_server, redis_server
+from runtime.auth import issue
 
 Log = Callable[[str], None]
 
@@ -116,9 +120,6 @@ class Probe:
         return out
 
     async def run(self) -> None:
-        import websockets
-        from websockets.typing import Subprotocol
-
         while not self.stop.is_set():
             try:
                 async with websockets.connect(
@@ -277,8 +278,6 @@ async def rest_flood(port: int, token: str, count: int, window: float) -> dict[s
 
 
 async def run_hostile(params: HostileParams, log: Log = print) -> dict[str, Any]:
-    from runtime.auth import issue
-
     secret = secrets.token_urlsafe(32)
     with redis_server() as redis, postgres_server() as pg:
         env = {"STARS_JWT_SECRET": secret, "STARS_REDIS_URL": redis.url, "STARS_DATABASE_URL": pg.url}

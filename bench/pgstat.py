@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
+
 
 async def pg_counters(url: str) -> tuple[int, int]:
     """(statements executed, of which data statements, i.e. not BEGIN/COMMIT/ROLLBACK) so far,
     cluster-wide, from PostgreSQL itself."""
-    import asyncpg
-
     conn = await asyncpg.connect(url)
     try:
         row = await conn.fetchrow(
@@ -25,8 +25,6 @@ async def pg_counters(url: str) -> tuple[int, int]:
 
 async def pg_top(url: str, n: int = 10) -> list[dict[str, Any]]:
     """The statements PostgreSQL ran most over the whole run: how many round trips a request costs."""
-    import asyncpg
-
     conn = await asyncpg.connect(url)
     try:
         rows = await conn.fetch(
@@ -47,8 +45,6 @@ def enable_pg_stat_statements(postgres: Any) -> None:
 
 
 async def create_extension(url: str) -> None:
-    import asyncpg
-
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")

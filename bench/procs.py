@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import http.client
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,8 +132,6 @@ def memory(procs: list[psutil.Process]) -> dict[str, int]:
 
 def wait_http(port: int, path: str = "/healthz", timeout: float = 30.0) -> None:
     """Poll a local HTTP endpoint until it answers 200 (the server finished its start-up)."""
-    import http.client
-
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -152,8 +152,6 @@ def spy(
     processes: list[psutil.Process], duration: float, outdir: str, name: str
 ) -> list[subprocess.Popen[bytes]]:
     """py-spy (if installed) samples each process; collapsed stacks go to ``outdir/name-PID.txt``."""
-    import shutil
-
     exe = shutil.which("py-spy") or str(Path(PYTHON).with_name("py-spy"))
     if not Path(exe).exists():
         return []

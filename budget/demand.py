@@ -194,6 +194,13 @@ def routed_figures(cfg: StackConfig, stated: UsageConfig | None = None) -> dict[
     api_with_assets = api_via_cdn and not api_apart
     api_requests = users * d.api_requests_per_user_per_second * t.peak_seconds
     average = 1 / d.peak_to_average
+    # /ws on an internal load balancer of its own (a CloudFront VPC origin): the public one carries the API
+    ws_apart = via_cdn and cfg.load_balancer.websocket_internal
+    # a load balancer the API's clients reach directly (TLS on it) holds their API connections open too:
+    # at most each request's keep-alive (``DemandConfig.api_connections_per_user``)
+    api_connections = 0.0 if api_via_cdn else users * d.api_connections_per_user
+    held = 0.0 if ws_apart else users * d.connections_per_user
+    new_connections = users * d.new_connections_per_user_per_second * average
     figures: dict[str, Any] = {
         "cloudfront_egress_gb": (t.static_gb + (t.api_gb if api_with_assets else 0.0)) if cdn else 0.0,
         "cloudfront_requests": (
@@ -213,9 +220,18 @@ def routed_figures(cfg: StackConfig, stated: UsageConfig | None = None) -> dict[
         # NAT carries releases, OS updates and AWS API calls, which grow with servers, not users: the
         # stack states the volume; without NAT nothing goes through one.
         "nat_processed_gb": stated.nat_processed_gb if cfg.network.private_egress == "nat" else 0.0,
-        "alb_new_connections_per_second": users * d.new_connections_per_user_per_second * average,
-        "alb_active_connections": users * d.connections_per_user * average,
-        "alb_processed_gb_per_hour": (t.load_balancer_gb + (0.0 if cdn else t.static_gb)) / HOURS_PER_MONTH,
+        # the demand does not split new connections between /ws and the API: each load balancer takes
+        # the whole figure (an upper bound when there are two)
+        "alb_new_connections_per_second": new_connections,
+        "alb_active_connections": (held + api_connections) * average,
+        "alb_processed_gb_per_hour": (
+            (t.api_gb if ws_apart else t.load_balancer_gb + (0.0 if cdn else t.static_gb)) / HOURS_PER_MONTH
+        ),
+        "websocket_lb_new_connections_per_second": new_connections if ws_apart else 0.0,
+        "websocket_lb_active_connections": users * d.connections_per_user * average if ws_apart else 0.0,
+        "websocket_lb_processed_gb_per_hour": (
+            (t.websocket_gb + t.websocket_upload_gb) / HOURS_PER_MONTH if ws_apart else 0.0
+        ),
         "alb_rule_evaluations_per_second": users * d.api_requests_per_user_per_second * average,
         "s3_get_requests": t.static_requests * S3_MISS_RATIO if cdn else 0.0,
         "rds_backup_storage_gb": d.database_storage_gb * BACKUP_FACTOR,

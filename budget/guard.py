@@ -1,12 +1,22 @@
 """The guard inside the Pulumi program: check the budget before any resource is registered.
 
-It runs ``python -m budget check`` as a subprocess (same interpreter) because the program is already inside
-the Pulumi engine: the check plans the stack under mocks in a separate process, and only the planner calls
-``build_stack`` there (never ``__main__``), so the guard does not recurse. The exact validated config is
-passed on stdin, so the check prices what this update would deploy. A separate process is also what
-bounds the gate in time: a check that hangs is killed at ``TIMEOUT_SECONDS`` and the update refused, which
-a thread in the engine's own process could not be. It reads the check's typed JSON report
-(``--json-out``), never its printed table.
+It runs ``python -m budget check`` as a subprocess (same interpreter), passing the exact validated
+config on stdin, so the check prices what this update would deploy, and reads the check's typed JSON
+report (``--json-out``), never its printed table. Planning in this process would work
+(components.planning.mocks.plan runs the mocked program in its own thread with its own Pulumi
+settings), and the subprocess is kept for two other reasons:
+
+- A time bound. A check that hangs (a stuck planner, a mock waiting on an output that never
+  resolves) is killed at ``TIMEOUT_SECONDS`` and the update refused. A thread cannot be killed: it
+  would keep the live engine's process waiting, or running beside the deployment.
+- Isolation. The mocked run's Pulumi runtime state, module globals and memory stay out of the
+  process that is registering real resources, and ``_clean_env`` keeps the engine's ``PULUMI_*``
+  settings away from it, so the check cannot reach the live engine. The check's planner calls
+  ``build_stack``, never ``__main__``, so the guard does not recurse.
+
+A forked child would give both, but this process runs the language host's gRPC threads, and forking a
+process with running threads (gRPC's own fork support is off by default) can leave the child holding
+a lock no thread will release; a fresh interpreter costs its imports again and is safe.
 
 Over budget without an override, or anything unpriced: raise, so ``pulumi preview``/``up`` fail with the
 report and change nothing. With an override the update proceeds; the reason is logged and exported.
@@ -48,7 +58,7 @@ class GuardResult:
 
 
 def check_command(cfg: StackConfig, json_out: Path) -> list[str]:
-    """The check the guard runs (plans under mocks in a fresh process)."""
+    """The check the guard runs (plans under mocks in a fresh interpreter, killed at the time bound)."""
     return [
         sys.executable,
         "-m",

@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from budget.fit.render import levers_taken_line
 from budget.fit.report import FitReport
 from budget.model import SIZES
 from budget.report.formatting import format_config_value, format_tzs
@@ -221,6 +222,7 @@ def render_html(
     env.filters["tzs"] = format_tzs
     env.filters["slug"] = _slug
     env.filters["config_value"] = format_config_value
+    env.filters["lever_titles"] = levers_taken_line
     tier_order: list[str] = []
     phases = [phase_view(s, tier_order) for s in stacks]
     rates = sorted({(s.stack.usd_to_tzs) for s in phases})

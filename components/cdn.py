@@ -102,6 +102,13 @@ class WebSocketOrigin:
     origin_secret: pulumi.Input[str] | None = None
     #: The internal load balancer's ARN: CloudFront reaches it through a VPC origin (no public endpoint).
     vpc_origin_arn: pulumi.Input[str] | None = None
+    #: Whether CloudFront carries the API too; None: when the load balancer has no TLS (the API's only way).
+    #: False for an internal /ws load balancer beside a public one with TLS for the API.
+    api: bool | None = None
+
+    @property
+    def carries_api(self) -> bool:
+        return not self.https if self.api is None else self.api
 
 
 @dataclass
@@ -450,7 +457,7 @@ class Cdn(pulumi.ComponentResource):
         extra: dict[str, Any] = {}
         if ws_origin is not None:
             origins.append(websocket_custom_origin(ws_origin, self._vpc_origin_id))
-            extra["ordered_cache_behaviors"] = websocket_behaviors(api=not ws_origin.https)
+            extra["ordered_cache_behaviors"] = websocket_behaviors(api=ws_origin.carries_api)
         if web_acl is not None:
             extra["web_acl_id"] = web_acl.arn
         return aws.cloudfront.Distribution(
@@ -554,7 +561,7 @@ class Cdn(pulumi.ComponentResource):
                 self._tags(tags, "dynamic", cfg, f"{name}-dynamic", paying=True),
                 None,
             )
-        behaviors = websocket_behaviors(api=not origin.https)
+        behaviors = websocket_behaviors(api=origin.carries_api)
         default: dict[str, Any] = {**behaviors[-1]}
         default.pop("path_pattern")
         default["allowed_methods"] = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]

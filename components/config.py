@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -123,6 +123,13 @@ WEBSOCKET_USAGE_KEYS = (
     "cloudfront_websocket_ingress_gb",
     "cloudfront_websocket_connections",
 )
+#: Usage of the internal /ws load balancer (``stars:loadBalancer.websocket_origin: vpc_origin``); the
+#: ``alb_*`` figures are then the public load balancer's (the API's) alone.
+WEBSOCKET_LB_USAGE_KEYS = (
+    "websocket_lb_new_connections_per_second",
+    "websocket_lb_active_connections",
+    "websocket_lb_processed_gb_per_hour",
+)
 
 
 class ConfigError(ValueError):
@@ -210,6 +217,14 @@ class LoadBalancerConfig(_Strict):
         " reaches through a VPC origin; needs no certificate, cdn.enabled and websockets_via_cdn,"
         " and with type network the combined app layout (a VPC origin reaches one port)",
     )
+    websocket_origin: Literal["load_balancer", "vpc_origin"] = Field(
+        default="load_balancer",
+        description="where CloudFront sends /ws (with websockets_via_cdn): load_balancer, the one above;"
+        " vpc_origin, a second, internal load balancer of the same type (no public endpoint, plain TCP or"
+        " HTTP inside the VPC) that CloudFront reaches through a VPC origin, so the public one (TLS for"
+        " domain) carries the API alone; needs a certificate (domain or certificate_arn), origin public"
+        " and websockets_via_cdn",
+    )
 
     @field_validator("certificate_arn")
     @classmethod
@@ -246,6 +261,30 @@ class LoadBalancerConfig(_Strict):
                 " internal one at its domain): unset domain and certificate_arn, or use origin public"
             )
         return self
+
+    @model_validator(mode="after")
+    def _websocket_vpc_origin(self) -> Self:
+        if self.websocket_origin == "vpc_origin":
+            wrong = [
+                what
+                for what, ok in (
+                    ("a certificate (domain or certificate_arn)", self.tls),
+                    ("origin public", self.origin == "public"),
+                    ("websockets_via_cdn true", self.websockets_via_cdn),
+                )
+                if not ok
+            ]
+            if wrong:
+                raise ValueError(
+                    "websocket_origin vpc_origin puts /ws on a second, internal load balancer behind a"
+                    " CloudFront VPC origin and the API alone on the public one: it needs " + ", ".join(wrong)
+                )
+        return self
+
+    @property
+    def websocket_internal(self) -> bool:
+        """Whether /ws has an internal load balancer of its own (a VPC origin's), the API the public one."""
+        return self.websocket_origin == "vpc_origin"
 
     @property
     def internal(self) -> bool:
@@ -600,6 +639,13 @@ class UsageConfig(_Strict):
     alb_rule_evaluations_per_second: float = Field(ge=0)
     s3_storage_gb: float = Field(ge=0)
     s3_objects: float = Field(ge=0, description="objects monitored by Intelligent-Tiering")
+    s3_infrequent_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="share of the stored GB not read for 30 days, which Intelligent-Tiering bills at its"
+        " Infrequent Access tier (not measured: 0 assumes every object is read monthly)",
+    )
     s3_put_requests: float = Field(ge=0)
     s3_get_requests: float = Field(ge=0)
     rds_backup_storage_gb: float = Field(ge=0, description="total backup storage; up to allocated is free")
@@ -624,6 +670,16 @@ class UsageConfig(_Strict):
     )
     cloudfront_api_requests: float = Field(
         default=0, ge=0, description="API requests/month at the dynamic distribution"
+    )
+    # The internal /ws load balancer (``stars:loadBalancer.websocket_origin: vpc_origin``); 0 otherwise.
+    websocket_lb_new_connections_per_second: float = Field(
+        default=0, ge=0, description="new /ws connections/s CloudFront opens to the internal load balancer"
+    )
+    websocket_lb_active_connections: float = Field(
+        default=0, ge=0, description="concurrent /ws connections on the internal load balancer"
+    )
+    websocket_lb_processed_gb_per_hour: float = Field(
+        default=0, ge=0, description="GB/h of /ws frames (both ways) through the internal load balancer"
     )
     # Defaults AWS applies that a program may leave unset, priced as stated assumptions (budget/README.md).
     ami_root_volume_gb: int = Field(
@@ -663,6 +719,15 @@ class DemandConfig(_Strict):
     deliveries_per_user_per_second: float = Field(ge=0, description="real-time frames delivered per user")
     publishes_per_user_per_second: float = Field(ge=0, description="messages published (and stored)")
     api_requests_per_user_per_second: float = Field(ge=0)
+    api_keep_alive_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=3600,
+        description="seconds a server keeps an idle API connection open: uvicorn's timeout_keep_alive"
+        " default (5 s), which runtime/server.py leaves; each API request holds its connection at most"
+        " this long after it, so a user holds api_requests_per_user_per_second x this API connections"
+        " open at most (what a public load balancer carrying the API alone bills as active connections)",
+    )
     db_statements_per_user_per_second: float = Field(ge=0)
     new_connections_per_user_per_second: float = Field(ge=0, description="reconnects and API connections")
     database_storage_gb: float = Field(ge=20, description="data the database holds (RDS minimum 20 GB)")
@@ -694,6 +759,12 @@ class DemandConfig(_Strict):
         description="single_az: data stores may live in one AZ; multi_az: survives the loss of one AZ"
     )
     latency_budget_ms: float = Field(gt=0, description="WebSocket delivery at the user (plan: < 100 ms)")
+
+    @property
+    def api_connections_per_user(self) -> float:
+        """API connections a user holds open, at most: every second one is open lies within the keep-alive
+        after one of the user's requests (requests closer together share it)."""
+        return self.api_requests_per_user_per_second * self.api_keep_alive_s
 
 
 class BudgetOverride(_Strict):
@@ -732,6 +803,14 @@ class BudgetConfig(_Strict):
         if self.warn_tzs > self.limit_tzs:
             raise ValueError(f"warn_tzs ({self.warn_tzs}) must not exceed limit_tzs ({self.limit_tzs})")
         return self
+
+
+def _zero_unless(usage: UsageConfig, keys: Sequence[str], condition: str) -> None:
+    """Usage that only a setting routes must be 0 without it: no stack pays for traffic it never routes."""
+    for key in keys:
+        value = getattr(usage, key)
+        if value:
+            raise ValueError(f"{NAMESPACE}:usage.{key} = {value!r}: must be 0 unless {condition}")
 
 
 class StackConfig(_Strict):
@@ -784,14 +863,18 @@ class StackConfig(_Strict):
                 " (the distribution carries /ws)"
             )
         if not self.load_balancer.websockets_via_cdn:
-            for key in WEBSOCKET_USAGE_KEYS:
-                value = getattr(self.usage, key)
-                if value:
-                    raise ValueError(
-                        f"{NAMESPACE}:usage.{key} = {value!r}: must be 0 unless"
-                        f" {NAMESPACE}:loadBalancer.websockets_via_cdn is true (no WebSocket traffic"
-                        " goes through CloudFront)"
-                    )
+            _zero_unless(
+                self.usage,
+                WEBSOCKET_USAGE_KEYS,
+                f"{NAMESPACE}:loadBalancer.websockets_via_cdn is true (no WebSocket traffic goes through"
+                " CloudFront)",
+            )
+        if not self.load_balancer.websocket_internal:
+            _zero_unless(
+                self.usage,
+                WEBSOCKET_LB_USAGE_KEYS,
+                f"{NAMESPACE}:loadBalancer.websocket_origin is vpc_origin (no internal /ws load balancer)",
+            )
         return self
 
     @model_validator(mode="after")
@@ -806,14 +889,12 @@ class StackConfig(_Strict):
                 " the load balancer)"
             )
         if not (self.cdn.dynamic_distribution and not lb.tls):
-            for key in ("cloudfront_api_egress_gb", "cloudfront_api_requests"):
-                value = getattr(self.usage, key)
-                if value:
-                    raise ValueError(
-                        f"{NAMESPACE}:usage.{key} = {value!r}: must be 0 unless the API goes through a"
-                        f" dynamic distribution ({NAMESPACE}:cdn.dynamic_distribution without a"
-                        " certificate on the load balancer)"
-                    )
+            _zero_unless(
+                self.usage,
+                ("cloudfront_api_egress_gb", "cloudfront_api_requests"),
+                f"the API goes through a dynamic distribution ({NAMESPACE}:cdn.dynamic_distribution without a"
+                " certificate on the load balancer)",
+            )
         return self
 
     @model_validator(mode="after")

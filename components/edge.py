@@ -27,6 +27,12 @@ subnets, with no public endpoint and no public IPv4 address, reached only by Clo
 ``/ws`` by path); an NLB gets a plain TCP listener per tier, which only the combined ``app`` layout can use
 (one port for the API and ``/ws``: a VPC origin reaches one port).
 
+With ``websocket_origin: vpc_origin`` (a certificate on the public load balancer) ``/ws`` gets a load balancer
+of its own: the public one serves the API alone (TLS), and a second, internal one of the same type (a child
+``Edge`` named ``<name>-ws``, tagged ``traffic = websocket``) serves the tiers behind ``/ws`` on one plain
+port, reached only by CloudFront through a VPC origin. Viewers' WebSockets are WSS to CloudFront; the
+public load balancer no longer carries an idle TLS connection per user.
+
 WebSockets need a long idle timeout (clients also ping) and a deregistration delay that gives the runtime
 time to drain (close 1001, clients resume on another server with their last offset).
 """
@@ -34,7 +40,7 @@ time to drain (close 1001, clients resume on another server with their last offs
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 import pulumi
@@ -42,7 +48,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.network import APP_PORT
-from components.tagging import tier_tags
+from components.tagging import TRAFFIC_TAG, WEBSOCKET_TRAFFIC, tier_tags
 
 #: Modern TLS policy (TLS 1.3 and 1.2 only), for HTTPS (ALB) and TLS (NLB) listeners.
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -133,6 +139,11 @@ class EdgeArgs:
     internal: bool = False
     private_subnet_ids: list[pulumi.Input[str]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
+    #: Server tiers behind ``/ws`` on a second, internal load balancer (a CloudFront VPC origin's); empty:
+    #: ``/ws`` is on this one.
+    websocket_tiers: tuple[str, ...] = ()
+    #: The ``tier`` tag (default: the component's name; the /ws load balancer keeps its parent's).
+    tier: str | None = None
 
 
 class Edge(pulumi.ComponentResource):
@@ -142,7 +153,7 @@ class Edge(pulumi.ComponentResource):
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stars:index:Edge", name, None, opts)
         self._child = pulumi.ResourceOptions(parent=self)
-        self._tags = tier_tags(args.tags, name)
+        self._tags = tier_tags(args.tags, args.tier or name)
         #: NLB listener port per server tier (empty behind an ALB, which serves every tier on 80/443).
         self.ports: dict[str, int] = {}
         self.http_listener: aws.lb.Listener | None = None
@@ -158,6 +169,24 @@ class Edge(pulumi.ComponentResource):
             self.load_balancer = self._nlb(name, args)
 
         self.dns_name = self.load_balancer.dns_name
+        #: The internal load balancer behind ``/ws`` (``websocket_tiers``), or None.
+        self.websocket_edge: Edge | None = None
+        if args.websocket_tiers:
+            self.websocket_edge = Edge(
+                f"{name}-ws",
+                replace(
+                    args,
+                    internal=True,
+                    certificate_arn=None,
+                    domain=None,
+                    zone_id=None,
+                    server_tiers=args.websocket_tiers,
+                    websocket_tiers=(),
+                    tier=args.tier or name,
+                    tags={**args.tags, TRAFFIC_TAG: WEBSOCKET_TRAFFIC},
+                ),
+                opts=self._child,
+            )
         if args.zone_id is not None and args.domain is not None:
             aws.route53.Record(
                 f"{name}-alias",
@@ -259,7 +288,7 @@ class Edge(pulumi.ComponentResource):
             internal=args.internal,
             subnets=args.private_subnet_ids if args.internal else args.public_subnet_ids,
             security_groups=[args.security_group_id],
-            tags=tier_tags(args.tags, name, f"{name}-{short}"),
+            tags=tier_tags(args.tags, args.tier or name, f"{name}-{short}"),
             opts=self._child,
             **settings,
         )

@@ -42,6 +42,9 @@ class NetworkArgs:
     #: No certificate on the load balancer: only CloudFront's origin-facing prefix list may reach it (on
     #: ``public_ports``, which are then no public ports at all).
     cloudfront_only: bool = False
+    #: Ports open to CloudFront's origin-facing prefix list alone besides ``public_ports``: an internal /ws
+    #: load balancer's listener (``stars:loadBalancer.websocket_origin: vpc_origin``, the same group).
+    cloudfront_ports: tuple[int, ...] = ()
     #: The load balancer in front (its group's description says which).
     load_balancer_type: Literal["application", "network"] = "application"
     #: The server tiers that get a security group: the plan's two, or the combined ``app``.
@@ -262,10 +265,12 @@ class Network(pulumi.ComponentResource):
             aws.ec2.get_managed_prefix_list_output(
                 name=CLOUDFRONT_PREFIX_LIST, opts=pulumi.InvokeOptions(parent=self)
             ).id
-            if args.cloudfront_only
+            if args.cloudfront_only or args.cloudfront_ports
             else None
         )
         for port in args.public_ports:
+            rules.public(port, cloudfront if args.cloudfront_only else None)
+        for port in args.cloudfront_ports:
             rules.public(port, cloudfront)
         for tier in args.server_tiers:
             rules.server_tier(tier, args.private_egress)

@@ -61,6 +61,9 @@ class ServerTierArgs:
     release: ReleaseRef | None = None
     drain_seconds: int = 60
     tags: dict[str, str] = field(default_factory=dict)
+    #: Further target groups the instances join: the internal /ws load balancer's for a combined ``app``
+    #: tier behind both (``stars:loadBalancer.websocket_origin: vpc_origin``).
+    extra_target_group_arns: list[pulumi.Input[str]] = field(default_factory=list)
 
 
 def _policy(statements: Sequence[object]) -> str:
@@ -353,7 +356,7 @@ class ServerTier(pulumi.ComponentResource):
             max_size=tier.max_size,
             desired_capacity=tier.desired_capacity,
             vpc_zone_identifiers=args.subnet_ids,
-            target_group_arns=[args.target_group_arn],
+            target_group_arns=[args.target_group_arn, *args.extra_target_group_arns],
             health_check_type="ELB",
             # Boot installs Python packages and runs migrations: give it time before ELB checks count.
             health_check_grace_period=600,

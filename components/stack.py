@@ -50,6 +50,23 @@ def lb_server_tiers(cfg: StackConfig) -> tuple[str, ...]:
     return tuple(cfg.server_tiers)
 
 
+def websocket_lb_tiers(cfg: StackConfig) -> tuple[str, ...]:
+    """The server tiers behind the internal /ws load balancer (``websocket_origin: vpc_origin``): the
+    combined ``app`` group, or ``realtime``; empty when /ws is on the load balancer itself."""
+    if not (
+        cfg.cdn.enabled and cfg.load_balancer.websockets_via_cdn and cfg.load_balancer.websocket_internal
+    ):
+        return ()
+    return ("app",) if "app" in cfg.server_tiers else ("realtime",)
+
+
+def api_lb_tiers(cfg: StackConfig) -> tuple[str, ...]:
+    """The server tiers behind the (public) load balancer: all of them, or the API's alone when /ws has
+    its own internal load balancer."""
+    ws = websocket_lb_tiers(cfg)
+    return tuple(t for t in lb_server_tiers(cfg) if t == "app" or t not in ws)
+
+
 @dataclass
 class Links:
     """What the tiers take from each other; every value is a Pulumi input (an Output once deployed)."""
@@ -66,6 +83,10 @@ class Links:
     load_balancer_arn: pulumi.Input[str] = ""
     #: The header value CloudFront sends a certificate-less load balancer (``Edge.origin_secret``).
     origin_secret: pulumi.Input[str] | None = None
+    #: The internal /ws load balancer (``websocket_origin: vpc_origin``): its target groups, name and ARN.
+    websocket_target_group_arns: dict[str, pulumi.Input[str]] = field(default_factory=dict)
+    websocket_load_balancer_dns_name: pulumi.Input[str] = ""
+    websocket_load_balancer_arn: pulumi.Input[str] = ""
     database_address: pulumi.Input[str] = ""
     database_secret_arn: pulumi.Input[str] = ""
     database_id: pulumi.Input[str] = ""
@@ -91,8 +112,11 @@ class Links:
             private_subnet_ids=[f"subnet-private-{i}" for i in azs],
             zones=[f"{cfg.region}{'abc'[i]}" for i in azs],
             security_group_ids={key: f"sg-{key}" for key in SECURITY_GROUPS},
-            target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in cfg.server_tiers},
-            target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in cfg.server_tiers},
+            target_group_arns={k: f"{arn}:targetgroup/{k}/0" for k in api_lb_tiers(cfg)},
+            websocket_target_group_arns={k: f"{arn}:targetgroup/{k}-ws/0" for k in websocket_lb_tiers(cfg)},
+            websocket_load_balancer_dns_name=f"internal-stand-in-ws-0.{cfg.region}.elb.amazonaws.com",
+            websocket_load_balancer_arn=f"{arn}:loadbalancer/{kind}/stand-in-ws/0",
+            target_group_arn_suffixes={k: f"targetgroup/{k}/0" for k in api_lb_tiers(cfg)},
             alb_arn_suffix=f"{kind}/stand-in/0",
             load_balancer_dns_name=f"stand-in-0.{cfg.region}.elb.amazonaws.com",
             load_balancer_arn=f"{arn}:loadbalancer/{kind}/stand-in/0",
@@ -125,8 +149,13 @@ def build_network(cfg: StackConfig, links: Links | None = None) -> Network:
             private_egress=cfg.network.private_egress,
             nat_gateways=cfg.network.nat_gateways,
             region=cfg.region,
-            public_ports=public_ports(cfg.load_balancer.type, cfg.load_balancer.tls, lb_server_tiers(cfg)),
+            public_ports=public_ports(cfg.load_balancer.type, cfg.load_balancer.tls, api_lb_tiers(cfg)),
             cloudfront_only=not cfg.load_balancer.tls,
+            cloudfront_ports=(
+                (websocket_port(cfg.load_balancer.type, False, websocket_lb_tiers(cfg)),)
+                if websocket_lb_tiers(cfg)
+                else ()
+            ),
             load_balancer_type=cfg.load_balancer.type,
             server_tiers=lb_server_tiers(cfg),
             tags=cfg.tags,
@@ -147,10 +176,11 @@ def build_edge(cfg: StackConfig, links: Links) -> Edge:
             domain=cfg.load_balancer.domain,
             zone_id=cfg.load_balancer.zone_id,
             load_balancer_type=cfg.load_balancer.type,
-            server_tiers=lb_server_tiers(cfg),
+            server_tiers=api_lb_tiers(cfg),
             internal=cfg.load_balancer.internal,
             private_subnet_ids=links.private_subnet_ids,
             tags=cfg.tags,
+            websocket_tiers=websocket_lb_tiers(cfg),
         ),
     )
 
@@ -198,6 +228,19 @@ def build_cdn(cfg: StackConfig, links: Links) -> Cdn | None:
     origin = None
     if cfg.load_balancer.websockets_via_cdn:
         lb = cfg.load_balancer
+        ws_tiers = websocket_lb_tiers(cfg)
+        if ws_tiers:
+            return _cdn(
+                cfg,
+                WebSocketOrigin(
+                    # the internal /ws load balancer through a VPC origin; the API stays on the public one
+                    domain_name=links.websocket_load_balancer_dns_name,
+                    port=websocket_port(lb.type, False, ws_tiers),
+                    https=False,
+                    vpc_origin_arn=links.websocket_load_balancer_arn,
+                    api=False,
+                ),
+            )
         origin = WebSocketOrigin(
             # With a domain CloudFront checks the load balancer's certificate against that name.
             domain_name=lb.domain if lb.domain is not None else links.load_balancer_dns_name,
@@ -206,6 +249,10 @@ def build_cdn(cfg: StackConfig, links: Links) -> Cdn | None:
             origin_secret=None if lb.tls or lb.internal else links.origin_secret,
             vpc_origin_arn=links.load_balancer_arn if lb.internal else None,
         )
+    return _cdn(cfg, origin)
+
+
+def _cdn(cfg: StackConfig, origin: WebSocketOrigin | None) -> Cdn:
     cdn = Cdn("cdn", CdnArgs(config=cfg.cdn, websocket_origin=origin, tags=cfg.tags))
     upload_release(cfg, cdn)
     return cdn
@@ -251,6 +298,8 @@ def upload_release(cfg: StackConfig, cdn: Cdn) -> aws.s3.BucketObjectv2 | None:
 
 
 def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfig) -> ServerTier:
+    # the public load balancer's target group and, behind /ws's own internal one, that one's too
+    groups = [g for g in (links.target_group_arns.get(key), links.websocket_target_group_arns.get(key)) if g]
     return ServerTier(
         key,
         ServerTierArgs(
@@ -261,7 +310,8 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
             subnet_ids=server_subnets(cfg, links),
             public_ip=cfg.network.servers_public,
             security_group_id=links.security_group_ids[key],
-            target_group_arn=links.target_group_arns[key],
+            target_group_arn=groups[0],
+            extra_target_group_arns=groups[1:],
             log_retention_days=cfg.monitoring.log_retention_days,
             log_group_class=cfg.monitoring.log_class.upper(),
             detailed_monitoring=cfg.monitoring.detailed_instance_monitoring,
@@ -329,6 +379,8 @@ _SERVER_READS = (
     "monitoring.log_class",
     "monitoring.detailed_instance_monitoring",
     "load_balancer.deregistration_delay_seconds",
+    "load_balancer.websocket_origin",
+    "load_balancer.websockets_via_cdn",
     "cdn.enabled",
     "image",
     "release",
@@ -346,6 +398,9 @@ TIER_READS: dict[str, tuple[str, ...]] = {
         "load_balancer.type",
         "load_balancer.certificate_arn",
         "load_balancer.domain",
+        "load_balancer.websocket_origin",
+        "load_balancer.websockets_via_cdn",
+        "cdn.enabled",
     ),
     "edge": ("network.az_count", "layout", "load_balancer"),
     "database": ("network.az_count", "network.placement", "database"),
@@ -358,6 +413,8 @@ TIER_READS: dict[str, tuple[str, ...]] = {
         "monitoring",
         "layout",
         "load_balancer.type",
+        "load_balancer.websocket_origin",
+        "load_balancer.websockets_via_cdn",
         "budget.limit_tzs",
         "budget.usd_to_tzs",
         "api.min_size",
@@ -387,6 +444,7 @@ def config_reads(cfg: StackConfig) -> dict[str, Any]:
                 cfg.load_balancer.domain,
                 cfg.load_balancer.origin,
                 *lb_server_tiers(cfg),
+                *(["websocket_origin", *websocket_lb_tiers(cfg)] if websocket_lb_tiers(cfg) else []),
             ]
             if cfg.cdn.enabled and cfg.load_balancer.websockets_via_cdn
             else None
@@ -431,6 +489,10 @@ def build_stack(cfg: StackConfig) -> dict[str, pulumi.Output[Any] | Any]:
     links.load_balancer_dns_name = edge.dns_name
     links.load_balancer_arn = edge.load_balancer.arn
     links.origin_secret = edge.origin_secret
+    if edge.websocket_edge is not None:
+        links.websocket_target_group_arns = {k: tg.arn for k, tg in edge.websocket_edge.target_groups.items()}
+        links.websocket_load_balancer_dns_name = edge.websocket_edge.dns_name
+        links.websocket_load_balancer_arn = edge.websocket_edge.load_balancer.arn
     database = build_database(cfg, links)
     links.database_address = database.address
     links.database_secret_arn = database.master_secret_arn

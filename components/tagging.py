@@ -40,6 +40,9 @@ SAVINGS_BUNDLE = "savings-bundle-1yr"
 #: What a CloudFront distribution carries, for the budget rules: ``assets`` (the assets' share, the same on
 #: each assets distribution) or ``dynamic`` (/ws and the API, pay as you go).
 TRAFFIC_TAG = "traffic"
+#: The ``traffic`` value of the internal load balancer that carries /ws alone (``websocket_origin:
+#: vpc_origin``): the rules price it on the ``websocket_lb_*`` usage figures, the other on ``alb_*``.
+WEBSOCKET_TRAFFIC = "websocket"
 #: The share of the assets' traffic (requests and bytes alike) a distribution carries, when the assets are
 #: split unevenly (flat-rate plans filled to their allowance, the rest pay as you go); without it every
 #: ``assets`` distribution carries an equal share and a ``dynamic`` one none.

@@ -10,6 +10,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from starlette import status
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -52,11 +53,12 @@ def _operations(rt: Runtime) -> list[Route]:
 
     async def readyz(request: Request) -> Response:
         if rt.draining:
-            return JSONResponse({"status": "draining"}, status_code=503)
+            return JSONResponse({"status": "draining"}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
         checks = await rt.ready()
         ok = all(checks.values())
         return JSONResponse(
-            {"status": "ready" if ok else "unavailable", **checks}, status_code=200 if ok else 503
+            {"status": "ready" if ok else "unavailable", **checks},
+            status_code=status.HTTP_200_OK if ok else status.HTTP_503_SERVICE_UNAVAILABLE,
         )
 
     async def metrics_endpoint(request: Request) -> Response:
@@ -174,12 +176,12 @@ _FORBIDDEN_ORIGIN_BODY = json.dumps(
 async def _forbidden_origin(kind: str, receive: Receive, send: Send) -> None:
     """HTTP 403 for a browser page of another site: a WebSocket handshake or a state-changing call."""
     body = _FORBIDDEN_ORIGIN_BODY
-    status = protocol.REST_FORBIDDEN_ORIGIN.status
+    code = protocol.REST_FORBIDDEN_ORIGIN.status
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if kind == "websocket":
         await receive()  # websocket.connect
-        await send({"type": "websocket.http.response.start", "status": status, "headers": headers})
+        await send({"type": "websocket.http.response.start", "status": code, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
     else:
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.start", "status": code, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -48,6 +48,7 @@ class WebSocketEndpoint:
         conn = Connection(rt, send, claims, direct)
         rt.register(conn)
         metrics.CONNECTIONS.inc()
+        metrics.WORKER_CONNECTIONS.inc()
         try:
             while True:  # read here, not in a coroutine of its own: an idle connection keeps one frame less
                 message = await receive()
@@ -62,6 +63,7 @@ class WebSocketEndpoint:
             conn.teardown()
             rt.unregister(conn)
             metrics.CONNECTIONS.dec()
+            metrics.WORKER_CONNECTIONS.dec()
             if conn.writer is not None and not conn.writer.done():
                 conn.writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

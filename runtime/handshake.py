@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from starlette import status
+
 from runtime import protocol
 from runtime.auth import AuthError, Claims, verify
 
@@ -45,5 +47,11 @@ async def refuse_unauthorized(send: Any) -> None:
 async def refuse_draining(send: Any) -> None:
     """HTTP 503 at the handshake: the client retries, the load balancer sends it elsewhere."""
     headers = [(b"content-type", b"text/plain"), (b"retry-after", b"1")]
-    await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": status.HTTP_503_SERVICE_UNAVAILABLE,
+            "headers": headers,
+        }
+    )
     await send({"type": "websocket.http.response.body", "body": b"draining"})

@@ -17,6 +17,10 @@ from prometheus_client import (
 from prometheus_client import multiprocess as _multiprocess
 
 CONNECTIONS = Gauge("stars_connections", "Open WebSocket connections", multiprocess_mode="livesum")
+# The same per worker (a `pid` label with several workers): shows how the kernel spread the sockets.
+WORKER_CONNECTIONS = Gauge(
+    "stars_worker_connections", "Open WebSocket connections of this worker", multiprocess_mode="liveall"
+)
 SUBSCRIPTIONS = Gauge("stars_subscriptions", "Active channel subscriptions", multiprocess_mode="livesum")
 MESSAGES_IN = Counter("stars_messages_in", "Messages published and committed", ["via"])
 DELIVERIES = Counter("stars_deliveries", "Message frames queued to subscribers")

@@ -172,6 +172,7 @@ REST_RATE_LIMITED = RestError(RATE_LIMITED.code, 429, RATE_LIMITED.when)
 REST_UNAVAILABLE = RestError(
     UNAVAILABLE.code, 503, "the database (for presence: Redis) is unreachable: nothing was stored"
 )
+REST_INTERNAL = RestError(INTERNAL.code, 500, INTERNAL.when)
 
 REST_ERRORS: tuple[RestError, ...] = (
     REST_UNAUTHORIZED,
@@ -185,6 +186,7 @@ REST_ERRORS: tuple[RestError, ...] = (
     REST_TOO_LARGE,
     REST_RATE_LIMITED,
     REST_UNAVAILABLE,
+    REST_INTERNAL,
 )
 
 

@@ -7,8 +7,14 @@ same per-subject rate limit and the same strict JSON.
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from starlette import status
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -22,9 +28,30 @@ if TYPE_CHECKING:
 
     from runtime.service import Runtime
 
+log = logging.getLogger("runtime.rest")
+
+# Redis (the presence store) is unavailable: refused, dropped or silent. Anything else is a bug.
+PRESENCE_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+
+Endpoint = Callable[["Request"], Awaitable[Response]]
+
 
 def error_response(error: RestError, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": error.code, "message": message}, status_code=error.status, headers=headers)
+
+
+def _internal_on_bug(endpoint: Endpoint) -> Endpoint:
+    """A bug in an endpoint is logged with its traceback; the client gets ``internal`` and no detail."""
+
+    @functools.wraps(endpoint)
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Exception:
+            log.exception("%s %s failed", request.method, request.url.path)
+            return error_response(protocol.REST_INTERNAL, "internal error")
+
+    return guarded
 
 
 class RestApi:
@@ -36,9 +63,9 @@ class RestApi:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/api/channels/{channel}/messages", self.publish, methods=["POST"]),
-            Route("/api/channels/{channel}/messages", self.history, methods=["GET"]),
-            Route("/api/channels/{channel}/presence", self.presence, methods=["GET"]),
+            Route("/api/channels/{channel}/messages", _internal_on_bug(self.publish), methods=["POST"]),
+            Route("/api/channels/{channel}/messages", _internal_on_bug(self.history), methods=["GET"]),
+            Route("/api/channels/{channel}/presence", _internal_on_bug(self.presence), methods=["GET"]),
         ]
 
     def _claims_of(self, request: Request) -> auth.Claims | JSONResponse:
@@ -86,7 +113,7 @@ class RestApi:
                 protocol.REST_UNAVAILABLE, "database unavailable; message not stored, retry later"
             )
         metrics.MESSAGES_IN.labels("rest").inc()
-        return JSONResponse({"channel": channel, "offset": offset}, status_code=201)
+        return JSONResponse({"channel": channel, "offset": offset}, status_code=status.HTTP_201_CREATED)
 
     async def _data_of(self, request: Request) -> str | Response:
         """The body's ``data`` as the JSON text to store, read within the frame bound."""
@@ -151,7 +178,8 @@ class RestApi:
         channel = checked[0]
         try:
             users = await self.rt.presence.users(channel)
-        except Exception:
+        except PRESENCE_UNAVAILABLE as exc:
+            log.warning("presence store unavailable: %s", f"{type(exc).__name__}: {exc}")
             return error_response(protocol.REST_UNAVAILABLE, "presence store unavailable")
         return JSONResponse(
             {"channel": channel, "users": [{"sub": u, "connections": n} for u, n in sorted(users.items())]}

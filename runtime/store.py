@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import asyncpg.exceptions as pg
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -37,6 +38,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool, QueuePool
 
@@ -107,8 +109,25 @@ PG_FETCH = (
 PG_LATEST = "SELECT last_offset FROM channels WHERE name = $1"
 
 
+# What "the database is unavailable" means, and nothing else: a refused or dropped connection
+# (OSError, asyncpg's class 08 errors), no answer within the timeout, a server shutting down or
+# cancelling statements (class 57), out of connections, memory or disk (class 53), and SQLite's
+# OperationalError (locked, unreadable or full file). Any other exception is a bug (in a query, a
+# schema or this code): it is not caught here, so it is logged with its traceback and the client
+# gets a plain ``internal`` error instead of "retry later".
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    TimeoutError,
+    OSError,
+    pg.PostgresConnectionError,
+    pg.OperatorInterventionError,
+    pg.InsufficientResourcesError,
+    OperationalError,
+)
+
+
 class StoreUnavailable(Exception):
-    """The database could not be reached or did not answer in time."""
+    """The database could not be reached, refused the work for lack of resources or did not answer
+    in time (one of ``UNAVAILABLE_ERRORS``): nothing was stored, and a retry may succeed."""
 
 
 def _unavailable(exc: BaseException) -> StoreUnavailable:
@@ -222,7 +241,7 @@ class Store:
                     return await self.group.submit((channel, data, now)), now
                 async with self._write_lock:
                     return await self._publish_sqlite(channel, data, now)
-        except (TimeoutError, OSError, Exception) as exc:
+        except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
 
     async def _publish_sqlite(self, channel: str, data: str, now: dt.datetime) -> tuple[int, dt.datetime]:
@@ -252,7 +271,7 @@ class Store:
                         value = await conn.scalar(
                             select(channels.c.last_offset).where(channels.c.name == channel)
                         )
-        except Exception as exc:
+        except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
         return int(value or 0)
 
@@ -272,7 +291,7 @@ class Store:
                     )
                     async with self.engine.connect() as conn:
                         rows = (await conn.execute(query)).all()
-        except Exception as exc:
+        except UNAVAILABLE_ERRORS as exc:
             raise _unavailable(exc) from exc
         return [Stored(int(r[0]), r[1], r[2]) for r in rows]
 
@@ -286,7 +305,10 @@ class Store:
                     async with self.engine.connect() as conn:
                         await conn.execute(text("SELECT 1"))
             return True
-        except Exception:
+        except UNAVAILABLE_ERRORS:
+            return False
+        except Exception:  # a bug, not an outage: not ready, and say why
+            log.exception("database readiness check failed")
             return False
 
     async def close(self) -> None:

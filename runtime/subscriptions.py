@@ -65,6 +65,9 @@ class Subscriptions:
         except StoreUnavailable:
             del self.by_channel[channel]
             raise ProtocolError(protocol.UNAVAILABLE, "database unavailable; retry later", ref) from None
+        except BaseException:  # a bug (answered `internal`) or a cancel: not left half-subscribed
+            del self.by_channel[channel]
+            raise
         if out.closing:
             return
         self.host.presence.join(channel, self.member, self.claims.sub)

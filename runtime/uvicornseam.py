@@ -14,7 +14,8 @@ of the ASGI ``send`` callable, or subclass it:
   ``runtime.leanasync``'s lighter ``Inbox`` and ``Flag``.
 
 The names below are what those features use. ``missing()`` (and ``missing_deflate``, ``missing_lean``)
-check them against the installed uvicorn without a server; ``runtime serve`` logs a WARNING at start-up
+check them against the installed uvicorn without a server (its source is read only on releases other
+than the verified ones, ``VERIFIED_RELEASES``); ``runtime serve`` logs a WARNING at start-up
 for each feature that is unavailable (every frame then goes through ASGI ``send``, no keepalive pings
 are sent, and so on), and a test asserts that the pinned uvicorn has them all. Whole frames are
 written synchronously, so they never interleave with the protocol's own control frames, and writing
@@ -27,19 +28,27 @@ from __future__ import annotations
 import ast
 import asyncio
 import dataclasses
+import functools
 import importlib
+import importlib.metadata
 import inspect
 import logging
 import re
 import textwrap
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from runtime import metrics
-from runtime.leanasync import FLAG_METHODS, INBOX_METHODS, Flag, Inbox
+from uvicorn.config import TRACE_LOG_LEVEL, Config
+from websockets.datastructures import Headers
+from websockets.extensions import Extension
+from websockets.extensions.permessage_deflate import PerMessageDeflate
+from websockets.protocol import Protocol
+from websockets.server import ServerProtocol
 
-if TYPE_CHECKING:
-    from uvicorn.config import Config
+from runtime import metrics
+from runtime.deflate import negotiate
+from runtime.leanasync import FLAG_METHODS, INBOX_METHODS, Flag, Inbox
 
 PROTOCOL_MODULE = "uvicorn.protocols.websockets.websockets_sansio_impl"
 PROTOCOL_CLASS = "WebSocketsSansIOProtocol"
@@ -70,9 +79,38 @@ CLIENT_FAULT_MESSAGES = frozenset({"Invalid UTF-8 sequence received from client.
 def register_trace_level() -> None:
     """Name uvicorn's ``trace`` level (below debug) for ``logging``: uvicorn does so only when it
     configures its own logging, after ours has already been set up with that level."""
-    from uvicorn.config import TRACE_LOG_LEVEL
-
     logging.addLevelName(TRACE_LOG_LEVEL, "TRACE")
+
+
+# Most of what the seam uses are instance attributes (set in ``__init__`` or at the handshake) and uses
+# of ``self.queue`` in method bodies: neither shows on the class, so they are checked in uvicorn's source.
+# A version check alone would turn the features off on every uvicorn release, and ``getattr`` on the
+# class cannot see them. So: on the releases pinned in requirements.txt, whose source the tests check on
+# every run (with ``verified_release`` patched off), start-up reads no source at all; on any other release
+# the source is read, and a source that cannot be read (byte-compiled packages) counts as missing: that
+# feature is off, with the start-up WARNING, never a crash.
+VERIFIED_RELEASES = {"uvicorn": "0.54.0", "websockets": "17.4"}
+
+
+@functools.cache
+def verified_release() -> bool:
+    """The installed uvicorn and websockets are the releases the tests verified the seam on."""
+    try:
+        return all(importlib.metadata.version(d) == v for d, v in VERIFIED_RELEASES.items())
+    except importlib.metadata.PackageNotFoundError:
+        return False
+
+
+def _unassigned(cls: type, names: Iterable[str]) -> list[str]:
+    """``cls.NAME`` for each of ``names`` that ``cls`` neither defines nor assigns as ``self.NAME`` (all
+    of them when its source cannot be read); none on a verified release."""
+    if verified_release():
+        return []
+    try:
+        attrs = _assigned_attrs(cls)
+    except (OSError, TypeError):  # no .py source installed
+        return [f"{cls.__name__}.{n} (source unreadable)" for n in names]
+    return [f"{cls.__name__}.{n}" for n in names if n not in attrs]
 
 
 def _assigned_attrs(cls: type) -> set[str]:
@@ -99,15 +137,10 @@ def missing() -> dict[str, list[str]]:
     """Feature ("direct writes", "keepalive pings") -> the names the installed uvicorn lacks for it."""
     try:
         cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
-        from uvicorn.config import Config
-        from websockets.server import ServerProtocol
     except (ImportError, AttributeError) as exc:
         gone = [f"{PROTOCOL_MODULE}.{PROTOCOL_CLASS} ({exc})"]
         return {"direct writes": gone, "keepalive pings": gone}
-    attrs = _assigned_attrs(cls)
-    config = _assigned_attrs(Config)
-    direct = [f"{PROTOCOL_CLASS}.{a}" for a in DIRECT_WRITE_ATTRS if a not in attrs]
-    direct += [f"Config.{a}" for a in CONFIG_ATTRS if a not in config]
+    direct = _unassigned(cls, DIRECT_WRITE_ATTRS) + _unassigned(Config, CONFIG_ATTRS)
     keepalive = [f"{PROTOCOL_CLASS}.{a}" for a in KEEPALIVE_ATTRS if not callable(getattr(cls, a, None))]
     keepalive += [
         f"ServerProtocol.{m}" for m in CONN_METHODS if not callable(getattr(ServerProtocol, m, None))
@@ -124,9 +157,8 @@ class DirectWriter:
         self.transport: asyncio.Transport = proto.transport
         self.writable: asyncio.Event | Flag = proto.writable
         # permessage-deflate negotiated at the handshake (``LeanSansIOProtocol``): frames may go compressed
-        deflate = _per_message_deflate()
         extensions = getattr(getattr(proto, "conn", None), "extensions", ())
-        self.deflate = any(isinstance(e, deflate) for e in extensions)
+        self.deflate = any(isinstance(e, PerMessageDeflate) for e in extensions)
 
     @classmethod
     def attach(cls, send: Any) -> DirectWriter | None:
@@ -212,12 +244,6 @@ DEFLATE_NAMES = ("websockets.server.ServerProtocol.process_extensions", f"{PROTO
 LEAN_ATTRS = ("queue", "writable")  # the protocol's attributes replaced by Inbox and Flag
 
 
-def _per_message_deflate() -> type:
-    from websockets.extensions.permessage_deflate import PerMessageDeflate
-
-    return PerMessageDeflate
-
-
 def missing_protocol() -> str | None:
     """Why uvicorn's websockets-sansio protocol (``LeanSansIOProtocol``'s base) cannot be had, or None."""
     try:
@@ -232,11 +258,9 @@ def missing_deflate() -> list[str]:
     gone = missing_protocol()
     if gone is not None:
         return [gone]
-    from websockets.server import ServerProtocol
-
     cls = getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)
     out = [] if callable(getattr(ServerProtocol, "process_extensions", None)) else [DEFLATE_NAMES[0]]
-    return out + ([] if "conn" in _assigned_attrs(cls) else [DEFLATE_NAMES[1]])
+    return out + _unassigned(cls, ("conn",))
 
 
 def missing_lean() -> list[str]:
@@ -245,7 +269,13 @@ def missing_lean() -> list[str]:
     gone = missing_protocol()
     if gone is not None:
         return [gone]
-    return lean_misuses(inspect.getsource(getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS)))
+    if verified_release():
+        return []
+    try:
+        source = inspect.getsource(getattr(importlib.import_module(PROTOCOL_MODULE), PROTOCOL_CLASS))
+    except (OSError, TypeError) as exc:  # no .py source installed
+        return [f"{PROTOCOL_CLASS} source ({exc})"]
+    return lean_misuses(source)
 
 
 def lean_misuses(source: str) -> list[str]:
@@ -262,12 +292,6 @@ def lean_misuses(source: str) -> list[str]:
 def _server_protocols() -> tuple[type, type]:
     """websockets' server protocol whose frame parser lets the handshake go, without and with our
     permessage-deflate negotiation."""
-    from websockets.datastructures import Headers
-    from websockets.extensions import Extension
-    from websockets.protocol import Protocol
-    from websockets.server import ServerProtocol
-
-    from runtime.deflate import negotiate
 
     class _FramesOnTheirOwn(Protocol):
         """Between ``ServerProtocol`` and ``Protocol`` in the MRO: ``ServerProtocol.parse`` calls this
@@ -294,6 +318,7 @@ def _server_protocols() -> tuple[type, type]:
 
 
 def _lean_protocol() -> type:
+    # local: a private uvicorn module another uvicorn may lack (missing_protocol reports it, not an import)
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
     plain, deflating = _server_protocols()
@@ -357,20 +382,19 @@ class HttpLimits:
 
 def missing_http() -> list[str]:
     """The names the HTTP limits need that the installed uvicorn lacks."""
-    try:
+    try:  # local: uvicorn's private module, and httptools may be absent: reported, not an import error
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError as exc:
         return [f"uvicorn.protocols.http.httptools_impl.HttpToolsProtocol ({exc})"]
-    attrs = _assigned_attrs(HttpToolsProtocol)
-    out = [f"HttpToolsProtocol.{a}" for a in HTTP_ATTRS if a not in attrs]
-    return out + [
+    return _unassigned(HttpToolsProtocol, HTTP_ATTRS) + [
         f"HttpToolsProtocol.{m}" for m in HTTP_METHODS if not callable(getattr(HttpToolsProtocol, m, None))
     ]
 
 
 class _HttpGuard:
-    """The bookkeeping of ``GuardedHttpToolsProtocol`` (deadline timer, header counts, refusal), mixed in
-    ahead of uvicorn's httptools protocol by ``_guarded_protocol``, which wraps the parser callbacks."""
+    """The bookkeeping of ``GuardedHttpToolsProtocol`` (deadline timer, header counts, refusal), shared
+    by its two mixins, ``_GuardedConnection`` and ``_GuardedParser``, which ``_guarded_protocol`` puts
+    ahead of uvicorn's httptools protocol."""
 
     # set by uvicorn's HttpToolsProtocol
     loop: asyncio.AbstractEventLoop
@@ -385,7 +409,7 @@ class _HttpGuard:
         self.header_count = 0
         self.refused = False
 
-    def _arm(self, seconds: float, status: int) -> None:
+    def _arm(self, seconds: float, status: HTTPStatus) -> None:
         self._disarm()
         if seconds > 0:
             self.deadline = self.loop.call_later(seconds, self._expire, status)
@@ -395,112 +419,130 @@ class _HttpGuard:
             self.deadline.cancel()
             self.deadline = None
 
-    def _refuse(self, status: int, reason: str) -> None:
-        """Answer ``status`` (unless a response has started) and close the connection."""
+    def _refuse(self, status: HTTPStatus) -> None:
+        """Answer ``status`` and its reason phrase (unless a response has started), close the connection."""
         self._disarm()
         self.refused = True
         transport = self.transport
         if transport.is_closing():
             return
-        metrics.HTTP_REFUSED.labels(str(status)).inc()
+        metrics.HTTP_REFUSED.labels(str(status.value)).inc()
         cycle = self.cycle
         if cycle is None or not cycle.response_started:
-            body = reason.encode()
+            body = status.phrase.encode()
             transport.write(
                 b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
-                b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
+                b"connection: close\r\n\r\n%s" % (status, body, len(body), body)
             )
         transport.close()
 
-    def _expire(self, status: int) -> None:
+    def _expire(self, status: HTTPStatus) -> None:
         self.deadline = None
-        self._refuse(status, "Request Timeout")
+        self._refuse(status)
 
     def _count(self, size: int, headers: int) -> None:
         self.header_bytes += size
         self.header_count += headers
         if self.header_bytes > self.limits.max_header_bytes or self.header_count > self.limits.max_headers:
-            self._refuse(431, "Request Header Fields Too Large")
+            self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+
+
+if TYPE_CHECKING:  # the mixins below are checked against the protocol they are mixed into
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _HttpBase
+else:
+    _HttpBase = object  # at run time uvicorn is imported only by _guarded_protocol
+
+
+class _GuardedConnection(_HttpGuard, _HttpBase):
+    """The connection's side of the guard: the cap on open sockets at connect, the first header
+    deadline, and nothing more read or answered once the connection is refused."""
+
+    def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self._start_guard(config)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
+        super().connection_made(transport)
+        if len(self.connections) > self.limits.max_connections:
+            self._refuse(HTTPStatus.SERVICE_UNAVAILABLE)
+        else:
+            self._arm(self.limits.header_timeout, HTTPStatus.REQUEST_TIMEOUT)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.refused:
+            super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        if not self.refused:  # a request we refused (431) is answered already
+            super().send_400_response(msg)
+
+
+def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A non-empty ``content-length`` or any ``transfer-encoding``: a body follows the headers."""
+    return any(
+        (name == b"content-length" and value.strip() not in (b"", b"0")) or name == b"transfer-encoding"
+        for name, value in headers
+    )
+
+
+class _GuardedParser(_HttpGuard, _HttpBase):
+    """The parser callbacks' side: count the request line and headers, move the deadline from headers
+    to body to none. Once refused, the parser may still call back for the rest of the data it was
+    fed: those calls are ignored."""
+
+    def on_message_begin(self) -> None:
+        if self.refused:
+            return
+        super().on_message_begin()
+        self.header_bytes = self.header_count = 0
+        if self.deadline is None:  # a later request on a kept-alive connection
+            self._arm(self.limits.header_timeout, HTTPStatus.REQUEST_TIMEOUT)
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url), 0)
+        if not self.refused:
+            super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4, 1)
+        if not self.refused:
+            super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self.refused:
+            return
+        self._disarm()
+        super().on_headers_complete()
+        if not self.parser.should_upgrade() and _declares_body(self.headers):
+            self._arm(self.limits.body_timeout, HTTPStatus.REQUEST_TIMEOUT)
+
+    def on_body(self, body: bytes) -> None:
+        if not self.refused:
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if self.refused:
+            return
+        self._disarm()
+        super().on_message_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        if self.refused:
+            return
+        self._disarm()
+        super().handle_websocket_upgrade()
 
 
 def _guarded_protocol() -> type:
+    # local: uvicorn's private module (needs httptools), imported when uvicorn asks for the class by name
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class GuardedHttpToolsProtocol(_HttpGuard, HttpToolsProtocol):
+    class GuardedHttpToolsProtocol(_GuardedParser, _GuardedConnection, HttpToolsProtocol):
         """uvicorn's httptools protocol with deadlines, header limits and a connection cap."""
-
-        def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
-            super().__init__(config, *args, **kwargs)
-            self._start_guard(config)
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
-            super().connection_made(transport)
-            if len(self.connections) > self.limits.max_connections:
-                self._refuse(503, "Service Unavailable")
-            else:
-                self._arm(self.limits.header_timeout, 408)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
-
-        def data_received(self, data: bytes) -> None:
-            if not self.refused:
-                super().data_received(data)
-
-        def send_400_response(self, msg: str) -> None:
-            if not self.refused:  # a request we refused (431) is answered already
-                super().send_400_response(msg)
-
-        # Once refused, the parser may still call back for the rest of the data it was fed: ignored.
-
-        def on_message_begin(self) -> None:
-            if self.refused:
-                return
-            super().on_message_begin()
-            self.header_bytes = self.header_count = 0
-            if self.deadline is None:  # a later request on a kept-alive connection
-                self._arm(self.limits.header_timeout, 408)
-
-        def on_url(self, url: bytes) -> None:
-            self._count(len(url), 0)
-            if not self.refused:
-                super().on_url(url)
-
-        def on_header(self, name: bytes, value: bytes) -> None:
-            self._count(len(name) + len(value) + 4, 1)
-            if not self.refused:
-                super().on_header(name, value)
-
-        def on_headers_complete(self) -> None:
-            if self.refused:
-                return
-            self._disarm()
-            super().on_headers_complete()
-            if self.parser.should_upgrade():
-                return
-            for name, value in self.headers:
-                if (name == b"content-length" and value.strip() not in (b"", b"0")) or (
-                    name == b"transfer-encoding"
-                ):
-                    self._arm(self.limits.body_timeout, 408)
-                    return
-
-        def on_body(self, body: bytes) -> None:
-            if not self.refused:
-                super().on_body(body)
-
-        def on_message_complete(self) -> None:
-            if self.refused:
-                return
-            self._disarm()
-            super().on_message_complete()
-
-        def handle_websocket_upgrade(self) -> None:
-            if self.refused:
-                return
-            self._disarm()
-            super().handle_websocket_upgrade()
 
     return GuardedHttpToolsProtocol
 

@@ -1,37 +1,20 @@
-"""Headless Chromium for the browser tests: Debian's ``chromium`` driven by Playwright (never a download)."""
+"""Headless Chromium for the browser tests (bench.browser's): a missing Chromium fails the test."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Without the background-networking flags Chromium keeps dialling out, which this closed network refuses.
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from bench import browser
 
 
 @contextmanager
 def chromium() -> Iterator[Any]:
     """A launched browser, closed afterwards; a missing Chromium fails the test (it is part of the setup)."""
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: apt-get install -y chromium (or run .ci/setup --test)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    if not browser.CHROMIUM.exists():
+        pytest.fail(browser.MISSING)
+    with browser.chromium() as launched:
+        yield launched

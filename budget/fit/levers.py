@@ -8,6 +8,12 @@ domain, ACM issues the load balancer's certificate for free (DNS validation) and
 serves TLS. Fit cannot invent the domain, so it prices the
 lever with a stand-in name and says how to take it: ``budget fit --domain NAME`` searches with it, and
 ``--write`` writes it into the stack file.
+
+With a domain, /ws can leave the public load balancer: CloudFront carries it to an internal NLB of its own
+through a VPC origin (``stars:loadBalancer.websocket_origin: vpc_origin``), and the public NLB's TLS
+listener carries the API alone. It is searched like any shape; :func:`websocket_lever` says whether the
+cheapest plan takes it, what it saves against the cheapest plan that does not, and the assumption it rests
+on: the API connections users hold open (``stars:demand.api_keep_alive_s``).
 """
 
 from __future__ import annotations
@@ -20,13 +26,17 @@ from budget.capacity import CapacityModel
 from budget.catalog import Catalog
 from budget.fit.pricer import Pricer
 from budget.fit.report import Lever, LeverStatus
-from budget.fit.search import search
+from budget.fit.search import SearchResult, search
 from components.config import LoadBalancerConfig, StackConfig
 
 #: Priced with this stand-in (RFC 2606 reserves example.org); nothing is written with it.
 STAND_IN_DOMAIN = "api.example.org"
 HOSTED_ZONE = "route53.hosted_zone"
 TITLE = "a domain of your own on the load balancer (ACM certificate free, Route 53 hosted zone)"
+WEBSOCKET_KEY = "websocket_vpc_origin"
+WEBSOCKET_TITLE = (
+    "/ws on an internal NLB of its own behind a CloudFront VPC origin, the API alone on the public NLB (TLS)"
+)
 
 
 def with_domain(cfg: StackConfig, domain: str) -> StackConfig:
@@ -48,10 +58,35 @@ def hosted_zone_tzs(cfg: StackConfig, catalog: Catalog) -> tuple[float, str]:
     return price.amount * cfg.budget.usd_to_tzs, f"{HOSTED_ZONE}: {price.source} [{price.status}]"
 
 
+def owner_levers(
+    cfg: StackConfig,
+    catalog: Catalog,
+    model: CapacityModel,
+    pricer: Pricer,
+    result: SearchResult,
+    best_tzs: float | None,
+) -> list[Lever]:
+    """The domain lever, and the /ws load balancer of its own, which only a domain opens: judged on the
+    stack's own search with a domain, else on the search with the stand-in name."""
+    if cfg.load_balancer.tls:
+        return [domain_lever(cfg, catalog, model, pricer, best_tzs), websocket_lever(cfg, catalog, result)]
+    with_one = search(with_domain(cfg, STAND_IN_DOMAIN), catalog, model, pricer)
+    return [
+        domain_lever(cfg, catalog, model, pricer, best_tzs, with_one),
+        websocket_lever(cfg, catalog, with_one, needs_domain=True),
+    ]
+
+
 def domain_lever(
-    cfg: StackConfig, catalog: Catalog, model: CapacityModel, pricer: Pricer, best_tzs: float | None
+    cfg: StackConfig,
+    catalog: Catalog,
+    model: CapacityModel,
+    pricer: Pricer,
+    best_tzs: float | None,
+    with_one: SearchResult | None = None,
 ) -> Lever:
-    """The domain lever: used when the stack names one, else priced with a stand-in name."""
+    """The domain lever: used when the stack names one, else priced with a stand-in name (``with_one``: that
+    search, when already run)."""
     zone_tzs, source = hosted_zone_tzs(cfg, catalog)
 
     def lever(status: LeverStatus, why: str, **priced: Any) -> Lever:
@@ -65,7 +100,7 @@ def domain_lever(
             f"{named}: the load balancer terminates TLS itself, so every shape is searched; its hosted"
             f" zone (TZS {zone_tzs:,.0f} a month) is outside the stack",
         )
-    found = search(with_domain(cfg, STAND_IN_DOMAIN), catalog, model, pricer).best
+    found = (with_one or search(with_domain(cfg, STAND_IN_DOMAIN), catalog, model, pricer)).best
     if found is None:
         return lever("rejected", "no plan carries the users even with a domain")
     total = found.tzs + zone_tzs
@@ -79,4 +114,68 @@ def domain_lever(
         why=f"with one the cheapest plan costs TZS {total:,.0f} a month with the hosted zone ({verdict} the"
         f" limit of TZS {limit:,}); run `budget fit --stack {cfg.stack} --domain NAME` with a name you"
         " control to search with it, and --write to write it",
+    )
+
+
+def _tls_per_nlcu(cfg: StackConfig, catalog: Catalog) -> float:
+    return catalog.get(cfg.region, "elb.nlb.nlcu.tls.active_connections").amount
+
+
+def websocket_lever(
+    cfg: StackConfig, catalog: Catalog, result: SearchResult, needs_domain: bool = False
+) -> Lever:
+    """/ws on an internal NLB of its own: used when the cheapest plan takes it, else rejected with what the
+    cheapest plan with it costs more; with ``needs_domain`` (the stack names none) it waits on the domain."""
+    source = "elb.nlb.nlcu.tls.active_connections, elb.nlb.nlcu.tcp.active_connections (budget/catalog)"
+
+    def lever(status: LeverStatus, why: str, **priced: Any) -> Lever:
+        return Lever(
+            key=WEBSOCKET_KEY, title=WEBSOCKET_TITLE, status=status, why=why, sources=[source], **priced
+        )
+
+    split = [c for c in result.per_shape if c.choice.shape.websocket_origin == "vpc_origin"]
+    single = [c for c in result.per_shape if c.choice.shape.websocket_origin != "vpc_origin"]
+    if not split or not single or result.best is None:
+        return lever(
+            "not_applicable", "no shape with a certificate, an NLB and /ws through CloudFront was priced"
+        )
+    with_it, without = min(split, key=lambda c: c.tzs), min(single, key=lambda c: c.tzs)
+    saves = round(without.tzs - with_it.tzs)
+    used = result.best.choice.shape.websocket_origin == "vpc_origin"
+    assumption = _api_connections_assumption(cfg, catalog, with_it.priced.cfg)
+    versus = f"the cheapest plan with /ws on the public load balancer costs TZS {without.tzs:,.0f}"
+    if not used:
+        return lever(
+            "rejected",
+            f"the cheapest plan with it costs TZS {with_it.tzs:,.0f}; {versus}",
+            saves_tzs=saves,
+            deciding_assumption=assumption,
+        )
+    if needs_domain:
+        return lever(
+            "needs_input",
+            f"the cheapest plan with a domain takes it (TZS {with_it.tzs:,.0f} without the hosted zone);"
+            f" {versus}",
+            saves_tzs=saves,
+            deciding_assumption=assumption,
+        )
+    return lever("used", f"{versus}", saves_tzs=saves, deciding_assumption=assumption)
+
+
+def _api_connections_assumption(cfg: StackConfig, catalog: Catalog, split: StackConfig) -> str:
+    """The assumption the split rests on, with its figures: the API connections users hold open on the
+    public NLB's TLS listener, against the WebSockets' the split takes off it."""
+    d = split.demand
+    usage = split.usage
+    per = _tls_per_nlcu(cfg, catalog)
+    keep = d.api_keep_alive_s if d else 0.0
+    held = d.api_connections_per_user if d else 0.0
+    public, ws = usage.alb_active_connections, usage.websocket_lb_active_connections
+    return (
+        f"stars:demand.api_keep_alive_s = {keep:g} s (uvicorn's timeout_keep_alive default, which the"
+        " runtime leaves; an assumption about clients: none keeps an API connection beyond it): users hold"
+        f" at most {held:g} API connections each, {public:,.0f} on the public NLB's TLS listener"
+        f" ({public / per:.2f} NLCU, under its {usage.alb_processed_gb_per_hour:g} GB/h). They bill on a"
+        " single public NLB too, so what the split saves is the WebSockets' TLS connections,"
+        f" {ws:,.0f} ({ws / per:.2f} NLCU), against a second NLB's hours"
     )

@@ -18,7 +18,7 @@ import importlib.metadata
 import json
 import os
 import tempfile
-from dataclasses import asdict
+from dataclasses import MISSING, asdict, fields
 from functools import lru_cache
 from pathlib import Path
 
@@ -64,16 +64,36 @@ def load(tier: str, key: str) -> tuple[PlannedResource, ...] | None:
     where = folder()
     if where is None:
         return None
+    entry = _entry(where, tier, key)
     try:
-        entry = _entry(where, tier, key)
         if entry.stat().st_size > MAX_ENTRY_BYTES:
             return None
         data = json.loads(entry.read_text(encoding="utf-8"))
-        if data.get("tier") != tier or data.get("key") != key:
-            return None
-        return tuple(PlannedResource(**r) for r in data["resources"])
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+    # no entry or an unreadable file, text that is not UTF-8, not JSON, or JSON nested past the parser's
+    # recursion limit: what a file in the folder can be. Any other error is the program's and propagates.
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         return None
+    return _plan_of(data, tier, key)
+
+
+#: The fields of a kept resource: all of them may be written, those without a default must be.
+_FIELDS = frozenset(f.name for f in fields(PlannedResource))
+_REQUIRED = frozenset(
+    f.name for f in fields(PlannedResource) if f.default is MISSING and f.default_factory is MISSING
+)
+
+
+def _plan_of(data: object, tier: str, key: str) -> tuple[PlannedResource, ...] | None:
+    """The plan in a read entry when it has the shape :func:`store` writes for this tier and key, else None
+    (the shape is checked, not guessed from an exception)."""
+    if not isinstance(data, dict) or data.get("tier") != tier or data.get("key") != key:
+        return None
+    resources = data.get("resources")
+    if not isinstance(resources, list):
+        return None
+    if not all(isinstance(r, dict) and _REQUIRED <= r.keys() <= _FIELDS for r in resources):
+        return None
+    return tuple(PlannedResource(**r) for r in resources)
 
 
 def store(tier: str, key: str, plan: tuple[PlannedResource, ...]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from budget.fit.lever_use import TITLES
 from budget.fit.report import FitFailure, FitReport, FitResult, Lever, Proposal, TrafficFigures, Verdict
 from budget.report.formatting import format_config_value, format_tzs, per_thousand
 from budget.report.md_escape import md
@@ -28,13 +29,19 @@ def verdict(r: FitReport) -> str:
     return "DOES NOT FIT"
 
 
+def levers_taken_line(keys: Sequence[str]) -> str:
+    """A proposal's levers by their titles (``best.levers`` holds the keys)."""
+    return "; ".join(TITLES.get(key, key) for key in keys) or "none"
+
+
 def lever_line(lever: Lever) -> str:
     """``used: 3-year reservations (saves TZS 12,000): why``."""
     saving = ""
     if lever.saves_tzs is not None:
         word = "saves" if lever.saves_tzs >= 0 else "costs"
         saving = f" ({word} TZS {abs(lever.saves_tzs):,} a month)"
-    return f"{lever.status.replace('_', ' ')}: {lever.title}{saving}: {lever.why}"
+    assumption = f"; deciding assumption: {lever.deciding_assumption}" if lever.deciding_assumption else ""
+    return f"{lever.status.replace('_', ' ')}: {lever.title}{saving}: {lever.why}{assumption}"
 
 
 def verdicts_line(label: str, verdicts: Sequence[Verdict], unit: str) -> str:
@@ -108,6 +115,7 @@ def _best(r: FitReport) -> list[str]:
         f"  latency: {r.best.latency}",
         f"  carries {cap.connections:,} connections, {cap.deliveries_per_s:,} deliveries/s,"
         f" {cap.api_rps:,} API requests/s (headroom {headroom})",
+        f"  levers taken: {levers_taken_line(r.best.levers)}",
     ]
     if r.best.az_loss is not None:
         out.append(f"  AZ loss: {r.best.az_loss.statement}")
@@ -190,6 +198,7 @@ def render(results: Sequence[FitResult]) -> str:
 def _markdown_stack(r: FitReport) -> list[str]:
     assert r.best is not None
     out = ["", f"**{md(r.stack)}**: {md(r.best.summary, limit=500)}", ""]
+    out += [f"- levers taken: {md(levers_taken_line(r.best.levers), limit=1000)}"]
     if r.best.az_loss is not None:
         out += [f"- AZ loss: {md(r.best.az_loss.statement, limit=500)}"]
     out += [
@@ -201,7 +210,7 @@ def _markdown_stack(r: FitReport) -> list[str]:
         f"- {md(verdicts_line('verdict by headroom', r.verdicts_by_headroom, '%'), limit=500)}",
         f"- {md(verdicts_line('verdict by transfer', transfer, 'GB/user'), limit=500)}",
     ]
-    out += [f"- lever {md(lever_line(lever), limit=500)}" for lever in r.levers]
+    out += [f"- lever {md(lever_line(lever), limit=1000)}" for lever in r.levers]  # with its assumption
     out += ["", "| key | from | to |", "|---|---|---|"]
     for c in r.best.changes:
         out.append(f"| {md(c.key)} | {md(format_config_value(c.from_))} | {md(format_config_value(c.to))} |")

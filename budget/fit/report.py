@@ -186,6 +186,7 @@ class Proposal(PlanFigures):
     latency: str = ""
     #: Why a runner-up is shown: within 10% of the cheapest, or the cheapest that survives an AZ's loss...
     relation: str = ""
+    #: The keys of the cost levers this configuration takes (``budget.fit.lever_use.LEVERS``).
     levers: list[str] = Field(default_factory=list)
     changes: list[Change] = Field(default_factory=list)
 
@@ -242,6 +243,8 @@ class Lever(_Model):
     fits: bool | None = None
     why: str = ""
     sources: list[str] = Field(default_factory=list)
+    #: The assumption the lever's verdict rests on, with its stated value and source (None: none named).
+    deciding_assumption: str | None = None
 
 
 class AuroraReport(_Model):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from budget.capacity import CapacityModel
 from budget.catalog import Catalog
@@ -14,7 +13,8 @@ from budget.exit_codes import ExitCode
 from budget.fit import howfar
 from budget.fit.aurora import aurora_floor
 from budget.fit.azloss import az_loss
-from budget.fit.levers import domain_lever
+from budget.fit.lever_use import levers_taken
+from budget.fit.levers import owner_levers
 from budget.fit.pricer import FitError, Pricer, verify
 from budget.fit.report import (
     Assumption,
@@ -48,7 +48,7 @@ FRONT = 2
 GROWTH_SEARCHED = 4
 
 
-def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> dict[str, Any]:
+def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> PlanFigures:
     """The fields every costed configuration reports (plan and proposals alike)."""
     rate = cfg.budget.usd_to_tzs
     demand = demand_of(cfg)
@@ -60,16 +60,16 @@ def _figures(cfg: StackConfig, est: Estimate, model: CapacityModel) -> dict[str,
         "api_rps": loads.api.api_rps,
     }
     totals: dict[str, int] = {size: round(est.total(size) * rate) for size in SIZES}
-    return {
-        "total_tzs": totals["max"],
-        "totals_tzs": SizeTzs(**totals),
-        "tzs_per_1000_users": per_thousand(totals["max"], demand.concurrent_users),
-        "by_tier_tzs": {tier: round(usd * rate) for tier, usd in sorted(est.by_tier("max").items())},
-        "capacity": Capacity(**{k: int(v) for k, v in capacity.items()}),
-        "carries_demand": all(capacity[k] >= v for k, v in needed.items()),
-        "az_loss": az_loss(cfg, model),
-        "config": cfg,
-    }
+    return PlanFigures(
+        total_tzs=totals["max"],
+        totals_tzs=SizeTzs(**totals),
+        tzs_per_1000_users=per_thousand(totals["max"], demand.concurrent_users),
+        by_tier_tzs={tier: round(usd * rate) for tier, usd in sorted(est.by_tier("max").items())},
+        capacity=Capacity(**{k: int(v) for k, v in capacity.items()}),
+        carries_demand=all(capacity[k] >= v for k, v in needed.items()),
+        az_loss=az_loss(cfg, model),
+        config=cfg,
+    )
 
 
 def capacity_of(cfg: StackConfig, model: CapacityModel, loads: Loads) -> dict[str, float]:
@@ -100,11 +100,13 @@ def _proposal(
 ) -> Proposal:
     full = verify(candidate.priced, catalog)
     return Proposal(
-        **_figures(candidate.priced.cfg, full, model),
+        # the figures' own field values (dict() of a model is shallow: nothing is dumped and re-read)
+        **dict(_figures(candidate.priced.cfg, full, model)),
         summary=_summary(candidate),
         availability=candidate.availability,
         latency=candidate.latency,
         relation=relation,
+        levers=levers_taken(candidate.priced.cfg),
         changes=changes(plan, candidate.priced.cfg),
     )
 
@@ -226,7 +228,7 @@ def _plan_figures(cfg: StackConfig, catalog: Catalog, model: CapacityModel) -> P
             f"{cfg.stack}: check cannot price the plan ({len(plan_est.unpriced)} resource(s), e.g."
             f" {first.type} '{first.name}': {first.reason})"
         )
-    return PlanFigures(**_figures(cfg, plan_est, model))
+    return _figures(cfg, plan_est, model)
 
 
 def fit_stack(
@@ -284,7 +286,7 @@ def fit_stack(
         deciding_assumption=far.deciding,
         assumptions=far.tested,
         verdicts_by_headroom=by_headroom,
-        levers=[domain_lever(cfg, catalog, model, pricer, best.total_tzs if best else None)],
+        levers=owner_levers(cfg, catalog, model, pricer, result, best.total_tzs if best else None),
         sensitivity=Sensitivity(
             transfer_gb_per_user_per_month=howfar.transfer_verdicts(
                 cfg, catalog, model, pricer, result.tiers

@@ -4,9 +4,10 @@ A candidate is the stack's own config with some blocks replaced:
 
 - the shape: server layout (``api`` + ``realtime``, or one combined ``app`` group), load balancer (ALB or
   NLB; without a domain internal, behind a CloudFront VPC origin), WebSockets direct or through
-  CloudFront, egress (NAT, or servers in the public subnets; VPC endpoints reach no PyPI, which the
-  runtime's bootstrap installs from), CloudFront price class and pricing plan (pay-as-you-go or a
-  flat-rate plan);
+  CloudFront (with a domain and an NLB, through CloudFront to an internal NLB of their own behind a VPC
+  origin, the public one carrying the API alone: ``websocket_origin``), egress (NAT, or servers in the
+  public subnets; VPC endpoints reach no PyPI, which the runtime's bootstrap installs from), CloudFront
+  price class and pricing plan (pay-as-you-go or a flat-rate plan);
 - per server group: instance type, purchase option (on demand; spot above an on-demand base; a 1-year
   reservation for the always-on base, alone or with spot above it), and the count the capacity model
   gives for the group's peak load (the availability class sets the floor);
@@ -223,6 +224,9 @@ class Shape:
     #: The assets' traffic the plans' allowances do not carry on a pay-as-you-go distribution (the dynamic
     #: one when there is one): the plan distributions filled to their allowance.
     asset_overflow: bool = False
+    #: ``load_balancer`` (/ws on the load balancer) or ``vpc_origin`` (an internal NLB of its own behind a
+    #: CloudFront VPC origin; the public one, TLS for the domain, carries the API alone).
+    websocket_origin: str = "load_balancer"
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -239,6 +243,9 @@ class Shape:
         if self.origin == "vpc_origin":
             lb = f"internal {lb} behind a CloudFront VPC origin"
         ws = "WebSockets through CloudFront" if self.websockets_via_cdn else "WebSockets direct"
+        if self.websocket_origin == "vpc_origin":
+            lb = f"public {lb} (TLS) for the API"
+            ws += f" to an internal {lb.split()[1]} of their own behind a VPC origin"
         plan = self.cdn_plan.replace("_", "-")
         if self.asset_distributions > 1:
             plan = f"{self.asset_distributions} x {plan}"
@@ -278,6 +285,7 @@ class Space:
         self.unavailable = UNAVAILABLE_IN_REGION.get(base.region, {})
         self.rejected: list[str] = []
         self.log_class = self.cheaper_log_class()
+        self.intelligent_tiering = self.tiering_pays()
 
     def cheaper_log_class(self) -> str:
         """The CloudWatch Logs class that costs less for the stack's stated log volumes: Infrequent Access
@@ -292,6 +300,24 @@ class Space:
             + stored * self.catalog.get(region, "cloudwatch.logs.ia.storage_factor").amount
         )
         return "infrequent_access" if ia < ingest + stored else "standard"
+
+    def tiering_pays(self) -> bool:
+        """Whether S3 Intelligent-Tiering costs less than Standard for the stated storage: it bills the
+        share not read for 30 days (``usage.s3_infrequent_share``) at Infrequent Access, and a monitoring
+        fee per 1,000 objects. With no stated cold share it only adds the fee, so Standard is chosen. The
+        requests cost the same either way, so the two are compared on storage alone, like the log class."""
+        region, usage = self.base.region, self.base.usage
+        cold = usage.s3_infrequent_share
+        standard = self.catalog.get(region, "s3.standard").amount * usage.s3_storage_gb
+        tiered = (
+            usage.s3_storage_gb
+            * (
+                (1 - cold) * self.catalog.get(region, "s3.it.frequent").amount
+                + cold * self.catalog.get(region, "s3.it.infrequent").amount
+            )
+            + usage.s3_objects / 1000 * self.catalog.get(region, "s3.it.monitoring").amount
+        )
+        return tiered < standard
 
     def _offered(self, name: str, price_key: str) -> bool:
         if name in self.unavailable:
@@ -477,12 +503,29 @@ class Space:
                                 continue  # the latency budget: no WebSocket from edges outside Africa
                             for plan, count, apart, bundle, overflow in self.cdn_options(via_cdn):
                                 for zones in ZONES[self.demand.availability]:
-                                    shape = Shape(
-                                        layout, lb, via_cdn, egress, price_class, plan, zones, count, apart,
-                                        bundle, origin, overflow,
-                                    )  # fmt: skip
-                                    if self.serves_tls(shape):
-                                        yield shape
+                                    for ws_origin in self.websocket_origins(lb, via_cdn):
+                                        shape = Shape(
+                                            layout, lb, via_cdn, egress, price_class, plan, zones, count,
+                                            apart, bundle, origin, overflow, ws_origin,
+                                        )  # fmt: skip
+                                        if self.serves_tls(shape):
+                                            yield shape
+
+    def websocket_origins(self, lb: str, via_cdn: bool) -> tuple[str, ...]:
+        """Where /ws goes: the load balancer, and with a certificate, an NLB and /ws through CloudFront also
+        an internal NLB of its own behind a VPC origin (the public one's TLS listener then holds no idle
+        WebSocket: an NLCU per 3,000 of those, where a TCP listener's is per 100,000)."""
+        if not (self.base.load_balancer.tls and via_cdn):
+            return ("load_balancer",)
+        if lb == "application":
+            why = (
+                "/ws on an internal ALB of its own behind a VPC origin: an ALB bills an LCU per 3,000 active"
+                " connections with or without TLS, so a second ALB only adds its hours (searched with NLBs)"
+            )
+            if why not in self.rejected:
+                self.rejected.append(why)
+            return ("load_balancer",)
+        return ("load_balancer", "vpc_origin")
 
     # ------------------------------------------------------------------ lower bounds (search pruning)
 
@@ -533,6 +576,7 @@ class Space:
             "asset_distributions": shape.asset_distributions,
             "dynamic_distribution": shape.dynamic_distribution,
             "savings_bundle": shape.savings_bundle,
+            "intelligent_tiering": self.intelligent_tiering,
             # set below from the routed usage when the shape has it
             "asset_overflow": "none",
             "asset_overflow_share": 0.0,
@@ -556,6 +600,7 @@ class Space:
                         "type": shape.load_balancer,
                         "websockets_via_cdn": shape.websockets_via_cdn,
                         "origin": shape.origin,
+                        "websocket_origin": shape.websocket_origin,
                     }
                 ),
                 "database": choice.database.apply(base.database, self.demand),

@@ -8,6 +8,12 @@ connections/s, 3,000 active, 1 GB/h; catalog figures, RECALLED); the load balanc
 traffic either kind carries. The line names the dimension that drives it. Data transfer out to the internet
 (WebSocket and API responses that leave through the load balancer) is caused by its targets answering
 viewers, so it is here, on the first load balancer.
+
+A load balancer tagged ``traffic = websocket`` is the internal one behind CloudFront's VPC origin that
+carries /ws alone (``stars:loadBalancer.websocket_origin: vpc_origin``): it is priced on its own figures
+(``websocket_lb_new_connections_per_second``, ``websocket_lb_active_connections``,
+``websocket_lb_processed_gb_per_hour``; no rule evaluations, no internet egress: its bytes leave through
+CloudFront), and the ``alb_*`` figures are then the public load balancer's, the API's alone.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from budget.model import CostLine, PlannedResource, line
 from budget.rules.base import RuleContext, RuleError, flag, known
 from budget.rules.volume_tiers import INTERNET_TIERS, tiered_lines
 from components.config import UsageConfig
+from components.tagging import TRAFFIC_TAG, WEBSOCKET_TRAFFIC
 
 TYPES = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 LISTENER_TYPES = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
@@ -40,6 +47,36 @@ NLCU_DIMENSIONS = {
     )
     for protocol, kind in (("TCP", "tcp"), ("TLS", "tls"))
 }
+#: The usage figure each ``alb_*`` one stands for on the internal /ws load balancer (None: it has none).
+WEBSOCKET_FIGURES: dict[str, str | None] = {
+    "alb_new_connections_per_second": "websocket_lb_new_connections_per_second",
+    "alb_active_connections": "websocket_lb_active_connections",
+    "alb_processed_gb_per_hour": "websocket_lb_processed_gb_per_hour",
+    "alb_rule_evaluations_per_second": None,
+}
+
+
+def carries_websockets(lb: PlannedResource) -> bool:
+    """Whether ``lb`` is the internal /ws load balancer (its ``traffic`` tag); another value is refused."""
+    tags = known(lb.inputs.get("tags"), "input 'tags'") or {}
+    value = known(tags.get(TRAFFIC_TAG), f"tag {TRAFFIC_TAG}") if isinstance(tags, dict) else None
+    if value is not None and value != WEBSOCKET_TRAFFIC:
+        raise RuleError(f"tag {TRAFFIC_TAG}={value!r} has no load balancer usage figures (known: websocket)")
+    return value == WEBSOCKET_TRAFFIC
+
+
+def usage_of(lb: PlannedResource, usage: UsageConfig) -> UsageConfig:
+    """The usage block as ``lb`` is priced on it: the internal /ws load balancer's figures in the ``alb_*``
+    fields, or the block itself."""
+    if not carries_websockets(lb):
+        return usage
+    own = {alb: float(getattr(usage, ws)) if ws else 0.0 for alb, ws in WEBSOCKET_FIGURES.items()}
+    if not any(own.values()) and usage.cloudfront_websocket_egress_gb:
+        raise RuleError(
+            "the /ws load balancer has no usage figures (websocket_lb_*) while WebSockets go through"
+            " CloudFront: its capacity units cannot be priced"
+        )
+    return usage.model_copy(update=own)
 
 
 def lcu(usage: UsageConfig) -> tuple[float, str]:
@@ -91,10 +128,14 @@ def listener_protocol(lb: PlannedResource, ctx: RuleContext) -> str:
 
 def price(lb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     inputs = lb.inputs
+    usage = usage_of(lb, ctx.inputs.usage)
+    websocket = carries_websockets(lb)
+    # only CloudFront reaches the /ws one: its name is never a viewer's, its bytes leave through CloudFront
+    label = " (internal, /ws behind a CloudFront VPC origin)" if websocket else ""
     kind = known(inputs.get("loadBalancerType"), "input 'loadBalancerType'") or "application"
     if kind == "application":
-        lines = [line("Application load balancer", "hours", ctx.hours, ctx.price("elb.alb.hour"))]
-        units, why = lcu(ctx.inputs.usage)
+        lines = [line(f"Application load balancer{label}", "hours", ctx.hours, ctx.price("elb.alb.hour"))]
+        units, why = lcu(usage)
         lines.append(
             line(
                 f"Load balancer capacity units (driver: {why})",
@@ -106,8 +147,8 @@ def price(lb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
         )
     elif kind == "network":
         protocol = listener_protocol(lb, ctx)
-        lines = [line("Network load balancer", "hours", ctx.hours, ctx.price("elb.nlb.hour"))]
-        units, why, figures = nlcu(ctx.inputs.usage, protocol, ctx)
+        lines = [line(f"Network load balancer{label}", "hours", ctx.hours, ctx.price("elb.nlb.hour"))]
+        units, why, figures = nlcu(usage, protocol, ctx)
         lines.append(
             line(
                 f"Network load balancer capacity units (driver: {why})",
@@ -134,7 +175,8 @@ def price(lb: PlannedResource, ctx: RuleContext) -> list[CostLine]:
                 ctx.price("vpc.public_ipv4"),
             )
         )
-    if ctx.is_first(lb, *TYPES):
+    public = [r for r in ctx.of_type(*TYPES) if not carries_websockets(r)]
+    if not websocket and public and public[0].urn == lb.urn:
         lines.extend(
             tiered_lines(
                 ctx,

@@ -2,7 +2,9 @@
 
 The stack's usage figures describe its one asset bucket (static assets and uploads, CloudFront's origin):
 they attach to the first bucket the program plans. With Intelligent-Tiering, storage is priced at the
-Frequent Access tier (no saving from colder tiers is assumed) plus the per-object monitoring fee.
+Frequent Access tier except the stated share not read for 30 days (``s3_infrequent_share``, default 0: not
+measured), which is priced at the Infrequent Access tier, plus the per-object monitoring fee. The 90-day
+Archive Instant Access tier is not assumed (a colder share would only make the saving larger).
 """
 
 from __future__ import annotations
@@ -21,15 +23,28 @@ def price(bucket: PlannedResource, ctx: RuleContext) -> list[CostLine]:
     usage = ctx.inputs.usage
     lines: list[CostLine] = []
     if ctx.inputs.intelligent_tiering:
+        cold = usage.s3_infrequent_share
         lines.append(
             line(
-                "Storage (Intelligent-Tiering, Frequent Access; no tier moves assumed)",
+                f"Storage (Intelligent-Tiering, Frequent Access: {1 - cold:.0%} of the GB)"
+                if cold
+                else "Storage (Intelligent-Tiering, Frequent Access; no tier moves assumed)",
                 "GB-months",
-                usage.s3_storage_gb,
+                usage.s3_storage_gb * (1 - cold),
                 ctx.price("s3.it.frequent"),
                 usage_based=True,
             )
         )
+        if cold:
+            lines.append(
+                line(
+                    f"Storage (Intelligent-Tiering, Infrequent Access: {cold:.0%} not read for 30 days)",
+                    "GB-months",
+                    usage.s3_storage_gb * cold,
+                    ctx.price("s3.it.infrequent"),
+                    usage_based=True,
+                )
+            )
         lines.append(
             line(
                 "Intelligent-Tiering monitoring and automation",

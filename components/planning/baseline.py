@@ -684,6 +684,17 @@ def _cdn_origin_checks(
     out: list[Finding] = []
     lb_names = {lb.state.get("dnsName") for lb in lbs} - {None}
     lb_has_tls = any(li.inputs.get("protocol") in ("HTTPS", "TLS") for li in listeners)
+    with_tls = [
+        lb
+        for lb in lbs
+        if any(li.inputs.get("protocol") in ("HTTPS", "TLS") for li in _listeners_of(res, lb))
+    ]
+    # a VPC origin names its load balancer by ARN: only that one's listeners decide
+    vpc_origins = {
+        vo.id: vo.inputs.get("vpcOriginEndpointConfig") or {}
+        for vo in _of(res, "aws:cloudfront/vpcOrigin:VpcOrigin")
+    }
+    tls_arns = {a for lb in with_tls for a in (lb.id, lb.state.get("arn"))}
     for d in _of(res, "aws:cloudfront/distribution:Distribution"):
         # the load balancer's origins: by its public name, or (internal) through a VPC origin
         custom = {
@@ -702,6 +713,11 @@ def _cdn_origin_checks(
                 )
         for origin in custom.values():
             policy = (origin.get("customOriginConfig") or {}).get("originProtocolPolicy")
+            vpc = (origin.get("vpcOriginConfig") or {}).get("vpcOriginId")
+            if vpc in vpc_origins:
+                policy = vpc_origins[vpc].get("originProtocolPolicy")
+                if vpc_origins[vpc].get("arn") not in tls_arns:
+                    continue
             # the domain name last: a load balancer's is known only after deploy, and a preview can
             # decide without it when no load balancer has TLS or the origin is https-only anyway
             if lb_has_tls and policy != "https-only" and origin.get("domainName") in lb_names:

@@ -466,8 +466,9 @@ def plan(cfg: StackConfig) -> Plan:
 
     Each run happens in a new thread with its own event loop and its own Pulumi runtime state (see
     :func:`_isolate_settings`), so several stacks can be planned in one process, one after the other or
-    at once, and a caller that is itself inside a running Pulumi program (the budget guard in
-    ``__main__``) keeps its own settings and pending outputs.
+    at once, and a caller that is itself inside a running Pulumi program keeps its own settings and
+    pending outputs. (The budget guard in ``__main__`` could plan here, but runs the check in a
+    subprocess for its time bound and isolation: see budget.guard.)
     """
     return _plan(cfg, None)
 

@@ -48,7 +48,9 @@ def test_phase_three_figures_by_hand() -> None:
     assert figures["cloudfront_requests"] == round(static * 1e6 / 100)
     assert figures["s3_get_requests"] == round(static * 1e6 / 100 * 0.1)
     # load-balancer capacity units are billed per hour: the month's average, peak / 1.72
-    assert figures["alb_active_connections"] == round(100_000 / 1.72, 2)
+    # active: one WebSocket per user, and (the API direct to the load balancer, TLS for the domain) the API
+    # connections users hold open: at most 0.01 requests/s x the servers' 5 s keep-alive = 0.05 each
+    assert figures["alb_active_connections"] == round(100_000 * (1 + 0.01 * 5) / 1.72, 2)
     assert figures["alb_rule_evaluations_per_second"] == round(1_000 / 1.72, 2)
     # processed: frames both ways (uploads: 0.01 publishes/s x 171 B + a 6-byte pong every 20 s) + API
     uploads = (100_000 * 0.01 * 171 * seconds + 100_000 * seconds / 20 * 6) / 1e9

@@ -68,13 +68,41 @@ def test_the_digest_follows_the_program_source(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "{", "[]", '{"tier": "network", "key": "k"}', '{"tier": "network", "key": "k", "resources": [{}]}'],
+    [
+        "",
+        "{",
+        "[]",
+        "\udcff",
+        "[" * 100_000,  # nested past json's recursion limit
+        '{"tier": "network", "key": "k"}',
+        '{"tier": "network", "key": "k", "resources": 3}',
+        '{"tier": "network", "key": "k", "resources": [{}]}',
+        '{"tier": "network", "key": "k", "resources": ["vpc"]}',
+        '{"tier": "network", "key": "k", "resources": [{"type": "t", "name": "n", "inputs": {}}]}',
+        '{"tier": "network", "key": "k", "resources": [{"type": "t", "name": "n", "inputs": {}, "urn": "u",'
+        ' "cost": 1}]}',
+    ],
 )
 def test_an_unreadable_entry_is_a_miss(cache: Path, text: str) -> None:
     plan_cache.store("network", "k", PLAN)
     [entry] = list(cache.glob("*/*.json"))
-    entry.write_text(text)
+    entry.write_bytes(text.encode("utf-8", "surrogateescape"))  # "\udcff": a byte that is not UTF-8
     assert plan_cache.load("network", "k") is None
+
+
+def test_an_error_of_the_program_is_not_taken_for_a_miss(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only what a file in the folder can be makes a miss; a bug (here an AttributeError while building the
+    plan, which a broad ``except`` once turned into a silent re-plan) propagates."""
+    plan_cache.store("network", "k", PLAN)
+
+    def broken(**fields: object) -> PlannedResource:
+        raise AttributeError("a bug in the program")
+
+    monkeypatch.setattr(plan_cache, "PlannedResource", broken)
+    with pytest.raises(AttributeError, match="a bug in the program"):
+        plan_cache.load("network", "k")
 
 
 def test_an_entry_for_another_key_is_a_miss(cache: Path) -> None:

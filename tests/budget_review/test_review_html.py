@@ -165,6 +165,7 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
                     **figures,
                     "tzs_per_1000_users": 40_000,
                     "summary": "app 2 x t4g.small",
+                    "levers": ["graviton", "valkey"],
                     "changes": [{"key": "stars:api.instance_type", "from": "t3.medium", "to": "t4g.small"}],
                     "az_loss": {
                         "required": False,
@@ -238,6 +239,7 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
     assert "stars:api.instance_type" in section and html.count('class="fit"') == 1
     assert "runner-up (within 10% of the cheapest): app 2 x t4g.medium" in section
     assert "AZ loss: single-AZ by its availability class." in section
+    assert "Levers taken: Graviton (arm64) servers; Valkey instead of Redis OSS." in section
     assert "10% headroom" in section and "650,000 (fits)" in section
     assert 'data-lever="reserved_3yr"' in section and "commits three years" in section
     assert "Aurora Serverless v2: not deployable by this program; its floor costs at least X." in section

@@ -53,7 +53,7 @@ def _steps(job: dict[str, Any], uses: str) -> list[dict[str, Any]]:
 
 def test_workflows_pass_actionlint() -> None:
     files = sorted(WORKFLOWS.glob("*.yml"))
-    assert {f.name for f in files} == {"pull-request.yml", "deploy.yml"}
+    assert {f.name for f in files} == {"ci.yml", "pull-request.yml", "deploy.yml"}
     result = _lint(*files)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -71,6 +71,33 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert 'input "edit-pr-comments" is not defined in action "pulumi/actions@v7"' in result.stdout
     assert 'property "stacks" is not defined' in result.stdout
+
+
+def test_ci_workflow_runs_the_project_check_on_pull_requests_and_main() -> None:
+    """Lint, mypy and the tests run on GitHub exactly as here: ``bash .ci/run`` (``make test``)."""
+    wf = _workflow("ci.yml")
+    assert wf["on"] == {"pull_request": {"branches": ["main"]}, "push": {"branches": ["main"]}}
+    assert wf["permissions"] == {"contents": "read"}
+    (job,) = wf["jobs"].values()
+    assert [s["run"] for s in job["steps"] if "run" in s] == ["bash .ci/run"]
+    assert _steps(job, "actions/checkout@v6")
+    run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert run.rstrip().endswith("exec make test")
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    target = makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    for check in ("ruff check", "ruff format --check", "mypy", "pytest"):
+        assert check in target, check
+
+
+def test_pre_commit_runs_mypy_like_ruff() -> None:
+    hooks = {
+        h["id"]: h
+        for repo in yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8"))["repos"]
+        for h in repo["hooks"]
+    }
+    assert {"ruff", "ruff-format", "mypy"} <= hooks.keys()
+    assert hooks["mypy"]["entry"] == ".venv/bin/mypy" and hooks["mypy"]["language"] == "system"
+    assert hooks["mypy"]["pass_filenames"] is False  # the configured packages, as CI checks them
 
 
 def test_pull_request_workflow_shape() -> None:

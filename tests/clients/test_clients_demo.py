@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.clients.proxy import TcpProxy
 from bench.servers import RuntimeServer
-from tests.clients.proxy import TcpProxy
 
 pytestmark = [pytest.mark.browser]
 

@@ -54,6 +54,13 @@ PHASE1_DIRECT_USAGE = {
 }
 #: No certificate, the load balancer internal behind a CloudFront VPC origin.
 VPC_ORIGIN = {"origin": "vpc_origin"}
+#: TLS on a public NLB for the API, /ws through CloudFront to an internal NLB of its own (a VPC origin).
+WS_VPC_ORIGIN = {**PUBLIC, "type": "network", "websockets_via_cdn": True, "websocket_origin": "vpc_origin"}
+WEBSOCKET_LB_USAGE = {
+    "websocket_lb_new_connections_per_second": 2.9,
+    "websocket_lb_active_connections": 29_000,
+    "websocket_lb_processed_gb_per_hour": 1.7,
+}
 #: name -> (base phase, changed blocks; ``"api"`` copies the api block there, None drops a block)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     # phase 1 as committed: no certificate, an internal ALB behind a VPC origin
@@ -64,6 +71,25 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         {"app": "api", "api": None, "realtime": None, "load_balancer": {**VPC_ORIGIN, "type": "network"}},
     ),
     "nlb": ("phase1", {"load_balancer": {**PUBLIC, "type": "network", "domain": DOMAIN}}),
+    # a public NLB with TLS for the API alone, /ws on an internal NLB behind a CloudFront VPC origin
+    "ws-vpc-origin-nlb": (
+        "phase2",
+        {
+            "app": "api",
+            "api": None,
+            "realtime": None,
+            "load_balancer": {**WS_VPC_ORIGIN, "domain": DOMAIN, "zone_id": ZONE},
+            "usage": {**WEBSOCKET_USAGE, **WEBSOCKET_LB_USAGE},
+        },
+    ),
+    # the split layout: api behind the public NLB (443), realtime behind the internal one (8080)
+    "ws-vpc-origin-split": (
+        "phase3",
+        {
+            "load_balancer": {**WS_VPC_ORIGIN, "certificate_arn": CERT},
+            "usage": {**WEBSOCKET_USAGE, **WEBSOCKET_LB_USAGE},
+        },
+    ),
     "nlb-tls": (
         "phase3",
         {
@@ -709,3 +735,70 @@ def test_vpc_origin_config_errors_name_the_key() -> None:
         "phase1", loadBalancer={**VPC_ORIGIN, "type": "network"}
     )
     assert "stars:loadBalancer.origin = 'private'" in _error("phase1", loadBalancer={"origin": "private"})
+
+
+@pytest.mark.parametrize(
+    ("name", "public_tier", "ws_tier", "ws_port"),
+    [("ws-vpc-origin-nlb", "app", "app", 80), ("ws-vpc-origin-split", "api", "realtime", 8080)],
+)
+def test_websocket_vpc_origin_splits_the_api_and_ws_over_two_load_balancers(
+    name: str, public_tier: str, ws_tier: str, ws_port: int
+) -> None:
+    """websocket_origin vpc_origin: a public NLB with one TLS:443 listener (the ACM certificate) for the API
+    alone, no plaintext listener on it; an internal NLB in the private subnets with one TCP listener for
+    /ws, admitted only from CloudFront's prefix list; the VPC origin points at the internal one, and the
+    distribution sends /ws there (the API is not CloudFront's)."""
+    res = resources(name)
+    lbs = {r.name: r for r in of_type(res, "aws:lb/loadBalancer:LoadBalancer")}
+    assert set(lbs) == {"edge-nlb", "edge-ws-nlb"}
+    public, internal = lbs["edge-nlb"], lbs["edge-ws-nlb"]
+    assert public.inputs["internal"] is False and internal.inputs["internal"] is True
+    private = {r.id for r in of_type(res, "aws:ec2/subnet:Subnet") if r.name.startswith("network-private-")}
+    assert set(internal.inputs["subnets"]) == private
+    assert internal.inputs["tags"]["traffic"] == "websocket" and internal.inputs["tags"]["tier"] == "edge"
+    by_lb: dict[str, list[dict[str, Any]]] = {}
+    for li in of_type(res, LISTENER):
+        by_lb.setdefault(li.inputs["loadBalancerArn"], []).append(li.inputs)
+    (api,) = by_lb[public.state["arn"]]
+    certificate = named(res, "edge-certificate-issued").state["certificateArn"] if "nlb" in name else CERT
+    assert (api["protocol"], api["port"], api["certificateArn"]) == ("TLS", 443, certificate)
+    assert api["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    (ws,) = by_lb[internal.state["arn"]]
+    assert (ws["protocol"], ws["port"]) == ("TCP", ws_port) and "certificateArn" not in ws
+    tgs = {r.state["arn"]: r.name for r in of_type(res, "aws:lb/targetGroup:TargetGroup")}
+    assert tgs[api["defaultActions"][0]["targetGroupArn"]] == f"edge-{public_tier}-tg"
+    assert tgs[ws["defaultActions"][0]["targetGroupArn"]] == f"edge-ws-{ws_tier}-tg"
+    # the internet reaches 443 alone; the /ws port only from CloudFront's origin-facing prefix list
+    lb_sg = named(res, "network-alb-sg").id
+    rules = [r.inputs for r in of_type(res, INGRESS) if r.inputs["securityGroupId"] == lb_sg]
+    assert {r["fromPort"] for r in rules if r.get("cidrIpv4") == "0.0.0.0/0"} == {443}
+    assert {r["fromPort"] for r in rules if r.get("prefixListId")} == {ws_port}
+    assert len(rules) == 2
+    vpc_origin = named(res, "cdn-vpc-origin").inputs["vpcOriginEndpointConfig"]
+    assert (vpc_origin["arn"], vpc_origin["httpPort"]) == (internal.state["arn"], ws_port)
+    assert vpc_origin["originProtocolPolicy"] == "http-only"
+    distribution = named(res, "cdn-distribution")
+    origin = next(o for o in distribution.inputs["origins"] if o["originId"] == "load-balancer-ws")
+    assert origin["vpcOriginConfig"]["vpcOriginId"] == named(res, "cdn-vpc-origin").id
+    assert origin["domainName"] == internal.state["dnsName"]
+    behaviors = {b["pathPattern"]: b for b in distribution.inputs["orderedCacheBehaviors"]}
+    assert set(behaviors) == {"/ws", "/ws/*"}  # the API goes to the public load balancer, not CloudFront
+    assert {b["viewerProtocolPolicy"] for b in behaviors.values()} == {"https-only"}
+    # the servers behind /ws join the internal load balancer's target group (the combined group both)
+    groups = {r.name: set(r.inputs["targetGroupArns"]) for r in of_type(res, "aws:autoscaling/group:Group")}
+    joined = {tgs[arn] for arns in groups.values() for arn in arns}
+    assert joined == {f"edge-{public_tier}-tg", f"edge-ws-{ws_tier}-tg"}
+    outputs = planned_variant(name).outputs
+    assert outputs["websocket_url"] == f"wss://{distribution.state['domainName']}/ws"
+    if "nlb" in name:
+        assert outputs["api_url"] == f"https://{DOMAIN}"
+
+
+def test_websocket_vpc_origin_config_errors_name_what_it_needs() -> None:
+    message = _error("phase1", loadBalancer={"websocket_origin": "vpc_origin"})
+    assert "websocket_origin vpc_origin" in message and "a certificate (domain or certificate_arn)" in message
+    message = _error("phase1", loadBalancer={**DIRECT, "websocket_origin": "vpc_origin"})
+    assert "websockets_via_cdn true" in message
+    assert "stars:usage.websocket_lb_active_connections = 5.0: must be 0 unless" in _error(
+        "phase1", usage={"websocket_lb_active_connections": 5}
+    )

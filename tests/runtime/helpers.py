@@ -29,15 +29,20 @@ def token(
 
 def metric(server: RuntimeServer, name: str) -> float:
     """Sum of a Prometheus metric's samples (all label sets) from /metrics."""
+    return sum(metric_samples(server, name).values())
+
+
+def metric_samples(server: RuntimeServer, name: str) -> dict[str, float]:
+    """A Prometheus metric's samples from /metrics, by their label set (``{pid="123"}``, or "")."""
     with urllib.request.urlopen(server.http + "/metrics", timeout=5) as r:
         text = r.read().decode()
-    total = 0.0
+    samples: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith(name) and not line.startswith("#"):
             head, _, value = line.rpartition(" ")
             if head.split("{")[0] == name:
-                total += float(value)
-    return total
+                samples[head[len(name) :]] = float(value)
+    return samples
 
 
 class Client:

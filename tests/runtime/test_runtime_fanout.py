@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 
-from tests.runtime.helpers import Client, metric, token
+from bench.servers import RuntimeServer
+from tests.runtime.helpers import Client, metric, metric_samples, token
 
 pytestmark = [pytest.mark.services, pytest.mark.asyncio]
 
@@ -44,7 +45,9 @@ async def test_fanout_across_two_server_processes_in_order_without_gaps(start_ru
         for c in publishers:
             await c.close()
     assert metric(a, "stars_messages_in_total") + metric(b, "stars_messages_in_total") == 200
-    assert metric(a, "stars_deliveries_total") >= 200
+    # one subscriber per server: each queued every message exactly once (a duplicate would show)
+    assert metric(a, "stars_deliveries_total") == 200
+    assert metric(b, "stars_deliveries_total") == 200
     stored, statements = (
         sum(metric(s, name) for s in (a, b))
         for name in ("stars_db_publishes_stored_total", "stars_db_publish_statements_total")
@@ -99,24 +102,44 @@ async def test_concurrent_first_subscribers_all_receive(start_runtime, services_
         await asyncio.gather(*(c.close() for c in clients))
 
 
+async def _spread_over_both_workers(server: RuntimeServer, least: int, most: int = 40) -> list[Client]:
+    """At least ``least`` clients, connected one by one until both workers hold one: which worker
+    accepts a socket is the kernel's choice, so a fixed number could all land on one."""
+    clients: list[Client] = []
+    per_worker: dict[str, float] = {}
+    while len(clients) < least or sum(n > 0 for n in per_worker.values()) < 2:
+        if len(clients) == most:
+            raise AssertionError(f"{most} sockets and still not on both workers: {per_worker}")
+        clients.append(await Client.connect(server.ws(token(sub=f"user{len(clients)}"))))
+        per_worker = metric_samples(server, "stars_worker_connections")
+    assert len(per_worker) == 2 and all('pid="' in labels for labels in per_worker), per_worker
+    assert sum(per_worker.values()) == len(clients)
+    return clients
+
+
 async def test_workers_share_redis_fanout_and_presence(start_runtime, services_env) -> None:
     a = start_runtime(services_env, workers=2)
     ch = channel()
-    clients = [await Client.connect(a.ws(token(sub=f"user{i}"))) for i in range(6)]
+    clients = await _spread_over_both_workers(a, least=6)
+    n = len(clients)
     try:
         for c in clients:
             await c.subscribe(ch)
         status, _ = a.post(f"/api/channels/{ch}/messages", {"data": 1}, token=token())
         assert status == 201
-        for c in clients:  # connections land on both workers; all of them get it
+        for c in clients:  # subscribers on both workers: all of them get it, whichever took the publish
             assert (await c.expect("message"))["offset"] == 1
+        # each worker counts the frames it queued: the two together, once per subscriber
+        assert metric(a, "stars_deliveries_total") == n
         for _ in range(100):
             status, body = a.get(f"/api/channels/{ch}/presence", token=token())
-            if len(body["users"]) == 6:
+            if len(body["users"]) == n:
                 break
             await asyncio.sleep(0.05)
-        assert status == 200 and sorted(u["sub"] for u in body["users"]) == [f"user{i}" for i in range(6)]
-        assert metric(a, "stars_connections") == 6  # the gauge sums both workers' open connections
+        assert status == 200 and sorted(u["sub"] for u in body["users"]) == sorted(
+            f"user{i}" for i in range(n)
+        )
+        assert metric(a, "stars_connections") == n  # the gauge sums both workers' open connections
     finally:
         for c in clients:
             await c.close()
@@ -126,3 +149,4 @@ async def test_workers_share_redis_fanout_and_presence(start_runtime, services_e
             break
         await asyncio.sleep(0.05)
     assert metric(a, "stars_connections") == 0
+    assert sum(metric_samples(a, "stars_worker_connections").values()) == 0

@@ -78,11 +78,14 @@ def test_settings_read_every_documented_variable(monkeypatch: pytest.MonkeyPatch
 # -- the seam to uvicorn ------------------------------------------------------------------------------
 
 
-def test_the_pinned_uvicorn_has_every_internal_the_runtime_uses() -> None:
+def test_the_pinned_uvicorn_has_every_internal_the_runtime_uses(monkeypatch: pytest.MonkeyPatch) -> None:
     from uvicorn.config import Config
     from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
     from uvicorn.server import ServerState
 
+    monkeypatch.setattr(
+        uvicornseam, "verified_release", lambda: False
+    )  # read the source, as on another release
     assert uvicornseam.missing() == {}
     loop = asyncio.new_event_loop()
     try:
@@ -128,9 +131,43 @@ def test_serve_warns_loudly_when_a_feature_is_unavailable(
     assert len(lines) == 1 and lines[0].startswith("keepalive pings unavailable")
     assert "no_such_handler" in caplog.text and caplog.records[-1].levelno == logging.WARNING
     assert server.startup_checks(Settings(ws_ping_interval=0)) == [], "pings off: nothing is missing"
+    monkeypatch.setattr(uvicornseam, "verified_release", lambda: False)  # instance attributes: from source
     monkeypatch.setattr(uvicornseam, "DIRECT_WRITE_ATTRS", ("transport", "no_such_attribute"))
     lines = server.startup_checks(Settings())
     assert [line.split(" unavailable")[0] for line in lines] == ["direct writes", "keepalive pings"]
+
+
+def test_the_verified_releases_are_the_pinned_ones() -> None:
+    """Start-up trusts the source checks only on the releases these tests run them on: the pins."""
+    pins = dict(
+        line.split("==", 1)
+        for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    assert {name: pins[name] for name in uvicornseam.VERIFIED_RELEASES} == uvicornseam.VERIFIED_RELEASES
+    assert uvicornseam.verified_release(), "the installed uvicorn and websockets are the pinned ones"
+
+
+def test_unreadable_uvicorn_source_turns_features_off_instead_of_crashing(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def no_source(obj: object) -> str:
+        raise OSError("could not get source code")  # what inspect says for a byte-compiled-only install
+
+    monkeypatch.setattr(inspect, "getsource", no_source)
+    assert server.startup_checks(Settings(ws_deflate=True)) == [], "a verified release reads no source"
+    monkeypatch.setattr(uvicornseam, "verified_release", lambda: False)
+    with caplog.at_level(logging.WARNING, logger="runtime"):
+        lines = server.startup_checks(Settings(ws_deflate=True))
+    features = [line.split(" unavailable")[0] for line in lines]
+    assert features == [
+        "HTTP limits",
+        "direct writes",
+        "keepalive pings",
+        "lean connection state",
+        "permessage-deflate",
+    ]
+    assert all("source" in line for line in lines) and caplog.text.count("WARNING") == len(lines)
 
 
 # -- runtime/README.md's protocol tables are runtime/protocol.py's ----------------------------------------

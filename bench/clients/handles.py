@@ -1,4 +1,4 @@
-"""One interface to both clients, so the conformance and fault specs are written once and run twice.
+"""One interface to both clients, so the conformance and fault scenarios are written once and run twice.
 
 ``PyHandle`` runs the Python client on an event loop in a thread; ``JsHandle`` runs the JavaScript
 client in headless Chromium, in a page that loaded it from the runtime at ``/client/stars.js``
@@ -9,22 +9,27 @@ gives ``{"offset": n}`` or ``{"error": code}``, so the specs compare the two cli
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from stars_client import Client, StarsError
+CLIENT_PACKAGE = Path(__file__).resolve().parents[2] / "clients" / "python"
+if str(CLIENT_PACKAGE) not in sys.path:  # the Python client is a package of its own, not installed here
+    sys.path.insert(0, str(CLIENT_PACKAGE))
 
-from runtime.auth import ISSUER, issue
-from tests.runtime.helpers import SECRET
+from stars_client import Client, StarsError  # noqa: E402
+
+from runtime.auth import ISSUER, issue  # noqa: E402
 
 # Short timings so faults resolve in seconds (defaults: 0.5/15/10/10 s).
 FAST = {"backoff_base": 0.1, "backoff_max": 1.0, "ping_interval": 0.5, "pong_timeout": 0.5,
         "publish_timeout": 5.0}  # fmt: skip
-CLAIMS = {"sub": "conformer", "subscribe": ["room:*"], "publish": ["room:*"]}
+CLAIMS: dict[str, Any] = {"sub": "conformer", "subscribe": ["room:*"], "publish": ["room:*"]}
 
 
 def camel(options: dict[str, Any]) -> dict[str, Any]:
@@ -38,7 +43,8 @@ def camel(options: dict[str, Any]) -> dict[str, Any]:
 class PyHandle:
     kind = "python"
 
-    def __init__(self) -> None:
+    def __init__(self, secret: str) -> None:
+        self.secret = secret  # the servers' STARS_JWT_SECRET: the handle issues its client's tokens
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="py-client")
         self.thread.start()
@@ -64,12 +70,12 @@ class PyHandle:
             self.token_calls += 1
             if self.token_calls in fail_calls:
                 raise RuntimeError(f"token service down (call {self.token_calls})")
-            return issue(SECRET, CLAIMS["sub"], CLAIMS["subscribe"], CLAIMS["publish"], ttl)
+            return issue(self.secret, CLAIMS["sub"], CLAIMS["subscribe"], CLAIMS["publish"], ttl)
 
         async def make() -> None:
             self.client = Client(urls, token, **{**FAST, **(options or {})})
             for name in ("state", "disconnected", "resubscribed", "recovered", "error", "connected"):
-                self.client.on(name, lambda payload, name=name: self.events.append((name, payload)))
+                self.client.on(name, functools.partial(self._log_event, name))
             self.client.on("message", self._record)
             if connect:
                 await self.client.connect(timeout=20)
@@ -79,6 +85,9 @@ class PyHandle:
     def connect(self) -> None:
         assert self.client is not None
         self._run(self.client.connect(timeout=20))
+
+    def _log_event(self, name: str, payload: dict[str, Any]) -> None:
+        self.events.append((name, payload))
 
     def _record(self, message: dict[str, Any]) -> None:
         self.offsets.setdefault(message["channel"], []).append(message["offset"])
@@ -171,7 +180,8 @@ class JsHandle:
 
     kind = "js"
 
-    def __init__(self, browser: Any, origin: str) -> None:
+    def __init__(self, browser: Any, origin: str, secret: str) -> None:
+        self.secret = secret  # the servers' STARS_JWT_SECRET: the page issues its client's tokens
         self.page = browser.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
@@ -193,7 +203,7 @@ class JsHandle:
     ) -> None:
         claims = {**CLAIMS, "ttl": ttl, "iss": ISSUER}
         self._call(
-            "start", urls, camel({**FAST, **(options or {})}), SECRET, claims, list(fail_calls), connect
+            "start", urls, camel({**FAST, **(options or {})}), self.secret, claims, list(fail_calls), connect
         )
 
     def connect(self) -> None:

@@ -1,4 +1,4 @@
-"""A TCP proxy for the fault tests: forwards bytes both ways until told to cut (then it drops them
+"""A TCP proxy for the client fault scenarios: forwards bytes both ways until told to cut (then it drops them
 silently and keeps the sockets open, so only a keepalive can notice), refuse new connections, or
 inject bytes (a WebSocket frame) towards the clients."""
 
