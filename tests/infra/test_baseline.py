@@ -206,7 +206,13 @@ def test_http_must_redirect_once_https_exists() -> None:
     https = RecordedResource(
         type="aws:lb/listener:Listener",
         name="edge-https",
-        inputs={"protocol": "HTTPS", "port": 443, "tags": dict(named(res, "edge-http").inputs["tags"])},
+        inputs={
+            "protocol": "HTTPS",
+            "port": 443,
+            # on the phase's load balancer, which its VPC origin names by ARN
+            "loadBalancerArn": named(res, "edge-alb").state["arn"],
+            "tags": dict(named(res, "edge-http").inputs["tags"]),
+        },
         id="edge-https",
         tier="edge",
         urn="urn:pulumi:phase1::stars::aws:lb/listener:Listener::edge-https",
