@@ -5,7 +5,9 @@ measured on a shared 2-vCPU machine. A window counts only if it met its target (
 100 ms with nothing lost, or the API's own pass mark): a failed window shows what does *not* work, not
 capacity. Runs of the same code drift on a shared machine (a day's `bench api` can be twice as slow as
 another's), so each figure is the slowest qualifying window of any kept run, and names that run. Keep a
-new run in ``bench/measured/`` and the model reads it on the next call: nothing is copied by hand.
+new run in ``bench/measured/`` and the model reads it on the next call: nothing is copied by hand. Each
+run is read as a typed document (``budget.kept_runs``): a field the model needs that a run lacks is an
+error naming the file and the field, never a silent zero.
 
 Real-time CPU = connections x an idle connection's cost + deliveries a second x a delivery's cost. The idle
 cost comes from its own run (``python -m bench fanout --idle``: connections held and subscribed, nothing
@@ -27,14 +29,26 @@ the one core Redis uses), so its credits never need pricing.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from budget.catalog import Catalog, MissingPrice
+from budget.kept_runs import (
+    ApiRun,
+    ApiWindow,
+    DbQueries,
+    FanoutRun,
+    FanoutServer,
+    HoldWindow,
+    IdleWindow,
+    KeptRun,
+    KeptRunError,
+    read_folder,
+)
 from components.config import DemandConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,16 +104,6 @@ class Measured:
 # ---------------------------------------------------------------------------------------------- reading
 
 
-def _runs(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    when = str((data.get("machine") or {}).get("time_utc", ""))[:10] if isinstance(data, dict) else ""
-    label = f"{path.name}" + (f" ({when})" if when else "")
-    runs = data.get("runs") if isinstance(data, dict) and "runs" in data else [data]
-    for run in runs or ():
-        if isinstance(run, dict):
-            yield label, run
-
-
 def _pick(candidates: Iterable[tuple[float, str]], unit: str, what: str, *, least: bool) -> Figure:
     found = [c for c in candidates if c[0] > 0 and math.isfinite(c[0])]
     if not found:
@@ -118,28 +122,26 @@ def _least(candidates: Iterable[tuple[float, str]], unit: str, what: str) -> Fig
     return _pick(candidates, unit, what, least=True)
 
 
-def _base_mb(ours: Mapping[str, Any]) -> float:
+def _base_mb(ours: FanoutServer) -> float:
     """A server process's memory before any connection: the run's RSS before load over its processes."""
-    return float((ours.get("memory") or {}).get("rss_before_mb") or 0) / max(
-        1, ours.get("server_processes", 1)
-    )
+    return ours.memory.rss_before_mb / max(1, ours.server_processes)
 
 
 class _Hold(NamedTuple):
     """A fan-out window with messages published: what it cost (``ours``: the server's side of the run)."""
 
     source: str
-    run: dict[str, Any]
-    ours: dict[str, Any]
-    window: dict[str, Any]
+    run: FanoutRun
+    ours: FanoutServer
+    window: HoldWindow
 
 
 class _Idle(NamedTuple):
     """A fan-out window with nothing published: what its held connections cost."""
 
     source: str
-    ours: dict[str, Any]
-    window: dict[str, Any]
+    ours: FanoutServer
+    window: IdleWindow
 
 
 @dataclass
@@ -148,65 +150,62 @@ class _Kept:
 
     holds: list[_Hold] = field(default_factory=list)
     idle: list[_Idle] = field(default_factory=list)
-    api: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    db: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    api: list[tuple[str, ApiWindow]] = field(default_factory=list)
+    db: list[tuple[str, DbQueries]] = field(default_factory=list)
 
     @classmethod
-    def read(cls, files: Iterable[Path]) -> _Kept:
+    def read(cls, folder: Path) -> _Kept:
         kept = cls()
-        for path in files:
-            for label, run in _runs(path):
-                kept.add(label, run)
+        try:
+            for label, runs in read_folder(folder):
+                for run in runs:
+                    kept.add(label, run)
+        except KeptRunError as exc:
+            raise CapacityError(f"a kept benchmark run in {folder.name}/: {exc}") from None
         return kept
 
-    def add(self, label: str, run: dict[str, Any]) -> None:
-        """File one run's windows (a sweep's fan-out windows are steps up to failure: not capacity)."""
-        bench = str(run.get("benchmark", ""))
-        if bench.startswith("fanout") and (run.get("params") or {}).get("workload") == "rooms":
-            ours = (run.get("servers") or {}).get("ours") or {}
-            if (run.get("params") or {}).get("sweep"):
-                return
-            for window in ours.get("windows") or ():
-                where = f"{label} {bench} window {window.get('window')}"
-                if window.get("idle"):
+    def add(self, label: str, run: KeptRun) -> None:
+        """File one run's windows (only steady fan-out runs reach here: a sweep's are not capacity)."""
+        if isinstance(run, FanoutRun):
+            ours = run.servers.ours
+            for window in ours.windows:
+                where = f"{label} {run.benchmark} window {window.window}"
+                if isinstance(window, IdleWindow):
                     self.idle.append(_Idle(where, ours, window))
                 else:
                     self.holds.append(_Hold(where, run, ours, window))
-        elif bench == "api":
+        elif isinstance(run, ApiRun):
             self.api += [
-                (f"{label} api at {w.get('target_rps')} req/s", w)
-                for w in run.get("windows") or ()
-                if w.get("pass") and w.get("errors") == 0
+                (f"{label} api at {w.target_rps} req/s", w) for w in run.windows if w.passed and w.errors == 0
             ]
-        elif bench == "db":
-            self.db.append((f"{label} db", run))
+        elif run.queries is not None:
+            self.db.append((f"{label} db", run.queries))
 
 
-def _passed(window: Mapping[str, Any], ours: Mapping[str, Any]) -> bool:
+def _passed(window: HoldWindow, ours: FanoutServer) -> bool:
     """The window met the delivery target: passed, nothing lost, p99 under target, every client connected."""
-    p99 = window.get("p99_ms")
+    p99 = window.p99_ms
     return (
-        bool(window.get("pass"))
-        and window.get("lost") == 0
+        window.passed
+        and window.lost == 0
         and p99 is not None
         and p99 < P99_TARGET_MS
-        and ours.get("connect_failures", 1) == 0
+        and ours.connect_failures == 0
     )
 
 
-def _per(window: Mapping[str, Any], key: str, denominator: str) -> float:
-    d = window.get(denominator) or 0
-    return float(window.get(key) or 0) / d if d else 0.0
+def _per(value: float, denominator: float) -> float:
+    return value / denominator if denominator else 0.0
 
 
-def _idle_us(window: Mapping[str, Any]) -> float:
+def _idle_us(window: IdleWindow) -> float:
     """An idle window's CPU per held connection-second, in microseconds."""
-    return 1e6 * _per(window, "server_cpu_cores", "connections_open")
+    return 1e6 * _per(window.server_cpu_cores, window.connections_open)
 
 
 def _idle_cost(idle: list[_Idle]) -> Figure:
     return _slowest(
-        ((_idle_us(w), s) for s, _o, w in idle if w.get("pass") and w.get("connections_open")),
+        ((_idle_us(w), s) for s, _o, w in idle if w.passed and w.connections_open),
         "us of CPU per idle connection-second",
         "realtime CPU per idle connection (a fanout --idle run)",
     )
@@ -215,16 +214,15 @@ def _idle_cost(idle: list[_Idle]) -> Figure:
 def _delivery_cost(good: list[_Hold], idle: list[_Idle]) -> Figure:
     """A delivery's CPU: a hold window's CPU less what its open connections cost idle (the run's own idle
     figure, else the lowest kept)."""
-    own_idle = {id(o): _idle_us(w) for _s, o, w in idle if w.get("pass") and w.get("connections_open")}
+    own_idle = {id(o): _idle_us(w) for _s, o, w in idle if w.passed and w.connections_open}
     least_idle = min(own_idle.values())
 
-    def delivery_us(ours: Mapping[str, Any], w: Mapping[str, Any]) -> float:
+    def delivery_us(ours: FanoutServer, w: HoldWindow) -> float:
         """A window's CPU per delivery, less what its open connections cost idle."""
-        rate = float(w.get("deliveries_per_s") or 0)
-        if not rate:
+        if not w.deliveries_per_s:
             return 0.0
-        connections_cores = float(w.get("connections_open") or 0) * own_idle.get(id(ours), least_idle) / 1e6
-        return 1e6 * max(0.0, float(w.get("server_cpu_cores") or 0) - connections_cores) / rate
+        connections_cores = w.connections_open * own_idle.get(id(ours), least_idle) / 1e6
+        return 1e6 * max(0.0, w.server_cpu_cores - connections_cores) / w.deliveries_per_s
 
     return _slowest(
         ((delivery_us(o, w), s) for s, _r, o, w in good),
@@ -237,7 +235,7 @@ def _what_a_server_holds(held: list[_Hold]) -> tuple[Figure, Figure, Figure]:
     """Memory per connection, a worker's base memory and connections per worker, from runs at the plan's
     scale (a smaller one measures fixed costs, and holds less than it could)."""
     kb_per_connection = _slowest(
-        ((float((o.get("memory") or {}).get("rss_per_conn_kb") or 0), s) for s, _r, o, _w in held),
+        ((o.memory.rss_per_conn_kb, s) for s, _r, o, _w in held),
         "KB per connection",
         "memory per connection",
     )
@@ -248,10 +246,7 @@ def _what_a_server_holds(held: list[_Hold]) -> tuple[Figure, Figure, Figure]:
     )
     connections_per_worker = _least(
         # what a counted run held per worker (capacity is what was shown, not the file limit)
-        (
-            (o.get("connections_held_at_end", 0) / max(1, r["params"].get("workers", 1)), s)
-            for s, r, o, _w in held
-        ),
+        ((o.connections_held_at_end / max(1, r.params.workers), s) for s, r, o, _w in held),
         "connections per worker",
         "connections per worker",
     )
@@ -262,11 +257,11 @@ def _db_cost(kept: _Kept) -> Figure:
     """A statement's database CPU: from the API windows, and from db runs that met their p99 (50 ms)."""
     return _slowest(
         [
-            *((1e6 * _per(w, "db_cpu_cores", "db_queries_per_s"), s) for s, w in kept.api),
+            *((1e6 * _per(w.db_cpu_cores, w.db_queries_per_s), s) for s, w in kept.api),
             *(
-                (float((r.get("queries") or {}).get("db_cpu_us_per_query") or 0), s)
-                for s, r in kept.db
-                if (r.get("queries") or {}).get("p99_ms", 1e9) < 50
+                (q.db_cpu_us_per_query or 0.0, s)
+                for s, q in kept.db
+                if q.p99_ms is not None and q.p99_ms < 50
             ),
         ],
         "us per statement",
@@ -276,11 +271,10 @@ def _db_cost(kept: _Kept) -> Figure:
 
 def load_measured(folder: Path = MEASURED) -> Measured:
     """Read every kept run in ``folder`` (``*.json``; sub-folders hold experiments and are not read)."""
-    files = sorted(folder.glob("*.json"))
-    kept = _Kept.read(files)
+    kept = _Kept.read(folder)
     good = [h for h in kept.holds if _passed(h.window, h.ours)]
     # what a server holds is shown only by a run at the plan's scale
-    held = [h for h in good if (h.window.get("connections_open") or 0) >= PLAN_CONNECTIONS_PER_SERVER]
+    held = [h for h in good if h.window.connections_open >= PLAN_CONNECTIONS_PER_SERVER]
     # in the order of the fields, so that the first missing figure is the one reported
     idle_cost = _idle_cost(kept.idle)
     delivery_cost = _delivery_cost(good, kept.idle)
@@ -292,25 +286,22 @@ def load_measured(folder: Path = MEASURED) -> Measured:
         worker_base_mb=worker_base_mb,
         connections_per_worker=connections_per_worker,
         api_us_per_request=_slowest(
-            ((float(w.get("server_cpu_us_per_request") or 0), s) for s, w in kept.api),
+            ((w.server_cpu_us_per_request, s) for s, w in kept.api),
             "us per request",
             "API CPU per request",
         ),
         db_us_per_statement=_db_cost(kept),
         redis_us_per_delivery=_slowest(
-            (
-                (1e6 * float(w.get("redis_cpu_s") or 0) / max(1.0, float(w.get("delivered") or 0)), s)
-                for s, _r, _o, w in good
-            ),
+            ((1e6 * w.redis_cpu_s / max(1.0, w.delivered), s) for s, _r, _o, w in good),
             "us per delivery",
             "Redis CPU per delivery",
         ),
         redis_us_per_request=_slowest(
-            ((1e6 * _per(w, "redis_cpu_cores", "throughput_rps"), s) for s, w in kept.api),
+            ((1e6 * _per(w.redis_cpu_cores, w.throughput_rps), s) for s, w in kept.api),
             "us per request",
             "Redis CPU per request",
         ),
-        runs=tuple(p.name for p in files),
+        runs=tuple(p.name for p in sorted(folder.glob("*.json"))),
     )
 
 
@@ -393,16 +384,39 @@ def cores_needed(m: Measured, load: Load) -> float:
     ) / 1e6
 
 
-def peak_load(demand: DemandConfig, group: str) -> Load:
-    """What a server group carries at the phase's peak: ``realtime`` the connections and their deliveries,
-    ``api`` the REST requests, ``app`` (one group serving both) the two."""
-    users = demand.concurrent_users
-    realtime = Load(
-        connections=users * demand.connections_per_user,
-        deliveries_per_s=users * demand.deliveries_per_user_per_second,
-    )
-    api = Load(api_rps=users * demand.api_requests_per_user_per_second)
-    return {"realtime": realtime, "api": api, "app": realtime + api}[group]
+@dataclass(frozen=True)
+class Loads:
+    """What the phase's demand puts on each part at peak (one definition: check prices and fit sizes these).
+
+    ``realtime`` the connections and their deliveries, ``api`` the REST requests, the database its
+    statements, the cache the pub/sub deliveries and the API's requests (both groups' work)."""
+
+    realtime: Load
+    api: Load
+    db_statements_per_s: float
+
+    @classmethod
+    def of(cls, demand: DemandConfig) -> Loads:
+        users = demand.concurrent_users
+        return cls(
+            realtime=Load(
+                connections=users * demand.connections_per_user,
+                deliveries_per_s=users * demand.deliveries_per_user_per_second,
+            ),
+            api=Load(api_rps=users * demand.api_requests_per_user_per_second),
+            db_statements_per_s=users * demand.db_statements_per_user_per_second,
+        )
+
+    @property
+    def cache(self) -> Load:
+        return self.realtime + self.api
+
+    def of_group(self, group: str) -> Load:
+        """A server group's load: ``realtime``, ``api``, or ``app`` (one group serving both)."""
+        loads = {"realtime": self.realtime, "api": self.api, "app": self.realtime + self.api}
+        if group not in loads:
+            raise ValueError(f"no server group {group!r}: realtime, api or app")
+        return loads[group]
 
 
 @dataclass(frozen=True)
@@ -551,33 +565,32 @@ def load_model(catalog: Catalog, settings: Settings = Settings(), folder: Path =
 # ------------------------------------------------------------------ what the pricing rules read
 
 
-_PRICED_WITH: list[Path] = [MEASURED]
-_READ: dict[Path, Measured] = {}
+@dataclass(frozen=True)
+class Unmeasured:
+    """No measured figures to price a load with, and why: a rule that needs them leaves its resource
+    unpriced with this reason (a stack without a demand block needs none)."""
+
+    reason: str
 
 
-def price_with(folder: Path) -> None:
-    """Make the pricing rules read the runs in ``folder`` (``budget fit --measured``; default the kept runs),
-    so a fit sizes and prices with the same figures."""
-    _PRICED_WITH[0] = folder
+@lru_cache(maxsize=8)
+def kept_measured(folder: Path = MEASURED) -> Measured | Unmeasured:
+    """The figures of the runs kept in ``folder`` for the pricing inputs (read once per process and
+    folder); why there are none, when no run qualifies."""
+    try:
+        return load_measured(folder)
+    except CapacityError as exc:
+        return Unmeasured(str(exc))
 
 
-def measured_for_pricing() -> Measured:
-    """The measured figures the pricing rules take a server's or a database's load from (read once)."""
-    folder = _PRICED_WITH[0]
-    if folder not in _READ:
-        _READ[folder] = load_measured(folder)
-    return _READ[folder]
-
-
-def average_cores(demand: DemandConfig, group: str) -> tuple[float, float]:
+def average_cores(measured: Measured, demand: DemandConfig, group: str) -> tuple[float, float]:
     """(24-hour average, peak) CPU in measuring-machine cores a server group's load needs: the peak over
     the daily profile's peak-to-average ratio (what unlimited-mode credits are billed on)."""
-    peak = cores_needed(measured_for_pricing(), peak_load(demand, group))
+    peak = cores_needed(measured, Loads.of(demand).of_group(group))
     return peak / demand.peak_to_average, peak
 
 
-def database_average_cores(demand: DemandConfig) -> tuple[float, float]:
+def database_average_cores(measured: Measured, demand: DemandConfig) -> tuple[float, float]:
     """(24-hour average, peak) CPU in cores the database's statements need (all on the primary)."""
-    per_statement = measured_for_pricing().db_us_per_statement.value
-    peak = demand.concurrent_users * demand.db_statements_per_user_per_second * per_statement / 1e6
+    peak = Loads.of(demand).db_statements_per_s * measured.db_us_per_statement.value / 1e6
     return peak / demand.peak_to_average, peak

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from budget.capacity import kept_measured
 from budget.catalog import CatalogError, load_catalog
 from budget.estimator import estimate, estimate_preview
 from budget.exit_codes import ExitCode
 from budget.parallel import run_forked
 from budget.plan import PlanError, plan_offline
-from budget.policy import RATE_WARNING
 from budget.preview import PreviewError, load_preview
 from budget.project import all_stacks
 from budget.report.build import stack_report
@@ -74,17 +74,18 @@ def run_job(job: Job) -> StackResult:
         preview = load_preview(job.preview_json) if job.preview_json else None
     except (ConfigError, CatalogError, PreviewError) as exc:
         return StackError(job.stack, str(exc))
+    measured = kept_measured()  # check prices loads at the kept runs' figures
     if preview is not None:
         source = job.stack_file.name if job.config_json is None and job.stack_file else "--config-json"
         resources = list(preview.resources)
-        est = estimate_preview(preview, cfg, catalog, source)
+        est = estimate_preview(preview, cfg, catalog, source, measured=measured)
     else:
         try:
             resources = plan_offline(cfg)
         except PlanError as exc:
             return StackError(job.stack, str(exc))
-        est = estimate(resources, cfg, catalog)
-    scenarios = what_ifs(resources, cfg, catalog) if job.what_ifs and not est.unpriced else []
+        est = estimate(resources, cfg, catalog, measured=measured)
+    scenarios = what_ifs(resources, cfg, catalog, measured) if job.what_ifs and not est.unpriced else []
     return stack_report(est, scenarios)
 
 
@@ -104,9 +105,8 @@ def problems(report: CostReport) -> list[str]:
         elif doc.unpriced:
             names = ", ".join(f"{u.type} '{u.name}'" for u in doc.unpriced)
             lines.append(f"budget check: {doc.stack}: unpriced (fails closed): {names}")
-        elif doc.exit_code == ExitCode.OVER and doc.status != "over":
-            rate = next(w for w in doc.warnings if w.startswith(RATE_WARNING))
-            lines.append(f"budget check: {doc.stack}: {rate}")
+        elif doc.exit_code == ExitCode.OVER and doc.status != "over" and doc.rate_warning is not None:
+            lines.append(f"budget check: {doc.stack}: {doc.rate_warning}")
         elif doc.exit_code == ExitCode.OVER:
             lines.append(
                 f"budget check: {doc.stack} is over budget: TZS {doc.total_tzs:,} at max size >"

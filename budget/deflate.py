@@ -33,9 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+
+from pydantic import ValidationError
 
 from budget.capacity import MEASURED, ROOT
+from budget.kept_runs import DeflateRun, refusal
 from components.bounded_input import InputError, read_json
 
 #: The runtime's default ``STARS_WS_DEFLATE_MIN_BYTES``: a frame whose payload is smaller leaves as it is.
@@ -84,30 +86,9 @@ def payload_bytes(frame_bytes: float) -> float:
     return frame_bytes - 4 if frame_bytes - 4 <= 65_535 else frame_bytes - 10
 
 
-def _whole(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _frame(source: str, row: Any) -> MeasuredFrame:
-    """One measured frame, checked: a name and whole byte counts with 0 < compressed <= plain."""
-    row = row if isinstance(row, dict) else {}
-    name = row.get("frame")
-    plain, deflated = _whole(row.get("plain_bytes")), _whole(row.get("deflated_bytes"))
-    if not isinstance(name, str) or plain is None or deflated is None or not 0 < deflated <= plain:
-        raise DeflateRunError(
-            f"{source}: frame {str(name)[:80]!r} needs whole plain_bytes and deflated_bytes with"
-            " 0 < deflated_bytes <= plain_bytes"
-        )
-    return MeasuredFrame(source, name, plain, deflated)
-
-
-def _rows(frames: Any) -> list[Any]:
-    """A run's frames; anything but a list is one bad frame (refused by ``_frame``)."""
-    return frames if isinstance(frames, list) else [None]
-
-
 def _read(path: Path, folder: Path) -> list[MeasuredFrame]:
-    """The frames of one kept file, named from the repository's root (else from ``folder``)."""
+    """The frames of one kept file (typed: ``budget.kept_runs.DeflateRun``), named from the repository's
+    root (else from ``folder``)."""
     source = str(path.relative_to(ROOT if path.is_relative_to(ROOT) else folder))
     try:  # bounded in size and nesting, UTF-8 only: components.bounded_input
         data = read_json(path, MAX_RUN_BYTES)
@@ -116,12 +97,15 @@ def _read(path: Path, folder: Path) -> list[MeasuredFrame]:
     runs = data.get("runs") if isinstance(data, dict) else None
     if not isinstance(runs, list):
         raise DeflateRunError(f"{source}: no list of runs")
-    frames = [
-        _frame(source, row)
-        for run in runs
-        if isinstance(run, dict) and run.get("benchmark") == "deflate"
-        for row in _rows(run.get("frames"))
-    ]
+    frames: list[MeasuredFrame] = []
+    for i, run in enumerate(runs):
+        if not (isinstance(run, dict) and run.get("benchmark") == "deflate"):
+            continue  # another benchmark's run
+        try:
+            checked = DeflateRun.model_validate(run)
+        except ValidationError as exc:
+            raise DeflateRunError(refusal(source, f"runs[{i}] (deflate)", exc)) from None
+        frames += [MeasuredFrame(source, f.frame, f.plain_bytes, f.deflated_bytes) for f in checked.frames]
     if not frames:
         raise DeflateRunError(f"{source}: no deflate run with measured frames")
     return frames

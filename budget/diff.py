@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from budget.exit_codes import ExitCode
-from budget.policy import RATE_WARNING
 from budget.report.formatting import format_percent, format_tzs
 from budget.report.model import LineReport, ResourceReport, StackReport
 from budget.textgrid import grid
@@ -138,7 +137,7 @@ class StackDiff:
         """
         if self.head is None or self.head.overridden or self.head.exit_code != ExitCode.OVER:
             return None
-        return next((w for w in self.head.warnings if w.startswith(RATE_WARNING)), None)
+        return self.head.rate_warning
 
 
 @dataclass(frozen=True)

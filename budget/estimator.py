@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from budget.capacity import Measured, Unmeasured, kept_measured
 from budget.catalog import Catalog, MissingPrice
 from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.preview import Preview
@@ -126,9 +127,12 @@ def estimate(
     cfg: StackConfig,
     catalog: Catalog,
     options: PricingOptions = ON_DEMAND,
+    measured: Measured | Unmeasured | None = None,
 ) -> Estimate:
-    """Price every planned resource of a stack config (a stack file's, or a fit candidate's)."""
-    return price_plan(resources, PricingInputs.of(cfg), Subject.of(cfg), catalog, options)
+    """Price every planned resource of a stack config (a stack file's, or a fit candidate's), with the
+    ``measured`` figures (None: the kept runs')."""
+    inputs = PricingInputs.of(cfg, kept_measured() if measured is None else measured)
+    return price_plan(resources, inputs, Subject.of(cfg), catalog, options)
 
 
 def price_plan(
@@ -191,13 +195,19 @@ def preview_warnings(preview: Preview, cfg: StackConfig, source: str) -> list[st
 
 
 def estimate_preview(
-    preview: Preview, cfg: StackConfig, catalog: Catalog, source: str, options: PricingOptions = ON_DEMAND
+    preview: Preview,
+    cfg: StackConfig,
+    catalog: Catalog,
+    source: str,
+    options: PricingOptions = ON_DEMAND,
+    measured: Measured | Unmeasured | None = None,
 ) -> Estimate:
     """Price a ``pulumi preview --json`` document: its resources where it puts them, its deletions as
-    savings, and the report in the preview's region (the stack file's only when the preview has none)."""
+    savings, and the report in the preview's region (the stack file's only when the preview has none);
+    ``measured`` as :func:`estimate`'s."""
     return price_plan(
         preview.resources,
-        PricingInputs.of(cfg),
+        PricingInputs.of(cfg, kept_measured() if measured is None else measured),
         Subject.of(cfg),
         catalog,
         options,

@@ -16,14 +16,13 @@ from budget.catalog import Catalog
 from budget.estimator import Estimate
 from budget.exit_codes import ExitCode
 from budget.model import Status
+from budget.report.model import RATE_WARNING
 from components.config import BudgetConfig
 
 #: The catalog's dated USD->TZS rate (a ``value`` entry in ``global``).
 RATE_KEY = "fx.usd_to_tzs"
 #: How far (as a fraction of the catalog's rate) a stack's rate may be from it without an override.
 RATE_TOLERANCE = 0.5
-#: How every report's warning about the rate begins (the CLI names it on stderr).
-RATE_WARNING = "usd_to_tzs"
 
 
 @dataclass(frozen=True)

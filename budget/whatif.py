@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from budget.capacity import Measured, Unmeasured
 from budget.catalog import Catalog
 from budget.estimator import Estimate, estimate
 from budget.model import PlannedResource
@@ -136,9 +137,14 @@ SCENARIOS: tuple[
 )
 
 
-def what_ifs(resources: Sequence[PlannedResource], cfg: StackConfig, catalog: Catalog) -> list[WhatIf]:
-    """Each scenario priced with the same rules and catalog."""
+def what_ifs(
+    resources: Sequence[PlannedResource],
+    cfg: StackConfig,
+    catalog: Catalog,
+    measured: Measured | Unmeasured | None = None,
+) -> list[WhatIf]:
+    """Each scenario priced with the same rules, catalog and measured figures (None: the kept runs')."""
     return [
-        WhatIf(key, title, estimate(transform(resources), cfg, catalog, options))
+        WhatIf(key, title, estimate(transform(resources), cfg, catalog, options, measured))
         for key, title, transform, options in SCENARIOS
     ]

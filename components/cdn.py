@@ -31,6 +31,13 @@ it, so an asset always has the same name (its cache stays warm) and each name re
 requests and bytes; the shares follow the usage the stack states, so when the usage grows the stack's
 check fails closed once a plan's share exceeds its allowance, before AWS would throttle.
 
+Beside them, ``free_asset_distributions`` adds up to three distributions of the bucket on the Free plan
+(USD 0 for 1 M requests and 100 GB a month; an account holds at most three), each carrying
+``free_asset_share`` of the assets (fit fills them to their allowance) before the overflow: two Pro plans,
+two Free plans and a smaller rest pay as you go cost less than two Pro plans and the whole rest. They are
+built like the plan distributions (a web ACL and a subscription each, tagged with their share) and named
+``-distribution-free<k>`` so adding or removing them never renames the others.
+
 An internal load balancer (``stars:loadBalancer.origin: vpc_origin``) is reached through a CloudFront VPC
 origin: one ``VpcOrigin`` resource names the load balancer's ARN and port, and the distributions' load
 balancer origin points at it (``vpc_origin_config``) instead of a public DNS name. The hop is HTTP inside
@@ -185,10 +192,21 @@ def websocket_custom_origin(
 
 def asset_shares(cfg: CdnConfig) -> tuple[float | None, float | None]:
     """(each plan distribution's share, the overflow distribution's share) of the assets' traffic with
-    ``asset_overflow``; (None, None) without it (every assets distribution an equal share, untagged)."""
+    ``asset_overflow``; (None, None) without it (every assets distribution an equal share, untagged).
+    The Free-plan distributions' shares (``free_asset_share`` each) come off the plan distributions'."""
     if cfg.asset_overflow == "none":
         return None, None
-    return (1 - cfg.asset_overflow_share) / cfg.asset_distributions, cfg.asset_overflow_share
+    rest = 1 - cfg.asset_overflow_share - cfg.free_asset_distributions * cfg.free_asset_share
+    return rest / cfg.asset_distributions, cfg.asset_overflow_share
+
+
+#: How the Free-plan distributions beside the plan's are named: ``<name>-distribution-free<k>``.
+FREE_SUFFIX = "-free"
+
+
+def free_names(name: str, cfg: CdnConfig) -> list[str]:
+    """The Free-plan distributions' name suffixes (``-free1`` ...), one per ``free_asset_distributions``."""
+    return [f"{FREE_SUFFIX}{k}" for k in range(1, cfg.free_asset_distributions + 1)]
 
 
 #: How the distributions carrying the assets' overflow are named: one of its own, or the dynamic one.
@@ -204,6 +222,8 @@ def share_tag(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
     if plan is None or overflow is None:
         return {}
     share = overflow if resource_name.endswith(OVERFLOW_SUFFIXES) else plan
+    if resource_name.rsplit("-", 1)[-1].startswith(FREE_SUFFIX[1:]) and cfg.free_asset_distributions:
+        share = cfg.free_asset_share
     return {ASSET_SHARE_TAG: repr(share)}
 
 
@@ -287,9 +307,11 @@ class Cdn(pulumi.ComponentResource):
         self.asset_domain_names = [d.domain_name for d in self.asset_readers]
         plan_share, overflow_share = asset_shares(cfg)
         #: Each asset name's share of the asset links (aligned with ``asset_domain_names``).
-        self.asset_link_shares = [
-            plan_share if plan_share is not None else 1 / cfg.asset_distributions
-        ] * cfg.asset_distributions + ([overflow_share] if overflow_share is not None else [])
+        self.asset_link_shares = (
+            [plan_share if plan_share is not None else 1 / cfg.asset_distributions] * cfg.asset_distributions
+            + [cfg.free_asset_share] * cfg.free_asset_distributions
+            + ([overflow_share] if overflow_share is not None else [])
+        )
         self.register_outputs(
             {
                 "bucket": self.bucket.bucket,
@@ -407,22 +429,13 @@ class Cdn(pulumi.ComponentResource):
         for index in range(cfg.asset_distributions):
             # The first keeps the names of a one-distribution stack (no replacement when more are added).
             suffix = "" if index == 0 else f"-{index + 1}"
-            web_acl = None
-            if self.us_east_1 is not None:
-                web_acl = self._web_acl(f"{name}{suffix}", tags)
-                self.web_acls.append(web_acl)
-            resource_name = f"{name}-distribution{suffix}"
-            distribution = self._bucket_distribution(
-                resource_name,
-                "STARS static assets and uploads",
-                cfg,
-                ws_on_assets,
-                self._tags(tags, "assets", cfg, resource_name, paying=not on_plan),
-                web_acl,
+            tier = PLAN_TIERS[cfg.plan] if on_plan else None
+            self._asset_distribution(
+                name, suffix, tier, "STARS static assets and uploads", cfg, tags, ws_on_assets
             )
-            self.distributions.append(distribution)
-            if web_acl is not None:
-                self._plan(f"{name}-plan{suffix}", cfg, distribution, web_acl)
+        for suffix in free_names(name, cfg):
+            comment = "STARS static assets (Free flat-rate plan, filled to its allowance)"
+            self._asset_distribution(name, suffix, PLAN_TIERS["free"], comment, cfg, tags, ws_on_assets)
         if overflow_share is not None and not overflow_on_dynamic:
             self.distributions.append(
                 self._bucket_distribution(
@@ -434,6 +447,35 @@ class Cdn(pulumi.ComponentResource):
                     None,
                 )
             )
+
+    def _asset_distribution(
+        self,
+        name: str,
+        suffix: str,
+        tier: str | None,
+        comment: str,
+        cfg: CdnConfig,
+        tags: dict[str, str],
+        ws_origin: WebSocketOrigin | None,
+    ) -> None:
+        """One distribution of the bucket with, on a flat-rate plan ``tier``, its own web ACL and
+        subscription; tagged with its share of the assets (:func:`share_tag`)."""
+        web_acl = None
+        if tier is not None:
+            web_acl = self._web_acl(f"{name}{suffix}", tags)
+            self.web_acls.append(web_acl)
+        resource_name = f"{name}-distribution{suffix}"
+        distribution = self._bucket_distribution(
+            resource_name,
+            comment,
+            cfg,
+            ws_origin,
+            self._tags(tags, "assets", cfg, resource_name, paying=tier is None),
+            web_acl,
+        )
+        self.distributions.append(distribution)
+        if web_acl is not None and tier is not None:
+            self._plan(f"{name}-plan{suffix}", tier, distribution, web_acl)
 
     def _bucket_distribution(
         self,
@@ -480,7 +522,7 @@ class Cdn(pulumi.ComponentResource):
         )
 
     def _plan(
-        self, name: str, cfg: CdnConfig, distribution: aws.cloudfront.Distribution, web_acl: aws.wafv2.WebAcl
+        self, name: str, tier: str, distribution: aws.cloudfront.Distribution, web_acl: aws.wafv2.WebAcl
     ) -> None:
         """The flat-rate plan's subscription, covering one distribution and its web ACL.
 
@@ -490,7 +532,7 @@ class Cdn(pulumi.ComponentResource):
             aws.pricingplanmanager.Subscription(
                 name,
                 plan_family="CloudFront",
-                plan_tier=PLAN_TIERS[cfg.plan],
+                plan_tier=tier,
                 resource_arns=[distribution.arn, web_acl.arn],
                 usage_level="DEFAULT",
                 approval_mode="IMMEDIATE",

@@ -117,6 +117,8 @@ MANAGED_CACHE_POLICY_TTL = 86400
 #: every further name is one more TLS connection per viewer (browsers do not share a connection between
 #: two cloudfront.net names), which a phone on a Tanzanian mobile network pays for in latency.
 MAX_ASSET_DISTRIBUTIONS = 4
+#: Free flat-rate plans an AWS account may hold (pricing-levers.md section 1, "Account limits").
+FREE_PLANS_PER_ACCOUNT = 3
 #: Usage that only exists when WebSockets go through CloudFront.
 WEBSOCKET_USAGE_KEYS = (
     "cloudfront_websocket_egress_gb",
@@ -299,8 +301,6 @@ class LoadBalancerConfig(_Strict):
 
 #: A fully qualified DNS name (lower case, at least two labels).
 DOMAIN_NAME = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
-#: Server image families: the lookup each uses is in components/ami.py.
-IMAGE_OS = ("al2023", "debian-12")
 ARCHITECTURES = ("x86_64", "arm64")
 #: An AMI id: ``ami-`` and 8 or 17 hex digits.
 AMI_ID = r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$"
@@ -532,6 +532,21 @@ class CdnConfig(_Strict):
         description="the share of the assets' traffic (requests and bytes) on the overflow distribution;"
         " each plan distribution carries (1 - share) / asset_distributions of it",
     )
+    free_asset_distributions: int = Field(
+        default=0,
+        ge=0,
+        le=FREE_PLANS_PER_ACCOUNT,
+        description="distributions of the assets on the Free flat-rate plan beside the asset_distributions"
+        " of plan, each filled to its allowance before the overflow (needs asset_overflow)",
+    )
+    free_asset_share: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="the share of the assets' traffic (requests and bytes) each Free-plan distribution"
+        " carries; each plan distribution then carries (1 - asset_overflow_share - free_asset_distributions"
+        " x free_asset_share) / asset_distributions",
+    )
 
     @model_validator(mode="after")
     def _plan(self) -> Self:
@@ -558,6 +573,7 @@ class CdnConfig(_Strict):
                 "asset_overflow needs a flat-rate plan for the assets: it carries what the plans' allowances"
                 " do not"
             )
+        self._free_plans(overflow)
         if (
             self.savings_bundle
             and self.plan != "pay_as_you_go"
@@ -568,6 +584,52 @@ class CdnConfig(_Strict):
                 " flat-rate plan there are none (no source says the bundle applies to a plan's fee)"
             )
         return self
+
+    def _free_plans(self, overflow: bool) -> None:
+        """Free-plan distributions beside the plan's: filled to their allowance with the rest on the
+        overflow, within the account's three Free plans and the stack's distributions, on managed cache
+        policies, and with a share for the plan's distributions left."""
+        free = self.free_asset_distributions
+        if (free > 0) != (self.free_asset_share > 0):
+            raise ValueError(
+                f"free_asset_distributions {free} with free_asset_share {self.free_asset_share}: a share"
+                " above 0 needs Free-plan distributions, and Free-plan distributions need one"
+            )
+        if not free:
+            return
+        if not overflow:
+            raise ValueError(
+                "free_asset_distributions needs asset_overflow: pay_as_you_go (each Free plan carries its"
+                " allowance, the overflow what the plans do not)"
+            )
+        plans = free + (self.asset_distributions if self.plan == "free" else 0)
+        if plans > FREE_PLANS_PER_ACCOUNT:
+            raise ValueError(
+                f"{plans} Free plans (free_asset_distributions {free}"
+                + (
+                    f" + asset_distributions {self.asset_distributions} on plan free"
+                    if self.plan == "free"
+                    else ""
+                )
+                + f"): an account holds at most {FREE_PLANS_PER_ACCOUNT}"
+            )
+        if self.asset_distributions + free > MAX_ASSET_DISTRIBUTIONS:
+            raise ValueError(
+                f"asset_distributions {self.asset_distributions} + free_asset_distributions {free}: at most"
+                f" {MAX_ASSET_DISTRIBUTIONS} asset distributions (each more name is one more TLS connection"
+                " per viewer)"
+            )
+        if self.default_ttl_seconds != MANAGED_CACHE_POLICY_TTL:
+            raise ValueError(
+                f"free_asset_distributions: the Free plan allows only AWS-managed cache policies:"
+                f" default_ttl_seconds must be {MANAGED_CACHE_POLICY_TTL} (CachingOptimized), not"
+                f" {self.default_ttl_seconds}"
+            )
+        if self.asset_overflow_share + free * self.free_asset_share >= 1:
+            raise ValueError(
+                f"asset_overflow_share {self.asset_overflow_share} + {free} x free_asset_share"
+                f" {self.free_asset_share} leaves no share for the {self.plan} distributions"
+            )
 
 
 class ReleaseConfig(_Strict):

@@ -28,11 +28,11 @@ from pulumi_policy import (
 )
 from pydantic import ValidationError
 
+from budget.capacity import kept_measured
 from budget.catalog import Catalog, load_catalog
 from budget.estimator import Estimate, RuleBug, price_plan
 from budget.exit_codes import ExitCode
 from budget.model import PlannedResource
-from budget.policy import RATE_WARNING
 from budget.pricing_inputs import Placement, PricingInputs, Subject
 from budget.report.build import stack_report
 from budget.report.formatting import format_tzs
@@ -195,7 +195,8 @@ def pricing_inputs(
 
     ``websockets_via_cdn`` is the stack config's claim that ``/ws`` goes through CloudFront; the pack sees
     the distributions themselves, and the CloudFront rule reads each one's own ``/ws`` route first, so the
-    pack claims nothing beyond them (False).
+    pack claims nothing beyond them (False). Loads are priced at the kept runs' measured figures, which the
+    pack carries (policy/bundle.py).
     """
     return PricingInputs(
         region=region,
@@ -204,6 +205,7 @@ def pricing_inputs(
         placement=settings.placement,
         intelligent_tiering=uses_intelligent_tiering(resources),
         websockets_via_cdn=False,
+        measured=kept_measured(),
     )
 
 
@@ -277,9 +279,14 @@ def budget_violations(report: StackReport) -> list[tuple[str, str | None]]:
                 None,
             )
         )
-    elif report.exit_code == ExitCode.OVER:  # within the limit, at a rate the catalog does not confirm
-        rate = next(w for w in report.warnings if w.startswith(RATE_WARNING))
-        out.append((f"stack {report.stack}: {rate}; the pack config's override is what lifts it.", None))
+    elif report.exit_code == ExitCode.OVER and report.rate_warning is not None:
+        # within the limit, at a rate the catalog does not confirm
+        out.append(
+            (
+                f"stack {report.stack}: {report.rate_warning}; the pack config's override is what lifts it.",
+                None,
+            )
+        )
     return out
 
 

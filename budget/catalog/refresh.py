@@ -179,10 +179,6 @@ class Fetched:
         return f"AWS Price List API, {self.service} {self.sku}, publication {self.publication}"
 
 
-class PricingUnavailable(RuntimeError):
-    """No AWS credentials, or the Price List API cannot be reached: nothing can be refreshed."""
-
-
 def _on_demand_price(item: Mapping[str, Any], query: Query) -> float | None:
     """The on-demand USD price per ``query.unit`` of one product (first volume tier), if there is one."""
     for term in (item.get("terms", {}).get("OnDemand") or {}).values():

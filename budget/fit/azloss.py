@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import math
 
-from budget.capacity import CapacityModel
+from budget.capacity import CapacityModel, Loads
 from budget.demand import demand_of
 from budget.fit.report import AzLoss, TierAzLoss
-from budget.fit.space import Loads
 from components.config import StackConfig
 
 

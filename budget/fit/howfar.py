@@ -180,14 +180,20 @@ def verdicts_by_headroom(
     pricer: Pricer,
     known: dict[float, float | None],
     headrooms: Sequence[float] = HEADROOMS,
+    outside_tzs: float = 0.0,
 ) -> list[Verdict]:
-    """The cheapest plan and its verdict at each headroom (``known``: totals already searched)."""
+    """The cheapest plan and its verdict at each headroom (``known``: totals already searched;
+    ``outside_tzs``: a monthly cost outside the stack the verdict counts, such as a hosted zone)."""
     users = demand_of(base).concurrent_users
     out = []
     for h in headrooms:
         total = known[h] if h in known else cheapest_tzs(base, catalog, model_at(model, h), pricer)
-        out.append(_verdict(h, total, base.budget.limit_tzs, users))
+        out.append(_verdict(h, _plus(total, outside_tzs), base.budget.limit_tzs, users))
     return out
+
+
+def _plus(total: float | None, outside_tzs: float) -> float | None:
+    return None if total is None else total + outside_tzs
 
 
 def model_at(model: CapacityModel, headroom: float) -> CapacityModel:
@@ -201,8 +207,10 @@ def transfer_verdicts(
     pricer: Pricer,
     tiers: TierChoices | None,
     values: Sequence[float] = TRANSFERS,
+    outside_tzs: float = 0.0,
 ) -> list[Verdict]:
-    """The cheapest plan and its verdict at each transfer per user (the users' servers do not change)."""
+    """The cheapest plan and its verdict at each transfer per user (the users' servers do not change;
+    ``outside_tzs`` as for :func:`verdicts_by_headroom`)."""
     users = demand_of(base).concurrent_users
     out = []
     for v in values:
@@ -211,9 +219,8 @@ def transfer_verdicts(
         except (ValidationError, DemandError):
             out.append(_verdict(v, None, base.budget.limit_tzs, users))
             continue
-        out.append(
-            _verdict(v, cheapest_tzs(cfg, catalog, model, pricer, tiers), base.budget.limit_tzs, users)
-        )
+        total = _plus(cheapest_tzs(cfg, catalog, model, pricer, tiers), outside_tzs)
+        out.append(_verdict(v, total, base.budget.limit_tzs, users))
     return out
 
 

@@ -98,6 +98,11 @@ LEVERS: tuple[LeverUse, ...] = (
         lambda c: c.cdn.asset_overflow == "pay_as_you_go",
     ),
     LeverUse(
+        "cloudfront_free_plans",
+        "Free flat-rate plans beside the plans, filled before the overflow",
+        lambda c: c.cdn.enabled and c.cdn.free_asset_distributions > 0,
+    ),
+    LeverUse(
         "cloudfront_savings_bundle",
         "the CloudFront Security Savings Bundle",
         lambda c: c.cdn.enabled and c.cdn.savings_bundle,

@@ -24,8 +24,9 @@ from pydantic import ValidationError
 
 from budget.capacity import CapacityModel
 from budget.catalog import Catalog
+from budget.fit import howfar
 from budget.fit.pricer import Pricer
-from budget.fit.report import Lever, LeverStatus
+from budget.fit.report import Lever, LeverStatus, Sensitivity
 from budget.fit.search import SearchResult, search
 from components.config import LoadBalancerConfig, StackConfig
 
@@ -111,9 +112,40 @@ def domain_lever(
         saves_tzs=None if best_tzs is None else round(best_tzs - total),
         total_tzs=round(total),
         fits=total <= limit,
+        # the verdict then leads the report: show how firm it is, as the stack's own verdict is shown
+        sensitivity=domain_sensitivity(cfg, catalog, model, pricer, found.tzs, zone_tzs)
+        if total <= limit
+        else None,
         why=f"with one the cheapest plan costs TZS {total:,.0f} a month with the hosted zone ({verdict} the"
         f" limit of TZS {limit:,}); run `budget fit --stack {cfg.stack} --domain NAME` with a name you"
         " control to search with it, and --write to write it",
+    )
+
+
+def domain_sensitivity(
+    cfg: StackConfig,
+    catalog: Catalog,
+    model: CapacityModel,
+    pricer: Pricer,
+    found_tzs: float,
+    zone_tzs: float,
+) -> Sensitivity:
+    """The domain plan's verdict at each transfer per user and each headroom, its hosted zone counted."""
+    domain = with_domain(cfg, STAND_IN_DOMAIN)
+    headroom = model.settings.headroom
+    return Sensitivity(
+        transfer_gb_per_user_per_month=howfar.transfer_verdicts(
+            domain, catalog, model, pricer, None, outside_tzs=zone_tzs
+        ),
+        headroom=howfar.verdicts_by_headroom(
+            domain,
+            catalog,
+            model,
+            pricer,
+            {headroom: found_tzs},
+            sorted({*howfar.HEADROOMS, headroom}),
+            outside_tzs=zone_tzs,
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from budget.capacity import Measured, Unmeasured, kept_measured
 from budget.catalog import Catalog
 from budget.estimator import Estimate, estimate, price_in_region
 from budget.fit import plan_cache
@@ -49,7 +50,7 @@ def _at(data: dict[str, Any], path: str) -> Any:
 #: Config values (under ``cdn``) that only set tag values, which :func:`_retagged` writes into a plan made
 #: at another value: the overflow share follows the demand, so without this every phase, what-if and
 #: user count a fit searches would plan the CDN tier again for each of its shapes.
-RETAGGED = ("asset_overflow_share",)
+RETAGGED = ("asset_overflow_share", "free_asset_share")
 
 
 def _plan_reads(cfg: StackConfig) -> dict[str, Any]:
@@ -111,10 +112,13 @@ _TIER_PLANS_MAX = 20_000
 
 
 class Pricer:
-    """Prices candidates; counts the tier plans and estimates it needed (the benchmark reports them)."""
+    """Prices candidates; counts the tier plans and estimates it needed (the benchmark reports them).
 
-    def __init__(self, catalog: Catalog) -> None:
+    ``measured``: the figures the rules price loads with (fit's capacity model's; None: the kept runs')."""
+
+    def __init__(self, catalog: Catalog, measured: Measured | Unmeasured | None = None) -> None:
         self.catalog = catalog
+        self.measured = kept_measured() if measured is None else measured
         self._plans: dict[tuple[str, str], tuple[PlannedResource, ...]] = {}  # those this search used
         self._prices: dict[tuple[str, str, int, PricingInputs], list[PricedResource | Unpriced]] = {}
         self.tier_plans = 0
@@ -163,7 +167,7 @@ class Pricer:
         resources = sorted((r for plan in by_tier.values() for r in plan), key=lambda r: r.urn)
         # the retagged values are part of what was priced
         structure = hash((tuple(r.urn for r in resources), *(getattr(cfg.cdn, k) for k in RETAGGED)))
-        inputs = PricingInputs.of(cfg)
+        inputs = PricingInputs.of(cfg, self.measured)
         ctx = RuleContext(inputs=inputs, catalog=self.catalog, resources=tuple(resources))
         results: list[PricedResource | Unpriced] = []
         for tier, key in keys.items():
@@ -186,7 +190,9 @@ def verify(priced: Priced, catalog: Catalog) -> Estimate:
     breaches = violations(records)
     if breaches:
         raise FitError(f"{priced.cfg.stack}: the proposed config breaks the security baseline: {breaches[0]}")
-    full = estimate([from_record(r) for r in records], priced.cfg, catalog)
+    full = estimate(
+        [from_record(r) for r in records], priced.cfg, catalog, measured=priced.estimate.inputs.measured
+    )
     if full.unpriced:
         raise FitError(f"{priced.cfg.stack}: check cannot price the fitted config: {full.unpriced[0].reason}")
     for size in SIZES:

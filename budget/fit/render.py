@@ -164,6 +164,16 @@ def _how_far(r: FitReport) -> list[str]:
             "Verdict by transfer", r.sensitivity.transfer_gb_per_user_per_month, "GB per user per month"
         ),
     ]
+    lever = r.domain_lever
+    if lever is not None and lever.sensitivity is not None:
+        out += [
+            verdicts_line("With a domain, by headroom", lever.sensitivity.headroom, "%"),
+            verdicts_line(
+                "With a domain, by transfer",
+                lever.sensitivity.transfer_gb_per_user_per_month,
+                "GB per user per month",
+            ),
+        ]
     return out
 
 
@@ -210,6 +220,14 @@ def _markdown_stack(r: FitReport) -> list[str]:
         f"- {md(verdicts_line('verdict by headroom', r.verdicts_by_headroom, '%'), limit=500)}",
         f"- {md(verdicts_line('verdict by transfer', transfer, 'GB/user'), limit=500)}",
     ]
+    lever = r.domain_lever
+    if lever is not None and lever.sensitivity is not None:
+        by_transfer = lever.sensitivity.transfer_gb_per_user_per_month
+        by_headroom = lever.sensitivity.headroom
+        out += [
+            f"- {md(verdicts_line('with a domain, by headroom', by_headroom, '%'), limit=500)}",
+            f"- {md(verdicts_line('with a domain, by transfer', by_transfer, 'GB/user'), limit=500)}",
+        ]
     out += [f"- lever {md(lever_line(lever), limit=1000)}" for lever in r.levers]  # with its assumption
     out += ["", "| key | from | to |", "|---|---|---|"]
     for c in r.best.changes:

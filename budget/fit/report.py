@@ -245,6 +245,9 @@ class Lever(_Model):
     sources: list[str] = Field(default_factory=list)
     #: The assumption the lever's verdict rests on, with its stated value and source (None: none named).
     deciding_assumption: str | None = None
+    #: needs_input and fits: the verdict with the lever taken, over the same ranges as the stack's own
+    #: (the owner sees how firm the verdict that leads the report is).
+    sensitivity: Sensitivity | None = None
 
 
 class AuroraReport(_Model):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from budget.capacity import CapacityModel
+from budget.capacity import CapacityModel, Loads
 from budget.catalog import Catalog
 from budget.demand import NO_TRANSFER, demand_of, traffic
 from budget.estimator import Estimate, estimate
@@ -32,7 +32,6 @@ from budget.fit.report import (
     changes,
 )
 from budget.fit.search import Candidate, SearchResult, TierChoices, front, search
-from budget.fit.space import Loads
 from budget.model import SIZES
 from budget.plan import plan_offline
 from budget.policy import rate_warning
@@ -221,7 +220,7 @@ def _aurora(cfg: StackConfig, best: Proposal, far: HowFar, catalog: Catalog) -> 
 
 
 def _plan_figures(cfg: StackConfig, catalog: Catalog, model: CapacityModel) -> PlanFigures:
-    plan_est = estimate(plan_offline(cfg), cfg, catalog)
+    plan_est = estimate(plan_offline(cfg), cfg, catalog, measured=model.measured)
     if plan_est.unpriced:  # as check: a plan it cannot price is bad input, never a cost of 0
         first = plan_est.unpriced[0]
         raise FitError(
@@ -242,7 +241,7 @@ def fit_stack(
 
     ``written_from``: the stack file's own config when ``cfg`` adds to it (``--domain``), so the proposal's
     changes name what the file must gain."""
-    pricer = pricer or Pricer(catalog)
+    pricer = pricer or Pricer(catalog, model.measured)
     stated = written_from or cfg
     far_rate = rate_warning(cfg.budget, catalog)
     if far_rate and cfg.budget.override is None:  # as check: a rate far from the catalog's judges nothing

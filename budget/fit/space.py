@@ -26,12 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from budget.capacity import CapacityError, CapacityModel, Load, Sizing
+from budget.capacity import CapacityError, CapacityModel, Loads, Sizing
 from budget.catalog import Catalog
 from budget.demand import demand_of, traffic, with_routed_usage
 from components.config import (
     CACHE_NODE_TYPES,
     EC2_INSTANCE_TYPES,
+    FREE_PLANS_PER_ACCOUNT,
     MAX_ASSET_DISTRIBUTIONS,
     RDS_INSTANCE_CLASSES,
     UNAVAILABLE_IN_REGION,
@@ -56,40 +57,10 @@ LOAD_BALANCERS = ("application", "network")
 #: (no NAT gateway, no endpoint hours; USD 3.65 a month per server address) undercuts them at the server
 #: counts these phases need.
 EGRESS = ("nat", "public")
-#: CloudFront Free plans one AWS account may hold (pricing-levers.md section 1, "Account limits").
-FREE_PLANS_PER_ACCOUNT = 3
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 #: Price classes whose edges include Africa's (WebSockets may only be served from those: latency budget).
 AFRICAN_EDGES = ("PriceClass_200", "PriceClass_All")
 CDN_PLANS = ("pay_as_you_go", "free", "pro", "business", "premium")
-
-
-@dataclass(frozen=True)
-class Loads:
-    """The peak each server group carries, from the phase's demand."""
-
-    realtime: Load
-    api: Load
-    db_statements_per_s: float
-    cache: Load
-
-    @classmethod
-    def of(cls, demand: DemandConfig) -> Loads:
-        users = demand.concurrent_users
-        realtime = Load(
-            connections=users * demand.connections_per_user,
-            deliveries_per_s=users * demand.deliveries_per_user_per_second,
-        )
-        api = Load(api_rps=users * demand.api_requests_per_user_per_second)
-        return cls(
-            realtime=realtime,
-            api=api,
-            db_statements_per_s=users * demand.db_statements_per_user_per_second,
-            cache=realtime + api,
-        )
-
-    def of_group(self, group: str) -> Load:
-        return {"realtime": self.realtime, "api": self.api, "app": self.realtime + self.api}[group]
 
 
 def availability_floor(demand: DemandConfig) -> int:
@@ -227,6 +198,9 @@ class Shape:
     #: ``load_balancer`` (/ws on the load balancer) or ``vpc_origin`` (an internal NLB of its own behind a
     #: CloudFront VPC origin; the public one, TLS for the domain, carries the API alone).
     websocket_origin: str = "load_balancer"
+    #: Assets distributions on the Free plan beside the plan's, filled to their allowance before the
+    #: overflow (only with ``asset_overflow``).
+    free_distributions: int = 0
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -249,6 +223,8 @@ class Shape:
         plan = self.cdn_plan.replace("_", "-")
         if self.asset_distributions > 1:
             plan = f"{self.asset_distributions} x {plan}"
+        if self.free_distributions:
+            plan += f" + {self.free_distributions} x free"
         if self.asset_overflow:
             plan += " filled to the allowance, the rest of the assets pay as you go"
         if self.dynamic_distribution:
@@ -432,18 +408,38 @@ class Space:
         return fewer if fewer >= 1 else None
 
     @staticmethod
+    def filled_share(requests: float, gb: float, allowance: tuple[float, float]) -> float:
+        """The share of the assets (``requests``, ``gb`` a month) one distribution carries filled to its
+        ``allowance``, a billionth below it so float rounding never takes it over the ceiling the rule
+        enforces (1 when the allowance carries everything)."""
+        each = min(
+            allowance[0] / requests if requests else math.inf,
+            allowance[1] / gb if gb else math.inf,
+        )
+        return min(1.0, each * (1 - 1e-9))
+
+    @staticmethod
     def overflow_share(cfg: StackConfig, plan: str, count: int, allowance: tuple[float, float]) -> float:
         """The share of the assets' traffic left for the overflow distribution when ``count`` distributions
         on ``plan`` carry their allowance of the routed figures check prices (``cloudfront_requests``,
         ``cloudfront_egress_gb``). Each plan distribution's share is kept a billionth below its allowance,
         so float rounding never takes it over the ceiling the rule enforces."""
-        requests, transfer = allowance
         usage = cfg.usage
-        each = min(
-            requests / usage.cloudfront_requests if usage.cloudfront_requests else math.inf,
-            transfer / usage.cloudfront_egress_gb if usage.cloudfront_egress_gb else math.inf,
-        )
-        return 1 - min(1.0, count * each * (1 - 1e-9))
+        each = Space.filled_share(usage.cloudfront_requests, usage.cloudfront_egress_gb, allowance)
+        return 1 - min(1.0, count * each)
+
+    def free_beside(self, plan: str, count: int) -> list[int]:
+        """How many Free-plan distributions fit beside ``count`` distributions on ``plan`` filled to their
+        allowance with an overflow: 1 to 3 (the account's Free plans, the stack's distributions), only
+        while something is left for the overflow (Free plans that carry the whole rest are the plans
+        without an overflow, searched as such); none on the Free plan itself (more of the same plan)."""
+        if plan in ("pay_as_you_go", "free"):
+            return []
+        t = traffic(self.demand)
+        fill = count * self.filled_share(t.static_requests, t.static_gb, self._allowance(plan))
+        free = self.filled_share(t.static_requests, t.static_gb, self._allowance("free"))
+        most = min(FREE_PLANS_PER_ACCOUNT, MAX_ASSET_DISTRIBUTIONS - count)
+        return [m for m in range(1, most + 1) if fill + m * free < 1 - 1e-6]
 
     def reference_shape(self, zones: int, layout: str = Shape.layout, egress: str = Shape.egress) -> Shape:
         """A shape that serves TLS with the stack's certificates, for pricing tiers that do not read it."""
@@ -452,11 +448,12 @@ class Space:
             return shape
         return replace(shape, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0], origin="vpc_origin")
 
-    def cdn_options(self, via_cdn: bool) -> Iterator[tuple[str, int, bool, bool, bool]]:
-        """(plan, assets distributions, dynamic distribution, savings bundle, asset overflow) for a shape
-        whose WebSockets go through CloudFront or not: a flat-rate plan on as many distributions as its
-        allowance needs, or on one fewer filled to its allowance with the rest pay as you go (N plans plus
-        the overflow beside N + 1 plans); a dynamic distribution where anything dynamic goes through
+    def cdn_options(self, via_cdn: bool) -> Iterator[tuple[str, int, bool, bool, bool, int]]:
+        """(plan, assets distributions, dynamic distribution, savings bundle, asset overflow, Free-plan
+        distributions) for a shape whose WebSockets go through CloudFront or not: a flat-rate plan on as
+        many distributions as its allowance needs, or on one fewer filled to its allowance with the rest
+        pay as you go (N plans plus the overflow beside N + 1 plans), with 0 to 3 Free plans filled before
+        the overflow (:meth:`free_beside`); a dynamic distribution where anything dynamic goes through
         CloudFront, and the Security Savings Bundle on whatever is pay as you go (a commitment like a
         reservation, searched beside none)."""
         dynamic = via_cdn or not self.base.load_balancer.tls
@@ -479,8 +476,10 @@ class Space:
             for count, overflow in options:
                 apart = dynamic and plan != "pay_as_you_go"
                 paying = plan == "pay_as_you_go" or apart or overflow
+                frees = [0, *self.free_beside(plan, count)] if overflow else [0]
                 for bundle in (False, True) if paying else (False,):
-                    yield plan, count, apart, bundle, overflow
+                    for free in frees:
+                        yield plan, count, apart, bundle, overflow, free
 
     def shapes(self) -> Iterator[Shape]:
         tls = self.base.load_balancer.tls
@@ -501,12 +500,12 @@ class Space:
                         for via_cdn in (False, True):
                             if via_cdn and price_class not in AFRICAN_EDGES:
                                 continue  # the latency budget: no WebSocket from edges outside Africa
-                            for plan, count, apart, bundle, overflow in self.cdn_options(via_cdn):
+                            for plan, count, apart, bundle, overflow, free in self.cdn_options(via_cdn):
                                 for zones in ZONES[self.demand.availability]:
                                     for ws_origin in self.websocket_origins(lb, via_cdn):
                                         shape = Shape(
                                             layout, lb, via_cdn, egress, price_class, plan, zones, count,
-                                            apart, bundle, origin, overflow, ws_origin,
+                                            apart, bundle, origin, overflow, ws_origin, free,
                                         )  # fmt: skip
                                         if self.serves_tls(shape):
                                             yield shape
@@ -562,6 +561,24 @@ class Space:
         off = self._amount("discount.elasticache.ri_1yr_no_upfront") if option.commitment != "none" else 0.0
         return hours * nodes * price * factor * (1 - off)
 
+    def _overflow(self, routed: StackConfig, shape: Shape) -> dict[str, object]:
+        """The overflow keys of ``shape`` for the routed figures: the plan and Free-plan distributions
+        filled to their allowances, the rest the overflow's share."""
+        count, plan, free = shape.asset_distributions, shape.cdn_plan, shape.free_distributions
+        share = self.overflow_share(routed, plan, count, self._allowance(plan))
+        update: dict[str, object] = {"asset_overflow": "pay_as_you_go", "asset_overflow_share": share}
+        if free:
+            usage = routed.usage
+            each = self.filled_share(
+                usage.cloudfront_requests, usage.cloudfront_egress_gb, self._allowance("free")
+            )
+            update |= {
+                "free_asset_distributions": free,
+                "free_asset_share": each,
+                "asset_overflow_share": share - free * each,
+            }
+        return update
+
     def config(self, choice: Choice) -> StackConfig:
         """The stack config of a choice, with its usage routed for its architecture."""
         base, shape = self.base, choice.shape
@@ -580,8 +597,10 @@ class Space:
             # set below from the routed usage when the shape has it
             "asset_overflow": "none",
             "asset_overflow_share": 0.0,
+            "free_asset_distributions": 0,
+            "free_asset_share": 0.0,
         }
-        if shape.cdn_plan in ("free", "pro"):
+        if shape.cdn_plan in ("free", "pro") or shape.free_distributions:
             cdn_update["default_ttl_seconds"] = 86400  # those plans allow only AWS-managed cache policies
         cfg = base.model_copy(
             update={
@@ -612,11 +631,8 @@ class Space:
         # every routed usage figure (WebSockets through CloudFront too) re-derived for this shape
         routed = with_routed_usage(cfg, stated=base.usage)
         if shape.asset_overflow:
-            count, plan = shape.asset_distributions, shape.cdn_plan
-            share = self.overflow_share(routed, plan, count, self._allowance(plan))
-            cdn = routed.cdn.model_copy(
-                update={"asset_overflow": "pay_as_you_go", "asset_overflow_share": share}
+            routed = routed.model_copy(
+                update={"cdn": routed.cdn.model_copy(update=self._overflow(routed, shape))}
             )
-            routed = routed.model_copy(update={"cdn": cdn})
         # validate the whole config as the stack file would be read (cross-field rules included)
         return StackConfig.model_validate(routed.model_dump())

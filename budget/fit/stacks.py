@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from budget.capacity import MEASURED, CapacityError, Settings, load_model, price_with
+from budget.capacity import MEASURED, CapacityError, Settings, load_model
 from budget.catalog import CatalogError, load_catalog
 from budget.demand import DemandError
 from budget.fit.levers import with_domain
@@ -55,7 +55,6 @@ def run_job(job: FitJob) -> FitResult:
                 raise ConfigError(f"--domain {shown(job.domain)}: {short(str(exc), 200)}") from None
         catalog = load_catalog(job.catalog)
         model = load_model(catalog, Settings(headroom=job.headroom), job.measured)
-        price_with(job.measured)  # the rules take the servers' and database's load from the same runs
         return fit_stack(cfg, catalog, model, written_from=stated)
     except (ConfigError, CatalogError, DemandError, CapacityError, FitError, PlanError) as exc:
         return FitFailure(stack=job.stack, error=str(exc))

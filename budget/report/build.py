@@ -193,5 +193,6 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
         catalog=est.catalog.path,
         resources=tuple(_resource(p, est.inputs.region) for p in est.priced),
         warnings=(*est.warnings, *filter(None, [verdict.rate_warning])),
+        rate_warning=verdict.rate_warning,
         deleted=tuple(_resource(p, est.inputs.region) for p in est.deleted),
     )

@@ -23,6 +23,10 @@ from budget.exit_codes import ExitCode
 from budget.model import SIZES
 from components.bounded_input import DOCUMENT_BYTES, InputError, load_json
 
+#: How every report's warning about the exchange rate begins (``budget.policy`` writes it; the CLI names
+#: it on stderr).
+RATE_WARNING = "usd_to_tzs"
+
 SCHEMA = "stars-budget/1"
 #: Price statuses that make a line "estimated" when a document predates the ``estimated`` flag.
 ESTIMATED_STATUSES = ("RECALLED", "ESTIMATE")
@@ -434,6 +438,9 @@ class StackReport:
     schema: str = SCHEMA
     #: One-line statements every format prints (e.g. the preview's region differs from the stack file's).
     warnings: tuple[str, ...] = ()
+    #: Why the exchange rate needs an override (also one of ``warnings``), None when it is near the
+    #: catalog's: readers take it from here, never by searching the warnings.
+    rate_warning: str | None = None
     #: The phase's concurrent users (``stars:demand``; None without one) and the figure the project steers
     #: by: TZS a month per 1,000 of them, at max size.
     users: int | None = None
@@ -501,6 +508,7 @@ class StackReport:
             "cannot_fit": list(self.cannot_fit),
             "unpriced": [u.to_json() for u in self.unpriced],
             "warnings": list(self.warnings),
+            "rate_warning": self.rate_warning,
             "catalog": self.catalog,
             "resources": [r.to_json() for r in self.resources],
             "deleted": [r.to_json() for r in self.deleted],
@@ -513,6 +521,7 @@ class StackReport:
         rate = _number(data, "usd_to_tzs", name)
         override = data.get("override")
         totals = data.get("totals")
+        warnings = tuple(str(w) for w in _list(data, "warnings", name))
         return cls(
             schema=str(data.get("schema", SCHEMA)),
             stack=name,
@@ -562,13 +571,25 @@ class StackReport:
             ),
             catalog=str(data.get("catalog", "")),
             resources=tuple(ResourceReport.from_json(r, name) for r in _list(data, "resources", name)),
-            warnings=tuple(str(w) for w in _list(data, "warnings", name)),
+            warnings=warnings,
+            rate_warning=_rate_warning(data, warnings, name),
             users=_optional_count(data, "users", name),
             tzs_per_1000_users=_optional_count(data, "tzs_per_1000_users", name),
             deleted=tuple(
                 ResourceReport.from_json(r, f"{name} deleted") for r in _list(data, "deleted", name)
             ),
         )
+
+
+def _rate_warning(data: Mapping[str, Any], warnings: tuple[str, ...], name: str) -> str | None:
+    """The document's ``rate_warning``; a report written before that field existed states it only among
+    its warnings, by the prefix check gives it (read here once, at the boundary)."""
+    if "rate_warning" in data:
+        value = data["rate_warning"]
+        if value is not None and not isinstance(value, str):
+            raise ReportError(f"{name}: rate_warning must be a string or null")
+        return value
+    return next((w for w in warnings if w.startswith(RATE_WARNING)), None)
 
 
 @dataclass(frozen=True)
@@ -687,10 +708,3 @@ def load_report(path: Path) -> dict[str, StackReport]:
 def parse_report(data: Any) -> dict[str, StackReport]:
     """Every stack of a report document by name (an empty list is a valid report: no stacks yet)."""
     return CostReport.from_json(data).verdicts()
-
-
-def drivers_of(stack: StackReport) -> list[tuple[ResourceReport, LineReport]]:
-    """Every cost line of a stack with its resource, costliest first (stable for equal costs)."""
-    pairs = [(r, item) for r in stack.resources for item in r.lines]
-    pairs.sort(key=lambda pair: -pair[1].monthly_usd)
-    return pairs

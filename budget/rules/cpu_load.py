@@ -4,19 +4,20 @@ AWS bills surplus CPU credits of a T-family instance in unlimited mode only when
 rolling 24 hours exceeds the type's baseline (EC2: USD 0.05 per vCPU-hour for T3; RDS db.t3/db.t4g always
 run unlimited: USD 0.075). A server that idles below its baseline pays none, whatever its scaling target.
 
-The average comes from the phase's demand through the capacity model (``budget.capacity``): the CPU the
-group's peak load needs (connections, deliveries, API requests at their measured costs, or the database's
-statements) over the daily profile's peak-to-average ratio, spread over the vCPUs the fleet runs at each
-size (arm64 vCPUs taken as fast as the measuring machine's, the capacity model's default). Above the
-group's CPU target the group adds servers, so the average is held to the target; a stack without a demand
-block has no load to take: its groups are priced at their CPU target, as an upper bound, and said so.
+The average comes from the phase's demand through the capacity model (``budget.capacity``), at the
+measured costs the pricing inputs carry (``PricingInputs.measured``): the CPU the group's peak load
+needs (connections, deliveries, API requests, or the database's statements) over the daily profile's
+peak-to-average ratio, spread over the vCPUs the fleet runs at each size (arm64 vCPUs taken as fast as
+the measuring machine's, the capacity model's default). Above the group's CPU target the group adds
+servers, so the average is held to the target; a stack without a demand block has no load to take: its
+groups are priced at their CPU target, as an upper bound, and said so.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from budget.capacity import CapacityError, Settings, average_cores, database_average_cores
+from budget.capacity import Measured, Settings, Unmeasured, average_cores, database_average_cores
 from budget.model import SIZES, Quantity
 from budget.rules.base import RuleContext, RuleError
 
@@ -37,6 +38,14 @@ class Utilisation:
         return f"24-hour average CPU {at_max:.1%}" if self.from_demand else f"CPU at the {at_max:.0%} target"
 
 
+def _measured(ctx: RuleContext, what: str) -> Measured:
+    """The measured costs the inputs carry; without them the resource cannot be priced (a RuleError)."""
+    measured = ctx.inputs.measured
+    if isinstance(measured, Unmeasured):
+        raise RuleError(f"{what}: {measured.reason}")
+    return measured
+
+
 def group_utilisation(
     ctx: RuleContext, tier: str, vcpu_hours: Quantity, target: float | None
 ) -> Utilisation | None:
@@ -51,10 +60,7 @@ def group_utilisation(
         return Utilisation(
             Quantity.fixed(cap), f"{why}: CPU taken at the group's target, an upper bound", False
         )
-    try:
-        average, peak = average_cores(demand, tier)
-    except CapacityError as exc:
-        raise RuleError(f"the group's CPU load: {exc}") from None
+    average, peak = average_cores(_measured(ctx, "the group's CPU load"), demand, tier)
     speed = Settings().arm64_speed
     load_hours = average / speed * ctx.hours
 
@@ -75,10 +81,7 @@ def database_utilisation(ctx: RuleContext, vcpus: float) -> Utilisation | None:
     demand = ctx.inputs.demand
     if demand is None:
         return None
-    try:
-        average, peak = database_average_cores(demand)
-    except CapacityError as exc:
-        raise RuleError(f"the database's CPU load: {exc}") from None
+    average, peak = database_average_cores(_measured(ctx, "the database's CPU load"), demand)
     share = min(1.0, average / Settings().arm64_speed / vcpus)
     how = (
         f"{demand.concurrent_users * demand.db_statements_per_user_per_second:,.0f} statements/s at peak need"

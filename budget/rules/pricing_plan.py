@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from budget.model import CostLine, PlannedResource, line
 from budget.rules.base import UNKNOWN, RuleContext, RuleError, known, require
+from components.config import FREE_PLANS_PER_ACCOUNT
 
 TYPES = ("aws:pricingplanmanager/subscription:Subscription",)
 DISTRIBUTION_TYPES = ("aws:cloudfront/distribution:Distribution",)
@@ -89,6 +90,12 @@ def price(subscription: PlannedResource, ctx: RuleContext) -> list[CostLine]:
             "a CloudFront plan covers exactly one distribution and one web ACL; resource_arns resolves to"
             f" {len(distributions)} distribution(s) and {len(acls)} web ACL(s) of this stack"
         )
+    if plan.tier == "free":
+        free = [s for s in ctx.of_type(*TYPES) if s.inputs.get("planTier") == "FREE"]
+        if len(free) > FREE_PLANS_PER_ACCOUNT:
+            raise RuleError(
+                f"{len(free)} Free flat-rate plans: an account holds at most {FREE_PLANS_PER_ACCOUNT}"
+            )
     return [
         line(
             f"CloudFront {plan.title} flat-rate plan for {distributions[0].name}",

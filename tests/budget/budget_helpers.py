@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from budget.capacity import kept_measured
 from budget.catalog import Catalog
 from budget.estimator import price_resource
 from budget.model import PlannedResource, PricedResource, Unpriced
@@ -78,7 +79,10 @@ def price(
 ) -> PricedResource:
     """Price one resource (with its neighbours for links); fail the test if it is unpriced."""
     ctx = RuleContext(
-        inputs=PricingInputs.of(cfg), catalog=catalog, resources=(resource, *others), options=options
+        inputs=PricingInputs.of(cfg, kept_measured()),
+        catalog=catalog,
+        resources=(resource, *others),
+        options=options,
     )
     result = price_resource(resource, ctx)
     assert not isinstance(result, Unpriced), result.reason
@@ -88,7 +92,9 @@ def price(
 def unpriced(
     resource: PlannedResource, cfg: StackConfig, catalog: Catalog, others: Sequence[PlannedResource] = ()
 ) -> Unpriced:
-    ctx = RuleContext(inputs=PricingInputs.of(cfg), catalog=catalog, resources=(resource, *others))
+    ctx = RuleContext(
+        inputs=PricingInputs.of(cfg, kept_measured()), catalog=catalog, resources=(resource, *others)
+    )
     result = price_resource(resource, ctx)
     assert isinstance(result, Unpriced), f"expected unpriced, got {result}"
     return result

@@ -16,13 +16,13 @@ from budget_helpers import DIRECT, ROOT, res, unpriced
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from budget.capacity import load_model
+from budget.capacity import kept_measured, load_model
 from budget.catalog import Catalog, load_catalog
 from budget.demand import with_routed_usage
 from budget.estimator import estimate, price_resource
 from budget.fit.pricer import Pricer
 from budget.fit.search import search
-from budget.fit.space import Space
+from budget.fit.space import Shape, Space
 from budget.plan import from_record
 from budget.pricing_inputs import PricingInputs
 from budget.rules.base import RuleContext, RuleError
@@ -161,14 +161,14 @@ def _dist(name: str, traffic: str, share: float | None = None, bundle: bool = Fa
     return res(DISTRIBUTION, name, {"priceClass": "PriceClass_200", "tags": tags}, id_=f"E{name.upper()}")
 
 
-def _pro(dist: Any, index: int) -> list[Any]:
+def _pro(dist: Any, index: int, tier: str = "PRO") -> list[Any]:
     acl = res(WAF, f"waf{index}", id_=f"w-{index}")
     subscription = res(
         SUBSCRIPTION,
         f"plan{index}",
         {
             "planFamily": "CloudFront",
-            "planTier": "PRO",
+            "planTier": tier,
             "usageLevel": "DEFAULT",
             "resourceArns": [
                 f"arn:aws:cloudfront::123456789012:distribution/{dist.id}",
@@ -305,7 +305,7 @@ def test_any_share_tag_is_read_as_a_share_or_refused_in_one_line(catalog: Catalo
     else:
         assert 0 < share <= 1
     cfg = _stack(**DIRECT)
-    ctx = RuleContext(inputs=PricingInputs.of(cfg), catalog=catalog, resources=(dist,))
+    ctx = RuleContext(inputs=PricingInputs.of(cfg, kept_measured()), catalog=catalog, resources=(dist,))
     result = price_resource(dist, ctx)
     reason = getattr(result, "reason", "")
     assert "\n" not in reason
@@ -327,20 +327,148 @@ def test_fit_counts_the_plans_filled_to_their_allowance(catalog: Catalog) -> Non
 
 
 def test_fit_picks_two_pro_plans_and_the_overflow_for_phase1(catalog: Catalog) -> None:
-    """The cheapest phase 1 plan puts the assets on two Pro plans and the rest on the dynamic
-    distribution, USD 11.57 below the same plan with three Pro plans, and what it writes is priced by
-    check's whole plan to the cent."""
+    """The cheapest phase 1 plan puts the assets on two Pro plans and two Free plans filled to their
+    allowance and the rest on the dynamic distribution: USD 1.68 below the same plan without the Free
+    plans, which is USD 11.57 below three Pro plans; what it writes is priced by check's whole plan to the
+    cent."""
     cfg = load_stack_file(ROOT / "Pulumi.phase1.yaml")
     result = search(cfg, catalog, load_model(catalog), Pricer(catalog))
     best = result.best
     assert best is not None
     shape = best.choice.shape
     assert (shape.cdn_plan, shape.asset_distributions, shape.asset_overflow) == ("pro", 2, True)
+    assert shape.free_distributions == 2  # four distributions at most
     written = best.priced.cfg
     assert written.cdn.asset_overflow == "pay_as_you_go"
-    assert written.cdn.asset_overflow_share == pytest.approx(OVERFLOW, rel=1e-6)
+    assert (written.cdn.free_asset_distributions, written.cdn.free_asset_share) == (2, pytest.approx(FREE))
+    assert written.cdn.asset_overflow_share == pytest.approx(FREE_OVERFLOW, rel=1e-5)
     whole = estimate([from_record(r) for r in plan_resources(written)], written, catalog)
     assert not whole.unpriced and whole.total() == pytest.approx(best.priced.total(), abs=0.005)
-    same_with_three = replace(shape, asset_distributions=3, asset_overflow=False)
+    without_free = replace(shape, free_distributions=0)
+    (pro_only,) = [c for c in result.per_shape if c.choice.shape == without_free]
+    assert pro_only.priced.total() - best.priced.total() == pytest.approx(1.68, abs=0.01)
+    same_with_three = replace(shape, asset_distributions=3, asset_overflow=False, free_distributions=0)
     (three,) = [c for c in result.per_shape if c.choice.shape == same_with_three]
-    assert three.priced.total() - best.priced.total() == pytest.approx(11.57, abs=0.01)
+    assert three.priced.total() - pro_only.priced.total() == pytest.approx(11.57, abs=0.01)
+
+
+# -- Free plans beside the plans, filled before the overflow (stars:cdn.free_asset_distributions) --------
+
+#: What a Free plan carries of phase 1's assets: 100 GB of 2,408.74 (1 M of 24,087,360 requests allows
+#: a hair more: the assets are 100 KB objects), a billionth below, as fit fills it.
+FREE = 100 / 2_408.74 * (1 - 1e-9)
+#: Two Pro plans (10 M requests each) and two Free plans filled: the overflow is about 2,087,360 requests.
+FREE_OVERFLOW = 1 - 20_000_000 / 24_087_360 - 2 * FREE
+TWO_FREE = {"free_asset_distributions": 2, "free_asset_share": 0.04, "asset_overflow_share": 0.1}
+
+
+@pytest.mark.parametrize(
+    ("cdn", "match"),
+    [
+        ({**TWO_FREE, "asset_overflow": "none", "asset_overflow_share": 0.0}, "needs asset_overflow"),
+        ({**TWO_FREE, "free_asset_share": 0.0}, "need one"),
+        ({"free_asset_share": 0.04}, "needs Free-plan distributions"),
+        ({**TWO_FREE, "free_asset_distributions": 4}, "less than or equal to 3"),
+        # with plan free its own distributions count: 2 + 2 Free plans, an account holds 3
+        ({**TWO_FREE, "plan": "free"}, "4 Free plans"),
+        ({**TWO_FREE, "asset_distributions": 3}, "at most 4 asset distributions"),
+        ({**TWO_FREE, "plan": "business", "default_ttl_seconds": 3600}, "AWS-managed cache policies"),
+        ({**TWO_FREE, "free_asset_share": 0.45}, "leaves no share"),
+    ],
+)
+def test_the_config_refuses_free_plans_it_cannot_deploy_or_price(cdn: dict[str, Any], match: str) -> None:
+    data = load_stack_file(ROOT / "Pulumi.phase1.yaml").model_dump()
+    data["cdn"] = {**data["cdn"], **TWO_PRO, **cdn}
+    with pytest.raises(ValueError, match=match):
+        StackConfig.model_validate(data)
+
+
+def test_free_plan_distributions_are_built_like_the_plan_distributions_with_their_share_tagged() -> None:
+    cfg = _stack(cdn={**TWO_PRO, **TWO_FREE})
+    records, dists = _distributions(cfg)
+    shares = {r.name: float(r.inputs["tags"]["asset_share"]) for r in dists}
+    assert shares == {
+        "cdn-distribution": pytest.approx(0.41),
+        "cdn-distribution-2": pytest.approx(0.41),
+        "cdn-distribution-free1": 0.04,
+        "cdn-distribution-free2": 0.04,
+        "cdn-dynamic": 0.1,
+    }
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-12)
+    tiers = sorted(r.inputs["planTier"] for r in records if r.type == SUBSCRIPTION)
+    assert tiers == ["FREE", "FREE", "PRO", "PRO"] and len([r for r in records if r.type == WAF]) == 4
+    free = [r for r in dists if "-free" in r.name]
+    # a web ACL each, no Savings Bundle (a plan's fee), the bucket on the managed cache policy
+    assert all("webAclId" in r.inputs and "purchase" not in r.inputs["tags"] for r in free)
+    assert all(r.inputs["tags"]["traffic"] == "assets" for r in free)
+    (policy,) = [r for r in records if r.type == BUCKET_POLICY]
+    readers = json.loads(policy.inputs["policy"])["Statement"][0]["Condition"]["StringEquals"]
+    assert len(readers["AWS:SourceArn"]) == 5
+    outputs = plan(cfg).outputs
+    assert len(outputs["cdn_domains"]) == 5
+    assert outputs["cdn_domain_shares"] == pytest.approx([0.41, 0.41, 0.04, 0.04, 0.1])
+
+
+def test_check_prices_two_free_plans_before_the_overflow(catalog: Catalog) -> None:
+    """Phase 1 without a domain, fit's cheapest shape: two Pro plans and two Free plans filled to their
+    allowance (10 M + 10 M + 1 M + 1 M = 22 M requests; 1,000 + 1,000 + 100 + 100 GB), each USD 0 within
+    it, the Free plans' fee USD 0; the dynamic distribution bills its own figures and the overflow,
+    2,087,360 requests and 208.74 GB: requests (152,790,697.67 + 2,087,360 - 10 M free) / 10k x 0.012,
+    7,639,534.88 upgrades / 10k x 0.012, 30.71 GB up x 0.060, all x (1 - 0.30); transfer 328.46 + 208.74 +
+    216.79 GB inside the free 1,024 GB. Against two Pro plans and the whole overflow (4,087,360 requests)
+    the two Free plans save 2,000,000 / 10k x 0.012 x 0.7 = USD 1.68 a month."""
+    cfg = _phase1(asset_overflow_share=FREE_OVERFLOW, free_asset_distributions=2, free_asset_share=FREE)
+    plan_share = (1 - FREE_OVERFLOW - 2 * FREE) / 2
+    a1, a2 = _dist("assets1", "assets", plan_share), _dist("assets2", "assets", plan_share)
+    f1, f2 = _dist("free1", "assets", FREE), _dist("free2", "assets", FREE)
+    mixed = [*_pro(a1, 1), *_pro(a2, 2), *_pro(f1, 3, "FREE"), *_pro(f2, 4, "FREE")]
+    usd = _cdn_usd([*mixed, _dist("dynamic", "dynamic", FREE_OVERFLOW, bundle=True)], cfg, catalog)
+    assert usd["plan1"] == usd["plan2"] == 15.0 and usd["plan3"] == usd["plan4"] == 0.0
+    assert usd["assets1"] == usd["assets2"] == usd["free1"] == usd["free2"] == 0.0
+    dynamic = (
+        (152_790_697.67 + FREE_OVERFLOW * 24_087_360 - 10_000_000) / 10_000 * 0.012
+        + 7_639_534.88 / 10_000 * 0.012
+        + 30.71 * 0.060
+    ) * 0.7
+    assert usd["dynamic"] == pytest.approx(dynamic, abs=0.005)
+
+    pro_only = _phase1(asset_overflow_share=OVERFLOW)
+    p1, p2 = (_dist(f"assets{i}", "assets", (1 - OVERFLOW) / 2) for i in (1, 2))
+    before = _cdn_usd(
+        [*_pro(p1, 1), *_pro(p2, 2), _dist("dynamic", "dynamic", OVERFLOW, bundle=True)], pro_only, catalog
+    )
+    overflow_requests = FREE_OVERFLOW * 24_087_360
+    assert overflow_requests == pytest.approx(2_087_360, abs=300)
+    assert sum(before.values()) - sum(usd.values()) == pytest.approx(1.68, abs=0.005)
+    # the Free plan's allowance is its own: a Free distribution a request above 1 M is refused
+    over = _dist("free1", "assets", FREE * 1.01)
+    rest = _dist("dynamic", "dynamic", FREE_OVERFLOW - FREE * 0.01, bundle=True)
+    others = [*_pro(a1, 1), *_pro(a2, 2), *_pro(f2, 4, "FREE"), *_pro(over, 3, "FREE")[1:], rest]
+    why = unpriced(over, cfg, catalog, others).reason
+    assert "exceeds the Free plan's 1,000,000 requests/month" in why
+
+
+def test_check_refuses_a_fourth_free_plan(catalog: Catalog) -> None:
+    """An account holds at most three Free plans: the fourth plan's fee is refused, not priced at USD 0."""
+    cfg = _phase1(asset_overflow_share=FREE_OVERFLOW, free_asset_distributions=2, free_asset_share=FREE)
+    frees = [_pro(_dist(f"free{i}", "assets", 0.25), i, "FREE") for i in (1, 2, 3, 4)]
+    resources = [r for group in frees for r in group]
+    est = estimate(resources, cfg, catalog)
+    reasons = {u.name: u.reason for u in est.unpriced}
+    assert "4 Free flat-rate plans: an account holds at most 3" in reasons["plan1"]
+
+
+def test_fit_adds_free_plans_only_where_an_overflow_is_left(catalog: Catalog) -> None:
+    space = Space(load_stack_file(ROOT / "Pulumi.phase1.yaml"), catalog, load_model(catalog))
+    # two Pro plans leave 4.09 M requests: one or two Free plans (four distributions at most) leave some
+    assert space.free_beside("pro", 2) == [1, 2]
+    assert space.free_beside("pro", 1) == [1, 2, 3]  # 14.09 M left: three Free plans carry 3 M
+    assert space.free_beside("free", 3) == [] and space.free_beside("pay_as_you_go", 1) == []
+    options = list(space.cdn_options(via_cdn=True))
+    assert ("pro", 2, True, True, True, 2) in options
+    assert not [o for o in options if o[5] and not o[4]]  # never without an overflow
+    shape = replace(Shape(), cdn_plan="pro", asset_distributions=2, asset_overflow=True, free_distributions=2)
+    update = space._overflow(_phase1(), shape)
+    assert update["free_asset_share"] == pytest.approx(FREE, rel=1e-6)
+    assert update["asset_overflow_share"] == pytest.approx(FREE_OVERFLOW, rel=1e-6)
+    assert update["asset_overflow_share"] > FREE_OVERFLOW  # the plans a billionth below their allowance

@@ -135,8 +135,16 @@ def test_fit_without_a_kept_run_exits_2_naming_it(
         (" " * (1024 * 1024 + 1), "cannot read the kept deflate run: larger than the 1 MiB limit"),
         ('{"runs": {}}', "no list of runs"),
         ('{"runs": [{"benchmark": "floor"}]}', "no deflate run with measured frames"),
-        ('{"runs": [{"benchmark": "deflate", "frames": [1]}]}', "needs whole plain_bytes"),
-        ('{"runs": [{"benchmark": "deflate", "frames": 3}]}', "needs whole plain_bytes"),
+        (
+            '{"runs": [{"benchmark": "deflate", "frames": [1]}]}',
+            r"runs\[0\] \(deflate\) frames\[0\]: input should be a valid dictionary",
+        ),
+        ('{"runs": [{"benchmark": "deflate", "frames": 3}]}', r"frames: input should be a valid list"),
+        (  # a renamed field: named, never read as a default
+            '{"runs": [{"benchmark": "deflate", "frames": [{"frame": "x", "plain": 100,'
+            ' "deflated_bytes": 50}]}]}',
+            r"runs\[0\] \(deflate\) frames\[0\]\.plain_bytes: field required$",
+        ),
         (
             '{"runs": [{"benchmark": "deflate", "frames": [{"frame": "x", "plain_bytes": 100,'
             ' "deflated_bytes": 120}]}]}',
@@ -145,7 +153,7 @@ def test_fit_without_a_kept_run_exits_2_naming_it(
         (
             '{"runs": [{"benchmark": "deflate", "frames": [{"frame": "x", "plain_bytes": true,'
             ' "deflated_bytes": true}]}]}',
-            "needs whole plain_bytes",
+            r"frames\[0\]\.plain_bytes: input should be a valid integer",
         ),
     ],
 )

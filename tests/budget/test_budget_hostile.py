@@ -218,6 +218,7 @@ def test_a_rate_far_from_the_catalogs_needs_the_override_going_over_needs(tmp_pa
     for near in (1250, 3750):  # 50% either way is still the catalog's rate
         code, doc = _check_json(tmp_path, capsys, usd_to_tzs=near)
         assert code == 0 and doc["status"] == "ok" and not doc["warnings"], doc["warnings"]
+        assert doc["rate_warning"] is None
     for far in (1249, 3751, 100):
         code, doc = _check_json(tmp_path, capsys, usd_to_tzs=far)
         assert code == 1 and doc["status"] == "ok" and doc["exit_code"] == 1 and not doc["overridden"]
@@ -226,12 +227,38 @@ def test_a_rate_far_from_the_catalogs_needs_the_override_going_over_needs(tmp_pa
             and "more than 50% from the catalog's rate 2,500.00" in doc["stderr"]
         )
         assert any("needs an override" in w for w in doc["warnings"])
+        assert "needs an override" in doc["rate_warning"] and doc["rate_warning"] in doc["warnings"]
+        assert stack_from_json(doc).rate_warning == doc["rate_warning"]
         (message, _), *_ = budget_violations(stack_from_json(doc))  # the policy pack refuses it too
         assert "more than 50%" in message
     override = {"reason": "the board fixed this rate for the year", "approved_by": "cfo@stars.example"}
     code, doc = _check_json(tmp_path, capsys, usd_to_tzs=100, override=override)
     assert code == 0 and doc["overridden"] and doc["override"]["approved_by"] == "cfo@stars.example"
     assert not budget_violations(stack_from_json(doc))
+
+
+def test_the_rate_warning_is_read_from_its_field_not_found_among_the_warnings(tmp_path: Path, capsys) -> None:
+    """The rate warning was flattened into ``warnings`` and found again by its prefix, with ``next()`` and
+    no default: a report at exit 1 whose warnings did not start with it raised StopIteration in check's
+    and the pack's messages. Now it is a field of the report; only a report written before the field
+    existed is read by the prefix."""
+    from budget.check import problems
+    from budget.diff import StackDiff
+    from budget.report.model import stack_from_json
+    from policy.budget_policy import budget_violations
+
+    _code, doc = _check_json(tmp_path, capsys, usd_to_tzs=100)
+    rate = doc["rate_warning"]
+    moved = {**doc, "warnings": ["the preview names no region for 1 priced resource(s)"]}
+    report = stack_from_json(moved)
+    assert report.rate_warning == rate
+    assert problems(CostReport((report,), single=True)) == [f"budget check: phase1: {rate}"]
+    assert budget_violations(report)[0][0].startswith(f"stack phase1: {rate};")
+    assert StackDiff("phase1", None, report, ()).unconfirmed_rate == rate
+    legacy = {k: v for k, v in doc.items() if k != "rate_warning"}
+    assert stack_from_json(legacy).rate_warning == rate
+    with pytest.raises(ReportError, match="rate_warning must be a string or null"):
+        stack_from_json({**doc, "rate_warning": 1})
 
 
 def test_the_policy_packs_config_is_held_to_the_same_bounds_and_quoted_short() -> None:

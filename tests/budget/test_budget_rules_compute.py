@@ -416,9 +416,10 @@ def _tiered(tier: str, low: int, high: int) -> object:
 def test_asg_credits_are_billed_on_the_demands_24_hour_average_not_the_target(catalog):
     """Error 1 of issue 23: credits were billed at the CPU target even where the capacity model says the
     servers idle below their baseline."""
-    from budget.capacity import measured_for_pricing
+    from budget.capacity import Measured, kept_measured
 
-    m = measured_for_pricing()
+    m = kept_measured()
+    assert isinstance(m, Measured)
     cfg = stack_cfg("phase1", region="us-east-1")  # 10,000 users, 0.1 deliveries and 0.01 API requests/s each
     priced = price(_tiered("app", 1, 2), cfg, catalog, [_template("t3.medium"), _policy(70)])
     # the app group at peak: 10,000 idle connections, 1,000 deliveries/s and 100 API requests/s
@@ -468,9 +469,11 @@ def test_rds_cross_az_transfer_is_none_in_a_single_zone_plan(catalog):
 def test_rds_t_family_credits_on_the_24_hour_average(catalog):
     """RDS db.t3/db.t4g always run unlimited: USD 0.075 per vCPU-hour above the baseline on the 24-hour
     average (us-east-1), priced from the database's statements; none below the baseline."""
-    from budget.capacity import measured_for_pricing
+    from budget.capacity import Measured, kept_measured
 
-    per_statement = measured_for_pricing().db_us_per_statement.value
+    m = kept_measured()
+    assert isinstance(m, Measured)
+    per_statement = m.db_us_per_statement.value
     db = {"engine": "postgres", "instanceClass": "db.t4g.micro", "allocatedStorage": 20, "storageType": "gp3"}
     quiet = price(res(RDS, "db", db), stack_cfg("phase1", region="us-east-1"), catalog)
     # phase 1: 10,000 users x 0.05 statements/s = 500/s at peak; / 1.72 on average

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from budget.capacity import MEASURED, CapacityError, load_measured
-from budget.catalog import DEFAULT_CATALOG
+from budget.catalog import DEFAULT_CATALOG, load_catalog
 
 KEPT = json.loads((MEASURED / "2vcpu-shared.json").read_text(encoding="utf-8"))
 
@@ -142,3 +146,179 @@ def test_a_burstable_cache_node_is_held_to_its_credits_on_the_day_and_one_core_a
     assert not model.cache_carries("cache.t3.micro", load(0.25), 1.72)  # 0.145 on the day > 0.14
     assert model.cache_carries("cache.t3.micro", load(0.24), 1.72)  # 0.1395 <= 0.14
     assert not model.cache_carries("cache.t3.micro", load(0.71), 100.0)  # 0.71 at peak > one core x 0.7
+
+
+def test_one_definition_of_the_peak_load_for_pricing_and_sizing() -> None:
+    """check's CPU-credit rules and fit's sizing read the same ``Loads`` (they were two copies)."""
+    from budget.capacity import ROOT, Load, Loads
+    from components.config import load_stack_file
+
+    demand = load_stack_file(ROOT / "Pulumi.phase1.yaml").demand
+    assert demand is not None
+    loads = Loads.of(demand)
+    users = demand.concurrent_users
+    assert loads.of_group("realtime") == Load(
+        connections=users * demand.connections_per_user,
+        deliveries_per_s=users * demand.deliveries_per_user_per_second,
+    )
+    assert loads.of_group("api") == Load(api_rps=users * demand.api_requests_per_user_per_second)
+    assert loads.of_group("app") == loads.cache == loads.realtime + loads.api
+    assert loads.db_statements_per_s == users * demand.db_statements_per_user_per_second
+    with pytest.raises(ValueError, match="no server group 'cache'"):
+        loads.of_group("cache")
+
+
+def test_the_capacity_report_is_one_typed_model_both_formats_read(capsys: pytest.CaptureFixture[str]) -> None:
+    """``budget capacity`` built ``list[dict[str, Any]]`` that the table and the JSON indexed by string;
+    now one model, whose JSON reads back byte for byte."""
+    import dataclasses
+
+    from budget.capacity import load_model
+    from budget.capacity_report import CapacityReport, ServerCapacity, ServerUnsized
+    from budget.catalog import load_catalog
+    from budget.cli import main
+    from budget.cli.capacity import render_table
+
+    model = load_model(load_catalog(DEFAULT_CATALOG))
+    report = CapacityReport.of(model)
+    assert main(["capacity", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert out == report.dumps() and CapacityReport.model_validate_json(out).dumps() == out
+    assert all(isinstance(s, ServerCapacity) for s in report.per_server)
+    # a worker too big for a small server's memory: that type cannot be sized, and both formats say why
+    base = model.measured.worker_base_mb
+    heavy = dataclasses.replace(model.measured, worker_base_mb=dataclasses.replace(base, value=2_000.0))
+    unsized = CapacityReport.of(dataclasses.replace(model, measured=heavy))
+    small = next(s for s in unsized.per_server if s.instance_type == "t3.small")
+    assert isinstance(small, ServerUnsized) and "no memory left for connections" in small.error
+    assert json.loads(unsized.dumps())["per_server"][0] == {"instance_type": "t3.small", "error": small.error}
+    assert CapacityReport.model_validate_json(unsized.dumps()) == unsized
+    [row] = [line for line in render_table(unsized).splitlines() if line.startswith("t3.small ")]
+    assert row.split(None, 1)[1] == small.error
+
+
+def _kept_copy(folder: Path) -> None:
+    """The kept runs, copied as they are (``load_measured(folder)`` gives the kept figures)."""
+    for path in MEASURED.glob("*.json"):
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "where"),
+    [
+        (
+            "2vcpu-shared.json",
+            '"rss_per_conn_kb"',
+            '"rss_kb_per_conn"',
+            "2vcpu-shared.json: runs[0] (fanout-hold) servers.ours.memory.rss_per_conn_kb: field required",
+        ),
+        (
+            "2026-12-05-idle-connections.json",
+            '"server_cpu_cores"',
+            '"server_cores"',
+            "2026-12-05-idle-connections.json: runs[0] (fanout) servers.ours.windows[0].server_cpu_cores:"
+            " field required (and 1 more)",
+        ),
+        (
+            "2026-11-30-capacity.json",
+            '"server_cpu_us_per_request"',
+            '"server_us_per_request"',
+            "2026-11-30-capacity.json: runs[1] (api) windows[0].server_cpu_us_per_request: field required"
+            " (and 1 more)",
+        ),
+        (
+            "2026-11-30-capacity.json",
+            '"db_cpu_us_per_query"',
+            '"db_us_per_query"',
+            "2026-11-30-capacity.json: runs[2] (db) queries.db_cpu_us_per_query: field required",
+        ),
+    ],
+)
+def test_a_kept_run_with_a_renamed_field_is_refused_naming_file_and_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], file: str, old: str, new: str, where: str
+) -> None:
+    """A renamed field used to read as 0 (``.get(...) or 0``): a window dropped, a figure quietly changed.
+    Now every field the model reads is required: the file, the run and the field are named, one line."""
+    from budget.cli import main
+
+    _kept_copy(tmp_path)
+    assert load_measured(tmp_path) == load_measured()  # the copy gives the kept figures
+    path = tmp_path / file
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    with pytest.raises(CapacityError) as caught:
+        load_measured(tmp_path)
+    assert str(caught.value) == f"a kept benchmark run in {tmp_path.name}/: {where}"
+    assert main(["capacity", "--measured", str(tmp_path)]) == 2
+    out, err = capsys.readouterr()
+    assert not out and err == f"budget capacity: {caught.value}\n"
+
+
+def test_a_priced_check_names_a_broken_kept_run_and_fails_closed(tmp_path: Path) -> None:
+    """check prices a loaded group's CPU credits from the kept runs: a broken one leaves them unpriced."""
+    from budget_helpers import stack_cfg
+
+    from budget.capacity import kept_measured
+    from budget.estimator import estimate
+    from budget.plan import plan_offline
+
+    _kept_copy(tmp_path)
+    path = tmp_path / "2vcpu-shared.json"
+    path.write_text(path.read_text(encoding="utf-8").replace('"connect_failures"', '"failures"'), "utf-8")
+    cfg = stack_cfg("phase1", region="us-east-1")
+    est = estimate(plan_offline(cfg), cfg, load_catalog(DEFAULT_CATALOG), measured=kept_measured(tmp_path))
+    assert est.unpriced and all("connect_failures: field required" in u.reason for u in est.unpriced)
+
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6)
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def _mutated(document: Any, path: list[int], value: Any) -> Any:
+    """``document`` with the value at a position chosen by ``path`` replaced (or a key dropped)."""
+    node = document
+    for step in path:
+        children = list(node.items()) if isinstance(node, dict) else list(enumerate(node))
+        children = [(k, v) for k, v in children if isinstance(v, dict | list) and v]
+        if not children:
+            break
+        key, node = children[step % len(children)]
+    if isinstance(node, dict) and node:
+        key = sorted(node)[path[-1] % len(node)] if path else sorted(node)[0]
+        if value is ...:
+            del node[key]
+        else:
+            node[key] = value
+    return document
+
+
+@settings(max_examples=int(os.environ.get("STARS_FUZZ_EXAMPLES", "60")), deadline=None)
+@given(
+    file=st.sampled_from(sorted(p.name for p in MEASURED.glob("*.json"))),
+    path=st.lists(st.integers(0, 50), min_size=1, max_size=8),
+    value=JSON | st.just(...),
+)
+def test_any_change_to_a_kept_run_gives_figures_or_a_one_line_refusal(
+    tmp_path_factory: pytest.TempPathFactory, file: str, path: list[int], value: Any
+) -> None:
+    folder = tmp_path_factory.mktemp("kept")
+    _kept_copy(folder)
+    doc = json.loads((folder / file).read_text(encoding="utf-8"))
+    (folder / file).write_text(json.dumps(_mutated(doc, path, value)), encoding="utf-8")
+    try:
+        measured = load_measured(folder)
+    except CapacityError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 600
+        return
+    assert all(math.isfinite(f.value) and f.value > 0 for f in measured.figures().values())

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from budget_helpers import stack_cfg
 
-from budget.capacity import load_model
+from budget.capacity import Loads, load_model
 from budget.catalog import load_catalog
 from budget.fit.azloss import az_loss
-from budget.fit.space import Loads, servers_for_zone_loss
+from budget.fit.space import servers_for_zone_loss
 from components.config import StackConfig
 
 

@@ -57,6 +57,18 @@ def test_phase1_at_0_1_gb_fits_with_a_domain_and_the_written_file_passes_check(
         " --domain NAME); as written, DOES NOT FIT"
     )
     assert f"| with a domain of your own (TZS {lever['total_tzs']:,}) |" in render_markdown([report])
+    # that leading verdict carries its own sensitivity, hosted zone counted (the review's F5)
+    firm = lever["sensitivity"]
+    assert [v["value"] for v in firm["headroom"]] == [0.1, 0.2, 0.3]
+    assert [v["value"] for v in firm["transfer_gb_per_user_per_month"]] == [0.05, 0.1, 0.2, 0.3, 0.5]
+    at_stated = [v for v in firm["headroom"] if v["value"] == 0.3]
+    at_stated += [v for v in firm["transfer_gb_per_user_per_month"] if v["value"] == 0.1]
+    assert [v["total_tzs"] for v in at_stated] == [lever["total_tzs"]] * 2
+    for v in firm["headroom"] + firm["transfer_gb_per_user_per_month"]:
+        assert v["fits"] is (v["total_tzs"] <= doc["limit_tzs"])
+    by_transfer = [v["total_tzs"] for v in firm["transfer_gb_per_user_per_month"]]
+    assert by_transfer == sorted(by_transfer) and by_transfer[0] < by_transfer[-1]
+    assert "- with a domain, by transfer" in render_markdown([report])
 
     code, out, err = _fit(
         capsys,

@@ -79,3 +79,14 @@ def test_fit_reports_the_levers_its_cheapest_plan_takes(fit_phase1: tuple[int, s
     # the cheapest phase-1 plan rests on these (the README's fit table): none of them may go missing
     assert {"combined_app_group", "cloudfront_vpc_origin", "cloudfront_flat_rate"} <= set(report.best.levers)
     assert f"levers taken: {levers_taken_line(report.best.levers)}" in render_stack(report)
+
+
+def test_the_domain_lever_shows_its_sensitivity_only_when_it_leads_the_verdict(
+    fit_phase1: tuple[int, str],
+) -> None:
+    # phase 1 at the stated 0.3 GB per user does not fit even with a domain: the stack's own
+    # sensitivity is the one that leads, and the lever carries none (test_fit_domain has the other case)
+    [report] = parse_fit(json.loads(fit_phase1[1]))
+    lever = report.domain_lever
+    assert lever is not None and lever.fits is False and lever.sensitivity is None
+    assert "With a domain, by transfer" not in render_stack(report)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from budget_helpers import ROOT, res, stack_cfg, unpriced
 
-from budget.capacity import load_model
+from budget.capacity import Measured, Unmeasured, kept_measured, load_model
 from budget.catalog import load_catalog
 from budget.cli import main
 from budget.estimator import RuleBug, estimate, estimate_preview
@@ -35,7 +35,7 @@ SNS = "aws:sns/topic:Topic"
 @pytest.mark.parametrize("phase", ["phase1", "phase2", "phase3"])
 def test_a_stack_files_inputs_are_its_blocks(phase: str) -> None:
     cfg = load_stack_file(ROOT / f"Pulumi.{phase}.yaml")
-    inputs = PricingInputs.of(cfg)
+    inputs = PricingInputs.of(cfg, kept_measured())
     assert inputs.region == cfg.region and inputs.usage is cfg.usage and inputs.demand is cfg.demand
     assert inputs.placement == cfg.network.placement
     assert inputs.intelligent_tiering is cfg.cdn.intelligent_tiering
@@ -45,9 +45,9 @@ def test_a_stack_files_inputs_are_its_blocks(phase: str) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         inputs.region = "us-east-1"  # type: ignore[misc]  # frozen: what a rule reads cannot change under it
     # equal values, equal keys: fit's cache reuses a tier's lines exactly when its inputs are equal
-    assert {inputs: 1}[PricingInputs.of(cfg.model_copy())] == 1
+    assert {inputs: 1}[PricingInputs.of(cfg.model_copy(), kept_measured())] == 1
     other = cfg.model_copy(update={"usage": cfg.usage.model_copy(update={"sns_notifications": 1.0})})
-    assert PricingInputs.of(other) != inputs
+    assert PricingInputs.of(other, kept_measured()) != inputs
 
 
 def test_a_rule_sees_the_inputs_not_the_stack_config() -> None:
@@ -61,6 +61,7 @@ def test_a_rule_sees_the_inputs_not_the_stack_config() -> None:
         "placement",
         "intelligent_tiering",
         "websockets_via_cdn",
+        "measured",
     }
 
 
@@ -69,7 +70,7 @@ def test_a_previews_inputs_are_its_stack_files_and_its_region_names_the_report()
     doc = preview_json(from_plan_as_preview(plan, stack, "us-east-1"))
     doc["config"] = {"aws:region": "us-east-1"}
     est = estimate_preview(parse_preview_document(doc), cfg, CATALOG, "Pulumi.phase1.yaml")
-    assert est.inputs == PricingInputs.of(cfg) and est.subject == Subject.of(cfg)
+    assert est.inputs == PricingInputs.of(cfg, kept_measured()) and est.subject == Subject.of(cfg)
     assert est.home_region == "us-east-1" != cfg.region
     assert not est.unpriced
 
@@ -86,13 +87,45 @@ def test_a_fit_candidates_inputs_carry_its_routed_usage_and_price_as_check_does(
     for via_cdn in (True, False):
         cfg = _candidate(space, via_cdn)
         priced = pricer.price(cfg)
-        assert priced.estimate.inputs == PricingInputs.of(cfg)
+        assert priced.estimate.inputs == PricingInputs.of(cfg, kept_measured())
         assert priced.estimate.inputs.websockets_via_cdn is via_cdn
         # usage follows the route: WebSocket frames are CloudFront's only when /ws goes through it
         assert (priced.estimate.inputs.usage.cloudfront_websocket_egress_gb > 0) is via_cdn
         whole = estimate(plan_offline(cfg), cfg, CATALOG)
         assert priced.total() == pytest.approx(whole.total(), abs=0.005)
         assert [u.reason for u in priced.estimate.unpriced] == [u.reason for u in whole.unpriced]
+
+
+def test_the_measured_figures_are_an_input_each_caller_states() -> None:
+    """The CPU-credit rules priced loads from a process-wide folder that ``fit --measured`` set and never
+    reset, outside fit's cache key; now the figures are a pricing input: stated, compared, nothing left
+    behind."""
+    cfg = stack_cfg("phase1", region="us-east-1")
+    kept = kept_measured()
+    assert isinstance(kept, Measured)
+    per_delivery = kept.realtime_us_per_delivery
+    slow = dataclasses.replace(
+        kept, realtime_us_per_delivery=dataclasses.replace(per_delivery, value=1_000 * per_delivery.value)
+    )
+    resources = plan_offline(cfg)
+    base = estimate(resources, cfg, CATALOG, measured=kept)
+    busy = estimate(resources, cfg, CATALOG, measured=slow)
+    credits = [li.name for p in busy.priced for li in p.lines if li.name.startswith("Surplus CPU credits")]
+    assert credits and busy.total() > base.total()
+    assert estimate(resources, cfg, CATALOG).total() == base.total()  # the default: the kept runs'
+    assert PricingInputs.of(cfg, slow) != PricingInputs.of(cfg, kept)  # so fit's cache keys apart
+    pricer = Pricer(CATALOG, slow)
+    assert pricer.price(cfg).total() == pytest.approx(busy.total(), abs=0.005)
+    assert Pricer(CATALOG).price(cfg).total() == pytest.approx(base.total(), abs=0.005)
+
+
+def test_no_measured_figures_leave_a_loaded_group_unpriced_with_the_reason() -> None:
+    cfg = stack_cfg("phase1", region="us-east-1")
+    est = estimate(plan_offline(cfg), cfg, CATALOG, measured=Unmeasured("no kept run qualifies"))
+    reasons = {u.reason for u in est.unpriced}
+    assert reasons and all(r.endswith("CPU load: no kept run qualifies") for r in reasons)
+    no_demand = cfg.model_copy(update={"demand": None})  # nothing to take a load from: no figure needed
+    assert not estimate(plan_offline(no_demand), no_demand, CATALOG, measured=Unmeasured("none")).unpriced
 
 
 def _buggy(resource: Any, ctx: RuleContext) -> Any:

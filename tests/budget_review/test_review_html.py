@@ -213,6 +213,30 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
                         "total_tzs": 650_001,
                         "fits": True,
                         "why": "run fit --domain NAME",
+                        "sensitivity": {
+                            "transfer_gb_per_user_per_month": [
+                                {
+                                    "value": 0.05,
+                                    "total_tzs": 600_000,
+                                    "tzs_per_1000_users": 12_000,
+                                    "fits": True,
+                                },
+                                {
+                                    "value": 0.5,
+                                    "total_tzs": 900_000,
+                                    "tzs_per_1000_users": 18_000,
+                                    "fits": False,
+                                },
+                            ],
+                            "headroom": [
+                                {
+                                    "value": 0.3,
+                                    "total_tzs": 650_001,
+                                    "tzs_per_1000_users": 13_000,
+                                    "fits": True,
+                                }
+                            ],
+                        },
                     },
                 ],
                 "aurora_serverless_v2": {
@@ -246,3 +270,8 @@ def test_each_phase_shows_its_cheapest_fitting_configuration(tmp_path: Path) -> 
     # the verdict with the company's domain (what an expert prices) has its own row
     row = section[section.index('class="fit-with-domain"') :].split("</tr>")[0]
     assert "--domain NAME" in row and "650,001" in row and "13,000" in row and ">yes<" in row
+    # how firm that verdict is: its own sensitivity, hosted zone counted
+    tables = section.split('class="fit-sensitivity fit-domain-sensitivity"')
+    assert len(tables) == 3
+    assert "30% headroom" in tables[1] and "650,001 (fits)" in tables[1]
+    assert "900,000 (over)" in tables[2] and "600,000 (fits)" in tables[2]

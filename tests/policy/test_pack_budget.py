@@ -15,6 +15,7 @@ from google.protobuf import json_format, struct_pb2
 from pulumi_policy.policy import _NotApplicableError
 from pulumi_policy.proxy import UNKNOWN_BOOLEAN_VALUE
 
+from budget.capacity import kept_measured
 from budget.catalog import load_catalog
 from budget.estimator import estimate
 from budget.plan import from_record
@@ -366,7 +367,7 @@ def test_the_packs_pricing_inputs_are_the_stack_files_but_for_what_it_reads_from
     settings = parse_settings(budget_config(phase))
     cfg = stack_config(phase)
     inputs = pricing_inputs(cfg.region, settings, resources)
-    assert inputs == replace(PricingInputs.of(cfg), websockets_via_cdn=False)
+    assert inputs == replace(PricingInputs.of(cfg, kept_measured()), websockets_via_cdn=False)
     assert cfg.load_balancer.websockets_via_cdn  # the one field the pack does not take from the stack
 
 
