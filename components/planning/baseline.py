@@ -712,6 +712,9 @@ def _cdn_origin_checks(
                     )
                 )
         for origin in custom.values():
+            if not lb_has_tls:
+                # nothing to breach: a preview decides without the VPC origin's id (known after deploy)
+                break
             policy = (origin.get("customOriginConfig") or {}).get("originProtocolPolicy")
             vpc = (origin.get("vpcOriginConfig") or {}).get("vpcOriginId")
             if vpc in vpc_origins:

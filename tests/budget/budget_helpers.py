@@ -31,7 +31,8 @@ def stack_cfg(phase: str = "phase1", region: str | None = None, **usage: float |
 
     real = load_stack_file(ROOT / f"Pulumi.{phase}.yaml")
     direct = real.model_dump()
-    direct["load_balancer"].update(domain=DOMAIN, websockets_via_cdn=False)
+    # a domain needs the internet-facing origin (the stack files' vpc_origin is internal)
+    direct["load_balancer"].update(origin="public", domain=DOMAIN, websockets_via_cdn=False)
     direct["cdn"]["price_class"] = DIRECT_PRICE_CLASS[phase]
     direct["usage"].update(
         cloudfront_websocket_egress_gb=0,
@@ -140,7 +141,7 @@ def assert_serves_only_tls(cfg: StackConfig) -> None:
 #: Stack blocks for a domain on the load balancer and WebSockets straight to it: nothing dynamic goes
 #: through CloudFront.
 DIRECT: dict[str, dict[str, Any]] = {
-    "load_balancer": {"domain": "api.example.org", "websockets_via_cdn": False},
+    "load_balancer": {"origin": "public", "domain": "api.example.org", "websockets_via_cdn": False},
     "usage": {
         "cloudfront_websocket_egress_gb": 0,
         "cloudfront_websocket_ingress_gb": 0,

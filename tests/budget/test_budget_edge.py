@@ -368,7 +368,7 @@ def _stack_file(tmp_path: Path, name: str, phase: str = "phase1", **blocks: dict
     document = yaml.safe_load((ROOT / f"Pulumi.{phase}.yaml").read_text(encoding="utf-8"))
     # the rule tests' fixed stack (budget_helpers.stack_cfg): TLS on the load balancer for a domain
     direct = stack_cfg(phase)
-    document["config"]["stars:loadBalancer"].update(domain=DOMAIN, websockets_via_cdn=False)
+    document["config"]["stars:loadBalancer"].update(origin="public", domain=DOMAIN, websockets_via_cdn=False)
     document["config"]["stars:cdn"]["price_class"] = direct.cdn.price_class
     document["config"]["stars:usage"] = direct.usage.model_dump()
     for block, changes in blocks.items():

@@ -25,10 +25,12 @@ def _with(cfg: StackConfig, block: str, **update: object) -> StackConfig:
 
 
 def test_the_phase1_plan_takes_only_the_levers_its_file_names() -> None:
-    # t3.medium/t3.large servers, db.t3.medium, a NAT, an ALB, CloudFront pay as you go with
-    # Intelligent-Tiering: burstable credits, WebSockets through CloudFront and Intelligent-Tiering only
+    # t3.medium/t3.large servers, db.t3.medium, a NAT, an internal ALB behind a VPC origin, CloudFront pay
+    # as you go with Intelligent-Tiering: burstable credits, the VPC origin, WebSockets through CloudFront
+    # and Intelligent-Tiering only
     assert levers_taken(_phase(1)) == [
         "burstable_credits",
+        "cloudfront_vpc_origin",
         "websockets_via_cloudfront",
         "s3_intelligent_tiering",
     ]

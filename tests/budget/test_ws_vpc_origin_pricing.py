@@ -28,7 +28,12 @@ def _phase2(websocket_origin: str, keep_alive_s: float = 5.0) -> StackConfig:
     data = load_stack_file(ROOT / "Pulumi.phase2.yaml").model_dump()
     data["app"], data["api"], data["realtime"] = data["api"], None, None
     data["load_balancer"].update(
-        type="network", domain="api.example.org", websockets_via_cdn=True, websocket_origin=websocket_origin
+        # the API's NLB is public (TLS for the domain); only /ws's sits behind the VPC origin
+        origin="public",
+        type="network",
+        domain="api.example.org",
+        websockets_via_cdn=True,
+        websocket_origin=websocket_origin,
     )
     data["demand"]["api_keep_alive_s"] = keep_alive_s
     return with_routed_usage(StackConfig.model_validate(data))

@@ -25,7 +25,7 @@ from components.config import ConfigError, StackConfig, parse_stack_config, read
 from components.edge import ORIGIN_HEADER, nlb_listener_ports, public_ports, websocket_port
 from components.planning.baseline import UNTAGGABLE_TYPES, tag_violations, violations
 from components.planning.mocks import Plan, RecordedResource, plan, plan_tiers
-from tests.infra.conftest import ROOT, stack_config
+from tests.infra.conftest import PHASES, ROOT, planned, stack_config
 from tests.infra.helpers import mutated, named, of_type
 from tests.infra.schema import schema_errors
 from tests.infra.test_phases import variant
@@ -40,8 +40,10 @@ WEBSOCKET_USAGE = {
 DOMAIN = "api.example.org"
 ZONE = "Z0123456789ABCDEFGHIJ"
 NO_WEBSOCKET_USAGE = dict.fromkeys(WEBSOCKET_USAGE, 0)
+#: An internet-facing load balancer (the phase stacks' origin is vpc_origin: internal, no public endpoint).
+PUBLIC = {"origin": "public"}
 #: TLS on the load balancer for a domain, clients straight to it (no CloudFront for the API or /ws).
-DIRECT = {"domain": DOMAIN, "websockets_via_cdn": False}
+DIRECT = {**PUBLIC, "domain": DOMAIN, "websockets_via_cdn": False}
 #: Phase 1's usage routed for DIRECT (budget/demand.py): static only through CloudFront, the API and
 #: WebSockets out of the load balancer.
 PHASE1_DIRECT_USAGE = {
@@ -53,7 +55,7 @@ PHASE1_DIRECT_USAGE = {
 #: No certificate, the load balancer internal behind a CloudFront VPC origin.
 VPC_ORIGIN = {"origin": "vpc_origin"}
 #: TLS on a public NLB for the API, /ws through CloudFront to an internal NLB of its own (a VPC origin).
-WS_VPC_ORIGIN = {"type": "network", "websockets_via_cdn": True, "websocket_origin": "vpc_origin"}
+WS_VPC_ORIGIN = {**PUBLIC, "type": "network", "websockets_via_cdn": True, "websocket_origin": "vpc_origin"}
 WEBSOCKET_LB_USAGE = {
     "websocket_lb_new_connections_per_second": 2.9,
     "websocket_lb_active_connections": 29_000,
@@ -61,13 +63,14 @@ WEBSOCKET_LB_USAGE = {
 }
 #: name -> (base phase, changed blocks; ``"api"`` copies the api block there, None drops a block)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    # phase 1 as committed: no certificate, an internal ALB behind a VPC origin
     "vpc-origin": ("phase1", {"load_balancer": VPC_ORIGIN}),
     # the combined group: an internal NLB serves the API and /ws on one port, the one a VPC origin reaches
     "vpc-origin-nlb": (
         "phase2",
         {"app": "api", "api": None, "realtime": None, "load_balancer": {**VPC_ORIGIN, "type": "network"}},
     ),
-    "nlb": ("phase1", {"load_balancer": {"type": "network", "domain": DOMAIN}}),
+    "nlb": ("phase1", {"load_balancer": {**PUBLIC, "type": "network", "domain": DOMAIN}}),
     # a public NLB with TLS for the API alone, /ws on an internal NLB behind a CloudFront VPC origin
     "ws-vpc-origin-nlb": (
         "phase2",
@@ -90,12 +93,17 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "nlb-tls": (
         "phase3",
         {
-            "load_balancer": {"type": "network", "certificate_arn": CERT, "websockets_via_cdn": False},
+            "load_balancer": {
+                **PUBLIC,
+                "type": "network",
+                "certificate_arn": CERT,
+                "websockets_via_cdn": False,
+            },
             "usage": NO_WEBSOCKET_USAGE,
         },
     ),
-    # the phase stacks' own TLS: no certificate, CloudFront carries the API and /ws
-    "ws-cdn": ("phase2", {"usage": WEBSOCKET_USAGE}),
+    # no certificate, CloudFront carries the API and /ws to a public load balancer gated by the origin header
+    "ws-cdn": ("phase2", {"load_balancer": PUBLIC, "usage": WEBSOCKET_USAGE}),
     "tls-direct": (
         "phase2",
         {"load_balancer": {**DIRECT, "zone_id": ZONE}, "usage": NO_WEBSOCKET_USAGE},
@@ -103,7 +111,12 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "ws-cdn-nlb-tls": (
         "phase3",
         {
-            "load_balancer": {"type": "network", "certificate_arn": CERT, "websockets_via_cdn": True},
+            "load_balancer": {
+                **PUBLIC,
+                "type": "network",
+                "certificate_arn": CERT,
+                "websockets_via_cdn": True,
+            },
             "usage": WEBSOCKET_USAGE,
         },
     ),
@@ -125,6 +138,8 @@ TOUCHED_TIERS = ("network", "edge", "cdn", "monitoring")
 LB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+#: The load balancer's one ingress rule without a certificate: CloudFront's origin-facing prefix list.
+ORIGIN_INGRESS = "network-alb-http-from-cloudfront"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 WAF = "aws:wafv2/webAcl:WebAcl"
 SUBSCRIPTION = "aws:pricingplanmanager/subscription:Subscription"
@@ -436,6 +451,37 @@ BROKEN: dict[str, tuple[str, str, Callable[[RecordedResource], None], str]] = {
         lambda r: r.inputs.update(internal=False),
         "must refuse by default",
     ),
+    # the public origin without a certificate: an origin only CloudFront reaches, never a public endpoint
+    "plain HTTP open to the world": (
+        "ws-cdn",
+        ORIGIN_INGRESS,
+        lambda r: r.inputs.update(cidrIpv4="0.0.0.0/0", prefixListId=None),
+        "open to the internet and serves",
+    ),
+    "origin admits a CIDR besides CloudFront": (
+        "ws-cdn",
+        ORIGIN_INGRESS,
+        lambda r: r.inputs.update(cidrIpv4="10.0.0.0/8", prefixListId=None),
+        "more than CloudFront",
+    ),
+    "origin forwards by default": (
+        "ws-cdn",
+        "edge-http",
+        lambda r: r.inputs.update(defaultActions=[{"type": "forward", "targetGroupArn": "arn:tg"}]),
+        "refuse by default",
+    ),
+    "origin rule without the header": (
+        "ws-cdn",
+        "edge-origin-rule",
+        lambda r: r.inputs.update(conditions=[{"pathPattern": {"values": ["/*"]}}]),
+        "without the origin header",
+    ),
+    "CloudFront origin without the header": (
+        "ws-cdn",
+        "cdn-distribution",
+        lambda r: r.inputs["origins"][1].pop("customHeaders"),
+        "without the origin header",
+    ),
     "web ACL outside us-east-1": (
         "plan-business",
         "cdn-waf",
@@ -493,7 +539,7 @@ def test_config_errors_name_the_key_and_what_is_allowed() -> None:
     assert "stars:cdn.plan = 'enterprise'" in _error("phase1", cdn={"plan": "enterprise"})
     message = _error(
         "phase1",
-        loadBalancer={"domain": DOMAIN, "websockets_via_cdn": False},
+        loadBalancer=DIRECT,
         usage={"cloudfront_websocket_egress_gb": 10},
     )
     assert message.endswith(
@@ -529,6 +575,7 @@ def test_the_phase_stacks_serve_tls_through_cloudfront() -> None:
         cfg = stack_config(phase)
         lb = cfg.load_balancer
         assert lb.type == "application" and lb.websockets_via_cdn and not lb.tls and lb.domain is None
+        assert lb.origin == "vpc_origin" and lb.internal  # no public endpoint: CloudFront's VPC origin only
         assert cfg.cdn.plan == "pay_as_you_go"
         assert cfg.usage.internet_egress_gb == 0 < cfg.usage.cloudfront_websocket_connections
     # a business plan may keep a custom TTL (custom cache policies are allowed from Business up)
@@ -539,6 +586,41 @@ def test_the_phase_stacks_serve_tls_through_cloudfront() -> None:
         usage=NO_WEBSOCKET_USAGE,
     )
     assert business.cdn.default_ttl_seconds == 3600
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_no_phase_without_a_domain_serves_plain_http_to_the_internet(phase: str) -> None:
+    """A committed phase stack without a domain has no public endpoint of its own: every load balancer is
+    internal in the private subnets (so none of its plaintext listeners is public), nothing admits the
+    internet, CloudFront reaches it through a VPC origin, and the budget bills it no public IPv4 address.
+    Read from the session's mocked plan of the stack file itself."""
+    cfg = stack_config(phase)
+    assert not cfg.load_balancer.tls  # with a domain TLS ends on the load balancer (test_phases, above)
+    res = planned(phase).resources
+    private = {r.id for r in of_type(res, "aws:ec2/subnet:Subnet") if r.name.startswith("network-private-")}
+    lbs = of_type(res, LB)
+    assert lbs
+    facing = [lb.name for lb in lbs if lb.inputs.get("internal") is not True]
+    assert facing == [], f"{phase}: internet-facing load balancers {facing}"
+    assert all(set(lb.inputs["subnets"]) <= private for lb in lbs)
+    arns = {lb.state["arn"] for lb in lbs}
+    listeners = of_type(res, LISTENER)
+    assert listeners and {li.inputs["loadBalancerArn"] for li in listeners} <= arns
+    world = [r.name for r in of_type(res, INGRESS) if r.inputs.get("cidrIpv4") or r.inputs.get("cidrIpv6")]
+    assert world == [], f"{phase}: ingress from addresses, not only CloudFront's prefix list: {world}"
+    # CloudFront's load balancer origin is the VPC origin, never the load balancer's (public) name
+    (vpc_origin,) = of_type(res, "aws:cloudfront/vpcOrigin:VpcOrigin")
+    assert vpc_origin.inputs["vpcOriginEndpointConfig"]["arn"] in arns
+    origins = [
+        o for d in of_type(res, DISTRIBUTION) for o in d.inputs["origins"] if o["originId"] != "s3-assets"
+    ]
+    assert origins and all(o["vpcOriginConfig"]["vpcOriginId"] == vpc_origin.id for o in origins)
+    assert not any("customOriginConfig" in o for o in origins)
+    assert violations(res) == []
+    # the pricer derives the addresses from the plan: an internal load balancer has none to bill
+    priced = estimate([from_record(r) for r in res], cfg, load_catalog()).priced
+    lines = [line.name for p in priced if p.resource.type == LB for line in p.lines]
+    assert lines and not [name for name in lines if "Public IPv4" in name]
 
 
 # -------------------------------------------------------------------------------------- TLS with a domain
@@ -593,9 +675,13 @@ def test_without_a_certificate_only_cloudfront_reaches_the_load_balancer() -> No
     assert [li.inputs["protocol"] for li in listeners] == ["HTTP"]
     assert listeners[0].inputs["defaultActions"][0]["fixedResponse"]["statusCode"] == "403"
     secret = named(res, "edge-origin-secret").state["result"]
-    for rule in of_type(res, "aws:lb/listenerRule:ListenerRule"):
-        header = next(c["httpHeader"] for c in rule.inputs["conditions"] if "httpHeader" in c)
-        assert header == {"httpHeaderName": ORIGIN_HEADER, "values": [secret]}
+    header = {"httpHeader": {"httpHeaderName": ORIGIN_HEADER, "values": [secret]}}
+    rules = {r.name: r.inputs for r in of_type(res, "aws:lb/listenerRule:ListenerRule")}
+    assert rules["edge-ws-rule"]["conditions"] == [{"pathPattern": {"values": ["/ws", "/ws/*"]}}, header]
+    assert rules["edge-origin-rule"]["conditions"] == [header]
+    for rule, tier in (("edge-ws-rule", "realtime"), ("edge-origin-rule", "api")):
+        assert rules[rule]["actions"][0]["targetGroupArn"] == named(res, f"edge-{tier}-tg").state["arn"]
+    assert set(rules) == {"edge-ws-rule", "edge-origin-rule"}
     outputs = planned_variant("ws-cdn").outputs
     assert outputs["api_url"] == f"https://{named(res, 'cdn-distribution').state['domainName']}"
 

@@ -99,10 +99,12 @@ def test_combined_app_tier(phase: str) -> None:
     (tg,) = of_type(res, "aws:lb/targetGroup:TargetGroup")
     assert tg.name == "edge-app-tg" and tg.inputs["port"] == APP_PORT
     assert asg["targetGroupArns"] == [tg.state["arn"]]
-    # without a certificate the listener refuses; one header-gated rule forwards everything to app
-    assert named(res, "edge-http").inputs["defaultActions"][0]["type"] == "fixed-response"
-    (rule,) = of_type(res, "aws:lb/listenerRule:ListenerRule")
-    assert rule.name == "edge-origin-rule" and rule.inputs["actions"][0]["targetGroupArn"] == tg.state["arn"]
+    # internal behind the VPC origin (the phase stacks' origin): the listener forwards everything to app,
+    # no path rule and no header rule
+    assert cfg.load_balancer.internal
+    forward = [{"type": "forward", "targetGroupArn": tg.state["arn"]}]
+    assert named(res, "edge-http").inputs["defaultActions"] == forward
+    assert not of_type(res, "aws:lb/listenerRule:ListenerRule")
     # the network: an app security group the ALB reaches and the data stores admit
     groups = {r.name: r.id for r in of_type(res, "aws:ec2/securityGroup:SecurityGroup")}
     assert "network-app-sg" in groups and not {"network-api-sg", "network-realtime-sg"} & set(groups)

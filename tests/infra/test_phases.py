@@ -15,7 +15,8 @@ from tests.infra.conftest import planned, stack_config
 from tests.infra.helpers import named, of_type
 
 #: TLS on the load balancer for a domain, clients straight to it, and the usage without CloudFront's /ws.
-TLS_DIRECT = {"domain": "api.example.org", "websockets_via_cdn": False}
+#: A domain needs an internet-facing load balancer (the phase stacks' origin is an internal vpc_origin).
+TLS_DIRECT = {"origin": "public", "domain": "api.example.org", "websockets_via_cdn": False}
 NO_WEBSOCKET_USAGE = {
     "cloudfront_websocket_egress_gb": 0,
     "cloudfront_websocket_ingress_gb": 0,
@@ -108,7 +109,9 @@ def test_no_private_egress() -> None:
 
 def test_https_with_a_certificate() -> None:
     cert = "arn:aws:acm:af-south-1:123456789012:certificate/0000-mock"
-    res = plan_resources(variant(stack_config("phase3"), load_balancer={"certificate_arn": cert}))
+    res = plan_resources(
+        variant(stack_config("phase3"), load_balancer={"origin": "public", "certificate_arn": cert})
+    )
     http, https = named(res, "edge-http").inputs, named(res, "edge-https").inputs
     assert http["defaultActions"][0]["type"] == "redirect"
     assert http["defaultActions"][0]["redirect"]["protocol"] == "HTTPS"
@@ -195,4 +198,5 @@ def test_custom_ttl_versioning_and_valkey() -> None:
 def test_resource_counts_are_stable(phase: str) -> None:
     """A guard against accidental additions: update these numbers (and the README) on purpose."""
     custom = [r for r in planned(phase).resources if r.custom]
-    assert len(custom) == {"phase1": 92, "phase3": 112}[phase]
+    # the VPC origin (origin: vpc_origin) has no origin header: one VpcOrigin for the header rule and secret
+    assert len(custom) == {"phase1": 91, "phase3": 111}[phase]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from components.config import StackConfig
-from components.edge import ORIGIN_HEADER
 from components.planning.mocks import Plan
 from tests.infra.conftest import planned, stack_config
 from tests.infra.helpers import named, of_type
@@ -115,26 +114,25 @@ def test_edge(stack_plan: Plan, cfg: StackConfig) -> None:
     res = stack_plan.resources
     alb = named(res, "edge-alb").inputs
     assert alb["idleTimeout"] == cfg.load_balancer.idle_timeout_seconds
-    assert alb["internal"] is False and alb["loadBalancerType"] == "application"
+    # no certificate (no domain): internal, in the private subnets, reached only through the VPC origin
+    private = [r.id for r in of_type(res, "aws:ec2/subnet:Subnet") if r.name.startswith("network-private-")]
+    assert alb["internal"] is True and alb["loadBalancerType"] == "application"
+    assert alb["subnets"] == private
     for tier in ("api", "realtime"):
         tg = named(res, f"edge-{tier}-tg").inputs
         assert tg["healthCheck"]["path"] == "/healthz"
         assert tg["deregistrationDelay"] == cfg.load_balancer.deregistration_delay_seconds
-    # no certificate (no domain): only requests with CloudFront's origin header are forwarded
-    header = {
-        "httpHeader": {
-            "httpHeaderName": ORIGIN_HEADER,
-            "values": [named(res, "edge-origin-secret").state["result"]],
-        }
-    }
-    rule = named(res, "edge-ws-rule").inputs
-    assert rule["conditions"] == [{"pathPattern": {"values": ["/ws", "/ws/*"]}}, header]
-    assert rule["actions"][0]["targetGroupArn"] == named(res, "edge-realtime-tg").state["arn"]
-    rest = named(res, "edge-origin-rule").inputs
-    assert rest["conditions"] == [header]
-    assert rest["actions"][0]["targetGroupArn"] == named(res, "edge-api-tg").state["arn"]
-    http = named(res, "edge-http").inputs
-    assert http["defaultActions"][0]["type"] == "fixed-response"
+    # one HTTP listener (the VPC origin's port): the API by default, /ws by path; no origin header gate
+    (listener,) = of_type(res, "aws:lb/listener:Listener")
+    assert (listener.inputs["port"], listener.inputs["protocol"]) == (80, "HTTP")
+    assert listener.inputs["defaultActions"] == [
+        {"type": "forward", "targetGroupArn": named(res, "edge-api-tg").state["arn"]}
+    ]
+    (rule,) = of_type(res, "aws:lb/listenerRule:ListenerRule")
+    assert rule.name == "edge-ws-rule" and rule.inputs["listenerArn"] == listener.state["arn"]
+    assert rule.inputs["conditions"] == [{"pathPattern": {"values": ["/ws", "/ws/*"]}}]
+    assert rule.inputs["actions"][0]["targetGroupArn"] == named(res, "edge-realtime-tg").state["arn"]
+    assert not [r for r in res if r.name == "edge-origin-secret"]
 
 
 def test_budget(stack_plan: Plan, cfg: StackConfig) -> None:

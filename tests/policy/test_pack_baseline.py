@@ -60,6 +60,14 @@ def _edit(name: str, edit: Callable[[dict[str, Any]], Any]) -> Change:
     return change
 
 
+def _both(first: Change, second: Change) -> Change:
+    def change(resources: list[EngineResource]) -> None:
+        first(resources)
+        second(resources)
+
+    return change
+
+
 def _public_subnet_in(name: str, key: str) -> Change:
     def change(resources: list[EngineResource]) -> None:
         public = named(resources, "network-public-0").props["id"]
@@ -85,7 +93,8 @@ _OPEN_POLICY = json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "
 _WILDCARD = json.dumps({"Statement": [{"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}]})
 
 #: case: (resource the finding names, change, policy that must report it, fragment of its message)
-#: The load balancer's one ingress rule in the phases (no certificate): CloudFront's origin-facing list.
+#: The load balancer's one ingress rule in the phases (internal, no certificate): CloudFront's origin-facing
+#: list.
 ORIGIN_INGRESS = "network-alb-http-from-cloudfront"
 
 BROKEN: dict[str, tuple[str, Change, str, str]] = {
@@ -119,9 +128,13 @@ BROKEN: dict[str, tuple[str, Change, str, str]] = {
         "stars-no-public-ingress",
         "tcp 80 or 443 only",
     ),
+    # the phases' internal load balancer (behind a VPC origin) made internet-facing and opened to all
     "plain HTTP open to the internet": (
         "edge-http",
-        _props(ORIGIN_INGRESS, cidrIpv4="0.0.0.0/0", prefixListId=None),
+        _both(
+            _props("edge-alb", internal=False),
+            _props(ORIGIN_INGRESS, cidrIpv4="0.0.0.0/0", prefixListId=None),
+        ),
         "stars-no-plain-http",
         "open to the internet and serves",
     ),
