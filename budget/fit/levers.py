@@ -101,7 +101,8 @@ def domain_lever(
             f"{named}: the load balancer terminates TLS itself, so every shape is searched; its hosted"
             f" zone (TZS {zone_tzs:,.0f} a month) is outside the stack",
         )
-    found = (with_one or search(with_domain(cfg, STAND_IN_DOMAIN), catalog, model, pricer)).best
+    with_one = with_one or search(with_domain(cfg, STAND_IN_DOMAIN), catalog, model, pricer)
+    found = with_one.best
     if found is None:
         return lever("rejected", "no plan carries the users even with a domain")
     total = found.tzs + zone_tzs
@@ -113,7 +114,7 @@ def domain_lever(
         total_tzs=round(total),
         fits=total <= limit,
         # the verdict then leads the report: show how firm it is, as the stack's own verdict is shown
-        sensitivity=domain_sensitivity(cfg, catalog, model, pricer, found.tzs, zone_tzs)
+        sensitivity=domain_sensitivity(cfg, catalog, model, pricer, with_one, zone_tzs)
         if total <= limit
         else None,
         why=f"with one the cheapest plan costs TZS {total:,.0f} a month with the hosted zone ({verdict} the"
@@ -127,22 +128,25 @@ def domain_sensitivity(
     catalog: Catalog,
     model: CapacityModel,
     pricer: Pricer,
-    found_tzs: float,
+    with_one: SearchResult,
     zone_tzs: float,
 ) -> Sensitivity:
-    """The domain plan's verdict at each transfer per user and each headroom, its hosted zone counted."""
+    """The domain plan's verdict at each transfer per user and each headroom, its hosted zone counted
+    (``with_one``: the domain search, whose tier choices the transfer searches reuse, as the stack's own
+    sensitivity reuses its search's)."""
+    assert with_one.best is not None
     domain = with_domain(cfg, STAND_IN_DOMAIN)
     headroom = model.settings.headroom
     return Sensitivity(
         transfer_gb_per_user_per_month=howfar.transfer_verdicts(
-            domain, catalog, model, pricer, None, outside_tzs=zone_tzs
+            domain, catalog, model, pricer, with_one.tiers, outside_tzs=zone_tzs
         ),
         headroom=howfar.verdicts_by_headroom(
             domain,
             catalog,
             model,
             pricer,
-            {headroom: found_tzs},
+            {headroom: with_one.best.tzs},
             sorted({*howfar.HEADROOMS, headroom}),
             outside_tzs=zone_tzs,
         ),
