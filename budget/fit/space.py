@@ -30,6 +30,10 @@ from budget.capacity import CapacityError, CapacityModel, Loads, Sizing
 from budget.catalog import Catalog
 from budget.demand import demand_of, traffic, with_routed_usage
 from budget.fit.dbpool import GroupSize, check, with_pool
+from budget.model import PlannedResource
+from budget.pricing_inputs import PricingInputs
+from budget.rules import s3_bucket
+from budget.rules.base import RuleContext
 from components.config import (
     CACHE_NODE_TYPES,
     EC2_INSTANCE_TYPES,
@@ -286,22 +290,21 @@ class Space:
         return "infrequent_access" if ia < ingest + stored else "standard"
 
     def tiering_pays(self) -> bool:
-        """Whether S3 Intelligent-Tiering costs less than Standard for the stated storage: it bills the
-        share not read for 30 days (``usage.s3_infrequent_share``) at Infrequent Access, and a monitoring
-        fee per 1,000 objects. With no stated cold share it only adds the fee, so Standard is chosen. The
-        requests cost the same either way, so the two are compared on storage alone, like the log class."""
-        region, usage = self.base.region, self.base.usage
-        cold = usage.s3_infrequent_share
-        standard = self.catalog.get(region, "s3.standard").amount * usage.s3_storage_gb
-        tiered = (
-            usage.s3_storage_gb
-            * (
-                (1 - cold) * self.catalog.get(region, "s3.it.frequent").amount
-                + cold * self.catalog.get(region, "s3.it.infrequent").amount
+        """Whether S3 Intelligent-Tiering costs less than Standard for the stated storage, priced by the
+        bucket rule itself on a stand-in bucket (it bills the share not read for 30 days,
+        ``usage.s3_infrequent_share``, at Infrequent Access, plus a monitoring fee per 1,000 objects). With
+        no stated cold share it only adds the fee, so Standard is chosen. Nothing else depends on the
+        class, so it is chosen here once instead of being searched, like the log class."""
+        bucket = PlannedResource(type=s3_bucket.TYPES[0], name="assets", inputs={}, urn="stand-in")
+        inputs = PricingInputs.of(self.base, self.model.measured)
+
+        def month(tiering: bool) -> float:
+            ctx = RuleContext(
+                inputs=replace(inputs, intelligent_tiering=tiering), catalog=self.catalog, resources=(bucket,)
             )
-            + usage.s3_objects / 1000 * self.catalog.get(region, "s3.it.monitoring").amount
-        )
-        return tiered < standard
+            return sum(item.monthly() for item in s3_bucket.price(bucket, ctx))
+
+        return month(True) < month(False)
 
     def _offered(self, name: str, price_key: str) -> bool:
         if name in self.unavailable:
