@@ -213,6 +213,11 @@ def free_names(name: str, cfg: CdnConfig) -> list[str]:
 OVERFLOW_SUFFIXES = ("-overflow", "-dynamic")
 
 
+def _free(cfg: CdnConfig, resource_name: str) -> bool:
+    """Whether ``resource_name`` is one of the Free-plan distributions beside the plan's."""
+    return bool(cfg.free_asset_distributions) and resource_name.rsplit("-", 1)[-1].startswith(FREE_SUFFIX[1:])
+
+
 def share_tag(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
     """The ``asset_share`` tag of the distribution named ``resource_name`` (none without
     ``asset_overflow``): the overflow's share on the overflow distribution, a plan's on the others. The
@@ -222,7 +227,7 @@ def share_tag(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
     if plan is None or overflow is None:
         return {}
     share = overflow if resource_name.endswith(OVERFLOW_SUFFIXES) else plan
-    if resource_name.rsplit("-", 1)[-1].startswith(FREE_SUFFIX[1:]) and cfg.free_asset_distributions:
+    if _free(cfg, resource_name):
         share = cfg.free_asset_share
     return {ASSET_SHARE_TAG: repr(share)}
 
@@ -234,11 +239,6 @@ def share_tag(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
 VALUE_ONLY = ("price_class", "savings_bundle", "asset_overflow_share", "free_asset_share")
 #: The tags :func:`value_tags` sets (the stack's own tags hold neither key).
 VALUE_TAGS = (ASSET_SHARE_TAG, PURCHASE_TAG)
-
-
-def _free(cfg: CdnConfig, resource_name: str) -> bool:
-    """Whether ``resource_name`` is one of the Free-plan distributions beside the plan's."""
-    return bool(cfg.free_asset_distributions) and resource_name.rsplit("-", 1)[-1].startswith(FREE_SUFFIX[1:])
 
 
 def paying(cfg: CdnConfig, resource_name: str) -> bool:

@@ -46,23 +46,21 @@ def _at(data: dict[str, Any], path: str) -> Any:
     return node
 
 
-#: Config values (under ``cdn``) that set only values of the CDN tier's inputs, which :func:`_retagged`
-#: writes into a plan of the tier made at other values (the component's own
-#: :data:`~components.cdn.VALUE_ONLY`): the shares follow the demand, and the price class and the Security
-#: Savings Bundle are searched for every structure of the tier, so without this each phase, what-if and
-#: user count a fit searches would plan the CDN tier again for each of its shapes.
-RETAGGED = VALUE_ONLY
+# The component's VALUE_ONLY config values (under ``cdn``) set only values of the CDN tier's inputs, which
+# :func:`_retagged` writes into a plan of the tier made at other values: the shares follow the demand, and
+# the price class and the Security Savings Bundle are searched for every structure of the tier, so without
+# this each phase, what-if and user count a fit searches would plan the CDN tier again for each shape.
 
 
 def _plan_reads(cfg: StackConfig) -> dict[str, Any]:
     """The config as the tier plans read it, without the values :func:`_retagged` writes."""
     data = config_reads(cfg)
-    data["cdn"] = {k: v for k, v in data["cdn"].items() if k not in RETAGGED}
+    data["cdn"] = {k: v for k, v in data["cdn"].items() if k not in VALUE_ONLY}
     return data
 
 
 def plan_key(cfg: StackConfig, tier: str, dumped: dict[str, Any] | None = None) -> str:
-    """What a tier's plan depends on: the values of the config paths it reads (but :data:`RETAGGED`)."""
+    """What a tier's plan depends on: the values of the config paths it reads (but ``VALUE_ONLY``)."""
     data = dumped if dumped is not None else _plan_reads(cfg)
     return json.dumps({p: _at(data, p) for p in (*COMMON_READS, *TIER_READS[tier])}, sort_keys=True)
 
@@ -171,7 +169,7 @@ class Pricer:
         by_tier = self._resources(cfg, keys)
         resources = sorted((r for plan in by_tier.values() for r in plan), key=lambda r: r.urn)
         # the retagged values are part of what was priced
-        structure = hash((tuple(r.urn for r in resources), *(getattr(cfg.cdn, k) for k in RETAGGED)))
+        structure = hash((tuple(r.urn for r in resources), *(getattr(cfg.cdn, k) for k in VALUE_ONLY)))
         inputs = PricingInputs.of(cfg, self.measured)
         ctx = RuleContext(inputs=inputs, catalog=self.catalog, resources=tuple(resources))
         results: list[PricedResource | Unpriced] = []
