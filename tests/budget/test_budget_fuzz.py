@@ -421,8 +421,15 @@ FIELD_VALUES = {
         ["cache.t3.micro", "cache.t4g.micro", "cache.t4g.small", "x"]
     ),
     ("stars:database", "instance_class"): st.sampled_from(["db.t4g.micro", "db.t3.small", "db.m5.large"]),
+    # the keys this version added: each bounded, each refused in one line out of its range or type
+    ("stars:cdn", "free_asset_distributions"): st.sampled_from([0, 1, 3, 4, -1, "2", 2.5, None]),
+    ("stars:cdn", "free_asset_share"): st.sampled_from([0.0, 0.05, 1.0, -0.1, float("nan"), "x"]),
+    ("stars:usage", "s3_infrequent_share"): st.sampled_from([0.0, 0.5, 1.0, 1.01, -1, float("inf"), "half"]),
+    ("stars:demand", "api_keep_alive_s"): st.sampled_from([0, 5, 3600, 3601, -5, float("nan"), [5]]),
+    ("stars:loadBalancer", "websocket_origin"): st.sampled_from(["load_balancer", "vpc_origin", "cdn", 1]),
 }
 SERVER_FIELDS = {
+    "db_pool_size": st.sampled_from([None, 1, 7, 100, 0, 101, -3, "20", 2.5]),
     "instance_type": st.sampled_from(["t4g.small", "m7g.large", "c7g.large", "c6g.xlarge", "t3.nano"]),
     "commitment": st.sampled_from(["none", "reserved_1yr", "RESERVED"]),
     "min_size": st.integers(-1, 3),
@@ -465,6 +472,10 @@ def test_lean_option_configs_are_valid_or_a_config_error(values: dict[str, Any])
     assert not {*chosen, cfg.database.instance_class, cfg.cache.node_type} & set(unavailable)
     for tier in cfg.server_tiers.values():
         assert tier.commitment == "none" or tier.always_on_demand > 0
+        assert tier.db_pool_size is None or 1 <= tier.db_pool_size <= 100
+    assert 0 <= cfg.usage.s3_infrequent_share <= 1
+    assert 0 <= cfg.cdn.free_asset_distributions <= 3 and 0 <= cfg.cdn.free_asset_share < 1
+    assert cfg.demand is not None and 0 <= cfg.demand.api_keep_alive_s <= 3600
 
 
 #: Pieces of YAML that hostile stack files are made of: anchors and aliases (of plain values and of
