@@ -102,16 +102,27 @@ async def test_concurrent_first_subscribers_all_receive(start_runtime, services_
         await asyncio.gather(*(c.close() for c in clients))
 
 
-async def _spread_over_both_workers(server: RuntimeServer, least: int, most: int = 40) -> list[Client]:
-    """At least ``least`` clients, connected one by one until both workers hold one: which worker
-    accepts a socket is the kernel's choice, so a fixed number could all land on one."""
+async def _spread_over_both_workers(
+    server: RuntimeServer, least: int, most: int = 200, within_s: float = 30.0
+) -> list[Client]:
+    """At least ``least`` clients, connected in small concurrent bursts until both workers hold one.
+
+    Which worker accepts a socket is the kernel's choice, and a worker still starting up (its
+    metrics file written, its lifespan not yet done) accepts none: a fixed number of quick
+    sequential connects once all landed on one worker under load. Bursts keep the first worker busy
+    while the other accepts, and the pause between them gives a late worker time to start, bounded
+    by ``most`` sockets and ``within_s`` seconds."""
     clients: list[Client] = []
     per_worker: dict[str, float] = {}
+    deadline = asyncio.get_running_loop().time() + within_s
     while len(clients) < least or sum(n > 0 for n in per_worker.values()) < 2:
-        if len(clients) == most:
-            raise AssertionError(f"{most} sockets and still not on both workers: {per_worker}")
-        clients.append(await Client.connect(server.ws(token(sub=f"user{len(clients)}"))))
+        if len(clients) >= most or asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{len(clients)} sockets and still not on both workers: {per_worker}")
+        burst = range(len(clients), len(clients) + 4)
+        clients += await asyncio.gather(*(Client.connect(server.ws(token(sub=f"user{i}"))) for i in burst))
         per_worker = metric_samples(server, "stars_worker_connections")
+        if sum(n > 0 for n in per_worker.values()) < 2:
+            await asyncio.sleep(0.1)
     assert len(per_worker) == 2 and all('pid="' in labels for labels in per_worker), per_worker
     assert sum(per_worker.values()) == len(clients)
     return clients
