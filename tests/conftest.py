@@ -14,6 +14,7 @@ import pytest
 
 from budget.fit import plan_cache
 from tests.once_per_run import once_per_run
+from tests.scheduling import FilesTogether, first_rank
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,15 +88,17 @@ SLOW = (
 )
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks the slow tests, and keeps each file's tests on one worker together (``--dist loadgroup`` by
-    file), so a module's servers and fixtures start once while the files spread over the workers."""
+    """Marks the slow tests, and puts the longest files first (tests/scheduling.py hands them out)."""
     for item in items:
         if item.nodeid.startswith(SLOW):
             item.add_marker(pytest.mark.slow)
-        path = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(path))
+    items.sort(key=lambda item: first_rank(item.nodeid))  # stable: each file's order is kept
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> FilesTogether | None:
+    """``--dist loadgroup`` (``make test``): each file on one worker, the whole searches spread."""
+    return FilesTogether(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 @pytest.fixture(scope="session")

@@ -251,7 +251,10 @@ def test_budget_check_benchmark_writes_its_figures(tmp_path: Path) -> None:
         assert fig["median_s"] > 0 and len(fig["runs"]) == 1
     # the seed plan is over budget: every check exits 1, never 0, never a crash (2)
     assert all(f["exit_codes"] == [1] for f in doc["figures"][1:]), doc["figures"]
-    assert doc["hook_ratio_to_floor"] >= 1.0
+    # the ratio is the hook's median over the floor's, measured in the same run (one run each here: on a
+    # loaded machine the hook has come out at 0.98x the floor, so the smoke checks the arithmetic)
+    floor, hook = doc["figures"][0]["median_s"], doc["figures"][1]["median_s"]
+    assert doc["hook_ratio_to_floor"] == round(hook / floor, 2) > 0
     assert "check --all" in proc.stdout
 
 
