@@ -84,15 +84,22 @@ def enforce_budget(cfg: StackConfig, run: Runner = subprocess.run) -> GuardResul
     """Run the budget check for ``cfg``; raise :class:`BudgetRefused` unless the stack may proceed."""
     with tempfile.TemporaryDirectory(prefix="budget-guard-") as tmp:
         json_out = Path(tmp) / "report.json"
-        proc = run(
-            check_command(cfg, json_out),
-            input=cfg.model_dump_json(),
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=TIMEOUT_SECONDS,
-            env=_clean_env(),
-        )
+        try:
+            proc = run(
+                check_command(cfg, json_out),
+                input=cfg.model_dump_json(),
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                timeout=TIMEOUT_SECONDS,
+                env=_clean_env(),
+            )
+        except subprocess.TimeoutExpired:  # the child is killed by then (subprocess.run's contract)
+            raise BudgetRefused(
+                f"budget check for stack {cfg.stack} did not finish within {TIMEOUT_SECONDS} s and was"
+                " stopped: the update is refused (a check that cannot finish never passes); nothing was"
+                " changed."
+            ) from None
         report = (proc.stdout or "") + (proc.stderr or "")
         doc: StackReport | None = None
         if json_out.exists():

@@ -17,7 +17,7 @@ import yaml
 from budget_helpers import ROOT, stack_cfg
 from pulumi.runtime.stack import run_pulumi_func
 
-from budget.guard import BudgetRefused, enforce_budget
+from budget.guard import TIMEOUT_SECONDS, BudgetRefused, enforce_budget
 from components.config import BudgetOverride
 from components.planning.mocks import RecordingMocks
 
@@ -108,6 +108,24 @@ def _fake(code: int, doc: dict[str, Any] | None = None) -> Any:
         return subprocess.CompletedProcess(cmd, code, stdout="REPORT", stderr="")
 
     return run
+
+
+def test_a_check_that_does_not_finish_is_refused_in_one_message() -> None:
+    """The guard's time bound: a hung check is killed and the update refused with the bound named, not
+    ended by a traceback (subprocess.run raises TimeoutExpired after killing the child)."""
+    seen: dict[str, Any] = {}
+
+    def hangs(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        seen.update(kwargs)
+        raise subprocess.TimeoutExpired(cmd, kwargs["timeout"])
+
+    with pytest.raises(BudgetRefused) as refused:
+        enforce_budget(stack_cfg(), run=hangs)
+    assert seen["timeout"] == TIMEOUT_SECONDS == 300
+    assert str(refused.value).splitlines() == [
+        "budget check for stack phase1 did not finish within 300 s and was stopped: the update is refused"
+        " (a check that cannot finish never passes); nothing was changed."
+    ]
 
 
 def test_unpriced_is_refused_even_with_an_override():
