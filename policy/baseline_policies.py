@@ -27,7 +27,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from components.planning.baseline import CHECKS, Finding
+from components.planning.baseline import CHECKS, SEVERITY, Finding
 from components.planning.mocks import RecordedResource
 from policy.resources import from_policy_resources, recorded_resources
 
@@ -40,7 +40,12 @@ class Concern:
     name: str
     description: str
     remediation: str
-    enforcement_level: EnforcementLevel = EnforcementLevel.MANDATORY
+
+    @property
+    def enforcement_level(self) -> EnforcementLevel:
+        """The level the baseline gives the concern (its findings' ``severity``), not a second setting."""
+        mandatory = SEVERITY[self.check] == "mandatory"
+        return EnforcementLevel.MANDATORY if mandatory else EnforcementLevel.ADVISORY
 
 
 CONCERNS: tuple[Concern, ...] = (

@@ -168,17 +168,20 @@ def _breach(subject: str | Subject, message: str) -> Finding:
 
 Check = Callable[[list[RecordedResource]], list[Finding]]
 _REGISTERED: dict[str, Check] = {}
+_SEVERITIES: dict[str, Severity] = {}
 
 
-def _concern(rule: str) -> Callable[[Check], Check]:
-    """Register a check under its concern id; every finding it returns carries that id."""
+def _concern(rule: str, severity: Severity = "mandatory") -> Callable[[Check], Check]:
+    """Register a check under its concern id; every finding it returns carries that id and the concern's
+    severity (the policy pack enforces the concern at that level: :data:`SEVERITY`)."""
 
     def register(check: Check) -> Check:
         @functools.wraps(check)
         def stamped(res: list[RecordedResource]) -> list[Finding]:
-            return [replace(f, rule=rule) for f in check(res)]
+            return [replace(f, rule=rule, severity=severity) for f in check(res)]
 
         _REGISTERED[rule] = stamped
+        _SEVERITIES[rule] = severity
         return stamped
 
     return register
@@ -872,6 +875,8 @@ def tag_violations(resources: Iterable[RecordedResource]) -> list[Finding]:
 #: each entry as one named policy; the infrastructure tests run them all through :func:`violations`. A new
 #: check belongs in one of these.
 CHECKS: dict[str, Check] = dict(_REGISTERED)
+#: Each concern's severity: what its findings carry, and the level the policy pack enforces it at.
+SEVERITY: dict[str, Severity] = dict(_SEVERITIES)
 
 
 def violations(resources: Iterable[RecordedResource]) -> list[Finding]:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from components.planning.baseline import CHECKS, violations
+from components.planning.baseline import CHECKS, SEVERITY, violations
 from components.planning.mocks import Plan, RecordedResource
 from tests.infra.conftest import planned
 from tests.infra.helpers import mutated, named, of_type
@@ -169,13 +169,50 @@ BROKEN: dict[str, tuple[str, Callable[[RecordedResource], None], str]] = {
 }
 
 
+#: The concern each breakage belongs to: its new findings carry that rule id, and no other.
+RULE_OF: dict[str, str] = {
+    "ALB keeps invalid headers": "no-public-ingress",
+    "ASG tags not propagated": "cost-allocation-tags",
+    "CloudFront allows HTTP": "tls-in-transit",
+    "CloudFront without OAC": "private-data-stores",
+    "EBS unencrypted": "encryption-at-rest",
+    "IMDSv1 allowed": "imdsv2",
+    "S3 ACLs enabled": "private-data-stores",
+    "S3 public access allowed": "private-data-stores",
+    "S3 unencrypted": "encryption-at-rest",
+    "all protocols on the ALB": "no-public-ingress",
+    "bucket policy open to all": "private-data-stores",
+    "credentials in a URL": "no-plaintext-secrets",
+    "database open to a CIDR": "private-data-stores",
+    "default SG left open": "no-public-ingress",
+    "missing tier tag": "cost-allocation-tags",
+    "password in user data": "no-plaintext-secrets",
+    "rds password in config": "no-plaintext-secrets",
+    "rds public": "private-data-stores",
+    "rds unencrypted": "encryption-at-rest",
+    "rds without final snapshot": "backups",
+    "redis unencrypted at rest": "encryption-at-rest",
+    "redis without TLS": "tls-in-transit",
+    "redis without auth": "no-plaintext-secrets",
+    "secrets readable everywhere": "least-privilege",
+    "ssh on the ALB": "no-public-ingress",
+    "wildcard IAM": "least-privilege",
+    "world ingress on app": "no-public-ingress",
+}
+
+
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_each_check_can_fail(case: str) -> None:
     name, change, fragment = BROKEN[case]
     broken = mutated(planned("phase3").resources, name, change)
     found = set(violations(broken)) - set(violations(planned("phase3").resources))  # what the breakage caused
     assert any(fragment in f.message for f in found), f"{case}: no new finding saying {fragment!r} in {found}"
-    assert all(f.rule in CHECKS and f.severity == "mandatory" for f in found)
+    assert {f.rule for f in found if fragment in f.message} == {RULE_OF[case]}
+    assert all(f.rule in CHECKS and f.severity == SEVERITY[f.rule] == "mandatory" for f in found)
+
+
+def test_every_breakage_names_its_concern() -> None:
+    assert sorted(RULE_OF) == sorted(BROKEN) and set(RULE_OF.values()) <= set(CHECKS)
 
 
 def _found(resources: list[RecordedResource]) -> set[tuple[str, str]]:

@@ -14,6 +14,7 @@ from pulumi_policy import StackValidationPolicy
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
 
 from components.planning.baseline import CHECKS, violations
+from policy import baseline_policies
 from policy.baseline_policies import CONCERNS, policies
 from policy.resources import from_policy_resources, recorded_resources
 from tests.policy.engine import EngineResource, named, policy_resources, run, run_each
@@ -30,6 +31,14 @@ def test_one_policy_per_concern_and_one_concern_per_check() -> None:
         assert policy.name.startswith("stars-")
         assert policy.description and policy.remediation_steps
         assert policy.enforcement_level is not None and policy.enforcement_level.value == "mandatory"
+
+
+def test_a_concerns_level_is_the_severity_its_findings_carry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One setting: the baseline's severity decides the policy's enforcement level (no second copy)."""
+    [concern] = [c for c in CONCERNS if c.check == "imdsv2"]
+    monkeypatch.setitem(baseline_policies.SEVERITY, "imdsv2", "advisory")
+    assert concern.enforcement_level.value == "advisory"
+    assert [p.enforcement_level.value for p in policies() if p.name == concern.name] == ["advisory"]  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("name", sorted(POLICIES))
