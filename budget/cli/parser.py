@@ -16,7 +16,10 @@ from types import ModuleType
 
 PROG = "python -m budget"
 DESCRIPTION = (
-    "``python -m budget check``: price the planned stack(s), judge them against their limits, print a report."
+    "Cost governance for the Pulumi stacks: price the planned stacks against their TZS limits (check), the"
+    " change between two reports (diff), the pull request's cost comment (comment), an HTML report"
+    " (report), the price catalog (prices), the cheapest plan that fits (fit) and the capacity model"
+    " (capacity). `python -m budget COMMAND --help` for each."
 )
 
 

@@ -145,9 +145,6 @@ class LineReport:
     def monthly_at(self, size: str) -> float:
         return self.by_size[size].monthly_usd if self.by_size else self.monthly_usd
 
-    def quantity_at(self, size: str) -> float:
-        return self.by_size[size].quantity if self.by_size else self.quantity
-
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "name": self.name,
