@@ -84,6 +84,7 @@ SLOW = (
     "tests/budget_review/test_review_html.py::test_report_fits_in_process_without_a_saved_fit",
     "tests/budget_review/test_review_workflows.py",
     "tests/test_readme.py::test_readme_fit_table_matches_budget_fit",
+    "tests/budget/test_golden.py::test_fit_json",
     "tests/bench/",
 )
 

@@ -92,3 +92,11 @@ def test_the_report_model_round_trips_the_documented_json(check_all: str) -> Non
     one = json.loads(check_all)["stacks"][0]
     single = json.dumps(one, indent=1, ensure_ascii=False) + "\n"
     assert CostReport.loads(single).dumps() == single
+
+
+def test_fit_json(budget_cli: BudgetCli) -> None:
+    """``fit --all --format json``: the plans, levers and verdicts of the three phases (the saved document
+    tests/budget/test_fit_golden.py reads in the fast lane)."""
+    done = budget_cli("fit", "--all", "--format", "json")
+    assert done.returncode in (0, 1), done.stderr
+    _compare("fit-all.json", done.stdout)
