@@ -12,7 +12,6 @@ database replaced by that floor is still over the limit, no Aurora configuration
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from budget.catalog import Catalog, MissingPrice
 
@@ -67,22 +66,6 @@ class AuroraFloor:
             f"{head}; even then the cheapest plan would cost TZS {self.best_with_floor_tzs:,}{zero},"
             f" above the limit of TZS {self.limit_tzs:,}: no Aurora configuration changes the verdict"
         )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "deployable": False,
-            "acu_per_instance": FLOOR_ACU,
-            "instances": self.instances,
-            "storage_gb": self.storage_gb,
-            "floor_tzs": self.floor_tzs,
-            "database_tzs": self.database_tzs,
-            "cheaper_than_database": self.cheaper_than_database,
-            "best_with_floor_tzs": self.best_with_floor_tzs,
-            "zero_traffic_with_floor_tzs": self.zero_traffic_with_floor_tzs,
-            "would_fit": self.would_fit,
-            "why": self.why(),
-            "sources": list(self.sources),
-        }
 
 
 def aurora_floor(

@@ -33,6 +33,7 @@ from budget.capacity import CapacityModel, Figure
 from budget.deflate import WireRatio
 from budget.demand import Traffic
 from budget.exit_codes import ExitCode
+from budget.fit.aurora import FLOOR_ACU, AuroraFloor
 from components.config import (
     CONFIG_KEYS,
     NAMESPACE,
@@ -284,6 +285,22 @@ class AuroraReport(_Model):
     would_fit: bool
     why: str
     sources: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, floor: AuroraFloor) -> Self:
+        return cls(
+            acu_per_instance=FLOOR_ACU,
+            instances=floor.instances,
+            storage_gb=floor.storage_gb,
+            floor_tzs=floor.floor_tzs,
+            database_tzs=floor.database_tzs,
+            cheaper_than_database=floor.cheaper_than_database,
+            best_with_floor_tzs=floor.best_with_floor_tzs,
+            zero_traffic_with_floor_tzs=floor.zero_traffic_with_floor_tzs,
+            would_fit=floor.would_fit,
+            why=floor.why(),
+            sources=list(floor.sources),
+        )
 
 
 class DeflateFigures(_Model):

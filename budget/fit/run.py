@@ -218,7 +218,7 @@ def _aurora(cfg: StackConfig, best: Proposal, far: HowFar, catalog: Catalog) -> 
         zero_traffic_tzs=far.zero_traffic_tzs,
         zero_traffic_database_tzs=far.zero_by_tier.get("database"),
     )
-    return AuroraReport.model_validate(floor.to_json()) if floor else None
+    return AuroraReport.of(floor) if floor else None
 
 
 def _plan_figures(cfg: StackConfig, catalog: Catalog, model: CapacityModel) -> PlanFigures:

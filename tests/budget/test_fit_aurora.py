@@ -10,6 +10,7 @@ import pytest
 
 from budget.catalog import Catalog, load_catalog
 from budget.fit.aurora import ACU_KEY, STORAGE_KEY, AuroraFloor, aurora_floor
+from budget.fit.report import AuroraReport
 
 REGION = "af-south-1"
 
@@ -66,8 +67,8 @@ def test_verdict_changes_only_when_the_floor_brings_the_plan_within_the_limit(ca
     assert within.best_with_floor_tzs == 387_500 <= within.limit_tzs
     assert within.would_fit and within.cheaper_than_database
     assert "worth building" in within.why()
-    doc = within.to_json()
-    assert doc["would_fit"] is True and doc["deployable"] is False
+    doc = AuroraReport.of(within).to_json()
+    assert doc["would_fit"] is True and doc["deployable"] is False and doc["why"] == within.why()
     assert all("hand-made for a test" in source for source in doc["sources"])
     # exactly at the limit fits (the check passes at the limit, as everywhere)
     edge = _floor(catalog, database_tzs=307_500)
