@@ -85,6 +85,9 @@ SLOW = (
     "tests/budget_review/test_review_workflows.py",
     "tests/test_readme.py::test_readme_fit_table_matches_budget_fit",
     "tests/budget/test_golden.py::test_fit_json",
+    "tests/budget/test_fit_dbpool.py::test_the_search_takes_a_larger_class_when_the_cheapest_cannot_take_the_pools",
+    "tests/budget/test_asset_overflow.py::test_fit_picks_two_pro_plans_and_the_overflow_for_phase1",
+    "tests/infra/test_edge_options.py::test_untaggable_list_matches_the_provider_for_the_new_types",
     "tests/bench/",
 )
 
