@@ -13,6 +13,7 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
+from typing import NoReturn
 
 PROG = "python -m budget"
 DESCRIPTION = (
@@ -55,9 +56,17 @@ def command_named(argv: Sequence[str]) -> Command | None:
     return next((c for c in COMMANDS if c.name == word), None)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit 2 (argparse prints the whole usage block first):
+    bad input to any command is one line a script or a person can read, ``--help`` has the rest."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def build_parser(command: Command | None) -> argparse.ArgumentParser:
     """The parser with every command listed and ``command``'s own options (its module sets ``run``)."""
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser = OneLineParser(prog=PROG, description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
     for c in COMMANDS:
         p = sub.add_parser(c.name, help=c.help)

@@ -40,7 +40,7 @@ def all_jobs(catalog: Path, measured: Path = MEASURED, headroom: float = Setting
 
 def failure_line(failure: FitFailure) -> str:
     """What ``fit`` prints on standard error for a stack it could not fit (``report`` quotes it)."""
-    return f"budget fit: {failure.stack}: {failure.error}"
+    return f"budget fit: {failure.stack}: {' '.join(failure.error.split())}"  # one line, however it was told
 
 
 def run_job(job: FitJob) -> FitResult:

@@ -171,6 +171,44 @@ def test_a_headroom_outside_0_to_0_9_is_one_line_and_exit_2(
     assert code == 2 and not out and err.count("\n") == 1 and "is outside 0-0.9" in err
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("availability: single_az", "availability: triple_az", "stars:demand.availability = 'triple_az'"),
+        (
+            "  stars:cdn:\n",
+            "  stars:cdn:\n    turbo_discount: 0.5\n",
+            "stars:cdn.turbo_discount: unknown key",
+        ),
+    ],
+)
+def test_a_bad_stack_file_is_one_line_and_exit_2(
+    old: str, new: str, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stack file's errors are told on two lines by the config parser; fit prints them on one (the
+    independent review found "invalid stack configuration:" and its detail on two)."""
+    path = tmp_path / "Pulumi.phase1.yaml"
+    text = (ROOT / "Pulumi.phase1.yaml").read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    code, out, err = _fit(capsys, "--stack", "phase1", "--stack-file", str(path))
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in out + err
+    assert err.startswith("budget fit: phase1: invalid stack configuration: ") and said in err
+    assert out.startswith("== fit phase1: ERROR ==\n")  # the table's own block names it too
+
+
+def test_a_malformed_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse's own errors (a value that is not a number) printed its six-line usage block first."""
+    with pytest.raises(SystemExit) as done:
+        main(["fit", "--stack", "phase1", "--headroom", "abc"])
+    err = capsys.readouterr().err
+    assert done.value.code == 2
+    assert err == (
+        "python -m budget fit: error: argument --headroom: invalid float value: 'abc'"
+        " (see python -m budget fit --help)\n"
+    )
+
+
 def test_an_inconsistent_demand_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
