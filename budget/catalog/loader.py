@@ -80,6 +80,15 @@ class Catalog:
     def has(self, region: str, key: str) -> bool:
         return key in self.regions.get(region, {}) or key in self.global_prices
 
+    def spot_discount(self, region: str, instance_type: str) -> Price:
+        """The typical spot discount of ``instance_type`` in ``region``: the size's own figure where the
+        Spot Advisor gives one (``ec2.spot_discount.t4g.small``), else its family's
+        (``ec2.spot_discount.t4g``): sizes of one family differ (af-south-1: t4g.small 66%, medium 54%)."""
+        own = f"ec2.spot_discount.{instance_type}"
+        if self.has(region, own):
+            return self.get(region, own)
+        return self.get(region, f"ec2.spot_discount.{instance_type.split('.')[0]}")
+
     def all_prices(self) -> list[Price]:
         """Every entry, for listings and consistency tests."""
         out = list(self.global_prices.values())

@@ -61,7 +61,7 @@ class OneLineParser(argparse.ArgumentParser):
     bad input to any command is one line a script or a person can read, ``--help`` has the rest."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
 
 
 def build_parser(command: Command | None) -> argparse.ArgumentParser:

@@ -563,12 +563,15 @@ class Space:
         """
         hours = self.catalog.hours_per_month
         if isinstance(option, ServerChoice):
-            family = option.instance_type.split(".")[0]
             price = self._amount(f"ec2.instance.{option.instance_type}")
             committed = option.purchase.startswith("reserved")
             base = 1 - self._amount("discount.ec2.ri_1yr_no_upfront") if committed else 1.0
             spotted = option.purchase in ("spot", "reserved_spot")
-            above = 1 - self._amount(f"ec2.spot_discount.{family}") if spotted else 1.0
+            above = (
+                1 - self.catalog.spot_discount(self.base.region, option.instance_type).amount
+                if spotted
+                else 1.0
+            )
             # a reservation covers the minimum's on-demand instances: the base under spot, else the minimum
             floor = min(option.floor if spotted else option.min_size, option.count)
             return hours * price * (floor * base + (option.count - floor) * above)

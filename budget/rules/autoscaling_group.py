@@ -141,7 +141,7 @@ def _per_unit(choice: Choice, ctx: RuleContext, spot: bool) -> float:
     """The modelled hourly price of one capacity unit of ``choice`` (spot: on demand x (1 - discount))."""
     price = ctx.price(f"ec2.instance.{choice.itype}").amount
     if spot:
-        price *= 1 - ctx.price(f"ec2.spot_discount.{choice.itype.split('.')[0]}").amount
+        price *= 1 - ctx.catalog.spot_discount(ctx.region, choice.itype).amount
     return price / choice.weight
 
 

@@ -107,7 +107,7 @@ def usage_lines(
             )
         )
     if any(fleet.spot.at(s) for s in SIZES):
-        discount = ctx.price(f"ec2.spot_discount.{spot_type.split('.')[0]}")
+        discount = ctx.catalog.spot_discount(ctx.region, spot_type)
         lines.append(
             line(
                 f"Instance usage (Linux, spot, {spot_type})",

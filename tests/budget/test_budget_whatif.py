@@ -51,8 +51,8 @@ def test_all_spot_keeps_the_template_link_and_prices_at_the_spot_discount(catalo
     )
     assert group.property_dependencies["mixedInstancesPolicy"] == [plan[0].urn]
     priced = price(group, stack_cfg(region="us-east-1"), catalog, [plan[0]])
-    # 2 x 730 h x 0.0416 x (1 - 0.70) = 1,460 x 0.01248 = 18.2208; nothing on demand
-    assert line_named(priced, "Instance usage (Linux, spot").monthly() == pytest.approx(18.2208)
+    # 2 x 730 h x 0.0416 x (1 - 0.56: t3.medium's own figure) = 1,460 x 0.018304 = 26.72384; nothing on demand
+    assert line_named(priced, "Instance usage (Linux, spot").monthly() == pytest.approx(26.72384)
     assert not [item for item in priced.lines if "on-demand" in item.name]
 
 
