@@ -203,9 +203,7 @@ def test_a_malformed_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixture
         main(["fit", "--stack", "phase1", "--headroom", "abc"])
     err = capsys.readouterr().err
     assert done.value.code == 2
-    assert err == (
-        "python -m budget fit: error: argument --headroom: invalid float value: 'abc'\n"
-    )
+    assert err == ("python -m budget fit: error: argument --headroom: invalid float value: 'abc'\n")
 
 
 def test_an_inconsistent_demand_is_one_line_and_exit_2(
