@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from budget_helpers import DIRECT, ROOT, res, unpriced
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +29,7 @@ from budget.rules.cloudfront_distribution import asset_share
 from components.config import StackConfig, load_stack_file
 from components.planning.baseline import violations
 from components.planning.mocks import plan, plan_resources
+from tests.budget.budget_helpers import DIRECT, ROOT, res, unpriced
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 SUBSCRIPTION = "aws:pricingplanmanager/subscription:Subscription"

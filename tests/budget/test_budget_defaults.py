@@ -7,11 +7,11 @@ t3.micro 0.0104 $/h; EBS gp3 0.08, gp2 0.10 $/GB-month; t3 spot discount 0.70.
 from __future__ import annotations
 
 import pytest
-from budget_helpers import line_named, price, res, stack_cfg, unpriced
 from pydantic import ValidationError
 
 from budget.rules.base import SECRET, UNKNOWN
 from components.config import UsageConfig
+from tests.budget.budget_helpers import line_named, price, res, stack_cfg, unpriced
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 ASG = "aws:autoscaling/group:Group"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from budget_helpers import stack_cfg
 
 from budget.demand import (
     NO_TRANSFER,
@@ -17,6 +16,7 @@ from budget.demand import (
     with_routed_usage,
 )
 from budget.fit.howfar import with_demand
+from tests.budget.budget_helpers import stack_cfg
 
 
 @pytest.mark.parametrize("phase", ["phase1", "phase2", "phase3"])

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from budget_helpers import stack_cfg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +36,7 @@ from budget.report.model import CostReport, ReportError
 from budget.rules import FREE, RULES
 from budget.rules.base import SECRET, UNKNOWN
 from components.config import UNAVAILABLE_IN_REGION, ConfigError, parse_stack_config, read_stack_file
+from tests.budget.budget_helpers import stack_cfg
 
 GOLDEN = Path(__file__).parent / "golden"
 #: Examples per property in CI; ``STARS_FUZZ_EXAMPLES=5000`` for a long run.

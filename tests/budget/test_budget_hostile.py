@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from budget_helpers import ROOT
 
 from budget.catalog import CatalogError, load_catalog
 from budget.preview import PreviewError, load_preview, parse_preview_document, reveal
@@ -21,6 +20,7 @@ from budget.report.model import CostReport, ReportError
 from budget.rules.base import SECRET
 from components.bounded_input import MAX_DEPTH, InputError, load_json, load_yaml
 from components.config import ConfigError, parse_stack_config, read_stack_file
+from tests.budget.budget_helpers import ROOT
 
 #: Far above what any refusal takes; only a hang reaches it.
 HANG_GUARD_SECONDS = 60

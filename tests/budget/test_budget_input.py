@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from budget_helpers import res, stack_cfg
 
 from budget.catalog import CatalogError, parse_catalog
 from budget.estimator import estimate
@@ -20,6 +19,7 @@ from components.config import (
     SUPPORTED_REGIONS,
     UNAVAILABLE_IN_REGION,
 )
+from tests.budget.budget_helpers import res, stack_cfg
 
 DATA = Path(__file__).with_name("data")
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from budget_helpers import ROOT, stack_cfg
 
 from budget.catalog import load_catalog
 from budget.cli import main
@@ -32,6 +31,7 @@ from budget.report.formatting import format_tzs
 from budget.report.model import CostReport
 from budget.rules.base import SECRET, UNKNOWN
 from components.config import load_stack_file
+from tests.budget.budget_helpers import ROOT, stack_cfg
 from tests.policy.engine import from_plan_as_preview, preview_json, provider_urn
 from tests.policy.stacks import stack_of
 

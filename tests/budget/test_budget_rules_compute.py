@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from budget_helpers import line_named, price, res, stack_cfg, unpriced
 
 from budget.rules import PricingOptions
 from budget.rules.base import SECRET, UNKNOWN
+from tests.budget.budget_helpers import line_named, price, res, stack_cfg, unpriced
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 ASG = "aws:autoscaling/group:Group"

@@ -4,7 +4,6 @@ and every plan says what a zone's loss does to it. Arithmetic by hand."""
 from __future__ import annotations
 
 import pytest
-from budget_helpers import stack_cfg
 
 from budget.capacity import Loads, load_model
 from budget.catalog import load_catalog
@@ -12,6 +11,7 @@ from budget.fit.azloss import az_loss
 from budget.fit.pricer import Pricer
 from budget.fit.space import ServerChoice, servers_for_zone_loss
 from components.config import StackConfig
+from tests.budget.budget_helpers import stack_cfg
 
 
 @pytest.mark.parametrize(

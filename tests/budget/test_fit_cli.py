@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from budget_helpers import ROOT
 
 from budget.cli import fit as fit_command
 from budget.cli import main
 from budget.fit.report import FitReport, parse_fit
 from budget.fit.stacks import FitJob
+from tests.budget.budget_helpers import ROOT
 
 FIELDS = {
     "stack",

@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from budget_helpers import ROOT, assert_serves_only_tls
 
 from budget.cli import main
 from budget.fit.render import render_markdown, verdict
 from budget.fit.report import parse_fit
 from components.config import load_stack_file
+from tests.budget.budget_helpers import ROOT, assert_serves_only_tls
 
 DOMAIN = "api.stars.example.org"
 

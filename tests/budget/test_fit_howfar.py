@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from budget_helpers import stack_cfg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +15,7 @@ from budget.catalog import load_catalog
 from budget.fit import howfar
 from budget.fit.pricer import Pricer
 from components.config import StackConfig
+from tests.budget.budget_helpers import stack_cfg
 
 
 def test_fewer_users_scale_what_grows_with_them() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from budget_helpers import stack_cfg
 
 from budget.catalog import load_catalog
 from budget.fit import plan_cache
@@ -15,6 +14,7 @@ from budget.model import PlannedResource
 from budget.plan import from_record
 from components.config import StackConfig
 from components.planning import mocks
+from tests.budget.budget_helpers import stack_cfg
 
 
 def test_a_second_search_reuses_the_tier_plans_and_prices_to_the_cent(

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-from budget_helpers import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +27,7 @@ from budget.fit.report import (
 from budget.html_report import render_html
 from budget.report.model import load_report
 from components.config import DemandConfig, StackConfig, load_stack_file
+from tests.budget.budget_helpers import ROOT
 
 
 def test_the_json_round_trips_through_the_model(fit_phase1: tuple[int, str]) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
-from budget_helpers import ROOT
 
 from budget.catalog import load_catalog
 from budget.demand import with_routed_usage
@@ -19,6 +18,7 @@ from budget.estimator import Estimate, estimate
 from budget.plan import from_record
 from components.config import StackConfig, load_stack_file
 from components.planning.mocks import plan_resources
+from tests.budget.budget_helpers import ROOT
 
 HOURS = 730
 NLB_HOUR, NLCU_HOUR, IPV4_HOUR = 0.02925, 0.0078, 0.005  # af-south-1 catalog prices, USD

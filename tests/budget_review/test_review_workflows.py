@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-from review_data import load, write
-from test_review_comment import _FakeGitHub  # the recorded GitHub API
+
+from tests.budget_review.review_data import load, write
+from tests.budget_review.test_review_comment import _FakeGitHub  # the recorded GitHub API
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
