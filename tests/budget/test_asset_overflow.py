@@ -56,7 +56,7 @@ def catalog() -> Catalog:
     return load_catalog()
 
 
-def _stack(phase: str = "phase1", **blocks: dict[str, Any]) -> StackConfig:
+def _stack(phase: str = "phase1", /, **blocks: dict[str, Any]) -> StackConfig:
     data = load_stack_file(ROOT / f"Pulumi.{phase}.yaml").model_dump()
     for block, changes in blocks.items():
         data[block] = {**data[block], **changes}
@@ -468,7 +468,7 @@ def test_fit_adds_free_plans_only_where_an_overflow_is_left(catalog: Catalog) ->
     assert ("pro", 2, True, True, True, 2) in options
     assert not [o for o in options if o[5] and not o[4]]  # never without an overflow
     shape = replace(Shape(), cdn_plan="pro", asset_distributions=2, asset_overflow=True, free_distributions=2)
-    update = space._overflow(_phase1(), shape)
+    update: dict[str, Any] = space._overflow(_phase1(), shape)  # values as the stack file holds them
     assert update["free_asset_share"] == pytest.approx(FREE, rel=1e-6)
     assert update["asset_overflow_share"] == pytest.approx(FREE_OVERFLOW, rel=1e-6)
     assert update["asset_overflow_share"] > FREE_OVERFLOW  # the plans a billionth below their allowance

@@ -82,6 +82,7 @@ def test_a_demand_whose_frames_exceed_its_total_is_refused_in_one_line() -> None
     assert "\n" not in message and message.startswith("inconsistent stars:demand")
     # the least consistent transfer is the frames' own: 262.8 GB / 10,000 users
     assert "at least 0.0263 GB per user" in message
+    assert cfg.demand is not None
     assert websocket_floor_gb_per_user(cfg.demand) == pytest.approx(0.02628, abs=1e-5)
 
 

@@ -205,11 +205,11 @@ def steps(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def provider_steps(draw: st.DrawFn) -> dict[str, Any]:
     urn = draw(st.sampled_from(PROVIDERS))
-    inputs = (
-        {"region": draw(regions)}
-        if draw(st.booleans())
-        else draw(json_values.filter(lambda v: isinstance(v, dict)) | st.just({}))
-    )
+    inputs: object  # a region, or any JSON object the fuzzer makes of the block
+    if draw(st.booleans()):
+        inputs = {"region": draw(regions)}
+    else:
+        inputs = draw(json_values.filter(lambda v: isinstance(v, dict)) | st.just({}))
     state = {"urn": urn, "type": "pulumi:providers:aws", "custom": True, "inputs": inputs}
     return {"op": draw(st.sampled_from(["same", "create", "update"])), "urn": urn, "newState": state}
 
@@ -222,7 +222,10 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
     }
     doc["steps"] = draw(st.permutations(doc["steps"]))
     if draw(st.booleans()):
-        doc["config"] = {"aws:region": draw(regions)} if draw(st.booleans()) else draw(json_values)
+        if draw(st.booleans()):
+            doc["config"] = {"aws:region": draw(regions)}
+        else:
+            doc["config"] = draw(json_values)
     if draw(st.booleans()):
         doc["changeSummary"] = draw(
             st.dictionaries(st.sampled_from(OPS), st.integers(0, 8), max_size=3) | json_values

@@ -20,6 +20,7 @@ from tests.budget.budget_helpers import stack_cfg
 
 def test_fewer_users_scale_what_grows_with_them() -> None:
     cfg = stack_cfg("phase3")  # 100,000 users, 500 GB of data, 1,000 GB in S3, 120 GB of logs
+    assert cfg.demand is not None
     small = howfar.scaled_to(cfg, 10_000)  # a tenth of the users
     assert small.demand is not None and small.demand.concurrent_users == 10_000
     assert small.demand.database_storage_gb == pytest.approx(50)  # 500 GB / 10
