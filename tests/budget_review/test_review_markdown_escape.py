@@ -46,7 +46,7 @@ MENTION_OR_LINK = re.compile(r"@\w|https?://|www\.\w", re.IGNORECASE)
 
 def _structure(text: str) -> list[tuple[str, ...]]:
     """Every token's type (inline children too), with the texts that came from names left out."""
-    out = []
+    out: list[tuple[str, ...]] = []
     for token in PARSER.parse(text):
         out.append((token.type, token.tag))
         out += [(child.type, child.tag) for child in token.children or [] if child.type != "text"]
