@@ -15,7 +15,7 @@ Configs are in the stack file's own shape (``aws:region``, ``stars:api`` ...) an
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
@@ -446,7 +446,7 @@ class FitFailure(_Model):
 FitResult = FitReport | FitFailure
 
 
-def dumps(results: list[FitResult], many: bool) -> str:
+def dumps(results: Sequence[FitResult], many: bool) -> str:
     data = {"stacks": [r.to_json() for r in results]} if many else results[0].to_json()
     return json.dumps(data, indent=1, ensure_ascii=False) + "\n"
 

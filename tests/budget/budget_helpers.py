@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ def stack_cfg(phase: str = "phase1", region: str | None = None, **usage: float |
 def res(
     type_: str,
     name: str,
-    inputs: dict[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
     *,
     id_: str | None = None,
     tier: str = "test",

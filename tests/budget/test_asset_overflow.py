@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from budget_helpers import DIRECT, ROOT, res, unpriced
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +29,7 @@ from budget.rules.cloudfront_distribution import asset_share
 from components.config import StackConfig, load_stack_file
 from components.planning.baseline import violations
 from components.planning.mocks import plan, plan_resources
+from tests.budget.budget_helpers import DIRECT, ROOT, res, unpriced
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 SUBSCRIPTION = "aws:pricingplanmanager/subscription:Subscription"
@@ -56,7 +56,7 @@ def catalog() -> Catalog:
     return load_catalog()
 
 
-def _stack(phase: str = "phase1", **blocks: dict[str, Any]) -> StackConfig:
+def _stack(phase: str = "phase1", /, **blocks: dict[str, Any]) -> StackConfig:
     data = load_stack_file(ROOT / f"Pulumi.{phase}.yaml").model_dump()
     for block, changes in blocks.items():
         data[block] = {**data[block], **changes}
@@ -468,7 +468,7 @@ def test_fit_adds_free_plans_only_where_an_overflow_is_left(catalog: Catalog) ->
     assert ("pro", 2, True, True, True, 2) in options
     assert not [o for o in options if o[5] and not o[4]]  # never without an overflow
     shape = replace(Shape(), cdn_plan="pro", asset_distributions=2, asset_overflow=True, free_distributions=2)
-    update = space._overflow(_phase1(), shape)
+    update: dict[str, Any] = space._overflow(_phase1(), shape)  # values as the stack file holds them
     assert update["free_asset_share"] == pytest.approx(FREE, rel=1e-6)
     assert update["asset_overflow_share"] == pytest.approx(FREE_OVERFLOW, rel=1e-6)
     assert update["asset_overflow_share"] > FREE_OVERFLOW  # the plans a billionth below their allowance

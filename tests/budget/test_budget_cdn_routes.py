@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from budget_helpers import res, stack_cfg, unpriced
 
 from budget.rules.base import SECRET, UNKNOWN, RuleError
 from budget.rules.cloudfront_distribution import carries_websockets
@@ -18,6 +17,7 @@ from components.cdn import (
     websocket_behaviors,
     websocket_custom_origin,
 )
+from tests.budget.budget_helpers import res, stack_cfg, unpriced
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 DIST_ID = "EDISTRIBUTION1"

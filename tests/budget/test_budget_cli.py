@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
-from budget_helpers import ROOT
 
 from budget.catalog import load_catalog
 from budget.cli import main
 from budget.estimator import estimate
 from budget.plan import plan_offline
 from components.config import load_stack_file
+from tests.budget.budget_helpers import ROOT
 
 if TYPE_CHECKING:
     pass

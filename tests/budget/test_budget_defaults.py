@@ -8,11 +8,12 @@ t3.large's 0.62).
 from __future__ import annotations
 
 import pytest
-from budget_helpers import line_named, price, res, stack_cfg, unpriced
 from pydantic import ValidationError
 
+from budget.model import PlannedResource
 from budget.rules.base import SECRET, UNKNOWN
 from components.config import UsageConfig
+from tests.budget.budget_helpers import line_named, price, res, stack_cfg, unpriced
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 ASG = "aws:autoscaling/group:Group"
@@ -20,11 +21,11 @@ RDS = "aws:rds/instance:Instance"
 CACHE = "aws:elasticache/replicationGroup:ReplicationGroup"
 
 
-def _template(**inputs: object) -> object:
+def _template(**inputs: object) -> PlannedResource:
     return res(LT, "web-lt", {"instanceType": "t3.medium", **inputs}, id_="lt-1")
 
 
-def _group(low: object = 2, desired: object = 2, high: object = 4, **extra: object) -> object:
+def _group(low: object = 2, desired: object = 2, high: object = 4, **extra: object) -> PlannedResource:
     inputs = {"minSize": low, "desiredCapacity": desired, "maxSize": high, "launchTemplate": {"id": "lt-1"}}
     inputs["vpcZoneIdentifiers"] = ["subnet-0abc"]  # outside the preview: no public address by default
     return res(ASG, "web-asg", {**inputs, **extra}, id_="asg-1")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from budget_helpers import ROOT, stack_cfg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from budget.fit.render import traffic_line
 from budget.fit.report import FitReport, parse_fit
 from components.config import ConfigError, DemandConfig, load_stack_file, parse_stack_config, read_stack_file
 from runtime.config import Settings
+from tests.budget.budget_helpers import ROOT, stack_cfg
 
 if TYPE_CHECKING:
     from tests.conftest import BudgetCli

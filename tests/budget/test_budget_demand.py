@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from budget_helpers import stack_cfg
 
 from budget.demand import (
     NO_TRANSFER,
@@ -17,6 +16,7 @@ from budget.demand import (
     with_routed_usage,
 )
 from budget.fit.howfar import with_demand
+from tests.budget.budget_helpers import stack_cfg
 
 
 @pytest.mark.parametrize("phase", ["phase1", "phase2", "phase3"])
@@ -82,6 +82,7 @@ def test_a_demand_whose_frames_exceed_its_total_is_refused_in_one_line() -> None
     assert "\n" not in message and message.startswith("inconsistent stars:demand")
     # the least consistent transfer is the frames' own: 262.8 GB / 10,000 users
     assert "at least 0.0263 GB per user" in message
+    assert cfg.demand is not None
     assert websocket_floor_gb_per_user(cfg.demand) == pytest.approx(0.02628, abs=1e-5)
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from budget_helpers import line_named, price, res, stack_cfg, unpriced
 
 from budget.cli import main
 from budget.estimator import estimate_preview
@@ -25,6 +24,7 @@ from budget.report.build import stack_report
 from budget.rules import PricingOptions
 from budget.rules.base import SECRET, UNKNOWN
 from budget.whatif import all_spot, graviton
+from tests.budget.budget_helpers import line_named, price, res, stack_cfg, unpriced
 
 INSTANCE = "aws:ec2/instance:Instance"
 LT = "aws:ec2/launchTemplate:LaunchTemplate"

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
-from budget_helpers import DOMAIN, ROOT, line_named, price, res, unpriced
-from budget_helpers import stack_cfg as routed_stack_cfg
 
 from budget.cli import main
 from budget.rules.base import UNKNOWN
 from components.config import StackConfig
+from tests.budget.budget_helpers import DOMAIN, ROOT, line_named, price, res, unpriced
+from tests.budget.budget_helpers import stack_cfg as routed_stack_cfg
 
 NLB = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from budget_helpers import stack_cfg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +36,7 @@ from budget.report.model import CostReport, ReportError
 from budget.rules import FREE, RULES
 from budget.rules.base import SECRET, UNKNOWN
 from components.config import UNAVAILABLE_IN_REGION, ConfigError, parse_stack_config, read_stack_file
+from tests.budget.budget_helpers import stack_cfg
 
 GOLDEN = Path(__file__).parent / "golden"
 #: Examples per property in CI; ``STARS_FUZZ_EXAMPLES=5000`` for a long run.
@@ -205,11 +205,11 @@ def steps(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def provider_steps(draw: st.DrawFn) -> dict[str, Any]:
     urn = draw(st.sampled_from(PROVIDERS))
-    inputs = (
-        {"region": draw(regions)}
-        if draw(st.booleans())
-        else draw(json_values.filter(lambda v: isinstance(v, dict)) | st.just({}))
-    )
+    inputs: object  # a region, or any JSON object the fuzzer makes of the block
+    if draw(st.booleans()):
+        inputs = {"region": draw(regions)}
+    else:
+        inputs = draw(json_values.filter(lambda v: isinstance(v, dict)) | st.just({}))
     state = {"urn": urn, "type": "pulumi:providers:aws", "custom": True, "inputs": inputs}
     return {"op": draw(st.sampled_from(["same", "create", "update"])), "urn": urn, "newState": state}
 
@@ -222,7 +222,10 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
     }
     doc["steps"] = draw(st.permutations(doc["steps"]))
     if draw(st.booleans()):
-        doc["config"] = {"aws:region": draw(regions)} if draw(st.booleans()) else draw(json_values)
+        if draw(st.booleans()):
+            doc["config"] = {"aws:region": draw(regions)}
+        else:
+            doc["config"] = draw(json_values)
     if draw(st.booleans()):
         doc["changeSummary"] = draw(
             st.dictionaries(st.sampled_from(OPS), st.integers(0, 8), max_size=3) | json_values

@@ -14,12 +14,12 @@ from typing import Any
 import pulumi
 import pytest
 import yaml
-from budget_helpers import ROOT, stack_cfg
 from pulumi.runtime.stack import run_pulumi_func
 
 from budget.guard import TIMEOUT_SECONDS, BudgetRefused, enforce_budget
 from components.config import BudgetOverride
 from components.planning.mocks import RecordingMocks
+from tests.budget.budget_helpers import ROOT, stack_cfg
 
 
 def _config(phase: str = "phase1", **budget: Any) -> dict[str, str]:

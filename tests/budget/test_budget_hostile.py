@@ -10,17 +10,18 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from budget_helpers import ROOT
 
 from budget.catalog import CatalogError, load_catalog
 from budget.preview import PreviewError, load_preview, parse_preview_document, reveal
-from budget.report.model import CostReport, ReportError
+from budget.report.model import CostReport, ReportError, StackReport, stack_from_json
 from budget.rules.base import SECRET
 from components.bounded_input import MAX_DEPTH, InputError, load_json, load_yaml
 from components.config import ConfigError, parse_stack_config, read_stack_file
+from tests.budget.budget_helpers import ROOT
 
 #: Far above what any refusal takes; only a hang reaches it.
 HANG_GUARD_SECONDS = 60
@@ -209,8 +210,14 @@ def _check_json(tmp_path: Path, capsys, **budget: object) -> tuple[int, dict]:
     return code, {**json.loads(out), "stderr": err}
 
 
+def _priced(doc: dict[str, Any]) -> StackReport:
+    """The stack of a check's JSON document (these documents price it: an error entry fails the test)."""
+    report = stack_from_json(doc)
+    assert isinstance(report, StackReport), report
+    return report
+
+
 def test_a_rate_far_from_the_catalogs_needs_the_override_going_over_needs(tmp_path: Path, capsys) -> None:
-    from budget.report.model import stack_from_json
     from policy.budget_policy import budget_violations
 
     catalog_rate = load_catalog().global_prices["fx.usd_to_tzs"]
@@ -228,13 +235,13 @@ def test_a_rate_far_from_the_catalogs_needs_the_override_going_over_needs(tmp_pa
         )
         assert any("needs an override" in w for w in doc["warnings"])
         assert "needs an override" in doc["rate_warning"] and doc["rate_warning"] in doc["warnings"]
-        assert stack_from_json(doc).rate_warning == doc["rate_warning"]
-        (message, _), *_ = budget_violations(stack_from_json(doc))  # the policy pack refuses it too
+        assert _priced(doc).rate_warning == doc["rate_warning"]
+        (message, _), *_ = budget_violations(_priced(doc))  # the policy pack refuses it too
         assert "more than 50%" in message
     override = {"reason": "the board fixed this rate for the year", "approved_by": "cfo@stars.example"}
     code, doc = _check_json(tmp_path, capsys, usd_to_tzs=100, override=override)
     assert code == 0 and doc["overridden"] and doc["override"]["approved_by"] == "cfo@stars.example"
-    assert not budget_violations(stack_from_json(doc))
+    assert not budget_violations(_priced(doc))
 
 
 def test_the_rate_warning_is_read_from_its_field_not_found_among_the_warnings(tmp_path: Path, capsys) -> None:
@@ -244,19 +251,18 @@ def test_the_rate_warning_is_read_from_its_field_not_found_among_the_warnings(tm
     existed is read by the prefix."""
     from budget.check import problems
     from budget.diff import StackDiff
-    from budget.report.model import stack_from_json
     from policy.budget_policy import budget_violations
 
     _code, doc = _check_json(tmp_path, capsys, usd_to_tzs=100)
     rate = doc["rate_warning"]
     moved = {**doc, "warnings": ["the preview names no region for 1 priced resource(s)"]}
-    report = stack_from_json(moved)
+    report = _priced(moved)
     assert report.rate_warning == rate
     assert problems(CostReport((report,), single=True)) == [f"budget check: phase1: {rate}"]
     assert budget_violations(report)[0][0].startswith(f"stack phase1: {rate};")
     assert StackDiff("phase1", None, report, ()).unconfirmed_rate == rate
     legacy = {k: v for k, v in doc.items() if k != "rate_warning"}
-    assert stack_from_json(legacy).rate_warning == rate
+    assert _priced(legacy).rate_warning == rate
     with pytest.raises(ReportError, match="rate_warning must be a string or null"):
         stack_from_json({**doc, "rate_warning": 1})
 

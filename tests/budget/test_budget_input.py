@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-from budget_helpers import res, stack_cfg
 
 from budget.catalog import CatalogError, parse_catalog
 from budget.estimator import estimate
@@ -20,6 +20,7 @@ from components.config import (
     SUPPORTED_REGIONS,
     UNAVAILABLE_IN_REGION,
 )
+from tests.budget.budget_helpers import res, stack_cfg
 
 DATA = Path(__file__).with_name("data")
 
@@ -197,7 +198,11 @@ def test_preview_document_is_priced_with_the_same_rules(catalog):
     group = next(p for p in planned if p.type == "aws:autoscaling/group:Group")
     assert group.tier == "api"  # from the group's list of tags
     # the usage the arithmetic is written for (a domain on the load balancer, the plan-era split)
-    usage = {"internet_egress_gb": 600, "alb_active_connections": 10_000, "alb_new_connections_per_second": 5}
+    usage: dict[str, Any] = {
+        "internet_egress_gb": 600,
+        "alb_active_connections": 10_000,
+        "alb_new_connections_per_second": 5,
+    }
     usage |= {"alb_processed_gb_per_hour": 0.82, "alb_rule_evaluations_per_second": 100}
     est = estimate(planned, stack_cfg("phase1", **usage), catalog)
     assert not est.unpriced

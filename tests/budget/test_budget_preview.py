@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from budget_helpers import ROOT, stack_cfg
 
 from budget.catalog import load_catalog
 from budget.cli import main
@@ -29,9 +28,10 @@ from budget.plan import from_record
 from budget.preview import PreviewError, load_preview, parse_preview, parse_preview_document
 from budget.report.build import stack_report
 from budget.report.formatting import format_tzs
-from budget.report.model import CostReport
+from budget.report.model import CostReport, StackReport
 from budget.rules.base import SECRET, UNKNOWN
 from components.config import load_stack_file
+from tests.budget.budget_helpers import ROOT, stack_cfg
 from tests.policy.engine import from_plan_as_preview, preview_json, provider_urn
 from tests.policy.stacks import stack_of
 
@@ -90,6 +90,7 @@ def test_a_preview_in_us_east_1_is_priced_at_us_east_1_and_says_so_in_every_form
     code, text = _check(tmp_path, doc, "--format", "json")
     assert code == 1  # over budget, at us-east-1 prices
     report = CostReport.loads(text).stacks[0]
+    assert isinstance(report, StackReport)  # priced, if over budget
     assert report.region == "us-east-1"
     assert report.total_usd == pytest.approx(round(_mocks_total("phase1", "us-east-1"), 2))
     assert report.total_usd < round(_mocks_total("phase1", "af-south-1"), 2)

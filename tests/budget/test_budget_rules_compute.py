@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from budget_helpers import line_named, price, res, stack_cfg, unpriced
 
+from budget.model import PlannedResource
 from budget.rules import PricingOptions
 from budget.rules.base import SECRET, UNKNOWN
+from tests.budget.budget_helpers import line_named, price, res, stack_cfg, unpriced
 
 LT = "aws:ec2/launchTemplate:LaunchTemplate"
 ASG = "aws:autoscaling/group:Group"
@@ -15,7 +16,7 @@ RDS = "aws:rds/instance:Instance"
 ALB = "aws:lb/loadBalancer:LoadBalancer"
 
 
-def _template(itype: str = "t3.medium", monitoring: bool = False, **extra: object) -> object:
+def _template(itype: str = "t3.medium", monitoring: bool = False, **extra: object) -> PlannedResource:
     inputs = {
         "instanceType": itype,
         "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"volumeSize": 20, "volumeType": "gp3"}}],
@@ -25,7 +26,7 @@ def _template(itype: str = "t3.medium", monitoring: bool = False, **extra: objec
     return res(LT, "api-lt", inputs, id_="lt-123")
 
 
-def _group(low: int, desired: int, high: int, **extra: object) -> object:
+def _group(low: int, desired: int, high: int, **extra: object) -> PlannedResource:
     inputs = {"minSize": low, "desiredCapacity": desired, "maxSize": high, "launchTemplate": {"id": "lt-123"}}
     inputs.update(extra)
     return res(ASG, "api-asg", inputs, id_="api-asg-1")
@@ -226,7 +227,7 @@ def test_rds_us_east_single_az_matches_infracost(catalog):
     assert line_named(priced, "Storage").monthly() == pytest.approx(46.00)  # 400 x 0.115
 
 
-def _primary(klass: str, storage: int, **extra: object) -> object:
+def _primary(klass: str, storage: int, **extra: object) -> PlannedResource:
     """A primary PostgreSQL instance named as the program names it (``stars-db``)."""
     inputs = {
         "engine": "postgres",
@@ -369,7 +370,7 @@ def test_alb_with_unknown_subnet_list_is_unpriced(catalog):
     assert "subnets" in unpriced(alb, stack_cfg(), catalog).reason
 
 
-def _policy(target: float) -> object:
+def _policy(target: float) -> PlannedResource:
     tracking = {
         "predefinedMetricSpecification": {"predefinedMetricType": "ASGAverageCPUUtilization"},
         "targetValue": target,
@@ -409,7 +410,7 @@ def test_asg_graviton_credits_and_no_credits_below_baseline(catalog):
     assert not [i for i in quiet.lines if "credits" in i.name]  # 30% target = the t3.large baseline
 
 
-def _tiered(tier: str, low: int, high: int) -> object:
+def _tiered(tier: str, low: int, high: int) -> PlannedResource:
     inputs = {"minSize": low, "desiredCapacity": high, "maxSize": high, "launchTemplate": {"id": "lt-123"}}
     return res(ASG, f"{tier}-asg", inputs, id_="api-asg-1", tier=tier)
 
@@ -436,6 +437,7 @@ def test_asg_credits_are_billed_on_the_demands_24_hour_average_not_the_target(ca
     note = line_named(priced, "Instance usage").note
     assert "under the 20% baseline: no surplus credits" in note and f"{average:.3f} cores" in note
     # at ten times the users the average exceeds the baseline: credits for what is above it
+    assert cfg.demand is not None  # the phase stack files all state their demand
     busy = cfg.model_copy(update={"demand": cfg.demand.model_copy(update={"concurrent_users": 100_000})})
     priced = price(_tiered("app", 1, 2), busy, catalog, [_template("t3.medium"), _policy(70)])
     share_max = min(0.70, 10 * average * 730 / (2 * 730 * 2))  # load vCPU-h / fleet vCPU-h, capped at target
@@ -483,6 +485,7 @@ def test_rds_t_family_credits_on_the_24_hour_average(catalog):
     assert not [i for i in quiet.lines if "credits" in i.name]
     assert "no surplus credits" in line_named(quiet, "Database instance").note
     busy_cfg = stack_cfg("phase1", region="us-east-1")
+    assert busy_cfg.demand is not None  # the phase stack files all state their demand
     busy_cfg = busy_cfg.model_copy(
         update={"demand": busy_cfg.demand.model_copy(update={"concurrent_users": 100_000})}
     )

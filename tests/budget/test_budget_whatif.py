@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from budget_helpers import line_named, price, res, stack_cfg
 
 from budget.whatif import all_spot, graviton, what_ifs
+from tests.budget.budget_helpers import line_named, price, res, stack_cfg
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 

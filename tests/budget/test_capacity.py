@@ -257,11 +257,10 @@ def test_a_kept_run_with_a_renamed_field_is_refused_naming_file_and_field(
 
 def test_a_priced_check_names_a_broken_kept_run_and_fails_closed(tmp_path: Path) -> None:
     """check prices a loaded group's CPU credits from the kept runs: a broken one leaves them unpriced."""
-    from budget_helpers import stack_cfg
-
     from budget.capacity import kept_measured
     from budget.estimator import estimate
     from budget.plan import plan_offline
+    from tests.budget.budget_helpers import stack_cfg
 
     _kept_copy(tmp_path)
     path = tmp_path / "2vcpu-shared.json"

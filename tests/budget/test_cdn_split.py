@@ -9,7 +9,6 @@ import math
 from typing import Any
 
 import pytest
-from budget_helpers import DIRECT, ROOT, res, unpriced
 
 from budget.capacity import load_model
 from budget.catalog import Catalog, load_catalog
@@ -23,6 +22,7 @@ from budget.plan import from_record
 from components.config import ConfigError, StackConfig, load_stack_file
 from components.planning.baseline import violations
 from components.planning.mocks import plan, plan_resources
+from tests.budget.budget_helpers import DIRECT, ROOT, res, unpriced
 
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 SUBSCRIPTION = "aws:pricingplanmanager/subscription:Subscription"

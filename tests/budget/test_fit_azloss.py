@@ -4,14 +4,14 @@ and every plan says what a zone's loss does to it. Arithmetic by hand."""
 from __future__ import annotations
 
 import pytest
-from budget_helpers import stack_cfg
 
 from budget.capacity import Loads, load_model
 from budget.catalog import load_catalog
 from budget.fit.azloss import az_loss
 from budget.fit.pricer import Pricer
-from budget.fit.space import ServerChoice, servers_for_zone_loss
+from budget.fit.space import Purchase, ServerChoice, servers_for_zone_loss
 from components.config import StackConfig
+from tests.budget.budget_helpers import stack_cfg
 
 
 @pytest.mark.parametrize(
@@ -92,7 +92,7 @@ def test_the_zone_loss_is_judged_at_the_groups_minimum_where_cpu_scaling_keeps_i
 
 
 @pytest.mark.parametrize("purchase", ["on_demand", "spot", "reserved_spot"])
-def test_raising_the_minimum_to_the_zone_loss_count_does_not_change_the_price(purchase: str) -> None:
+def test_raising_the_minimum_to_the_zone_loss_count_does_not_change_the_price(purchase: Purchase) -> None:
     """F2's fix costs nothing: the month is priced at max size, the servers all month (3 x t4g.small), and
     the reservation covers the on-demand base (2) either way; only the scaling policy's floor moves. Spot
     stays above the same base of 2, so the third server is priced on spot at both minimums."""
@@ -101,7 +101,7 @@ def test_raising_the_minimum_to_the_zone_loss_count_does_not_change_the_price(pu
     cfg = stack_cfg("phase3")
     assert cfg.api is not None and cfg.demand is not None
     sizing = model.size_servers("t4g.small", Loads.of(cfg.demand).of_group("app"))
-    choice = ServerChoice("app", "t4g.small", purchase, sizing, floor=2, zones=3, zone_loss=True)  # type: ignore[arg-type]
+    choice = ServerChoice("app", "t4g.small", purchase, sizing, floor=2, zones=3, zone_loss=True)
     new = choice.apply(cfg.api, 70)
     old = new.model_copy(update={"min_size": 2})
     pricer = Pricer(catalog)

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from budget_helpers import ROOT
 
 from budget.cli import fit as fit_command
 from budget.cli import main
-from budget.fit.report import FitReport, parse_fit
+from budget.fit.report import FitResult, parse_fit
 from budget.fit.stacks import FitJob
+from tests.budget.budget_helpers import ROOT
 
 FIELDS = {
     "stack",
@@ -46,7 +46,7 @@ def searched_phase1(fit_phase1: tuple[int, str], monkeypatch: pytest.MonkeyPatch
     [report] = parse_fit(json.loads(fit_phase1[1]))
     committed = (ROOT / "Pulumi.phase1.yaml").read_text(encoding="utf-8")
 
-    def answer(jobs: list[FitJob]) -> list[FitReport]:
+    def answer(jobs: list[FitJob]) -> list[FitResult]:
         assert [j.stack for j in jobs] == ["phase1"]
         assert jobs[0].stack_file.read_text(encoding="utf-8") == committed
         return [report]

@@ -4,7 +4,6 @@ per process from the plan, and takes a larger class only when no pool fits. Arit
 from __future__ import annotations
 
 import pytest
-from budget_helpers import stack_cfg
 
 from budget.capacity import load_model
 from budget.catalog import load_catalog
@@ -14,6 +13,7 @@ from budget.fit import space as space_module
 from budget.fit.dbpool import GroupSize, check, db_connections, max_connections, with_pool
 from budget.fit.pricer import Pricer
 from budget.fit.search import search
+from tests.budget.budget_helpers import stack_cfg
 
 MODEL = load_model(load_catalog())
 

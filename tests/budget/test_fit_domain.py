@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
-from budget_helpers import ROOT, assert_serves_only_tls
 
 from budget.cli import main
 from budget.fit.render import render_markdown, verdict
-from budget.fit.report import parse_fit
+from budget.fit.report import FitReport, parse_fit
 from components.config import load_stack_file
+from tests.budget.budget_helpers import ROOT, assert_serves_only_tls
 
 DOMAIN = "api.stars.example.org"
 
@@ -51,6 +51,7 @@ def test_phase1_at_0_1_gb_fits_with_a_domain_and_the_written_file_passes_check(
     # the verdict an expert compares with (the company's domain on the load balancer) leads every format
     assert doc["fits_with_domain"] is True
     [report] = parse_fit(doc)
+    assert isinstance(report, FitReport)  # the search ran (it does not fit, it did not fail)
     assert report.to_json() == doc
     assert verdict(report) == (
         f"FITS WITH A DOMAIN OF YOUR OWN (TZS {lever['total_tzs']:,} with its hosted zone; name it with"

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from budget_helpers import stack_cfg
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,10 +15,12 @@ from budget.catalog import load_catalog
 from budget.fit import howfar
 from budget.fit.pricer import Pricer
 from components.config import StackConfig
+from tests.budget.budget_helpers import stack_cfg
 
 
 def test_fewer_users_scale_what_grows_with_them() -> None:
     cfg = stack_cfg("phase3")  # 100,000 users, 500 GB of data, 1,000 GB in S3, 120 GB of logs
+    assert cfg.demand is not None
     small = howfar.scaled_to(cfg, 10_000)  # a tenth of the users
     assert small.demand is not None and small.demand.concurrent_users == 10_000
     assert small.demand.database_storage_gb == pytest.approx(50)  # 500 GB / 10

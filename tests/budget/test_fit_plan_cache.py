@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from budget_helpers import stack_cfg
 
 from budget.catalog import load_catalog
 from budget.fit import plan_cache
@@ -13,6 +12,7 @@ from budget.fit import pricer as pricer_module
 from budget.fit.pricer import Pricer
 from budget.model import PlannedResource
 from components.planning import mocks
+from tests.budget.budget_helpers import stack_cfg
 
 PLAN = (
     PlannedResource(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from budget_helpers import stack_cfg
 
 from budget.catalog import load_catalog
 from budget.fit import plan_cache
@@ -15,6 +14,7 @@ from budget.model import PlannedResource
 from budget.plan import from_record
 from components.config import StackConfig
 from components.planning import mocks
+from tests.budget.budget_helpers import stack_cfg
 
 
 def test_a_second_search_reuses_the_tier_plans_and_prices_to_the_cent(
@@ -63,7 +63,7 @@ def test_the_shared_plans_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert one.price(stack_cfg("phase1")).priced  # the first search still prices from its own plans
 
 
-def _cdn_variant(base: StackConfig, lb: dict[str, object] | None = None, **cdn: object) -> StackConfig:
+def _cdn_variant(base: StackConfig, lb: dict[str, object] | None = None, /, **cdn: object) -> StackConfig:
     data = base.model_dump(mode="json")
     data["cdn"].update(cdn)
     data["load_balancer"].update(lb or {})
@@ -112,7 +112,7 @@ def test_the_cdn_plan_written_with_other_values_is_the_plan_made_at_them(structu
     share into it (pricer._retagged, components.cdn.VALUE_ONLY): the result is what
     planning the tier at those values registers, input for input."""
     shape, via_cdn, values = CDN_STRUCTURES[structure]
-    lb = {"websockets_via_cdn": via_cdn}
+    lb: dict[str, object] = {"websockets_via_cdn": via_cdn}
     share = 0.4 if shape.get("asset_overflow") else 0.0
     base = _cdn_variant(
         stack_cfg("phase1"), lb, price_class="PriceClass_200", asset_overflow_share=share, **shape

@@ -8,7 +8,6 @@ import json
 from typing import Any
 
 import pytest
-from budget_helpers import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,6 +27,7 @@ from budget.fit.report import (
 from budget.html_report import render_html
 from budget.report.model import load_report
 from components.config import DemandConfig, StackConfig, load_stack_file
+from tests.budget.budget_helpers import ROOT
 
 
 def test_the_json_round_trips_through_the_model(fit_phase1: tuple[int, str]) -> None:
@@ -62,6 +62,7 @@ def test_every_format_reads_the_same_model(fit_phase1: tuple[int, str]) -> None:
 def test_the_table_shows_the_domain_lever_beside_the_plans(fit_phase1: tuple[int, str]) -> None:
     """Phase 1 names no domain: the lever's total and verdict are a row of the table, not only a line."""
     [report] = parse_fit(json.loads(fit_phase1[1]))
+    assert isinstance(report, FitReport)  # phase 1 is searched, not a failure
     [lever] = [lever for lever in report.levers if lever.key == "domain"]
     assert lever.status == "needs_input" and lever.total_tzs is not None
     [row] = [line for line in render([report]).splitlines() if line.startswith("with domain (needs you)")]

@@ -8,7 +8,6 @@ import math
 from dataclasses import replace
 
 import pytest
-from budget_helpers import stack_cfg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +20,7 @@ from budget.fit.pricer import Pricer, verify
 from budget.fit.search import search
 from budget.fit.space import Choice, Shape, Space
 from budget.plan import plan_offline
+from tests.budget.budget_helpers import stack_cfg
 
 REGION = "af-south-1"
 

@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 
 import pytest
-from budget_helpers import ROOT, assert_serves_only_tls
 
 from budget.cli import main
 from components.config import load_stack_file
 from components.planning.mocks import plan_resources
+from tests.budget.budget_helpers import ROOT, assert_serves_only_tls
 
 
 def _stack_file(tmp_path: Path, domain: str | None) -> Path:

@@ -8,7 +8,6 @@ from dataclasses import replace
 from functools import cache
 
 import pytest
-from budget_helpers import ROOT, assert_serves_only_tls, stack_cfg
 
 from budget.capacity import load_model
 from budget.catalog import load_catalog
@@ -19,6 +18,7 @@ from budget.fit.render import lever_line
 from budget.fit.search import Candidate, SearchResult
 from budget.fit.space import CacheChoice, Choice, DatabaseChoice, Shape, Space
 from components.config import StackConfig, load_stack_file
+from tests.budget.budget_helpers import ROOT, assert_serves_only_tls, stack_cfg
 
 CATALOG = load_catalog()
 PRICER = Pricer(CATALOG)

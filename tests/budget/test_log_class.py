@@ -4,13 +4,13 @@ check prices it by hand arithmetic, an unknown class fails closed, and fit picks
 from __future__ import annotations
 
 import pytest
-from budget_helpers import ROOT, price, res, unpriced
 
 from budget.capacity import load_model
 from budget.catalog import Catalog, load_catalog
 from budget.fit.space import Space
 from components.config import StackConfig, load_stack_file
 from components.planning.mocks import plan_resources
+from tests.budget.budget_helpers import ROOT, price, res, unpriced
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 

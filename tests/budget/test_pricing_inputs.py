@@ -12,7 +12,6 @@ import dataclasses
 from typing import Any
 
 import pytest
-from budget_helpers import ROOT, res, stack_cfg, unpriced
 
 from budget.capacity import Measured, Unmeasured, kept_measured, load_model
 from budget.catalog import load_catalog
@@ -25,6 +24,7 @@ from budget.preview import parse_preview_document
 from budget.pricing_inputs import PricingInputs, Subject
 from budget.rules import RULES, RuleContext, RuleError
 from components.config import load_stack_file
+from tests.budget.budget_helpers import ROOT, res, stack_cfg, unpriced
 from tests.policy.engine import from_plan_as_preview, preview_json
 from tests.policy.stacks import stack_of
 

@@ -10,12 +10,12 @@ against Standard's 13.70. With half of it cold: 250 x 0.0274 + 250 x 0.0149 + 1.
 from __future__ import annotations
 
 import pytest
-from budget_helpers import ROOT, line_named, price, res, stack_cfg
 
 from budget.capacity import load_model
 from budget.catalog import Catalog, load_catalog
 from budget.fit.space import Space
 from components.config import StackConfig, load_stack_file
+from tests.budget.budget_helpers import ROOT, line_named, price, res, stack_cfg
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
-from budget_helpers import ROOT
 
 from budget.catalog import load_catalog
 from budget.estimator import Estimate, estimate
@@ -18,6 +17,7 @@ from budget.plan import from_record
 from budget.rules import FREE
 from components.config import StackConfig, load_stack_file
 from components.planning.mocks import plan_resources
+from tests.budget.budget_helpers import ROOT
 
 VPC_ORIGIN = "aws:cloudfront/vpcOrigin:VpcOrigin"
 

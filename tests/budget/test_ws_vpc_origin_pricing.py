@@ -8,10 +8,10 @@ peak / 1.72. API responses 1,642.32 GB, WebSocket frames 1,083.95 GB out (compre
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache
 
 import pytest
-from budget_helpers import ROOT
 
 from budget.catalog import load_catalog
 from budget.demand import with_routed_usage
@@ -19,6 +19,7 @@ from budget.estimator import Estimate, estimate
 from budget.plan import from_record
 from components.config import StackConfig, load_stack_file
 from components.planning.mocks import plan_resources
+from tests.budget.budget_helpers import ROOT
 
 HOURS = 730
 NLB_HOUR, NLCU_HOUR, IPV4_HOUR = 0.02925, 0.0078, 0.005  # af-south-1 catalog prices, USD
@@ -151,9 +152,12 @@ def test_the_ws_load_balancer_fails_closed_without_its_figures() -> None:
     records = [from_record(r) for r in plan_resources(zero)]
     [unpriced] = estimate(records, zero, load_catalog()).unpriced
     assert unpriced.name == "edge-ws-nlb" and "websocket_lb_" in unpriced.reason
-    for r in records:
-        if r.name == "edge-ws-nlb":
-            r.inputs["tags"] = {**r.inputs["tags"], "traffic": "assets"}
+    records = [
+        replace(r, inputs={**r.inputs, "tags": {**r.inputs["tags"], "traffic": "assets"}})
+        if r.name == "edge-ws-nlb"
+        else r
+        for r in records
+    ]
     # (the public one too: which of them leaves to the internet cannot be told)
     unpriced_ = estimate(records, cfg, load_catalog()).unpriced
     assert {u.name for u in unpriced_} == {"edge-nlb", "edge-ws-nlb"}

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from review_data import load
+
+from tests.budget_review.review_data import load
 
 
 @pytest.fixture

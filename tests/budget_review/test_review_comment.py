@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from review_data import DATA, clone, load, stack_of, write
 
 from budget.cli import main
 from budget.comment import MARKER, CommentPolicy, plan_action, render_markdown
 from budget.diff import diff_reports
 from budget.report.model import parse_report
+from tests.budget_review.review_data import DATA, clone, load, stack_of, write
 
 
 def _diff(base: Any, head: Any) -> Any:

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from review_data import clone, stack_of, write
 
 from budget.cli import main
 from budget.diff import diff_reports, render_table, to_json
 from budget.report.model import ReportError, load_report, parse_report
+from tests.budget_review.review_data import clone, stack_of, write
 
 
 def test_adding_a_websocket_server_shows_in_phase2_only(base_report: Any, head_report: Any) -> None:

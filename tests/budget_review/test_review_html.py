@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from review_data import DATA
 
 from budget.html_report import render_html
 from budget.report.formatting import format_tzs
 from budget.report.model import LineReport, load_report
 from tests.browser import chromium
+from tests.budget_review.review_data import DATA
 
 if TYPE_CHECKING:
     from tests.conftest import BudgetCli

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from markdown_it import MarkdownIt
-from review_data import clone
 
 from budget.comment import render_markdown
 from budget.diff import diff_reports
@@ -24,6 +23,7 @@ from budget.fit.render import render_markdown as render_fit
 from budget.report import markdown
 from budget.report.md_escape import MAX_CHARS, md
 from budget.report.model import CostReport, parse_report
+from tests.budget_review.review_data import clone
 
 GOLDEN = Path(__file__).resolve().parents[1] / "budget" / "golden" / "check-all.json"
 HOSTILE = [
@@ -46,7 +46,7 @@ MENTION_OR_LINK = re.compile(r"@\w|https?://|www\.\w", re.IGNORECASE)
 
 def _structure(text: str) -> list[tuple[str, ...]]:
     """Every token's type (inline children too), with the texts that came from names left out."""
-    out = []
+    out: list[tuple[str, ...]] = []
     for token in PARSER.parse(text):
         out.append((token.type, token.tag))
         out += [(child.type, child.tag) for child in token.children or [] if child.type != "text"]

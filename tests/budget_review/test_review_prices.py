@@ -14,10 +14,10 @@ import boto3
 import pytest
 import yaml
 from botocore.stub import Stubber
-from review_data import DATA
 
 from budget.catalog import DEFAULT_CATALOG, parse_catalog
 from budget.catalog.refresh import fetch, query_for, refresh, render_refresh, rewrite_entries, show
+from tests.budget_review.review_data import DATA
 
 TODAY = dt.date(2026, 11, 27)
 

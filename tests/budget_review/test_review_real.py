@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
-from test_review_html import browser  # noqa: F401  (fixture)
 
 from budget.comment import CommentPolicy, render_markdown
 from budget.diff import diff_reports
 from budget.html_report import render_html
 from budget.report.formatting import format_tzs
 from budget.report.model import parse_report
+from tests.budget_review.test_review_html import browser  # noqa: F401  (fixture)
 
 if TYPE_CHECKING:
     from tests.conftest import BudgetCli

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 import yaml
-from review_data import load, write
-from test_review_comment import _FakeGitHub  # the recorded GitHub API
+
+from tests.budget_review.review_data import load, write
+from tests.budget_review.test_review_comment import _FakeGitHub  # the recorded GitHub API
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -146,7 +147,9 @@ def _expand(text: str, values: dict[str, str]) -> str:
 
 def test_comment_step_runs_on_recorded_inputs(tmp_path: Path, base_report: Any, head_report: Any) -> None:
     """Runs the workflow's own comment step (its shell text) with recorded check reports and comments."""
-    handler = type("Handler", (_FakeGitHub,), {"pages": {1: load("pr_comments_page2.json")}, "requests": []})
+    handler: type[_FakeGitHub] = type(
+        "Handler", (_FakeGitHub,), {"pages": {1: load("pr_comments_page2.json")}, "requests": []}
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:

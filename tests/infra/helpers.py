@@ -19,7 +19,7 @@ def named(resources: Iterable[RecordedResource], name: str) -> RecordedResource:
 
 
 def mutated(
-    resources: list[RecordedResource], name: str, change: Callable[[RecordedResource], None]
+    resources: list[RecordedResource], name: str, change: Callable[[RecordedResource], object]
 ) -> list[RecordedResource]:
     """A deep copy of ``resources`` with ``change`` applied to the resource called ``name``."""
     copied = copy.deepcopy(resources)

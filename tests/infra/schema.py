@@ -21,7 +21,7 @@ def _snake(key: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", key).lower()
 
 
-def resource_class(token: str) -> type:
+def resource_class(token: str) -> type[Any]:  # a pulumi resource class, read by its generated members
     package, module_path, name = token.split(":")
     module = module_path.split("/")[0]
     root = _ROOTS[package]
@@ -64,7 +64,9 @@ class _Checker:
         if not alts or Any in alts:
             return
         if isinstance(value, dict):
-            classes = [a for a in alts if isinstance(a, type) and a.__name__.endswith("Args")]
+            classes: list[type[Any]] = [
+                a for a in alts if isinstance(a, type) and a.__name__.endswith("Args")
+            ]
             maps = [a for a in alts if typing.get_origin(a) in (collections.abc.Mapping, dict)]
             if classes:
                 fields = dict(classes[0].__init__.__annotations__)

@@ -178,6 +178,7 @@ def test_small_and_graviton_types_are_accepted() -> None:
     values["stars:database"]["instance_class"] = "db.t4g.micro"
     values["stars:cache"]["node_type"] = "cache.t3.micro"
     cfg = parse_stack_config("phase1", values)
+    assert cfg.api is not None and cfg.realtime is not None  # phase 1 has both server tiers
     assert (cfg.api.architecture, cfg.realtime.architecture) == ("arm64", "arm64")
     assert cfg.database.instance_class == "db.t4g.micro"
 
@@ -203,6 +204,7 @@ def test_commitments() -> None:
     values["stars:api"]["commitment"] = "reserved_1yr"
     values["stars:cache"]["commitment"] = "reserved_1yr"
     cfg = parse_stack_config("phase1", values)
+    assert cfg.api is not None and cfg.realtime is not None  # phase 1 has both server tiers
     assert (cfg.api.commitment, cfg.realtime.commitment, cfg.cache.commitment) == (
         "reserved_1yr",
         "none",

@@ -78,6 +78,7 @@ def test_in_service_floor_follows_the_off_peak_schedule(phase: str, stack_plan: 
 def test_in_service_floor_with_a_schedule_on_a_small_stack() -> None:
     """Phase 1's sizes with enhanced monitoring and a night schedule down to one API server."""
     cfg = stack_config("phase1")
+    assert cfg.api is not None  # phase 1 has an API tier
     api = cfg.api.model_copy(
         update={"schedule": cfg.api.schedule.model_copy(update={"enabled": True, "off_peak_min_size": 1})}
     )
@@ -85,6 +86,7 @@ def test_in_service_floor_with_a_schedule_on_a_small_stack() -> None:
         update={"api": api, "monitoring": cfg.monitoring.model_copy(update={"level": "enhanced"})}
     )
     floors = _in_service_floors(plan(cfg))
+    assert cfg.api is not None and cfg.realtime is not None  # the copy keeps both tiers
     assert floors["api"] == (1, 1) and cfg.api.min_size == 2  # the night minimum, not the day's
     assert floors["realtime"] == (cfg.realtime.min_size, cfg.realtime.min_size)
 

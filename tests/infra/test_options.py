@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -85,6 +86,7 @@ def combined(base: StackConfig, **changes: Any) -> StackConfig:
 
 def test_combined_app_tier(phase: str) -> None:
     cfg = combined(stack_config(phase))
+    assert cfg.app is not None  # combined: one app tier
     result = plan(cfg)
     res = sound(result.resources)
     assert {r.tier for r in res} == set(tiers_of(cfg)) and "app" in tiers_of(cfg)
@@ -324,11 +326,11 @@ def single_zone(phase: str) -> StackConfig:
 
 
 #: Named configurations for the tests that hold for every configuration (tier alone == tier in the plan).
-LEAN_VARIANTS = {
+LEAN_VARIANTS: dict[str, Callable[[], StackConfig]] = {
     "combined-phase1": lambda: combined(stack_config("phase1")),
     "single-zone-phase1": lambda: single_zone("phase1"),
     "public-phase3": lambda: variant(stack_config("phase3"), network=PUBLIC),
-    **{f"lean-{p}": (lambda p=p: lean(p)) for p in ("phase1", "phase2", "phase3")},
+    **{f"lean-{p}": partial(lean, p) for p in ("phase1", "phase2", "phase3")},
 }
 
 

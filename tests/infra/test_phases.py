@@ -24,8 +24,9 @@ NO_WEBSOCKET_USAGE = {
 }
 
 
-def variant(base: StackConfig, **blocks: dict[str, Any]) -> StackConfig:
-    """``base`` with some keys of some blocks changed, validated again like a stack file."""
+def variant(base: StackConfig, **blocks: Any) -> StackConfig:
+    """``base`` with some keys of some blocks changed (a block's keys, or a top-level setting's value),
+    validated again like a stack file."""
     data = base.model_dump()
     for block, changes in blocks.items():
         if isinstance(data[block], dict):
@@ -69,6 +70,7 @@ def test_phase_differences() -> None:
 
 def test_schedule_actions() -> None:
     cfg = stack_config("phase2")
+    assert cfg.api is not None  # phase 2 has an API tier
     res = planned("phase2").resources
     down = named(res, "api-scale-down").inputs
     up = named(res, "api-scale-up").inputs
@@ -125,6 +127,7 @@ def test_https_with_a_certificate() -> None:
 
 def test_spot_mix() -> None:
     base = stack_config("phase3")
+    assert base.api is not None  # phase 3 has an API tier
     spot = {**base.api.model_dump(), "spot": {"enabled": True, "on_demand_base": 2, "spot_percentage": 70}}
     res = plan_resources(variant(base, api=spot))
     asg = named(res, "api-asg").inputs
@@ -140,6 +143,7 @@ def test_spot_mix() -> None:
 
 def test_graviton_uses_an_arm64_image() -> None:
     base = stack_config("phase1")
+    assert base.realtime is not None  # phase 1 has a WebSocket tier
     arm = {**base.realtime.model_dump(), "instance_type": "t4g.large"}
     from components.planning.mocks import plan
 

@@ -7,6 +7,7 @@ for the phase stacks and for the options a cheaper plan uses (combined app tier,
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -96,7 +97,8 @@ def _plan_moves(
 ) -> tuple[bool, list[str]]:
     """Change every config key outside ``declared`` to another valid value and re-plan the tier."""
     cfg = cfg or stack_config("phase3")
-    changed, moved = cfg, []
+    changed = cfg
+    moved: list[str] = []
     for path, value in _leaves(cfg.model_dump(mode="json")):
         if _reads(declared, path):
             continue
@@ -108,7 +110,7 @@ def _plan_moves(
     return _signature(plan_tiers(changed, (tier,))) != _signature(plan_tiers(cfg, (tier,))), moved
 
 
-READ_CHECKS = {
+READ_CHECKS: dict[str, Callable[[], StackConfig]] = {
     "phase3": lambda: stack_config("phase3"),  # the plan's split layout, Multi-AZ, NAT per AZ
     "lean-phase1": LEAN_VARIANTS["lean-phase1"],  # the combined app tier, public egress, small types
 }

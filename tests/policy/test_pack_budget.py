@@ -78,6 +78,7 @@ def test_the_policies_are_named_and_levelled() -> None:
         == (POLICY_NAME, WARNING_POLICY_NAME)
         == ("stars-budget", "stars-budget-warning")
     )
+    assert BUDGET.enforcement_level is not None and WARNING.enforcement_level is not None  # both set
     assert BUDGET.enforcement_level.value == "mandatory"
     assert WARNING.enforcement_level.value == "advisory"
     assert BUDGET.description and WARNING.description

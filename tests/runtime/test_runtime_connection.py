@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import MutableMapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from runtime.auth import Claims
 from runtime.config import Settings
 from runtime.connection import Connection
+from runtime.connection import Host as RuntimeHost
 from runtime.hub import Subscription
 from runtime.limits import SubjectLimiter
 from runtime.store import Stored, StoreUnavailable
@@ -97,9 +99,11 @@ class Client:
         self, host: Host, subscribe: tuple[str, ...] = ("room:*",), publish: tuple[str, ...] = ("room:*",)
     ):
         self.sent: list[dict[str, Any]] = []
-        self.conn = Connection(host, self._send, Claims("alice", 2e9, subscribe, publish), None)
+        # the fakes stand in for the hub, store and presence by duck typing; no deflater (no direct socket)
+        rt = cast(RuntimeHost, host)
+        self.conn = Connection(rt, self._send, Claims("alice", 2e9, subscribe, publish), None)
 
-    async def _send(self, event: dict[str, Any]) -> None:
+    async def _send(self, event: MutableMapping[str, Any]) -> None:
         self.sent.append(json.loads(event["text"]))
 
     async def frames(self, *texts: Any) -> list[dict[str, Any]]:

@@ -196,6 +196,7 @@ async def test_clients_with_and_without_deflate_receive_the_same_messages(start_
 
 def test_the_pinned_uvicorn_takes_our_negotiation(monkeypatch: pytest.MonkeyPatch) -> None:
     from uvicorn.config import Config
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
     from uvicorn.server import ServerState
     from websockets.datastructures import Headers
 
@@ -214,12 +215,15 @@ def test_the_pinned_uvicorn_takes_our_negotiation(monkeypatch: pytest.MonkeyPatc
             config = Config(app, ws=uvicornseam.WS_PROTOCOL, ws_per_message_deflate=False, lifespan="off")
             setattr(config, uvicornseam.DEFLATE_ATTR, on)
             config.load()
-            protos.append(config.ws_protocol_class(config, ServerState(), {}, _loop=loop))
+            protocol = config.ws_protocol_class  # typed as any asyncio protocol: the seam's is uvicorn's
+            assert protocol is not None and issubclass(protocol, WebSocketsSansIOProtocol)
+            protos.append(protocol(config, ServerState(), {}, _loop=loop))
     finally:
         loop.close()
     on_proto, off_proto = protos
     offer = Headers({"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"})
     header, [ext] = on_proto.conn.process_extensions(offer)
+    assert header is not None and isinstance(ext, PerMessageDeflate)  # an extension was negotiated
     assert header.startswith("permessage-deflate; server_no_context_takeover")
     assert ext.local_no_context_takeover and ext.remote_no_context_takeover
     assert on_proto.conn.process_extensions(Headers({"Sec-WebSocket-Extensions": ";;"})) == (None, [])

@@ -5,12 +5,27 @@ from __future__ import annotations
 
 import ast
 import subprocess
+from typing import TypedDict
 
 import pytest
 
 from runtime.deploy import AWSGET, BOOTSTRAP, UNIT, compact_python, compact_shell, render_user_data
 
-ARGS = {
+
+class UserDataArgs(TypedDict):
+    """The keyword arguments of render_user_data these tests pass (its keyword names, its types)."""
+
+    region: str
+    release_uri: str
+    release_sha256: str
+    jwt_secret_arn: str
+    db_secret_arn: str
+    db_endpoint: str
+    redis_endpoint: str
+    redis_auth_secret_arn: str
+
+
+ARGS: UserDataArgs = {
     "region": "af-south-1",
     "release_uri": "s3://bucket/releases/stars-runtime-0.1.0-" + "0" * 64 + ".tar",
     "release_sha256": "0" * 64,

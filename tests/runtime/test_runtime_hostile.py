@@ -137,8 +137,8 @@ async def test_offsets_past_64_bits_are_bad_requests_not_outages(hostile_server)
             assert (await c.expect("error"))["code"] == "bad_frame"
         await c.send({"type": "subscribe", "channel": ch, "since": 2**63 - 1})
         assert (await c.expect("subscribed"))["offset"] == 0
-    for since in ("99999999999999999999", str(2**63)):
-        status, body = hostile_server.get(f"/api/channels/{ch}/messages?since={since}", token=token())
+    for since_text in ("99999999999999999999", str(2**63)):
+        status, body = hostile_server.get(f"/api/channels/{ch}/messages?since={since_text}", token=token())
         assert status == 400 and body["error"] == "bad_request", body
     status, body = hostile_server.get(f"/api/channels/{ch}/messages?since={2**63 - 1}", token=token())
     assert status == 200 and body["messages"] == []

@@ -114,7 +114,7 @@ def _send_chunked(port: int, tok: str, total: int) -> tuple[int, bytes]:
 
 async def test_a_chunked_body_is_counted_as_it_arrives_and_memory_stays_flat(server: RuntimeServer) -> None:
     """Before: the whole body was buffered (RSS grew by about twice the body) and only then refused."""
-    proc = psutil.Process(server.process.pid)
+    proc = psutil.Process(server.pid)
     before = proc.memory_info().rss
     total = 96 * 2**20
     sent, answer = await asyncio.to_thread(_send_chunked, server.port, token(sub="chunky"), total)

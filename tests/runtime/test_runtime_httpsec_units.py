@@ -57,6 +57,7 @@ def test_origins_same_host_listed_none_and_null() -> None:
 
 
 def test_loopback_hosts() -> None:
+    host: str | None  # what loopback_host takes: a request's Host header, or none
     for host in ("localhost", "localhost:8000", "127.0.0.1:8000", "127.1.2.3", "[::1]:8000"):
         assert loopback_host(host), host
     for host in ("evil.example:8000", "localhost.evil.example", "10.0.0.1", "", None, "[::1", "a@127.0.0.1"):

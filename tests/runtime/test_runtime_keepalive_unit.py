@@ -4,7 +4,7 @@ socket does not cost the others their pings."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pytest
 
@@ -37,17 +37,21 @@ class FakeDirect:
         self.failed = (code, reason)
 
 
-class FakeConn:
-    def __init__(self, keepalive: Keepalive, direct: FakeDirect | None) -> None:
+#: The socket a fake connection holds: a FakeDirect, or None for a connection without one.
+DirectT = TypeVar("DirectT", bound=FakeDirect | None)
+
+
+class FakeConn(Generic[DirectT]):
+    def __init__(self, keepalive: Keepalive, direct: DirectT) -> None:
         self.keepalive, self.direct = keepalive, direct
         self.closing = False
         self.ping_sent = 0.0
 
-    def pong(self) -> None:
+    def pong(self, frame: object = None) -> None:
         self.keepalive.pong(self)
 
 
-def _conns(keepalive: Keepalive, n: int, **kw: Any) -> list[FakeConn]:
+def _conns(keepalive: Keepalive, n: int, **kw: Any) -> list[FakeConn[FakeDirect]]:
     conns = [FakeConn(keepalive, FakeDirect(**kw)) for _ in range(n)]
     for c in conns:
         keepalive.add(c)

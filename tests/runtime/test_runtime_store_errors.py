@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import httpx
@@ -23,6 +23,7 @@ from starlette.applications import Starlette
 from runtime.auth import Claims
 from runtime.config import Settings, async_database_url
 from runtime.migrate import upgrade
+from runtime.outbox import Outbox
 from runtime.protocol import ProtocolError, Subscribe
 from runtime.rest import RestApi
 from runtime.service import Runtime
@@ -183,7 +184,8 @@ async def test_a_failed_subscribe_leaves_no_half_subscription(exc: Exception) ->
     either way the channel can be subscribed again, not refused as already subscribed."""
     host = SimpleNamespace(settings=Settings(), hub=_Hub(exc), store=None, presence=None)
     claims = Claims("alice", 0.0, ("room:*",), ("room:*",))
-    subs = Subscriptions(SimpleNamespace(closing=False), host, "m1", claims)
+    out = cast(Outbox, SimpleNamespace(closing=False))  # a stand-in: only its closing flag is read
+    subs = Subscriptions(out, host, "m1", claims)
     for _ in range(2):
         if isinstance(exc, StoreUnavailable):
             with pytest.raises(ProtocolError) as refused:

