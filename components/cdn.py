@@ -47,6 +47,7 @@ the VPC (the load balancer has no certificate and no public endpoint); viewers s
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, cast
 
@@ -255,6 +256,24 @@ def value_tags(cfg: CdnConfig, resource_name: str) -> dict[str, str]:
     purchase."""
     bundle = {PURCHASE_TAG: SAVINGS_BUNDLE} if cfg.savings_bundle and paying(cfg, resource_name) else {}
     return {**share_tag(cfg, resource_name), **bundle}
+
+
+DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
+
+
+def value_inputs(
+    cfg: CdnConfig, resource_type: str, resource_name: str, inputs: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The inputs (as planned) of the distribution named ``resource_name`` with ``cfg``'s price class and
+    :func:`value_tags`, whatever values it was planned at; None for every other resource."""
+    if resource_type != DISTRIBUTION:
+        return None
+    out = {**inputs, "priceClass": cfg.price_class}
+    tags = inputs.get("tags")
+    if isinstance(tags, dict):
+        kept = {k: v for k, v in tags.items() if k not in VALUE_TAGS}
+        out["tags"] = {**kept, **value_tags(cfg, resource_name)}
+    return out
 
 
 def _lifecycle_rules(cfg: CdnConfig) -> list[aws.s3.BucketLifecycleConfigurationRuleArgsDict]:

@@ -6,6 +6,7 @@ it never appears in config, state inputs or user data; servers read it by the se
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -14,9 +15,15 @@ import pulumi_aws as aws
 
 from components.config import DatabaseConfig
 from components.network import POSTGRES_PORT
-from components.tagging import purchase_tags, tier_tags
+from components.tagging import PURCHASE_TAG, purchase_tags, tier_tags
 
 DB_NAME = "stars"
+INSTANCE = "aws:rds/instance:Instance"
+#: ``stars:database`` values that set only values of the instances' inputs (their class, storage and the
+#: purchase tag), never which resources the tier registers: a planner that plans the tier once may write
+#: them into that plan for each value (:func:`value_inputs`; ``budget fit`` does, and
+#: tests/budget/test_fit_value_only.py holds it against planning each value).
+VALUE_ONLY = ("instance_class", "allocated_storage_gb", "max_allocated_storage_gb", "commitment")
 MASTER_USERNAME = "stars_admin"
 #: UTC windows: 00:00-01:00 UTC is 03:00-04:00 in Dar es Salaam, the quietest hour.
 BACKUP_WINDOW = "00:00-01:00"
@@ -161,3 +168,23 @@ class Database(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
             **common,
         )
+
+
+def value_inputs(
+    cfg: DatabaseConfig, resource_type: str, resource_name: str, inputs: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The inputs (as planned: camelCase, numbers as floats) of the instance named ``resource_name`` with
+    ``cfg``'s :data:`VALUE_ONLY` values, whatever values it was planned at (the replica takes no allocated
+    storage: it has its source's); None for every other resource."""
+    if resource_type != INSTANCE:
+        return None
+    tags = {k: v for k, v in inputs["tags"].items() if k != PURCHASE_TAG}
+    out = {
+        **inputs,
+        "instanceClass": cfg.instance_class,
+        "maxAllocatedStorage": float(cfg.max_allocated_storage_gb),
+        "tags": {**tags, **purchase_tags(cfg.commitment)},
+    }
+    if resource_name.endswith("-primary"):
+        out["allocatedStorage"] = float(cfg.allocated_storage_gb)
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,9 +20,32 @@ from components.config import ScheduleConfig, ServerTierConfig, SpotConfig
 from components.network import APP_PORT
 from components.release import ReleaseRef
 from components.tagging import asg_tags, purchase_tags, tier_tags
-from components.userdata import UserDataSpec, pool_env, render_user_data
+from components.userdata import UserDataSpec, pool_env, render_user_data, resized
 
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+GROUP = "aws:autoscaling/group:Group"
+POLICY = "aws:autoscaling/policy:Policy"
+SCHEDULE = "aws:autoscaling/schedule:Schedule"
+#: ``ServerTierConfig`` fields (``spot.*`` nested) that set only values of the tier's inputs, never which
+#: resources it registers or their names: the instance type (with its image and the template's
+#: description), the group's sizes and the schedules' (which follow them), the scaling target, the
+#: processes and pool in the user data, the purchase tag and the spot mix's numbers (whether there is a
+#: mix, ``spot.enabled``, is structure). A planner that plans the tier once may write them into that plan
+#: for each value (:func:`value_inputs`; ``budget fit`` does, tests/budget/test_fit_value_only.py holds
+#: it against planning each value).
+VALUE_ONLY = (
+    "instance_type",
+    "min_size",
+    "desired_capacity",
+    "max_size",
+    "cpu_target_percent",
+    "workers",
+    "db_pool_size",
+    "commitment",
+    "spot.on_demand_base",
+    "spot.spot_percentage",
+)
 #: CloudWatch namespaces the agent and the runtime may write metrics to.
 METRIC_NAMESPACES = ["CWAgent", "STARS"]
 
@@ -309,7 +332,7 @@ class ServerTier(pulumi.ComponentResource):
         )
         return aws.ec2.LaunchTemplate(
             f"{name}-lt",
-            description=f"STARS {name} servers ({tier.instance_type}, {tier.architecture})",
+            description=_description(name, tier),
             image_id=args.image_id,
             instance_type=tier.instance_type,
             iam_instance_profile={"arn": self.instance_profile.arn},
@@ -396,7 +419,7 @@ class ServerTier(pulumi.ComponentResource):
         return {
             "instances_distribution": {
                 "on_demand_base_capacity": spot.on_demand_base,
-                "on_demand_percentage_above_base_capacity": 100 - spot.spot_percentage,
+                "on_demand_percentage_above_base_capacity": _on_demand_percentage(spot),
                 "spot_allocation_strategy": "price-capacity-optimized",
             },
             "launch_template": {
@@ -412,12 +435,7 @@ class ServerTier(pulumi.ComponentResource):
         self, name: str, tier: ServerTierConfig, schedule: ScheduleConfig, child: pulumi.ResourceOptions
     ) -> None:
         """Scale down for the night and back up in the morning (cron in the configured time zone)."""
-        off_min = min(schedule.off_peak_min_size, tier.max_size)
-        off_max = max(off_min, min(schedule.off_peak_max_size, tier.max_size))
-        for part, cron, low, high, desired in (
-            ("scale-down", schedule.scale_down_cron, off_min, off_max, off_min),
-            ("scale-up", schedule.scale_up_cron, tier.min_size, tier.max_size, tier.desired_capacity),
-        ):
+        for part, (cron, low, high, desired) in _schedule_sizes(tier, schedule).items():
             self.schedules.append(
                 aws.autoscaling.Schedule(
                     f"{name}-{part}",
@@ -431,3 +449,77 @@ class ServerTier(pulumi.ComponentResource):
                     opts=child,
                 )
             )
+
+
+def _description(name: str, tier: ServerTierConfig) -> str:
+    return f"STARS {name} servers ({tier.instance_type}, {tier.architecture})"
+
+
+def _on_demand_percentage(spot: SpotConfig) -> int:
+    return 100 - spot.spot_percentage
+
+
+def _schedule_sizes(tier: ServerTierConfig, schedule: ScheduleConfig) -> dict[str, tuple[str, int, int, int]]:
+    """Each scheduled action's cron and the group's minimum, maximum and desired size from then on: the
+    off-peak sizes (within the group's maximum) at night, the group's own in the morning."""
+    off_min = min(schedule.off_peak_min_size, tier.max_size)
+    off_max = max(off_min, min(schedule.off_peak_max_size, tier.max_size))
+    return {
+        "scale-down": (schedule.scale_down_cron, off_min, off_max, off_min),
+        "scale-up": (schedule.scale_up_cron, tier.min_size, tier.max_size, tier.desired_capacity),
+    }
+
+
+def value_inputs(
+    tier: ServerTierConfig, image_id: str, resource_type: str, resource_name: str, inputs: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The inputs (as planned: camelCase, numbers as floats) of the tier's resource named
+    ``resource_name`` when the group's :data:`VALUE_ONLY` values are ``tier``'s (``image_id``: the stack's
+    image for its architecture), whatever values it was planned at; None: none of its inputs follows them.
+    Every other input is kept: the plan must be of the same structure (``tier`` equal but these values)."""
+    name, _, part = resource_name.partition("-")
+    out = dict(inputs)
+    if resource_type == LAUNCH_TEMPLATE:
+        script = base64.b64decode(inputs["userData"]).decode()
+        script = resized(script, tier.workers, tier.db_pool_size)
+        out.update(
+            description=_description(name, tier),
+            imageId=image_id,
+            instanceType=tier.instance_type,
+            userData=base64.b64encode(script.encode()).decode(),
+        )
+    elif resource_type == GROUP:
+        out.update(
+            minSize=float(tier.min_size),
+            maxSize=float(tier.max_size),
+            desiredCapacity=float(tier.desired_capacity),
+            # the instance tags propagate; the purchase tag alone does not (ServerTier._group)
+            tags=[t for t in inputs["tags"] if t["propagateAtLaunch"]]
+            + [
+                {"key": t["key"], "value": t["value"], "propagateAtLaunch": False}
+                for t in asg_tags(purchase_tags(tier.commitment), propagate=False)
+            ],
+        )
+        mixed = inputs.get("mixedInstancesPolicy")
+        if mixed is not None:
+            out["mixedInstancesPolicy"] = {
+                **mixed,
+                "instancesDistribution": {
+                    **mixed["instancesDistribution"],
+                    "onDemandBaseCapacity": float(tier.spot.on_demand_base),
+                    "onDemandPercentageAboveBaseCapacity": float(_on_demand_percentage(tier.spot)),
+                },
+                "launchTemplate": {
+                    **mixed["launchTemplate"],
+                    "overrides": [{"instanceType": tier.instance_type}],
+                },
+            }
+    elif resource_type == POLICY:
+        target = inputs["targetTrackingConfiguration"]
+        out["targetTrackingConfiguration"] = {**target, "targetValue": float(tier.cpu_target_percent)}
+    elif resource_type == SCHEDULE:
+        _, low, high, desired = _schedule_sizes(tier, tier.schedule)[part]
+        out.update(minSize=float(low), maxSize=float(high), desiredCapacity=float(desired))
+    else:
+        return None
+    return out

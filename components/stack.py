@@ -9,13 +9,17 @@ never on the value of another tier's id).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
+from components import cdn as cdn_tier
+from components import database as database_tier
+from components import monitoring as monitoring_tier
+from components import server_tier
 from components.cache import Cache, CacheArgs, member_cluster_ids
 from components.cdn import Cdn, CdnArgs, WebSocketOrigin
 from components.config import ServerTierConfig, StackConfig
@@ -297,6 +301,16 @@ def upload_release(cfg: StackConfig, cdn: Cdn) -> aws.s3.BucketObjectv2 | None:
     )
 
 
+def server_image(cfg: StackConfig, tier: ServerTierConfig) -> str:
+    """The pinned image a server group boots: the stack's for the region and the group's architecture."""
+    return cfg.image.ami(cfg.region, tier.architecture)
+
+
+def asg_floors(cfg: StackConfig) -> dict[str, int]:
+    """Each server group's fewest instances at any hour (what its in-service alarm watches for)."""
+    return {key: tier.capacity_floor for key, tier in cfg.server_tiers.items()}
+
+
 def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfig) -> ServerTier:
     # the public load balancer's target group and, behind /ws's own internal one, that one's too
     groups = [g for g in (links.target_group_arns.get(key), links.websocket_target_group_arns.get(key)) if g]
@@ -305,7 +319,7 @@ def _server_tier(cfg: StackConfig, links: Links, key: str, tier: ServerTierConfi
         ServerTierArgs(
             tier=tier,
             region=cfg.region,
-            image_id=cfg.image.ami(cfg.region, tier.architecture),
+            image_id=server_image(cfg, tier),
             image_os=cfg.image.os,
             subnet_ids=server_subnets(cfg, links),
             public_ip=cfg.network.servers_public,
@@ -358,7 +372,7 @@ def build_monitoring(cfg: StackConfig, links: Links) -> Monitoring:
             load_balancer_type=cfg.load_balancer.type,
             target_group_arn_suffixes=links.target_group_arn_suffixes,
             asg_names=links.asg_names,
-            asg_floor={key: tier.capacity_floor for key, tier in cfg.server_tiers.items()},
+            asg_floor=asg_floors(cfg),
             database_id=links.database_id,
             database_allocated_gb=cfg.database.allocated_storage_gb,
             replica_id=links.replica_id,
@@ -429,6 +443,42 @@ TIER_READS: dict[str, tuple[str, ...]] = {
         "cdn.enabled",
     ),
 }
+
+
+#: The config paths (of TIER_READS) whose values set only values of a tier's inputs, never which resources
+#: it registers or their names: a planner may plan the tier once without them and write each config's into
+#: that plan (:func:`value_inputs`; ``budget fit`` does). Each component says which of its values these
+#: are; a path one tier writes is never read by a tier that does not (tests/budget/test_fit_value_only.py
+#: holds both, planning at each value).
+VALUE_ONLY: dict[str, tuple[str, ...]] = {
+    "cdn": tuple(f"cdn.{k}" for k in cdn_tier.VALUE_ONLY),
+    **{key: tuple(f"{key}.{k}" for k in server_tier.VALUE_ONLY) for key in ("api", "realtime", "app")},
+    "database": tuple(f"database.{k}" for k in database_tier.VALUE_ONLY),
+    # the in-service alarms' thresholds (the floors follow the minimum; the schedules stay in the plan's
+    # key) and the free-storage alarm's
+    "monitoring": ("api.min_size", "realtime.min_size", "app.min_size", "database.allocated_storage_gb"),
+}
+
+
+def value_inputs(
+    cfg: StackConfig, resource_type: str, resource_name: str, inputs: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The inputs of the resource named ``resource_name`` with ``cfg``'s VALUE_ONLY values of its tier,
+    from a plan of that tier made at other values (None: no input of it follows them). The plan must be
+    of the tier as ``cfg`` has it but for those values."""
+    tier = resource_name.split("-")[0]
+    if tier == "cdn":
+        return cdn_tier.value_inputs(cfg.cdn, resource_type, resource_name, inputs)
+    if tier == "database":
+        return database_tier.value_inputs(cfg.database, resource_type, resource_name, inputs)
+    if tier == "monitoring":
+        return monitoring_tier.value_inputs(
+            asg_floors(cfg), cfg.database.allocated_storage_gb, resource_type, resource_name, inputs
+        )
+    group = cfg.server_tiers.get(tier)
+    if group is not None:
+        return server_tier.value_inputs(group, server_image(cfg, group), resource_type, resource_name, inputs)
+    return None
 
 
 def config_reads(cfg: StackConfig) -> dict[str, Any]:

@@ -18,7 +18,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from runtime.deploy import INSTALL_DIR
+from runtime.deploy import HEAD as INSTALLER_HEAD
+from runtime.deploy import INSTALL_DIR, export_lines
 from runtime.deploy import render_user_data as render_installer
 
 #: Values written into the script must be plain tokens (ARNs, host names, numbers): nothing to escape.
@@ -58,6 +59,12 @@ class UserDataSpec:
     #: through the S3 endpoint as well).
     os: str = "debian-12"
     extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+#: The runtime's processes per server: the one export the server's sizing sets besides :func:`pool_env`'s.
+WORKERS_ENV = "STARS_WORKERS"
+#: What :func:`pool_env` exports (both or neither).
+POOL_ENV = ("STARS_DB_POOL_SIZE", "STARS_DB_MAX_OVERFLOW")
 
 
 def pool_env(db_pool_size: int | None) -> dict[str, str]:
@@ -164,8 +171,45 @@ else
   echo "boot: warning: CloudWatch agent not installed; logs stay in {APP_LOG}" >&2
 fi
 """
+    return _within_limit(script)
+
+
+def _within_limit(script: str) -> str:
     if len(script.encode()) > MAX_USER_DATA_BYTES:
         raise ValueError(
             f"user data is {len(script.encode())} bytes; EC2 accepts at most {MAX_USER_DATA_BYTES}"
         )
     return script
+
+
+def resized(script: str, workers: int, db_pool_size: int | None) -> str:
+    """``script`` (from :func:`render_user_data`) as it renders with ``workers`` and ``db_pool_size``, every
+    other value kept: ``budget fit`` plans a server tier once per structure and writes each candidate's
+    sizing into that plan (components.server_tier.value_inputs).
+
+    The sizing is only in the installer's exports, where :func:`installer_script` puts it: ``STARS_WORKERS``
+    among them, and the pool last, after ``STARS_ROLE``. A script not laid out so is refused, never
+    guessed at; tests/infra/test_userdata.py holds the result equal to rendering anew."""
+    head = f"<<'{_MARKER}'\n{INSTALLER_HEAD}"
+    start = script.find(head)
+    if start < 0:
+        raise ValueError("not user data render_user_data wrote: no installer header")
+    start += len(head)
+    end, lines = start, []
+    while script.startswith("export ", end):
+        stop = script.index("\n", end) + 1
+        lines.append(script[end:stop])
+        end = stop
+    keys = [line.removeprefix("export ").split("=", 1)[0] for line in lines]
+    kept = [(k, line) for k, line in zip(keys, lines, strict=True) if k not in POOL_ENV]
+    if (
+        keys.count(WORKERS_ENV) != 1
+        or not kept
+        or kept[-1][0] != "STARS_ROLE"
+        or keys[: len(kept)] != [k for k, _ in kept]
+    ):
+        raise ValueError(f"not user data render_user_data wrote: its exports are {keys}")
+    sized = [export_lines({k: str(int(workers))}) if k == WORKERS_ENV else line for k, line in kept]
+    return _within_limit(
+        script[:start] + "".join(sized) + export_lines(pool_env(db_pool_size)) + script[end:]
+    )

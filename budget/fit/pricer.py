@@ -2,11 +2,13 @@
 
 A whole mocked plan takes 150-400 ms; a search prices thousands of candidates. A tier's resources depend
 only on the config it reads (``components.stack.TIER_READS``, held by a test), so each tier is planned
-alone once per distinct reading and the plans are reused; the candidate's resources (the union of its
-tiers) are then priced by the estimator exactly as ``check`` prices a whole plan, with the candidate's
-:class:`~budget.pricing_inputs.PricingInputs` (all a rule reads of a config). The figures the search
-reports are re-planned whole under mocks and priced by ``check``'s path (:func:`verify`), and must agree
-to the cent.
+alone once per distinct reading and the plans are reused; the values that set only values of a tier's
+inputs (``components.stack.VALUE_ONLY``: instance types, sizes, classes, purchase options, price class)
+are left out of that reading and written into the plan for each candidate. The candidate's resources
+(the union of its tiers) are then priced by the estimator exactly as ``check`` prices a whole plan, with
+the candidate's :class:`~budget.pricing_inputs.PricingInputs` (all a rule reads of a config). The figures
+the search reports are re-planned whole under mocks and priced by ``check``'s path (:func:`verify`), and
+must agree to the cent.
 """
 
 from __future__ import annotations
@@ -24,13 +26,12 @@ from budget.model import SIZES, PlannedResource, PricedResource, Unpriced
 from budget.plan import from_record
 from budget.pricing_inputs import PricingInputs, Subject
 from budget.rules import RuleContext
-from components.cdn import VALUE_ONLY, VALUE_TAGS, value_tags
+from components import cdn
 from components.config import StackConfig
 from components.planning.baseline import violations
 from components.planning.mocks import plan_resources, plan_tiers
-from components.stack import COMMON_READS, TIER_READS, config_reads, tiers_of
+from components.stack import COMMON_READS, TIER_READS, VALUE_ONLY, config_reads, tiers_of, value_inputs
 
-DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 #: Two totals "agree" when every size differs by less than half a cent.
 CENT = 0.005
 
@@ -46,17 +47,32 @@ def _at(data: dict[str, Any], path: str) -> Any:
     return node
 
 
-# The component's VALUE_ONLY config values (under ``cdn``) set only values of the CDN tier's inputs, which
-# :func:`_retagged` writes into a plan of the tier made at other values: the shares follow the demand, and
-# the price class and the Security Savings Bundle are searched for every structure of the tier, so without
-# this each phase, what-if and user count a fit searches would plan the CDN tier again for each shape.
+# A tier's VALUE_ONLY config values (components.stack.VALUE_ONLY: each component says which of its values
+# they are) set only values of its inputs, which :func:`written_at` writes into a plan of the tier made at
+# other values. The search tries every instance type, purchase option, count, database class and CDN
+# price class for each structure, so without this it would plan the server tiers (three quarters of its
+# plans) again for each.
+_VALUE_PATHS = tuple(sorted({p for paths in VALUE_ONLY.values() for p in paths}))
+#: The values a tier's plan is written at: its VALUE_ONLY paths' values, in that order.
+Values = tuple[Any, ...]
+
+
+def _split_reads(cfg: StackConfig) -> tuple[dict[str, Any], dict[str, Values]]:
+    """The config as the tier plans read it without the values :func:`written_at` writes, and those
+    values by tier."""
+    data = config_reads(cfg)
+    values = {tier: tuple(_at(data, p) for p in paths) for tier, paths in VALUE_ONLY.items()}
+    for path in _VALUE_PATHS:
+        *parents, last = path.split(".")
+        node = _at(data, ".".join(parents))
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return data, values
 
 
 def _plan_reads(cfg: StackConfig) -> dict[str, Any]:
-    """The config as the tier plans read it, without the values :func:`_retagged` writes."""
-    data = config_reads(cfg)
-    data["cdn"] = {k: v for k, v in data["cdn"].items() if k not in VALUE_ONLY}
-    return data
+    """The config as the tier plans read it, without the values :func:`written_at` writes."""
+    return _split_reads(cfg)[0]
 
 
 def plan_key(cfg: StackConfig, tier: str, dumped: dict[str, Any] | None = None) -> str:
@@ -65,20 +81,13 @@ def plan_key(cfg: StackConfig, tier: str, dumped: dict[str, Any] | None = None) 
     return json.dumps({p: _at(data, p) for p in (*COMMON_READS, *TIER_READS[tier])}, sort_keys=True)
 
 
-def _retagged(resources: tuple[PlannedResource, ...], cfg: StackConfig) -> tuple[PlannedResource, ...]:
-    """``resources`` with each distribution's price class and value tags (``asset_share``, the bundle's
-    ``purchase``) those ``cfg`` gives it (the component's own :func:`~components.cdn.value_tags`), whatever
-    values the plan was made at."""
+def written_at(resources: tuple[PlannedResource, ...], cfg: StackConfig) -> tuple[PlannedResource, ...]:
+    """``resources`` (a plan of their tiers) with the inputs ``cfg``'s VALUE_ONLY values give them (each
+    component's own ``value_inputs``), whatever values the plan was made at."""
     out = []
     for r in resources:
-        if r.type == DISTRIBUTION:
-            inputs = {**r.inputs, "priceClass": cfg.cdn.price_class}
-            tags = r.inputs.get("tags")
-            if isinstance(tags, dict):
-                kept = {k: v for k, v in tags.items() if k not in VALUE_TAGS}
-                inputs["tags"] = {**kept, **value_tags(cfg.cdn, r.name)}
-            r = replace(r, inputs=inputs)
-        out.append(r)
+        inputs = value_inputs(cfg, r.type, r.name, r.inputs)
+        out.append(r if inputs is None else replace(r, inputs=inputs))
     return tuple(out)
 
 
@@ -112,6 +121,8 @@ class Priced:
 #: Bounded: emptied when full (a phase's whole fit plans a few hundred).
 _TIER_PLANS: dict[tuple[str, str], tuple[PlannedResource, ...]] = {}
 _TIER_PLANS_MAX = 20_000
+#: Bound of a Pricer's written plans (a phase's whole fit writes a few thousand).
+_WRITTEN_MAX = 20_000
 
 
 class Pricer:
@@ -123,19 +134,24 @@ class Pricer:
         self.catalog = catalog
         self.measured = kept_measured() if measured is None else measured
         self._plans: dict[tuple[str, str], tuple[PlannedResource, ...]] = {}  # those this search used
-        self._prices: dict[tuple[str, str, int, PricingInputs], list[PricedResource | Unpriced]] = {}
+        self._prices: dict[tuple[str, str, Values, int, PricingInputs], list[PricedResource | Unpriced]] = {}
+        #: Plans written at a candidate's values, by (tier, plan key, values): candidates share them.
+        self._written: dict[tuple[str, str, Values], tuple[PlannedResource, ...]] = {}
         self.tier_plans = 0
         self.estimates = 0
 
     @staticmethod
-    def _keys(cfg: StackConfig, tiers: Iterable[str]) -> dict[str, str]:
-        """Each tier's plan key (:func:`plan_key`), the config dumped once for all of them."""
-        dumped = _plan_reads(cfg)
-        return {tier: plan_key(cfg, tier, dumped) for tier in tiers}
+    def _keys(cfg: StackConfig, tiers: Iterable[str]) -> tuple[dict[str, str], dict[str, Values]]:
+        """Each tier's plan key (:func:`plan_key`) and the values its plan is written at, the config
+        dumped once for all of them."""
+        dumped, values = _split_reads(cfg)
+        return {tier: plan_key(cfg, tier, dumped) for tier in tiers}, values
 
-    def _resources(self, cfg: StackConfig, keys: dict[str, str]) -> dict[str, tuple[PlannedResource, ...]]:
+    def _resources(
+        self, cfg: StackConfig, keys: dict[str, str], values: dict[str, Values]
+    ) -> dict[str, tuple[PlannedResource, ...]]:
         """The candidate's planned resources by tier, from cached tier plans (planning the missing tiers
-        once), retagged for ``cfg`` (:func:`_retagged`)."""
+        once), written at ``cfg``'s values (:func:`written_at`)."""
         missing = tuple(t for t, k in keys.items() if (t, k) not in self._plans)
         if missing:
             # counted whether planned now or by an earlier search of this process: the figure is the
@@ -159,25 +175,38 @@ class Pricer:
                     _TIER_PLANS.clear()
                 _TIER_PLANS.update({(t, keys[t]): found[t] for t in new})
             self._plans.update({(t, keys[t]): found[t] for t in missing})
-        return {t: _retagged(self._plans[(t, k)], cfg) for t, k in keys.items()}
+        out = {}
+        for t, k in keys.items():
+            if t not in VALUE_ONLY:
+                out[t] = self._plans[(t, k)]
+                continue
+            at = (t, k, values[t])
+            written = self._written.get(at)
+            if written is None:
+                if len(self._written) >= _WRITTEN_MAX:
+                    self._written.clear()
+                written = self._written[at] = written_at(self._plans[(t, k)], cfg)
+            out[t] = written
+        return out
 
     def price(self, cfg: StackConfig) -> Priced:
         """Price a candidate: each tier's lines are reused when its plan, the structure of the whole
         (every URN) and the pricing inputs are those of a candidate priced before."""
         self.estimates += 1
-        keys = self._keys(cfg, tiers_of(cfg))
-        by_tier = self._resources(cfg, keys)
+        keys, values = self._keys(cfg, tiers_of(cfg))
+        by_tier = self._resources(cfg, keys, values)
         resources = sorted((r for plan in by_tier.values() for r in plan), key=lambda r: r.urn)
-        # the retagged values are part of what was priced
-        structure = hash((tuple(r.urn for r in resources), *(getattr(cfg.cdn, k) for k in VALUE_ONLY)))
+        # the values written are part of what was priced: a tier's own with its lines, the CDN's with all
+        structure = hash((tuple(r.urn for r in resources), *(getattr(cfg.cdn, k) for k in cdn.VALUE_ONLY)))
         inputs = PricingInputs.of(cfg, self.measured)
         ctx = RuleContext(inputs=inputs, catalog=self.catalog, resources=tuple(resources))
         results: list[PricedResource | Unpriced] = []
         for tier, key in keys.items():
-            found = self._prices.get((tier, key, structure, inputs))
+            at = (tier, key, values.get(tier, ()), structure, inputs)
+            found = self._prices.get(at)
             if found is None:
                 found = [price_in_region(r, ctx) for r in by_tier[tier]]
-                self._prices[(tier, key, structure, inputs)] = found
+                self._prices[at] = found
             results += found
         order = {r.urn: i for i, r in enumerate(resources)}
         results.sort(key=lambda x: order[x.resource.urn if isinstance(x, PricedResource) else x.urn])

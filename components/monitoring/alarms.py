@@ -150,6 +150,20 @@ def _lb_specs(args: MonitoringArgs) -> list[AlarmSpec]:
     return specs
 
 
+#: The part of the name of the database's free-storage alarm (its threshold: :func:`free_storage_threshold`).
+FREE_STORAGE_PART = "database-free-storage"
+
+
+def free_storage_threshold(allocated_gb: int) -> float:
+    """Bytes of free storage below which the database's alarm fires: a tenth of the allocated storage."""
+    return allocated_gb * 1024**3 * 0.1
+
+
+def in_service_part(tier: str) -> str:
+    """The part of the name of the alarm on ``tier``'s in-service instances (its threshold: the floor)."""
+    return f"{tier}-in-service"
+
+
 def _database_specs(args: MonitoringArgs) -> list[AlarmSpec]:
     """The database's basic alarms: CPU and free storage."""
     return [
@@ -165,13 +179,13 @@ def _database_specs(args: MonitoringArgs) -> list[AlarmSpec]:
             description="database CPU above 80%",
         ),
         AlarmSpec(
-            "database-free-storage",
+            FREE_STORAGE_PART,
             "basic",
             "AWS/RDS",
             "FreeStorageSpace",
             {"DBInstanceIdentifier": args.database_id},
             "LessThanThreshold",
-            args.database_allocated_gb * 1024**3 * 0.1,
+            free_storage_threshold(args.database_allocated_gb),
             statistic="Minimum",
             description="less than 10% of the allocated storage free",
         ),
@@ -184,7 +198,7 @@ def _group_specs(args: MonitoringArgs) -> list[AlarmSpec]:
     for tier, asg in args.asg_names.items():
         specs.append(
             AlarmSpec(
-                f"{tier}-in-service",
+                in_service_part(tier),
                 "enhanced",
                 "AWS/AutoScaling",
                 "GroupInServiceInstances",

@@ -7,15 +7,46 @@ to a topic encrypted with the AWS-managed ``alias/aws/sns`` key (its key policy 
 from __future__ import annotations
 
 import json
-from typing import TypedDict
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 import pulumi
 import pulumi_aws as aws
 
-from components.monitoring.alarms import AlarmSpec, alarm_specs, alarms_for_level
+from components.monitoring.alarms import (
+    FREE_STORAGE_PART,
+    AlarmSpec,
+    alarm_specs,
+    alarms_for_level,
+    free_storage_threshold,
+    in_service_part,
+)
 from components.monitoring.args import MonitoringArgs
 from components.monitoring.dashboard import dashboard_body
 from components.tagging import tier_tags
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def value_inputs(
+    asg_floor: Mapping[str, int],
+    database_allocated_gb: int,
+    resource_type: str,
+    resource_name: str,
+    inputs: Mapping[str, Any],
+) -> dict[str, Any] | None:
+    """The inputs (as planned) of the alarm named ``resource_name`` with the groups' floors and the
+    database's allocated storage given, whatever they were planned at: they set only the thresholds of the
+    in-service and free-storage alarms (which alarms exist follows the level and the layout). None for
+    every other resource. ``budget fit`` plans the tier once and writes each candidate's values so."""
+    if resource_type != ALARM:
+        return None
+    part = resource_name.partition("-")[2]
+    thresholds = {in_service_part(tier): float(floor) for tier, floor in asg_floor.items()}
+    thresholds[FREE_STORAGE_PART] = float(free_storage_threshold(database_allocated_gb))
+    if part not in thresholds:
+        return None
+    return {**inputs, "threshold": thresholds[part]}
 
 
 def budget_limit_usd(limit_tzs: int, usd_to_tzs: float) -> float:

@@ -12,6 +12,7 @@ from budget.fit import pricer as pricer_module
 from budget.fit.pricer import Pricer
 from budget.model import PlannedResource
 from budget.plan import from_record
+from components import cdn
 from components.config import StackConfig
 from components.planning import mocks
 from tests.budget.budget_helpers import stack_cfg
@@ -109,7 +110,7 @@ CDN_STRUCTURES: dict[str, tuple[dict[str, object], bool, tuple[dict[str, object]
 @pytest.mark.parametrize("structure", sorted(CDN_STRUCTURES))
 def test_the_cdn_plan_written_with_other_values_is_the_plan_made_at_them(structure: str) -> None:
     """Fit plans the CDN tier once per structure and writes the price class, the bundle and the overflow
-    share into it (pricer._retagged, components.cdn.VALUE_ONLY): the result is what
+    share into it (pricer.written_at, components.cdn.VALUE_ONLY): the result is what
     planning the tier at those values registers, input for input."""
     shape, via_cdn, values = CDN_STRUCTURES[structure]
     lb: dict[str, object] = {"websockets_via_cdn": via_cdn}
@@ -118,14 +119,14 @@ def test_the_cdn_plan_written_with_other_values_is_the_plan_made_at_them(structu
         stack_cfg("phase1"), lb, price_class="PriceClass_200", asset_overflow_share=share, **shape
     )
     made_at = tuple(from_record(r) for r in mocks.plan_tiers(base, ("cdn",)))
-    assert any(r.type == pricer_module.DISTRIBUTION for r in made_at)
+    assert any(r.type == cdn.DISTRIBUTION for r in made_at)
     checked = 0
     for price_class in ("PriceClass_100", "PriceClass_200", "PriceClass_All"):
         for value in values:
             cfg = _cdn_variant(base, price_class=price_class, **value)
             assert pricer_module.plan_key(cfg, "cdn") == pricer_module.plan_key(base, "cdn")
             planned = tuple(from_record(r) for r in mocks.plan_tiers(cfg, ("cdn",)))
-            assert _signature(pricer_module._retagged(made_at, cfg)) == _signature(planned)
+            assert _signature(pricer_module.written_at(made_at, cfg)) == _signature(planned)
             checked += 1
     assert checked == 6
     # the check can fail: a plan not rewritten keeps the price class it was made at

@@ -16,7 +16,7 @@ import pytest
 import components.release
 from components.config import ReleaseConfig, StackConfig
 from components.planning.mocks import RecordedResource, plan_resources
-from components.userdata import UserDataSpec, render_user_data
+from components.userdata import UserDataSpec, pool_env, render_user_data, resized
 from runtime.deploy import BOOTSTRAP
 from tests.infra.conftest import stack_config
 from tests.infra.helpers import named, of_type
@@ -39,6 +39,38 @@ SPEC = UserDataSpec(
     release_uri=f"s3://bucket/releases/stars-runtime-0.1.0-{DIGEST}.tar",
     release_sha256=DIGEST,
 )
+
+
+SIZINGS = [(2, None), (1, 5), (16, 100), (3, None), (2, 12)]
+
+
+@pytest.mark.parametrize("os_", ["debian-12", "al2023"])
+@pytest.mark.parametrize("release", [True, False])
+def test_resized_user_data_is_the_user_data_rendered_at_those_sizes(os_: str, release: bool) -> None:
+    """Fit writes a candidate's processes and pool into user data rendered at others (resized): the
+    result is what rendering at them gives, byte for byte, from and to every sizing (pool set or not)."""
+    spec = UserDataSpec(**{**SPEC.__dict__, "os": os_})
+    if not release:
+        spec = UserDataSpec(**{**spec.__dict__, "release_uri": None, "release_sha256": None})
+    for workers, pool in SIZINGS:
+        made = render_user_data(UserDataSpec(**{**spec.__dict__, "workers": workers, **_pool(pool)}))
+        for other_workers, other_pool in SIZINGS:
+            at = UserDataSpec(**{**spec.__dict__, "workers": other_workers, **_pool(other_pool)})
+            assert resized(made, other_workers, other_pool) == render_user_data(at)
+    # the check can fail: other sizes render other user data
+    assert render_user_data(spec) != render_user_data(UserDataSpec(**{**spec.__dict__, "workers": 3}))
+
+
+def _pool(size: int | None) -> dict[str, object]:
+    return {"extra_env": pool_env(size)}
+
+
+def test_resized_refuses_a_script_it_cannot_read() -> None:
+    script = render_user_data(SPEC)
+    with pytest.raises(ValueError, match="installer header"):
+        resized(script.replace("set -eu\n", "set -e\n"), 3, None)
+    with pytest.raises(ValueError, match="exports"):
+        resized(script.replace("export STARS_ROLE=", "export STARS_RULE="), 3, None)
 
 
 def test_names_the_release_by_digest_and_secrets_by_arn_only() -> None:
