@@ -2,10 +2,11 @@
 
 A group's servers are spread evenly over the stack's zones (``stars:network.az_count``; the auto-scaling
 group balances them), so losing a zone loses its fullest share: ``ceil(servers / zones)``, judged at the
-group's minimum size (its CPU scaling policy may hold it there at peak). What is left must
-still be at least the servers the capacity model asks for at the phase's peak, with the same headroom kept
-(N+1 per zone). The data stores survive a zone's loss only Multi-AZ: the RDS standby of the same class takes
-over, and the cache's replica of the same node type is promoted (automatic failover).
+group's minimum size (its CPU scaling policy may hold it there at peak), and on its on-demand servers
+only: a spot server may be reclaimed when capacity is scarcest, as it is while a zone is down. What is
+left must still be at least the servers the capacity model asks for at the phase's peak, with the same
+headroom kept (N+1 per zone). The data stores survive a zone's loss only Multi-AZ: the RDS standby of the
+same class takes over, and the cache's replica of the same node type is promoted (automatic failover).
 
 A phase whose availability class is ``multi_az`` must carry it (the search sizes its groups so); a
 ``single_az`` phase is told plainly what a zone's loss does to it.
@@ -32,7 +33,9 @@ def az_loss(cfg: StackConfig, model: CapacityModel) -> AzLoss:
     tiers = []
     for group, tier in cfg.server_tiers.items():
         needed = model.size_servers(tier.instance_type, loads.of_group(group)).count
-        left = tier.min_size - math.ceil(tier.min_size / zones)
+        on_demand = min(tier.spot.on_demand_base, tier.min_size) if tier.spot.enabled else tier.min_size
+        # the worst case: the lost zone held on-demand servers only; spot servers are not counted on
+        left = max(0, on_demand - math.ceil(tier.min_size / zones))
         tiers.append(
             TierAzLoss(
                 group=group,
@@ -42,6 +45,7 @@ def az_loss(cfg: StackConfig, model: CapacityModel) -> AzLoss:
                 left_with_zone_lost=left,
                 needed_at_peak=needed,
                 carries=left >= needed,
+                spot_servers=tier.min_size - on_demand,
             )
         )
     stores = cfg.database.multi_az and cfg.cache.automatic_failover and cfg.cache.num_cache_clusters >= 2
@@ -67,6 +71,7 @@ def _statement(required: bool, servers_carry: bool, stores: bool, tiers: list[Ti
     detail = "; ".join(
         f"{t.group}: {t.left_with_zone_lost} of its minimum {t.servers} servers left (max {t.max_servers}),"
         f" {t.needed_at_peak} needed at peak"
+        + (f"; its {t.spot_servers} spot servers not counted on" if t.spot_servers else "")
         for t in (short or tiers)
     )
     if servers_carry and stores:

@@ -151,9 +151,14 @@ class TierAzLoss(_Model):
     servers: int
     max_servers: int = 0
     zones: int
+    #: On-demand servers left when the lost zone held as many of them as it could: spot servers are not
+    #: counted, since spot capacity is scarcest while a zone is down (and the reference puts t4g.small in
+    #: af-south-1 in the worst interruption band).
     left_with_zone_lost: int
     needed_at_peak: int
     carries: bool
+    #: Of ``servers``, how many run on spot (above the group's on-demand base).
+    spot_servers: int = 0
 
 
 class AzLoss(_Model):

@@ -112,10 +112,16 @@ class ServerChoice:
         decide the count: a lower minimum would leave too few servers when a zone is lost."""
         return self.count if self.zone_loss else self.floor
 
+    @property
+    def on_demand_base(self) -> int:
+        """Servers kept on demand under spot: the zone-loss count when the group must survive a zone's
+        loss (its guarantee may not rest on spot servers: budget/fit/azloss.py), else the floor."""
+        return self.min_size if self.zone_loss else self.floor
+
     def apply(self, tier: ServerTierConfig | None, cpu_target: int) -> ServerTierConfig:
         spotted = self.purchase in ("spot", "reserved_spot")
         spot = (
-            SpotConfig(enabled=True, on_demand_base=self.floor, spot_percentage=100)
+            SpotConfig(enabled=True, on_demand_base=self.on_demand_base, spot_percentage=100)
             if spotted
             else SpotConfig()
         )
@@ -329,7 +335,7 @@ class Space:
             # spot only buys the instances above the on-demand base: with none above it, a spot option is
             # its on-demand twin at the same cost, and is left out
             sized = ServerChoice(group, itype, "on_demand", sizing, self.floor, zones, zone_loss)
-            above = sized.count > self.floor
+            above = sized.count > sized.on_demand_base
             out += [replace(sized, purchase=p) for p in PURCHASES if above or p in ("on_demand", "reserved")]
         return out
 
@@ -573,7 +579,7 @@ class Space:
                 else 1.0
             )
             # a reservation covers the minimum's on-demand instances: the base under spot, else the minimum
-            floor = min(option.floor if spotted else option.min_size, option.count)
+            floor = min(option.on_demand_base if spotted else option.min_size, option.count)
             return hours * price * (floor * base + (option.count - floor) * above)
         if isinstance(option, DatabaseChoice):
             deployment = "multi_az" if self.demand.availability == "multi_az" else "single_az"
