@@ -571,10 +571,13 @@ class CdnConfig(_Strict):
                 " two pay-as-you-go distributions bill as one (the account's free tier and volume tiers)"
             )
         overflow = self.asset_overflow != "none"
-        if overflow != (self.asset_overflow_share > 0):
+        # an overflow distribution with nothing on it is allowed only where Free plans take the whole rest
+        standing_by = overflow and self.asset_overflow_share == 0 and self.free_asset_distributions > 0
+        if overflow != (self.asset_overflow_share > 0) and not standing_by:
             raise ValueError(
                 f"asset_overflow {self.asset_overflow} with asset_overflow_share {self.asset_overflow_share}:"
                 " a share above 0 needs an overflow distribution, and an overflow distribution needs one"
+                " (or Free-plan distributions that carry the whole rest)"
             )
         if overflow and self.plan == "pay_as_you_go":
             raise ValueError(

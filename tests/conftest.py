@@ -87,6 +87,7 @@ SLOW = (
     "tests/budget/test_golden.py::test_fit_json",
     "tests/budget/test_fit_dbpool.py::test_the_search_takes_a_larger_class_when_the_cheapest_cannot_take_the_pools",
     "tests/budget/test_asset_overflow.py::test_fit_picks_two_pro_plans_and_the_overflow_for_phase1",
+    "tests/budget/test_asset_overflow.py::test_free_plans_that_carry_the_whole_rest_are_searched",
     "tests/infra/test_edge_options.py::test_untaggable_list_matches_the_provider_for_the_new_types",
     "tests/bench/",
 )

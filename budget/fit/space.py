@@ -457,16 +457,19 @@ class Space:
 
     def free_beside(self, plan: str, count: int) -> list[int]:
         """How many Free-plan distributions fit beside ``count`` distributions on ``plan`` filled to their
-        allowance with an overflow: 1 to 3 (the account's Free plans, the stack's distributions), only
-        while something is left for the overflow (Free plans that carry the whole rest are the plans
-        without an overflow, searched as such); none on the Free plan itself (more of the same plan)."""
+        allowance with an overflow: 1 to 3 (the account's Free plans, the stack's distributions), each
+        filled to its allowance while something is left for the overflow, and the fewest that carry the
+        whole rest (the overflow then carries nothing: N paid plans and M Free ones cost less than N + M
+        paid ones; the independent fit review's F1); none on the Free plan itself (more of the same)."""
         if plan in ("pay_as_you_go", "free"):
             return []
         t = traffic(self.demand)
         fill = count * self.filled_share(t.static_requests, t.static_gb, self._allowance(plan))
         free = self.filled_share(t.static_requests, t.static_gb, self._allowance("free"))
         most = min(FREE_PLANS_PER_ACCOUNT, MAX_ASSET_DISTRIBUTIONS - count)
-        return [m for m in range(1, most + 1) if fill + m * free < 1 - 1e-6]
+        partly = [m for m in range(1, most + 1) if fill + m * free < 1 - 1e-6]
+        whole = [m for m in range(1, most + 1) if m not in partly][:1]
+        return partly + whole
 
     def reference_shape(self, zones: int, layout: str = Shape.layout, egress: str = Shape.egress) -> Shape:
         """A shape that serves TLS with the stack's certificates, for pricing tiers that do not read it."""
@@ -603,10 +606,12 @@ class Space:
             each = self.filled_share(
                 usage.cloudfront_requests, usage.cloudfront_egress_gb, self._allowance("free")
             )
+            each = min(each, share / free)  # Free plans that can carry the whole rest carry it
+            left = share - free * each
             update |= {
                 "free_asset_distributions": free,
                 "free_asset_share": each,
-                "asset_overflow_share": share - free * each,
+                "asset_overflow_share": left if left > 1e-9 else 0.0,
             }
         return update
 

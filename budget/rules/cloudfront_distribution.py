@@ -156,7 +156,8 @@ def asset_share(dist: PlannedResource, assets: list[PlannedResource]) -> float:
         share = float(value)
     except (TypeError, ValueError):
         share = math.nan
-    if not 0 < share <= 1:
+    # 0 is a share: an overflow distribution standing by while Free plans carry the whole rest
+    if not 0 <= share <= 1:
         raise RuleError(f"tag {ASSET_SHARE_TAG}={value!r} is not a share of the assets' traffic (0 to 1)")
     return share
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from budget.capacity import kept_measured, load_model
 from budget.catalog import Catalog, load_catalog
 from budget.demand import with_routed_usage
 from budget.estimator import estimate, price_resource
+from budget.fit.levers import with_domain
 from budget.fit.pricer import Pricer
 from budget.fit.search import search
 from budget.fit.space import Shape, Space
@@ -26,7 +28,7 @@ from budget.plan import from_record
 from budget.pricing_inputs import PricingInputs
 from budget.rules.base import RuleContext, RuleError
 from budget.rules.cloudfront_distribution import asset_share
-from components.config import StackConfig, load_stack_file
+from components.config import CdnConfig, StackConfig, load_stack_file
 from components.planning.baseline import violations
 from components.planning.mocks import plan, plan_resources
 from tests.budget.budget_helpers import DIRECT, ROOT, res, unpriced
@@ -263,7 +265,7 @@ def test_check_refuses_shares_it_cannot_price(catalog: Catalog) -> None:
     short = [_dist("assets2", "assets", 0.4), _dist("dynamic", "dynamic", 0.1)]
     assert "add up to 0.9" in unpriced(_dist("assets1", "assets", 0.4), cfg, catalog, short).reason
     # a share that is not a share
-    for bad in ("half", "0", "1.5", "nan"):
+    for bad in ("half", "-0.1", "1.5", "nan"):
         lone = res(
             DISTRIBUTION,
             "x",
@@ -291,7 +293,7 @@ def test_check_refuses_shares_it_cannot_price(catalog: Catalog) -> None:
     )
 )
 def test_any_share_tag_is_read_as_a_share_or_refused_in_one_line(catalog: Catalog, value: Any) -> None:
-    """The tag comes from a plan (a preview's JSON): whatever it holds, the rule reads a share in (0, 1] or
+    """The tag comes from a plan (a preview's JSON): whatever it holds, the rule reads a share in [0, 1] or
     says in one line why it cannot price the distribution, never a traceback."""
     dist = res(
         DISTRIBUTION,
@@ -303,7 +305,7 @@ def test_any_share_tag_is_read_as_a_share_or_refused_in_one_line(catalog: Catalo
     except RuleError as exc:
         assert "\n" not in str(exc)
     else:
-        assert 0 < share <= 1
+        assert 0 <= share <= 1  # 0: an overflow distribution standing by
     cfg = _stack(**DIRECT)
     ctx = RuleContext(inputs=PricingInputs.of(cfg, kept_measured()), catalog=catalog, resources=(dist,))
     result = price_resource(dist, ctx)
@@ -472,3 +474,61 @@ def test_fit_adds_free_plans_only_where_an_overflow_is_left(catalog: Catalog) ->
     assert update["free_asset_share"] == pytest.approx(FREE, rel=1e-6)
     assert update["asset_overflow_share"] == pytest.approx(FREE_OVERFLOW, rel=1e-6)
     assert update["asset_overflow_share"] > FREE_OVERFLOW  # the plans a billionth below their allowance
+
+
+def test_free_plans_that_carry_the_whole_rest_are_searched(catalog: Catalog, tmp_path: Path) -> None:
+    """The independent fit review's F1, by hand: phase 2 at 0.05 GB per user with a domain. Assets 10.44 M
+    requests and 1,043.7 GB a month; one Pro plan carries 10 M requests (95.8%), the rest 4.19% = 0.44 M
+    requests and 43.7 GB fits one Free plan (1 M requests, 100 GB). fit put the rest pay as you go (TZS
+    690,904); 1 Pro + 1 Free with the overflow standing by at share 0 is TZS 681,579 by check's rules."""
+    text = (ROOT / "Pulumi.phase2.yaml").read_text(encoding="utf-8")
+    low = text.replace("transfer_gb_per_user_per_month: 0.3", "transfer_gb_per_user_per_month: 0.05")
+    assert low != text
+    path = tmp_path / "Pulumi.phase2.yaml"
+    path.write_text(low, encoding="utf-8")
+    cfg = with_domain(load_stack_file(path), "api.example.org")
+    space = Space(cfg, catalog, load_model(catalog))
+    assert space.free_beside("pro", 1) == [1]  # nothing left over with one: before, none was tried
+    result = search(cfg, catalog, load_model(catalog), Pricer(catalog))
+    assert result.best is not None
+    best = result.best.priced.cfg.cdn
+    assert (best.plan, best.asset_distributions, best.free_asset_distributions) == ("pro", 1, 1)
+    assert best.asset_overflow_share == 0.0 and best.free_asset_share == pytest.approx(0.041851909589146086)
+    assert round(result.best.priced.tzs()) == 681_579
+
+
+@pytest.mark.parametrize(
+    ("free", "share", "ok"),
+    [(1, 0.04, True), (0, 0.0, False)],
+)
+def test_an_overflow_at_share_0_needs_free_plans_that_carry_the_rest(
+    free: int, share: float, ok: bool
+) -> None:
+    cdn = {
+        **load_stack_file(ROOT / "Pulumi.phase1.yaml").cdn.model_dump(),
+        "plan": "pro",
+        "asset_distributions": 1,
+        "dynamic_distribution": True,
+        "asset_overflow": "pay_as_you_go",
+        "asset_overflow_share": 0.0,
+        "free_asset_distributions": free,
+        "free_asset_share": share,
+    }
+    if ok:
+        assert CdnConfig.model_validate(cdn).asset_overflow_share == 0.0
+    else:
+        with pytest.raises(ValueError, match="or Free-plan distributions that carry the whole rest"):
+            CdnConfig.model_validate(cdn)
+
+
+def test_a_distribution_standing_by_carries_a_share_of_0() -> None:
+    standing = res(
+        "aws:cloudfront/distribution:Distribution", "cdn-dynamic", {"tags": {"asset_share": "0.0"}}
+    )
+    assert asset_share(standing, [standing]) == 0.0
+    for bad in ("-0.1", "1.5", "nan"):
+        broken = res(
+            "aws:cloudfront/distribution:Distribution", "cdn-dynamic", {"tags": {"asset_share": bad}}
+        )
+        with pytest.raises(RuleError, match="is not a share"):
+            asset_share(broken, [broken])
