@@ -380,6 +380,8 @@ class StackReport(_Model):
 
     @classmethod
     def _derived(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """A trimmed document's TZS total and per-size totals from its USD total, its rate warning from
+        its warnings."""
         usd, rate = data.get("total_usd"), data.get("usd_to_tzs")
         if "total_tzs" not in data and isinstance(usd, int | float) and isinstance(rate, int | float):
             with suppress(OverflowError):  # a hostile figure: total_tzs stays missing, refused as such
@@ -396,10 +398,12 @@ class StackReport(_Model):
 
     @field_serializer("totals_tzs")
     def _totals_tzs(self, _: SizeFigures | None) -> SizeFigures:
+        """Always written: the check's whole figures, or a trimmed document's converted at its rate."""
         return self.tzs_by_size
 
     @field_serializer("usage_based_usd")
     def _usage_based_usd(self, _: float | None) -> float:
+        """Always written: the check's figure, or a trimmed document's summed from its usage lines."""
         return self.usage_usd
 
     def tzs(self, usd: float) -> float:
