@@ -73,7 +73,7 @@ def run_job(job: Job) -> StackResult:
         catalog = load_catalog(job.catalog)
         preview = load_preview(job.preview_json) if job.preview_json else None
     except (ConfigError, CatalogError, PreviewError) as exc:
-        return StackError(job.stack, str(exc))
+        return StackError(stack=job.stack, error=str(exc))
     measured = kept_measured()  # check prices loads at the kept runs' figures
     if preview is not None:
         source = job.stack_file.name if job.config_json is None and job.stack_file else "--config-json"
@@ -83,7 +83,7 @@ def run_job(job: Job) -> StackResult:
         try:
             resources = plan_offline(cfg)
         except PlanError as exc:
-            return StackError(job.stack, str(exc))
+            return StackError(stack=job.stack, error=str(exc))
         est = estimate(resources, cfg, catalog, measured=measured)
     scenarios = what_ifs(resources, cfg, catalog, measured) if job.what_ifs and not est.unpriced else []
     return stack_report(est, scenarios)
@@ -92,7 +92,7 @@ def run_job(job: Job) -> StackResult:
 def check_stacks(jobs: Sequence[Job], single: bool) -> CostReport:
     """Every job's result, in order (forked workers when there are several); ``single`` prints as the
     stack's own object (``check --stack``) rather than ``{"stacks": [...]}``."""
-    return CostReport(tuple(run_forked(run_job, jobs)), single=single)
+    return CostReport(stacks=tuple(run_forked(run_job, jobs)), single=single)
 
 
 def problems(report: CostReport) -> list[str]:

@@ -13,6 +13,7 @@ from budget.report.model import (
     Driver,
     LineAtSize,
     LineReport,
+    LinesAtSizes,
     OverrideReport,
     ResourceReport,
     SizeFigures,
@@ -31,7 +32,7 @@ def _usd(value: float) -> float:
 
 
 def _by_size(values: dict[str, float]) -> SizeFigures:
-    return SizeFigures(*(_usd(values[size]) for size in SIZES))
+    return SizeFigures.model_validate({size: _usd(values[size]) for size in SIZES})
 
 
 def _line(item: CostLine) -> LineReport:
@@ -45,7 +46,14 @@ def _line(item: CostLine) -> LineReport:
         usage_based=item.usage_based,
         estimated=item.estimated,
         by_size=(
-            {size: LineAtSize(round(item.quantity.at(size), 4), _usd(item.monthly(size))) for size in SIZES}
+            LinesAtSizes.model_validate(
+                {
+                    size: LineAtSize(
+                        quantity=round(item.quantity.at(size), 4), monthly_usd=_usd(item.monthly(size))
+                    )
+                    for size in SIZES
+                }
+            )
             if item.quantity.varies
             else None
         ),
@@ -89,7 +97,7 @@ def _drivers(est: Estimate, total: float) -> tuple[Driver, ...]:
 def _what_if(w: WhatIf, rate: float, limit: float) -> WhatIfReport:
     if w.estimate.unpriced:
         reason = "; ".join(f"{u.name}: {u.reason}" for u in w.estimate.unpriced)
-        return WhatIfReport(w.key, w.title, computable=False, reason=reason)
+        return WhatIfReport(key=w.key, title=w.title, computable=False, reason=reason)
     total = w.estimate.total("max")
     return WhatIfReport(
         key=w.key,
@@ -172,14 +180,16 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
         basis="max",
         status=verdict.status,
         exit_code=verdict.exit_code,
-        override=None if override is None else OverrideReport(override.reason, override.approved_by),
+        override=None
+        if override is None
+        else OverrideReport(reason=override.reason, approved_by=override.approved_by),
         overridden=verdict.overridden,
         total_usd=_usd(verdict.total_usd),
         users=users,
         tzs_per_1000_users=per_thousand(verdict.total_tzs, users) if users else None,
         total_tzs=round(verdict.total_tzs),
         totals=_by_size(totals),
-        totals_tzs=SizeFigures(*(round(totals[size] * rate) for size in SIZES)),
+        totals_tzs=SizeFigures.model_validate({size: round(totals[size] * rate) for size in SIZES}),
         usage_based_usd=_usd(est.usage_total("max")),
         lines=len(all_lines),
         estimated_lines=sum(1 for item in all_lines if item.estimated),
@@ -189,7 +199,9 @@ def stack_report(est: Estimate, whatifs: list[WhatIf] | None = None) -> StackRep
         top_drivers=_drivers(est, totals["max"]),
         what_ifs=what_if_reports,
         cannot_fit=_cannot_fit(est, verdict, what_if_reports),
-        unpriced=tuple(UnpricedReport(u.urn, u.type, u.name, u.reason) for u in est.unpriced),
+        unpriced=tuple(
+            UnpricedReport(urn=u.urn, type=u.type, name=u.name, reason=u.reason) for u in est.unpriced
+        ),
         catalog=est.catalog.path,
         resources=tuple(_resource(p, est.inputs.region) for p in est.priced),
         warnings=(*est.warnings, *filter(None, [verdict.rate_warning])),

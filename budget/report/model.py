@@ -4,20 +4,37 @@
 report and the guard read it back with :meth:`CostReport.from_json`. The formats never re-parse each
 other's output or reach into raw mappings: a concept such as "this line rests on an estimated price" is a
 field here, decided once by the check. The JSON schema is documented in ``budget/README.md``;
-``to_json(from_json(doc)) == doc`` for every document the check writes (a golden test holds this).
+``to_json(from_json(doc)) == doc`` byte for byte for every document the check writes (a golden test holds
+this). Each field is declared once: pydantic reads and writes it, in the order declared.
 
-Reports from older versions, or trimmed by hand, are still read: keys that such a document lacks take a
-documented default (see each ``from_json``), and the few figures the check always writes but a trimmed
-document may miss (TZS totals, the usage-based total) are derived from what it does carry.
+Reports from older versions, or trimmed by hand, are still read: a key such a document lacks (or writes as
+``null``) takes its field's default, and the few figures the check always writes but a trimmed document may
+miss (TZS totals, the usage-based total, the per-size totals) are derived from what it does carry. A
+document that is not a report is refused with a one-line :class:`ReportError`, never a traceback.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Self, TypeVar, Union, get_args, get_origin
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    ValidationError,
+    field_serializer,
+    model_serializer,
+    model_validator,
+)
 
 from budget.exit_codes import ExitCode
 from budget.model import SIZES
@@ -36,48 +53,44 @@ class ReportError(ValueError):
     """A document that is not a readable budget report; commands turn it into exit code 2."""
 
 
-# ------------------------------------------------------------------------------------------ reading helpers
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _number(data: Mapping[str, Any], key: str, where: str) -> float:
-    """A required number, kept as the JSON gave it (int or float) so documents round-trip exactly."""
-    value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ReportError(f"{where}: '{key}' must be a number, got {value!r}")
+def _number(value: Any) -> Any:
+    """A number stays the int or float the JSON gave, so documents round-trip byte for byte; a bool is no
+    number (pydantic would take True for 1), and a figure no float holds (NaN, an int past 1e308) is
+    refused here rather than compared as never over the limit or crashing a format later."""
+    if not _is_number(value):
+        raise ValueError(f"must be a number, got {str(value)[:60]!r}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise ValueError(f"must be a finite number, got {str(value)[:60]!r}")
     return value
 
 
-def _count(data: Mapping[str, Any], key: str, where: str) -> int:
-    """A whole number the check writes (counts, exit codes); missing counts are 0."""
-    value = data.get(key, 0)
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ReportError(f"{where}: '{key}' must be a whole number, got {value!r}")
-    return value
+#: Money, rates and quantities: int or float exactly as written.
+Number = Annotated[int | float, BeforeValidator(_number)]
+#: Counts and exit codes: whole numbers only (no bool, no 2.0, no "2").
+Count = StrictInt
 
 
-def _optional_count(data: Mapping[str, Any], key: str, where: str) -> int | None:
-    return _count(data, key, where) if data.get(key) is not None else None
+def _is_none(value: Any) -> bool:
+    return value is None
 
 
-def _optional_number(data: Mapping[str, Any], key: str, where: str) -> float | None:
-    return _number(data, key, where) if data.get(key) is not None else None
+def _omitted_when_none() -> Any:
+    """A key the check writes only when it has a value (the JSON never holds it as null)."""
+    return Field(default=None, exclude_if=_is_none)
 
 
-def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ReportError(f"{where}: expected an object, got {str(value)[:60]!r}")
-    return value
-
-
-def _list(data: Mapping[str, Any], key: str, where: str) -> list[Any]:
-    value = data.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise ReportError(f"{where}: '{key}' must be a list")
-    return value
+def _admits_none(annotation: Any) -> bool:
+    return annotation is None or (
+        get_origin(annotation) in (Union, types.UnionType) and type(None) in get_args(annotation)
+    )
 
 
 def estimated_from_source(source: str) -> bool:
@@ -85,44 +98,100 @@ def estimated_from_source(source: str) -> bool:
     return any(f"[{s}]" in source or f"({s})" in source for s in ESTIMATED_STATUSES)
 
 
+class _Model(BaseModel):
+    """Frozen; unknown keys of a newer document are ignored; a missing key, or a null where the field takes
+    no null, takes the field's default (older and hand-trimmed reports)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        """Nulls dropped where the field takes none, then the class's derived figures filled in."""
+        if not isinstance(data, Mapping):
+            return data  # a value pydantic refuses by its type
+        required = _takes_no_null(cls)
+        return cls._derived({k: v for k, v in data.items() if v is not None or k not in required})
+
+    @classmethod
+    def _derived(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """The figures a trimmed document may lack, from those it carries (none by default)."""
+        return data
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+M = TypeVar("M", bound=_Model)
+_NO_NULL: dict[type[_Model], frozenset[str]] = {}
+
+
+def _takes_no_null(model: type[_Model]) -> frozenset[str]:
+    """The keys of ``model`` whose field takes no null: a null there means "missing" (looked up once)."""
+    if model not in _NO_NULL:
+        fields = model.model_fields.items()
+        _NO_NULL[model] = frozenset(f.alias or k for k, f in fields if not _admits_none(f.annotation))
+    return _NO_NULL[model]
+
+
+def _validate(model: type[M], data: Any, name: str) -> M:
+    """``model`` read from ``data``; a refusal is one line naming the stack and the key."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the document"
+        msg = first["msg"].removeprefix("Value error, ")
+        raise ReportError(f"{_one_line(name)[:60]}: {where}: {msg}") from None
+
+
+def _one_line(text: str) -> str:
+    """A document's text (a stack's name, its recorded error) inside a message that must stay one line."""
+    return " ".join(text.split())
+
+
+def _same_sizes(data: dict[str, Any], key: str, total: str) -> None:
+    """A trimmed document without per-size figures: the one total stands for every size."""
+    if key not in data and _is_number(data.get(total)):
+        data[key] = {size: data[total] for size in SIZES}
+
+
 # ------------------------------------------------------------------------------------------------- parts
 
 
-@dataclass(frozen=True)
-class SizeFigures:
+class SizeFigures(_Model):
     """One figure at the fleets' minimum, desired and maximum sizes (USD, or whole TZS)."""
 
-    min: float
-    desired: float
-    max: float
+    min: Number
+    desired: Number
+    max: Number
 
     def at(self, size: str) -> float:
         return float(getattr(self, size))
 
-    def to_json(self) -> dict[str, float]:
-        return {"min": self.min, "desired": self.desired, "max": self.max}
-
     @classmethod
-    def from_json(cls, data: Any, where: str) -> SizeFigures:
-        data = _mapping(data, where)
-        return cls(*(_number(data, size, where) for size in SIZES))
-
-    @classmethod
-    def same(cls, value: float) -> SizeFigures:
-        return cls(value, value, value)
+    def same(cls, value: float) -> Self:
+        return cls(min=value, desired=value, max=value)
 
 
-@dataclass(frozen=True)
-class LineAtSize:
-    quantity: float
-    monthly_usd: float
-
-    def to_json(self) -> dict[str, float]:
-        return {"quantity": self.quantity, "monthly_usd": self.monthly_usd}
+class LineAtSize(_Model):
+    quantity: Number
+    monthly_usd: Number
 
 
-@dataclass(frozen=True)
-class LineReport:
+class LinesAtSizes(_Model):
+    """A line's quantity and cost at each size, when the quantity depends on the fleet size."""
+
+    min: LineAtSize
+    desired: LineAtSize
+    max: LineAtSize
+
+    def at(self, size: str) -> LineAtSize:
+        line: LineAtSize = getattr(self, size)
+        return line
+
+
+class LineReport(_Model):
     """One priced component of a resource: quantity x unit price at max size, with its source.
 
     ``by_size`` is present when the quantity depends on the fleet size; ``estimated`` is True when the
@@ -130,320 +199,212 @@ class LineReport:
     default the line is priced on when the program leaves a setting unset.
     """
 
-    name: str
-    unit: str
-    quantity: float
-    unit_price_usd: float
-    monthly_usd: float
-    source: str
-    usage_based: bool
-    estimated: bool
-    by_size: Mapping[str, LineAtSize] | None = None
-    note: str | None = None
-    assumption: str | None = None
-
-    def monthly_at(self, size: str) -> float:
-        return self.by_size[size].monthly_usd if self.by_size else self.monthly_usd
-
-    def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "name": self.name,
-            "unit": self.unit,
-            "quantity": self.quantity,
-            "unit_price_usd": self.unit_price_usd,
-            "monthly_usd": self.monthly_usd,
-            "source": self.source,
-            "usage_based": self.usage_based,
-            "estimated": self.estimated,
-        }
-        if self.by_size is not None:
-            doc["by_size"] = {size: self.by_size[size].to_json() for size in SIZES}
-        if self.note is not None:
-            doc["note"] = self.note
-        if self.assumption is not None:
-            doc["assumption"] = self.assumption
-        return doc
+    name: str = ""
+    unit: str = ""
+    quantity: Number = 0.0
+    unit_price_usd: Number = 0.0
+    monthly_usd: Number
+    source: str = ""
+    usage_based: bool = False
+    #: A document written before the flag existed: the citation's status decides (see ``_derived``).
+    estimated: bool = False
+    by_size: LinesAtSizes | None = _omitted_when_none()
+    note: str | None = _omitted_when_none()
+    assumption: str | None = _omitted_when_none()
 
     @classmethod
-    def from_json(cls, data: Any, where: str) -> LineReport:
-        data = _mapping(data, where)
-        source = str(data.get("source", ""))
-        by_size: dict[str, LineAtSize] | None = None
-        if data.get("by_size") is not None:
-            raw = _mapping(data["by_size"], f"{where} by_size")
-            by_size = {
-                size: LineAtSize(
-                    quantity=_number(_mapping(raw.get(size), f"{where} {size}"), "quantity", where),
-                    monthly_usd=_number(raw[size], "monthly_usd", where),
-                )
-                for size in SIZES
-            }
-        estimated = data.get("estimated")
-        return cls(
-            name=str(data.get("name", "")),
-            unit=str(data.get("unit", "")),
-            quantity=data.get("quantity") if isinstance(data.get("quantity"), int | float) else 0.0,
-            unit_price_usd=_optional_number(data, "unit_price_usd", where) or 0.0,
-            monthly_usd=_number(data, "monthly_usd", where),
-            source=source,
-            usage_based=bool(data.get("usage_based", False)),
-            estimated=bool(estimated) if estimated is not None else estimated_from_source(source),
-            by_size=by_size,
-            note=str(data["note"]) if data.get("note") is not None else None,
-            assumption=str(data["assumption"]) if data.get("assumption") is not None else None,
-        )
+    def _derived(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if "estimated" not in data and isinstance(data.get("source", ""), str):
+            data["estimated"] = estimated_from_source(data.get("source", ""))
+        return data
+
+    def monthly_at(self, size: str) -> float:
+        return self.by_size.at(size).monthly_usd if self.by_size else self.monthly_usd
 
 
-@dataclass(frozen=True)
-class ResourceReport:
+class ResourceReport(_Model):
     """One planned resource: its monthly cost at each size and its lines, or why it costs nothing.
 
     ``region`` is where AWS bills it ("" for what no AWS region holds: components, providers, the stack).
     """
 
-    urn: str
-    type: str
-    name: str
-    tier: str
-    monthly_usd: float
-    monthly_usd_by_size: SizeFigures
-    lines: tuple[LineReport, ...]
-    free_reason: str | None = None
+    urn: str = ""
+    type: str = ""
+    name: str = ""
+    tier: str = "other"
     region: str = ""
+    monthly_usd: Number
+    monthly_usd_by_size: SizeFigures
+    lines: tuple[LineReport, ...] = ()
+    free_reason: str | None = _omitted_when_none()
+
+    @classmethod
+    def _derived(cls, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("tier") == "":
+            del data["tier"]  # an untagged resource is "other", as the check files it
+        _same_sizes(data, "monthly_usd_by_size", "monthly_usd")
+        return data
 
     @property
     def key(self) -> str:
         """How a diff matches this resource between two reports: its URN (type and name if none)."""
         return self.urn or f"{self.type}::{self.name}"
 
-    def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "urn": self.urn,
-            "type": self.type,
-            "name": self.name,
-            "tier": self.tier,
-            "region": self.region,
-            "monthly_usd": self.monthly_usd,
-            "monthly_usd_by_size": self.monthly_usd_by_size.to_json(),
-            "lines": [item.to_json() for item in self.lines],
-        }
-        if self.free_reason is not None:
-            doc["free_reason"] = self.free_reason
-        return doc
 
-    @classmethod
-    def from_json(cls, data: Any, where: str) -> ResourceReport:
-        data = _mapping(data, where)
-        name = str(data.get("name", ""))
-        here = f"{where} {name}"
-        monthly = _number(data, "monthly_usd", here)
-        by_size = data.get("monthly_usd_by_size")
-        return cls(
-            urn=str(data.get("urn") or ""),
-            type=str(data.get("type", "")),
-            name=name,
-            tier=str(data.get("tier") or "other"),
-            monthly_usd=monthly,
-            monthly_usd_by_size=(
-                SizeFigures.from_json(by_size, here) if by_size is not None else SizeFigures.same(monthly)
-            ),
-            lines=tuple(LineReport.from_json(item, here) for item in _list(data, "lines", here)),
-            free_reason=str(data["free_reason"]) if data.get("free_reason") is not None else None,
-            region=str(data.get("region") or ""),
-        )
-
-
-@dataclass(frozen=True)
-class TierReport:
+class TierReport(_Model):
     """The cost of one infrastructure tier (the ``tier`` tag: network, api, database ...)."""
 
-    tier: str
-    monthly_usd: float
+    tier: str = ""
+    monthly_usd: Number
     monthly_usd_by_size: SizeFigures
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "tier": self.tier,
-            "monthly_usd": self.monthly_usd,
-            "monthly_usd_by_size": self.monthly_usd_by_size.to_json(),
-        }
-
     @classmethod
-    def from_json(cls, data: Any, where: str) -> TierReport:
-        data = _mapping(data, where)
-        monthly = _number(data, "monthly_usd", where)
-        by_size = data.get("monthly_usd_by_size")
-        return cls(
-            tier=str(data.get("tier", "")),
-            monthly_usd=monthly,
-            monthly_usd_by_size=(
-                SizeFigures.from_json(by_size, where) if by_size is not None else SizeFigures.same(monthly)
-            ),
-        )
+    def _derived(cls, data: dict[str, Any]) -> dict[str, Any]:
+        _same_sizes(data, "monthly_usd_by_size", "monthly_usd")
+        return data
 
 
-@dataclass(frozen=True)
-class Driver:
+class Driver(_Model):
     """One of the costliest lines at max size, with its share of the total."""
 
-    resource: str
-    tier: str
-    line: str
-    monthly_usd: float
-    share: float
-    usage_based: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "resource": self.resource,
-            "tier": self.tier,
-            "line": self.line,
-            "monthly_usd": self.monthly_usd,
-            "share": self.share,
-            "usage_based": self.usage_based,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any, where: str) -> Driver:
-        data = _mapping(data, where)
-        return cls(
-            resource=str(data.get("resource", "")),
-            tier=str(data.get("tier", "")),
-            line=str(data.get("line", "")),
-            monthly_usd=_number(data, "monthly_usd", where),
-            share=_optional_number(data, "share", where) or 0.0,
-            usage_based=bool(data.get("usage_based", False)),
-        )
+    resource: str = ""
+    tier: str = ""
+    line: str = ""
+    monthly_usd: Number
+    share: Number = 0.0
+    usage_based: bool = False
 
 
-@dataclass(frozen=True)
-class WhatIfReport:
+#: The keys a what-if the check could not price writes (the figures mean nothing for it).
+_NOT_COMPUTABLE_KEYS = ("key", "title", "computable", "reason")
+
+
+class WhatIfReport(_Model):
     """A scenario priced with the same rules on modified inputs, or why it could not be priced."""
 
-    key: str
-    title: str
-    computable: bool
-    total_usd: float = 0.0
-    total_tzs: int = 0
-    totals: SizeFigures = SizeFigures(0.0, 0.0, 0.0)
-    fixed_min_usd: float = 0.0
+    key: str = ""
+    title: str = ""
+    computable: bool = False
+    total_usd: Number = 0.0
+    total_tzs: Count = 0
+    totals: SizeFigures = SizeFigures.same(0.0)
+    fixed_min_usd: Number = 0.0
     fits: bool = False
-    estimated_lines: int = 0
+    estimated_lines: Count = 0
     reason: str = ""
 
-    def to_json(self) -> dict[str, Any]:
-        if not self.computable:
-            return {"key": self.key, "title": self.title, "computable": False, "reason": self.reason}
-        return {
-            "key": self.key,
-            "title": self.title,
-            "computable": True,
-            "total_usd": self.total_usd,
-            "total_tzs": self.total_tzs,
-            "totals": self.totals.to_json(),
-            "fixed_min_usd": self.fixed_min_usd,
-            "fits": self.fits,
-            "estimated_lines": self.estimated_lines,
-        }
-
     @classmethod
-    def from_json(cls, data: Any, where: str) -> WhatIfReport:
-        data = _mapping(data, where)
-        key, title = str(data.get("key", "")), str(data.get("title", ""))
+    def _derived(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """A priced what-if must carry its figures; one that could not be priced carries only its reason."""
         if not data.get("computable"):
-            return cls(key, title, False, reason=str(data.get("reason", "")))
-        return cls(
-            key=key,
-            title=title,
-            computable=True,
-            total_usd=_number(data, "total_usd", where),
-            total_tzs=_count(data, "total_tzs", where),
-            totals=SizeFigures.from_json(data.get("totals"), where),
-            fixed_min_usd=_number(data, "fixed_min_usd", where),
-            fits=bool(data.get("fits")),
-            estimated_lines=_count(data, "estimated_lines", where),
-        )
+            return {k: data[k] for k in _NOT_COMPUTABLE_KEYS if k in data}
+        missing = [k for k in ("total_usd", "totals", "fixed_min_usd") if k not in data]
+        if missing:
+            raise ValueError(f"a computable what-if needs '{missing[0]}'")
+        return data
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        doc: dict[str, Any] = handler(self)
+        if not self.computable:
+            return {k: doc[k] for k in _NOT_COMPUTABLE_KEYS}
+        del doc["reason"]
+        return doc
 
 
-@dataclass(frozen=True)
-class UnpricedReport:
+class UnpricedReport(_Model):
     """A resource the check could not price: it fails closed and names it."""
 
-    urn: str
-    type: str
-    name: str
-    reason: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"urn": self.urn, "type": self.type, "name": self.name, "reason": self.reason}
-
-    @classmethod
-    def from_json(cls, data: Any, where: str) -> UnpricedReport:
-        data = _mapping(data, where)
-        return cls(*(str(data.get(k, "")) for k in ("urn", "type", "name", "reason")))
+    urn: str = ""
+    type: str = ""
+    name: str = ""
+    reason: str = ""
 
 
-@dataclass(frozen=True)
-class OverrideReport:
+class OverrideReport(_Model):
     """The owner's recorded decision to deploy over the limit."""
 
-    reason: str
-    approved_by: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"reason": self.reason, "approved_by": self.approved_by}
+    reason: str = ""
+    approved_by: str = ""
 
 
 # ------------------------------------------------------------------------------------------------ stacks
 
 
-@dataclass(frozen=True)
-class StackReport:
+class StackReport(_Model):
     """The verdict on one stack: totals at each size, per tier and resource, drivers, what-ifs."""
 
+    schema_: str = Field(default=SCHEMA, alias="schema")
     stack: str
-    region: str
-    usd_to_tzs: float
-    limit_tzs: float
-    warn_tzs: float | None
-    status: str
-    total_usd: float
-    total_tzs: float
-    totals: SizeFigures
-    resources: tuple[ResourceReport, ...]
     phase: str = ""
+    region: str = ""
+    usd_to_tzs: Number
     usd_to_tzs_date: str = ""
     usd_to_tzs_source: str = ""
+    limit_tzs: Number
+    warn_tzs: Number | None = None
     basis: str = ""
-    exit_code: int = ExitCode.OK
+    status: str = ""
+    exit_code: Count = ExitCode.OK
     override: OverrideReport | None = None
     overridden: bool = False
+    total_usd: Number
+    total_tzs: Number
+    #: The phase's concurrent users (``stars:demand``; None without one) and the figure the project steers
+    #: by: TZS a month per 1,000 of them, at max size.
+    users: Count | None = None
+    tzs_per_1000_users: Count | None = None
+    totals: SizeFigures
     #: Whole TZS at each size; None when a trimmed document lacks them (see :attr:`tzs_by_size`).
     totals_tzs: SizeFigures | None = None
     #: None when a trimmed document lacks it (see :attr:`usage_usd`).
-    usage_based_usd: float | None = None
-    lines: int = 0
-    estimated_lines: int = 0
-    usage_based_lines: int = 0
-    free_resources: int = 0
+    usage_based_usd: Number | None = None
+    lines: Count = 0
+    estimated_lines: Count = 0
+    usage_based_lines: Count = 0
+    free_resources: Count = 0
     tiers: tuple[TierReport, ...] = ()
     top_drivers: tuple[Driver, ...] = ()
     what_ifs: tuple[WhatIfReport, ...] = ()
     cannot_fit: tuple[str, ...] = ()
     unpriced: tuple[UnpricedReport, ...] = ()
-    catalog: str = ""
-    schema: str = SCHEMA
     #: One-line statements every format prints (e.g. the preview's region differs from the stack file's).
     warnings: tuple[str, ...] = ()
     #: Why the exchange rate needs an override (also one of ``warnings``), None when it is near the
     #: catalog's: readers take it from here, never by searching the warnings.
     rate_warning: str | None = None
-    #: The phase's concurrent users (``stars:demand``; None without one) and the figure the project steers
-    #: by: TZS a month per 1,000 of them, at max size.
-    users: int | None = None
-    tzs_per_1000_users: int | None = None
+    catalog: str = ""
+    resources: tuple[ResourceReport, ...] = ()
     #: Resources the update deletes (a preview's ``delete`` steps), priced as they cost now: the saving.
     deleted: tuple[ResourceReport, ...] = ()
+
+    @classmethod
+    def _derived(cls, data: dict[str, Any]) -> dict[str, Any]:
+        """A trimmed document's TZS total and per-size totals from its USD total, its rate warning from
+        its warnings."""
+        usd, rate = data.get("total_usd"), data.get("usd_to_tzs")
+        if "total_tzs" not in data and isinstance(usd, int | float) and isinstance(rate, int | float):
+            with suppress(OverflowError):  # a hostile figure: total_tzs stays missing, refused as such
+                data["total_tzs"] = usd * rate
+        _same_sizes(data, "totals", "total_usd")
+        if "rate_warning" not in data:
+            # a report written before the field existed states it only among its warnings, by the prefix
+            # the check gives it (read here once, at the boundary)
+            warnings = data.get("warnings")
+            if isinstance(warnings, list | tuple):
+                found = (w for w in warnings if isinstance(w, str) and w.startswith(RATE_WARNING))
+                data["rate_warning"] = next(found, None)
+        return data
+
+    @field_serializer("totals_tzs")
+    def _totals_tzs(self, _: SizeFigures | None) -> SizeFigures:
+        """Always written: the check's whole figures, or a trimmed document's converted at its rate."""
+        return self.tzs_by_size
+
+    @field_serializer("usage_based_usd")
+    def _usage_based_usd(self, _: float | None) -> float:
+        """Always written: the check's figure, or a trimmed document's summed from its usage lines."""
+        return self.usage_usd
 
     def tzs(self, usd: float) -> float:
         return usd * self.usd_to_tzs
@@ -470,143 +431,23 @@ class StackReport:
         """min / desired / max in TZS: the check's own whole figures, or converted at the stack's rate."""
         if self.totals_tzs is not None:
             return self.totals_tzs
-        return SizeFigures(*(self.totals.at(size) * self.usd_to_tzs for size in SIZES))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": self.schema,
-            "stack": self.stack,
-            "phase": self.phase,
-            "region": self.region,
-            "usd_to_tzs": self.usd_to_tzs,
-            "usd_to_tzs_date": self.usd_to_tzs_date,
-            "usd_to_tzs_source": self.usd_to_tzs_source,
-            "limit_tzs": self.limit_tzs,
-            "warn_tzs": self.warn_tzs,
-            "basis": self.basis,
-            "status": self.status,
-            "exit_code": int(self.exit_code),
-            "override": self.override.to_json() if self.override else None,
-            "overridden": self.overridden,
-            "total_usd": self.total_usd,
-            "total_tzs": self.total_tzs,
-            "users": self.users,
-            "tzs_per_1000_users": self.tzs_per_1000_users,
-            "totals": self.totals.to_json(),
-            "totals_tzs": self.tzs_by_size.to_json(),
-            "usage_based_usd": self.usage_usd,
-            "lines": self.lines,
-            "estimated_lines": self.estimated_lines,
-            "usage_based_lines": self.usage_based_lines,
-            "free_resources": self.free_resources,
-            "tiers": [t.to_json() for t in self.tiers],
-            "top_drivers": [d.to_json() for d in self.top_drivers],
-            "what_ifs": [w.to_json() for w in self.what_ifs],
-            "cannot_fit": list(self.cannot_fit),
-            "unpriced": [u.to_json() for u in self.unpriced],
-            "warnings": list(self.warnings),
-            "rate_warning": self.rate_warning,
-            "catalog": self.catalog,
-            "resources": [r.to_json() for r in self.resources],
-            "deleted": [r.to_json() for r in self.deleted],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StackReport:
-        name = str(data["stack"])
-        total_usd = _number(data, "total_usd", name)
-        rate = _number(data, "usd_to_tzs", name)
-        override = data.get("override")
-        totals = data.get("totals")
-        warnings = tuple(str(w) for w in _list(data, "warnings", name))
-        return cls(
-            schema=str(data.get("schema", SCHEMA)),
-            stack=name,
-            phase=str(data.get("phase", "")),
-            region=str(data.get("region", "")),
-            usd_to_tzs=rate,
-            usd_to_tzs_date=str(data.get("usd_to_tzs_date", "")),
-            usd_to_tzs_source=str(data.get("usd_to_tzs_source", "")),
-            limit_tzs=_number(data, "limit_tzs", name),
-            warn_tzs=_optional_number(data, "warn_tzs", name),
-            basis=str(data.get("basis", "")),
-            status=str(data.get("status", "")),
-            exit_code=_count(data, "exit_code", name),
-            override=(
-                OverrideReport(str(override.get("reason", "")), str(override.get("approved_by", "")))
-                if isinstance(override, Mapping)
-                else None
-            ),
-            overridden=bool(data.get("overridden", False)),
-            total_usd=total_usd,
-            total_tzs=_number(data, "total_tzs", name) if "total_tzs" in data else total_usd * rate,
-            totals=(
-                SizeFigures.from_json(totals, f"{name} totals")
-                if totals is not None
-                else SizeFigures.same(total_usd)
-            ),
-            totals_tzs=(
-                SizeFigures.from_json(data["totals_tzs"], f"{name} totals_tzs")
-                if data.get("totals_tzs") is not None
-                else None
-            ),
-            usage_based_usd=_optional_number(data, "usage_based_usd", name),
-            lines=_count(data, "lines", name),
-            estimated_lines=_count(data, "estimated_lines", name),
-            usage_based_lines=_count(data, "usage_based_lines", name),
-            free_resources=_count(data, "free_resources", name),
-            tiers=tuple(TierReport.from_json(t, f"{name} tiers") for t in _list(data, "tiers", name)),
-            top_drivers=tuple(
-                Driver.from_json(d, f"{name} top_drivers") for d in _list(data, "top_drivers", name)
-            ),
-            what_ifs=tuple(
-                WhatIfReport.from_json(w, f"{name} what_ifs") for w in _list(data, "what_ifs", name)
-            ),
-            cannot_fit=tuple(str(s) for s in _list(data, "cannot_fit", name)),
-            unpriced=tuple(
-                UnpricedReport.from_json(u, f"{name} unpriced") for u in _list(data, "unpriced", name)
-            ),
-            catalog=str(data.get("catalog", "")),
-            resources=tuple(ResourceReport.from_json(r, name) for r in _list(data, "resources", name)),
-            warnings=warnings,
-            rate_warning=_rate_warning(data, warnings, name),
-            users=_optional_count(data, "users", name),
-            tzs_per_1000_users=_optional_count(data, "tzs_per_1000_users", name),
-            deleted=tuple(
-                ResourceReport.from_json(r, f"{name} deleted") for r in _list(data, "deleted", name)
-            ),
-        )
+        return SizeFigures.model_validate({size: self.totals.at(size) * self.usd_to_tzs for size in SIZES})
 
 
-def _rate_warning(data: Mapping[str, Any], warnings: tuple[str, ...], name: str) -> str | None:
-    """The document's ``rate_warning``; a report written before that field existed states it only among
-    its warnings, by the prefix check gives it (read here once, at the boundary)."""
-    if "rate_warning" in data:
-        value = data["rate_warning"]
-        if value is not None and not isinstance(value, str):
-            raise ReportError(f"{name}: rate_warning must be a string or null")
-        return value
-    return next((w for w in warnings if w.startswith(RATE_WARNING)), None)
-
-
-@dataclass(frozen=True)
-class StackError:
+class StackError(_Model):
     """A stack that could not be checked at all (bad config, bad preview file): exit code 2."""
 
+    schema_: str = Field(default=SCHEMA, alias="schema")
     stack: str
-    error: str
-    schema: str = SCHEMA
-    status: str = "error"
-    exit_code: int = ExitCode.INVALID
+    status: Literal["error"] = "error"
+    #: Always 2, whatever a document says: a stack the check could not price never passes.
+    exit_code: Literal[ExitCode.INVALID] = ExitCode.INVALID
+    error: str = "unknown error"
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": self.schema,
-            "stack": self.stack,
-            "status": self.status,
-            "exit_code": int(self.exit_code),
-            "error": self.error,
-        }
+    @classmethod
+    def _derived(cls, data: dict[str, Any]) -> dict[str, Any]:
+        data.pop("exit_code", None)
+        return data
 
 
 StackResult = StackReport | StackError
@@ -616,13 +457,8 @@ def stack_from_json(data: Any) -> StackResult:
     """One stack of a report: its verdict, or the error the check recorded for it."""
     if not isinstance(data, Mapping) or "stack" not in data:
         raise ReportError(f"not a stack of a budget check report: {str(data)[:80]!r}")
-    if data.get("status") == "error":
-        return StackError(
-            stack=str(data["stack"]),
-            error=str(data.get("error", "unknown error")),
-            schema=str(data.get("schema", SCHEMA)),
-        )
-    return StackReport.from_json(data)
+    model: type[StackReport] | type[StackError] = StackError if data.get("status") == "error" else StackReport
+    return _validate(model, data, str(data["stack"]))
 
 
 def _stack_entries(data: Any) -> list[Any]:
@@ -643,8 +479,7 @@ def _stack_entries(data: Any) -> list[Any]:
     raise ReportError("not a budget check report: expected one stack, a list of stacks or {'stacks': [...]}")
 
 
-@dataclass(frozen=True)
-class CostReport:
+class CostReport(_Model):
     """What one run of the check produced: one result per stack, in the order they were checked.
 
     ``single`` reports print as the stack's own object (``check --stack``); others as
@@ -673,14 +508,14 @@ class CostReport:
         out: dict[str, StackReport] = {}
         for s in self.stacks:
             if isinstance(s, StackError):
-                raise ReportError(f"{s.stack}: the check could not price this stack: {s.error}")
+                raise ReportError(_one_line(f"{s.stack}: the check could not price this stack: {s.error}"))
             out[s.stack] = s
         return out
 
     @classmethod
     def from_json(cls, data: Any) -> CostReport:
         single = isinstance(data, Mapping) and "stack" in data
-        return cls(tuple(stack_from_json(entry) for entry in _stack_entries(data)), single=single)
+        return cls(stacks=tuple(stack_from_json(entry) for entry in _stack_entries(data)), single=single)
 
     @classmethod
     def loads(cls, text: str, where: str = "the report") -> CostReport:

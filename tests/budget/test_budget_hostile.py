@@ -258,13 +258,39 @@ def test_the_rate_warning_is_read_from_its_field_not_found_among_the_warnings(tm
     moved = {**doc, "warnings": ["the preview names no region for 1 priced resource(s)"]}
     report = _priced(moved)
     assert report.rate_warning == rate
-    assert problems(CostReport((report,), single=True)) == [f"budget check: phase1: {rate}"]
+    assert problems(CostReport(stacks=(report,), single=True)) == [f"budget check: phase1: {rate}"]
     assert budget_violations(report)[0][0].startswith(f"stack phase1: {rate};")
     assert StackDiff("phase1", None, report, ()).unconfirmed_rate == rate
     legacy = {k: v for k, v in doc.items() if k != "rate_warning"}
     assert _priced(legacy).rate_warning == rate
-    with pytest.raises(ReportError, match="rate_warning must be a string or null"):
+    with pytest.raises(ReportError, match=r"^phase1: rate_warning: Input should be a valid string$"):
         stack_from_json({**doc, "rate_warning": 1})
+
+
+def test_a_report_is_read_by_its_types_and_refused_in_one_line() -> None:
+    """The report model reads figures as the JSON wrote them and refuses what no report holds: a bool or a
+    figure no float holds (NaN compares as never over the limit; 1e400 crashed a format later), each in one
+    line naming the stack and the key; a null takes the field's default; an error stack exits 2."""
+    golden = json.loads((ROOT / "tests" / "budget" / "golden" / "check-all.json").read_text(encoding="utf-8"))
+    stack = golden["stacks"][0]
+    for key, value, message in [
+        ("total_usd", float("nan"), "must be a finite number, got 'nan'"),
+        ("limit_tzs", 10**400, "must be a finite number"),
+        ("limit_tzs", True, "must be a number, got 'True'"),
+        ("lines", 2.0, "Input should be a valid integer"),
+        ("phase", 1, "Input should be a valid string"),
+    ]:
+        with pytest.raises(ReportError, match=f"^phase1: {key}: {message}") as refused:
+            CostReport.from_json({**stack, key: value})
+        assert "\n" not in str(refused.value)
+    with pytest.raises(ReportError, match=r"^a b: limit_tzs: must be a number"):
+        CostReport.from_json({**stack, "stack": "a\nb", "limit_tzs": "x"})
+    read = CostReport.from_json({**stack, "phase": None, "lines": None}).stacks[0]
+    assert isinstance(read, StackReport) and (read.phase, read.lines) == ("", 0)
+    failed = CostReport.from_json({"stack": "phase1", "status": "error", "exit_code": 0, "error": "a\nb"})
+    assert failed.exit_code == 2 and failed.to_json()["exit_code"] == 2
+    with pytest.raises(ReportError, match=r"^phase1: the check could not price this stack: a b$"):
+        failed.verdicts()
 
 
 def test_the_policy_packs_config_is_held_to_the_same_bounds_and_quoted_short() -> None:

@@ -372,5 +372,5 @@ def test_budget_diff_shows_what_a_deletion_saves(catalog):
     assert f"the update deletes 1 resource(s), saving TZS {format_tzs(gone.monthly_usd * 2500)}" in (
         render_markdown(diff)
     )
-    again = CostReport.from_json(CostReport((head,), single=True).to_json()).stacks[0]
+    again = CostReport.from_json(CostReport(stacks=(head,), single=True).to_json()).stacks[0]
     assert again == head  # deleted[] and warnings[] round-trip through the JSON

@@ -38,7 +38,7 @@ def test_page_is_self_contained(tmp_path: Path) -> None:
 
 
 def _estimated(line: dict[str, Any]) -> bool:
-    return LineReport.from_json({"monthly_usd": 1.0, **line}, "test").estimated
+    return LineReport.model_validate({"monthly_usd": 1.0, **line}).estimated
 
 
 def test_estimated_lines_are_recognised() -> None:
