@@ -47,7 +47,8 @@ def test_make_tests_dist_keeps_a_files_tests_on_one_worker(tmp_path: Path) -> No
     ran = subprocess.run(
         [sys.executable, "-m", "pytest", "-n", "3", "--dist", "loadgroup", "-v", "-p", "no:cacheprovider"],
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        # the run's own options (PYTEST_ADDOPTS: a --basetemp, say) are not the small project's
+        env={**{k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=120,

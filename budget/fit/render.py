@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from budget.fit.lever_use import TITLES
-from budget.fit.report import FitFailure, FitReport, FitResult, Lever, Proposal, TrafficFigures, Verdict
+from budget.fit.report import (
+    FitFailure,
+    FitReport,
+    FitResult,
+    Lever,
+    Proposal,
+    TrafficFigures,
+    UsageDrift,
+    Verdict,
+)
 from budget.report.formatting import format_config_value, format_tzs, per_thousand
 from budget.report.md_escape import md
 from budget.textgrid import grid
@@ -179,6 +188,17 @@ def _how_far(r: FitReport) -> list[str]:
     return out
 
 
+def drift_line(drift: Sequence[UsageDrift]) -> str:
+    """The plan row's note when the file's usage contradicts its demand (the independent review's F3: a
+    100 GB egress where the demand gives 2,737.2 priced the plan TZS 530,747 low, with no word)."""
+    shown = ", ".join(f"{d.key} {d.stated:g} where the demand gives {d.derived:g}" for d in drift[:3])
+    more = f" and {len(drift) - 3} more" if len(drift) > 3 else ""
+    return (
+        f"Note: the stack file's stars:usage disagrees with its stars:demand ({shown}{more}): the plan's row"
+        " prices the file as written, the search prices the demand (--write writes the derived figures)."
+    )
+
+
 def render_stack(r: FitResult) -> str:
     if isinstance(r, FitFailure):
         return f"== fit {r.stack}: ERROR ==\n{r.error}\n"
@@ -188,6 +208,8 @@ def render_stack(r: FitResult) -> str:
         "",
         *_table(r),
     ]
+    if r.plan.usage_drift:
+        out += ["", drift_line(r.plan.usage_drift)]
     if r.traffic is not None:
         out += ["", traffic_line(r.traffic)]
     if r.best:
@@ -211,6 +233,8 @@ def _markdown_stack(r: FitReport) -> list[str]:
     assert r.best is not None
     out = ["", f"**{md(r.stack)}**: {md(r.best.summary, limit=500)}", ""]
     out += [f"- levers taken: {md(levers_taken_line(r.best.levers), limit=1000)}"]
+    if r.plan.usage_drift:
+        out += [f"- {md(drift_line(r.plan.usage_drift), limit=500)}"]
     if r.best.az_loss is not None:
         out += [f"- AZ loss: {md(r.best.az_loss.statement, limit=500)}"]
     if r.best.db_connections is not None:

@@ -188,6 +188,14 @@ class DbConnections(_Model):
     statement: str = ""
 
 
+class UsageDrift(_Model):
+    """A ``stars:usage`` figure the stack file states that its own ``stars:demand`` does not give."""
+
+    key: str
+    stated: float
+    derived: float
+
+
 class PlanFigures(_Model):
     """A configuration and what it costs (TZS a month at each size)."""
 
@@ -199,6 +207,9 @@ class PlanFigures(_Model):
     carries_demand: bool | None = None
     az_loss: AzLoss | None = None
     db_connections: DbConnections | None = None
+    #: On the plan's row: usage figures the file states that its demand contradicts (check prices the
+    #: file as written; the search prices the demand), so the row is not mistaken for the demand's cost.
+    usage_drift: list[UsageDrift] = Field(default_factory=list)
     #: The configuration priced (``--write`` writes the best one and compares the file against it).
     config: StackFileConfig
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from budget.capacity import CapacityModel, Loads
 from budget.catalog import Catalog
-from budget.demand import NO_TRANSFER, demand_of, traffic
+from budget.demand import NO_TRANSFER, demand_of, traffic, usage_drift
 from budget.estimator import Estimate, estimate
 from budget.exit_codes import ExitCode
 from budget.fit import howfar
@@ -29,6 +29,7 @@ from budget.fit.report import (
     Sensitivity,
     SizeTzs,
     TrafficFigures,
+    UsageDrift,
     Verdict,
     changes,
 )
@@ -232,6 +233,15 @@ def _plan_figures(cfg: StackConfig, catalog: Catalog, model: CapacityModel) -> P
     return _figures(cfg, plan_est, model)
 
 
+def _with_drift(plan: PlanFigures, stated: StackConfig) -> PlanFigures:
+    """``plan`` naming the usage figures the stack file states that its own demand does not give."""
+    drift = [
+        UsageDrift(key=key, stated=was, derived=round(derived, 6))
+        for key, (was, derived) in sorted(usage_drift(stated).items())
+    ]
+    return plan.model_copy(update={"usage_drift": drift}) if drift else plan
+
+
 def fit_stack(
     cfg: StackConfig,
     catalog: Catalog,
@@ -250,7 +260,7 @@ def fit_stack(
         raise FitError(f"{cfg.stack}: {far_rate}")
     demand = demand_of(cfg)
     limit, headroom = cfg.budget.limit_tzs, model.settings.headroom
-    plan = _plan_figures(cfg, catalog, model)
+    plan = _with_drift(_plan_figures(cfg, catalog, model), stated)
     result = search(cfg, catalog, model, pricer)
     best, alternatives = None, []
     if result.best is not None:

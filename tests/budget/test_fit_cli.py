@@ -10,7 +10,8 @@ import yaml
 
 from budget.cli import fit as fit_command
 from budget.cli import main
-from budget.fit.report import FitResult, parse_fit
+from budget.fit.render import render_markdown, render_stack
+from budget.fit.report import FitReport, FitResult, parse_fit
 from budget.fit.stacks import FitJob
 from tests.budget.budget_helpers import ROOT
 
@@ -204,6 +205,27 @@ def test_a_malformed_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixture
     err = capsys.readouterr().err
     assert done.value.code == 2
     assert err == ("python -m budget fit: error: argument --headroom: invalid float value: 'abc'\n")
+
+
+def test_a_stated_usage_its_demand_contradicts_is_named_on_the_plans_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The independent fit review's F3: phase 1 stating 100 GB of CloudFront egress where its demand gives
+    2,737.2 priced the plan's row TZS 530,747 low with no word. fit names the figure on the row (the search
+    prices the demand either way); the committed stack files state what their demand gives."""
+    text = (ROOT / "Pulumi.phase1.yaml").read_text(encoding="utf-8")
+    [line] = [ln for ln in text.splitlines() if ln.strip().startswith("cloudfront_egress_gb:")]
+    path = tmp_path / "Pulumi.phase1.yaml"
+    path.write_text(text.replace(line, "    cloudfront_egress_gb: 100"), encoding="utf-8")
+    code, out, _ = _fit(capsys, "--stack", "phase1", "--stack-file", str(path), "--format", "json")
+    [report] = parse_fit(json.loads(out))
+    assert code == 1 and isinstance(report, FitReport)
+    [drift] = report.plan.usage_drift
+    assert (drift.key, drift.stated, round(drift.derived, 1)) == ("cloudfront_egress_gb", 100, 2737.2)
+    assert "cloudfront_egress_gb 100 where the demand gives 2737.2" in render_stack(report)
+    assert "the plan's row prices the file as written" in render_markdown([report])
+    saved = json.loads((Path(__file__).parent / "golden" / "fit-all.json").read_text(encoding="utf-8"))
+    assert all(s["plan"]["usage_drift"] == [] for s in saved["stacks"])
 
 
 def test_an_inconsistent_demand_is_one_line_and_exit_2(
