@@ -851,7 +851,7 @@ class BudgetOverride(_Strict):
 #: Bounds on the money figures of ``stars:budget`` (budget/README.md, "Config reference: money"): a limit
 #: above TZS 10 billion a month (4,000 x the plan's largest) is no limit, and a rate outside 100-100,000
 #: TZS per USD is none the shilling has had. Within them, a rate more than 50% from the catalog's dated
-#: rate needs an override (``budget.policy``).
+#: rate needs an override (``budget.verdict``).
 MAX_TZS = 10_000_000_000
 MIN_USD_TO_TZS = 100.0
 MAX_USD_TO_TZS = 100_000.0

@@ -36,8 +36,8 @@ from budget.fit.report import (
 from budget.fit.search import Candidate, SearchResult, TierChoices, front, search
 from budget.model import SIZES
 from budget.plan import plan_offline
-from budget.policy import rate_warning
 from budget.report.formatting import per_thousand
+from budget.verdict import rate_warning
 from components.config import StackConfig
 
 #: Runner-ups within this share of the cheapest plan's cost are shown (each re-planned whole, like the best).

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from budget.estimator import Estimate
 from budget.model import SIZES, CostLine, PricedResource
-from budget.policy import Verdict, judge
 from budget.report.formatting import per_thousand
 from budget.report.model import (
     Driver,
@@ -22,6 +21,7 @@ from budget.report.model import (
     UnpricedReport,
     WhatIfReport,
 )
+from budget.verdict import Verdict, judge
 from budget.whatif import WhatIf
 
 TOP_DRIVERS = 8

@@ -40,7 +40,7 @@ from budget.exit_codes import ExitCode
 from budget.model import SIZES
 from components.bounded_input import DOCUMENT_BYTES, InputError, load_json
 
-#: How every report's warning about the exchange rate begins (``budget.policy`` writes it; the CLI names
+#: How every report's warning about the exchange rate begins (``budget.verdict`` writes it; the CLI names
 #: it on stderr).
 RATE_WARNING = "usd_to_tzs"
 

@@ -10,9 +10,9 @@ import pytest
 
 from budget.catalog import CatalogError, parse_catalog
 from budget.estimator import estimate
-from budget.policy import judge, status_for
 from budget.preview import PreviewError, parse_preview, read_preview
 from budget.rules import FREE, RULES
+from budget.verdict import judge, status_for
 from components.config import (
     CACHE_NODE_TYPES,
     EC2_INSTANCE_TYPES,

@@ -1,4 +1,5 @@
-"""The budget policy: judge the worst month the stack allows (every group at its maximum) against the limit.
+"""The budget verdict: judge the worst month the stack allows (every group at its maximum) against the limit.
+(The module was budget/policy.py, a name the policy pack's package has too.)
 
 over: the max-size total exceeds ``limit_tzs``; warn: it exceeds ``warn_tzs``; ok otherwise. An owner's
 override (with a reason) lets an over-budget stack proceed; nothing lets an unpriced one proceed.
