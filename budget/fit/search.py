@@ -21,7 +21,7 @@ from typing import TypeVar
 from budget.capacity import CapacityModel
 from budget.catalog import Catalog
 from budget.fit.pricer import Priced, Pricer
-from budget.fit.space import EGRESS, LAYOUTS, CacheChoice, Choice, DatabaseChoice, ServerChoice, Space
+from budget.fit.space import LAYOUTS, CacheChoice, Choice, DatabaseChoice, ServerChoice, Space
 from components.config import StackConfig
 
 Option = TypeVar("Option", ServerChoice, DatabaseChoice, CacheChoice)
@@ -152,7 +152,7 @@ def _tier_choices(space: Space, pricer: Pricer, result: SearchResult) -> TierCho
     result.unpriced += bad
     by_route: dict[tuple[str, str, int], tuple[ServerChoice, ...]] = {}
     for layout, groups in LAYOUTS.items():
-        for egress in EGRESS:
+        for egress in space.egresses:
             for z in zones:
                 shape = space.reference_shape(layout=layout, egress=egress, zones=z)
                 choice = Choice(

@@ -278,8 +278,22 @@ class Space:
         self.floor = availability_floor(self.demand)
         self.unavailable = UNAVAILABLE_IN_REGION.get(base.region, {})
         self.rejected: list[str] = []
+        self.egresses = self.egress_options()
         self.log_class = self.cheaper_log_class()
         self.intelligent_tiering = self.tiering_pays()
+
+    def egress_options(self) -> tuple[str, ...]:
+        """The servers' ways out searched: NAT only with a stated NAT volume (``usage.nat_processed_gb``,
+        the servers' own outbound bytes, which no demand figure gives). A file on public egress states 0
+        (what ``fit --write`` writes), so NAT is left out with its reason instead of refusing the file."""
+        if self.base.usage.nat_processed_gb > 0:
+            return EGRESS
+        self.rejected.append(
+            "NAT egress: the stack file states no stars:usage.nat_processed_gb (its servers leave through"
+            " public IPv4 addresses), so a NAT gateway's processed bytes cannot be priced; state the"
+            " servers' outbound GB a month to have it searched"
+        )
+        return tuple(e for e in EGRESS if e != "nat")
 
     def cheaper_log_class(self) -> str:
         """The CloudWatch Logs class that costs less for the stack's stated log volumes: Infrequent Access
@@ -471,9 +485,10 @@ class Space:
         whole = [m for m in range(1, most + 1) if m not in partly][:1]
         return partly + whole
 
-    def reference_shape(self, zones: int, layout: str = Shape.layout, egress: str = Shape.egress) -> Shape:
-        """A shape that serves TLS with the stack's certificates, for pricing tiers that do not read it."""
-        shape = Shape(layout=layout, egress=egress, zones=zones)
+    def reference_shape(self, zones: int, layout: str = Shape.layout, egress: str | None = None) -> Shape:
+        """A shape that serves TLS with the stack's certificates, for pricing tiers that do not read it
+        (on the first way out searched unless ``egress`` is given)."""
+        shape = Shape(layout=layout, egress=egress or self.egresses[0], zones=zones)
         if self.base.load_balancer.tls:
             return shape
         return replace(shape, websockets_via_cdn=True, price_class=AFRICAN_EDGES[0], origin="vpc_origin")
@@ -525,7 +540,7 @@ class Space:
         origin = "public" if tls else "vpc_origin"
         for layout in LAYOUTS:
             for lb in LOAD_BALANCERS:
-                for egress in EGRESS:
+                for egress in self.egresses:
                     for price_class in PRICE_CLASSES:
                         for via_cdn in (False, True):
                             if via_cdn and price_class not in AFRICAN_EDGES:

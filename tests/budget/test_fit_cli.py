@@ -136,6 +136,14 @@ def test_write_puts_a_fitting_plan_into_the_stack_file(
     checked = json.loads(capsys.readouterr().out)
     assert code == 0 and checked["override"] is None
     assert checked["total_tzs"] == doc["best"]["total_tzs"]
+    # and fit reads what it wrote (the independent re-check's N1: a file on public egress states no NAT
+    # volume, and fit refused it for its NAT candidates): the same best, the file's usage as derived
+    assert written["stars:usage"]["nat_processed_gb"] == 0
+    code, out, err = _fit(capsys, "--stack", "phase1", "--stack-file", str(path), "--format", "json")
+    again = json.loads(out)
+    assert code == 0 and again["best"]["total_tzs"] == doc["best"]["total_tzs"], err
+    assert again["plan"]["usage_drift"] == [] and again["plan"]["total_tzs"] == doc["best"]["total_tzs"]
+    assert any(r.startswith("NAT egress: the stack file states no") for r in again["search"]["rejected"])
 
 
 @pytest.mark.usefixtures("searched_phase1")
