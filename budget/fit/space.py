@@ -243,7 +243,10 @@ class Shape:
             plan = f"{self.asset_distributions} x {plan}"
         if self.free_distributions:
             plan += f" + {self.free_distributions} x free"
-        if self.asset_overflow:
+        if self.asset_overflow and self.free_distributions:
+            # the Free plans may carry the whole rest (the overflow standing by at share 0)
+            plan += " filled to the allowance, the assets' rest on the Free plans, any beyond pay as you go"
+        elif self.asset_overflow:
             plan += " filled to the allowance, the rest of the assets pay as you go"
         if self.dynamic_distribution:
             carried = "/ws, the API and the assets' rest" if self.asset_overflow else "/ws and the API"

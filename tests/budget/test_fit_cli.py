@@ -12,7 +12,7 @@ from budget.cli import fit as fit_command
 from budget.cli import main
 from budget.fit.render import render_markdown, render_stack
 from budget.fit.report import FitReport, FitResult, parse_fit
-from budget.fit.stacks import FitJob
+from budget.fit.stacks import FitJob, one_line
 from tests.budget.budget_helpers import ROOT
 
 FIELDS = {
@@ -204,6 +204,12 @@ def test_a_bad_stack_file_is_one_line_and_exit_2(
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in out + err
     assert err.startswith("budget fit: phase1: invalid stack configuration: ") and said in err
     assert out.startswith("== fit phase1: ERROR ==\n")  # the table's own block names it too
+
+
+def test_several_errors_are_one_line_with_a_separator() -> None:
+    told = "invalid stack configuration:\n  stars:a = 1: bad\n  stars:b: unknown key\n"
+    assert one_line(told) == "invalid stack configuration: stars:a = 1: bad; stars:b: unknown key"
+    assert one_line("just one") == "just one" and one_line("a\nb") == "a; b"
 
 
 def test_a_malformed_option_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
