@@ -27,6 +27,7 @@ def chromium() -> Iterator[Any]:
     """A launched browser, closed afterwards; FileNotFoundError without Chromium (part of the setup)."""
     if not CHROMIUM.exists():
         raise FileNotFoundError(MISSING)
+    # Local: only a run that drives the browser loads playwright (a test dependency, heavy to import)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

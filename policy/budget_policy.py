@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -250,12 +250,26 @@ def _drivers(report: StackReport) -> str:
     return "Top drivers: " + "; ".join(items) if items else "No priced lines"
 
 
-def budget_violations(report: StackReport) -> list[tuple[str, str | None]]:
-    """(message, URN) for each reason the stack may not proceed; empty when it may."""
-    out: list[tuple[str, str | None]] = []
+ViolationKind = Literal["unpriced_resource", "unpriced_stack", "over_limit", "far_rate"]
+
+
+@dataclass(frozen=True)
+class BudgetViolation:
+    """One reason a stack may not proceed, as data: what kind, the line the pack reports, and the
+    resource it is attached to (None: the stack)."""
+
+    kind: ViolationKind
+    message: str
+    urn: str | None = None
+
+
+def budget_violations(report: StackReport) -> list[BudgetViolation]:
+    """Each reason the stack may not proceed; empty when it may."""
+    out: list[BudgetViolation] = []
     for u in report.unpriced:
         out.append(
-            (
+            BudgetViolation(
+                "unpriced_resource",
                 f"cannot price {u.type} '{u.name}': {u.reason}. Anything unpriced fails the budget"
                 " (no override lifts it).",
                 None if u.urn == "-" else u.urn,
@@ -263,28 +277,28 @@ def budget_violations(report: StackReport) -> list[tuple[str, str | None]]:
         )
     if report.unpriced:
         out.append(
-            (
+            BudgetViolation(
+                "unpriced_stack",
                 f"stack {report.stack}: {len(report.unpriced)} resource(s) cannot be priced; the priced part"
                 f" alone is {_money(report)}. {_drivers(report)}.",
-                None,
             )
         )
     elif report.status == "over" and not report.overridden:
         out.append(
-            (
+            BudgetViolation(
+                "over_limit",
                 f"stack {report.stack}: {_money(report)} is over the limit of TZS"
                 f" {format_tzs(report.limit_tzs)} ({report.total_tzs / report.limit_tzs:.1f}x)."
                 f" {_drivers(report)}."
                 " To deploy anyway, the pack config needs an override with a reason and approved_by.",
-                None,
             )
         )
     elif report.exit_code == ExitCode.OVER and report.rate_warning is not None:
         # within the limit, at a rate the catalog does not confirm
         out.append(
-            (
+            BudgetViolation(
+                "far_rate",
                 f"stack {report.stack}: {report.rate_warning}; the pack config's override is what lifts it.",
-                None,
             )
         )
     return out
@@ -321,8 +335,8 @@ def validate_budget(args: StackValidationArgs, report_violation: ReportViolation
     except RuleBug as exc:  # not a price: the stack may not proceed on it, and no override lifts it
         report_violation(f"{exc}. The budget cannot be checked, so it fails.", None)
         return
-    for message, urn in budget_violations(report):
-        report_violation(message, urn)
+    for violation in budget_violations(report):
+        report_violation(violation.message, violation.urn)
 
 
 def validate_warning(args: StackValidationArgs, report_violation: ReportViolation) -> None:

@@ -236,8 +236,8 @@ def test_a_rate_far_from_the_catalogs_needs_the_override_going_over_needs(tmp_pa
         assert any("needs an override" in w for w in doc["warnings"])
         assert "needs an override" in doc["rate_warning"] and doc["rate_warning"] in doc["warnings"]
         assert _priced(doc).rate_warning == doc["rate_warning"]
-        (message, _), *_ = budget_violations(_priced(doc))  # the policy pack refuses it too
-        assert "more than 50%" in message
+        [refused] = budget_violations(_priced(doc))  # the policy pack refuses it too
+        assert refused.kind == "far_rate" and "more than 50%" in refused.message and refused.urn is None
     override = {"reason": "the board fixed this rate for the year", "approved_by": "cfo@stars.example"}
     code, doc = _check_json(tmp_path, capsys, usd_to_tzs=100, override=override)
     assert code == 0 and doc["overridden"] and doc["override"]["approved_by"] == "cfo@stars.example"
@@ -259,7 +259,8 @@ def test_the_rate_warning_is_read_from_its_field_not_found_among_the_warnings(tm
     report = _priced(moved)
     assert report.rate_warning == rate
     assert problems(CostReport(stacks=(report,), single=True)) == [f"budget check: phase1: {rate}"]
-    assert budget_violations(report)[0][0].startswith(f"stack phase1: {rate};")
+    [refused] = budget_violations(report)
+    assert refused.kind == "far_rate" and refused.message.startswith(f"stack phase1: {rate};")
     assert StackDiff("phase1", None, report, ()).unconfirmed_rate == rate
     legacy = {k: v for k, v in doc.items() if k != "rate_warning"}
     assert _priced(legacy).rate_warning == rate

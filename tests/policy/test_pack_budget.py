@@ -21,7 +21,7 @@ from budget.estimator import estimate
 from budget.plan import from_record
 from budget.pricing_inputs import PricingInputs
 from budget.report.build import stack_report
-from budget.report.model import StackReport
+from budget.report.model import CostReport, StackReport, UnpricedReport
 from budget.rules import RULES
 from components.config import BudgetConfig, DemandConfig, UsageConfig
 from components.planning.mocks import plan
@@ -29,6 +29,7 @@ from policy.budget_policy import (
     POLICY_NAME,
     WARNING_POLICY_NAME,
     PackConfigError,
+    budget_violations,
     config_schema,
     parse_settings,
     policies,
@@ -455,3 +456,17 @@ def test_a_bad_placement_or_demand_is_named() -> None:
     config = {**budget_config("phase1"), "demand": {"concurrent_users": -1}}
     with pytest.raises(PackConfigError, match=r"demand\.concurrent_users"):
         parse_settings(config)
+
+
+def test_each_violation_says_its_kind_as_data() -> None:
+    """What the pack reports is a line per violation; its callers read the kind, not the line's prefix."""
+    golden = ROOT / "tests" / "budget" / "golden" / "check-all.json"
+    report = CostReport.loads(golden.read_text(encoding="utf-8")).verdicts()["phase1"]
+    [over] = budget_violations(report)
+    assert over.kind == "over_limit" and over.urn is None
+    assert "is over the limit of TZS 400,000" in over.message
+    unpriced = report.model_copy(
+        update={"unpriced": (UnpricedReport(urn="urn:x", type="aws:x/y:Z", name="z", reason="no rule"),)}
+    )
+    kinds = [v.kind for v in budget_violations(unpriced)]
+    assert kinds == ["unpriced_resource", "unpriced_stack"]
