@@ -8,7 +8,6 @@ import pytest
 from budget.capacity import load_model
 from budget.catalog import load_catalog
 from budget.fit import dbpool
-from budget.fit import search as search_module
 from budget.fit import space as space_module
 from budget.fit.dbpool import GroupSize, check, db_connections, max_connections, with_pool
 from budget.fit.pricer import Pricer
@@ -106,7 +105,6 @@ def test_the_search_takes_a_larger_class_when_the_cheapest_cannot_take_the_pools
     }
     for name, value in small.items():
         monkeypatch.setattr(space_module, name, value)
-    monkeypatch.setattr(search_module, "EGRESS", small["EGRESS"])
     monkeypatch.setattr(dbpool, "ADMIN_MARGIN", 40)
     catalog = load_catalog()
     result = search(stack_cfg("phase3"), catalog, MODEL, Pricer(catalog))

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from budget.capacity import Load, load_model
 from budget.catalog import Catalog, load_catalog
 from budget.estimator import estimate
-from budget.fit import search as search_module
 from budget.fit import space as space_module
 from budget.fit.pricer import Pricer, verify
 from budget.fit.search import search
@@ -99,7 +98,6 @@ def test_the_search_equals_the_brute_force_minimum(monkeypatch: pytest.MonkeyPat
     }
     for name, value in small.items():
         monkeypatch.setattr(space_module, name, value)
-    monkeypatch.setattr(search_module, "EGRESS", small["EGRESS"])
     cfg = stack_cfg("phase2")
     model = load_model(catalog)
     pricer = Pricer(catalog)
