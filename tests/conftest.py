@@ -14,7 +14,7 @@ import pytest
 
 from budget.fit import plan_cache
 from tests.once_per_run import once_per_run
-from tests.scheduling import FilesTogether, first_rank
+from tests.scheduling import WHOLE_SEARCHES, FilesTogether, first_rank
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,12 +68,7 @@ def budget_cli(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Budg
 #: stack in a process of its own, and the 1,500-frame parser fuzz (5 s to tens of seconds each, most of
 #: the suite's CPU): ``make test-fast`` leaves them out; ``make test`` runs them. By node id prefix.
 SLOW = (
-    "tests/budget/test_fit_cli.py",
-    "tests/budget/test_fit_search.py",
-    "tests/budget/test_fit_aurora.py",
-    "tests/budget/test_fit_domain.py",
-    "tests/budget/test_fit_report.py",
-    "tests/budget/test_fit_tls.py",
+    *WHOLE_SEARCHES,
     "tests/budget/test_cdn_split.py::test_fit_puts_the_assets_on_plans_beside_a_pay_as_you_go_distribution",
     "tests/budget/test_budget_guard.py",
     "tests/budget/test_budget_cli.py::test_all_stacks_real_command_json",

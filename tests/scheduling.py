@@ -17,10 +17,8 @@ from typing import Any
 
 from xdist.scheduler import LoadScopeScheduling
 
-#: Files (or folders) whose tests are spread one by one: whole fit searches and benchmarks, each
-#: independent of its neighbours (what they share is computed once per run by ``once_per_run``).
-SPREAD = (
-    "tests/bench/",
+#: Files whose tests are whole fit searches (conftest.py marks them slow too).
+WHOLE_SEARCHES = (
     "tests/budget/test_fit_cli.py",
     "tests/budget/test_fit_search.py",
     "tests/budget/test_fit_aurora.py",
@@ -28,6 +26,9 @@ SPREAD = (
     "tests/budget/test_fit_report.py",
     "tests/budget/test_fit_tls.py",
 )
+#: Files (or folders) whose tests are spread one by one: whole fit searches and benchmarks, each
+#: independent of its neighbours (what they share is computed once per run by ``once_per_run``).
+SPREAD = ("tests/bench/", *WHOLE_SEARCHES)
 
 #: Handed out first, longest first (minutes from a cold machine: the boot test builds its root).
 FIRST = ("tests/boot/test_boot.py", "tests/bench/test_bench_faults.py", "tests/budget/test_fit_domain.py")
