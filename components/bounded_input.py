@@ -264,3 +264,14 @@ def short(text: str, limit: int = SHOWN_CHARS) -> str:
     """``text`` on one line, cut to ``limit`` characters (80: a quoted value) with an ellipsis."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def one_line(told: str) -> str:
+    """A message told on several lines (a parser's heading, then one line per field) on one line: the
+    heading, then the lines separated by "; " (a single line only has its whitespace collapsed, as
+    :func:`short` does, without the cut)."""
+    lines = [" ".join(line.split()) for line in told.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return lines[0] if lines else ""
+    head, *rest = lines
+    return f"{head} {'; '.join(rest)}" if head.endswith(":") else "; ".join(lines)

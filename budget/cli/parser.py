@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import NoReturn
 
+from components.bounded_input import one_line
+
 PROG = "python -m budget"
 DESCRIPTION = (
     "Cost governance for the Pulumi stacks: price the planned stacks against their TZS limits (check), the"
@@ -61,7 +63,7 @@ class OneLineParser(argparse.ArgumentParser):
     bad input to any command is one line a script or a person can read, ``--help`` has the rest."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def build_parser(command: Command | None) -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from budget.fit.run import fit_stack
 from budget.parallel import run_forked
 from budget.plan import PlanError
 from budget.project import all_stacks
-from components.bounded_input import short, shown
+from components.bounded_input import one_line, short, shown
 from components.config import ConfigError, parse_stack_config, read_stack_file
 
 
@@ -41,16 +41,6 @@ def all_jobs(catalog: Path, measured: Path = MEASURED, headroom: float = Setting
 def failure_line(failure: FitFailure) -> str:
     """What ``fit`` prints on standard error for a stack it could not fit (``report`` quotes it)."""
     return f"budget fit: {failure.stack}: {one_line(failure.error)}"
-
-
-def one_line(told: str) -> str:
-    """An error told on several lines (the config parser's heading, then one line per field) on one: the
-    heading, then the fields separated by "; "."""
-    lines = [" ".join(line.split()) for line in told.splitlines() if line.strip()]
-    if len(lines) < 2:
-        return lines[0] if lines else ""
-    head, *rest = lines
-    return f"{head} {'; '.join(rest)}" if head.endswith(":") else "; ".join(lines)
 
 
 def run_job(job: FitJob) -> FitResult:

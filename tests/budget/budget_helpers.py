@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,15 @@ from budget.rules import PricingOptions, RuleContext
 from components.config import StackConfig, load_stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The saved ``fit --all --format json`` (test_golden.py's test_fit_json holds it to the live command):
+#: tests of fit's report read fit's answer here without a search of their own.
+SAVED_FIT = Path(__file__).parent / "golden" / "fit-all.json"
+
+
+def saved_fit(stack: str | None = None) -> dict[str, Any]:
+    """The saved ``fit --all`` document, or one stack's entry of it."""
+    doc: dict[str, Any] = json.loads(SAVED_FIT.read_text(encoding="utf-8"))
+    return doc if stack is None else next(s for s in doc["stacks"] if s["stack"] == stack)
 
 
 #: The rule tests' fixed stack: the phase as if it named a domain (TLS on the load balancer, clients

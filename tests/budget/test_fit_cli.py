@@ -12,8 +12,9 @@ from budget.cli import fit as fit_command
 from budget.cli import main
 from budget.fit.render import render_markdown, render_stack
 from budget.fit.report import FitReport, FitResult, parse_fit
-from budget.fit.stacks import FitJob, one_line
-from tests.budget.budget_helpers import ROOT
+from budget.fit.stacks import FitJob
+from components.bounded_input import one_line
+from tests.budget.budget_helpers import ROOT, saved_fit
 
 FIELDS = {
     "stack",
@@ -238,8 +239,7 @@ def test_a_stated_usage_its_demand_contradicts_is_named_on_the_plans_row(
     assert (drift.key, drift.stated, round(drift.derived, 1)) == ("cloudfront_egress_gb", 100, 2737.2)
     assert "cloudfront_egress_gb 100 where the demand gives 2737.2" in render_stack(report)
     assert "the plan's row prices the file as written" in render_markdown([report])
-    saved = json.loads((Path(__file__).parent / "golden" / "fit-all.json").read_text(encoding="utf-8"))
-    assert all(s["plan"]["usage_drift"] == [] for s in saved["stacks"])
+    assert all(s["plan"]["usage_drift"] == [] for s in saved_fit()["stacks"])
 
 
 def test_an_inconsistent_demand_is_one_line_and_exit_2(

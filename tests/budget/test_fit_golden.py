@@ -13,9 +13,10 @@ from budget.fit.render import render, render_markdown
 from budget.fit.report import FitReport, dumps, parse_fit
 from budget.html_report import render_html
 from budget.report.model import load_report
+from tests.budget.budget_helpers import SAVED_FIT
 
 HERE = Path(__file__).parent
-TEXT = (HERE / "golden" / "fit-all.json").read_text(encoding="utf-8")
+TEXT = SAVED_FIT.read_text(encoding="utf-8")
 
 
 def _reports() -> list[FitReport]:

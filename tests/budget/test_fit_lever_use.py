@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from budget.fit.lever_use import LEVERS, TITLES, levers_taken
 from budget.fit.render import levers_taken_line, render_stack
 from budget.fit.report import FitReport, parse_fit
 from components.config import StackConfig, load_stack_file
+from tests.budget.budget_helpers import saved_fit
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,15 +72,8 @@ def test_every_lever_has_a_title_and_a_unique_key() -> None:
     )
 
 
-#: Phase 1's entry of the saved ``fit --all`` document (golden/fit-all.json, which test_golden holds to
-#: the live command): these read fit's answer without a search of their own.
-SAVED_PHASE1 = next(
-    doc
-    for doc in json.loads((Path(__file__).parent / "golden" / "fit-all.json").read_text(encoding="utf-8"))[
-        "stacks"
-    ]
-    if doc["stack"] == "phase1"
-)
+#: Phase 1's entry of the saved ``fit --all`` document: these read fit's answer without a search.
+SAVED_PHASE1 = saved_fit("phase1")
 
 
 def test_fit_reports_the_levers_its_cheapest_plan_takes() -> None:
