@@ -73,6 +73,37 @@ async def test_one_statement_for_publishes_submitted_together_keeps_their_order(
     assert await store.latest("room:a") == 4 and await store.latest("room:b") == 2
 
 
+async def test_a_writer_keeps_its_connection_between_publishes_and_gives_it_back_on_close(pg_store) -> None:
+    """Lone publishes reuse one connection held out of the pool (a checkout and return cost as much
+    CPU as the statement), and closing the Store returns it (the pool's close waits for it)."""
+    store, _ = pg_store
+    for i in range(5):
+        await store.publish("room:kept", f'"{i}"')
+    pool = await store._pg()
+    assert store.writers.kept == 1
+    assert pool.get_idle_size() == 0, "the writer's connection stays checked out between batches"
+    started = asyncio.get_running_loop().time()
+    await store.close()
+    assert asyncio.get_running_loop().time() - started < 2.0, "close waited for a kept connection"
+    assert store.writers.kept == 0
+
+
+async def test_a_kept_connection_the_database_closed_while_idle_is_replaced(pg_store) -> None:
+    store, url = pg_store
+    assert (await store.publish("room:idle", "1"))[0] == 1
+    admin = await asyncpg.connect(url)
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        assert killed >= 1
+        await asyncio.sleep(0.2)  # the worker's loop sees the connection close
+        assert (await store.publish("room:idle", "2"))[0] == 2, "a fresh connection, not a failure"
+    finally:
+        await admin.close()
+
+
 async def test_connections_killed_mid_publish_fail_clearly_and_nothing_is_stored(pg_store) -> None:
     store, url = pg_store
     ch = "room:killed"
