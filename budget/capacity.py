@@ -5,7 +5,9 @@ measured on a shared 2-vCPU machine. A window counts only if it met its target (
 100 ms with nothing lost, or the API's own pass mark): a failed window shows what does *not* work, not
 capacity. Runs of the same code drift on a shared machine (a day's `bench api` can be twice as slow as
 another's), so each figure is the slowest qualifying window of any kept run, and names that run. Keep a
-new run in ``bench/measured/`` and the model reads it on the next call: nothing is copied by hand. Each
+new run in ``bench/measured/`` and the model reads it on the next call: nothing is copied by hand. When
+the runtime changes what a figure measures, its earlier runs move to a sub-folder (kept, not read:
+``superseded-2026-12-06/`` holds those of the runtime before its lean publish path and connections). Each
 run is read as a typed document (``budget.kept_runs``): a field the model needs that a run lacks is an
 error naming the file and the field, never a silent zero.
 

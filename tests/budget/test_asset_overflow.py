@@ -480,7 +480,8 @@ def test_free_plans_that_carry_the_whole_rest_are_searched(catalog: Catalog, tmp
     """The independent fit review's F1, by hand: phase 2 at 0.05 GB per user with a domain. Assets 10.44 M
     requests and 1,043.7 GB a month; one Pro plan carries 10 M requests (95.8%), the rest 4.19% = 0.44 M
     requests and 43.7 GB fits one Free plan (1 M requests, 100 GB). fit put the rest pay as you go (TZS
-    690,904); 1 Pro + 1 Free with the overflow standing by at share 0 is TZS 681,579 by check's rules."""
+    690,904); 1 Pro + 1 Free with the overflow standing by at share 0 is TZS 677,279 by check's rules
+    (681,579 from the kept benchmark runs before 2026-12-06, which measured more CPU per delivery)."""
     text = (ROOT / "Pulumi.phase2.yaml").read_text(encoding="utf-8")
     low = text.replace("transfer_gb_per_user_per_month: 0.3", "transfer_gb_per_user_per_month: 0.05")
     assert low != text
@@ -494,7 +495,7 @@ def test_free_plans_that_carry_the_whole_rest_are_searched(catalog: Catalog, tmp
     best = result.best.priced.cfg.cdn
     assert (best.plan, best.asset_distributions, best.free_asset_distributions) == ("pro", 1, 1)
     assert best.asset_overflow_share == 0.0 and best.free_asset_share == pytest.approx(0.041851909589146086)
-    assert round(result.best.priced.tzs()) == 681_579
+    assert round(result.best.priced.tzs()) == 677_279
 
 
 @pytest.mark.parametrize(

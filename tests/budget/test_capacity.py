@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 from budget.capacity import MEASURED, CapacityError, load_measured
 from budget.catalog import DEFAULT_CATALOG, load_catalog
 
-KEPT = json.loads((MEASURED / "2vcpu-shared.json").read_text(encoding="utf-8"))
+# Templates for made-up runs: kept runs of an earlier runtime, no longer read by the model.
+SUPERSEDED = MEASURED / "superseded-2026-12-06"
+KEPT = json.loads((SUPERSEDED / "2vcpu-shared.json").read_text(encoding="utf-8"))
 
 
 def _hold(cores: float, p99: float, connections: int = 25_000) -> dict[str, Any]:
@@ -28,7 +30,7 @@ def _hold(cores: float, p99: float, connections: int = 25_000) -> dict[str, Any]
     return run
 
 
-IDLE = json.loads((MEASURED / "2026-12-05-idle-connections.json").read_text(encoding="utf-8"))
+IDLE = json.loads((SUPERSEDED / "2026-12-05-idle-connections.json").read_text(encoding="utf-8"))
 
 
 def _idle(cores: float, connections: int = 2_000, held: int | None = None) -> dict[str, Any]:
@@ -56,10 +58,17 @@ def test_the_kept_runs_give_every_figure_with_its_source() -> None:
     measured = load_measured()
     figures = measured.figures()
     assert all(f.value > 0 and f.source for f in figures.values())
-    assert {"2vcpu-shared.json", "2026-12-05-idle-connections.json"} <= set(measured.runs)
-    # the idle run: 0.0073 cores for 2,000 subscribed connections with nothing published
-    assert figures["realtime_us_per_connection"].value >= 0.0073 * 1e6 / 2_000
-    assert figures["realtime_us_per_connection"].source.startswith("2026-12-05-idle-connections.json")
+    assert set(measured.runs) == {
+        "2026-12-06-api.json",
+        "2026-12-06-db.json",
+        "2026-12-06-hold.json",
+        "2026-12-06-idle-connections.json",
+    }, "sub-folders (experiments, superseded runs) are not read"
+    # the idle run: 0.008 cores for 2,000 subscribed connections with nothing published
+    assert figures["realtime_us_per_connection"].value >= 0.0079 * 1e6 / 2_000
+    assert figures["realtime_us_per_connection"].source.startswith("2026-12-06-idle-connections.json")
+    # what a server holds comes from the 25,000-connection hold only
+    assert figures["kb_per_connection"].source.startswith("2026-12-06-hold.json")
 
 
 def test_idle_and_delivery_cpu_are_measured_apart_and_added(tmp_path: Path) -> None:
@@ -119,7 +128,7 @@ def test_the_capacity_command_names_every_figure_and_run(capsys: pytest.CaptureF
 
     assert main(["capacity", "--format", "json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["headroom"] == 0.3 and "2vcpu-shared.json" in doc["runs"]
+    assert doc["headroom"] == 0.3 and "2026-12-06-hold.json" in doc["runs"]
     assert all(f["source"] for f in doc["figures"].values())
     t3 = next(s for s in doc["per_server"] if s["instance_type"] == "t3.medium")
     # 2 vCPU x 0.7 = 1.4 cores; / the measured us per delivery
@@ -207,30 +216,30 @@ def _kept_copy(folder: Path) -> None:
     ("file", "old", "new", "where"),
     [
         (
-            "2vcpu-shared.json",
+            "2026-12-06-hold.json",
             '"rss_per_conn_kb"',
             '"rss_kb_per_conn"',
-            "2vcpu-shared.json: runs[0] (fanout-hold) servers.ours.memory.rss_per_conn_kb: field required",
+            "2026-12-06-hold.json: runs[0] (fanout) servers.ours.memory.rss_per_conn_kb: field required",
         ),
         (
-            "2026-12-05-idle-connections.json",
+            "2026-12-06-idle-connections.json",
             '"server_cpu_cores"',
             '"server_cores"',
-            "2026-12-05-idle-connections.json: runs[0] (fanout) servers.ours.windows[0].server_cpu_cores:"
+            "2026-12-06-idle-connections.json: runs[0] (fanout) servers.ours.windows[0].server_cpu_cores:"
             " field required (and 1 more)",
         ),
         (
-            "2026-11-30-capacity.json",
+            "2026-12-06-api.json",
             '"server_cpu_us_per_request"',
             '"server_us_per_request"',
-            "2026-11-30-capacity.json: runs[1] (api) windows[0].server_cpu_us_per_request: field required"
+            "2026-12-06-api.json: runs[0] (api) windows[0].server_cpu_us_per_request: field required"
             " (and 1 more)",
         ),
         (
-            "2026-11-30-capacity.json",
+            "2026-12-06-db.json",
             '"db_cpu_us_per_query"',
             '"db_us_per_query"',
-            "2026-11-30-capacity.json: runs[2] (db) queries.db_cpu_us_per_query: field required",
+            "2026-12-06-db.json: runs[0] (db) queries.db_cpu_us_per_query: field required",
         ),
     ],
 )
@@ -263,7 +272,7 @@ def test_a_priced_check_names_a_broken_kept_run_and_fails_closed(tmp_path: Path)
     from tests.budget.budget_helpers import stack_cfg
 
     _kept_copy(tmp_path)
-    path = tmp_path / "2vcpu-shared.json"
+    path = tmp_path / "2026-12-06-hold.json"
     path.write_text(path.read_text(encoding="utf-8").replace('"connect_failures"', '"failures"'), "utf-8")
     cfg = stack_cfg("phase1", region="us-east-1")
     est = estimate(plan_offline(cfg), cfg, load_catalog(DEFAULT_CATALOG), measured=kept_measured(tmp_path))

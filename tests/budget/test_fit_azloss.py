@@ -63,10 +63,11 @@ def test_a_single_az_plan_says_plainly_what_a_zones_loss_does() -> None:
 
 
 def test_the_zone_loss_is_judged_at_the_groups_minimum_where_cpu_scaling_keeps_it() -> None:
-    """Review finding F2, by hand: phase 3 on t4g.small. Peak CPU = 100,000 x 3.65 us + 10,000/s x 96.85 us
-    + 1,000/s x 522.9 us = 1.856 cores; one t4g.small carries 2 x 0.7 = 1.4 cores and ~52,643 connections:
-    2 needed. Over 3 zones the zone-loss count is 3 (3 - 1 = 2). At peak 3 servers run at 1.856 / 6 = 31%
-    and 2 at 46% CPU, both under the 70% target, so target tracking settles on the minimum: with min 2 a
+    """Review finding F2, by hand: phase 3 on t4g.small. Peak CPU = 100,000 x 4.0 us + 10,000/s x 66.50 us
+    + 1,000/s x 595.7 us = 1.661 cores (the kept runs of 2026-12-06); one t4g.small carries 2 x 0.7 = 1.4
+    cores and 78,750 connections: 2 needed. Over 3 zones the zone-loss count is 3 (3 - 1 = 2). At peak 3
+    servers run at 1.661 / 6 = 28% and 2 at 42% CPU, both under the 70% target, so target tracking settles
+    on the minimum: with min 2 a
     lost zone leaves 1 server where 2 are needed. The check must say so, and fit must write min 3."""
     catalog = load_catalog()
     model = load_model(catalog)
@@ -76,6 +77,7 @@ def test_the_zone_loss_is_judged_at_the_groups_minimum_where_cpu_scaling_keeps_i
     cfg = cfg.model_copy(update={"api": cfg.api.model_copy(update={"instance_type": "t4g.small"})})
     sizing = model.size_servers("t4g.small", Loads.of(demand).of_group("app"))
     assert sizing.count == 2 and sizing.cpu_cores_per_server == pytest.approx(1.4)
+    assert sizing.cpu_cores_needed == pytest.approx(1.661, abs=0.001)
     assert sizing.cpu_cores_needed / (3 * 2) < 0.70 and sizing.cpu_cores_needed / (2 * 2) < 0.70
     three_zones = cfg.model_copy(update={"network": cfg.network.model_copy(update={"az_count": 3})})
     old = az_loss(_with_app(three_zones, 3, minimum=2), model)  # what fit wrote before: min 2, max 3
