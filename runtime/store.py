@@ -205,14 +205,15 @@ class WriterConnections:
     Taking a connection from asyncpg's pool and giving it back costs 42 us of CPU per lone publish,
     as much as the statement itself (84 against 42 us, 2026-12-06, one process, a publish every
     2 ms). A writer's connection stays out of the pool between batches, so it still counts towards
-    the pool's size; at most ``max_writers`` (half the pool) are kept, so history reads always find
-    the other half. A connection whose statement failed or was cancelled goes back to the pool,
-    which closes or replaces it, and so does one found closed (the database restarted): the next
-    batch then takes a fresh one, as a pooled checkout would.
+    the pool's size; at most ``max_writers`` (half the pool) are kept, and never the pool's last one,
+    so history reads always find a connection. A connection whose statement failed or was cancelled
+    goes back to the pool, which closes or replaces it, and so does one found closed (the database
+    restarted): the next batch then takes a fresh one, as a pooled checkout would.
     """
 
-    def __init__(self, pool: Callable[[], Any]) -> None:
+    def __init__(self, pool: Callable[[], Any], keep: int) -> None:
         self._pool = pool
+        self._keep = keep  # at most this many kept: fewer than the pool holds, so reads find one
         self._kept: list[Any] = []
 
     @contextlib.asynccontextmanager
@@ -231,7 +232,10 @@ class WriterConnections:
         except BaseException:
             await pool.release(conn)
             raise
-        self._kept.append(conn)
+        if len(self._kept) < self._keep:
+            self._kept.append(conn)
+        else:
+            await pool.release(conn)
 
     @property
     def kept(self) -> int:
@@ -261,9 +265,11 @@ class Store:
         # Publishes that arrive while others are being written share a statement (PostgreSQL only);
         # at most half the pool writes, so history reads always find connections.
         pool_max = 1 if self._sqlite else self._pool_max()
-        self.writers = WriterConnections(lambda: self._pool)
+        max_writers = max(1, pool_max // 2)
+        # A pool of one keeps nothing for the writer: its connection is also the reads' only one.
+        self.writers = WriterConnections(lambda: self._pool, keep=min(max_writers, pool_max - 1))
         self.group: GroupCommit[tuple[str, str, dt.datetime], int] = GroupCommit(
-            self.writers.acquire, _write_publishes, max_writers=max(1, pool_max // 2), timeout=timeout
+            self.writers.acquire, _write_publishes, max_writers=max_writers, timeout=timeout
         )
 
     def _pool_max(self) -> int:

@@ -88,6 +88,22 @@ async def test_a_writer_keeps_its_connection_between_publishes_and_gives_it_back
     assert store.writers.kept == 0
 
 
+async def test_a_pool_of_one_keeps_nothing_for_the_writer_so_reads_still_get_it(database_url: str) -> None:
+    """STARS_DB_POOL_SIZE=1 with no overflow: a kept writer connection would leave history reads and the
+    readiness check waiting for the pool's only connection until they time out."""
+    url = async_database_url(database_url)
+    await asyncio.to_thread(upgrade, url)
+    store = Store(make_engine(url, pool_size=1, max_overflow=0), timeout=2.0)
+    try:
+        assert (await store.publish("room:one", '"a"'))[0] >= 1
+        assert store.writers.kept == 0
+        async with asyncio.timeout(1.0):
+            assert [r.data for r in await store.fetch("room:one", 0, 10)][-1] == '"a"'
+            assert await store.ping()
+    finally:
+        await store.close()
+
+
 async def test_a_kept_connection_the_database_closed_while_idle_is_replaced(pg_store) -> None:
     store, url = pg_store
     assert (await store.publish("room:idle", "1"))[0] == 1
