@@ -5,7 +5,6 @@ the caller as itself, is logged with its traceback and is answered ``internal`` 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -62,9 +61,14 @@ class RaisingPool:
     async def fetch(self, *_args: Any) -> Any:
         raise self.exc
 
-    @contextlib.asynccontextmanager
-    async def acquire(self) -> AsyncIterator[RaisingPool]:
-        yield self
+    async def acquire(self) -> RaisingPool:
+        return self
+
+    async def release(self, _conn: RaisingPool) -> None:
+        return None
+
+    def is_closed(self) -> bool:
+        return False
 
     async def close(self) -> None:
         return None
