@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 from redis import asyncio as aioredis
@@ -37,6 +39,20 @@ async def test_concurrent_publishes_are_pipelined_in_order(redis: RedisServer) -
         await backend.disconnect()
 
 
+@contextlib.asynccontextmanager
+async def _listening(url: str, channel: str) -> AsyncIterator[tuple[aioredis.Redis, aioredis.client.PubSub]]:
+    """A client subscribed to ``channel`` (the confirmation read), and the same client for commands."""
+    admin = aioredis.from_url(url)
+    pubsub = admin.pubsub()
+    try:
+        await pubsub.subscribe(channel)
+        await pubsub.get_message(timeout=1.0)
+        yield admin, pubsub
+    finally:
+        await pubsub.aclose()
+        await admin.aclose()
+
+
 async def _received(pubsub: aioredis.client.PubSub, count: int) -> list[str]:
     got: list[str] = []
     while len(got) < count:
@@ -53,19 +69,14 @@ async def test_a_publish_after_redis_dropped_the_idle_connection_is_sent_on_a_ne
     """Redis closing the publisher's connection while it sits idle (its `timeout`, a failover, a
     restart) costs no PUBLISH: the batch is sent once more on a new connection."""
     backend = RedisBackend(redis.url, prefix="k:")
-    admin = aioredis.from_url(redis.url)
-    pubsub = admin.pubsub()
     try:
-        await pubsub.subscribe("k:room")
-        await pubsub.get_message(timeout=1.0)
-        await backend.publish("room", "before")
-        killed = await admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
-        assert killed >= 1  # the publisher's connection (the pub/sub ones are type pubsub)
-        await backend.publish("room", "after")
-        assert await _received(pubsub, 2) == ["before", "after"]
+        async with _listening(redis.url, "k:room") as (admin, pubsub):
+            await backend.publish("room", "before")
+            killed = await admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            assert killed >= 1  # the publisher's connection (the pub/sub ones are type pubsub)
+            await backend.publish("room", "after")
+            assert await _received(pubsub, 2) == ["before", "after"]
     finally:
-        await pubsub.aclose()
-        await admin.aclose()
         await backend.disconnect()
 
 
@@ -77,15 +88,8 @@ async def test_a_publish_while_redis_is_down_fails_and_the_next_one_goes_through
         with pytest.raises((OSError, RedisError, TimeoutError)):
             await backend.publish("room", "lost")
         redis.start()
-        admin = aioredis.from_url(redis.url)
-        pubsub = admin.pubsub()
-        try:
-            await pubsub.subscribe("d:room")
-            await pubsub.get_message(timeout=1.0)
+        async with _listening(redis.url, "d:room") as (_admin, pubsub):
             await backend.publish("room", "back")
             assert await _received(pubsub, 1) == ["back"]
-        finally:
-            await pubsub.aclose()
-            await admin.aclose()
     finally:
         await backend.disconnect()
