@@ -120,7 +120,8 @@ def print_fanout(result: dict[str, Any]) -> None:
         )
     )
     for name, ratios in result.get("ratios", {}).items():
-        print(f"\nours / {name}: " + ", ".join(f"{k} {fmt(v, 2)}" for k, v in ratios.items()))
+        label = name if " / " in name else f"ours / {name}"  # "<baseline> / floor" names both sides
+        print(f"\n{label}: " + ", ".join(f"{k} {fmt(v, 2)}" for k, v in ratios.items()))
     print_targets(result["targets"])
 
 
@@ -172,7 +173,10 @@ def _add_fanout(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     fan.add_argument("--clients", type=int, default=0, help="load-client processes (0: auto, >= 2)")
     fan.add_argument("--payload", type=int, default=64, help="padding bytes per message")
     fan.add_argument(
-        "--baseline", choices=["none", "only", "minimal", "nodeflate", "default", "both"], default="both"
+        "--baseline",
+        choices=["none", "only", "minimal", "nodeflate", "default", "floor", "both"],
+        default="both",
+        help="floor: ours, baseline-nodeflate and bench/floor_server.py (the least a relay can do)",
     )
     fan.add_argument("--sweep", action="store_true", help="raise the rate until p99 >= 100 ms or a loss")
     fan.add_argument("--sweep-start", type=float, default=2500.0, help="first sweep step, deliveries/s")

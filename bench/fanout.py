@@ -45,7 +45,7 @@ class FanoutParams:
     source_ips: int = 8
     payload: int = 64  # padding bytes in each message's data
     publishers: int = 64  # publisher connections (at most one per channel, so each channel keeps its order)
-    baseline: str = "both"  # none | nodeflate | default | both
+    baseline: str = "both"  # none | only | minimal | nodeflate | default | floor | both (servers_for)
     sweep: bool = False
     sweep_start: float = 2500.0  # deliveries/s
     sweep_factor: float = 1.5
@@ -86,7 +86,7 @@ class FanoutParams:
 
 @dataclass
 class ServerSpec:
-    name: str  # ours | baseline | baseline-nodeflate
+    name: str  # ours | baseline | baseline-nodeflate | minimal | floor
     args: list[str]
     env: dict[str, str]
 
@@ -119,6 +119,10 @@ def server_spec(
         args += ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio"]
         args += ["--ws-per-message-deflate", "false", "--no-access-log", "--lifespan", "off"]
         return ServerSpec(name, args, {})
+    if name == "floor":  # the least a relay can do on uvloop + Redis, speaking the baseline's protocol
+        return ServerSpec(
+            name, [procs.PYTHON, "-m", "bench.floor_server", *host], {"STARS_REDIS_URL": redis_url}
+        )
     args = [procs.PYTHON, "-m", "uvicorn", "bench.baseline_app:app", *host, "--log-level", "warning"]
     if name == "baseline-nodeflate":
         args += ["--ws-per-message-deflate", "false"]
@@ -721,22 +725,33 @@ def servers_for(baseline: str) -> list[str]:
         "minimal": ["ours", "minimal"],
         "nodeflate": ["ours", "baseline-nodeflate"],
         "default": ["ours", "baseline"],
-        "both": ["ours", "baseline-nodeflate", "baseline", "minimal"],
+        "floor": ["ours", "baseline-nodeflate", "floor"],
+        "both": ["ours", "baseline-nodeflate", "baseline", "minimal", "floor"],
     }[baseline]
 
 
 def compare(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Ratios ours/baseline per figure, against each baseline variant that ran."""
+    """Ratios ours/baseline per figure, against each baseline variant that ran (keyed by the variant's
+    name); with the floor server, ours/floor (``floor``) and each baseline/floor (``<name> / floor``)."""
     ours = results.get("ours")
     out: dict[str, Any] = {}
-    if not ours:
-        return out
-    for name in ("baseline-nodeflate", "baseline"):
-        base = results.get(name)
-        if not base or not _published(base) or not _published(ours):
-            continue
-        ow, bw = _main_window(ours), _main_window(base)
-        out[name] = {
+    if ours:
+        for name in ("baseline-nodeflate", "baseline", "floor"):
+            if name in results:
+                _put(out, name, ours, results[name])
+    floor = results.get("floor")
+    if floor:
+        for name in ("baseline-nodeflate", "baseline"):
+            if name in results:
+                _put(out, f"{name} / floor", results[name], floor)
+    return out
+
+
+def _put(out: dict[str, Any], key: str, num: dict[str, Any], den: dict[str, Any]) -> None:
+    """``out[key]``: the ratios of ``num``'s figures over ``den``'s, when both published."""
+    if _published(den) and _published(num):
+        ow, bw = _main_window(num), _main_window(den)
+        out[key] = {
             "deliveries_per_server_cpu_s": _r(
                 ow["deliveries_per_server_cpu_s"], bw["deliveries_per_server_cpu_s"]
             ),
@@ -745,14 +760,13 @@ def compare(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
             ),
             "p50_ms": _r(ow["p50_ms"], bw["p50_ms"]),
             "p99_ms": _r(ow["p99_ms"], bw["p99_ms"]),
-            "rss_per_conn_kb": _r(ours["memory"]["rss_per_conn_kb"], base["memory"]["rss_per_conn_kb"]),
-            "connect_rate": _r(ours.get("connect_rate"), base.get("connect_rate")),
+            "rss_per_conn_kb": _r(num["memory"]["rss_per_conn_kb"], den["memory"]["rss_per_conn_kb"]),
+            "connect_rate": _r(num.get("connect_rate"), den.get("connect_rate")),
         }
-        if "max_rate_p99_under_100ms" in ours:
-            out[name]["max_rate_p99_under_100ms"] = _r(
-                ours.get("max_rate_p99_under_100ms"), base.get("max_rate_p99_under_100ms")
+        if "max_rate_p99_under_100ms" in num:
+            out[key]["max_rate_p99_under_100ms"] = _r(
+                num.get("max_rate_p99_under_100ms"), den.get("max_rate_p99_under_100ms")
             )
-    return out
 
 
 def _r(a: Any, b: Any) -> float | None:

@@ -55,7 +55,8 @@ def fanout(run: dict[str, Any]) -> str:
     ]
     text = _table(headers, rows)
     for name, ratios in run.get("ratios", {}).items():
-        text += f"\n\nours / {name}: " + ", ".join(f"{k} **{fmt(v, 2)}**" for k, v in ratios.items())
+        label = name if " / " in name else f"ours / {name}"
+        text += f"\n\n{label}: " + ", ".join(f"{k} **{fmt(v, 2)}**" for k, v in ratios.items())
     return text
 
 

@@ -38,19 +38,19 @@ def _no_children_left() -> None:
     assert not alive, f"benchmark left processes behind: {[p.cmdline()[:3] for p in alive]}"
 
 
-def test_fanout_rooms_ours_and_baseline_lose_nothing() -> None:
+def test_fanout_rooms_ours_baseline_and_floor_server_lose_nothing() -> None:
     params = FanoutParams(
         workload="rooms",
         connections=200,
         workers=1,
         rate=40,
         duration=2,
-        baseline="nodeflate",
+        baseline="floor",
         settle=0.5,
         drain=3,
     )
     out = _run(run_fanout(params, log=lambda _m: None))
-    assert set(out["servers"]) == {"ours", "baseline-nodeflate"}
+    assert set(out["servers"]) == {"ours", "baseline-nodeflate", "floor"}
     for name, r in out["servers"].items():
         assert r["connections_opened"] == 200, (name, r.get("client_error_samples"), r.get("server_log_tail"))
         assert r["connections_held_at_end"] == 200, name
@@ -63,7 +63,14 @@ def test_fanout_rooms_ours_and_baseline_lose_nothing() -> None:
         assert w["deliveries_per_s"] > 0 and w["server_cpu_s"] > 0
         assert 0 < w["p50_ms"] <= w["p99_ms"] <= w["max_ms"] < 5000
         assert r["memory"]["rss_per_conn_kb"] > 0
-    assert out["ratios"]["baseline-nodeflate"]["deliveries_per_server_cpu_s"] > 0
+    ratios = out["ratios"]
+    assert ratios["baseline-nodeflate"]["deliveries_per_server_cpu_s"] > 0
+    # the floor server in the same run: ours over it, and the naive server over it
+    assert set(ratios) == {"baseline-nodeflate", "floor", "baseline-nodeflate / floor"}
+    base, floor = out["servers"]["baseline-nodeflate"]["windows"][0], out["servers"]["floor"]["windows"][0]
+    assert ratios["baseline-nodeflate / floor"]["server_cpu_us_per_delivery"] == round(
+        base["server_cpu_us_per_delivery"] / floor["server_cpu_us_per_delivery"], 2
+    )
     _no_children_left()
 
 
