@@ -49,6 +49,12 @@ VALUE_ONLY = (
 #: CloudWatch namespaces the agent and the runtime may write metrics to.
 METRIC_NAMESPACES = ["CWAgent", "STARS"]
 
+#: An instance refresh launches replacements before terminating: 100% of the group stays in service and up
+#: to 200% may run while it is replaced, so a deploy can double a group's servers (and their database
+#: connections, which ``budget.fit.dbpool`` counts at this surge).
+REFRESH_MIN_HEALTHY_PERCENT = 100
+REFRESH_MAX_HEALTHY_PERCENT = 200
+
 
 @dataclass
 class ServerTierArgs:
@@ -392,8 +398,8 @@ class ServerTier(pulumi.ComponentResource):
                 "strategy": "Rolling",
                 # Launch before terminate: a one-server tier keeps serving while it is replaced.
                 "preferences": {
-                    "min_healthy_percentage": 100,
-                    "max_healthy_percentage": 200,
+                    "min_healthy_percentage": REFRESH_MIN_HEALTHY_PERCENT,
+                    "max_healthy_percentage": REFRESH_MAX_HEALTHY_PERCENT,
                     "instance_warmup": "120",
                 },
             },

@@ -7,8 +7,12 @@ connections past ``max_connections``: by default ``LEAST(DBInstanceClassMemory /
 ``superuser_reserved_connections`` (3) for superusers, and the plan keeps ``ADMIN_MARGIN`` for the schema
 migration each booting server runs, an operator's session and monitoring.
 
-The check is at every group's max size (the auto-scaling maximum x its workers): processes x pool must fit
-what is left. The pool each process gets is the largest that fits, at most ``MAX_POOL`` (the runtime's own
+The check is at every group's max size (the auto-scaling maximum x its workers) during an instance refresh:
+a deploy launches each group's replacements before terminating the servers they replace, so up to
+``REFRESH_MAX_HEALTHY_PERCENT`` (200%) of a group runs at once (``components.server_tier``), and the
+connections of both must fit (review finding F8: counted at max size only, phase 3's pools took 36 of
+db.t4g.micro's 43 connections and a deploy could ask for 72). Processes x pool must fit what is left.
+The pool each process gets is the largest that fits, at most ``MAX_POOL`` (the runtime's own
 ceiling, 10 + 10), and at least what one process needs:
 
     needed = max(2, ceil(statements/s / fewest processes x database time per statement / (1 - headroom)))
@@ -29,6 +33,7 @@ from typing import NamedTuple
 from budget.capacity import CapacityModel, spec
 from budget.fit.report import DbConnections
 from components.config import StackConfig
+from components.server_tier import REFRESH_MAX_HEALTHY_PERCENT
 
 #: PostgreSQL's superuser_reserved_connections default (postgresql.org docs, runtime config, connections).
 SUPERUSER_RESERVED = 3
@@ -59,6 +64,11 @@ def max_connections(model: CapacityModel, instance_class: str) -> int:
     return int(min(max(0.0, usable) // per, figures["rds.postgres.max_connections.cap"].amount))
 
 
+def in_refresh(servers: int) -> int:
+    """Servers a group of ``servers`` may run while an instance refresh launches their replacements."""
+    return servers * REFRESH_MAX_HEALTHY_PERCENT // 100
+
+
 def pool_needed(model: CapacityModel, statements_per_s: float, groups: Mapping[str, GroupSize]) -> int:
     """Connections one process needs (the rule in the module's text)."""
     fewest = min((max(1, g.min_size) * g.workers for g in groups.values()), default=1)
@@ -72,7 +82,8 @@ def check(
     """The pool per process for ``groups`` on ``instance_class``, or why none fits."""
     limit = max_connections(model, instance_class)
     room = limit - SUPERUSER_RESERVED - ADMIN_MARGIN
-    processes = sum(g.max_size * g.workers for g in groups.values())
+    at_max = sum(g.max_size * g.workers for g in groups.values())
+    processes = sum(in_refresh(g.max_size) * g.workers for g in groups.values())
     needed = pool_needed(model, statements_per_s, groups)
     largest = min(MAX_POOL, room // processes) if processes else MAX_POOL
     pool = largest if largest >= needed else None
@@ -86,27 +97,25 @@ def check(
         f" {model.measured.db_us_per_statement.value:.0f} us over the fewest processes at a group's minimum,"
         f" headroom {model.settings.headroom:g}, never under {MIN_POOL}"
     )
+    during = f"{processes} processes during an instance refresh ({at_max} at max size, replacements first)"
     if pool is None:
-        statement = (
-            f"{instance_class} cannot take the pools: {processes} processes at max size x {needed} = {opened}"
-            f" connections; {where} ({rule})"
-        )
+        statement = f"{instance_class} cannot take the pools: {during} x {needed} = {opened} connections;"
+        statement += f" {where} ({rule})"
     else:
-        statement = (
-            f"{instance_class} takes {processes} processes at max size x pool {pool} = {opened} connections;"
-            f" {where} ({rule})"
-        )
+        statement = f"{instance_class} takes {during} x pool {pool} = {opened} connections; {where} ({rule})"
     return DbConnections(
         instance_class=instance_class,
         max_connections=limit,
         superuser_reserved=SUPERUSER_RESERVED,
         admin_margin=ADMIN_MARGIN,
-        processes_at_max=processes,
+        processes_at_max=at_max,
         needed_per_process=needed,
         pool_per_process=pool,
-        opened_at_max=opened,
+        opened_at_max=at_max * (pool or needed),
         fits=pool is not None,
         statement=statement,
+        processes_in_refresh=processes,
+        opened_in_refresh=opened,
     )
 
 

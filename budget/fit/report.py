@@ -173,7 +173,8 @@ class AzLoss(_Model):
 
 
 class DbConnections(_Model):
-    """Whether the database takes every connection the servers' pools may open at max size."""
+    """Whether the database takes every connection the servers' pools may open at max size, and while
+    an instance refresh runs a group's replacements beside it."""
 
     instance_class: str
     max_connections: int
@@ -185,6 +186,10 @@ class DbConnections(_Model):
     pool_per_process: int | None = None
     opened_at_max: int
     fits: bool
+    #: Processes while an instance refresh replaces a group at max size (launch before terminate), and the
+    #: connections their pools may open then: what must fit.
+    processes_in_refresh: int = 0
+    opened_in_refresh: int = 0
     statement: str = ""
 
 
